@@ -1,0 +1,1 @@
+"""Cadre training records service."""

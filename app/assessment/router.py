@@ -1,0 +1,88 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.assessment import service
+from app.assessment.errors import AssessmentExists, AssessmentNotFound
+from app.assessment.models import Assessment
+from app.assessment.schemas import AssessmentCreate, AssessmentRead, AssessmentUpdate
+from app.cadre.errors import ReferencedCadreNotFound
+from app.db import DbSession
+from app.enums import AssessmentRating
+from app.errors import PreconditionFailed
+from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.org_unit import service as org_unit_service
+from app.org_unit.errors import OrgUnitNotFound
+from app.pagination import Page, PageQuery, paginate
+
+router = APIRouter(prefix=f"{API_PREFIX}/assessments", tags=["assessments"])
+
+
+class AssessmentPage(Page[AssessmentRead]):
+    pass
+
+
+@router.get("", operation_id="listAssessments", responses=problems(OrgUnitNotFound))
+async def list_assessments(
+    db_session: DbSession,
+    page: PageQuery,
+    cadre_id: uuid.UUID | None = None,
+    org_unit_id: Annotated[
+        uuid.UUID | None, Query(description="Assessments of cadres in this unit's subtree")
+    ] = None,
+    year: Annotated[int | None, Query(ge=1900, le=2199)] = None,
+    rating: AssessmentRating | None = None,
+) -> AssessmentPage:
+    within = await org_unit_service.get_org_unit(db_session, org_unit_id) if org_unit_id else None
+    stmt = service.list_query(cadre_id=cadre_id, within=within, year=year, rating=rating)
+    items, next_cursor = await paginate(db_session, stmt, Assessment.id, page)
+    return AssessmentPage(
+        items=[AssessmentRead.model_validate(a) for a in items], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "",
+    operation_id="createAssessment",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(ReferencedCadreNotFound, AssessmentExists),
+)
+async def create_assessment(
+    body: AssessmentCreate, db_session: DbSession, response: Response
+) -> AssessmentRead:
+    """Record a cadre's annual assessment; the training figures are frozen with it."""
+    assessment = await service.create_assessment(db_session, body)
+    set_etag(response, assessment.version)
+    response.headers["Location"] = f"/api/v1/assessments/{assessment.id}"
+    return AssessmentRead.model_validate(assessment)
+
+
+@router.get(
+    "/{assessment_id}", operation_id="getAssessment", responses=problems(AssessmentNotFound)
+)
+async def get_assessment(
+    assessment_id: uuid.UUID, db_session: DbSession, response: Response
+) -> AssessmentRead:
+    assessment = await service.get_assessment(db_session, assessment_id)
+    set_etag(response, assessment.version)
+    return AssessmentRead.model_validate(assessment)
+
+
+@router.patch(
+    "/{assessment_id}",
+    operation_id="updateAssessment",
+    responses=problems(AssessmentNotFound, PreconditionFailed),
+)
+async def update_assessment(
+    assessment_id: uuid.UUID,
+    body: AssessmentUpdate,
+    db_session: DbSession,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AssessmentRead:
+    assessment = await service.get_assessment(db_session, assessment_id)
+    check_if_match(if_match, assessment.version)
+    assessment = await service.update_assessment(db_session, assessment, body)
+    set_etag(response, assessment.version)
+    return AssessmentRead.model_validate(assessment)

@@ -1,0 +1,26 @@
+from app.errors import Conflict, NotFound, UnprocessableEntity
+
+
+class CadreNotFound(NotFound):
+    code = "cadre.not_found"
+    title = "Cadre not found"
+
+
+class HrIdTaken(Conflict):
+    code = "cadre.hr_id_taken"
+    title = "Another cadre already has this HR id"
+
+
+class IdNumberTaken(Conflict):
+    code = "cadre.id_number_taken"
+    title = "Another cadre already has this resident ID number"
+
+
+class CadreOrgUnitNotFound(UnprocessableEntity):
+    code = "cadre.org_unit_not_found"
+    title = "The cadre's org unit does not exist"
+
+
+class ReferencedCadreNotFound(UnprocessableEntity):
+    code = "cadre.reference_not_found"
+    title = "The referenced cadre does not exist"

@@ -1,0 +1,53 @@
+import uuid
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cadre.models import Cadre
+from app.enums import CadreStatus, Rank
+from app.org_unit.models import OrgUnit
+from app.org_unit.repository import subtree_ids
+
+
+async def get(db_session: AsyncSession, cadre_id: uuid.UUID) -> Cadre | None:
+    return await db_session.get(Cadre, cadre_id)
+
+
+async def get_by_hr_id(
+    db_session: AsyncSession, hr_id: str, *, for_update: bool = False
+) -> Cadre | None:
+    stmt = select(Cadre).where(Cadre.hr_id == hr_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def get_by_id_number(db_session: AsyncSession, id_number: str) -> Cadre | None:
+    return (
+        await db_session.scalars(select(Cadre).where(Cadre.id_number == id_number))
+    ).one_or_none()
+
+
+def list_query(
+    *,
+    within: OrgUnit | None,
+    rank: Rank | None,
+    status: CadreStatus | None,
+    hr_id: str | None,
+    id_number: str | None,
+    q: str | None,
+) -> Select[Cadre]:
+    stmt = select(Cadre)
+    if within is not None:
+        stmt = stmt.where(Cadre.org_unit_id.in_(subtree_ids(within.path)))
+    if rank is not None:
+        stmt = stmt.where(Cadre.rank == rank)
+    if status is not None:
+        stmt = stmt.where(Cadre.status == status)
+    if hr_id is not None:
+        stmt = stmt.where(Cadre.hr_id == hr_id)
+    if id_number is not None:
+        stmt = stmt.where(Cadre.id_number == id_number)
+    if q:
+        stmt = stmt.where(Cadre.name.startswith(q, autoescape=True))
+    return stmt

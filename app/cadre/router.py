@@ -1,0 +1,159 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from app.cadre import repository, service
+from app.cadre.errors import (
+    CadreNotFound,
+    CadreOrgUnitNotFound,
+    HrIdTaken,
+    IdNumberTaken,
+)
+from app.cadre.id_number import mask
+from app.cadre.models import Cadre
+from app.cadre.schemas import CadreCreate, CadreRead, CadreUpdate, CadreUpsert, IdNumber
+from app.db import DbSession
+from app.enums import CadreStatus, Rank
+from app.errors import PreconditionFailed, UnprocessableEntity
+from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.org_unit import service as org_unit_service
+from app.org_unit.errors import OrgUnitNotFound
+from app.pagination import Page, PageQuery, paginate
+from app.schema_types import Code
+
+router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["cadres"])
+
+
+class CadrePage(Page[CadreRead]):
+    pass
+
+
+def to_read(cadre: Cadre, *, reveal_id_number: bool) -> CadreRead:
+    read = CadreRead.model_validate(cadre)
+    if not reveal_id_number:
+        read.id_number = mask(cadre.id_number)
+    return read
+
+
+HrIdPath = Annotated[Code, Path(description="The HR system's key for the cadre")]
+
+
+@router.get("", operation_id="listCadres", responses=problems(OrgUnitNotFound))
+async def list_cadres(
+    db_session: DbSession,
+    page: PageQuery,
+    org_unit_id: Annotated[
+        uuid.UUID | None, Query(description="Cadres of this unit and its whole subtree")
+    ] = None,
+    rank: Rank | None = None,
+    status: CadreStatus | None = None,
+    hr_id: Annotated[Code | None, Query()] = None,
+    id_number: Annotated[IdNumber | None, Query(description="Exact resident ID number")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Start of the name")] = None,
+) -> CadrePage:
+    """Cadres in creation order. ID numbers are always masked in lists."""
+    within = await org_unit_service.get_org_unit(db_session, org_unit_id) if org_unit_id else None
+    stmt = repository.list_query(
+        within=within, rank=rank, status=status, hr_id=hr_id, id_number=id_number, q=q
+    )
+    items, next_cursor = await paginate(db_session, stmt, Cadre.id, page)
+    return CadrePage(
+        items=[to_read(c, reveal_id_number=False) for c in items], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "",
+    operation_id="createCadre",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(HrIdTaken, IdNumberTaken, CadreOrgUnitNotFound),
+)
+async def create_cadre(body: CadreCreate, db_session: DbSession, response: Response) -> CadreRead:
+    cadre = await service.create_cadre(db_session, body)
+    set_etag(response, cadre.version)
+    response.headers["Location"] = f"/api/v1/cadres/{cadre.id}"
+    return to_read(cadre, reveal_id_number=True)
+
+
+@router.get("/by-hr-id/{hr_id}", operation_id="getCadreByHrId", responses=problems(CadreNotFound))
+async def get_cadre_by_hr_id(
+    hr_id: HrIdPath, db_session: DbSession, response: Response
+) -> CadreRead:
+    cadre = await repository.get_by_hr_id(db_session, hr_id)
+    if cadre is None:
+        raise CadreNotFound()
+    set_etag(response, cadre.version)
+    return to_read(cadre, reveal_id_number=True)
+
+
+@router.put(
+    "/by-hr-id/{hr_id}",
+    operation_id="upsertCadreByHrId",
+    responses={
+        201: {"model": CadreRead, "description": "Created"},
+        **problems(IdNumberTaken, CadreOrgUnitNotFound, UnprocessableEntity, PreconditionFailed),
+    },
+)
+async def upsert_cadre_by_hr_id(
+    hr_id: HrIdPath,
+    body: CadreUpsert,
+    db_session: DbSession,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CadreRead:
+    """Create or update the cadre the HR system knows as `hr_id`. Idempotent: sending the same
+    body again changes nothing (same version, same ETag). 201 when created, 200 otherwise."""
+    if if_match is not None:
+        existing = await repository.get_by_hr_id(db_session, hr_id)
+        if existing is not None:
+            check_if_match(if_match, existing.version)
+    cadre, created = await service.upsert_by_hr_id(db_session, hr_id, body)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = f"/api/v1/cadres/{cadre.id}"
+    set_etag(response, cadre.version)
+    return to_read(cadre, reveal_id_number=True)
+
+
+@router.get("/{cadre_id}", operation_id="getCadre", responses=problems(CadreNotFound))
+async def get_cadre(cadre_id: uuid.UUID, db_session: DbSession, response: Response) -> CadreRead:
+    cadre = await service.get_cadre(db_session, cadre_id)
+    set_etag(response, cadre.version)
+    return to_read(cadre, reveal_id_number=True)
+
+
+@router.patch(
+    "/{cadre_id}",
+    operation_id="updateCadre",
+    responses=problems(
+        CadreNotFound, IdNumberTaken, CadreOrgUnitNotFound, UnprocessableEntity, PreconditionFailed
+    ),
+)
+async def update_cadre(
+    cadre_id: uuid.UUID,
+    body: CadreUpdate,
+    db_session: DbSession,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CadreRead:
+    cadre = await service.get_cadre(db_session, cadre_id)
+    check_if_match(if_match, cadre.version)
+    await service.update_cadre(db_session, cadre, body)
+    set_etag(response, cadre.version)
+    return to_read(cadre, reveal_id_number=True)
+
+
+@router.delete(
+    "/{cadre_id}",
+    operation_id="deactivateCadre",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(CadreNotFound, PreconditionFailed),
+)
+async def deactivate_cadre(
+    cadre_id: uuid.UUID, db_session: DbSession, if_match: IfMatch = None
+) -> None:
+    """Deactivate the cadre. Records are never erased: their training history stays."""
+    cadre = await service.get_cadre(db_session, cadre_id)
+    check_if_match(if_match, cadre.version)
+    await service.deactivate_cadre(db_session, cadre)

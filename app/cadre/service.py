@@ -1,0 +1,117 @@
+"""Cadre master data: unique HR ids and ID numbers, a unit that exists, deactivation not erasure."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cadre import repository
+from app.cadre.errors import CadreNotFound, CadreOrgUnitNotFound, HrIdTaken, IdNumberTaken
+from app.cadre.id_number import birth_date_of, gender_of
+from app.cadre.models import Cadre
+from app.cadre.schemas import CadreCreate, CadreUpdate, CadreUpsert
+from app.db import flush_mapping_conflicts
+from app.enums import CadreStatus
+from app.errors import ProblemFieldError, UnprocessableEntity
+from app.org_unit import repository as org_units
+
+_CONFLICTS = {"uq_cadre_hr_id": HrIdTaken(), "uq_cadre_id_number": IdNumberTaken()}
+
+
+async def get_cadre(db_session: AsyncSession, cadre_id: uuid.UUID) -> Cadre:
+    cadre = await repository.get(db_session, cadre_id)
+    if cadre is None:
+        raise CadreNotFound()
+    return cadre
+
+
+async def _check_org_unit(db_session: AsyncSession, org_unit_id: uuid.UUID) -> None:
+    if await org_units.get(db_session, org_unit_id) is None:
+        raise CadreOrgUnitNotFound(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/org_unit_id", detail="no such org unit", code="not_found"
+                )
+            ]
+        )
+
+
+async def _check_id_number_free(
+    db_session: AsyncSession, id_number: str, cadre_id: uuid.UUID | None
+) -> None:
+    other = await repository.get_by_id_number(db_session, id_number)
+    if other is not None and other.id != cadre_id:
+        raise IdNumberTaken()
+
+
+async def create_cadre(db_session: AsyncSession, data: CadreCreate) -> Cadre:
+    if await repository.get_by_hr_id(db_session, data.hr_id) is not None:
+        raise HrIdTaken()
+    await _check_id_number_free(db_session, data.id_number, None)
+    await _check_org_unit(db_session, data.org_unit_id)
+    cadre = Cadre(**data.model_dump(), status=CadreStatus.active)
+    db_session.add(cadre)
+    await flush_mapping_conflicts(db_session, _CONFLICTS)
+    return cadre
+
+
+async def update_cadre(db_session: AsyncSession, cadre: Cadre, data: CadreUpdate) -> Cadre:
+    changes = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True).items()
+        if v is not None or k in {"position", "promoted_on"}
+    }
+    await _apply(db_session, cadre, changes)
+    return cadre
+
+
+async def _apply(db_session: AsyncSession, cadre: Cadre, changes: dict[str, Any]) -> bool:
+    """Set the changed fields; True if anything changed. Unchanged writes keep the version
+    (and ETag), which is what makes the HR upsert idempotent."""
+    changes = {k: v for k, v in changes.items() if getattr(cadre, k) != v}
+    if not changes:
+        return False
+    id_number = changes.get("id_number", cadre.id_number)
+    if birth_date_of(id_number) != changes.get("birth_date", cadre.birth_date) or gender_of(
+        id_number
+    ) != changes.get("gender", cadre.gender):
+        raise UnprocessableEntity(
+            "birth_date and gender must match the resident ID number.",
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/id_number",
+                    detail="does not match birth_date or gender",
+                    code="id_number_mismatch",
+                )
+            ],
+        )
+    if "id_number" in changes:
+        await _check_id_number_free(db_session, id_number, cadre.id)
+    if "org_unit_id" in changes:
+        await _check_org_unit(db_session, changes["org_unit_id"])
+    for field, value in changes.items():
+        setattr(cadre, field, value)
+    await flush_mapping_conflicts(db_session, _CONFLICTS)
+    return True
+
+
+async def upsert_by_hr_id(
+    db_session: AsyncSession, hr_id: str, data: CadreUpsert
+) -> tuple[Cadre, bool]:
+    """Create or update the cadre HR knows as `hr_id`. Returns (cadre, created)."""
+    cadre = await repository.get_by_hr_id(db_session, hr_id, for_update=True)
+    if cadre is None:
+        await _check_id_number_free(db_session, data.id_number, None)
+        await _check_org_unit(db_session, data.org_unit_id)
+        cadre = Cadre(hr_id=hr_id, **data.model_dump())
+        db_session.add(cadre)
+        await flush_mapping_conflicts(db_session, _CONFLICTS)
+        return cadre, True
+    await _apply(db_session, cadre, data.model_dump())
+    return cadre, False
+
+
+async def deactivate_cadre(db_session: AsyncSession, cadre: Cadre) -> None:
+    if cadre.status != CadreStatus.inactive:
+        cadre.status = CadreStatus.inactive
+        await db_session.flush()

@@ -1,0 +1,129 @@
+"""Database plumbing: declarative base, engine, and the one transaction boundary.
+
+Services and repositories add and flush; only `transaction()` commits.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from app.config import Settings
+from app.errors import AppError
+from app.ids import new_id
+
+# Constraint names are stable so integrity errors map to domain errors by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class IdMixin:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class VersionedMixin:
+    """Optimistic concurrency: `version` backs the ETag; SQLAlchemy bumps it on every UPDATE and
+    adds `WHERE version = :old` so a concurrent writer cannot silently overwrite a change."""
+
+    version: Mapped[int] = mapped_column(nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # eager_defaults: server-side values (updated_at) come back by RETURNING, never a lazy load.
+        table = cls.__table__  # type: ignore[attr-defined]
+        return {"version_id_col": table.c.version, "eager_defaults": True}
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    db = settings.database
+    return create_async_engine(
+        settings.async_database_url,
+        pool_size=db.pool_size,
+        max_overflow=db.max_overflow,
+        pool_timeout=db.pool_timeout_seconds,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "application_name": "cadre-training",
+                "statement_timeout": str(db.statement_timeout_ms),
+                "timezone": "UTC",
+            }
+        },
+    )
+
+
+def create_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """The transaction boundary for requests, the CLI and jobs: commit on success, roll back
+    on error. Services and repositories only add and flush."""
+    async with sessionmaker() as db_session:
+        try:
+            yield db_session
+            await db_session.commit()
+        except BaseException:
+            await db_session.rollback()
+            raise
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with transaction(request.app.state.sessionmaker) as db_session:
+        yield db_session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db_session)]
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    """The violated constraint's name, as asyncpg reports it."""
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None) or getattr(orig, "constraint_name", None)
+    return name if isinstance(name, str) else None
+
+
+async def flush_mapping_conflicts(
+    db_session: AsyncSession, by_constraint: Mapping[str, AppError]
+) -> None:
+    """Flush, turning a violated unique/foreign key (lost race with another writer) into the
+    domain error named for that constraint."""
+    try:
+        await db_session.flush()
+    except IntegrityError as exc:
+        error = by_constraint.get(constraint_name(exc) or "")
+        if error is None:
+            raise
+        raise error from exc

@@ -1,0 +1,41 @@
+from app.errors import Conflict, NotFound
+
+
+class EnrollmentNotFound(NotFound):
+    code = "enrollment.not_found"
+    title = "Enrollment not found"
+
+
+class SessionFull(Conflict):
+    code = "enrollment.session_full"
+    title = "The session has no free place"
+
+
+class AlreadyEnrolled(Conflict):
+    code = "enrollment.already_enrolled"
+    title = "The cadre is already enrolled in this session"
+
+
+class SessionNotOpen(Conflict):
+    code = "enrollment.session_not_open"
+    title = "The session does not take enrollments in its current status"
+
+
+class CadreInactive(Conflict):
+    code = "enrollment.cadre_inactive"
+    title = "An inactive cadre cannot be enrolled"
+
+
+class InvalidEnrollmentTransition(Conflict):
+    code = "enrollment.invalid_transition"
+    title = "The enrollment cannot move to that status from its current one"
+
+
+class EnrollmentFinal(Conflict):
+    code = "enrollment.final"
+    title = "The enrollment's session is closed; the enrollment can no longer change"
+
+
+class LeaveExceedsSession(Conflict):
+    code = "enrollment.leave_exceeds_session"
+    title = "Leave hours cannot exceed the session's credit hours"

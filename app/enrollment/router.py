@@ -1,0 +1,123 @@
+import uuid
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy import select
+
+from app.cadre.errors import ReferencedCadreNotFound
+from app.db import DbSession
+from app.enrollment import service
+from app.enrollment.errors import (
+    AlreadyEnrolled,
+    CadreInactive,
+    EnrollmentFinal,
+    EnrollmentNotFound,
+    InvalidEnrollmentTransition,
+    LeaveExceedsSession,
+    SessionFull,
+    SessionNotOpen,
+)
+from app.enrollment.models import Enrollment
+from app.enrollment.schemas import EnrollmentCreate, EnrollmentRead, EnrollmentUpdate
+from app.enums import EnrollmentStatus
+from app.errors import PreconditionFailed
+from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.pagination import Page, PageQuery, paginate
+from app.training_session import service as session_service
+from app.training_session.errors import TrainingSessionNotFound
+
+session_router = APIRouter(prefix=f"{API_PREFIX}/training-sessions", tags=["enrollments"])
+router = APIRouter(prefix=f"{API_PREFIX}/enrollments", tags=["enrollments"])
+
+
+class EnrollmentPage(Page[EnrollmentRead]):
+    pass
+
+
+@session_router.get(
+    "/{training_session_id}/enrollments",
+    operation_id="listSessionEnrollments",
+    responses=problems(TrainingSessionNotFound),
+)
+async def list_session_enrollments(
+    training_session_id: uuid.UUID,
+    db_session: DbSession,
+    page: PageQuery,
+    status: EnrollmentStatus | None = None,
+) -> EnrollmentPage:
+    """The session's enrollments (参训名单)."""
+    ts = await session_service.get_training_session(db_session, training_session_id)
+    stmt = select(Enrollment).where(Enrollment.training_session_id == ts.id)
+    if status is not None:
+        stmt = stmt.where(Enrollment.status == status)
+    items, next_cursor = await paginate(db_session, stmt, Enrollment.id, page)
+    return EnrollmentPage(
+        items=[EnrollmentRead.model_validate(e) for e in items], next_cursor=next_cursor
+    )
+
+
+@session_router.post(
+    "/{training_session_id}/enrollments",
+    operation_id="enrollCadre",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(
+        TrainingSessionNotFound,
+        ReferencedCadreNotFound,
+        SessionFull,
+        AlreadyEnrolled,
+        SessionNotOpen,
+        CadreInactive,
+    ),
+)
+async def enroll_cadre(
+    training_session_id: uuid.UUID,
+    body: EnrollmentCreate,
+    db_session: DbSession,
+    response: Response,
+) -> EnrollmentRead:
+    """Enrol a cadre (点名调学 or self-enrolment). Refused when the session is full, even when
+    many requests race for the last place."""
+    ts = await session_service.get_training_session(
+        db_session, training_session_id, for_update=True
+    )
+    enrollment = await service.enroll(db_session, ts, body)
+    set_etag(response, enrollment.version)
+    response.headers["Location"] = f"/api/v1/enrollments/{enrollment.id}"
+    return EnrollmentRead.model_validate(enrollment)
+
+
+@router.get(
+    "/{enrollment_id}", operation_id="getEnrollment", responses=problems(EnrollmentNotFound)
+)
+async def get_enrollment(
+    enrollment_id: uuid.UUID, db_session: DbSession, response: Response
+) -> EnrollmentRead:
+    enrollment = await service.get_enrollment(db_session, enrollment_id)
+    set_etag(response, enrollment.version)
+    return EnrollmentRead.model_validate(enrollment)
+
+
+@router.patch(
+    "/{enrollment_id}",
+    operation_id="updateEnrollment",
+    responses=problems(
+        EnrollmentNotFound,
+        InvalidEnrollmentTransition,
+        SessionFull,
+        EnrollmentFinal,
+        LeaveExceedsSession,
+        PreconditionFailed,
+    ),
+)
+async def update_enrollment(
+    enrollment_id: uuid.UUID,
+    body: EnrollmentUpdate,
+    db_session: DbSession,
+    response: Response,
+    if_match: IfMatch = None,
+) -> EnrollmentRead:
+    """Confirm, withdraw or re-enrol; record leave hours and the score."""
+    enrollment = await service.get_enrollment(db_session, enrollment_id)
+    check_if_match(if_match, enrollment.version)
+    enrollment = await service.update_enrollment(db_session, enrollment, body)
+    set_etag(response, enrollment.version)
+    return EnrollmentRead.model_validate(enrollment)

@@ -1,0 +1,134 @@
+"""Enrolling cadres in sessions. Capacity holds under concurrency: every change of the active
+count happens under the session's row lock, and a CHECK backs it in the database."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cadre import repository as cadres
+from app.cadre.errors import ReferencedCadreNotFound
+from app.db import flush_mapping_conflicts
+from app.enrollment.errors import (
+    AlreadyEnrolled,
+    CadreInactive,
+    EnrollmentFinal,
+    EnrollmentNotFound,
+    InvalidEnrollmentTransition,
+    LeaveExceedsSession,
+    SessionFull,
+    SessionNotOpen,
+)
+from app.enrollment.models import Enrollment
+from app.enrollment.schemas import EnrollmentCreate, EnrollmentUpdate
+from app.enums import (
+    ACTIVE_ENROLLMENT_STATUSES,
+    CadreStatus,
+    EnrollmentOrigin,
+    EnrollmentStatus,
+    SessionStatus,
+)
+from app.errors import ProblemFieldError
+from app.training_session import repository as sessions
+from app.training_session.models import TrainingSession
+
+_CONFLICTS = {"uq_enrollment_training_session_id_cadre_id": AlreadyEnrolled()}
+
+# Organisers nominate (roll-call) while planning; cadres enrol themselves only in open sessions.
+_ENROLLABLE = {
+    EnrollmentOrigin.roll_call: frozenset(
+        {SessionStatus.draft, SessionStatus.open, SessionStatus.running}
+    ),
+    EnrollmentOrigin.self: frozenset({SessionStatus.open}),
+}
+
+_TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
+    EnrollmentStatus.enrolled: frozenset({EnrollmentStatus.confirmed, EnrollmentStatus.withdrawn}),
+    EnrollmentStatus.confirmed: frozenset({EnrollmentStatus.withdrawn}),
+    EnrollmentStatus.withdrawn: frozenset({EnrollmentStatus.enrolled}),
+    EnrollmentStatus.completed: frozenset(),
+    EnrollmentStatus.dropped_out: frozenset(),
+}
+
+
+async def get_enrollment(db_session: AsyncSession, enrollment_id: uuid.UUID) -> Enrollment:
+    found = await db_session.get(Enrollment, enrollment_id)
+    if found is None:
+        raise EnrollmentNotFound()
+    return found
+
+
+async def _take_place(ts: TrainingSession) -> None:
+    if ts.enrolled >= ts.capacity:
+        raise SessionFull(f"All {ts.capacity} places are taken.")
+    ts.enrolled += 1
+
+
+async def enroll(
+    db_session: AsyncSession, ts: TrainingSession, data: EnrollmentCreate
+) -> Enrollment:
+    """Enrol a cadre; `ts` must have been loaded FOR UPDATE."""
+    if ts.status not in _ENROLLABLE[data.origin]:
+        raise SessionNotOpen(f"The session is {ts.status.value}.")
+    cadre = await cadres.get(db_session, data.cadre_id)
+    if cadre is None:
+        raise ReferencedCadreNotFound(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/cadre_id", detail="no such cadre", code="not_found"
+                )
+            ]
+        )
+    if cadre.status != CadreStatus.active:
+        raise CadreInactive()
+    existing = await db_session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.training_session_id == ts.id, Enrollment.cadre_id == cadre.id
+        )
+    )
+    if existing is not None:
+        raise AlreadyEnrolled(f"Enrollment {existing} exists; PATCH it to re-enrol.")
+    await _take_place(ts)
+    enrollment = Enrollment(
+        training_session_id=ts.id,
+        cadre_id=cadre.id,
+        origin=data.origin,
+        status=EnrollmentStatus.enrolled,
+        leave_hours=0,
+    )
+    db_session.add(enrollment)
+    await flush_mapping_conflicts(db_session, _CONFLICTS)
+    return enrollment
+
+
+async def update_enrollment(
+    db_session: AsyncSession, enrollment: Enrollment, data: EnrollmentUpdate
+) -> Enrollment:
+    changes = {
+        k: v for k, v in data.model_dump(exclude_unset=True).items() if getattr(enrollment, k) != v
+    }
+    changes = {k: v for k, v in changes.items() if v is not None or k == "score"}
+    if not changes:
+        return enrollment
+    ts = await sessions.get(db_session, enrollment.training_session_id, for_update=True)
+    assert ts is not None  # FK
+    if ts.status in (SessionStatus.closed, SessionStatus.cancelled):
+        raise EnrollmentFinal()
+    if "leave_hours" in changes and changes["leave_hours"] > ts.credit_hours:
+        raise LeaveExceedsSession(f"The session has {ts.credit_hours} credit hours.")
+    new_status = changes.get("status")
+    if new_status is not None:
+        if new_status not in _TRANSITIONS[enrollment.status]:
+            raise InvalidEnrollmentTransition(
+                f"{enrollment.status.value} → {new_status.value} is not allowed."
+            )
+        was_active = enrollment.status in ACTIVE_ENROLLMENT_STATUSES
+        now_active = new_status in ACTIVE_ENROLLMENT_STATUSES
+        if now_active and not was_active:
+            await _take_place(ts)
+        elif was_active and not now_active:
+            ts.enrolled -= 1
+    for field, value in changes.items():
+        setattr(enrollment, field, value)
+    await db_session.flush()
+    return enrollment

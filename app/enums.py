@@ -1,0 +1,105 @@
+"""Enumerations shared across domains (SPEC §2). Each is a named schema in the contract."""
+
+from enum import StrEnum
+
+
+class OrgUnitKind(StrEnum):
+    city = "city"
+    county = "county"
+    district = "district"
+    department = "department"
+    township = "township"
+    other = "other"
+
+
+class Rank(StrEnum):
+    provincial_ministerial = "provincial_ministerial"
+    department_bureau = "department_bureau"
+    county_division = "county_division"
+    township_section = "township_section"
+    section_member = "section_member"
+
+
+LEADING_RANKS = frozenset(
+    {Rank.provincial_ministerial, Rank.department_bureau, Rank.county_division}
+)
+
+
+class Gender(StrEnum):
+    male = "male"
+    female = "female"
+
+
+class CadreStatus(StrEnum):
+    active = "active"
+    inactive = "inactive"
+
+
+class TrainingForm(StrEnum):
+    rotation_class = "rotation_class"
+    special_class = "special_class"
+    refresher = "refresher"
+    seminar = "seminar"
+    lecture = "lecture"
+    online_class = "online_class"
+    university_course = "university_course"
+    study_tour = "study_tour"
+
+
+class SessionStatus(StrEnum):
+    draft = "draft"
+    open = "open"
+    running = "running"
+    closed = "closed"
+    cancelled = "cancelled"
+
+
+class EnrollmentOrigin(StrEnum):
+    roll_call = "roll_call"
+    self = "self"
+
+
+class EnrollmentStatus(StrEnum):
+    enrolled = "enrolled"
+    confirmed = "confirmed"
+    withdrawn = "withdrawn"
+    completed = "completed"
+    dropped_out = "dropped_out"
+
+
+ACTIVE_ENROLLMENT_STATUSES = frozenset({EnrollmentStatus.enrolled, EnrollmentStatus.confirmed})
+
+
+class StudyLogKind(StrEnum):
+    centralised_training = "centralised_training"
+    online_course = "online_course"
+    central_group_study = "central_group_study"
+    self_study = "self_study"
+    lecture = "lecture"
+    seminar = "seminar"
+    reading_note = "reading_note"
+    thesis = "thesis"
+    teaching = "teaching"
+    secondment = "secondment"
+    job_rotation = "job_rotation"
+    study_tour = "study_tour"
+
+
+class StudyLogStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    voided = "voided"
+
+
+class StudyLogSource(StrEnum):
+    manual = "manual"
+    session = "session"
+    import_ = "import"
+
+
+class AssessmentRating(StrEnum):
+    excellent = "excellent"
+    competent = "competent"
+    basically_competent = "basically_competent"
+    incompetent = "incompetent"

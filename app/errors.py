@@ -1,0 +1,309 @@
+"""The AppError tree and the RFC 9457 problem+json handlers.
+
+Domain errors subclass `NotFound`, `Conflict`, `RuleViolation`, `PreconditionFailed` or `Forbidden`
+and carry a stable `code`; the handlers below render every error, including FastAPI's validation
+errors, Starlette's 404/405 and unexpected exceptions, as `application/problem+json`.
+"""
+
+import re
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = structlog.get_logger(__name__)
+
+
+class ProblemFieldError(BaseModel):
+    model_config = ConfigDict(title="ProblemFieldError")
+
+    pointer: str = Field(
+        description="JSON pointer (RFC 6901) into the request: /body/..., /query/name"
+    )
+    detail: str
+    code: str = Field(description="Stable machine-readable reason, e.g. `string_too_long`")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with a stable `code` for machines."""
+
+    type: str = Field(description="URI reference naming the problem type")
+    title: str
+    status: int = Field(ge=100, le=599)
+    detail: str | None = None
+    code: str = Field(description="Stable machine-readable code, e.g. `enrollment.session_full`")
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[ProblemFieldError] | None = None
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[ProblemFieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+        self.headers = headers
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+    title = "Conflict with the current state"
+
+
+class RuleViolation(Conflict):
+    code = "rule_violation"
+    title = "The request breaks a business rule"
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    code = "precondition_failed"
+    title = "The resource has changed since it was read"
+
+
+class PreconditionRequired(AppError):
+    status = 428
+    code = "precondition_required"
+    title = "If-Match is required for this update"
+
+
+class UnprocessableEntity(AppError):
+    status = 422
+    code = "validation_failed"
+    title = "The request is not valid"
+
+
+class StaleWrite(Conflict):
+    code = "concurrent_update"
+    title = "Another request changed this resource at the same time; read it again and retry"
+
+
+def problem_type(code: str) -> str:
+    return f"urn:cadre-training:problem:{code}"
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    errors: Sequence[ProblemFieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    problem = Problem(
+        type=problem_type(code),
+        title=title,
+        status=status,
+        detail=detail,
+        code=code,
+        instance=request.url.path,
+        request_id=getattr(request.state, "request_id", None),
+        errors=list(errors) if errors else None,
+    )
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _pointer(loc: Sequence[int | str]) -> str:
+    def escape(part: int | str) -> str:
+        return str(part).replace("~", "~0").replace("/", "~1")
+
+    return "/" + "/".join(escape(p) for p in loc)
+
+
+def _field_errors(errors: Sequence[Any]) -> list[ProblemFieldError]:
+    out = []
+    for err in errors:
+        loc = err.get("loc", ())
+        # Pydantic reports a JSON body that is not an object at ("body",): keep the pointer short.
+        out.append(
+            ProblemFieldError(
+                pointer=_pointer(loc),
+                detail=str(err.get("msg", "invalid value")),
+                code=str(err.get("type", "invalid")),
+            )
+        )
+    return out
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(
+        request,
+        status=422,
+        code="validation_failed",
+        title="The request is not valid",
+        detail="One or more fields are invalid; see `errors`.",
+        errors=_field_errors(exc.errors()),
+    )
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the requested path supports, from the published document (a path's
+    operations may live in several routers, so the matched route alone cannot tell)."""
+    app = request.app
+    table: list[tuple[re.Pattern[str], str]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = []
+        for template, item in app.openapi().get("paths", {}).items():
+            regex, _, _ = compile_path(template)
+            methods = [m.upper() for m in item if m in {"get", "post", "put", "patch", "delete"}]
+            table.append((regex, ", ".join(sorted(methods))))
+        app.state.allow_table = table
+    for regex, allowed in table:
+        if regex.match(request.url.path):
+            return allowed
+    return None
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    headers = dict(exc.headers) if exc.headers else {}
+    if status == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = allowed
+    code = _HTTP_CODES.get(status, f"http_{status}")
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    return problem_response(
+        request,
+        status=status,
+        code=code,
+        title=title,
+        detail=detail,
+        headers=headers or None,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", exc_type=type(exc).__name__)
+    return problem_response(
+        request,
+        status=500,
+        code="internal_error",
+        title="Internal server error",
+        detail="An unexpected error occurred; quote the request id when reporting it.",
+    )
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # A constraint no service mapped to a domain error: still the client's conflict, not a crash.
+    log.warning("unmapped_integrity_error", exc_type=type(exc).__name__)
+    return problem_response(
+        request,
+        status=409,
+        code="conflict",
+        title="Conflict with the current state",
+        detail="The change conflicts with existing records.",
+    )
+
+
+async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        request,
+        status=StaleWrite.status,
+        code=StaleWrite.code,
+        title=StaleWrite.title,
+    )
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database_unavailable", exc_type=type(exc).__name__)
+    return problem_response(
+        request,
+        status=503,
+        code="database_unavailable",
+        title="The database is not reachable; retry later",
+        headers={"Retry-After": "5"},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(StaleDataError, _stale_data)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(InterfaceError, _database_unavailable)
+    app.add_exception_handler(OSError, _database_unavailable)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,73 @@
+"""The published contract: FastAPI's document, made strict for generated clients.
+
+- every 4xx/5xx response is `application/problem+json` with the `Problem` schema;
+- operations with inputs document 422, every operation documents 500;
+- FastAPI's own validation-error schemas are replaced by `Problem`.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.errors import PROBLEM_MEDIA_TYPE
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_MEDIA_TYPE: {"schema": dict(_PROBLEM_REF)}}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+    )
+    for path, item in doc.get("paths", {}).items():
+        for method, op in item.items():
+            if method not in _METHODS:
+                continue
+            responses: dict[str, Any] = op.setdefault("responses", {})
+            has_input = bool(op.get("parameters") or op.get("requestBody"))
+            if has_input and "422" not in responses:
+                responses["422"] = {
+                    "description": "The request is not valid (code: `validation_failed`)"
+                }
+            elif "422" in responses and responses["422"].get("description") == "Validation Error":
+                responses["422"]["description"] = (
+                    "The request is not valid (code: `validation_failed`)"
+                )
+            if "requestBody" in op:
+                responses.setdefault(
+                    "400", {"description": "The body is not parseable JSON (code: `bad_request`)"}
+                )
+            if not path.startswith("/health"):
+                responses.setdefault(
+                    "500", {"description": "Unexpected error (code: `internal_error`)"}
+                )
+                responses.setdefault(
+                    "503",
+                    {"description": "The database is not reachable (code: `database_unavailable`)"},
+                )
+            for status, response in responses.items():
+                if status.startswith(("4", "5")) and not path.startswith("/health"):
+                    response["content"] = _problem_content()
+    schemas = doc.get("components", {}).get("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    return doc
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,26 @@
+from app.errors import Conflict, NotFound, UnprocessableEntity
+
+
+class OrgUnitNotFound(NotFound):
+    code = "org_unit.not_found"
+    title = "Org unit not found"
+
+
+class OrgUnitCodeTaken(Conflict):
+    code = "org_unit.code_taken"
+    title = "Another org unit already has this code"
+
+
+class ParentNotFound(UnprocessableEntity):
+    code = "org_unit.parent_not_found"
+    title = "The parent org unit does not exist"
+
+
+class OrgUnitCycle(Conflict):
+    code = "org_unit.cycle"
+    title = "An org unit cannot be moved under itself or its own descendants"
+
+
+class ReferencedOrgUnitNotFound(UnprocessableEntity):
+    code = "org_unit.reference_not_found"
+    title = "The referenced org unit does not exist"

@@ -1,0 +1,98 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.db import DbSession
+from app.enums import OrgUnitKind
+from app.errors import PreconditionFailed
+from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.org_unit import service
+from app.org_unit.errors import OrgUnitCodeTaken, OrgUnitCycle, OrgUnitNotFound, ParentNotFound
+from app.org_unit.models import OrgUnit
+from app.org_unit.schemas import OrgUnitCreate, OrgUnitRead, OrgUnitUpdate
+from app.pagination import Page, PageQuery, paginate
+from app.schema_types import Code
+
+router = APIRouter(prefix=f"{API_PREFIX}/org-units", tags=["org units"])
+
+
+class OrgUnitPage(Page[OrgUnitRead]):
+    pass
+
+
+@router.get(
+    "",
+    operation_id="listOrgUnits",
+    responses=problems(OrgUnitNotFound),
+)
+async def list_org_units(
+    db_session: DbSession,
+    page: PageQuery,
+    parent_id: Annotated[
+        uuid.UUID | None, Query(description="Direct children of this unit")
+    ] = None,
+    within: Annotated[
+        uuid.UUID | None, Query(description="This unit and its whole subtree")
+    ] = None,
+    kind: OrgUnitKind | None = None,
+    code: Annotated[Code | None, Query()] = None,
+    active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
+) -> OrgUnitPage:
+    """Org units, in creation order, optionally restricted to a subtree."""
+    root = await service.get_org_unit(db_session, within) if within else None
+    stmt = service.list_query(
+        parent_id=parent_id, within=root, kind=kind, code=code, active=active, q=q
+    )
+    items, next_cursor = await paginate(db_session, stmt, OrgUnit.id, page)
+    return OrgUnitPage(
+        items=[OrgUnitRead.model_validate(u) for u in items], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "",
+    operation_id="createOrgUnit",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(OrgUnitCodeTaken, ParentNotFound),
+)
+async def create_org_unit(
+    body: OrgUnitCreate, db_session: DbSession, response: Response
+) -> OrgUnitRead:
+    """Create an org unit under `parent_id` (or a new root)."""
+    unit = await service.create_org_unit(db_session, body)
+    set_etag(response, unit.version)
+    response.headers["Location"] = f"/api/v1/org-units/{unit.id}"
+    return OrgUnitRead.model_validate(unit)
+
+
+@router.get("/{org_unit_id}", operation_id="getOrgUnit", responses=problems(OrgUnitNotFound))
+async def get_org_unit(
+    org_unit_id: uuid.UUID, db_session: DbSession, response: Response
+) -> OrgUnitRead:
+    unit = await service.get_org_unit(db_session, org_unit_id)
+    set_etag(response, unit.version)
+    return OrgUnitRead.model_validate(unit)
+
+
+@router.patch(
+    "/{org_unit_id}",
+    operation_id="updateOrgUnit",
+    responses=problems(
+        OrgUnitNotFound, OrgUnitCodeTaken, OrgUnitCycle, ParentNotFound, PreconditionFailed
+    ),
+)
+async def update_org_unit(
+    org_unit_id: uuid.UUID,
+    body: OrgUnitUpdate,
+    db_session: DbSession,
+    response: Response,
+    if_match: IfMatch = None,
+) -> OrgUnitRead:
+    """Rename, recode, deactivate or move a unit; moving carries its whole subtree along."""
+    unit = await service.get_org_unit(db_session, org_unit_id)
+    check_if_match(if_match, unit.version)
+    unit = await service.update_org_unit(db_session, unit, body)
+    set_etag(response, unit.version)
+    return OrgUnitRead.model_validate(unit)

@@ -1,0 +1,37 @@
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from app.enums import OrgUnitKind
+from app.schema_types import Code, InputModel, Name, OutputModel
+
+
+class OrgUnitCreate(InputModel):
+    code: Code = Field(description="Stable code of the unit, as the HR system knows it")
+    name: Name
+    kind: OrgUnitKind
+    parent_id: uuid.UUID | None = Field(default=None, description="Null for a root (the city)")
+
+
+class OrgUnitUpdate(InputModel):
+    code: Code | None = None
+    name: Name | None = None
+    kind: OrgUnitKind | None = None
+    parent_id: uuid.UUID | None = Field(
+        default=None, description="Move the unit (and its subtree) under another parent"
+    )
+    active: bool | None = None
+
+
+class OrgUnitRead(OutputModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    kind: OrgUnitKind
+    parent_id: uuid.UUID | None
+    depth: int = Field(description="0 for a root")
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,144 @@
+"""Shared pydantic building blocks for request and response bodies.
+
+Inputs refuse unknown fields, control characters (NUL bytes never reach PostgreSQL), over-long
+strings and out-of-range numbers; decimals are exact and shown with two places.
+"""
+
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+# No control characters, no leading or trailing white space.
+_LINE = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+# Free text: anything printable plus line breaks and tabs, but never NUL.
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_LINE)]
+ShortName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_LINE)]
+Code = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+]
+Text = Annotated[str, StringConstraints(max_length=2000, pattern=_TEXT)]
+
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2199, 12, 31)
+
+
+def _date_in_range(value: date) -> date:
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(f"date must be between {MIN_DATE} and {MAX_DATE}")
+    return value
+
+
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _iso_date_only(value: object) -> object:
+    # Pydantic's lax mode would read 0 or "0" as 1970-01-01; the contract says `format: date`.
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return value
+    raise PydanticCustomError("date_format", "expected a date as YYYY-MM-DD")
+
+
+LocalDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(_date_in_range)]
+
+CENT = Decimal("0.01")
+
+
+def quantize(value: Decimal) -> Decimal:
+    """Round for display only (SPEC §3: sums are taken on unrounded values)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _show(value: Decimal) -> str:
+    return str(quantize(value))
+
+
+# Output: a decimal string with exactly two places, e.g. "28.00".
+Decimal2 = Annotated[
+    Decimal,
+    PlainSerializer(_show, return_type=str, when_used="json"),
+    Field(json_schema_extra={"format": "decimal"}),
+]
+
+
+def _decimal_input(
+    *, positive: bool, max_integer_digits: int, pattern: str | None = None, high: int | None = None
+) -> Any:
+    """An exact decimal input: a JSON integer, or a string such as "12.50" (never a float,
+    whose binary value is not the decimal the user typed). At most two decimal places."""
+    d = max_integer_digits
+    if pattern is not None:
+        pass
+    elif positive:
+        pattern = rf"^(?:[1-9][0-9]{{0,{d - 1}}}(?:\.[0-9]{{1,2}})?|0?\.(?:[1-9][0-9]?|0[1-9]))$"
+    else:
+        pattern = rf"^(?:0|[1-9][0-9]{{0,{d - 1}}})(?:\.[0-9]{{1,2}})?$"
+    compiled = re.compile(pattern)
+    low = 1 if positive else 0
+    high = 10**d - 1 if high is None else high
+    kind = "positive" if positive else "non-negative"
+
+    def parse(value: object) -> Decimal:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema counts 284.0 as an integer
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return Decimal(value)
+        if isinstance(value, str) and compiled.fullmatch(value):
+            return Decimal(value)
+        raise PydanticCustomError(
+            "decimal_format",
+            "expected a {kind} decimal below {limit} with at most two decimal places, "
+            'as an integer or a string such as "12.50"',
+            {"kind": kind, "limit": high + 1},
+        )
+
+    schema = {
+        "anyOf": [
+            {"type": "integer", "minimum": low, "maximum": high},
+            {"type": "string", "pattern": pattern, "examples": ["12.50"]},
+        ]
+    }
+    return Annotated[
+        Decimal,
+        PlainValidator(parse),
+        PlainSerializer(str, return_type=str, when_used="json"),
+        WithJsonSchema(schema, mode="validation"),
+    ]
+
+
+# Hours and days as written by clients: exact, two places at most.
+Hours = _decimal_input(positive=False, max_integer_digits=5)
+PositiveHours = _decimal_input(positive=True, max_integer_digits=5)
+Days = _decimal_input(positive=False, max_integer_digits=4)
+PositiveDays = _decimal_input(positive=True, max_integer_digits=4)
+Score = _decimal_input(
+    positive=False,
+    max_integer_digits=3,
+    pattern=r"^(?:100(?:\.0{1,2})?|(?:0|[1-9][0-9]?)(?:\.[0-9]{1,2})?)$",
+    high=100,
+)
+
+
+class InputModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)

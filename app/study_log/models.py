@@ -1,0 +1,48 @@
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
+from app.db_types import enum_column
+from app.enums import StudyLogKind, StudyLogSource, StudyLogStatus
+
+
+class StudyLog(IdMixin, VersionedMixin, TimestampMixin, Base):
+    """One creditable learning activity of one cadre (SPEC §2). Only `approved` logs count."""
+
+    __tablename__ = "study_log"
+
+    cadre_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cadre.id", ondelete="RESTRICT"))
+    kind: Mapped[StudyLogKind] = mapped_column(enum_column(StudyLogKind))
+    title: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str | None] = mapped_column(String(200))
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    hours: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    days: Mapped[Decimal] = mapped_column(Numeric(7, 2), default=Decimal(0))
+    status: Mapped[StudyLogStatus] = mapped_column(
+        enum_column(StudyLogStatus), default=StudyLogStatus.pending
+    )
+    source: Mapped[StudyLogSource] = mapped_column(
+        enum_column(StudyLogSource), default=StudyLogSource.manual
+    )
+    training_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("training_session.id", ondelete="RESTRICT"), index=True
+    )
+    enrollment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("enrollment.id", ondelete="RESTRICT"), unique=True
+    )
+    note: Mapped[str | None] = mapped_column(String(2000))
+    review_comment: Mapped[str | None] = mapped_column(String(2000))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # SHA-256 of the canonical body of an idempotent PUT: same body → same answer, else 409.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        CheckConstraint("hours >= 0 AND days >= 0", name="non_negative"),
+        Index("ix_study_log_cadre_id_start_date", "cadre_id", "start_date"),
+    )

@@ -1,0 +1,134 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from app.cadre.errors import ReferencedCadreNotFound
+from app.db import DbSession
+from app.enums import StudyLogKind, StudyLogStatus
+from app.errors import PreconditionFailed
+from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.org_unit import service as org_unit_service
+from app.org_unit.errors import OrgUnitNotFound
+from app.pagination import Page, PageQuery, paginate
+from app.study_log import service
+from app.study_log.errors import IdempotencyConflict, InvalidReviewTransition, StudyLogNotFound
+from app.study_log.models import StudyLog
+from app.study_log.schemas import ReviewAction, StudyLogCreate, StudyLogRead
+
+router = APIRouter(prefix=f"{API_PREFIX}/study-logs", tags=["study logs"])
+
+
+class StudyLogPage(Page[StudyLogRead]):
+    pass
+
+
+@router.get("", operation_id="listStudyLogs", responses=problems(OrgUnitNotFound))
+async def list_study_logs(
+    db_session: DbSession,
+    page: PageQuery,
+    cadre_id: uuid.UUID | None = None,
+    org_unit_id: Annotated[
+        uuid.UUID | None, Query(description="Logs of cadres in this unit and its subtree")
+    ] = None,
+    kind: StudyLogKind | None = None,
+    status: StudyLogStatus | None = None,
+    year: Annotated[
+        int | None, Query(ge=1900, le=2199, description="Logs overlapping this calendar year")
+    ] = None,
+) -> StudyLogPage:
+    within = await org_unit_service.get_org_unit(db_session, org_unit_id) if org_unit_id else None
+    stmt = service.list_query(cadre_id=cadre_id, within=within, kind=kind, status=status, year=year)
+    items, next_cursor = await paginate(db_session, stmt, StudyLog.id, page)
+    return StudyLogPage(
+        items=[StudyLogRead.model_validate(s) for s in items], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "",
+    operation_id="createStudyLog",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(ReferencedCadreNotFound),
+)
+async def create_study_log(
+    body: StudyLogCreate, db_session: DbSession, response: Response
+) -> StudyLogRead:
+    """Record a learning activity. It counts once `approved` (SPEC §3 rule 1)."""
+    log = await service.create_study_log(db_session, body)
+    set_etag(response, log.version)
+    response.headers["Location"] = f"/api/v1/study-logs/{log.id}"
+    return StudyLogRead.model_validate(log)
+
+
+@router.get("/{study_log_id}", operation_id="getStudyLog", responses=problems(StudyLogNotFound))
+async def get_study_log(
+    study_log_id: uuid.UUID, db_session: DbSession, response: Response
+) -> StudyLogRead:
+    log = await service.get_study_log(db_session, study_log_id)
+    set_etag(response, log.version)
+    return StudyLogRead.model_validate(log)
+
+
+@router.put(
+    "/{study_log_id}",
+    operation_id="putStudyLog",
+    responses={
+        201: {"model": StudyLogRead, "description": "Created"},
+        **problems(ReferencedCadreNotFound, IdempotencyConflict),
+    },
+)
+async def put_study_log(
+    study_log_id: uuid.UUID, body: StudyLogCreate, db_session: DbSession, response: Response
+) -> StudyLogRead:
+    """Create a study log under an id the client chose, safe to retry: the same body again answers
+    200 with the stored log; a different body under the same id answers 409."""
+    log, created = await service.put_study_log(db_session, study_log_id, body)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = f"/api/v1/study-logs/{log.id}"
+    set_etag(response, log.version)
+    return StudyLogRead.model_validate(log)
+
+
+def _review_route(target: StudyLogStatus, verb: str, operation_id: str, doc: str) -> None:
+    @router.post(
+        f"/{{study_log_id}}/{verb}",
+        operation_id=operation_id,
+        responses=problems(StudyLogNotFound, InvalidReviewTransition, PreconditionFailed),
+        description=doc,
+    )
+    async def review(
+        study_log_id: uuid.UUID,
+        db_session: DbSession,
+        response: Response,
+        body: Annotated[ReviewAction | None, Body()] = None,
+        if_match: IfMatch = None,
+    ) -> StudyLogRead:
+        log = await service.get_study_log(db_session, study_log_id)
+        check_if_match(if_match, log.version)
+        log = await service.review(db_session, log, target, body)
+        set_etag(response, log.version)
+        return StudyLogRead.model_validate(log)
+
+    review.__name__ = operation_id
+
+
+_review_route(
+    StudyLogStatus.approved,
+    "approve",
+    "approveStudyLog",
+    "Approve a pending log: from now on it counts. Approving an approved log changes nothing.",
+)
+_review_route(
+    StudyLogStatus.rejected,
+    "reject",
+    "rejectStudyLog",
+    "Reject a pending log, with the reason in `comment`.",
+)
+_review_route(
+    StudyLogStatus.voided,
+    "void",
+    "voidStudyLog",
+    "Void a pending or approved log (recorded in error): it stops counting at once.",
+)

@@ -1,0 +1,149 @@
+"""Study logs: creation (plain or idempotent by client id) and the review workflow
+pending → approved | rejected; pending | approved → voided (SPEC §3 rule 1: only approved count)."""
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cadre import repository as cadres
+from app.cadre.errors import ReferencedCadreNotFound
+from app.cadre.models import Cadre
+from app.enums import StudyLogKind, StudyLogSource, StudyLogStatus
+from app.errors import ProblemFieldError
+from app.org_unit.models import OrgUnit
+from app.org_unit.repository import subtree_ids
+from app.schema_types import quantize
+from app.study_log.errors import IdempotencyConflict, InvalidReviewTransition, StudyLogNotFound
+from app.study_log.models import StudyLog
+from app.study_log.schemas import ReviewAction, StudyLogCreate
+
+_REVIEW_FROM: dict[StudyLogStatus, frozenset[StudyLogStatus]] = {
+    StudyLogStatus.approved: frozenset({StudyLogStatus.pending}),
+    StudyLogStatus.rejected: frozenset({StudyLogStatus.pending}),
+    StudyLogStatus.voided: frozenset({StudyLogStatus.pending, StudyLogStatus.approved}),
+}
+
+
+def fingerprint(data: StudyLogCreate) -> str:
+    """Hash of the body's meaning: `8` and `8.00` hours are the same request."""
+    body: dict[str, Any] = data.model_dump(mode="json")
+    body["hours"] = str(quantize(data.hours))
+    body["days"] = str(quantize(data.days))
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def get_study_log(db_session: AsyncSession, study_log_id: uuid.UUID) -> StudyLog:
+    found = await db_session.get(StudyLog, study_log_id)
+    if found is None:
+        raise StudyLogNotFound()
+    return found
+
+
+async def _check_cadre(db_session: AsyncSession, cadre_id: uuid.UUID) -> None:
+    if await cadres.get(db_session, cadre_id) is None:
+        raise ReferencedCadreNotFound(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/cadre_id", detail="no such cadre", code="not_found"
+                )
+            ]
+        )
+
+
+def _new_log(data: StudyLogCreate, **extra: Any) -> StudyLog:
+    log = StudyLog(**data.model_dump(), source=StudyLogSource.manual, **extra)
+    if data.status == StudyLogStatus.approved:
+        log.reviewed_at = datetime.now(UTC)
+    return log
+
+
+async def create_study_log(db_session: AsyncSession, data: StudyLogCreate) -> StudyLog:
+    await _check_cadre(db_session, data.cadre_id)
+    log = _new_log(data)
+    db_session.add(log)
+    await db_session.flush()
+    return log
+
+
+async def put_study_log(
+    db_session: AsyncSession, study_log_id: uuid.UUID, data: StudyLogCreate
+) -> tuple[StudyLog, bool]:
+    """Create the log with the client's id, or replay: same body → the stored log, else 409.
+    Concurrent identical PUTs serialise on the primary key: the loser sees the winner's row."""
+    digest = fingerprint(data)
+    existing = await db_session.get(StudyLog, study_log_id)
+    if existing is None:
+        await _check_cadre(db_session, data.cadre_id)
+        log = _new_log(data, id=study_log_id, request_fingerprint=digest)
+        values = {
+            c.key: getattr(log, c.key)
+            for c in StudyLog.__table__.columns
+            if getattr(log, c.key) is not None
+        }
+        # ON CONFLICT DO NOTHING: a concurrent twin waits for the first to commit, then loses
+        # quietly and is answered from the winner's row below.
+        inserted = await db_session.scalar(
+            pg_insert(StudyLog)
+            .values(**values, version=1)
+            .on_conflict_do_nothing()
+            .returning(StudyLog.id)
+        )
+        existing = await db_session.get(StudyLog, study_log_id, populate_existing=True)
+        assert existing is not None
+        if inserted is not None:
+            return existing, True
+    if existing.request_fingerprint != digest:
+        raise IdempotencyConflict()
+    return existing, False
+
+
+async def review(
+    db_session: AsyncSession, log: StudyLog, target: StudyLogStatus, action: ReviewAction | None
+) -> StudyLog:
+    if log.status == target:
+        return log  # a retried review step changes nothing
+    if log.status not in _REVIEW_FROM[target]:
+        raise InvalidReviewTransition(f"{log.status.value} → {target.value} is not allowed.")
+    log.status = target
+    log.reviewed_at = datetime.now(UTC)
+    if action is not None and action.comment is not None:
+        log.review_comment = action.comment
+    await db_session.flush()
+    return log
+
+
+def list_query(
+    *,
+    cadre_id: uuid.UUID | None,
+    within: OrgUnit | None,
+    kind: StudyLogKind | None,
+    status: StudyLogStatus | None,
+    year: int | None,
+) -> Select[StudyLog]:
+    stmt = select(StudyLog)
+    if cadre_id is not None:
+        stmt = stmt.where(StudyLog.cadre_id == cadre_id)
+    if within is not None:
+        stmt = stmt.where(
+            StudyLog.cadre_id.in_(
+                select(Cadre.id).where(Cadre.org_unit_id.in_(subtree_ids(within.path)))
+            )
+        )
+    if kind is not None:
+        stmt = stmt.where(StudyLog.kind == kind)
+    if status is not None:
+        stmt = stmt.where(StudyLog.status == status)
+    if year is not None:
+        # Logs that overlap the calendar year (a log across New Year belongs to both).
+        stmt = stmt.where(
+            StudyLog.start_date <= date(year, 12, 31),
+            StudyLog.end_date >= date(year, 1, 1),
+        )
+    return stmt

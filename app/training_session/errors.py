@@ -1,0 +1,26 @@
+from app.errors import Conflict, NotFound, UnprocessableEntity
+
+
+class TrainingSessionNotFound(NotFound):
+    code = "training_session.not_found"
+    title = "Training session not found"
+
+
+class InvalidStatusTransition(Conflict):
+    code = "training_session.invalid_transition"
+    title = "The session cannot move to that status from its current one"
+
+
+class SessionImmutable(Conflict):
+    code = "training_session.immutable"
+    title = "A closed or cancelled session cannot be changed"
+
+
+class CapacityBelowEnrolled(Conflict):
+    code = "training_session.capacity_below_enrolled"
+    title = "Capacity cannot go below the number of active enrollments"
+
+
+class InvalidSessionDates(UnprocessableEntity):
+    code = "training_session.invalid_dates"
+    title = "The session's dates and days do not agree"

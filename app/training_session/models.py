@@ -1,0 +1,40 @@
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
+from app.db_types import enum_column
+from app.enums import SessionStatus, TrainingForm
+
+
+class TrainingSession(IdMixin, VersionedMixin, TimestampMixin, Base):
+    __tablename__ = "training_session"
+
+    title: Mapped[str] = mapped_column(String(200))
+    form: Mapped[TrainingForm] = mapped_column(enum_column(TrainingForm))
+    centralised: Mapped[bool]
+    provider: Mapped[str | None] = mapped_column(String(200))
+    organiser_org_unit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
+    )
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    days: Mapped[Decimal] = mapped_column(Numeric(7, 2))
+    credit_hours: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    capacity: Mapped[int]
+    # Active (enrolled/confirmed) enrollments, kept in step under the session's row lock;
+    # the CHECK makes over-filling impossible even for a buggy writer.
+    enrolled: Mapped[int] = mapped_column(default=0)
+    status: Mapped[SessionStatus] = mapped_column(
+        enum_column(SessionStatus), default=SessionStatus.draft
+    )
+
+    __table_args__ = (
+        CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("enrolled >= 0 AND enrolled <= capacity", name="within_capacity"),
+        CheckConstraint("days > 0 AND credit_hours > 0", name="positive_size"),
+    )

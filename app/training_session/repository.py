@@ -1,0 +1,44 @@
+import uuid
+from datetime import date
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import SessionStatus, TrainingForm
+from app.org_unit.models import OrgUnit
+from app.org_unit.repository import subtree_ids
+from app.training_session.models import TrainingSession
+
+
+async def get(
+    db_session: AsyncSession, training_session_id: uuid.UUID, *, for_update: bool = False
+) -> TrainingSession | None:
+    stmt = select(TrainingSession).where(TrainingSession.id == training_session_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await db_session.scalars(stmt)).one_or_none()
+
+
+def list_query(
+    *,
+    organiser: OrgUnit | None,
+    status: SessionStatus | None,
+    form: TrainingForm | None,
+    centralised: bool | None,
+    starts_from: date | None,
+    starts_to: date | None,
+) -> Select[TrainingSession]:
+    stmt = select(TrainingSession)
+    if organiser is not None:
+        stmt = stmt.where(TrainingSession.organiser_org_unit_id.in_(subtree_ids(organiser.path)))
+    if status is not None:
+        stmt = stmt.where(TrainingSession.status == status)
+    if form is not None:
+        stmt = stmt.where(TrainingSession.form == form)
+    if centralised is not None:
+        stmt = stmt.where(TrainingSession.centralised == centralised)
+    if starts_from is not None:
+        stmt = stmt.where(TrainingSession.start_date >= starts_from)
+    if starts_to is not None:
+        stmt = stmt.where(TrainingSession.start_date <= starts_to)
+    return stmt

@@ -1,0 +1,120 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.db import DbSession
+from app.enums import SessionStatus, TrainingForm
+from app.errors import PreconditionFailed
+from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.org_unit import service as org_unit_service
+from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
+from app.pagination import Page, PageQuery, paginate
+from app.schema_types import LocalDate
+from app.training_session import repository, service
+from app.training_session.errors import (
+    CapacityBelowEnrolled,
+    InvalidSessionDates,
+    InvalidStatusTransition,
+    SessionImmutable,
+    TrainingSessionNotFound,
+)
+from app.training_session.models import TrainingSession
+from app.training_session.schemas import (
+    TrainingSessionCreate,
+    TrainingSessionRead,
+    TrainingSessionUpdate,
+)
+
+router = APIRouter(prefix=f"{API_PREFIX}/training-sessions", tags=["training sessions"])
+
+
+class TrainingSessionPage(Page[TrainingSessionRead]):
+    pass
+
+
+@router.get("", operation_id="listTrainingSessions", responses=problems(OrgUnitNotFound))
+async def list_training_sessions(
+    db_session: DbSession,
+    page: PageQuery,
+    organiser_org_unit_id: Annotated[
+        uuid.UUID | None, Query(description="Sessions organised by this unit or its subtree")
+    ] = None,
+    status: SessionStatus | None = None,
+    form: TrainingForm | None = None,
+    centralised: bool | None = None,
+    starts_from: Annotated[LocalDate | None, Query()] = None,
+    starts_to: Annotated[LocalDate | None, Query()] = None,
+) -> TrainingSessionPage:
+    organiser = (
+        await org_unit_service.get_org_unit(db_session, organiser_org_unit_id)
+        if organiser_org_unit_id
+        else None
+    )
+    stmt = repository.list_query(
+        organiser=organiser,
+        status=status,
+        form=form,
+        centralised=centralised,
+        starts_from=starts_from,
+        starts_to=starts_to,
+    )
+    items, next_cursor = await paginate(db_session, stmt, TrainingSession.id, page)
+    return TrainingSessionPage(
+        items=[TrainingSessionRead.model_validate(t) for t in items], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "",
+    operation_id="createTrainingSession",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(ReferencedOrgUnitNotFound),
+)
+async def create_training_session(
+    body: TrainingSessionCreate, db_session: DbSession, response: Response
+) -> TrainingSessionRead:
+    ts = await service.create_training_session(db_session, body)
+    set_etag(response, ts.version)
+    response.headers["Location"] = f"/api/v1/training-sessions/{ts.id}"
+    return TrainingSessionRead.model_validate(ts)
+
+
+@router.get(
+    "/{training_session_id}",
+    operation_id="getTrainingSession",
+    responses=problems(TrainingSessionNotFound),
+)
+async def get_training_session(
+    training_session_id: uuid.UUID, db_session: DbSession, response: Response
+) -> TrainingSessionRead:
+    ts = await service.get_training_session(db_session, training_session_id)
+    set_etag(response, ts.version)
+    return TrainingSessionRead.model_validate(ts)
+
+
+@router.patch(
+    "/{training_session_id}",
+    operation_id="updateTrainingSession",
+    responses=problems(
+        TrainingSessionNotFound,
+        SessionImmutable,
+        InvalidStatusTransition,
+        CapacityBelowEnrolled,
+        InvalidSessionDates,
+        PreconditionFailed,
+    ),
+)
+async def update_training_session(
+    training_session_id: uuid.UUID,
+    body: TrainingSessionUpdate,
+    db_session: DbSession,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TrainingSessionRead:
+    """Edit a session or move it along its lifecycle (draft → open → running; cancel)."""
+    ts = await service.get_training_session(db_session, training_session_id, for_update=True)
+    check_if_match(if_match, ts.version)
+    ts = await service.update_training_session(db_session, ts, body)
+    set_etag(response, ts.version)
+    return TrainingSessionRead.model_validate(ts)

@@ -1,0 +1,65 @@
+"""Property-based contract testing: schemathesis drives every operation with data generated from
+the published OpenAPI document, valid and invalid, and runs all its default checks (no server
+errors, status codes, content types and bodies as documented, invalid data rejected, valid data
+accepted, 405 with a correct Allow header...).
+
+One adjustment, made explicit: a request can be valid by the schema yet break a rule no JSON
+Schema can state (a resident ID number's check digit, a birth date that must match it, a cursor
+this API never issued, `end_date` after `start_date`). Those answer 422 with an error whose code
+names the rule. `positive_data_acceptance` therefore also accepts 422, and the stricter check
+below takes its place: a schema-valid request must never fail a rule the schema *does* state.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
+
+from app.config import Settings
+from tests.live_server import live_server
+
+# Error codes of rules outside JSON Schema's reach; any other code on a schema-valid request is
+# a disagreement between the document and the server.
+SEMANTIC_CODES = {"value_error", "invalid_cursor", "id_number_mismatch", "not_found"}
+
+
+@schemathesis.check
+def schema_valid_requests_pass_schema_rules(ctx: Any, response: Any, case: Any) -> None:
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or response.status_code != 422:
+        return
+    body = response.json()
+    codes = {e.get("code") for e in body.get("errors", [])} or {body.get("code")}
+    unexpected = codes - SEMANTIC_CODES
+    if unexpected:
+        raise AssertionError(
+            f"a schema-valid request failed schema-level checks {sorted(unexpected)}: {body}"
+        )
+
+
+@pytest.fixture(scope="session")
+def api_schema(settings: Settings) -> Iterator[Any]:
+    config = SchemathesisConfig.from_dict(
+        {
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
+                }
+            }
+        }
+    )
+    with live_server(settings) as base_url:
+        yield schemathesis.openapi.from_url(f"{base_url}/openapi.json", config=config)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_contract(case: Any) -> None:
+    case.call_and_validate()
