@@ -104,7 +104,8 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield db_session
 
 
-DbSession = Annotated[AsyncSession, Depends(get_db_session)]
+# scope="function": commit before the response is sent, so a failed commit is never a 2xx.
+DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
 def constraint_name(exc: IntegrityError) -> str | None:

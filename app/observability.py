@@ -5,6 +5,7 @@ carries `X-Request-ID` and is counted. Metrics are labelled by route template, n
 so ids cannot explode the label space; logs never carry query strings or bodies (ID numbers).
 """
 
+import json
 import logging
 import re
 import sys
@@ -71,6 +72,31 @@ def _route_template(scope: Scope, status: int) -> str:
     return "/docs-assets/*" if raw.startswith("/docs-assets/") else str(raw)
 
 
+async def _send_internal_error(send: Send, request_id: str, path: str) -> None:
+    body = json.dumps(
+        {
+            "type": "urn:cadre-training:problem:internal_error",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "An unexpected error occurred; quote the request id when reporting it.",
+            "code": "internal_error",
+            "instance": path,
+            "request_id": request_id,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -90,11 +116,13 @@ class RequestContextMiddleware:
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        response_started = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -104,6 +132,13 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Unhandled errors (including a failed commit after the endpoint returned) become a
+            # problem+json 500 here, inside this middleware, so they still carry the request id.
+            log.exception("unhandled_error")
+            if response_started:
+                raise
+            await _send_internal_error(send_with_id, request_id, scope.get("path", ""))
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope, status)
