@@ -31,7 +31,8 @@ def test_operation_ids_are_readable_and_unique(app: FastAPI) -> None:
     ids = [op["operationId"] for _, _, op in _operations(app.openapi())]
     assert len(ids) == len(set(ids))
     for op_id in ids:
-        assert op_id[0].islower() and "_" not in op_id, op_id
+        assert op_id[0].islower(), op_id
+        assert "_" not in op_id, op_id
 
 
 def test_every_enum_is_a_named_schema(app: FastAPI) -> None:
