@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        servers=[{"url": "/", "description": "This deployment"}],
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
+        contact={"name": "干部教育科 (cadre education office)"},
     )
     app.state.settings = settings
     app.state.sessionmaker = None

@@ -28,6 +28,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
         servers=app.servers,
+        contact=app.contact,
+        license_info=app.license_info,
     )
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():

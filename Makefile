@@ -1,0 +1,83 @@
+# Developer entry points. `make run` and `make test` work on a fresh machine:
+# uv is bootstrapped into .tools/, the project into .venv/, and PostgreSQL is
+# run by devtools/localpg.py from the installed server binaries or, where there
+# are none, from the pgserver wheel (optional extra `localpg`). No Docker.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+# uv must use the machine's Python (3.11+), and put the environment where the
+# recipes below look for it, whatever the caller's shell says.
+export UV_PYTHON ?= $(PYTHON)
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+# The pgserver extra is needed only when no PostgreSQL server is installed and
+# a local cluster will be used: unless both DATABASE_URL (make run) and
+# TEST_DATABASE_URL (make test) point at an existing server. localpg.py is
+# stdlib-only, so the machine's python can ask it before the venv exists.
+LOCALPG_EXTRA := $(shell \
+	if [ -n "$${DATABASE_URL:-}" ] && [ -n "$${TEST_DATABASE_URL:-}" ]; then exit 0; fi; \
+	$(PYTHON) -m devtools.localpg server-bindir >/dev/null 2>&1 || echo "--extra localpg")
+SYNC := $(strip $(UV) sync --frozen $(LOCALPG_EXTRA))
+
+.PHONY: help venv run test lint format openapi clean-data FORCE
+
+help:
+	@echo "make run         start PostgreSQL (local, unless DATABASE_URL is set), migrate,"
+	@echo "                 load demo data and serve the API on 127.0.0.1:\$${PORT:-8000}"
+	@echo "make test        lint, then the test suite (own throw-away PostgreSQL)"
+	@echo "make lint        ruff check, ruff format --check, mypy --strict"
+	@echo "make format      ruff format + ruff check --fix"
+	@echo "make openapi     write openapi/openapi.json"
+	@echo "make venv        create/update .venv from uv.lock"
+	@echo "make clean-data  stop the local PostgreSQL and delete .data/"
+
+venv: $(VENV)/.synced
+
+# The stamp records the sync command: a change of the needed extras (e.g.
+# PostgreSQL got installed or removed) re-syncs as a lock change does.
+ifneq ($(strip $(shell cat $(VENV)/.synced 2>/dev/null)),$(SYNC))
+$(VENV)/.synced: FORCE
+endif
+$(VENV)/.synced: pyproject.toml uv.lock
+	@if [ ! -x $(UV) ]; then \
+		echo "bootstrapping uv $(UV_VERSION) into .tools/"; \
+		$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==$(UV_VERSION); \
+	fi
+	$(SYNC)
+	@echo '$(SYNC)' > $@
+
+FORCE:
+
+run: venv
+	$(VENV)/bin/python -m devtools.run
+
+test: venv lint
+	$(VENV)/bin/pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict app devtools tests
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Through a temporary file: a failing command must not truncate the committed spec.
+openapi: venv
+	@mkdir -p openapi
+	$(VENV)/bin/python -m app.cli openapi > openapi/openapi.json.tmp \
+		|| { rm -f openapi/openapi.json.tmp; exit 1; }
+	mv openapi/openapi.json.tmp openapi/openapi.json
+
+# Works without the venv (localpg.py is stdlib-only); `remove` also deletes the
+# cluster when, as root, it lives in /var/tmp (see localpg.py).
+clean-data:
+	$(PYTHON) -m devtools.localpg remove --data-dir .data/pg
+	rm -rf .data

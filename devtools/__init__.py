@@ -1,0 +1,1 @@
+"""Developer tooling: local PostgreSQL clusters (localpg) and the `make run` launcher."""

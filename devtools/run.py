@@ -1,0 +1,200 @@
+"""`make run`: database, migrations, demo data and the API server in one command.
+
+Without DATABASE_URL (in the environment or in .env) the local cluster in
+.data/pg is started (created on first use, see devtools/localpg.py) and its URL
+handed to the children. Then `python -m app.cli migrate`, `python -m app.cli
+seed-demo` (idempotent) and uvicorn on 127.0.0.1:${PORT:-8000}.
+
+Ctrl+C / SIGTERM, or uvicorn exiting, stops uvicorn first and then the local
+PostgreSQL, but only if this launcher started it: a cluster that was already
+running (another `make run`, or `python -m devtools.localpg start`) is left up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
+
+from devtools.localpg import LocalPostgres, LocalPostgresError
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+# How long uvicorn gets for a graceful shutdown before it is killed.
+SHUTDOWN_GRACE_S = 15.0
+
+
+def _say(message: str, prefix: str = "[make run] ") -> None:
+    # A closed stderr (e.g. `make run | tee log` after Ctrl+C killed tee) must
+    # not abort the shutdown and leave PostgreSQL running.
+    with contextlib.suppress(OSError):
+        print(f"{prefix}{message}", file=sys.stderr, flush=True)
+
+
+def redact(url: str) -> str:
+    """The URL without its password (safe to print)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _database_url_from_dotenv() -> str | None:
+    # The app's settings also read .env; a URL there must win over a local
+    # cluster just as one in the environment does.
+    try:
+        lines = (REPO / ".env").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and key.strip() == "DATABASE_URL" and value.strip():
+            return value.strip().strip("'\"")
+    return None
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def _wait_until_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def _app_step(step: str, env: dict[str, str]) -> None:
+    _say(f"python -m app.cli {step}")
+    result = subprocess.run([sys.executable, "-m", "app.cli", step], env=env, cwd=REPO, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"[make run] `python -m app.cli {step}` failed (exit {result.returncode})")
+
+
+def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None) -> int:
+    argv = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
+    argv += ["--host", HOST, "--port", str(port)]
+    # Own process group: the terminal's Ctrl+C reaches only this launcher, which
+    # passes exactly one signal on (a second one makes uvicorn skip its
+    # graceful shutdown).
+    proc = subprocess.Popen(argv, env=env, cwd=REPO, start_new_session=True)
+    signals: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        signals.append(signum)
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    try:
+        if _wait_until_listening(proc, port, timeout=120) and not signals:
+            base = f"http://{HOST}:{port}"
+            where = f" (cluster {pg.data_dir}, log {pg.log_file})" if pg else ""
+            _say(
+                f"\n  Cadre training records service is up\n"
+                f"  API:       {base}/api/v1\n"
+                f"  Docs:      {base}/docs  (ReDoc: {base}/redoc)\n"
+                f"  Database:  {redact(db_url)}{where}\n"
+                f"  Stop with Ctrl+C.\n",
+                prefix="",
+            )
+        deadline: float | None = None
+        while True:
+            try:
+                returncode = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if signals and deadline is None:
+                    deadline = time.monotonic() + SHUTDOWN_GRACE_S
+                if deadline is not None and time.monotonic() > deadline:
+                    _say("uvicorn did not stop in time; killing it")
+                    proc.kill()
+    finally:
+        if proc.poll() is None:  # only on an unexpected error in this function
+            proc.kill()
+            proc.wait()
+    if signals:
+        return 128 + signals[0]
+    _say(f"uvicorn exited with code {returncode}")
+    # It is not supposed to exit on its own: never report success.
+    if returncode < 0:
+        return 128 - returncode  # killed by a signal
+    return returncode or 1
+
+
+def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    try:
+        port = int(os.environ.get("PORT", "8000"))
+    except ValueError:
+        _say(f"PORT must be a number, not {os.environ['PORT']!r}")
+        return 2
+    if _port_in_use(port):
+        _say(f"port {port} on {HOST} is already in use; choose another, e.g. `PORT=8001 make run`")
+        return 1
+
+    # Until uvicorn runs, SIGTERM unwinds like Ctrl+C so that `finally` stops
+    # the database (subprocess.run kills a running migrate/seed step on the way).
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    env = dict(os.environ)
+    pg: LocalPostgres | None = None
+    try:
+        db_url = env.get("DATABASE_URL") or _database_url_from_dotenv()
+        if db_url:
+            _say(f"using DATABASE_URL {redact(db_url)}")
+        else:
+            pg = LocalPostgres(REPO / ".data" / "pg")
+            db_url = pg.start()
+            env["DATABASE_URL"] = db_url
+            if pg.started:
+                _say(f"started local PostgreSQL: {db_url}")
+            else:
+                _say(f"local PostgreSQL was already running, reusing it: {db_url}")
+        _app_step("migrate", env)
+        _app_step("seed-demo", env)
+        return _serve(env, port, db_url, pg)
+    except KeyboardInterrupt:
+        return 130
+    except LocalPostgresError as exc:
+        _say(f"local PostgreSQL: {exc}")
+        return 1
+    finally:
+        # Ignore further Ctrl+C while shutting down: an interrupted stop would
+        # leave the server running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if pg is not None and pg.started:
+            _say("stopping local PostgreSQL")
+            pg.stop()
+        elif pg is not None:
+            _say("leaving the local PostgreSQL running (this launcher did not start it)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
