@@ -94,7 +94,8 @@ def _app_step(step: str, env: dict[str, str]) -> None:
 
 
 def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None) -> int:
-    argv = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
+    # The app writes its own JSON access log (with the request id); uvicorn's would repeat it.
+    argv = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--no-access-log"]
     argv += ["--host", HOST, "--port", str(port)]
     # Own process group: the terminal's Ctrl+C reaches only this launcher, which
     # passes exactly one signal on (a second one makes uvicorn skip its
