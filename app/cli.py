@@ -1,35 +1,74 @@
-"""Operator commands: `python -m app.cli {migrate,seed-demo,openapi}`."""
+"""Operator commands: `python -m app.cli {migrate,seed-demo,create-admin,openapi}`."""
 
 import argparse
 import asyncio
+import getpass
 import json
+import os
 import sys
 
 from alembic import command
 
-from app.config import get_settings
+from app import personal_data
+from app.audit import service as audit
+from app.config import Environment, Settings, get_settings
 from app.db import create_engine, create_sessionmaker, transaction
+from app.demo_users import DEMO_PASSWORD, DemoLogin, ensure_demo_users
 from app.migrations import alembic_config
+from app.user.service import ensure_admin
 
 
 def migrate() -> None:
     command.upgrade(alembic_config(get_settings().async_database_url), "head")
 
 
-async def _seed_demo() -> bool:
+def _configure() -> Settings:
+    settings = get_settings()
+    personal_data.configure(settings.data_key_bytes)
+    audit.install()
+    return settings
+
+
+async def _seed_demo() -> tuple[bool, list[DemoLogin]]:
     from app.demo import seed_demo
 
-    engine = create_engine(get_settings())
+    engine = create_engine(_configure())
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
-            return await seed_demo(db_session)
+            loaded = await seed_demo(db_session)
+            logins = await ensure_demo_users(db_session)
+        return loaded, logins
     finally:
         await engine.dispose()
 
 
 def seed() -> None:
-    loaded = asyncio.run(_seed_demo())
+    if get_settings().env == Environment.production:
+        sys.exit("seed-demo refuses to run in production")
+    loaded, logins = asyncio.run(_seed_demo())
     print("demo data loaded" if loaded else "demo data already present; left as it is")
+    if logins:
+        print(f"demo logins (password {DEMO_PASSWORD!r} for all; POST /api/v1/auth/token):")
+        for login in logins:
+            print(f"  {login.username:<15} {login.role.value:<10} {login.note}")
+
+
+async def _create_admin(username: str, password: str) -> bool:
+    engine = create_engine(_configure())
+    try:
+        async with transaction(create_sessionmaker(engine)) as db_session:
+            db_session.info["request_id"] = "cli:create-admin"
+            return await ensure_admin(db_session, username, password)
+    finally:
+        await engine.dispose()
+
+
+def create_admin(username: str) -> None:
+    password = os.environ.get("APP_ADMIN_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    if len(password) < 12:
+        sys.exit("the password must have at least 12 characters")
+    created = asyncio.run(_create_admin(username, password))
+    print(f"admin {username!r} created" if created else f"a user named {username!r} exists already")
 
 
 def openapi() -> None:
@@ -45,7 +84,14 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("migrate", help="apply database migrations up to head")
     sub.add_parser("seed-demo", help="load the demo data set into an empty database")
     sub.add_parser("openapi", help="print the OpenAPI document")
+    admin = sub.add_parser(
+        "create-admin", help="create the first admin (password from APP_ADMIN_PASSWORD or a prompt)"
+    )
+    admin.add_argument("username")
     args = parser.parse_args(argv)
+    if args.command == "create-admin":
+        create_admin(args.username)
+        return
     {"migrate": migrate, "seed-demo": seed, "openapi": openapi}[args.command]()
 
 

@@ -1,9 +1,12 @@
 """Settings, read from the environment (and a `.env` file when present)."""
 
+import base64
+import binascii
 from enum import StrEnum
 from functools import lru_cache
+from typing import Self
 
-from pydantic import BaseModel, Field, PostgresDsn
+from pydantic import BaseModel, Field, PostgresDsn, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,9 +23,31 @@ class DatabaseSettings(BaseModel):
     statement_timeout_ms: int = Field(default=30_000, ge=0)
 
 
-class PaginationSettings(BaseModel):
-    default_limit: int = Field(default=50, ge=1, le=500)
-    max_limit: int = Field(default=500, ge=1, le=500)
+class AuthSettings(BaseModel):
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    issuer: str = "cadre-training"
+    audience: str = "cadre-training-api"
+    lockout_threshold: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Optional external identity provider (OIDC): its tokens are accepted too, and mapped to a
+    # local user by `oidc_username_claim`; the built-in issuer stays available.
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    oidc_username_claim: str = "preferred_username"
+
+
+class RateLimitSettings(BaseModel):
+    """Per client, per process (each replica counts on its own)."""
+
+    token_per_minute: int = Field(default=20, ge=1)
+    writes_per_minute: int = Field(default=600, ge=1)
+
+
+# Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
+# Any other environment refuses to start with them (or without secrets).
+DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
+DEV_DATA_KEY = "ZGV2ZWxvcG1lbnQtb25seS1kYXRhLWtleS0zMmJ5dGU="
 
 
 class Settings(BaseSettings):
@@ -40,9 +65,49 @@ class Settings(BaseSettings):
         validation_alias="DATABASE_URL",
     )
     database: DatabaseSettings = DatabaseSettings()
-    pagination: PaginationSettings = PaginationSettings()
     log_level: str = "INFO"
     log_json: bool = True
+    auth: AuthSettings = AuthSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs access tokens; at least 32 characters"
+    )
+    data_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 random bytes: encrypts resident ID numbers and keys their "
+        "lookup hash",
+    )
+    bootstrap_admin_username: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Self:
+        if self.env == Environment.development:
+            if self.secret_key is None:
+                self.secret_key = SecretStr(DEV_SECRET_KEY)
+            if self.data_key is None:
+                self.data_key = SecretStr(DEV_DATA_KEY)
+            return self
+        problems = []
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if len(secret) < 32 or secret == DEV_SECRET_KEY:
+            problems.append("APP_SECRET_KEY must be set to at least 32 random characters")
+        data = self.data_key.get_secret_value() if self.data_key else ""
+        if data in ("", DEV_DATA_KEY) or len(_b64(data)) != 32:
+            problems.append("APP_DATA_KEY must be set to base64 of 32 random bytes")
+        if problems:
+            raise ValueError(f"refusing to start in {self.env.value}: " + "; ".join(problems))
+        return self
+
+    @property
+    def secret_key_value(self) -> str:
+        assert self.secret_key is not None  # set by the validator
+        return self.secret_key.get_secret_value()
+
+    @property
+    def data_key_bytes(self) -> bytes:
+        assert self.data_key is not None
+        return _b64(self.data_key.get_secret_value())
 
     @property
     def async_database_url(self) -> str:
@@ -50,6 +115,13 @@ class Settings(BaseSettings):
         url = str(self.database_url)
         scheme, rest = url.split("://", 1)
         return f"postgresql+asyncpg://{rest}" if scheme in {"postgres", "postgresql"} else url
+
+
+def _b64(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 @lru_cache

@@ -45,7 +45,8 @@ from app.enums import (
 )
 from app.ids import new_id
 from app.org_unit.models import OrgUnit
-from app.org_unit.repository import path_of
+from app.org_unit.tree import path_of
+from app.personal_data import cipher
 from app.study_log.models import StudyLog
 from app.training_session.models import TrainingSession
 
@@ -1143,7 +1144,8 @@ async def seed_demo(db_session: AsyncSession, *, today: date | None = None) -> b
             "version": 1,
             "hr_id": c.hr_id,
             "name": c.name,
-            "id_number": c.id_number,
+            "id_number_ciphertext": cipher().encrypt(c.id_number),
+            "id_number_hash": cipher().lookup_hash(c.id_number),
             "gender": c.gender,
             "birth_date": c.birth_date,
             "org_unit_id": c.unit.id,

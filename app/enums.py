@@ -103,3 +103,17 @@ class AssessmentRating(StrEnum):
     competent = "competent"
     basically_competent = "basically_competent"
     incompetent = "incompetent"
+
+
+class Role(StrEnum):
+    admin = "admin"
+    org_admin = "org_admin"
+    cadre = "cadre"
+    hr_system = "hr_system"
+    auditor = "auditor"
+
+
+class AuditAction(StrEnum):
+    create = "create"
+    update = "update"
+    delete = "delete"

@@ -119,6 +119,17 @@ class UnprocessableEntity(AppError):
     title = "The request is not valid"
 
 
+class FieldNotAllowed(UnprocessableEntity):
+    code = "field_not_allowed"
+    title = "Your role may not set this field"
+
+    def __init__(self, detail: str, *, pointer: str) -> None:
+        super().__init__(
+            detail,
+            errors=[ProblemFieldError(pointer=pointer, detail=detail, code="field_not_allowed")],
+        )
+
+
 class StaleWrite(Conflict):
     code = "concurrent_update"
     title = "Another request changed this resource at the same time; read it again and retry"

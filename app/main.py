@@ -3,18 +3,23 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import structlog
+from fastapi import FastAPI, Security
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 
-from app import docs_assets
+from app import docs_assets, personal_data
 from app.assessment.router import router as assessment_router
+from app.audit import service as audit_service
+from app.audit.router import router as audit_router
+from app.auth.rate_limit import RateLimiter
+from app.auth.router import router as auth_router
 from app.cadre.router import router as cadre_router
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker, transaction
 from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
 from app.errors import install_error_handlers
@@ -22,8 +27,14 @@ from app.health.router import router as health_router
 from app.observability import Metrics, RequestContextMiddleware, configure_logging
 from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
+from app.security import authorize
 from app.study_log.router import router as study_log_router
 from app.training_session.router import router as training_session_router
+from app.user.router import me_router
+from app.user.router import router as user_router
+from app.user.service import ensure_admin
+
+log = structlog.get_logger(__name__)
 
 DESCRIPTION = """\
 Education and training records of cadres (干部教育培训档案): org units, cadres, training sessions,
@@ -33,7 +44,21 @@ computed from them.
 Errors are RFC 9457 `application/problem+json` with a stable `code`. Collections are
 cursor-paginated (`limit`, `cursor` → `{items, next_cursor}`). Updates accept `If-Match` with the
 `ETag` of a previous read and answer 412 when the resource changed meanwhile.
+
+Authentication: `POST /api/v1/auth/token` (password grant for people, client_credentials for the
+HR system), then `Authorization: Bearer <token>`. What each role may do is listed per operation;
+objects outside the caller's org subtree answer 404.
 """
+
+
+async def _bootstrap_admin(app: FastAPI, settings: Settings) -> None:
+    """APP_BOOTSTRAP_ADMIN_USERNAME/PASSWORD: the first admin of a new deployment."""
+    name, password = settings.bootstrap_admin_username, settings.bootstrap_admin_password
+    if not name or password is None:
+        return
+    async with transaction(app.state.sessionmaker) as db_session:
+        if await ensure_admin(db_session, name, password.get_secret_value()):
+            log.info("bootstrap_admin_created", username=name)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Tests replace the sessionmaker with one bound to a rolled-back connection.
         if getattr(app.state, "sessionmaker", None) is None:
             app.state.sessionmaker = create_sessionmaker(engine)
+        await _bootstrap_admin(app, settings)
         try:
             yield
         finally:
@@ -69,10 +95,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     app.state.metrics = metrics
 
+    personal_data.configure(settings.data_key_bytes)
+    audit_service.install()
+    app.state.token_limiter = RateLimiter(settings.rate_limit.token_per_minute)
+    app.state.write_limiter = RateLimiter(settings.rate_limit.writes_per_minute)
+
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
+    # Every API router is protected as a whole: no route can forget to authenticate.
+    protected = [Security(authorize)]
     for router in (
         org_unit_router,
         cadre_router,
@@ -81,9 +114,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         enrollment_router,
         study_log_router,
         assessment_router,
-        health_router,
+        user_router,
+        me_router,
+        audit_router,
     ):
-        app.include_router(router)
+        app.include_router(router, dependencies=protected)
+    app.include_router(auth_router)
+    app.include_router(health_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:

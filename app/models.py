@@ -1,11 +1,23 @@
 """Every ORM model, imported once so metadata is complete for Alembic and the mappers."""
 
 from app.assessment.models import Assessment
+from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
 from app.db import Base
 from app.enrollment.models import Enrollment
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
 from app.training_session.models import TrainingSession
+from app.user.models import User
 
-__all__ = ["Assessment", "Base", "Cadre", "Enrollment", "OrgUnit", "StudyLog", "TrainingSession"]
+__all__ = [
+    "Assessment",
+    "AuditEvent",
+    "Base",
+    "Cadre",
+    "Enrollment",
+    "OrgUnit",
+    "StudyLog",
+    "TrainingSession",
+    "User",
+]

@@ -45,6 +45,23 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 responses["422"]["description"] = (
                     "The request is not valid (code: `validation_failed`)"
                 )
+            if op.get("security"):
+                responses.setdefault(
+                    "401",
+                    {
+                        "description": "Missing, invalid or expired bearer token "
+                        "(code: `unauthorized`)"
+                    },
+                )
+                responses.setdefault(
+                    "403",
+                    {"description": "Your role may not use this operation (code: `forbidden`)"},
+                )
+                if method != "get":
+                    responses.setdefault(
+                        "429",
+                        {"description": "Too many writes; see Retry-After (code: `rate_limited`)"},
+                    )
             if "requestBody" in op:
                 responses.setdefault(
                     "400", {"description": "The body is not parseable JSON (code: `bad_request`)"}

@@ -5,7 +5,7 @@ strings and out-of-range numbers; decimals are exact and shown with two places.
 """
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
@@ -57,6 +57,26 @@ def _iso_date_only(value: object) -> object:
 
 
 LocalDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(_date_in_range)]
+
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _rfc3339_only(value: object) -> object:
+    # As for dates: no Unix timestamps, and a time zone is required (times are UTC instants).
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    if isinstance(value, str) and _RFC3339.match(value):
+        return value
+    raise PydanticCustomError(
+        "datetime_format",
+        "expected an RFC 3339 date-time with a time zone, e.g. 2025-01-31T08:00:00Z",
+    )
+
+
+Instant = Annotated[datetime, BeforeValidator(_rfc3339_only)]
 
 CENT = Decimal("0.01")
 

@@ -1,10 +1,13 @@
 """Test harness: one throw-away PostgreSQL per run (or TEST_DATABASE_URL), schema built by the
 migrations, and each test inside a transaction that is rolled back at its end."""
 
+import base64
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
@@ -19,10 +22,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from app.config import Environment, Settings
+from app.audit.models import AuditEvent
+from app.auth.passwords import hash_password
+from app.auth.tokens import issue
+from app.config import Environment, RateLimitSettings, Settings
 from app.db import Base, create_sessionmaker
+from app.enums import Role
 from app.main import create_app
 from app.migrations import alembic_config
+from app.user.models import User
 from devtools.localpg import LocalPostgres
 
 
@@ -62,9 +70,54 @@ def migrated_url(database_url: str) -> str:
     return database_url
 
 
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
+TEST_DATA_KEY = base64.b64encode(b"t" * 32).decode()
+
+
 @pytest.fixture(scope="session")
 def settings(migrated_url: str) -> Settings:
-    return Settings(env=Environment.test, DATABASE_URL=migrated_url, log_level="WARNING")
+    return Settings(
+        env=Environment.test,
+        DATABASE_URL=migrated_url,
+        log_level="WARNING",
+        secret_key=TEST_SECRET_KEY,
+        data_key=TEST_DATA_KEY,
+        # High enough for schemathesis and the suite; the limiter has tests of its own.
+        rate_limit=RateLimitSettings(token_per_minute=10_000, writes_per_minute=100_000),
+    )
+
+
+# One argon2 hash for every test user: hashing is deliberately slow.
+TEST_PASSWORD = "correct horse battery staple"
+_TEST_HASH = hash_password(TEST_PASSWORD)
+
+
+async def add_user(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    role: Role,
+    *,
+    org_unit_id: str | uuid.UUID | None = None,
+    cadre_id: str | uuid.UUID | None = None,
+    username: str | None = None,
+) -> User:
+    user = User(
+        username=username or f"{role.value}-{uuid.uuid4().hex[:10]}",
+        password_hash=_TEST_HASH,
+        role=role,
+        org_unit_id=uuid.UUID(str(org_unit_id)) if org_unit_id else None,
+        cadre_id=uuid.UUID(str(cadre_id)) if cadre_id else None,
+        active=True,
+        failed_logins=0,
+    )
+    async with sessionmaker() as db_session:
+        db_session.add(user)
+        await db_session.commit()
+    return user
+
+
+def bearer(settings: Settings, user: User) -> dict[str, str]:
+    token = issue(settings, user_id=user.id, role=user.role)
+    return {"Authorization": f"Bearer {token.access_token}"}
 
 
 @pytest.fixture(scope="session")
@@ -104,30 +157,101 @@ def isolated_sessionmaker(db_conn: AsyncConnection) -> async_sessionmaker[AsyncS
 
 
 @pytest.fixture
-async def client(
+async def transport(
     app: FastAPI, isolated_sessionmaker: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[httpx.ASGITransport]:
     previous = app.state.sessionmaker
     app.state.sessionmaker = isolated_sessionmaker
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+        yield httpx.ASGITransport(app=app, raise_app_exceptions=False)
     finally:
         app.state.sessionmaker = previous
 
 
 @pytest.fixture
-async def committed_client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    """A client whose writes really commit, for concurrency tests. Tables are emptied afterwards."""
+async def anonymous(transport: httpx.ASGITransport) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+async def client(
+    transport: httpx.ASGITransport,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin's client: every test starts with full rights unless it asks for a role."""
+    admin = await add_user(isolated_sessionmaker, Role.admin)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(settings, admin)
+    ) as c:
+        yield c
+
+
+class ClientFor(Protocol):
+    async def __call__(
+        self,
+        role: Role,
+        *,
+        org_unit_id: str | uuid.UUID | None = None,
+        cadre_id: str | uuid.UUID | None = None,
+    ) -> httpx.AsyncClient: ...
+
+
+@pytest.fixture
+async def client_for(
+    transport: httpx.ASGITransport,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> AsyncIterator[ClientFor]:
+    """Clients acting as a user of the given role (bound to a unit or a cadre as it needs)."""
+    opened: list[httpx.AsyncClient] = []
+
+    async def make(
+        role: Role,
+        *,
+        org_unit_id: str | uuid.UUID | None = None,
+        cadre_id: str | uuid.UUID | None = None,
+    ) -> httpx.AsyncClient:
+        user = await add_user(
+            isolated_sessionmaker, role, org_unit_id=org_unit_id, cadre_id=cadre_id
+        )
+        c = httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=bearer(settings, user)
+        )
+        opened.append(c)
+        return c
+
+    yield make
+    for c in opened:
+        await c.aclose()
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Remove committed test data; the audit trail is append-only and stays."""
+    tables = ", ".join(
+        t.name for t in Base.metadata.sorted_tables if t.name != AuditEvent.__tablename__
+    )
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture
+async def committed_client(
+    app: FastAPI, engine: AsyncEngine, settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin's client whose writes really commit, for concurrency tests. Tables are emptied
+    afterwards."""
     previous = app.state.sessionmaker
-    app.state.sessionmaker = create_sessionmaker(engine)
+    sessionmaker = create_sessionmaker(engine)
+    app.state.sessionmaker = sessionmaker
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        admin = await add_user(sessionmaker, Role.admin)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=bearer(settings, admin)
+        ) as c:
             yield c
     finally:
         app.state.sessionmaker = previous
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        await empty_tables(engine)

@@ -11,8 +11,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.tokens import issue
 from app.config import Settings
+from app.enums import Role
 from app.main import create_app
+from tests.conftest import add_user, bearer
 from tests.factories import API, create_org_unit
 
 PROBLEM = "application/problem+json"
@@ -64,7 +67,8 @@ async def test_not_ready_when_database_unreachable(settings: Settings) -> None:
         checks = {ch["name"]: ch for ch in r.json()["checks"]}
         assert checks["database"]["ok"] is False
         # The API itself answers 503 problem+json, not a 500, while the database is down.
-        r = await c.get(f"{API}/org-units")
+        token = issue(settings, user_id=uuid.uuid4(), role=Role.admin).access_token
+        r = await c.get(f"{API}/org-units", headers={"Authorization": f"Bearer {token}"})
         assert_problem(r, 503, "database_unavailable")
         assert r.headers["retry-after"]
 
@@ -203,7 +207,13 @@ class _FailingCommitSession(AsyncSession):
         raise RuntimeError("disk full")
 
 
-async def test_a_failing_commit_is_a_problem_not_a_2xx(app: FastAPI, db_conn: Any) -> None:
+async def test_a_failing_commit_is_a_problem_not_a_2xx(
+    app: FastAPI,
+    db_conn: Any,
+    settings: Settings,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    admin = await add_user(isolated_sessionmaker, Role.admin)
     previous = app.state.sessionmaker
     app.state.sessionmaker = async_sessionmaker(
         bind=db_conn, class_=_FailingCommitSession, join_transaction_mode="create_savepoint"
@@ -212,7 +222,9 @@ async def test_a_failing_commit_is_a_problem_not_a_2xx(app: FastAPI, db_conn: An
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             r = await c.post(
-                f"{API}/org-units", json={"code": "FAIL1", "name": "x", "kind": "city"}
+                f"{API}/org-units",
+                json={"code": "FAIL1", "name": "x", "kind": "city"},
+                headers=bearer(settings, admin),
             )
     finally:
         app.state.sessionmaker = previous

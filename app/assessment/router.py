@@ -15,6 +15,7 @@ from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
+from app.security import CurrentActor
 
 router = APIRouter(prefix=f"{API_PREFIX}/assessments", tags=["assessments"])
 
@@ -26,6 +27,7 @@ class AssessmentPage(Page[AssessmentRead]):
 @router.get("", operation_id="listAssessments", responses=problems(OrgUnitNotFound))
 async def list_assessments(
     db_session: DbSession,
+    actor: CurrentActor,
     page: PageQuery,
     cadre_id: uuid.UUID | None = None,
     org_unit_id: Annotated[
@@ -34,8 +36,10 @@ async def list_assessments(
     year: Annotated[int | None, Query(ge=1900, le=2199)] = None,
     rating: AssessmentRating | None = None,
 ) -> AssessmentPage:
-    within = await org_unit_service.get_org_unit(db_session, org_unit_id) if org_unit_id else None
-    stmt = service.list_query(cadre_id=cadre_id, within=within, year=year, rating=rating)
+    within = (
+        await org_unit_service.get_org_unit(db_session, org_unit_id, actor) if org_unit_id else None
+    )
+    stmt = service.list_query(actor, cadre_id=cadre_id, within=within, year=year, rating=rating)
     items, next_cursor = await paginate(db_session, stmt, Assessment.id, page)
     return AssessmentPage(
         items=[AssessmentRead.model_validate(a) for a in items], next_cursor=next_cursor
@@ -49,10 +53,10 @@ async def list_assessments(
     responses=problems(ReferencedCadreNotFound, AssessmentExists),
 )
 async def create_assessment(
-    body: AssessmentCreate, db_session: DbSession, response: Response
+    body: AssessmentCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> AssessmentRead:
     """Record a cadre's annual assessment; the training figures are frozen with it."""
-    assessment = await service.create_assessment(db_session, body)
+    assessment = await service.create_assessment(db_session, body, actor)
     set_etag(response, assessment.version)
     response.headers["Location"] = f"/api/v1/assessments/{assessment.id}"
     return AssessmentRead.model_validate(assessment)
@@ -62,9 +66,9 @@ async def create_assessment(
     "/{assessment_id}", operation_id="getAssessment", responses=problems(AssessmentNotFound)
 )
 async def get_assessment(
-    assessment_id: uuid.UUID, db_session: DbSession, response: Response
+    assessment_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> AssessmentRead:
-    assessment = await service.get_assessment(db_session, assessment_id)
+    assessment = await service.get_assessment(db_session, assessment_id, actor)
     set_etag(response, assessment.version)
     return AssessmentRead.model_validate(assessment)
 
@@ -78,10 +82,11 @@ async def update_assessment(
     assessment_id: uuid.UUID,
     body: AssessmentUpdate,
     db_session: DbSession,
+    actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
 ) -> AssessmentRead:
-    assessment = await service.get_assessment(db_session, assessment_id)
+    assessment = await service.get_assessment(db_session, assessment_id, actor)
     check_if_match(if_match, assessment.version)
     assessment = await service.update_assessment(db_session, assessment, body)
     set_etag(response, assessment.version)

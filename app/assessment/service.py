@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import scope
 from app.assessment.errors import AssessmentExists, AssessmentNotFound
 from app.assessment.models import Assessment
 from app.assessment.schemas import AssessmentCreate, AssessmentUpdate
@@ -18,15 +19,21 @@ from app.db import flush_mapping_conflicts
 from app.enums import AssessmentRating, StudyLogStatus
 from app.errors import ProblemFieldError
 from app.org_unit.models import OrgUnit
-from app.org_unit.repository import subtree_ids
+from app.org_unit.tree import subtree_ids
 from app.schema_types import quantize
+from app.security import Actor
 from app.study_log.models import StudyLog
 
 _CONFLICTS = {"uq_assessment_cadre_id_year": AssessmentExists()}
 
 
-async def get_assessment(db_session: AsyncSession, assessment_id: uuid.UUID) -> Assessment:
-    found = await db_session.get(Assessment, assessment_id)
+async def get_assessment(
+    db_session: AsyncSession, assessment_id: uuid.UUID, actor: Actor
+) -> Assessment:
+    stmt = select(Assessment).where(
+        Assessment.id == assessment_id, scope.cadre_column_in_scope(Assessment.cadre_id, actor)
+    )
+    found = (await db_session.scalars(stmt)).one_or_none()
     if found is None:
         raise AssessmentNotFound()
     return found
@@ -57,8 +64,10 @@ async def training_snapshot(db_session: AsyncSession, cadre: Cadre, year: int) -
     }
 
 
-async def create_assessment(db_session: AsyncSession, data: AssessmentCreate) -> Assessment:
-    cadre = await cadres.get(db_session, data.cadre_id)
+async def create_assessment(
+    db_session: AsyncSession, data: AssessmentCreate, actor: Actor
+) -> Assessment:
+    cadre = await cadres.get(db_session, data.cadre_id, actor)
     if cadre is None:
         raise ReferencedCadreNotFound(
             errors=[
@@ -102,13 +111,14 @@ async def update_assessment(
 
 
 def list_query(
+    actor: Actor,
     *,
     cadre_id: uuid.UUID | None,
     within: OrgUnit | None,
     year: int | None,
     rating: AssessmentRating | None,
 ) -> Select[Assessment]:
-    stmt = select(Assessment)
+    stmt = select(Assessment).where(scope.cadre_column_in_scope(Assessment.cadre_id, actor))
     if cadre_id is not None:
         stmt = stmt.where(Assessment.cadre_id == cadre_id)
     if within is not None:

@@ -1,12 +1,13 @@
 import uuid
 from datetime import date
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
 from app.db_types import enum_column
 from app.enums import CadreStatus, Gender, Rank
+from app.personal_data import cipher
 
 
 class Cadre(IdMixin, VersionedMixin, TimestampMixin, Base):
@@ -14,7 +15,9 @@ class Cadre(IdMixin, VersionedMixin, TimestampMixin, Base):
 
     hr_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    # The resident ID number is never stored in plain text (app.personal_data).
+    id_number_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     gender: Mapped[Gender] = mapped_column(enum_column(Gender))
     birth_date: Mapped[date]
     org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
@@ -26,3 +29,12 @@ class Cadre(IdMixin, VersionedMixin, TimestampMixin, Base):
     )
 
     __table_args__ = (Index("ix_cadre_org_unit_id_status", "org_unit_id", "status"),)
+
+    @property
+    def id_number(self) -> str:
+        return cipher().decrypt(self.id_number_ciphertext)
+
+    @id_number.setter
+    def id_number(self, value: str) -> None:
+        self.id_number_ciphertext = cipher().encrypt(value)
+        self.id_number_hash = cipher().lookup_hash(value)

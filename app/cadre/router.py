@@ -21,6 +21,7 @@ from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
 from app.schema_types import Code
+from app.security import Actor, CurrentActor
 
 router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["cadres"])
 
@@ -29,10 +30,11 @@ class CadrePage(Page[CadreRead]):
     pass
 
 
-def to_read(cadre: Cadre, *, reveal_id_number: bool) -> CadreRead:
+def to_read(cadre: Cadre, actor: Actor, *, in_list: bool = False) -> CadreRead:
+    """ID numbers are masked in every list, and in reads for roles that do not need them."""
     read = CadreRead.model_validate(cadre)
-    if not reveal_id_number:
-        read.id_number = mask(cadre.id_number)
+    if in_list or not actor.sees_id_numbers:
+        read.id_number = mask(read.id_number)
     return read
 
 
@@ -42,6 +44,7 @@ HrIdPath = Annotated[Code, Path(description="The HR system's key for the cadre")
 @router.get("", operation_id="listCadres", responses=problems(OrgUnitNotFound))
 async def list_cadres(
     db_session: DbSession,
+    actor: CurrentActor,
     page: PageQuery,
     org_unit_id: Annotated[
         uuid.UUID | None, Query(description="Cadres of this unit and its whole subtree")
@@ -53,13 +56,15 @@ async def list_cadres(
     q: Annotated[str | None, Query(max_length=100, description="Start of the name")] = None,
 ) -> CadrePage:
     """Cadres in creation order. ID numbers are always masked in lists."""
-    within = await org_unit_service.get_org_unit(db_session, org_unit_id) if org_unit_id else None
+    within = (
+        await org_unit_service.get_org_unit(db_session, org_unit_id, actor) if org_unit_id else None
+    )
     stmt = repository.list_query(
-        within=within, rank=rank, status=status, hr_id=hr_id, id_number=id_number, q=q
+        actor, within=within, rank=rank, status=status, hr_id=hr_id, id_number=id_number, q=q
     )
     items, next_cursor = await paginate(db_session, stmt, Cadre.id, page)
     return CadrePage(
-        items=[to_read(c, reveal_id_number=False) for c in items], next_cursor=next_cursor
+        items=[to_read(c, actor, in_list=True) for c in items], next_cursor=next_cursor
     )
 
 
@@ -69,22 +74,24 @@ async def list_cadres(
     status_code=status.HTTP_201_CREATED,
     responses=problems(HrIdTaken, IdNumberTaken, CadreOrgUnitNotFound),
 )
-async def create_cadre(body: CadreCreate, db_session: DbSession, response: Response) -> CadreRead:
-    cadre = await service.create_cadre(db_session, body)
+async def create_cadre(
+    body: CadreCreate, db_session: DbSession, actor: CurrentActor, response: Response
+) -> CadreRead:
+    cadre = await service.create_cadre(db_session, body, actor)
     set_etag(response, cadre.version)
-    response.headers["Location"] = f"/api/v1/cadres/{cadre.id}"
-    return to_read(cadre, reveal_id_number=True)
+    response.headers["Location"] = f"{API_PREFIX}/cadres/{cadre.id}"
+    return to_read(cadre, actor)
 
 
 @router.get("/by-hr-id/{hr_id}", operation_id="getCadreByHrId", responses=problems(CadreNotFound))
 async def get_cadre_by_hr_id(
-    hr_id: HrIdPath, db_session: DbSession, response: Response
+    hr_id: HrIdPath, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> CadreRead:
-    cadre = await repository.get_by_hr_id(db_session, hr_id)
+    cadre = await repository.get_by_hr_id(db_session, hr_id, actor)
     if cadre is None:
         raise CadreNotFound()
     set_etag(response, cadre.version)
-    return to_read(cadre, reveal_id_number=True)
+    return to_read(cadre, actor)
 
 
 @router.put(
@@ -92,35 +99,44 @@ async def get_cadre_by_hr_id(
     operation_id="upsertCadreByHrId",
     responses={
         201: {"model": CadreRead, "description": "Created"},
-        **problems(IdNumberTaken, CadreOrgUnitNotFound, UnprocessableEntity, PreconditionFailed),
+        **problems(
+            CadreNotFound,
+            IdNumberTaken,
+            CadreOrgUnitNotFound,
+            UnprocessableEntity,
+            PreconditionFailed,
+        ),
     },
 )
 async def upsert_cadre_by_hr_id(
     hr_id: HrIdPath,
     body: CadreUpsert,
     db_session: DbSession,
+    actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
 ) -> CadreRead:
     """Create or update the cadre the HR system knows as `hr_id`. Idempotent: sending the same
     body again changes nothing (same version, same ETag). 201 when created, 200 otherwise."""
     if if_match is not None:
-        existing = await repository.get_by_hr_id(db_session, hr_id)
+        existing = await repository.get_by_hr_id(db_session, hr_id, actor)
         if existing is not None:
             check_if_match(if_match, existing.version)
-    cadre, created = await service.upsert_by_hr_id(db_session, hr_id, body)
+    cadre, created = await service.upsert_by_hr_id(db_session, hr_id, body, actor)
     if created:
         response.status_code = status.HTTP_201_CREATED
-        response.headers["Location"] = f"/api/v1/cadres/{cadre.id}"
+        response.headers["Location"] = f"{API_PREFIX}/cadres/{cadre.id}"
     set_etag(response, cadre.version)
-    return to_read(cadre, reveal_id_number=True)
+    return to_read(cadre, actor)
 
 
 @router.get("/{cadre_id}", operation_id="getCadre", responses=problems(CadreNotFound))
-async def get_cadre(cadre_id: uuid.UUID, db_session: DbSession, response: Response) -> CadreRead:
-    cadre = await service.get_cadre(db_session, cadre_id)
+async def get_cadre(
+    cadre_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
+) -> CadreRead:
+    cadre = await service.get_cadre(db_session, cadre_id, actor)
     set_etag(response, cadre.version)
-    return to_read(cadre, reveal_id_number=True)
+    return to_read(cadre, actor)
 
 
 @router.patch(
@@ -134,14 +150,15 @@ async def update_cadre(
     cadre_id: uuid.UUID,
     body: CadreUpdate,
     db_session: DbSession,
+    actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
 ) -> CadreRead:
-    cadre = await service.get_cadre(db_session, cadre_id)
+    cadre = await service.get_cadre(db_session, cadre_id, actor)
     check_if_match(if_match, cadre.version)
-    await service.update_cadre(db_session, cadre, body)
+    await service.update_cadre(db_session, cadre, body, actor)
     set_etag(response, cadre.version)
-    return to_read(cadre, reveal_id_number=True)
+    return to_read(cadre, actor)
 
 
 @router.delete(
@@ -151,9 +168,9 @@ async def update_cadre(
     responses=problems(CadreNotFound, PreconditionFailed),
 )
 async def deactivate_cadre(
-    cadre_id: uuid.UUID, db_session: DbSession, if_match: IfMatch = None
+    cadre_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, if_match: IfMatch = None
 ) -> None:
     """Deactivate the cadre. Records are never erased: their training history stays."""
-    cadre = await service.get_cadre(db_session, cadre_id)
+    cadre = await service.get_cadre(db_session, cadre_id, actor)
     check_if_match(if_match, cadre.version)
     await service.deactivate_cadre(db_session, cadre)

@@ -14,19 +14,20 @@ from app.db import flush_mapping_conflicts
 from app.enums import CadreStatus
 from app.errors import ProblemFieldError, UnprocessableEntity
 from app.org_unit import repository as org_units
+from app.security import Actor
 
-_CONFLICTS = {"uq_cadre_hr_id": HrIdTaken(), "uq_cadre_id_number": IdNumberTaken()}
+_CONFLICTS = {"uq_cadre_hr_id": HrIdTaken(), "uq_cadre_id_number_hash": IdNumberTaken()}
 
 
-async def get_cadre(db_session: AsyncSession, cadre_id: uuid.UUID) -> Cadre:
-    cadre = await repository.get(db_session, cadre_id)
+async def get_cadre(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor) -> Cadre:
+    cadre = await repository.get(db_session, cadre_id, actor)
     if cadre is None:
         raise CadreNotFound()
     return cadre
 
 
-async def _check_org_unit(db_session: AsyncSession, org_unit_id: uuid.UUID) -> None:
-    if await org_units.get(db_session, org_unit_id) is None:
+async def _check_org_unit(db_session: AsyncSession, org_unit_id: uuid.UUID, actor: Actor) -> None:
+    if await org_units.get(db_session, org_unit_id, actor) is None:
         raise CadreOrgUnitNotFound(
             errors=[
                 ProblemFieldError(
@@ -44,28 +45,32 @@ async def _check_id_number_free(
         raise IdNumberTaken()
 
 
-async def create_cadre(db_session: AsyncSession, data: CadreCreate) -> Cadre:
+async def create_cadre(db_session: AsyncSession, data: CadreCreate, actor: Actor) -> Cadre:
     if await repository.get_by_hr_id(db_session, data.hr_id) is not None:
         raise HrIdTaken()
     await _check_id_number_free(db_session, data.id_number, None)
-    await _check_org_unit(db_session, data.org_unit_id)
+    await _check_org_unit(db_session, data.org_unit_id, actor)
     cadre = Cadre(**data.model_dump(), status=CadreStatus.active)
     db_session.add(cadre)
     await flush_mapping_conflicts(db_session, _CONFLICTS)
     return cadre
 
 
-async def update_cadre(db_session: AsyncSession, cadre: Cadre, data: CadreUpdate) -> Cadre:
+async def update_cadre(
+    db_session: AsyncSession, cadre: Cadre, data: CadreUpdate, actor: Actor
+) -> Cadre:
     changes = {
         k: v
         for k, v in data.model_dump(exclude_unset=True).items()
         if v is not None or k in {"position", "promoted_on"}
     }
-    await _apply(db_session, cadre, changes)
+    await _apply(db_session, cadre, changes, actor)
     return cadre
 
 
-async def _apply(db_session: AsyncSession, cadre: Cadre, changes: dict[str, Any]) -> bool:
+async def _apply(
+    db_session: AsyncSession, cadre: Cadre, changes: dict[str, Any], actor: Actor
+) -> bool:
     """Set the changed fields; True if anything changed. Unchanged writes keep the version
     (and ETag), which is what makes the HR upsert idempotent."""
     changes = {k: v for k, v in changes.items() if getattr(cadre, k) != v}
@@ -88,7 +93,7 @@ async def _apply(db_session: AsyncSession, cadre: Cadre, changes: dict[str, Any]
     if "id_number" in changes:
         await _check_id_number_free(db_session, id_number, cadre.id)
     if "org_unit_id" in changes:
-        await _check_org_unit(db_session, changes["org_unit_id"])
+        await _check_org_unit(db_session, changes["org_unit_id"], actor)
     for field, value in changes.items():
         setattr(cadre, field, value)
     await flush_mapping_conflicts(db_session, _CONFLICTS)
@@ -96,18 +101,20 @@ async def _apply(db_session: AsyncSession, cadre: Cadre, changes: dict[str, Any]
 
 
 async def upsert_by_hr_id(
-    db_session: AsyncSession, hr_id: str, data: CadreUpsert
+    db_session: AsyncSession, hr_id: str, data: CadreUpsert, actor: Actor
 ) -> tuple[Cadre, bool]:
     """Create or update the cadre HR knows as `hr_id`. Returns (cadre, created)."""
     cadre = await repository.get_by_hr_id(db_session, hr_id, for_update=True)
+    if cadre is not None and await repository.get(db_session, cadre.id, actor) is None:
+        raise CadreNotFound()  # exists, but outside the caller's scope: reveal nothing
     if cadre is None:
         await _check_id_number_free(db_session, data.id_number, None)
-        await _check_org_unit(db_session, data.org_unit_id)
+        await _check_org_unit(db_session, data.org_unit_id, actor)
         cadre = Cadre(hr_id=hr_id, **data.model_dump())
         db_session.add(cadre)
         await flush_mapping_conflicts(db_session, _CONFLICTS)
         return cadre, True
-    await _apply(db_session, cadre, data.model_dump())
+    await _apply(db_session, cadre, data.model_dump(), actor)
     return cadre, False
 
 

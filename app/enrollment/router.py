@@ -19,9 +19,10 @@ from app.enrollment.errors import (
 from app.enrollment.models import Enrollment
 from app.enrollment.schemas import EnrollmentCreate, EnrollmentRead, EnrollmentUpdate
 from app.enums import EnrollmentStatus
-from app.errors import PreconditionFailed
+from app.errors import FieldNotAllowed, PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.pagination import Page, PageQuery, paginate
+from app.security import CurrentActor
 from app.training_session import service as session_service
 from app.training_session.errors import TrainingSessionNotFound
 
@@ -41,12 +42,13 @@ class EnrollmentPage(Page[EnrollmentRead]):
 async def list_session_enrollments(
     training_session_id: uuid.UUID,
     db_session: DbSession,
+    actor: CurrentActor,
     page: PageQuery,
     status: EnrollmentStatus | None = None,
 ) -> EnrollmentPage:
-    """The session's enrollments (参训名单)."""
-    ts = await session_service.get_training_session(db_session, training_session_id)
-    stmt = select(Enrollment).where(Enrollment.training_session_id == ts.id)
+    """The session's enrollments (参训名单) that the caller may see."""
+    ts = await session_service.get_training_session(db_session, training_session_id, actor)
+    stmt = select(Enrollment).where(Enrollment.training_session_id == ts.id, service.visible(actor))
     if status is not None:
         stmt = stmt.where(Enrollment.status == status)
     items, next_cursor = await paginate(db_session, stmt, Enrollment.id, page)
@@ -66,20 +68,22 @@ async def list_session_enrollments(
         AlreadyEnrolled,
         SessionNotOpen,
         CadreInactive,
+        FieldNotAllowed,
     ),
 )
 async def enroll_cadre(
     training_session_id: uuid.UUID,
     body: EnrollmentCreate,
     db_session: DbSession,
+    actor: CurrentActor,
     response: Response,
 ) -> EnrollmentRead:
     """Enrol a cadre (点名调学 or self-enrolment). Refused when the session is full, even when
     many requests race for the last place."""
     ts = await session_service.get_training_session(
-        db_session, training_session_id, for_update=True
+        db_session, training_session_id, actor, for_update=True
     )
-    enrollment = await service.enroll(db_session, ts, body)
+    enrollment = await service.enroll(db_session, ts, body, actor)
     set_etag(response, enrollment.version)
     response.headers["Location"] = f"/api/v1/enrollments/{enrollment.id}"
     return EnrollmentRead.model_validate(enrollment)
@@ -89,9 +93,9 @@ async def enroll_cadre(
     "/{enrollment_id}", operation_id="getEnrollment", responses=problems(EnrollmentNotFound)
 )
 async def get_enrollment(
-    enrollment_id: uuid.UUID, db_session: DbSession, response: Response
+    enrollment_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> EnrollmentRead:
-    enrollment = await service.get_enrollment(db_session, enrollment_id)
+    enrollment = await service.get_enrollment(db_session, enrollment_id, actor)
     set_etag(response, enrollment.version)
     return EnrollmentRead.model_validate(enrollment)
 
@@ -112,11 +116,12 @@ async def update_enrollment(
     enrollment_id: uuid.UUID,
     body: EnrollmentUpdate,
     db_session: DbSession,
+    actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
 ) -> EnrollmentRead:
     """Confirm, withdraw or re-enrol; record leave hours and the score."""
-    enrollment = await service.get_enrollment(db_session, enrollment_id)
+    enrollment = await service.get_enrollment(db_session, enrollment_id, actor)
     check_if_match(if_match, enrollment.version)
     enrollment = await service.update_enrollment(db_session, enrollment, body)
     set_etag(response, enrollment.version)

@@ -3,9 +3,10 @@ count happens under the session's row lock, and a CHECK backs it in the database
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import scope
 from app.cadre import repository as cadres
 from app.cadre.errors import ReferencedCadreNotFound
 from app.db import flush_mapping_conflicts
@@ -26,9 +27,11 @@ from app.enums import (
     CadreStatus,
     EnrollmentOrigin,
     EnrollmentStatus,
+    Role,
     SessionStatus,
 )
-from app.errors import ProblemFieldError
+from app.errors import FieldNotAllowed, ProblemFieldError
+from app.security import Actor
 from app.training_session import repository as sessions
 from app.training_session.models import TrainingSession
 
@@ -51,8 +54,22 @@ _TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
 }
 
 
-async def get_enrollment(db_session: AsyncSession, enrollment_id: uuid.UUID) -> Enrollment:
-    found = await db_session.get(Enrollment, enrollment_id)
+def visible(actor: Actor) -> ColumnElement[bool]:
+    """An enrollment is visible to whoever sees its cadre, and to the session's organisers."""
+    managed_sessions = select(TrainingSession.id).where(
+        scope.sessions_managed(TrainingSession.organiser_org_unit_id, actor)
+    )
+    return or_(
+        scope.cadre_column_in_scope(Enrollment.cadre_id, actor),
+        Enrollment.training_session_id.in_(managed_sessions),
+    )
+
+
+async def get_enrollment(
+    db_session: AsyncSession, enrollment_id: uuid.UUID, actor: Actor
+) -> Enrollment:
+    stmt = select(Enrollment).where(Enrollment.id == enrollment_id, visible(actor))
+    found = (await db_session.scalars(stmt)).one_or_none()
     if found is None:
         raise EnrollmentNotFound()
     return found
@@ -65,12 +82,16 @@ async def _take_place(ts: TrainingSession) -> None:
 
 
 async def enroll(
-    db_session: AsyncSession, ts: TrainingSession, data: EnrollmentCreate
+    db_session: AsyncSession, ts: TrainingSession, data: EnrollmentCreate, actor: Actor
 ) -> Enrollment:
     """Enrol a cadre; `ts` must have been loaded FOR UPDATE."""
+    if actor.role == Role.cadre and data.origin != EnrollmentOrigin.self:
+        raise FieldNotAllowed(
+            "A cadre enrols itself: origin must be `self`.", pointer="/body/origin"
+        )
     if ts.status not in _ENROLLABLE[data.origin]:
         raise SessionNotOpen(f"The session is {ts.status.value}.")
-    cadre = await cadres.get(db_session, data.cadre_id)
+    cadre = await cadres.get(db_session, data.cadre_id, actor)
     if cadre is None:
         raise ReferencedCadreNotFound(
             errors=[

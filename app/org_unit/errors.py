@@ -1,4 +1,4 @@
-from app.errors import Conflict, NotFound, UnprocessableEntity
+from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 
 
 class OrgUnitNotFound(NotFound):
@@ -24,3 +24,13 @@ class OrgUnitCycle(Conflict):
 class ReferencedOrgUnitNotFound(UnprocessableEntity):
     code = "org_unit.reference_not_found"
     title = "The referenced org unit does not exist"
+
+
+class RootNotAllowed(Forbidden):
+    code = "org_unit.root_not_allowed"
+    title = "Only whole-tree roles may create or move units at the root"
+
+
+class OwnUnitImmovable(Forbidden):
+    code = "org_unit.own_unit_immovable"
+    title = "An org admin cannot move the unit it administers"

@@ -2,32 +2,23 @@
 
 import uuid
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import scope
 from app.org_unit.models import OrgUnit
+from app.org_unit.tree import in_subtree
+from app.security import Actor
 
 
-def path_of(parent_path: str | None, org_unit_id: uuid.UUID) -> str:
-    return f"{parent_path or '/'}{org_unit_id.hex}/"
-
-
-def in_subtree(path: str) -> ColumnElement[bool]:
-    """`OrgUnit.path` lies in the subtree rooted at the unit whose path is `path`.
-
-    Paths end with "/" and contain only hex digits and "/", so the subtree is the range
-    [path, path[:-1] + "0") under collation "C": a plain B-tree range scan, plannable with a
-    bound parameter (a LIKE prefix is not, once asyncpg's prepared statement goes generic).
-    """
-    return and_(OrgUnit.path >= path, OrgUnit.path < path[:-1] + "0")
-
-
-def subtree_ids(path: str) -> Select[uuid.UUID]:
-    return select(OrgUnit.id).where(in_subtree(path))
-
-
-async def get(db_session: AsyncSession, org_unit_id: uuid.UUID) -> OrgUnit | None:
-    return await db_session.get(OrgUnit, org_unit_id)
+async def get(
+    db_session: AsyncSession, org_unit_id: uuid.UUID, actor: Actor | None = None
+) -> OrgUnit | None:
+    """The unit, if it exists and (given an actor) lies in the actor's scope."""
+    if actor is None:
+        return await db_session.get(OrgUnit, org_unit_id)
+    stmt = select(OrgUnit).where(OrgUnit.id == org_unit_id, scope.org_units(actor))
+    return (await db_session.scalars(stmt)).one_or_none()
 
 
 async def get_by_code(db_session: AsyncSession, code: str) -> OrgUnit | None:

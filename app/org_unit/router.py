@@ -8,11 +8,19 @@ from app.enums import OrgUnitKind
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.org_unit import service
-from app.org_unit.errors import OrgUnitCodeTaken, OrgUnitCycle, OrgUnitNotFound, ParentNotFound
+from app.org_unit.errors import (
+    OrgUnitCodeTaken,
+    OrgUnitCycle,
+    OrgUnitNotFound,
+    OwnUnitImmovable,
+    ParentNotFound,
+    RootNotAllowed,
+)
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitRead, OrgUnitUpdate
 from app.pagination import Page, PageQuery, paginate
 from app.schema_types import Code
+from app.security import CurrentActor
 
 router = APIRouter(prefix=f"{API_PREFIX}/org-units", tags=["org units"])
 
@@ -28,6 +36,7 @@ class OrgUnitPage(Page[OrgUnitRead]):
 )
 async def list_org_units(
     db_session: DbSession,
+    actor: CurrentActor,
     page: PageQuery,
     parent_id: Annotated[
         uuid.UUID | None, Query(description="Direct children of this unit")
@@ -41,9 +50,9 @@ async def list_org_units(
     q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
 ) -> OrgUnitPage:
     """Org units, in creation order, optionally restricted to a subtree."""
-    root = await service.get_org_unit(db_session, within) if within else None
+    root = await service.get_org_unit(db_session, within, actor) if within else None
     stmt = service.list_query(
-        parent_id=parent_id, within=root, kind=kind, code=code, active=active, q=q
+        actor, parent_id=parent_id, within=root, kind=kind, code=code, active=active, q=q
     )
     items, next_cursor = await paginate(db_session, stmt, OrgUnit.id, page)
     return OrgUnitPage(
@@ -55,13 +64,13 @@ async def list_org_units(
     "",
     operation_id="createOrgUnit",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(OrgUnitCodeTaken, ParentNotFound),
+    responses=problems(OrgUnitCodeTaken, ParentNotFound, RootNotAllowed),
 )
 async def create_org_unit(
-    body: OrgUnitCreate, db_session: DbSession, response: Response
+    body: OrgUnitCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> OrgUnitRead:
-    """Create an org unit under `parent_id` (or a new root)."""
-    unit = await service.create_org_unit(db_session, body)
+    """Create an org unit under `parent_id` (or, for whole-tree roles, a new root)."""
+    unit = await service.create_org_unit(db_session, body, actor)
     set_etag(response, unit.version)
     response.headers["Location"] = f"/api/v1/org-units/{unit.id}"
     return OrgUnitRead.model_validate(unit)
@@ -69,9 +78,9 @@ async def create_org_unit(
 
 @router.get("/{org_unit_id}", operation_id="getOrgUnit", responses=problems(OrgUnitNotFound))
 async def get_org_unit(
-    org_unit_id: uuid.UUID, db_session: DbSession, response: Response
+    org_unit_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> OrgUnitRead:
-    unit = await service.get_org_unit(db_session, org_unit_id)
+    unit = await service.get_org_unit(db_session, org_unit_id, actor)
     set_etag(response, unit.version)
     return OrgUnitRead.model_validate(unit)
 
@@ -80,19 +89,26 @@ async def get_org_unit(
     "/{org_unit_id}",
     operation_id="updateOrgUnit",
     responses=problems(
-        OrgUnitNotFound, OrgUnitCodeTaken, OrgUnitCycle, ParentNotFound, PreconditionFailed
+        OrgUnitNotFound,
+        OrgUnitCodeTaken,
+        OrgUnitCycle,
+        ParentNotFound,
+        PreconditionFailed,
+        RootNotAllowed,
+        OwnUnitImmovable,
     ),
 )
 async def update_org_unit(
     org_unit_id: uuid.UUID,
     body: OrgUnitUpdate,
     db_session: DbSession,
+    actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
 ) -> OrgUnitRead:
     """Rename, recode, deactivate or move a unit; moving carries its whole subtree along."""
-    unit = await service.get_org_unit(db_session, org_unit_id)
+    unit = await service.get_org_unit(db_session, org_unit_id, actor)
     check_if_match(if_match, unit.version)
-    unit = await service.update_org_unit(db_session, unit, body)
+    unit = await service.update_org_unit(db_session, unit, body, actor)
     set_etag(response, unit.version)
     return OrgUnitRead.model_validate(unit)

@@ -5,27 +5,36 @@ import uuid
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import scope
 from app.db import flush_mapping_conflicts
 from app.enums import OrgUnitKind
 from app.errors import ProblemFieldError
 from app.ids import new_id
-from app.org_unit import repository
-from app.org_unit.errors import OrgUnitCodeTaken, OrgUnitCycle, OrgUnitNotFound, ParentNotFound
+from app.org_unit import repository, tree
+from app.org_unit.errors import (
+    OrgUnitCodeTaken,
+    OrgUnitCycle,
+    OrgUnitNotFound,
+    OwnUnitImmovable,
+    ParentNotFound,
+    RootNotAllowed,
+)
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
+from app.security import Actor
 
 _CONFLICTS = {"uq_org_unit_code": OrgUnitCodeTaken()}
 
 
-async def get_org_unit(db_session: AsyncSession, org_unit_id: uuid.UUID) -> OrgUnit:
-    unit = await repository.get(db_session, org_unit_id)
+async def get_org_unit(db_session: AsyncSession, org_unit_id: uuid.UUID, actor: Actor) -> OrgUnit:
+    unit = await repository.get(db_session, org_unit_id, actor)
     if unit is None:
         raise OrgUnitNotFound()
     return unit
 
 
-async def _parent(db_session: AsyncSession, parent_id: uuid.UUID) -> OrgUnit:
-    parent = await repository.get(db_session, parent_id)
+async def _parent(db_session: AsyncSession, parent_id: uuid.UUID, actor: Actor) -> OrgUnit:
+    parent = await repository.get(db_session, parent_id, actor)
     if parent is None:
         raise ParentNotFound(
             errors=[
@@ -37,10 +46,12 @@ async def _parent(db_session: AsyncSession, parent_id: uuid.UUID) -> OrgUnit:
     return parent
 
 
-async def create_org_unit(db_session: AsyncSession, data: OrgUnitCreate) -> OrgUnit:
+async def create_org_unit(db_session: AsyncSession, data: OrgUnitCreate, actor: Actor) -> OrgUnit:
+    if data.parent_id is None and not actor.whole_tree:
+        raise RootNotAllowed()
     if await repository.get_by_code(db_session, data.code) is not None:
         raise OrgUnitCodeTaken()
-    parent = await _parent(db_session, data.parent_id) if data.parent_id else None
+    parent = await _parent(db_session, data.parent_id, actor) if data.parent_id else None
     unit_id = new_id()
     unit = OrgUnit(
         id=unit_id,
@@ -48,7 +59,7 @@ async def create_org_unit(db_session: AsyncSession, data: OrgUnitCreate) -> OrgU
         name=data.name,
         kind=data.kind,
         parent_id=data.parent_id,
-        path=repository.path_of(parent.path if parent else None, unit_id),
+        path=tree.path_of(parent.path if parent else None, unit_id),
         depth=parent.depth + 1 if parent else 0,
         active=True,
     )
@@ -57,7 +68,9 @@ async def create_org_unit(db_session: AsyncSession, data: OrgUnitCreate) -> OrgU
     return unit
 
 
-async def update_org_unit(db_session: AsyncSession, unit: OrgUnit, data: OrgUnitUpdate) -> OrgUnit:
+async def update_org_unit(
+    db_session: AsyncSession, unit: OrgUnit, data: OrgUnitUpdate, actor: Actor
+) -> OrgUnit:
     changes = data.model_dump(exclude_unset=True)
     if (
         "code" in changes
@@ -66,7 +79,9 @@ async def update_org_unit(db_session: AsyncSession, unit: OrgUnit, data: OrgUnit
     ):
         raise OrgUnitCodeTaken()
     if "parent_id" in changes and changes["parent_id"] != unit.parent_id:
-        await _move(db_session, unit, changes.pop("parent_id"))
+        if unit.id == actor.org_unit_id:
+            raise OwnUnitImmovable()
+        await _move(db_session, unit, changes.pop("parent_id"), actor)
     else:
         changes.pop("parent_id", None)
     for field, value in changes.items():
@@ -76,12 +91,16 @@ async def update_org_unit(db_session: AsyncSession, unit: OrgUnit, data: OrgUnit
     return unit
 
 
-async def _move(db_session: AsyncSession, unit: OrgUnit, parent_id: uuid.UUID | None) -> None:
-    parent = await _parent(db_session, parent_id) if parent_id else None
+async def _move(
+    db_session: AsyncSession, unit: OrgUnit, parent_id: uuid.UUID | None, actor: Actor
+) -> None:
+    if parent_id is None and not actor.whole_tree:
+        raise RootNotAllowed()
+    parent = await _parent(db_session, parent_id, actor) if parent_id else None
     if parent is not None and parent.path.startswith(unit.path):
         raise OrgUnitCycle()
     old_path = unit.path
-    new_path = repository.path_of(parent.path if parent else None, unit.id)
+    new_path = tree.path_of(parent.path if parent else None, unit.id)
     new_depth = parent.depth + 1 if parent else 0
     await repository.move_subtree(db_session, old_path, new_path, new_depth - unit.depth)
     unit.parent_id = parent_id
@@ -90,6 +109,7 @@ async def _move(db_session: AsyncSession, unit: OrgUnit, parent_id: uuid.UUID | 
 
 
 def list_query(
+    actor: Actor,
     *,
     parent_id: uuid.UUID | None,
     within: OrgUnit | None,
@@ -98,11 +118,11 @@ def list_query(
     active: bool | None,
     q: str | None,
 ) -> Select[OrgUnit]:
-    stmt = select(OrgUnit)
+    stmt = select(OrgUnit).where(scope.org_units(actor))
     if parent_id is not None:
         stmt = stmt.where(OrgUnit.parent_id == parent_id)
     if within is not None:
-        stmt = stmt.where(repository.in_subtree(within.path))
+        stmt = stmt.where(tree.in_subtree(within.path))
     if kind is not None:
         stmt = stmt.where(OrgUnit.kind == kind)
     if code is not None:

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Body, Query, Response, status
 from app.cadre.errors import ReferencedCadreNotFound
 from app.db import DbSession
 from app.enums import StudyLogKind, StudyLogStatus
-from app.errors import PreconditionFailed
+from app.errors import FieldNotAllowed, PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
+from app.security import CurrentActor
 from app.study_log import service
 from app.study_log.errors import IdempotencyConflict, InvalidReviewTransition, StudyLogNotFound
 from app.study_log.models import StudyLog
@@ -26,6 +27,7 @@ class StudyLogPage(Page[StudyLogRead]):
 @router.get("", operation_id="listStudyLogs", responses=problems(OrgUnitNotFound))
 async def list_study_logs(
     db_session: DbSession,
+    actor: CurrentActor,
     page: PageQuery,
     cadre_id: uuid.UUID | None = None,
     org_unit_id: Annotated[
@@ -37,8 +39,12 @@ async def list_study_logs(
         int | None, Query(ge=1900, le=2199, description="Logs overlapping this calendar year")
     ] = None,
 ) -> StudyLogPage:
-    within = await org_unit_service.get_org_unit(db_session, org_unit_id) if org_unit_id else None
-    stmt = service.list_query(cadre_id=cadre_id, within=within, kind=kind, status=status, year=year)
+    within = (
+        await org_unit_service.get_org_unit(db_session, org_unit_id, actor) if org_unit_id else None
+    )
+    stmt = service.list_query(
+        actor, cadre_id=cadre_id, within=within, kind=kind, status=status, year=year
+    )
     items, next_cursor = await paginate(db_session, stmt, StudyLog.id, page)
     return StudyLogPage(
         items=[StudyLogRead.model_validate(s) for s in items], next_cursor=next_cursor
@@ -49,13 +55,14 @@ async def list_study_logs(
     "",
     operation_id="createStudyLog",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(ReferencedCadreNotFound),
+    responses=problems(ReferencedCadreNotFound, FieldNotAllowed),
 )
 async def create_study_log(
-    body: StudyLogCreate, db_session: DbSession, response: Response
+    body: StudyLogCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> StudyLogRead:
-    """Record a learning activity. It counts once `approved` (SPEC §3 rule 1)."""
-    log = await service.create_study_log(db_session, body)
+    """Record a learning activity. It counts once `approved` (SPEC §3 rule 1). A cadre records
+    its own, which start `pending`."""
+    log = await service.create_study_log(db_session, body, actor)
     set_etag(response, log.version)
     response.headers["Location"] = f"/api/v1/study-logs/{log.id}"
     return StudyLogRead.model_validate(log)
@@ -63,9 +70,9 @@ async def create_study_log(
 
 @router.get("/{study_log_id}", operation_id="getStudyLog", responses=problems(StudyLogNotFound))
 async def get_study_log(
-    study_log_id: uuid.UUID, db_session: DbSession, response: Response
+    study_log_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> StudyLogRead:
-    log = await service.get_study_log(db_session, study_log_id)
+    log = await service.get_study_log(db_session, study_log_id, actor)
     set_etag(response, log.version)
     return StudyLogRead.model_validate(log)
 
@@ -75,15 +82,19 @@ async def get_study_log(
     operation_id="putStudyLog",
     responses={
         201: {"model": StudyLogRead, "description": "Created"},
-        **problems(ReferencedCadreNotFound, IdempotencyConflict),
+        **problems(ReferencedCadreNotFound, IdempotencyConflict, FieldNotAllowed, StudyLogNotFound),
     },
 )
 async def put_study_log(
-    study_log_id: uuid.UUID, body: StudyLogCreate, db_session: DbSession, response: Response
+    study_log_id: uuid.UUID,
+    body: StudyLogCreate,
+    db_session: DbSession,
+    actor: CurrentActor,
+    response: Response,
 ) -> StudyLogRead:
     """Create a study log under an id the client chose, safe to retry: the same body again answers
     200 with the stored log; a different body under the same id answers 409."""
-    log, created = await service.put_study_log(db_session, study_log_id, body)
+    log, created = await service.put_study_log(db_session, study_log_id, body, actor)
     if created:
         response.status_code = status.HTTP_201_CREATED
         response.headers["Location"] = f"/api/v1/study-logs/{log.id}"
@@ -101,11 +112,12 @@ def _review_route(target: StudyLogStatus, verb: str, operation_id: str, doc: str
     async def review(
         study_log_id: uuid.UUID,
         db_session: DbSession,
+        actor: CurrentActor,
         response: Response,
         body: Annotated[ReviewAction | None, Body()] = None,
         if_match: IfMatch = None,
     ) -> StudyLogRead:
-        log = await service.get_study_log(db_session, study_log_id)
+        log = await service.get_study_log(db_session, study_log_id, actor)
         check_if_match(if_match, log.version)
         log = await service.review(db_session, log, target, body)
         set_etag(response, log.version)

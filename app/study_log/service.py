@@ -11,14 +11,17 @@ from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import scope
+from app.audit import service as audit
 from app.cadre import repository as cadres
 from app.cadre.errors import ReferencedCadreNotFound
 from app.cadre.models import Cadre
-from app.enums import StudyLogKind, StudyLogSource, StudyLogStatus
-from app.errors import ProblemFieldError
+from app.enums import AuditAction, Role, StudyLogKind, StudyLogSource, StudyLogStatus
+from app.errors import FieldNotAllowed, ProblemFieldError
 from app.org_unit.models import OrgUnit
-from app.org_unit.repository import subtree_ids
+from app.org_unit.tree import subtree_ids
 from app.schema_types import quantize
+from app.security import Actor
 from app.study_log.errors import IdempotencyConflict, InvalidReviewTransition, StudyLogNotFound
 from app.study_log.models import StudyLog
 from app.study_log.schemas import ReviewAction, StudyLogCreate
@@ -39,15 +42,24 @@ def fingerprint(data: StudyLogCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def get_study_log(db_session: AsyncSession, study_log_id: uuid.UUID) -> StudyLog:
-    found = await db_session.get(StudyLog, study_log_id)
+async def get_study_log(
+    db_session: AsyncSession, study_log_id: uuid.UUID, actor: Actor
+) -> StudyLog:
+    stmt = select(StudyLog).where(
+        StudyLog.id == study_log_id, scope.cadre_column_in_scope(StudyLog.cadre_id, actor)
+    )
+    found = (await db_session.scalars(stmt)).one_or_none()
     if found is None:
         raise StudyLogNotFound()
     return found
 
 
-async def _check_cadre(db_session: AsyncSession, cadre_id: uuid.UUID) -> None:
-    if await cadres.get(db_session, cadre_id) is None:
+async def _check_cadre(db_session: AsyncSession, data: StudyLogCreate, actor: Actor) -> None:
+    if actor.role == Role.cadre and data.status != StudyLogStatus.pending:
+        raise FieldNotAllowed(
+            "A cadre's own study logs start pending, for review.", pointer="/body/status"
+        )
+    if await cadres.get(db_session, data.cadre_id, actor) is None:
         raise ReferencedCadreNotFound(
             errors=[
                 ProblemFieldError(
@@ -64,8 +76,10 @@ def _new_log(data: StudyLogCreate, **extra: Any) -> StudyLog:
     return log
 
 
-async def create_study_log(db_session: AsyncSession, data: StudyLogCreate) -> StudyLog:
-    await _check_cadre(db_session, data.cadre_id)
+async def create_study_log(
+    db_session: AsyncSession, data: StudyLogCreate, actor: Actor
+) -> StudyLog:
+    await _check_cadre(db_session, data, actor)
     log = _new_log(data)
     db_session.add(log)
     await db_session.flush()
@@ -73,14 +87,14 @@ async def create_study_log(db_session: AsyncSession, data: StudyLogCreate) -> St
 
 
 async def put_study_log(
-    db_session: AsyncSession, study_log_id: uuid.UUID, data: StudyLogCreate
+    db_session: AsyncSession, study_log_id: uuid.UUID, data: StudyLogCreate, actor: Actor
 ) -> tuple[StudyLog, bool]:
     """Create the log with the client's id, or replay: same body → the stored log, else 409.
     Concurrent identical PUTs serialise on the primary key: the loser sees the winner's row."""
     digest = fingerprint(data)
     existing = await db_session.get(StudyLog, study_log_id)
     if existing is None:
-        await _check_cadre(db_session, data.cadre_id)
+        await _check_cadre(db_session, data, actor)
         log = _new_log(data, id=study_log_id, request_fingerprint=digest)
         values = {
             c.key: getattr(log, c.key)
@@ -98,7 +112,19 @@ async def put_study_log(
         existing = await db_session.get(StudyLog, study_log_id, populate_existing=True)
         assert existing is not None
         if inserted is not None:
+            # A core INSERT bypasses the ORM's flush hook: write its audit row here.
+            audit.record(
+                db_session.sync_session,
+                action=AuditAction.create,
+                entity_type=StudyLog.__tablename__,
+                entity_id=study_log_id,
+                changes={
+                    k: audit.to_json(v) for k, v in values.items() if k != "request_fingerprint"
+                },
+            )
             return existing, True
+    if await cadres.get(db_session, existing.cadre_id, actor) is None:
+        raise StudyLogNotFound()  # the id is taken outside the caller's scope: reveal nothing
     if existing.request_fingerprint != digest:
         raise IdempotencyConflict()
     return existing, False
@@ -120,6 +146,7 @@ async def review(
 
 
 def list_query(
+    actor: Actor,
     *,
     cadre_id: uuid.UUID | None,
     within: OrgUnit | None,
@@ -127,7 +154,7 @@ def list_query(
     status: StudyLogStatus | None,
     year: int | None,
 ) -> Select[StudyLog]:
-    stmt = select(StudyLog)
+    stmt = select(StudyLog).where(scope.cadre_column_in_scope(StudyLog.cadre_id, actor))
     if cadre_id is not None:
         stmt = stmt.where(StudyLog.cadre_id == cadre_id)
     if within is not None:

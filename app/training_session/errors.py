@@ -1,4 +1,4 @@
-from app.errors import Conflict, NotFound, UnprocessableEntity
+from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 
 
 class TrainingSessionNotFound(NotFound):
@@ -24,3 +24,8 @@ class CapacityBelowEnrolled(Conflict):
 class InvalidSessionDates(UnprocessableEntity):
     code = "training_session.invalid_dates"
     title = "The session's dates and days do not agree"
+
+
+class NotSessionOrganiser(Forbidden):
+    code = "training_session.not_organiser"
+    title = "Only the organising unit's administrators may change this session"

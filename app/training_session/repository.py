@@ -4,22 +4,32 @@ from datetime import date
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import scope
 from app.enums import SessionStatus, TrainingForm
 from app.org_unit.models import OrgUnit
-from app.org_unit.repository import subtree_ids
+from app.org_unit.tree import subtree_ids
+from app.security import Actor
 from app.training_session.models import TrainingSession
 
 
 async def get(
-    db_session: AsyncSession, training_session_id: uuid.UUID, *, for_update: bool = False
+    db_session: AsyncSession,
+    training_session_id: uuid.UUID,
+    actor: Actor | None = None,
+    *,
+    for_update: bool = False,
 ) -> TrainingSession | None:
+    """The session, if it exists and (given an actor) is visible to the actor."""
     stmt = select(TrainingSession).where(TrainingSession.id == training_session_id)
+    if actor is not None:
+        stmt = stmt.where(scope.sessions_visible(TrainingSession.organiser_org_unit_id, actor))
     if for_update:
         stmt = stmt.with_for_update()
     return (await db_session.scalars(stmt)).one_or_none()
 
 
 def list_query(
+    actor: Actor,
     *,
     organiser: OrgUnit | None,
     status: SessionStatus | None,
@@ -28,7 +38,9 @@ def list_query(
     starts_from: date | None,
     starts_to: date | None,
 ) -> Select[TrainingSession]:
-    stmt = select(TrainingSession)
+    stmt = select(TrainingSession).where(
+        scope.sessions_visible(TrainingSession.organiser_org_unit_id, actor)
+    )
     if organiser is not None:
         stmt = stmt.where(TrainingSession.organiser_org_unit_id.in_(subtree_ids(organiser.path)))
     if status is not None:

@@ -11,11 +11,13 @@ from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
 from app.schema_types import LocalDate
+from app.security import CurrentActor
 from app.training_session import repository, service
 from app.training_session.errors import (
     CapacityBelowEnrolled,
     InvalidSessionDates,
     InvalidStatusTransition,
+    NotSessionOrganiser,
     SessionImmutable,
     TrainingSessionNotFound,
 )
@@ -36,6 +38,7 @@ class TrainingSessionPage(Page[TrainingSessionRead]):
 @router.get("", operation_id="listTrainingSessions", responses=problems(OrgUnitNotFound))
 async def list_training_sessions(
     db_session: DbSession,
+    actor: CurrentActor,
     page: PageQuery,
     organiser_org_unit_id: Annotated[
         uuid.UUID | None, Query(description="Sessions organised by this unit or its subtree")
@@ -47,11 +50,12 @@ async def list_training_sessions(
     starts_to: Annotated[LocalDate | None, Query()] = None,
 ) -> TrainingSessionPage:
     organiser = (
-        await org_unit_service.get_org_unit(db_session, organiser_org_unit_id)
+        await org_unit_service.get_org_unit(db_session, organiser_org_unit_id, actor)
         if organiser_org_unit_id
         else None
     )
     stmt = repository.list_query(
+        actor,
         organiser=organiser,
         status=status,
         form=form,
@@ -72,9 +76,9 @@ async def list_training_sessions(
     responses=problems(ReferencedOrgUnitNotFound),
 )
 async def create_training_session(
-    body: TrainingSessionCreate, db_session: DbSession, response: Response
+    body: TrainingSessionCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> TrainingSessionRead:
-    ts = await service.create_training_session(db_session, body)
+    ts = await service.create_training_session(db_session, body, actor)
     set_etag(response, ts.version)
     response.headers["Location"] = f"/api/v1/training-sessions/{ts.id}"
     return TrainingSessionRead.model_validate(ts)
@@ -86,9 +90,9 @@ async def create_training_session(
     responses=problems(TrainingSessionNotFound),
 )
 async def get_training_session(
-    training_session_id: uuid.UUID, db_session: DbSession, response: Response
+    training_session_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> TrainingSessionRead:
-    ts = await service.get_training_session(db_session, training_session_id)
+    ts = await service.get_training_session(db_session, training_session_id, actor)
     set_etag(response, ts.version)
     return TrainingSessionRead.model_validate(ts)
 
@@ -103,18 +107,20 @@ async def get_training_session(
         CapacityBelowEnrolled,
         InvalidSessionDates,
         PreconditionFailed,
+        NotSessionOrganiser,
     ),
 )
 async def update_training_session(
     training_session_id: uuid.UUID,
     body: TrainingSessionUpdate,
     db_session: DbSession,
+    actor: CurrentActor,
     response: Response,
     if_match: IfMatch = None,
 ) -> TrainingSessionRead:
     """Edit a session or move it along its lifecycle (draft → open → running; cancel)."""
-    ts = await service.get_training_session(db_session, training_session_id, for_update=True)
+    ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
     check_if_match(if_match, ts.version)
-    ts = await service.update_training_session(db_session, ts, body)
+    ts = await service.update_training_session(db_session, ts, body, actor)
     set_etag(response, ts.version)
     return TrainingSessionRead.model_validate(ts)

@@ -3,17 +3,21 @@
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import scope
 from app.enums import SessionStatus
 from app.errors import ProblemFieldError
 from app.org_unit import repository as org_units
 from app.org_unit.errors import ReferencedOrgUnitNotFound
+from app.security import Actor
 from app.training_session import repository
 from app.training_session.errors import (
     CapacityBelowEnrolled,
     InvalidSessionDates,
     InvalidStatusTransition,
+    NotSessionOrganiser,
     SessionImmutable,
     TrainingSessionNotFound,
 )
@@ -34,18 +38,34 @@ FINAL_STATUSES = frozenset({SessionStatus.closed, SessionStatus.cancelled})
 
 
 async def get_training_session(
-    db_session: AsyncSession, training_session_id: uuid.UUID, *, for_update: bool = False
+    db_session: AsyncSession,
+    training_session_id: uuid.UUID,
+    actor: Actor,
+    *,
+    for_update: bool = False,
 ) -> TrainingSession:
-    found = await repository.get(db_session, training_session_id, for_update=for_update)
+    found = await repository.get(db_session, training_session_id, actor, for_update=for_update)
     if found is None:
         raise TrainingSessionNotFound()
     return found
 
 
+async def check_manages(db_session: AsyncSession, ts: TrainingSession, actor: Actor) -> None:
+    """Visible is not enough to change a session: it must be organised inside the actor's tree."""
+    managed = await db_session.scalar(
+        select(TrainingSession.id).where(
+            TrainingSession.id == ts.id,
+            scope.sessions_managed(TrainingSession.organiser_org_unit_id, actor),
+        )
+    )
+    if managed is None:
+        raise NotSessionOrganiser()
+
+
 async def create_training_session(
-    db_session: AsyncSession, data: TrainingSessionCreate
+    db_session: AsyncSession, data: TrainingSessionCreate, actor: Actor
 ) -> TrainingSession:
-    if await org_units.get(db_session, data.organiser_org_unit_id) is None:
+    if await org_units.get(db_session, data.organiser_org_unit_id, actor) is None:
         raise ReferencedOrgUnitNotFound(
             errors=[
                 ProblemFieldError(
@@ -62,8 +82,9 @@ async def create_training_session(
 
 
 async def update_training_session(
-    db_session: AsyncSession, ts: TrainingSession, data: TrainingSessionUpdate
+    db_session: AsyncSession, ts: TrainingSession, data: TrainingSessionUpdate, actor: Actor
 ) -> TrainingSession:
+    await check_manages(db_session, ts, actor)
     changes: dict[str, Any] = {
         k: v
         for k, v in data.model_dump(exclude_unset=True).items()

@@ -1,0 +1,89 @@
+"""Signed access tokens (JWT, HS256) of the built-in issuer, and optional OIDC tokens."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import jwt
+
+from app.config import Settings
+from app.enums import Role
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+
+
+def issue(settings: Settings, *, user_id: uuid.UUID, role: Role) -> IssuedToken:
+    now = datetime.now(UTC)
+    ttl = timedelta(minutes=settings.auth.access_token_minutes)
+    claims = {
+        "iss": settings.auth.issuer,
+        "aud": settings.auth.audience,
+        "sub": str(user_id),
+        "role": role.value,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, settings.secret_key_value, algorithm=ALGORITHM)
+    return IssuedToken(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a valid token speaks for: a local user id, or an OIDC username to map to one."""
+
+    user_id: uuid.UUID | None = None
+    username: str | None = None
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300)
+
+
+def verify(settings: Settings, token: str) -> Subject:
+    try:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("malformed token") from exc
+    issuer = unverified.get("iss")
+    auth = settings.auth
+    try:
+        if auth.oidc_issuer and auth.oidc_jwks_url and issuer == auth.oidc_issuer:
+            key = _jwks_client(auth.oidc_jwks_url).get_signing_key_from_jwt(token)
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256", "ES256", "PS256"],
+                audience=auth.oidc_audience,
+                issuer=auth.oidc_issuer,
+                options={"require": ["exp", "iss"]},
+            )
+            username = claims.get(auth.oidc_username_claim)
+            if not isinstance(username, str) or not username:
+                raise InvalidToken("the identity provider's token names no user")
+            return Subject(username=username)
+        claims = jwt.decode(
+            token,
+            settings.secret_key_value,
+            algorithms=[ALGORITHM],
+            audience=auth.audience,
+            issuer=auth.issuer,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+        )
+        return Subject(user_id=uuid.UUID(str(claims["sub"])))
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise InvalidToken(str(exc)) from exc

@@ -1,0 +1,50 @@
+"""Resident ID numbers at rest: encrypted (AES-256-GCM) and findable by exact value through a
+keyed hash (HMAC-SHA-256), so a copy of the database alone reveals no number.
+
+Both keys are derived from `APP_DATA_KEY` with HKDF, one per purpose.
+"""
+
+import hashlib
+import hmac
+import os
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_NONCE_BYTES = 12
+
+
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(key)
+
+
+class IdNumberCipher:
+    def __init__(self, data_key: bytes) -> None:
+        self._aead = AESGCM(_derive(data_key, b"cadre-training id-number encryption v1"))
+        self._mac_key = _derive(data_key, b"cadre-training id-number lookup v1")
+
+    def encrypt(self, number: str) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, number.encode(), b"id_number")
+
+    def decrypt(self, blob: bytes) -> str:
+        return self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], b"id_number").decode()
+
+    def lookup_hash(self, number: str) -> bytes:
+        return hmac.new(self._mac_key, number.encode(), hashlib.sha256).digest()
+
+
+_cipher: IdNumberCipher | None = None
+
+
+def configure(data_key: bytes) -> None:
+    """Called by create_app (and the CLI, and migrations) with the deployment's key."""
+    global _cipher
+    _cipher = IdNumberCipher(data_key)
+
+
+def cipher() -> IdNumberCipher:
+    if _cipher is None:
+        raise RuntimeError("personal_data.configure() was not called")
+    return _cipher

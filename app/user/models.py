@@ -1,0 +1,36 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
+from app.db_types import enum_column
+from app.enums import Role
+
+
+class User(IdMixin, VersionedMixin, TimestampMixin, Base):
+    """A person (password grant) or a machine client (client_credentials): `username` is the
+    client id and `password_hash` the hashed client secret."""
+
+    __tablename__ = "app_user"
+
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    org_unit_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("org_unit.id", ondelete="RESTRICT")
+    )
+    cadre_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("cadre.id", ondelete="RESTRICT"), unique=True
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'org_admin') = (org_unit_id IS NOT NULL)", name="org_admin_has_unit"
+        ),
+        CheckConstraint("(role = 'cadre') = (cadre_id IS NOT NULL)", name="cadre_has_cadre"),
+    )

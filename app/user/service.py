@@ -1,0 +1,122 @@
+"""Managing people and machine clients (admin only)."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.passwords import hash_password
+from app.cadre.models import Cadre
+from app.db import flush_mapping_conflicts
+from app.enums import Role
+from app.errors import ProblemFieldError, UnprocessableEntity
+from app.org_unit.models import OrgUnit
+from app.user.errors import CadreAlreadyLinked, UsernameTaken, UserNotFound, UserReferenceNotFound
+from app.user.models import User
+from app.user.schemas import UserCreate, UserUpdate, check_binding
+
+_CONFLICTS = {
+    "uq_app_user_username": UsernameTaken(),
+    "uq_app_user_cadre_id": CadreAlreadyLinked(),
+}
+
+
+async def get_user(db_session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await db_session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def _check_references(
+    db_session: AsyncSession, org_unit_id: uuid.UUID | None, cadre_id: uuid.UUID | None
+) -> None:
+    if org_unit_id is not None and await db_session.get(OrgUnit, org_unit_id) is None:
+        raise UserReferenceNotFound(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/org_unit_id", detail="no such org unit", code="not_found"
+                )
+            ]
+        )
+    if cadre_id is not None and await db_session.get(Cadre, cadre_id) is None:
+        raise UserReferenceNotFound(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/cadre_id", detail="no such cadre", code="not_found"
+                )
+            ]
+        )
+
+
+async def create_user(db_session: AsyncSession, data: UserCreate) -> User:
+    if (await db_session.scalars(select(User).where(User.username == data.username))).first():
+        raise UsernameTaken()
+    await _check_references(db_session, data.org_unit_id, data.cadre_id)
+    user = User(
+        username=data.username,
+        password_hash=hash_password(data.password.get_secret_value()),
+        role=data.role,
+        org_unit_id=data.org_unit_id,
+        cadre_id=data.cadre_id,
+        active=data.active,
+        failed_logins=0,
+    )
+    db_session.add(user)
+    await flush_mapping_conflicts(db_session, _CONFLICTS)
+    return user
+
+
+async def update_user(db_session: AsyncSession, user: User, data: UserUpdate) -> User:
+    changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+    password = changes.pop("password", None)
+    role = changes.get("role") or user.role
+    org_unit_id = changes.get("org_unit_id", user.org_unit_id)
+    cadre_id = changes.get("cadre_id", user.cadre_id)
+    if "role" in changes:
+        # Changing role drops the binding the old role needed, unless a new one is given.
+        org_unit_id = org_unit_id if role == Role.org_admin else None
+        cadre_id = cadre_id if role == Role.cadre else None
+    try:
+        check_binding(role, org_unit_id, cadre_id)
+    except ValueError as exc:
+        raise UnprocessableEntity(str(exc)) from exc
+    await _check_references(db_session, org_unit_id, cadre_id)
+    user.role = role
+    user.org_unit_id = org_unit_id
+    user.cadre_id = cadre_id
+    if changes.get("active") is not None:
+        user.active = changes["active"]
+    if password is not None:
+        user.password_hash = hash_password(password.get_secret_value())
+        user.failed_logins = 0
+        user.locked_until = None
+    await flush_mapping_conflicts(db_session, _CONFLICTS)
+    return user
+
+
+def list_query(*, role: Role | None, active: bool | None) -> Select[User]:
+    stmt = select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if active is not None:
+        stmt = stmt.where(User.active == active)
+    return stmt
+
+
+async def ensure_admin(db_session: AsyncSession, username: str, password: str) -> bool:
+    """Create an admin named `username` unless a user of that name exists. True if created."""
+    if (await db_session.scalars(select(User).where(User.username == username))).first():
+        return False
+    db_session.add(
+        User(
+            username=username,
+            password_hash=hash_password(password),
+            role=Role.admin,
+            active=True,
+            failed_logins=0,
+        )
+    )
+    await db_session.flush()
+    return True
