@@ -45,6 +45,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 responses["422"]["description"] = (
                     "The request is not valid (code: `validation_failed`)"
                 )
+            # Public operations say so explicitly (the token endpoint, health probes).
+            op.setdefault("security", [])
             if op.get("security"):
                 responses.setdefault(
                     "401",
