@@ -18,7 +18,9 @@ from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.auth.router import router as auth_router
 from app.cadre.router import router as cadre_router
+from app.compliance.router import router as compliance_router
 from app.config import Settings, get_settings
+from app.credit_policy.router import router as credit_policy_router
 from app.db import create_engine, create_sessionmaker, transaction
 from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
@@ -117,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         user_router,
         me_router,
         audit_router,
+        credit_policy_router,
+        compliance_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(auth_router)

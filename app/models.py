@@ -3,6 +3,7 @@
 from app.assessment.models import Assessment
 from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
+from app.credit_policy.models import CreditPolicy
 from app.db import Base
 from app.enrollment.models import Enrollment
 from app.org_unit.models import OrgUnit
@@ -15,6 +16,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Cadre",
+    "CreditPolicy",
     "Enrollment",
     "OrgUnit",
     "StudyLog",

@@ -22,8 +22,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-# No control characters, no leading or trailing white space.
-_LINE = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+# No control characters (C0, DEL, C1), no leading or trailing space. Written without `\s`, whose
+# meaning differs between Python and the ECMAScript regexes of JSON Schema clients.
+_LINE = r"^[^\x00-\x20\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f])?$"
 # Free text: anything printable plus line breaks and tabs, but never NUL.
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
@@ -122,6 +123,8 @@ def _decimal_input(
             return Decimal(value)
         if isinstance(value, str) and compiled.fullmatch(value):
             return Decimal(value)
+        if isinstance(value, Decimal) and compiled.fullmatch(format(value, "f")):
+            return value  # from Python code (built-in policies, the CLI), not from JSON
         raise PydanticCustomError(
             "decimal_format",
             "expected a {kind} decimal below {limit} with at most two decimal places, "
@@ -154,6 +157,20 @@ Score = _decimal_input(
     pattern=r"^(?:100(?:\.0{1,2})?|(?:0|[1-9][0-9]?)(?:\.[0-9]{1,2})?)$",
     high=100,
 )
+
+
+def _integer(value: object) -> object:
+    # JSON Schema's integers include 131.0 but not true: pydantic's lax mode has it the other way.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "expected an integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_integer)]
+# Bounds inside the Annotated (not on the field) stay bounds in the JSON Schema of `X | None`.
+Capacity = Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_integer)]
 
 
 class InputModel(BaseModel):

@@ -58,6 +58,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "getTrainingSession": ALL,
     "createTrainingSession": STAFF,
     "updateTrainingSession": STAFF,
+    "closeTrainingSession": STAFF,
     "listSessionEnrollments": ALL,
     "enrollCadre": STAFF | {Role.cadre},
     "getEnrollment": ALL,
@@ -82,6 +83,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateUser": frozenset({Role.admin}),
     "listAuditEvents": frozenset({Role.admin, Role.auditor}),
     "getCurrentUser": ALL,
+    # credit policies and the figures computed under them
+    "listCreditPolicies": ALL,
+    "createCreditPolicy": frozenset({Role.admin}),
+    "getCadreCredits": ALL,
+    "getCadreCompliance": ALL,
 }
 
 # Roles that see every org unit; the others are limited to a subtree or to their own records.

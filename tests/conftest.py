@@ -26,6 +26,7 @@ from app.audit.models import AuditEvent
 from app.auth.passwords import hash_password
 from app.auth.tokens import issue
 from app.config import Environment, RateLimitSettings, Settings
+from app.credit_policy.models import CreditPolicy
 from app.db import Base, create_sessionmaker
 from app.enums import Role
 from app.main import create_app
@@ -227,13 +228,22 @@ async def client_for(
         await c.aclose()
 
 
+# The migration's policies are data every test relies on: only what tests added goes.
+KEPT_TABLES = {AuditEvent.__tablename__, CreditPolicy.__tablename__}
+BUILT_IN_POLICY_RESET = (
+    "DELETE FROM credit_policy WHERE code <> 'cn-2023'; "
+    "UPDATE credit_policy SET effective_to = NULL WHERE code = 'cn-2023'"
+)
+
+
 async def empty_tables(engine: AsyncEngine) -> None:
     """Remove committed test data; the audit trail is append-only and stays."""
-    tables = ", ".join(
-        t.name for t in Base.metadata.sorted_tables if t.name != AuditEvent.__tablename__
-    )
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name not in KEPT_TABLES)
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        # Back to the migration's policies: cn-2023 alone, open-ended.
+        for statement in BUILT_IN_POLICY_RESET.split("; "):
+            await conn.execute(text(statement))
 
 
 @pytest.fixture

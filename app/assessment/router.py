@@ -4,10 +4,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.assessment import service
-from app.assessment.errors import AssessmentExists, AssessmentNotFound
+from app.assessment.errors import AssessmentExists, AssessmentNotFound, TrainingRequirementUnmet
 from app.assessment.models import Assessment
 from app.assessment.schemas import AssessmentCreate, AssessmentRead, AssessmentUpdate
 from app.cadre.errors import ReferencedCadreNotFound
+from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
 from app.enums import AssessmentRating
 from app.errors import PreconditionFailed
@@ -50,12 +51,17 @@ async def list_assessments(
     "",
     operation_id="createAssessment",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(ReferencedCadreNotFound, AssessmentExists),
+    responses=problems(
+        ReferencedCadreNotFound, AssessmentExists, TrainingRequirementUnmet, NoPolicyForDate
+    ),
 )
 async def create_assessment(
     body: AssessmentCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> AssessmentRead:
-    """Record a cadre's annual assessment; the training figures are frozen with it."""
+    """Record a cadre's annual assessment (年度考核). The training figures at the end of `year`
+    are frozen with it as `training_snapshot`; `excellent` is refused (409
+    `assessment.training_requirement_unmet`) when the cadre's requirement for that year is not
+    met at year end (SPEC §3 rule 9)."""
     assessment = await service.create_assessment(db_session, body, actor)
     set_etag(response, assessment.version)
     response.headers["Location"] = f"/api/v1/assessments/{assessment.id}"
@@ -76,7 +82,9 @@ async def get_assessment(
 @router.patch(
     "/{assessment_id}",
     operation_id="updateAssessment",
-    responses=problems(AssessmentNotFound, PreconditionFailed),
+    responses=problems(
+        AssessmentNotFound, PreconditionFailed, TrainingRequirementUnmet, NoPolicyForDate
+    ),
 )
 async def update_assessment(
     assessment_id: uuid.UUID,

@@ -5,12 +5,12 @@ from typing import Any
 from pydantic import Field
 
 from app.enums import AssessmentRating
-from app.schema_types import InputModel, OutputModel, Text
+from app.schema_types import InputModel, Int, OutputModel, Text
 
 
 class AssessmentCreate(InputModel):
     cadre_id: uuid.UUID
-    year: int = Field(ge=1900, le=2199)
+    year: Int = Field(ge=1900, le=2199)
     rating: AssessmentRating
     comment: Text | None = None
 

@@ -2,27 +2,30 @@
 
 import uuid
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
-from app.assessment.errors import AssessmentExists, AssessmentNotFound
+from app.assessment.errors import AssessmentExists, AssessmentNotFound, TrainingRequirementUnmet
 from app.assessment.models import Assessment
 from app.assessment.schemas import AssessmentCreate, AssessmentUpdate
 from app.cadre import repository as cadres
 from app.cadre.errors import ReferencedCadreNotFound
 from app.cadre.models import Cadre
+from app.compliance.service import cadre_logs
+from app.credit_policy import engine
+from app.credit_policy.engine.common import add_years
+from app.credit_policy.errors import NoPolicyForDate
+from app.credit_policy.policy import NoPolicyInForce
+from app.credit_policy.service import load_policies
 from app.db import flush_mapping_conflicts
-from app.enums import AssessmentRating, StudyLogStatus
+from app.enums import AssessmentRating
 from app.errors import ProblemFieldError
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
-from app.schema_types import quantize
 from app.security import Actor
-from app.study_log.models import StudyLog
 
 _CONFLICTS = {"uq_assessment_cadre_id_year": AssessmentExists()}
 
@@ -39,29 +42,23 @@ async def get_assessment(
     return found
 
 
-async def training_snapshot(db_session: AsyncSession, cadre: Cadre, year: int) -> dict[str, Any]:
-    """Approved hours and days per kind from logs starting in `year`, as recorded."""
-    rows = await db_session.execute(
-        select(StudyLog.kind, func.sum(StudyLog.hours), func.sum(StudyLog.days), func.count())
-        .where(
-            StudyLog.cadre_id == cadre.id,
-            StudyLog.status == StudyLogStatus.approved,
-            StudyLog.start_date >= date(year, 1, 1),
-            StudyLog.start_date <= date(year, 12, 31),
+async def decide(
+    db_session: AsyncSession, cadre: Cadre, year: int, rating: AssessmentRating
+) -> dict[str, Any]:
+    """SPEC §3 rule 9: the training figures at the end of `year`, frozen as the snapshot; an
+    `excellent` rating is refused when the cadre's requirement for that year is not met."""
+    policies = await load_policies(db_session)
+    earliest = add_years(date(year, 12, 31), -max((p.five_year_years for p in policies), default=5))
+    logs = await cadre_logs(db_session, cadre.id, ending_from=earliest)
+    try:
+        allowed, snapshot = engine.excellent_allowed(
+            logs, year, cadre.rank, cadre.promoted_on, policies
         )
-        .group_by(StudyLog.kind)
-        .order_by(StudyLog.kind)
-    )
-    by_kind = [
-        {"kind": kind.value, "hours": str(quantize(h)), "days": str(quantize(d)), "logs": n}
-        for kind, h, d, n in rows
-    ]
-    return {
-        "year": year,
-        "rank": cadre.rank.value,
-        "recorded_hours": str(quantize(sum((Decimal(r["hours"]) for r in by_kind), Decimal(0)))),
-        "by_kind": by_kind,
-    }
+    except NoPolicyInForce as exc:
+        raise NoPolicyForDate(str(exc)) from exc
+    if rating == AssessmentRating.excellent and not allowed:
+        raise TrainingRequirementUnmet(str(snapshot["reason"]))
+    return dict(snapshot)
 
 
 async def create_assessment(
@@ -83,7 +80,7 @@ async def create_assessment(
         raise AssessmentExists(f"Assessment {existing} exists for {data.year}.")
     assessment = Assessment(
         **data.model_dump(),
-        training_snapshot=await training_snapshot(db_session, cadre, data.year),
+        training_snapshot=await decide(db_session, cadre, data.year, data.rating),
     )
     db_session.add(assessment)
     await flush_mapping_conflicts(db_session, _CONFLICTS)
@@ -103,7 +100,9 @@ async def update_assessment(
         # A new rating is a new decision: freeze the figures it is decided on.
         cadre = await cadres.get(db_session, assessment.cadre_id)
         assert cadre is not None
-        assessment.training_snapshot = await training_snapshot(db_session, cadre, assessment.year)
+        assessment.training_snapshot = await decide(
+            db_session, cadre, assessment.year, changes["rating"]
+        )
     for field, value in changes.items():
         setattr(assessment, field, value)
     await db_session.flush()

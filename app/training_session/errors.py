@@ -29,3 +29,8 @@ class InvalidSessionDates(UnprocessableEntity):
 class NotSessionOrganiser(Forbidden):
     code = "training_session.not_organiser"
     title = "Only the organising unit's administrators may change this session"
+
+
+class AlreadyClosed(Conflict):
+    code = "training_session.already_closed"
+    title = "The session is closed already; its study logs were issued then"

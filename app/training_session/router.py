@@ -2,18 +2,21 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
 
+from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
-from app.enums import SessionStatus, TrainingForm
+from app.enums import EnrollmentStatus, SessionStatus, TrainingForm
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
-from app.schema_types import LocalDate
+from app.schema_types import Decimal2, LocalDate, OutputModel
 from app.security import CurrentActor
-from app.training_session import repository, service
+from app.training_session import closing, repository, service
 from app.training_session.errors import (
+    AlreadyClosed,
     CapacityBelowEnrolled,
     InvalidSessionDates,
     InvalidStatusTransition,
@@ -124,3 +127,57 @@ async def update_training_session(
     ts = await service.update_training_session(db_session, ts, body, actor)
     set_etag(response, ts.version)
     return TrainingSessionRead.model_validate(ts)
+
+
+class EnrollmentOutcomeRead(OutputModel):
+    enrollment_id: uuid.UUID
+    cadre_id: uuid.UUID
+    status: EnrollmentStatus = Field(description="`completed` or `dropped_out` (退学)")
+    leave_hours: Decimal2
+    leave_cap: Decimal2 = Field(description="credit_hours × the policy's leave share (1/7)")
+    hours: Decimal2 = Field(description="credit_hours − leave_hours; 0 when dropped out")
+    days: Decimal2 = Field(description="session days × hours / credit_hours")
+    study_log_id: uuid.UUID | None = Field(description="The approved log issued, if completed")
+    explanation: str
+
+
+class SessionClosing(BaseModel):
+    training_session: TrainingSessionRead
+    completed: int
+    dropped_out: int
+    outcomes: list[EnrollmentOutcomeRead]
+
+
+@router.post(
+    "/{training_session_id}/close",
+    operation_id="closeTrainingSession",
+    responses=problems(
+        TrainingSessionNotFound,
+        NotSessionOrganiser,
+        AlreadyClosed,
+        InvalidStatusTransition,
+        NoPolicyForDate,
+        PreconditionFailed,
+    ),
+)
+async def close_training_session(
+    training_session_id: uuid.UUID,
+    db_session: DbSession,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SessionClosing:
+    """Close the session (SPEC §3 rule 7): every enrolled or confirmed trainee whose leave
+    exceeds credit_hours / 7 is withdrawn (退学) with no credit; the others complete and receive
+    an approved study log of credit_hours − leave_hours and proportional days, in the same
+    transaction. Closing twice is refused."""
+    ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
+    check_if_match(if_match, ts.version)
+    outcomes = await closing.close_session(db_session, ts, actor)
+    set_etag(response, ts.version)
+    return SessionClosing(
+        training_session=TrainingSessionRead.model_validate(ts),
+        completed=sum(o.status == EnrollmentStatus.completed for o in outcomes),
+        dropped_out=sum(o.status == EnrollmentStatus.dropped_out for o in outcomes),
+        outcomes=[EnrollmentOutcomeRead.model_validate(o) for o in outcomes],
+    )

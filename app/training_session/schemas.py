@@ -6,8 +6,10 @@ from pydantic import Field, model_validator
 
 from app.enums import SessionStatus, TrainingForm
 from app.schema_types import (
+    Capacity,
     Decimal2,
     InputModel,
+    Int,
     LocalDate,
     Name,
     OutputModel,
@@ -30,7 +32,7 @@ class TrainingSessionCreate(InputModel):
     end_date: LocalDate
     days: PositiveDays = Field(description="Training days (may be fewer than the calendar days)")
     credit_hours: PositiveHours = Field(description="学时 a full attendance earns")
-    capacity: int = Field(ge=1, le=100_000)
+    capacity: Int = Field(ge=1, le=100_000)
     status: SessionStatus = Field(
         default=SessionStatus.draft, description="`draft` or `open` at creation"
     )
@@ -55,7 +57,7 @@ class TrainingSessionUpdate(InputModel):
     end_date: LocalDate | None = None
     days: PositiveDays | None = None
     credit_hours: PositiveHours | None = None
-    capacity: int | None = Field(default=None, ge=1, le=100_000)
+    capacity: Capacity | None = None
     status: SessionStatus | None = Field(
         default=None,
         description="draft → open → running; any of them → cancelled. Closing is `POST .../close`.",

@@ -1,0 +1,128 @@
+"""Response bodies of the computed figures. Field names of SPEC §4 are kept exactly; every figure
+comes with the logs and rules behind it."""
+
+import uuid
+from datetime import date
+
+from pydantic import Field
+
+from app.credit_policy.engine import RequirementStatus
+from app.enums import Rank, StudyLogKind, StudyLogStatus
+from app.schema_types import Decimal2, OutputModel
+
+
+class IgnoredLogRead(OutputModel):
+    log_id: str
+    kind: StudyLogKind
+    status: StudyLogStatus
+
+
+class LogCreditRead(OutputModel):
+    log_id: str
+    kind: StudyLogKind
+    start_date: date
+    end_date: date
+    overlap_days: int = Field(description="Calendar days of the log inside the period")
+    total_days: int
+    share: Decimal2 = Field(description="overlap_days / total_days (SPEC §3 rule 2)")
+    days: Decimal2
+    raw_hours: Decimal2
+    credited_hours: Decimal2 = Field(description="After the kind's factor or per-item credit")
+    counted_hours: Decimal2 = Field(description="What remains after the annual cap")
+    removed_by_cap: Decimal2
+    rule: str
+    explanation: str
+
+
+class KindCreditsRead(OutputModel):
+    kind: StudyLogKind
+    rule: str
+    raw_hours: Decimal2
+    credited_hours: Decimal2
+    cap: Decimal2 | None
+    capped_hours: Decimal2
+    logs: list[LogCreditRead]
+
+
+class CreditsRead(OutputModel):
+    cadre_id: uuid.UUID | None = None
+    year: int
+    span_start: date
+    span_end: date
+    policy_code: str
+    total_hours: Decimal2
+    centralised_days: Decimal2
+    online_hours: Decimal2
+    by_kind: list[KindCreditsRead]
+    ignored_logs: list[IgnoredLogRead]
+    notes: list[str]
+
+
+class WindowLogRead(OutputModel):
+    log_id: str
+    start_date: date
+    end_date: date
+    overlap_days: int
+    total_days: int
+    share: Decimal2
+    days: Decimal2
+    hours: Decimal2
+
+
+class FiveYearRead(OutputModel):
+    window_start: date
+    window_end: date
+    centralised_days: Decimal2
+    centralised_hours: Decimal2
+    required_days: Decimal2 | None
+    required_hours: Decimal2 | None
+    status: RequirementStatus
+    shortfall_days: Decimal2 | None
+    shortfall_hours: Decimal2 | None
+    grace_deadline: date | None
+    met_until: date | None = Field(
+        description="Last day it stays met if nothing new is recorded (logs age out)"
+    )
+    policy_code: str
+    logs: list[WindowLogRead]
+    ignored_logs: list[IgnoredLogRead]
+    explanation: str
+
+
+class AnnualRead(OutputModel):
+    year: int
+    span_start: date
+    span_end: date
+    credited_hours: Decimal2
+    centralised_days: Decimal2
+    required_hours: Decimal2 | None
+    required_days: Decimal2 | None
+    status: RequirementStatus
+    shortfall_days: Decimal2 | None
+    shortfall_hours: Decimal2 | None
+    policy_code: str
+    explanation: str
+
+
+class OnlineRead(OutputModel):
+    year: int
+    span_start: date
+    span_end: date
+    hours: Decimal2
+    required_hours: Decimal2 | None
+    status: RequirementStatus
+    shortfall_hours: Decimal2 | None
+    policy_code: str
+    logs: list[LogCreditRead]
+    explanation: str
+
+
+class ComplianceRead(OutputModel):
+    cadre_id: uuid.UUID | None = None
+    as_of: date
+    rank: Rank
+    rank_group: str
+    promoted_on: date | None
+    five_year: FiveYearRead
+    annual: AnnualRead
+    online: OnlineRead

@@ -1,0 +1,172 @@
+"""The annual requirement of other cadres and the online requirement of everyone
+(SPEC §3 rules 5 and 6), both counted per calendar year."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+from app.credit_policy.engine.common import (
+    RequirementStatus,
+    fmt,
+    optional_decimal,
+    reaches,
+    shortfall,
+)
+from app.credit_policy.engine.credits import LogCredit, YearCredits, YearTally, tally_year
+from app.credit_policy.engine.records import APPROVED_ONLY, LogRecord
+from app.credit_policy.policy import Policy
+from app.enums import Rank
+
+
+@dataclass(frozen=True, slots=True)
+class Annual:
+    """SPEC §4 `annual` block, counted over `span_start..span_end`."""
+
+    year: int
+    span_start: date
+    span_end: date
+    credited_hours: Decimal
+    """All kinds, after caps."""
+    centralised_days: Decimal
+    required_hours: Decimal | None
+    required_days: Decimal | None
+    status: RequirementStatus
+    shortfall_days: Decimal | None
+    """`max(0, required − actual)` of each alternative on its own, whatever the status."""
+    shortfall_hours: Decimal | None
+    policy_code: str
+    credits: YearCredits
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Online:
+    """SPEC §4 `online` block, counted over `span_start..span_end`."""
+
+    year: int
+    span_start: date
+    span_end: date
+    hours: Decimal
+    """Credited hours of the policy's online kinds, after caps."""
+    required_hours: Decimal | None
+    status: RequirementStatus
+    shortfall_hours: Decimal | None
+    policy_code: str
+    logs: tuple[LogCredit, ...]
+    explanation: str
+
+
+def _span(credits: YearCredits) -> str:
+    return f"{credits.span_start.isoformat()}…{credits.span_end.isoformat()}"
+
+
+def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
+    """SPEC §3 rule 5: centralised days ≥ required days, or credited hours (all kinds, after
+    caps) ≥ required hours; the two are compared separately."""
+    credits = tally.credits
+    required_days, required_hours = policy.annual_required_days, policy.annual_required_hours
+    met = reaches(tally.centralised_days, required_days) or reaches(
+        tally.total_hours, required_hours
+    )
+    short_days = shortfall(tally.centralised_days, required_days)
+    short_hours = shortfall(tally.total_hours, required_hours)
+    if rank not in policy.annual_applies_to:
+        status = RequirementStatus.not_applicable
+    else:
+        status = RequirementStatus.met if met else RequirementStatus.not_met
+    wanted = " or ".join(
+        text
+        for text in (
+            None if required_days is None else f"{fmt(required_days)} centralised days",
+            None if required_hours is None else f"{fmt(required_hours)} credited h",
+        )
+        if text
+    )
+    head = (
+        f"Annual requirement {credits.year}, policy {policy.code} (SPEC §3 rule 5): counted over "
+        f"{_span(credits)} ({APPROVED_ONLY}), {fmt(tally.centralised_days)} centralised days and "
+        f"{fmt(tally.total_hours)} credited h (all kinds, after caps); "
+        f"needs {wanted or 'nothing'}."
+    )
+    gaps = " and ".join(
+        f"{fmt(gap)} {unit}"
+        for gap, unit in ((short_days, "days"), (short_hours, "h"))
+        if gap is not None
+    )
+    tails = {
+        RequirementStatus.not_applicable: f"Not applicable to rank {rank}; figures shown.",
+        RequirementStatus.met: "Met.",
+        RequirementStatus.not_met: f"Not met: short {gaps}.",
+    }
+    return Annual(
+        year=credits.year,
+        span_start=credits.span_start,
+        span_end=credits.span_end,
+        credited_hours=credits.total_hours,
+        centralised_days=credits.centralised_days,
+        required_hours=required_hours,
+        required_days=required_days,
+        status=status,
+        shortfall_days=optional_decimal(short_days),
+        shortfall_hours=optional_decimal(short_hours),
+        policy_code=policy.code,
+        credits=credits,
+        explanation=f"{head} {tails[status]}",
+    )
+
+
+def online_from(tally: YearTally, rank: Rank, policy: Policy) -> Online:
+    """SPEC §3 rule 6: credited online hours of the year ≥ the required hours."""
+    credits = tally.credits
+    required = policy.online_required_hours
+    short = shortfall(tally.online_hours, required)
+    if rank not in policy.online_applies_to:
+        status = RequirementStatus.not_applicable
+    elif reaches(tally.online_hours, required):
+        status = RequirementStatus.met
+    else:
+        status = RequirementStatus.not_met
+    lines = tuple(
+        line
+        for block in credits.by_kind
+        if block.kind in policy.online_kinds
+        for line in block.logs
+    )
+    needs = "nothing" if required is None else f"{fmt(required)} h"
+    tails = {
+        RequirementStatus.not_applicable: f"Not applicable to rank {rank}; figures shown.",
+        RequirementStatus.met: "Met.",
+        RequirementStatus.not_met: f"Not met: short {fmt(short or Fraction(0))} h.",
+    }
+    return Online(
+        year=credits.year,
+        span_start=credits.span_start,
+        span_end=credits.span_end,
+        hours=credits.online_hours,
+        required_hours=required,
+        status=status,
+        shortfall_hours=optional_decimal(short),
+        policy_code=policy.code,
+        logs=lines,
+        explanation=(
+            f"Online requirement {credits.year}, policy {policy.code} (SPEC §3 rule 6): "
+            f"{fmt(tally.online_hours)} credited online h over {_span(credits)} "
+            f"({APPROVED_ONLY}); needs {needs}. {tails[status]}"
+        ),
+    )
+
+
+def annual_requirement(
+    logs: Iterable[LogRecord], year: int, rank: Rank, policy: Policy, *, up_to: date | None = None
+) -> Annual:
+    """SPEC §3 rule 5 for `year` (up to `up_to` inclusive in the compliance view)."""
+    return annual_from(tally_year(logs, year, policy, up_to=up_to), rank, policy)
+
+
+def online_requirement(
+    logs: Iterable[LogRecord], year: int, rank: Rank, policy: Policy, *, up_to: date | None = None
+) -> Online:
+    """SPEC §3 rule 6 for `year` (up to `up_to` inclusive in the compliance view)."""
+    return online_from(tally_year(logs, year, policy, up_to=up_to), rank, policy)

@@ -1,0 +1,40 @@
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+
+from app.credit_policy import service
+from app.credit_policy.errors import PolicyCodeTaken, PolicyOverlap
+from app.credit_policy.schemas import CreditPolicyCreate, CreditPolicyRead
+from app.db import DbSession
+from app.http import API_PREFIX, problems, set_etag
+from app.security import CurrentActor
+
+router = APIRouter(prefix=f"{API_PREFIX}/credit-policies", tags=["credit policies"])
+
+
+class CreditPolicyList(BaseModel):
+    items: list[CreditPolicyRead]
+
+
+@router.get("", operation_id="listCreditPolicies")
+async def list_credit_policies(db_session: DbSession, actor: CurrentActor) -> CreditPolicyList:
+    """Every policy, oldest first; each period is evaluated under the one in force on its dates
+    (a calendar year under the policy in force on its last evaluated day, a five-year window
+    under the policy in force on its `as_of`). There are few, so this list is not paginated."""
+    rows = await service.list_rows(db_session)
+    return CreditPolicyList(items=[CreditPolicyRead.model_validate(r) for r in rows])
+
+
+@router.post(
+    "",
+    operation_id="createCreditPolicy",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(PolicyCodeTaken, PolicyOverlap),
+)
+async def create_credit_policy(
+    body: CreditPolicyCreate, db_session: DbSession, actor: CurrentActor, response: Response
+) -> CreditPolicyRead:
+    """Add a policy from `effective_from`. An open-ended policy in force before that date ends
+    the day before; any other overlap is refused (409)."""
+    row = await service.create_policy(db_session, body)
+    set_etag(response, row.version)
+    return CreditPolicyRead.model_validate(row)

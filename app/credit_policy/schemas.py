@@ -1,0 +1,159 @@
+"""The credit policy as the API and the database see it, and its conversion to the engine's."""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Self
+
+from pydantic import Field, model_validator
+
+from app.credit_policy.policy import CreditMode, KindRule, Policy, Ratio
+from app.enums import Rank, StudyLogKind
+from app.schema_types import Code, Hours, InputModel, Int, LocalDate, Name, OutputModel
+
+RankSet = Annotated[list[Rank], Field(max_length=len(Rank))]
+KindSet = Annotated[list[StudyLogKind], Field(max_length=len(StudyLogKind))]
+
+
+class KindRuleSchema(InputModel):
+    kind: StudyLogKind
+    mode: CreditMode
+    factor: Hours = Field(default=Decimal(1), description="per_hour: hours × factor")
+    credit_per_item: Hours = Field(default=Decimal(0), description="per_item: credit per log")
+    annual_cap: Hours | None = Field(default=None, description="Most credit a year; null: none")
+
+
+class RatioSchema(InputModel):
+    numerator: Int = Field(ge=0, le=1000)
+    denominator: Int = Field(ge=1, le=1000)
+
+
+class CreditPolicyDefinition(InputModel):
+    """Every threshold, factor, cap and rank group of SPEC §3 — data, not code."""
+
+    kind_rules: list[KindRuleSchema] = Field(max_length=len(StudyLogKind))
+    leading_ranks: RankSet
+    centralised_kinds: KindSet
+    online_kinds: KindSet
+    five_year_applies_to: RankSet
+    five_year_years: Int = Field(default=5, ge=1, le=20)
+    five_year_required_days: Hours | None
+    five_year_required_hours: Hours | None
+    grace_years: Int = Field(default=1, ge=0, le=10)
+    annual_applies_to: RankSet
+    annual_required_days: Hours | None
+    annual_required_hours: Hours | None
+    online_applies_to: RankSet
+    online_required_hours: Hours | None
+    leave_cap: RatioSchema = Field(description="Leave above this share of a class withdraws (1/7)")
+    roll_call: RatioSchema = Field(description="Share of active cadres to train each year (1/5)")
+
+    @model_validator(mode="after")
+    def _kinds_once(self) -> Self:
+        kinds = [rule.kind for rule in self.kind_rules]
+        if len(kinds) != len(set(kinds)):
+            raise ValueError("each study-log kind may have one rule only")
+        return self
+
+
+class CreditPolicyCreate(CreditPolicyDefinition):
+    code: Code
+    name: Name
+    effective_from: LocalDate = Field(
+        description="First day in force. An open-ended policy in force before it ends the day "
+        "before (that is how a deployment switches policy)."
+    )
+    effective_to: LocalDate | None = Field(default=None, description="Last day in force")
+
+
+class CreditPolicyRead(OutputModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    effective_from: date
+    effective_to: date | None
+    definition: dict[str, Any] = Field(description="See CreditPolicyDefinition")
+    version: int
+    created_at: datetime
+
+
+def definition_json(definition: CreditPolicyDefinition) -> dict[str, Any]:
+    return definition.model_dump(mode="json", include=set(CreditPolicyDefinition.model_fields))
+
+
+def definition_of(policy: Policy) -> dict[str, Any]:
+    """The stored form of an engine policy (used to install the built-in ones)."""
+    defn = CreditPolicyDefinition(
+        kind_rules=[
+            KindRuleSchema(
+                kind=rule.kind,
+                mode=rule.mode,
+                factor=rule.factor,
+                credit_per_item=rule.credit_per_item,
+                annual_cap=rule.annual_cap,
+            )
+            for rule in policy.kind_rules.values()
+        ],
+        leading_ranks=sorted(policy.leading_ranks),
+        centralised_kinds=sorted(policy.centralised_kinds),
+        online_kinds=sorted(policy.online_kinds),
+        five_year_applies_to=sorted(policy.five_year_applies_to),
+        five_year_years=policy.five_year_years,
+        five_year_required_days=policy.five_year_required_days,
+        five_year_required_hours=policy.five_year_required_hours,
+        grace_years=policy.grace_years,
+        annual_applies_to=sorted(policy.annual_applies_to),
+        annual_required_days=policy.annual_required_days,
+        annual_required_hours=policy.annual_required_hours,
+        online_applies_to=sorted(policy.online_applies_to),
+        online_required_hours=policy.online_required_hours,
+        leave_cap=RatioSchema(
+            numerator=policy.leave_cap.numerator, denominator=policy.leave_cap.denominator
+        ),
+        roll_call=RatioSchema(
+            numerator=policy.roll_call.numerator, denominator=policy.roll_call.denominator
+        ),
+    )
+    return definition_json(defn)
+
+
+def to_policy(
+    *,
+    code: str,
+    name: str,
+    effective_from: date,
+    effective_to: date | None,
+    definition: dict[str, Any],
+) -> Policy:
+    d = CreditPolicyDefinition.model_validate(definition)
+    return Policy(
+        code=code,
+        name=name,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        kind_rules={
+            r.kind: KindRule(
+                kind=r.kind,
+                mode=r.mode,
+                factor=r.factor,
+                credit_per_item=r.credit_per_item,
+                annual_cap=r.annual_cap,
+            )
+            for r in d.kind_rules
+        },
+        leading_ranks=frozenset(d.leading_ranks),
+        centralised_kinds=frozenset(d.centralised_kinds),
+        online_kinds=frozenset(d.online_kinds),
+        five_year_applies_to=frozenset(d.five_year_applies_to),
+        five_year_years=d.five_year_years,
+        five_year_required_days=d.five_year_required_days,
+        five_year_required_hours=d.five_year_required_hours,
+        grace_years=d.grace_years,
+        annual_applies_to=frozenset(d.annual_applies_to),
+        annual_required_days=d.annual_required_days,
+        annual_required_hours=d.annual_required_hours,
+        online_applies_to=frozenset(d.online_applies_to),
+        online_required_hours=d.online_required_hours,
+        leave_cap=Ratio(d.leave_cap.numerator, d.leave_cap.denominator),
+        roll_call=Ratio(d.roll_call.numerator, d.roll_call.denominator),
+    )

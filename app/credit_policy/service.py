@@ -1,0 +1,82 @@
+"""Credit policies in the database, and the switch from one to the next."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.credit_policy.errors import PolicyCodeTaken, PolicyOverlap
+from app.credit_policy.models import CreditPolicy
+from app.credit_policy.policy import Policy, validate_policies
+from app.credit_policy.schemas import CreditPolicyCreate, definition_json, to_policy
+from app.db import flush_mapping_conflicts
+
+
+def _engine_policy(row: CreditPolicy) -> Policy:
+    return to_policy(
+        code=row.code,
+        name=row.name,
+        effective_from=row.effective_from,
+        effective_to=row.effective_to,
+        definition=row.definition,
+    )
+
+
+async def load_policies(db_session: AsyncSession) -> tuple[Policy, ...]:
+    """Every policy, oldest first: the engine picks the one in force for each period."""
+    rows = await db_session.scalars(select(CreditPolicy).order_by(CreditPolicy.effective_from))
+    return tuple(_engine_policy(row) for row in rows)
+
+
+async def create_policy(db_session: AsyncSession, data: CreditPolicyCreate) -> CreditPolicy:
+    rows = list(
+        await db_session.scalars(
+            select(CreditPolicy).order_by(CreditPolicy.effective_from).with_for_update()
+        )
+    )
+    if any(row.code == data.code for row in rows):
+        raise PolicyCodeTaken()
+    new = CreditPolicy(
+        code=data.code,
+        name=data.name,
+        effective_from=data.effective_from,
+        effective_to=data.effective_to,
+        definition=definition_json(data),
+    )
+    # Switching policy: the open-ended policy in force before the new one ends the day before.
+    superseded = next(
+        (
+            row
+            for row in rows
+            if row.effective_to is None and row.effective_from < data.effective_from
+        ),
+        None,
+    )
+    if superseded is not None and data.effective_to is not None:
+        # Otherwise the days after it would have no policy in force at all.
+        raise PolicyOverlap(
+            f"{superseded.code!r} is open-ended: a policy replacing it must be open-ended too."
+        )
+    policies = [_engine_policy(row) for row in rows if row is not superseded]
+    if superseded is not None:
+        policies.append(
+            replace(
+                _engine_policy(superseded), effective_to=data.effective_from - timedelta(days=1)
+            )
+        )
+    try:
+        validate_policies([*policies, _engine_policy(new)])
+    except ValueError as exc:
+        raise PolicyOverlap(str(exc)) from exc
+    if superseded is not None:
+        superseded.effective_to = data.effective_from - timedelta(days=1)
+    db_session.add(new)
+    await flush_mapping_conflicts(db_session, {"uq_credit_policy_code": PolicyCodeTaken()})
+    return new
+
+
+async def list_rows(db_session: AsyncSession) -> list[CreditPolicy]:
+    return list(
+        await db_session.scalars(select(CreditPolicy).order_by(CreditPolicy.effective_from))
+    )
