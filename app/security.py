@@ -88,6 +88,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "createCreditPolicy": frozenset({Role.admin}),
     "getCadreCredits": ALL,
     "getCadreCompliance": ALL,
+    "getComplianceReport": READERS,
+    "getRollCallReport": READERS,
 }
 
 # Roles that see every org unit; the others are limited to a subtree or to their own records.

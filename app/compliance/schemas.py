@@ -126,3 +126,64 @@ class ComplianceRead(OutputModel):
     five_year: FiveYearRead
     annual: AnnualRead
     online: OnlineRead
+
+
+class StatusCounts(OutputModel):
+    met: int
+    in_grace: int = 0
+    not_met: int
+    not_applicable: int
+
+
+class UnitCompliance(OutputModel):
+    org_unit_id: uuid.UUID
+    code: str
+    name: str
+    parent_id: uuid.UUID | None
+    depth: int
+    headcount: int = Field(description="Active cadres of the unit and its whole subtree")
+    five_year: StatusCounts
+    annual: StatusCounts
+    online: StatusCounts
+    trained: int = Field(description="Cadres with centralised days attributed to the year")
+    quota: int = Field(description="ceil(headcount / 5): the year's roll-call quota")
+
+
+class ComplianceReportRead(OutputModel):
+    org_unit_id: uuid.UUID
+    year: int
+    as_of: date = Field(description="Dec 31 for a past year, today for the current one")
+    policy_code: str
+    units: list[UnitCompliance] = Field(
+        description="The unit, then its descendants down to `levels`, each with subtree totals"
+    )
+
+
+class RollCallCandidateRead(OutputModel):
+    position: int
+    cadre_id: uuid.UUID
+    hr_id: str
+    name: str
+    org_unit_id: uuid.UUID
+    rank: Rank
+    group: str = Field(description="five_year_not_met, five_year_in_grace or other")
+    five_year_status: RequirementStatus
+    grace_deadline: date | None
+    outstanding_requirement: str = Field(description="five_year, annual or none")
+    outstanding: Decimal2 = Field(description="Share (0–1) of that requirement still missing")
+    last_centralised_on: date | None
+    reason: str
+
+
+class RollCallRead(OutputModel):
+    org_unit_id: uuid.UUID
+    year: int
+    as_of: date
+    policy_code: str
+    active: int
+    quota: int = Field(description="ceil(active / 5) (SPEC §3 rule 8)")
+    trained: int
+    untrained: int
+    candidates: list[RollCallCandidateRead] = Field(
+        description="Untrained cadres in the order to call them, at most `limit`"
+    )

@@ -1,0 +1,218 @@
+"""Reports: the SQL path gives the engine's answers, and the roll-up adds up through the tree."""
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.cadre.models import Cadre
+from app.compliance.figures import cadre_figures
+from app.credit_policy import engine
+from app.credit_policy.policy import CN_2023
+from app.enums import CadreStatus, Gender, Rank, StudyLogKind, StudyLogSource, StudyLogStatus
+from app.ids import new_id
+from app.org_unit.models import OrgUnit
+from app.org_unit.tree import path_of
+from app.study_log.models import StudyLog
+from tests.factories import API, create_cadre, create_log, create_org_unit, id_number
+
+KINDS = list(StudyLogKind)
+
+
+@st.composite
+def log_specs(draw: st.DrawFn) -> dict[str, Any]:
+    start = draw(st.dates(date(2018, 1, 1), date(2026, 6, 30)))
+    length = draw(st.integers(0, 40))
+    end = start + timedelta(days=length)
+    total = length + 1
+    kind = draw(st.sampled_from(KINDS))
+    days = (
+        Decimal(draw(st.integers(0, total * 100))) / 100
+        if kind is StudyLogKind.centralised_training
+        else Decimal(0)
+    )
+    return {
+        "kind": kind,
+        "start_date": start,
+        "end_date": end,
+        "hours": Decimal(draw(st.integers(0, min(total * 24, 400) * 100))) / 100,
+        "days": days,
+        "status": draw(st.sampled_from(list(StudyLogStatus))),
+    }
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    cadres=st.lists(
+        st.tuples(
+            st.sampled_from(list(Rank)),
+            st.none() | st.dates(date(2020, 1, 1), date(2026, 6, 30)),
+            st.lists(log_specs(), max_size=12),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    as_of=st.dates(date(2020, 1, 1), date(2026, 12, 31)),
+)
+async def test_sql_figures_equal_the_engine(
+    app: FastAPI,  # configures the ID-number cipher
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    cadres: list[tuple[Rank, date | None, list[dict[str, Any]]]],
+    as_of: date,
+) -> None:
+    async with isolated_sessionmaker() as db_session:
+        savepoint = await db_session.begin_nested()
+        unit_id = new_id()
+        unit = OrgUnit(
+            id=unit_id,
+            code=f"P{unit_id.hex[:10]}",
+            name="x",
+            kind="city",
+            path=path_of(None, unit_id),
+            depth=0,
+            active=True,
+        )
+        db_session.add(unit)
+        await db_session.flush()
+        expected = {}
+        for n, (rank, promoted_on, specs) in enumerate(cadres):
+            cadre = Cadre(
+                hr_id=f"H{uuid.uuid4().hex[:12]}",
+                name="测试",
+                id_number=id_number(date(1980, 1, 1)),
+                gender=Gender.male,
+                birth_date=date(1980, 1, 1),
+                org_unit_id=unit_id,
+                rank=rank,
+                promoted_on=promoted_on,
+                status=CadreStatus.active,
+            )
+            db_session.add(cadre)
+            await db_session.flush()
+            records = []
+            for spec in specs:
+                log = StudyLog(cadre_id=cadre.id, title="t", source=StudyLogSource.manual, **spec)
+                db_session.add(log)
+                await db_session.flush()
+                records.append(engine.LogRecord(id=str(log.id), **spec))
+            expected[cadre.id] = engine.compliance(records, as_of, rank, promoted_on, [CN_2023])
+            del n
+        got = {f.cadre_id: f for f in await cadre_figures(db_session, unit.path, as_of, CN_2023)}
+        await savepoint.rollback()
+    assert set(got) == set(expected)
+    for cadre_id, state in expected.items():
+        f = got[cadre_id]
+        assert f.five_year_status == state.five_year.status
+        assert engine.q2(f.five_year_days) == engine.q2(state.five_year.centralised_days)
+        assert engine.q2(f.five_year_hours) == engine.q2(state.five_year.centralised_hours)
+        assert f.annual_status == state.annual.status
+        assert engine.q2(f.annual_credited_hours) == engine.q2(state.annual.credited_hours)
+        assert engine.q2(f.annual_centralised_days) == engine.q2(state.annual.centralised_days)
+        assert f.online_status == state.online.status
+        assert engine.q2(f.online_hours) == engine.q2(state.online.hours)
+
+
+async def test_roll_up_through_the_tree(client: httpx.AsyncClient) -> None:
+    city = await create_org_unit(client)
+    county = await create_org_unit(client, city["id"], kind="county")
+    town = await create_org_unit(client, county["id"], kind="township")
+    other = await create_org_unit(client, city["id"], kind="county")
+    trained = await create_cadre(client, town["id"], rank="section_member")
+    await create_log(
+        client,
+        trained["id"],
+        kind="centralised_training",
+        status="approved",
+        start_date="2024-04-01",
+        end_date="2024-04-12",
+        days="12",
+        hours="84",
+    )
+    leader = await create_cadre(
+        client, county["id"], rank="county_division", promoted_on="2024-06-01"
+    )
+    for _ in range(3):
+        await create_cadre(client, other["id"], rank="township_section")
+
+    r = await client.get(
+        f"{API}/reports/compliance", params={"org_unit_id": city["id"], "year": 2024, "levels": 2}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["as_of"] == "2024-12-31"
+    units = {u["org_unit_id"]: u for u in body["units"]}
+    assert set(units) == {city["id"], county["id"], town["id"], other["id"]}
+    top = units[city["id"]]
+    assert (top["headcount"], top["trained"], top["quota"]) == (5, 1, 1)
+    assert top["annual"] == {"met": 1, "in_grace": 0, "not_met": 3, "not_applicable": 1}
+    assert top["five_year"] == {"met": 0, "in_grace": 1, "not_met": 0, "not_applicable": 4}
+    assert units[county["id"]]["headcount"] == 2
+    assert (units[town["id"]]["headcount"], units[town["id"]]["trained"]) == (1, 1)
+    assert units[other["id"]]["headcount"] == 3
+    del leader
+
+    shallow = await client.get(
+        f"{API}/reports/compliance", params={"org_unit_id": city["id"], "year": 2024, "levels": 0}
+    )
+    assert [u["org_unit_id"] for u in shallow.json()["units"]] == [city["id"]]
+
+
+async def test_roll_call_order(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    not_met = await create_cadre(client, unit["id"], rank="county_division")
+    grace_late = await create_cadre(
+        client, unit["id"], rank="county_division", promoted_on="2024-09-01"
+    )
+    grace_early = await create_cadre(
+        client, unit["id"], rank="county_division", promoted_on="2024-03-01"
+    )
+    near = await create_cadre(client, unit["id"], rank="section_member")
+    far = await create_cadre(client, unit["id"], rank="section_member")
+    trained = await create_cadre(client, unit["id"], rank="section_member")
+    await create_log(
+        client,
+        near["id"],
+        hours="80",
+        status="approved",
+        start_date="2024-03-01",
+        end_date="2024-03-20",
+    )
+    await create_log(
+        client,
+        trained["id"],
+        kind="centralised_training",
+        status="approved",
+        start_date="2024-05-06",
+        end_date="2024-05-08",
+        days="3",
+        hours="21",
+    )
+    r = await client.get(
+        f"{API}/reports/roll-call", params={"org_unit_id": unit["id"], "year": 2024}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["active"], body["quota"], body["trained"], body["untrained"]) == (6, 2, 1, 5)
+    order = [c["cadre_id"] for c in body["candidates"]]
+    assert order == [not_met["id"], grace_early["id"], grace_late["id"], far["id"], near["id"]]
+    assert body["candidates"][0]["reason"].startswith("five-year requirement not met")
+    assert body["candidates"][3]["outstanding"] == "1.00"
+
+
+@pytest.mark.parametrize("path", ["/reports/compliance", "/reports/roll-call"])
+async def test_reports_are_scoped(client: httpx.AsyncClient, client_for: Any, path: str) -> None:
+    from app.enums import Role
+
+    city = await create_org_unit(client)
+    a = await create_org_unit(client, city["id"], kind="county")
+    b = await create_org_unit(client, city["id"], kind="county")
+    admin_b = await client_for(Role.org_admin, org_unit_id=b["id"])
+    assert (await admin_b.get(f"{API}{path}", params={"org_unit_id": a["id"]})).status_code == 404
+    assert (await admin_b.get(f"{API}{path}", params={"org_unit_id": b["id"]})).status_code == 200
