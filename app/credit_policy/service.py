@@ -1,5 +1,6 @@
 """Credit policies in the database, and the switch from one to the next."""
 
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 
@@ -23,10 +24,26 @@ def _engine_policy(row: CreditPolicy) -> Policy:
     )
 
 
+# Parsed policies of this process, keyed by the (id, version) of every row: policies change
+# rarely, and parsing their definitions on every request would dominate a compliance read.
+_parsed: tuple[tuple[tuple[uuid.UUID, int], ...], tuple[Policy, ...]] | None = None
+
+
 async def load_policies(db_session: AsyncSession) -> tuple[Policy, ...]:
     """Every policy, oldest first: the engine picks the one in force for each period."""
+    global _parsed
+    signature = tuple(
+        (row.id, row.version)
+        for row in await db_session.execute(
+            select(CreditPolicy.id, CreditPolicy.version).order_by(CreditPolicy.effective_from)
+        )
+    )
+    if _parsed is not None and _parsed[0] == signature:
+        return _parsed[1]
     rows = await db_session.scalars(select(CreditPolicy).order_by(CreditPolicy.effective_from))
-    return tuple(_engine_policy(row) for row in rows)
+    policies = tuple(_engine_policy(row) for row in rows)
+    _parsed = (signature, policies)
+    return policies
 
 
 async def create_policy(db_session: AsyncSession, data: CreditPolicyCreate) -> CreditPolicy:
