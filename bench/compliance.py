@@ -232,7 +232,8 @@ async def main() -> None:
             print(_wrk(base, token, ids, args.concurrency, args.seconds, as_of))
         latencies, errors = await _load(base, token, ids, args.concurrency, args.seconds, as_of)
         print(
-            f"per-cadre compliance, Python client, {args.concurrency} clients, {args.seconds:.0f} s: "
+            f"per-cadre compliance, Python client, {args.concurrency} clients, "
+            f"{args.seconds:.0f} s: "
             f"{len(latencies)} requests, {len(latencies) / args.seconds:.0f} req/s, "
             f"p50 {_pct(latencies, 0.50) * 1000:.1f} ms, "
             f"p99 {_pct(latencies, 0.99) * 1000:.1f} ms, "
