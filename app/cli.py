@@ -13,7 +13,7 @@ from app import personal_data
 from app.audit import service as audit
 from app.config import Environment, Settings, get_settings
 from app.db import create_engine, create_sessionmaker, transaction
-from app.demo_users import DEMO_PASSWORD, DemoLogin, ensure_demo_users
+from app.demo_users import DEMO_PASSWORD, DemoLogin, ensure_demo_users, freeze_demo_snapshots
 from app.migrations import alembic_config
 from app.user.service import ensure_admin
 
@@ -36,6 +36,8 @@ async def _seed_demo() -> tuple[bool, list[DemoLogin]]:
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
             loaded = await seed_demo(db_session)
+            if loaded:
+                await freeze_demo_snapshots(db_session)
             logins = await ensure_demo_users(db_session)
         return loaded, logins
     finally:

@@ -2,12 +2,18 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assessment.models import Assessment
 from app.auth.passwords import hash_password
 from app.cadre.models import Cadre
+from app.compliance.service import cadre_logs
+from app.credit_policy import engine
+from app.credit_policy.engine.common import add_years
+from app.credit_policy.service import load_policies
 from app.enums import CadreStatus, Role
 from app.org_unit.models import OrgUnit
 from app.user.models import User
@@ -72,3 +78,19 @@ async def ensure_demo_users(db_session: AsyncSession) -> list[DemoLogin]:
             )
     await db_session.flush()
     return [login for login, _, _ in wanted]
+
+
+async def freeze_demo_snapshots(db_session: AsyncSession) -> None:
+    """Give the demo's assessments the engine's snapshot, as a real decision would have."""
+    policies = await load_policies(db_session)
+    assessments = (await db_session.scalars(select(Assessment))).all()
+    for assessment in assessments:
+        cadre = await db_session.get(Cadre, assessment.cadre_id)
+        assert cadre is not None
+        earliest = add_years(date(assessment.year, 12, 31), -5)
+        logs = await cadre_logs(db_session, cadre.id, ending_from=earliest)
+        _, snapshot = engine.excellent_allowed(
+            logs, assessment.year, cadre.rank, cadre.promoted_on, policies
+        )
+        assessment.training_snapshot = dict(snapshot)
+    await db_session.flush()
