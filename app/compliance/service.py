@@ -18,27 +18,35 @@ from app.security import Actor
 from app.study_log.models import StudyLog
 
 
-def to_record(log: StudyLog) -> engine.LogRecord:
-    return engine.LogRecord(
-        id=str(log.id),
-        kind=log.kind,
-        start_date=log.start_date,
-        end_date=log.end_date,
-        hours=log.hours,
-        days=log.days,
-        status=log.status,
-    )
-
-
 async def cadre_logs(
     db_session: AsyncSession, cadre_id: uuid.UUID, *, ending_from: date
 ) -> list[engine.LogRecord]:
     """Every log of the cadre that ends on or after `ending_from`, whatever its status: the
     engine counts approved ones and lists the others as ignored, to explain the figures."""
-    rows = await db_session.scalars(
-        select(StudyLog).where(StudyLog.cadre_id == cadre_id, StudyLog.end_date >= ending_from)
+    # Only the columns the engine reads, as plain rows: no ORM identity map on a hot path.
+    rows = await db_session.execute(
+        select(
+            StudyLog.id,
+            StudyLog.kind,
+            StudyLog.start_date,
+            StudyLog.end_date,
+            StudyLog.hours,
+            StudyLog.days,
+            StudyLog.status,
+        ).where(StudyLog.cadre_id == cadre_id, StudyLog.end_date >= ending_from)
     )
-    return [to_record(log) for log in rows]
+    return [
+        engine.LogRecord(
+            id=str(log_id),
+            kind=kind,
+            start_date=start,
+            end_date=end,
+            hours=hours,
+            days=days,
+            status=status,
+        )
+        for log_id, kind, start, end, hours, days, status in rows
+    ]
 
 
 async def _scoped_cadre(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor) -> Cadre:
