@@ -6,6 +6,7 @@ refused (deny by default). What an actor may see inside an operation (its org su
 records) is applied by the repositories through `app.scope`.
 """
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Annotated
@@ -128,7 +129,11 @@ def _challenge(detail: str) -> Unauthorized:
 
 async def _load_actor(db_session: DbSession, settings: Settings, token: str) -> Actor:
     try:
-        subject = verify(settings, token)
+        if settings.auth.oidc_jwks_url:
+            # The JWKS may have to be fetched (blocking I/O): not on the event loop.
+            subject = await asyncio.to_thread(verify, settings, token)
+        else:
+            subject = verify(settings, token)
     except InvalidToken as exc:
         raise _challenge("The access token is invalid or has expired.") from exc
     if subject.user_id is not None:
