@@ -3,6 +3,7 @@
 from app.assessment.models import Assessment
 from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
+from app.compliance.models import CadreYearKind
 from app.credit_policy.models import CreditPolicy
 from app.db import Base
 from app.enrollment.models import Enrollment
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Cadre",
+    "CadreYearKind",
     "CreditPolicy",
     "Enrollment",
     "OrgUnit",

@@ -216,3 +216,52 @@ async def test_reports_are_scoped(client: httpx.AsyncClient, client_for: Any, pa
     admin_b = await client_for(Role.org_admin, org_unit_id=b["id"])
     assert (await admin_b.get(f"{API}{path}", params={"org_unit_id": a["id"]})).status_code == 404
     assert (await admin_b.get(f"{API}{path}", params={"org_unit_id": b["id"]})).status_code == 200
+
+
+async def test_year_sums_follow_every_write(client: httpx.AsyncClient, db_conn: Any) -> None:
+    """The triggers keep cadre_year_kind equal to a recomputation from the logs, through
+    create, approve, void, date change and a log across New Year."""
+    from sqlalchemy import text
+
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    across = await create_log(
+        client,
+        cadre["id"],
+        kind="centralised_training",
+        start_date="2024-12-23",
+        end_date="2025-01-05",
+        days="10",
+        hours="70",
+    )
+
+    async def sums() -> dict[tuple[int, str], tuple[str, str, str]]:
+        rows = await db_conn.execute(
+            text("SELECT year, kind, hours, days, items FROM cadre_year_kind WHERE cadre_id = :c"),
+            {"c": cadre["id"]},
+        )
+        return {
+            (y, k): (str(engine.q2(h)), str(engine.q2(d)), str(engine.q2(i)))
+            for y, k, h, d, i in rows
+            if h or d or i
+        }
+
+    assert await sums() == {}  # pending: not counted
+    await client.post(f"{API}/study-logs/{across['id']}/approve")
+    assert await sums() == {
+        (2024, "centralised_training"): ("45.00", "6.43", "0.64"),
+        (2025, "centralised_training"): ("25.00", "3.57", "0.36"),
+    }
+    other = await create_log(
+        client,
+        cadre["id"],
+        hours="6",
+        status="approved",
+        start_date="2025-03-01",
+        end_date="2025-03-01",
+    )
+    assert (await sums())[(2025, "online_course")] == ("6.00", "0.00", "1.00")
+    await client.post(f"{API}/study-logs/{other['id']}/void")
+    assert (2025, "online_course") not in await sums()
+    await client.post(f"{API}/study-logs/{across['id']}/void")
+    assert await sums() == {}

@@ -3,8 +3,10 @@
 Reports cover up to a whole province (200,000 cadres, millions of logs): loading every log into
 Python is out of the question, so the sums of SPEC §3 — pro rata by calendar days at the edges of
 the five-year window and of the year, per-kind factors, per-item credits and annual caps — are
-taken in SQL, and only one row per cadre comes back. The status logic then runs on those figures
-with the same thresholds as the engine. A property test holds the two paths to the same answers.
+taken in SQL, and only one row per cadre comes back. Whole years come from `cadre_year_kind`
+(kept by triggers); only the logs across the period's edges are read one by one. The status
+logic then runs on those figures with the same thresholds as the engine. A property test holds
+the two paths to the same answers.
 
 Numeric division in PostgreSQL rounds after about 20 significant digits where the engine's
 fractions are exact; shares are multiplied before they are divided, and a figure a hair below
@@ -15,7 +17,7 @@ it, which the tests have never produced.
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -36,31 +38,64 @@ cadres AS (
     FROM cadre c JOIN org_unit u ON u.id = c.org_unit_id
     WHERE c.status = 'active' AND u.path >= :lo AND u.path < :hi
 ),
-logs AS (
-    SELECT l.cadre_id, l.kind, l.start_date, l.end_date, l.hours, l.days,
-           (l.end_date - l.start_date + 1) AS total
+-- Whole calendar years from the kept sums...
+sums AS (
+    SELECT a.cadre_id, a.year, a.kind, a.hours, a.days, a.items
+    FROM cadre_year_kind a JOIN cadres c ON c.id = a.cadre_id
+    WHERE a.year BETWEEN :ws_year AND :y
+),
+-- ...less the parts of logs outside the period: before the window's first day in its first
+-- year (centralised kinds only: the year's own figures start on Jan 1 anyway), and after the
+-- evaluation day in its year.
+excluded AS (
+    SELECT l.cadre_id, :ws_year AS year, l.kind,
+           SUM(l.hours * s.overlap / s.total) AS hours,
+           SUM(l.days * s.overlap / s.total) AS days,
+           SUM(s.overlap::numeric / s.total) AS items
     FROM study_log l JOIN cadres c ON c.id = l.cadre_id
-    WHERE l.status = 'approved' AND l.end_date >= :earliest AND l.start_date <= :as_of
+    CROSS JOIN LATERAL (
+        SELECT LEAST(l.end_date, :before_ws) - GREATEST(l.start_date, :ws_year_start) + 1
+                   AS overlap,
+               l.end_date - l.start_date + 1 AS total
+    ) AS s
+    WHERE :window_cut AND l.status = 'approved' AND l.kind = ANY(:centralised)
+      AND l.start_date < :ws AND l.end_date >= :ws_year_start
+    GROUP BY l.cadre_id, l.kind
+    UNION ALL
+    SELECT l.cadre_id, :y AS year, l.kind,
+           SUM(l.hours * s.overlap / s.total),
+           SUM(l.days * s.overlap / s.total),
+           SUM(s.overlap::numeric / s.total)
+    FROM study_log l JOIN cadres c ON c.id = l.cadre_id
+    CROSS JOIN LATERAL (
+        SELECT LEAST(l.end_date, :year_end) - GREATEST(l.start_date, :after_as_of) + 1
+                   AS overlap,
+               l.end_date - l.start_date + 1 AS total
+    ) AS s
+    WHERE :year_cut AND l.status = 'approved'
+      AND l.end_date > :as_of AND l.start_date <= :year_end
+    GROUP BY l.cadre_id, l.kind
+),
+net AS (
+    SELECT cadre_id, year, kind, SUM(hours) AS hours, SUM(days) AS days, SUM(items) AS items
+    FROM (
+        SELECT cadre_id, year, kind, hours, days, items FROM sums
+        UNION ALL
+        SELECT cadre_id, year, kind, -hours, -days, -items FROM excluded
+    ) AS parts
+    GROUP BY cadre_id, year, kind
 ),
 five AS (
-    SELECT cadre_id,
-           SUM(days * (LEAST(end_date, :as_of) - GREATEST(start_date, :ws) + 1) / total) AS days,
-           SUM(hours * (LEAST(end_date, :as_of) - GREATEST(start_date, :ws) + 1) / total) AS hours
-    FROM logs
-    WHERE kind = ANY(:centralised) AND end_date >= :ws
+    SELECT cadre_id, SUM(days) AS days, SUM(hours) AS hours
+    FROM net WHERE kind = ANY(:centralised)
     GROUP BY cadre_id
 ),
 per_kind AS (
-    SELECT l.cadre_id, l.kind,
-           SUM(CASE WHEN r.mode = 'per_hour' THEN l.hours * r.factor
-                    WHEN r.mode = 'per_item' THEN r.credit ELSE 0 END
-               * (LEAST(l.end_date, :as_of) - GREATEST(l.start_date, :ys) + 1) / l.total) AS credit,
-           SUM(l.days * (LEAST(l.end_date, :as_of) - GREATEST(l.start_date, :ys) + 1) / l.total)
-               AS days,
-           MAX(r.cap) AS cap
-    FROM logs l LEFT JOIN rules r ON r.kind = l.kind
-    WHERE l.end_date >= :ys
-    GROUP BY l.cadre_id, l.kind
+    SELECT n.cadre_id, n.kind, n.days, r.cap,
+           CASE WHEN r.mode = 'per_hour' THEN n.hours * r.factor
+                WHEN r.mode = 'per_item' THEN n.items * r.credit ELSE 0 END AS credit
+    FROM net n LEFT JOIN rules r ON r.kind = n.kind
+    WHERE n.year = :y
 ),
 year AS (
     SELECT cadre_id,
@@ -147,7 +182,8 @@ async def cadre_figures(
     """Every active cadre of the subtree at `root_path`, evaluated on `as_of` under `policy` (the
     policy in force on `as_of`, as the engine's compliance view uses for all three blocks)."""
     ws = window_start(as_of, policy.five_year_years)
-    ys = date(as_of.year, 1, 1)
+    ws_year_start = date(ws.year, 1, 1)
+    year_end = date(as_of.year, 12, 31)
     lo, hi = subtree_bounds(root_path)
     rows = await db_session.execute(
         text(_FIGURES_SQL),
@@ -156,9 +192,15 @@ async def cadre_figures(
             "lo": lo,
             "hi": hi,
             "as_of": as_of,
+            "y": as_of.year,
             "ws": ws,
-            "ys": ys,
-            "earliest": min(ws, ys),
+            "ws_year": ws.year,
+            "ws_year_start": ws_year_start,
+            "before_ws": ws - timedelta(days=1),
+            "window_cut": ws > ws_year_start,
+            "year_end": year_end,
+            "after_as_of": as_of + timedelta(days=1),
+            "year_cut": as_of < year_end,
             "centralised": sorted(k.value for k in policy.centralised_kinds),
             "online": sorted(k.value for k in policy.online_kinds),
         },

@@ -45,4 +45,8 @@ class StudyLog(IdMixin, VersionedMixin, TimestampMixin, Base):
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
         CheckConstraint("hours >= 0 AND days >= 0", name="non_negative"),
         Index("ix_study_log_cadre_id_start_date", "cadre_id", "start_date"),
+        # Report corrections: logs dated after the evaluation day, and centralised logs across
+        # the start of a five-year window (app.compliance.figures).
+        Index("ix_study_log_end_date", "end_date"),
+        Index("ix_study_log_kind_start_date", "kind", "start_date"),
     )

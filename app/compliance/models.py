@@ -1,0 +1,29 @@
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+
+class CadreYearKind(Base):
+    """Approved study logs summed per cadre, calendar year and kind, each log split pro rata by
+    calendar days (SPEC §3 rule 2): `hours` = Σ hours × share, `days` = Σ days × share, `items` =
+    Σ share (per-item credits). Policy-free, so a policy change needs no rebuild.
+
+    Kept by statement-level triggers on `study_log` (migration 0004), in the same transaction as
+    every insert, update, delete and COPY, so reports never see it out of step. Reports read
+    whole years from here and correct only the edges of a period from the logs themselves.
+    """
+
+    __tablename__ = "cadre_year_kind"
+
+    cadre_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cadre.id", ondelete="CASCADE"), primary_key=True
+    )
+    year: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hours: Mapped[Decimal] = mapped_column(Numeric)
+    days: Mapped[Decimal] = mapped_column(Numeric)
+    items: Mapped[Decimal] = mapped_column(Numeric)

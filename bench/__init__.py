@@ -1,0 +1,1 @@
+"""Benchmark tooling: a synthetic province (`python -m bench.generate`)."""
