@@ -38,64 +38,81 @@ cadres AS (
     FROM cadre c JOIN org_unit u ON u.id = c.org_unit_id
     WHERE c.status = 'active' AND u.path >= :lo AND u.path < :hi
 ),
--- Whole calendar years from the kept sums...
-sums AS (
-    SELECT a.cadre_id, a.year, a.kind, a.hours, a.days, a.items
-    FROM cadre_year_kind a JOIN cadres c ON c.id = a.cadre_id
-    WHERE a.year BETWEEN :ws_year AND :y
-),
--- ...less the parts of logs outside the period: before the window's first day in its first
--- year (centralised kinds only: the year's own figures start on Jan 1 anyway), and after the
--- evaluation day in its year.
-excluded AS (
-    SELECT l.cadre_id, :ws_year AS year, l.kind,
-           SUM(l.hours * s.overlap / s.total) AS hours,
+-- Parts of logs that the whole-year sums hold but the period does not: centralised days before
+-- the window's first day in its first year...
+window_cut AS (
+    SELECT l.cadre_id,
            SUM(l.days * s.overlap / s.total) AS days,
-           SUM(s.overlap::numeric / s.total) AS items
-    FROM study_log l JOIN cadres c ON c.id = l.cadre_id
+           SUM(l.hours * s.overlap / s.total) AS hours
+    FROM (
+        -- Two index ranges instead of all earlier history: the logs that started within a year
+        -- before that first year (ix_study_log_kind_start_date), and the few longer than a
+        -- year (ix_study_log_long).
+        SELECT cadre_id, start_date, end_date, hours, days, status FROM study_log
+        WHERE kind = ANY(:centralised) AND start_date >= :long_bound AND start_date < :ws
+          AND end_date >= :ws_year_start
+        UNION ALL
+        SELECT cadre_id, start_date, end_date, hours, days, status FROM study_log
+        WHERE end_date - start_date > 366 AND end_date >= :ws_year_start
+          AND start_date < :long_bound AND kind = ANY(:centralised)
+    ) AS l
+    JOIN cadre c ON c.id = l.cadre_id
+    JOIN org_unit u ON u.id = c.org_unit_id
     CROSS JOIN LATERAL (
         SELECT LEAST(l.end_date, :before_ws) - GREATEST(l.start_date, :ws_year_start) + 1
                    AS overlap,
                l.end_date - l.start_date + 1 AS total
     ) AS s
-    WHERE :window_cut AND l.status = 'approved' AND l.kind = ANY(:centralised)
-      AND l.start_date < :ws AND l.end_date >= :ws_year_start
-    GROUP BY l.cadre_id, l.kind
-    UNION ALL
-    SELECT l.cadre_id, :y AS year, l.kind,
-           SUM(l.hours * s.overlap / s.total),
-           SUM(l.days * s.overlap / s.total),
-           SUM(s.overlap::numeric / s.total)
-    FROM study_log l JOIN cadres c ON c.id = l.cadre_id
+    WHERE :window_cut AND l.status = 'approved'
+      AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
+    GROUP BY l.cadre_id
+),
+-- ...and everything after the evaluation day in its year (classes recorded ahead of time).
+later AS (
+    SELECT l.cadre_id, l.kind,
+           SUM(l.hours * s.overlap / s.total) AS hours,
+           SUM(l.days * s.overlap / s.total) AS days,
+           SUM(s.overlap::numeric / s.total) AS items
+    FROM study_log l
+    JOIN cadre c ON c.id = l.cadre_id
+    JOIN org_unit u ON u.id = c.org_unit_id
     CROSS JOIN LATERAL (
         SELECT LEAST(l.end_date, :year_end) - GREATEST(l.start_date, :after_as_of) + 1
                    AS overlap,
                l.end_date - l.start_date + 1 AS total
     ) AS s
-    WHERE :year_cut AND l.status = 'approved'
-      AND l.end_date > :as_of AND l.start_date <= :year_end
+    WHERE :year_cut AND l.end_date > :as_of AND l.start_date <= :year_end
+      AND l.status = 'approved' AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
     GROUP BY l.cadre_id, l.kind
-),
-net AS (
-    SELECT cadre_id, year, kind, SUM(hours) AS hours, SUM(days) AS days, SUM(items) AS items
-    FROM (
-        SELECT cadre_id, year, kind, hours, days, items FROM sums
-        UNION ALL
-        SELECT cadre_id, year, kind, -hours, -days, -items FROM excluded
-    ) AS parts
-    GROUP BY cadre_id, year, kind
 ),
 five AS (
     SELECT cadre_id, SUM(days) AS days, SUM(hours) AS hours
-    FROM net WHERE kind = ANY(:centralised)
+    FROM (
+        SELECT a.cadre_id, a.days, a.hours
+        FROM cadre_year_kind a
+        JOIN cadre c ON c.id = a.cadre_id
+        JOIN org_unit u ON u.id = c.org_unit_id
+        WHERE a.kind = ANY(:centralised) AND a.year BETWEEN :ws_year AND :y
+          AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
+        UNION ALL
+        SELECT cadre_id, -days, -hours FROM window_cut
+        UNION ALL
+        SELECT cadre_id, -days, -hours FROM later WHERE kind = ANY(:centralised)
+    ) AS parts
     GROUP BY cadre_id
 ),
 per_kind AS (
-    SELECT n.cadre_id, n.kind, n.days, r.cap,
-           CASE WHEN r.mode = 'per_hour' THEN n.hours * r.factor
-                WHEN r.mode = 'per_item' THEN n.items * r.credit ELSE 0 END AS credit
-    FROM net n LEFT JOIN rules r ON r.kind = n.kind
-    WHERE n.year = :y
+    SELECT a.cadre_id, a.kind, r.cap,
+           a.days - COALESCE(x.days, 0) AS days,
+           CASE WHEN r.mode = 'per_hour' THEN (a.hours - COALESCE(x.hours, 0)) * r.factor
+                WHEN r.mode = 'per_item' THEN (a.items - COALESCE(x.items, 0)) * r.credit
+                ELSE 0 END AS credit
+    FROM cadre_year_kind a
+    JOIN cadre c ON c.id = a.cadre_id
+    JOIN org_unit u ON u.id = c.org_unit_id
+    LEFT JOIN later x ON x.cadre_id = a.cadre_id AND x.kind = a.kind
+    LEFT JOIN rules r ON r.kind = a.kind
+    WHERE a.year = :y AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
 ),
 year AS (
     SELECT cadre_id,
@@ -105,14 +122,65 @@ year AS (
                     THEN (CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END)
                     ELSE 0 END) AS online
     FROM per_kind GROUP BY cadre_id
+),
+sums_of_cadre AS (
+    SELECT c.id, c.org_unit_id, c.rank, c.promoted_on, c.path,
+           COALESCE(f.days, 0) AS five_days, COALESCE(f.hours, 0) AS five_hours,
+           COALESCE(y.credited, 0) AS credited, COALESCE(y.centralised_days, 0) AS cdays,
+           COALESCE(y.online, 0) AS online
+    FROM cadres c
+    LEFT JOIN five f ON f.cadre_id = c.id
+    LEFT JOIN year y ON y.cadre_id = c.id
+),
+-- SPEC §3 rules 4-6 on the sums, with the policy's thresholds (either alternative meets).
+figures AS (
+    SELECT s.*,
+           CASE WHEN NOT (s.rank = ANY(:five_ranks)) THEN 'not_applicable'
+                WHEN s.five_days >= CAST(:five_days_required AS numeric)
+                  OR s.five_hours >= CAST(:five_hours_required AS numeric) THEN 'met'
+                WHEN s.promoted_on IS NOT NULL
+                 AND CAST(:as_of AS date) <= s.promoted_on + make_interval(years => :grace_years)
+                    THEN 'in_grace'
+                ELSE 'not_met' END AS five_status,
+           CASE WHEN NOT (s.rank = ANY(:annual_ranks)) THEN 'not_applicable'
+                WHEN s.cdays >= CAST(:annual_days_required AS numeric)
+                  OR s.credited >= CAST(:annual_hours_required AS numeric) THEN 'met'
+                ELSE 'not_met' END AS annual_status,
+           CASE WHEN NOT (s.rank = ANY(:online_ranks)) THEN 'not_applicable'
+                WHEN s.online >= CAST(:online_hours_required AS numeric) THEN 'met'
+                ELSE 'not_met' END AS online_status
+    FROM sums_of_cadre s
 )
-SELECT c.id, c.org_unit_id, c.rank, c.promoted_on, c.path,
-       COALESCE(f.days, 0), COALESCE(f.hours, 0),
-       COALESCE(y.credited, 0), COALESCE(y.centralised_days, 0), COALESCE(y.online, 0)
-FROM cadres c
-LEFT JOIN five f ON f.cadre_id = c.id
-LEFT JOIN year y ON y.cadre_id = c.id
 """
+
+_PER_CADRE_SQL = (
+    _FIGURES_SQL
+    + """
+SELECT id, org_unit_id, rank, promoted_on, path, five_days, five_hours, credited, cdays, online,
+       five_status, annual_status, online_status
+FROM figures
+"""
+)
+
+_PER_UNIT_SQL = (
+    _FIGURES_SQL
+    + """
+SELECT org_unit_id, COUNT(*),
+       COUNT(*) FILTER (WHERE five_status = 'met'),
+       COUNT(*) FILTER (WHERE five_status = 'in_grace'),
+       COUNT(*) FILTER (WHERE five_status = 'not_met'),
+       COUNT(*) FILTER (WHERE five_status = 'not_applicable'),
+       COUNT(*) FILTER (WHERE annual_status = 'met'),
+       COUNT(*) FILTER (WHERE annual_status = 'not_met'),
+       COUNT(*) FILTER (WHERE annual_status = 'not_applicable'),
+       COUNT(*) FILTER (WHERE online_status = 'met'),
+       COUNT(*) FILTER (WHERE online_status = 'not_met'),
+       COUNT(*) FILTER (WHERE online_status = 'not_applicable'),
+       COUNT(*) FILTER (WHERE cdays > 0)
+FROM figures
+GROUP BY org_unit_id
+"""
+)
 
 _LAST_CENTRALISED_SQL = """
 SELECT l.cadre_id, MAX(LEAST(l.end_date, :as_of))
@@ -146,16 +214,6 @@ class CadreFigures:
         return self.annual_centralised_days > 0
 
 
-def _reaches(actual: Decimal, required: Decimal | None) -> bool:
-    return required is not None and actual >= required
-
-
-def _status(applies: bool, met: bool) -> RequirementStatus:
-    if not applies:
-        return RequirementStatus.not_applicable
-    return RequirementStatus.met if met else RequirementStatus.not_met
-
-
 def _rules_json(policy: Policy) -> str:
     return json.dumps(
         [
@@ -176,70 +234,109 @@ def subtree_bounds(path: str) -> tuple[str, str]:
     return path, path[:-1] + "0"
 
 
+def _parameters(root_path: str, as_of: date, policy: Policy) -> dict[str, object]:
+    ws = window_start(as_of, policy.five_year_years)
+    ws_year_start = date(ws.year, 1, 1)
+    year_end = date(as_of.year, 12, 31)
+    lo, hi = subtree_bounds(root_path)
+
+    def ranks(group: frozenset[Rank]) -> list[str]:
+        return sorted(rank.value for rank in group)
+
+    return {
+        "rules": _rules_json(policy),
+        "lo": lo,
+        "hi": hi,
+        "as_of": as_of,
+        "y": as_of.year,
+        "ws": ws,
+        "ws_year": ws.year,
+        "ws_year_start": ws_year_start,
+        "before_ws": ws - timedelta(days=1),
+        "long_bound": ws_year_start - timedelta(days=366),
+        "window_cut": ws > ws_year_start,
+        "year_end": year_end,
+        "after_as_of": as_of + timedelta(days=1),
+        "year_cut": as_of < year_end,
+        "centralised": sorted(k.value for k in policy.centralised_kinds),
+        "online": sorted(k.value for k in policy.online_kinds),
+        "five_ranks": ranks(policy.five_year_applies_to),
+        "five_days_required": policy.five_year_required_days,
+        "five_hours_required": policy.five_year_required_hours,
+        "grace_years": policy.grace_years,
+        "annual_ranks": ranks(policy.annual_applies_to),
+        "annual_days_required": policy.annual_required_days,
+        "annual_hours_required": policy.annual_required_hours,
+        "online_ranks": ranks(policy.online_applies_to),
+        "online_hours_required": policy.online_required_hours,
+    }
+
+
 async def cadre_figures(
     db_session: AsyncSession, root_path: str, as_of: date, policy: Policy
 ) -> list[CadreFigures]:
     """Every active cadre of the subtree at `root_path`, evaluated on `as_of` under `policy` (the
     policy in force on `as_of`, as the engine's compliance view uses for all three blocks)."""
-    ws = window_start(as_of, policy.five_year_years)
-    ws_year_start = date(ws.year, 1, 1)
-    year_end = date(as_of.year, 12, 31)
-    lo, hi = subtree_bounds(root_path)
-    rows = await db_session.execute(
-        text(_FIGURES_SQL),
-        {
-            "rules": _rules_json(policy),
-            "lo": lo,
-            "hi": hi,
-            "as_of": as_of,
-            "y": as_of.year,
-            "ws": ws,
-            "ws_year": ws.year,
-            "ws_year_start": ws_year_start,
-            "before_ws": ws - timedelta(days=1),
-            "window_cut": ws > ws_year_start,
-            "year_end": year_end,
-            "after_as_of": as_of + timedelta(days=1),
-            "year_cut": as_of < year_end,
-            "centralised": sorted(k.value for k in policy.centralised_kinds),
-            "online": sorted(k.value for k in policy.online_kinds),
-        },
-    )
+    # Compiling this query with LLVM costs more than running it.
+    await db_session.execute(text("SET LOCAL jit = off"))
+    rows = await db_session.execute(text(_PER_CADRE_SQL), _parameters(root_path, as_of, policy))
     out = []
-    for cadre_id, unit_id, rank_value, promoted_on, path, fd, fh, credited, cdays, online in rows:
-        rank = Rank(rank_value)
-        deadline = None if promoted_on is None else add_years(promoted_on, policy.grace_years)
-        five_met = _reaches(fd, policy.five_year_required_days) or _reaches(
-            fh, policy.five_year_required_hours
-        )
-        five = _status(rank in policy.five_year_applies_to, five_met)
-        if five is RequirementStatus.not_met and deadline is not None and as_of <= deadline:
-            five = RequirementStatus.in_grace
-        annual_met = _reaches(cdays, policy.annual_required_days) or _reaches(
-            credited, policy.annual_required_hours
-        )
+    for row in rows:
+        (cadre_id, unit_id, rank, promoted_on, path, fd, fh, credited, cdays, online) = row[:10]
+        five, annual, online_status = (RequirementStatus(v) for v in row[10:])
         out.append(
             CadreFigures(
                 cadre_id=cadre_id,
                 org_unit_id=unit_id,
                 org_path=path,
-                rank=rank,
+                rank=Rank(rank),
                 promoted_on=promoted_on,
                 five_year_days=fd,
                 five_year_hours=fh,
                 five_year_status=five,
-                grace_deadline=deadline,
+                grace_deadline=(
+                    None if promoted_on is None else add_years(promoted_on, policy.grace_years)
+                ),
                 annual_credited_hours=credited,
                 annual_centralised_days=cdays,
-                annual_status=_status(rank in policy.annual_applies_to, annual_met),
+                annual_status=annual,
                 online_hours=online,
-                online_status=_status(
-                    rank in policy.online_applies_to,
-                    _reaches(online, policy.online_required_hours),
-                ),
+                online_status=online_status,
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class UnitCounts:
+    """Status counts of the active cadres whose own unit is `org_unit_id` (no subtree)."""
+
+    org_unit_id: uuid.UUID
+    headcount: int
+    five_year: dict[RequirementStatus, int]
+    annual: dict[RequirementStatus, int]
+    online: dict[RequirementStatus, int]
+    trained: int
+
+
+async def unit_counts(
+    db_session: AsyncSession, root_path: str, as_of: date, policy: Policy
+) -> list[UnitCounts]:
+    """The same figures counted per unit inside the database: one row per unit comes back."""
+    await db_session.execute(text("SET LOCAL jit = off"))
+    rows = await db_session.execute(text(_PER_UNIT_SQL), _parameters(root_path, as_of, policy))
+    s = RequirementStatus
+    return [
+        UnitCounts(
+            org_unit_id=r[0],
+            headcount=r[1],
+            five_year={s.met: r[2], s.in_grace: r[3], s.not_met: r[4], s.not_applicable: r[5]},
+            annual={s.met: r[6], s.not_met: r[7], s.not_applicable: r[8]},
+            online={s.met: r[9], s.not_met: r[10], s.not_applicable: r[11]},
+            trained=r[12],
+        )
+        for r in rows
+    ]
 
 
 async def last_centralised(

@@ -1,7 +1,7 @@
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String
+from sqlalchemy import ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -27,3 +27,19 @@ class CadreYearKind(Base):
     hours: Mapped[Decimal] = mapped_column(Numeric)
     days: Mapped[Decimal] = mapped_column(Numeric)
     items: Mapped[Decimal] = mapped_column(Numeric)
+
+    __table_args__ = (
+        # Index-only scans for the two report reads: the centralised kinds over the five-year
+        # window's years, and every kind of one year.
+        Index(
+            "ix_cadre_year_kind_kind_year",
+            "kind",
+            "year",
+            postgresql_include=["cadre_id", "hours", "days"],
+        ),
+        Index(
+            "ix_cadre_year_kind_year",
+            "year",
+            postgresql_include=["cadre_id", "kind", "hours", "days", "items"],
+        ),
+    )

@@ -11,7 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cadre.models import Cadre
-from app.compliance.figures import CadreFigures, cadre_figures, last_centralised
+from app.compliance.figures import (
+    CadreFigures,
+    UnitCounts,
+    cadre_figures,
+    last_centralised,
+    unit_counts,
+)
 from app.credit_policy import engine
 from app.credit_policy.engine import RequirementStatus, RollCallGroup
 from app.credit_policy.errors import NoPolicyForDate
@@ -42,12 +48,16 @@ class UnitTotals:
     online: dict[RequirementStatus, int] = field(default_factory=lambda: defaultdict(int))
     trained: int = 0
 
-    def add(self, figures: CadreFigures) -> None:
-        self.headcount += 1
-        self.five_year[figures.five_year_status] += 1
-        self.annual[figures.annual_status] += 1
-        self.online[figures.online_status] += 1
-        self.trained += figures.trained
+    def add(self, counts: UnitCounts) -> None:
+        self.headcount += counts.headcount
+        for mine, theirs in (
+            (self.five_year, counts.five_year),
+            (self.annual, counts.annual),
+            (self.online, counts.online),
+        ):
+            for status, n in theirs.items():
+                mine[status] += n
+        self.trained += counts.trained
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class ComplianceReport:
 
 
 def _ancestors_within(path: str, root_path: str) -> list[str]:
-    """The unit paths from the root of the report down to the cadre's own unit."""
+    """The unit paths from the root of the report down to the unit at `path`."""
     parts = path.strip("/").split("/")
     skip = len(root_path.strip("/").split("/")) - 1
     return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(skip, len(parts))]
@@ -68,13 +78,21 @@ def _ancestors_within(path: str, root_path: str) -> list[str]:
 async def compliance_report(
     db_session: AsyncSession, root: OrgUnit, year: int, levels: int
 ) -> ComplianceReport:
+    """Counted per unit in the database (one row per unit comes back), then summed up the tree
+    so every unit shows its whole subtree."""
     as_of = evaluation_day(year)
     policy = await policy_on(db_session, as_of)
-    figures = await cadre_figures(db_session, root.path, as_of, policy)
+    counts = await unit_counts(db_session, root.path, as_of, policy)
+    paths = {
+        row[0]: row[1]
+        for row in await db_session.execute(
+            select(OrgUnit.id, OrgUnit.path).where(in_subtree(root.path))
+        )
+    }
     totals: dict[str, UnitTotals] = defaultdict(UnitTotals)
-    for figure in figures:
-        for path in _ancestors_within(figure.org_path, root.path):
-            totals[path].add(figure)
+    for unit_counts_row in counts:
+        for path in _ancestors_within(paths[unit_counts_row.org_unit_id], root.path):
+            totals[path].add(unit_counts_row)
     units = (
         await db_session.scalars(
             select(OrgUnit)

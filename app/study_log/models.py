@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Numeric, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
@@ -49,4 +49,9 @@ class StudyLog(IdMixin, VersionedMixin, TimestampMixin, Base):
         # the start of a five-year window (app.compliance.figures).
         Index("ix_study_log_end_date", "end_date"),
         Index("ix_study_log_kind_start_date", "kind", "start_date"),
+        Index(
+            "ix_study_log_long",
+            "end_date",
+            postgresql_where=text("end_date - start_date > 366"),
+        ),
     )

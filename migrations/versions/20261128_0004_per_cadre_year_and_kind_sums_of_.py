@@ -74,7 +74,28 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("cadre_id", "year", "kind", name=op.f("pk_cadre_year_kind")),
     )
+    op.create_index(
+        "ix_cadre_year_kind_kind_year",
+        "cadre_year_kind",
+        ["kind", "year"],
+        unique=False,
+        postgresql_include=["cadre_id", "hours", "days"],
+    )
+    op.create_index(
+        "ix_cadre_year_kind_year",
+        "cadre_year_kind",
+        ["year"],
+        unique=False,
+        postgresql_include=["cadre_id", "kind", "hours", "days", "items"],
+    )
     op.create_index("ix_study_log_end_date", "study_log", ["end_date"], unique=False)
+    op.create_index(
+        "ix_study_log_long",
+        "study_log",
+        ["end_date"],
+        unique=False,
+        postgresql_where=sa.text("end_date - start_date > 366"),
+    )
     op.create_index(
         "ix_study_log_kind_start_date", "study_log", ["kind", "start_date"], unique=False
     )
@@ -107,5 +128,8 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER study_log_sums_{event} ON study_log")
         op.execute(f"DROP FUNCTION study_log_sums_{event}()")
     op.drop_index("ix_study_log_kind_start_date", table_name="study_log")
+    op.drop_index("ix_study_log_long", table_name="study_log")
     op.drop_index("ix_study_log_end_date", table_name="study_log")
+    op.drop_index("ix_cadre_year_kind_year", table_name="cadre_year_kind")
+    op.drop_index("ix_cadre_year_kind_kind_year", table_name="cadre_year_kind")
     op.drop_table("cadre_year_kind")
