@@ -73,6 +73,11 @@ def create_admin(username: str) -> None:
     print(f"admin {username!r} created" if created else f"a user named {username!r} exists already")
 
 
+def prepare_demo() -> None:
+    migrate()
+    seed()
+
+
 def openapi() -> None:
     from app.main import create_app
 
@@ -85,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations up to head")
     sub.add_parser("seed-demo", help="load the demo data set into an empty database")
+    sub.add_parser("prepare-demo", help="migrate, then seed-demo (what `make run` does)")
     sub.add_parser("openapi", help="print the OpenAPI document")
     admin = sub.add_parser(
         "create-admin", help="create the first admin (password from APP_ADMIN_PASSWORD or a prompt)"
@@ -94,7 +100,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "create-admin":
         create_admin(args.username)
         return
-    {"migrate": migrate, "seed-demo": seed, "openapi": openapi}[args.command]()
+    {
+        "migrate": migrate,
+        "seed-demo": seed,
+        "prepare-demo": prepare_demo,
+        "openapi": openapi,
+    }[args.command]()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Without DATABASE_URL (in the environment or in .env) the local cluster in
 .data/pg is started (created on first use, see devtools/localpg.py) and its URL
-handed to the children. Then `python -m app.cli migrate`, `python -m app.cli
-seed-demo` (idempotent) and uvicorn on 127.0.0.1:${PORT:-8000}.
+handed to the children. Then `python -m app.cli prepare-demo` (migrate, then the
+idempotent seed-demo) and uvicorn on 127.0.0.1:${PORT:-8000}.
 
 Ctrl+C / SIGTERM, or uvicorn exiting, stops uvicorn first and then the local
 PostgreSQL, but only if this launcher started it: a cluster that was already
@@ -177,8 +177,8 @@ def main() -> int:
                 _say(f"started local PostgreSQL: {db_url}")
             else:
                 _say(f"local PostgreSQL was already running, reusing it: {db_url}")
-        _app_step("migrate", env)
-        _app_step("seed-demo", env)
+        # One process for both: importing the app costs about two seconds.
+        _app_step("prepare-demo", env)
         return _serve(env, port, db_url, pg)
     except KeyboardInterrupt:
         return 130
