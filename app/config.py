@@ -9,6 +9,8 @@ from typing import Self
 from pydantic import BaseModel, Field, PostgresDsn, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.enums import Role
+
 
 class Environment(StrEnum):
     development = "development"
@@ -35,6 +37,8 @@ class AuthSettings(BaseModel):
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
     oidc_username_claim: str = "preferred_username"
+    # Roles an external identity may act as; admins and machine clients use the built-in issuer.
+    oidc_roles: frozenset[Role] = frozenset({Role.org_admin, Role.cadre, Role.auditor})
 
 
 class RateLimitSettings(BaseModel):

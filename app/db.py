@@ -70,6 +70,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=db.max_overflow,
         pool_timeout=db.pool_timeout_seconds,
         pool_pre_ping=True,
+        # Statement parameters never reach logs or error messages (passwords, ID numbers).
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "application_name": "cadre-training",

@@ -34,6 +34,8 @@ Code = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 ]
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=_TEXT)]
+# Search terms in query strings: printable, no control characters.
+SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(2199, 12, 31)

@@ -144,6 +144,8 @@ async def _load_actor(db_session: DbSession, settings: Settings, token: str) -> 
         ).one_or_none()
     if user is None or not user.active:
         raise _challenge("The access token's user is unknown or deactivated.")
+    if subject.user_id is None and user.role not in settings.auth.oidc_roles:
+        raise _challenge("This role signs in with the service's own tokens only.")
     org_path = None
     if user.role == Role.org_admin and user.org_unit_id is not None:
         org_path = await db_session.scalar(

@@ -201,6 +201,7 @@ async def test_closing_a_session_applies_the_leave_cap(client: httpx.AsyncClient
     )
     y_logs = await client.get(f"{API}/study-logs", params={"cadre_id": enrolled["y"][0]["id"]})
     assert y_logs.json()["items"] == []
+    assert body["training_session"]["enrolled"] == 0
     assert_problem(
         await client.post(f"{API}/training-sessions/{ts['id']}/close"),
         409,
@@ -218,6 +219,19 @@ async def test_county_admin_cannot_close_a_city_session(
     assert (await county_admin.get(f"{API}/training-sessions/{ts['id']}")).status_code == 200
     r = await county_admin.post(f"{API}/training-sessions/{ts['id']}/close")
     assert_problem(r, 403, "training_session.not_organiser")
+    # It nominates its own cadre to the city's class, may withdraw it, but the attendance
+    # record (leave, score, confirmation) is the organiser's.
+    cadre = await create_cadre(client, county["id"])
+    e = await county_admin.post(
+        f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
+    )
+    assert e.status_code == 201, e.text
+    url = f"{API}/enrollments/{e.json()['id']}"
+    for change in ({"leave_hours": "1"}, {"score": "90"}, {"status": "confirmed"}):
+        assert_problem(
+            await county_admin.patch(url, json=change), 403, "training_session.not_organiser"
+        )
+    assert (await county_admin.patch(url, json={"status": "withdrawn"})).status_code == 200
 
 
 async def test_switching_policy(client: httpx.AsyncClient) -> None:

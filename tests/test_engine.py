@@ -904,7 +904,7 @@ def test_policy_in_force(on: str, code: str) -> None:
 def test_policy_in_force_without_a_policy_or_with_two() -> None:
     with pytest.raises(NoPolicyInForce):
         policy_in_force([NEW_POLICY, OLD_POLICY], date(1999, 12, 31))
-    with pytest.raises(ValueError, match="several"):
+    with pytest.raises(NoPolicyInForce, match="several"):
         policy_in_force([CN_2023, CHUZHOU_2007], date(2010, 1, 1))
 
 

@@ -85,6 +85,9 @@ async def test_oidc_tokens_map_to_local_users(
             assert ok.status_code == 200, ok.text
             assert ok.json()["role"] == "auditor"
             assert (await me(_token("nobody"))).status_code == 401
+            # Admins and machine clients sign in with the service's own tokens only.
+            await add_user(isolated_sessionmaker, Role.admin, username="idp.admin")
+            assert (await me(_token("idp.admin"))).status_code == 401
             assert (await me(_token("li.auditor", aud="someone-else"))).status_code == 401
             assert (await me(_token("li.auditor", exp=int(time.time()) - 10))).status_code == 401
             # Signed by another key: refused.

@@ -162,6 +162,9 @@ async def test_huge_numbers_and_bad_dates_are_422(client: httpx.AsyncClient) -> 
     assert_problem(r, 422, "validation_failed")
     r = await client.get(f"{API}/org-units", params={"limit": 501})
     assert_problem(r, 422, "validation_failed")
+    for path in ("/org-units", "/cadres"):
+        r = await client.get(f"{API}{path}", params={"q": "a\x00b"})
+        assert_problem(r, 422, "validation_failed")
 
 
 async def test_body_that_is_not_json(client: httpx.AsyncClient) -> None:

@@ -207,6 +207,18 @@ async def test_roll_call_order(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("path", ["/reports/compliance", "/reports/roll-call"])
+async def test_a_future_year_is_refused(client: httpx.AsyncClient, path: str) -> None:
+    from app.timezone import local_today
+
+    unit = await create_org_unit(client)
+    r = await client.get(
+        f"{API}{path}", params={"org_unit_id": unit["id"], "year": local_today().year + 1}
+    )
+    assert r.status_code == 422
+    assert r.json()["code"] == "report.future_year"
+
+
+@pytest.mark.parametrize("path", ["/reports/compliance", "/reports/roll-call"])
 async def test_reports_are_scoped(client: httpx.AsyncClient, client_for: Any, path: str) -> None:
     from app.enums import Role
 

@@ -43,5 +43,9 @@ class RateLimiter:
             k for k, v in self._hits.items() if not v or v[-1] <= now - self.window_seconds
         ]:
             del self._hits[key]
+        # Still full of active clients: drop the least recently seen half, never everyone
+        # (a flood of fresh keys must not reset the counts of the clients being limited).
         if len(self._hits) >= self.max_clients:
-            self._hits.clear()
+            by_last_hit = sorted(self._hits, key=lambda k: self._hits[k][-1])
+            for key in by_last_hit[: len(by_last_hit) // 2]:
+                del self._hits[key]

@@ -47,7 +47,8 @@ class UnsupportedGrant(BadRequest):
     title = "Use the password grant for people and client_credentials for machine clients"
 
 
-Credential = Annotated[str | None, Form(max_length=200)]
+# Printable, without control characters (a NUL byte never reaches PostgreSQL).
+Credential = Annotated[str | None, Form(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -91,7 +92,7 @@ async def issue_token(
     password: Credential = None,
     client_id: Credential = None,
     client_secret: Credential = None,
-    scope: Annotated[str | None, Form(max_length=200)] = None,
+    scope: Credential = None,
 ) -> TokenResponse | JSONResponse:
     """Exchange credentials for a short-lived bearer token: `grant_type=password` with
     `username`/`password` for people, `grant_type=client_credentials` with `client_id`/
@@ -112,14 +113,19 @@ async def issue_token(
     if not name or secret is None:
         raise UnsupportedGrant("Credentials for this grant type are missing.")
 
-    user = (await db_session.scalars(select(User).where(User.username == name))).one_or_none()
+    # FOR UPDATE: parallel guesses at one account queue up, so none slips past the lock-out.
+    user = (
+        await db_session.scalars(select(User).where(User.username == name).with_for_update())
+    ).one_or_none()
     now = datetime.now(UTC)
     locked = user is not None and user.locked_until is not None and user.locked_until > now
     # Always pay for one argon2 verification, so answers take as long whatever went wrong.
     valid = verify_password(user.password_hash if user and not locked else None, secret)
     usable = user is not None and valid and user.active and (user.role == Role.hr_system) == machine
     if not usable:
-        if user is not None and not locked:
+        # Machine clients are not locked out (anyone could lock the HR system out by guessing);
+        # the per-client rate limit bounds their guesses.
+        if user is not None and not locked and user.role != Role.hr_system:
             await _count_failure(db_session, user, settings)
         # Returned, not raised: the transaction commits, so the failed attempt is remembered.
         return problem_response(

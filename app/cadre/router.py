@@ -20,7 +20,7 @@ from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
-from app.schema_types import Code
+from app.schema_types import Code, SearchText
 from app.security import Actor, CurrentActor
 
 router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["cadres"])
@@ -53,7 +53,7 @@ async def list_cadres(
     status: CadreStatus | None = None,
     hr_id: Annotated[Code | None, Query()] = None,
     id_number: Annotated[IdNumber | None, Query(description="Exact resident ID number")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Start of the name")] = None,
+    q: Annotated[SearchText | None, Query(description="Start of the name")] = None,
 ) -> CadrePage:
     """Cadres in creation order. ID numbers are always masked in lists."""
     within = (
@@ -101,6 +101,7 @@ async def get_cadre_by_hr_id(
         201: {"model": CadreRead, "description": "Created"},
         **problems(
             CadreNotFound,
+            HrIdTaken,
             IdNumberTaken,
             CadreOrgUnitNotFound,
             UnprocessableEntity,

@@ -8,10 +8,9 @@ taken in SQL, and only one row per cadre comes back. Whole years come from `cadr
 logic then runs on those figures with the same thresholds as the engine. A property test holds
 the two paths to the same answers.
 
-Numeric division in PostgreSQL rounds after about 20 significant digits where the engine's
-fractions are exact; shares are multiplied before they are divided, and a figure a hair below
-a threshold through rounding alone would need a sum of repeating decimals landing within 1e-16 of
-it, which the tests have never produced.
+Numeric division in PostgreSQL rounds near the 16th significant digit where the engine's
+fractions are exact: shares are multiplied before they are divided, and thresholds are compared
+with a tolerance of 1e-9 (see TOLERANCE).
 """
 
 import json
@@ -136,22 +135,29 @@ sums_of_cadre AS (
 figures AS (
     SELECT s.*,
            CASE WHEN NOT (s.rank = ANY(:five_ranks)) THEN 'not_applicable'
-                WHEN s.five_days >= CAST(:five_days_required AS numeric)
-                  OR s.five_hours >= CAST(:five_hours_required AS numeric) THEN 'met'
+                WHEN s.five_days >= CAST(:five_days_required AS numeric) - :tolerance
+                  OR s.five_hours >= CAST(:five_hours_required AS numeric) - :tolerance
+                    THEN 'met'
                 WHEN s.promoted_on IS NOT NULL
                  AND CAST(:as_of AS date) <= s.promoted_on + make_interval(years => :grace_years)
                     THEN 'in_grace'
                 ELSE 'not_met' END AS five_status,
            CASE WHEN NOT (s.rank = ANY(:annual_ranks)) THEN 'not_applicable'
-                WHEN s.cdays >= CAST(:annual_days_required AS numeric)
-                  OR s.credited >= CAST(:annual_hours_required AS numeric) THEN 'met'
+                WHEN s.cdays >= CAST(:annual_days_required AS numeric) - :tolerance
+                  OR s.credited >= CAST(:annual_hours_required AS numeric) - :tolerance
+                    THEN 'met'
                 ELSE 'not_met' END AS annual_status,
            CASE WHEN NOT (s.rank = ANY(:online_ranks)) THEN 'not_applicable'
-                WHEN s.online >= CAST(:online_hours_required AS numeric) THEN 'met'
+                WHEN s.online >= CAST(:online_hours_required AS numeric) - :tolerance THEN 'met'
                 ELSE 'not_met' END AS online_status
     FROM sums_of_cadre s
 )
 """
+
+# Numeric division rounds near the 16th significant digit and the roundings of a sum add up; a
+# figure this close below a threshold is taken as reaching it (exact sums that close below one
+# would need shares with denominators beyond 10^9).
+TOLERANCE = Decimal("1e-9")
 
 _PER_CADRE_SQL = (
     _FIGURES_SQL
@@ -165,7 +171,7 @@ FROM figures
 _PER_UNIT_SQL = (
     _FIGURES_SQL
     + """
-SELECT org_unit_id, COUNT(*),
+SELECT org_unit_id, path, COUNT(*),
        COUNT(*) FILTER (WHERE five_status = 'met'),
        COUNT(*) FILTER (WHERE five_status = 'in_grace'),
        COUNT(*) FILTER (WHERE five_status = 'not_met'),
@@ -178,7 +184,7 @@ SELECT org_unit_id, COUNT(*),
        COUNT(*) FILTER (WHERE online_status = 'not_applicable'),
        COUNT(*) FILTER (WHERE cdays > 0)
 FROM figures
-GROUP BY org_unit_id
+GROUP BY org_unit_id, path
 """
 )
 
@@ -269,6 +275,7 @@ def _parameters(root_path: str, as_of: date, policy: Policy) -> dict[str, object
         "annual_hours_required": policy.annual_required_hours,
         "online_ranks": ranks(policy.online_applies_to),
         "online_hours_required": policy.online_required_hours,
+        "tolerance": TOLERANCE,
     }
 
 
@@ -312,6 +319,7 @@ class UnitCounts:
     """Status counts of the active cadres whose own unit is `org_unit_id` (no subtree)."""
 
     org_unit_id: uuid.UUID
+    path: str
     headcount: int
     five_year: dict[RequirementStatus, int]
     annual: dict[RequirementStatus, int]
@@ -329,11 +337,12 @@ async def unit_counts(
     return [
         UnitCounts(
             org_unit_id=r[0],
-            headcount=r[1],
-            five_year={s.met: r[2], s.in_grace: r[3], s.not_met: r[4], s.not_applicable: r[5]},
-            annual={s.met: r[6], s.not_met: r[7], s.not_applicable: r[8]},
-            online={s.met: r[9], s.not_met: r[10], s.not_applicable: r[11]},
-            trained=r[12],
+            path=r[1],
+            headcount=r[2],
+            five_year={s.met: r[3], s.in_grace: r[4], s.not_met: r[5], s.not_applicable: r[6]},
+            annual={s.met: r[7], s.not_met: r[8], s.not_applicable: r[9]},
+            online={s.met: r[10], s.not_met: r[11], s.not_applicable: r[12]},
+            trained=r[13],
         )
         for r in rows
     ]

@@ -38,7 +38,7 @@ def _counts(counts: dict[RequirementStatus, int]) -> StatusCounts:
 @router.get(
     "/compliance",
     operation_id="getComplianceReport",
-    responses=problems(OrgUnitNotFound, NoPolicyForDate),
+    responses=problems(OrgUnitNotFound, NoPolicyForDate, reports.FutureYear),
 )
 async def get_compliance_report(
     db_session: DbSession,
@@ -80,7 +80,7 @@ async def get_compliance_report(
 @router.get(
     "/roll-call",
     operation_id="getRollCallReport",
-    responses=problems(OrgUnitNotFound, NoPolicyForDate),
+    responses=problems(OrgUnitNotFound, NoPolicyForDate, reports.FutureYear),
 )
 async def get_roll_call_report(
     db_session: DbSession,

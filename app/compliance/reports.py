@@ -23,14 +23,23 @@ from app.credit_policy.engine import RequirementStatus, RollCallGroup
 from app.credit_policy.errors import NoPolicyForDate
 from app.credit_policy.policy import NoPolicyInForce, Policy, policy_in_force
 from app.credit_policy.service import load_policies
+from app.errors import UnprocessableEntity
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree
 from app.timezone import local_today
 
 
+class FutureYear(UnprocessableEntity):
+    code = "report.future_year"
+    title = "A report covers the current year or an earlier one"
+
+
 def evaluation_day(year: int) -> date:
     """A past year is judged at its end; the current one today (later classes do not count yet)."""
-    return min(date(year, 12, 31), local_today())
+    today = local_today()
+    if year > today.year:
+        raise FutureYear(f"{year} has not begun; the latest year is {today.year}.")
+    return min(date(year, 12, 31), today)
 
 
 async def policy_on(db_session: AsyncSession, day: date) -> Policy:
@@ -83,15 +92,9 @@ async def compliance_report(
     as_of = evaluation_day(year)
     policy = await policy_on(db_session, as_of)
     counts = await unit_counts(db_session, root.path, as_of, policy)
-    paths = {
-        row[0]: row[1]
-        for row in await db_session.execute(
-            select(OrgUnit.id, OrgUnit.path).where(in_subtree(root.path))
-        )
-    }
     totals: dict[str, UnitTotals] = defaultdict(UnitTotals)
     for unit_counts_row in counts:
-        for path in _ancestors_within(paths[unit_counts_row.org_unit_id], root.path):
+        for path in _ancestors_within(unit_counts_row.path, root.path):
             totals[path].add(unit_counts_row)
     units = (
         await db_session.scalars(

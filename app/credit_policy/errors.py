@@ -13,4 +13,4 @@ class PolicyOverlap(Conflict):
 
 class NoPolicyForDate(Conflict):
     code = "credit_policy.none_in_force"
-    title = "No credit policy is in force on a date the computation needs"
+    title = "No single credit policy is in force on a date the computation needs"

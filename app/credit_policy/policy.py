@@ -208,7 +208,7 @@ BUILT_IN_POLICIES: tuple[Policy, ...] = (CN_2023,)
 
 
 class NoPolicyInForce(LookupError):
-    """No policy covers the date asked about."""
+    """No policy, or more than one, covers the date asked about."""
 
 
 def policy_in_force(policies: Sequence[Policy], on: date) -> Policy:
@@ -218,7 +218,7 @@ def policy_in_force(policies: Sequence[Policy], on: date) -> Policy:
         raise NoPolicyInForce(f"no credit policy is in force on {on.isoformat()}")
     if len(found) > 1:
         codes = ", ".join(sorted(policy.code for policy in found))
-        raise ValueError(f"several credit policies are in force on {on.isoformat()}: {codes}")
+        raise NoPolicyInForce(f"several credit policies are in force on {on.isoformat()}: {codes}")
     return found[0]
 
 

@@ -4,7 +4,7 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.credit_policy.errors import PolicyCodeTaken, PolicyOverlap
@@ -23,6 +23,8 @@ def _engine_policy(row: CreditPolicy) -> Policy:
         definition=row.definition,
     )
 
+
+POLICY_LOCK = 7_202_301  # pg_advisory_xact_lock key for policy changes
 
 # Parsed policies of this process, keyed by the (id, version) of every row: policies change
 # rarely, and parsing their definitions on every request would dominate a compliance read.
@@ -47,6 +49,8 @@ async def load_policies(db_session: AsyncSession) -> tuple[Policy, ...]:
 
 
 async def create_policy(db_session: AsyncSession, data: CreditPolicyCreate) -> CreditPolicy:
+    # Serialise policy changes: row locks cannot stop two new, overlapping rows.
+    await db_session.execute(select(func.pg_advisory_xact_lock(POLICY_LOCK)))
     rows = list(
         await db_session.scalars(
             select(CreditPolicy).order_by(CreditPolicy.effective_from).with_for_update()

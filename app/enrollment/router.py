@@ -24,7 +24,7 @@ from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.pagination import Page, PageQuery, paginate
 from app.security import CurrentActor
 from app.training_session import service as session_service
-from app.training_session.errors import TrainingSessionNotFound
+from app.training_session.errors import NotSessionOrganiser, TrainingSessionNotFound
 
 session_router = APIRouter(prefix=f"{API_PREFIX}/training-sessions", tags=["enrollments"])
 router = APIRouter(prefix=f"{API_PREFIX}/enrollments", tags=["enrollments"])
@@ -110,6 +110,7 @@ async def get_enrollment(
         EnrollmentFinal,
         LeaveExceedsSession,
         PreconditionFailed,
+        NotSessionOrganiser,
     ),
 )
 async def update_enrollment(
@@ -123,6 +124,6 @@ async def update_enrollment(
     """Confirm, withdraw or re-enrol; record leave hours and the score."""
     enrollment = await service.get_enrollment(db_session, enrollment_id, actor)
     check_if_match(if_match, enrollment.version)
-    enrollment = await service.update_enrollment(db_session, enrollment, body)
+    enrollment = await service.update_enrollment(db_session, enrollment, body, actor)
     set_etag(response, enrollment.version)
     return EnrollmentRead.model_validate(enrollment)

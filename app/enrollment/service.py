@@ -34,6 +34,7 @@ from app.errors import FieldNotAllowed, ProblemFieldError
 from app.security import Actor
 from app.training_session import repository as sessions
 from app.training_session.models import TrainingSession
+from app.training_session.service import check_manages
 
 _CONFLICTS = {"uq_enrollment_training_session_id_cadre_id": AlreadyEnrolled()}
 
@@ -123,7 +124,7 @@ async def enroll(
 
 
 async def update_enrollment(
-    db_session: AsyncSession, enrollment: Enrollment, data: EnrollmentUpdate
+    db_session: AsyncSession, enrollment: Enrollment, data: EnrollmentUpdate, actor: Actor
 ) -> Enrollment:
     changes = {
         k: v for k, v in data.model_dump(exclude_unset=True).items() if getattr(enrollment, k) != v
@@ -133,6 +134,12 @@ async def update_enrollment(
         return enrollment
     ts = await sessions.get(db_session, enrollment.training_session_id, for_update=True)
     assert ts is not None  # FK
+    if {"leave_hours", "score"} & changes.keys() or changes.get("status") == (
+        EnrollmentStatus.confirmed
+    ):
+        # Attendance, leave and score are the organiser's record (rule 7 reads the leave);
+        # the cadre's own unit may only withdraw or re-enrol it.
+        await check_manages(db_session, ts, actor)
     if ts.status in (SessionStatus.closed, SessionStatus.cancelled):
         raise EnrollmentFinal()
     if "leave_hours" in changes and changes["leave_hours"] > ts.credit_hours:

@@ -19,7 +19,7 @@ from app.org_unit.errors import (
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitRead, OrgUnitUpdate
 from app.pagination import Page, PageQuery, paginate
-from app.schema_types import Code
+from app.schema_types import Code, SearchText
 from app.security import CurrentActor
 
 router = APIRouter(prefix=f"{API_PREFIX}/org-units", tags=["org units"])
@@ -47,7 +47,7 @@ async def list_org_units(
     kind: OrgUnitKind | None = None,
     code: Annotated[Code | None, Query()] = None,
     active: bool | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
+    q: Annotated[SearchText | None, Query(description="Part of the name")] = None,
 ) -> OrgUnitPage:
     """Org units, in creation order, optionally restricted to a subtree."""
     root = await service.get_org_unit(db_session, within, actor) if within else None

@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
@@ -24,6 +24,7 @@ from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
 from app.security import Actor
 
 _CONFLICTS = {"uq_org_unit_code": OrgUnitCodeTaken()}
+TREE_LOCK = 7_202_302  # pg_advisory_xact_lock key for moves in the org tree
 
 
 async def get_org_unit(db_session: AsyncSession, org_unit_id: uuid.UUID, actor: Actor) -> OrgUnit:
@@ -52,6 +53,9 @@ async def create_org_unit(db_session: AsyncSession, data: OrgUnitCreate, actor: 
     if await repository.get_by_code(db_session, data.code) is not None:
         raise OrgUnitCodeTaken()
     parent = await _parent(db_session, data.parent_id, actor) if data.parent_id else None
+    if parent is not None:
+        # A move of the parent waits for this insert, or this insert sees the moved path.
+        await db_session.refresh(parent, with_for_update={"read": True})
     unit_id = new_id()
     unit = OrgUnit(
         id=unit_id,
@@ -96,7 +100,13 @@ async def _move(
 ) -> None:
     if parent_id is None and not actor.whole_tree:
         raise RootNotAllowed()
+    # Moves are rare and rewrite paths across the tree: one at a time, each on fresh rows, so
+    # two crossing moves cannot make a cycle.
+    await db_session.execute(select(func.pg_advisory_xact_lock(TREE_LOCK)))
+    await db_session.refresh(unit, with_for_update=True)
     parent = await _parent(db_session, parent_id, actor) if parent_id else None
+    if parent is not None:
+        await db_session.refresh(parent, with_for_update=True)
     if parent is not None and parent.path.startswith(unit.path):
         raise OrgUnitCycle()
     old_path = unit.path

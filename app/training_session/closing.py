@@ -23,6 +23,7 @@ from app.enums import (
     StudyLogStatus,
     TrainingForm,
 )
+from app.ids import new_id
 from app.security import Actor
 from app.study_log.models import StudyLog
 from app.training_session.errors import AlreadyClosed, InvalidStatusTransition
@@ -89,6 +90,7 @@ async def close_session(
         log_id = None
         if outcome.completed:
             log = StudyLog(
+                id=new_id(),
                 cadre_id=enrollment.cadre_id,
                 kind=log_kind(ts),
                 title=ts.title,
@@ -106,7 +108,6 @@ async def close_session(
                 review_comment="issued by closing the session",
             )
             db_session.add(log)
-            await db_session.flush()
             log_id = log.id
         outcomes.append(
             EnrollmentOutcome(
@@ -122,5 +123,7 @@ async def close_session(
             )
         )
     ts.status = SessionStatus.closed
+    ts.enrolled = 0  # nobody is enrolled or confirmed any more
+    # One flush: one INSERT of all issued logs, one pass of the year-sum triggers.
     await db_session.flush()
     return outcomes

@@ -120,11 +120,19 @@ def upgrade() -> None:
         "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT "
         "EXECUTE FUNCTION study_log_sums_delete()"
     )
+    op.execute(
+        "CREATE FUNCTION study_log_sums_truncate() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN\nDELETE FROM cadre_year_kind;\nRETURN NULL;\nEND\n$$"
+    )
+    op.execute(
+        "CREATE TRIGGER study_log_sums_truncate AFTER TRUNCATE ON study_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION study_log_sums_truncate()"
+    )
     op.execute(UPSERT.format(contributions=CONTRIBUTIONS.format(rows="study_log", sign=1)))
 
 
 def downgrade() -> None:
-    for event in ("insert", "update", "delete"):
+    for event in ("insert", "update", "delete", "truncate"):
         op.execute(f"DROP TRIGGER study_log_sums_{event} ON study_log")
         op.execute(f"DROP FUNCTION study_log_sums_{event}()")
     op.drop_index("ix_study_log_kind_start_date", table_name="study_log")
