@@ -12,8 +12,8 @@ from app.assessment.errors import AssessmentExists, AssessmentNotFound, Training
 from app.assessment.models import Assessment
 from app.assessment.schemas import AssessmentCreate, AssessmentUpdate
 from app.cadre import repository as cadres
-from app.cadre.errors import ReferencedCadreNotFound
 from app.cadre.models import Cadre
+from app.cadre.service import referenced_cadre
 from app.compliance.service import cadre_logs
 from app.credit_policy import engine
 from app.credit_policy.engine.common import add_years
@@ -22,7 +22,6 @@ from app.credit_policy.policy import NoPolicyInForce
 from app.credit_policy.service import load_policies
 from app.db import flush_mapping_conflicts
 from app.enums import AssessmentRating
-from app.errors import ProblemFieldError
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
 from app.security import Actor
@@ -64,15 +63,7 @@ async def decide(
 async def create_assessment(
     db_session: AsyncSession, data: AssessmentCreate, actor: Actor
 ) -> Assessment:
-    cadre = await cadres.get(db_session, data.cadre_id, actor)
-    if cadre is None:
-        raise ReferencedCadreNotFound(
-            errors=[
-                ProblemFieldError(
-                    pointer="/body/cadre_id", detail="no such cadre", code="not_found"
-                )
-            ]
-        )
+    cadre = await referenced_cadre(db_session, data.cadre_id, actor)
     existing = await db_session.scalar(
         select(Assessment.id).where(Assessment.cadre_id == cadre.id, Assessment.year == data.year)
     )

@@ -6,7 +6,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cadre import repository
-from app.cadre.errors import CadreNotFound, CadreOrgUnitNotFound, HrIdTaken, IdNumberTaken
+from app.cadre.errors import (
+    CadreNotFound,
+    CadreOrgUnitNotFound,
+    HrIdTaken,
+    IdNumberTaken,
+    ReferencedCadreNotFound,
+)
 from app.cadre.id_number import birth_date_of, gender_of
 from app.cadre.models import Cadre
 from app.cadre.schemas import CadreCreate, CadreUpdate, CadreUpsert
@@ -23,6 +29,21 @@ async def get_cadre(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor)
     cadre = await repository.get(db_session, cadre_id, actor)
     if cadre is None:
         raise CadreNotFound()
+    return cadre
+
+
+async def referenced_cadre(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor) -> Cadre:
+    """The cadre a request body names in `cadre_id`; one outside the actor's scope does not exist
+    as far as the actor can tell (422 with a pointer to the field)."""
+    cadre = await repository.get(db_session, cadre_id, actor)
+    if cadre is None:
+        raise ReferencedCadreNotFound(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/cadre_id", detail="no such cadre", code="not_found"
+                )
+            ]
+        )
     return cadre
 
 

@@ -7,8 +7,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
-from app.cadre import repository as cadres
-from app.cadre.errors import ReferencedCadreNotFound
+from app.cadre.service import referenced_cadre
 from app.db import flush_mapping_conflicts
 from app.enrollment.errors import (
     AlreadyEnrolled,
@@ -30,7 +29,7 @@ from app.enums import (
     Role,
     SessionStatus,
 )
-from app.errors import FieldNotAllowed, ProblemFieldError
+from app.errors import FieldNotAllowed
 from app.security import Actor
 from app.training_session import repository as sessions
 from app.training_session.models import TrainingSession
@@ -92,15 +91,7 @@ async def enroll(
         )
     if ts.status not in _ENROLLABLE[data.origin]:
         raise SessionNotOpen(f"The session is {ts.status.value}.")
-    cadre = await cadres.get(db_session, data.cadre_id, actor)
-    if cadre is None:
-        raise ReferencedCadreNotFound(
-            errors=[
-                ProblemFieldError(
-                    pointer="/body/cadre_id", detail="no such cadre", code="not_found"
-                )
-            ]
-        )
+    cadre = await referenced_cadre(db_session, data.cadre_id, actor)
     if cadre.status != CadreStatus.active:
         raise CadreInactive()
     existing = await db_session.scalar(

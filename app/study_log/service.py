@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import scope
 from app.audit import service as audit
 from app.cadre import repository as cadres
-from app.cadre.errors import ReferencedCadreNotFound
 from app.cadre.models import Cadre
+from app.cadre.service import referenced_cadre
 from app.enums import AuditAction, Role, StudyLogKind, StudyLogSource, StudyLogStatus
-from app.errors import FieldNotAllowed, ProblemFieldError
+from app.errors import FieldNotAllowed
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
 from app.schema_types import quantize
@@ -59,14 +59,7 @@ async def _check_cadre(db_session: AsyncSession, data: StudyLogCreate, actor: Ac
         raise FieldNotAllowed(
             "A cadre's own study logs start pending, for review.", pointer="/body/status"
         )
-    if await cadres.get(db_session, data.cadre_id, actor) is None:
-        raise ReferencedCadreNotFound(
-            errors=[
-                ProblemFieldError(
-                    pointer="/body/cadre_id", detail="no such cadre", code="not_found"
-                )
-            ]
-        )
+    await referenced_cadre(db_session, data.cadre_id, actor)
 
 
 def _new_log(data: StudyLogCreate, **extra: Any) -> StudyLog:
