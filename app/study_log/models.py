@@ -44,7 +44,14 @@ class StudyLog(IdMixin, VersionedMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
         CheckConstraint("hours >= 0 AND days >= 0", name="non_negative"),
-        Index("ix_study_log_cadre_id_start_date", "cadre_id", "start_date"),
+        # A cadre's logs for the engine (compliance, credits) as an index-only scan: the rows of
+        # one cadre lie all over the heap, one page each.
+        Index(
+            "ix_study_log_cadre_id_end_date",
+            "cadre_id",
+            "end_date",
+            postgresql_include=["id", "kind", "start_date", "hours", "days", "status"],
+        ),
         # Report corrections: logs dated after the evaluation day, and centralised logs across
         # the start of a five-year window (app.compliance.figures).
         Index("ix_study_log_end_date", "end_date"),

@@ -88,6 +88,14 @@ def upgrade() -> None:
         unique=False,
         postgresql_include=["cadre_id", "kind", "hours", "days", "items"],
     )
+    op.drop_index("ix_study_log_cadre_id_start_date", table_name="study_log")
+    op.create_index(
+        "ix_study_log_cadre_id_end_date",
+        "study_log",
+        ["cadre_id", "end_date"],
+        unique=False,
+        postgresql_include=["id", "kind", "start_date", "hours", "days", "status"],
+    )
     op.create_index("ix_study_log_end_date", "study_log", ["end_date"], unique=False)
     op.create_index(
         "ix_study_log_long",
@@ -138,6 +146,10 @@ def downgrade() -> None:
     op.drop_index("ix_study_log_kind_start_date", table_name="study_log")
     op.drop_index("ix_study_log_long", table_name="study_log")
     op.drop_index("ix_study_log_end_date", table_name="study_log")
+    op.drop_index("ix_study_log_cadre_id_end_date", table_name="study_log")
+    op.create_index(
+        "ix_study_log_cadre_id_start_date", "study_log", ["cadre_id", "start_date"], unique=False
+    )
     op.drop_index("ix_cadre_year_kind_year", table_name="cadre_year_kind")
     op.drop_index("ix_cadre_year_kind_kind_year", table_name="cadre_year_kind")
     op.drop_table("cadre_year_kind")
