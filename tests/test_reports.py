@@ -277,3 +277,71 @@ async def test_year_sums_follow_every_write(client: httpx.AsyncClient, db_conn: 
     assert (2025, "online_course") not in await sums()
     await client.post(f"{API}/study-logs/{across['id']}/void")
     assert await sums() == {}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    cadres=st.lists(
+        st.tuples(
+            st.sampled_from(list(Rank)),
+            st.none() | st.dates(date(2021, 1, 1), date(2025, 12, 31)),
+            st.lists(log_specs(), max_size=6),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+async def test_sql_roll_call_order_equals_the_engine(
+    app: FastAPI,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    cadres: list[tuple[Rank, date | None, list[dict[str, Any]]]],
+) -> None:
+    from app.compliance.figures import roll_call_rows
+
+    as_of = date(2025, 12, 31)
+    async with isolated_sessionmaker() as db_session:
+        savepoint = await db_session.begin_nested()
+        unit_id = new_id()
+        unit = OrgUnit(
+            id=unit_id,
+            code=f"R{unit_id.hex[:10]}",
+            name="x",
+            kind="city",
+            path=path_of(None, unit_id),
+            depth=0,
+            active=True,
+        )
+        db_session.add(unit)
+        await db_session.flush()
+        candidates = []
+        for rank, promoted_on, specs in cadres:
+            cadre = Cadre(
+                hr_id=f"H{uuid.uuid4().hex[:12]}",
+                name="测试",
+                id_number=id_number(date(1980, 1, 1)),
+                gender=Gender.male,
+                birth_date=date(1980, 1, 1),
+                org_unit_id=unit_id,
+                rank=rank,
+                promoted_on=promoted_on,
+                status=CadreStatus.active,
+            )
+            db_session.add(cadre)
+            await db_session.flush()
+            records = []
+            for spec in specs:
+                log = StudyLog(cadre_id=cadre.id, title="t", source=StudyLogSource.manual, **spec)
+                db_session.add(log)
+                await db_session.flush()
+                records.append(engine.LogRecord(id=str(log.id), **spec))
+            if not engine.trained_in_year(records, as_of.year, [CN_2023]):
+                candidates.append(
+                    engine.roll_call_candidate(
+                        str(cadre.id), records, as_of, rank, promoted_on, [CN_2023]
+                    )
+                )
+        active, trained, rows = await roll_call_rows(db_session, unit.path, as_of, CN_2023, 100)
+        await savepoint.rollback()
+    expected = [c.cadre_id for c in engine.rank_candidates(candidates)]
+    assert [str(r.cadre_id) for r in rows] == expected
+    assert (active, active - trained) == (len(cadres), len(candidates))

@@ -188,13 +188,65 @@ GROUP BY org_unit_id, path
 """
 )
 
-_LAST_CENTRALISED_SQL = """
-SELECT l.cadre_id, MAX(LEAST(l.end_date, :as_of))
-FROM study_log l
-WHERE l.cadre_id = ANY(:ids) AND l.status = 'approved' AND l.kind = ANY(:centralised)
-  AND l.start_date <= :as_of
-GROUP BY l.cadre_id
+# SPEC §3 rule 8, ranked in the database so a province-wide roll-call returns only its top rows.
+# The order is the engine's (`engine.rank_candidates`): five-year `not_met`, then `in_grace` by
+# deadline, then the largest share still missing of the cadre's own requirement (five-year where
+# it applies, else annual; the closer of its days and hours alternatives), then the longest since
+# the last centralised training (never first), then the cadre id.
+_ROLL_CALL_SQL = (  # constant text only: every value is a bound parameter
+    _FIGURES_SQL  # noqa: S608
+    + """,
+last_trained AS (
+    SELECT l.cadre_id, MAX(LEAST(l.end_date, :as_of)) AS last_day
+    FROM study_log l
+    JOIN cadre c ON c.id = l.cadre_id
+    JOIN org_unit u ON u.id = c.org_unit_id
+    WHERE l.kind = ANY(:centralised) AND l.status = 'approved' AND l.start_date <= :as_of
+      AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
+    GROUP BY l.cadre_id
+),
+ranked AS (
+    SELECT f.*, t.last_day,
+           CASE f.five_status WHEN 'not_met' THEN 0 WHEN 'in_grace' THEN 1 ELSE 2 END AS grp,
+           CASE WHEN f.five_status <> 'not_applicable' THEN 'five_year'
+                WHEN f.annual_status <> 'not_applicable' THEN 'annual'
+                ELSE 'none' END AS measured,
+           -- The missing share of each alternative; LEAST skips an alternative that is NULL.
+           COALESCE(CASE
+               WHEN f.five_status <> 'not_applicable' THEN LEAST(
+                   CASE WHEN q.fd = 0 THEN 0 ELSE GREATEST(q.fd - f.five_days, 0) / q.fd END,
+                   CASE WHEN q.fh = 0 THEN 0 ELSE GREATEST(q.fh - f.five_hours, 0) / q.fh END)
+               WHEN f.annual_status <> 'not_applicable' THEN LEAST(
+                   CASE WHEN q.ad = 0 THEN 0 ELSE GREATEST(q.ad - f.cdays, 0) / q.ad END,
+                   CASE WHEN q.ah = 0 THEN 0 ELSE GREATEST(q.ah - f.credited, 0) / q.ah END)
+           END, 0) AS outstanding
+    FROM figures f
+    LEFT JOIN last_trained t ON t.cadre_id = f.id
+    CROSS JOIN (
+        SELECT CAST(:five_days_required AS numeric) AS fd,
+               CAST(:five_hours_required AS numeric) AS fh,
+               CAST(:annual_days_required AS numeric) AS ad,
+               CAST(:annual_hours_required AS numeric) AS ah
+    ) AS q
+    WHERE f.cdays <= 0
+),
+counts AS (
+    SELECT COUNT(*) AS active, COUNT(*) FILTER (WHERE cdays > 0) AS trained FROM figures
+)
+SELECT k.active, k.trained, r.id, r.org_unit_id, r.rank, r.promoted_on, r.five_status,
+       r.grp, r.measured, r.outstanding, r.last_day
+FROM counts k
+LEFT JOIN LATERAL (
+    SELECT * FROM ranked
+    ORDER BY grp,
+             CASE WHEN grp = 1 THEN promoted_on END NULLS FIRST,
+             outstanding DESC,
+             last_day NULLS FIRST,
+             CAST(id AS text)
+    LIMIT :limit
+) AS r ON true
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,15 +400,43 @@ async def unit_counts(
     ]
 
 
-async def last_centralised(
-    db_session: AsyncSession, cadre_ids: list[uuid.UUID], as_of: date, policy: Policy
-) -> dict[uuid.UUID, date]:
-    rows = await db_session.execute(
-        text(_LAST_CENTRALISED_SQL),
-        {
-            "ids": cadre_ids,
-            "as_of": as_of,
-            "centralised": sorted(k.value for k in policy.centralised_kinds),
-        },
-    )
-    return {row[0]: row[1] for row in rows}
+@dataclass(frozen=True, slots=True)
+class RollCallRow:
+    cadre_id: uuid.UUID
+    org_unit_id: uuid.UUID
+    rank: Rank
+    promoted_on: date | None
+    five_year_status: RequirementStatus
+    group: int
+    measured: str
+    outstanding: Decimal
+    last_centralised_on: date | None
+
+
+async def roll_call_rows(
+    db_session: AsyncSession, root_path: str, as_of: date, policy: Policy, limit: int
+) -> tuple[int, int, list[RollCallRow]]:
+    """(active cadres, trained cadres, the first `limit` untrained ones in roll-call order)."""
+    await db_session.execute(text("SET LOCAL jit = off"))
+    rows = (
+        await db_session.execute(
+            text(_ROLL_CALL_SQL), {**_parameters(root_path, as_of, policy), "limit": limit}
+        )
+    ).all()
+    active, trained = (rows[0][0], rows[0][1]) if rows else (0, 0)
+    ranked = [
+        RollCallRow(
+            cadre_id=r[2],
+            org_unit_id=r[3],
+            rank=Rank(r[4]),
+            promoted_on=r[5],
+            five_year_status=RequirementStatus(r[6]),
+            group=r[7],
+            measured=r[8],
+            outstanding=r[9],
+            last_centralised_on=r[10],
+        )
+        for r in rows
+        if r[2] is not None
+    ]
+    return active, trained, ranked

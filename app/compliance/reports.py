@@ -5,21 +5,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cadre.models import Cadre
-from app.compliance.figures import (
-    CadreFigures,
-    UnitCounts,
-    cadre_figures,
-    last_centralised,
-    unit_counts,
-)
+from app.compliance.figures import UnitCounts, roll_call_rows, unit_counts
 from app.credit_policy import engine
 from app.credit_policy.engine import RequirementStatus, RollCallGroup
+from app.credit_policy.engine.common import add_years
 from app.credit_policy.errors import NoPolicyForDate
 from app.credit_policy.policy import NoPolicyInForce, Policy, policy_in_force
 from app.credit_policy.service import load_policies
@@ -141,111 +135,60 @@ class RollCall:
     candidates: list[Candidate]
 
 
-def _gap_share(alternatives: list[tuple[Decimal | None, Decimal]]) -> Fraction:
-    """Mirrors the engine's roll-call measure: the closest alternative's missing share."""
-    shares = [
-        Fraction(0)
-        if required == 0
-        else max(Fraction(0), Fraction(required - actual) / Fraction(required))
-        for required, actual in alternatives
-        if required is not None
-    ]
-    return min(shares, default=Fraction(0))
-
-
-def _measure(f: CadreFigures, policy: Policy) -> tuple[str, Fraction]:
-    if f.five_year_status is not RequirementStatus.not_applicable:
-        return "five_year", _gap_share(
-            [
-                (policy.five_year_required_days, f.five_year_days),
-                (policy.five_year_required_hours, f.five_year_hours),
-            ]
-        )
-    if f.annual_status is not RequirementStatus.not_applicable:
-        return "annual", _gap_share(
-            [
-                (policy.annual_required_days, f.annual_centralised_days),
-                (policy.annual_required_hours, f.annual_credited_hours),
-            ]
-        )
-    return "none", Fraction(0)
-
-
-def _group(f: CadreFigures) -> RollCallGroup:
-    if f.five_year_status is RequirementStatus.not_met:
-        return RollCallGroup.five_year_not_met
-    if f.five_year_status is RequirementStatus.in_grace:
-        return RollCallGroup.five_year_in_grace
-    return RollCallGroup.other
-
-
-_GROUP_ORDER = {
-    RollCallGroup.five_year_not_met: 0,
-    RollCallGroup.five_year_in_grace: 1,
-    RollCallGroup.other: 2,
+_GROUPS = (
+    RollCallGroup.five_year_not_met,
+    RollCallGroup.five_year_in_grace,
+    RollCallGroup.other,
+)
+_GROUP_TEXT = {
+    RollCallGroup.five_year_not_met: "five-year requirement not met",
+    RollCallGroup.five_year_in_grace: "in grace until {deadline}",
+    RollCallGroup.other: "untrained this year",
 }
 
 
 async def roll_call(db_session: AsyncSession, root: OrgUnit, year: int, limit: int) -> RollCall:
-    """SPEC §3 rule 8, in the engine's order (`engine.rank_candidates`): five-year `not_met`,
-    then `in_grace` by deadline, then the largest share of the requirement still missing, then
-    the longest since the last centralised training, then the cadre id."""
+    """SPEC §3 rule 8 for the subtree, ranked in the database in the engine's order (see
+    `app.compliance.figures._ROLL_CALL_SQL`); only the first `limit` come back."""
     as_of = evaluation_day(year)
     policy = await policy_on(db_session, as_of)
-    figures = await cadre_figures(db_session, root.path, as_of, policy)
-    untrained = [f for f in figures if not f.trained]
-    last = await last_centralised(db_session, [f.cadre_id for f in untrained], as_of, policy)
-    scored = []
-    for f in untrained:
-        group = _group(f)
-        name, share = _measure(f, policy)
-        deadline = f.grace_deadline if group is RollCallGroup.five_year_in_grace else None
-        key = (
-            _GROUP_ORDER[group],
-            deadline or date.min,
-            -share,
-            last.get(f.cadre_id) or date.min,
-            str(f.cadre_id),
-        )
-        scored.append((key, f, group, name, share))
-    scored.sort(key=lambda item: item[0])
-    top = scored[:limit]
+    active, trained, rows = await roll_call_rows(db_session, root.path, as_of, policy, limit)
     people = {
         c.id: c
         for c in await db_session.scalars(
-            select(Cadre).where(Cadre.id.in_([f.cadre_id for _, f, *_ in top]))
+            select(Cadre).where(Cadre.id.in_([row.cadre_id for row in rows]))
         )
     }
     candidates = []
-    for position, (_, f, group, name, share) in enumerate(top, start=1):
-        last_day = last.get(f.cadre_id)
-        reasons = {
-            RollCallGroup.five_year_not_met: "five-year requirement not met",
-            RollCallGroup.five_year_in_grace: f"in grace until {f.grace_deadline}",
-            RollCallGroup.other: "untrained this year",
-        }
-        percent = engine.q2(Decimal(share.numerator) / Decimal(share.denominator) * 100)
+    for position, row in enumerate(rows, start=1):
+        group = _GROUPS[row.group]
+        deadline = (
+            add_years(row.promoted_on, policy.grace_years) if row.promoted_on is not None else None
+        )
+        percent = engine.q2(row.outstanding * 100)
+        last_day = row.last_centralised_on
         trained_text = (
             f"last centralised training ended {last_day}" if last_day else "never trained"
         )
+        requirement = row.measured.replace("_", "-")
         reason = (
-            f"{reasons[group]}; {percent}% of the {name.replace('_', '-')} requirement "
-            f"outstanding; {trained_text}"
+            f"{_GROUP_TEXT[group].format(deadline=deadline)}; {percent}% of the {requirement} "
+            f"requirement outstanding; {trained_text}"
         )
-        cadre = people[f.cadre_id]
+        cadre = people[row.cadre_id]
         candidates.append(
             Candidate(
                 position=position,
-                cadre_id=f.cadre_id,
+                cadre_id=row.cadre_id,
                 hr_id=cadre.hr_id,
                 name=cadre.name,
-                org_unit_id=f.org_unit_id,
-                rank=f.rank.value,
+                org_unit_id=row.org_unit_id,
+                rank=row.rank.value,
                 group=group,
-                five_year_status=f.five_year_status,
-                grace_deadline=f.grace_deadline,
-                outstanding_requirement=name,
-                outstanding=Decimal(share.numerator) / Decimal(share.denominator),
+                five_year_status=row.five_year_status,
+                grace_deadline=deadline,
+                outstanding_requirement=row.measured,
+                outstanding=row.outstanding,
                 last_centralised_on=last_day,
                 reason=reason,
             )
@@ -255,9 +198,9 @@ async def roll_call(db_session: AsyncSession, root: OrgUnit, year: int, limit: i
         year=year,
         as_of=as_of,
         policy=policy,
-        active=len(figures),
-        quota=engine.quota(len(figures), policy),
-        trained=len(figures) - len(untrained),
-        untrained=len(untrained),
+        active=active,
+        quota=engine.quota(active, policy),
+        trained=trained,
+        untrained=active - trained,
         candidates=candidates,
     )
