@@ -1,4 +1,5 @@
-"""Operator commands: `python -m app.cli {migrate,seed-demo,create-admin,openapi}`."""
+"""Operator commands: `python -m app.cli {migrate,seed-demo,prepare-demo,create-admin,prune-changes,
+openapi}`."""
 
 import argparse
 import asyncio
@@ -11,6 +12,7 @@ from alembic import command
 
 from app import personal_data
 from app.audit import service as audit
+from app.change_feed import service as change_feed
 from app.config import Environment, Settings, get_settings
 from app.db import create_engine, create_sessionmaker, transaction
 from app.demo_users import DEMO_PASSWORD, DemoLogin, ensure_demo_users, freeze_demo_snapshots
@@ -73,6 +75,20 @@ def create_admin(username: str) -> None:
     print(f"admin {username!r} created" if created else f"a user named {username!r} exists already")
 
 
+async def _prune_changes() -> int:
+    settings = _configure()
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as db_session:
+            return await change_feed.prune(db_session, settings.changes_retention_days)
+    finally:
+        await engine.dispose()
+
+
+def prune_changes() -> None:
+    print(f"{asyncio.run(_prune_changes())} change events older than the retention removed")
+
+
 def prepare_demo() -> None:
     migrate()
     seed()
@@ -91,6 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("migrate", help="apply database migrations up to head")
     sub.add_parser("seed-demo", help="load the demo data set into an empty database")
     sub.add_parser("prepare-demo", help="migrate, then seed-demo (what `make run` does)")
+    sub.add_parser(
+        "prune-changes", help="drop change-feed events older than APP_CHANGES_RETENTION_DAYS"
+    )
     sub.add_parser("openapi", help="print the OpenAPI document")
     admin = sub.add_parser(
         "create-admin", help="create the first admin (password from APP_ADMIN_PASSWORD or a prompt)"
@@ -104,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": migrate,
         "seed-demo": seed,
         "prepare-demo": prepare_demo,
+        "prune-changes": prune_changes,
         "openapi": openapi,
     }[args.command]()
 

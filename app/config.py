@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         description="Base64 of 32 random bytes: encrypts resident ID numbers and keys their "
         "lookup hash",
     )
+    changes_retention_days: int = Field(
+        default=90, ge=1, description="How long the change feed keeps events"
+    )
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
 

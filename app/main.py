@@ -18,6 +18,7 @@ from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.auth.router import router as auth_router
 from app.cadre.router import router as cadre_router
+from app.change_feed.router import router as change_feed_router
 from app.compliance.report_router import router as report_router
 from app.compliance.router import router as compliance_router
 from app.config import Settings, get_settings
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         credit_policy_router,
         compliance_router,
         report_router,
+        change_feed_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(auth_router)

@@ -3,6 +3,7 @@
 from app.assessment.models import Assessment
 from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
+from app.change_feed.models import ChangeEvent, ChangeFeedState
 from app.compliance.models import CadreYearKind
 from app.credit_policy.models import CreditPolicy
 from app.db import Base
@@ -18,6 +19,8 @@ __all__ = [
     "Base",
     "Cadre",
     "CadreYearKind",
+    "ChangeEvent",
+    "ChangeFeedState",
     "CreditPolicy",
     "Enrollment",
     "OrgUnit",

@@ -91,6 +91,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "getCadreCompliance": ALL,
     "getComplianceReport": READERS,
     "getRollCallReport": READERS,
+    "listChanges": frozenset({Role.admin, Role.hr_system, Role.auditor}),
 }
 
 # Roles that see every org unit; the others are limited to a subtree or to their own records.

@@ -12,6 +12,8 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 
 from app.audit.models import AuditEvent
+from app.change_feed import service as change_feed
+from app.change_feed.models import ChangeEvent
 from app.db import Base
 from app.enums import AuditAction
 from app.ids import new_id
@@ -47,6 +49,9 @@ def record(
     entity_id: uuid.UUID,
     changes: dict[str, Any],
 ) -> None:
+    change_feed.emit(
+        db_session, action=action, entity_type=entity_type, entity_id=entity_id, changes=changes
+    )
     actor = db_session.info.get("actor")
     db_session.add(
         AuditEvent(
@@ -100,7 +105,7 @@ def _updated(obj: Base) -> dict[str, Any]:
 
 def _before_flush(db_session: Session, _ctx: UOWTransaction, _instances: object) -> None:
     for obj in list(db_session.new):
-        if isinstance(obj, AuditEvent) or not isinstance(obj, Base):
+        if isinstance(obj, AuditEvent | ChangeEvent) or not isinstance(obj, Base):
             continue
         if getattr(obj, "id", None) is None:
             obj.id = new_id()  # type: ignore[attr-defined]
@@ -112,7 +117,7 @@ def _before_flush(db_session: Session, _ctx: UOWTransaction, _instances: object)
             changes=_created(obj),
         )
     for obj in list(db_session.dirty):
-        if isinstance(obj, AuditEvent) or not isinstance(obj, Base):
+        if isinstance(obj, AuditEvent | ChangeEvent) or not isinstance(obj, Base):
             continue
         if not db_session.is_modified(obj, include_collections=False):
             continue
@@ -126,7 +131,7 @@ def _before_flush(db_session: Session, _ctx: UOWTransaction, _instances: object)
                 changes=changes,
             )
     for obj in list(db_session.deleted):
-        if isinstance(obj, Base) and not isinstance(obj, AuditEvent):
+        if isinstance(obj, Base) and not isinstance(obj, AuditEvent | ChangeEvent):
             record(
                 db_session,
                 action=AuditAction.delete,

@@ -1,0 +1,54 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from app.change_feed import service
+from app.change_feed.service import CursorExpired
+from app.db import DbSession
+from app.enums import AuditAction
+from app.http import API_PREFIX, problems
+from app.pagination import MAX_PAGE_SIZE
+from app.schema_types import OutputModel
+from app.security import CurrentActor
+
+router = APIRouter(prefix=f"{API_PREFIX}/changes", tags=["change feed"])
+
+
+class ChangeRead(OutputModel):
+    entity_type: str = Field(examples=["study_log"])
+    entity_id: uuid.UUID
+    action: AuditAction
+    changes: dict[str, Any] = Field(
+        description="Created: the fields set; updated: {field: {before, after}}"
+    )
+    occurred_at: datetime
+    request_id: str | None
+
+
+class ChangePage(BaseModel):
+    items: list[ChangeRead]
+    next_cursor: str | None = Field(
+        description="Where to continue; unchanged when nothing new has settled yet"
+    )
+
+
+@router.get("", operation_id="listChanges", responses=problems(CursorExpired))
+async def list_changes(
+    db_session: DbSession,
+    actor: CurrentActor,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$", description="From the last page"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+) -> ChangePage:
+    """Every committed change to cadres, sessions, enrollments, study logs, assessments and
+    credit policies, written in the same transaction as the change. Follow `next_cursor`: a
+    change is never skipped, even when transactions commit out of order (an event appears once
+    every transaction that began before it has finished). A cursor older than the retention
+    answers 410."""
+    events, next_cursor = await service.read(db_session, cursor or None, limit)
+    return ChangePage(items=[ChangeRead.model_validate(e) for e in events], next_cursor=next_cursor)

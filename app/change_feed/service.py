@@ -1,0 +1,125 @@
+"""Writing the outbox (from the audit hook, same transaction) and reading it by cursor."""
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnClause, delete, literal_column, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from app.change_feed.models import ChangeEvent, ChangeFeedState
+from app.enums import AuditAction
+from app.errors import AppError, ProblemFieldError, UnprocessableEntity
+
+# What the HR system follows: training records and what decides compliance.
+FEED_ENTITIES = frozenset(
+    {"cadre", "enrollment", "study_log", "assessment", "training_session", "credit_policy"}
+)
+
+# Every transaction that began before the oldest one still running has finished.
+_SETTLED_BELOW: ColumnClause[int] = literal_column(
+    "(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint", type_=BigInteger
+)
+
+
+class CursorExpired(AppError):
+    status = 410
+    code = "changes.cursor_expired"
+    title = "The cursor is older than the feed's retention; start again without one"
+
+
+def emit(
+    db_session: Session,
+    *,
+    action: AuditAction,
+    entity_type: str,
+    entity_id: Any,
+    changes: dict[str, Any],
+) -> None:
+    if entity_type in FEED_ENTITIES:
+        db_session.add(
+            ChangeEvent(
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                changes=changes,
+                request_id=db_session.info.get("request_id"),
+            )
+        )
+
+
+def encode_cursor(xid: int, event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{xid}:{event_id}".encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        xid, event_id = (int(part) for part in raw.split(":"))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise UnprocessableEntity(
+            "The cursor is not one this feed returned.",
+            errors=[
+                ProblemFieldError(
+                    pointer="/query/cursor", detail="invalid cursor", code="invalid_cursor"
+                )
+            ],
+        ) from exc
+    return xid, event_id
+
+
+async def read(
+    db_session: AsyncSession, cursor: str | None, limit: int
+) -> tuple[Sequence[ChangeEvent], str | None]:
+    """Events after `cursor` in (transaction, event) order, never one of a transaction that
+    could still be followed by an earlier one committing. The next cursor is returned even on an
+    empty page, so a poller keeps its place."""
+    position = decode_cursor(cursor) if cursor else (-1, -1)
+    state = await db_session.get(ChangeFeedState, 1)
+    if state is not None and position < (state.pruned_xid, state.pruned_id):
+        raise CursorExpired()
+    events = (
+        await db_session.scalars(
+            select(ChangeEvent)
+            .where(
+                tuple_(ChangeEvent.xid, ChangeEvent.id) > tuple_(*position),
+                ChangeEvent.xid < _SETTLED_BELOW,
+            )
+            .order_by(ChangeEvent.xid, ChangeEvent.id)
+            .limit(limit)
+        )
+    ).all()
+    if events:
+        return events, encode_cursor(events[-1].xid, events[-1].id)
+    return events, cursor
+
+
+async def prune(db_session: AsyncSession, retention_days: int) -> int:
+    """Delete events older than the retention and remember how far: older cursors get 410."""
+    cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+    last = (
+        await db_session.execute(
+            select(ChangeEvent.xid, ChangeEvent.id)
+            .where(ChangeEvent.occurred_at < cutoff, ChangeEvent.xid < _SETTLED_BELOW)
+            .order_by(ChangeEvent.xid.desc(), ChangeEvent.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if last is None:
+        return 0
+    result = await db_session.execute(
+        delete(ChangeEvent).where(tuple_(ChangeEvent.xid, ChangeEvent.id) <= tuple_(*last))
+    )
+    await db_session.execute(
+        pg_insert(ChangeFeedState)
+        .values(id=1, pruned_xid=last[0], pruned_id=last[1])
+        .on_conflict_do_update(
+            index_elements=[ChangeFeedState.id],
+            set_={"pruned_xid": last[0], "pruned_id": last[1]},
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
