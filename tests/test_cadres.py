@@ -119,3 +119,19 @@ async def test_patch_checks_the_merged_record(client: httpx.AsyncClient) -> None
 async def test_cadre_in_unknown_unit_is_422(client: httpx.AsyncClient) -> None:
     r = await client.post(f"{API}/cadres", json=cadre_body("00000000-0000-7000-8000-000000000000"))
     assert_problem(r, 422, "cadre.org_unit_not_found")
+
+
+async def test_concurrent_first_upserts_create_one_cadre(
+    committed_client: httpx.AsyncClient,
+) -> None:
+    import asyncio
+
+    client = committed_client
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    hr_id = body.pop("hr_id")
+    responses = await asyncio.gather(
+        *(client.put(f"{API}/cadres/by-hr-id/{hr_id}", json=body) for _ in range(6))
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1

@@ -3,6 +3,7 @@
 import uuid
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cadre import repository
@@ -125,6 +126,11 @@ async def upsert_by_hr_id(
     db_session: AsyncSession, hr_id: str, data: CadreUpsert, actor: Actor
 ) -> tuple[Cadre, bool]:
     """Create or update the cadre HR knows as `hr_id`. Returns (cadre, created)."""
+    # Concurrent first-time PUTs of one hr_id queue here: the second then finds the first's
+    # row and answers like a retry, instead of failing on the unique constraint.
+    await db_session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended("cadre.hr_id:" + hr_id, 0)))
+    )
     cadre = await repository.get_by_hr_id(db_session, hr_id, for_update=True)
     if cadre is not None and await repository.get(db_session, cadre.id, actor) is None:
         raise CadreNotFound()  # exists, but outside the caller's scope: reveal nothing
