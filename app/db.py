@@ -102,6 +102,11 @@ async def transaction(
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    # A request already inside a transaction (an Idempotency-Key retry guard) joins it.
+    joined: AsyncSession | None = getattr(request.state, "db_session", None)
+    if joined is not None:
+        yield joined
+        return
     async with transaction(request.app.state.sessionmaker) as db_session:
         yield db_session
 

@@ -8,6 +8,7 @@ from app.compliance.models import CadreYearKind
 from app.credit_policy.models import CreditPolicy
 from app.db import Base
 from app.enrollment.models import Enrollment
+from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
 from app.training_session.models import TrainingSession
@@ -23,6 +24,7 @@ __all__ = [
     "ChangeFeedState",
     "CreditPolicy",
     "Enrollment",
+    "IdempotencyRecord",
     "OrgUnit",
     "StudyLog",
     "TrainingSession",

@@ -15,6 +15,16 @@ from app.errors import PROBLEM_MEDIA_TYPE
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _METHODS = {"get", "post", "put", "patch", "delete"}
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the same key and body answer the first answer again "
+    "(with `Idempotent-Replayed: true`); the same key with another body answers 422 "
+    "(`idempotency.key_reused`); a retry while the first is still running answers 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+}
+
 
 def _problem_content() -> dict[str, Any]:
     return {PROBLEM_MEDIA_TYPE: {"schema": dict(_PROBLEM_REF)}}
@@ -64,6 +74,15 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                         "429",
                         {"description": "Too many writes; see Retry-After (code: `rate_limited`)"},
                     )
+            if method == "post" and op.get("security"):
+                op.setdefault("parameters", []).append(dict(_IDEMPOTENCY_KEY))
+                responses.setdefault(
+                    "409",
+                    {
+                        "description": "A request with this Idempotency-Key is still running "
+                        "(code: `idempotency.in_progress`)"
+                    },
+                )
             if "requestBody" in op:
                 responses.setdefault(
                     "400", {"description": "The body is not parseable JSON (code: `bad_request`)"}

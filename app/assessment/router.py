@@ -13,12 +13,15 @@ from app.db import DbSession
 from app.enums import AssessmentRating
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.idempotency.route import IdempotentRoute
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
 from app.security import CurrentActor
 
-router = APIRouter(prefix=f"{API_PREFIX}/assessments", tags=["assessments"])
+router = APIRouter(
+    prefix=f"{API_PREFIX}/assessments", tags=["assessments"], route_class=IdempotentRoute
+)
 
 
 class AssessmentPage(Page[AssessmentRead]):

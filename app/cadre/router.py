@@ -17,13 +17,14 @@ from app.db import DbSession
 from app.enums import CadreStatus, Rank
 from app.errors import PreconditionFailed, UnprocessableEntity
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.idempotency.route import IdempotentRoute
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
 from app.schema_types import Code, SearchText
 from app.security import Actor, CurrentActor
 
-router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["cadres"])
+router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["cadres"], route_class=IdempotentRoute)
 
 
 class CadrePage(Page[CadreRead]):

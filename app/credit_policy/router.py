@@ -6,9 +6,12 @@ from app.credit_policy.errors import PolicyCodeTaken, PolicyOverlap
 from app.credit_policy.schemas import CreditPolicyCreate, CreditPolicyRead
 from app.db import DbSession
 from app.http import API_PREFIX, problems, set_etag
+from app.idempotency.route import IdempotentRoute
 from app.security import CurrentActor
 
-router = APIRouter(prefix=f"{API_PREFIX}/credit-policies", tags=["credit policies"])
+router = APIRouter(
+    prefix=f"{API_PREFIX}/credit-policies", tags=["credit policies"], route_class=IdempotentRoute
+)
 
 
 class CreditPolicyList(BaseModel):

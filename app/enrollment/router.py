@@ -21,13 +21,18 @@ from app.enrollment.schemas import EnrollmentCreate, EnrollmentRead, EnrollmentU
 from app.enums import EnrollmentStatus
 from app.errors import FieldNotAllowed, PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery, paginate
 from app.security import CurrentActor
 from app.training_session import service as session_service
 from app.training_session.errors import NotSessionOrganiser, TrainingSessionNotFound
 
-session_router = APIRouter(prefix=f"{API_PREFIX}/training-sessions", tags=["enrollments"])
-router = APIRouter(prefix=f"{API_PREFIX}/enrollments", tags=["enrollments"])
+session_router = APIRouter(
+    prefix=f"{API_PREFIX}/training-sessions", tags=["enrollments"], route_class=IdempotentRoute
+)
+router = APIRouter(
+    prefix=f"{API_PREFIX}/enrollments", tags=["enrollments"], route_class=IdempotentRoute
+)
 
 
 class EnrollmentPage(Page[EnrollmentRead]):

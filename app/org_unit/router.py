@@ -7,6 +7,7 @@ from app.db import DbSession
 from app.enums import OrgUnitKind
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.idempotency.route import IdempotentRoute
 from app.org_unit import service
 from app.org_unit.errors import (
     OrgUnitCodeTaken,
@@ -22,7 +23,9 @@ from app.pagination import Page, PageQuery, paginate
 from app.schema_types import Code, SearchText
 from app.security import CurrentActor
 
-router = APIRouter(prefix=f"{API_PREFIX}/org-units", tags=["org units"])
+router = APIRouter(
+    prefix=f"{API_PREFIX}/org-units", tags=["org units"], route_class=IdempotentRoute
+)
 
 
 class OrgUnitPage(Page[OrgUnitRead]):

@@ -8,6 +8,7 @@ from app.db import DbSession
 from app.enums import StudyLogKind, StudyLogStatus
 from app.errors import FieldNotAllowed, PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.idempotency.route import IdempotentRoute
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
@@ -17,7 +18,9 @@ from app.study_log.errors import IdempotencyConflict, InvalidReviewTransition, S
 from app.study_log.models import StudyLog
 from app.study_log.schemas import ReviewAction, StudyLogCreate, StudyLogRead
 
-router = APIRouter(prefix=f"{API_PREFIX}/study-logs", tags=["study logs"])
+router = APIRouter(
+    prefix=f"{API_PREFIX}/study-logs", tags=["study logs"], route_class=IdempotentRoute
+)
 
 
 class StudyLogPage(Page[StudyLogRead]):

@@ -9,6 +9,7 @@ from app.db import DbSession
 from app.enums import EnrollmentStatus, SessionStatus, TrainingForm
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.idempotency.route import IdempotentRoute
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
@@ -31,7 +32,11 @@ from app.training_session.schemas import (
     TrainingSessionUpdate,
 )
 
-router = APIRouter(prefix=f"{API_PREFIX}/training-sessions", tags=["training sessions"])
+router = APIRouter(
+    prefix=f"{API_PREFIX}/training-sessions",
+    tags=["training sessions"],
+    route_class=IdempotentRoute,
+)
 
 
 class TrainingSessionPage(Page[TrainingSessionRead]):

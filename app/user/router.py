@@ -6,6 +6,7 @@ from app.db import DbSession
 from app.enums import Role
 from app.errors import PreconditionFailed, UnprocessableEntity
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery, paginate
 from app.security import CurrentActor
 from app.user import service
@@ -13,8 +14,8 @@ from app.user.errors import CadreAlreadyLinked, UsernameTaken, UserNotFound, Use
 from app.user.models import User
 from app.user.schemas import UserCreate, UserRead, UserUpdate
 
-router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"])
-me_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
+router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], route_class=IdempotentRoute)
+me_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=IdempotentRoute)
 
 
 class UserPage(Page[UserRead]):

@@ -1,0 +1,1 @@
+"""Safe retries: the Idempotency-Key header on POST requests."""

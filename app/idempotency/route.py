@@ -1,0 +1,115 @@
+"""`Idempotency-Key` on POST: the same key and body answer the stored first answer; the same
+key with another body is 422; a retry while the first is still running is 409.
+
+The route class wraps the endpoint in the request's one transaction (app.db.transaction), so the
+stored answer commits together with what the request created, or not at all."""
+
+import hashlib
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+
+from app.auth.tokens import InvalidToken, verify
+from app.db import transaction
+from app.errors import Conflict, ProblemFieldError, UnprocessableEntity
+from app.idempotency.models import IdempotencyRecord
+
+HEADER = "idempotency-key"
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+class KeyReused(UnprocessableEntity):
+    code = "idempotency.key_reused"
+    title = "This Idempotency-Key was used with a different request"
+
+
+class StillRunning(Conflict):
+    code = "idempotency.in_progress"
+    title = "A request with this Idempotency-Key is still running; retry shortly"
+
+
+class BadKey(UnprocessableEntity):
+    code = "idempotency.bad_key"
+    title = "The Idempotency-Key is 1 to 200 printable ASCII characters"
+
+
+def _principal(request: Request) -> Any:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    try:
+        subject = verify(request.app.state.settings, header[7:])
+    except InvalidToken:
+        return None
+    return subject.user_id
+
+
+class IdempotentRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            key = request.headers.get(HEADER)
+            if request.method != "POST" or key is None:
+                return await original(request)
+            if not _KEY.match(key):
+                raise BadKey(
+                    errors=[
+                        ProblemFieldError(
+                            pointer="/header/Idempotency-Key", detail="invalid", code="bad_key"
+                        )
+                    ]
+                )
+            principal = _principal(request)
+            if principal is None:  # unauthenticated: the endpoint answers 401 as usual
+                return await original(request)
+            body = await request.body()
+            digest = hashlib.sha256(
+                b"\0".join([request.url.path.encode(), request.url.query.encode(), body])
+            ).hexdigest()
+            async with transaction(request.app.state.sessionmaker) as db_session:
+                lock = func.hashtextextended(f"idempotency:{principal}:{key}", 0)
+                if not await db_session.scalar(select(func.pg_try_advisory_xact_lock(lock))):
+                    raise StillRunning()
+                stored = await db_session.get(IdempotencyRecord, (principal, key))
+                if stored is not None:
+                    if stored.request_hash != digest:
+                        raise KeyReused()
+                    return _replay(stored)
+                # The endpoint joins this transaction (app.db.get_db_session).
+                request.state.db_session = db_session
+                response = await original(request)
+                if 200 <= response.status_code < 300:
+                    db_session.add(
+                        IdempotencyRecord(
+                            principal_id=principal,
+                            key=key,
+                            request_hash=digest,
+                            status_code=response.status_code,
+                            content_type=response.headers.get("content-type", ""),
+                            location=response.headers.get("location"),
+                            etag=response.headers.get("etag"),
+                            body=bytes(response.body),
+                        )
+                    )
+                return response
+
+        return handler
+
+
+def _replay(stored: IdempotencyRecord) -> Response:
+    headers = {"Idempotent-Replayed": "true"}
+    if stored.location:
+        headers["Location"] = stored.location
+    if stored.etag:
+        headers["ETag"] = stored.etag
+    return Response(
+        content=stored.body,
+        status_code=stored.status_code,
+        media_type=stored.content_type or None,
+        headers=headers,
+    )

@@ -1,0 +1,83 @@
+"""Safe retries with Idempotency-Key on POST."""
+
+import asyncio
+
+import httpx
+
+from tests.factories import API, cadre_body, create_org_unit
+from tests.test_platform import assert_problem
+
+
+async def test_a_retry_gets_the_first_answer(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    headers = {"Idempotency-Key": "import-2026-11-28-0001"}
+    first = await client.post(f"{API}/cadres", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = await client.post(f"{API}/cadres", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    listed = await client.get(f"{API}/cadres", params={"org_unit_id": unit["id"]})
+    assert len(listed.json()["items"]) == 1
+
+    other = await client.post(f"{API}/cadres", json=cadre_body(unit["id"]), headers=headers)
+    assert_problem(other, 422, "idempotency.key_reused")
+    # Without the key the same body is a new request (and here a duplicate hr_id).
+    assert (await client.post(f"{API}/cadres", json=body)).status_code == 409
+
+
+async def test_a_failed_request_can_be_retried(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    headers = {"Idempotency-Key": "retry-after-fix"}
+    bad = cadre_body("00000000-0000-7000-8000-000000000000")
+    assert (await client.post(f"{API}/cadres", json=bad, headers=headers)).status_code == 422
+    good = {**bad, "org_unit_id": unit["id"]}
+    # Only successful answers are kept: the key is free for the corrected request.
+    assert (await client.post(f"{API}/cadres", json=good, headers=headers)).status_code == 201
+
+
+async def test_keys_belong_to_their_caller(client: httpx.AsyncClient, client_for: object) -> None:
+    from app.enums import Role
+
+    unit = await create_org_unit(client)
+    headers = {"Idempotency-Key": "shared-key"}
+    assert (
+        await client.post(f"{API}/cadres", json=cadre_body(unit["id"]), headers=headers)
+    ).status_code == 201
+    hr = await client_for(Role.hr_system)  # type: ignore[operator]
+    r = await hr.post(f"{API}/cadres", json=cadre_body(unit["id"]), headers=headers)
+    assert r.status_code == 201
+    assert "idempotent-replayed" not in r.headers
+
+
+async def test_a_malformed_key_is_422(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    r = await client.post(
+        f"{API}/cadres", json=cadre_body(unit["id"]), headers={"Idempotency-Key": "has space"}
+    )
+    assert_problem(r, 422, "idempotency.bad_key")
+
+
+async def test_concurrent_retries_create_one_record(committed_client: httpx.AsyncClient) -> None:
+    client = committed_client
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    headers = {"Idempotency-Key": "concurrent-7"}
+    responses = await asyncio.gather(
+        *(client.post(f"{API}/cadres", json=body, headers=headers) for _ in range(8))
+    )
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {201, 409}
+    assert 201 in codes
+    assert {r.json()["code"] for r in responses if r.status_code == 409} <= {
+        "idempotency.in_progress"
+    }
+    assert len({r.json()["id"] for r in responses if r.status_code == 201}) == 1
+    listed = await client.get(f"{API}/cadres", params={"org_unit_id": unit["id"]})
+    assert len(listed.json()["items"]) == 1
+    # Once the first has finished, every retry gets its answer.
+    again = await client.post(f"{API}/cadres", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
