@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 
 from app import docs_assets, personal_data
+from app.archive.router import router as archive_router
 from app.assessment.router import router as assessment_router
 from app.audit import service as audit_service
 from app.audit.router import router as audit_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compliance_router,
         report_router,
         change_feed_router,
+        archive_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(auth_router)

@@ -92,6 +92,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "getComplianceReport": READERS,
     "getRollCallReport": READERS,
     "listChanges": frozenset({Role.admin, Role.hr_system, Role.auditor}),
+    "getCadreArchive": ALL,
 }
 
 # Roles that see every org unit; the others are limited to a subtree or to their own records.

@@ -1,0 +1,107 @@
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from app.archive import formats, service
+from app.archive.formats import ExportFormat
+from app.assessment.schemas import AssessmentRead
+from app.cadre.errors import CadreNotFound
+from app.cadre.router import to_read
+from app.cadre.schemas import CadreRead
+from app.db import DbSession
+from app.enrollment.schemas import EnrollmentRead
+from app.http import API_PREFIX, problems
+from app.schema_types import OutputModel
+from app.security import CurrentActor
+from app.study_log.schemas import StudyLogRead
+from app.training_session.schemas import TrainingSessionRead
+
+router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["archives"])
+
+
+class ArchiveEnrollment(OutputModel):
+    enrollment: EnrollmentRead
+    training_session: TrainingSessionRead
+
+
+class ArchiveRead(OutputModel):
+    cadre: CadreRead
+    study_logs: list[StudyLogRead]
+    enrollments: list[ArchiveEnrollment]
+    assessments: list[AssessmentRead]
+
+
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The archive: JSON, or a CSV of the study logs (UTF-8 with BOM), or an "
+        "XLSX workbook with study logs, enrollments and assessments",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            formats.MEDIA_TYPES[ExportFormat.xlsx]: {
+                "schema": {"type": "string", "format": "binary"}
+            },
+        },
+    }
+}
+
+
+@router.get(
+    "/{cadre_id}/archive",
+    operation_id="getCadreArchive",
+    response_model=ArchiveRead,
+    responses={**_FILE_RESPONSES, **problems(CadreNotFound)},
+)
+async def get_cadre_archive(
+    cadre_id: uuid.UUID,
+    db_session: DbSession,
+    actor: CurrentActor,
+    format: Annotated[ExportFormat, Query(description="json (default), csv or xlsx")] = (
+        ExportFormat.json
+    ),
+) -> ArchiveRead | Response:
+    """培训档案: the cadre's complete, ordered training record — study logs by date, the
+    sessions it was enrolled in, its annual assessments."""
+    archive = await service.cadre_archive(db_session, cadre_id, actor)
+    cadre = to_read(archive.cadre, actor)
+    if format is ExportFormat.json:
+        return ArchiveRead(
+            cadre=cadre,
+            study_logs=[StudyLogRead.model_validate(log) for log in archive.study_logs],
+            enrollments=[
+                ArchiveEnrollment(
+                    enrollment=EnrollmentRead.model_validate(e),
+                    training_session=TrainingSessionRead.model_validate(s),
+                )
+                for e, s in archive.enrollments
+            ],
+            assessments=[AssessmentRead.model_validate(a) for a in archive.assessments],
+        )
+    filename = f"培训档案-{cadre.name}-{cadre.hr_id}.{format.value}"
+    headers = {"Content-Disposition": formats.content_disposition(filename)}
+    if format is ExportFormat.csv:
+        lines = [formats.BOM + formats.csv_line(service.LOG_COLUMNS)]
+        lines += [
+            formats.csv_line(service.log_row(archive.cadre, log)) for log in archive.study_logs
+        ]
+        return Response("".join(lines), media_type=formats.MEDIA_TYPES[format], headers=headers)
+    workbook = formats.xlsx_bytes(
+        [
+            (
+                "study_logs",
+                service.LOG_COLUMNS,
+                (service.log_row(archive.cadre, x) for x in archive.study_logs),
+            ),
+            (
+                "enrollments",
+                service.ENROLLMENT_COLUMNS,
+                (service.enrollment_row(e, s) for e, s in archive.enrollments),
+            ),
+            (
+                "assessments",
+                service.ASSESSMENT_COLUMNS,
+                (service.assessment_row(a) for a in archive.assessments),
+            ),
+        ]
+    )
+    return Response(workbook, media_type=formats.MEDIA_TYPES[format], headers=headers)
