@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from app import docs_assets, personal_data
 from app.archive.router import router as archive_router
+from app.archive.router import unit_router as unit_archive_router
 from app.assessment.router import router as assessment_router
 from app.audit import service as audit_service
 from app.audit.router import router as audit_router
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         report_router,
         change_feed_router,
         archive_router,
+        unit_archive_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(auth_router)

@@ -93,6 +93,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "getRollCallReport": READERS,
     "listChanges": frozenset({Role.admin, Role.hr_system, Role.auditor}),
     "getCadreArchive": ALL,
+    "exportOrgUnitArchive": READERS,
 }
 
 # Roles that see every org unit; the others are limited to a subtree or to their own records.

@@ -63,3 +63,74 @@ async def test_archive_in_three_formats(client: httpx.AsyncClient) -> None:
     assert sheet_rows[1][1] == '\'=HYPERLINK("http://x")'
     enrollment_rows = list(book["enrollments"].iter_rows(values_only=True))
     assert enrollment_rows[1][0] == "'-1+1 专题班"
+
+
+async def test_unit_export_streams_csv_and_xlsx_with_the_same_rows(
+    client: httpx.AsyncClient,
+) -> None:
+    import csv
+
+    city = await create_org_unit(client, name="滁州市")
+    county = await create_org_unit(client, city["id"], kind="county", name="来安县")
+    trained = await create_cadre(
+        client, county["id"], name='=HYPERLINK("http://x")', rank="section_member"
+    )
+    idle = await create_cadre(client, city["id"], rank="county_division")
+    for title, start, end in (
+        ("网络专题班", "2025-03-01", "2025-03-10"),
+        ("@SUM(1)", "2025-04-01", "2025-04-10"),
+    ):
+        await create_log(
+            client,
+            trained["id"],
+            title=title,
+            status="approved",
+            hours="60",
+            start_date=start,
+            end_date=end,
+        )
+    await create_log(
+        client,
+        trained["id"],
+        title="去年",
+        status="approved",
+        start_date="2024-03-01",
+        end_date="2024-03-01",
+    )
+    url = f"{API}/org-units/{city['id']}/archive"
+
+    r = await client.get(url, params={"year": 2025})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(r.content.decode("utf-8-sig").splitlines()))
+    header, body = rows[0], rows[1:]
+    assert header[:4] == ["org_unit_code", "org_unit", "hr_id", "name"]
+    by_title = {row[header.index("log_title")]: row for row in body}
+    # One row per log of the year; a cadre without any: one row, with its compliance.
+    assert set(by_title) == {"网络专题班", "'@SUM(1)", ""}
+    assert by_title[""][header.index("hr_id")] == idle["hr_id"]
+    assert by_title[""][header.index("five_year_status")] == "not_met"
+    online = by_title["网络专题班"]
+    assert online[header.index("name")] == '\'=HYPERLINK("http://x")'
+    assert online[header.index("annual_credited_hours")] == "120.00"
+    assert online[header.index("annual_status")] == "met"
+
+    r = await client.get(url, params={"year": 2025, "format": "xlsx"})
+    assert r.status_code == 200
+    sheet = load_workbook(io.BytesIO(r.content), read_only=True)["2025"]
+    from decimal import Decimal, InvalidOperation
+
+    def same(value: object) -> object:
+        # Numbers are numbers in the workbook and text in the CSV; empty trailing cells vanish.
+        text = "" if value is None else str(value)
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            return text
+
+    xlsx_rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert len(xlsx_rows) == len(rows)
+    for got, want in zip(xlsx_rows, rows, strict=True):
+        got += [None] * (len(want) - len(got))
+        assert [same(v) for v in got] == [same(v) for v in want]

@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,7 @@ MEDIA_TYPES = {
 }
 
 BOM = "\ufeff"
+CENT = Decimal("0.01")
 # A cell starting with one of these is a formula to Excel (and a way to run one on open).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
