@@ -7,19 +7,16 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import date
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.archive import formats
-from app.cadre.models import Cadre
-from app.compliance.figures import CadreFigures, cadre_figures
+from app.compliance.figures import export_statement
 from app.credit_policy.policy import Policy
 from app.db import transaction
-from app.org_unit.models import OrgUnit
-from app.org_unit.tree import in_subtree
-from app.study_log.models import StudyLog
 
 COLUMNS = (
     "org_unit_code",
@@ -46,73 +43,18 @@ COLUMNS = (
 CHUNK_ROWS = 2_000
 
 
-def _query(root_path: str, year: int) -> Any:
-    overlaps = and_(
-        StudyLog.cadre_id == Cadre.id,
-        StudyLog.start_date <= date(year, 12, 31),
-        StudyLog.end_date >= date(year, 1, 1),
-    )
-    return (
-        select(
-            OrgUnit.code,
-            OrgUnit.name,
-            Cadre.id,
-            Cadre.hr_id,
-            Cadre.name,
-            Cadre.rank,
-            Cadre.status,
-            StudyLog.start_date,
-            StudyLog.end_date,
-            StudyLog.kind,
-            StudyLog.title,
-            StudyLog.hours,
-            StudyLog.days,
-            StudyLog.status,
-        )
-        .join(OrgUnit, OrgUnit.id == Cadre.org_unit_id)
-        .outerjoin(StudyLog, overlaps)
-        .where(in_subtree(root_path))
-        .order_by(OrgUnit.path, Cadre.hr_id, StudyLog.start_date, StudyLog.id)
-        .execution_options(yield_per=CHUNK_ROWS)
-    )
-
-
-def _row(record: Any, figures: dict[Any, CadreFigures]) -> list[Any]:
-    (code, unit, cadre_id, hr_id, name, rank, status, start, end, kind, title, hours, days, st) = (
-        record
-    )
-    f = figures.get(cadre_id)
-    return [
-        code,
-        unit,
-        hr_id,
-        name,
-        rank.value,
-        status.value,
-        f.five_year_status.value if f else None,
-        f.five_year_days.quantize(formats.CENT) if f else None,
-        f.five_year_hours.quantize(formats.CENT) if f else None,
-        f.annual_status.value if f else None,
-        f.annual_credited_hours.quantize(formats.CENT) if f else None,
-        f.online_status.value if f else None,
-        f.online_hours.quantize(formats.CENT) if f else None,
-        start.isoformat() if start else None,
-        end.isoformat() if end else None,
-        kind.value if kind else None,
-        title,
-        hours,
-        days,
-        st.value if st else None,
-    ]
-
-
 async def _rows(
     db_session: AsyncSession, root_path: str, year: int, as_of: date, policy: Policy
 ) -> AsyncIterator[list[Any]]:
-    figures = {f.cadre_id: f for f in await cadre_figures(db_session, root_path, as_of, policy)}
-    stream = await db_session.stream(_query(root_path, year))
+    """The figures are joined in the database: no per-cadre state is held here."""
+    await db_session.execute(text("SET LOCAL jit = off"))
+    statement, params = export_statement(root_path, year, as_of, policy)
+    stream = await db_session.stream(statement.execution_options(yield_per=CHUNK_ROWS), params)
     async for record in stream:
-        yield _row(record, figures)
+        yield [
+            v.isoformat() if isinstance(v, date) else (v.value if isinstance(v, Enum) else v)
+            for v in record
+        ]
 
 
 async def csv_chunks(

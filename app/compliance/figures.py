@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.credit_policy.engine import RequirementStatus, window_start
@@ -187,6 +187,35 @@ FROM figures
 GROUP BY org_unit_id, path
 """
 )
+
+# A unit's year export: every cadre of the subtree (active or not) with its figures, and each
+# study log of the year, in one statement read through a server-side cursor (app.archive).
+_EXPORT_SQL = (  # constant text only: every value is a bound parameter
+    _FIGURES_SQL
+    + """
+SELECT u.code, u.name, c.hr_id, c.name, c.rank, c.status,
+       f.five_status, ROUND(f.five_days, 2), ROUND(f.five_hours, 2),
+       f.annual_status, ROUND(f.credited, 2), f.online_status, ROUND(f.online, 2),
+       l.start_date, l.end_date, l.kind, l.title, l.hours, l.days, l.status
+FROM cadre c
+JOIN org_unit u ON u.id = c.org_unit_id
+LEFT JOIN figures f ON f.id = c.id
+LEFT JOIN study_log l ON l.cadre_id = c.id
+     AND l.start_date <= :export_year_end AND l.end_date >= :export_year_start
+WHERE u.path >= :lo AND u.path < :hi
+ORDER BY u.path, c.hr_id, l.start_date, l.id
+"""
+)
+
+
+def export_statement(
+    root_path: str, year: int, as_of: date, policy: Policy
+) -> tuple[TextClause, dict[str, object]]:
+    params = _parameters(root_path, as_of, policy)
+    params["export_year_start"] = date(year, 1, 1)
+    params["export_year_end"] = date(year, 12, 31)
+    return text(_EXPORT_SQL), params
+
 
 # SPEC §3 rule 8, ranked in the database so a province-wide roll-call returns only its top rows.
 # The order is the engine's (`engine.rank_candidates`): five-year `not_met`, then `in_grace` by
