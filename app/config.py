@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from typing import Self
@@ -80,6 +81,12 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 of 32 random bytes: encrypts resident ID numbers and keys their "
         "lookup hash",
+    )
+    sync_max_deactivation_share: Decimal = Field(
+        default=Decimal("0.10"),
+        ge=0,
+        le=1,
+        description="A snapshot sync may deactivate at most this share of a unit's cadres",
     )
     changes_retention_days: int = Field(
         default=90, ge=1, description="How long the change feed keeps events"

@@ -35,6 +35,7 @@ from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
 from app.security import authorize
 from app.study_log.router import router as study_log_router
+from app.sync.router import router as sync_router
 from app.training_session.router import router as training_session_router
 from app.user.router import me_router
 from app.user.router import router as user_router
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         change_feed_router,
         archive_router,
         unit_archive_router,
+        sync_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(auth_router)

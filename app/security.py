@@ -93,6 +93,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "getRollCallReport": READERS,
     "listChanges": frozenset({Role.admin, Role.hr_system, Role.auditor}),
     "getCadreArchive": ALL,
+    "syncCadres": frozenset({Role.admin, Role.hr_system}),
     "exportOrgUnitArchive": READERS,
 }
 

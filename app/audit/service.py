@@ -8,7 +8,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 
 from app.audit.models import AuditEvent
@@ -145,3 +146,49 @@ def install() -> None:
     """Idempotent: registers the hook on every ORM session of the process."""
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
+
+
+async def record_many(
+    db_session: AsyncSession,
+    *,
+    action: AuditAction,
+    entity_type: str,
+    rows: list[tuple[uuid.UUID, dict[str, Any]]],
+) -> None:
+    """The audit rows (and change-feed events) of a bulk write that bypassed the ORM, inserted
+    set-wise in the same transaction."""
+    if not rows:
+        return
+    actor = db_session.info.get("actor")
+    request_id = db_session.info.get("request_id")
+    await db_session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "id": new_id(),
+                "actor_id": getattr(actor, "user_id", None),
+                "actor_username": getattr(actor, "username", None),
+                "actor_role": getattr(actor, "role", None),
+                "request_id": request_id,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "changes": changes,
+            }
+            for entity_id, changes in rows
+        ],
+    )
+    if entity_type in change_feed.FEED_ENTITIES:
+        await db_session.execute(
+            insert(ChangeEvent),
+            [
+                {
+                    "action": action,
+                    "entity_type": entity_type,
+                    "entity_id": entity_id,
+                    "changes": changes,
+                    "request_id": request_id,
+                }
+                for entity_id, changes in rows
+            ],
+        )

@@ -1,0 +1,1 @@
+"""Master-data sync from the provincial HR system: bulk, idempotent, row by row."""

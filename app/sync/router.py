@@ -1,0 +1,30 @@
+from fastapi import APIRouter, Request
+
+from app.db import DbSession
+from app.http import API_PREFIX, problems
+from app.idempotency.route import IdempotentRoute
+from app.security import CurrentActor
+from app.sync import service
+from app.sync.schemas import CadreSync, SyncReport
+
+router = APIRouter(prefix=f"{API_PREFIX}/sync", tags=["sync"], route_class=IdempotentRoute)
+
+
+@router.post(
+    "/cadres",
+    operation_id="syncCadres",
+    responses=problems(service.SnapshotTooDestructive, service.SnapshotScopeNotFound),
+)
+async def sync_cadres(
+    body: CadreSync, request: Request, db_session: DbSession, actor: CurrentActor
+) -> SyncReport:
+    """Bulk upsert of cadres keyed by HR id (each item a `CadreSyncItem`, its unit named by
+    `org_unit_code`). Every row is checked on its own and reported (`results`, with JSON pointers
+    for rejected rows); the valid ones are written together. Sending the same rows again
+    changes nothing. `dry_run` answers the same report and writes nothing. `mode: snapshot` with
+    `snapshot_of` also deactivates the unit subtree's active cadres missing from the items — but
+    refuses (409) to take more than `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of any unit at once
+    unless `force` is set. A promotion into a leading rank sets `promoted_on` (the grace year of
+    SPEC §3 rule 4 starts by itself)."""
+    settings = request.app.state.settings
+    return await service.sync_cadres(db_session, body, actor, settings.sync_max_deactivation_share)

@@ -1,0 +1,99 @@
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import Field, model_validator
+
+from app.cadre.id_number import birth_date_of, gender_of
+from app.cadre.schemas import IdNumber
+from app.enums import CadreStatus, Gender, Rank
+from app.errors import ProblemFieldError
+from app.schema_types import Code, InputModel, LocalDate, Name, OutputModel, ShortName
+
+MAX_ITEMS = 10_000
+
+
+class SyncMode(StrEnum):
+    upsert = "upsert"
+    snapshot = "snapshot"
+
+
+class CadreSyncItem(InputModel):
+    """One cadre as the HR system knows it; its unit is named by the unit's code."""
+
+    hr_id: Code
+    name: ShortName
+    id_number: IdNumber
+    gender: Gender
+    birth_date: LocalDate
+    org_unit_code: Code
+    rank: Rank
+    position: Name | None = None
+    promoted_on: LocalDate | None = None
+    status: CadreStatus = CadreStatus.active
+
+    @model_validator(mode="after")
+    def _consistent_with_id_number(self) -> Self:
+        if birth_date_of(self.id_number) != self.birth_date:
+            raise ValueError("birth_date does not match the resident ID number")
+        if gender_of(self.id_number) != self.gender:
+            raise ValueError("gender does not match the resident ID number")
+        return self
+
+
+class CadreSync(InputModel):
+    items: list[dict[str, Any]] = Field(
+        max_length=MAX_ITEMS,
+        description="Cadres as `CadreSyncItem` objects; each is checked on its own, so one bad "
+        f"row does not sink the rest (at most {MAX_ITEMS} a request)",
+    )
+    mode: SyncMode = Field(
+        default=SyncMode.upsert,
+        description="`snapshot`: the items are every cadre of the caller's scope; active cadres "
+        "missing from them are deactivated",
+    )
+    dry_run: bool = Field(default=False, description="Answer what would change; change nothing")
+    snapshot_of: Code | None = Field(
+        default=None,
+        description="Snapshot mode: the code of the org unit whose whole subtree the items are",
+    )
+    force: bool = Field(
+        default=False,
+        description="Deactivate even when a unit would lose more than the allowed share",
+    )
+
+    @model_validator(mode="after")
+    def _snapshot_names_its_scope(self) -> Self:
+        if (self.mode == SyncMode.snapshot) != (self.snapshot_of is not None):
+            raise ValueError("snapshot_of is required in snapshot mode, and only there")
+        return self
+
+
+class SyncOutcome(StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+    deactivated = "deactivated"
+    rejected = "rejected"
+
+
+class SyncRowResult(OutputModel):
+    index: int | None = Field(description="Position in `items`; null for a deactivation")
+    hr_id: str | None
+    outcome: SyncOutcome
+    changed_fields: list[str] | None = None
+    errors: list[ProblemFieldError] | None = None
+
+
+class SyncCounts(OutputModel):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    rejected: int = 0
+
+
+class SyncReport(OutputModel):
+    mode: SyncMode
+    dry_run: bool
+    counts: SyncCounts
+    results: list[SyncRowResult]

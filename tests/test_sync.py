@@ -1,0 +1,112 @@
+"""Bulk master-data sync from the HR system."""
+
+from datetime import date
+from typing import Any
+
+import httpx
+
+from app.timezone import local_today
+from tests.factories import API, create_org_unit, id_number
+from tests.test_platform import assert_problem
+
+
+def item(hr_id: str, unit_code: str, **fields: Any) -> dict[str, Any]:
+    birth = date(1985, 3, 9)
+    return {
+        "hr_id": hr_id,
+        "name": "李四",
+        "id_number": id_number(birth),
+        "gender": "male",
+        "birth_date": birth.isoformat(),
+        "org_unit_code": unit_code,
+        "rank": "township_section",
+        **fields,
+    }
+
+
+async def _sync(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    r = await client.post(f"{API}/sync/cadres", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_twice_changes_nothing_the_second_time(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    items = [item(f"S{n:03d}", unit["code"]) for n in range(5)]
+    first = await _sync(client, items=items)
+    assert first["counts"] == {
+        "created": 5,
+        "updated": 0,
+        "unchanged": 0,
+        "deactivated": 0,
+        "rejected": 0,
+    }
+    second = await _sync(client, items=items)
+    assert second["counts"]["unchanged"] == 5
+    listed = await client.get(f"{API}/cadres", params={"org_unit_id": unit["id"]})
+    assert len(listed.json()["items"]) == 5
+    # The audit trail and the change feed saw the bulk write.
+    cadre_id = listed.json()["items"][0]["id"]
+    events = (await client.get(f"{API}/audit-events", params={"entity_id": cadre_id})).json()
+    assert [e["action"] for e in events["items"]] == ["create"]
+
+
+async def test_one_bad_row_does_not_sink_the_rest(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    good = item("OK1", unit["code"])
+    bad_number = item("BAD1", unit["code"], id_number="34110219850309001X")
+    bad_unit = item("BAD2", "NO-SUCH-UNIT")
+    report = await _sync(client, items=[good, bad_number, bad_unit, {"hr_id": 7}, good])
+    outcomes = [(r["index"], r["outcome"]) for r in report["results"]]
+    assert outcomes == [
+        (0, "created"),
+        (1, "rejected"),
+        (2, "rejected"),
+        (3, "rejected"),
+        (4, "rejected"),
+    ]
+    pointers = {r["index"]: r["errors"][0]["pointer"] for r in report["results"] if r["errors"]}
+    assert pointers[1] == "/body/items/1/id_number"
+    assert pointers[2] == "/body/items/2/org_unit_code"
+    assert pointers[3].startswith("/body/items/3/")
+    assert pointers[4] == "/body/items/4/hr_id"  # the same hr_id twice in one request
+
+
+async def test_dry_run_writes_nothing(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    report = await _sync(client, items=[item("DRY1", unit["code"])], dry_run=True)
+    assert report["counts"]["created"] == 1
+    assert report["dry_run"] is True
+    listed = await client.get(f"{API}/cadres", params={"org_unit_id": unit["id"]})
+    assert listed.json()["items"] == []
+
+
+async def test_a_promotion_starts_the_grace_year(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    row = item("PROM1", unit["code"])
+    await _sync(client, items=[row])
+    report = await _sync(client, items=[{**row, "rank": "county_division"}])
+    assert report["results"][0]["changed_fields"] == ["rank", "promoted_on"]
+    cadre = (await client.get(f"{API}/cadres/by-hr-id/PROM1")).json()
+    assert cadre["promoted_on"] == local_today().isoformat()
+    compliance = (await client.get(f"{API}/cadres/{cadre['id']}/compliance")).json()
+    assert compliance["five_year"]["status"] == "in_grace"
+
+
+async def test_a_truncated_snapshot_is_refused(client: httpx.AsyncClient) -> None:
+    county = await create_org_unit(client, kind="county")
+    items = [item(f"SNAP{n:02d}", county["code"]) for n in range(10)]
+    await _sync(client, items=items)
+    half = {"items": items[:5], "mode": "snapshot", "snapshot_of": county["code"]}
+    r = await client.post(f"{API}/sync/cadres", json=half)
+    body = assert_problem(r, 409, "sync.snapshot_guard")
+    assert "5 of 10" in body["detail"]
+    still = await client.get(
+        f"{API}/cadres", params={"org_unit_id": county["id"], "status": "active"}
+    )
+    assert len(still.json()["items"]) == 10
+    # One missing of ten is within the 10% allowed; forcing takes the rest.
+    one_gone = await _sync(client, items=items[:9], mode="snapshot", snapshot_of=county["code"])
+    assert one_gone["counts"]["deactivated"] == 1
+    forced = await _sync(client, **half, force=True)
+    assert forced["counts"]["deactivated"] == 4
