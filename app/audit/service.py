@@ -8,13 +8,14 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 
 from app.audit.models import AuditEvent
 from app.change_feed import service as change_feed
 from app.change_feed.models import ChangeEvent
+from app.copy import copy_rows, jsonb
 from app.db import Base
 from app.enums import AuditAction
 from app.ids import new_id
@@ -155,40 +156,51 @@ async def record_many(
     entity_type: str,
     rows: list[tuple[uuid.UUID, dict[str, Any]]],
 ) -> None:
-    """The audit rows (and change-feed events) of a bulk write that bypassed the ORM, inserted
+    """The audit rows (and change-feed events) of a bulk write that bypassed the ORM, copied in
     set-wise in the same transaction."""
     if not rows:
         return
     actor = db_session.info.get("actor")
     request_id = db_session.info.get("request_id")
-    await db_session.execute(
-        insert(AuditEvent),
+    actor_id = getattr(actor, "user_id", None)
+    username = getattr(actor, "username", None)
+    role = getattr(actor, "role", None)
+    await copy_rows(
+        db_session,
+        "audit_event",
+        (
+            "id",
+            "actor_id",
+            "actor_username",
+            "actor_role",
+            "request_id",
+            "action",
+            "entity_type",
+            "entity_id",
+            "changes",
+        ),
         [
-            {
-                "id": new_id(),
-                "actor_id": getattr(actor, "user_id", None),
-                "actor_username": getattr(actor, "username", None),
-                "actor_role": getattr(actor, "role", None),
-                "request_id": request_id,
-                "action": action,
-                "entity_type": entity_type,
-                "entity_id": entity_id,
-                "changes": changes,
-            }
+            (
+                new_id(),
+                actor_id,
+                username,
+                role.value if role else None,
+                request_id,
+                action.value,
+                entity_type,
+                entity_id,
+                jsonb(changes),
+            )
             for entity_id, changes in rows
         ],
     )
     if entity_type in change_feed.FEED_ENTITIES:
-        await db_session.execute(
-            insert(ChangeEvent),
+        await copy_rows(
+            db_session,
+            "change_event",
+            ("action", "entity_type", "entity_id", "changes", "request_id"),
             [
-                {
-                    "action": action,
-                    "entity_type": entity_type,
-                    "entity_id": entity_id,
-                    "changes": changes,
-                    "request_id": request_id,
-                }
+                (action.value, entity_type, entity_id, jsonb(changes), request_id)
                 for entity_id, changes in rows
             ],
         )

@@ -1,10 +1,10 @@
 """The Chinese resident ID number (GB 11643-1999): validation and masking."""
 
 from datetime import date
+from functools import lru_cache
 
 from stdnum import numdb
 from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
 
 from app.enums import Gender
 
@@ -16,27 +16,29 @@ def normalise(value: str) -> str:
     break that (numbers issued in 1999 use the codes of 1999 for people born decades before,
     e.g. 琅琊区 341102 exists since 1992), so the region is only checked to be a known code.
     """
-    number = ric.compact(value).upper()
+    number = value.strip().replace(" ", "").upper()
     if len(number) != 18 or not number[:17].isdigit():
         raise ValueError("a resident ID number has 17 digits and a check character")
     if number[-1] != ric.calc_check_digit(number):
         raise ValueError("the check digit of the resident ID number does not match")
     try:
-        ric.get_birth_date(number)
-    except ValidationError as exc:
+        birth_date_of(number)
+    except ValueError as exc:
         raise ValueError("the resident ID number holds no valid birth date") from exc
     if not _known_region(number[:6]):
         raise ValueError("the resident ID number's region code is unknown")
     return number
 
 
+@lru_cache(maxsize=8192)
 def _known_region(code: str) -> bool:
     info = {k for _part, props in numdb.get("cn/loc").info(code) for k in props}
     return "county" in info
 
 
 def birth_date_of(number: str) -> date:
-    return ric.get_birth_date(number)
+    # Parsed here rather than by stdnum, whose input cleaning dominates a bulk sync's time.
+    return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
 
 
 def gender_of(number: str) -> Gender:

@@ -5,16 +5,17 @@ transaction. Idempotent: a row equal to the record is `unchanged` and writes not
 import uuid
 from collections import Counter
 from decimal import Decimal
+from enum import Enum
 from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
 from app.audit import service as audit
 from app.cadre.models import Cadre
+from app.copy import copy_rows
 from app.enums import LEADING_RANKS, AuditAction, CadreStatus, Rank
 from app.errors import Conflict, NotFound, ProblemFieldError
 from app.ids import new_id
@@ -63,7 +64,7 @@ def _pointer(index: int, loc: tuple[Any, ...]) -> str:
 
 def _reject(index: int, raw: Any, errors: list[ProblemFieldError]) -> SyncRowResult:
     hr_id = raw.get("hr_id") if isinstance(raw, dict) else None
-    return SyncRowResult(
+    return SyncRowResult.model_construct(
         index=index,
         hr_id=hr_id if isinstance(hr_id, str) else None,
         outcome=SyncOutcome.rejected,
@@ -135,11 +136,14 @@ async def sync_cadres(
             )
         ).all()
     )
-    hashes = {cipher().lookup_hash(item.id_number): item.hr_id for _, item in valid}
+    box = cipher()
+    hashes = {item.hr_id: box.lookup_hash(item.id_number) for _, item in valid}
     owners = {
         row[0]: row[1]
         for row in await db_session.execute(
-            select(Cadre.id_number_hash, Cadre.hr_id).where(Cadre.id_number_hash.in_(list(hashes)))
+            select(Cadre.id_number_hash, Cadre.hr_id).where(
+                Cadre.id_number_hash.in_(list(hashes.values()))
+            )
         )
     }
     number_counts = Counter(item.id_number for _, item in valid)
@@ -165,7 +169,7 @@ async def sync_cadres(
                     pointer=_pointer(index, ("hr_id",)), detail="no such cadre", code="not_found"
                 )
             )
-        owner = owners.get(cipher().lookup_hash(item.id_number))
+        owner = owners.get(hashes[item.hr_id])
         if (owner is not None and owner != item.hr_id) or number_counts[item.id_number] > 1:
             problems.append(
                 ProblemFieldError(
@@ -190,7 +194,9 @@ async def sync_cadres(
         if current is None:
             to_create.append({"hr_id": item.hr_id, "id_number": item.id_number, **values})
             results.append(
-                SyncRowResult(index=index, hr_id=item.hr_id, outcome=SyncOutcome.created)
+                SyncRowResult.model_construct(
+                    index=index, hr_id=item.hr_id, outcome=SyncOutcome.created
+                )
             )
             continue
         # A promotion into a higher rank starts the grace year (SPEC §3 rule 4) even when HR
@@ -204,12 +210,12 @@ async def sync_cadres(
         elif item.promoted_on is None:
             values["promoted_on"] = current.promoted_on
         changed = [k for k in _FIELDS if getattr(current, k) != values[k]]
-        if current.id_number != item.id_number:
+        if current.id_number_hash != hashes[item.hr_id]:  # no decryption needed to compare
             changed.append("id_number")
         if changed:
             to_update.append((current, {**values, "id_number": item.id_number}, changed))
             results.append(
-                SyncRowResult(
+                SyncRowResult.model_construct(
                     index=index,
                     hr_id=item.hr_id,
                     outcome=SyncOutcome.updated,
@@ -218,14 +224,16 @@ async def sync_cadres(
             )
         else:
             results.append(
-                SyncRowResult(index=index, hr_id=item.hr_id, outcome=SyncOutcome.unchanged)
+                SyncRowResult.model_construct(
+                    index=index, hr_id=item.hr_id, outcome=SyncOutcome.unchanged
+                )
             )
 
     to_deactivate: list[tuple[uuid.UUID, str]] = []
     if data.mode == SyncMode.snapshot:
         to_deactivate = await _missing_from_snapshot(db_session, data, actor, seen, max_share)
         results += [
-            SyncRowResult(index=None, hr_id=hr_id, outcome=SyncOutcome.deactivated)
+            SyncRowResult.model_construct(index=None, hr_id=hr_id, outcome=SyncOutcome.deactivated)
             for _, hr_id in to_deactivate
         ]
 
@@ -292,7 +300,16 @@ async def _write(
                     "id_number_hash": box.lookup_hash(number),
                 }
             )
-        await db_session.execute(pg_insert(Cadre), rows)
+        columns = ("id", "version", "hr_id", *_FIELDS, "id_number_ciphertext", "id_number_hash")
+        await copy_rows(
+            db_session,
+            "cadre",
+            columns,
+            [
+                tuple(v.value if isinstance(v, Enum) else v for v in (r[c] for c in columns))
+                for r in rows
+            ],
+        )
         await audit.record_many(
             db_session,
             action=AuditAction.create,
