@@ -94,6 +94,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listChanges": frozenset({Role.admin, Role.hr_system, Role.auditor}),
     "getCadreArchive": ALL,
     "syncCadres": frozenset({Role.admin, Role.hr_system}),
+    "syncOrgUnits": frozenset({Role.admin, Role.hr_system}),
     "exportOrgUnitArchive": READERS,
 }
 

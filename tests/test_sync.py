@@ -110,3 +110,36 @@ async def test_a_truncated_snapshot_is_refused(client: httpx.AsyncClient) -> Non
     assert one_gone["counts"]["deactivated"] == 1
     forced = await _sync(client, **half, force=True)
     assert forced["counts"]["deactivated"] == 4
+
+
+async def test_org_units_in_any_order_twice(client: httpx.AsyncClient) -> None:
+    items = [
+        {"code": "T-TOWN", "name": "半塔镇", "kind": "township", "parent_code": "T-COUNTY"},
+        {"code": "T-COUNTY", "name": "来安县", "kind": "county", "parent_code": "T-CITY"},
+        {"code": "T-CITY", "name": "滁州市", "kind": "city"},
+        {"code": "T-BAD", "name": "x", "kind": "county", "parent_code": "NOWHERE"},
+        {"code": "T-CITY", "name": "again", "kind": "city"},
+    ]
+    r = await client.post(f"{API}/sync/org-units", json={"items": items, "dry_run": True})
+    assert r.json()["counts"]["created"] == 3
+    assert (await client.get(f"{API}/org-units", params={"code": "T-CITY"})).json()["items"] == []
+
+    r = await client.post(f"{API}/sync/org-units", json={"items": items})
+    assert r.status_code == 200, r.text
+    outcomes = [(x["index"], x["outcome"]) for x in r.json()["results"]]
+    assert outcomes == [
+        (0, "created"),
+        (1, "created"),
+        (2, "created"),
+        (3, "rejected"),
+        (4, "rejected"),
+    ]
+    town = (await client.get(f"{API}/org-units", params={"code": "T-TOWN"})).json()["items"][0]
+    assert town["depth"] == 2
+    again = await client.post(f"{API}/sync/org-units", json={"items": items[:3]})
+    assert again.json()["counts"]["unchanged"] == 3
+    renamed = await client.post(
+        f"{API}/sync/org-units",
+        json={"items": [{**items[1], "name": "来安县（新）"}]},
+    )
+    assert renamed.json()["results"][0]["changed_fields"] == ["name"]

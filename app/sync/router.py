@@ -4,8 +4,8 @@ from app.db import DbSession
 from app.http import API_PREFIX, problems
 from app.idempotency.route import IdempotentRoute
 from app.security import CurrentActor
-from app.sync import service
-from app.sync.schemas import CadreSync, SyncReport
+from app.sync import org_units, service
+from app.sync.schemas import CadreSync, OrgUnitSync, OrgUnitSyncReport, SyncReport
 
 router = APIRouter(prefix=f"{API_PREFIX}/sync", tags=["sync"], route_class=IdempotentRoute)
 
@@ -28,3 +28,13 @@ async def sync_cadres(
     SPEC §3 rule 4 starts by itself)."""
     settings = request.app.state.settings
     return await service.sync_cadres(db_session, body, actor, settings.sync_max_deactivation_share)
+
+
+@router.post("/org-units", operation_id="syncOrgUnits")
+async def sync_org_units(
+    body: OrgUnitSync, db_session: DbSession, actor: CurrentActor
+) -> OrgUnitSyncReport:
+    """Bulk upsert of org units keyed by `code`, parents named by `parent_code` (in the database
+    or anywhere in the request). Each row is checked and written on its own and reported;
+    moving a unit to another parent carries its subtree. Idempotent; `dry_run` writes nothing."""
+    return await org_units.sync_org_units(db_session, body, actor)

@@ -5,7 +5,7 @@ from pydantic import Field, model_validator
 
 from app.cadre.id_number import birth_date_of, gender_of
 from app.cadre.schemas import IdNumber
-from app.enums import CadreStatus, Gender, Rank
+from app.enums import CadreStatus, Gender, OrgUnitKind, Rank
 from app.errors import ProblemFieldError
 from app.schema_types import Code, InputModel, LocalDate, Name, OutputModel, ShortName
 
@@ -97,3 +97,34 @@ class SyncReport(OutputModel):
     dry_run: bool
     counts: SyncCounts
     results: list[SyncRowResult]
+
+
+class OrgUnitSyncItem(InputModel):
+    code: Code
+    name: Name
+    kind: OrgUnitKind
+    parent_code: Code | None = Field(default=None, description="Null for a root")
+    active: bool = True
+
+
+class OrgUnitSync(InputModel):
+    items: list[dict[str, Any]] = Field(
+        max_length=MAX_ITEMS,
+        description="Org units as `OrgUnitSyncItem` objects, parents before or after their "
+        "children; each is checked on its own",
+    )
+    dry_run: bool = False
+
+
+class OrgUnitSyncRowResult(OutputModel):
+    index: int
+    code: str | None
+    outcome: SyncOutcome
+    changed_fields: list[str] | None = None
+    errors: list[ProblemFieldError] | None = None
+
+
+class OrgUnitSyncReport(OutputModel):
+    dry_run: bool
+    counts: SyncCounts
+    results: list[OrgUnitSyncRowResult]

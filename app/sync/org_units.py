@@ -1,0 +1,184 @@
+"""Org-unit sync: thousands of units at most, so each row goes through the org-unit service
+(codes, parents, moves with their locks) inside a savepoint of its own: a bad row is rolled
+back alone and reported."""
+
+from collections import Counter
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import AppError, ProblemFieldError
+from app.org_unit import service as org_units
+from app.org_unit.models import OrgUnit
+from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
+from app.security import Actor
+from app.sync.schemas import (
+    OrgUnitSync,
+    OrgUnitSyncItem,
+    OrgUnitSyncReport,
+    OrgUnitSyncRowResult,
+    SyncCounts,
+    SyncOutcome,
+)
+
+_ITEM = TypeAdapter(OrgUnitSyncItem)
+
+
+def _rejected(index: int, code: Any, errors: list[ProblemFieldError]) -> OrgUnitSyncRowResult:
+    return OrgUnitSyncRowResult(
+        index=index,
+        code=code if isinstance(code, str) else None,
+        outcome=SyncOutcome.rejected,
+        errors=errors,
+    )
+
+
+def _order(valid: list[tuple[int, OrgUnitSyncItem]]) -> list[tuple[int, OrgUnitSyncItem]]:
+    """Parents before children when both are in the request (the rest keep their order)."""
+    by_code = {item.code: (i, item) for i, item in valid}
+    placed: set[str] = set()
+    ordered: list[tuple[int, OrgUnitSyncItem]] = []
+
+    def place(code: str, trail: frozenset[str]) -> None:
+        if code in placed or code not in by_code or code in trail:
+            return
+        parent = by_code[code][1].parent_code
+        if parent is not None:
+            place(parent, trail | {code})
+        placed.add(code)
+        ordered.append(by_code[code])
+
+    for _, item in valid:
+        place(item.code, frozenset())
+    return ordered
+
+
+async def sync_org_units(
+    db_session: AsyncSession, data: OrgUnitSync, actor: Actor
+) -> OrgUnitSyncReport:
+    results: list[OrgUnitSyncRowResult] = []
+    valid: list[tuple[int, OrgUnitSyncItem]] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data.items):
+        code = raw.get("code") if isinstance(raw, dict) else None
+        try:
+            item = _ITEM.validate_python(raw)
+        except ValidationError as exc:
+            results.append(
+                _rejected(
+                    index,
+                    code,
+                    [
+                        ProblemFieldError(
+                            pointer="/body/items/" + "/".join(map(str, (index, *e["loc"]))),
+                            detail=e["msg"],
+                            code=e["type"],
+                        )
+                        for e in exc.errors()
+                    ],
+                )
+            )
+            continue
+        if item.code in seen:
+            results.append(
+                _rejected(
+                    index,
+                    code,
+                    [
+                        ProblemFieldError(
+                            pointer=f"/body/items/{index}/code",
+                            detail="this code appears earlier in the same request",
+                            code="duplicate_in_request",
+                        )
+                    ],
+                )
+            )
+            continue
+        seen.add(item.code)
+        valid.append((index, item))
+
+    savepoint_all = await db_session.begin_nested() if data.dry_run else None
+    for index, item in _order(valid):
+        results.append(await _one(db_session, index, item, actor))
+    if savepoint_all is not None:
+        await savepoint_all.rollback()  # a dry run answers, and leaves everything as it was
+    counts = Counter(r.outcome for r in results)
+    return OrgUnitSyncReport(
+        dry_run=data.dry_run,
+        counts=SyncCounts(**{o.value: counts.get(o, 0) for o in SyncOutcome}),
+        results=sorted(results, key=lambda r: r.index),
+    )
+
+
+async def _one(
+    db_session: AsyncSession, index: int, item: OrgUnitSyncItem, actor: Actor
+) -> OrgUnitSyncRowResult:
+    parent_id = None
+    if item.parent_code is not None:
+        parent_id = await db_session.scalar(
+            select(OrgUnit.id).where(OrgUnit.code == item.parent_code)
+        )
+        if parent_id is None:
+            return _rejected(
+                index,
+                item.code,
+                [
+                    ProblemFieldError(
+                        pointer=f"/body/items/{index}/parent_code",
+                        detail="no such org unit (in the database or earlier in this request)",
+                        code="not_found",
+                    )
+                ],
+            )
+    savepoint = await db_session.begin_nested()
+    try:
+        current = (
+            await db_session.scalars(select(OrgUnit).where(OrgUnit.code == item.code))
+        ).one_or_none()
+        if current is None:
+            unit = await org_units.create_org_unit(
+                db_session,
+                OrgUnitCreate(code=item.code, name=item.name, kind=item.kind, parent_id=parent_id),
+                actor,
+            )
+            if not item.active:
+                unit.active = False
+                await db_session.flush()
+            outcome, changed = SyncOutcome.created, None
+        else:
+            current = await org_units.get_org_unit(db_session, current.id, actor)
+            wanted: dict[str, Any] = {
+                "name": item.name,
+                "kind": item.kind,
+                "parent_id": parent_id,
+                "active": item.active,
+            }
+            changed = [k for k, v in wanted.items() if getattr(current, k) != v]
+            if changed:
+                await org_units.update_org_unit(
+                    db_session,
+                    current,
+                    OrgUnitUpdate(**{k: wanted[k] for k in changed}),
+                    actor,
+                )
+                outcome = SyncOutcome.updated
+            else:
+                outcome, changed = SyncOutcome.unchanged, None
+    except AppError as exc:
+        await savepoint.rollback()
+        return _rejected(
+            index,
+            item.code,
+            exc.errors
+            or [
+                ProblemFieldError(
+                    pointer=f"/body/items/{index}", detail=exc.detail or exc.title, code=exc.code
+                )
+            ],
+        )
+    await savepoint.commit()
+    return OrgUnitSyncRowResult(
+        index=index, code=item.code, outcome=outcome, changed_fields=changed
+    )
