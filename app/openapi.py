@@ -9,6 +9,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from app.errors import PROBLEM_MEDIA_TYPE
 
@@ -101,6 +103,15 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas = doc.get("components", {}).get("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    # Bodies an operation reads by hand (several media types) still get their named schemas.
+    extra: list[type[BaseModel]] = getattr(app.state, "extra_openapi_models", [])
+    if extra:
+        _, defs = models_json_schema(
+            [(model, "validation") for model in extra],
+            ref_template="#/components/schemas/{model}",
+        )
+        for name, schema in defs.get("$defs", {}).items():
+            schemas.setdefault(name, schema)
     return doc
 
 

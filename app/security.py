@@ -95,6 +95,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "getCadreArchive": ALL,
     "syncCadres": frozenset({Role.admin, Role.hr_system}),
     "syncOrgUnits": frozenset({Role.admin, Role.hr_system}),
+    "importStudyLogs": frozenset({Role.admin, Role.org_admin, Role.hr_system}),
     "exportOrgUnitArchive": READERS,
 }
 

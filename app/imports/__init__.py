@@ -1,0 +1,1 @@
+"""Bulk import of historical study logs (JSON or CSV), checked row by row, loaded by COPY."""

@@ -1,0 +1,90 @@
+"""Benchmark of the study-log import: N historical logs as CSV, in requests of 50,000 rows,
+against a server started here; then the same file again (nothing new to create).
+
+    python -m bench.imports --database-url postgresql://.../bench_tenth --count 1000000
+"""
+
+import argparse
+import asyncio
+import io
+import random
+import time
+from datetime import date, timedelta
+
+import asyncpg
+import httpx
+
+from bench.compliance import _free_port, _plain, _prepare, _start_server, _token, _wait_ready
+
+BATCH = 50_000
+KINDS = ("online_course", "self_study", "lecture", "seminar", "centralised_training")
+
+
+def _csv(hr_ids: list[str], start: int, count: int, seed: int) -> bytes:
+    rng = random.Random(seed + start)
+    out = io.StringIO()
+    out.write("hr_id,kind,title,start_date,end_date,hours,days\r\n")
+    for n in range(start, start + count):
+        day = date(2015, 1, 1) + timedelta(days=rng.randrange(3_000))
+        length = rng.randrange(1, 4)
+        out.write(
+            f"{rng.choice(hr_ids)},{rng.choice(KINDS)},历史记录 {seed}-{n},{day},"
+            f"{day + timedelta(days=length - 1)},{rng.randrange(1, 8 * length)},\r\n"
+        )
+    return out.getvalue().encode()
+
+
+async def _pass(base: str, token: str, bodies: list[bytes]) -> tuple[float, int, int, int]:
+    created = skipped = rejected = 0
+    started = time.perf_counter()
+    async with httpx.AsyncClient(
+        base_url=base,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+        timeout=900,
+    ) as client:
+        for body in bodies:
+            r = await client.post("/api/v1/imports/study-logs", content=body)
+            r.raise_for_status()
+            report = r.json()
+            created += report["created"]
+            skipped += report["already_imported"]
+            rejected += report["rejected"]
+    return time.perf_counter() - started, created, skipped, rejected
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    args = parser.parse_args()
+    await _prepare(args.database_url)
+    conn = await asyncpg.connect(_plain(args.database_url))
+    try:
+        hr_ids = [r["hr_id"] for r in await conn.fetch("SELECT hr_id FROM cadre LIMIT 50000")]
+    finally:
+        await conn.close()
+    bodies = [
+        _csv(hr_ids, start, min(BATCH, args.count - start), args.seed)
+        for start in range(0, args.count, BATCH)
+    ]
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _start_server(args.database_url, port, 1)
+    try:
+        await _wait_ready(base)
+        token = await _token(base)
+        for label in ("import", "same file again"):
+            elapsed, created, skipped, rejected = await _pass(base, token, bodies)
+            print(
+                f"{label}: {args.count:,} rows in {elapsed:.1f} s "
+                f"({args.count / elapsed:,.0f} rows/s): created {created:,}, "
+                f"already imported {skipped:,}, rejected {rejected:,}"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
