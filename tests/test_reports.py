@@ -48,6 +48,51 @@ def log_specs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+CadreSpec = tuple[Rank, date | None, list[dict[str, Any]]]
+
+
+async def seed_unit(
+    db_session: AsyncSession, cadres: list[CadreSpec]
+) -> tuple[OrgUnit, list[tuple[Cadre, list[engine.LogRecord]]]]:
+    """A unit with the given cadres and logs, written through the ORM (so the year-sum
+    triggers run), and each cadre's logs as the engine sees them."""
+    unit_id = new_id()
+    unit = OrgUnit(
+        id=unit_id,
+        code=f"P{unit_id.hex[:10]}",
+        name="x",
+        kind="city",
+        path=path_of(None, unit_id),
+        depth=0,
+        active=True,
+    )
+    db_session.add(unit)
+    await db_session.flush()
+    seeded = []
+    for rank, promoted_on, specs in cadres:
+        cadre = Cadre(
+            hr_id=f"H{uuid.uuid4().hex[:12]}",
+            name="测试",
+            id_number=id_number(date(1980, 1, 1)),
+            gender=Gender.male,
+            birth_date=date(1980, 1, 1),
+            org_unit_id=unit_id,
+            rank=rank,
+            promoted_on=promoted_on,
+            status=CadreStatus.active,
+        )
+        db_session.add(cadre)
+        await db_session.flush()
+        records = []
+        for spec in specs:
+            log = StudyLog(cadre_id=cadre.id, title="t", source=StudyLogSource.manual, **spec)
+            db_session.add(log)
+            await db_session.flush()
+            records.append(engine.LogRecord(id=str(log.id), **spec))
+        seeded.append((cadre, records))
+    return unit, seeded
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     cadres=st.lists(
@@ -69,41 +114,11 @@ async def test_sql_figures_equal_the_engine(
 ) -> None:
     async with isolated_sessionmaker() as db_session:
         savepoint = await db_session.begin_nested()
-        unit_id = new_id()
-        unit = OrgUnit(
-            id=unit_id,
-            code=f"P{unit_id.hex[:10]}",
-            name="x",
-            kind="city",
-            path=path_of(None, unit_id),
-            depth=0,
-            active=True,
-        )
-        db_session.add(unit)
-        await db_session.flush()
-        expected = {}
-        for n, (rank, promoted_on, specs) in enumerate(cadres):
-            cadre = Cadre(
-                hr_id=f"H{uuid.uuid4().hex[:12]}",
-                name="测试",
-                id_number=id_number(date(1980, 1, 1)),
-                gender=Gender.male,
-                birth_date=date(1980, 1, 1),
-                org_unit_id=unit_id,
-                rank=rank,
-                promoted_on=promoted_on,
-                status=CadreStatus.active,
-            )
-            db_session.add(cadre)
-            await db_session.flush()
-            records = []
-            for spec in specs:
-                log = StudyLog(cadre_id=cadre.id, title="t", source=StudyLogSource.manual, **spec)
-                db_session.add(log)
-                await db_session.flush()
-                records.append(engine.LogRecord(id=str(log.id), **spec))
-            expected[cadre.id] = engine.compliance(records, as_of, rank, promoted_on, [CN_2023])
-            del n
+        unit, seeded = await seed_unit(db_session, cadres)
+        expected = {
+            cadre.id: engine.compliance(records, as_of, cadre.rank, cadre.promoted_on, [CN_2023])
+            for cadre, records in seeded
+        }
         got = {f.cadre_id: f for f in await cadre_figures(db_session, unit.path, as_of, CN_2023)}
         await savepoint.rollback()
     assert set(got) == set(expected)
@@ -301,45 +316,14 @@ async def test_sql_roll_call_order_equals_the_engine(
     as_of = date(2025, 12, 31)
     async with isolated_sessionmaker() as db_session:
         savepoint = await db_session.begin_nested()
-        unit_id = new_id()
-        unit = OrgUnit(
-            id=unit_id,
-            code=f"R{unit_id.hex[:10]}",
-            name="x",
-            kind="city",
-            path=path_of(None, unit_id),
-            depth=0,
-            active=True,
-        )
-        db_session.add(unit)
-        await db_session.flush()
-        candidates = []
-        for rank, promoted_on, specs in cadres:
-            cadre = Cadre(
-                hr_id=f"H{uuid.uuid4().hex[:12]}",
-                name="测试",
-                id_number=id_number(date(1980, 1, 1)),
-                gender=Gender.male,
-                birth_date=date(1980, 1, 1),
-                org_unit_id=unit_id,
-                rank=rank,
-                promoted_on=promoted_on,
-                status=CadreStatus.active,
+        unit, seeded = await seed_unit(db_session, cadres)
+        candidates = [
+            engine.roll_call_candidate(
+                str(cadre.id), records, as_of, cadre.rank, cadre.promoted_on, [CN_2023]
             )
-            db_session.add(cadre)
-            await db_session.flush()
-            records = []
-            for spec in specs:
-                log = StudyLog(cadre_id=cadre.id, title="t", source=StudyLogSource.manual, **spec)
-                db_session.add(log)
-                await db_session.flush()
-                records.append(engine.LogRecord(id=str(log.id), **spec))
-            if not engine.trained_in_year(records, as_of.year, [CN_2023]):
-                candidates.append(
-                    engine.roll_call_candidate(
-                        str(cadre.id), records, as_of, rank, promoted_on, [CN_2023]
-                    )
-                )
+            for cadre, records in seeded
+            if not engine.trained_in_year(records, as_of.year, [CN_2023])
+        ]
         active, trained, rows = await roll_call_rows(db_session, unit.path, as_of, CN_2023, 100)
         await savepoint.rollback()
     expected = [c.cadre_id for c in engine.rank_candidates(candidates)]
