@@ -93,3 +93,28 @@ async def test_out_of_scope_cadres_are_unknown(client: httpx.AsyncClient, client
     other = await client_for(Role.org_admin, org_unit_id=b["id"])
     r = await other.post(f"{API}/imports/study-logs", json={"items": [row(cadre["hr_id"])]})
     assert r.json()["problems"][0]["pointer"] == "/body/items/0/hr_id"
+
+
+async def test_rows_of_the_wrong_shape_are_rejected_not_crashing(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    items: list[Any] = [
+        row(cadre["hr_id"], kind=["list"]),
+        row(cadre["hr_id"], status={"x": 1}),
+        row(cadre["hr_id"], id="not-a-uuid"),
+        row(cadre["hr_id"], start_date=20190304),
+        "not an object",
+        row(cadre["hr_id"], colour="red"),
+    ]
+    r = await client.post(f"{API}/imports/study-logs", json={"items": items})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["created"], report["rejected"]) == (0, 6)
+    assert [p["pointer"] for p in report["problems"]] == [
+        "/body/items/0/kind",
+        "/body/items/1/status",
+        "/body/items/2/id",
+        "/body/items/3/start_date",
+        "/body/items/4",
+        "/body/items/5/colour",
+    ]

@@ -113,7 +113,8 @@ def _check(raw: Any, cadres: dict[str, uuid.UUID]) -> tuple[Any, ...]:
     cadre_id = cadres.get(hr_id) if isinstance(hr_id, str) else None
     if cadre_id is None:
         raise ValueError("hr_id: no such cadre")
-    kind = _KINDS.get(raw.get("kind"))  # type: ignore[arg-type]
+    kind_value = raw.get("kind")
+    kind = _KINDS.get(kind_value) if isinstance(kind_value, str) else None
     if kind is None:
         raise ValueError("kind: not a study-log kind")
     title = get("title", _text, 200)
@@ -132,11 +133,14 @@ def _check(raw: Any, cadres: dict[str, uuid.UUID]) -> tuple[Any, ...]:
     if hours > 24 * calendar_days:
         raise ValueError("hours: more than 24 a calendar day")
     status = raw.get("status") or StudyLogStatus.approved.value
-    if status not in _STATUSES:
+    if not isinstance(status, str) or status not in _STATUSES:
         raise ValueError("status: approved or pending")
     client_id = raw.get("id")
     if client_id:
-        log_id = uuid.UUID(str(client_id))
+        try:
+            log_id = uuid.UUID(str(client_id))
+        except ValueError:
+            raise ValueError("id: not a UUID") from None
     else:
         natural = f"{cadre_id}|{kind.value}|{start}|{end}|{title}"
         log_id = uuid.uuid5(NAMESPACE, natural)
@@ -162,7 +166,7 @@ async def import_study_logs(
     for n, raw in enumerate(rows):
         try:
             good.append(_check(raw, cadres))
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             name, _, detail = str(exc).partition(": ")
             where = f"/rows/{n + 2}" if csv_rows else f"/body/items/{n}"  # CSV: file line
             result.problems.append(
