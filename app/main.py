@@ -30,7 +30,7 @@ from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
-from app.imports.router import StudyLogImport
+from app.imports.router import StudyLogImport, StudyLogImportRow
 from app.imports.router import router as import_router
 from app.observability import Metrics, RequestContextMiddleware, configure_logging
 from app.openapi import install_openapi
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_limiter = RateLimiter(settings.rate_limit.token_per_minute)
     app.state.write_limiter = RateLimiter(settings.rate_limit.writes_per_minute)
 
-    app.state.extra_openapi_models = [StudyLogImport]
+    app.state.extra_openapi_models = [StudyLogImport, StudyLogImportRow]
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

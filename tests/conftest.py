@@ -13,6 +13,7 @@ import httpx
 import pytest
 from alembic import command
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -33,6 +34,12 @@ from app.main import create_app
 from app.migrations import alembic_config
 from app.user.models import User
 from devtools.localpg import LocalPostgres
+
+# CI runs the property tests (hypothesis, schemathesis) on a fixed sequence of examples, so a
+# submission passes or fails on its code alone; a developer's run explores new examples.
+hypothesis_settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def _async_url(url: str) -> str:

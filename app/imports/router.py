@@ -35,7 +35,11 @@ class StudyLogImportRow(InputModel):
 
 
 class StudyLogImport(InputModel):
-    items: list[StudyLogImportRow] = Field(max_length=service.MAX_ROWS)
+    items: list[dict[str, Any]] = Field(
+        max_length=service.MAX_ROWS,
+        description="Study logs as `StudyLogImportRow` objects. Each row is checked on its own: "
+        "a bad one is reported, not fatal, so the body's schema does not bind the rows",
+    )
 
 
 class ImportProblem(OutputModel):
@@ -101,7 +105,17 @@ async def import_study_logs(
     body = await request.body()
     try:
         if media == "text/csv":
-            rows: list[Any] = list(service.rows_from_csv(body))
+            try:
+                rows: list[Any] = service.rows_from_csv(body)
+            except service.IncompleteHeader as exc:
+                raise UnprocessableEntity(
+                    "The CSV's header row must name the study-log fields.",
+                    errors=[
+                        ProblemFieldError(
+                            pointer="/body", detail=str(exc), code="csv_header_incomplete"
+                        )
+                    ],
+                ) from exc
         elif media == "application/json":
             parsed = json.loads(body)
             if (

@@ -7,7 +7,7 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -63,9 +63,24 @@ class ImportResult:
     elapsed_seconds: float = 0.0
 
 
-def rows_from_csv(body: bytes) -> Iterator[dict[str, str]]:
+class IncompleteHeader(ValueError):
+    pass
+
+
+REQUIRED_COLUMNS = frozenset({"hr_id", "kind", "title", "start_date", "end_date", "hours"})
+
+
+def rows_from_csv(body: bytes) -> list[dict[str, str]]:
+    """The rows of a CSV whose header names the required columns (else ValueError)."""
     reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
-    yield from reader
+    try:
+        header = set(reader.fieldnames or ())
+    except csv.Error:
+        header = set()
+    missing = REQUIRED_COLUMNS - header
+    if missing:
+        raise IncompleteHeader(f"the header row lacks the columns {sorted(missing)}")
+    return list(reader)
 
 
 def _text(value: Any, limit: int) -> str | None:
