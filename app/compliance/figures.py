@@ -295,11 +295,6 @@ class CadreFigures:
     online_hours: Decimal
     online_status: RequirementStatus
 
-    @property
-    def trained(self) -> bool:
-        """SPEC §3 rule 8: centralised days attributed to the year (up to the evaluation day)."""
-        return self.annual_centralised_days > 0
-
 
 def _rules_json(policy: Policy) -> str:
     return json.dumps(

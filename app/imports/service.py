@@ -194,11 +194,14 @@ async def import_study_logs(
             )
     result.rejected = len(result.problems)
     if good:
+        # A dry run loads inside a savepoint and rolls only that back: the request's own
+        # transaction (app.db) stays the one boundary.
+        savepoint = await db_session.begin_nested() if dry_run else None
         created = await _load(db_session, good, actor)
         result.created = len(created)
         result.already_imported = len(good) - len(created)
-        if dry_run:
-            await db_session.rollback()
+        if savepoint is not None:
+            await savepoint.rollback()
     result.elapsed_seconds = (datetime.now(UTC) - started).total_seconds()
     return result
 

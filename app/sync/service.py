@@ -72,10 +72,6 @@ def _reject(index: int, raw: Any, errors: list[ProblemFieldError]) -> SyncRowRes
     )
 
 
-def _json(value: Any) -> Any:
-    return audit.to_json(value)
-
-
 async def sync_cadres(
     db_session: AsyncSession, data: CadreSync, actor: Actor, max_share: Decimal
 ) -> SyncReport:
@@ -317,7 +313,7 @@ async def _write(
             rows=[
                 (
                     r["id"],
-                    {k: _json(r[k]) for k in ("hr_id", *_FIELDS) if r[k] is not None}
+                    {k: audit.to_json(r[k]) for k in ("hr_id", *_FIELDS) if r[k] is not None}
                     | {"id_number": "<changed>"},
                 )
                 for r in rows
@@ -360,7 +356,10 @@ async def _write(
                         k: (
                             "<changed>"
                             if k == "id_number"
-                            else {"before": _json(getattr(current, k)), "after": _json(values[k])}
+                            else {
+                                "before": audit.to_json(getattr(current, k)),
+                                "after": audit.to_json(values[k]),
+                            }
                         )
                         for k in changed
                     },
