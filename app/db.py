@@ -75,6 +75,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={
             "server_settings": {
                 "application_name": "cadre-training",
+                # An OLTP service: JIT compiles queries whose row estimates are guesses (the
+                # sums triggers' transition tables) at a cost above the work itself.
+                "jit": "off",
                 "statement_timeout": str(db.statement_timeout_ms),
                 "timezone": "UTC",
             }

@@ -10,7 +10,6 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.archive import formats
@@ -47,7 +46,6 @@ async def _rows(
     db_session: AsyncSession, root_path: str, year: int, as_of: date, policy: Policy
 ) -> AsyncIterator[list[Any]]:
     """The figures are joined in the database: no per-cadre state is held here."""
-    await db_session.execute(text("SET LOCAL jit = off"))
     statement, params = export_statement(root_path, year, as_of, policy)
     stream = await db_session.stream(statement.execution_options(yield_per=CHUNK_ROWS), params)
     async for record in stream:

@@ -360,8 +360,6 @@ async def cadre_figures(
 ) -> list[CadreFigures]:
     """Every active cadre of the subtree at `root_path`, evaluated on `as_of` under `policy` (the
     policy in force on `as_of`, as the engine's compliance view uses for all three blocks)."""
-    # Compiling this query with LLVM costs more than running it.
-    await db_session.execute(text("SET LOCAL jit = off"))
     rows = await db_session.execute(text(_PER_CADRE_SQL), _parameters(root_path, as_of, policy))
     out = []
     for row in rows:
@@ -407,7 +405,6 @@ async def unit_counts(
     db_session: AsyncSession, root_path: str, as_of: date, policy: Policy
 ) -> list[UnitCounts]:
     """The same figures counted per unit inside the database: one row per unit comes back."""
-    await db_session.execute(text("SET LOCAL jit = off"))
     rows = await db_session.execute(text(_PER_UNIT_SQL), _parameters(root_path, as_of, policy))
     s = RequirementStatus
     return [
@@ -441,7 +438,6 @@ async def roll_call_rows(
     db_session: AsyncSession, root_path: str, as_of: date, policy: Policy, limit: int
 ) -> tuple[int, int, list[RollCallRow]]:
     """(active cadres, trained cadres, the first `limit` untrained ones in roll-call order)."""
-    await db_session.execute(text("SET LOCAL jit = off"))
     rows = (
         await db_session.execute(
             text(_ROLL_CALL_SQL), {**_parameters(root_path, as_of, policy), "limit": limit}
