@@ -24,16 +24,16 @@ from pydantic_core import PydanticCustomError
 
 # No control characters (C0, DEL, C1), no leading or trailing space. Written without `\s`, whose
 # meaning differs between Python and the ECMAScript regexes of JSON Schema clients.
-_LINE = r"^[^\x00-\x20\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f])?$"
+LINE_PATTERN = r"^[^\x00-\x20\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f])?$"
 # Free text: anything printable plus line breaks and tabs, but never NUL.
-_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_LINE)]
-ShortName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_LINE)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=LINE_PATTERN)]
+ShortName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=LINE_PATTERN)]
 Code = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 ]
-Text = Annotated[str, StringConstraints(max_length=2000, pattern=_TEXT)]
+Text = Annotated[str, StringConstraints(max_length=2000, pattern=TEXT_PATTERN)]
 # Search terms in query strings: printable, no control characters.
 SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 

@@ -34,22 +34,30 @@ def _csv(hr_ids: list[str], start: int, count: int, seed: int) -> bytes:
     return out.getvalue().encode()
 
 
-async def _pass(base: str, token: str, bodies: list[bytes]) -> tuple[float, int, int, int]:
-    created = skipped = rejected = 0
+async def _pass(
+    base: str, token: str, bodies: list[bytes], concurrency: int
+) -> tuple[float, int, int, int]:
+    """Every body posted once, `concurrency` requests in flight (the HR system's uploader)."""
+    totals = [0, 0, 0]
+    queue = list(reversed(bodies))
+
+    async def uploader(client: httpx.AsyncClient) -> None:
+        while queue:
+            r = await client.post("/api/v1/imports/study-logs", content=queue.pop())
+            r.raise_for_status()
+            report = r.json()
+            totals[0] += report["created"]
+            totals[1] += report["already_imported"]
+            totals[2] += report["rejected"]
+
     started = time.perf_counter()
     async with httpx.AsyncClient(
         base_url=base,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
         timeout=900,
     ) as client:
-        for body in bodies:
-            r = await client.post("/api/v1/imports/study-logs", content=body)
-            r.raise_for_status()
-            report = r.json()
-            created += report["created"]
-            skipped += report["already_imported"]
-            rejected += report["rejected"]
-    return time.perf_counter() - started, created, skipped, rejected
+        await asyncio.gather(*(uploader(client) for _ in range(concurrency)))
+    return time.perf_counter() - started, *totals
 
 
 async def main() -> None:
@@ -57,6 +65,8 @@ async def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     await _prepare(args.database_url)
     conn = await asyncpg.connect(_plain(args.database_url))
@@ -70,12 +80,12 @@ async def main() -> None:
     ]
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _start_server(args.database_url, port, 1)
+    server = _start_server(args.database_url, port, args.workers)
     try:
         await _wait_ready(base)
         token = await _token(base)
         for label in ("import", "same file again"):
-            elapsed, created, skipped, rejected = await _pass(base, token, bodies)
+            elapsed, created, skipped, rejected = await _pass(base, token, bodies, args.concurrency)
             print(
                 f"{label}: {args.count:,} rows in {elapsed:.1f} s "
                 f"({args.count / elapsed:,.0f} rows/s): created {created:,}, "

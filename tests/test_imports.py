@@ -118,3 +118,101 @@ async def test_rows_of_the_wrong_shape_are_rejected_not_crashing(client: httpx.A
         "/body/items/4",
         "/body/items/5/colour",
     ]
+
+
+# One row each, against a cadre: None = created, else the field the problem points at ("" = the
+# row). Calendar days of 2019-03-04..2019-03-15: 12.
+RULES: list[tuple[dict[str, Any], str | None]] = [
+    ({}, None),
+    ({"hours": "0"}, None),
+    ({"hours": "288"}, None),  # 24 × 12 calendar days: the cap itself
+    ({"hours": "288.01"}, "hours"),
+    ({"hours": "1.005"}, "hours"),
+    ({"hours": "-1"}, "hours"),
+    ({"hours": "1e3"}, "hours"),
+    ({"hours": 70}, None),  # JSON numbers that are integers are fine
+    ({"hours": 7.5}, "hours"),  # floats are not: no binary rounding of hours
+    ({"days": "12"}, None),  # every calendar day
+    ({"days": "12.01"}, "days"),
+    ({"days": ""}, None),
+    ({"end_date": "2019-03-04", "days": "1", "hours": "24"}, None),  # one day, at both caps
+    ({"end_date": "2019-03-04"}, "days"),  # 10 days in one
+    ({"end_date": "2019-03-03"}, "end_date"),
+    ({"start_date": "2019-02-29"}, "start_date"),  # not a leap year
+    ({"start_date": "2019-3-04"}, "start_date"),
+    ({"start_date": "1899-12-31"}, "start_date"),
+    ({"status": "pending"}, None),
+    ({"status": "rejected"}, "status"),
+    ({"kind": "sleeping"}, "kind"),
+    ({"title": ""}, "title"),
+    ({"title": "x" * 200}, None),
+    ({"title": "x" * 201}, "title"),
+    ({"title": "bell\x07"}, "title"),
+    ({"title": " 前后有空格 "}, "title"),
+    ({"note": "两行\r\n备注\t"}, None),
+    ({"note": "nul\x00"}, "note"),
+    ({"provider": "p" * 201}, "provider"),
+    ({"note": "n" * 2001}, "note"),
+    ({"id": "0193a0c2-7c1e-7b3e-9a6f-1d2e3f405162"}, None),
+    ({"hr_id": None}, "hr_id"),
+]
+
+
+async def test_row_rules_table(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    # Distinct titles: the natural keys must not collide between the rows of the table.
+    items = [
+        {**row(cadre["hr_id"], title=f"课程 {n}"), **fields} for n, (fields, _) in enumerate(RULES)
+    ]
+    report = (await client.post(f"{API}/imports/study-logs", json={"items": items})).json()
+    expected = {
+        n: f"/body/items/{n}/{field}" for n, (_, field) in enumerate(RULES) if field is not None
+    }
+    assert {p["row"]: p["pointer"] for p in report["problems"]} == expected
+    assert report["created"] == len(RULES) - len(expected)
+    log = (await client.get(f"{API}/study-logs/0193a0c2-7c1e-7b3e-9a6f-1d2e3f405162")).json()
+    assert (log["hours"], log["days"], log["status"]) == ("70.00", "10.00", "approved")
+
+
+async def test_the_same_row_twice_in_one_request_is_created_once(
+    client: httpx.AsyncClient,
+) -> None:
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    items = [row(cadre["hr_id"]), row(cadre["hr_id"]), row(cadre["hr_id"], title="另一个")]
+    report = (await client.post(f"{API}/imports/study-logs", json={"items": items})).json()
+    assert (report["created"], report["already_imported"]) == (2, 1)
+
+
+async def test_csv_pointers_name_the_file_line(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    hr = cadre["hr_id"]
+    csv_body = (
+        "hr_id,kind,title,start_date,end_date,hours\r\n"  # line 1
+        f'{hr},lecture,"两行的\r\n标题",2020-06-01,2020-06-01,2\r\n'  # lines 2-3
+        "\r\n"  # line 4: blank, skipped
+        f"{hr},lecture,多一格,2020-06-02,2020-06-02,2,extra\r\n"  # line 5
+        f"{hr},lecture,少一格,2020-06-03\r\n"  # line 6
+        f"{hr},lecture,好的,2020-06-04,2020-06-04,2\r\n"  # line 7
+    ).encode()
+    r = await client.post(
+        f"{API}/imports/study-logs", content=csv_body, headers={"Content-Type": "text/csv"}
+    )
+    report = r.json()
+    assert [(p["row"], p["pointer"]) for p in report["problems"]] == [
+        (0, "/rows/2/title"),  # a line break is a control character in a title
+        (1, "/rows/5"),
+        (2, "/rows/6/end_date"),
+    ]
+    assert (report["rows"], report["created"]) == (4, 1)
+
+
+def test_derived_ids_are_uuid5_of_the_natural_key() -> None:
+    import uuid
+
+    from app.imports.service import NAMESPACE, _natural_id
+
+    for natural in ("a|b|2020-01-01|2020-01-02|t", "中文|lecture|2019-03-04|2019-03-15|讲座", ""):
+        assert uuid.UUID(_natural_id(natural)) == uuid.uuid5(NAMESPACE, natural)

@@ -103,10 +103,12 @@ async def import_study_logs(
     loaded with COPY in one statement; their ids make a re-import create nothing new."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
+    rows: list[Any]
+    csv_lines: list[int] | None = None
     try:
         if media == "text/csv":
             try:
-                rows: list[Any] = service.rows_from_csv(body)
+                rows, csv_lines = service.rows_from_csv(body)
             except service.IncompleteHeader as exc:
                 raise UnprocessableEntity(
                     "The CSV's header row must name the study-log fields.",
@@ -135,6 +137,6 @@ async def import_study_logs(
     if len(rows) > service.MAX_ROWS:
         raise TooManyRows()
     result = await service.import_study_logs(
-        db_session, rows, actor, dry_run=dry_run, csv_rows=media == "text/csv"
+        db_session, rows, actor, dry_run=dry_run, csv_lines=csv_lines
     )
     return ImportReport.model_validate(result, from_attributes=True)

@@ -4,6 +4,7 @@ CONFLICT DO NOTHING. Ids are the client's, or derived from the row's natural key
 dates, title), so importing the same file twice creates nothing the second time."""
 
 import csv
+import hashlib
 import io
 import re
 import uuid
@@ -20,7 +21,7 @@ from app import scope
 from app.cadre.models import Cadre
 from app.copy import copy_rows
 from app.enums import StudyLogKind, StudyLogStatus
-from app.schema_types import MAX_DATE, MIN_DATE
+from app.schema_types import LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
 from app.security import Actor
 
 MAX_ROWS = 50_000
@@ -39,7 +40,10 @@ FIELDS = (
     "note",
 )
 _DECIMAL = re.compile(r"^(?:0|[1-9][0-9]{0,4})(?:\.[0-9]{1,2})?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The API's own rules for names and free text (app.schema_types), so that an imported log could
+# have been written through POST /study-logs.
+_LINE = re.compile(LINE_PATTERN)
+_TEXT = re.compile(TEXT_PATTERN)
 _KINDS = {k.value: k for k in StudyLogKind}
 _STATUSES = {StudyLogStatus.approved.value, StudyLogStatus.pending.value}
 
@@ -70,39 +74,75 @@ class IncompleteHeader(ValueError):
 REQUIRED_COLUMNS = frozenset({"hr_id", "kind", "title", "start_date", "end_date", "hours"})
 
 
-def rows_from_csv(body: bytes) -> list[dict[str, str]]:
-    """The rows of a CSV whose header names the required columns (else ValueError)."""
-    reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
+def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
+    """The rows of a CSV whose header names the required columns (else IncompleteHeader), and
+    the file line each starts on (blank lines are skipped; a quoted cell may span lines)."""
+    reader = csv.reader(io.StringIO(body.decode("utf-8-sig")))
     try:
-        header = set(reader.fieldnames or ())
+        header = next(reader, [])
     except csv.Error:
-        header = set()
-    missing = REQUIRED_COLUMNS - header
+        header = []
+    missing = REQUIRED_COLUMNS - set(header)
     if missing:
         raise IncompleteHeader(f"the header row lacks the columns {sorted(missing)}")
-    return list(reader)
+    # csv.DictReader's semantics (short rows padded, extra cells under None, so that they are
+    # reported as unknown fields) at a third of its cost.
+    width = len(header)
+    rows: list[dict[Any, Any]] = []
+    lines: list[int] = []
+    line = reader.line_num + 1
+    for cells in reader:
+        if len(cells) == width:
+            rows.append(dict(zip(header, cells, strict=True)))
+            lines.append(line)
+        elif cells:
+            padded: dict[Any, Any] = dict(zip(header, cells, strict=False))
+            if len(cells) > width:
+                padded[None] = cells[width:]
+            rows.append(padded)
+            lines.append(line)
+        line = reader.line_num + 1
+    return rows, lines
 
 
-def _text(value: Any, limit: int) -> str | None:
+class RowError(ValueError):
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.detail = detail
+
+
+def _line(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > limit or _CONTROL.search(value):
-        raise ValueError(f"text of at most {limit} characters, without control characters")
+    if not isinstance(value, str) or len(value) > 200 or not _LINE.match(value):
+        raise ValueError(
+            "one line of at most 200 characters, without control characters or outer spaces"
+        )
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 2000 or not _TEXT.match(value):
+        raise ValueError("text of at most 2000 characters, without control characters")
     return value
 
 
 def _date(value: Any) -> date:
     if not isinstance(value, str) or len(value) != 10:
         raise ValueError("a date as YYYY-MM-DD")
-    day = date.fromisoformat(value)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("a date as YYYY-MM-DD") from None
     if not MIN_DATE <= day <= MAX_DATE:
         raise ValueError(f"a date between {MIN_DATE} and {MAX_DATE}")
     return day
 
 
-def _decimal(value: Any, default: Decimal | None = None) -> Decimal:
-    if (value is None or value == "") and default is not None:
-        return default
+def _decimal(value: Any) -> Decimal:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not _DECIMAL.match(value):
@@ -110,61 +150,95 @@ def _decimal(value: Any, default: Decimal | None = None) -> Decimal:
     return Decimal(value)
 
 
+_ZERO = Decimal(0)
+_FIELD_SET = frozenset(FIELDS)
+_UUID5_PREFIX = NAMESPACE.bytes
+
+
+def _natural_id(natural: str) -> str:
+    """uuid.uuid5(NAMESPACE, natural), as the text asyncpg's COPY takes (without building a
+    UUID object: this runs once a row)."""
+    digest = bytearray(
+        hashlib.sha1(_UUID5_PREFIX + natural.encode(), usedforsecurity=False).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return digest.hex()
+
+
 def _check(raw: Any, cadres: dict[str, uuid.UUID]) -> tuple[Any, ...]:
-    """One row to the tuple COPY takes, or ValueError naming the field: 'field: message'."""
+    """One row to the tuple COPY takes, or RowError naming the field ("" for the row)."""
     if not isinstance(raw, dict):
-        raise ValueError(": each row is an object")
-    unknown = set(raw) - set(FIELDS)
-    if unknown:
-        raise ValueError(f"{sorted(unknown)[0]}: not a field of a study log")
-
-    def get(name: str, convert: Any, *args: Any) -> Any:
-        try:
-            return convert(raw.get(name), *args)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{name}: {exc}") from None
-
-    hr_id = raw.get("hr_id")
-    cadre_id = cadres.get(hr_id) if isinstance(hr_id, str) else None
-    if cadre_id is None:
-        raise ValueError("hr_id: no such cadre")
-    kind_value = raw.get("kind")
-    kind = _KINDS.get(kind_value) if isinstance(kind_value, str) else None
-    if kind is None:
-        raise ValueError("kind: not a study-log kind")
-    title = get("title", _text, 200)
-    if not title:
-        raise ValueError("title: required")
-    provider = get("provider", _text, 200)
-    note = get("note", _text, 2000)
-    start, end = get("start_date", _date), get("end_date", _date)
-    if end < start:
-        raise ValueError("end_date: before start_date")
-    hours = get("hours", _decimal)
-    days = get("days", _decimal, Decimal(0))
-    calendar_days = (end - start).days + 1
-    if days > calendar_days:
-        raise ValueError("days: more than the calendar days")
-    if hours > 24 * calendar_days:
-        raise ValueError("hours: more than 24 a calendar day")
-    status = raw.get("status") or StudyLogStatus.approved.value
-    if not isinstance(status, str) or status not in _STATUSES:
-        raise ValueError("status: approved or pending")
-    client_id = raw.get("id")
-    if client_id:
-        try:
-            log_id = uuid.UUID(str(client_id))
-        except ValueError:
-            raise ValueError("id: not a UUID") from None
-    else:
-        natural = f"{cadre_id}|{kind.value}|{start}|{end}|{title}"
-        log_id = uuid.uuid5(NAMESPACE, natural)
-    return (log_id, cadre_id, kind.value, title, provider, start, end, hours, days, status, note)
+        raise RowError("", "each row is an object")
+    if not raw.keys() <= _FIELD_SET:
+        if None in raw:  # a CSV line with more cells than the header
+            raise RowError("", "more cells than the header row names")
+        raise RowError(
+            sorted(k for k in raw if k not in _FIELD_SET)[0], "not a field of a study log"
+        )
+    field = "hr_id"
+    try:
+        hr_id = raw.get("hr_id")
+        cadre_id = cadres.get(hr_id) if isinstance(hr_id, str) else None
+        if cadre_id is None:
+            raise ValueError("no such cadre")
+        field = "kind"
+        kind = raw.get("kind")
+        if not isinstance(kind, str) or kind not in _KINDS:
+            raise ValueError("not a study-log kind")
+        field = "title"
+        title = _line(raw.get("title"))
+        if not title:
+            raise ValueError("required")
+        field = "provider"
+        provider = _line(raw.get("provider"))
+        field = "note"
+        note = _text(raw.get("note"))
+        field = "start_date"
+        start = _date(raw.get("start_date"))
+        field = "end_date"
+        end = _date(raw.get("end_date"))
+        if end < start:
+            raise ValueError("before start_date")
+        field = "hours"
+        hours = _decimal(raw.get("hours"))
+        field = "days"
+        days_value = raw.get("days")
+        days = _ZERO if days_value is None or days_value == "" else _decimal(days_value)
+        calendar_days = (end - start).days + 1
+        if days > calendar_days:
+            raise ValueError("more than the calendar days")
+        field = "hours"
+        if hours > 24 * calendar_days:
+            raise ValueError("more than 24 a calendar day")
+        field = "status"
+        status = raw.get("status") or "approved"
+        if not isinstance(status, str) or status not in _STATUSES:
+            raise ValueError("approved or pending")
+        field = "id"
+        client_id = raw.get("id")
+        if client_id:
+            try:
+                log_id: uuid.UUID | str = uuid.UUID(str(client_id))
+            except ValueError:
+                raise ValueError("not a UUID") from None
+        else:
+            log_id = _natural_id(f"{cadre_id}|{kind}|{start}|{end}|{title}")
+    except (ValueError, TypeError) as exc:
+        raise RowError(field, str(exc)) from None
+    return (log_id, cadre_id, kind, title, provider, start, end, hours, days, status, note)
 
 
 async def import_study_logs(
-    db_session: AsyncSession, rows: Iterable[Any], actor: Actor, *, dry_run: bool, csv_rows: bool
+    db_session: AsyncSession,
+    rows: Iterable[Any],
+    actor: Actor,
+    *,
+    dry_run: bool,
+    csv_lines: list[int] | None = None,
 ) -> ImportResult:
+    """`csv_lines`: the file line of each row, for CSV (pointers `/rows/LINE/field`); JSON rows
+    are pointed at as `/body/items/N/field`."""
     started = datetime.now(UTC)
     rows = list(rows)
     result = ImportResult(dry_run=dry_run, rows=len(rows))
@@ -181,14 +255,13 @@ async def import_study_logs(
     for n, raw in enumerate(rows):
         try:
             good.append(_check(raw, cadres))
-        except (ValueError, TypeError) as exc:
-            name, _, detail = str(exc).partition(": ")
-            where = f"/rows/{n + 2}" if csv_rows else f"/body/items/{n}"  # CSV: file line
+        except RowError as exc:
+            where = f"/rows/{csv_lines[n]}" if csv_lines is not None else f"/body/items/{n}"
             result.problems.append(
                 RowProblem(
                     row=n,
-                    pointer=f"{where}/{name}" if name else where,
-                    detail=detail or str(exc),
+                    pointer=f"{where}/{exc.field}" if exc.field else where,
+                    detail=exc.detail,
                     code="invalid_row",
                 )
             )

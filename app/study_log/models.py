@@ -30,10 +30,10 @@ class StudyLog(IdMixin, VersionedMixin, TimestampMixin, Base):
         enum_column(StudyLogSource), default=StudyLogSource.manual
     )
     training_session_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("training_session.id", ondelete="RESTRICT"), index=True
+        ForeignKey("training_session.id", ondelete="RESTRICT")
     )
     enrollment_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("enrollment.id", ondelete="RESTRICT"), unique=True
+        ForeignKey("enrollment.id", ondelete="RESTRICT")
     )
     note: Mapped[str | None] = mapped_column(String(2000))
     review_comment: Mapped[str | None] = mapped_column(String(2000))
@@ -56,6 +56,19 @@ class StudyLog(IdMixin, VersionedMixin, TimestampMixin, Base):
         # the start of a five-year window (app.compliance.figures).
         Index("ix_study_log_end_date", "end_date"),
         Index("ix_study_log_kind_start_date", "kind", "start_date"),
+        # Only the logs a session issued have these: manual and imported logs (most of them)
+        # stay out of both indexes.
+        Index(
+            "ix_study_log_training_session_id",
+            "training_session_id",
+            postgresql_where=text("training_session_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_study_log_enrollment_id",
+            "enrollment_id",
+            unique=True,
+            postgresql_where=text("enrollment_id IS NOT NULL"),
+        ),
         Index(
             "ix_study_log_long",
             "end_date",
