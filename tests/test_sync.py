@@ -143,3 +143,82 @@ async def test_org_units_in_any_order_twice(client: httpx.AsyncClient) -> None:
         json={"items": [{**items[1], "name": "来安县（新）"}]},
     )
     assert renamed.json()["results"][0]["changed_fields"] == ["name"]
+
+
+async def test_a_snapshot_row_rejected_for_a_bad_field_keeps_its_cadre(
+    client: httpx.AsyncClient,
+) -> None:
+    county = await create_org_unit(client, kind="county")
+    items = [item(f"KEEP{n:02d}", county["code"]) for n in range(10)]
+    await _sync(client, items=items)
+    typo = [*items[:9], {**items[9], "gender": "unknown"}]
+    report = await _sync(client, items=typo, mode="snapshot", snapshot_of=county["code"])
+    assert (report["counts"]["rejected"], report["counts"]["deactivated"]) == (1, 0)
+
+
+def _units(prefix: str, parent: str, count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": f"{prefix}{n:02d}",
+            "name": f"第{n}乡镇",
+            "kind": "township",
+            "parent_code": parent,
+        }
+        for n in range(count)
+    ]
+
+
+async def test_org_unit_snapshot_deactivates_what_it_leaves_out_within_the_guard(
+    client: httpx.AsyncClient,
+) -> None:
+    county = await create_org_unit(client, kind="county")
+    towns = _units("OT", county["code"], 20)
+    r = await client.post(f"{API}/sync/org-units", json={"items": towns})
+    assert r.json()["counts"]["created"] == 20
+    # A unit left out that still has an active cadre is reported, never deactivated.
+    await _sync(client, items=[item("OTC01", "OT19")])
+    snapshot = {"mode": "snapshot", "snapshot_of": county["code"]}
+
+    half = await client.post(f"{API}/sync/org-units", json={"items": towns[:10], **snapshot})
+    body = assert_problem(half, 409, "sync.snapshot_guard")
+    assert "10 of the 20" in body["detail"]
+
+    dry = await client.post(
+        f"{API}/sync/org-units", json={"items": towns[:18], **snapshot, "dry_run": True}
+    )
+    assert dry.status_code == 200, dry.text
+    tail = [(x["index"], x["code"], x["outcome"]) for x in dry.json()["results"][18:]]
+    assert tail == [(None, "OT18", "deactivated"), (None, "OT19", "rejected")]
+    assert dry.json()["results"][19]["errors"][0]["code"] == "unit_has_active_cadres"
+    active = await client.get(
+        f"{API}/org-units", params={"parent_id": county["id"], "active": True, "limit": 100}
+    )
+    assert len(active.json()["items"]) == 20  # the dry run changed nothing
+
+    real = await client.post(f"{API}/sync/org-units", json={"items": towns[:18], **snapshot})
+    assert (real.json()["mode"], real.json()["counts"]["deactivated"]) == ("snapshot", 1)
+    gone = (await client.get(f"{API}/org-units", params={"code": "OT18"})).json()["items"][0]
+    assert gone["active"] is False
+    forced = await client.post(
+        f"{API}/sync/org-units", json={"items": towns[:10], **snapshot, "force": True}
+    )
+    assert forced.json()["counts"] == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 10,
+        "deactivated": 8,
+        "rejected": 1,
+    }
+    # The county itself is the snapshot's scope, not one of its units.
+    county_now = (await client.get(f"{API}/org-units/{county['id']}")).json()
+    assert county_now["active"] is True
+
+
+async def test_org_unit_snapshot_needs_a_scope_it_can_see(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        f"{API}/sync/org-units",
+        json={"items": [], "mode": "snapshot", "snapshot_of": "NO-SUCH-UNIT"},
+    )
+    assert_problem(r, 404, "sync.snapshot_scope_not_found")
+    r = await client.post(f"{API}/sync/org-units", json={"items": [], "mode": "snapshot"})
+    assert_problem(r, 422, "validation_failed")

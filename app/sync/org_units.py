@@ -1,32 +1,43 @@
 """Org-unit sync: thousands of units at most, so each row goes through the org-unit service
 (codes, parents, moves with their locks) inside a savepoint of its own: a bad row is rolled
-back alone and reported."""
+back alone and reported. A snapshot also deactivates the subtree's active units it leaves out,
+within the same guard as cadres, and never a unit that still has active cadres."""
 
+import uuid
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import scope
+from app.cadre.models import Cadre
+from app.enums import CadreStatus
 from app.errors import AppError, ProblemFieldError
 from app.org_unit import service as org_units
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
+from app.org_unit.tree import in_subtree
 from app.security import Actor
+from app.sync.errors import SnapshotScopeNotFound, SnapshotTooDestructive
 from app.sync.schemas import (
     OrgUnitSync,
     OrgUnitSyncItem,
     OrgUnitSyncReport,
     OrgUnitSyncRowResult,
     SyncCounts,
+    SyncMode,
     SyncOutcome,
 )
 
 _ITEM = TypeAdapter(OrgUnitSyncItem)
 
 
-def _rejected(index: int, code: Any, errors: list[ProblemFieldError]) -> OrgUnitSyncRowResult:
+def _rejected(
+    index: int | None, code: Any, errors: list[ProblemFieldError]
+) -> OrgUnitSyncRowResult:
     return OrgUnitSyncRowResult(
         index=index,
         code=code if isinstance(code, str) else None,
@@ -56,11 +67,22 @@ def _order(valid: list[tuple[int, OrgUnitSyncItem]]) -> list[tuple[int, OrgUnitS
 
 
 async def sync_org_units(
-    db_session: AsyncSession, data: OrgUnitSync, actor: Actor
+    db_session: AsyncSession, data: OrgUnitSync, actor: Actor, max_share: Decimal
 ) -> OrgUnitSyncReport:
     results: list[OrgUnitSyncRowResult] = []
     valid: list[tuple[int, OrgUnitSyncItem]] = []
     seen: set[str] = set()
+    # Every code the snapshot names, rejected rows included: a typo in a unit's name must not
+    # deactivate it.
+    named = {
+        raw["code"]
+        for raw in data.items
+        if isinstance(raw, dict) and isinstance(raw.get("code"), str)
+    }
+    missing: list[tuple[uuid.UUID, str]] = []
+    if data.mode == SyncMode.snapshot:
+        missing, refused = await _missing_from_snapshot(db_session, data, actor, named, max_share)
+        results += refused
     for index, raw in enumerate(data.items):
         code = raw.get("code") if isinstance(raw, dict) else None
         try:
@@ -102,14 +124,73 @@ async def sync_org_units(
     savepoint_all = await db_session.begin_nested() if data.dry_run else None
     for index, item in _order(valid):
         results.append(await _one(db_session, index, item, actor))
+    for unit_id, code in missing:
+        unit = await org_units.get_org_unit(db_session, unit_id, actor)
+        await org_units.update_org_unit(db_session, unit, OrgUnitUpdate(active=False), actor)
+        results.append(OrgUnitSyncRowResult(index=None, code=code, outcome=SyncOutcome.deactivated))
     if savepoint_all is not None:
         await savepoint_all.rollback()  # a dry run answers, and leaves everything as it was
     counts = Counter(r.outcome for r in results)
     return OrgUnitSyncReport(
+        mode=data.mode,
         dry_run=data.dry_run,
         counts=SyncCounts(**{o.value: counts.get(o, 0) for o in SyncOutcome}),
-        results=sorted(results, key=lambda r: r.index),
+        results=sorted(results, key=lambda r: (r.index is None, r.index or 0, r.code or "")),
     )
+
+
+async def _missing_from_snapshot(
+    db_session: AsyncSession,
+    data: OrgUnitSync,
+    actor: Actor,
+    named: set[str],
+    max_share: Decimal,
+) -> tuple[list[tuple[uuid.UUID, str]], list[OrgUnitSyncRowResult]]:
+    """The subtree's active units (below `snapshot_of`) that the snapshot leaves out, deepest
+    first; those still holding active cadres are refused instead (sync the cadres first). More
+    than `max_share` of the subtree's units at once is refused unless forced."""
+    root = (
+        await db_session.scalars(
+            select(OrgUnit).where(OrgUnit.code == data.snapshot_of, scope.org_units(actor))
+        )
+    ).one_or_none()
+    if root is None:
+        raise SnapshotScopeNotFound()
+    cadres = (
+        select(func.count())
+        .where(Cadre.org_unit_id == OrgUnit.id, Cadre.status == CadreStatus.active)
+        .scalar_subquery()
+    )
+    units = (
+        await db_session.execute(
+            select(OrgUnit.id, OrgUnit.code, cadres)
+            .where(in_subtree(root.path), OrgUnit.id != root.id, OrgUnit.active)
+            .order_by(OrgUnit.depth.desc(), OrgUnit.code)
+        )
+    ).all()
+    missing = [(unit_id, code, n) for unit_id, code, n in units if code not in named]
+    if units and Decimal(len(missing)) / len(units) > max_share and not data.force:
+        raise SnapshotTooDestructive(
+            f"Deactivating would remove {len(missing)} of the {len(units)} active units below "
+            f"{root.code}, more than {max_share:%}. Send `force: true` if the snapshot is right."
+        )
+    refused = [
+        _rejected(
+            None,
+            code,
+            [
+                ProblemFieldError(
+                    pointer="/body/items",
+                    detail=f"{code} is missing from the snapshot but still has {n} active "
+                    "cadre(s): move or deactivate them first",
+                    code="unit_has_active_cadres",
+                )
+            ],
+        )
+        for _, code, n in missing
+        if n
+    ]
+    return [(unit_id, code) for unit_id, code, n in missing if not n], refused
 
 
 async def _one(

@@ -5,6 +5,7 @@ from app.http import API_PREFIX, problems
 from app.idempotency.route import IdempotentRoute
 from app.security import CurrentActor
 from app.sync import org_units, service
+from app.sync.errors import SnapshotScopeNotFound, SnapshotTooDestructive
 from app.sync.schemas import CadreSync, OrgUnitSync, OrgUnitSyncReport, SyncReport
 
 router = APIRouter(prefix=f"{API_PREFIX}/sync", tags=["sync"], route_class=IdempotentRoute)
@@ -13,7 +14,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/sync", tags=["sync"], route_class=Idemp
 @router.post(
     "/cadres",
     operation_id="syncCadres",
-    responses=problems(service.SnapshotTooDestructive, service.SnapshotScopeNotFound),
+    responses=problems(SnapshotTooDestructive, SnapshotScopeNotFound),
 )
 async def sync_cadres(
     body: CadreSync, request: Request, db_session: DbSession, actor: CurrentActor
@@ -30,11 +31,21 @@ async def sync_cadres(
     return await service.sync_cadres(db_session, body, actor, settings.sync_max_deactivation_share)
 
 
-@router.post("/org-units", operation_id="syncOrgUnits")
+@router.post(
+    "/org-units",
+    operation_id="syncOrgUnits",
+    responses=problems(SnapshotTooDestructive, SnapshotScopeNotFound),
+)
 async def sync_org_units(
-    body: OrgUnitSync, db_session: DbSession, actor: CurrentActor
+    body: OrgUnitSync, request: Request, db_session: DbSession, actor: CurrentActor
 ) -> OrgUnitSyncReport:
     """Bulk upsert of org units keyed by `code`, parents named by `parent_code` (in the database
     or anywhere in the request). Each row is checked and written on its own and reported;
-    moving a unit to another parent carries its subtree. Idempotent; `dry_run` writes nothing."""
-    return await org_units.sync_org_units(db_session, body, actor)
+    moving a unit to another parent carries its subtree. Idempotent; `dry_run` writes nothing.
+    `mode: snapshot` with `snapshot_of` also deactivates the active units below that unit which
+    the items leave out — refused (409) beyond `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of them
+    unless `force` is set; a unit that still has active cadres is reported, not deactivated."""
+    settings = request.app.state.settings
+    return await org_units.sync_org_units(
+        db_session, body, actor, settings.sync_max_deactivation_share
+    )

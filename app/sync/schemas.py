@@ -40,16 +40,13 @@ class CadreSyncItem(InputModel):
         return self
 
 
-class CadreSync(InputModel):
-    items: list[dict[str, Any]] = Field(
-        max_length=MAX_ITEMS,
-        description="Cadres as `CadreSyncItem` objects; each is checked on its own, so one bad "
-        f"row does not sink the rest (at most {MAX_ITEMS} a request)",
-    )
+class SnapshotOptions(InputModel):
+    """How a sync request is read: an upsert of its items, or a whole subtree's snapshot."""
+
     mode: SyncMode = Field(
         default=SyncMode.upsert,
-        description="`snapshot`: the items are every cadre of the caller's scope; active cadres "
-        "missing from them are deactivated",
+        description="`snapshot`: the items are every record of the `snapshot_of` subtree; "
+        "active ones missing from them are deactivated",
     )
     dry_run: bool = Field(default=False, description="Answer what would change; change nothing")
     snapshot_of: Code | None = Field(
@@ -58,7 +55,7 @@ class CadreSync(InputModel):
     )
     force: bool = Field(
         default=False,
-        description="Deactivate even when a unit would lose more than the allowed share",
+        description="Deactivate even when more than the allowed share would go at once",
     )
 
     @model_validator(mode="after")
@@ -66,6 +63,14 @@ class CadreSync(InputModel):
         if (self.mode == SyncMode.snapshot) != (self.snapshot_of is not None):
             raise ValueError("snapshot_of is required in snapshot mode, and only there")
         return self
+
+
+class CadreSync(SnapshotOptions):
+    items: list[dict[str, Any]] = Field(
+        max_length=MAX_ITEMS,
+        description="Cadres as `CadreSyncItem` objects; each is checked on its own, so one bad "
+        f"row does not sink the rest (at most {MAX_ITEMS} a request)",
+    )
 
 
 class SyncOutcome(StrEnum):
@@ -107,17 +112,16 @@ class OrgUnitSyncItem(InputModel):
     active: bool = True
 
 
-class OrgUnitSync(InputModel):
+class OrgUnitSync(SnapshotOptions):
     items: list[dict[str, Any]] = Field(
         max_length=MAX_ITEMS,
         description="Org units as `OrgUnitSyncItem` objects, parents before or after their "
         "children; each is checked on its own",
     )
-    dry_run: bool = False
 
 
 class OrgUnitSyncRowResult(OutputModel):
-    index: int
+    index: int | None = Field(description="Position in `items`; null for a deactivation")
     code: str | None
     outcome: SyncOutcome
     changed_fields: list[str] | None = None
@@ -125,6 +129,7 @@ class OrgUnitSyncRowResult(OutputModel):
 
 
 class OrgUnitSyncReport(OutputModel):
+    mode: SyncMode
     dry_run: bool
     counts: SyncCounts
     results: list[OrgUnitSyncRowResult]

@@ -17,12 +17,13 @@ from app.audit import service as audit
 from app.cadre.models import Cadre
 from app.copy import copy_rows
 from app.enums import LEADING_RANKS, AuditAction, CadreStatus, Rank
-from app.errors import Conflict, NotFound, ProblemFieldError
+from app.errors import ProblemFieldError
 from app.ids import new_id
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree
 from app.personal_data import cipher
 from app.security import Actor
+from app.sync.errors import SnapshotScopeNotFound, SnapshotTooDestructive
 from app.sync.schemas import (
     CadreSync,
     CadreSyncItem,
@@ -46,16 +47,6 @@ _FIELDS = (
     "status",
 )
 _RANK_ORDER = {rank: n for n, rank in enumerate(reversed(list(Rank)))}
-
-
-class SnapshotTooDestructive(Conflict):
-    code = "sync.snapshot_guard"
-    title = "The snapshot would deactivate too large a share of a unit; check it, or force it"
-
-
-class SnapshotScopeNotFound(NotFound):
-    code = "sync.snapshot_scope_not_found"
-    title = "The org unit named by snapshot_of does not exist"
 
 
 def _pointer(index: int, loc: tuple[Any, ...]) -> str:
@@ -227,7 +218,13 @@ async def sync_cadres(
 
     to_deactivate: list[tuple[uuid.UUID, str]] = []
     if data.mode == SyncMode.snapshot:
-        to_deactivate = await _missing_from_snapshot(db_session, data, actor, seen, max_share)
+        # Rows rejected for a bad field still name their cadre: it is not missing.
+        named = seen | {
+            raw["hr_id"]
+            for raw in data.items
+            if isinstance(raw, dict) and isinstance(raw.get("hr_id"), str)
+        }
+        to_deactivate = await _missing_from_snapshot(db_session, data, actor, named, max_share)
         results += [
             SyncRowResult.model_construct(index=None, hr_id=hr_id, outcome=SyncOutcome.deactivated)
             for _, hr_id in to_deactivate
