@@ -71,6 +71,20 @@ class IncompleteHeader(ValueError):
     pass
 
 
+# The study_log columns of the tuples check_row returns, in their order.
+CHECKED_COLUMNS = (
+    "id",
+    "cadre_id",
+    "kind",
+    "title",
+    "provider",
+    "start_date",
+    "end_date",
+    "hours",
+    "days",
+    "status",
+    "note",
+)
 REQUIRED_COLUMNS = frozenset({"hr_id", "kind", "title", "start_date", "end_date", "hours"})
 
 
@@ -166,7 +180,7 @@ def _natural_id(natural: str) -> str:
     return digest.hex()
 
 
-def _check(raw: Any, cadres: dict[str, uuid.UUID]) -> tuple[Any, ...]:
+def check_row(raw: Any, cadres: dict[str, uuid.UUID]) -> tuple[Any, ...]:
     """One row to the tuple COPY takes, or RowError naming the field ("" for the row)."""
     if not isinstance(raw, dict):
         raise RowError("", "each row is an object")
@@ -254,7 +268,7 @@ async def import_study_logs(
     good: list[tuple[Any, ...]] = []
     for n, raw in enumerate(rows):
         try:
-            good.append(_check(raw, cadres))
+            good.append(check_row(raw, cadres))
         except RowError as exc:
             where = f"/rows/{csv_lines[n]}" if csv_lines is not None else f"/body/items/{n}"
             result.problems.append(
@@ -291,22 +305,7 @@ async def _load(
     await copy_rows(
         db_session,
         "import_study_log",
-        (
-            "id",
-            "cadre_id",
-            "kind",
-            "title",
-            "provider",
-            "start_date",
-            "end_date",
-            "hours",
-            "days",
-            "status",
-            "note",
-            "source",
-            "version",
-            "reviewed_at",
-        ),
+        (*CHECKED_COLUMNS, "source", "version", "reviewed_at"),
         [(*row, "import", 1, now if row[9] == "approved" else None) for row in good],
     )
     actor_role = actor.role.value
