@@ -1,5 +1,5 @@
 """Operator commands: `python -m app.cli {migrate,seed-demo,prepare-demo,create-admin,prune-changes,
-openapi}`."""
+webhook-worker,openapi}`."""
 
 import argparse
 import asyncio
@@ -89,6 +89,12 @@ def prune_changes() -> None:
     print(f"{asyncio.run(_prune_changes())} change events older than the retention removed")
 
 
+def webhook_worker() -> None:
+    from app.webhook import worker
+
+    asyncio.run(worker.run(_configure()))
+
+
 def prepare_demo() -> None:
     migrate()
     seed()
@@ -110,6 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser(
         "prune-changes", help="drop change-feed events older than APP_CHANGES_RETENTION_DAYS"
     )
+    sub.add_parser(
+        "webhook-worker",
+        help="deliver the change feed to the webhook subscriptions until SIGINT/SIGTERM",
+    )
     sub.add_parser("openapi", help="print the OpenAPI document")
     admin = sub.add_parser(
         "create-admin", help="create the first admin (password from APP_ADMIN_PASSWORD or a prompt)"
@@ -124,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         "seed-demo": seed,
         "prepare-demo": prepare_demo,
         "prune-changes": prune_changes,
+        "webhook-worker": webhook_worker,
         "openapi": openapi,
     }[args.command]()
 

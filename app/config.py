@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Self
 
-from pydantic import BaseModel, Field, PostgresDsn, SecretStr, model_validator
+from pydantic import BaseModel, Field, PositiveInt, PostgresDsn, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.enums import Role
@@ -47,6 +47,35 @@ class RateLimitSettings(BaseModel):
 
     token_per_minute: int = Field(default=20, ge=1)
     writes_per_minute: int = Field(default=600, ge=1)
+
+
+class WebhookSettings(BaseModel):
+    """The webhook delivery worker (`python -m app.cli webhook-worker`) and the subscriptions."""
+
+    batch_size: int = Field(default=100, ge=1, le=1000, description="Events per message at most")
+    subscriptions_per_pass: int = Field(
+        default=10, ge=1, le=200, description="Subscriptions one worker delivers to at once"
+    )
+    poll_interval_seconds: float = Field(default=1.0, gt=0, le=300)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    timeout_seconds: float = Field(
+        default=15.0, gt=0, le=300, description="Whole attempt: connect, send, response"
+    )
+    # Standard Webhooks' schedule: the waits after the 1st, 2nd, ... failed attempt (plus up to
+    # 10% jitter); the last wait repeats until `max_attempts` have failed in a row.
+    retry_schedule_seconds: tuple[PositiveInt, ...] = Field(
+        default=(5, 300, 1800, 7200, 18000, 36000, 36000), min_length=1
+    )
+    max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Failed attempts in a row before disabling"
+    )
+    allow_http_loopback: bool = Field(
+        default=True, description="Accept http:// URLs whose host is loopback (else https only)"
+    )
+    delivery_retention_days: int = Field(default=30, ge=1, description="Delivery log retention")
+    secret_rotation_grace_hours: int = Field(
+        default=24, ge=0, le=24 * 30, description="The previous secret also signs meanwhile"
+    )
 
 
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
@@ -91,6 +120,7 @@ class Settings(BaseSettings):
     changes_retention_days: int = Field(
         default=90, ge=1, description="How long the change feed keeps events"
     )
+    webhooks: WebhookSettings = WebhookSettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
 

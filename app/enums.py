@@ -117,3 +117,14 @@ class AuditAction(StrEnum):
     create = "create"
     update = "update"
     delete = "delete"
+
+
+class FeedEntity(StrEnum):
+    """What the change feed carries: training records and what decides compliance."""
+
+    cadre = "cadre"
+    enrollment = "enrollment"
+    study_log = "study_log"
+    assessment = "assessment"
+    training_session = "training_session"
+    credit_policy = "credit_policy"

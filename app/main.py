@@ -42,6 +42,7 @@ from app.training_session.router import router as training_session_router
 from app.user.router import me_router
 from app.user.router import router as user_router
 from app.user.service import ensure_admin
+from app.webhook.router import router as webhook_router
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         unit_archive_router,
         sync_router,
         import_router,
+        webhook_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(auth_router)

@@ -13,6 +13,7 @@ from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
 from app.training_session.models import TrainingSession
 from app.user.models import User
+from app.webhook.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Assessment",
@@ -29,4 +30,6 @@ __all__ = [
     "StudyLog",
     "TrainingSession",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

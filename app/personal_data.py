@@ -1,7 +1,8 @@
 """Resident ID numbers at rest: encrypted (AES-256-GCM) and findable by exact value through a
-keyed hash (HMAC-SHA-256), so a copy of the database alone reveals no number.
+keyed hash (HMAC-SHA-256), so a copy of the database alone reveals no number. Secrets the service
+must read back (webhook signing secrets) are encrypted the same way.
 
-Both keys are derived from `APP_DATA_KEY` with HKDF, one per purpose.
+Every key is derived from `APP_DATA_KEY` with HKDF, one per purpose.
 """
 
 import hashlib
@@ -35,16 +36,40 @@ class IdNumberCipher:
         return hmac.new(self._mac_key, number.encode(), hashlib.sha256).digest()
 
 
+class SecretBox:
+    """Secrets kept to be used again, such as webhook signing secrets. `context` is authenticated
+    with the ciphertext (AES-GCM associated data): name the row it belongs to, and a ciphertext
+    copied to another row does not decrypt."""
+
+    def __init__(self, data_key: bytes) -> None:
+        self._aead = AESGCM(_derive(data_key, b"cadre-training secret encryption v1"))
+
+    def seal(self, secret: bytes, *, context: bytes) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, secret, context)
+
+    def open(self, blob: bytes, *, context: bytes) -> bytes:
+        return self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], context)
+
+
 _cipher: IdNumberCipher | None = None
+_secret_box: SecretBox | None = None
 
 
 def configure(data_key: bytes) -> None:
     """Called by create_app (and the CLI, and migrations) with the deployment's key."""
-    global _cipher
+    global _cipher, _secret_box
     _cipher = IdNumberCipher(data_key)
+    _secret_box = SecretBox(data_key)
 
 
 def cipher() -> IdNumberCipher:
     if _cipher is None:
         raise RuntimeError("personal_data.configure() was not called")
     return _cipher
+
+
+def secret_box() -> SecretBox:
+    if _secret_box is None:
+        raise RuntimeError("personal_data.configure() was not called")
+    return _secret_box

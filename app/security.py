@@ -39,6 +39,7 @@ ALL = frozenset(Role)
 STAFF = frozenset({Role.admin, Role.org_admin})
 READERS = frozenset({Role.admin, Role.org_admin, Role.hr_system, Role.auditor})
 MASTER_DATA = frozenset({Role.admin, Role.org_admin, Role.hr_system})
+HR_INTEGRATION = frozenset({Role.admin, Role.hr_system})
 
 # operationId → roles allowed to call it. Object scope is decided separately (app.scope).
 PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -97,6 +98,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "syncOrgUnits": frozenset({Role.admin, Role.hr_system}),
     "importStudyLogs": frozenset({Role.admin, Role.org_admin, Role.hr_system}),
     "exportOrgUnitArchive": READERS,
+    # webhooks: optional push of the change feed, managed by the HR system or an admin
+    "listWebhooks": HR_INTEGRATION,
+    "createWebhook": HR_INTEGRATION,
+    "getWebhook": HR_INTEGRATION,
+    "updateWebhook": HR_INTEGRATION,
+    "deleteWebhook": HR_INTEGRATION,
+    "rotateWebhookSecret": HR_INTEGRATION,
+    "listWebhookDeliveries": HR_INTEGRATION,
 }
 
 # Roles that see every org unit; the others are limited to a subtree or to their own records.

@@ -57,6 +57,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "study_log_id",
             "assessment_id",
             "user_id",
+            "webhook_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -119,6 +120,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "study_log_id": log["id"],
             "assessment_id": assessment["id"],
             "user_id": users[0]["id"],
+            "webhook_id": str(uuid.uuid4()),  # org_admin may not manage webhooks at all
         },
     }
 

@@ -3,7 +3,10 @@
 import asyncio
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.idempotency.models import IdempotencyRecord
 from tests.factories import API, cadre_body, create_org_unit
 from tests.test_platform import assert_problem
 
@@ -26,6 +29,21 @@ async def test_a_retry_gets_the_first_answer(client: httpx.AsyncClient) -> None:
     assert_problem(other, 422, "idempotency.key_reused")
     # Without the key the same body is a new request (and here a duplicate hr_id).
     assert (await client.post(f"{API}/cadres", json=body)).status_code == 409
+
+
+async def test_stored_answers_are_encrypted(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An admin's answer shows the whole ID number; the copy kept for replays must not."""
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    r = await client.post(f"{API}/cadres", json=body, headers={"Idempotency-Key": "sealed-1"})
+    assert r.json()["id_number"] == body["id_number"]
+    async with isolated_sessionmaker() as db_session:
+        stored = (await db_session.scalars(select(IdempotencyRecord.body))).all()
+    assert len(stored) == 1
+    assert body["id_number"].encode() not in stored[0]
+    assert body["name"].encode() not in stored[0]
 
 
 async def test_a_failed_request_can_be_retried(client: httpx.AsyncClient) -> None:

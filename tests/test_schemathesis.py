@@ -36,6 +36,7 @@ SEMANTIC_CODES = {
     "idempotency.key_reused",
     "report.future_year",
     "csv_header_incomplete",
+    "insecure_url",  # http webhook URLs: allowed for loopback hosts by a deployment setting
 }
 
 

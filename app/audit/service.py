@@ -25,6 +25,14 @@ _HIDDEN = {
     "password_hash": "<changed>",
     "id_number_ciphertext": None,
     "id_number_hash": "<changed>",
+    "secret_ciphertext": "<changed>",
+    "previous_secret_ciphertext": "<changed>",
+}
+# Hidden columns are reported under the name of what they hide.
+_FIELD_NAMES = {
+    "id_number_hash": "id_number",
+    "secret_ciphertext": "secret",
+    "previous_secret_ciphertext": "previous_secret",
 }
 _SKIPPED = {"version", "created_at", "updated_at", "request_fingerprint", "failed_logins"}
 
@@ -40,7 +48,7 @@ def to_json(value: Any) -> Any:
 
 
 def _field(key: str) -> str:
-    return "id_number" if key == "id_number_hash" else key
+    return _FIELD_NAMES.get(key, key)
 
 
 def record(

@@ -1,38 +1,16 @@
-import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from app.change_feed import service
+from app.change_feed.schemas import ChangePage, ChangeRead
 from app.change_feed.service import CursorExpired
 from app.db import DbSession
-from app.enums import AuditAction
 from app.http import API_PREFIX, problems
 from app.pagination import MAX_PAGE_SIZE
-from app.schema_types import OutputModel
 from app.security import CurrentActor
 
 router = APIRouter(prefix=f"{API_PREFIX}/changes", tags=["change feed"])
-
-
-class ChangeRead(OutputModel):
-    entity_type: str = Field(examples=["study_log"])
-    entity_id: uuid.UUID
-    action: AuditAction
-    changes: dict[str, Any] = Field(
-        description="Created: the fields set; updated: {field: {before, after}}"
-    )
-    occurred_at: datetime
-    request_id: str | None
-
-
-class ChangePage(BaseModel):
-    items: list[ChangeRead]
-    next_cursor: str | None = Field(
-        description="Where to continue; unchanged when nothing new has settled yet"
-    )
 
 
 @router.get("", operation_id="listChanges", responses=problems(CursorExpired))

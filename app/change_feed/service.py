@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.change_feed.models import ChangeEvent, ChangeFeedState
-from app.enums import AuditAction
+from app.enums import AuditAction, FeedEntity
 from app.errors import AppError, ProblemFieldError, UnprocessableEntity
 
 # What the HR system follows: training records and what decides compliance.
-FEED_ENTITIES = frozenset(
-    {"cadre", "enrollment", "study_log", "assessment", "training_session", "credit_policy"}
-)
+FEED_ENTITIES = frozenset(e.value for e in FeedEntity)
+
+# A place in the feed: (transaction id, event id) of the last event read.
+Position = tuple[int, int]
+START: Position = (-1, -1)
 
 # Every transaction that began before the oldest one still running has finished.
 _SETTLED_BELOW: ColumnClause[int] = literal_column(
@@ -72,30 +74,50 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     return xid, event_id
 
 
-async def read(
-    db_session: AsyncSession, cursor: str | None, limit: int
-) -> tuple[Sequence[ChangeEvent], str | None]:
-    """Events after `cursor` in (transaction, event) order, never one of a transaction that
-    could still be followed by an earlier one committing. The next cursor is returned even on an
-    empty page, so a poller keeps its place."""
-    position = decode_cursor(cursor) if cursor else (-1, -1)
+async def read_after(
+    db_session: AsyncSession, position: Position, limit: int, *, until: Position | None = None
+) -> Sequence[ChangeEvent]:
+    """Events after `position` (up to `until`, inclusive, when given) in (transaction, event)
+    order, never one of a transaction that could still be followed by an earlier one committing.
+    Every reader of the feed goes through here: the API's pollers and the webhook worker."""
     state = await db_session.get(ChangeFeedState, 1)
     if state is not None and position < (state.pruned_xid, state.pruned_id):
         raise CursorExpired()
-    events = (
-        await db_session.scalars(
-            select(ChangeEvent)
-            .where(
-                tuple_(ChangeEvent.xid, ChangeEvent.id) > tuple_(*position),
-                ChangeEvent.xid < _SETTLED_BELOW,
-            )
-            .order_by(ChangeEvent.xid, ChangeEvent.id)
-            .limit(limit)
-        )
+    key = tuple_(ChangeEvent.xid, ChangeEvent.id)
+    stmt = select(ChangeEvent).where(key > tuple_(*position), ChangeEvent.xid < _SETTLED_BELOW)
+    if until is not None:
+        stmt = stmt.where(key <= tuple_(*until))
+    return (
+        await db_session.scalars(stmt.order_by(ChangeEvent.xid, ChangeEvent.id).limit(limit))
     ).all()
+
+
+async def read(
+    db_session: AsyncSession, cursor: str | None, limit: int
+) -> tuple[Sequence[ChangeEvent], str | None]:
+    """A page of events after `cursor` (see `read_after`). The next cursor is returned even on
+    an empty page, so a poller keeps its place."""
+    events = await read_after(db_session, decode_cursor(cursor) if cursor else START, limit)
     if events:
         return events, encode_cursor(events[-1].xid, events[-1].id)
     return events, cursor
+
+
+async def end_position(db_session: AsyncSession) -> Position:
+    """Where a new follower starts so that it gets every change from now on and none from
+    before: after the last settled event. A transaction still running has an id at or above
+    the settled bound, so its events come after this position whenever it commits."""
+    last = (
+        await db_session.execute(
+            select(ChangeEvent.xid, ChangeEvent.id)
+            .where(ChangeEvent.xid < _SETTLED_BELOW)
+            .order_by(ChangeEvent.xid.desc(), ChangeEvent.id.desc())
+            .limit(1)
+        )
+    ).first()
+    state = await db_session.get(ChangeFeedState, 1)
+    pruned = (state.pruned_xid, state.pruned_id) if state is not None else START
+    return max(pruned, (last[0], last[1]) if last is not None else START)
 
 
 async def prune(db_session: AsyncSession, retention_days: int) -> int:

@@ -2,7 +2,9 @@
 key with another body is 422; a retry while the first is still running is 409.
 
 The route class wraps the endpoint in the request's one transaction (app.db.transaction), so the
-stored answer commits together with what the request created, or not at all."""
+stored answer commits together with what the request created, or not at all. Stored answers are
+encrypted (app.personal_data.SecretBox): they may show a whole ID number or a webhook's secret,
+which a copy of the database must not."""
 
 import hashlib
 import re
@@ -17,6 +19,7 @@ from app.auth.tokens import InvalidToken, verify
 from app.db import transaction
 from app.errors import Conflict, ProblemFieldError, UnprocessableEntity
 from app.idempotency.models import IdempotencyRecord
+from app.personal_data import secret_box
 
 HEADER = "idempotency-key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -46,6 +49,10 @@ def _principal(request: Request) -> Any:
     except InvalidToken:
         return None
     return subject.user_id
+
+
+def _context(principal: Any, key: str) -> bytes:
+    return f"idempotency_record.body:{principal}:{key}".encode()
 
 
 class IdempotentRoute(APIRoute):
@@ -79,11 +86,15 @@ class IdempotentRoute(APIRoute):
                 if stored is not None:
                     if stored.request_hash != digest:
                         raise KeyReused()
-                    return _replay(stored)
+                    body = secret_box().open(stored.body, context=_context(principal, key))
+                    return _replay(stored, body)
                 # The endpoint joins this transaction (app.db.get_db_session).
                 request.state.db_session = db_session
                 response = await original(request)
                 if 200 <= response.status_code < 300:
+                    answer = secret_box().seal(
+                        bytes(response.body), context=_context(principal, key)
+                    )
                     db_session.add(
                         IdempotencyRecord(
                             principal_id=principal,
@@ -93,7 +104,7 @@ class IdempotentRoute(APIRoute):
                             content_type=response.headers.get("content-type", ""),
                             location=response.headers.get("location"),
                             etag=response.headers.get("etag"),
-                            body=bytes(response.body),
+                            body=answer,
                         )
                     )
                 return response
@@ -101,14 +112,14 @@ class IdempotentRoute(APIRoute):
         return handler
 
 
-def _replay(stored: IdempotencyRecord) -> Response:
+def _replay(stored: IdempotencyRecord, body: bytes) -> Response:
     headers = {"Idempotent-Replayed": "true"}
     if stored.location:
         headers["Location"] = stored.location
     if stored.etag:
         headers["ETag"] = stored.etag
     return Response(
-        content=stored.body,
+        content=body,
         status_code=stored.status_code,
         media_type=stored.content_type or None,
         headers=headers,

@@ -1,0 +1,13 @@
+"""webhook domain."""
+
+from app.errors import NotFound, UnprocessableEntity
+
+
+class WebhookNotFound(NotFound):
+    code = "webhook.not_found"
+    title = "Webhook subscription not found"
+
+
+class WebhookUrlNotAllowed(UnprocessableEntity):
+    code = "webhook.url_not_allowed"
+    title = "Webhook URLs use https (http only for a loopback host, where the deployment allows it)"

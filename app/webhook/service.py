@@ -1,0 +1,197 @@
+"""Managing webhook subscriptions (the API side). Delivery is app.webhook.worker's."""
+
+import ipaddress
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.change_feed import service as change_feed
+from app.config import WebhookSettings
+from app.errors import ProblemFieldError
+from app.ids import new_id
+from app.pagination import PageParams, encode_cursor
+from app.personal_data import secret_box
+from app.webhook import signing
+from app.webhook.errors import WebhookNotFound, WebhookUrlNotAllowed
+from app.webhook.models import WebhookDelivery, WebhookSubscription
+from app.webhook.schemas import WebhookCreate, WebhookRead, WebhookUpdate
+
+
+def _context(subscription_id: uuid.UUID) -> bytes:
+    return b"webhook_subscription.secret:" + subscription_id.bytes
+
+
+def seal_secret(subscription_id: uuid.UUID, secret: str) -> bytes:
+    return secret_box().seal(secret.encode(), context=_context(subscription_id))
+
+
+def open_secret(subscription_id: uuid.UUID, blob: bytes) -> str:
+    return secret_box().open(blob, context=_context(subscription_id)).decode()
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, settings: WebhookSettings) -> None:
+    """https, or http to a loopback host where the deployment allows it (local receivers,
+    tests); messages carry personal records, so nothing else travels in clear."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "https":
+        return
+    if settings.allow_http_loopback and _is_loopback(parts.hostname or ""):
+        return
+    allowed = "https, or http to a loopback host" if settings.allow_http_loopback else "https"
+    raise WebhookUrlNotAllowed(
+        f"This deployment accepts {allowed} webhook URLs.",
+        errors=[ProblemFieldError(pointer="/body/url", detail=allowed, code="insecure_url")],
+    )
+
+
+def _entity_types(values: Sequence[str]) -> list[str]:
+    return sorted({str(v) for v in values})
+
+
+def to_read(subscription: WebhookSubscription) -> WebhookRead:
+    return WebhookRead.model_validate(
+        {
+            **{
+                field: getattr(subscription, field)
+                for field in WebhookRead.model_fields
+                if field != "cursor"
+            },
+            "cursor": change_feed.encode_cursor(
+                subscription.position_xid, subscription.position_event_id
+            ),
+        }
+    )
+
+
+async def get_webhook(db_session: AsyncSession, webhook_id: uuid.UUID) -> WebhookSubscription:
+    found = await db_session.get(WebhookSubscription, webhook_id)
+    if found is None:
+        raise WebhookNotFound()
+    return found
+
+
+async def create_webhook(
+    db_session: AsyncSession, data: WebhookCreate, settings: WebhookSettings
+) -> tuple[WebhookSubscription, str]:
+    """A new subscription starts at the current end of the feed: it receives every change
+    committed from now on. Returns the subscription and its secret (stored only encrypted)."""
+    check_url(data.url, settings)
+    xid, event_id = await change_feed.end_position(db_session)
+    secret = signing.new_secret()
+    subscription_id = new_id()
+    subscription = WebhookSubscription(
+        id=subscription_id,
+        url=data.url,
+        description=data.description,
+        entity_types=_entity_types(data.entity_types),
+        active=data.active,
+        secret_ciphertext=seal_secret(subscription_id, secret),
+        position_xid=xid,
+        position_event_id=event_id,
+        attempts=0,
+        next_attempt_at=datetime.now(UTC),
+    )
+    db_session.add(subscription)
+    await db_session.flush()
+    return subscription, secret
+
+
+def _resume(subscription: WebhookSubscription) -> None:
+    """Deliver again now, with a fresh retry schedule, from where delivery stopped."""
+    subscription.attempts = 0
+    subscription.next_attempt_at = datetime.now(UTC)
+    subscription.disabled_reason = None
+
+
+async def update_webhook(
+    db_session: AsyncSession,
+    subscription: WebhookSubscription,
+    data: WebhookUpdate,
+    settings: WebhookSettings,
+) -> WebhookSubscription:
+    changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+    if changes.get("url") is not None:
+        check_url(changes["url"], settings)
+    if "entity_types" in changes and changes["entity_types"] is not None:
+        changes["entity_types"] = _entity_types(changes["entity_types"])
+    changes = {
+        k: v
+        for k, v in changes.items()
+        if (v is not None or k == "description") and getattr(subscription, k) != v
+    }
+    if not changes:
+        return subscription
+    for field, value in changes.items():
+        setattr(subscription, field, value)
+    if "entity_types" in changes and subscription.pending_until_xid is not None:
+        # The message being retried was built under the old filter: build it again.
+        subscription.pending_until_xid = subscription.pending_until_event_id = None
+    if changes.get("active") is True or ("url" in changes and subscription.active):
+        _resume(subscription)
+    await db_session.flush()
+    return subscription
+
+
+async def rotate_secret(
+    db_session: AsyncSession, subscription: WebhookSubscription, settings: WebhookSettings
+) -> str:
+    """A new secret signs from now on; the previous one keeps signing alongside it (several
+    `v1,` signatures in one header) for the grace period, so receivers can switch over."""
+    secret = signing.new_secret()
+    grace = timedelta(hours=settings.secret_rotation_grace_hours)
+    if grace:
+        subscription.previous_secret_ciphertext = subscription.secret_ciphertext
+        subscription.previous_secret_expires_at = datetime.now(UTC) + grace
+    else:
+        subscription.previous_secret_ciphertext = None
+        subscription.previous_secret_expires_at = None
+    subscription.secret_ciphertext = seal_secret(subscription.id, secret)
+    await db_session.flush()
+    return secret
+
+
+async def delete_webhook(db_session: AsyncSession, subscription: WebhookSubscription) -> None:
+    """The delivery log goes with it (ON DELETE CASCADE); the audit trail keeps the record."""
+    await db_session.delete(subscription)
+    await db_session.flush()
+
+
+def list_query(*, active: bool | None) -> Select[WebhookSubscription]:
+    stmt = select(WebhookSubscription)
+    if active is not None:
+        stmt = stmt.where(WebhookSubscription.active == active)
+    return stmt
+
+
+async def list_deliveries(
+    db_session: AsyncSession, subscription_id: uuid.UUID, params: PageParams
+) -> tuple[list[WebhookDelivery], str | None]:
+    """Newest first (keyset on the time-ordered id, descending)."""
+    stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    if params.after is not None:
+        stmt = stmt.where(WebhookDelivery.id < params.after)
+    rows = list(
+        (
+            await db_session.scalars(
+                stmt.order_by(WebhookDelivery.id.desc()).limit(params.limit + 1)
+            )
+        ).all()
+    )
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        return rows, encode_cursor(rows[-1].id)
+    return rows, None
