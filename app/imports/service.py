@@ -71,20 +71,8 @@ class IncompleteHeader(ValueError):
     pass
 
 
-# The study_log columns of the tuples check_row returns, in their order.
-CHECKED_COLUMNS = (
-    "id",
-    "cadre_id",
-    "kind",
-    "title",
-    "provider",
-    "start_date",
-    "end_date",
-    "hours",
-    "days",
-    "status",
-    "note",
-)
+# The study_log columns of the tuples check_row returns, in their order (the cadre for its HR id).
+CHECKED_COLUMNS = tuple("cadre_id" if name == "hr_id" else name for name in FIELDS)
 REQUIRED_COLUMNS = frozenset({"hr_id", "kind", "title", "start_date", "end_date", "hours"})
 
 

@@ -12,7 +12,6 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.cadre.models import Cadre
 from app.enums import CadreStatus
 from app.errors import AppError, ProblemFieldError
@@ -21,7 +20,7 @@ from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
 from app.org_unit.tree import in_subtree
 from app.security import Actor
-from app.sync.errors import SnapshotScopeNotFound, SnapshotTooDestructive
+from app.sync.errors import SnapshotTooDestructive
 from app.sync.schemas import (
     OrgUnitSync,
     OrgUnitSyncItem,
@@ -31,6 +30,7 @@ from app.sync.schemas import (
     SyncMode,
     SyncOutcome,
 )
+from app.sync.service import snapshot_root
 
 _ITEM = TypeAdapter(OrgUnitSyncItem)
 
@@ -149,13 +149,7 @@ async def _missing_from_snapshot(
     """The subtree's active units (below `snapshot_of`) that the snapshot leaves out, deepest
     first; those still holding active cadres are refused instead (sync the cadres first). More
     than `max_share` of the subtree's units at once is refused unless forced."""
-    root = (
-        await db_session.scalars(
-            select(OrgUnit).where(OrgUnit.code == data.snapshot_of, scope.org_units(actor))
-        )
-    ).one_or_none()
-    if root is None:
-        raise SnapshotScopeNotFound()
+    root = await snapshot_root(db_session, data.snapshot_of, actor)
     cadres = (
         select(func.count())
         .where(Cadre.org_unit_id == OrgUnit.id, Cadre.status == CadreStatus.active)

@@ -241,18 +241,24 @@ async def sync_cadres(
     )
 
 
+async def snapshot_root(db_session: AsyncSession, code: str | None, actor: Actor) -> OrgUnit:
+    """The unit a snapshot covers (with its subtree), if the caller may see it."""
+    root = (
+        await db_session.scalars(
+            select(OrgUnit).where(OrgUnit.code == code, scope.org_units(actor))
+        )
+    ).one_or_none()
+    if root is None:
+        raise SnapshotScopeNotFound()
+    return root
+
+
 async def _missing_from_snapshot(
     db_session: AsyncSession, data: CadreSync, actor: Actor, seen: set[str], max_share: Decimal
 ) -> list[tuple[uuid.UUID, str]]:
     """Active cadres of the snapshot's subtree that it leaves out. A truncated file must not
     wipe a county: more than `max_share` of any unit's active cadres at once is refused."""
-    root = (
-        await db_session.scalars(
-            select(OrgUnit).where(OrgUnit.code == data.snapshot_of, scope.org_units(actor))
-        )
-    ).one_or_none()
-    if root is None:
-        raise SnapshotScopeNotFound()
+    root = await snapshot_root(db_session, data.snapshot_of, actor)
     active = (
         await db_session.execute(
             select(Cadre.id, Cadre.hr_id, Cadre.org_unit_id, OrgUnit.code)
