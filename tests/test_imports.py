@@ -3,6 +3,7 @@
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.factories import API, create_cadre, create_org_unit
 from tests.test_platform import assert_problem
@@ -149,6 +150,12 @@ RULES: list[tuple[dict[str, Any], str | None]] = [
     ({"title": "x" * 201}, "title"),
     ({"title": "bell\x07"}, "title"),
     ({"title": " 前后有空格 "}, "title"),
+    ({"title": "末尾换行\n"}, "title"),
+    ({"hours": "12\n"}, "hours"),
+    ({"start_date": "2019-W10-1"}, "start_date"),  # an ISO week date: 2019-03-04 in disguise
+    ({"status": 0}, "status"),
+    ({"status": False}, "status"),
+    ({"id": 0}, "id"),
     ({"note": "两行\r\n备注\t"}, None),
     ({"note": "nul\x00"}, "note"),
     ({"provider": "p" * 201}, "provider"),
@@ -207,6 +214,22 @@ async def test_csv_pointers_name_the_file_line(client: httpx.AsyncClient) -> Non
         (2, "/rows/6/end_date"),
     ]
     assert (report["rows"], report["created"]) == (4, 1)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "hr_id,kind,title,start_date,end_date,hours\r\nA1,lecture,a\rb,2020-06-01,2020-06-01,2\r\n",
+        "hr_id,kind,title,start_date,end_date,hours\r\nA1,lecture," + "x" * 140_000 + "\r\n",
+    ],
+    ids=["bare carriage return in a cell", "cell beyond the csv module's limit"],
+)
+async def test_a_broken_csv_is_422_not_500(client: httpx.AsyncClient, broken: str) -> None:
+    r = await client.post(
+        f"{API}/imports/study-logs", content=broken.encode(), headers={"Content-Type": "text/csv"}
+    )
+    body = assert_problem(r, 422, "validation_failed")
+    assert body["errors"][0]["detail"].startswith("line 2:")
 
 
 def test_derived_ids_are_uuid5_of_the_natural_key() -> None:

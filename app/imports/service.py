@@ -39,6 +39,7 @@ FIELDS = (
     "status",
     "note",
 )
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # not the week dates fromisoformat takes
 _DECIMAL = re.compile(r"^(?:0|[1-9][0-9]{0,4})(?:\.[0-9]{1,2})?$")
 # The API's own rules for names and free text (app.schema_types), so that an imported log could
 # have been written through POST /study-logs.
@@ -93,17 +94,20 @@ def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
     rows: list[dict[Any, Any]] = []
     lines: list[int] = []
     line = reader.line_num + 1
-    for cells in reader:
-        if len(cells) == width:
-            rows.append(dict(zip(header, cells, strict=True)))
-            lines.append(line)
-        elif cells:
-            padded: dict[Any, Any] = dict(zip(header, cells, strict=False))
-            if len(cells) > width:
-                padded[None] = cells[width:]
-            rows.append(padded)
-            lines.append(line)
-        line = reader.line_num + 1
+    try:
+        for cells in reader:
+            if len(cells) == width:
+                rows.append(dict(zip(header, cells, strict=True)))
+                lines.append(line)
+            elif cells:
+                padded: dict[Any, Any] = dict(zip(header, cells, strict=False))
+                if len(cells) > width:
+                    padded[None] = cells[width:]
+                rows.append(padded)
+                lines.append(line)
+            line = reader.line_num + 1
+    except csv.Error as exc:  # the file itself is broken there: nothing after it can be trusted
+        raise ValueError(f"line {reader.line_num}: {exc}") from exc
     return rows, lines
 
 
@@ -117,7 +121,7 @@ class RowError(ValueError):
 def _line(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 200 or not _LINE.match(value):
+    if not isinstance(value, str) or len(value) > 200 or not _LINE.fullmatch(value):
         raise ValueError(
             "one line of at most 200 characters, without control characters or outer spaces"
         )
@@ -127,13 +131,13 @@ def _line(value: Any) -> str | None:
 def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 2000 or not _TEXT.match(value):
+    if not isinstance(value, str) or len(value) > 2000 or not _TEXT.fullmatch(value):
         raise ValueError("text of at most 2000 characters, without control characters")
     return value
 
 
 def _date(value: Any) -> date:
-    if not isinstance(value, str) or len(value) != 10:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise ValueError("a date as YYYY-MM-DD")
     try:
         day = date.fromisoformat(value)
@@ -147,7 +151,7 @@ def _date(value: Any) -> date:
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not _DECIMAL.match(value):
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
         raise ValueError('a decimal ≥ 0 with at most two places, e.g. "12.50"')
     return Decimal(value)
 
@@ -214,12 +218,14 @@ def check_row(raw: Any, cadres: dict[str, uuid.UUID]) -> tuple[Any, ...]:
         if hours > 24 * calendar_days:
             raise ValueError("more than 24 a calendar day")
         field = "status"
-        status = raw.get("status") or "approved"
+        status = raw.get("status")
+        if status is None or status == "":
+            status = "approved"
         if not isinstance(status, str) or status not in _STATUSES:
             raise ValueError("approved or pending")
         field = "id"
         client_id = raw.get("id")
-        if client_id:
+        if client_id is not None and client_id != "":
             try:
                 log_id: uuid.UUID | str = uuid.UUID(str(client_id))
             except ValueError:
