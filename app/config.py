@@ -115,7 +115,8 @@ class Settings(BaseSettings):
         default=Decimal("0.10"),
         ge=0,
         le=1,
-        description="A snapshot sync may deactivate at most this share of a unit's cadres",
+        description="A snapshot sync may deactivate at most this share of a unit's active cadres "
+        "(cadre sync), or of the active units below `snapshot_of` (org-unit sync), unless forced",
     )
     changes_retention_days: int = Field(
         default=90, ge=1, description="How long the change feed keeps events"

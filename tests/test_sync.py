@@ -189,7 +189,7 @@ async def test_org_unit_snapshot_deactivates_what_it_leaves_out_within_the_guard
     assert dry.status_code == 200, dry.text
     tail = [(x["index"], x["code"], x["outcome"]) for x in dry.json()["results"][18:]]
     assert tail == [(None, "OT18", "deactivated"), (None, "OT19", "rejected")]
-    assert dry.json()["results"][19]["errors"][0]["code"] == "unit_has_active_cadres"
+    assert dry.json()["results"][19]["errors"][0]["code"] == "unit_still_in_use"
     active = await client.get(
         f"{API}/org-units", params={"parent_id": county["id"], "active": True, "limit": 100}
     )
@@ -222,3 +222,29 @@ async def test_org_unit_snapshot_needs_a_scope_it_can_see(client: httpx.AsyncCli
     assert_problem(r, 404, "sync.snapshot_scope_not_found")
     r = await client.post(f"{API}/sync/org-units", json={"items": [], "mode": "snapshot"})
     assert_problem(r, 422, "validation_failed")
+
+
+async def test_org_unit_snapshot_never_leaves_active_units_under_an_inactive_one(
+    client: httpx.AsyncClient,
+) -> None:
+    county = await create_org_unit(client, kind="county")
+    town = {"code": "NP-TOWN", "name": "镇", "kind": "township", "parent_code": county["code"]}
+    office = {"code": "NP-OFFICE", "name": "办公室", "kind": "department", "parent_code": "NP-TOWN"}
+    idle = {"code": "NP-IDLE", "name": "闲置", "kind": "department", "parent_code": "NP-TOWN"}
+    await client.post(f"{API}/sync/org-units", json={"items": [town, office, idle]})
+    await _sync(client, items=[item("NPC01", "NP-OFFICE")])  # the office has a cadre
+    snapshot = {"mode": "snapshot", "snapshot_of": county["code"], "force": True}
+    r = await client.post(f"{API}/sync/org-units", json={"items": [], **snapshot})
+    assert r.status_code == 200, r.text
+    outcomes = {x["code"]: x["outcome"] for x in r.json()["results"]}
+    # The office keeps its cadre, so the town above it stays too; the idle office goes.
+    assert outcomes == {"NP-IDLE": "deactivated", "NP-OFFICE": "rejected", "NP-TOWN": "rejected"}
+    details = {x["code"]: x["errors"][0]["detail"] for x in r.json()["results"] if x["errors"]}
+    assert "1 active cadre" in details["NP-OFFICE"]
+    assert "active units under it" in details["NP-TOWN"]
+    # A unit the snapshot names keeps its parent as well, cadres or not.
+    r = await client.post(
+        f"{API}/sync/org-units", json={"items": [{**idle, "active": True}], **snapshot}
+    )
+    outcomes = {x["code"]: x["outcome"] for x in r.json()["results"]}
+    assert outcomes["NP-TOWN"] == "rejected"

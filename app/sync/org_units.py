@@ -1,7 +1,8 @@
 """Org-unit sync: thousands of units at most, so each row goes through the org-unit service
 (codes, parents, moves with their locks) inside a savepoint of its own: a bad row is rolled
-back alone and reported. A snapshot also deactivates the subtree's active units it leaves out,
-within the same guard as cadres, and never a unit that still has active cadres."""
+back alone and reported. A snapshot also deactivates the subtree's active units it leaves out
+(refused beyond a share of them unless forced), but never one that would leave active cadres or
+units under an inactive unit."""
 
 import uuid
 from collections import Counter
@@ -146,9 +147,10 @@ async def _missing_from_snapshot(
     named: set[str],
     max_share: Decimal,
 ) -> tuple[list[tuple[uuid.UUID, str]], list[OrgUnitSyncRowResult]]:
-    """The subtree's active units (below `snapshot_of`) that the snapshot leaves out, deepest
-    first; those still holding active cadres are refused instead (sync the cadres first). More
-    than `max_share` of the subtree's units at once is refused unless forced."""
+    """The active units below `snapshot_of` that the snapshot leaves out, deepest first. More
+    than `max_share` of that subtree's active units at once is refused (409) unless forced. A
+    unit left out that would leave something active below an inactive unit — active cadres of
+    its own, or an active unit under it that stays — is reported as refused and kept."""
     root = await snapshot_root(db_session, data.snapshot_of, actor)
     cadres = (
         select(func.count())
@@ -157,34 +159,47 @@ async def _missing_from_snapshot(
     )
     units = (
         await db_session.execute(
-            select(OrgUnit.id, OrgUnit.code, cadres)
+            select(OrgUnit.id, OrgUnit.parent_id, OrgUnit.code, cadres)
             .where(in_subtree(root.path), OrgUnit.id != root.id, OrgUnit.active)
             .order_by(OrgUnit.depth.desc(), OrgUnit.code)
         )
     ).all()
-    missing = [(unit_id, code, n) for unit_id, code, n in units if code not in named]
-    if units and Decimal(len(missing)) / len(units) > max_share and not data.force:
+    left_out = sum(1 for unit in units if unit.code not in named)
+    if units and Decimal(left_out) / len(units) > max_share and not data.force:
         raise SnapshotTooDestructive(
-            f"Deactivating would remove {len(missing)} of the {len(units)} active units below "
+            f"Deactivating would remove {left_out} of the {len(units)} active units below "
             f"{root.code}, more than {max_share:%}. Send `force: true` if the snapshot is right."
         )
-    refused = [
-        _rejected(
-            None,
-            code,
-            [
-                ProblemFieldError(
-                    pointer="/body/items",
-                    detail=f"{code} is missing from the snapshot but still has {n} active "
-                    "cadre(s): move or deactivate them first",
-                    code="unit_has_active_cadres",
-                )
-            ],
+    deactivate: list[tuple[uuid.UUID, str]] = []
+    refused: list[OrgUnitSyncRowResult] = []
+    keeps_a_child: set[uuid.UUID] = set()  # units with an active unit under them that stays
+    for unit_id, parent_id, code, active_cadres in units:  # children before their parents
+        if code in named:
+            keeps_a_child.add(parent_id)
+            continue
+        if not active_cadres and unit_id not in keeps_a_child:
+            deactivate.append((unit_id, code))
+            continue
+        keeps_a_child.add(parent_id)
+        why = (
+            f"still has {active_cadres} active cadre(s): move or deactivate them first"
+            if active_cadres
+            else "still has active units under it"
         )
-        for _, code, n in missing
-        if n
-    ]
-    return [(unit_id, code) for unit_id, code, n in missing if not n], refused
+        refused.append(
+            _rejected(
+                None,
+                code,
+                [
+                    ProblemFieldError(
+                        pointer="/body/items",
+                        detail=f"{code} is missing from the snapshot but {why}",
+                        code="unit_still_in_use",
+                    )
+                ],
+            )
+        )
+    return deactivate, refused
 
 
 async def _one(

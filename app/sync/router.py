@@ -44,7 +44,8 @@ async def sync_org_units(
     moving a unit to another parent carries its subtree. Idempotent; `dry_run` writes nothing.
     `mode: snapshot` with `snapshot_of` also deactivates the active units below that unit which
     the items leave out — refused (409) beyond `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of them
-    unless `force` is set; a unit that still has active cadres is reported, not deactivated."""
+    unless `force` is set; a unit that would leave active cadres or units under an inactive one
+    is reported, not deactivated."""
     settings = request.app.state.settings
     return await org_units.sync_org_units(
         db_session, body, actor, settings.sync_max_deactivation_share

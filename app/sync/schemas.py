@@ -121,7 +121,10 @@ class OrgUnitSync(SnapshotOptions):
 
 
 class OrgUnitSyncRowResult(OutputModel):
-    index: int | None = Field(description="Position in `items`; null for a deactivation")
+    index: int | None = Field(
+        description="Position in `items`; null for a unit the snapshot left out (deactivated, or "
+        "refused because something active is still under it)"
+    )
     code: str | None
     outcome: SyncOutcome
     changed_fields: list[str] | None = None
