@@ -1,5 +1,5 @@
-"""Operator commands: `python -m app.cli {migrate,seed-demo,prepare-demo,create-admin,prune-changes,
-webhook-worker,openapi}`."""
+"""Operator commands: `python -m app.cli {migrate,seed-demo,prepare-demo,create-admin,prune,
+webhook-worker,openapi}` (`prune-changes` is the old name of `prune`)."""
 
 import argparse
 import asyncio
@@ -16,6 +16,7 @@ from app.change_feed import service as change_feed
 from app.config import Environment, Settings, get_settings
 from app.db import create_engine, create_sessionmaker, transaction
 from app.demo_users import DEMO_PASSWORD, DemoLogin, ensure_demo_users, freeze_demo_snapshots
+from app.idempotency import service as idempotency
 from app.migrations import alembic_config
 from app.user.service import ensure_admin
 
@@ -75,18 +76,21 @@ def create_admin(username: str) -> None:
     print(f"admin {username!r} created" if created else f"a user named {username!r} exists already")
 
 
-async def _prune_changes() -> int:
+async def _prune() -> tuple[int, int]:
     settings = _configure()
     engine = create_engine(settings)
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
-            return await change_feed.prune(db_session, settings.changes_retention_days)
+            changes = await change_feed.prune(db_session, settings.changes_retention_days)
+            keys = await idempotency.prune(db_session, settings.idempotency_retention_hours)
+            return changes, keys
     finally:
         await engine.dispose()
 
 
-def prune_changes() -> None:
-    print(f"{asyncio.run(_prune_changes())} change events older than the retention removed")
+def prune() -> None:
+    changes, keys = asyncio.run(_prune())
+    print(f"removed past their retention: {changes} change events, {keys} idempotency records")
 
 
 def webhook_worker() -> None:
@@ -113,9 +117,12 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("migrate", help="apply database migrations up to head")
     sub.add_parser("seed-demo", help="load the demo data set into an empty database")
     sub.add_parser("prepare-demo", help="migrate, then seed-demo (what `make run` does)")
-    sub.add_parser(
-        "prune-changes", help="drop change-feed events older than APP_CHANGES_RETENTION_DAYS"
-    )
+    for name in ("prune", "prune-changes"):
+        sub.add_parser(
+            name,
+            help="drop change-feed events older than APP_CHANGES_RETENTION_DAYS and idempotency "
+            "records older than APP_IDEMPOTENCY_RETENTION_HOURS (run it daily)",
+        )
     sub.add_parser(
         "webhook-worker",
         help="deliver the change feed to the webhook subscriptions until SIGINT/SIGTERM",
@@ -133,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": migrate,
         "seed-demo": seed,
         "prepare-demo": prepare_demo,
-        "prune-changes": prune_changes,
+        "prune": prune,
+        "prune-changes": prune,
         "webhook-worker": webhook_worker,
         "openapi": openapi,
     }[args.command]()

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     changes_retention_days: int = Field(
         default=90, ge=1, description="How long the change feed keeps events"
     )
+    idempotency_retention_hours: int = Field(
+        default=24, ge=1, le=24 * 90, description="How long an Idempotency-Key is remembered"
+    )
     webhooks: WebhookSettings = WebhookSettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None

@@ -23,7 +23,8 @@ _IDEMPOTENCY_KEY = {
     "required": False,
     "description": "Makes a retry safe: the same key and body answer the first answer again "
     "(with `Idempotent-Replayed: true`); the same key with another body answers 422 "
-    "(`idempotency.key_reused`); a retry while the first is still running answers 409.",
+    "(`idempotency.key_reused`); a retry while the first is still running answers 409. Keys "
+    "are remembered for `APP_IDEMPOTENCY_RETENTION_HOURS` (24).",
     "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
 }
 
@@ -82,7 +83,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     "409",
                     {
                         "description": "A request with this Idempotency-Key is still running "
-                        "(code: `idempotency.in_progress`)"
+                        "(code: `idempotency.in_progress`), or its stored answer can no longer be "
+                        "read (code: `idempotency.answer_unreadable`)"
                     },
                 )
             if "requestBody" in op:

@@ -1,11 +1,13 @@
 """Safe retries with Idempotency-Key on POST."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.idempotency import service as idempotency
 from app.idempotency.models import IdempotencyRecord
 from tests.factories import API, cadre_body, create_org_unit
 from tests.test_platform import assert_problem
@@ -44,6 +46,60 @@ async def test_stored_answers_are_encrypted(
     assert len(stored) == 1
     assert body["id_number"].encode() not in stored[0]
     assert body["name"].encode() not in stored[0]
+
+
+async def test_a_key_past_its_retention_starts_afresh(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    unit = await create_org_unit(client)
+    headers = {"Idempotency-Key": "yesterday"}
+    first = await client.post(f"{API}/cadres", json=cadre_body(unit["id"]), headers=headers)
+    assert first.status_code == 201
+    async with isolated_sessionmaker() as db_session, db_session.begin():
+        await db_session.execute(
+            update(IdempotencyRecord).values(created_at=datetime.now(UTC) - timedelta(hours=25))
+        )
+    # 24 hours on, another body under the same key is a new request, not a reused key...
+    second = await client.post(f"{API}/cadres", json=cadre_body(unit["id"]), headers=headers)
+    assert second.status_code == 201, second.text
+    assert "idempotent-replayed" not in second.headers
+    assert second.json()["id"] != first.json()["id"]
+    # ...and the key now remembers the second answer.
+    again = await client.post(f"{API}/cadres", json=cadre_body(unit["id"]), headers=headers)
+    assert_problem(again, 422, "idempotency.key_reused")
+
+
+async def test_expired_records_are_pruned(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    unit = await create_org_unit(client)
+    for key in ("old-1", "old-2", "fresh"):
+        await client.post(
+            f"{API}/cadres", json=cadre_body(unit["id"]), headers={"Idempotency-Key": key}
+        )
+    async with isolated_sessionmaker() as db_session, db_session.begin():
+        await db_session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.key.like("old-%"))
+            .values(created_at=datetime.now(UTC) - timedelta(hours=24, seconds=1))
+        )
+        assert await idempotency.prune(db_session, 24) == 2
+        left = (await db_session.scalars(select(IdempotencyRecord.key))).all()
+    assert left == ["fresh"]
+
+
+async def test_an_unreadable_stored_answer_is_409_not_500(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """What a replay meets after APP_DATA_KEY changed: the answer cannot be opened."""
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    headers = {"Idempotency-Key": "sealed-under-another-key"}
+    assert (await client.post(f"{API}/cadres", json=body, headers=headers)).status_code == 201
+    async with isolated_sessionmaker() as db_session, db_session.begin():
+        await db_session.execute(update(IdempotencyRecord).values(body=b"\0" * 64))
+    r = await client.post(f"{API}/cadres", json=body, headers=headers)
+    assert_problem(r, 409, "idempotency.answer_unreadable")
 
 
 async def test_a_failed_request_can_be_retried(client: httpx.AsyncClient) -> None:

@@ -1,16 +1,20 @@
 """The schema is built only by the migrations; the models and the migrations agree."""
 
 import asyncio
+import uuid
 from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import get_settings
 from app.db import Base
 from app.migrations import alembic_config, head_revisions
+from app.personal_data import SecretBox
 
 
 def _diff(connection: Any) -> list[Any]:
@@ -38,3 +42,44 @@ async def test_newest_revision_round_trips(migrated_url: str, engine: AsyncEngin
     await asyncio.to_thread(command.upgrade, config, "head")
     async with engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
+
+
+async def test_answers_stored_before_0009_are_sealed_by_it(
+    migrated_url: str, engine: AsyncEngine
+) -> None:
+    config = alembic_config(migrated_url)
+    principal = uuid.uuid4()
+    answer = b'{"id_number": "34112219850309001X"}'
+    await engine.dispose()
+    await asyncio.to_thread(command.downgrade, config, "0008")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO idempotency_record (principal_id, key, request_hash, "
+                    "status_code, content_type, body) VALUES (:p, 'k-1', 'h', 201, "
+                    "'application/json', :body)"
+                ),
+                {"p": principal, "body": answer},
+            )
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with engine.connect() as conn:
+            stored = await conn.scalar(
+                text("SELECT body FROM idempotency_record WHERE principal_id = :p"),
+                {"p": principal},
+            )
+        assert stored is not None
+        assert answer not in stored
+        # Sealed with the key of the environment the migration ran in (APP_DATA_KEY).
+        opened = SecretBox(get_settings().data_key_bytes).open(
+            stored, context=f"idempotency_record.body:{principal}:k-1".encode()
+        )
+        assert opened == answer
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM idempotency_record WHERE principal_id = :p"), {"p": principal}
+            )

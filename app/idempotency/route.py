@@ -1,5 +1,6 @@
 """`Idempotency-Key` on POST: the same key and body answer the stored first answer; the same
-key with another body is 422; a retry while the first is still running is 409.
+key with another body is 422; a retry while the first is still running is 409. A key is kept
+`APP_IDEMPOTENCY_RETENTION_HOURS` (24): after that the same key is a new request.
 
 The route class wraps the endpoint in the request's one transaction (app.db.transaction), so the
 stored answer commits together with what the request created, or not at all. Stored answers are
@@ -9,11 +10,13 @@ which a copy of the database must not."""
 import hashlib
 import re
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app.auth.tokens import InvalidToken, verify
 from app.db import transaction
@@ -33,6 +36,14 @@ class KeyReused(UnprocessableEntity):
 class StillRunning(Conflict):
     code = "idempotency.in_progress"
     title = "A request with this Idempotency-Key is still running; retry shortly"
+
+
+class AnswerUnreadable(Conflict):
+    code = "idempotency.answer_unreadable"
+    title = (
+        "The first request with this Idempotency-Key succeeded, but its stored answer cannot be "
+        "read (the data key changed): look the result up instead of sending it again"
+    )
 
 
 class BadKey(UnprocessableEntity):
@@ -83,10 +94,24 @@ class IdempotentRoute(APIRoute):
                 if not await db_session.scalar(select(func.pg_try_advisory_xact_lock(lock))):
                     raise StillRunning()
                 stored = await db_session.get(IdempotencyRecord, (principal, key))
+                retention = timedelta(hours=request.app.state.settings.idempotency_retention_hours)
+                if stored is not None and stored.created_at < datetime.now(UTC) - retention:
+                    # Expired: the key starts afresh (a statement: records are not audited).
+                    db_session.expunge(stored)
+                    await db_session.execute(
+                        delete(IdempotencyRecord).where(
+                            IdempotencyRecord.principal_id == principal,
+                            IdempotencyRecord.key == key,
+                        )
+                    )
+                    stored = None
                 if stored is not None:
                     if stored.request_hash != digest:
                         raise KeyReused()
-                    body = secret_box().open(stored.body, context=_context(principal, key))
+                    try:
+                        body = secret_box().open(stored.body, context=_context(principal, key))
+                    except InvalidTag:
+                        raise AnswerUnreadable() from None
                     return _replay(stored, body)
                 # The endpoint joins this transaction (app.db.get_db_session).
                 request.state.db_session = db_session
