@@ -5,6 +5,7 @@ import binascii
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from typing import Self
 
 from pydantic import BaseModel, Field, PositiveInt, PostgresDsn, SecretStr, model_validator
@@ -69,8 +70,15 @@ class WebhookSettings(BaseModel):
     max_attempts: int = Field(
         default=8, ge=1, le=100, description="Failed attempts in a row before disabling"
     )
-    allow_http_loopback: bool = Field(
-        default=True, description="Accept http:// URLs whose host is loopback (else https only)"
+    allow_loopback: bool = Field(
+        default=False,
+        description="Accept receivers on this host's loopback addresses, over http too (local "
+        "receivers, tests). Off unless set, except in development and test environments",
+    )
+    allowed_networks: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description="Private networks receivers may be in (e.g. the provincial intranet, "
+        '["10.20.0.0/16"]); other non-public addresses are refused',
     )
     delivery_retention_days: int = Field(default=30, ge=1, description="Delivery log retention")
     secret_rotation_grace_hours: int = Field(
@@ -127,6 +135,14 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _loopback_receivers_outside_production(self) -> Self:
+        if self.env != Environment.production and "allow_loopback" not in (
+            self.webhooks.model_fields_set
+        ):
+            self.webhooks = self.webhooks.model_copy(update={"allow_loopback": True})
+        return self
 
     @model_validator(mode="after")
     def _secrets(self) -> Self:

@@ -37,6 +37,7 @@ SEMANTIC_CODES = {
     "report.future_year",
     "csv_header_incomplete",
     "insecure_url",  # http webhook URLs: allowed for loopback hosts by a deployment setting
+    "address_not_allowed",  # webhook receivers: private addresses depend on the deployment
 }
 
 

@@ -58,6 +58,8 @@ class Receiver:
     url: str = ""
     statuses: list[int] = field(default_factory=list)
     delay: float = 0.0
+    gate: threading.Event | None = None  # when set up, each answer waits for it
+    arrived: threading.Event = field(default_factory=threading.Event)  # a POST came in
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,9 +80,12 @@ def receiving(path: str = "/hooks") -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers["content-length"]))
             with receiver.lock:
                 receiver.received.append(Received(dict(self.headers.items()), body))
+                receiver.arrived.set()
                 status = receiver.statuses.pop(0) if receiver.statuses else 204
             if receiver.delay:
                 threading.Event().wait(receiver.delay)
+            if receiver.gate is not None:
+                receiver.gate.wait(timeout=30)
             self.send_response(status)
             if 300 <= status < 400:
                 self.send_header("Location", f"{receiver.url}/elsewhere")
@@ -111,7 +116,8 @@ def receiver() -> Iterator[Receiver]:
 
 # --- the worker, driven pass by pass ----------------------------------------------------------
 
-FAST = WebhookSettings(timeout_seconds=5, connect_timeout_seconds=2)
+# The receivers are on 127.0.0.1: loopback is allowed, as the test environment does.
+FAST = WebhookSettings(timeout_seconds=5, connect_timeout_seconds=2, allow_loopback=True)
 
 
 @pytest.fixture
@@ -319,13 +325,77 @@ async def test_good_urls_are_accepted(client: httpx.AsyncClient, url: str) -> No
     assert (await subscribe(client, url))["url"] == url
 
 
-def test_http_even_to_loopback_can_be_refused() -> None:
+# url → (accepted where loopback is refused and 10.20.0.0/16 allowed, accepted with the
+# defaults of the test environment: loopback allowed, no networks).
+DESTINATIONS = [
+    ("https://hr.example.org/h", True, True),  # names are checked at each delivery
+    ("https://8.8.8.8/h", True, True),
+    ("https://127.0.0.1/h", False, True),
+    ("http://127.0.0.1:8080/h", False, True),
+    ("http://localhost/h", False, True),
+    ("https://[::1]/h", False, True),
+    ("https://[::ffff:127.0.0.1]/h", False, True),  # IPv4-mapped loopback
+    ("https://10.20.3.4/h", True, False),
+    ("http://10.20.3.4/h", False, False),  # the intranet, but in clear
+    ("https://10.21.0.1/h", False, False),
+    ("https://192.168.1.1/h", False, False),
+    ("https://169.254.169.254/latest/meta-data", False, False),  # cloud metadata
+    ("https://0.0.0.0/h", False, False),
+    ("https://224.0.0.1/h", False, False),  # multicast
+    ("https://[fd00::1]/h", False, False),  # unique local
+]
+
+
+@pytest.mark.parametrize(("url", "strict_ok", "default_ok"), DESTINATIONS)
+def test_which_destinations_a_subscription_may_name(
+    url: str, strict_ok: bool, default_ok: bool
+) -> None:
     from app.webhook.errors import WebhookUrlNotAllowed
 
-    strict = WebhookSettings(allow_http_loopback=False)
-    check_url("https://127.0.0.1/hooks", strict)
-    with pytest.raises(WebhookUrlNotAllowed):
-        check_url("http://127.0.0.1/hooks", strict)
+    strict = WebhookSettings(allow_loopback=False, allowed_networks=("10.20.0.0/16",))
+    default = WebhookSettings(allow_loopback=True)
+    for settings, ok in ((strict, strict_ok), (default, default_ok)):
+        if ok:
+            check_url(url, settings)
+        else:
+            with pytest.raises(WebhookUrlNotAllowed):
+                check_url(url, settings)
+
+
+def test_production_refuses_loopback_receivers_unless_told() -> None:
+    from app.config import Environment, Settings
+
+    keys = {"secret_key": "s" * 40, "data_key": base64.b64encode(b"k" * 32).decode()}
+    production = Settings(env=Environment.production, **keys)  # type: ignore[arg-type]
+    assert production.webhooks.allow_loopback is False
+    assert Settings(env=Environment.test, **keys).webhooks.allow_loopback is True  # type: ignore[arg-type]
+    told = Settings(
+        env=Environment.production,
+        webhooks=WebhookSettings(allow_loopback=True),
+        **keys,  # type: ignore[arg-type]
+    )
+    assert told.webhooks.allow_loopback is True
+
+
+async def test_a_name_that_resolves_inside_is_refused_at_delivery(
+    committed_client: httpx.AsyncClient,
+    receiver: Receiver,
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Registered while loopback was allowed, under a name; delivered after it no longer is:
+    the name is resolved and checked again on every attempt."""
+    client = committed_client
+    unit = await create_org_unit(client)
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    hook = await subscribe(client, url)
+    await create_cadre(client, unit["id"])
+    strict = FAST.model_copy(update={"allow_loopback": False})
+    async with worker.http_client(strict) as http:
+        assert await worker.deliver_once(maker, http, settings=strict) == 0
+    assert receiver.received == []
+    state = (await client.get(f"{HOOKS}/{hook['id']}")).json()
+    assert state["attempts"] == 1
+    assert state["last_error"].startswith("refused: localhost is a loopback address (127.0.0.1")
 
 
 # --- delivery -------------------------------------------------------------------------------
@@ -517,7 +587,11 @@ async def test_entity_types_filter_what_is_sent(
 
         log = await create_log(client, cadre["id"])
         await client.patch(f"{API}/cadres/{cadre['id']}", json={"position": "副科长"})
-        await drain(maker, http)
+        # Both found nothing new at the end of the first drain: each is looked at again a
+        # poll interval later, not at once.
+        assert await worker.deliver_once(maker, http, settings=FAST) == 0
+        later = datetime.now(UTC) + timedelta(seconds=FAST.poll_interval_seconds)
+        await drain(maker, http, later)
     assert logs_only.events() == [("study_log", "create", log["id"])]
     assert everything.events() == await feed_after(client, all_hook["cursor"])
     assert [e[0] for e in everything.events()] == ["cadre", "study_log", "cadre"]
@@ -526,6 +600,33 @@ async def test_entity_types_filter_what_is_sent(
         (await client.get(f"{HOOKS}/{h['id']}")).json()["cursor"] for h in (logs_hook, all_hook)
     }
     assert len(ends) == 1
+
+
+async def test_a_change_made_during_a_delivery_drops_that_attempts_outcome(
+    committed_client: httpx.AsyncClient,
+    receiver: Receiver,
+    maker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+) -> None:
+    client = committed_client
+    unit = await create_org_unit(client)
+    hook = await subscribe(client, receiver.url)
+    cadre = await create_cadre(client, unit["id"])
+    receiver.statuses = [500]
+    receiver.gate = threading.Event()
+    delivery = asyncio.create_task(worker.deliver_once(maker, http, settings=FAST))
+    # The worker is now waiting for the old receiver's answer.
+    assert await asyncio.to_thread(receiver.arrived.wait, 30)
+    with receiving("/new") as moved:
+        r = await client.patch(f"{HOOKS}/{hook['id']}", json={"url": moved.url})
+        assert r.status_code == 200, r.text
+        receiver.gate.set()
+        assert await delivery == 0
+        # The old URL's 500 is not held against the new one: no attempt counted, due now.
+        state = (await client.get(f"{HOOKS}/{hook['id']}")).json()
+        assert (state["attempts"], state["last_error"]) == (0, None)
+        await drain(maker, http)
+    assert moved.events() == [("cadre", "create", cadre["id"])]
 
 
 async def test_a_paused_subscription_gets_nothing(

@@ -104,9 +104,10 @@ async def read(
 
 
 async def end_position(db_session: AsyncSession) -> Position:
-    """Where a new follower starts so that it gets every change from now on and none from
-    before: after the last settled event. A transaction still running has an id at or above
-    the settled bound, so its events come after this position whenever it commits."""
+    """Where a new follower starts so that it gets every change from now on: after the last
+    settled event. A transaction still running has an id at or above the settled bound, so its
+    events come after this position whenever it commits; so may some that committed just
+    before (behind a still-running older one): at least once, never fewer."""
     last = (
         await db_session.execute(
             select(ChangeEvent.xid, ChangeEvent.id)

@@ -10,4 +10,4 @@ class WebhookNotFound(NotFound):
 
 class WebhookUrlNotAllowed(UnprocessableEntity):
     code = "webhook.url_not_allowed"
-    title = "Webhook URLs use https (http only for a loopback host, where the deployment allows it)"
+    title = "This deployment does not deliver to that URL"

@@ -34,8 +34,9 @@ WebhookUrl = Annotated[
     ),
     AfterValidator(_check_url),
     Field(
-        description="Where messages are POSTed: https (http only for a loopback host, where the "
-        "deployment allows it); no credentials, no fragment",
+        description="Where messages are POSTed: https (http only to the service host's loopback, "
+        "where the deployment allows it), to a public address or one of the deployment's "
+        "allowed networks; no credentials, no fragment",
         examples=["https://hr.example.org/hooks/cadre-training"],
     ),
 ]

@@ -34,27 +34,54 @@ def open_secret(subscription_id: uuid.UUID, blob: bytes) -> str:
     return secret_box().open(blob, context=_context(subscription_id)).decode()
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def address_refused(address: IPAddress, settings: WebhookSettings) -> str | None:
+    """Why a receiver may not be at `address` (None: it may). Public addresses are fine; this
+    host's loopback only where the deployment allows it; other non-public ones (private,
+    link-local such as cloud metadata, reserved) only inside `allowed_networks`: a webhook must
+    not become a way to reach the service's own neighbourhood."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return None if settings.allow_loopback else "a loopback address"
+    if any(address in network for network in settings.allowed_networks):
+        return None
+    if address.is_global and not address.is_multicast:
+        return None
+    return "a non-public address outside APP_WEBHOOKS__ALLOWED_NETWORKS"
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a URL's host is written as, if it is one."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
+        return None
 
 
 def check_url(url: str, settings: WebhookSettings) -> None:
     """https, or http to a loopback host where the deployment allows it (local receivers,
-    tests); messages carry personal records, so nothing else travels in clear."""
+    tests): messages carry personal records, so nothing else travels in clear. A host given as
+    an address is checked here; a name is checked on every delivery, once resolved."""
     parts = urlsplit(url)
-    if parts.scheme.lower() == "https":
+    host = parts.hostname or ""
+    # `localhost` is loopback wherever it is resolved.
+    address = ipaddress.IPv4Address("127.0.0.1") if host == "localhost" else literal_address(host)
+    refused = address_refused(address, settings) if address is not None else None
+    if refused is not None:
+        raise WebhookUrlNotAllowed(
+            f"This deployment does not deliver to {refused}.",
+            errors=[
+                ProblemFieldError(pointer="/body/url", detail=refused, code="address_not_allowed")
+            ],
+        )
+    if parts.scheme.lower() == "https" or (address is not None and address.is_loopback):
         return
-    if settings.allow_http_loopback and _is_loopback(parts.hostname or ""):
-        return
-    allowed = "https, or http to a loopback host" if settings.allow_http_loopback else "https"
     raise WebhookUrlNotAllowed(
-        f"This deployment accepts {allowed} webhook URLs.",
-        errors=[ProblemFieldError(pointer="/body/url", detail=allowed, code="insecure_url")],
+        "Webhook URLs use https (http only to this host's loopback, where allowed).",
+        errors=[ProblemFieldError(pointer="/body/url", detail="https", code="insecure_url")],
     )
 
 
@@ -142,6 +169,10 @@ async def update_webhook(
         subscription.pending_until_xid = subscription.pending_until_event_id = None
     if changes.get("active") is True or ("url" in changes and subscription.active):
         _resume(subscription)
+    if changes.keys() & {"url", "active", "entity_types"}:
+        # A worker sending meanwhile under the old settings no longer holds the subscription:
+        # its outcome is not recorded, and the message goes again under the new ones.
+        subscription.lease_token = None
     await db_session.flush()
     return subscription
 

@@ -17,14 +17,17 @@ subscription is disabled, keeping its position: events are never skipped.
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import secrets
 import signal
+import socket
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -44,7 +47,7 @@ from app.ids import new_id
 from app.observability import configure_logging
 from app.webhook import signing
 from app.webhook.models import WebhookDelivery, WebhookSubscription
-from app.webhook.service import open_secret
+from app.webhook.service import IPAddress, address_refused, literal_address, open_secret
 
 log = structlog.get_logger(__name__)
 
@@ -199,7 +202,10 @@ async def _release(
         result = await db_session.execute(
             update(_SUB)
             .where(_held(claim))
-            .values(next_attempt_at=now, lease_token=None, updated_at=_SUB.c.updated_at, **values)
+            .values(
+                {"next_attempt_at": now, "lease_token": None, "updated_at": _SUB.c.updated_at}
+                | values
+            )
             .returning(_SUB.c.id)
         )
         return result.first() is not None
@@ -261,6 +267,32 @@ def _describe(exc: BaseException, settings: WebhookSettings) -> str:
     return f"{type(exc).__name__}: {detail}"[:_ERROR_LENGTH]
 
 
+async def destination_refused(url: str, settings: WebhookSettings) -> str | None:
+    """The receiver's addresses, resolved now, checked against what the deployment delivers to
+    (app.webhook.service.address_refused): a name that pointed outside at registration may
+    point inside later. (httpx resolves the name again to connect; a name that changes within
+    that moment is not caught.)"""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = literal_address(host)
+    if literal is not None:
+        addresses: set[IPAddress] = {literal}
+    else:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except OSError:
+            return None  # unresolvable: the connection attempt fails and says so
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
+    for address in sorted(addresses, key=str):
+        why = address_refused(address, settings)
+        if why is not None:
+            return f"refused: {host} is {why} ({address})"
+    return None
+
+
 async def send(
     client: httpx.AsyncClient,
     url: str,
@@ -281,10 +313,12 @@ async def send(
     error: str | None = None
     try:
         async with asyncio.timeout(settings.timeout_seconds):
-            async with client.stream("POST", url, content=message.body, headers=headers) as r:
-                status = r.status_code
-        if not 200 <= status < 300:
-            error = f"HTTP {status}"
+            error = await destination_refused(url, settings)
+            if error is None:
+                async with client.stream("POST", url, content=message.body, headers=headers) as r:
+                    status = r.status_code
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}"
     except Exception as exc:  # whatever a receiver does, it costs an attempt, never the worker
         error = _describe(exc, settings)
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -412,8 +446,13 @@ async def _deliver(
                 "a new subscription",
             )
         return False
-    if not events:
-        await _release(sessionmaker, claim, now)
+    if not events:  # nothing new: due again after the poll interval, not at once
+        await _release(
+            sessionmaker,
+            claim,
+            now,
+            next_attempt_at=now + timedelta(seconds=settings.poll_interval_seconds),
+        )
         return False
     end = (events[-1].xid, events[-1].id)
     wanted = [e for e in events if not claim.entity_types or e.entity_type in claim.entity_types]
