@@ -30,21 +30,29 @@ def upgrade() -> None:
     for event in FUNCTIONS:
         op.execute(f"ALTER FUNCTION study_log_sums_{event}() SET jit = off")
         op.execute(f"ALTER FUNCTION study_log_sums_{event}() SET work_mem = '64MB'")
+    # study_log holds millions of rows: the new indexes are built without blocking its writers
+    # (CONCURRENTLY, outside a transaction), then swapped in under a short lock. A build that
+    # fails leaves an invalid `*_partial` index behind: drop it before running this again.
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_study_log_training_session_id_partial",
+            "study_log",
+            ["training_session_id"],
+            postgresql_where=sa.text("training_session_id IS NOT NULL"),
+            postgresql_concurrently=True,
+        )
+        op.create_index(
+            "uq_study_log_enrollment_id_partial",
+            "study_log",
+            ["enrollment_id"],
+            unique=True,
+            postgresql_where=sa.text("enrollment_id IS NOT NULL"),
+            postgresql_concurrently=True,
+        )
     op.drop_index("ix_study_log_training_session_id", table_name="study_log")
-    op.create_index(
-        "ix_study_log_training_session_id",
-        "study_log",
-        ["training_session_id"],
-        postgresql_where=sa.text("training_session_id IS NOT NULL"),
-    )
     op.drop_constraint("uq_study_log_enrollment_id", "study_log", type_="unique")
-    op.create_index(
-        "uq_study_log_enrollment_id",
-        "study_log",
-        ["enrollment_id"],
-        unique=True,
-        postgresql_where=sa.text("enrollment_id IS NOT NULL"),
-    )
+    for name in ("ix_study_log_training_session_id", "uq_study_log_enrollment_id"):
+        op.execute(f"ALTER INDEX {name}_partial RENAME TO {name}")
 
 
 def downgrade() -> None:
