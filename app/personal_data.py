@@ -43,6 +43,7 @@ class SecretBox:
 
     def __init__(self, data_key: bytes) -> None:
         self._aead = AESGCM(_derive(data_key, b"cadre-training secret encryption v1"))
+        self._mac_key = _derive(data_key, b"cadre-training request fingerprint v1")
 
     def seal(self, secret: bytes, *, context: bytes) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
@@ -50,6 +51,12 @@ class SecretBox:
 
     def open(self, blob: bytes, *, context: bytes) -> bytes:
         return self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], context)
+
+    def fingerprint(self, digest: bytes) -> str:
+        """A keyed fingerprint (HMAC-SHA-256, hex) of a SHA-256 digest: comparable, and of no
+        use to whoever holds only the database. A plain hash of a request that carries an ID
+        number would give the number away to a search over its few million candidates."""
+        return hmac.new(self._mac_key, digest, hashlib.sha256).hexdigest()
 
 
 _cipher: IdNumberCipher | None = None

@@ -1,6 +1,7 @@
 """Safe retries with Idempotency-Key on POST."""
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -46,6 +47,11 @@ async def test_stored_answers_are_encrypted(
     assert len(stored) == 1
     assert body["id_number"].encode() not in stored[0]
     assert body["name"].encode() not in stored[0]
+    # Nor is the request's fingerprint a plain hash a search over ID numbers could match.
+    async with isolated_sessionmaker() as db_session:
+        fingerprint = await db_session.scalar(select(IdempotencyRecord.request_hash))
+    sent = r.request.content
+    assert fingerprint != hashlib.sha256(b"\0".join([b"/api/v1/cadres", b"", sent])).hexdigest()
 
 
 async def test_a_key_past_its_retention_starts_afresh(

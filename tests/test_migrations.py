@@ -1,6 +1,7 @@
 """The schema is built only by the migrations; the models and the migrations agree."""
 
 import asyncio
+import hashlib
 import uuid
 from typing import Any
 
@@ -44,12 +45,13 @@ async def test_newest_revision_round_trips(migrated_url: str, engine: AsyncEngin
         assert await conn.run_sync(_diff) == []
 
 
-async def test_answers_stored_before_0009_are_sealed_by_it(
+async def test_rows_stored_before_0009_are_sealed_and_fingerprinted_by_it(
     migrated_url: str, engine: AsyncEngine
 ) -> None:
     config = alembic_config(migrated_url)
     principal = uuid.uuid4()
     answer = b'{"id_number": "34112219850309001X"}'
+    plain_hash = hashlib.sha256(b"request").hexdigest()
     await engine.dispose()
     await asyncio.to_thread(command.downgrade, config, "0008")
     try:
@@ -57,25 +59,29 @@ async def test_answers_stored_before_0009_are_sealed_by_it(
             await conn.execute(
                 text(
                     "INSERT INTO idempotency_record (principal_id, key, request_hash, "
-                    "status_code, content_type, body) VALUES (:p, 'k-1', 'h', 201, "
+                    "status_code, content_type, body) VALUES (:p, 'k-1', :h, 201, "
                     "'application/json', :body)"
                 ),
-                {"p": principal, "body": answer},
+                {"p": principal, "h": plain_hash, "body": answer},
             )
         await engine.dispose()
         await asyncio.to_thread(command.upgrade, config, "head")
         async with engine.connect() as conn:
-            stored = await conn.scalar(
-                text("SELECT body FROM idempotency_record WHERE principal_id = :p"),
-                {"p": principal},
-            )
-        assert stored is not None
+            stored, fingerprint = (
+                await conn.execute(
+                    text(
+                        "SELECT body, request_hash FROM idempotency_record WHERE principal_id = :p"
+                    ),
+                    {"p": principal},
+                )
+            ).one()
         assert answer not in stored
-        # Sealed with the key of the environment the migration ran in (APP_DATA_KEY).
-        opened = SecretBox(get_settings().data_key_bytes).open(
-            stored, context=f"idempotency_record.body:{principal}:k-1".encode()
-        )
+        # Sealed and fingerprinted with the key of the environment the migration ran in.
+        box = SecretBox(get_settings().data_key_bytes)
+        opened = box.open(stored, context=f"idempotency_record.body:{principal}:k-1".encode())
         assert opened == answer
+        assert fingerprint == box.fingerprint(hashlib.sha256(b"request").digest())
+        assert fingerprint != plain_hash
     finally:
         await engine.dispose()
         await asyncio.to_thread(command.upgrade, config, "head")

@@ -86,9 +86,11 @@ class IdempotentRoute(APIRoute):
             if principal is None:  # unauthenticated: the endpoint answers 401 as usual
                 return await original(request)
             body = await request.body()
-            digest = hashlib.sha256(
-                b"\0".join([request.url.path.encode(), request.url.query.encode(), body])
-            ).hexdigest()
+            digest = secret_box().fingerprint(
+                hashlib.sha256(
+                    b"\0".join([request.url.path.encode(), request.url.query.encode(), body])
+                ).digest()
+            )
             async with transaction(request.app.state.sessionmaker) as db_session:
                 lock = func.hashtextextended(f"idempotency:{principal}:{key}", 0)
                 if not await db_session.scalar(select(func.pg_try_advisory_xact_lock(lock))):

@@ -1,8 +1,11 @@
-"""idempotency answers stored encrypted
+"""idempotency answers stored encrypted, requests fingerprinted with a key
 
 Stored answers to POSTs sent with an Idempotency-Key may show a whole ID number or a webhook's
 signing secret; from now on they are kept sealed (app.personal_data.SecretBox, bound to the
-caller and key). The rows stored before are sealed here, so their replays keep working.
+caller and key). The request's SHA-256 becomes an HMAC of it: a plain hash of a body that
+carries an ID number gives the number away to a search over its candidates. The rows stored
+before are converted here, so their replays keep working. A downgrade cannot undo an HMAC: it
+empties the table (a retry cache of 24 hours).
 
 Revision ID: 0009
 Revises: 0008
@@ -28,25 +31,26 @@ def _context(principal_id: object, key: str) -> bytes:
     return f"idempotency_record.body:{principal_id}:{key}".encode()
 
 
-def _rewrite(seal: bool) -> None:
+def upgrade() -> None:
     conn = op.get_bind()
     box = SecretBox(get_settings().data_key_bytes)
-    rows = conn.execute(sa.text("SELECT principal_id, key, body FROM idempotency_record")).all()
-    for principal_id, key, body in rows:
-        context = _context(principal_id, key)
-        new = box.seal(body, context=context) if seal else box.open(body, context=context)
+    rows = conn.execute(
+        sa.text("SELECT principal_id, key, request_hash, body FROM idempotency_record")
+    ).all()
+    for principal_id, key, request_hash, body in rows:
         conn.execute(
             sa.text(
-                "UPDATE idempotency_record SET body = :body "
+                "UPDATE idempotency_record SET body = :body, request_hash = :request_hash "
                 "WHERE principal_id = :principal_id AND key = :key"
             ),
-            {"body": new, "principal_id": principal_id, "key": key},
+            {
+                "body": box.seal(body, context=_context(principal_id, key)),
+                "request_hash": box.fingerprint(bytes.fromhex(request_hash)),
+                "principal_id": principal_id,
+                "key": key,
+            },
         )
 
 
-def upgrade() -> None:
-    _rewrite(seal=True)
-
-
 def downgrade() -> None:
-    _rewrite(seal=False)
+    op.execute("DELETE FROM idempotency_record")
