@@ -103,7 +103,10 @@ async def test_an_unreadable_stored_answer_is_409_not_500(
     headers = {"Idempotency-Key": "sealed-under-another-key"}
     assert (await client.post(f"{API}/cadres", json=body, headers=headers)).status_code == 201
     async with isolated_sessionmaker() as db_session, db_session.begin():
-        await db_session.execute(update(IdempotencyRecord).values(body=b"\0" * 64))
+        # Sealed and fingerprinted under another key: neither opens nor matches.
+        await db_session.execute(
+            update(IdempotencyRecord).values(body=b"\0" * 64, request_hash="0" * 64)
+        )
     r = await client.post(f"{API}/cadres", json=body, headers=headers)
     assert_problem(r, 409, "idempotency.answer_unreadable")
 

@@ -55,33 +55,42 @@ async def test_rows_stored_before_0009_are_sealed_and_fingerprinted_by_it(
     await engine.dispose()
     await asyncio.to_thread(command.downgrade, config, "0008")
     try:
+        box = SecretBox(get_settings().data_key_bytes)
+        # One answer stored in clear (before sealing existed), one sealed already (by the code
+        # of revision 0008): both come out sealed once.
+        rows = {
+            "k-1": answer,
+            "k-2": box.seal(answer, context=f"idempotency_record.body:{principal}:k-2".encode()),
+        }
         async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "INSERT INTO idempotency_record (principal_id, key, request_hash, "
-                    "status_code, content_type, body) VALUES (:p, 'k-1', :h, 201, "
-                    "'application/json', :body)"
-                ),
-                {"p": principal, "h": plain_hash, "body": answer},
-            )
+            for key, body in rows.items():
+                await conn.execute(
+                    text(
+                        "INSERT INTO idempotency_record (principal_id, key, request_hash, "
+                        "status_code, content_type, body) VALUES (:p, :k, :h, 201, "
+                        "'application/json', :body)"
+                    ),
+                    {"p": principal, "k": key, "h": plain_hash, "body": body},
+                )
         await engine.dispose()
         await asyncio.to_thread(command.upgrade, config, "head")
         async with engine.connect() as conn:
-            stored, fingerprint = (
+            stored = (
                 await conn.execute(
                     text(
-                        "SELECT body, request_hash FROM idempotency_record WHERE principal_id = :p"
+                        "SELECT key, body, request_hash FROM idempotency_record "
+                        "WHERE principal_id = :p ORDER BY key"
                     ),
                     {"p": principal},
                 )
-            ).one()
-        assert answer not in stored
-        # Sealed and fingerprinted with the key of the environment the migration ran in.
-        box = SecretBox(get_settings().data_key_bytes)
-        opened = box.open(stored, context=f"idempotency_record.body:{principal}:k-1".encode())
-        assert opened == answer
-        assert fingerprint == box.fingerprint(hashlib.sha256(b"request").digest())
-        assert fingerprint != plain_hash
+            ).all()
+        assert [row[0] for row in stored] == ["k-1", "k-2"]
+        for key, body, fingerprint in stored:
+            assert answer not in body
+            # Sealed and fingerprinted with the key of the environment the migration ran in.
+            context = f"idempotency_record.body:{principal}:{key}".encode()
+            assert box.open(body, context=context) == answer
+            assert fingerprint == box.fingerprint(hashlib.sha256(b"request").digest())
     finally:
         await engine.dispose()
         await asyncio.to_thread(command.upgrade, config, "head")

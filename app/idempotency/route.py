@@ -108,12 +108,12 @@ class IdempotentRoute(APIRoute):
                     )
                     stored = None
                 if stored is not None:
-                    if stored.request_hash != digest:
-                        raise KeyReused()
                     try:
                         body = secret_box().open(stored.body, context=_context(principal, key))
-                    except InvalidTag:
+                    except InvalidTag:  # APP_DATA_KEY changed: the fingerprint cannot match
                         raise AnswerUnreadable() from None
+                    if stored.request_hash != digest:
+                        raise KeyReused()
                     return _replay(stored, body)
                 # The endpoint joins this transaction (app.db.get_db_session).
                 request.state.db_session = db_session

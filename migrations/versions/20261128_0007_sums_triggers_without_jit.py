@@ -31,9 +31,12 @@ def upgrade() -> None:
         op.execute(f"ALTER FUNCTION study_log_sums_{event}() SET jit = off")
         op.execute(f"ALTER FUNCTION study_log_sums_{event}() SET work_mem = '64MB'")
     # study_log holds millions of rows: the new indexes are built without blocking its writers
-    # (CONCURRENTLY, outside a transaction), then swapped in under a short lock. A build that
-    # fails leaves an invalid `*_partial` index behind: drop it before running this again.
+    # (CONCURRENTLY, outside a transaction), then swapped in under a short lock, which gives up
+    # rather than queue the table's traffic behind a long reader. Running it again after a
+    # failure starts over: what an earlier attempt built is dropped first.
     with op.get_context().autocommit_block():
+        for name in ("ix_study_log_training_session_id", "uq_study_log_enrollment_id"):
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}_partial")
         op.create_index(
             "ix_study_log_training_session_id_partial",
             "study_log",
@@ -49,6 +52,7 @@ def upgrade() -> None:
             postgresql_where=sa.text("enrollment_id IS NOT NULL"),
             postgresql_concurrently=True,
         )
+    op.execute("SET LOCAL lock_timeout = '10s'")
     op.drop_index("ix_study_log_training_session_id", table_name="study_log")
     op.drop_constraint("uq_study_log_enrollment_id", "study_log", type_="unique")
     for name in ("ix_study_log_training_session_id", "uq_study_log_enrollment_id"):

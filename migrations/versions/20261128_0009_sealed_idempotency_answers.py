@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from cryptography.exceptions import InvalidTag
 
 from app.config import get_settings
 from app.personal_data import SecretBox
@@ -38,13 +39,19 @@ def upgrade() -> None:
         sa.text("SELECT principal_id, key, request_hash, body FROM idempotency_record")
     ).all()
     for principal_id, key, request_hash, body in rows:
+        context = _context(principal_id, key)
+        try:  # written by the code of revision 0008, which sealed answers already
+            box.open(body, context=context)
+            sealed = body
+        except InvalidTag:
+            sealed = box.seal(body, context=context)
         conn.execute(
             sa.text(
                 "UPDATE idempotency_record SET body = :body, request_hash = :request_hash "
                 "WHERE principal_id = :principal_id AND key = :key"
             ),
             {
-                "body": box.seal(body, context=_context(principal_id, key)),
+                "body": sealed,
                 "request_hash": box.fingerprint(bytes.fromhex(request_hash)),
                 "principal_id": principal_id,
                 "key": key,
