@@ -343,6 +343,12 @@ DESTINATIONS = [
     ("https://0.0.0.0/h", False, False),
     ("https://224.0.0.1/h", False, False),  # multicast
     ("https://[fd00::1]/h", False, False),  # unique local
+    ("https://[2002:808:808::1]/h", True, True),  # 6to4 of 8.8.8.8: judged as 8.8.8.8
+    ("https://[2002:7f00:1::1]/h", False, True),  # 6to4 of 127.0.0.1
+    ("https://[2002:a14:304::1]/h", True, False),  # 6to4 of 10.20.3.4
+    ("https://[64:ff9b::a00:1]/h", False, False),  # NAT64 of 10.0.0.1: cannot be judged
+    ("https://[::127.0.0.1]/h", False, False),  # IPv4-compatible
+    ("https://[::ffff:0:7f00:1]/h", False, False),  # SIIT
 ]
 
 
@@ -375,6 +381,39 @@ def test_production_refuses_loopback_receivers_unless_told() -> None:
         **keys,  # type: ignore[arg-type]
     )
     assert told.webhooks.allow_loopback is True
+
+
+async def test_a_name_is_delivered_to_the_address_that_was_checked(
+    committed_client: httpx.AsyncClient,
+    receiver: Receiver,
+    maker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+) -> None:
+    """The worker resolves the name, checks the address, connects to that address, and
+    keeps the name for HTTP (and TLS): the receiver sees its own name in Host."""
+    client = committed_client
+    unit = await create_org_unit(client)
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    await subscribe(client, url)
+    cadre = await create_cadre(client, unit["id"])
+    assert await drain(maker, http) == 1
+    assert receiver.events() == [("cadre", "create", cadre["id"])]
+    hosts = [v for k, v in receiver.received[0].headers.items() if k.lower() == "host"]
+    assert hosts == [url.split("/")[2]]
+
+
+async def test_a_name_that_cannot_be_resolved_is_refused(
+    committed_client: httpx.AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+) -> None:
+    client = committed_client
+    unit = await create_org_unit(client)
+    hook = await subscribe(client, "https://receiver.invalid/hooks")  # .invalid never resolves
+    await create_cadre(client, unit["id"])
+    assert await worker.deliver_once(maker, http, settings=FAST) == 0
+    state = (await client.get(f"{HOOKS}/{hook['id']}")).json()
+    assert state["last_error"].startswith("refused: receiver.invalid could not be resolved")
 
 
 async def test_a_name_that_resolves_inside_is_refused_at_delivery(

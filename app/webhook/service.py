@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.change_feed import service as change_feed
 from app.config import WebhookSettings
@@ -42,15 +43,30 @@ def address_refused(address: IPAddress, settings: WebhookSettings) -> str | None
     host's loopback only where the deployment allows it; other non-public ones (private,
     link-local such as cloud metadata, reserved) only inside `allowed_networks`: a webhook must
     not become a way to reach the service's own neighbourhood."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_loopback:
-        return None if settings.allow_loopback else "a loopback address"
     if any(address in network for network in settings.allowed_networks):
         return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_loopback:
+            return None if settings.allow_loopback else "a loopback address"
+        # An IPv4 address carried inside an IPv6 one is judged as itself; translation
+        # prefixes lead to IPv4 addresses this check cannot see, so they are refused.
+        teredo = address.teredo
+        inner = address.ipv4_mapped or address.sixtofour or (teredo[1] if teredo else None)
+        if inner is not None:
+            return address_refused(inner, settings)
+        if any(address in network for network in _TRANSLATING):
+            return "an IPv6 address that translates to IPv4"
+    if address.is_loopback:
+        return None if settings.allow_loopback else "a loopback address"
     if address.is_global and not address.is_multicast:
         return None
     return "a non-public address outside APP_WEBHOOKS__ALLOWED_NETWORKS"
+
+
+# NAT64 (well-known and local-use), IPv4-compatible, and SIIT (IPv4-translated) addresses.
+_TRANSLATING = tuple(
+    ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
+)
 
 
 def literal_address(host: str) -> IPAddress | None:
@@ -167,12 +183,14 @@ async def update_webhook(
     if "entity_types" in changes and subscription.pending_until_xid is not None:
         # The message being retried was built under the old filter: build it again.
         subscription.pending_until_xid = subscription.pending_until_event_id = None
-    if changes.get("active") is True or ("url" in changes and subscription.active):
-        _resume(subscription)
     if changes.keys() & {"url", "active", "entity_types"}:
+        if subscription.active:
+            _resume(subscription)
         # A worker sending meanwhile under the old settings no longer holds the subscription:
-        # its outcome is not recorded, and the message goes again under the new ones.
+        # its outcome is not recorded, and the message goes again under the new ones. Written
+        # even when it reads None here: a worker may have taken the lease since it was read.
         subscription.lease_token = None
+        flag_modified(subscription, "lease_token")
     await db_session.flush()
     return subscription
 

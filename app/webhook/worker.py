@@ -27,7 +27,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -93,12 +92,17 @@ class _Outcome:
 
 def http_client(settings: WebhookSettings) -> httpx.AsyncClient:
     """Redirects are not followed (a 3xx is a failed attempt): the receiver is the URL that
-    was registered, nothing it points elsewhere."""
+    was registered, nothing it points elsewhere. No proxy from the environment, and no
+    connection kept for the next attempt: each one connects to the address just checked, with
+    TLS verified for the receiver's name (see pin_destination)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
         follow_redirects=False,
         headers={"user-agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=2 * settings.subscriptions_per_pass),
+        limits=httpx.Limits(
+            max_connections=2 * settings.subscriptions_per_pass, max_keepalive_connections=0
+        ),
+        trust_env=False,
     )
 
 
@@ -267,30 +271,49 @@ def _describe(exc: BaseException, settings: WebhookSettings) -> str:
     return f"{type(exc).__name__}: {detail}"[:_ERROR_LENGTH]
 
 
-async def destination_refused(url: str, settings: WebhookSettings) -> str | None:
-    """The receiver's addresses, resolved now, checked against what the deployment delivers to
-    (app.webhook.service.address_refused): a name that pointed outside at registration may
-    point inside later. (httpx resolves the name again to connect; a name that changes within
-    that moment is not caught.)"""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+@dataclass(frozen=True)
+class Destination:
+    """Where one attempt connects: the URL with its host replaced by the address that was
+    checked, so the connection cannot go elsewhere than what was checked (a name may resolve
+    differently a moment later), and what keeps HTTP and TLS about the name."""
+
+    url: httpx.URL
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+
+async def pin_destination(url: str, settings: WebhookSettings) -> Destination | str:
+    """Resolve the receiver's name now and check every address it has against what the
+    deployment delivers to (app.webhook.service.address_refused): a name that pointed outside
+    at registration may point inside later. A refusal is returned as its reason."""
+    target = httpx.URL(url)
+    host = target.host
     literal = literal_address(host)
     if literal is not None:
-        addresses: set[IPAddress] = {literal}
+        addresses: list[IPAddress] = [literal]
     else:
-        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
+                host,
+                target.port or (443 if target.scheme == "https" else 80),
+                type=socket.SOCK_STREAM,
             )
-        except OSError:
-            return None  # unresolvable: the connection attempt fails and says so
-        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
-    for address in sorted(addresses, key=str):
+        except OSError as exc:
+            return f"refused: {host} could not be resolved ({exc.strerror or exc})"
+        addresses = list(
+            dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
+        )
+    for address in addresses:
         why = address_refused(address, settings)
         if why is not None:
             return f"refused: {host} is {why} ({address})"
-    return None
+    if literal is not None:
+        return Destination(url=target, headers={}, extensions={})
+    return Destination(
+        url=target.copy_with(host=str(addresses[0])),
+        headers={"host": target.netloc.decode("ascii")},
+        extensions={"sni_hostname": host} if target.scheme == "https" else {},
+    )
 
 
 async def send(
@@ -313,9 +336,17 @@ async def send(
     error: str | None = None
     try:
         async with asyncio.timeout(settings.timeout_seconds):
-            error = await destination_refused(url, settings)
-            if error is None:
-                async with client.stream("POST", url, content=message.body, headers=headers) as r:
+            destination = await pin_destination(url, settings)
+            if isinstance(destination, str):
+                error = destination
+            else:
+                async with client.stream(
+                    "POST",
+                    destination.url,
+                    content=message.body,
+                    headers=headers | destination.headers,
+                    extensions=destination.extensions,
+                ) as r:
                     status = r.status_code
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
