@@ -242,9 +242,37 @@ async def test_org_unit_snapshot_never_leaves_active_units_under_an_inactive_one
     details = {x["code"]: x["errors"][0]["detail"] for x in r.json()["results"] if x["errors"]}
     assert "1 active cadre" in details["NP-OFFICE"]
     assert "active units under it" in details["NP-TOWN"]
-    # A unit the snapshot names keeps its parent as well, cadres or not.
+    # A unit the snapshot names keeps its parent, which it names as such: nothing to refuse.
     r = await client.post(
         f"{API}/sync/org-units", json={"items": [{**idle, "active": True}], **snapshot}
     )
     outcomes = {x["code"]: x["outcome"] for x in r.json()["results"]}
-    assert outcomes["NP-TOWN"] == "rejected"
+    assert outcomes == {"NP-IDLE": "updated", "NP-OFFICE": "rejected"}
+
+
+async def test_org_unit_snapshot_judges_the_tree_the_items_leave(
+    client: httpx.AsyncClient,
+) -> None:
+    county = await create_org_unit(client, kind="county")
+    c = county["code"]
+    a = {"code": "GP-A", "name": "甲镇", "kind": "township", "parent_code": c}
+    b = {"code": "GP-B", "name": "乙镇", "kind": "township", "parent_code": c}
+    a1 = {"code": "GP-A1", "name": "甲镇办", "kind": "department", "parent_code": "GP-A"}
+    await client.post(f"{API}/sync/org-units", json={"items": [a, b, a1]})
+    snapshot = {"mode": "snapshot", "snapshot_of": c, "force": True}
+    # The office moves from 甲镇 to 乙镇, and 甲镇 is left out: once the move is made it is
+    # empty, so it goes (judged before the move, its office would have kept it).
+    moved = {**a1, "parent_code": "GP-B"}
+    r = await client.post(f"{API}/sync/org-units", json={"items": [b, moved], **snapshot})
+    assert {x["code"]: x["outcome"] for x in r.json()["results"]} == {
+        "GP-B": "unchanged",
+        "GP-A1": "updated",
+        "GP-A": "deactivated",
+    }
+    # A unit named only as a parent is named: a new office under 乙镇 keeps it.
+    new = {"code": "GP-B2", "name": "乙镇新办", "kind": "department", "parent_code": "GP-B"}
+    r = await client.post(f"{API}/sync/org-units", json={"items": [new, moved], **snapshot})
+    assert {x["code"]: x["outcome"] for x in r.json()["results"]} == {
+        "GP-B2": "created",
+        "GP-A1": "unchanged",
+    }

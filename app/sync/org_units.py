@@ -73,17 +73,19 @@ async def sync_org_units(
     results: list[OrgUnitSyncRowResult] = []
     valid: list[tuple[int, OrgUnitSyncItem]] = []
     seen: set[str] = set()
-    # Every code the snapshot names, rejected rows included: a typo in a unit's name must not
-    # deactivate it.
+    # Every code the snapshot names, as a unit or as a parent, rejected rows included: a typo
+    # in a unit's name must not deactivate it.
     named = {
-        raw["code"]
+        raw[field]
         for raw in data.items
-        if isinstance(raw, dict) and isinstance(raw.get("code"), str)
+        if isinstance(raw, dict)
+        for field in ("code", "parent_code")
+        if isinstance(raw.get(field), str)
     }
-    missing: list[tuple[uuid.UUID, str]] = []
+    root = None
     if data.mode == SyncMode.snapshot:
-        missing, refused = await _missing_from_snapshot(db_session, data, actor, named, max_share)
-        results += refused
+        root = await snapshot_root(db_session, data.snapshot_of, actor)
+        await _guard(db_session, root, named, data.force, max_share)
     for index, raw in enumerate(data.items):
         code = raw.get("code") if isinstance(raw, dict) else None
         try:
@@ -125,10 +127,16 @@ async def sync_org_units(
     savepoint_all = await db_session.begin_nested() if data.dry_run else None
     for index, item in _order(valid):
         results.append(await _one(db_session, index, item, actor))
-    for unit_id, code in missing:
-        unit = await org_units.get_org_unit(db_session, unit_id, actor)
-        await org_units.update_org_unit(db_session, unit, OrgUnitUpdate(active=False), actor)
-        results.append(OrgUnitSyncRowResult(index=None, code=code, outcome=SyncOutcome.deactivated))
+    if root is not None:
+        # Judged on the tree as the items left it: they may have moved or created units.
+        missing, refused = await _left_out(db_session, root, named)
+        results += refused
+        for unit_id, code in missing:
+            unit = await org_units.get_org_unit(db_session, unit_id, actor)
+            await org_units.update_org_unit(db_session, unit, OrgUnitUpdate(active=False), actor)
+            results.append(
+                OrgUnitSyncRowResult(index=None, code=code, outcome=SyncOutcome.deactivated)
+            )
     if savepoint_all is not None:
         await savepoint_all.rollback()  # a dry run answers, and leaves everything as it was
     counts = Counter(r.outcome for r in results)
@@ -140,39 +148,49 @@ async def sync_org_units(
     )
 
 
-async def _missing_from_snapshot(
-    db_session: AsyncSession,
-    data: OrgUnitSync,
-    actor: Actor,
-    named: set[str],
-    max_share: Decimal,
-) -> tuple[list[tuple[uuid.UUID, str]], list[OrgUnitSyncRowResult]]:
-    """The active units below `snapshot_of` that the snapshot leaves out, deepest first. More
-    than `max_share` of that subtree's active units at once is refused (409) unless forced. A
-    unit left out that would leave something active below an inactive unit — active cadres of
-    its own, or an active unit under it that stays — is reported as refused and kept."""
-    root = await snapshot_root(db_session, data.snapshot_of, actor)
+_Unit = tuple[uuid.UUID, uuid.UUID | None, str, int]
+
+
+async def _active_units_below(db_session: AsyncSession, root: OrgUnit) -> list[_Unit]:
+    """(id, parent_id, code, active cadres) of the active units below `root`, deepest first."""
     cadres = (
         select(func.count())
         .where(Cadre.org_unit_id == OrgUnit.id, Cadre.status == CadreStatus.active)
         .scalar_subquery()
     )
-    units = (
-        await db_session.execute(
-            select(OrgUnit.id, OrgUnit.parent_id, OrgUnit.code, cadres)
-            .where(in_subtree(root.path), OrgUnit.id != root.id, OrgUnit.active)
-            .order_by(OrgUnit.depth.desc(), OrgUnit.code)
-        )
-    ).all()
-    left_out = sum(1 for unit in units if unit.code not in named)
-    if units and Decimal(left_out) / len(units) > max_share and not data.force:
+    rows = await db_session.execute(
+        select(OrgUnit.id, OrgUnit.parent_id, OrgUnit.code, cadres)
+        .where(in_subtree(root.path), OrgUnit.id != root.id, OrgUnit.active)
+        .order_by(OrgUnit.depth.desc(), OrgUnit.code)
+    )
+    return [(unit_id, parent_id, code, n) for unit_id, parent_id, code, n in rows]
+
+
+async def _guard(
+    db_session: AsyncSession, root: OrgUnit, named: set[str], force: bool, max_share: Decimal
+) -> None:
+    """Before anything is written: more than `max_share` of the active units below the
+    snapshot's root left out at once is refused (409) unless forced."""
+    units = await _active_units_below(db_session, root)
+    left_out = sum(1 for _, _, code, _ in units if code not in named)
+    if units and Decimal(left_out) / len(units) > max_share and not force:
         raise SnapshotTooDestructive(
             f"Deactivating would remove {left_out} of the {len(units)} active units below "
             f"{root.code}, more than {max_share:%}. Send `force: true` if the snapshot is right."
         )
+
+
+async def _left_out(
+    db_session: AsyncSession, root: OrgUnit, named: set[str]
+) -> tuple[list[tuple[uuid.UUID, str]], list[OrgUnitSyncRowResult]]:
+    """The active units below the root that the snapshot leaves out, deepest first, to be
+    deactivated; and, reported as refused and kept, those that would leave something active
+    under an inactive unit: active cadres of their own, or an active unit under them that
+    stays."""
+    units = await _active_units_below(db_session, root)
     deactivate: list[tuple[uuid.UUID, str]] = []
     refused: list[OrgUnitSyncRowResult] = []
-    keeps_a_child: set[uuid.UUID] = set()  # units with an active unit under them that stays
+    keeps_a_child: set[uuid.UUID | None] = set()  # units with an active unit under them that stays
     for unit_id, parent_id, code, active_cadres in units:  # children before their parents
         if code in named:
             keeps_a_child.add(parent_id)
