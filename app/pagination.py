@@ -79,11 +79,15 @@ async def paginate(
     stmt: Select[R],
     id_column: InstrumentedAttribute[uuid.UUID],
     params: PageParams,
+    *,
+    newest_first: bool = False,
 ) -> tuple[list[R], str | None]:
-    """Run `stmt` (one ORM entity per row) keyset-paginated on `id_column`."""
+    """Run `stmt` (one ORM entity per row) keyset-paginated on `id_column`, oldest first
+    unless `newest_first`."""
     if params.after is not None:
-        stmt = stmt.where(id_column > params.after)
-    rows = list((await db_session.scalars(stmt.order_by(id_column).limit(params.limit + 1))).all())
+        stmt = stmt.where(id_column < params.after if newest_first else id_column > params.after)
+    order = id_column.desc() if newest_first else id_column
+    rows = list((await db_session.scalars(stmt.order_by(order).limit(params.limit + 1))).all())
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last: Any = rows[-1]

@@ -548,6 +548,15 @@ async def test_failures_are_retried_with_back_off_and_nothing_is_skipped(
         (2, False, 503),
         (1, False, 500),
     ]
+    # Walked page by page, newest first, the same attempts.
+    first_page = (await client.get(f"{HOOKS}/{hook['id']}/deliveries", params={"limit": 3})).json()
+    rest = (
+        await client.get(
+            f"{HOOKS}/{hook['id']}/deliveries", params={"cursor": first_page["next_cursor"]}
+        )
+    ).json()
+    assert [d["id"] for d in first_page["items"] + rest["items"]] == [d["id"] for d in attempts]
+    assert rest["next_cursor"] is None
 
 
 async def test_exhausted_retries_disable_the_subscription_which_resumes_where_it_stopped(

@@ -15,7 +15,7 @@ from app.change_feed import service as change_feed
 from app.config import WebhookSettings
 from app.errors import ProblemFieldError
 from app.ids import new_id
-from app.pagination import PageParams, encode_cursor
+from app.pagination import PageParams, paginate
 from app.personal_data import secret_box
 from app.webhook import signing
 from app.webhook.errors import WebhookNotFound, WebhookUrlNotAllowed
@@ -230,17 +230,10 @@ async def list_deliveries(
     db_session: AsyncSession, subscription_id: uuid.UUID, params: PageParams
 ) -> tuple[list[WebhookDelivery], str | None]:
     """Newest first (keyset on the time-ordered id, descending)."""
-    stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
-    if params.after is not None:
-        stmt = stmt.where(WebhookDelivery.id < params.after)
-    rows = list(
-        (
-            await db_session.scalars(
-                stmt.order_by(WebhookDelivery.id.desc()).limit(params.limit + 1)
-            )
-        ).all()
+    return await paginate(
+        db_session,
+        select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id),
+        WebhookDelivery.id,
+        params,
+        newest_first=True,
     )
-    if len(rows) > params.limit:
-        rows = rows[: params.limit]
-        return rows, encode_cursor(rows[-1].id)
-    return rows, None
