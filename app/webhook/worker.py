@@ -196,23 +196,33 @@ def _held(claim: _Claim) -> Any:
     return (_SUB.c.id == claim.id) & (_SUB.c.lease_token == claim.lease_token)
 
 
+async def _hand_back(
+    db_session: AsyncSession, claim: _Claim, next_attempt_at: datetime, **values: Any
+) -> bool:
+    """Give the lease back, writing the delivery state in `values`, if this worker still
+    holds it. False when it does not (taken back by an API change, or run out)."""
+    result = await db_session.execute(
+        update(_SUB)
+        .where(_held(claim))
+        .values(
+            next_attempt_at=next_attempt_at,
+            lease_token=None,
+            updated_at=_SUB.c.updated_at,  # delivery state is not a change of configuration
+            **values,
+        )
+        .returning(_SUB.c.id)
+    )
+    return result.first() is not None
+
+
 async def _release(
     sessionmaker: async_sessionmaker[AsyncSession],
     claim: _Claim,
-    now: datetime,
+    next_attempt_at: datetime,
     **values: Any,
 ) -> bool:
     async with transaction(sessionmaker) as db_session:
-        result = await db_session.execute(
-            update(_SUB)
-            .where(_held(claim))
-            .values(
-                {"next_attempt_at": now, "lease_token": None, "updated_at": _SUB.c.updated_at}
-                | values
-            )
-            .returning(_SUB.c.id)
-        )
-        return result.first() is not None
+        return await _hand_back(db_session, claim, next_attempt_at, **values)
 
 
 async def _disable(
@@ -368,26 +378,19 @@ async def _record(
     attempt = claim.attempts + 1
     async with transaction(sessionmaker) as db_session:
         if outcome.succeeded:
-            held = (
-                await db_session.execute(
-                    update(_SUB)
-                    .where(_held(claim))
-                    .values(
-                        position_xid=end[0],
-                        position_event_id=end[1],
-                        pending_until_xid=None,
-                        pending_until_event_id=None,
-                        attempts=0,
-                        next_attempt_at=now,  # more may be waiting: due again at once
-                        lease_token=None,
-                        last_attempt_at=now,
-                        last_delivered_at=now,
-                        last_error=None,
-                        updated_at=_SUB.c.updated_at,
-                    )
-                    .returning(_SUB.c.id)
-                )
-            ).first() is not None
+            held = await _hand_back(
+                db_session,
+                claim,
+                now,  # more may be waiting: due again at once
+                position_xid=end[0],
+                position_event_id=end[1],
+                pending_until_xid=None,
+                pending_until_event_id=None,
+                attempts=0,
+                last_attempt_at=now,
+                last_delivered_at=now,
+                last_error=None,
+            )
         else:
             failed = {
                 "pending_until_xid": end[0],
@@ -401,19 +404,9 @@ async def _record(
                 reason = f"Delivery failed {attempt} times in a row; last: {outcome.error}"
                 held = await _disable(db_session, claim, now, reason, **failed)
             if not held:  # retries left, or paused meanwhile (then it waits to be resumed)
-                held = (
-                    await db_session.execute(
-                        update(_SUB)
-                        .where(_held(claim))
-                        .values(
-                            next_attempt_at=now + retry_delay(attempt, settings),
-                            lease_token=None,
-                            updated_at=_SUB.c.updated_at,
-                            **failed,
-                        )
-                        .returning(_SUB.c.id)
-                    )
-                ).first() is not None
+                held = await _hand_back(
+                    db_session, claim, now + retry_delay(attempt, settings), **failed
+                )
         # The log keeps every attempt, even one whose lease ran out, unless the subscription
         # was deleted meanwhile.
         values = {
@@ -478,12 +471,7 @@ async def _deliver(
             )
         return False
     if not events:  # nothing new: due again after the poll interval, not at once
-        await _release(
-            sessionmaker,
-            claim,
-            now,
-            next_attempt_at=now + timedelta(seconds=settings.poll_interval_seconds),
-        )
+        await _release(sessionmaker, claim, now + timedelta(seconds=settings.poll_interval_seconds))
         return False
     end = (events[-1].xid, events[-1].id)
     wanted = [e for e in events if not claim.entity_types or e.entity_type in claim.entity_types]
