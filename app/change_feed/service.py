@@ -108,30 +108,29 @@ async def end_position(db_session: AsyncSession) -> Position:
     settled event. A transaction still running has an id at or above the settled bound, so its
     events come after this position whenever it commits; so may some that committed just
     before (behind a still-running older one): at least once, never fewer."""
+    last = await _last_settled(db_session)
+    state = await db_session.get(ChangeFeedState, 1)
+    pruned = (state.pruned_xid, state.pruned_id) if state is not None else START
+    return max(pruned, last or START)
+
+
+async def _last_settled(db_session: AsyncSession, *where: Any) -> Position | None:
+    """The position of the newest settled event (meeting `where`), if there is one."""
     last = (
         await db_session.execute(
             select(ChangeEvent.xid, ChangeEvent.id)
-            .where(ChangeEvent.xid < _SETTLED_BELOW)
+            .where(ChangeEvent.xid < _SETTLED_BELOW, *where)
             .order_by(ChangeEvent.xid.desc(), ChangeEvent.id.desc())
             .limit(1)
         )
     ).first()
-    state = await db_session.get(ChangeFeedState, 1)
-    pruned = (state.pruned_xid, state.pruned_id) if state is not None else START
-    return max(pruned, (last[0], last[1]) if last is not None else START)
+    return (last[0], last[1]) if last is not None else None
 
 
 async def prune(db_session: AsyncSession, retention_days: int) -> int:
     """Delete events older than the retention and remember how far: older cursors get 410."""
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
-    last = (
-        await db_session.execute(
-            select(ChangeEvent.xid, ChangeEvent.id)
-            .where(ChangeEvent.occurred_at < cutoff, ChangeEvent.xid < _SETTLED_BELOW)
-            .order_by(ChangeEvent.xid.desc(), ChangeEvent.id.desc())
-            .limit(1)
-        )
-    ).first()
+    last = await _last_settled(db_session, ChangeEvent.occurred_at < cutoff)
     if last is None:
         return 0
     result = await db_session.execute(
