@@ -223,7 +223,7 @@ async def test_roll_call_order(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize("path", ["/reports/compliance", "/reports/roll-call"])
 async def test_a_future_year_is_refused(client: httpx.AsyncClient, path: str) -> None:
-    from app.timezone import local_today
+    from app.clock import local_today
 
     unit = await create_org_unit(client)
     r = await client.get(

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from app.timezone import local_today
+from app.clock import local_today
 from tests.factories import API, create_org_unit, id_number
 from tests.test_platform import assert_problem
 

@@ -11,6 +11,7 @@ from app.assessment.schemas import AssessmentRead
 from app.cadre.errors import CadreNotFound
 from app.cadre.router import to_read
 from app.cadre.schemas import CadreRead
+from app.clock import local_today
 from app.compliance import reports
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
@@ -21,7 +22,6 @@ from app.org_unit.errors import OrgUnitNotFound
 from app.schema_types import OutputModel
 from app.security import CurrentActor
 from app.study_log.schemas import StudyLogRead
-from app.timezone import local_today
 from app.training_session.schemas import TrainingSessionRead
 
 router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["archives"])

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.clock import local_today
 from app.compliance import reports
 from app.compliance.schemas import (
     ComplianceReportRead,
@@ -19,7 +20,6 @@ from app.http import API_PREFIX, problems
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.security import CurrentActor
-from app.timezone import local_today
 
 router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
 

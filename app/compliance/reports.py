@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cadre.models import Cadre
+from app.clock import local_today
 from app.compliance.figures import UnitCounts, roll_call_rows, unit_counts
 from app.credit_policy import engine
 from app.credit_policy.engine import RequirementStatus, RollCallGroup
@@ -20,7 +21,6 @@ from app.credit_policy.service import load_policies
 from app.errors import UnprocessableEntity
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree
-from app.timezone import local_today
 
 
 class FutureYear(UnprocessableEntity):

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.cadre.errors import CadreNotFound
+from app.clock import local_today
 from app.compliance import service
 from app.compliance.schemas import ComplianceRead, CreditsRead
 from app.credit_policy.errors import NoPolicyForDate
@@ -11,7 +12,6 @@ from app.db import DbSession
 from app.http import API_PREFIX, problems
 from app.schema_types import LocalDate
 from app.security import CurrentActor
-from app.timezone import local_today
 
 router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["credits and compliance"])
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import scope
 from app.audit import service as audit
 from app.cadre.models import Cadre
+from app.clock import local_today
 from app.copy import copy_rows
 from app.enums import LEADING_RANKS, AuditAction, CadreStatus, Rank
 from app.errors import ProblemFieldError
@@ -33,7 +34,6 @@ from app.sync.schemas import (
     SyncReport,
     SyncRowResult,
 )
-from app.timezone import local_today
 
 _ITEM = TypeAdapter(CadreSyncItem)
 _FIELDS = (
