@@ -1,5 +1,6 @@
-"""Operator commands: `python -m app.cli {migrate,seed-demo,prepare-demo,create-admin,prune,
-webhook-worker,openapi}` (`prune-changes` is the old name of `prune`)."""
+"""Operator commands: `python -m app.cli {migrate,create-admin,prune,webhook-worker,openapi}`
+(`prune-changes` is the old name of `prune`). The demo data set is a developer tool:
+`python -m devtools.demo`."""
 
 import argparse
 import asyncio
@@ -13,9 +14,8 @@ from alembic import command
 from app import personal_data
 from app.audit import service as audit
 from app.change_feed import service as change_feed
-from app.config import Environment, Settings, get_settings
+from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, transaction
-from app.demo_users import DEMO_PASSWORD, DemoLogin, ensure_demo_users, freeze_demo_snapshots
 from app.idempotency import service as idempotency
 from app.migrations import alembic_config
 from app.user.service import ensure_admin
@@ -25,41 +25,17 @@ def migrate() -> None:
     command.upgrade(alembic_config(get_settings().async_database_url), "head")
 
 
-def _configure() -> Settings:
+def configure() -> Settings:
+    """Settings of a process outside the API (CLI, worker, developer tools), with the data key
+    installed."""
     settings = get_settings()
     personal_data.configure(settings.data_key_bytes)
     audit.install()
     return settings
 
 
-async def _seed_demo() -> tuple[bool, list[DemoLogin]]:
-    from app.demo import seed_demo
-
-    engine = create_engine(_configure())
-    try:
-        async with transaction(create_sessionmaker(engine)) as db_session:
-            loaded = await seed_demo(db_session)
-            if loaded:
-                await freeze_demo_snapshots(db_session)
-            logins = await ensure_demo_users(db_session)
-        return loaded, logins
-    finally:
-        await engine.dispose()
-
-
-def seed() -> None:
-    if get_settings().env == Environment.production:
-        sys.exit("seed-demo refuses to run in production")
-    loaded, logins = asyncio.run(_seed_demo())
-    print("demo data loaded" if loaded else "demo data already present; left as it is")
-    if logins:
-        print(f"demo logins (password {DEMO_PASSWORD!r} for all; POST /api/v1/auth/token):")
-        for login in logins:
-            print(f"  {login.username:<15} {login.role.value:<10} {login.note}")
-
-
 async def _create_admin(username: str, password: str) -> bool:
-    engine = create_engine(_configure())
+    engine = create_engine(configure())
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
             db_session.info["request_id"] = "cli:create-admin"
@@ -77,7 +53,7 @@ def create_admin(username: str) -> None:
 
 
 async def _prune() -> tuple[int, int]:
-    settings = _configure()
+    settings = configure()
     engine = create_engine(settings)
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
@@ -96,12 +72,7 @@ def prune() -> None:
 def webhook_worker() -> None:
     from app.webhook import worker
 
-    asyncio.run(worker.run(_configure()))
-
-
-def prepare_demo() -> None:
-    migrate()
-    seed()
+    asyncio.run(worker.run(configure()))
 
 
 def openapi() -> None:
@@ -115,8 +86,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m app.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations up to head")
-    sub.add_parser("seed-demo", help="load the demo data set into an empty database")
-    sub.add_parser("prepare-demo", help="migrate, then seed-demo (what `make run` does)")
     for name in ("prune", "prune-changes"):
         sub.add_parser(
             name,
@@ -138,8 +107,6 @@ def main(argv: list[str] | None = None) -> None:
         return
     {
         "migrate": migrate,
-        "seed-demo": seed,
-        "prepare-demo": prepare_demo,
         "prune": prune,
         "prune-changes": prune,
         "webhook-worker": webhook_worker,

@@ -2,8 +2,8 @@
 
 Without DATABASE_URL (in the environment or in .env) the local cluster in
 .data/pg is started (created on first use, see devtools/localpg.py) and its URL
-handed to the children. Then `python -m app.cli prepare-demo` (migrate, then the
-idempotent seed-demo) and uvicorn on 127.0.0.1:${PORT:-8000}.
+handed to the children. Then `python -m devtools.demo prepare` (migrate, then the
+idempotent demo seed) and uvicorn on 127.0.0.1:${PORT:-8000}.
 
 Ctrl+C / SIGTERM, or uvicorn exiting, stops uvicorn first and then the local
 PostgreSQL, but only if this launcher started it: a cluster that was already
@@ -86,11 +86,13 @@ def _wait_until_listening(proc: subprocess.Popen[bytes], port: int, timeout: flo
     return False
 
 
-def _app_step(step: str, env: dict[str, str]) -> None:
-    _say(f"python -m app.cli {step}")
-    result = subprocess.run([sys.executable, "-m", "app.cli", step], env=env, cwd=REPO, check=False)
+def _prepare_demo(env: dict[str, str]) -> None:
+    command = "python -m devtools.demo prepare"
+    _say(command)
+    argv = [sys.executable, "-m", "devtools.demo", "prepare"]
+    result = subprocess.run(argv, env=env, cwd=REPO, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"[make run] `python -m app.cli {step}` failed (exit {result.returncode})")
+        raise SystemExit(f"[make run] `{command}` failed (exit {result.returncode})")
 
 
 def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None) -> int:
@@ -178,7 +180,7 @@ def main() -> int:
             else:
                 _say(f"local PostgreSQL was already running, reusing it: {db_url}")
         # One process for both: importing the app costs about two seconds.
-        _app_step("prepare-demo", env)
+        _prepare_demo(env)
         return _serve(env, port, db_url, pg)
     except KeyboardInterrupt:
         return 130

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +26,7 @@ from stdnum.cn import ric
 
 from app.assessment.models import Assessment
 from app.cadre.models import Cadre
+from app.clock import LOCAL_TZ, local_today
 from app.enrollment.models import Enrollment
 from app.enums import (
     LEADING_RANKS,
@@ -50,7 +50,6 @@ from app.personal_data import cipher
 from app.study_log.models import StudyLog
 from app.training_session.models import TrainingSession
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SEED = 2007
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -1100,7 +1099,7 @@ async def seed_demo(db_session: AsyncSession, *, today: date | None = None) -> b
     nothing when any org unit exists. Adds and flushes only: the caller's transaction commits."""
     if await db_session.scalar(select(OrgUnit.id).limit(1)) is not None:
         return False
-    today = today or datetime.now(LOCAL_TZ).date()
+    today = today or local_today()
     rng = random.Random(SEED)  # noqa: S311 - reproducible demo data, nothing secret
 
     units = _build_units()

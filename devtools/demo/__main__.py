@@ -1,0 +1,52 @@
+"""`python -m devtools.demo {seed,prepare}`: load the demo data set into an empty database
+(`prepare` migrates first; this is what `make run` does). Refuses to run in production."""
+
+import argparse
+import asyncio
+import sys
+
+from app import cli
+from app.config import Environment, get_settings
+from app.db import create_engine, create_sessionmaker, transaction
+from devtools.demo.data import seed_demo
+from devtools.demo.users import DEMO_PASSWORD, DemoLogin, ensure_demo_users, freeze_demo_snapshots
+
+
+async def _seed() -> tuple[bool, list[DemoLogin]]:
+    engine = create_engine(cli.configure())
+    try:
+        async with transaction(create_sessionmaker(engine)) as db_session:
+            db_session.info["request_id"] = "devtools:demo"
+            loaded = await seed_demo(db_session)
+            if loaded:
+                await freeze_demo_snapshots(db_session)
+            logins = await ensure_demo_users(db_session)
+        return loaded, logins
+    finally:
+        await engine.dispose()
+
+
+def seed() -> None:
+    if get_settings().env == Environment.production:
+        sys.exit("the demo data set refuses to load in production")
+    loaded, logins = asyncio.run(_seed())
+    print("demo data loaded" if loaded else "demo data already present; left as it is")
+    if logins:
+        print(f"demo logins (password {DEMO_PASSWORD!r} for all; POST /api/v1/auth/token):")
+        for login in logins:
+            print(f"  {login.username:<15} {login.role.value:<10} {login.note}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("seed", help="load the demo data set into an empty database")
+    sub.add_parser("prepare", help="migrate, then seed (what `make run` does)")
+    args = parser.parse_args(argv)
+    if args.command == "prepare":
+        cli.migrate()
+    seed()
+
+
+if __name__ == "__main__":
+    main()
