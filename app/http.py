@@ -1,13 +1,24 @@
-"""HTTP helpers shared by the routers: ETags, If-Match, and the errors an operation declares."""
+"""HTTP helpers shared by the routers: the typed settings dependency, ETags, If-Match, and the
+errors an operation declares."""
 
 from collections import defaultdict
 from typing import Annotated, Any
 
-from fastapi import Header, Response
+from fastapi import Depends, Header, Request, Response
 
+from app.config import Settings
 from app.errors import AppError, PreconditionFailed, Problem
 
 API_PREFIX = "/api/v1"
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the application was created with (`create_app(settings)`)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
 
 IfMatch = Annotated[
     str | None,

@@ -39,6 +39,7 @@ from app.security import authorize
 from app.study_log.router import router as study_log_router
 from app.sync.router import router as sync_router
 from app.training_session.router import router as training_session_router
+from app.user import repository as user_repository
 from app.user.router import me_router
 from app.user.router import router as user_router
 from app.user.service import ensure_admin
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         contact={"name": "干部教育科 (cadre education office)"},
     )
     app.state.settings = settings
+    # Authentication asks the user domain who a token speaks for (app.security.ActorLoader).
+    app.state.actor_loader = user_repository.active_actor
     app.state.sessionmaker = None
     metrics = Metrics()
     app.state.metrics = metrics

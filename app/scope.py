@@ -9,11 +9,11 @@ import uuid
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import QueryableAttribute
 
+from app.actor import Actor
 from app.cadre.models import Cadre
 from app.enums import Role
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree
-from app.security import Actor
 
 
 def path_ids(path: str) -> list[uuid.UUID]:

@@ -8,22 +8,20 @@ records) is applied by the repositories through `app.scope`.
 
 import asyncio
 import uuid
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request, Security
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actor import Actor
 from app.auth.rate_limit import RateLimiter
 from app.auth.tokens import InvalidToken, verify
-from app.cadre.models import Cadre
 from app.config import Settings
 from app.db import DbSession
 from app.enums import Role
 from app.errors import Forbidden, Unauthorized
-from app.org_unit.models import OrgUnit
-from app.user.models import User
+from app.http import AppSettings
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a URL, not a secret)
 
@@ -108,41 +106,29 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listWebhookDeliveries": HR_INTEGRATION,
 }
 
-# Roles that see every org unit; the others are limited to a subtree or to their own records.
-WHOLE_TREE = frozenset({Role.admin, Role.hr_system, Role.auditor})
-# Roles that see resident ID numbers whole (everyone else gets them masked).
-SEES_ID_NUMBERS = frozenset({Role.admin, Role.hr_system})
+
+class ActorLoader(Protocol):
+    """Loads the actor a valid token speaks for; None for an unknown or deactivated user. The
+    user domain provides it (`app.user.repository.active_actor`), wired in by `app.main`, so
+    this module depends on no domain."""
+
+    async def __call__(
+        self, db_session: AsyncSession, user_id: uuid.UUID | None, username: str | None, /
+    ) -> Actor | None: ...
 
 
-@dataclass(frozen=True)
-class Actor:
-    user_id: uuid.UUID
-    username: str
-    role: Role
-    # org_admin: the unit it administers, with its materialised path (its subtree).
-    # cadre: its own cadre record and that cadre's unit path (own unit and its ancestors).
-    org_unit_id: uuid.UUID | None = None
-    org_path: str | None = None
-    cadre_id: uuid.UUID | None = None
-
-    @property
-    def whole_tree(self) -> bool:
-        return self.role in WHOLE_TREE
-
-    @property
-    def sees_id_numbers(self) -> bool:
-        return self.role in SEES_ID_NUMBERS
-
-    @property
-    def audit_label(self) -> str:
-        return f"{self.role.value}:{self.username}"
+def actor_loader(request: Request) -> ActorLoader:
+    loader: ActorLoader = request.app.state.actor_loader
+    return loader
 
 
 def _challenge(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer realm="cadre-training"'})
 
 
-async def _load_actor(db_session: DbSession, settings: Settings, token: str) -> Actor:
+async def _load_actor(
+    db_session: DbSession, settings: Settings, loader: ActorLoader, token: str
+) -> Actor:
     try:
         if settings.auth.oidc_jwks_url:
             # The JWKS may have to be fetched (blocking I/O): not on the event loop.
@@ -151,46 +137,24 @@ async def _load_actor(db_session: DbSession, settings: Settings, token: str) -> 
             subject = verify(settings, token)
     except InvalidToken as exc:
         raise _challenge("The access token is invalid or has expired.") from exc
-    if subject.user_id is not None:
-        user = await db_session.get(User, subject.user_id)
-    else:
-        user = (
-            await db_session.scalars(select(User).where(User.username == subject.username))
-        ).one_or_none()
-    if user is None or not user.active:
+    actor = await loader(db_session, subject.user_id, subject.username)
+    if actor is None:
         raise _challenge("The access token's user is unknown or deactivated.")
-    if subject.user_id is None and user.role not in settings.auth.oidc_roles:
+    if subject.user_id is None and actor.role not in settings.auth.oidc_roles:
         raise _challenge("This role signs in with the service's own tokens only.")
-    org_path = None
-    if user.role == Role.org_admin and user.org_unit_id is not None:
-        org_path = await db_session.scalar(
-            select(OrgUnit.path).where(OrgUnit.id == user.org_unit_id)
-        )
-    elif user.role == Role.cadre and user.cadre_id is not None:
-        org_path = await db_session.scalar(
-            select(OrgUnit.path)
-            .join(Cadre, Cadre.org_unit_id == OrgUnit.id)
-            .where(Cadre.id == user.cadre_id)
-        )
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        org_unit_id=user.org_unit_id,
-        org_path=org_path,
-        cadre_id=user.cadre_id,
-    )
+    return actor
 
 
 async def authorize(
     request: Request,
     db_session: DbSession,
+    settings: AppSettings,
+    loader: Annotated[ActorLoader, Depends(actor_loader)],
     token: Annotated[str | None, Depends(bearer)],
 ) -> Actor:
     if not token:
         raise _challenge("Send `Authorization: Bearer <token>`.")
-    settings: Settings = request.app.state.settings
-    actor = await _load_actor(db_session, settings, token)
+    actor = await _load_actor(db_session, settings, loader, token)
     route = request.scope.get("route")
     operation_id = getattr(route, "operation_id", None)
     allowed = PERMISSIONS.get(operation_id or "", frozenset())

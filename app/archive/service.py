@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actor import Actor
 from app.assessment.models import Assessment
 from app.cadre import repository as cadres
 from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
 from app.enrollment.models import Enrollment
-from app.security import Actor
 from app.study_log.models import StudyLog
 from app.training_session.models import TrainingSession
 

@@ -8,6 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.assessment.errors import AssessmentExists, AssessmentNotFound, TrainingRequirementUnmet
 from app.assessment.models import Assessment
 from app.assessment.schemas import AssessmentCreate, AssessmentUpdate
@@ -24,7 +25,6 @@ from app.db import flush_mapping_conflicts
 from app.enums import AssessmentRating
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
-from app.security import Actor
 
 _CONFLICTS = {"uq_assessment_cadre_id_year": AssessmentExists()}
 

@@ -2,25 +2,22 @@
 
 import base64
 import binascii
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import case, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import verify_password
 from app.auth.rate_limit import RateLimited, RateLimiter
 from app.auth.tokens import issue
-from app.config import Settings
 from app.db import DbSession
 from app.enums import Role
 from app.errors import BadRequest, Unauthorized, problem_response
-from app.http import API_PREFIX, problems
-from app.user.models import User
+from app.http import API_PREFIX, AppSettings, problems
+from app.user import repository as user_repository
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
@@ -63,21 +60,6 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return (client_id, secret) if sep else None
 
 
-async def _count_failure(db_session: AsyncSession, user: User, settings: Settings) -> None:
-    """One more failed attempt; at the threshold the account locks for a while. A core UPDATE:
-    no version bump, and the arithmetic happens in the row, safe against concurrent attempts."""
-    reached = User.failed_logins + 1 >= settings.auth.lockout_threshold
-    lock_until = func.now() + timedelta(minutes=settings.auth.lockout_minutes)
-    await db_session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(
-            failed_logins=case((reached, 0), else_=User.failed_logins + 1),
-            locked_until=case((reached, lock_until), else_=User.locked_until),
-        )
-    )
-
-
 @router.post(
     "/token",
     operation_id="issueToken",
@@ -87,6 +69,7 @@ async def _count_failure(db_session: AsyncSession, user: User, settings: Setting
 async def issue_token(
     request: Request,
     db_session: DbSession,
+    settings: AppSettings,
     grant_type: Annotated[GrantType, Form()],
     username: Credential = None,
     password: Credential = None,
@@ -101,7 +84,6 @@ async def issue_token(
     limiter: RateLimiter = request.app.state.token_limiter
     client_host = request.client.host if request.client else "unknown"
     limiter.check(f"ip:{client_host}")
-    settings: Settings = request.app.state.settings
 
     if grant_type == GrantType.password:
         name, secret = username, password
@@ -114,9 +96,7 @@ async def issue_token(
         raise UnsupportedGrant("Credentials for this grant type are missing.")
 
     # FOR UPDATE: parallel guesses at one account queue up, so none slips past the lock-out.
-    user = (
-        await db_session.scalars(select(User).where(User.username == name).with_for_update())
-    ).one_or_none()
+    user = await user_repository.by_username(db_session, name, for_update=True)
     now = datetime.now(UTC)
     locked = user is not None and user.locked_until is not None and user.locked_until > now
     # Always pay for one argon2 verification, so answers take as long whatever went wrong.
@@ -126,7 +106,12 @@ async def issue_token(
         # Machine clients are not locked out (anyone could lock the HR system out by guessing);
         # the per-client rate limit bounds their guesses.
         if user is not None and not locked and user.role != Role.hr_system:
-            await _count_failure(db_session, user, settings)
+            await user_repository.count_failed_login(
+                db_session,
+                user.id,
+                threshold=settings.auth.lockout_threshold,
+                lock_minutes=settings.auth.lockout_minutes,
+            )
         # Returned, not raised: the transaction commits, so the failed attempt is remembered.
         return problem_response(
             request,
@@ -137,9 +122,7 @@ async def issue_token(
         )
     assert user is not None
     if user.failed_logins or user.locked_until:
-        await db_session.execute(
-            update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None)
-        )
+        await user_repository.clear_failed_logins(db_session, user.id)
     token = issue(settings, user_id=user.id, role=user.role)
     return TokenResponse(
         access_token=token.access_token,

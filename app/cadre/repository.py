@@ -4,12 +4,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.cadre.models import Cadre
 from app.enums import CadreStatus, Rank
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
 from app.personal_data import cipher
-from app.security import Actor
 
 
 async def get(

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from app.actor import Actor
 from app.cadre import repository, service
 from app.cadre.errors import (
     CadreNotFound,
@@ -22,7 +23,7 @@ from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
 from app.schema_types import Code, SearchText
-from app.security import Actor, CurrentActor
+from app.security import CurrentActor
 
 router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["cadres"], route_class=IdempotentRoute)
 

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actor import Actor
 from app.cadre import repository
 from app.cadre.errors import (
     CadreNotFound,
@@ -21,7 +22,6 @@ from app.db import flush_mapping_conflicts
 from app.enums import CadreStatus
 from app.errors import ProblemFieldError, UnprocessableEntity
 from app.org_unit import repository as org_units
-from app.security import Actor
 
 _CONFLICTS = {"uq_cadre_hr_id": HrIdTaken(), "uq_cadre_id_number_hash": IdNumberTaken()}
 

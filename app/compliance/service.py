@@ -6,6 +6,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actor import Actor
 from app.cadre import repository as cadres
 from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
@@ -14,7 +15,6 @@ from app.credit_policy.engine.common import add_years
 from app.credit_policy.errors import NoPolicyForDate
 from app.credit_policy.policy import NoPolicyInForce, Policy
 from app.credit_policy.service import load_policies
-from app.security import Actor
 from app.study_log.models import StudyLog
 
 

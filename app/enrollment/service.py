@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.cadre.service import referenced_cadre
 from app.db import flush_mapping_conflicts
 from app.enrollment.errors import (
@@ -30,7 +31,6 @@ from app.enums import (
     SessionStatus,
 )
 from app.errors import FieldNotAllowed
-from app.security import Actor
 from app.training_session import repository as sessions
 from app.training_session.models import TrainingSession
 from app.training_session.service import check_manages

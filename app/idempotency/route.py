@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 from app.auth.tokens import InvalidToken, verify
 from app.db import transaction
 from app.errors import Conflict, ProblemFieldError, UnprocessableEntity
+from app.http import app_settings
 from app.idempotency.models import IdempotencyRecord
 from app.personal_data import secret_box
 
@@ -56,7 +57,7 @@ def _principal(request: Request) -> Any:
     if not header.lower().startswith("bearer "):
         return None
     try:
-        subject = verify(request.app.state.settings, header[7:])
+        subject = verify(app_settings(request), header[7:])
     except InvalidToken:
         return None
     return subject.user_id
@@ -96,7 +97,7 @@ class IdempotentRoute(APIRoute):
                 if not await db_session.scalar(select(func.pg_try_advisory_xact_lock(lock))):
                     raise StillRunning()
                 stored = await db_session.get(IdempotencyRecord, (principal, key))
-                retention = timedelta(hours=request.app.state.settings.idempotency_retention_hours)
+                retention = timedelta(hours=app_settings(request).idempotency_retention_hours)
                 if stored is not None and stored.created_at < datetime.now(UTC) - retention:
                     # Expired: the key starts afresh (a statement: records are not audited).
                     db_session.expunge(stored)

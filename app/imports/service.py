@@ -18,11 +18,11 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.cadre.models import Cadre
 from app.copy import copy_rows
 from app.enums import StudyLogKind, StudyLogStatus
 from app.schema_types import LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
-from app.security import Actor
 
 MAX_ROWS = 50_000
 NAMESPACE = uuid.UUID("6d1c3f64-2f5e-4f0b-9a71-2f3d8f0c1a77")

@@ -6,9 +6,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree
-from app.security import Actor
 
 
 async def get(

@@ -6,6 +6,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.db import flush_mapping_conflicts
 from app.enums import OrgUnitKind
 from app.errors import ProblemFieldError
@@ -21,7 +22,6 @@ from app.org_unit.errors import (
 )
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
-from app.security import Actor
 
 _CONFLICTS = {"uq_org_unit_code": OrgUnitCodeTaken()}
 TREE_LOCK = 7_202_302  # pg_advisory_xact_lock key for moves in the org tree

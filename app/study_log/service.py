@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.audit import service as audit
 from app.cadre import repository as cadres
 from app.cadre.models import Cadre
@@ -21,7 +22,6 @@ from app.errors import FieldNotAllowed
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
 from app.schema_types import quantize
-from app.security import Actor
 from app.study_log.errors import IdempotencyConflict, InvalidReviewTransition, StudyLogNotFound
 from app.study_log.models import StudyLog
 from app.study_log.schemas import ReviewAction, StudyLogCreate

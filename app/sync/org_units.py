@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actor import Actor
 from app.cadre.models import Cadre
 from app.enums import CadreStatus
 from app.errors import AppError, ProblemFieldError
@@ -20,7 +21,6 @@ from app.org_unit import service as org_units
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
 from app.org_unit.tree import in_subtree
-from app.security import Actor
 from app.sync.errors import SnapshotTooDestructive
 from app.sync.schemas import (
     OrgUnitSync,

@@ -1,7 +1,7 @@
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from app.db import DbSession
-from app.http import API_PREFIX, problems
+from app.http import API_PREFIX, AppSettings, problems
 from app.idempotency.route import IdempotentRoute
 from app.security import CurrentActor
 from app.sync import org_units, service
@@ -17,7 +17,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/sync", tags=["sync"], route_class=Idemp
     responses=problems(SnapshotTooDestructive, SnapshotScopeNotFound),
 )
 async def sync_cadres(
-    body: CadreSync, request: Request, db_session: DbSession, actor: CurrentActor
+    body: CadreSync, settings: AppSettings, db_session: DbSession, actor: CurrentActor
 ) -> SyncReport:
     """Bulk upsert of cadres keyed by HR id (each item a `CadreSyncItem`, its unit named by
     `org_unit_code`). Every row is checked on its own and reported (`results`, with JSON pointers
@@ -27,7 +27,6 @@ async def sync_cadres(
     refuses (409) to take more than `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of any unit at once
     unless `force` is set. A promotion into a leading rank sets `promoted_on` (the grace year of
     SPEC §3 rule 4 starts by itself)."""
-    settings = request.app.state.settings
     return await service.sync_cadres(db_session, body, actor, settings.sync_max_deactivation_share)
 
 
@@ -37,7 +36,7 @@ async def sync_cadres(
     responses=problems(SnapshotTooDestructive, SnapshotScopeNotFound),
 )
 async def sync_org_units(
-    body: OrgUnitSync, request: Request, db_session: DbSession, actor: CurrentActor
+    body: OrgUnitSync, settings: AppSettings, db_session: DbSession, actor: CurrentActor
 ) -> OrgUnitSyncReport:
     """Bulk upsert of org units keyed by `code`, parents named by `parent_code` (in the database
     or anywhere in the request). Each row is checked and written on its own and reported;
@@ -46,7 +45,6 @@ async def sync_org_units(
     the items leave out — refused (409) beyond `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of them
     unless `force` is set; a unit that would leave active cadres or units under an inactive one
     is reported, not deactivated."""
-    settings = request.app.state.settings
     return await org_units.sync_org_units(
         db_session, body, actor, settings.sync_max_deactivation_share
     )

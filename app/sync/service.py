@@ -13,6 +13,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.audit import service as audit
 from app.cadre.models import Cadre
 from app.clock import local_today
@@ -23,7 +24,6 @@ from app.ids import new_id
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree
 from app.personal_data import cipher
-from app.security import Actor
 from app.sync.errors import SnapshotScopeNotFound, SnapshotTooDestructive
 from app.sync.schemas import (
     CadreSync,

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actor import Actor
 from app.credit_policy import engine
 from app.credit_policy.errors import NoPolicyForDate
 from app.credit_policy.policy import NoPolicyInForce, policy_in_force
@@ -24,7 +25,6 @@ from app.enums import (
     TrainingForm,
 )
 from app.ids import new_id
-from app.security import Actor
 from app.study_log.models import StudyLog
 from app.training_session.errors import AlreadyClosed, InvalidStatusTransition
 from app.training_session.models import TrainingSession

@@ -5,10 +5,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.enums import SessionStatus, TrainingForm
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
-from app.security import Actor
 from app.training_session.models import TrainingSession
 
 

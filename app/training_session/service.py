@@ -7,11 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
+from app.actor import Actor
 from app.enums import SessionStatus
 from app.errors import ProblemFieldError
 from app.org_unit import repository as org_units
 from app.org_unit.errors import ReferencedOrgUnitNotFound
-from app.security import Actor
 from app.training_session import repository
 from app.training_session.errors import (
     CapacityBelowEnrolled,

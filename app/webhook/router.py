@@ -1,11 +1,10 @@
 import uuid
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
-from app.config import WebhookSettings
 from app.db import DbSession
 from app.errors import PreconditionFailed
-from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.http import API_PREFIX, AppSettings, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery, paginate
 from app.security import CurrentActor
@@ -32,11 +31,6 @@ class WebhookDeliveryPage(Page[WebhookDeliveryRead]):
     pass
 
 
-def _settings(request: Request) -> WebhookSettings:
-    settings: WebhookSettings = request.app.state.settings.webhooks
-    return settings
-
-
 def _with_secret(subscription: WebhookSubscription, secret: str) -> WebhookWithSecret:
     return WebhookWithSecret(**service.to_read(subscription).model_dump(), secret=secret)
 
@@ -60,7 +54,7 @@ async def list_webhooks(
 )
 async def create_webhook(
     body: WebhookCreate,
-    request: Request,
+    settings: AppSettings,
     db_session: DbSession,
     actor: CurrentActor,
     response: Response,
@@ -73,7 +67,7 @@ async def create_webhook(
     returned here, once: store it. Any answer but 2xx is retried with back-off (5 s, 5 min,
     30 min, 2 h, 5 h, 10 h, 10 h) and the same `webhook-id`; after the last retry the
     subscription is disabled, losing nothing: re-enabling it resumes where it stopped."""
-    subscription, secret = await service.create_webhook(db_session, body, _settings(request))
+    subscription, secret = await service.create_webhook(db_session, body, settings.webhooks)
     set_etag(response, subscription.version)
     response.headers["Location"] = f"{API_PREFIX}/webhooks/{subscription.id}"
     return _with_secret(subscription, secret)
@@ -96,7 +90,7 @@ async def get_webhook(
 async def update_webhook(
     webhook_id: uuid.UUID,
     body: WebhookUpdate,
-    request: Request,
+    settings: AppSettings,
     db_session: DbSession,
     actor: CurrentActor,
     response: Response,
@@ -107,7 +101,7 @@ async def update_webhook(
     the messages not yet delivered."""
     subscription = await service.get_webhook(db_session, webhook_id)
     check_if_match(if_match, subscription.version)
-    await service.update_webhook(db_session, subscription, body, _settings(request))
+    await service.update_webhook(db_session, subscription, body, settings.webhooks)
     set_etag(response, subscription.version)
     return service.to_read(subscription)
 
@@ -134,7 +128,7 @@ async def delete_webhook(
 )
 async def rotate_webhook_secret(
     webhook_id: uuid.UUID,
-    request: Request,
+    settings: AppSettings,
     db_session: DbSession,
     actor: CurrentActor,
     response: Response,
@@ -143,10 +137,9 @@ async def rotate_webhook_secret(
     """A new signing secret, returned once. The previous one keeps signing alongside it (two
     `v1,` signatures in `webhook-signature`) until `previous_secret_expires_at`
     (`APP_WEBHOOKS__SECRET_ROTATION_GRACE_HOURS`, 24), so the receiver can switch over."""
-    settings = _settings(request)
     subscription = await service.get_webhook(db_session, webhook_id)
     check_if_match(if_match, subscription.version)
-    secret = await service.rotate_secret(db_session, subscription, settings)
+    secret = await service.rotate_secret(db_session, subscription, settings.webhooks)
     set_etag(response, subscription.version)
     return _with_secret(subscription, secret)
 

@@ -1,0 +1,90 @@
+"""Every query of the user domain."""
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actor import Actor
+from app.cadre.models import Cadre
+from app.enums import Role
+from app.org_unit.models import OrgUnit
+from app.user.models import User
+
+
+async def by_id(db_session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await db_session.get(User, user_id)
+
+
+async def by_username(
+    db_session: AsyncSession, username: str, *, for_update: bool = False
+) -> User | None:
+    stmt = select(User).where(User.username == username)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def _org_path(db_session: AsyncSession, user: User) -> str | None:
+    """org_admin: the path of the unit it administers; cadre: the path of its cadre's unit."""
+    if user.role == Role.org_admin and user.org_unit_id is not None:
+        return await db_session.scalar(select(OrgUnit.path).where(OrgUnit.id == user.org_unit_id))
+    if user.role == Role.cadre and user.cadre_id is not None:
+        return await db_session.scalar(
+            select(OrgUnit.path)
+            .join(Cadre, Cadre.org_unit_id == OrgUnit.id)
+            .where(Cadre.id == user.cadre_id)
+        )
+    return None
+
+
+async def actor_of(db_session: AsyncSession, user: User) -> Actor:
+    """The actor a user acts as, with the org path its scope is built from."""
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        org_unit_id=user.org_unit_id,
+        org_path=await _org_path(db_session, user),
+        cadre_id=user.cadre_id,
+    )
+
+
+async def active_actor(
+    db_session: AsyncSession, user_id: uuid.UUID | None, username: str | None
+) -> Actor | None:
+    """The actor a valid token speaks for (a local user id, or an OIDC username), or None when
+    the user is unknown or deactivated. Wired into `app.security` by `app.main`."""
+    if user_id is not None:
+        user = await by_id(db_session, user_id)
+    elif username is not None:
+        user = await by_username(db_session, username)
+    else:
+        user = None
+    if user is None or not user.active:
+        return None
+    return await actor_of(db_session, user)
+
+
+async def count_failed_login(
+    db_session: AsyncSession, user_id: uuid.UUID, *, threshold: int, lock_minutes: int
+) -> None:
+    """One more failed attempt; at the threshold the account locks for a while. A core UPDATE:
+    no version bump, and the arithmetic happens in the row, safe against concurrent attempts."""
+    reached = User.failed_logins + 1 >= threshold
+    lock_until = func.now() + timedelta(minutes=lock_minutes)
+    await db_session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            failed_logins=case((reached, 0), else_=User.failed_logins + 1),
+            locked_until=case((reached, lock_until), else_=User.locked_until),
+        )
+    )
+
+
+async def clear_failed_logins(db_session: AsyncSession, user_id: uuid.UUID) -> None:
+    await db_session.execute(
+        update(User).where(User.id == user_id).values(failed_logins=0, locked_until=None)
+    )
