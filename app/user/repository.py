@@ -3,7 +3,7 @@
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
@@ -15,6 +15,23 @@ from app.user.models import User
 
 async def by_id(db_session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await db_session.get(User, user_id)
+
+
+def list_query(*, role: Role | None, active: bool | None) -> Select[User]:
+    stmt = select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if active is not None:
+        stmt = stmt.where(User.active == active)
+    return stmt
+
+
+async def org_unit_exists(db_session: AsyncSession, org_unit_id: uuid.UUID) -> bool:
+    return await db_session.get(OrgUnit, org_unit_id) is not None
+
+
+async def cadre_exists(db_session: AsyncSession, cadre_id: uuid.UUID) -> bool:
+    return await db_session.get(Cadre, cadre_id) is not None
 
 
 async def by_username(

@@ -9,7 +9,7 @@ from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery, paginate
 from app.security import CurrentActor
-from app.user import service
+from app.user import repository, service
 from app.user.errors import CadreAlreadyLinked, UsernameTaken, UserNotFound, UserReferenceNotFound
 from app.user.models import User
 from app.user.schemas import UserCreate, UserRead, UserUpdate
@@ -31,7 +31,7 @@ async def list_users(
     active: bool | None = None,
 ) -> UserPage:
     items, next_cursor = await paginate(
-        db_session, service.list_query(role=role, active=active), User.id, page
+        db_session, repository.list_query(role=role, active=active), User.id, page
     )
     return UserPage(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 

@@ -3,15 +3,13 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import hash_password
-from app.cadre.models import Cadre
 from app.db import flush_mapping_conflicts
 from app.enums import Role
 from app.errors import ProblemFieldError, UnprocessableEntity
-from app.org_unit.models import OrgUnit
+from app.user import repository
 from app.user.errors import CadreAlreadyLinked, UsernameTaken, UserNotFound, UserReferenceNotFound
 from app.user.models import User
 from app.user.schemas import UserCreate, UserUpdate, check_binding
@@ -23,7 +21,7 @@ _CONFLICTS = {
 
 
 async def get_user(db_session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await db_session.get(User, user_id)
+    user = await repository.by_id(db_session, user_id)
     if user is None:
         raise UserNotFound()
     return user
@@ -32,7 +30,7 @@ async def get_user(db_session: AsyncSession, user_id: uuid.UUID) -> User:
 async def _check_references(
     db_session: AsyncSession, org_unit_id: uuid.UUID | None, cadre_id: uuid.UUID | None
 ) -> None:
-    if org_unit_id is not None and await db_session.get(OrgUnit, org_unit_id) is None:
+    if org_unit_id is not None and not await repository.org_unit_exists(db_session, org_unit_id):
         raise UserReferenceNotFound(
             errors=[
                 ProblemFieldError(
@@ -40,7 +38,7 @@ async def _check_references(
                 )
             ]
         )
-    if cadre_id is not None and await db_session.get(Cadre, cadre_id) is None:
+    if cadre_id is not None and not await repository.cadre_exists(db_session, cadre_id):
         raise UserReferenceNotFound(
             errors=[
                 ProblemFieldError(
@@ -51,7 +49,7 @@ async def _check_references(
 
 
 async def create_user(db_session: AsyncSession, data: UserCreate) -> User:
-    if (await db_session.scalars(select(User).where(User.username == data.username))).first():
+    if await repository.by_username(db_session, data.username) is not None:
         raise UsernameTaken()
     await _check_references(db_session, data.org_unit_id, data.cadre_id)
     user = User(
@@ -96,18 +94,9 @@ async def update_user(db_session: AsyncSession, user: User, data: UserUpdate) ->
     return user
 
 
-def list_query(*, role: Role | None, active: bool | None) -> Select[User]:
-    stmt = select(User)
-    if role is not None:
-        stmt = stmt.where(User.role == role)
-    if active is not None:
-        stmt = stmt.where(User.active == active)
-    return stmt
-
-
 async def ensure_admin(db_session: AsyncSession, username: str, password: str) -> bool:
     """Create an admin named `username` unless a user of that name exists. True if created."""
-    if (await db_session.scalars(select(User).where(User.username == username))).first():
+    if await repository.by_username(db_session, username) is not None:
         return False
     db_session.add(
         User(

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -15,11 +14,10 @@ from app.change_feed import service as change_feed
 from app.config import WebhookSettings
 from app.errors import ProblemFieldError
 from app.ids import new_id
-from app.pagination import PageParams, paginate
 from app.personal_data import secret_box
-from app.webhook import signing
+from app.webhook import repository, signing
 from app.webhook.errors import WebhookNotFound, WebhookUrlNotAllowed
-from app.webhook.models import WebhookDelivery, WebhookSubscription
+from app.webhook.models import WebhookSubscription
 from app.webhook.schemas import WebhookCreate, WebhookRead, WebhookUpdate
 
 
@@ -121,7 +119,7 @@ def to_read(subscription: WebhookSubscription) -> WebhookRead:
 
 
 async def get_webhook(db_session: AsyncSession, webhook_id: uuid.UUID) -> WebhookSubscription:
-    found = await db_session.get(WebhookSubscription, webhook_id)
+    found = await repository.get(db_session, webhook_id)
     if found is None:
         raise WebhookNotFound()
     return found
@@ -217,23 +215,3 @@ async def delete_webhook(db_session: AsyncSession, subscription: WebhookSubscrip
     """The delivery log goes with it (ON DELETE CASCADE); the audit trail keeps the record."""
     await db_session.delete(subscription)
     await db_session.flush()
-
-
-def list_query(*, active: bool | None) -> Select[WebhookSubscription]:
-    stmt = select(WebhookSubscription)
-    if active is not None:
-        stmt = stmt.where(WebhookSubscription.active == active)
-    return stmt
-
-
-async def list_deliveries(
-    db_session: AsyncSession, subscription_id: uuid.UUID, params: PageParams
-) -> tuple[list[WebhookDelivery], str | None]:
-    """Newest first (keyset on the time-ordered id, descending)."""
-    return await paginate(
-        db_session,
-        select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id),
-        WebhookDelivery.id,
-        params,
-        newest_first=True,
-    )
