@@ -18,7 +18,6 @@ from app.assessment.router import router as assessment_router
 from app.audit import service as audit_service
 from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
-from app.auth.router import router as auth_router
 from app.cadre.router import router as cadre_router
 from app.change_feed.router import router as change_feed_router
 from app.compliance.report_router import router as report_router
@@ -40,7 +39,7 @@ from app.study_log.router import router as study_log_router
 from app.sync.router import router as sync_router
 from app.training_session.router import router as training_session_router
 from app.user import repository as user_repository
-from app.user.router import me_router
+from app.user.router import me_router, token_router
 from app.user.router import router as user_router
 from app.user.service import ensure_admin
 from app.webhook.router import router as webhook_router
@@ -142,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_router,
     ):
         app.include_router(router, dependencies=protected)
-    app.include_router(auth_router)
+    app.include_router(token_router)
     app.include_router(health_router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -1,4 +1,4 @@
-from app.errors import Conflict, NotFound, UnprocessableEntity
+from app.errors import BadRequest, Conflict, NotFound, Unauthorized, UnprocessableEntity
 
 
 class UserNotFound(NotFound):
@@ -19,3 +19,13 @@ class UserReferenceNotFound(UnprocessableEntity):
 class CadreAlreadyLinked(Conflict):
     code = "user.cadre_already_linked"
     title = "Another user is already linked to this cadre"
+
+
+class InvalidCredentials(Unauthorized):
+    code = "auth.invalid_credentials"
+    title = "Unknown user, wrong password, or the account is locked or inactive"
+
+
+class UnsupportedGrant(BadRequest):
+    code = "auth.unsupported_grant"
+    title = "Use the password grant for people and client_credentials for machine clients"

@@ -1,21 +1,36 @@
+import base64
+import binascii
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Form, Request, Response, status
+from fastapi.responses import JSONResponse
 
+from app.auth.rate_limit import RateLimited, RateLimiter
+from app.auth.tokens import issue
 from app.db import DbSession
 from app.enums import Role
-from app.errors import PreconditionFailed, UnprocessableEntity
-from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.errors import PreconditionFailed, UnprocessableEntity, problem_response
+from app.http import API_PREFIX, AppSettings, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery, paginate
 from app.security import CurrentActor
 from app.user import repository, service
-from app.user.errors import CadreAlreadyLinked, UsernameTaken, UserNotFound, UserReferenceNotFound
+from app.user.errors import (
+    CadreAlreadyLinked,
+    InvalidCredentials,
+    UnsupportedGrant,
+    UsernameTaken,
+    UserNotFound,
+    UserReferenceNotFound,
+)
 from app.user.models import User
-from app.user.schemas import UserCreate, UserRead, UserUpdate
+from app.user.schemas import GrantType, TokenResponse, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], route_class=IdempotentRoute)
 me_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=IdempotentRoute)
+# The token endpoint is the one route that takes no bearer token: it is not protected.
+token_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 
 class UserPage(Page[UserRead]):
@@ -93,3 +108,73 @@ async def update_user(
 async def get_current_user(db_session: DbSession, actor: CurrentActor) -> UserRead:
     """The user the bearer token speaks for."""
     return UserRead.model_validate(await service.get_user(db_session, actor.user_id))
+
+
+# Printable, without control characters (a NUL byte never reaches PostgreSQL).
+Credential = Annotated[str | None, Form(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+@token_router.post(
+    "/token",
+    operation_id="issueToken",
+    response_model=TokenResponse,
+    responses=problems(InvalidCredentials, UnsupportedGrant, RateLimited),
+)
+async def issue_token(
+    request: Request,
+    db_session: DbSession,
+    settings: AppSettings,
+    grant_type: Annotated[GrantType, Form()],
+    username: Credential = None,
+    password: Credential = None,
+    client_id: Credential = None,
+    client_secret: Credential = None,
+    scope: Credential = None,
+) -> TokenResponse | JSONResponse:
+    """Exchange credentials for a short-lived bearer token: `grant_type=password` with
+    `username`/`password` for people, `grant_type=client_credentials` with `client_id`/
+    `client_secret` (form fields or HTTP Basic) for machine clients. Repeated failures lock the
+    account for a while; every client is rate-limited here."""
+    limiter: RateLimiter = request.app.state.token_limiter
+    client_host = request.client.host if request.client else "unknown"
+    limiter.check(f"ip:{client_host}")
+
+    if grant_type == GrantType.password:
+        name, secret = username, password
+        machine = False
+    else:
+        basic = _basic_credentials(request)
+        name, secret = basic if basic else (client_id, client_secret)
+        machine = True
+    if not name or secret is None:
+        raise UnsupportedGrant("Credentials for this grant type are missing.")
+
+    user = await service.authenticate(db_session, name, secret, machine=machine, auth=settings.auth)
+    if user is None:
+        # Returned, not raised: the transaction commits, so the failed attempt is remembered.
+        return problem_response(
+            request,
+            status=InvalidCredentials.status,
+            code=InvalidCredentials.code,
+            title=InvalidCredentials.title,
+            headers={"WWW-Authenticate": 'Bearer realm="cadre-training"'},
+        )
+    token = issue(settings, user_id=user.id, role=user.role)
+    return TokenResponse(
+        access_token=token.access_token,
+        token_type="bearer",  # noqa: S106
+        expires_in=token.expires_in,
+        role=user.role,
+    )

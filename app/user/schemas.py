@@ -1,8 +1,9 @@
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, StringConstraints, model_validator
+from pydantic import BaseModel, Field, SecretStr, StringConstraints, model_validator
 
 from app.enums import Role
 from app.schema_types import InputModel, OutputModel
@@ -62,3 +63,15 @@ class UserRead(OutputModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class GrantType(StrEnum):
+    password = "password"  # noqa: S105 (the grant type's name)
+    client_credentials = "client_credentials"
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = Field(examples=["bearer"])
+    expires_in: int = Field(description="Seconds until the token expires")
+    role: Role

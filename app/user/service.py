@@ -1,11 +1,13 @@
 """Managing people and machine clients (admin only)."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.passwords import hash_password
+from app.auth.passwords import hash_password, verify_password
+from app.config import AuthSettings
 from app.db import flush_mapping_conflicts
 from app.enums import Role
 from app.errors import ProblemFieldError, UnprocessableEntity
@@ -109,3 +111,29 @@ async def ensure_admin(db_session: AsyncSession, username: str, password: str) -
     )
     await db_session.flush()
     return True
+
+
+async def authenticate(
+    db_session: AsyncSession, name: str, secret: str, *, machine: bool, auth: AuthSettings
+) -> User | None:
+    """The user these credentials sign in, or None. A person's failed attempts count towards a
+    lock-out; machine clients are not locked out (anyone could lock the HR system out by
+    guessing), the per-client rate limit bounds their guesses."""
+    # FOR UPDATE: parallel guesses at one account queue up, so none slips past the lock-out.
+    user = await repository.by_username(db_session, name, for_update=True)
+    now = datetime.now(UTC)
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    # Always pay for one argon2 verification, so answers take as long whatever went wrong.
+    valid = verify_password(user.password_hash if user and not locked else None, secret)
+    if user is None or not (valid and user.active and (user.role == Role.hr_system) == machine):
+        if user is not None and not locked and user.role != Role.hr_system:
+            await repository.count_failed_login(
+                db_session,
+                user.id,
+                threshold=auth.lockout_threshold,
+                lock_minutes=auth.lockout_minutes,
+            )
+        return None
+    if user.failed_logins or user.locked_until:
+        await repository.clear_failed_logins(db_session, user.id)
+    return user
