@@ -82,9 +82,7 @@ async def test_example_4_with_an_exception_trainee(client: httpx.AsyncClient) ->
     )
 
 
-async def test_who_may_grant_an_exception(
-    client: httpx.AsyncClient, client_for: ClientFor
-) -> None:
+async def test_who_may_grant_an_exception(client: httpx.AsyncClient, client_for: ClientFor) -> None:
     """The organiser's (the county's) administrators and those above it may; the administrator
     of the trainee's own township may not, nor may the other roles."""
     city = await create_org_unit(client)
