@@ -1,4 +1,4 @@
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 
 
 class EnrollmentNotFound(NotFound):
@@ -39,3 +39,8 @@ class EnrollmentFinal(Conflict):
 class LeaveExceedsSession(Conflict):
     code = "enrollment.leave_exceeds_session"
     title = "Leave hours cannot exceed the session's credit hours"
+
+
+class LeaveExceptionForbidden(Forbidden):
+    code = "enrollment.leave_exception_forbidden"
+    title = "Only an admin or an administrator of the organising unit may grant a leave exception"

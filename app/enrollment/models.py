@@ -1,7 +1,7 @@
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
@@ -24,8 +24,12 @@ class Enrollment(IdMixin, VersionedMixin, TimestampMixin, Base):
     )
     leave_hours: Mapped[Decimal] = mapped_column(Numeric(8, 2), default=Decimal(0))
     score: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    # The organiser's recorded exception to the leave cap (docs/rules.md rule 7, N6): closing
+    # completes the trainee even with leave above 1/7 of the credit hours.
+    leave_exception_reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         UniqueConstraint("training_session_id", "cadre_id"),
         CheckConstraint("leave_hours >= 0", name="leave_non_negative"),
+        CheckConstraint("leave_exception_reason <> ''", name="leave_exception_reason_not_empty"),
     )

@@ -13,6 +13,7 @@ from app.enrollment.errors import (
     EnrollmentNotFound,
     InvalidEnrollmentTransition,
     LeaveExceedsSession,
+    LeaveExceptionForbidden,
     SessionFull,
     SessionNotOpen,
 )
@@ -116,6 +117,7 @@ async def get_enrollment(
         LeaveExceedsSession,
         PreconditionFailed,
         NotSessionOrganiser,
+        LeaveExceptionForbidden,
     ),
 )
 async def update_enrollment(
@@ -126,7 +128,11 @@ async def update_enrollment(
     response: Response,
     if_match: IfMatch = None,
 ) -> EnrollmentRead:
-    """Confirm, withdraw or re-enrol; record leave hours and the score."""
+    """Confirm, withdraw or re-enrol; record leave hours and the score; grant or withdraw an
+    exception to the leave cap (`leave_exception_reason`, docs/rules.md rule 7). Leave, score,
+    confirmation and the exception are the organiser's record: an `admin` or an `org_admin` of
+    the organising unit's tree (403 otherwise). Once the session is closed or cancelled, nothing
+    changes any more (409 `enrollment.final`)."""
     enrollment = await service.get_enrollment(db_session, enrollment_id, actor)
     check_if_match(if_match, enrollment.version)
     enrollment = await service.update_enrollment(db_session, enrollment, body, actor)

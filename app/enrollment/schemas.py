@@ -1,10 +1,16 @@
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from app.enums import EnrollmentOrigin, EnrollmentStatus
-from app.schema_types import Decimal2, Hours, InputModel, OutputModel, Score
+from app.schema_types import LINE_PATTERN, Decimal2, Hours, InputModel, OutputModel, Score
+
+# One line: a reason kept in the record and the audit trail, not a letter.
+LeaveExceptionReason = Annotated[
+    str, StringConstraints(min_length=1, max_length=500, pattern=LINE_PATTERN)
+]
 
 
 class EnrollmentCreate(InputModel):
@@ -23,6 +29,14 @@ class EnrollmentUpdate(InputModel):
     )
     leave_hours: Hours | None = Field(default=None, description="Hours of leave taken so far")
     score: Score | None = Field(default=None, description="0 to 100")
+    leave_exception_reason: LeaveExceptionReason | None = Field(
+        default=None,
+        description="Grant an exception to the leave cap, with its reason (N6, art. 15 原则上): "
+        "closing then completes the trainee even with leave above 1/7 of the credit hours "
+        "(docs/rules.md rule 7). `null` withdraws the exception. Only an `admin` or an "
+        "`org_admin` of the organising unit's tree may set it, and only before the session "
+        "closes.",
+    )
 
 
 class EnrollmentRead(OutputModel):
@@ -33,6 +47,9 @@ class EnrollmentRead(OutputModel):
     status: EnrollmentStatus
     leave_hours: Decimal2
     score: Decimal2 | None
+    leave_exception_reason: str | None = Field(
+        description="The organiser's exception to the leave cap, if granted (docs/rules.md rule 7)"
+    )
     version: int
     created_at: datetime
     updated_at: datetime

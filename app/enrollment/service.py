@@ -17,6 +17,7 @@ from app.enrollment.errors import (
     EnrollmentNotFound,
     InvalidEnrollmentTransition,
     LeaveExceedsSession,
+    LeaveExceptionForbidden,
     SessionFull,
     SessionNotOpen,
 )
@@ -32,6 +33,7 @@ from app.enums import (
 )
 from app.errors import FieldNotAllowed
 from app.training_session import repository as sessions
+from app.training_session.errors import NotSessionOrganiser
 from app.training_session.models import TrainingSession
 from app.training_session.service import check_manages
 
@@ -44,6 +46,9 @@ _ENROLLABLE = {
     ),
     EnrollmentOrigin.self: frozenset({SessionStatus.open}),
 }
+
+# Fields a PATCH may clear with `null`.
+_CLEARABLE = frozenset({"score", "leave_exception_reason"})
 
 _TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
     EnrollmentStatus.enrolled: frozenset({EnrollmentStatus.confirmed, EnrollmentStatus.withdrawn}),
@@ -114,17 +119,31 @@ async def enroll(
     return enrollment
 
 
+async def _check_grants_exception(
+    db_session: AsyncSession, ts: TrainingSession, actor: Actor
+) -> None:
+    """docs/rules.md rule 7 (N6): the exception to the leave cap is the organiser's to grant, as
+    the class is: an `admin`, or an `org_admin` whose tree holds the organising unit. The
+    administrator of the trainee's own unit may not."""
+    try:
+        await check_manages(db_session, ts, actor)
+    except NotSessionOrganiser as exc:
+        raise LeaveExceptionForbidden() from exc
+
+
 async def update_enrollment(
     db_session: AsyncSession, enrollment: Enrollment, data: EnrollmentUpdate, actor: Actor
 ) -> Enrollment:
     changes = {
         k: v for k, v in data.model_dump(exclude_unset=True).items() if getattr(enrollment, k) != v
     }
-    changes = {k: v for k, v in changes.items() if v is not None or k == "score"}
+    changes = {k: v for k, v in changes.items() if v is not None or k in _CLEARABLE}
     if not changes:
         return enrollment
     ts = await sessions.get(db_session, enrollment.training_session_id, for_update=True)
     assert ts is not None  # FK
+    if "leave_exception_reason" in changes:
+        await _check_grants_exception(db_session, ts, actor)
     if {"leave_hours", "score"} & changes.keys() or changes.get("status") == (
         EnrollmentStatus.confirmed
     ):

@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import scope
 from app.actor import Actor
 from app.cadre.models import Cadre
+from app.clock import local_today
 from app.copy import copy_rows
 from app.enums import StudyLogKind, StudyLogStatus
 from app.schema_types import LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
+from app.study_log import rules
 
 MAX_ROWS = 50_000
 NAMESPACE = uuid.UUID("6d1c3f64-2f5e-4f0b-9a71-2f3d8f0c1a77")
@@ -111,11 +113,15 @@ def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
     return rows, lines
 
 
+INVALID_ROW = "invalid_row"
+
+
 class RowError(ValueError):
-    def __init__(self, field: str, detail: str) -> None:
+    def __init__(self, field: str, detail: str, code: str = INVALID_ROW) -> None:
         super().__init__(detail)
         self.field = field
         self.detail = detail
+        self.code = code
 
 
 def _line(value: Any) -> str | None:
@@ -172,8 +178,9 @@ def _natural_id(natural: str) -> str:
     return digest.hex()
 
 
-def check_row(raw: Any, cadres: dict[str, uuid.UUID]) -> tuple[Any, ...]:
-    """One row to the tuple COPY takes, or RowError naming the field ("" for the row)."""
+def check_row(raw: Any, cadres: dict[str, uuid.UUID], today: date | None = None) -> tuple[Any, ...]:
+    """One row to the tuple COPY takes, or RowError naming the field ("" for the row). `today`
+    (by default `local_today()`) bounds the end date (docs/rules.md rule 10), as for POST."""
     if not isinstance(raw, dict):
         raise RowError("", "each row is an object")
     if not raw.keys() <= _FIELD_SET:
@@ -206,6 +213,7 @@ def check_row(raw: Any, cadres: dict[str, uuid.UUID]) -> tuple[Any, ...]:
         end = _date(raw.get("end_date"))
         if end < start:
             raise ValueError("before start_date")
+        rules.check_not_in_future(end, local_today() if today is None else today)
         field = "hours"
         hours = _decimal(raw.get("hours"))
         field = "days"
@@ -232,6 +240,8 @@ def check_row(raw: Any, cadres: dict[str, uuid.UUID]) -> tuple[Any, ...]:
                 raise ValueError("not a UUID") from None
         else:
             log_id = _natural_id(f"{cadre_id}|{kind}|{start}|{end}|{title}")
+    except rules.EndsInFuture as exc:
+        raise RowError(field, str(exc), exc.code) from None
     except (ValueError, TypeError) as exc:
         raise RowError(field, str(exc)) from None
     return (log_id, cadre_id, kind, title, provider, start, end, hours, days, status, note)
@@ -260,9 +270,10 @@ async def import_study_logs(
         )
     }
     good: list[tuple[Any, ...]] = []
+    today = local_today()
     for n, raw in enumerate(rows):
         try:
-            good.append(check_row(raw, cadres))
+            good.append(check_row(raw, cadres, today))
         except RowError as exc:
             where = f"/rows/{csv_lines[n]}" if csv_lines is not None else f"/body/items/{n}"
             result.problems.append(
@@ -270,7 +281,7 @@ async def import_study_logs(
                     row=n,
                     pointer=f"{where}/{exc.field}" if exc.field else where,
                     detail=exc.detail,
-                    code="invalid_row",
+                    code=exc.code,
                 )
             )
     result.rejected = len(result.problems)

@@ -1,4 +1,4 @@
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, ProblemFieldError, UnprocessableEntity
 
 
 class StudyLogNotFound(NotFound):
@@ -14,3 +14,14 @@ class IdempotencyConflict(Conflict):
 class InvalidReviewTransition(Conflict):
     code = "study_log.invalid_transition"
     title = "The study log cannot take that review step from its current status"
+
+
+class StudyLogEndsInFuture(UnprocessableEntity):
+    code = "study_log.ends_in_future"
+    title = "A study log may not end after today (Asia/Shanghai)"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            detail,
+            errors=[ProblemFieldError(pointer="/body/end_date", detail=detail, code=self.code)],
+        )

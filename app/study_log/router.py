@@ -14,7 +14,12 @@ from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
 from app.security import CurrentActor
 from app.study_log import service
-from app.study_log.errors import IdempotencyConflict, InvalidReviewTransition, StudyLogNotFound
+from app.study_log.errors import (
+    IdempotencyConflict,
+    InvalidReviewTransition,
+    StudyLogEndsInFuture,
+    StudyLogNotFound,
+)
 from app.study_log.models import StudyLog
 from app.study_log.schemas import ReviewAction, StudyLogCreate, StudyLogRead
 
@@ -58,13 +63,14 @@ async def list_study_logs(
     "",
     operation_id="createStudyLog",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(ReferencedCadreNotFound, FieldNotAllowed),
+    responses=problems(ReferencedCadreNotFound, FieldNotAllowed, StudyLogEndsInFuture),
 )
 async def create_study_log(
     body: StudyLogCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> StudyLogRead:
     """Record a learning activity. It counts once `approved` (SPEC §3 rule 1). A cadre records
-    its own, which start `pending`."""
+    its own, which start `pending`. A log ends today at the latest, in the local date of
+    Asia/Shanghai (docs/rules.md rule 10: 422 `study_log.ends_in_future`)."""
     log = await service.create_study_log(db_session, body, actor)
     set_etag(response, log.version)
     response.headers["Location"] = f"/api/v1/study-logs/{log.id}"
@@ -85,7 +91,13 @@ async def get_study_log(
     operation_id="putStudyLog",
     responses={
         201: {"model": StudyLogRead, "description": "Created"},
-        **problems(ReferencedCadreNotFound, IdempotencyConflict, FieldNotAllowed, StudyLogNotFound),
+        **problems(
+            ReferencedCadreNotFound,
+            IdempotencyConflict,
+            FieldNotAllowed,
+            StudyLogNotFound,
+            StudyLogEndsInFuture,
+        ),
     },
 )
 async def put_study_log(
@@ -96,7 +108,8 @@ async def put_study_log(
     response: Response,
 ) -> StudyLogRead:
     """Create a study log under an id the client chose, safe to retry: the same body again answers
-    200 with the stored log; a different body under the same id answers 409."""
+    200 with the stored log; a different body under the same id answers 409. As for POST, a log
+    ends today at the latest (docs/rules.md rule 10: 422 `study_log.ends_in_future`)."""
     log, created = await service.put_study_log(db_session, study_log_id, body, actor)
     if created:
         response.status_code = status.HTTP_201_CREATED

@@ -17,12 +17,19 @@ from app.audit import service as audit
 from app.cadre import repository as cadres
 from app.cadre.models import Cadre
 from app.cadre.service import referenced_cadre
+from app.clock import local_today
 from app.enums import AuditAction, Role, StudyLogKind, StudyLogSource, StudyLogStatus
 from app.errors import FieldNotAllowed
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
 from app.schema_types import quantize
-from app.study_log.errors import IdempotencyConflict, InvalidReviewTransition, StudyLogNotFound
+from app.study_log import rules
+from app.study_log.errors import (
+    IdempotencyConflict,
+    InvalidReviewTransition,
+    StudyLogEndsInFuture,
+    StudyLogNotFound,
+)
 from app.study_log.models import StudyLog
 from app.study_log.schemas import ReviewAction, StudyLogCreate
 
@@ -54,6 +61,13 @@ async def get_study_log(
     return found
 
 
+def _check_dates(data: StudyLogCreate) -> None:
+    try:
+        rules.check_not_in_future(data.end_date, local_today())
+    except rules.EndsInFuture as exc:
+        raise StudyLogEndsInFuture(str(exc)) from None
+
+
 async def _check_cadre(db_session: AsyncSession, data: StudyLogCreate, actor: Actor) -> None:
     if actor.role == Role.cadre and data.status != StudyLogStatus.pending:
         raise FieldNotAllowed(
@@ -72,6 +86,7 @@ def _new_log(data: StudyLogCreate, **extra: Any) -> StudyLog:
 async def create_study_log(
     db_session: AsyncSession, data: StudyLogCreate, actor: Actor
 ) -> StudyLog:
+    _check_dates(data)
     await _check_cadre(db_session, data, actor)
     log = _new_log(data)
     db_session.add(log)
@@ -84,6 +99,7 @@ async def put_study_log(
 ) -> tuple[StudyLog, bool]:
     """Create the log with the client's id, or replay: same body → the stored log, else 409.
     Concurrent identical PUTs serialise on the primary key: the loser sees the winner's row."""
+    _check_dates(data)
     digest = fingerprint(data)
     existing = await db_session.get(StudyLog, study_log_id)
     if existing is None:

@@ -1,5 +1,6 @@
-"""Closing a session (SPEC §3 rule 7): the training_session domain owns the outcome, so the flow
-that issues study logs lives here."""
+"""Closing a session (docs/rules.md rule 7): the training_session domain owns the outcome, so the
+flow that issues study logs lives here. The logs it issues end on the session's last day, so a
+session closes from that day on, never before (docs/rules.md rule 10: no log ends after today)."""
 
 import uuid
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.clock import local_today
 from app.credit_policy import engine
 from app.credit_policy.errors import NoPolicyForDate
 from app.credit_policy.policy import NoPolicyInForce, policy_in_force
@@ -25,8 +27,9 @@ from app.enums import (
     TrainingForm,
 )
 from app.ids import new_id
+from app.study_log import rules as study_log_rules
 from app.study_log.models import StudyLog
-from app.training_session.errors import AlreadyClosed, InvalidStatusTransition
+from app.training_session.errors import AlreadyClosed, InvalidStatusTransition, SessionNotEnded
 from app.training_session.models import TrainingSession
 from app.training_session.service import check_manages
 
@@ -46,6 +49,7 @@ class EnrollmentOutcome:
     status: EnrollmentStatus
     leave_hours: Decimal
     leave_cap: Decimal
+    leave_exception_reason: str | None
     hours: Decimal
     days: Decimal
     study_log_id: uuid.UUID | None
@@ -68,6 +72,12 @@ async def close_session(
     if ts.status not in (SessionStatus.open, SessionStatus.running):
         raise InvalidStatusTransition(f"A {ts.status.value} session cannot be closed.")
     try:
+        study_log_rules.check_not_in_future(ts.end_date, local_today())
+    except study_log_rules.EndsInFuture as exc:
+        raise SessionNotEnded(
+            f"The session {exc}: its study logs would record days still to come."
+        ) from None
+    try:
         policy = policy_in_force(await load_policies(db_session), ts.end_date)
     except NoPolicyInForce as exc:
         raise NoPolicyForDate(str(exc)) from exc
@@ -85,10 +95,16 @@ async def close_session(
     now = datetime.now(UTC)
     outcomes = []
     for enrollment in enrollments:
-        outcome = engine.close_outcome(ts.credit_hours, ts.days, enrollment.leave_hours, policy)
+        outcome = engine.close_outcome(
+            ts.credit_hours,
+            ts.days,
+            enrollment.leave_hours,
+            policy,
+            leave_exception=enrollment.leave_exception_reason,
+        )
         enrollment.status = outcome.status
         log_id = None
-        if outcome.completed:
+        if outcome.issues_log:
             log = StudyLog(
                 id=new_id(),
                 cadre_id=enrollment.cadre_id,
@@ -116,6 +132,7 @@ async def close_session(
                 status=outcome.status,
                 leave_hours=enrollment.leave_hours,
                 leave_cap=outcome.leave_cap,
+                leave_exception_reason=enrollment.leave_exception_reason,
                 hours=outcome.hours,
                 days=outcome.days,
                 study_log_id=log_id,

@@ -34,3 +34,8 @@ class NotSessionOrganiser(Forbidden):
 class AlreadyClosed(Conflict):
     code = "training_session.already_closed"
     title = "The session is closed already; its study logs were issued then"
+
+
+class SessionNotEnded(Conflict):
+    code = "training_session.not_ended"
+    title = "The session has not ended yet; it closes from its last day on"

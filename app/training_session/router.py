@@ -23,6 +23,7 @@ from app.training_session.errors import (
     InvalidStatusTransition,
     NotSessionOrganiser,
     SessionImmutable,
+    SessionNotEnded,
     TrainingSessionNotFound,
 )
 from app.training_session.models import TrainingSession
@@ -140,9 +141,15 @@ class EnrollmentOutcomeRead(OutputModel):
     status: EnrollmentStatus = Field(description="`completed` or `dropped_out` (退学)")
     leave_hours: Decimal2
     leave_cap: Decimal2 = Field(description="credit_hours × the policy's leave share (1/7)")
+    leave_exception_reason: str | None = Field(
+        description="The organiser's exception to the leave cap, if granted: the trainee "
+        "completes even with leave above it"
+    )
     hours: Decimal2 = Field(description="credit_hours − leave_hours; 0 when dropped out")
     days: Decimal2 = Field(description="session days × hours / credit_hours")
-    study_log_id: uuid.UUID | None = Field(description="The approved log issued, if completed")
+    study_log_id: uuid.UUID | None = Field(
+        description="The approved log issued, if completed with hours or days to credit"
+    )
     explanation: str
 
 
@@ -161,6 +168,7 @@ class SessionClosing(BaseModel):
         NotSessionOrganiser,
         AlreadyClosed,
         InvalidStatusTransition,
+        SessionNotEnded,
         NoPolicyForDate,
         PreconditionFailed,
     ),
@@ -172,10 +180,14 @@ async def close_training_session(
     response: Response,
     if_match: IfMatch = None,
 ) -> SessionClosing:
-    """Close the session (SPEC §3 rule 7): every enrolled or confirmed trainee whose leave
-    exceeds credit_hours / 7 is withdrawn (退学) with no credit; the others complete and receive
+    """Close the session (docs/rules.md rule 7): every enrolled or confirmed trainee whose leave
+    exceeds credit_hours / 7 is withdrawn (退学) with no credit, unless the organiser granted a
+    leave exception on the enrollment (`leave_exception_reason`); the others complete and receive
     an approved study log of credit_hours − leave_hours and proportional days, in the same
-    transaction. Closing twice is refused."""
+    transaction (a trainee excused for every hour completes with no log: nothing to credit).
+    A session closes on its last day at the earliest (local date, Asia/Shanghai): its logs may
+    not end after today (docs/rules.md rule 10; 409 `training_session.not_ended`). Closing twice
+    is refused."""
     ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
     check_if_match(if_match, ts.version)
     outcomes = await closing.close_session(db_session, ts, actor)

@@ -1,4 +1,4 @@
-"""Closing a centralised session: the leave cap (SPEC §3 rule 7, N6)."""
+"""Closing a centralised session: the leave cap and its exceptions (docs/rules.md rule 7, N6)."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,21 +26,37 @@ class ClosingOutcome:
     def completed(self) -> bool:
         return self.status is EnrollmentStatus.completed
 
+    @property
+    def issues_log(self) -> bool:
+        """A completed trainee receives a study log, unless there is nothing to credit: a
+        trainee excused (by an exception) for the whole class completes it with 0 hours and 0
+        days, and a log of nothing would only pose as a recent class in the archive and in the
+        roll-call's "longest since the last centralised training"."""
+        return self.completed and (self.hours > 0 or self.days > 0)
+
 
 def close_outcome(
-    credit_hours: Decimal, session_days: Decimal, leave_hours: Decimal, policy: Policy
+    credit_hours: Decimal,
+    session_days: Decimal,
+    leave_hours: Decimal,
+    policy: Policy,
+    *,
+    leave_exception: str | None = None,
 ) -> ClosingOutcome:
-    """SPEC §3 rule 7: leave above `credit_hours × leave_cap` (1/7) withdraws the trainee (退学);
-    leave exactly at the cap completes. The comparison is exact (`leave × 7 > credit_hours`),
-    never against a rounded 5.71. A session of 0 credit hours gives its full days to whoever
-    took no leave, as there is no hour to prorate by."""
+    """docs/rules.md rule 7: leave above `credit_hours × leave_cap` (1/7) withdraws the trainee
+    (退学), unless the organiser granted a leave exception (`leave_exception`, its reason: N6,
+    art. 15 "原则上"); leave exactly at the cap completes. The comparison is exact (`leave × 7 >
+    credit_hours`), never against a rounded 5.71. A completed trainee earns `credit_hours −
+    leave_hours` (never below 0) and the same share of the days. A session of 0 credit hours
+    gives its full days to whoever took no leave, as there is no hour to prorate by."""
     hours, days, leave = exact(credit_hours), exact(session_days), exact(leave_hours)
     if hours < 0 or days < 0 or leave < 0:
         raise ValueError("credit hours, session days and leave hours must be ≥ 0")
     cap = policy.leave_cap
     limit = hours * Fraction(cap.numerator, cap.denominator)
-    rule = f"leave cap {cap} of {fmt(hours)} h = {fmt(limit)} h (SPEC §3 rule 7)"
-    if leave * cap.denominator > hours * cap.numerator:
+    rule = f"leave cap {cap} of {fmt(hours)} h = {fmt(limit)} h (docs/rules.md rule 7)"
+    above_cap = leave * cap.denominator > hours * cap.numerator
+    if above_cap and leave_exception is None:
         return ClosingOutcome(
             status=EnrollmentStatus.dropped_out,
             hours=Decimal(0),
@@ -48,16 +64,25 @@ def close_outcome(
             leave_cap=to_decimal(limit),
             explanation=f"{fmt(leave)} h of leave exceeds the {rule}: withdrawn (退学), no credit",
         )
-    earned = hours - leave
+    earned = max(hours - leave, Fraction(0))
     earned_days = days if hours == 0 else days * earned / hours
+    if above_cap:
+        reading = (
+            f"{fmt(leave)} h of leave exceeds the {rule}, but the organiser granted an exception "
+            f"({leave_exception})"
+        )
+    else:
+        reading = f"{fmt(leave)} h of leave is within the {rule}"
+    credit = (
+        f"completed with {fmt(hours)} − {fmt(leave)} = {fmt(earned)} h and {fmt(days)} × "
+        f"{fmt(earned)}/{fmt(hours)} = {fmt(earned_days)} days"
+    )
+    if earned == 0 and earned_days == 0:
+        credit = "completed with nothing to credit: no study log"
     return ClosingOutcome(
         status=EnrollmentStatus.completed,
         hours=to_decimal(earned),
         days=to_decimal(earned_days),
         leave_cap=to_decimal(limit),
-        explanation=(
-            f"{fmt(leave)} h of leave is within the {rule}: completed with "
-            f"{fmt(hours)} − {fmt(leave)} = {fmt(earned)} h and {fmt(days)} × {fmt(earned)}/"
-            f"{fmt(hours)} = {fmt(earned_days)} days"
-        ),
+        explanation=f"{reading}: {credit}",
     )
