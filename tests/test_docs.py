@@ -19,9 +19,10 @@ OUTSIDE = ("../shared", "SPEC.md", "EXAMPLES.md")
 
 # `docs/rules.md#rule-5`, `docs/rules.md#example-2`
 _ANCHOR_CITATION = re.compile(r"docs/rules\.md#([\w-]+)")
-# `docs/rules.md rule 5`, `docs/rules.md, rule 2 and rule 10`, `docs/rules.md rules 4–6`
+# `docs/rules.md rule 5`, `docs/rules.md, rule 2 and rule 10`, `docs/rules.md rules 4–6`,
+# "`docs/rules.md` rule 9"
 _RULE_CITATION = re.compile(
-    r"docs/rules\.md[),;:]*\s+(?:§\s*)?rules?\s+"
+    r"docs/rules\.md[`),;:]*\s+(?:§\s*)?rules?\s+"
     r"(\d+(?:\s*(?:[-–—]|to|and|or|,|&)\s*(?:rules?\s+)?\d+)*)"
 )
 # Links between the files of docs/: `](rules.md#rule-5)`, and inside rules.md `](#rule-5)`
@@ -179,6 +180,7 @@ def test_github_slug(heading: str, slug: str) -> None:
         ("docs/rules.md, rule 2\nand rule 10", [2, 10]),
         ("docs/rules.md rules 4–6", [4, 5, 6]),
         ("(docs/rules.md) rule 11", [11]),
+        ("`docs/rules.md` rule 9", [9]),
     ],
 )
 def test_rule_citations_are_read(cited: str, numbers: list[int]) -> None:
