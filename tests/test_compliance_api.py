@@ -1,4 +1,4 @@
-"""SPEC §3 through the HTTP API, on EXAMPLES.md's worked numbers."""
+"""The rules of docs/rules.md through the HTTP API, on its worked examples' numbers."""
 
 from typing import Any
 

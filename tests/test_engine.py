@@ -1,4 +1,4 @@
-"""The credit engine's rules (SPEC §3) on hand-computed cases, EXAMPLES.md first."""
+"""The credit engine's rules (docs/rules.md) on hand-computed cases, its worked examples first."""
 
 import dataclasses
 import json
