@@ -25,6 +25,7 @@ from app.compliance.router import router as compliance_router
 from app.config import Settings, get_settings
 from app.credit_policy.router import router as credit_policy_router
 from app.db import create_engine, create_sessionmaker, transaction
+from app.enrollment.router import closing_router as session_closing_router
 from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
 from app.errors import install_error_handlers
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         org_unit_router,
         cadre_router,
         training_session_router,
+        session_closing_router,
         session_enrollment_router,
         enrollment_router,
         study_log_router,

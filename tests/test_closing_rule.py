@@ -68,6 +68,27 @@ def test_leave_cap_and_exceptions(
     assert outcome.issues_log is log
 
 
+@pytest.mark.parametrize(
+    ("leave", "hours", "earned_days", "log"),
+    [
+        # 40 h, 5 days, not centralised: no cap, whatever the leave (N6 speaks of 集中培训).
+        ("6", D(34), D("4.25"), True),
+        ("5.71", D("34.29"), D("4.28625"), True),
+        ("39", D(1), D("0.125"), True),
+        ("40", D(0), D(0), False),
+        ("0", D(40), D(5), True),
+    ],
+    ids=["above-the-cap", "just-below-the-cap", "almost-all", "all-leave", "no-leave"],
+)
+def test_no_leave_cap_outside_centralised_classes(
+    leave: str, hours: D, earned_days: D, log: bool
+) -> None:
+    outcome = close_outcome(D(40), D(5), D(leave), CN_2023, centralised=False)
+    assert (outcome.status, outcome.hours, outcome.days) == (COMPLETED, hours, earned_days)
+    assert outcome.issues_log is log
+    assert "applies to centralised classes only" in outcome.explanation
+
+
 def test_an_exception_above_the_cap_is_explained_with_its_reason() -> None:
     outcome = close_outcome(D(40), D(5), D(6), CN_2023, leave_exception=REASON)
     assert "6 h of leave exceeds the leave cap 1/7 of 40 h = 5.71 h" in outcome.explanation

@@ -201,3 +201,23 @@ async def test_a_session_closes_on_its_last_day_at_the_earliest(
     (outcome,) = r.json()["outcomes"]
     log = (await client.get(f"{API}/study-logs/{outcome['study_log_id']}")).json()
     assert log["end_date"] == "2025-03-07"
+
+
+async def test_a_lecture_has_no_leave_cap(client: httpx.AsyncClient) -> None:
+    """The 1/7 cap is the rule of centralised classes (N6): a lecture series of 40 h closes with
+    a trainee who missed 6 h completing with 34 h, no exception needed, as a `lecture` log."""
+    unit = await create_org_unit(client)
+    ts = await create_session(
+        client, unit["id"], form="lecture", centralised=False, days="5", credit_hours="40"
+    )
+    cadre = await create_cadre(client, unit["id"])
+    enrollment_id = await _enrol(client, ts, cadre)
+    r = await client.patch(f"{API}/enrollments/{enrollment_id}", json={"leave_hours": "6"})
+    assert r.status_code == 200, r.text
+    r = await client.post(f"{API}/training-sessions/{ts['id']}/close")
+    assert r.status_code == 200, r.text
+    (outcome,) = r.json()["outcomes"]
+    assert (outcome["status"], outcome["hours"], outcome["days"]) == ("completed", "34.00", "4.25")
+    assert "applies to centralised classes only" in outcome["explanation"]
+    log = (await client.get(f"{API}/study-logs/{outcome['study_log_id']}")).json()
+    assert (log["kind"], log["hours"]) == ("lecture", "34.00")

@@ -6,11 +6,6 @@ class EnrollmentNotFound(NotFound):
     title = "Enrollment not found"
 
 
-class SessionFull(Conflict):
-    code = "enrollment.session_full"
-    title = "The session has no free place"
-
-
 class AlreadyEnrolled(Conflict):
     code = "enrollment.already_enrolled"
     title = "The cadre is already enrolled in this session"

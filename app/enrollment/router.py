@@ -1,11 +1,11 @@
 import uuid
 
 from fastapi import APIRouter, Response, status
-from sqlalchemy import select
 
 from app.cadre.errors import ReferencedCadreNotFound
+from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
-from app.enrollment import service
+from app.enrollment import closing, repository, service
 from app.enrollment.errors import (
     AlreadyEnrolled,
     CadreInactive,
@@ -14,11 +14,16 @@ from app.enrollment.errors import (
     InvalidEnrollmentTransition,
     LeaveExceedsSession,
     LeaveExceptionForbidden,
-    SessionFull,
     SessionNotOpen,
 )
 from app.enrollment.models import Enrollment
-from app.enrollment.schemas import EnrollmentCreate, EnrollmentRead, EnrollmentUpdate
+from app.enrollment.schemas import (
+    EnrollmentCreate,
+    EnrollmentOutcomeRead,
+    EnrollmentRead,
+    EnrollmentUpdate,
+    SessionClosing,
+)
 from app.enums import EnrollmentStatus
 from app.errors import FieldNotAllowed, PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
@@ -26,13 +31,27 @@ from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery, paginate
 from app.security import CurrentActor
 from app.training_session import service as session_service
-from app.training_session.errors import NotSessionOrganiser, TrainingSessionNotFound
+from app.training_session.errors import (
+    AlreadyClosed,
+    InvalidStatusTransition,
+    NotSessionOrganiser,
+    SessionFull,
+    SessionNotEnded,
+    TrainingSessionNotFound,
+)
+from app.training_session.schemas import TrainingSessionRead
 
 session_router = APIRouter(
     prefix=f"{API_PREFIX}/training-sessions", tags=["enrollments"], route_class=IdempotentRoute
 )
 router = APIRouter(
     prefix=f"{API_PREFIX}/enrollments", tags=["enrollments"], route_class=IdempotentRoute
+)
+# Closing decides every enrollment of the session (docs/rules.md rule 7).
+closing_router = APIRouter(
+    prefix=f"{API_PREFIX}/training-sessions",
+    tags=["training sessions"],
+    route_class=IdempotentRoute,
 )
 
 
@@ -54,9 +73,7 @@ async def list_session_enrollments(
 ) -> EnrollmentPage:
     """The session's enrollments (参训名单) that the caller may see."""
     ts = await session_service.get_training_session(db_session, training_session_id, actor)
-    stmt = select(Enrollment).where(Enrollment.training_session_id == ts.id, service.visible(actor))
-    if status is not None:
-        stmt = stmt.where(Enrollment.status == status)
+    stmt = repository.of_session(ts.id, actor, status)
     items, next_cursor = await paginate(db_session, stmt, Enrollment.id, page)
     return EnrollmentPage(
         items=[EnrollmentRead.model_validate(e) for e in items], next_cursor=next_cursor
@@ -138,3 +155,46 @@ async def update_enrollment(
     enrollment = await service.update_enrollment(db_session, enrollment, body, actor)
     set_etag(response, enrollment.version)
     return EnrollmentRead.model_validate(enrollment)
+
+
+@closing_router.post(
+    "/{training_session_id}/close",
+    operation_id="closeTrainingSession",
+    responses=problems(
+        TrainingSessionNotFound,
+        NotSessionOrganiser,
+        AlreadyClosed,
+        InvalidStatusTransition,
+        SessionNotEnded,
+        NoPolicyForDate,
+        PreconditionFailed,
+    ),
+)
+async def close_training_session(
+    training_session_id: uuid.UUID,
+    db_session: DbSession,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SessionClosing:
+    """Close the session (docs/rules.md rule 7): in a centralised session every enrolled or
+    confirmed trainee whose leave exceeds credit_hours / 7 is withdrawn (退学) with no credit,
+    unless the organiser granted a leave exception on the enrollment (`leave_exception_reason`)
+    (in other sessions there is no leave cap); the others complete and receive
+    an approved study log of credit_hours − leave_hours and proportional days, in the same
+    transaction (a trainee excused for every hour completes with no log: nothing to credit).
+    A session closes on its last day at the earliest (local date, Asia/Shanghai): its logs may
+    not end after today (docs/rules.md rule 10; 409 `training_session.not_ended`). Closing twice
+    is refused."""
+    ts = await session_service.get_training_session(
+        db_session, training_session_id, actor, for_update=True
+    )
+    check_if_match(if_match, ts.version)
+    outcomes = await closing.close_session(db_session, ts, actor)
+    set_etag(response, ts.version)
+    return SessionClosing(
+        training_session=TrainingSessionRead.model_validate(ts),
+        completed=sum(o.status == EnrollmentStatus.completed for o in outcomes),
+        dropped_out=sum(o.status == EnrollmentStatus.dropped_out for o in outcomes),
+        outcomes=[EnrollmentOutcomeRead.model_validate(o) for o in outcomes],
+    )

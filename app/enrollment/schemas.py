@@ -2,10 +2,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.enums import EnrollmentOrigin, EnrollmentStatus
 from app.schema_types import LINE_PATTERN, Decimal2, Hours, InputModel, OutputModel, Score
+from app.training_session.schemas import TrainingSessionRead
 
 # One line: a reason kept in the record and the audit trail, not a letter.
 LeaveExceptionReason = Annotated[
@@ -53,3 +54,30 @@ class EnrollmentRead(OutputModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class EnrollmentOutcomeRead(OutputModel):
+    enrollment_id: uuid.UUID
+    cadre_id: uuid.UUID
+    status: EnrollmentStatus = Field(description="`completed` or `dropped_out` (退学)")
+    leave_hours: Decimal2
+    leave_cap: Decimal2 = Field(description="credit_hours × the policy's leave share (1/7)")
+    leave_exception_reason: str | None = Field(
+        description="The organiser's exception to the leave cap, if granted: the trainee "
+        "completes even with leave above it"
+    )
+    hours: Decimal2 = Field(description="credit_hours − leave_hours; 0 when dropped out")
+    days: Decimal2 = Field(description="session days × hours / credit_hours")
+    study_log_id: uuid.UUID | None = Field(
+        description="The approved log issued, if completed with hours or days to credit"
+    )
+    explanation: str
+
+
+class SessionClosing(BaseModel):
+    """What closing a session decided, trainee by trainee."""
+
+    training_session: TrainingSessionRead
+    completed: int
+    dropped_out: int
+    outcomes: list[EnrollmentOutcomeRead]

@@ -3,13 +3,12 @@ count happens under the session's row lock, and a CHECK backs it in the database
 
 import uuid
 
-from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.actor import Actor
 from app.cadre.service import referenced_cadre
 from app.db import flush_mapping_conflicts
+from app.enrollment import repository
 from app.enrollment.errors import (
     AlreadyEnrolled,
     CadreInactive,
@@ -18,7 +17,6 @@ from app.enrollment.errors import (
     InvalidEnrollmentTransition,
     LeaveExceedsSession,
     LeaveExceptionForbidden,
-    SessionFull,
     SessionNotOpen,
 )
 from app.enrollment.models import Enrollment
@@ -33,6 +31,7 @@ from app.enums import (
 )
 from app.errors import FieldNotAllowed
 from app.training_session import repository as sessions
+from app.training_session import service as session_service
 from app.training_session.errors import NotSessionOrganiser
 from app.training_session.models import TrainingSession
 from app.training_session.service import check_manages
@@ -59,31 +58,13 @@ _TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
 }
 
 
-def visible(actor: Actor) -> ColumnElement[bool]:
-    """An enrollment is visible to whoever sees its cadre, and to the session's organisers."""
-    managed_sessions = select(TrainingSession.id).where(
-        scope.sessions_managed(TrainingSession.organiser_org_unit_id, actor)
-    )
-    return or_(
-        scope.cadre_column_in_scope(Enrollment.cadre_id, actor),
-        Enrollment.training_session_id.in_(managed_sessions),
-    )
-
-
 async def get_enrollment(
     db_session: AsyncSession, enrollment_id: uuid.UUID, actor: Actor
 ) -> Enrollment:
-    stmt = select(Enrollment).where(Enrollment.id == enrollment_id, visible(actor))
-    found = (await db_session.scalars(stmt)).one_or_none()
+    found = await repository.get(db_session, enrollment_id, actor)
     if found is None:
         raise EnrollmentNotFound()
     return found
-
-
-async def _take_place(ts: TrainingSession) -> None:
-    if ts.enrolled >= ts.capacity:
-        raise SessionFull(f"All {ts.capacity} places are taken.")
-    ts.enrolled += 1
 
 
 async def enroll(
@@ -99,14 +80,10 @@ async def enroll(
     cadre = await referenced_cadre(db_session, data.cadre_id, actor)
     if cadre.status != CadreStatus.active:
         raise CadreInactive()
-    existing = await db_session.scalar(
-        select(Enrollment.id).where(
-            Enrollment.training_session_id == ts.id, Enrollment.cadre_id == cadre.id
-        )
-    )
+    existing = await repository.id_of(db_session, ts.id, cadre.id)
     if existing is not None:
         raise AlreadyEnrolled(f"Enrollment {existing} exists; PATCH it to re-enrol.")
-    await _take_place(ts)
+    session_service.take_place(ts)
     enrollment = Enrollment(
         training_session_id=ts.id,
         cadre_id=cadre.id,
@@ -163,9 +140,9 @@ async def update_enrollment(
         was_active = enrollment.status in ACTIVE_ENROLLMENT_STATUSES
         now_active = new_status in ACTIVE_ENROLLMENT_STATUSES
         if now_active and not was_active:
-            await _take_place(ts)
+            session_service.take_place(ts)
         elif was_active and not now_active:
-            ts.enrolled -= 1
+            session_service.release_place(ts)
     for field, value in changes.items():
         setattr(enrollment, field, value)
     await db_session.flush()

@@ -4,7 +4,9 @@ pending → approved | rejected; pending | approved → voided (SPEC §3 rule 1:
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -20,6 +22,7 @@ from app.cadre.service import referenced_cadre
 from app.clock import local_today
 from app.enums import AuditAction, Role, StudyLogKind, StudyLogSource, StudyLogStatus
 from app.errors import FieldNotAllowed
+from app.ids import new_id
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
 from app.schema_types import quantize
@@ -81,6 +84,54 @@ def _new_log(data: StudyLogCreate, **extra: Any) -> StudyLog:
     if data.status == StudyLogStatus.approved:
         log.reviewed_at = datetime.now(UTC)
     return log
+
+
+@dataclass(frozen=True)
+class SessionCredit:
+    """What closing a session credits one trainee (docs/rules.md rule 7)."""
+
+    cadre_id: uuid.UUID
+    enrollment_id: uuid.UUID
+    hours: Decimal
+    days: Decimal
+
+
+def issue_session_logs(
+    db_session: AsyncSession,
+    *,
+    training_session_id: uuid.UUID,
+    kind: StudyLogKind,
+    title: str,
+    provider: str | None,
+    start_date: date,
+    end_date: date,
+    credits: list[SessionCredit],
+) -> list[StudyLog]:
+    """The approved logs a closed session issues to its completed trainees, added for the
+    caller's one flush (one INSERT, one pass of the year-sum triggers)."""
+    now = datetime.now(UTC)
+    logs = [
+        StudyLog(
+            id=new_id(),
+            cadre_id=credit.cadre_id,
+            kind=kind,
+            title=title,
+            provider=provider,
+            start_date=start_date,
+            end_date=end_date,
+            hours=credit.hours,
+            days=credit.days,
+            status=StudyLogStatus.approved,
+            source=StudyLogSource.session,
+            training_session_id=training_session_id,
+            enrollment_id=credit.enrollment_id,
+            reviewed_at=now,
+            review_comment="issued by closing the session",
+        )
+        for credit in credits
+    ]
+    db_session.add_all(logs)
+    return logs
 
 
 async def create_study_log(

@@ -39,3 +39,8 @@ class AlreadyClosed(Conflict):
 class SessionNotEnded(Conflict):
     code = "training_session.not_ended"
     title = "The session has not ended yet; it closes from its last day on"
+
+
+class SessionFull(Conflict):
+    code = "enrollment.session_full"
+    title = "The session has no free place"

@@ -54,3 +54,22 @@ def list_query(
     if starts_to is not None:
         stmt = stmt.where(TrainingSession.start_date <= starts_to)
     return stmt
+
+
+async def is_managed(
+    db_session: AsyncSession, training_session_id: uuid.UUID, actor: Actor
+) -> bool:
+    """Organised inside the actor's tree (visible is not enough to change a session)."""
+    found = await db_session.scalar(
+        select(TrainingSession.id).where(
+            TrainingSession.id == training_session_id,
+            scope.sessions_managed(TrainingSession.organiser_org_unit_id, actor),
+        )
+    )
+    return found is not None
+
+
+def managed_ids(actor: Actor) -> Select[uuid.UUID]:
+    return select(TrainingSession.id).where(
+        scope.sessions_managed(TrainingSession.organiser_org_unit_id, actor)
+    )

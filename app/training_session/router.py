@@ -2,28 +2,24 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
 
-from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
-from app.enums import EnrollmentStatus, SessionStatus, TrainingForm
+from app.enums import SessionStatus, TrainingForm
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import Page, PageQuery, paginate
-from app.schema_types import Decimal2, LocalDate, OutputModel
+from app.schema_types import LocalDate
 from app.security import CurrentActor
-from app.training_session import closing, repository, service
+from app.training_session import repository, service
 from app.training_session.errors import (
-    AlreadyClosed,
     CapacityBelowEnrolled,
     InvalidSessionDates,
     InvalidStatusTransition,
     NotSessionOrganiser,
     SessionImmutable,
-    SessionNotEnded,
     TrainingSessionNotFound,
 )
 from app.training_session.models import TrainingSession
@@ -133,68 +129,3 @@ async def update_training_session(
     ts = await service.update_training_session(db_session, ts, body, actor)
     set_etag(response, ts.version)
     return TrainingSessionRead.model_validate(ts)
-
-
-class EnrollmentOutcomeRead(OutputModel):
-    enrollment_id: uuid.UUID
-    cadre_id: uuid.UUID
-    status: EnrollmentStatus = Field(description="`completed` or `dropped_out` (退学)")
-    leave_hours: Decimal2
-    leave_cap: Decimal2 = Field(description="credit_hours × the policy's leave share (1/7)")
-    leave_exception_reason: str | None = Field(
-        description="The organiser's exception to the leave cap, if granted: the trainee "
-        "completes even with leave above it"
-    )
-    hours: Decimal2 = Field(description="credit_hours − leave_hours; 0 when dropped out")
-    days: Decimal2 = Field(description="session days × hours / credit_hours")
-    study_log_id: uuid.UUID | None = Field(
-        description="The approved log issued, if completed with hours or days to credit"
-    )
-    explanation: str
-
-
-class SessionClosing(BaseModel):
-    training_session: TrainingSessionRead
-    completed: int
-    dropped_out: int
-    outcomes: list[EnrollmentOutcomeRead]
-
-
-@router.post(
-    "/{training_session_id}/close",
-    operation_id="closeTrainingSession",
-    responses=problems(
-        TrainingSessionNotFound,
-        NotSessionOrganiser,
-        AlreadyClosed,
-        InvalidStatusTransition,
-        SessionNotEnded,
-        NoPolicyForDate,
-        PreconditionFailed,
-    ),
-)
-async def close_training_session(
-    training_session_id: uuid.UUID,
-    db_session: DbSession,
-    actor: CurrentActor,
-    response: Response,
-    if_match: IfMatch = None,
-) -> SessionClosing:
-    """Close the session (docs/rules.md rule 7): every enrolled or confirmed trainee whose leave
-    exceeds credit_hours / 7 is withdrawn (退学) with no credit, unless the organiser granted a
-    leave exception on the enrollment (`leave_exception_reason`); the others complete and receive
-    an approved study log of credit_hours − leave_hours and proportional days, in the same
-    transaction (a trainee excused for every hour completes with no log: nothing to credit).
-    A session closes on its last day at the earliest (local date, Asia/Shanghai): its logs may
-    not end after today (docs/rules.md rule 10; 409 `training_session.not_ended`). Closing twice
-    is refused."""
-    ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
-    check_if_match(if_match, ts.version)
-    outcomes = await closing.close_session(db_session, ts, actor)
-    set_etag(response, ts.version)
-    return SessionClosing(
-        training_session=TrainingSessionRead.model_validate(ts),
-        completed=sum(o.status == EnrollmentStatus.completed for o in outcomes),
-        dropped_out=sum(o.status == EnrollmentStatus.dropped_out for o in outcomes),
-        outcomes=[EnrollmentOutcomeRead.model_validate(o) for o in outcomes],
-    )

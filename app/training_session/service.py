@@ -1,30 +1,33 @@
-"""Session lifecycle: draft → open → running → closed | cancelled (SPEC §4)."""
+"""Session lifecycle: draft → open → running → closed | cancelled."""
 
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.actor import Actor
-from app.enums import SessionStatus
+from app.clock import local_today
+from app.enums import SessionStatus, StudyLogKind, TrainingForm
 from app.errors import ProblemFieldError
 from app.org_unit import repository as org_units
 from app.org_unit.errors import ReferencedOrgUnitNotFound
+from app.study_log import rules as study_log_rules
 from app.training_session import repository
 from app.training_session.errors import (
+    AlreadyClosed,
     CapacityBelowEnrolled,
     InvalidSessionDates,
     InvalidStatusTransition,
     NotSessionOrganiser,
+    SessionFull,
     SessionImmutable,
+    SessionNotEnded,
     TrainingSessionNotFound,
 )
 from app.training_session.models import TrainingSession
 from app.training_session.schemas import TrainingSessionCreate, TrainingSessionUpdate
 
-# Moves a PATCH may make; `closed` only through close_session (SPEC §3 rule 7).
+# Moves a PATCH may make; `closed` only by closing the session (docs/rules.md rule 7).
 _TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
     SessionStatus.draft: frozenset({SessionStatus.open, SessionStatus.cancelled}),
     SessionStatus.open: frozenset(
@@ -35,6 +38,14 @@ _TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
     SessionStatus.cancelled: frozenset(),
 }
 FINAL_STATUSES = frozenset({SessionStatus.closed, SessionStatus.cancelled})
+
+# The study-log kind a completed session issues, when the session is not centralised.
+_KIND_OF_FORM = {
+    TrainingForm.online_class: StudyLogKind.online_course,
+    TrainingForm.lecture: StudyLogKind.lecture,
+    TrainingForm.seminar: StudyLogKind.seminar,
+    TrainingForm.study_tour: StudyLogKind.study_tour,
+}
 
 
 async def get_training_session(
@@ -52,14 +63,46 @@ async def get_training_session(
 
 async def check_manages(db_session: AsyncSession, ts: TrainingSession, actor: Actor) -> None:
     """Visible is not enough to change a session: it must be organised inside the actor's tree."""
-    managed = await db_session.scalar(
-        select(TrainingSession.id).where(
-            TrainingSession.id == ts.id,
-            scope.sessions_managed(TrainingSession.organiser_org_unit_id, actor),
-        )
-    )
-    if managed is None:
+    if not await repository.is_managed(db_session, ts.id, actor):
         raise NotSessionOrganiser()
+
+
+def take_place(ts: TrainingSession) -> None:
+    """One more enrolled or confirmed trainee; `ts` must have been loaded FOR UPDATE."""
+    if ts.enrolled >= ts.capacity:
+        raise SessionFull(f"All {ts.capacity} places are taken.")
+    ts.enrolled += 1
+
+
+def release_place(ts: TrainingSession) -> None:
+    ts.enrolled -= 1
+
+
+def check_closable(ts: TrainingSession) -> None:
+    """docs/rules.md rule 7 and rule 10: an open or running session closes once, and not before
+    its last day (the logs it issues end then, and no log ends after today)."""
+    if ts.status == SessionStatus.closed:
+        raise AlreadyClosed()
+    if ts.status not in (SessionStatus.open, SessionStatus.running):
+        raise InvalidStatusTransition(f"A {ts.status.value} session cannot be closed.")
+    try:
+        study_log_rules.check_not_in_future(ts.end_date, local_today())
+    except study_log_rules.EndsInFuture as exc:
+        raise SessionNotEnded(
+            f"The session {exc}: its study logs would record days still to come."
+        ) from None
+
+
+def mark_closed(ts: TrainingSession) -> None:
+    ts.status = SessionStatus.closed
+    ts.enrolled = 0  # nobody is enrolled or confirmed any more
+
+
+def log_kind(ts: TrainingSession) -> StudyLogKind:
+    """The study-log kind a completed trainee of the session receives."""
+    if ts.centralised:
+        return StudyLogKind.centralised_training
+    return _KIND_OF_FORM.get(ts.form, StudyLogKind.seminar)
 
 
 async def create_training_session(

@@ -41,6 +41,7 @@ def close_outcome(
     leave_hours: Decimal,
     policy: Policy,
     *,
+    centralised: bool = True,
     leave_exception: str | None = None,
 ) -> ClosingOutcome:
     """docs/rules.md rule 7: leave above `credit_hours × leave_cap` (1/7) withdraws the trainee
@@ -48,14 +49,16 @@ def close_outcome(
     art. 15 "原则上"); leave exactly at the cap completes. The comparison is exact (`leave × 7 >
     credit_hours`), never against a rounded 5.71. A completed trainee earns `credit_hours −
     leave_hours` (never below 0) and the same share of the days. A session of 0 credit hours
-    gives its full days to whoever took no leave, as there is no hour to prorate by."""
+    gives its full days to whoever took no leave, as there is no hour to prorate by. The cap is
+    the rule of centralised classes (N6, art. 15: "参加集中培训"): a trainee of another session
+    (a lecture, an online class) is never withdrawn for leave, and earns what it attended."""
     hours, days, leave = exact(credit_hours), exact(session_days), exact(leave_hours)
     if hours < 0 or days < 0 or leave < 0:
         raise ValueError("credit hours, session days and leave hours must be ≥ 0")
     cap = policy.leave_cap
     limit = hours * Fraction(cap.numerator, cap.denominator)
     rule = f"leave cap {cap} of {fmt(hours)} h = {fmt(limit)} h (docs/rules.md rule 7)"
-    above_cap = leave * cap.denominator > hours * cap.numerator
+    above_cap = centralised and leave * cap.denominator > hours * cap.numerator
     if above_cap and leave_exception is None:
         return ClosingOutcome(
             status=EnrollmentStatus.dropped_out,
@@ -71,8 +74,13 @@ def close_outcome(
             f"{fmt(leave)} h of leave exceeds the {rule}, but the organiser granted an exception "
             f"({leave_exception})"
         )
-    else:
+    elif centralised:
         reading = f"{fmt(leave)} h of leave is within the {rule}"
+    else:
+        reading = (
+            f"{fmt(leave)} h of leave; the leave cap applies to centralised classes only "
+            "(docs/rules.md rule 7)"
+        )
     credit = (
         f"completed with {fmt(hours)} − {fmt(leave)} = {fmt(earned)} h and {fmt(days)} × "
         f"{fmt(earned)}/{fmt(hours)} = {fmt(earned_days)} days"

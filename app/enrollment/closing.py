@@ -1,0 +1,95 @@
+"""Closing a session (docs/rules.md rule 7). The outcome is the trainees': each enrolled or
+confirmed enrollment completes or drops out (退学), and the completed receive an approved study
+log. The flow lives with the enrollments it decides; the session's status, and the logs, are
+written by their own domains. The logs end on the session's last day, so a session closes from
+that day on, never before (docs/rules.md rule 10: no log ends after today)."""
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actor import Actor
+from app.credit_policy import engine
+from app.credit_policy.service import policy_on
+from app.enrollment import repository
+from app.enums import EnrollmentStatus
+from app.study_log import service as study_logs
+from app.training_session import service as sessions
+from app.training_session.models import TrainingSession
+
+
+@dataclass(frozen=True)
+class EnrollmentOutcome:
+    enrollment_id: uuid.UUID
+    cadre_id: uuid.UUID
+    status: EnrollmentStatus
+    leave_hours: Decimal
+    leave_cap: Decimal
+    leave_exception_reason: str | None
+    hours: Decimal
+    days: Decimal
+    study_log_id: uuid.UUID | None
+    explanation: str
+
+
+async def close_session(
+    db_session: AsyncSession, ts: TrainingSession, actor: Actor
+) -> list[EnrollmentOutcome]:
+    """`ts` must have been loaded FOR UPDATE: a second, concurrent close waits, then is refused."""
+    await sessions.check_manages(db_session, ts, actor)
+    sessions.check_closable(ts)
+    policy = await policy_on(db_session, ts.end_date)
+    decided = []
+    for enrollment in await repository.active_for_update(db_session, ts.id):
+        outcome = engine.close_outcome(
+            ts.credit_hours,
+            ts.days,
+            enrollment.leave_hours,
+            policy,
+            centralised=ts.centralised,
+            leave_exception=enrollment.leave_exception_reason,
+        )
+        enrollment.status = outcome.status
+        decided.append((enrollment, outcome))
+    credits = [
+        study_logs.SessionCredit(
+            cadre_id=enrollment.cadre_id,
+            enrollment_id=enrollment.id,
+            hours=outcome.hours,
+            # Stored with two places; the exact figure is in the explanation.
+            days=engine.q2(outcome.days),
+        )
+        for enrollment, outcome in decided
+        if outcome.issues_log
+    ]
+    issued = study_logs.issue_session_logs(
+        db_session,
+        training_session_id=ts.id,
+        kind=sessions.log_kind(ts),
+        title=ts.title,
+        provider=ts.provider,
+        start_date=ts.start_date,
+        end_date=ts.end_date,
+        credits=credits,
+    )
+    log_of = {log.enrollment_id: log.id for log in issued}
+    sessions.mark_closed(ts)
+    # One flush: one INSERT of all issued logs, one pass of the year-sum triggers.
+    await db_session.flush()
+    return [
+        EnrollmentOutcome(
+            enrollment_id=enrollment.id,
+            cadre_id=enrollment.cadre_id,
+            status=outcome.status,
+            leave_hours=enrollment.leave_hours,
+            leave_cap=outcome.leave_cap,
+            leave_exception_reason=enrollment.leave_exception_reason,
+            hours=outcome.hours,
+            days=outcome.days,
+            study_log_id=log_of.get(enrollment.id),
+            explanation=outcome.explanation,
+        )
+        for enrollment, outcome in decided
+    ]

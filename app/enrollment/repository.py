@@ -1,0 +1,68 @@
+"""Every query of the enrollment domain; scope is a statement built here."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import scope
+from app.actor import Actor
+from app.enrollment.models import Enrollment
+from app.enums import ACTIVE_ENROLLMENT_STATUSES, EnrollmentStatus
+from app.training_session import repository as sessions
+
+
+def visible(actor: Actor) -> ColumnElement[bool]:
+    """An enrollment is visible to whoever sees its cadre, and to the session's organisers."""
+    return or_(
+        scope.cadre_column_in_scope(Enrollment.cadre_id, actor),
+        Enrollment.training_session_id.in_(sessions.managed_ids(actor)),
+    )
+
+
+async def get(
+    db_session: AsyncSession, enrollment_id: uuid.UUID, actor: Actor
+) -> Enrollment | None:
+    stmt = select(Enrollment).where(Enrollment.id == enrollment_id, visible(actor))
+    return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def id_of(
+    db_session: AsyncSession, training_session_id: uuid.UUID, cadre_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The cadre's enrollment in the session, whatever its status."""
+    return await db_session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.training_session_id == training_session_id,
+            Enrollment.cadre_id == cadre_id,
+        )
+    )
+
+
+def of_session(
+    training_session_id: uuid.UUID, actor: Actor, status: EnrollmentStatus | None
+) -> Select[Enrollment]:
+    stmt = select(Enrollment).where(
+        Enrollment.training_session_id == training_session_id, visible(actor)
+    )
+    if status is not None:
+        stmt = stmt.where(Enrollment.status == status)
+    return stmt
+
+
+async def active_for_update(
+    db_session: AsyncSession, training_session_id: uuid.UUID
+) -> Sequence[Enrollment]:
+    """The enrolled and confirmed trainees of a session being closed, locked."""
+    return (
+        await db_session.scalars(
+            select(Enrollment)
+            .where(
+                Enrollment.training_session_id == training_session_id,
+                Enrollment.status.in_(ACTIVE_ENROLLMENT_STATUSES),
+            )
+            .order_by(Enrollment.id)
+            .with_for_update()
+        )
+    ).all()
