@@ -18,6 +18,7 @@ Create Date: 2026-11-30 01:00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
@@ -40,9 +41,11 @@ def upgrade() -> None:
         WHERE definition -> 'annual_hours_kinds' IS NULL OR code = 'cn-2023'
         """
     )
+    op.add_column("assessment", sa.Column("override_reason", sa.String(length=2000)))
 
 
 def downgrade() -> None:
+    op.drop_column("assessment", "override_reason")
     op.execute(
         """
         UPDATE credit_policy
