@@ -92,6 +92,17 @@ async def test_unit_export_streams_csv_and_xlsx_with_the_same_rows(
     await create_log(
         client,
         trained["id"],
+        title="党校进修班",
+        kind="centralised_training",
+        status="approved",
+        hours="70",
+        days="10",
+        start_date="2025-05-12",
+        end_date="2025-05-23",
+    )
+    await create_log(
+        client,
+        trained["id"],
         title="去年",
         status="approved",
         start_date="2024-03-01",
@@ -108,13 +119,23 @@ async def test_unit_export_streams_csv_and_xlsx_with_the_same_rows(
     assert header[:4] == ["org_unit_code", "org_unit", "hr_id", "name"]
     by_title = {row[header.index("log_title")]: row for row in body}
     # One row per log of the year; a cadre without any: one row, with its compliance.
-    assert set(by_title) == {"网络专题班", "'@SUM(1)", ""}
+    assert set(by_title) == {"网络专题班", "'@SUM(1)", "党校进修班", ""}
     assert by_title[""][header.index("hr_id")] == idle["hr_id"]
     assert by_title[""][header.index("five_year_status")] == "not_met"
     online = by_title["网络专题班"]
     assert online[header.index("name")] == '\'=HYPERLINK("http://x")'
-    assert online[header.index("annual_credited_hours")] == "120.00"
-    assert online[header.index("annual_status")] == "met"
+    # docs/rules.md rule 5: 10 centralised days and 70 h counted; 190 h credited, not compared.
+    annual = [
+        online[header.index(column)]
+        for column in (
+            "annual_status",
+            "annual_centralised_days",
+            "annual_centralised_hours",
+            "annual_counted_hours",
+            "annual_credited_hours",
+        )
+    ]
+    assert annual == ["not_met", "10.00", "70.00", "70.00", "190.00"]
 
     r = await client.get(url, params={"year": 2025, "format": "xlsx"})
     assert r.status_code == 200
@@ -134,3 +155,43 @@ async def test_unit_export_streams_csv_and_xlsx_with_the_same_rows(
     for got, want in zip(xlsx_rows, rows, strict=True):
         got += [None] * (len(want) - len(got))
         assert [same(v) for v in got] == [same(v) for v in want]
+
+
+async def test_archive_assessments_show_the_annual_figures_and_the_override(
+    client: httpx.AsyncClient,
+) -> None:
+    from tests.test_assessments import REASON
+    from tests.test_compliance_api import example_5_cadre
+
+    unit = await create_org_unit(client)
+    cadre = await example_5_cadre(client, unit["id"])
+    r = await client.post(
+        f"{API}/assessments",
+        json={
+            "cadre_id": cadre["id"],
+            "year": 2025,
+            "rating": "excellent",
+            "override_reason": REASON,
+        },
+    )
+    assert r.status_code == 201, r.text
+    url = f"{API}/cadres/{cadre['id']}/archive"
+    (assessment,) = (await client.get(url)).json()["assessments"]
+    assert assessment["override_reason"] == REASON
+    assert assessment["training_snapshot"]["annual"]["counted_hours"] == "84.00"
+
+    book = load_workbook(
+        io.BytesIO((await client.get(url, params={"format": "xlsx"})).content), read_only=True
+    )
+    header, row = [list(r) for r in book["assessments"].iter_rows(values_only=True)]
+    got = dict(zip(header, row, strict=True))
+    assert (got["rating"], got["excellent_allowed"], got["override_reason"]) == (
+        "excellent",
+        False,
+        REASON,
+    )
+    assert [
+        got[f"annual_{name}"]
+        for name in ("status", "centralised_days", "centralised_hours", "counted_hours")
+    ] == ["not_met", 11, 84, 84]
+    assert got["annual_credited_hours"] == 144

@@ -45,7 +45,7 @@ async def test_lower_case_check_character_is_normalised(client: httpx.AsyncClien
     birth = date(1949, 12, 31)
     number = next(
         n
-        for n in (id_number(birth, male=False, region="110105") for _ in range(30))
+        for n in (id_number(birth, male=False, region="110105") for _ in range(500))
         if n.endswith("X")
     )
     cadre = await create_cadre(

@@ -1,11 +1,13 @@
-"""The rules of docs/rules.md through the HTTP API, on its worked examples' numbers."""
+"""The rules (docs/rules.md) through the HTTP API, on the worked examples' numbers."""
 
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
-from app.enums import Role
+from app.clock import pinned
+from app.enums import Role, StudyLogKind
 from tests.conftest import ClientFor
 from tests.factories import API, create_cadre, create_log, create_org_unit, create_session
 from tests.test_platform import assert_problem
@@ -116,12 +118,47 @@ async def test_caps_and_per_item_credits(client: httpx.AsyncClient) -> None:
     )
     second = by_kind["self_study"]["logs"][1]
     assert (second["counted_hours"], second["removed_by_cap"]) == ("8.00", "4.00")
+    assert (credits["centralised_hours"], credits["counted_hours"]) == ("0.00", "0.00")
+    assert [k["kind"] for k in credits["by_kind"] if k["annual_counted"]] == [
+        "centralised_training"
+    ]
     state = (
         await client.get(f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": "2024-12-31"})
     ).json()
-    assert (state["annual"]["status"], state["annual"]["credited_hours"]) == ("met", "99.00")
+    annual = state["annual"]
+    # cn-2023 counts centralised training only (docs/rules.md rule 5): 99 credited, 0 counted.
+    assert (annual["credited_hours"], annual["counted_hours"], annual["status"]) == (
+        "99.00",
+        "0.00",
+        "not_met",
+    )
+    assert (annual["shortfall_days"], annual["shortfall_hours"]) == ("12.00", "90.00")
+    assert annual["counted_kinds"] == ["centralised_training"]
     assert (state["online"]["status"], state["online"]["hours"]) == ("met", "52.00")
     assert state["five_year"]["status"] == "not_applicable"
+
+    # A local 学时学分制 in force from 2024 counts every kind: the same year is met.
+    from app.credit_policy.policy import CN_2023
+    from app.credit_policy.schemas import definition_of
+
+    local = {
+        **definition_of(CN_2023),
+        "annual_hours_kinds": sorted(k.value for k in StudyLogKind),
+        "code": "local-2024",
+        "name": "学时学分制",
+        "effective_from": "2024-01-01",
+    }
+    r = await client.post(f"{API}/credit-policies", json=local)
+    assert r.status_code == 201, r.text
+    annual = (
+        await client.get(f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": "2024-12-31"})
+    ).json()["annual"]
+    assert (annual["policy_code"], annual["counted_hours"], annual["status"]) == (
+        "local-2024",
+        "99.00",
+        "met",
+    )
+    assert annual["shortfall_hours"] == "0.00"
 
 
 async def test_a_class_across_new_year(client: httpx.AsyncClient) -> None:
@@ -141,6 +178,135 @@ async def test_a_class_across_new_year(client: httpx.AsyncClient) -> None:
     y2025 = (await client.get(f"{API}/cadres/{cadre['id']}/credits", params={"year": 2025})).json()
     assert (y2024["centralised_days"], y2024["total_hours"]) == ("6.43", "45.00")
     assert (y2025["centralised_days"], y2025["total_hours"]) == ("3.57", "25.00")
+    assert (y2024["centralised_hours"], y2024["counted_hours"]) == ("45.00", "45.00")
+    assert (y2025["centralised_hours"], y2025["counted_hours"]) == ("25.00", "25.00")
+    for as_of, days, hours, short_days, short_hours in (
+        ("2024-12-31", "6.43", "45.00", "5.57", "45.00"),
+        ("2025-12-31", "3.57", "25.00", "8.43", "65.00"),
+    ):
+        annual = (
+            await client.get(f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": as_of})
+        ).json()["annual"]
+        assert (
+            annual["centralised_days"],
+            annual["centralised_hours"],
+            annual["counted_hours"],
+            annual["credited_hours"],
+        ) == (days, hours, hours, hours)
+        assert (annual["status"], annual["shortfall_days"], annual["shortfall_hours"]) == (
+            "not_met",
+            short_days,
+            short_hours,
+        )
+
+
+EXAMPLE_5_LOGS = (
+    # kind, start, end, days, hours
+    ("centralised_training", "2025-05-12", "2025-05-19", "8", "60"),
+    ("centralised_training", "2025-10-13", "2025-10-15", "3", "24"),
+    ("online_course", "2025-03-01", "2025-03-31", "0", "40"),
+    ("self_study", "2025-06-01", "2025-06-01", "0", "20"),
+)
+
+
+async def example_5_cadre(client: httpx.AsyncClient, org_unit_id: str) -> dict[str, Any]:
+    """EXAMPLES §5: a township_section cadre's 2025 (logs entered on 2026-01-10)."""
+    cadre = await create_cadre(client, org_unit_id, rank="township_section")
+    with pinned(date(2026, 1, 10)):
+        for kind, start, end, days, hours in EXAMPLE_5_LOGS:
+            await create_log(
+                client,
+                cadre["id"],
+                kind=kind,
+                status="approved",
+                start_date=start,
+                end_date=end,
+                days=days,
+                hours=hours,
+            )
+    return cadre
+
+
+async def test_example_5_the_annual_rule_counts_centralised_training(
+    client: httpx.AsyncClient,
+) -> None:
+    unit = await create_org_unit(client)
+    cadre = await example_5_cadre(client, unit["id"])
+    with pinned(date(2026, 1, 10)):
+        state = (
+            await client.get(
+                f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": "2025-12-31"}
+            )
+        ).json()
+        credits = (
+            await client.get(f"{API}/cadres/{cadre['id']}/credits", params={"year": 2025})
+        ).json()
+    annual = state["annual"]
+    # Centralised: 8 + 3 = 11 days, 60 + 24 = 84 h; credited 60 + 24 + 40 + 20 = 144.
+    assert (
+        annual["centralised_days"],
+        annual["centralised_hours"],
+        annual["counted_hours"],
+        annual["credited_hours"],
+    ) == ("11.00", "84.00", "84.00", "144.00")
+    assert (annual["status"], annual["shortfall_days"], annual["shortfall_hours"]) == (
+        "not_met",
+        "1.00",
+        "6.00",
+    )
+    assert (annual["required_days"], annual["required_hours"]) == ("12.00", "90.00")
+    assert "144 credited h of all kinds shown, not compared" in annual["explanation"]
+    assert (state["online"]["hours"], state["online"]["status"]) == ("40.00", "not_met")
+    assert (credits["total_hours"], credits["centralised_hours"], credits["counted_hours"]) == (
+        "144.00",
+        "84.00",
+        "84.00",
+    )
+
+
+async def test_a_posted_policy_without_annual_kinds_counts_its_centralised_kinds(
+    client: httpx.AsyncClient,
+) -> None:
+    from app.credit_policy.policy import CN_2023
+    from app.credit_policy.schemas import definition_of
+
+    body = {
+        **definition_of(CN_2023),
+        "centralised_kinds": ["centralised_training", "seminar"],
+        "code": "no-annual-kinds",
+        "name": "x",
+        "effective_from": "2030-01-01",
+    }
+    del body["annual_hours_kinds"]
+    r = await client.post(f"{API}/credit-policies", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["definition"]["annual_hours_kinds"] == ["centralised_training", "seminar"]
+
+
+@pytest.mark.parametrize(
+    ("annual_hours_kinds", "detail"),
+    [
+        (["centralised_training", "no_such_kind"], "Input should be"),
+        ([], "annual_hours_kinds is empty"),
+    ],
+)
+async def test_bad_annual_kinds_are_refused(
+    client: httpx.AsyncClient, annual_hours_kinds: list[str], detail: str
+) -> None:
+    from app.credit_policy.policy import CN_2023
+    from app.credit_policy.schemas import definition_of
+
+    body = {
+        **definition_of(CN_2023),
+        "annual_hours_kinds": annual_hours_kinds,
+        "code": "bad",
+        "name": "x",
+        "effective_from": "2030-01-01",
+    }
+    problem = assert_problem(
+        await client.post(f"{API}/credit-policies", json=body), 422, "validation_failed"
+    )
+    assert detail in str(problem)
 
 
 async def test_voided_log_leaves_the_totals(client: httpx.AsyncClient) -> None:
@@ -267,9 +433,14 @@ async def test_switching_policy(client: httpx.AsyncClient) -> None:
     under_2023 = (
         await client.get(f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": "2025-12-31"})
     ).json()
+    # 100 online hours: credited, but cn-2023's annual rule counts centralised training only.
     assert (under_2023["annual"]["status"], under_2023["five_year"]["status"]) == (
-        "met",
+        "not_met",
         "not_applicable",
+    )
+    assert (under_2023["annual"]["credited_hours"], under_2023["annual"]["counted_hours"]) == (
+        "100.00",
+        "0.00",
     )
     under_2007 = (
         await client.get(f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": "2026-06-30"})

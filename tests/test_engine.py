@@ -139,12 +139,26 @@ def test_example_2_caps_and_per_item_credits() -> None:
     assert "recorded 4 h ignored" in group.logs[0].explanation
 
 
-def test_example_2_annual_and_online_met() -> None:
+def test_example_2_annual_counts_centralised_training_only() -> None:
+    """Revision 2 of rule 5: 99 credited hours, none of them centralised: not met under
+    cn-2023; met under a local 学时学分制 that counts every kind."""
     state = compliance(EXAMPLE_2, day("2024-12-31"), Rank.section_member, None, [CN_2023])
-    assert (state.annual.credited_hours, state.annual.centralised_days) == (D(99), D(0))
-    assert state.annual.status is MET
+    annual = state.annual
+    assert (annual.credited_hours, annual.counted_hours, annual.centralised_days) == (
+        D(99),
+        D(0),
+        D(0),
+    )
+    assert (annual.status, annual.shortfall_days, annual.shortfall_hours) == (
+        NOT_MET,
+        D(12),
+        D(90),
+    )
     assert (state.online.hours, state.online.status) == (D(52), MET)
     assert state.five_year.status is NOT_APPLICABLE
+    local = dataclasses.replace(CN_2023, annual_hours_kinds=frozenset(StudyLogKind))
+    annual = compliance(EXAMPLE_2, day("2024-12-31"), Rank.section_member, None, [local]).annual
+    assert (annual.counted_hours, annual.credited_hours, annual.status) == (D(99), D(99), MET)
 
 
 @pytest.mark.parametrize(
@@ -461,36 +475,8 @@ def test_chuzhou_2007_days_only_for_every_rank(
 
 
 TWELVE_DAYS_60_HOURS = [log("c", K.centralised_training, "2024-05-06", "2024-05-17", 60, 12)]
-ELEVEN_DAYS_89_HOURS = [log("c", K.centralised_training, "2024-05-06", "2024-05-16", 89, 11)]
-ONLINE_AND_LECTURE_90 = [
-    log("o", K.online_course, "2024-02-01", hours=50),
-    log("l", K.lecture, "2024-03-01", hours=40),
-]
-SELF_STUDY_100 = [log("s", K.self_study, "2024-02-01", hours=100)]
 
-
-@pytest.mark.parametrize(
-    ("logs", "days", "hours", "status", "short_days", "short_hours"),
-    [
-        (TWELVE_DAYS_60_HOURS, D(12), D(60), MET, D(0), D(30)),
-        (ONLINE_AND_LECTURE_90, D(0), D(90), MET, D(12), D(0)),
-        (ELEVEN_DAYS_89_HOURS, D(11), D(89), NOT_MET, D(1), D(1)),
-        (SELF_STUDY_100, D(0), D(20), NOT_MET, D(12), D(70)),
-    ],
-    ids=["days-met-hours-not", "hours-met-days-not", "both-one-short", "cap-keeps-it-short"],
-)
-def test_annual_requirement(
-    logs: list[LogRecord],
-    days: Decimal,
-    hours: Decimal,
-    status: RequirementStatus,
-    short_days: Decimal,
-    short_hours: Decimal,
-) -> None:
-    annual = compliance(logs, day("2024-12-31"), Rank.township_section, None, [CN_2023]).annual
-    assert (annual.centralised_days, annual.credited_hours, annual.status) == (days, hours, status)
-    assert (annual.shortfall_days, annual.shortfall_hours) == (short_days, short_hours)
-    assert (annual.required_days, annual.required_hours) == (D(12), D(90))
+# The annual rule's table of cases (counted hours, edges, local policies): test_annual_rule.py.
 
 
 def test_compliance_counts_the_year_only_up_to_as_of() -> None:
@@ -502,6 +488,7 @@ def test_compliance_counts_the_year_only_up_to_as_of() -> None:
     state = compliance(logs, day("2024-06-15"), Rank.section_member, None, [CN_2023])
     # 6 of the first class's 10 days (48 h), nothing of July, 1 of the course's 30 days (2 h).
     assert (state.annual.centralised_days, state.annual.credited_hours) == (D(6), D(50))
+    assert (state.annual.centralised_hours, state.annual.counted_hours) == (D(48), D(48))
     assert (state.annual.span_start, state.annual.span_end) == (
         day("2024-01-01"),
         day("2024-06-15"),
@@ -545,6 +532,7 @@ OLD_POLICY = dataclasses.replace(
         K.self_study: KindRule(kind=K.self_study, mode=CreditMode.per_hour, annual_cap=D(10)),
     },
     annual_required_hours=D(60),
+    annual_hours_kinds=frozenset(StudyLogKind),  # a local 学时学分制: every kind counts
     five_year_required_days=D(60),
     five_year_required_hours=None,
 )
@@ -732,8 +720,8 @@ NINETY_DAYS = [log("c", K.centralised_training, "2022-03-01", "2022-05-29", 500,
 @pytest.mark.parametrize(
     ("logs", "rank", "promoted_on", "allowed", "requirements", "status"),
     [
-        (EXAMPLE_2, Rank.section_member, None, True, ["annual"], "met"),
-        (EXAMPLE_2[:2], Rank.township_section, None, False, ["annual"], "not_met"),
+        (TWELVE_DAYS_60_HOURS, Rank.section_member, None, True, ["annual"], "met"),
+        (EXAMPLE_2, Rank.township_section, None, False, ["annual"], "not_met"),
         (NINETY_DAYS, Rank.county_division, None, True, ["five_year"], "met"),
         ([], Rank.department_bureau, day("2024-06-01"), True, ["five_year"], "in_grace"),
         ([], Rank.provincial_ministerial, None, False, ["five_year"], "not_met"),
@@ -772,6 +760,8 @@ def test_excellent_snapshot_figures_have_two_places() -> None:
     annual = snapshot["annual"]
     assert isinstance(annual, dict)
     assert (annual["credited_hours"], annual["centralised_days"]) == ("99.00", "0.00")
+    assert (annual["counted_hours"], annual["centralised_hours"]) == ("0.00", "0.00")
+    assert annual["counted_kinds"] == ["centralised_training"]
     assert (annual["required_hours"], annual["required_days"]) == ("90.00", "12.00")
     assert (snapshot["policy_code"], snapshot["rank_group"]) == ("cn-2023", "other")
 

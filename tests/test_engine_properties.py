@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from app.credit_policy.engine import (
     FiveYear,
     LogRecord,
+    RequirementStatus,
     YearCredits,
     compliance,
     credits_for_year,
@@ -18,7 +19,14 @@ from app.credit_policy.engine import (
     share,
     window_start,
 )
-from app.credit_policy.policy import CHUZHOU_2007, CN_2023, Policy
+from app.credit_policy.policy import (
+    CHUZHOU_2007,
+    CN_2023,
+    OTHER_RANKS,
+    CreditMode,
+    KindRule,
+    Policy,
+)
 from app.enums import Rank, StudyLogKind, StudyLogStatus
 
 PROPERTY_SETTINGS = settings(deadline=None, max_examples=150)
@@ -115,6 +123,8 @@ def test_an_approved_log_never_lowers_a_total(
     assert after.five_year.centralised_days >= before.five_year.centralised_days
     assert after.five_year.centralised_hours >= before.five_year.centralised_hours
     assert after.annual.credited_hours >= before.annual.credited_hours
+    assert after.annual.counted_hours >= before.annual.counted_hours
+    assert after.annual.centralised_hours >= before.annual.centralised_hours
     assert after.annual.centralised_days >= before.annual.centralised_days
     assert after.online.hours >= before.online.hours
     assert year_after.total_hours >= year_before.total_hours
@@ -240,3 +250,56 @@ def test_met_until_is_the_last_day_a_day_by_day_check_still_passes(
     while _met(_exact_window_totals(logs, day + timedelta(days=1), years), policy):
         day += timedelta(days=1)
     assert block.met_until == day
+
+
+@st.composite
+def annual_policies(draw: st.DrawFn) -> Policy:
+    """cn-2023 with centralised training credited × 1, 1.5 or 2, maybe capped, and any set of
+    annual kinds: centralised, counted and credited hours differ (docs/rules.md rule 5)."""
+    kind = StudyLogKind.centralised_training
+    rule = KindRule(
+        kind=kind,
+        mode=CreditMode.per_hour,
+        factor=draw(st.sampled_from([Decimal(1), Decimal("1.5"), Decimal(2)])),
+        annual_cap=draw(st.sampled_from([None, Decimal(30)])),
+    )
+    return dataclasses.replace(
+        CN_2023,
+        kind_rules={**CN_2023.kind_rules, kind: rule},
+        annual_hours_kinds=frozenset(draw(st.sets(kinds, min_size=1))),
+    )
+
+
+@PROPERTY_SETTINGS
+@given(
+    logs=log_lists(max_size=16),
+    policy=annual_policies(),
+    as_of=st.dates(min_value=date(2023, 1, 1), max_value=LAST_DAY),
+    rank=st.sampled_from(sorted(OTHER_RANKS)),
+)
+def test_the_annual_rule_compares_the_counted_hours(
+    logs: list[LogRecord], policy: Policy, as_of: date, rank: Rank
+) -> None:
+    annual = compliance(logs, as_of, rank, None, [policy]).annual
+    blocks = annual.credits.by_kind
+    counted = sum(
+        (b.capped_hours for b in blocks if b.kind in policy.annual_hours_kinds), Decimal(0)
+    )
+    centralised = sum(
+        (b.raw_hours for b in blocks if b.kind in policy.centralised_kinds), Decimal(0)
+    )
+    tolerance = Decimal("1e-25")
+    assert abs(annual.counted_hours - counted) <= tolerance
+    assert abs(annual.centralised_hours - centralised) <= tolerance
+    assert annual.counted_hours <= annual.credited_hours + tolerance
+    assert [b.annual_counted for b in blocks] == [
+        b.kind in policy.annual_hours_kinds for b in blocks
+    ]
+    required_days, required_hours = policy.annual_required_days, policy.annual_required_hours
+    assert required_days is not None
+    assert required_hours is not None
+    met = annual.centralised_days >= required_days or annual.counted_hours >= required_hours
+    assert annual.status is (RequirementStatus.met if met else RequirementStatus.not_met)
+    assert annual.shortfall_hours is not None
+    expected_short = max(Decimal(0), required_hours - annual.counted_hours)
+    assert abs(annual.shortfall_hours - expected_short) <= tolerance

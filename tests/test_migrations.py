@@ -98,3 +98,58 @@ async def test_rows_stored_before_0009_are_sealed_and_fingerprinted_by_it(
             await conn.execute(
                 text("DELETE FROM idempotency_record WHERE principal_id = :p"), {"p": principal}
             )
+
+
+async def _policy_definitions(engine: AsyncEngine) -> dict[str, tuple[dict[str, Any], int]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT code, definition, version FROM credit_policy"))
+        return {code: (definition, version) for code, definition, version in rows}
+
+
+async def test_0010_brings_cn_2023_to_revision_2_and_leaves_snapshots_alone(
+    migrated_url: str, engine: AsyncEngine, committed_client: Any
+) -> None:
+    from app.credit_policy.policy import CN_2023
+    from app.credit_policy.schemas import definition_of
+    from tests.factories import API, create_cadre, create_org_unit
+
+    unit = await create_org_unit(committed_client)
+    cadre = await create_cadre(committed_client, unit["id"])
+    r = await committed_client.post(
+        f"{API}/assessments", json={"cadre_id": cadre["id"], "year": 2024, "rating": "competent"}
+    )
+    assert r.status_code == 201, r.text
+    snapshot = r.json()["training_snapshot"]
+    local = {
+        **definition_of(CN_2023),
+        "centralised_kinds": ["centralised_training", "seminar"],
+        "code": "local",
+        "name": "x",
+        "effective_from": "2030-01-01",
+    }
+    assert (await committed_client.post(f"{API}/credit-policies", json=local)).status_code == 201
+    config = alembic_config(migrated_url)
+    await engine.dispose()
+    await asyncio.to_thread(command.downgrade, config, "0009")
+    try:
+        before = await _policy_definitions(engine)
+        assert all("annual_hours_kinds" not in d for d, _ in before.values())
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")
+        after = await _policy_definitions(engine)
+        assert after["cn-2023"][0]["annual_hours_kinds"] == ["centralised_training"]
+        assert after["cn-2023"][1] == before["cn-2023"][1] + 1
+        # A policy stored without the field gets its default written out: its centralised kinds.
+        assert after["local"][0]["annual_hours_kinds"] == ["centralised_training", "seminar"]
+        # Frozen snapshots are evidence: the migration does not touch them.
+        async with engine.connect() as conn:
+            stored = (
+                await conn.execute(
+                    text("SELECT training_snapshot, override_reason FROM assessment WHERE id = :a"),
+                    {"a": r.json()["id"]},
+                )
+            ).one()
+        assert tuple(stored) == (snapshot, None)
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")

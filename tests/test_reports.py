@@ -1,6 +1,7 @@
 """Reports: the SQL path gives the engine's answers, and the roll-up adds up through the tree."""
 
 import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -8,14 +9,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cadre.models import Cadre
 from app.compliance.figures import cadre_figures
 from app.credit_policy import engine
-from app.credit_policy.policy import CN_2023
+from app.credit_policy.policy import CN_2023, CreditMode, KindRule, Policy
 from app.enums import CadreStatus, Gender, Rank, StudyLogKind, StudyLogSource, StudyLogStatus
 from app.ids import new_id
 from app.org_unit.models import OrgUnit
@@ -49,6 +50,74 @@ def log_specs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 CadreSpec = tuple[Rank, date | None, list[dict[str, Any]]]
+
+# Centralised hours credited × 1.5 and online courses counted too: the centralised, counted
+# and credited hours of the annual block all differ (docs/rules.md rule 5).
+WEIGHTED = replace(
+    CN_2023,
+    code="weighted",
+    kind_rules={
+        **CN_2023.kind_rules,
+        StudyLogKind.centralised_training: KindRule(
+            kind=StudyLogKind.centralised_training, mode=CreditMode.per_hour, factor=Decimal("1.5")
+        ),
+    },
+    annual_hours_kinds=frozenset({StudyLogKind.centralised_training, StudyLogKind.online_course}),
+)
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> Policy:
+    """cn-2023 with another credit rule for centralised training and other annual kinds, so
+    that counted hours differ from centralised hours and from credited hours."""
+    factor = draw(st.sampled_from([Decimal(1), Decimal("1.5"), Decimal(2)]))
+    cap = draw(st.sampled_from([None, Decimal(30)]))
+    counted = draw(st.sets(st.sampled_from(KINDS), min_size=1))
+    kind = StudyLogKind.centralised_training
+    return replace(
+        CN_2023,
+        kind_rules={
+            **CN_2023.kind_rules,
+            kind: KindRule(kind=kind, mode=CreditMode.per_hour, factor=factor, annual_cap=cap),
+        },
+        annual_hours_kinds=frozenset(counted),
+    )
+
+
+# A cadre whose figures differ in every way: 40 h × 1.5 = 60 centralised credit, 30 online h,
+# 10 self-study h: 40 centralised h, 90 counted h, 100 credited h, 5 days.
+DIFFERING_FIGURES: list[CadreSpec] = [
+    (
+        Rank.section_member,
+        None,
+        [
+            {
+                "kind": StudyLogKind.centralised_training,
+                "start_date": date(2024, 4, 1),
+                "end_date": date(2024, 4, 5),
+                "hours": Decimal(40),
+                "days": Decimal(5),
+                "status": StudyLogStatus.approved,
+            },
+            {
+                "kind": StudyLogKind.online_course,
+                "start_date": date(2024, 3, 1),
+                "end_date": date(2024, 3, 31),
+                "hours": Decimal(30),
+                "days": Decimal(0),
+                "status": StudyLogStatus.approved,
+            },
+            {
+                "kind": StudyLogKind.self_study,
+                "start_date": date(2024, 2, 1),
+                "end_date": date(2024, 2, 1),
+                "hours": Decimal(10),
+                "days": Decimal(0),
+                "status": StudyLogStatus.approved,
+            },
+        ],
+    )
+]
 
 
 async def seed_unit(
@@ -105,21 +174,24 @@ async def seed_unit(
         max_size=4,
     ),
     as_of=st.dates(date(2020, 1, 1), date(2026, 12, 31)),
+    policy=st.just(CN_2023) | policies(),
 )
+@example(cadres=DIFFERING_FIGURES, as_of=date(2024, 12, 31), policy=WEIGHTED)
 async def test_sql_figures_equal_the_engine(
     app: FastAPI,  # configures the ID-number cipher
     isolated_sessionmaker: async_sessionmaker[AsyncSession],
     cadres: list[tuple[Rank, date | None, list[dict[str, Any]]]],
     as_of: date,
+    policy: Policy,
 ) -> None:
     async with isolated_sessionmaker() as db_session:
         savepoint = await db_session.begin_nested()
         unit, seeded = await seed_unit(db_session, cadres)
         expected = {
-            cadre.id: engine.compliance(records, as_of, cadre.rank, cadre.promoted_on, [CN_2023])
+            cadre.id: engine.compliance(records, as_of, cadre.rank, cadre.promoted_on, [policy])
             for cadre, records in seeded
         }
-        got = {f.cadre_id: f for f in await cadre_figures(db_session, unit.path, as_of, CN_2023)}
+        got = {f.cadre_id: f for f in await cadre_figures(db_session, unit.path, as_of, policy)}
         await savepoint.rollback()
     assert set(got) == set(expected)
     for cadre_id, state in expected.items():
@@ -130,6 +202,8 @@ async def test_sql_figures_equal_the_engine(
         assert f.annual_status == state.annual.status
         assert engine.q2(f.annual_credited_hours) == engine.q2(state.annual.credited_hours)
         assert engine.q2(f.annual_centralised_days) == engine.q2(state.annual.centralised_days)
+        assert engine.q2(f.annual_centralised_hours) == engine.q2(state.annual.centralised_hours)
+        assert engine.q2(f.annual_counted_hours) == engine.q2(state.annual.counted_hours)
         assert f.online_status == state.online.status
         assert engine.q2(f.online_hours) == engine.q2(state.online.hours)
 
@@ -191,6 +265,8 @@ async def test_roll_call_order(client: httpx.AsyncClient) -> None:
     near = await create_cadre(client, unit["id"], rank="section_member")
     far = await create_cadre(client, unit["id"], rank="section_member")
     trained = await create_cadre(client, unit["id"], rank="section_member")
+    # 80 online hours in 2024 do not count toward the annual rule (docs/rules.md rule 5): near
+    # is as far from it as far is, and comes after far only because it was trained in 2023.
     await create_log(
         client,
         near["id"],
@@ -198,6 +274,16 @@ async def test_roll_call_order(client: httpx.AsyncClient) -> None:
         status="approved",
         start_date="2024-03-01",
         end_date="2024-03-20",
+    )
+    await create_log(
+        client,
+        near["id"],
+        kind="centralised_training",
+        status="approved",
+        start_date="2023-03-06",
+        end_date="2023-03-10",
+        days="5",
+        hours="40",
     )
     await create_log(
         client,
@@ -218,7 +304,41 @@ async def test_roll_call_order(client: httpx.AsyncClient) -> None:
     order = [c["cadre_id"] for c in body["candidates"]]
     assert order == [not_met["id"], grace_early["id"], grace_late["id"], far["id"], near["id"]]
     assert body["candidates"][0]["reason"].startswith("five-year requirement not met")
-    assert body["candidates"][3]["outstanding"] == "1.00"
+    assert [c["outstanding"] for c in body["candidates"][3:]] == ["1.00", "1.00"]
+    assert body["candidates"][4]["last_centralised_on"] == "2023-03-10"
+
+
+async def test_sql_annual_figures_under_a_policy_where_they_all_differ(
+    app: FastAPI, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with isolated_sessionmaker() as db_session:
+        savepoint = await db_session.begin_nested()
+        unit, _ = await seed_unit(db_session, DIFFERING_FIGURES)
+        (figures,) = await cadre_figures(db_session, unit.path, date(2024, 12, 31), WEIGHTED)
+        await savepoint.rollback()
+    shown = (
+        figures.annual_centralised_days,
+        figures.annual_centralised_hours,
+        figures.annual_counted_hours,
+        figures.annual_credited_hours,
+    )
+    assert tuple(engine.q2(value) for value in shown) == (
+        Decimal(5),
+        Decimal(40),
+        Decimal(90),
+        Decimal(100),
+    )
+    assert figures.annual_status is engine.RequirementStatus.met
+    # Under cn-2023 the same cadre counts its 40 centralised hours only.
+    async with isolated_sessionmaker() as db_session:
+        savepoint = await db_session.begin_nested()
+        unit, _ = await seed_unit(db_session, DIFFERING_FIGURES)
+        (figures,) = await cadre_figures(db_session, unit.path, date(2024, 12, 31), CN_2023)
+        await savepoint.rollback()
+    assert (engine.q2(figures.annual_counted_hours), figures.annual_status) == (
+        Decimal(40),
+        engine.RequirementStatus.not_met,
+    )
 
 
 @pytest.mark.parametrize("path", ["/reports/compliance", "/reports/roll-call"])
@@ -305,11 +425,13 @@ async def test_year_sums_follow_every_write(client: httpx.AsyncClient, db_conn: 
         min_size=1,
         max_size=6,
     ),
+    policy=st.just(CN_2023) | policies(),
 )
 async def test_sql_roll_call_order_equals_the_engine(
     app: FastAPI,
     isolated_sessionmaker: async_sessionmaker[AsyncSession],
     cadres: list[tuple[Rank, date | None, list[dict[str, Any]]]],
+    policy: Policy,
 ) -> None:
     from app.compliance.figures import roll_call_rows
 
@@ -319,12 +441,12 @@ async def test_sql_roll_call_order_equals_the_engine(
         unit, seeded = await seed_unit(db_session, cadres)
         candidates = [
             engine.roll_call_candidate(
-                str(cadre.id), records, as_of, cadre.rank, cadre.promoted_on, [CN_2023]
+                str(cadre.id), records, as_of, cadre.rank, cadre.promoted_on, [policy]
             )
             for cadre, records in seeded
-            if not engine.trained_in_year(records, as_of.year, [CN_2023])
+            if not engine.trained_in_year(records, as_of.year, [policy])
         ]
-        active, trained, rows = await roll_call_rows(db_session, unit.path, as_of, CN_2023, 100)
+        active, trained, rows = await roll_call_rows(db_session, unit.path, as_of, policy, 100)
         await savepoint.rollback()
     expected = [c.cadre_id for c in engine.rank_candidates(candidates)]
     assert [str(r.cadre_id) for r in rows] == expected

@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -119,13 +120,40 @@ def enrollment_row(enrollment: Enrollment, ts: TrainingSession) -> list[Any]:
     ]
 
 
-ASSESSMENT_COLUMNS = ("year", "rating", "comment", "excellent_allowed")
+ASSESSMENT_COLUMNS = (
+    "year",
+    "rating",
+    "comment",
+    "excellent_allowed",
+    "override_reason",
+    "annual_status",
+    "annual_centralised_days",
+    "annual_centralised_hours",
+    "annual_counted_hours",
+    "annual_credited_hours",
+    "five_year_status",
+)
+# Figures of the snapshot's annual block, as frozen (docs/rules.md rule 5). A snapshot frozen
+# before revision 2 has no centralised or counted hours: those cells stay empty.
+_ANNUAL_FIGURES = ("centralised_days", "centralised_hours", "counted_hours", "credited_hours")
+
+
+def _figure(value: object) -> Decimal | None:
+    """A snapshot figure (a decimal string with two places) as a number for the spreadsheet."""
+    return Decimal(value) if isinstance(value, str) else None
 
 
 def assessment_row(assessment: Assessment) -> list[Any]:
+    snapshot = assessment.training_snapshot
+    annual = snapshot.get("annual") or {}
+    five_year = snapshot.get("five_year") or {}
     return [
         assessment.year,
         assessment.rating.value,
         assessment.comment,
-        assessment.training_snapshot.get("excellent_allowed"),
+        snapshot.get("excellent_allowed"),
+        assessment.override_reason,
+        annual.get("status"),
+        *(_figure(annual.get(name)) for name in _ANNUAL_FIGURES),
+        five_year.get("status"),
     ]

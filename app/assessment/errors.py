@@ -1,4 +1,4 @@
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound, ProblemFieldError, UnprocessableEntity
 
 
 class AssessmentNotFound(NotFound):
@@ -14,3 +14,21 @@ class AssessmentExists(Conflict):
 class TrainingRequirementUnmet(Conflict):
     code = "assessment.training_requirement_unmet"
     title = "An excellent rating needs the year's training requirement met at year end"
+
+
+class OverrideForbidden(Forbidden):
+    code = "assessment.override_forbidden"
+    title = "Only an admin may record an excellent rating whose training requirement is unmet"
+
+
+class OverrideNotNeeded(UnprocessableEntity):
+    code = "assessment.override_not_needed"
+    title = "override_reason is only for an excellent rating whose training requirement is unmet"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            detail,
+            errors=[
+                ProblemFieldError(pointer="/body/override_reason", detail=detail, code=self.code)
+            ],
+        )

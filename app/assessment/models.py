@@ -20,6 +20,9 @@ class Assessment(IdMixin, VersionedMixin, TimestampMixin, Base):
     year: Mapped[int]
     rating: Mapped[AssessmentRating] = mapped_column(enum_column(AssessmentRating))
     comment: Mapped[str | None] = mapped_column(String(2000))
+    override_reason: Mapped[str | None] = mapped_column(String(2000))
+    """Why an admin rated the cadre `excellent` although the year's training requirement was
+    not met (docs/rules.md rule 9); also frozen in `training_snapshot`. Null otherwise."""
     training_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
     __table_args__ = (

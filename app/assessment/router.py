@@ -4,7 +4,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.assessment import service
-from app.assessment.errors import AssessmentExists, AssessmentNotFound, TrainingRequirementUnmet
+from app.assessment.errors import (
+    AssessmentExists,
+    AssessmentNotFound,
+    OverrideForbidden,
+    OverrideNotNeeded,
+    TrainingRequirementUnmet,
+)
 from app.assessment.models import Assessment
 from app.assessment.schemas import AssessmentCreate, AssessmentRead, AssessmentUpdate
 from app.cadre.errors import ReferencedCadreNotFound
@@ -55,16 +61,30 @@ async def list_assessments(
     operation_id="createAssessment",
     status_code=status.HTTP_201_CREATED,
     responses=problems(
-        ReferencedCadreNotFound, AssessmentExists, TrainingRequirementUnmet, NoPolicyForDate
+        ReferencedCadreNotFound,
+        AssessmentExists,
+        TrainingRequirementUnmet,
+        OverrideForbidden,
+        OverrideNotNeeded,
+        NoPolicyForDate,
     ),
 )
 async def create_assessment(
     body: AssessmentCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> AssessmentRead:
-    """Record a cadre's annual assessment (年度考核). The training figures at the end of `year`
-    are frozen with it as `training_snapshot`; `excellent` is refused (409
-    `assessment.training_requirement_unmet`) when the cadre's requirement for that year is not
-    met at year end (SPEC §3 rule 9)."""
+    """Record a cadre's annual assessment (年度考核), per `docs/rules.md` rule 9. The training
+    figures at the end of `year` are frozen with it as `training_snapshot`.
+
+    `excellent` needs the cadre's requirement for that year met at year end (the annual rule
+    for other ranks, the five-year rule met or in grace for leading ranks). When it is not met:
+    - an `admin` may still record it with an `override_reason`, kept in the assessment and in
+      its snapshot, and audited; without a reason the answer is 409
+      `assessment.training_requirement_unmet`;
+    - any other role gets 403 `assessment.override_forbidden`, with or without a reason.
+
+    An `override_reason` where nothing is overridden (another rating, or the requirement is
+    met) is refused with 422 `assessment.override_not_needed`: a stored reason always means
+    the training condition was overridden."""
     assessment = await service.create_assessment(db_session, body, actor)
     set_etag(response, assessment.version)
     response.headers["Location"] = f"/api/v1/assessments/{assessment.id}"
@@ -86,7 +106,12 @@ async def get_assessment(
     "/{assessment_id}",
     operation_id="updateAssessment",
     responses=problems(
-        AssessmentNotFound, PreconditionFailed, TrainingRequirementUnmet, NoPolicyForDate
+        AssessmentNotFound,
+        PreconditionFailed,
+        TrainingRequirementUnmet,
+        OverrideForbidden,
+        OverrideNotNeeded,
+        NoPolicyForDate,
     ),
 )
 async def update_assessment(
@@ -97,8 +122,15 @@ async def update_assessment(
     response: Response,
     if_match: IfMatch = None,
 ) -> AssessmentRead:
+    """Change a rating or comment (`docs/rules.md` rule 9). A new rating, or a new
+    `override_reason`, is a new decision: the snapshot is frozen again on the figures of the
+    day, under the same conditions as on create (an unmet `excellent` needs an admin and a
+    reason: 403 `assessment.override_forbidden` for other roles, 409
+    `assessment.training_requirement_unmet` without a reason; a reason where nothing is
+    overridden: 422 `assessment.override_not_needed`). A new rating sent without a reason drops
+    the previous reason. A comment alone changes nothing else."""
     assessment = await service.get_assessment(db_session, assessment_id, actor)
     check_if_match(if_match, assessment.version)
-    assessment = await service.update_assessment(db_session, assessment, body)
+    assessment = await service.update_assessment(db_session, assessment, body, actor)
     set_etag(response, assessment.version)
     return AssessmentRead.model_validate(assessment)

@@ -1,11 +1,21 @@
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from app.enums import AssessmentRating
-from app.schema_types import InputModel, Int, OutputModel, Text
+from app.schema_types import LINE_PATTERN, InputModel, Int, OutputModel, Text
+
+OverrideReason = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000, pattern=LINE_PATTERN)
+]
+
+
+_OVERRIDE = (
+    "Admins only: why `excellent` is recorded although the year's training requirement is not "
+    "met (docs/rules.md rule 9). Refused (422) when no override is needed."
+)
 
 
 class AssessmentCreate(InputModel):
@@ -13,11 +23,17 @@ class AssessmentCreate(InputModel):
     year: Int = Field(ge=1900, le=2199)
     rating: AssessmentRating
     comment: Text | None = None
+    override_reason: OverrideReason | None = Field(default=None, description=_OVERRIDE)
 
 
 class AssessmentUpdate(InputModel):
     rating: AssessmentRating | None = None
     comment: Text | None = None
+    override_reason: OverrideReason | None = Field(
+        default=None,
+        description=_OVERRIDE + " A new rating, or a new reason, is a new decision on the "
+        "figures of the day; a new rating without a reason drops the previous one.",
+    )
 
 
 class AssessmentRead(OutputModel):
@@ -26,6 +42,9 @@ class AssessmentRead(OutputModel):
     year: int
     rating: AssessmentRating
     comment: str | None
+    override_reason: str | None = Field(
+        description="Set when an admin recorded `excellent` despite an unmet requirement"
+    )
     training_snapshot: dict[str, Any] = Field(
         description="The training figures the rating was decided on, frozen when it was set"
     )

@@ -9,7 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
 from app.actor import Actor
-from app.assessment.errors import AssessmentExists, AssessmentNotFound, TrainingRequirementUnmet
+from app.assessment.errors import (
+    AssessmentExists,
+    AssessmentNotFound,
+    OverrideForbidden,
+    OverrideNotNeeded,
+    TrainingRequirementUnmet,
+)
 from app.assessment.models import Assessment
 from app.assessment.schemas import AssessmentCreate, AssessmentUpdate
 from app.cadre import repository as cadres
@@ -22,7 +28,7 @@ from app.credit_policy.errors import NoPolicyForDate
 from app.credit_policy.policy import NoPolicyInForce
 from app.credit_policy.service import load_policies
 from app.db import flush_mapping_conflicts
-from app.enums import AssessmentRating
+from app.enums import AssessmentRating, Role
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import subtree_ids
 
@@ -42,10 +48,21 @@ async def get_assessment(
 
 
 async def decide(
-    db_session: AsyncSession, cadre: Cadre, year: int, rating: AssessmentRating
+    db_session: AsyncSession,
+    cadre: Cadre,
+    year: int,
+    rating: AssessmentRating,
+    *,
+    override_reason: str | None,
+    actor: Actor,
 ) -> dict[str, Any]:
-    """SPEC §3 rule 9: the training figures at the end of `year`, frozen as the snapshot; an
-    `excellent` rating is refused when the cadre's requirement for that year is not met."""
+    """docs/rules.md rule 9: the training figures at the end of `year`, frozen as the snapshot.
+
+    An `excellent` rating whose requirement is not met needs an `admin` and an override reason:
+    an `org_admin` gets `OverrideForbidden`, an admin without a reason `TrainingRequirementUnmet`.
+    A reason where nothing is overridden is refused (`OverrideNotNeeded`): `override_reason`
+    set means, always, that the training condition was overridden.
+    """
     policies = await load_policies(db_session)
     earliest = add_years(date(year, 12, 31), -max((p.five_year_years for p in policies), default=5))
     logs = await cadre_logs(db_session, cadre.id, ending_from=earliest)
@@ -55,9 +72,23 @@ async def decide(
         )
     except NoPolicyInForce as exc:
         raise NoPolicyForDate(str(exc)) from exc
-    if rating == AssessmentRating.excellent and not allowed:
-        raise TrainingRequirementUnmet(str(snapshot["reason"]))
-    return dict(snapshot)
+    overriding = rating == AssessmentRating.excellent and not allowed
+    if overriding and actor.role is not Role.admin:
+        raise OverrideForbidden(f"{snapshot['reason']}; only an admin may override it.")
+    if overriding and override_reason is None:
+        raise TrainingRequirementUnmet(
+            f"{snapshot['reason']}; an admin may record it with an override_reason."
+        )
+    if not overriding and override_reason is not None:
+        raise OverrideNotNeeded(
+            "Nothing to override: "
+            + (
+                f"the rating is {rating.value}, not excellent."
+                if rating != AssessmentRating.excellent
+                else f"{snapshot['reason']}."
+            )
+        )
+    return {**snapshot, "override_reason": override_reason}
 
 
 async def create_assessment(
@@ -69,17 +100,22 @@ async def create_assessment(
     )
     if existing is not None:
         raise AssessmentExists(f"Assessment {existing} exists for {data.year}.")
-    assessment = Assessment(
-        **data.model_dump(),
-        training_snapshot=await decide(db_session, cadre, data.year, data.rating),
+    snapshot = await decide(
+        db_session,
+        cadre,
+        data.year,
+        data.rating,
+        override_reason=data.override_reason,
+        actor=actor,
     )
+    assessment = Assessment(**data.model_dump(), training_snapshot=snapshot)
     db_session.add(assessment)
     await flush_mapping_conflicts(db_session, _CONFLICTS)
     return assessment
 
 
 async def update_assessment(
-    db_session: AsyncSession, assessment: Assessment, data: AssessmentUpdate
+    db_session: AsyncSession, assessment: Assessment, data: AssessmentUpdate, actor: Actor
 ) -> Assessment:
     changes = {
         k: v for k, v in data.model_dump(exclude_unset=True).items() if getattr(assessment, k) != v
@@ -87,13 +123,21 @@ async def update_assessment(
     changes = {k: v for k, v in changes.items() if v is not None or k == "comment"}
     if not changes:
         return assessment
-    if "rating" in changes:
-        # A new rating is a new decision: freeze the figures it is decided on.
+    if "rating" in changes or "override_reason" in changes:
+        # A new rating (or a new reason for it) is a new decision: freeze the figures it is
+        # decided on. A reason belongs to the decision it was given for, so it is not carried.
         cadre = await cadres.get(db_session, assessment.cadre_id)
         assert cadre is not None
+        reason = data.override_reason
         assessment.training_snapshot = await decide(
-            db_session, cadre, assessment.year, changes["rating"]
+            db_session,
+            cadre,
+            assessment.year,
+            changes.get("rating", assessment.rating),
+            override_reason=reason,
+            actor=actor,
         )
+        changes["override_reason"] = reason
     for field, value in changes.items():
         setattr(assessment, field, value)
     await db_session.flush()

@@ -103,6 +103,7 @@ five AS (
 per_kind AS (
     SELECT a.cadre_id, a.kind, r.cap,
            a.days - COALESCE(x.days, 0) AS days,
+           a.hours - COALESCE(x.hours, 0) AS hours,
            CASE WHEN r.mode = 'per_hour' THEN (a.hours - COALESCE(x.hours, 0)) * r.factor
                 WHEN r.mode = 'per_item' THEN (a.items - COALESCE(x.items, 0)) * r.credit
                 ELSE 0 END AS credit
@@ -117,6 +118,11 @@ year AS (
     SELECT cadre_id,
            SUM(CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END) AS credited,
            SUM(CASE WHEN kind = ANY(:centralised) THEN days ELSE 0 END) AS centralised_days,
+           SUM(CASE WHEN kind = ANY(:centralised) THEN hours ELSE 0 END) AS centralised_hours,
+           -- docs/rules.md rule 5: the annual hours alternative counts these kinds only.
+           SUM(CASE WHEN kind = ANY(:annual_kinds)
+                    THEN (CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END)
+                    ELSE 0 END) AS counted,
            SUM(CASE WHEN kind = ANY(:online)
                     THEN (CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END)
                     ELSE 0 END) AS online
@@ -126,6 +132,7 @@ sums_of_cadre AS (
     SELECT c.id, c.org_unit_id, c.rank, c.promoted_on, c.path,
            COALESCE(f.days, 0) AS five_days, COALESCE(f.hours, 0) AS five_hours,
            COALESCE(y.credited, 0) AS credited, COALESCE(y.centralised_days, 0) AS cdays,
+           COALESCE(y.centralised_hours, 0) AS chours, COALESCE(y.counted, 0) AS counted,
            COALESCE(y.online, 0) AS online
     FROM cadres c
     LEFT JOIN five f ON f.cadre_id = c.id
@@ -144,7 +151,7 @@ figures AS (
                 ELSE 'not_met' END AS five_status,
            CASE WHEN NOT (s.rank = ANY(:annual_ranks)) THEN 'not_applicable'
                 WHEN s.cdays >= CAST(:annual_days_required AS numeric) - :tolerance
-                  OR s.credited >= CAST(:annual_hours_required AS numeric) - :tolerance
+                  OR s.counted >= CAST(:annual_hours_required AS numeric) - :tolerance
                     THEN 'met'
                 ELSE 'not_met' END AS annual_status,
            CASE WHEN NOT (s.rank = ANY(:online_ranks)) THEN 'not_applicable'
@@ -163,7 +170,7 @@ _PER_CADRE_SQL = (
     _FIGURES_SQL
     + """
 SELECT id, org_unit_id, rank, promoted_on, path, five_days, five_hours, credited, cdays, online,
-       five_status, annual_status, online_status
+       chours, counted, five_status, annual_status, online_status
 FROM figures
 """
 )
@@ -195,7 +202,8 @@ _EXPORT_SQL = (  # constant text only: every value is a bound parameter
     + """
 SELECT u.code, u.name, c.hr_id, c.name, c.rank, c.status,
        f.five_status, ROUND(f.five_days, 2), ROUND(f.five_hours, 2),
-       f.annual_status, ROUND(f.credited, 2), f.online_status, ROUND(f.online, 2),
+       f.annual_status, ROUND(f.cdays, 2), ROUND(f.chours, 2), ROUND(f.counted, 2),
+       ROUND(f.credited, 2), f.online_status, ROUND(f.online, 2),
        l.start_date, l.end_date, l.kind, l.title, l.hours, l.days, l.status
 FROM cadre c
 JOIN org_unit u ON u.id = c.org_unit_id
@@ -247,7 +255,7 @@ ranked AS (
                    CASE WHEN q.fh = 0 THEN 0 ELSE GREATEST(q.fh - f.five_hours, 0) / q.fh END)
                WHEN f.annual_status <> 'not_applicable' THEN LEAST(
                    CASE WHEN q.ad = 0 THEN 0 ELSE GREATEST(q.ad - f.cdays, 0) / q.ad END,
-                   CASE WHEN q.ah = 0 THEN 0 ELSE GREATEST(q.ah - f.credited, 0) / q.ah END)
+                   CASE WHEN q.ah = 0 THEN 0 ELSE GREATEST(q.ah - f.counted, 0) / q.ah END)
            END, 0) AS outstanding
     FROM figures f
     LEFT JOIN last_trained t ON t.cadre_id = f.id
@@ -291,6 +299,8 @@ class CadreFigures:
     grace_deadline: date | None
     annual_credited_hours: Decimal
     annual_centralised_days: Decimal
+    annual_centralised_hours: Decimal
+    annual_counted_hours: Decimal
     annual_status: RequirementStatus
     online_hours: Decimal
     online_status: RequirementStatus
@@ -342,6 +352,7 @@ def _parameters(root_path: str, as_of: date, policy: Policy) -> dict[str, object
         "year_cut": as_of < year_end,
         "centralised": sorted(k.value for k in policy.centralised_kinds),
         "online": sorted(k.value for k in policy.online_kinds),
+        "annual_kinds": sorted(k.value for k in policy.annual_hours_kinds),
         "five_ranks": ranks(policy.five_year_applies_to),
         "five_days_required": policy.five_year_required_days,
         "five_hours_required": policy.five_year_required_hours,
@@ -364,7 +375,8 @@ async def cadre_figures(
     out = []
     for row in rows:
         (cadre_id, unit_id, rank, promoted_on, path, fd, fh, credited, cdays, online) = row[:10]
-        five, annual, online_status = (RequirementStatus(v) for v in row[10:])
+        chours, counted = row[10:12]
+        five, annual, online_status = (RequirementStatus(v) for v in row[12:])
         out.append(
             CadreFigures(
                 cadre_id=cadre_id,
@@ -380,6 +392,8 @@ async def cadre_figures(
                 ),
                 annual_credited_hours=credited,
                 annual_centralised_days=cdays,
+                annual_centralised_hours=chours,
+                annual_counted_hours=counted,
                 annual_status=annual,
                 online_hours=online,
                 online_status=online_status,

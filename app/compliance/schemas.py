@@ -41,6 +41,10 @@ class KindCreditsRead(OutputModel):
     credited_hours: Decimal2
     cap: Decimal2 | None
     capped_hours: Decimal2
+    annual_counted: bool = Field(
+        description="Whether the capped hours count toward the annual hours alternative (the "
+        "policy's annual_hours_kinds, docs/rules.md rule 5)"
+    )
     logs: list[LogCreditRead]
 
 
@@ -50,8 +54,15 @@ class CreditsRead(OutputModel):
     span_start: date
     span_end: date
     policy_code: str
-    total_hours: Decimal2
+    total_hours: Decimal2 = Field(description="Capped hours of every kind")
     centralised_days: Decimal2
+    centralised_hours: Decimal2 = Field(
+        description="Recorded hours of the centralised kinds (no factor, no cap)"
+    )
+    counted_hours: Decimal2 = Field(
+        description="Capped hours of the policy's annual_hours_kinds: what the annual "
+        "requirement compares (docs/rules.md rule 5)"
+    )
     online_hours: Decimal2
     by_kind: list[KindCreditsRead]
     ignored_logs: list[IgnoredLogRead]
@@ -90,16 +101,31 @@ class FiveYearRead(OutputModel):
 
 
 class AnnualRead(OutputModel):
+    """docs/rules.md rule 5: met when `centralised_days` ≥ `required_days` or `counted_hours` ≥
+    `required_hours`."""
+
     year: int
     span_start: date
     span_end: date
-    credited_hours: Decimal2
-    centralised_days: Decimal2
+    centralised_days: Decimal2 = Field(description="Compared with required_days")
+    centralised_hours: Decimal2 = Field(
+        description="Recorded hours of the centralised kinds (no factor, no cap)"
+    )
+    counted_hours: Decimal2 = Field(
+        description="Credited hours (after caps) of the policy's annual_hours_kinds: compared "
+        "with required_hours"
+    )
+    counted_kinds: list[StudyLogKind] = Field(
+        description="The policy's annual_hours_kinds (cn-2023: centralised_training)"
+    )
+    credited_hours: Decimal2 = Field(
+        description="Every kind after caps: shown for information, not compared"
+    )
     required_hours: Decimal2 | None
     required_days: Decimal2 | None
     status: RequirementStatus
     shortfall_days: Decimal2 | None
-    shortfall_hours: Decimal2 | None
+    shortfall_hours: Decimal2 | None = Field(description="Of the counted hours")
     policy_code: str
     explanation: str
 

@@ -6,7 +6,7 @@ under the policy in force on its dates.
 """
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -92,6 +92,10 @@ class Policy:
     annual_applies_to: frozenset[Rank]
     annual_required_days: Decimal | None
     annual_required_hours: Decimal | None
+    annual_hours_kinds: frozenset[StudyLogKind]
+    """docs/rules.md rule 5: the kinds whose credited hours (after caps) count toward the annual
+    hours alternative. `cn-2023`: centralised training only (N3); a local 学时学分制 may list
+    every kind. A posted policy that omits it gets its `centralised_kinds`."""
 
     online_applies_to: frozenset[Rank]
     online_required_hours: Decimal | None
@@ -167,10 +171,12 @@ CN_2023 = Policy(
     five_year_required_days=Decimal(90),
     five_year_required_hours=Decimal(550),
     grace_years=1,
-    # N3: other cadres ≥ 12 days or ≥ 90 hours per year.
+    # N3: other cadres ≥ 12 days or ≥ 90 hours per year of centralised training (revision 2:
+    # self-study, online courses and the like do not count toward it).
     annual_applies_to=OTHER_RANKS,
     annual_required_days=Decimal(12),
     annual_required_hours=Decimal(90),
+    annual_hours_kinds=frozenset({StudyLogKind.centralised_training}),
     # N5: everyone ≥ 50 hours of online learning per year.
     online_applies_to=ALL_RANKS,
     online_required_hours=Decimal(50),
@@ -197,6 +203,9 @@ CHUZHOU_2007 = Policy(
     annual_applies_to=frozenset(),
     annual_required_days=None,
     annual_required_hours=None,
+    # No annual requirement applies; the figure shown for information is the seed's 学时学分制,
+    # which credits self-study, central-group study and off-job training alike: every kind.
+    annual_hours_kinds=frozenset(StudyLogKind),
     online_applies_to=frozenset(),
     online_required_hours=None,
     leave_cap=Ratio(1, 7),
@@ -237,6 +246,30 @@ def _check_requirement(
 ) -> None:
     if applies_to and all(threshold is None for threshold in thresholds):
         errors.append(f"the {what} requirement applies to some ranks but has no threshold")
+
+
+def annual_hours_kinds_problems(
+    annual_hours_kinds: Iterable[StudyLogKind],
+    ruled_kinds: Iterable[StudyLogKind],
+    *,
+    hours_required: bool,
+) -> list[str]:
+    """What is wrong with a policy's `annual_hours_kinds` (docs/rules.md rule 5): a kind without
+    a credit rule credits nothing, and an empty list would make a required hours alternative
+    impossible to meet."""
+    ruled = set(ruled_kinds)
+    kinds = sorted(set(annual_hours_kinds))
+    errors = [
+        f"annual_hours_kinds lists {kind}, which has no rule in kind_rules"
+        for kind in kinds
+        if kind not in ruled
+    ]
+    if hours_required and not kinds:
+        errors.append(
+            "annual_hours_kinds is empty, so the annual hours alternative could never be met; "
+            "set annual_required_hours to null instead"
+        )
+    return errors
 
 
 def validate_policy(policy: Policy) -> None:
@@ -281,6 +314,11 @@ def validate_policy(policy: Policy) -> None:
         policy.annual_required_hours,
     )
     _check_requirement(errors, "online", policy.online_applies_to, policy.online_required_hours)
+    errors += annual_hours_kinds_problems(
+        policy.annual_hours_kinds,
+        policy.kind_rules,
+        hours_required=bool(policy.annual_applies_to) and policy.annual_required_hours is not None,
+    )
     _check_ratio(errors, "leave_cap", policy.leave_cap)
     _check_ratio(errors, "roll_call", policy.roll_call)
     if errors:

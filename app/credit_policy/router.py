@@ -37,7 +37,13 @@ async def create_credit_policy(
     body: CreditPolicyCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> CreditPolicyRead:
     """Add a policy from `effective_from`. An open-ended policy in force before that date ends
-    the day before; any other overlap is refused (409)."""
+    the day before; any other overlap is refused (409).
+
+    `annual_hours_kinds` names the kinds whose credited hours count toward the annual hours
+    alternative (`docs/rules.md` rule 5): `cn-2023` counts `centralised_training` only, a local
+    学时学分制 may list every kind. Omitted, it is the policy's `centralised_kinds`; a kind
+    without a rule in `kind_rules`, or an empty list while the annual rule has an hours
+    threshold, is refused (422)."""
     row = await service.create_policy(db_session, body)
     set_etag(response, row.version)
     return CreditPolicyRead.model_validate(row)

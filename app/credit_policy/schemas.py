@@ -7,7 +7,13 @@ from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
-from app.credit_policy.policy import CreditMode, KindRule, Policy, Ratio
+from app.credit_policy.policy import (
+    CreditMode,
+    KindRule,
+    Policy,
+    Ratio,
+    annual_hours_kinds_problems,
+)
 from app.enums import Rank, StudyLogKind
 from app.schema_types import Code, Hours, InputModel, Int, LocalDate, Name, OutputModel
 
@@ -43,6 +49,12 @@ class CreditPolicyDefinition(InputModel):
     annual_applies_to: RankSet
     annual_required_days: Hours | None
     annual_required_hours: Hours | None
+    annual_hours_kinds: KindSet | None = Field(
+        default=None,
+        description="Kinds whose credited hours (after caps) count toward the annual hours "
+        "alternative (docs/rules.md rule 5). `cn-2023`: centralised_training only; a local "
+        "学时学分制 may list every kind. Omitted: the policy's `centralised_kinds`.",
+    )
     online_applies_to: RankSet
     online_required_hours: Hours | None
     leave_cap: RatioSchema = Field(description="Leave above this share of a class withdraws (1/7)")
@@ -53,6 +65,15 @@ class CreditPolicyDefinition(InputModel):
         kinds = [rule.kind for rule in self.kind_rules]
         if len(kinds) != len(set(kinds)):
             raise ValueError("each study-log kind may have one rule only")
+        if self.annual_hours_kinds is None:
+            self.annual_hours_kinds = sorted(set(self.centralised_kinds))
+        problems = annual_hours_kinds_problems(
+            self.annual_hours_kinds,
+            kinds,
+            hours_required=bool(self.annual_applies_to) and self.annual_required_hours is not None,
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -105,6 +126,7 @@ def definition_of(policy: Policy) -> dict[str, Any]:
         annual_applies_to=sorted(policy.annual_applies_to),
         annual_required_days=policy.annual_required_days,
         annual_required_hours=policy.annual_required_hours,
+        annual_hours_kinds=sorted(policy.annual_hours_kinds),
         online_applies_to=sorted(policy.online_applies_to),
         online_required_hours=policy.online_required_hours,
         leave_cap=RatioSchema(
@@ -152,6 +174,9 @@ def to_policy(
         annual_applies_to=frozenset(d.annual_applies_to),
         annual_required_days=d.annual_required_days,
         annual_required_hours=d.annual_required_hours,
+        annual_hours_kinds=frozenset(
+            d.centralised_kinds if d.annual_hours_kinds is None else d.annual_hours_kinds
+        ),
         online_applies_to=frozenset(d.online_applies_to),
         online_required_hours=d.online_required_hours,
         leave_cap=Ratio(d.leave_cap.numerator, d.leave_cap.denominator),

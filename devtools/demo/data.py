@@ -978,16 +978,6 @@ PER_ITEM = {
     StudyLogKind.thesis: Decimal(12),
 }
 FACTOR = {StudyLogKind.teaching: Decimal(2)}
-CAP = {
-    StudyLogKind.central_group_study: Decimal(24),
-    StudyLogKind.self_study: Decimal(20),
-    StudyLogKind.reading_note: Decimal(12),
-    StudyLogKind.thesis: Decimal(24),
-    StudyLogKind.teaching: Decimal(24),
-    StudyLogKind.secondment: Decimal(48),
-    StudyLogKind.job_rotation: Decimal(48),
-    StudyLogKind.study_tour: Decimal(48),
-}
 
 
 def _share(log: _Log, lo: date, hi: date) -> Decimal:
@@ -1023,8 +1013,8 @@ def _requirement_met(cadre: _Cadre, year: int, logs: Iterable[_Log]) -> bool:
         raw[g.kind] += credit * share
         if g.kind is StudyLogKind.centralised_training:
             central_days += g.days * share
-    total = sum((min(v, CAP.get(k, v)) for k, v in raw.items()), Decimal(0))
-    return central_days >= 12 or total >= 90
+    # Revision 2 of rule 5: the hours alternative counts centralised training only (cn-2023).
+    return central_days >= 12 or raw[StudyLogKind.centralised_training] >= 90
 
 
 def _snapshot(cadre: _Cadre, year: int, logs: Iterable[_Log]) -> dict[str, Any]:

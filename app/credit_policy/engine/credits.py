@@ -54,6 +54,9 @@ class KindCredits:
     cap: Decimal | None
     capped_hours: Decimal
     """After the cap: what counts."""
+    annual_counted: bool
+    """Whether the capped hours count toward the annual hours alternative (the policy's
+    `annual_hours_kinds`, docs/rules.md rule 5)."""
     logs: tuple[LogCredit, ...]
 
 
@@ -70,6 +73,11 @@ class YearCredits:
     """Sum of the capped hours of every kind."""
     centralised_days: Decimal
     """Recorded days × share of the policy's centralised kinds (no factor, no cap)."""
+    centralised_hours: Decimal
+    """Recorded hours × share of the policy's centralised kinds (no factor, no cap)."""
+    counted_hours: Decimal
+    """Capped credit hours of the policy's `annual_hours_kinds`: what the annual requirement
+    compares (docs/rules.md rule 5)."""
     online_hours: Decimal
     """Capped credit hours of the policy's online kinds."""
     by_kind: tuple[KindCredits, ...]
@@ -85,6 +93,8 @@ class YearTally:
     credits: YearCredits
     total_hours: Fraction
     centralised_days: Fraction
+    centralised_hours: Fraction
+    counted_hours: Fraction
     online_hours: Fraction
 
 
@@ -115,10 +125,25 @@ def _explain(rule: KindRule | None, log: LogRecord, inside: int, credited: Fract
     return f"{fmt(log.hours)} h{part} × {fmt(rule.factor)} = {fmt(credited)}"
 
 
+@dataclass(frozen=True, slots=True)
+class _KindSums:
+    """One kind's exact totals: capped credit, recorded days and recorded hours."""
+
+    counted: Fraction
+    days: Fraction
+    raw_hours: Fraction
+
+
 def _kind_credits(
-    kind: StudyLogKind, rule: KindRule | None, logs: list[LogRecord], start: date, end: date
-) -> tuple[KindCredits, Fraction, Fraction]:
-    """One kind's lines and totals, and its exact capped hours and days (SPEC §3 rule 3)."""
+    kind: StudyLogKind,
+    rule: KindRule | None,
+    logs: list[LogRecord],
+    span: tuple[date, date],
+    *,
+    annual_counted: bool,
+) -> tuple[KindCredits, _KindSums]:
+    """One kind's lines and totals, and its exact sums (SPEC §3 rule 3)."""
+    start, end = span
     cap = None if rule is None or rule.annual_cap is None else exact(rule.annual_cap)
     rule_text = rule.describe() if rule is not None else "no rule: not credited"
     remaining = cap
@@ -167,9 +192,10 @@ def _kind_credits(
         credited_hours=to_decimal(credited_sum),
         cap=None if cap is None else to_decimal(cap),
         capped_hours=to_decimal(counted_sum),
+        annual_counted=annual_counted,
         logs=tuple(lines),
     )
-    return result, counted_sum, days_sum
+    return result, _KindSums(counted=counted_sum, days=days_sum, raw_hours=raw_sum)
 
 
 def tally_year(
@@ -182,23 +208,31 @@ def tally_year(
     for log in sorted(approved, key=date_order):
         if start <= end and log.start_date <= end and log.end_date >= start:
             by_kind.setdefault(log.kind, []).append(log)
-    total = days = online = Fraction(0)
+    total = days = hours = counted = online = Fraction(0)
     kinds: list[KindCredits] = []
     for kind, kind_logs in by_kind.items():
         rule = policy.kind_rules.get(kind)
-        block, counted, kind_days = _kind_credits(kind, rule, kind_logs, start, end)
+        annual_counted = kind in policy.annual_hours_kinds
+        block, sums = _kind_credits(
+            kind, rule, kind_logs, (start, end), annual_counted=annual_counted
+        )
         kinds.append(block)
-        total += counted
+        total += sums.counted
         if kind in policy.online_kinds:
-            online += counted
+            online += sums.counted
         if kind in policy.centralised_kinds:
-            days += kind_days
+            days += sums.days
+            hours += sums.raw_hours
+        if annual_counted:
+            counted += sums.counted
     not_counted = ", ".join(f"{item.log_id} ({item.status})" for item in ignored)
     notes = (
         f"policy {policy.code}; year {year} counted over {start.isoformat()}…{end.isoformat()}",
         APPROVED_ONLY + (f"; not counted: {not_counted}" if ignored else ""),
         "a log across the period's edge counts pro rata by calendar days (SPEC §3 rule 2); "
         "caps are consumed in date order, ties by id (rule 3)",
+        "the annual requirement counts the credited hours of "
+        f"{kinds_text(policy.annual_hours_kinds)} (docs/rules.md rule 5)",
     )
     credits = YearCredits(
         year=year,
@@ -207,12 +241,28 @@ def tally_year(
         policy_code=policy.code,
         total_hours=to_decimal(total),
         centralised_days=to_decimal(days),
+        centralised_hours=to_decimal(hours),
+        counted_hours=to_decimal(counted),
         online_hours=to_decimal(online),
         by_kind=tuple(kinds),
         ignored_logs=ignored,
         notes=notes,
     )
-    return YearTally(credits=credits, total_hours=total, centralised_days=days, online_hours=online)
+    return YearTally(
+        credits=credits,
+        total_hours=total,
+        centralised_days=days,
+        centralised_hours=hours,
+        counted_hours=counted,
+        online_hours=online,
+    )
+
+
+def kinds_text(kinds: Iterable[StudyLogKind]) -> str:
+    names = sorted(kind.value for kind in kinds)
+    if len(names) == len(StudyLogKind):
+        return "every kind"
+    return ", ".join(names) or "no kind"
 
 
 def credits_for_year(

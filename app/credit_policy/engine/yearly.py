@@ -14,10 +14,16 @@ from app.credit_policy.engine.common import (
     reaches,
     shortfall,
 )
-from app.credit_policy.engine.credits import LogCredit, YearCredits, YearTally, tally_year
+from app.credit_policy.engine.credits import (
+    LogCredit,
+    YearCredits,
+    YearTally,
+    kinds_text,
+    tally_year,
+)
 from app.credit_policy.engine.records import APPROVED_ONLY, LogRecord
 from app.credit_policy.policy import Policy
-from app.enums import Rank
+from app.enums import Rank, StudyLogKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,15 +33,24 @@ class Annual:
     year: int
     span_start: date
     span_end: date
-    credited_hours: Decimal
-    """All kinds, after caps."""
     centralised_days: Decimal
+    """Recorded days × share of the policy's centralised kinds: compared with `required_days`."""
+    centralised_hours: Decimal
+    """Recorded hours × share of the policy's centralised kinds (no factor, no cap)."""
+    counted_hours: Decimal
+    """Credited hours (after caps) of the policy's `annual_hours_kinds`: compared with
+    `required_hours` (docs/rules.md rule 5)."""
+    counted_kinds: tuple[StudyLogKind, ...]
+    """The policy's `annual_hours_kinds`, sorted."""
+    credited_hours: Decimal
+    """All kinds, after caps: shown for information, not compared."""
     required_hours: Decimal | None
     required_days: Decimal | None
     status: RequirementStatus
     shortfall_days: Decimal | None
     """`max(0, required − actual)` of each alternative on its own, whatever the status."""
     shortfall_hours: Decimal | None
+    """Of the counted hours."""
     policy_code: str
     credits: YearCredits
     explanation: str
@@ -63,15 +78,16 @@ def _span(credits: YearCredits) -> str:
 
 
 def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
-    """SPEC §3 rule 5: centralised days ≥ required days, or credited hours (all kinds, after
-    caps) ≥ required hours; the two are compared separately."""
+    """docs/rules.md rule 5: centralised days ≥ required days, or counted hours ≥ required hours;
+    the two are compared separately. Counted hours are the credited hours (after caps) of the
+    policy's `annual_hours_kinds`; the credited hours of every kind are shown, not compared."""
     credits = tally.credits
     required_days, required_hours = policy.annual_required_days, policy.annual_required_hours
     met = reaches(tally.centralised_days, required_days) or reaches(
-        tally.total_hours, required_hours
+        tally.counted_hours, required_hours
     )
     short_days = shortfall(tally.centralised_days, required_days)
-    short_hours = shortfall(tally.total_hours, required_hours)
+    short_hours = shortfall(tally.counted_hours, required_hours)
     if rank not in policy.annual_applies_to:
         status = RequirementStatus.not_applicable
     else:
@@ -80,14 +96,17 @@ def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
         text
         for text in (
             None if required_days is None else f"{fmt(required_days)} centralised days",
-            None if required_hours is None else f"{fmt(required_hours)} credited h",
+            None if required_hours is None else f"{fmt(required_hours)} counted h",
         )
         if text
     )
     head = (
-        f"Annual requirement {credits.year}, policy {policy.code} (SPEC §3 rule 5): counted over "
-        f"{_span(credits)} ({APPROVED_ONLY}), {fmt(tally.centralised_days)} centralised days and "
-        f"{fmt(tally.total_hours)} credited h (all kinds, after caps); "
+        f"Annual requirement {credits.year}, policy {policy.code} (docs/rules.md rule 5): "
+        f"counted over {_span(credits)} ({APPROVED_ONLY}), "
+        f"{fmt(tally.centralised_days)} centralised days ({fmt(tally.centralised_hours)} "
+        f"centralised h) and {fmt(tally.counted_hours)} counted h (credited hours of "
+        f"{kinds_text(policy.annual_hours_kinds)}, after caps); "
+        f"{fmt(tally.total_hours)} credited h of all kinds shown, not compared; "
         f"needs {wanted or 'nothing'}."
     )
     gaps = " and ".join(
@@ -104,8 +123,11 @@ def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
         year=credits.year,
         span_start=credits.span_start,
         span_end=credits.span_end,
-        credited_hours=credits.total_hours,
         centralised_days=credits.centralised_days,
+        centralised_hours=credits.centralised_hours,
+        counted_hours=credits.counted_hours,
+        counted_kinds=tuple(sorted(policy.annual_hours_kinds)),
+        credited_hours=credits.total_hours,
         required_hours=required_hours,
         required_days=required_days,
         status=status,
@@ -161,7 +183,7 @@ def online_from(tally: YearTally, rank: Rank, policy: Policy) -> Online:
 def annual_requirement(
     logs: Iterable[LogRecord], year: int, rank: Rank, policy: Policy, *, up_to: date | None = None
 ) -> Annual:
-    """SPEC §3 rule 5 for `year` (up to `up_to` inclusive in the compliance view)."""
+    """docs/rules.md rule 5 for `year` (up to `up_to` inclusive in the compliance view)."""
     return annual_from(tally_year(logs, year, policy, up_to=up_to), rank, policy)
 
 
