@@ -28,12 +28,12 @@ from app.credit_policy.engine import (
     trained_in_year,
     window_start,
 )
+from app.credit_policy.errors import NoPolicyForDate
 from app.credit_policy.policy import (
     CHUZHOU_2007,
     CN_2023,
     CreditMode,
     KindRule,
-    NoPolicyInForce,
     Policy,
     Ratio,
     policy_in_force,
@@ -892,9 +892,9 @@ def test_policy_in_force(on: str, code: str) -> None:
 
 
 def test_policy_in_force_without_a_policy_or_with_two() -> None:
-    with pytest.raises(NoPolicyInForce):
+    with pytest.raises(NoPolicyForDate):
         policy_in_force([NEW_POLICY, OLD_POLICY], date(1999, 12, 31))
-    with pytest.raises(NoPolicyInForce, match="several"):
+    with pytest.raises(NoPolicyForDate, match="several"):
         policy_in_force([CN_2023, CHUZHOU_2007], date(2010, 1, 1))
 
 

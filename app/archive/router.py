@@ -13,6 +13,7 @@ from app.cadre.router import to_read
 from app.cadre.schemas import CadreRead
 from app.clock import local_today
 from app.compliance import reports
+from app.credit_policy import service as policy_service
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
 from app.enrollment.schemas import EnrollmentRead
@@ -160,7 +161,7 @@ async def export_org_unit_archive(
     root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
     year = year or local_today().year
     as_of = reports.evaluation_day(year)
-    policy = await reports.policy_on(db_session, as_of)
+    policy = await policy_service.policy_on(db_session, as_of)
     sessionmaker = request.app.state.sessionmaker
     chunks = (
         unit_export.csv_chunks if format is UnitExportFormat.csv else unit_export.xlsx_chunks

@@ -24,8 +24,6 @@ from app.cadre.service import referenced_cadre
 from app.compliance.service import cadre_logs
 from app.credit_policy import engine
 from app.credit_policy.engine.common import add_years
-from app.credit_policy.errors import NoPolicyForDate
-from app.credit_policy.policy import NoPolicyInForce
 from app.credit_policy.service import load_policies
 from app.db import flush_mapping_conflicts
 from app.enums import AssessmentRating, Role
@@ -66,12 +64,9 @@ async def decide(
     policies = await load_policies(db_session)
     earliest = add_years(date(year, 12, 31), -max((p.five_year_years for p in policies), default=5))
     logs = await cadre_logs(db_session, cadre.id, ending_from=earliest)
-    try:
-        allowed, snapshot = engine.excellent_allowed(
-            logs, year, cadre.rank, cadre.promoted_on, policies
-        )
-    except NoPolicyInForce as exc:
-        raise NoPolicyForDate(str(exc)) from exc
+    allowed, snapshot = engine.excellent_allowed(
+        logs, year, cadre.rank, cadre.promoted_on, policies
+    )
     overriding = rating == AssessmentRating.excellent and not allowed
     if overriding and actor.role is not Role.admin:
         raise OverrideForbidden(f"{snapshot['reason']}; only an admin may override it.")

@@ -13,11 +13,10 @@ from app.cadre.models import Cadre
 from app.clock import local_today
 from app.compliance.figures import UnitCounts, roll_call_rows, unit_counts
 from app.credit_policy import engine
+from app.credit_policy import service as policy_service
 from app.credit_policy.engine import RequirementStatus, RollCallGroup
 from app.credit_policy.engine.common import add_years
-from app.credit_policy.errors import NoPolicyForDate
-from app.credit_policy.policy import NoPolicyInForce, Policy, policy_in_force
-from app.credit_policy.service import load_policies
+from app.credit_policy.policy import Policy
 from app.errors import UnprocessableEntity
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree
@@ -34,13 +33,6 @@ def evaluation_day(year: int) -> date:
     if year > today.year:
         raise FutureYear(f"{year} has not begun; the latest year is {today.year}.")
     return min(date(year, 12, 31), today)
-
-
-async def policy_on(db_session: AsyncSession, day: date) -> Policy:
-    try:
-        return policy_in_force(await load_policies(db_session), day)
-    except NoPolicyInForce as exc:
-        raise NoPolicyForDate(str(exc)) from exc
 
 
 @dataclass
@@ -84,7 +76,7 @@ async def compliance_report(
     """Counted per unit in the database (one row per unit comes back), then summed up the tree
     so every unit shows its whole subtree."""
     as_of = evaluation_day(year)
-    policy = await policy_on(db_session, as_of)
+    policy = await policy_service.policy_on(db_session, as_of)
     counts = await unit_counts(db_session, root.path, as_of, policy)
     totals: dict[str, UnitTotals] = defaultdict(UnitTotals)
     for unit_counts_row in counts:
@@ -151,7 +143,7 @@ async def roll_call(db_session: AsyncSession, root: OrgUnit, year: int, limit: i
     """SPEC §3 rule 8 for the subtree, ranked in the database in the engine's order (see
     `app.compliance.figures._ROLL_CALL_SQL`); only the first `limit` come back."""
     as_of = evaluation_day(year)
-    policy = await policy_on(db_session, as_of)
+    policy = await policy_service.policy_on(db_session, as_of)
     active, trained, rows = await roll_call_rows(db_session, root.path, as_of, policy, limit)
     people = {
         c.id: c

@@ -12,8 +12,7 @@ from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
 from app.credit_policy import engine
 from app.credit_policy.engine.common import add_years
-from app.credit_policy.errors import NoPolicyForDate
-from app.credit_policy.policy import NoPolicyInForce, Policy
+from app.credit_policy.policy import Policy
 from app.credit_policy.service import load_policies
 from app.study_log.models import StudyLog
 
@@ -66,10 +65,7 @@ async def credits(
     await _scoped_cadre(db_session, cadre_id, actor)
     policies = await load_policies(db_session)
     logs = await cadre_logs(db_session, cadre_id, ending_from=date(year, 1, 1))
-    try:
-        return engine.credits_view(logs, year, policies)
-    except NoPolicyInForce as exc:
-        raise NoPolicyForDate(str(exc)) from exc
+    return engine.credits_view(logs, year, policies)
 
 
 async def compliance(
@@ -81,7 +77,4 @@ async def compliance(
     # met_until, so there is no upper bound.
     earliest = min(add_years(as_of, -_longest_window(policies)), date(as_of.year, 1, 1))
     logs = await cadre_logs(db_session, cadre_id, ending_from=earliest)
-    try:
-        return engine.compliance(logs, as_of, cadre.rank, cadre.promoted_on, policies)
-    except NoPolicyInForce as exc:
-        raise NoPolicyForDate(str(exc)) from exc
+    return engine.compliance(logs, as_of, cadre.rank, cadre.promoted_on, policies)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
+from app.credit_policy.errors import NoPolicyForDate
 from app.enums import LEADING_RANKS, Rank, StudyLogKind
 
 
@@ -216,18 +217,15 @@ BUILT_IN_POLICIES: tuple[Policy, ...] = (CN_2023,)
 """The policies of a fresh deployment: `cn-2023` alone (SPEC §3 "default policy")."""
 
 
-class NoPolicyInForce(LookupError):
-    """No policy, or more than one, covers the date asked about."""
-
-
 def policy_in_force(policies: Sequence[Policy], on: date) -> Policy:
-    """The one policy whose effective range contains `on` (both ends inclusive)."""
+    """The one policy whose effective range contains `on` (both ends inclusive); the one place
+    that decides it. None or several: `NoPolicyForDate` (409 `credit_policy.none_in_force`)."""
     found = [policy for policy in policies if policy.in_force_on(on)]
     if not found:
-        raise NoPolicyInForce(f"no credit policy is in force on {on.isoformat()}")
+        raise NoPolicyForDate(f"no credit policy is in force on {on.isoformat()}")
     if len(found) > 1:
         codes = ", ".join(sorted(policy.code for policy in found))
-        raise NoPolicyInForce(f"several credit policies are in force on {on.isoformat()}: {codes}")
+        raise NoPolicyForDate(f"several credit policies are in force on {on.isoformat()}: {codes}")
     return found[0]
 
 

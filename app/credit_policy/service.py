@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.credit_policy.errors import NoPolicyForDate, PolicyCodeTaken, PolicyOverlap
+from app.credit_policy.errors import PolicyCodeTaken, PolicyOverlap
 from app.credit_policy.models import CreditPolicy
-from app.credit_policy.policy import NoPolicyInForce, Policy, policy_in_force, validate_policies
+from app.credit_policy.policy import Policy, policy_in_force, validate_policies
 from app.credit_policy.schemas import CreditPolicyCreate, definition_json, to_policy
 from app.db import flush_mapping_conflicts
 
@@ -107,7 +107,4 @@ async def policy_on(db_session: AsyncSession, day: date) -> Policy:
     """The one policy in force on `day` (docs/rules.md: a period is evaluated under the policy
     in force on its last evaluated day); 409 `credit_policy.none_in_force` when none or several
     are."""
-    try:
-        return policy_in_force(await load_policies(db_session), day)
-    except NoPolicyInForce as exc:
-        raise NoPolicyForDate(str(exc)) from exc
+    return policy_in_force(await load_policies(db_session), day)
