@@ -1,25 +1,23 @@
-"""Bulk cadre sync: every row checked on its own, then set-wise writes (one INSERT, one
-UPDATE batch, one deactivation), with their audit rows and change events in the same
-transaction. Idempotent: a row equal to the record is `unchanged` and writes nothing."""
+"""Bulk cadre sync: every row checked on its own (shape, unit, scope, unique ID numbers), then
+handed to the cadre domain's set-wise writes (`app.cadre.bulk`: one COPY, one UPDATE batch, one
+deactivation), which decide what changes by the cadre's own rules. Idempotent: a row equal to the
+record is `unchanged` and writes nothing."""
 
 import uuid
 from collections import Counter
 from decimal import Decimal
-from enum import Enum
-from typing import Any, cast
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
-from app.audit import service as audit
+from app.cadre import bulk
 from app.cadre.models import Cadre
 from app.clock import local_today
-from app.copy import copy_rows
-from app.enums import LEADING_RANKS, AuditAction, CadreStatus, Rank
+from app.enums import CadreStatus
 from app.errors import ProblemFieldError
-from app.ids import new_id
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree
 from app.personal_data import cipher
@@ -36,17 +34,6 @@ from app.sync.schemas import (
 )
 
 _ITEM = TypeAdapter(CadreSyncItem)
-_FIELDS = (
-    "name",
-    "gender",
-    "birth_date",
-    "org_unit_id",
-    "rank",
-    "position",
-    "promoted_on",
-    "status",
-)
-_RANK_ORDER = {rank: n for n, rank in enumerate(reversed(list(Rank)))}
 
 
 def _pointer(index: int, loc: tuple[Any, ...]) -> str:
@@ -135,8 +122,8 @@ async def sync_cadres(
     }
     number_counts = Counter(item.id_number for _, item in valid)
 
-    to_create: list[dict[str, Any]] = []
-    to_update: list[tuple[Cadre, dict[str, Any], list[str]]] = []
+    to_create: list[bulk.Incoming] = []
+    to_update: list[tuple[Cadre, dict[str, Any]]] = []
     today = local_today()
     for index, item in valid:
         problems: list[ProblemFieldError] = []
@@ -165,48 +152,41 @@ async def sync_cadres(
                     code="id_number_taken",
                 )
             )
-        if problems:
+        if problems or unit_id is None:
             results.append(_reject(index, item.model_dump(), problems))
             continue
-        values: dict[str, Any] = {
-            "name": item.name,
-            "gender": item.gender,
-            "birth_date": item.birth_date,
-            "org_unit_id": unit_id,
-            "rank": item.rank,
-            "position": item.position,
-            "promoted_on": item.promoted_on,
-            "status": item.status,
-        }
+        incoming = bulk.Incoming(
+            hr_id=item.hr_id,
+            name=item.name,
+            id_number=item.id_number,
+            id_number_hash=hashes[item.hr_id],
+            gender=item.gender,
+            birth_date=item.birth_date,
+            org_unit_id=unit_id,
+            rank=item.rank,
+            post_type=item.post_type if "post_type" in item.model_fields_set else None,
+            position=item.position,
+            promoted_on=item.promoted_on,
+            status=item.status,
+        )
         if current is None:
-            to_create.append({"hr_id": item.hr_id, "id_number": item.id_number, **values})
+            to_create.append(incoming)
             results.append(
                 SyncRowResult.model_construct(
                     index=index, hr_id=item.hr_id, outcome=SyncOutcome.created
                 )
             )
             continue
-        # A promotion into a higher rank starts the grace year (SPEC §3 rule 4) even when HR
-        # does not send the date: the day the change arrives is the best date known.
-        if (
-            _RANK_ORDER[item.rank] > _RANK_ORDER[current.rank]
-            and item.rank in LEADING_RANKS
-            and (item.promoted_on is None or item.promoted_on == current.promoted_on)
-        ):
-            values["promoted_on"] = today
-        elif item.promoted_on is None:
-            values["promoted_on"] = current.promoted_on
-        changed = [k for k in _FIELDS if getattr(current, k) != values[k]]
-        if current.id_number_hash != hashes[item.hr_id]:  # no decryption needed to compare
-            changed.append("id_number")
+        # The promotion rule (docs/rules.md rule 4) is the cadre domain's, as for PUT by HR id.
+        changed = bulk.changes(current, incoming, today)
         if changed:
-            to_update.append((current, {**values, "id_number": item.id_number}, changed))
+            to_update.append((current, changed))
             results.append(
                 SyncRowResult.model_construct(
                     index=index,
                     hr_id=item.hr_id,
                     outcome=SyncOutcome.updated,
-                    changed_fields=changed,
+                    changed_fields=list(changed),
                 )
             )
         else:
@@ -281,108 +261,11 @@ async def _missing_from_snapshot(
 
 async def _write(
     db_session: AsyncSession,
-    to_create: list[dict[str, Any]],
-    to_update: list[tuple[Cadre, dict[str, Any], list[str]]],
+    to_create: list[bulk.Incoming],
+    to_update: list[tuple[Cadre, dict[str, Any]]],
     to_deactivate: list[tuple[uuid.UUID, str]],
 ) -> None:
-    box = cipher()
-    if to_create:
-        rows = []
-        for values in to_create:
-            number = values.pop("id_number")
-            rows.append(
-                {
-                    **values,
-                    "id": new_id(),
-                    "version": 1,
-                    "id_number_ciphertext": box.encrypt(number),
-                    "id_number_hash": box.lookup_hash(number),
-                }
-            )
-        columns = ("id", "version", "hr_id", *_FIELDS, "id_number_ciphertext", "id_number_hash")
-        await copy_rows(
-            db_session,
-            "cadre",
-            columns,
-            [
-                tuple(v.value if isinstance(v, Enum) else v for v in (r[c] for c in columns))
-                for r in rows
-            ],
-        )
-        await audit.record_many(
-            db_session,
-            action=AuditAction.create,
-            entity_type="cadre",
-            rows=[
-                (
-                    r["id"],
-                    {k: audit.to_json(r[k]) for k in ("hr_id", *_FIELDS) if r[k] is not None}
-                    | {"id_number": "<changed>"},
-                )
-                for r in rows
-            ],
-        )
-    if to_update:
-        params = []
-        for current, values, _ in to_update:
-            number = values.pop("id_number")
-            params.append(
-                {
-                    "b_id": current.id,
-                    **{f"b_{k}": v for k, v in values.items()},
-                    "b_ciphertext": box.encrypt(number),
-                    "b_hash": box.lookup_hash(number),
-                }
-            )
-        table = cast(Table, Cadre.__table__)
-        # A Core executemany: the ORM's bulk-by-primary-key form would want every version.
-        await db_session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(
-                **{k: bindparam(f"b_{k}") for k in _FIELDS},
-                id_number_ciphertext=bindparam("b_ciphertext"),
-                id_number_hash=bindparam("b_hash"),
-                version=table.c.version + 1,
-                updated_at=func.now(),
-            ),
-            params,
-        )
-        await audit.record_many(
-            db_session,
-            action=AuditAction.update,
-            entity_type="cadre",
-            rows=[
-                (
-                    current.id,
-                    {
-                        k: (
-                            "<changed>"
-                            if k == "id_number"
-                            else {
-                                "before": audit.to_json(getattr(current, k)),
-                                "after": audit.to_json(values[k]),
-                            }
-                        )
-                        for k in changed
-                    },
-                )
-                for current, values, changed in to_update
-            ],
-        )
-    if to_deactivate:
-        await db_session.execute(
-            update(Cadre)
-            .where(Cadre.id.in_([cadre_id for cadre_id, _ in to_deactivate]))
-            .values(status=CadreStatus.inactive, version=Cadre.version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        await audit.record_many(
-            db_session,
-            action=AuditAction.update,
-            entity_type="cadre",
-            rows=[
-                (cadre_id, {"status": {"before": "active", "after": "inactive"}})
-                for cadre_id, _ in to_deactivate
-            ],
-        )
+    """The cadre domain writes its table; the sync only decided what to send it."""
+    await bulk.insert_many(db_session, to_create)
+    await bulk.update_many(db_session, to_update)
+    await bulk.deactivate_many(db_session, [cadre_id for cadre_id, _ in to_deactivate])
