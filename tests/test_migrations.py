@@ -144,7 +144,7 @@ async def test_0011_marks_promoted_cadres_leading(migrated_url: str, engine: Asy
         await engine.dispose()
         await asyncio.to_thread(command.upgrade, config, "head")
         async with engine.connect() as conn:
-            post_types = dict(
+            post_types: dict[str, str] = dict(
                 (
                     await conn.execute(
                         text("SELECT hr_id, post_type FROM cadre WHERE org_unit_id = :unit"),
