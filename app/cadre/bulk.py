@@ -146,9 +146,7 @@ async def update_many(
                 "b_ciphertext": (
                     current.id_number_ciphertext if number is None else box.encrypt(number)
                 ),
-                "b_hash": (
-                    current.id_number_hash if number is None else box.lookup_hash(number)
-                ),
+                "b_hash": (current.id_number_hash if number is None else box.lookup_hash(number)),
             }
         )
     table = cast(Table, Cadre.__table__)

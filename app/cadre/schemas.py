@@ -21,8 +21,9 @@ IdNumber = Annotated[
 ]
 
 POST_TYPE_TEXT = (
-    "`leading` (领导职务) or `non_leading` (职级, a grade alone). Changing it to `leading` at "
-    "a leading rank is a promotion into a leading post (docs/rules.md rule 4)"
+    "`leading` (领导职务) or `non_leading` (职级, a grade alone). Turning `non_leading` into "
+    "`leading` at the same or a higher leading rank is a promotion into a leading post "
+    "(docs/rules.md rule 4)"
 )
 PROMOTED_ON_TEXT = (
     "Date of the latest promotion into a leading post; it starts the grace year of "
@@ -40,10 +41,7 @@ class _CadreFields(InputModel):
     birth_date: LocalDate
     org_unit_id: uuid.UUID
     rank: Rank
-    post_type: PostType = Field(
-        default=PostType.non_leading,
-        description=POST_TYPE_TEXT + ". An upsert that leaves it out keeps an existing cadre's",
-    )
+    post_type: PostType = Field(default=PostType.non_leading, description=POST_TYPE_TEXT)
     position: Name | None = None
     promoted_on: LocalDate | None = Field(
         default=None,
@@ -64,6 +62,10 @@ class CadreCreate(_CadreFields):
 class CadreUpsert(_CadreFields):
     """Body of the idempotent upsert keyed by HR id; `status` lets HR reactivate a cadre."""
 
+    post_type: PostType = Field(
+        default=PostType.non_leading,
+        description=POST_TYPE_TEXT + ". Left out, an existing cadre's is kept",
+    )
     status: CadreStatus = CadreStatus.active
 
 
