@@ -5,6 +5,8 @@ record is `unchanged` and writes nothing."""
 
 import uuid
 from collections import Counter
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,12 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
 from app.cadre import bulk
+from app.cadre import repository as cadres
 from app.cadre.models import Cadre
 from app.clock import local_today
-from app.enums import CadreStatus
 from app.errors import ProblemFieldError
 from app.org_unit.models import OrgUnit
-from app.org_unit.tree import in_subtree
 from app.personal_data import cipher
 from app.security import Actor
 from app.sync.errors import SnapshotScopeNotFound, SnapshotTooDestructive
@@ -53,6 +54,42 @@ def _reject(index: int, raw: Any, errors: list[ProblemFieldError]) -> SyncRowRes
 async def sync_cadres(
     db_session: AsyncSession, data: CadreSync, actor: Actor, max_share: Decimal
 ) -> SyncReport:
+    """Parse each row → check it against the database → let the cadre domain decide what
+    changes → report; then write, unless this is a dry run."""
+    results, valid = _parse(data)
+    known = await _known(db_session, valid, actor)
+    to_create, to_update = _plan(valid, known, results, local_today())
+
+    to_deactivate: list[tuple[uuid.UUID, str]] = []
+    if data.mode == SyncMode.snapshot:
+        # Rows rejected for a bad field still name their cadre: it is not missing.
+        named = {item.hr_id for _, item in valid} | {
+            raw["hr_id"]
+            for raw in data.items
+            if isinstance(raw, dict) and isinstance(raw.get("hr_id"), str)
+        }
+        to_deactivate = await _missing_from_snapshot(db_session, data, actor, named, max_share)
+        results += [
+            SyncRowResult.model_construct(index=None, hr_id=hr_id, outcome=SyncOutcome.deactivated)
+            for _, hr_id in to_deactivate
+        ]
+
+    if not data.dry_run:
+        # The cadre domain writes its table; the sync only decided what to send it.
+        await bulk.insert_many(db_session, to_create)
+        await bulk.update_many(db_session, to_update)
+        await bulk.deactivate_many(db_session, [cadre_id for cadre_id, _ in to_deactivate])
+    counts = Counter(r.outcome for r in results)
+    return SyncReport(
+        mode=data.mode,
+        dry_run=data.dry_run,
+        counts=SyncCounts(**{o.value: counts.get(o, 0) for o in SyncOutcome}),
+        results=sorted(results, key=lambda r: (r.index is None, r.index or 0)),
+    )
+
+
+def _parse(data: CadreSync) -> tuple[list[SyncRowResult], list[tuple[int, CadreSyncItem]]]:
+    """Each row's shape, on its own: the rejected ones reported, the valid ones kept."""
     results: list[SyncRowResult] = []
     valid: list[tuple[int, CadreSyncItem]] = []
     seen: set[str] = set()
@@ -69,23 +106,33 @@ async def sync_cadres(
             results.append(_reject(index, raw, errors))
             continue
         if item.hr_id in seen:
-            results.append(
-                _reject(
-                    index,
-                    raw,
-                    [
-                        ProblemFieldError(
-                            pointer=_pointer(index, ("hr_id",)),
-                            detail="this hr_id appears earlier in the same request",
-                            code="duplicate_in_request",
-                        )
-                    ],
-                )
+            duplicate = ProblemFieldError(
+                pointer=_pointer(index, ("hr_id",)),
+                detail="this hr_id appears earlier in the same request",
+                code="duplicate_in_request",
             )
+            results.append(_reject(index, raw, [duplicate]))
             continue
         seen.add(item.hr_id)
         valid.append((index, item))
+    return results, valid
 
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the database knows of the rows' units, cadres and ID numbers."""
+
+    units: dict[str, uuid.UUID]  # by code, within the caller's scope
+    existing: dict[str, Cadre]  # by hr_id
+    in_scope: set[uuid.UUID]  # the existing ones the caller may write
+    hashes: dict[str, bytes]  # each row's ID number lookup hash, by hr_id
+    owners: dict[bytes, str]  # the hr_id holding each of those numbers
+    number_counts: Counter[str]  # each ID number's rows in this request
+
+
+async def _known(
+    db_session: AsyncSession, valid: list[tuple[int, CadreSyncItem]], actor: Actor
+) -> _Known:
     units = {
         row[0]: row[1]
         for row in await db_session.execute(
@@ -95,130 +142,97 @@ async def sync_cadres(
             )
         )
     }
-    existing = {
-        c.hr_id: c
-        for c in await db_session.scalars(
-            select(Cadre).where(Cadre.hr_id.in_({item.hr_id for _, item in valid}))
-        )
-    }
-    in_scope = set(
-        (
-            await db_session.scalars(
-                select(Cadre.id).where(
-                    Cadre.id.in_([c.id for c in existing.values()]), scope.cadres(actor)
-                )
-            )
-        ).all()
-    )
+    existing = await cadres.by_hr_ids(db_session, {item.hr_id for _, item in valid})
     box = cipher()
     hashes = {item.hr_id: box.lookup_hash(item.id_number) for _, item in valid}
-    owners = {
-        row[0]: row[1]
-        for row in await db_session.execute(
-            select(Cadre.id_number_hash, Cadre.hr_id).where(
-                Cadre.id_number_hash.in_(list(hashes.values()))
+    return _Known(
+        units=units,
+        existing=existing,
+        in_scope=await cadres.in_scope(db_session, [c.id for c in existing.values()], actor),
+        hashes=hashes,
+        owners=await cadres.hr_ids_by_id_number_hash(db_session, list(hashes.values())),
+        number_counts=Counter(item.id_number for _, item in valid),
+    )
+
+
+def _problems(index: int, item: CadreSyncItem, known: _Known) -> list[ProblemFieldError]:
+    """Why the row cannot be written: its unit, its cadre out of scope, its ID number taken."""
+    problems: list[ProblemFieldError] = []
+    if item.org_unit_code not in known.units:
+        problems.append(
+            ProblemFieldError(
+                pointer=_pointer(index, ("org_unit_code",)),
+                detail="no such org unit",
+                code="not_found",
             )
         )
-    }
-    number_counts = Counter(item.id_number for _, item in valid)
+    current = known.existing.get(item.hr_id)
+    if current is not None and current.id not in known.in_scope:
+        problems.append(
+            ProblemFieldError(
+                pointer=_pointer(index, ("hr_id",)), detail="no such cadre", code="not_found"
+            )
+        )
+    owner = known.owners.get(known.hashes[item.hr_id])
+    if (owner is not None and owner != item.hr_id) or known.number_counts[item.id_number] > 1:
+        problems.append(
+            ProblemFieldError(
+                pointer=_pointer(index, ("id_number",)),
+                detail="another cadre has this resident ID number",
+                code="id_number_taken",
+            )
+        )
+    return problems
 
+
+def _plan(
+    valid: list[tuple[int, CadreSyncItem]],
+    known: _Known,
+    results: list[SyncRowResult],
+    today: date,
+) -> tuple[list[bulk.Incoming], list[tuple[Cadre, dict[str, Any]]]]:
+    """The rows to create and the changes to make, each row's outcome added to `results`.
+    What changes, the promotion date included (docs/rules.md rule 4), is the cadre domain's
+    decision (`bulk.changes`), as it is for PUT by HR id."""
     to_create: list[bulk.Incoming] = []
     to_update: list[tuple[Cadre, dict[str, Any]]] = []
-    today = local_today()
     for index, item in valid:
-        problems: list[ProblemFieldError] = []
-        unit_id = units.get(item.org_unit_code)
-        if unit_id is None:
-            problems.append(
-                ProblemFieldError(
-                    pointer=_pointer(index, ("org_unit_code",)),
-                    detail="no such org unit",
-                    code="not_found",
-                )
-            )
-        current = existing.get(item.hr_id)
-        if current is not None and current.id not in in_scope:
-            problems.append(
-                ProblemFieldError(
-                    pointer=_pointer(index, ("hr_id",)), detail="no such cadre", code="not_found"
-                )
-            )
-        owner = owners.get(hashes[item.hr_id])
-        if (owner is not None and owner != item.hr_id) or number_counts[item.id_number] > 1:
-            problems.append(
-                ProblemFieldError(
-                    pointer=_pointer(index, ("id_number",)),
-                    detail="another cadre has this resident ID number",
-                    code="id_number_taken",
-                )
-            )
-        if problems or unit_id is None:
+        if problems := _problems(index, item, known):
             results.append(_reject(index, item.model_dump(), problems))
             continue
         incoming = bulk.Incoming(
             hr_id=item.hr_id,
             name=item.name,
             id_number=item.id_number,
-            id_number_hash=hashes[item.hr_id],
+            id_number_hash=known.hashes[item.hr_id],
             gender=item.gender,
             birth_date=item.birth_date,
-            org_unit_id=unit_id,
+            org_unit_id=known.units[item.org_unit_code],
             rank=item.rank,
             post_type=item.post_type if "post_type" in item.model_fields_set else None,
             position=item.position,
             promoted_on=item.promoted_on,
             status=item.status,
         )
+        current = known.existing.get(item.hr_id)
+        changed = {} if current is None else bulk.changes(current, incoming, today)
         if current is None:
             to_create.append(incoming)
-            results.append(
-                SyncRowResult.model_construct(
-                    index=index, hr_id=item.hr_id, outcome=SyncOutcome.created
-                )
-            )
-            continue
-        # The promotion rule (docs/rules.md rule 4) is the cadre domain's, as for PUT by HR id.
-        changed = bulk.changes(current, incoming, today)
-        if changed:
+            outcome = SyncOutcome.created
+        elif changed:
             to_update.append((current, changed))
-            results.append(
-                SyncRowResult.model_construct(
-                    index=index,
-                    hr_id=item.hr_id,
-                    outcome=SyncOutcome.updated,
-                    changed_fields=list(changed),
-                )
-            )
+            outcome = SyncOutcome.updated
         else:
-            results.append(
-                SyncRowResult.model_construct(
-                    index=index, hr_id=item.hr_id, outcome=SyncOutcome.unchanged
-                )
+            outcome = SyncOutcome.unchanged
+        results.append(
+            SyncRowResult.model_construct(
+                index=index,
+                hr_id=item.hr_id,
+                outcome=outcome,
+                changed_fields=list(changed) if changed else None,
             )
-
-    to_deactivate: list[tuple[uuid.UUID, str]] = []
-    if data.mode == SyncMode.snapshot:
-        # Rows rejected for a bad field still name their cadre: it is not missing.
-        named = seen | {
-            raw["hr_id"]
-            for raw in data.items
-            if isinstance(raw, dict) and isinstance(raw.get("hr_id"), str)
-        }
-        to_deactivate = await _missing_from_snapshot(db_session, data, actor, named, max_share)
-        results += [
-            SyncRowResult.model_construct(index=None, hr_id=hr_id, outcome=SyncOutcome.deactivated)
-            for _, hr_id in to_deactivate
-        ]
-
-    if not data.dry_run:
-        await _write(db_session, to_create, to_update, to_deactivate)
-    counts = Counter(r.outcome for r in results)
-    return SyncReport(
-        mode=data.mode,
-        dry_run=data.dry_run,
-        counts=SyncCounts(**{o.value: counts.get(o, 0) for o in SyncOutcome}),
-        results=sorted(results, key=lambda r: (r.index is None, r.index or 0)),
-    )
+        )
+    return to_create, to_update
 
 
 async def snapshot_root(db_session: AsyncSession, code: str | None, actor: Actor) -> OrgUnit:
@@ -239,15 +253,9 @@ async def _missing_from_snapshot(
     """Active cadres of the snapshot's subtree that it leaves out. A truncated file must not
     wipe a county: more than `max_share` of any unit's active cadres at once is refused."""
     root = await snapshot_root(db_session, data.snapshot_of, actor)
-    active = (
-        await db_session.execute(
-            select(Cadre.id, Cadre.hr_id, Cadre.org_unit_id, OrgUnit.code)
-            .join(OrgUnit, OrgUnit.id == Cadre.org_unit_id)
-            .where(in_subtree(root.path), Cadre.status == CadreStatus.active)
-        )
-    ).all()
+    active = await cadres.active_in_subtree(db_session, root.path)
     per_unit = Counter(code for *_, code in active)
-    missing = [(cadre_id, hr_id, code) for cadre_id, hr_id, _, code in active if hr_id not in seen]
+    missing = [(cadre_id, hr_id, code) for cadre_id, hr_id, code in active if hr_id not in seen]
     losing = Counter(code for *_, code in missing)
     too_many = sorted(code for code, n in losing.items() if Decimal(n) / per_unit[code] > max_share)
     if too_many and not data.force:
@@ -257,15 +265,3 @@ async def _missing_from_snapshot(
             f"{shown}. Send `force: true` if the snapshot is right."
         )
     return [(cadre_id, hr_id) for cadre_id, hr_id, _ in missing]
-
-
-async def _write(
-    db_session: AsyncSession,
-    to_create: list[bulk.Incoming],
-    to_update: list[tuple[Cadre, dict[str, Any]]],
-    to_deactivate: list[tuple[uuid.UUID, str]],
-) -> None:
-    """The cadre domain writes its table; the sync only decided what to send it."""
-    await bulk.insert_many(db_session, to_create)
-    await bulk.update_many(db_session, to_update)
-    await bulk.deactivate_many(db_session, [cadre_id for cadre_id, _ in to_deactivate])
