@@ -36,7 +36,7 @@ FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a sync builds 10,000 a request, and frozen ones cost twice
 class Incoming:
     """A whole cadre record as HR sends it in bulk, its ID number already valid and consistent."""
 

@@ -2,11 +2,10 @@
 PUT by HR id and the bulk sync): the resident ID number (GB 11643-1999) and the date of the
 latest promotion into a leading post (docs/rules.md rule 4)."""
 
-from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 from stdnum import numdb
 from stdnum.cn import ric
@@ -86,8 +85,7 @@ class Unnamed(Enum):
 NOT_NAMED: Final = Unnamed.token
 
 
-@dataclass(frozen=True, slots=True)
-class Post:
+class Post(NamedTuple):
     """What a cadre holds: a rank, as a leading post (领导职务) or as a grade alone (职级)."""
 
     rank: Rank
