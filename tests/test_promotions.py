@@ -101,6 +101,19 @@ async def test_the_same_write_again_keeps_the_date(client: httpx.AsyncClient, pa
 
 
 @pytest.mark.parametrize("path", list(PATHS))
+async def test_a_grade_turned_into_a_leading_post_is_a_promotion(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """四级调研员 → 副县长: the same rank, now a leading post."""
+    unit = await create_org_unit(client)
+    cadre = await _post(client, unit["id"], rank="county_division", position="四级调研员")
+    with pinned(SYNC_DAY):
+        await PATHS[path](client, cadre, {"post_type": "leading", "position": "副县长"})
+    after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert _post_of(after) == ("county_division", "leading", "2025-06-01")
+
+
+@pytest.mark.parametrize("path", list(PATHS))
 async def test_a_date_sent_wins(client: httpx.AsyncClient, path: str) -> None:
     unit = await create_org_unit(client)
     cadre = await _post(client, unit["id"])
