@@ -9,6 +9,7 @@ from app.cadre.rules import (
     NOT_NAMED,
     Post,
     Unnamed,
+    after_hr_record,
     id_number_mismatch,
     is_promotion,
     normalise,
@@ -110,6 +111,34 @@ def test_a_new_cadre_has_only_the_date_hr_sends(
     post: tuple[R, T], sent: date | Unnamed | None, expected: date | None
 ) -> None:
     assert promoted_on(None, Post(*post), current=None, sent=sent, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("before", "current", "rank", "post_type", "sent", "expected"),
+    [
+        # The post type left out is kept: a raise of a leading post is a promotion.
+        ((R.township_section, LEAD), None, R.county_division, None, None, (LEAD, TODAY)),
+        ((R.township_section, GRADE), None, R.county_division, None, None, (GRADE, None)),
+        ((R.township_section, GRADE), None, R.county_division, LEAD, None, (LEAD, TODAY)),
+        # The same record again, its date empty: nothing changes, the date set stays.
+        ((R.county_division, LEAD), TODAY, R.county_division, LEAD, None, (LEAD, TODAY)),
+        ((R.county_division, LEAD), TODAY, R.county_division, None, None, (LEAD, TODAY)),
+        ((R.county_division, LEAD), EARLIER, R.county_division, None, SENT, (LEAD, SENT)),
+        ((R.county_division, LEAD), EARLIER, R.county_division, GRADE, None, (GRADE, EARLIER)),
+    ],
+)
+def test_hr_sends_its_whole_record(
+    before: tuple[R, T],
+    current: date | None,
+    rank: R,
+    post_type: T | None,
+    sent: date | None,
+    expected: tuple[T, date | None],
+) -> None:
+    got = after_hr_record(
+        Post(*before), current=current, rank=rank, post_type=post_type, sent=sent, today=TODAY
+    )
+    assert got == expected
 
 
 # 11010519491231002X: born 1949-12-31, sequence 002 (even: a woman).

@@ -57,12 +57,12 @@ class Incoming:
 def changes(current: Cadre, incoming: Incoming, today: date) -> dict[str, Any]:
     """The fields `incoming` changes in `current`, with their new values (`id_number` last);
     empty when it changes nothing. `today` is the write's effective date (a promotion's)."""
-    post_type = incoming.post_type or current.post_type
-    promoted_on = rules.promoted_on(
+    post_type, promoted_on = rules.after_hr_record(
         rules.Post(current.rank, current.post_type),
-        rules.Post(incoming.rank, post_type),
         current=current.promoted_on,
-        sent=rules.NOT_NAMED if incoming.promoted_on is None else incoming.promoted_on,
+        rank=incoming.rank,
+        post_type=incoming.post_type,
+        sent=incoming.promoted_on,
         today=today,
     )
     values = {

@@ -131,3 +131,21 @@ def promoted_on(
     if before is not None and is_promotion(before, after):
         return today
     return current
+
+
+def after_hr_record(
+    before: Post,
+    *,
+    current: date | None,
+    rank: Rank,
+    post_type: PostType | None,
+    sent: date | None,
+    today: date,
+) -> tuple[PostType, date | None]:
+    """The post type and `promoted_on` after HR sends its whole record of an existing cadre
+    (PUT by HR id, bulk sync). A post type left out (None) is kept; an empty date names none,
+    for HR not knowing the date must not erase the one a promotion set, and sending the same
+    record again must change nothing."""
+    after = Post(rank, post_type or before.post_type)
+    named: date | Unnamed = NOT_NAMED if sent is None else sent
+    return after.post_type, promoted_on(before, after, current=current, sent=named, today=today)

@@ -165,14 +165,15 @@ async def upsert_by_hr_id(
         db_session.add(cadre)
         await flush_mapping_conflicts(db_session, _CONFLICTS)
         return cadre, True
-    # HR sends its whole record: a post type left out is kept, and an empty date names none
-    # (HR not knowing the date must not erase the one a promotion set).
     changes = data.model_dump(exclude={"post_type", "promoted_on"})
-    changes["post_type"] = (
-        data.post_type if "post_type" in data.model_fields_set else cadre.post_type
+    changes["post_type"], changes["promoted_on"] = rules.after_hr_record(
+        rules.Post(cadre.rank, cadre.post_type),
+        current=cadre.promoted_on,
+        rank=data.rank,
+        post_type=data.post_type if "post_type" in data.model_fields_set else None,
+        sent=data.promoted_on,
+        today=local_today(),
     )
-    sent = rules.NOT_NAMED if data.promoted_on is None else data.promoted_on
-    changes["promoted_on"] = _promoted_on(cadre, changes, sent)
     await _apply(db_session, cadre, changes, actor)
     return cadre, False
 
