@@ -25,6 +25,13 @@ LEADING_RANKS = frozenset(
 )
 
 
+class PostType(StrEnum):
+    """What a cadre's rank is held as: a leading post (领导职务) or a grade alone (职级)."""
+
+    leading = "leading"
+    non_leading = "non_leading"
+
+
 class Gender(StrEnum):
     male = "male"
     female = "female"

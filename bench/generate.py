@@ -53,6 +53,7 @@ from app.enums import (
     EnrollmentStatus,
     Gender,
     OrgUnitKind,
+    PostType,
     Rank,
     SessionStatus,
     StudyLogKind,
@@ -671,6 +672,7 @@ CADRE_COLUMNS = (
     "birth_date",
     "org_unit_id",
     "rank",
+    "post_type",
     "position",
     "promoted_on",
     "status",
@@ -678,6 +680,16 @@ CADRE_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+# Grades held without a leading post (职级); a leading post is anything else above 科员.
+GRADE_WORDS = ("调研员", "巡视员", "主任科员", "科员", "办事员")
+
+
+def _post_type(position: str | None, rank: Rank) -> PostType:
+    if position is None or rank is Rank.section_member or any(w in position for w in GRADE_WORDS):
+        return PostType.non_leading
+    return PostType.leading
+
 
 AGE_RANGE = {
     Rank.department_bureau: (46, 59),
@@ -818,6 +830,9 @@ def make_cadres(
             latest = as_of - 731
             promoted = cal_date(cal, rng.randint(earliest, latest)) if earliest < latest else None
         position = rng.choice(POSITIONS[rank]) if rng.random() < 0.95 else None
+        post_type = _post_type(position, rank)
+        if post_type is PostType.non_leading:
+            promoted = None  # only a promotion into a leading post is on record (rule 4)
         factor = rng.lognormvariate(0.0, 0.55) * (1.1 if rank != Rank.section_member else 1.0)
         if rng.random() < 0.03:
             factor *= 0.1  # a few hardly ever record anything
@@ -830,6 +845,7 @@ def make_cadres(
             birth,
             unit.id,
             rank.value,
+            post_type.value,
             position,
             promoted,
             (CadreStatus.active if active else CadreStatus.inactive).value,

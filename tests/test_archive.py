@@ -11,7 +11,13 @@ from tests.factories import API, create_cadre, create_log, create_org_unit, crea
 
 async def test_archive_in_three_formats(client: httpx.AsyncClient) -> None:
     unit = await create_org_unit(client)
-    cadre = await create_cadre(client, unit["id"], name='=HYPERLINK("http://x")')
+    cadre = await create_cadre(
+        client,
+        unit["id"],
+        name='=HYPERLINK("http://x")',
+        rank="county_division",
+        post_type="leading",
+    )
     await create_log(
         client,
         cadre["id"],
@@ -35,6 +41,10 @@ async def test_archive_in_three_formats(client: httpx.AsyncClient) -> None:
 
     archive = (await client.get(url)).json()
     assert [log["start_date"] for log in archive["study_logs"]] == ["2023-05-01", "2024-03-01"]
+    assert (archive["cadre"]["rank"], archive["cadre"]["post_type"]) == (
+        "county_division",
+        "leading",
+    )
     assert archive["enrollments"][0]["training_session"]["title"] == "-1+1 专题班"
 
     r = await client.get(url, params={"format": "csv"})
@@ -46,7 +56,7 @@ async def test_archive_in_three_formats(client: httpx.AsyncClient) -> None:
     assert unquote(disposition.split("filename*=UTF-8''")[1]).startswith("培训档案-")
     text = r.content.decode("utf-8-sig")
     rows = text.splitlines()
-    assert rows[0].startswith("hr_id,name,start_date,end_date,kind,title")
+    assert rows[0].startswith("hr_id,name,rank,post_type,start_date,end_date,kind,title")
     assert "'+SUM(A1:A9)" in rows[2]  # a formula in a cell is defused
     assert ',"\'=HYPERLINK(""http://x"")",' in rows[1]
     assert "学习贯彻党的二十大精神" in rows[1]
@@ -59,7 +69,8 @@ async def test_archive_in_three_formats(client: httpx.AsyncClient) -> None:
     import csv
 
     csv_rows = list(csv.reader(text.splitlines()))
-    assert [list(map(str, row[:6])) for row in sheet_rows] == [row[:6] for row in csv_rows]
+    assert [list(map(str, row[:8])) for row in sheet_rows] == [row[:8] for row in csv_rows]
+    assert csv_rows[1][2:4] == ["county_division", "leading"]
     assert sheet_rows[1][1] == '\'=HYPERLINK("http://x")'
     enrollment_rows = list(book["enrollments"].iter_rows(values_only=True))
     assert enrollment_rows[1][0] == "'-1+1 专题班"
@@ -75,7 +86,7 @@ async def test_unit_export_streams_csv_and_xlsx_with_the_same_rows(
     trained = await create_cadre(
         client, county["id"], name='=HYPERLINK("http://x")', rank="section_member"
     )
-    idle = await create_cadre(client, city["id"], rank="county_division")
+    idle = await create_cadre(client, city["id"], rank="county_division", post_type="leading")
     for title, start, end in (
         ("网络专题班", "2025-03-01", "2025-03-10"),
         ("@SUM(1)", "2025-04-01", "2025-04-10"),
@@ -122,6 +133,8 @@ async def test_unit_export_streams_csv_and_xlsx_with_the_same_rows(
     assert set(by_title) == {"网络专题班", "'@SUM(1)", "党校进修班", ""}
     assert by_title[""][header.index("hr_id")] == idle["hr_id"]
     assert by_title[""][header.index("five_year_status")] == "not_met"
+    assert by_title[""][header.index("post_type")] == "leading"
+    assert by_title["网络专题班"][header.index("post_type")] == "non_leading"
     online = by_title["网络专题班"]
     assert online[header.index("name")] == '\'=HYPERLINK("http://x")'
     # docs/rules.md rule 5: 10 centralised days and 70 h counted; 190 h credited, not compared.

@@ -3,13 +3,16 @@
 import asyncio
 import hashlib
 import uuid
+from datetime import date
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import get_settings
@@ -153,3 +156,66 @@ async def test_0010_brings_cn_2023_to_revision_2_and_leaves_snapshots_alone(
     finally:
         await engine.dispose()
         await asyncio.to_thread(command.upgrade, config, "head")
+
+
+async def test_0011_marks_promoted_cadres_leading(migrated_url: str, engine: AsyncEngine) -> None:
+    """Every promotion recorded before post types existed was read as one into a leading post:
+    those cadres become `leading`, the rest `non_leading`."""
+    config = alembic_config(migrated_url)
+    before = ScriptDirectory.from_config(config).get_revision("0011").down_revision
+    assert isinstance(before, str)
+    unit = uuid.uuid4()
+    promoted, never = uuid.uuid4(), uuid.uuid4()
+    await engine.dispose()
+    await asyncio.to_thread(command.downgrade, config, before)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO org_unit (id, version, code, name, kind, path, depth, active) "
+                    "VALUES (:id, 1, 'MIG-0011', '来安县', 'county', :path, 0, true)"
+                ),
+                {"id": unit, "path": unit.hex},
+            )
+            for cadre_id, hr_id, promoted_on in (
+                (promoted, "MIG-P", date(2025, 3, 15)),
+                (never, "MIG-N", None),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO cadre (id, version, hr_id, name, id_number_ciphertext, "
+                        "id_number_hash, gender, birth_date, org_unit_id, rank, promoted_on, "
+                        "status) VALUES (:id, 1, :hr_id, '王五', :blob, :blob, 'male', "
+                        "'1980-05-17', :unit, 'county_division', :promoted_on, 'active')"
+                    ),
+                    {
+                        "id": cadre_id,
+                        "hr_id": hr_id,
+                        "blob": hr_id.encode(),
+                        "unit": unit,
+                        "promoted_on": promoted_on,
+                    },
+                )
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with engine.connect() as conn:
+            post_types: dict[str, str] = dict(
+                (
+                    await conn.execute(
+                        text("SELECT hr_id, post_type FROM cadre WHERE org_unit_id = :unit"),
+                        {"unit": unit},
+                    )
+                ).all()
+            )
+        assert post_types == {"MIG-P": "leading", "MIG-N": "non_leading"}
+        with pytest.raises(IntegrityError, match="ck_cadre_posttype"):
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE cadre SET post_type = 'chief' WHERE id = :id"), {"id": never}
+                )
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM cadre WHERE org_unit_id = :u"), {"u": unit})
+            await conn.execute(text("DELETE FROM org_unit WHERE id = :u"), {"u": unit})

@@ -81,16 +81,36 @@ async def test_dry_run_writes_nothing(client: httpx.AsyncClient) -> None:
     assert listed.json()["items"] == []
 
 
-async def test_a_promotion_starts_the_grace_year(client: httpx.AsyncClient) -> None:
+async def test_a_promotion_into_a_leading_post_starts_the_grace_year(
+    client: httpx.AsyncClient,
+) -> None:
     unit = await create_org_unit(client)
-    row = item("PROM1", unit["code"])
-    await _sync(client, items=[row])
-    report = await _sync(client, items=[{**row, "rank": "county_division"}])
-    assert report["results"][0]["changed_fields"] == ["rank", "promoted_on"]
-    cadre = (await client.get(f"{API}/cadres/by-hr-id/PROM1")).json()
-    assert cadre["promoted_on"] == local_today().isoformat()
-    compliance = (await client.get(f"{API}/cadres/{cadre['id']}/compliance")).json()
+    post = item("PROM1", unit["code"])
+    grade = item("PROM2", unit["code"], id_number=id_number(date(1985, 3, 9)))
+    await _sync(client, items=[post, grade])
+    report = await _sync(
+        client,
+        items=[
+            {**post, "rank": "county_division", "post_type": "leading"},
+            {**grade, "rank": "county_division", "post_type": "non_leading"},
+        ],
+    )
+    changed = [r["changed_fields"] for r in report["results"]]
+    assert changed == [["rank", "post_type", "promoted_on"], ["rank"]]
+    leader = (await client.get(f"{API}/cadres/by-hr-id/PROM1")).json()
+    assert (leader["post_type"], leader["promoted_on"]) == ("leading", local_today().isoformat())
+    compliance = (await client.get(f"{API}/cadres/{leader['id']}/compliance")).json()
     assert compliance["five_year"]["status"] == "in_grace"
+    # A rise of grade alone (职级) opens no grace year.
+    graded = (await client.get(f"{API}/cadres/by-hr-id/PROM2")).json()
+    assert (graded["post_type"], graded["promoted_on"]) == ("non_leading", None)
+    compliance = (await client.get(f"{API}/cadres/{graded['id']}/compliance")).json()
+    assert compliance["five_year"]["status"] == "not_met"
+    # The same rows again (post type left out, no date named) change nothing.
+    again = await _sync(
+        client, items=[{**post, "rank": "county_division"}, grade | {"rank": "county_division"}]
+    )
+    assert again["counts"]["unchanged"] == 2
 
 
 async def test_a_truncated_snapshot_is_refused(client: httpx.AsyncClient) -> None:

@@ -61,6 +61,8 @@ async def cadre_archive(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Ac
 LOG_COLUMNS = (
     "hr_id",
     "name",
+    "rank",
+    "post_type",
     "start_date",
     "end_date",
     "kind",
@@ -79,6 +81,8 @@ def log_row(cadre: Cadre, log: StudyLog) -> list[Any]:
     return [
         cadre.hr_id,
         cadre.name,
+        cadre.rank.value,
+        cadre.post_type.value,
         log.start_date.isoformat(),
         log.end_date.isoformat(),
         log.kind.value,

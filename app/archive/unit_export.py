@@ -23,6 +23,7 @@ COLUMNS = (
     "hr_id",
     "name",
     "rank",
+    "post_type",
     "cadre_status",
     "five_year_status",
     "five_year_centralised_days",

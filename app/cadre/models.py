@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
 from app.db_types import enum_column
-from app.enums import CadreStatus, Gender, Rank
+from app.enums import CadreStatus, Gender, PostType, Rank
 from app.personal_data import cipher
 
 
@@ -22,6 +22,9 @@ class Cadre(IdMixin, VersionedMixin, TimestampMixin, Base):
     birth_date: Mapped[date]
     org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
     rank: Mapped[Rank] = mapped_column(enum_column(Rank))
+    post_type: Mapped[PostType] = mapped_column(
+        enum_column(PostType), default=PostType.non_leading, server_default=PostType.non_leading
+    )
     position: Mapped[str | None] = mapped_column(String(200))
     promoted_on: Mapped[date | None]
     status: Mapped[CadreStatus] = mapped_column(

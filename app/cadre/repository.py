@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,7 +9,7 @@ from app.actor import Actor
 from app.cadre.models import Cadre
 from app.enums import CadreStatus, Rank
 from app.org_unit.models import OrgUnit
-from app.org_unit.tree import subtree_ids
+from app.org_unit.tree import in_subtree, subtree_ids
 from app.personal_data import cipher
 
 
@@ -62,3 +63,42 @@ def list_query(
     if q:
         stmt = stmt.where(Cadre.name.startswith(q, autoescape=True))
     return stmt
+
+
+# The bulk sync's reads: a request's rows at once, never one query a row.
+
+
+async def by_hr_ids(db_session: AsyncSession, hr_ids: Collection[str]) -> dict[str, Cadre]:
+    stmt = select(Cadre).where(Cadre.hr_id.in_(hr_ids))
+    return {c.hr_id: c for c in await db_session.scalars(stmt)}
+
+
+async def in_scope(
+    db_session: AsyncSession, cadre_ids: Collection[uuid.UUID], actor: Actor
+) -> set[uuid.UUID]:
+    """Those of the cadres the actor may see."""
+    stmt = select(Cadre.id).where(Cadre.id.in_(cadre_ids), scope.cadres(actor))
+    return set((await db_session.scalars(stmt)).all())
+
+
+async def hr_ids_by_id_number_hash(
+    db_session: AsyncSession, hashes: Collection[bytes]
+) -> dict[bytes, str]:
+    """Who holds each of these ID numbers (by their lookup hash)."""
+    stmt = select(Cadre.id_number_hash, Cadre.hr_id).where(Cadre.id_number_hash.in_(hashes))
+    owners: dict[bytes, str] = {}
+    for number_hash, hr_id in await db_session.execute(stmt):
+        owners[number_hash] = hr_id
+    return owners
+
+
+async def active_in_subtree(
+    db_session: AsyncSession, path: str
+) -> list[tuple[uuid.UUID, str, str]]:
+    """(id, hr_id, unit code) of the active cadres of a unit's whole subtree."""
+    stmt = (
+        select(Cadre.id, Cadre.hr_id, OrgUnit.code)
+        .join(OrgUnit, OrgUnit.id == Cadre.org_unit_id)
+        .where(in_subtree(path), Cadre.status == CadreStatus.active)
+    )
+    return [(cadre_id, hr_id, code) for cadre_id, hr_id, code in (await db_session.execute(stmt))]

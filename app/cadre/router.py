@@ -11,8 +11,8 @@ from app.cadre.errors import (
     HrIdTaken,
     IdNumberTaken,
 )
-from app.cadre.id_number import mask
 from app.cadre.models import Cadre
+from app.cadre.rules import mask
 from app.cadre.schemas import CadreCreate, CadreRead, CadreUpdate, CadreUpsert, IdNumber
 from app.db import DbSession
 from app.enums import CadreStatus, Rank

@@ -4,8 +4,8 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from app.cadre.id_number import birth_date_of, gender_of, normalise
-from app.enums import CadreStatus, Gender, Rank
+from app.cadre.rules import id_number_mismatch, normalise
+from app.enums import CadreStatus, Gender, PostType, Rank
 from app.schema_types import Code, InputModel, LocalDate, Name, OutputModel, ShortName
 
 IdNumber = Annotated[
@@ -20,6 +20,19 @@ IdNumber = Annotated[
     AfterValidator(normalise),
 ]
 
+POST_TYPE_TEXT = (
+    "`leading` (领导职务) or `non_leading` (职级, a grade alone). Turning `non_leading` into "
+    "`leading` at the same or a higher leading rank is a promotion into a leading post "
+    "(docs/rules.md rule 4)"
+)
+PROMOTED_ON_TEXT = (
+    "Date of the latest promotion into a leading post; it starts the grace year of "
+    "docs/rules.md rule 4. A date sent always wins. Creating a cadre is no promotion: a new cadre "
+    "has the date sent, else none. A write that names no date keeps the stored one, unless it "
+    "promotes the cadre into a leading post (a higher leading rank, or `non_leading` to "
+    "`leading`, with `post_type` `leading`): then the date becomes the day of the write"
+)
+
 
 class _CadreFields(InputModel):
     name: ShortName
@@ -28,18 +41,17 @@ class _CadreFields(InputModel):
     birth_date: LocalDate
     org_unit_id: uuid.UUID
     rank: Rank
+    post_type: PostType = Field(default=PostType.non_leading, description=POST_TYPE_TEXT)
     position: Name | None = None
     promoted_on: LocalDate | None = Field(
         default=None,
-        description="Date of the last promotion (starts the grace year of SPEC §3 rule 4)",
+        description=PROMOTED_ON_TEXT + ". Null names no date, as leaving it out does",
     )
 
     @model_validator(mode="after")
     def _consistent_with_id_number(self) -> Self:
-        if birth_date_of(self.id_number) != self.birth_date:
-            raise ValueError("birth_date does not match the resident ID number")
-        if gender_of(self.id_number) != self.gender:
-            raise ValueError("gender does not match the resident ID number")
+        if problem := id_number_mismatch(self.id_number, self.birth_date, self.gender):
+            raise ValueError(problem)
         return self
 
 
@@ -50,6 +62,10 @@ class CadreCreate(_CadreFields):
 class CadreUpsert(_CadreFields):
     """Body of the idempotent upsert keyed by HR id; `status` lets HR reactivate a cadre."""
 
+    post_type: PostType = Field(
+        default=PostType.non_leading,
+        description=POST_TYPE_TEXT + ". Left out, an existing cadre's is kept",
+    )
     status: CadreStatus = CadreStatus.active
 
 
@@ -60,8 +76,11 @@ class CadreUpdate(InputModel):
     birth_date: LocalDate | None = None
     org_unit_id: uuid.UUID | None = None
     rank: Rank | None = None
+    post_type: PostType | None = Field(default=None, description=POST_TYPE_TEXT)
     position: Name | None = None
-    promoted_on: LocalDate | None = None
+    promoted_on: LocalDate | None = Field(
+        default=None, description=PROMOTED_ON_TEXT + ". Null clears it"
+    )
     status: CadreStatus | None = None
 
 
@@ -76,8 +95,11 @@ class CadreRead(OutputModel):
     birth_date: date
     org_unit_id: uuid.UUID
     rank: Rank
+    post_type: PostType = Field(description="`leading` (领导职务) or `non_leading` (职级)")
     position: str | None
-    promoted_on: date | None
+    promoted_on: date | None = Field(
+        description="Date of the latest promotion into a leading post (docs/rules.md rule 4)"
+    )
     status: CadreStatus
     version: int
     created_at: datetime

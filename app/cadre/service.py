@@ -1,13 +1,15 @@
-"""Cadre master data: unique HR ids and ID numbers, a unit that exists, deactivation not erasure."""
+"""Cadre master data: unique HR ids and ID numbers, a unit that exists, deactivation not erasure,
+and the promotion date of docs/rules.md rule 4 (`rules.promoted_on`, as the bulk paths apply it)."""
 
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
-from app.cadre import repository
+from app.cadre import repository, rules
 from app.cadre.errors import (
     CadreNotFound,
     CadreOrgUnitNotFound,
@@ -15,9 +17,9 @@ from app.cadre.errors import (
     IdNumberTaken,
     ReferencedCadreNotFound,
 )
-from app.cadre.id_number import birth_date_of, gender_of
 from app.cadre.models import Cadre
 from app.cadre.schemas import CadreCreate, CadreUpdate, CadreUpsert
+from app.clock import local_today
 from app.db import flush_mapping_conflicts
 from app.enums import CadreStatus
 from app.errors import ProblemFieldError, UnprocessableEntity
@@ -72,7 +74,7 @@ async def create_cadre(db_session: AsyncSession, data: CadreCreate, actor: Actor
         raise HrIdTaken()
     await _check_id_number_free(db_session, data.id_number, None)
     await _check_org_unit(db_session, data.org_unit_id, actor)
-    cadre = Cadre(**data.model_dump(), status=CadreStatus.active)
+    cadre = Cadre(**_new(data), status=CadreStatus.active)
     db_session.add(cadre)
     await flush_mapping_conflicts(db_session, _CONFLICTS)
     return cadre
@@ -86,8 +88,31 @@ async def update_cadre(
         for k, v in data.model_dump(exclude_unset=True).items()
         if v is not None or k in {"position", "promoted_on"}
     }
+    # PATCH names what it changes: a date, or null to clear it; left out, the date is not named.
+    sent = changes.pop("promoted_on", rules.NOT_NAMED)
+    changes["promoted_on"] = _promoted_on(cadre, changes, sent)
     await _apply(db_session, cadre, changes, actor)
     return cadre
+
+
+def _new(data: CadreCreate | CadreUpsert) -> dict[str, Any]:
+    """A new cadre's fields: creating one is no promotion, its date is what HR sends."""
+    values = data.model_dump(exclude={"promoted_on"})
+    after = rules.Post(data.rank, data.post_type)
+    values["promoted_on"] = rules.promoted_on(
+        None, after, current=None, sent=data.promoted_on, today=local_today()
+    )
+    return values
+
+
+def _promoted_on(
+    cadre: Cadre, changes: dict[str, Any], sent: date | rules.Unnamed | None
+) -> date | None:
+    before = rules.Post(cadre.rank, cadre.post_type)
+    after = rules.Post(changes.get("rank", cadre.rank), changes.get("post_type", cadre.post_type))
+    return rules.promoted_on(
+        before, after, current=cadre.promoted_on, sent=sent, today=local_today()
+    )
 
 
 async def _apply(
@@ -99,9 +124,8 @@ async def _apply(
     if not changes:
         return False
     id_number = changes.get("id_number", cadre.id_number)
-    if birth_date_of(id_number) != changes.get("birth_date", cadre.birth_date) or gender_of(
-        id_number
-    ) != changes.get("gender", cadre.gender):
+    birth_date = changes.get("birth_date", cadre.birth_date)
+    if rules.id_number_mismatch(id_number, birth_date, changes.get("gender", cadre.gender)):
         raise UnprocessableEntity(
             "birth_date and gender must match the resident ID number.",
             errors=[
@@ -137,11 +161,20 @@ async def upsert_by_hr_id(
     if cadre is None:
         await _check_id_number_free(db_session, data.id_number, None)
         await _check_org_unit(db_session, data.org_unit_id, actor)
-        cadre = Cadre(hr_id=hr_id, **data.model_dump())
+        cadre = Cadre(hr_id=hr_id, **_new(data))
         db_session.add(cadre)
         await flush_mapping_conflicts(db_session, _CONFLICTS)
         return cadre, True
-    await _apply(db_session, cadre, data.model_dump(), actor)
+    changes = data.model_dump(exclude={"post_type", "promoted_on"})
+    changes["post_type"], changes["promoted_on"] = rules.after_hr_record(
+        rules.Post(cadre.rank, cadre.post_type),
+        current=cadre.promoted_on,
+        rank=data.rank,
+        post_type=data.post_type if "post_type" in data.model_fields_set else None,
+        sent=data.promoted_on,
+        today=local_today(),
+    )
+    await _apply(db_session, cadre, changes, actor)
     return cadre, False
 
 

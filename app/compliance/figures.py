@@ -200,7 +200,7 @@ GROUP BY org_unit_id, path
 _EXPORT_SQL = (  # constant text only: every value is a bound parameter
     _FIGURES_SQL
     + """
-SELECT u.code, u.name, c.hr_id, c.name, c.rank, c.status,
+SELECT u.code, u.name, c.hr_id, c.name, c.rank, c.post_type, c.status,
        f.five_status, ROUND(f.five_days, 2), ROUND(f.five_hours, 2),
        f.annual_status, ROUND(f.cdays, 2), ROUND(f.chours, 2), ROUND(f.counted, 2),
        ROUND(f.credited, 2), f.online_status, ROUND(f.online, 2),

@@ -25,8 +25,9 @@ async def sync_cadres(
     changes nothing. `dry_run` answers the same report and writes nothing. `mode: snapshot` with
     `snapshot_of` also deactivates the unit subtree's active cadres missing from the items — but
     refuses (409) to take more than `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of any unit at once
-    unless `force` is set. A promotion into a leading rank sets `promoted_on` (the grace year of
-    SPEC §3 rule 4 starts by itself)."""
+    unless `force` is set. `promoted_on` follows docs/rules.md rule 4 as for every cadre write:
+    a row that promotes the cadre into a leading post and names no date sets it to the day of
+    the sync (the grace year starts by itself)."""
     return await service.sync_cadres(db_session, body, actor, settings.sync_max_deactivation_share)
 
 

@@ -3,9 +3,9 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from app.cadre.id_number import birth_date_of, gender_of
-from app.cadre.schemas import IdNumber
-from app.enums import CadreStatus, Gender, OrgUnitKind, Rank
+from app.cadre.rules import id_number_mismatch
+from app.cadre.schemas import POST_TYPE_TEXT, PROMOTED_ON_TEXT, IdNumber
+from app.enums import CadreStatus, Gender, OrgUnitKind, PostType, Rank
 from app.errors import ProblemFieldError
 from app.schema_types import Code, InputModel, LocalDate, Name, OutputModel, ShortName
 
@@ -27,16 +27,21 @@ class CadreSyncItem(InputModel):
     birth_date: LocalDate
     org_unit_code: Code
     rank: Rank
+    post_type: PostType = Field(
+        default=PostType.non_leading,
+        description=POST_TYPE_TEXT + ". Left out, an existing cadre's is kept",
+    )
     position: Name | None = None
-    promoted_on: LocalDate | None = None
+    promoted_on: LocalDate | None = Field(
+        default=None,
+        description=PROMOTED_ON_TEXT + ". Null names no date, as leaving it out does",
+    )
     status: CadreStatus = CadreStatus.active
 
     @model_validator(mode="after")
     def _consistent_with_id_number(self) -> Self:
-        if birth_date_of(self.id_number) != self.birth_date:
-            raise ValueError("birth_date does not match the resident ID number")
-        if gender_of(self.id_number) != self.gender:
-            raise ValueError("gender does not match the resident ID number")
+        if problem := id_number_mismatch(self.id_number, self.birth_date, self.gender):
+            raise ValueError(problem)
         return self
 
 

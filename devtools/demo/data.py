@@ -36,6 +36,7 @@ from app.enums import (
     EnrollmentStatus,
     Gender,
     OrgUnitKind,
+    PostType,
     Rank,
     SessionStatus,
     StudyLogKind,
@@ -325,6 +326,8 @@ MALE_SHARE = {
     R.section_member: 0.5,
 }
 HEAD_WORDS = ("书记", "部长", "局长", "镇长", "主任", "校长", "县长", "区长", "市长")
+# Grades held without a leading post (职级): 四级调研员, 一级主任科员, 科员, 讲师 ...
+GRADE_WORDS = ("调研员", "巡视员", "主任科员", "科员", "讲师")
 
 
 @dataclass
@@ -338,6 +341,7 @@ class _Cadre:
     unit: _Unit
     rank: Rank
     position: str
+    post_type: PostType = PostType.non_leading
     promoted_on: date | None = None
     status: CadreStatus = CadreStatus.active
     left_on: date | None = None  # inactive cadres: no records after this date
@@ -384,6 +388,12 @@ def _id_number(rng: random.Random, region: str, born: date, gender: Gender, used
     raise ValueError(f"no valid resident ID number for region {region}, born {born}")
 
 
+def _post_type(position: str, rank: Rank) -> PostType:
+    if rank is R.section_member or any(w in position for w in GRADE_WORDS):
+        return PostType.non_leading
+    return PostType.leading
+
+
 def _positions(rng: random.Random, unit: _Unit) -> list[tuple[str, Rank]]:
     """The unit's staff: (position, rank) pairs drawn from its template."""
     template = TEMPLATES.get(f"{unit.role}:{unit.short}") or TEMPLATES[unit.role]
@@ -415,15 +425,21 @@ def _build_cadres(rng: random.Random, units: list[_Unit], today: date) -> list[_
                 unit=unit,
                 rank=rank,
                 position=position,
+                post_type=_post_type(position, rank),
                 engagement=rng.choices([0.6, 1.0, 1.5], weights=[35, 40, 25])[0],
             )
-            # Promotion to the current rank: leaders and most section-level cadres have one.
+            # Promotion to the current rank: leaders and most section-level cadres have one;
+            # only a promotion into a leading post is on record (rule 4: 职级 alone is none).
             if rank is not R.section_member and rng.random() < (0.95 if cadre.leading else 0.6):
                 earliest = max(date(born.year + 28, 1, 1), today - timedelta(days=9 * 365))
-                cadre.promoted_on = _rand_date(rng, earliest, today - timedelta(days=400))
+                promoted_on = _rand_date(rng, earliest, today - timedelta(days=400))
+                if cadre.post_type is PostType.leading:
+                    cadre.promoted_on = promoted_on
             cadres.append(cadre)
-    # A few recent promotions (within the last year) so the grace rule (N2) shows.
-    county_division = [c for c in cadres if c.rank is R.county_division]
+    # A few recent promotions into leading posts (within the last year): the grace rule (N2).
+    county_division = [
+        c for c in cadres if c.rank is R.county_division and c.post_type is PostType.leading
+    ]
     for cadre in rng.sample(county_division, 6):
         cadre.promoted_on = today - timedelta(days=rng.randint(30, 330))
     # A few cadres have left (retired or transferred out of the city).
@@ -1139,6 +1155,7 @@ async def seed_demo(db_session: AsyncSession, *, today: date | None = None) -> b
             "birth_date": c.birth_date,
             "org_unit_id": c.unit.id,
             "rank": c.rank,
+            "post_type": c.post_type,
             "position": c.position,
             "promoted_on": c.promoted_on,
             "status": c.status,

@@ -1,0 +1,151 @@
+"""The cadre's rules, as pure functions used by every path that writes a cadre (POST, PATCH,
+PUT by HR id and the bulk sync): the resident ID number (GB 11643-1999) and the date of the
+latest promotion into a leading post (docs/rules.md rule 4)."""
+
+from datetime import date
+from enum import Enum
+from functools import lru_cache
+from typing import Final, NamedTuple
+
+from stdnum import numdb
+from stdnum.cn import ric
+
+from app.enums import LEADING_RANKS, Gender, PostType, Rank
+
+# --------------------------------------------------------------------------------------------
+# The resident ID number
+# --------------------------------------------------------------------------------------------
+
+
+def normalise(value: str) -> str:
+    """Validate length, digits, the birth date, the region code and the ISO 7064 check digit.
+
+    `ric.validate` also insists that the county code existed in the birth year; real numbers
+    break that (numbers issued in 1999 use the codes of 1999 for people born decades before,
+    e.g. 琅琊区 341102 exists since 1992), so the region is only checked to be a known code.
+    """
+    number = value.strip().replace(" ", "").upper()
+    if len(number) != 18 or not number[:17].isdigit():
+        raise ValueError("a resident ID number has 17 digits and a check character")
+    if number[-1] != ric.calc_check_digit(number):
+        raise ValueError("the check digit of the resident ID number does not match")
+    try:
+        birth_date_of(number)
+    except ValueError as exc:
+        raise ValueError("the resident ID number holds no valid birth date") from exc
+    if not _known_region(number[:6]):
+        raise ValueError("the resident ID number's region code is unknown")
+    return number
+
+
+@lru_cache(maxsize=8192)
+def _known_region(code: str) -> bool:
+    info = {k for _part, props in numdb.get("cn/loc").info(code) for k in props}
+    return "county" in info
+
+
+def birth_date_of(number: str) -> date:
+    # Parsed here rather than by stdnum, whose input cleaning dominates a bulk sync's time.
+    return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+
+
+def gender_of(number: str) -> Gender:
+    # The 17th digit (sequence code) is odd for men, even for women.
+    return Gender.male if int(number[16]) % 2 else Gender.female
+
+
+def id_number_mismatch(number: str, birth_date: date, gender: Gender) -> str | None:
+    """What in the record disagrees with its (valid) ID number, or None when all agree."""
+    if birth_date_of(number) != birth_date:
+        return "birth_date does not match the resident ID number"
+    if gender_of(number) != gender:
+        return "gender does not match the resident ID number"
+    return None
+
+
+def mask(number: str) -> str:
+    """`3411**********1234`: region prefix and last four only."""
+    return f"{number[:4]}{'*' * (len(number) - 8)}{number[-4:]}"
+
+
+# --------------------------------------------------------------------------------------------
+# Promotion into a leading post (docs/rules.md rule 4; art. 14 ¶1 of the 2023 regulation)
+# --------------------------------------------------------------------------------------------
+
+# Lowest first: a larger number is a higher rank.
+_RANK_ORDER: Final = {rank: n for n, rank in enumerate(reversed(list(Rank)))}
+
+
+class Unnamed(Enum):
+    """The write names no promotion date."""
+
+    token = 0
+
+
+NOT_NAMED: Final = Unnamed.token
+
+
+class Post(NamedTuple):
+    """What a cadre holds: a rank, as a leading post (领导职务) or as a grade alone (职级)."""
+
+    rank: Rank
+    post_type: PostType
+
+
+def is_promotion(before: Post, after: Post) -> bool:
+    """Is the move from `before` to `after` a promotion into a leading post (提拔担任领导职务)?
+
+    Only a leading post at a leading rank counts, reached either
+    - by a higher rank: into the leading ranks, or from one leading rank to a higher one (a
+      county head made a department head is promoted again, and owes the requirement anew); or
+    - by turning a grade into a post at the same rank (四级调研员 → 副县长).
+    A rise of grade alone (一级主任科员 → 四级调研员) is none, nor a move to a lower rank, even
+    into a leading post (a 二级巡视员, a department_bureau grade, appointed head of a city
+    bureau, a county_division post, is not promoted).
+    """
+    if after.post_type is not PostType.leading or after.rank not in LEADING_RANKS:
+        return False
+    higher = _RANK_ORDER[after.rank] - _RANK_ORDER[before.rank]
+    return higher > 0 or (higher == 0 and before.post_type is PostType.non_leading)
+
+
+def promoted_on(
+    before: Post | None,
+    after: Post,
+    *,
+    current: date | None,
+    sent: date | Unnamed | None,
+    today: date,
+) -> date | None:
+    """The cadre's `promoted_on` after a write.
+
+    `before` is None when the write creates the cadre, `current` is the stored date, `sent` is
+    what the write names: a date, an explicit null (PATCH only: clears it), or NOT_NAMED.
+    - What the write names always wins.
+    - Creating a cadre is not a promotion: a new cadre has what HR sends, else none.
+    - A write that promotes (`is_promotion`) and names no date: its effective date, `today`.
+    - Otherwise the stored date stays.
+    """
+    if not isinstance(sent, Unnamed):
+        return sent
+    if before is not None and is_promotion(before, after):
+        return today
+    return current
+
+
+def after_hr_record(
+    before: Post,
+    *,
+    current: date | None,
+    rank: Rank,
+    post_type: PostType | None,
+    sent: date | None,
+    today: date,
+) -> tuple[PostType, date | None]:
+    """The post type and `promoted_on` after HR sends its whole record of an existing cadre
+    (PUT by HR id, bulk sync). A post type left out (None) is kept; an empty date names none,
+    for HR not knowing the date must not erase the one a promotion set, and sending the same
+    record again must change nothing."""
+    after = Post(rank, post_type or before.post_type)
+    named: date | Unnamed = NOT_NAMED if sent is None else sent
+    return after.post_type, promoted_on(before, after, current=current, sent=named, today=today)

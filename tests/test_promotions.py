@@ -1,0 +1,193 @@
+"""One promotion rule (docs/rules.md rule 4) on every path that writes a cadre: POST, PATCH,
+PUT by HR id and the bulk sync; worked example 6."""
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from app.clock import pinned
+from tests.factories import API, cadre_body, create_org_unit
+
+SYNC_DAY = date(2025, 6, 1)
+
+Cadre = dict[str, Any]
+Raise = Callable[[httpx.AsyncClient, Cadre, dict[str, Any]], Awaitable[None]]
+
+
+async def _by_patch(client: httpx.AsyncClient, cadre: Cadre, change: dict[str, Any]) -> None:
+    r = await client.patch(f"{API}/cadres/{cadre['id']}", json=change)
+    assert r.status_code == 200, r.text
+
+
+async def _by_put(client: httpx.AsyncClient, cadre: Cadre, change: dict[str, Any]) -> None:
+    """HR's whole record, as it stood, with the change."""
+    body = {k: cadre[k] for k in ("name", "gender", "birth_date", "org_unit_id", "position")}
+    body |= {"id_number": cadre["id_number"], "rank": cadre["rank"], **change}
+    r = await client.put(f"{API}/cadres/by-hr-id/{cadre['hr_id']}", json=body)
+    assert r.status_code == 200, r.text
+
+
+async def _by_sync(
+    client: httpx.AsyncClient, cadre: dict[str, Any], change: dict[str, Any]
+) -> None:
+    unit = (await client.get(f"{API}/org-units/{cadre['org_unit_id']}")).json()
+    item = {k: cadre[k] for k in ("hr_id", "name", "id_number", "gender", "birth_date", "rank")}
+    item |= {"org_unit_code": unit["code"], "position": cadre["position"], **change}
+    r = await client.post(f"{API}/sync/cadres", json={"items": [item]})
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"]["rejected"] == 0, r.text
+
+
+PATHS: dict[str, Raise] = {"PATCH": _by_patch, "PUT": _by_put, "sync": _by_sync}
+
+
+async def _post(client: httpx.AsyncClient, unit_id: str, **fields: Any) -> dict[str, Any]:
+    r = await client.post(f"{API}/cadres", json=cadre_body(unit_id, **fields))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def _post_of(cadre: dict[str, Any]) -> tuple[str, str, str | None]:
+    return cadre["rank"], cadre["post_type"], cadre["promoted_on"]
+
+
+async def test_the_four_paths_agree(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    with pinned(SYNC_DAY):
+        # Creating a cadre is no promotion, even straight into a leading post.
+        created = await _post(client, unit["id"], rank="county_division", post_type="leading")
+        assert _post_of(created) == ("county_division", "leading", None)
+        raised = {}
+        for path, write in PATHS.items():
+            cadre = await _post(client, unit["id"])
+            assert _post_of(cadre) == ("township_section", "non_leading", None)
+            await write(client, cadre, {"rank": "county_division", "post_type": "leading"})
+            raised[path] = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert {path: _post_of(c) for path, c in raised.items()} == dict.fromkeys(
+        PATHS, ("county_division", "leading", "2025-06-01")
+    )
+    # The audit trail (and the change feed, written with it) tells what changed, alike.
+    for path, cadre in raised.items():
+        events = (
+            await client.get(f"{API}/audit-events", params={"entity_id": cadre["id"]})
+        ).json()["items"]
+        update = next(e for e in events if e["action"] == "update")
+        assert {k: update["changes"][k] for k in ("rank", "post_type", "promoted_on")} == {
+            "rank": {"before": "township_section", "after": "county_division"},
+            "post_type": {"before": "non_leading", "after": "leading"},
+            "promoted_on": {"before": None, "after": "2025-06-01"},
+        }, path
+        create = next(e for e in events if e["action"] == "create")
+        assert create["changes"]["post_type"] == "non_leading", path
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+async def test_the_same_write_again_keeps_the_date(client: httpx.AsyncClient, path: str) -> None:
+    """Sent again later (HR's full record, no date named), a promotion is not a new one."""
+    unit = await create_org_unit(client)
+    cadre = await _post(client, unit["id"])
+    change = {"rank": "county_division", "post_type": "leading"}
+    with pinned(SYNC_DAY):
+        await PATHS[path](client, cadre, change)
+    # PUT and sync send HR's whole record: an empty date there names none.
+    extra = {} if path == "PATCH" else {"promoted_on": None}
+    with pinned(date(2025, 9, 1)):
+        await PATHS[path](client, cadre, change | extra)
+    after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert after["promoted_on"] == "2025-06-01"
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+async def test_a_grade_turned_into_a_leading_post_is_a_promotion(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """四级调研员 → 副县长: the same rank, now a leading post."""
+    unit = await create_org_unit(client)
+    cadre = await _post(client, unit["id"], rank="county_division", position="四级调研员")
+    with pinned(SYNC_DAY):
+        await PATHS[path](client, cadre, {"post_type": "leading", "position": "副县长"})
+    after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert _post_of(after) == ("county_division", "leading", "2025-06-01")
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+async def test_a_date_sent_wins(client: httpx.AsyncClient, path: str) -> None:
+    unit = await create_org_unit(client)
+    cadre = await _post(client, unit["id"])
+    with pinned(SYNC_DAY):
+        await PATHS[path](
+            client,
+            cadre,
+            {"rank": "county_division", "post_type": "leading", "promoted_on": "2025-05-20"},
+        )
+    after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert _post_of(after) == ("county_division", "leading", "2025-05-20")
+
+
+async def test_patch_null_clears_the_date_put_and_sync_null_name_none(
+    client: httpx.AsyncClient,
+) -> None:
+    """PATCH names the fields it changes: null clears. PUT and sync send HR's whole record,
+    where an empty date means HR knows none: the date on record stays."""
+    unit = await create_org_unit(client)
+    kept = {}
+    for path in ("PUT", "sync", "PATCH"):
+        cadre = await _post(
+            client,
+            unit["id"],
+            rank="county_division",
+            post_type="leading",
+            promoted_on="2021-04-01",
+        )
+        await PATHS[path](client, cadre, {"promoted_on": None, "position": "县长"})
+        kept[path] = (await client.get(f"{API}/cadres/{cadre['id']}")).json()["promoted_on"]
+    assert kept == {"PUT": "2021-04-01", "sync": "2021-04-01", "PATCH": None}
+
+
+async def test_put_and_sync_keep_a_post_type_they_leave_out(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    for path in ("PUT", "sync"):
+        cadre = await _post(client, unit["id"], rank="county_division", post_type="leading")
+        await PATHS[path](client, cadre, {"position": "县长"})
+        after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+        assert (after["post_type"], after["position"]) == ("leading", "县长"), path
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+async def test_example_6_promotion_into_a_leading_post_and_a_rise_of_grade(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """EXAMPLES.md example 6: P (领导职务) and Q (职级) raised to county_division on 2025-06-01,
+    no date named, no centralised training at all."""
+    unit = await create_org_unit(client)
+    p = await _post(client, unit["id"], name="王芳", position="副镇长")
+    q = await _post(client, unit["id"], name="赵强", position="一级主任科员")
+    with pinned(SYNC_DAY):
+        await PATHS[path](
+            client, p, {"rank": "county_division", "post_type": "leading", "position": "副县长"}
+        )
+        await PATHS[path](
+            client,
+            q,
+            {"rank": "county_division", "post_type": "non_leading", "position": "四级调研员"},
+        )
+    p_read = (await client.get(f"{API}/cadres/{p['id']}")).json()
+    q_read = (await client.get(f"{API}/cadres/{q['id']}")).json()
+    assert _post_of(p_read) == ("county_division", "leading", "2025-06-01")
+    assert _post_of(q_read) == ("county_division", "non_leading", None)
+
+    async def five_year(cadre: dict[str, Any]) -> dict[str, Any]:
+        r = await client.get(
+            f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": "2025-12-31"}
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["five_year"]  # type: ignore[no-any-return]
+
+    p_five, q_five = await five_year(p), await five_year(q)
+    assert (p_five["status"], p_five["grace_deadline"]) == ("in_grace", "2026-06-01")
+    assert (p_five["centralised_days"], p_five["centralised_hours"]) == ("0.00", "0.00")
+    assert (q_five["status"], q_five["grace_deadline"]) == ("not_met", None)
+    assert (q_five["shortfall_days"], q_five["shortfall_hours"]) == ("90.00", "550.00")
