@@ -65,10 +65,10 @@ WEIGHTED = dataclasses.replace(
     annual_hours_kinds=frozenset({K.centralised_training, K.online_course}),
 )
 
-# EXAMPLES §3: 2024-12-23 … 2025-01-05, 14 calendar days (9 in 2024), 10 days, 70 hours.
+# worked example 3: 2024-12-23 … 2025-01-05, 14 calendar days (9 in 2024), 10 days, 70 hours.
 NEW_YEAR_CLASS = centralised("ny", "2024-12-23", "2025-01-05", "70", "10")
 JUNE_CLASS = centralised("jun", "2024-06-03", "2024-06-06", "45", "4")
-# EXAMPLES §2: 99 credited hours in 2024, none of them centralised.
+# worked example 2: 99 credited hours in 2024, none of them centralised.
 EXAMPLE_2 = [
     log("ss-1", K.self_study, "2024-03-01", hours="12"),
     log("ss-2", K.self_study, "2024-05-01", hours="12"),

@@ -151,7 +151,7 @@ REASON = "省级表彰的抗洪抢险先进个人，年内集中培训因救灾�
 async def test_example_5_excellent_despite_unmet_training_needs_an_admin_and_a_reason(
     client: httpx.AsyncClient, client_for: ClientFor
 ) -> None:
-    """EXAMPLES §5: 11 centralised days and 84 h in 2025, not met; `excellent` is refused
+    """worked example 5: 11 centralised days and 84 h in 2025, not met; `excellent` is refused
     unless an admin gives an override_reason (docs/rules.md rule 9)."""
     unit = await create_org_unit(client)
     cadre = await example_5_cadre(client, unit["id"])

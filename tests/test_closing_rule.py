@@ -24,7 +24,7 @@ REASON = "住院手术,经组织部批准"
         ("35", "7", "5.01", None, DROPPED_OUT, D(0), D(0), False),
         # 35 − 5.01 = 29.99 h; 7 × 29.99/35 = 5.998 days.
         ("35", "7", "5.01", REASON, COMPLETED, D("29.99"), D("5.998"), True),
-        # EXAMPLES §4: 40 h, 5 days, cap 5.714… h. X: 4 h of leave, 36 h and 4.5 days.
+        # worked example 4: 40 h, 5 days, cap 5.714… h. X: 4 h of leave, 36 h and 4.5 days.
         ("40", "5", "4", None, COMPLETED, D(36), D("4.5"), True),
         ("40", "5", "4", REASON, COMPLETED, D(36), D("4.5"), True),
         # Y: 6 h, withdrawn; with an exception 34 h and 5 × 34/40 = 4.25 days.

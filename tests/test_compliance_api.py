@@ -17,7 +17,7 @@ CENTRALISED = {"kind": "centralised_training", "status": "approved"}
 
 @pytest.fixture
 async def example_1(client: httpx.AsyncClient) -> dict[str, Any]:
-    """EXAMPLES §1: a county_division cadre and three centralised classes."""
+    """worked example 1: a county_division cadre and three centralised classes."""
     unit = await create_org_unit(client)
     cadre = await create_cadre(client, unit["id"], rank="county_division")
     for start, end, days, hours in (
@@ -79,7 +79,7 @@ async def test_grace_after_promotion(
 
 
 async def test_caps_and_per_item_credits(client: httpx.AsyncClient) -> None:
-    """EXAMPLES §2: 20 + 3 + 24 + 52 = 99 credited hours in 2024."""
+    """worked example 2: 20 + 3 + 24 + 52 = 99 credited hours in 2024."""
     unit = await create_org_unit(client)
     cadre = await create_cadre(client, unit["id"], rank="section_member")
     approved = {"status": "approved"}
@@ -162,7 +162,7 @@ async def test_caps_and_per_item_credits(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_class_across_new_year(client: httpx.AsyncClient) -> None:
-    """EXAMPLES §3: 9/14 of the class in 2024, 5/14 in 2025."""
+    """worked example 3: 9/14 of the class in 2024, 5/14 in 2025."""
     unit = await create_org_unit(client)
     cadre = await create_cadre(client, unit["id"], rank="township_section")
     await create_log(
@@ -210,7 +210,7 @@ EXAMPLE_5_LOGS = (
 
 
 async def example_5_cadre(client: httpx.AsyncClient, org_unit_id: str) -> dict[str, Any]:
-    """EXAMPLES §5: a township_section cadre's 2025 (logs entered on 2026-01-10)."""
+    """worked example 5: a township_section cadre's 2025 (logs entered on 2026-01-10)."""
     cadre = await create_cadre(client, org_unit_id, rank="township_section")
     with pinned(date(2026, 1, 10)):
         for kind, start, end, days, hours in EXAMPLE_5_LOGS:
@@ -333,7 +333,7 @@ async def test_voided_log_leaves_the_totals(client: httpx.AsyncClient) -> None:
 
 
 async def test_closing_a_session_applies_the_leave_cap(client: httpx.AsyncClient) -> None:
-    """EXAMPLES §4: 40 h, 5 days; 4 h of leave completes with 36 h and 4.5 days, 6 h is above
+    """worked example 4: 40 h, 5 days; 4 h of leave completes with 36 h and 4.5 days, 6 h is above
     40/7 and withdraws; 40/7 h exactly is impossible to enter (two places), so 5.71 completes."""
     unit = await create_org_unit(client)
     ts = await create_session(client, unit["id"], days="5", credit_hours="40", status="open")

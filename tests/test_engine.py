@@ -70,14 +70,14 @@ def kind_block(logs: list[LogRecord], year: int, kind: StudyLogKind) -> tuple[D,
     return block.raw_hours, block.credited_hours, block.cap, block.capped_hours
 
 
-# EXAMPLES §1: a county_division cadre, never promoted.
+# worked example 1: a county_division cadre, never promoted.
 EXAMPLE_1 = [
     log("1", K.centralised_training, "2020-10-26", "2020-11-04", 70, 10),
     log("2", K.centralised_training, "2022-04-11", "2022-06-09", 360, 60),
     log("3", K.centralised_training, "2024-09-23", "2024-10-12", 130, 20),
 ]
 
-# EXAMPLES §2: a section_member cadre in 2024.
+# worked example 2: a section_member cadre in 2024.
 EXAMPLE_2 = [
     log("ss-1", K.self_study, "2024-03-01", hours=12),
     log("ss-2", K.self_study, "2024-05-01", hours=12),
@@ -87,7 +87,7 @@ EXAMPLE_2 = [
     log("on-1", K.online_course, "2024-08-01", "2024-08-31", hours=52),
 ]
 
-# EXAMPLES §3: a class across New Year, 14 calendar days, 10 days, 70 hours.
+# worked example 3: a class across New Year, 14 calendar days, 10 days, 70 hours.
 NEW_YEAR_CLASS = log("ny", K.centralised_training, "2024-12-23", "2025-01-05", 70, 10)
 
 
@@ -403,7 +403,7 @@ def test_five_year_not_applicable_still_shows_figures() -> None:
     assert (block.shortfall_days, block.shortfall_hours) == (D(6), D(32))
 
 
-# EXAMPLES §1 plus 6 more days (40 h) in March 2025: on 2025-10-31 it has 90 days and 558 h. Log 1
+# Worked example 1 plus 6 more days (40 h) in March 2025: on 2025-10-31 90 days and 558 h. Log 1
 # then loses one day (1 day, 7 h) a day: on 11-01 89 days but 551 h (met by hours), on 11-02
 # 88 days and 544 h.
 EXAMPLE_1_MET = [*EXAMPLE_1, log("4", K.centralised_training, "2025-03-03", "2025-03-08", 40, 6)]

@@ -25,7 +25,7 @@ async def _enrol(client: httpx.AsyncClient, ts: dict[str, Any], cadre: dict[str,
 
 
 async def test_example_4_with_an_exception_trainee(client: httpx.AsyncClient) -> None:
-    """EXAMPLES §4 (40 h, 5 days, cap 40/7 = 5.71 h): X with 4 h completes with 36 h and 4.5
+    """worked example 4 (40 h, 5 days, cap 40/7 = 5.71 h): X with 4 h completes with 36 h and 4.5
     days; Y with 6 h is withdrawn. W also took 6 h, but with an exception: 34 h and 4.25 days.
     V was excused for all 40 h: completes with nothing to credit, so no log."""
     unit = await create_org_unit(client)

@@ -160,8 +160,8 @@ async def test_put_and_sync_keep_a_post_type_they_leave_out(client: httpx.AsyncC
 async def test_example_6_promotion_into_a_leading_post_and_a_rise_of_grade(
     client: httpx.AsyncClient, path: str
 ) -> None:
-    """EXAMPLES.md example 6: P (领导职务) and Q (职级) raised to county_division on 2025-06-01,
-    no date named, no centralised training at all."""
+    """Worked example 6 (docs/rules.md#example-6): P (领导职务) and Q (职级) raised to
+    county_division on 2025-06-01, no date named, no centralised training at all."""
     unit = await create_org_unit(client)
     p = await _post(client, unit["id"], name="王芳", position="副镇长")
     q = await _post(client, unit["id"], name="赵强", position="一级主任科员")
