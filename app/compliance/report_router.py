@@ -12,7 +12,6 @@ from app.compliance.schemas import (
     StatusCounts,
     UnitCompliance,
 )
-from app.credit_policy import engine
 from app.credit_policy.engine import RequirementStatus
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
@@ -70,7 +69,7 @@ async def get_compliance_report(
                 annual=_counts(totals.annual),
                 online=_counts(totals.online),
                 trained=totals.trained,
-                quota=engine.quota(totals.headcount, report.policy),
+                quota=totals.quota,
             )
             for unit, totals in report.units
         ],
@@ -89,9 +88,9 @@ async def get_roll_call_report(
     year: Year = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Candidates to list")] = 100,
 ) -> RollCallRead:
-    """点名调学 (SPEC §3 rule 8): the quota ceil(active cadres / 5) of the unit and its subtree,
-    how many are trained this year, and the untrained cadres ranked by who to nominate next,
-    each with the reason for its place."""
+    """点名调学 (docs/rules.md rule 8): the quota ceil(active cadres / 5) of the unit and its
+    subtree, how many are trained this year, and the untrained cadres ranked by who to nominate
+    next, each with the reason for its place."""
     root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
     result = await reports.roll_call(db_session, root, year or local_today().year, limit)
     return RollCallRead(

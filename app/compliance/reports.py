@@ -42,6 +42,8 @@ class UnitTotals:
     annual: dict[RequirementStatus, int] = field(default_factory=lambda: defaultdict(int))
     online: dict[RequirementStatus, int] = field(default_factory=lambda: defaultdict(int))
     trained: int = 0
+    quota: int = 0
+    """docs/rules.md rule 8: ceil(headcount / 5), the subtree's roll-call quota for the year."""
 
     def add(self, counts: UnitCounts) -> None:
         self.headcount += counts.headcount
@@ -89,6 +91,8 @@ async def compliance_report(
             .order_by(OrgUnit.path)
         )
     ).all()
+    for unit_totals in totals.values():
+        unit_totals.quota = engine.quota(unit_totals.headcount, policy)
     return ComplianceReport(
         root=root,
         as_of=as_of,
