@@ -11,7 +11,7 @@ import sys
 from alembic import command
 
 from app import personal_data
-from app.audit import service as audit
+from app.audit.service import attribute
 from app.change_feed import service as change_feed
 from app.config import Environment, Settings, get_settings
 from app.db import create_engine, create_sessionmaker, transaction
@@ -28,7 +28,6 @@ def migrate() -> None:
 def _configure() -> Settings:
     settings = get_settings()
     personal_data.configure(settings.data_key_bytes)
-    audit.install()
     return settings
 
 
@@ -62,7 +61,7 @@ async def _create_admin(username: str, password: str) -> bool:
     engine = create_engine(_configure())
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
-            db_session.info["request_id"] = "cli:create-admin"
+            await attribute(db_session, request_id="cli:create-admin")
             return await ensure_admin(db_session, username, password)
     finally:
         await engine.dispose()

@@ -15,6 +15,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 
+from app.audit.service import attribute
 from app.auth.rate_limit import RateLimiter
 from app.auth.tokens import InvalidToken, verify
 from app.cadre.models import Cadre
@@ -199,9 +200,7 @@ async def authorize(
     if request.method not in ("GET", "HEAD"):
         limiter: RateLimiter = request.app.state.write_limiter
         limiter.check(f"user:{actor.user_id}")
-    # The audit trail (app.audit) reads who and which request from the database session.
-    db_session.info["actor"] = actor
-    db_session.info["request_id"] = getattr(request.state, "request_id", None)
+    await attribute(db_session, request_id=getattr(request.state, "request_id", None), actor=actor)
     request.state.actor = actor
     return actor
 

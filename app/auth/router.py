@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import attribute
 from app.auth.passwords import verify_password
 from app.auth.rate_limit import RateLimited, RateLimiter
 from app.auth.tokens import issue
@@ -113,6 +114,8 @@ async def issue_token(
     if not name or secret is None:
         raise UnsupportedGrant("Credentials for this grant type are missing.")
 
+    # No actor yet: what the attempt changes is recorded as the request's alone.
+    await attribute(db_session, request_id=getattr(request.state, "request_id", None))
     # FOR UPDATE: parallel guesses at one account queue up, so none slips past the lock-out.
     user = (
         await db_session.scalars(select(User).where(User.username == name).with_for_update())

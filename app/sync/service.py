@@ -13,11 +13,10 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
-from app.audit import service as audit
 from app.cadre.models import Cadre
 from app.clock import local_today
 from app.copy import copy_rows
-from app.enums import LEADING_RANKS, AuditAction, CadreStatus, Rank
+from app.enums import LEADING_RANKS, CadreStatus, Rank
 from app.errors import ProblemFieldError
 from app.ids import new_id
 from app.org_unit.models import OrgUnit
@@ -309,19 +308,6 @@ async def _write(
                 for r in rows
             ],
         )
-        await audit.record_many(
-            db_session,
-            action=AuditAction.create,
-            entity_type="cadre",
-            rows=[
-                (
-                    r["id"],
-                    {k: audit.to_json(r[k]) for k in ("hr_id", *_FIELDS) if r[k] is not None}
-                    | {"id_number": "<changed>"},
-                )
-                for r in rows
-            ],
-        )
     if to_update:
         params = []
         for current, values, _ in to_update:
@@ -348,41 +334,10 @@ async def _write(
             ),
             params,
         )
-        await audit.record_many(
-            db_session,
-            action=AuditAction.update,
-            entity_type="cadre",
-            rows=[
-                (
-                    current.id,
-                    {
-                        k: (
-                            "<changed>"
-                            if k == "id_number"
-                            else {
-                                "before": audit.to_json(getattr(current, k)),
-                                "after": audit.to_json(values[k]),
-                            }
-                        )
-                        for k in changed
-                    },
-                )
-                for current, values, changed in to_update
-            ],
-        )
     if to_deactivate:
         await db_session.execute(
             update(Cadre)
             .where(Cadre.id.in_([cadre_id for cadre_id, _ in to_deactivate]))
             .values(status=CadreStatus.inactive, version=Cadre.version + 1)
             .execution_options(synchronize_session=False)
-        )
-        await audit.record_many(
-            db_session,
-            action=AuditAction.update,
-            entity_type="cadre",
-            rows=[
-                (cadre_id, {"status": {"before": "active", "after": "inactive"}})
-                for cadre_id, _ in to_deactivate
-            ],
         )
