@@ -77,93 +77,101 @@ CREATE FUNCTION audit_uuid7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
 $$
 """
 
-# A column's value as the trail shows it: numeric columns as strings with their scale.
-VALUE_FUNCTION = """
-CREATE FUNCTION audit_value(col text, val jsonb, numerics text[]) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN col = ANY(numerics) AND jsonb_typeof(val) = 'number'
-                THEN to_jsonb(val #>> '{}') ELSE val END
+# The expression of one row's `changes`, for a table and an operation, built from the catalog on
+# each statement (so a column added later is audited with no change here) and run set-wise over
+# the statement's transition tables: `n` the new row, `o` the old one. Create: every column not
+# null (`jsonb_build_object` of them all, minus the keys of those that are null). Update:
+# {column: {before, after}} of the columns that changed (minus the keys of those that did not).
+# Numeric columns as text keep their scale ("12.50"); hidden columns show only "<changed>".
+CHANGES_FUNCTION = r"""
+CREATE FUNCTION audit_changes_sql(rel oid, op text, skipped text[], hidden jsonb) RETURNS text
+LANGUAGE sql STABLE AS $$
+    WITH col AS (
+        SELECT a.attname::text AS name,
+               coalesce(hidden ->> a.attname, a.attname) AS shown,
+               hidden ? a.attname AS is_hidden,
+               a.atttypid = 'numeric'::regtype AS is_numeric,
+               NOT a.attnotnull AS nullable,
+               (row_number() OVER (ORDER BY a.attnum) - 1) / 40 AS chunk
+        FROM pg_attribute AS a
+        WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+          AND a.attname <> ALL(skipped)
+    ), expr AS (
+        SELECT chunk, shown,
+               CASE WHEN op = 'INSERT' THEN
+                        CASE WHEN is_hidden
+                             THEN format('CASE WHEN n.%I IS NOT NULL THEN ''<changed>'' END', name)
+                             WHEN is_numeric THEN format('n.%I::text', name)
+                             ELSE format('n.%I', name) END
+                    ELSE format(
+                        'CASE WHEN n.%1$I IS DISTINCT FROM o.%1$I THEN %2$s END', name,
+                        CASE WHEN is_hidden THEN '''<changed>'''
+                             WHEN is_numeric
+                             THEN format('jsonb_build_object(''before'', o.%1$I::text, '
+                                         '''after'', n.%1$I::text)', name)
+                             ELSE format('jsonb_build_object(''before'', o.%1$I, '
+                                         '''after'', n.%1$I)', name) END)
+               END AS value,
+               CASE WHEN op <> 'INSERT'
+                    THEN format('CASE WHEN n.%1$I IS NOT DISTINCT FROM o.%1$I THEN %2$L END',
+                                name, shown)
+                    WHEN nullable THEN format('CASE WHEN n.%I IS NULL THEN %L END', name, shown)
+               END AS dropped
+        FROM col
+    ), chunks AS (
+        SELECT format('jsonb_build_object(%s)',
+                      string_agg(format('%L, %s', shown, value), ', ')) AS object,
+               string_agg(dropped, ', ') AS dropped
+        FROM expr GROUP BY chunk
+    )
+    SELECT format('((%s) - ARRAY[%s]::text[])',
+                  coalesce(string_agg(object, ' || '), '''{}''::jsonb'),
+                  coalesce(string_agg(dropped, ', '), ''))
+    FROM chunks
 $$
 """
 
-# One statement's changes, `changed(entity_id, changes)`, per operation. Reads the transition
-# tables `new_rows` and `old_rows`.
-_CREATED = """
-    SELECT n.id AS entity_id,
-           coalesce((SELECT jsonb_object_agg(
-                         coalesce(hidden ->> e.key, e.key),
-                         CASE WHEN hidden ? e.key THEN '"<changed>"'::jsonb
-                              ELSE audit_value(e.key, e.value, numerics) END)
-                     FROM jsonb_each(to_jsonb(n)) AS e
-                     WHERE e.value <> 'null'::jsonb AND e.key <> ALL(skipped)),
-                    '{}'::jsonb) AS changes
-    FROM new_rows AS n
-"""
-_UPDATED = """
-    SELECT n.id AS entity_id,
-           (SELECT jsonb_object_agg(
-                       coalesce(hidden ->> e.key, e.key),
-                       CASE WHEN hidden ? e.key THEN '"<changed>"'::jsonb
-                            ELSE jsonb_build_object(
-                                'before', audit_value(e.key, to_jsonb(o) -> e.key, numerics),
-                                'after', audit_value(e.key, e.value, numerics)) END)
-            FROM jsonb_each(to_jsonb(n)) AS e
-            WHERE e.key <> ALL(skipped) AND e.value IS DISTINCT FROM to_jsonb(o) -> e.key
-           ) AS changes
-    FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
-"""
-_DELETED = """
-    SELECT o.id AS entity_id, '{}'::jsonb AS changes FROM old_rows AS o
-"""
-
-
-def _write(changed: str, action: str) -> str:
-    return f"""
-        WITH changed AS ({changed}),
-        audited AS (
-            INSERT INTO audit_event (id, actor_id, actor_username, actor_role, request_id,
-                                     action, entity_type, entity_id, changes)
-            SELECT audit_uuid7(), actor_id, actor_username, actor_role, request_id,
-                   '{action}', TG_TABLE_NAME, c.entity_id, c.changes
-            FROM changed AS c WHERE c.changes IS NOT NULL
-        )
-        INSERT INTO change_event (action, entity_type, entity_id, changes, request_id)
-        SELECT '{action}', TG_TABLE_NAME, c.entity_id, c.changes, request_id
-        FROM changed AS c WHERE feed AND c.changes IS NOT NULL;
-    """  # noqa: S608 (built of this module's constants)
-
-
-TRAIL_FUNCTION = f"""
+TRAIL_FUNCTION = r"""
 CREATE FUNCTION audit_trail() RETURNS trigger LANGUAGE plpgsql
 SET jit = off SET work_mem = '64MB' AS $fn$
 DECLARE
-    -- Arguments: 'feed' or 'trail', the columns skipped (comma separated), and the hidden
-    -- columns as a JSON object {{column: name shown}}.
+    -- Arguments: 'feed' (the change feed carries the table) or 'trail', the columns skipped
+    -- (comma separated), and the hidden columns as a JSON object {column: name shown}.
     feed boolean := TG_ARGV[0] = 'feed';
     skipped text[] := ARRAY['id', 'version', 'created_at', 'updated_at']
                       || string_to_array(TG_ARGV[1], ',');
     hidden jsonb := TG_ARGV[2]::jsonb;
-    numerics text[];
-    actor_id uuid := nullif(current_setting('app.actor_id', true), '')::uuid;
-    actor_username text := nullif(current_setting('app.actor_username', true), '');
-    actor_role text := nullif(current_setting('app.actor_role', true), '');
-    request_id text := nullif(current_setting('app.request_id', true), '');
+    action text := CASE TG_OP WHEN 'INSERT' THEN 'create' WHEN 'UPDATE' THEN 'update'
+                              ELSE 'delete' END;
+    changed text;
 BEGIN
-    SELECT coalesce(array_agg(attname::text), '{{}}') INTO numerics
-    FROM pg_attribute
-    WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped
-      AND atttypid = 'numeric'::regtype;
-    IF TG_OP = 'INSERT' THEN
-        {_write(_CREATED, "create")}
-    ELSIF TG_OP = 'UPDATE' THEN
-        {_write(_UPDATED, "update")}
-    ELSE
-        {_write(_DELETED, "delete")}
-    END IF;
+    changed := CASE TG_OP
+        WHEN 'INSERT' THEN format('SELECT n.id, %s FROM new_rows AS n',
+                                  audit_changes_sql(TG_RELID, TG_OP, skipped, hidden))
+        WHEN 'UPDATE' THEN format('SELECT * FROM (SELECT n.id, %s AS changes '
+                                  'FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id) AS u '
+                                  'WHERE changes <> ''{}''::jsonb',
+                                  audit_changes_sql(TG_RELID, TG_OP, skipped, hidden))
+        ELSE 'SELECT o.id, ''{}''::jsonb FROM old_rows AS o' END;
+    EXECUTE format($sql$
+        WITH changed (entity_id, changes) AS (%s),
+        audited AS (
+            INSERT INTO audit_event (id, actor_id, actor_username, actor_role, request_id,
+                                     action, entity_type, entity_id, changes)
+            SELECT audit_uuid7(), $1, $2, $3, $4, $5, $6, entity_id, changes FROM changed
+        )
+        INSERT INTO change_event (action, entity_type, entity_id, changes, request_id)
+        SELECT $5, $6, entity_id, changes, $4 FROM changed WHERE $7
+    $sql$, changed)
+    USING nullif(current_setting('app.actor_id', true), '')::uuid,
+          nullif(current_setting('app.actor_username', true), ''),
+          nullif(current_setting('app.actor_role', true), ''),
+          nullif(current_setting('app.request_id', true), ''),
+          action, TG_TABLE_NAME::text, feed;
     RETURN NULL;
 END
 $fn$
-"""  # noqa: S608 (built of this module's constants)
+"""
 
 _TRANSITIONS = {
     "insert": "REFERENCING NEW TABLE AS new_rows",
@@ -178,7 +186,7 @@ def _quote(value: str) -> str:
 
 def upgrade() -> None:
     op.execute(UUID7_FUNCTION)
-    op.execute(VALUE_FUNCTION)
+    op.execute(CHANGES_FUNCTION)
     op.execute(TRAIL_FUNCTION)
     for table, (feed, skipped, hidden) in AUDITED.items():
         arguments = ", ".join(
@@ -196,5 +204,5 @@ def downgrade() -> None:
         for event in _TRANSITIONS:
             op.execute(f"DROP TRIGGER audit_trail_{event} ON {table}")
     op.execute("DROP FUNCTION audit_trail()")
-    op.execute("DROP FUNCTION audit_value(text, jsonb, text[])")
+    op.execute("DROP FUNCTION audit_changes_sql(oid, text, text[], jsonb)")
     op.execute("DROP FUNCTION audit_uuid7()")
