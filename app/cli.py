@@ -37,6 +37,7 @@ async def _seed_demo() -> tuple[bool, list[DemoLogin]]:
     engine = create_engine(_configure())
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
+            await attribute(db_session, request_id="cli:seed-demo")
             loaded = await seed_demo(db_session)
             if loaded:
                 await freeze_demo_snapshots(db_session)
