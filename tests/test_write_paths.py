@@ -90,8 +90,12 @@ def _etag(read: dict[str, Any]) -> dict[str, str]:
 
 @path("createOrgUnit")
 async def _create_org_unit(w: World) -> list[Trace]:
+    """Sent with an Idempotency-Key, then replayed: the replay writes nothing."""
     body = {"code": unique("OU"), "name": "来安县", "kind": "county", "parent_id": None}
-    unit = (await w.write("POST", "/org-units", json=body)).json()
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    unit = (await w.write("POST", "/org-units", json=body, headers=key)).json()
+    replay = await w.write("POST", "/org-units", json=body, headers=key)
+    assert replay.headers["Idempotent-Replayed"] == "true"
     return [("org_unit", "create", unit["id"])]
 
 
