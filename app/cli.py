@@ -12,10 +12,9 @@ import sys
 from alembic import command
 
 from app import personal_data
-from app.audit import service as audit
 from app.change_feed import service as change_feed
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker, transaction
+from app.db import attribute, create_engine, create_sessionmaker, transaction
 from app.idempotency import service as idempotency
 from app.migrations import alembic_config
 from app.user.service import ensure_admin
@@ -30,7 +29,6 @@ def configure() -> Settings:
     installed."""
     settings = get_settings()
     personal_data.configure(settings.data_key_bytes)
-    audit.install()
     return settings
 
 
@@ -38,7 +36,7 @@ async def _create_admin(username: str, password: str) -> bool:
     engine = create_engine(configure())
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
-            db_session.info["request_id"] = "cli:create-admin"
+            await attribute(db_session, request_id="cli:create-admin")
             return await ensure_admin(db_session, username, password)
     finally:
         await engine.dispose()

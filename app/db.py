@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
+from app.actor import Actor
 from app.config import Settings
 from app.errors import AppError
 from app.ids import new_id
@@ -138,3 +139,33 @@ async def flush_mapping_conflicts(
         if error is None:
             raise
         raise error from exc
+
+
+# Who is writing. The audit trail is written by the database (migration 0013): a statement-level
+# trigger on every audited table records each row's change, with the actor and the request id it
+# reads from these transaction-local settings. `attribute` sets them wherever a transaction is
+# opened for someone: `app.security.authorize` for API requests, the token endpoint, the CLI and
+# the webhook worker. A transaction that sets nothing is recorded without an actor.
+_SET = text(
+    "SELECT set_config('app.actor_id', :actor_id, true), "
+    "set_config('app.actor_username', :actor_username, true), "
+    "set_config('app.actor_role', :actor_role, true), "
+    "set_config('app.request_id', :request_id, true)"
+)
+
+
+async def attribute(
+    db_session: AsyncSession, *, request_id: str | None, actor: Actor | None = None
+) -> None:
+    """Every write of this transaction from now on is recorded as `actor`'s (none: a system
+    write) from `request_id`. Settings every call overwrites all four, so nothing of an earlier
+    caller lingers; they end with the transaction."""
+    await db_session.execute(
+        _SET,
+        {
+            "actor_id": str(actor.user_id) if actor else "",
+            "actor_username": actor.username if actor else "",
+            "actor_role": actor.role.value if actor else "",
+            "request_id": request_id or "",
+        },
+    )

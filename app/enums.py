@@ -127,8 +127,11 @@ class AuditAction(StrEnum):
 
 
 class FeedEntity(StrEnum):
-    """What the change feed carries: training records and what decides compliance."""
+    """What the change feed carries: training records, what decides compliance, and the org
+    units they hang from. Each is a table whose audit trigger also writes the feed (migration
+    0013)."""
 
+    org_unit = "org_unit"
     cadre = "cadre"
     enrollment = "enrollment"
     study_log = "study_log"

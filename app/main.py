@@ -15,7 +15,6 @@ from app import docs_assets, personal_data
 from app.archive.router import router as archive_router
 from app.archive.router import unit_router as unit_archive_router
 from app.assessment.router import router as assessment_router
-from app.audit import service as audit_service
 from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.cadre.router import router as cadre_router
@@ -109,7 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
 
     personal_data.configure(settings.data_key_bytes)
-    audit_service.install()
     app.state.token_limiter = RateLimiter(settings.rate_limit.token_per_minute)
     app.state.write_limiter = RateLimiter(settings.rate_limit.writes_per_minute)
 

@@ -18,7 +18,7 @@ from app.actor import Actor
 from app.auth.rate_limit import RateLimiter
 from app.auth.tokens import InvalidToken, verify
 from app.config import Settings
-from app.db import DbSession
+from app.db import DbSession, attribute
 from app.enums import Role
 from app.errors import Forbidden, Unauthorized
 from app.http import AppSettings
@@ -163,9 +163,7 @@ async def authorize(
     if request.method not in ("GET", "HEAD"):
         limiter: RateLimiter = request.app.state.write_limiter
         limiter.check(f"user:{actor.user_id}")
-    # The audit trail (app.audit) reads who and which request from the database session.
-    db_session.info["actor"] = actor
-    db_session.info["request_id"] = getattr(request.state, "request_id", None)
+    await attribute(db_session, request_id=getattr(request.state, "request_id", None), actor=actor)
     request.state.actor = actor
     return actor
 

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.enums import Role
-from tests.factories import API, create_cadre, create_org_unit
+from tests.factories import API, create_cadre, create_org_unit, create_session
 
 
 async def _events(client: httpx.AsyncClient, entity_id: str) -> list[dict[str, Any]]:
@@ -73,3 +73,28 @@ async def test_only_admin_and_auditor_read_it(
     assert (await c.get(f"{API}/audit-events")).status_code == 403
     auditor = await client_for(Role.auditor)
     assert (await auditor.get(f"{API}/audit-events")).status_code == 200
+
+
+async def test_values_keep_the_formats_of_the_api(client: httpx.AsyncClient) -> None:
+    """Hours and days as strings with two places, dates ISO, ids as strings, integers as
+    numbers; an update shows only what changed, before and after."""
+    unit = await create_org_unit(client)
+    ts = await create_session(client, unit["id"], credit_hours="40", capacity=30)
+    r = await client.patch(
+        f"{API}/training-sessions/{ts['id']}", json={"credit_hours": "41.5", "capacity": 31}
+    )
+    assert r.status_code == 200, r.text
+    created, updated = await _events(client, ts["id"])
+    assert {k: created["changes"][k] for k in ("credit_hours", "days", "start_date")} == {
+        "credit_hours": "40.00",
+        "days": "5.00",
+        "start_date": "2025-03-03",
+    }
+    assert created["changes"]["organiser_org_unit_id"] == unit["id"]
+    assert created["changes"]["capacity"] == 30
+    assert "version" not in created["changes"]
+    assert "id" not in created["changes"]
+    assert updated["changes"] == {
+        "credit_hours": {"before": "40.00", "after": "41.50"},
+        "capacity": {"before": 30, "after": 31},
+    }

@@ -1,18 +1,20 @@
 """The change feed: written with the change, followed by cursor, never skipping a change when
 transactions commit out of order."""
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.change_feed import service
 from app.change_feed.service import CursorExpired
 from app.db import create_sessionmaker
-from app.enums import AuditAction, Role
+from app.enums import OrgUnitKind, Role
+from app.ids import new_id
+from app.org_unit.models import OrgUnit
+from app.org_unit.tree import path_of
 from tests.conftest import ClientFor, empty_tables
 from tests.factories import API, create_cadre, create_log, create_org_unit
 
@@ -27,6 +29,23 @@ async def _follow(
     return body["items"], body["next_cursor"]
 
 
+def _add_unit(db_session: AsyncSession) -> str:
+    """A write that the feed carries (through the audit trigger, at flush); its entity id."""
+    unit_id = new_id()
+    db_session.add(
+        OrgUnit(
+            id=unit_id,
+            code=f"feed-{unit_id.hex[-12:]}",
+            name="单位",
+            kind=OrgUnitKind.department,
+            path=path_of(None, unit_id),
+            depth=0,
+            active=True,
+        )
+    )
+    return str(unit_id)
+
+
 async def test_writes_appear_in_the_feed(committed_client: httpx.AsyncClient) -> None:
     # Committed for real: a transaction's own events wait for it to end (see below).
     client = committed_client
@@ -37,15 +56,17 @@ async def test_writes_appear_in_the_feed(committed_client: httpx.AsyncClient) ->
     await client.post(f"{API}/study-logs/{log['id']}/approve")
     items, cursor = await _follow(client, start)
     seen = [(i["entity_type"], i["action"], i["entity_id"]) for i in items]
-    # Org units are the HR system's own data: not in the feed.
+    # Org units are in the feed too: HR follows unit changes (moves, renames) as well.
     assert seen == [
+        ("org_unit", "create", unit["id"]),
         ("cadre", "create", cadre["id"]),
         ("study_log", "create", log["id"]),
         ("study_log", "update", log["id"]),
     ]
-    assert items[0]["changes"]["id_number"] == "<changed>"
+    assert items[0]["changes"]["code"] == unit["code"]
+    assert items[1]["changes"]["id_number"] == "<changed>"
     assert cadre["id_number"] not in str(items)
-    assert items[2]["changes"]["status"] == {"before": "pending", "after": "approved"}
+    assert items[3]["changes"]["status"] == {"before": "pending", "after": "approved"}
     again, same = await _follow(client, cursor)
     assert (again, same) == ([], cursor)  # nothing new: the poller keeps its place
 
@@ -65,24 +86,11 @@ async def test_out_of_order_commits_are_never_skipped(committed: AsyncEngine) ->
             return [str(e.entity_id) for e in events], nxt
 
     _, cursor = await poll(None)
-    first, second = str(uuid.uuid4()), str(uuid.uuid4())
     async with maker() as a, maker() as b:
         # A takes its transaction id first, B second; B commits first.
-        service.emit(
-            a.sync_session,
-            action=AuditAction.create,
-            entity_type="cadre",
-            entity_id=first,
-            changes={},
-        )
+        first = _add_unit(a)
         await a.flush()
-        service.emit(
-            b.sync_session,
-            action=AuditAction.create,
-            entity_type="cadre",
-            entity_id=second,
-            changes={},
-        )
+        second = _add_unit(b)
         await b.flush()
         await b.commit()
         seen, cursor_after_b = await poll(cursor)
@@ -98,24 +106,12 @@ async def test_out_of_order_commits_are_never_skipped(committed: AsyncEngine) ->
 async def test_a_pruned_cursor_is_gone(committed: AsyncEngine) -> None:
     maker = create_sessionmaker(committed)
     async with maker() as db_session:
-        service.emit(
-            db_session.sync_session,
-            action=AuditAction.create,
-            entity_type="cadre",
-            entity_id=str(uuid.uuid4()),
-            changes={},
-        )
+        _add_unit(db_session)
         await db_session.commit()
     async with maker() as db_session:
         _, old_cursor = await service.read(db_session, None, 100)
     async with maker() as db_session:
-        service.emit(
-            db_session.sync_session,
-            action=AuditAction.create,
-            entity_type="cadre",
-            entity_id=str(uuid.uuid4()),
-            changes={},
-        )
+        _add_unit(db_session)
         await db_session.commit()
     async with maker() as db_session:
         assert await service.prune(db_session, retention_days=0) == 2

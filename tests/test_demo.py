@@ -7,8 +7,10 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
 from app.clock import pinned
+from app.db import attribute
 from app.study_log.models import StudyLog
 from devtools.demo.data import seed_demo
 from devtools.demo.users import DEMO_PASSWORD, ensure_demo_users, freeze_demo_snapshots
@@ -21,6 +23,7 @@ async def test_demo_loads_once_and_its_logins_work(
 ) -> None:
     with pinned(date(2026, 11, 30)):
         async with isolated_sessionmaker() as db_session:
+            await attribute(db_session, request_id="devtools:demo")
             assert await seed_demo(db_session) is True
             await freeze_demo_snapshots(db_session)
             logins = await ensure_demo_users(db_session)
@@ -29,7 +32,14 @@ async def test_demo_loads_once_and_its_logins_work(
             assert await seed_demo(db_session) is False  # never twice
             cadres = await db_session.scalar(select(func.count()).select_from(Cadre))
             logs = await db_session.scalar(select(func.count()).select_from(StudyLog))
+            # Loaded by multi-row INSERTs, it is in the audit trail like every write.
+            traced = await db_session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.request_id == "devtools:demo", AuditEvent.entity_type == "cadre")
+            )
         assert cadres == 300
+        assert traced == 300
         assert logs is not None
         assert logs > 4000
         assert {login.username for login in logins} >= {"admin", "laian-admin", "cadre"}

@@ -12,8 +12,11 @@ from app.enums import AuditAction, Role
 
 
 class AuditEvent(IdMixin, Base):
-    """Append-only: a trigger in the database refuses UPDATE, DELETE and TRUNCATE. No foreign
-    keys, so the trail outlives what it describes."""
+    """Written by the database: the audit trigger of every audited table (migration 0013) adds
+    a row for each row a statement creates, changes or deletes, with the actor and request id
+    `app.db.attribute` set for the transaction. Append-only: a trigger in the
+    database refuses UPDATE, DELETE and TRUNCATE. No foreign keys, so the trail outlives what
+    it describes."""
 
     __tablename__ = "audit_event"
 

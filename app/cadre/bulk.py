@@ -1,5 +1,6 @@
-"""The cadre table's bulk writes, for the HR sync: set-wise (one COPY, one UPDATE batch, one
-deactivation), with their audit rows and change events in the same transaction. The caller
+"""The cadre table's bulk writes, for the HR sync: set-wise (one COPY, one UPDATE, one
+deactivation); their audit rows and change events come from the table's trigger, as for every
+write. The caller
 checks each row (scope, unit, unique keys); what changes, and the promotion date, are decided
 here by the same rules as the single-record paths (`app.cadre.rules`)."""
 
@@ -8,16 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.cadre import rules
 from app.cadre.models import Cadre
 from app.copy import copy_rows
-from app.enums import AuditAction, CadreStatus, Gender, PostType, Rank
+from app.enums import CadreStatus, Gender, PostType, Rank
 from app.ids import new_id
 from app.personal_data import cipher
 
@@ -113,78 +113,51 @@ async def insert_many(db_session: AsyncSession, rows: Sequence[Incoming]) -> Non
         columns,
         [tuple(_plain(r[c]) for c in columns) for r in records],
     )
-    await audit.record_many(
-        db_session,
-        action=AuditAction.create,
-        entity_type="cadre",
-        rows=[
-            (
-                r["id"],
-                {k: audit.to_json(r[k]) for k in ("hr_id", *FIELDS) if r[k] is not None}
-                | {"id_number": "<changed>"},
-            )
-            for r in records
-        ],
-    )
+
+
+# One statement for the whole batch: the audit trigger (migration 0013) runs once a statement,
+# so an executemany of one UPDATE a row would pay its fixed cost 10,000 times.
+_UPDATE_MANY = text(
+    """
+    UPDATE cadre AS c SET
+        name = u.name, gender = u.gender, birth_date = u.birth_date,
+        org_unit_id = u.org_unit_id, rank = u.rank, post_type = u.post_type,
+        position = u.position, promoted_on = u.promoted_on, status = u.status,
+        id_number_ciphertext = u.ciphertext, id_number_hash = u.hash,
+        version = c.version + 1, updated_at = now()
+    FROM unnest(
+        CAST(:id AS uuid[]), CAST(:name AS text[]), CAST(:gender AS text[]),
+        CAST(:birth_date AS date[]), CAST(:org_unit_id AS uuid[]), CAST(:rank AS text[]),
+        CAST(:post_type AS text[]), CAST(:position AS text[]), CAST(:promoted_on AS date[]),
+        CAST(:status AS text[]), CAST(:ciphertext AS bytea[]), CAST(:hash AS bytea[])
+    ) AS u(id, name, gender, birth_date, org_unit_id, rank, post_type, position, promoted_on,
+           status, ciphertext, hash)
+    WHERE c.id = u.id
+    """
+)
 
 
 async def update_many(
     db_session: AsyncSession, updates: Sequence[tuple[Cadre, dict[str, Any]]]
 ) -> None:
-    """Apply each cadre's `changes(...)` (one Core executemany): every row sets all fields,
-    unchanged ones to their current values; the version goes up by one."""
+    """Apply each cadre's `changes(...)` in one UPDATE: every row sets all fields, unchanged
+    ones to their current values; the version goes up by one."""
     if not updates:
         return
     box = cipher()
-    params = []
+    columns: dict[str, list[Any]] = {k: [] for k in ("id", *FIELDS, "ciphertext", "hash")}
     for current, changed in updates:
         number = changed.get("id_number")
-        params.append(
-            {
-                "b_id": current.id,
-                **{f"b_{k}": changed.get(k, getattr(current, k)) for k in FIELDS},
-                "b_ciphertext": (
-                    current.id_number_ciphertext if number is None else box.encrypt(number)
-                ),
-                "b_hash": (current.id_number_hash if number is None else box.lookup_hash(number)),
-            }
+        columns["id"].append(current.id)
+        for k in FIELDS:
+            columns[k].append(_plain(changed.get(k, getattr(current, k))))
+        columns["ciphertext"].append(
+            current.id_number_ciphertext if number is None else box.encrypt(number)
         )
-    table = cast(Table, Cadre.__table__)
-    # A Core executemany: the ORM's bulk-by-primary-key form would want every version.
-    await db_session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(
-            **{k: bindparam(f"b_{k}") for k in FIELDS},
-            id_number_ciphertext=bindparam("b_ciphertext"),
-            id_number_hash=bindparam("b_hash"),
-            version=table.c.version + 1,
-            updated_at=func.now(),
-        ),
-        params,
-    )
-    await audit.record_many(
-        db_session,
-        action=AuditAction.update,
-        entity_type="cadre",
-        rows=[
-            (
-                current.id,
-                {
-                    k: (
-                        "<changed>"
-                        if k == "id_number"
-                        else {
-                            "before": audit.to_json(getattr(current, k)),
-                            "after": audit.to_json(v),
-                        }
-                    )
-                    for k, v in changed.items()
-                },
-            )
-            for current, changed in updates
-        ],
-    )
+        columns["hash"].append(
+            current.id_number_hash if number is None else box.lookup_hash(number)
+        )
+    await db_session.execute(_UPDATE_MANY, columns)
 
 
 async def deactivate_many(db_session: AsyncSession, cadre_ids: Sequence[uuid.UUID]) -> None:
@@ -196,15 +169,6 @@ async def deactivate_many(db_session: AsyncSession, cadre_ids: Sequence[uuid.UUI
         .where(Cadre.id.in_(cadre_ids))
         .values(status=CadreStatus.inactive, version=Cadre.version + 1)
         .execution_options(synchronize_session=False)
-    )
-    await audit.record_many(
-        db_session,
-        action=AuditAction.update,
-        entity_type="cadre",
-        rows=[
-            (cadre_id, {"status": {"before": "active", "after": "inactive"}})
-            for cadre_id in cadre_ids
-        ],
     )
 
 

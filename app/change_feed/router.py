@@ -23,10 +23,10 @@ async def list_changes(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
 ) -> ChangePage:
-    """Every committed change to cadres, sessions, enrollments, study logs, assessments and
-    credit policies, written in the same transaction as the change. Follow `next_cursor`: a
-    change is never skipped, even when transactions commit out of order (an event appears once
-    every transaction that began before it has finished). A cursor older than the retention
-    answers 410."""
+    """Every committed change to org units, cadres, sessions, enrollments, study logs,
+    assessments and credit policies, written in the same transaction as the change. Follow
+    `next_cursor`: a change is never skipped, even when transactions commit out of order (an
+    event appears once every transaction that began before it has finished). A cursor older
+    than the retention answers 410."""
     events, next_cursor = await service.read(db_session, cursor or None, limit)
     return ChangePage(items=[ChangeRead.model_validate(e) for e in events], next_cursor=next_cursor)

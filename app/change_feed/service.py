@@ -1,4 +1,5 @@
-"""Writing the outbox (from the audit hook, same transaction) and reading it by cursor."""
+"""Reading the outbox by cursor. It is written by the database: the audit trigger of every table
+the feed carries (migration 0013) adds each change's event in the same transaction."""
 
 import base64
 import binascii
@@ -9,10 +10,9 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnClause, delete, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from app.change_feed.models import ChangeEvent, ChangeFeedState
-from app.enums import AuditAction, FeedEntity
+from app.enums import FeedEntity
 from app.errors import AppError, ProblemFieldError, UnprocessableEntity
 
 # What the HR system follows: training records and what decides compliance.
@@ -32,26 +32,6 @@ class CursorExpired(AppError):
     status = 410
     code = "changes.cursor_expired"
     title = "The cursor is older than the feed's retention; start again without one"
-
-
-def emit(
-    db_session: Session,
-    *,
-    action: AuditAction,
-    entity_type: str,
-    entity_id: Any,
-    changes: dict[str, Any],
-) -> None:
-    if entity_type in FEED_ENTITIES:
-        db_session.add(
-            ChangeEvent(
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                changes=changes,
-                request_id=db_session.info.get("request_id"),
-            )
-        )
 
 
 def encode_cursor(xid: int, event_id: int) -> str:

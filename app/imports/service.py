@@ -1,6 +1,6 @@
 """Rows are checked by hand-written code (a bulk path: pydantic per row would dominate), the
-good ones copied into a temporary table and moved into `study_log` with one INSERT ... ON
-CONFLICT DO NOTHING. Ids are the client's, or derived from the row's natural key (cadre, kind,
+good ones created by `app.study_log.bulk.import_many` (a COPY and one INSERT ... ON CONFLICT
+DO NOTHING). Ids are the client's, or derived from the row's natural key (cadre, kind,
 dates, title), so importing the same file twice creates nothing the second time."""
 
 import csv
@@ -14,16 +14,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
 from app.actor import Actor
 from app.cadre.models import Cadre
 from app.clock import local_today
-from app.copy import copy_rows
 from app.enums import StudyLogKind, StudyLogStatus
 from app.schema_types import LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
+from app.study_log import bulk as study_logs
 from app.study_log import rules
 
 MAX_ROWS = 50_000
@@ -289,69 +289,10 @@ async def import_study_logs(
         # A dry run loads inside a savepoint and rolls only that back: the request's own
         # transaction (app.db) stays the one boundary.
         savepoint = await db_session.begin_nested() if dry_run else None
-        created = await _load(db_session, good, actor)
+        created = await study_logs.import_many(db_session, CHECKED_COLUMNS, good)
         result.created = len(created)
         result.already_imported = len(good) - len(created)
         if savepoint is not None:
             await savepoint.rollback()
     result.elapsed_seconds = (datetime.now(UTC) - started).total_seconds()
     return result
-
-
-async def _load(
-    db_session: AsyncSession, good: list[tuple[Any, ...]], actor: Actor
-) -> list[uuid.UUID]:
-    await db_session.execute(
-        text(
-            "CREATE TEMP TABLE import_study_log (LIKE study_log INCLUDING DEFAULTS) ON COMMIT DROP"
-        )
-    )
-    now = datetime.now(UTC)
-    await copy_rows(
-        db_session,
-        "import_study_log",
-        (*CHECKED_COLUMNS, "source", "version", "reviewed_at"),
-        [(*row, "import", 1, now if row[9] == "approved" else None) for row in good],
-    )
-    actor_role = actor.role.value
-    # One statement moves the rows and writes their audit rows and change events (a UUIDv7 made
-    # in SQL keeps the audit trail's ids in time order).
-    created = list(
-        await db_session.scalars(
-            text(
-                """
-                WITH ins AS (
-                    INSERT INTO study_log SELECT * FROM import_study_log
-                    ON CONFLICT (id) DO NOTHING RETURNING id
-                ), audited AS (
-                    INSERT INTO audit_event (id, actor_id, actor_username, actor_role,
-                                             request_id, action, entity_type, entity_id, changes)
-                    SELECT CAST(lpad(to_hex(floor(extract(epoch FROM clock_timestamp()) * 1000)
-                                    ::bigint), 12, '0')
-                                || '7' || substr(md5(random()::text || ins.id::text), 1, 3)
-                                || '8' || substr(md5(random()::text || ins.id::text), 4, 15)
-                                AS uuid),
-                           :actor_id, :username, :role, :request_id, 'create', 'study_log',
-                           ins.id, '{"source": "import"}'::jsonb
-                    FROM ins
-                ), fed AS (
-                    INSERT INTO change_event (action, entity_type, entity_id, changes,
-                                              request_id)
-                    SELECT 'create', 'study_log', ins.id, '{"source": "import"}'::jsonb,
-                           :request_id
-                    FROM ins
-                )
-                SELECT id FROM ins
-                """
-            ),
-            {
-                "actor_id": actor.user_id,
-                "username": actor.username,
-                "role": actor_role,
-                "request_id": db_session.info.get("request_id"),
-            },
-        )
-    )
-    # Dropped now, not only at commit: one transaction may import several times.
-    await db_session.execute(text("DROP TABLE import_study_log"))
-    return created

@@ -47,7 +47,11 @@ async def _parent(db_session: AsyncSession, parent_id: uuid.UUID, actor: Actor) 
     return parent
 
 
-async def create_org_unit(db_session: AsyncSession, data: OrgUnitCreate, actor: Actor) -> OrgUnit:
+async def create_org_unit(
+    db_session: AsyncSession, data: OrgUnitCreate, actor: Actor, *, active: bool = True
+) -> OrgUnit:
+    """A new unit under `data.parent_id` (active unless told otherwise: the HR sync may create
+    one inactive)."""
     if data.parent_id is None and not actor.whole_tree:
         raise RootNotAllowed()
     if await repository.get_by_code(db_session, data.code) is not None:
@@ -65,7 +69,7 @@ async def create_org_unit(db_session: AsyncSession, data: OrgUnitCreate, actor: 
         parent_id=data.parent_id,
         path=tree.path_of(parent.path if parent else None, unit_id),
         depth=parent.depth + 1 if parent else 0,
-        active=True,
+        active=active,
     )
     db_session.add(unit)
     await flush_mapping_conflicts(db_session, _CONFLICTS)

@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import scope
 from app.actor import Actor
-from app.audit import service as audit
 from app.cadre import repository as cadres
 from app.cadre.models import Cadre
 from app.cadre.service import referenced_cadre
 from app.clock import local_today
-from app.enums import AuditAction, Role, StudyLogKind, StudyLogSource, StudyLogStatus
+from app.enums import Role, StudyLogKind, StudyLogSource, StudyLogStatus
 from app.errors import FieldNotAllowed
 from app.ids import new_id
 from app.org_unit.models import OrgUnit
@@ -172,16 +171,6 @@ async def put_study_log(
         existing = await db_session.get(StudyLog, study_log_id, populate_existing=True)
         assert existing is not None
         if inserted is not None:
-            # A core INSERT bypasses the ORM's flush hook: write its audit row here.
-            audit.record(
-                db_session.sync_session,
-                action=AuditAction.create,
-                entity_type=StudyLog.__tablename__,
-                entity_id=study_log_id,
-                changes={
-                    k: audit.to_json(v) for k, v in values.items() if k != "request_fingerprint"
-                },
-            )
             return existing, True
     if await cadres.get(db_session, existing.cadre_id, actor) is None:
         raise StudyLogNotFound()  # the id is taken outside the caller's scope: reveal nothing

@@ -17,6 +17,7 @@ from app.actor import Actor
 from app.cadre.models import Cadre
 from app.enums import CadreStatus
 from app.errors import AppError, ProblemFieldError
+from app.org_unit import repository as org_unit_repository
 from app.org_unit import service as org_units
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
@@ -225,9 +226,8 @@ async def _one(
 ) -> OrgUnitSyncRowResult:
     parent_id = None
     if item.parent_code is not None:
-        parent_id = await db_session.scalar(
-            select(OrgUnit.id).where(OrgUnit.code == item.parent_code)
-        )
+        parent = await org_unit_repository.get_by_code(db_session, item.parent_code)
+        parent_id = parent.id if parent is not None else None
         if parent_id is None:
             return _rejected(
                 index,
@@ -242,18 +242,14 @@ async def _one(
             )
     savepoint = await db_session.begin_nested()
     try:
-        current = (
-            await db_session.scalars(select(OrgUnit).where(OrgUnit.code == item.code))
-        ).one_or_none()
+        current = await org_unit_repository.get_by_code(db_session, item.code)
         if current is None:
-            unit = await org_units.create_org_unit(
+            await org_units.create_org_unit(
                 db_session,
                 OrgUnitCreate(code=item.code, name=item.name, kind=item.kind, parent_id=parent_id),
                 actor,
+                active=item.active,
             )
-            if not item.active:
-                unit.active = False
-                await db_session.flush()
             outcome, changed = SyncOutcome.created, None
         else:
             current = await org_units.get_org_unit(db_session, current.id, actor)

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from app.auth.rate_limit import RateLimited, RateLimiter
 from app.auth.tokens import issue
-from app.db import DbSession
+from app.db import DbSession, attribute
 from app.enums import Role
 from app.errors import PreconditionFailed, UnprocessableEntity, problem_response
 from app.http import API_PREFIX, AppSettings, IfMatch, check_if_match, problems, set_etag
@@ -161,6 +161,8 @@ async def issue_token(
     if not name or secret is None:
         raise UnsupportedGrant("Credentials for this grant type are missing.")
 
+    # No actor yet: what the attempt changes is recorded as the request's alone.
+    await attribute(db_session, request_id=getattr(request.state, "request_id", None))
     user = await service.authenticate(db_session, name, secret, machine=machine, auth=settings.auth)
     if user is None:
         # Returned, not raised: the transaction commits, so the failed attempt is remembered.

@@ -20,8 +20,9 @@ from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
 
 class WebhookSubscription(IdMixin, VersionedMixin, TimestampMixin, Base):
     """A receiver of the change feed. Its configuration is changed through the API (versioned,
-    audited); its place in the feed and its delivery state by the worker alone, which neither
-    bumps the version nor writes the audit trail for them (only for disabling it).
+    audited); its place in the feed and its delivery state by the worker alone, which does not
+    bump the version for them, and the audit trigger skips those columns (migration 0013): only
+    disabling it is audited.
 
     The signing secret is stored encrypted (app.personal_data.SecretBox), bound to the row."""
 

@@ -35,13 +35,11 @@ from sqlalchemy import Table, exists, insert, literal, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import service as audit
 from app.change_feed import service as change_feed
 from app.change_feed.models import ChangeEvent
 from app.change_feed.schemas import ChangeRead
 from app.config import Settings, WebhookSettings
-from app.db import create_engine, create_sessionmaker, transaction
-from app.enums import AuditAction
+from app.db import attribute, create_engine, create_sessionmaker, transaction
 from app.ids import new_id
 from app.observability import configure_logging
 from app.webhook import signing
@@ -231,6 +229,7 @@ async def _disable(
     """The one change of configuration the worker makes: versioned and audited like an API
     write (no actor; request id `webhook-worker`)."""
     reason = reason[:_ERROR_LENGTH]
+    await attribute(db_session, request_id=WORKER_REQUEST_ID)
     result = await db_session.execute(
         update(_SUB)
         .where(_held(claim), _SUB.c.active)
@@ -246,17 +245,6 @@ async def _disable(
     )
     if result.first() is None:
         return False
-    db_session.info["request_id"] = WORKER_REQUEST_ID
-    audit.record(
-        db_session.sync_session,
-        action=AuditAction.update,
-        entity_type=WebhookSubscription.__tablename__,
-        entity_id=claim.id,
-        changes={
-            "active": {"before": True, "after": False},
-            "disabled_reason": {"before": None, "after": reason},
-        },
-    )
     log.warning("webhook_disabled", subscription_id=str(claim.id), reason=reason)
     return True
 

@@ -7,7 +7,7 @@ import sys
 
 from app import cli
 from app.config import Environment, get_settings
-from app.db import create_engine, create_sessionmaker, transaction
+from app.db import attribute, create_engine, create_sessionmaker, transaction
 from devtools.demo.data import seed_demo
 from devtools.demo.users import DEMO_PASSWORD, DemoLogin, ensure_demo_users, freeze_demo_snapshots
 
@@ -16,7 +16,7 @@ async def _seed() -> tuple[bool, list[DemoLogin]]:
     engine = create_engine(cli.configure())
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
-            db_session.info["request_id"] = "devtools:demo"
+            await attribute(db_session, request_id="devtools:demo")
             loaded = await seed_demo(db_session)
             if loaded:
                 await freeze_demo_snapshots(db_session)

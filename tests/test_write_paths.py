@@ -1,0 +1,643 @@
+"""Every write path of the API and the CLI leaves exactly the audit rows of the records it changed,
+attributed to its caller and its request, and a change event for each of them that the change
+feed carries. The audit trail is written by the database (migration 0013), whatever wrote the
+rows: ORM flush, Core statement, COPY or SQL inside a CTE.
+
+`WRITE_PATHS` lists every write operation of the OpenAPI document: a new one that is not listed
+fails `test_every_write_route_is_listed`. `CLI_COMMANDS` does the same for the CLI."""
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from app import cli
+from app.audit.models import AuditEvent
+from app.change_feed.models import ChangeEvent
+from app.change_feed.service import FEED_ENTITIES
+from app.config import Settings
+from app.credit_policy.policy import CHUZHOU_2007
+from app.credit_policy.schemas import definition_of
+from app.db import Base
+from app.enums import Role
+from app.webhook import worker
+from tests.conftest import TEST_PASSWORD, add_user
+from tests.factories import (
+    API,
+    cadre_body,
+    create_cadre,
+    create_log,
+    create_org_unit,
+    create_session,
+    log_body,
+    session_body,
+    unique,
+)
+from tests.test_imports import row
+from tests.test_sync import item
+from tests.test_webhooks import FAST, Receiver, receiving
+
+# (entity_type, action, entity_id) of one audit row.
+Trace = tuple[str, str, str]
+
+
+@dataclass
+class World:
+    client: httpx.AsyncClient  # an admin's
+    anonymous: httpx.AsyncClient
+    sessionmaker: async_sessionmaker[AsyncSession]
+    db_conn: AsyncConnection
+    request_id: str
+
+    async def write(
+        self, method: str, url: str, *, client: httpx.AsyncClient | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """The write under test, sent with this case's request id."""
+        headers = {"X-Request-ID": self.request_id, **kwargs.pop("headers", {})}
+        r = await (client or self.client).request(method, f"{API}{url}", headers=headers, **kwargs)
+        assert r.status_code < 300, r.text
+        return r
+
+    async def ids(self, sql: str, **params: Any) -> list[str]:
+        return [str(i) for i in (await self.db_conn.scalars(text(sql), params))]
+
+
+Case = Callable[[World], Awaitable[list[Trace]]]
+WRITE_PATHS: dict[str, Case] = {}
+
+
+def path(operation_id: str) -> Callable[[Case], Case]:
+    def register(case: Case) -> Case:
+        WRITE_PATHS[operation_id] = case
+        return case
+
+    return register
+
+
+def _etag(read: dict[str, Any]) -> dict[str, str]:
+    return {"If-Match": f'"{read["version"]}"'}
+
+
+# --- org units ---------------------------------------------------------------------------------
+
+
+@path("createOrgUnit")
+async def _create_org_unit(w: World) -> list[Trace]:
+    """Sent with an Idempotency-Key, then replayed: the replay writes nothing."""
+    body = {"code": unique("OU"), "name": "来安县", "kind": "county", "parent_id": None}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    unit = (await w.write("POST", "/org-units", json=body, headers=key)).json()
+    replay = await w.write("POST", "/org-units", json=body, headers=key)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    return [("org_unit", "create", unit["id"])]
+
+
+@path("updateOrgUnit")
+async def _move_org_unit(w: World) -> list[Trace]:
+    """A move rewrites the path of every unit below: each of them is a change too."""
+    city = await create_org_unit(w.client)
+    county = await create_org_unit(w.client, city["id"], kind="county")
+    town = await create_org_unit(w.client, county["id"], kind="township")
+    office = await create_org_unit(w.client, town["id"], kind="other")
+    other_city = await create_org_unit(w.client)
+    await w.write("PATCH", f"/org-units/{county['id']}", json={"parent_id": other_city["id"]})
+    return [
+        ("org_unit", "update", county["id"]),
+        ("org_unit", "update", town["id"]),
+        ("org_unit", "update", office["id"]),
+    ]
+
+
+# --- cadres ------------------------------------------------------------------------------------
+
+
+@path("createCadre")
+async def _create_cadre(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    cadre = (await w.write("POST", "/cadres", json=cadre_body(unit["id"]))).json()
+    return [("cadre", "create", cadre["id"])]
+
+
+@path("upsertCadreByHrId")
+async def _upsert_cadre(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    body = cadre_body(unit["id"])
+    hr_id = body.pop("hr_id")
+    created = (await w.write("PUT", f"/cadres/by-hr-id/{hr_id}", json=body)).json()
+    await w.write("PUT", f"/cadres/by-hr-id/{hr_id}", json={**body, "name": "张三丰"})
+    await w.write("PUT", f"/cadres/by-hr-id/{hr_id}", json={**body, "name": "张三丰"})  # same
+    return [("cadre", "create", created["id"]), ("cadre", "update", created["id"])]
+
+
+@path("updateCadre")
+async def _update_cadre(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    cadre = await create_cadre(w.client, unit["id"])
+    await w.write("PATCH", f"/cadres/{cadre['id']}", json={"name": "李四"})
+    return [("cadre", "update", cadre["id"])]
+
+
+@path("deactivateCadre")
+async def _deactivate_cadre(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    cadre = await create_cadre(w.client, unit["id"])
+    await w.write("DELETE", f"/cadres/{cadre['id']}")
+    return [("cadre", "update", cadre["id"])]
+
+
+# --- training sessions and enrollments ---------------------------------------------------------
+
+
+@path("createTrainingSession")
+async def _create_session(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    ts = (await w.write("POST", "/training-sessions", json=session_body(unit["id"]))).json()
+    return [("training_session", "create", ts["id"])]
+
+
+@path("updateTrainingSession")
+async def _update_session(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    ts = await create_session(w.client, unit["id"])
+    await w.write("PATCH", f"/training-sessions/{ts['id']}", json={"title": "新标题"})
+    return [("training_session", "update", ts["id"])]
+
+
+async def _enroll(w: World, ts_id: str, cadre_id: str, **kwargs: Any) -> dict[str, Any]:
+    r = await w.client.post(
+        f"{API}/training-sessions/{ts_id}/enrollments", json={"cadre_id": cadre_id}, **kwargs
+    )
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("closeTrainingSession")
+async def _close_session(w: World) -> list[Trace]:
+    """Closing changes the session, every active enrollment, and issues a log to each who
+    completed; one who left too much drops out with none."""
+    unit = await create_org_unit(w.client)
+    ts = await create_session(w.client, unit["id"])
+    stayed = await _enroll(w, ts["id"], (await create_cadre(w.client, unit["id"]))["id"])
+    left = await _enroll(w, ts["id"], (await create_cadre(w.client, unit["id"]))["id"])
+    r = await w.client.patch(f"{API}/enrollments/{left['id']}", json={"leave_hours": "20"})
+    assert r.status_code == 200, r.text
+    closing = (await w.write("POST", f"/training-sessions/{ts['id']}/close")).json()
+    issued = [o["study_log_id"] for o in closing["outcomes"] if o["study_log_id"]]
+    assert len(issued) == 1
+    return [
+        ("training_session", "update", ts["id"]),
+        ("enrollment", "update", stayed["id"]),
+        ("enrollment", "update", left["id"]),
+        ("study_log", "create", issued[0]),
+    ]
+
+
+@path("enrollCadre")
+async def _enroll_cadre(w: World) -> list[Trace]:
+    """An enrollment, and the session's count of enrolled trainees."""
+    unit = await create_org_unit(w.client)
+    ts = await create_session(w.client, unit["id"])
+    cadre = await create_cadre(w.client, unit["id"])
+    url = f"/training-sessions/{ts['id']}/enrollments"
+    enrollment = (await w.write("POST", url, json={"cadre_id": cadre["id"]})).json()
+    return [("enrollment", "create", enrollment["id"]), ("training_session", "update", ts["id"])]
+
+
+@path("updateEnrollment")
+async def _update_enrollment(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    ts = await create_session(w.client, unit["id"])
+    enrollment = await _enroll(w, ts["id"], (await create_cadre(w.client, unit["id"]))["id"])
+    await w.write("PATCH", f"/enrollments/{enrollment['id']}", json={"leave_hours": "4.5"})
+    return [("enrollment", "update", enrollment["id"])]
+
+
+# --- study logs --------------------------------------------------------------------------------
+
+
+async def _a_cadre(w: World) -> dict[str, Any]:
+    return await create_cadre(w.client, (await create_org_unit(w.client))["id"])
+
+
+@path("createStudyLog")
+async def _create_log(w: World) -> list[Trace]:
+    cadre = await _a_cadre(w)
+    log = (await w.write("POST", "/study-logs", json=log_body(cadre["id"]))).json()
+    return [("study_log", "create", log["id"])]
+
+
+@path("putStudyLog")
+async def _put_log(w: World) -> list[Trace]:
+    """Created once by a Core INSERT ... ON CONFLICT; the replay changes nothing."""
+    cadre = await _a_cadre(w)
+    log_id = str(uuid.uuid4())
+    await w.write("PUT", f"/study-logs/{log_id}", json=log_body(cadre["id"]))
+    await w.write("PUT", f"/study-logs/{log_id}", json=log_body(cadre["id"]))
+    return [("study_log", "create", log_id)]
+
+
+async def _review(w: World, step: str) -> list[Trace]:
+    log = await create_log(w.client, (await _a_cadre(w))["id"])
+    await w.write("POST", f"/study-logs/{log['id']}/{step}", json={})
+    return [("study_log", "update", log["id"])]
+
+
+@path("approveStudyLog")
+async def _approve(w: World) -> list[Trace]:
+    return await _review(w, "approve")
+
+
+@path("rejectStudyLog")
+async def _reject(w: World) -> list[Trace]:
+    return await _review(w, "reject")
+
+
+@path("voidStudyLog")
+async def _void(w: World) -> list[Trace]:
+    return await _review(w, "void")
+
+
+@path("importStudyLogs")
+async def _import(w: World) -> list[Trace]:
+    """Logs loaded by COPY and moved by one INSERT: one trace each, none for the re-import."""
+    cadre = await _a_cadre(w)
+    items = [row(cadre["hr_id"]), row(cadre["hr_id"], title="2019年秋季进修班")]
+    await w.write("POST", "/imports/study-logs", json={"items": items})
+    await w.write("POST", "/imports/study-logs", json={"items": items})
+    logs = await w.ids("SELECT id FROM study_log WHERE cadre_id = :c", c=uuid.UUID(cadre["id"]))
+    assert len(logs) == 2
+    return [("study_log", "create", log_id) for log_id in logs]
+
+
+# --- assessments and policies ------------------------------------------------------------------
+
+
+@path("createAssessment")
+async def _create_assessment(w: World) -> list[Trace]:
+    cadre = await _a_cadre(w)
+    body = {"cadre_id": cadre["id"], "year": 2025, "rating": "competent"}
+    assessment = (await w.write("POST", "/assessments", json=body)).json()
+    return [("assessment", "create", assessment["id"])]
+
+
+@path("updateAssessment")
+async def _update_assessment(w: World) -> list[Trace]:
+    cadre = await _a_cadre(w)
+    body = {"cadre_id": cadre["id"], "year": 2025, "rating": "competent"}
+    r = await w.client.post(f"{API}/assessments", json=body)
+    assert r.status_code == 201, r.text
+    assessment = r.json()
+    url = f"/assessments/{assessment['id']}"
+    await w.write("PATCH", url, json={"rating": "basically_competent"})
+    return [("assessment", "update", assessment["id"])]
+
+
+@path("createCreditPolicy")
+async def _create_policy(w: World) -> list[Trace]:
+    """The new policy, and the end date of the one it follows."""
+    (in_force,) = await w.ids("SELECT id FROM credit_policy WHERE effective_to IS NULL")
+    body = {
+        **definition_of(CHUZHOU_2007),
+        "code": "chuzhou-2007",
+        "name": CHUZHOU_2007.name,
+        "effective_from": "2026-01-01",
+    }
+    policy = (await w.write("POST", "/credit-policies", json=body)).json()
+    return [("credit_policy", "create", policy["id"]), ("credit_policy", "update", in_force)]
+
+
+# --- HR sync -----------------------------------------------------------------------------------
+
+
+@path("syncCadres")
+async def _sync_cadres(w: World) -> list[Trace]:
+    """Created by COPY, updated by a Core executemany, deactivated by one UPDATE."""
+    unit = await create_org_unit(w.client, kind="county")
+    kept, moved, left = (unique("SY") for _ in range(3))
+    first = [item(kept, unit["code"]), item(moved, unit["code"]), item(left, unit["code"])]
+    r = await w.client.post(f"{API}/sync/cadres", json={"items": first})
+    assert r.status_code == 200, r.text
+    new = unique("SY")
+    again = [first[0], {**first[1], "name": "王五"}, item(new, unit["code"])]
+    snapshot = {"mode": "snapshot", "snapshot_of": unit["code"], "force": True}
+    await w.write("POST", "/sync/cadres", json={"items": again, **snapshot})
+    sql = "SELECT id FROM cadre WHERE hr_id = :h"
+    ((moved_id,), (left_id,), (new_id,)) = [await w.ids(sql, h=h) for h in (moved, left, new)]
+    return [
+        ("cadre", "update", moved_id),
+        ("cadre", "update", left_id),
+        ("cadre", "create", new_id),
+    ]
+
+
+@path("syncOrgUnits")
+async def _sync_org_units(w: World) -> list[Trace]:
+    parent = await create_org_unit(w.client)
+    county, town = unique("SU"), unique("SU")
+    items = [
+        {"code": county, "name": "来安县", "kind": "county", "parent_code": parent["code"]},
+        {"code": town, "name": "新安镇", "kind": "township", "parent_code": county},
+        {"code": unique("SU"), "name": "撤销的", "kind": "township", "active": False},
+    ]
+    await w.write("POST", "/sync/org-units", json={"items": items})
+    codes = [i["code"] for i in items]
+    units = await w.ids("SELECT id FROM org_unit WHERE code = ANY(:codes)", codes=codes)
+    return [("org_unit", "create", unit_id) for unit_id in units]
+
+
+# --- users and webhooks (audit trail only) -----------------------------------------------------
+
+
+@path("createUser")
+async def _create_user(w: World) -> list[Trace]:
+    body = {"username": unique("user"), "password": "a-long-password-1", "role": "auditor"}
+    user = (await w.write("POST", "/users", json=body)).json()
+    return [("app_user", "create", user["id"])]
+
+
+@path("updateUser")
+async def _update_user(w: World) -> list[Trace]:
+    body = {"username": unique("user"), "password": "a-long-password-1", "role": "auditor"}
+    r = await w.client.post(f"{API}/users", json=body)
+    assert r.status_code == 201, r.text
+    user = r.json()
+    await w.write("PATCH", f"/users/{user['id']}", json={"active": False})
+    return [("app_user", "update", user["id"])]
+
+
+async def _a_webhook(w: World) -> dict[str, Any]:
+    r = await w.client.post(f"{API}/webhooks", json={"url": "http://127.0.0.1:9/hooks"})
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("createWebhook")
+async def _create_webhook(w: World) -> list[Trace]:
+    hook = (await w.write("POST", "/webhooks", json={"url": "http://127.0.0.1:9/h"})).json()
+    return [("webhook_subscription", "create", hook["id"])]
+
+
+@path("updateWebhook")
+async def _update_webhook(w: World) -> list[Trace]:
+    hook = await _a_webhook(w)
+    url = f"/webhooks/{hook['id']}"
+    await w.write("PATCH", url, json={"description": "人事系统"}, headers=_etag(hook))
+    return [("webhook_subscription", "update", hook["id"])]
+
+
+@path("deleteWebhook")
+async def _delete_webhook(w: World) -> list[Trace]:
+    hook = await _a_webhook(w)
+    await w.write("DELETE", f"/webhooks/{hook['id']}", headers=_etag(hook))
+    return [("webhook_subscription", "delete", hook["id"])]
+
+
+@path("rotateWebhookSecret")
+async def _rotate_secret(w: World) -> list[Trace]:
+    hook = await _a_webhook(w)
+    await w.write("POST", f"/webhooks/{hook['id']}/rotate-secret", headers=_etag(hook))
+    return [("webhook_subscription", "update", hook["id"])]
+
+
+# --- the token endpoint ------------------------------------------------------------------------
+
+
+@path("issueToken")
+async def _issue_token(w: World) -> list[Trace]:
+    """A login writes only its bookkeeping (failed attempts, lock-out): nothing to audit."""
+    user = await add_user(w.sessionmaker, Role.auditor)
+    for password in ("wrong password", TEST_PASSWORD):
+        form = {"grant_type": "password", "username": user.username, "password": password}
+        r = await w.anonymous.post(
+            f"{API}/auth/token", data=form, headers={"X-Request-ID": w.request_id}
+        )
+        assert r.status_code in (200, 401), r.text
+    return []
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+def _write_operations(app: FastAPI) -> set[str]:
+    return {
+        operation["operationId"]
+        for methods in app.openapi()["paths"].values()
+        for method, operation in methods.items()
+        if method in {"post", "put", "patch", "delete"}
+    }
+
+
+def test_every_write_route_is_listed(app: FastAPI) -> None:
+    """A write route added to the API must be added to WRITE_PATHS, with what it changes."""
+    assert _write_operations(app) == set(WRITE_PATHS)
+
+
+async def _traces(db_conn: AsyncConnection, request_id: str) -> tuple[list[Any], list[Trace]]:
+    audited = (
+        await db_conn.execute(
+            select(
+                AuditEvent.entity_type,
+                AuditEvent.action,
+                AuditEvent.entity_id,
+                AuditEvent.actor_id,
+                AuditEvent.actor_role,
+            ).where(AuditEvent.request_id == request_id)
+        )
+    ).all()
+    fed = (
+        await db_conn.execute(
+            select(ChangeEvent.entity_type, ChangeEvent.action, ChangeEvent.entity_id).where(
+                ChangeEvent.request_id == request_id
+            )
+        )
+    ).all()
+    return list(audited), sorted((t, str(a), str(i)) for t, a, i in fed)
+
+
+@pytest.fixture
+async def anonymous_client(transport: httpx.ASGITransport) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.mark.parametrize("operation_id", sorted(WRITE_PATHS))
+async def test_a_write_leaves_the_trace_of_what_it_changed(
+    operation_id: str,
+    client: httpx.AsyncClient,
+    anonymous_client: httpx.AsyncClient,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    db_conn: AsyncConnection,
+) -> None:
+    me = (await client.get(f"{API}/auth/me")).json()
+    world = World(
+        client, anonymous_client, isolated_sessionmaker, db_conn, f"wp-{uuid.uuid4().hex}"
+    )
+    expected = await WRITE_PATHS[operation_id](world)
+    audited, fed = await _traces(db_conn, world.request_id)
+    assert sorted((t, str(a), str(i)) for t, a, i, _, _ in audited) == sorted(expected)
+    assert {(str(actor), str(role)) for *_, actor, role in audited} <= {(me["id"], "admin")}
+    assert fed == sorted(t for t in expected if t[0] in FEED_ENTITIES)
+
+
+async def test_a_subtree_move_records_each_descendants_new_place(
+    client: httpx.AsyncClient,
+) -> None:
+    city = await create_org_unit(client)
+    county = await create_org_unit(client, city["id"], kind="county")
+    town = await create_org_unit(client, county["id"], kind="township")
+    other = await create_org_unit(client)
+    r = await client.patch(f"{API}/org-units/{county['id']}", json={"parent_id": other["id"]})
+    assert r.status_code == 200, r.text
+    events = (await client.get(f"{API}/audit-events", params={"entity_id": town["id"]})).json()
+    hexes = [uuid.UUID(u["id"]).hex for u in (city, other, county, town)]
+    assert events["items"][-1]["changes"] == {
+        "path": {
+            "before": "/{0}/{2}/{3}/".format(*hexes),
+            "after": "/{1}/{2}/{3}/".format(*hexes),
+        }
+    }
+    feed = (await client.get(f"{API}/changes", params={"limit": 500})).json()["items"]
+    # The feed shows committed transactions only: this test's is not, so nothing yet.
+    assert all(e["entity_id"] != town["id"] for e in feed)
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+# Every command of `python -m app.cli`, and what it writes.
+CLI_COMMANDS = {
+    "migrate": "the schema only",
+    "create-admin": "test_create_admin_is_audited_as_the_cli",
+    "prune": "test_prune_leaves_no_trace",
+    "prune-changes": "the old name of prune",
+    "webhook-worker": "test_the_webhook_worker_audits_only_a_change_of_configuration",
+    "openapi": "nothing",
+}
+
+
+def test_every_cli_command_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    usage = capsys.readouterr().out
+    commands = usage[usage.index("{") + 1 : usage.index("}")].split(",")
+    assert set(commands) == set(CLI_COMMANDS)
+
+
+@pytest.fixture
+def committed(
+    engine: AsyncEngine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncEngine:
+    """The CLI opens its own engine on the configured database: these writes commit."""
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    return engine
+
+
+async def _audit_count(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+
+
+async def _audited(engine: AsyncEngine, *where: Any) -> list[Any]:
+    columns = (AuditEvent.entity_type, AuditEvent.action, AuditEvent.entity_id)
+    async with engine.connect() as conn:
+        stmt = select(*columns, AuditEvent.actor_id, AuditEvent.changes).where(*where)
+        return list((await conn.execute(stmt)).all())
+
+
+async def test_create_admin_is_audited_as_the_cli(committed: AsyncEngine) -> None:
+    name = unique("cli-admin")
+    assert await cli._create_admin(name, "a-long-password-1")
+    rows = await _audited(committed, AuditEvent.request_id == "cli:create-admin")
+    async with committed.begin() as conn:
+        user_id = await conn.scalar(
+            text("SELECT id FROM app_user WHERE username = :n"), {"n": name}
+        )
+        await conn.execute(text("DELETE FROM app_user WHERE id = :i"), {"i": user_id})
+    mine = [r for r in rows if r.entity_id == user_id]
+    assert [(r.entity_type, str(r.action), r.actor_id) for r in mine] == [
+        ("app_user", "create", None)
+    ]
+    assert mine[0].changes["password_hash"] == "<changed>"
+
+
+async def test_prune_leaves_no_trace(committed: AsyncEngine) -> None:
+    before = await _audit_count(committed)
+    await cli._prune()
+    assert await _audit_count(committed) == before
+
+
+async def test_the_webhook_worker_audits_only_a_change_of_configuration(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Delivering writes only delivery state (no trace); disabling a subscription after its
+    last failure is a change of configuration: one audit row, request `webhook-worker`."""
+    client = committed_client
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    settings = FAST.model_copy(update={"max_attempts": 2, "retry_schedule_seconds": (5,)})
+    receiver: Receiver
+    with receiving() as receiver:
+        hook = (await client.post(f"{API}/webhooks", json={"url": receiver.url})).json()
+        await create_org_unit(client)
+        before = await _audit_count(engine)
+        async with worker.http_client(settings) as http:
+            now = datetime.now(UTC)
+            receiver.statuses = [200]
+            assert await worker.deliver_once(maker, http, now, settings=settings) == 1
+            assert await _audit_count(engine) == before  # delivered: bookkeeping only
+            await create_org_unit(client)
+            before = await _audit_count(engine)
+            receiver.statuses = [500, 500]
+            await worker.deliver_once(maker, http, now, settings=settings)
+            assert await _audit_count(engine) == before  # a failed attempt: bookkeeping only
+            await worker.deliver_once(maker, http, now + timedelta(seconds=10), settings=settings)
+    rows = await _audited(
+        engine,
+        AuditEvent.entity_id == uuid.UUID(hook["id"]),
+        AuditEvent.request_id == worker.WORKER_REQUEST_ID,
+    )
+    assert await _audit_count(engine) == before + 1
+    assert [(str(r.action), r.actor_id, sorted(r.changes)) for r in rows] == [
+        ("update", None, ["active", "disabled_reason"])
+    ]
+
+
+# --- the tables --------------------------------------------------------------------------------
+
+# Tables without an audit trail: the trail and the feed themselves, and bookkeeping that records
+# no one's decision (stored idempotent answers, delivery attempts, the per-cadre sums).
+UNAUDITED = {
+    "audit_event",
+    "change_event",
+    "change_feed_state",
+    "idempotency_record",
+    "webhook_delivery",
+    "cadre_year_kind",
+}
+
+
+async def test_every_table_is_audited_and_the_feed_tables_are_the_feeds(
+    db_conn: AsyncConnection,
+) -> None:
+    """A new table gets the audit trigger (or is declared bookkeeping above); the tables whose
+    trigger also writes the change feed are exactly the feed's entities."""
+    rows = await db_conn.execute(
+        text(
+            "SELECT c.relname, t.tgname, split_part(encode(t.tgargs, 'escape'), '\\000', 1) "
+            "FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid "
+            "WHERE t.tgname LIKE 'audit_trail_%'"
+        )
+    )
+    triggers: dict[str, set[tuple[str, str]]] = {}
+    for table, name, kind in rows:
+        triggers.setdefault(table, set()).add((name, kind))
+    assert set(triggers) == {t.name for t in Base.metadata.sorted_tables} - UNAUDITED
+    feed = {t for t, found in triggers.items() if {k for _, k in found} == {"feed"}}
+    assert feed == FEED_ENTITIES
+    for found in triggers.values():
+        assert {n for n, _ in found} == {f"audit_trail_{e}" for e in ("insert", "update", "delete")}
