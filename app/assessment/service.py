@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.actor import Actor
 from app.assessment.errors import (
     AssessmentExists,
@@ -37,7 +36,7 @@ async def get_assessment(
     db_session: AsyncSession, assessment_id: uuid.UUID, actor: Actor
 ) -> Assessment:
     stmt = select(Assessment).where(
-        Assessment.id == assessment_id, scope.cadre_column_in_scope(Assessment.cadre_id, actor)
+        Assessment.id == assessment_id, cadres.of_readable_cadre(Assessment.cadre_id, actor)
     )
     found = (await db_session.scalars(stmt)).one_or_none()
     if found is None:
@@ -147,7 +146,7 @@ def list_query(
     year: int | None,
     rating: AssessmentRating | None,
 ) -> Select[Assessment]:
-    stmt = select(Assessment).where(scope.cadre_column_in_scope(Assessment.cadre_id, actor))
+    stmt = select(Assessment).where(cadres.of_readable_cadre(Assessment.cadre_id, actor))
     if cadre_id is not None:
         stmt = stmt.where(Assessment.cadre_id == cadre_id)
     if within is not None:

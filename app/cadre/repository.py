@@ -1,13 +1,13 @@
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
-from app import scope
 from app.actor import Actor
 from app.cadre.models import Cadre
-from app.enums import CadreStatus, Rank
+from app.enums import CadreStatus, Rank, Role
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree, subtree_ids
 from app.personal_data import cipher
@@ -19,7 +19,7 @@ async def get(
     """The cadre, if it exists and (given an actor) lies in the actor's scope."""
     if actor is None:
         return await db_session.get(Cadre, cadre_id)
-    stmt = select(Cadre).where(Cadre.id == cadre_id, scope.cadres(actor))
+    stmt = select(Cadre).where(Cadre.id == cadre_id, readable(actor))
     return (await db_session.scalars(stmt)).one_or_none()
 
 
@@ -28,7 +28,7 @@ async def get_by_hr_id(
 ) -> Cadre | None:
     stmt = select(Cadre).where(Cadre.hr_id == hr_id)
     if actor is not None:
-        stmt = stmt.where(scope.cadres(actor))
+        stmt = stmt.where(readable(actor))
     if for_update:
         stmt = stmt.with_for_update()
     return (await db_session.scalars(stmt)).one_or_none()
@@ -49,7 +49,7 @@ def list_query(
     id_number: str | None,
     q: str | None,
 ) -> Select[Cadre]:
-    stmt = select(Cadre).where(scope.cadres(actor))
+    stmt = select(Cadre).where(readable(actor))
     if within is not None:
         stmt = stmt.where(Cadre.org_unit_id.in_(subtree_ids(within.path)))
     if rank is not None:
@@ -73,11 +73,21 @@ async def by_hr_ids(db_session: AsyncSession, hr_ids: Collection[str]) -> dict[s
     return {c.hr_id: c for c in await db_session.scalars(stmt)}
 
 
+async def readable_ids_by_hr_id(
+    db_session: AsyncSession, hr_ids: Collection[str], actor: Actor
+) -> dict[str, uuid.UUID]:
+    """The ids of the cadres with these HR ids that the actor may see."""
+    rows = await db_session.execute(
+        select(Cadre.hr_id, Cadre.id).where(Cadre.hr_id.in_(hr_ids), readable(actor))
+    )
+    return dict(rows.tuples())
+
+
 async def in_scope(
     db_session: AsyncSession, cadre_ids: Collection[uuid.UUID], actor: Actor
 ) -> set[uuid.UUID]:
     """Those of the cadres the actor may see."""
-    stmt = select(Cadre.id).where(Cadre.id.in_(cadre_ids), scope.cadres(actor))
+    stmt = select(Cadre.id).where(Cadre.id.in_(cadre_ids), readable(actor))
     return set((await db_session.scalars(stmt)).all())
 
 
@@ -102,3 +112,29 @@ async def active_in_subtree(
         .where(in_subtree(path), Cadre.status == CadreStatus.active)
     )
     return [(cadre_id, hr_id, code) for cadre_id, hr_id, code in (await db_session.execute(stmt))]
+
+
+def readable(actor: Actor) -> ColumnElement[bool]:
+    """The cadres an actor may see: all for the whole-tree roles, an org_admin's subtree's, a
+    cadre's own record. A query for anything else finds nothing, so the API answers 404."""
+    if actor.whole_tree:
+        return true()
+    if actor.role == Role.cadre:
+        return Cadre.id == actor.cadre_id if actor.cadre_id else false()
+    if actor.org_path is None:
+        return false()
+    return Cadre.org_unit_id.in_(subtree_ids(actor.org_path))
+
+
+def readable_ids(actor: Actor) -> Select[uuid.UUID]:
+    return select(Cadre.id).where(readable(actor))
+
+
+def of_readable_cadre(column: QueryableAttribute[uuid.UUID], actor: Actor) -> ColumnElement[bool]:
+    """For the tables keyed by cadre (study logs, assessments, enrollments): the rows of the
+    cadres the actor may see."""
+    if actor.whole_tree:
+        return true()
+    if actor.role == Role.cadre:
+        return column == actor.cadre_id if actor.cadre_id else false()
+    return column.in_(readable_ids(actor))

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.actor import Actor
+from app.cadre import repository as cadres
 from app.enrollment.models import Enrollment
 from app.enums import ACTIVE_ENROLLMENT_STATUSES, EnrollmentStatus
 from app.training_session import repository as sessions
@@ -16,7 +16,7 @@ from app.training_session import repository as sessions
 def visible(actor: Actor) -> ColumnElement[bool]:
     """An enrollment is visible to whoever sees its cadre, and to the session's organisers."""
     return or_(
-        scope.cadre_column_in_scope(Enrollment.cadre_id, actor),
+        cadres.of_readable_cadre(Enrollment.cadre_id, actor),
         Enrollment.training_session_id.in_(sessions.managed_ids(actor)),
     )
 

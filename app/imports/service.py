@@ -14,12 +14,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.actor import Actor
-from app.cadre.models import Cadre
+from app.cadre import repository as cadre_repository
 from app.clock import local_today
 from app.enums import StudyLogKind, StudyLogStatus
 from app.schema_types import LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
@@ -260,15 +258,8 @@ async def import_study_logs(
     started = datetime.now(UTC)
     rows = list(rows)
     result = ImportResult(dry_run=dry_run, rows=len(rows))
-    hr_ids = {
-        r.get("hr_id") for r in rows if isinstance(r, dict) and isinstance(r.get("hr_id"), str)
-    }
-    cadres = {
-        row[0]: row[1]
-        for row in await db_session.execute(
-            select(Cadre.hr_id, Cadre.id).where(Cadre.hr_id.in_(hr_ids), scope.cadres(actor))
-        )
-    }
+    hr_ids = {r["hr_id"] for r in rows if isinstance(r, dict) and isinstance(r.get("hr_id"), str)}
+    cadres = await cadre_repository.readable_ids_by_hr_id(db_session, hr_ids, actor)
     good: list[tuple[Any, ...]] = []
     today = local_today()
     for n, raw in enumerate(rows):

@@ -2,13 +2,13 @@
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, false, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.actor import Actor
+from app.enums import Role
 from app.org_unit.models import OrgUnit
-from app.org_unit.tree import in_subtree
+from app.org_unit.tree import in_subtree, path_ids
 
 
 async def get(
@@ -17,7 +17,7 @@ async def get(
     """The unit, if it exists and (given an actor) lies in the actor's scope."""
     if actor is None:
         return await db_session.get(OrgUnit, org_unit_id)
-    stmt = select(OrgUnit).where(OrgUnit.id == org_unit_id, scope.org_units(actor))
+    stmt = select(OrgUnit).where(OrgUnit.id == org_unit_id, readable(actor))
     return (await db_session.scalars(stmt)).one_or_none()
 
 
@@ -40,3 +40,15 @@ async def move_subtree(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def readable(actor: Actor) -> ColumnElement[bool]:
+    """The units an actor may see: every unit for the whole-tree roles; an org_admin its
+    subtree; a cadre its own unit and the units above it."""
+    if actor.whole_tree:
+        return true()
+    if actor.org_path is None:
+        return false()
+    if actor.role == Role.org_admin:
+        return in_subtree(actor.org_path)
+    return OrgUnit.id.in_(path_ids(actor.org_path))

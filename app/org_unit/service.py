@@ -5,7 +5,6 @@ import uuid
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.actor import Actor
 from app.db import flush_mapping_conflicts
 from app.enums import OrgUnitKind
@@ -132,7 +131,7 @@ def list_query(
     active: bool | None,
     q: str | None,
 ) -> Select[OrgUnit]:
-    stmt = select(OrgUnit).where(scope.org_units(actor))
+    stmt = select(OrgUnit).where(repository.readable(actor))
     if parent_id is not None:
         stmt = stmt.where(OrgUnit.parent_id == parent_id)
     if within is not None:

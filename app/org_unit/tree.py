@@ -23,3 +23,8 @@ def in_subtree(path: str) -> ColumnElement[bool]:
 
 def subtree_ids(path: str) -> Select[uuid.UUID]:
     return select(OrgUnit.id).where(in_subtree(path))
+
+
+def path_ids(path: str) -> list[uuid.UUID]:
+    """The ids along a materialised path: the unit and all its ancestors."""
+    return [uuid.UUID(part) for part in path.strip("/").split("/") if part]

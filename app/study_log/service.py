@@ -13,7 +13,6 @@ from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.actor import Actor
 from app.cadre import repository as cadres
 from app.cadre.models import Cadre
@@ -55,7 +54,7 @@ async def get_study_log(
     db_session: AsyncSession, study_log_id: uuid.UUID, actor: Actor
 ) -> StudyLog:
     stmt = select(StudyLog).where(
-        StudyLog.id == study_log_id, scope.cadre_column_in_scope(StudyLog.cadre_id, actor)
+        StudyLog.id == study_log_id, cadres.of_readable_cadre(StudyLog.cadre_id, actor)
     )
     found = (await db_session.scalars(stmt)).one_or_none()
     if found is None:
@@ -203,7 +202,7 @@ def list_query(
     status: StudyLogStatus | None,
     year: int | None,
 ) -> Select[StudyLog]:
-    stmt = select(StudyLog).where(scope.cadre_column_in_scope(StudyLog.cadre_id, actor))
+    stmt = select(StudyLog).where(cadres.of_readable_cadre(StudyLog.cadre_id, actor))
     if cadre_id is not None:
         stmt = stmt.where(StudyLog.cadre_id == cadre_id)
     if within is not None:

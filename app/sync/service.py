@@ -14,13 +14,13 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import scope
 from app.actor import Actor
 from app.cadre import bulk
 from app.cadre import repository as cadres
 from app.cadre.models import Cadre
 from app.clock import local_today
 from app.errors import ProblemFieldError
+from app.org_unit import repository as org_units
 from app.org_unit.models import OrgUnit
 from app.personal_data import cipher
 from app.sync.errors import SnapshotScopeNotFound, SnapshotTooDestructive
@@ -138,7 +138,7 @@ async def _known(
         for row in await db_session.execute(
             select(OrgUnit.code, OrgUnit.id).where(
                 OrgUnit.code.in_({item.org_unit_code for _, item in valid}),
-                scope.org_units(actor),
+                org_units.readable(actor),
             )
         )
     }
@@ -239,7 +239,7 @@ async def snapshot_root(db_session: AsyncSession, code: str | None, actor: Actor
     """The unit a snapshot covers (with its subtree), if the caller may see it."""
     root = (
         await db_session.scalars(
-            select(OrgUnit).where(OrgUnit.code == code, scope.org_units(actor))
+            select(OrgUnit).where(OrgUnit.code == code, org_units.readable(actor))
         )
     ).one_or_none()
     if root is None:

@@ -1,14 +1,14 @@
 import uuid
 from datetime import date
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
-from app import scope
 from app.actor import Actor
-from app.enums import SessionStatus, TrainingForm
+from app.enums import Role, SessionStatus, TrainingForm
 from app.org_unit.models import OrgUnit
-from app.org_unit.tree import subtree_ids
+from app.org_unit.tree import path_ids, subtree_ids
 from app.training_session.models import TrainingSession
 
 
@@ -22,7 +22,7 @@ async def get(
     """The session, if it exists and (given an actor) is visible to the actor."""
     stmt = select(TrainingSession).where(TrainingSession.id == training_session_id)
     if actor is not None:
-        stmt = stmt.where(scope.sessions_visible(TrainingSession.organiser_org_unit_id, actor))
+        stmt = stmt.where(visible_organiser(TrainingSession.organiser_org_unit_id, actor))
     if for_update:
         stmt = stmt.with_for_update()
     return (await db_session.scalars(stmt)).one_or_none()
@@ -39,7 +39,7 @@ def list_query(
     starts_to: date | None,
 ) -> Select[TrainingSession]:
     stmt = select(TrainingSession).where(
-        scope.sessions_visible(TrainingSession.organiser_org_unit_id, actor)
+        visible_organiser(TrainingSession.organiser_org_unit_id, actor)
     )
     if organiser is not None:
         stmt = stmt.where(TrainingSession.organiser_org_unit_id.in_(subtree_ids(organiser.path)))
@@ -63,7 +63,7 @@ async def is_managed(
     found = await db_session.scalar(
         select(TrainingSession.id).where(
             TrainingSession.id == training_session_id,
-            scope.sessions_managed(TrainingSession.organiser_org_unit_id, actor),
+            managed_organiser(TrainingSession.organiser_org_unit_id, actor),
         )
     )
     return found is not None
@@ -71,5 +71,27 @@ async def is_managed(
 
 def managed_ids(actor: Actor) -> Select[uuid.UUID]:
     return select(TrainingSession.id).where(
-        scope.sessions_managed(TrainingSession.organiser_org_unit_id, actor)
+        managed_organiser(TrainingSession.organiser_org_unit_id, actor)
     )
+
+
+def visible_organiser(column: QueryableAttribute[uuid.UUID], actor: Actor) -> ColumnElement[bool]:
+    """Sessions organised in the actor's subtree, or by a unit above it (a city class is open
+    to the counties' cadres); `column` is the organiser's org unit id."""
+    if actor.whole_tree:
+        return true()
+    if actor.org_path is None:
+        return false()
+    above = column.in_(path_ids(actor.org_path))
+    if actor.role == Role.cadre:
+        return above
+    return or_(above, column.in_(subtree_ids(actor.org_path)))
+
+
+def managed_organiser(column: QueryableAttribute[uuid.UUID], actor: Actor) -> ColumnElement[bool]:
+    """Sessions the actor may change: those organised inside its subtree."""
+    if actor.role == Role.admin:
+        return true()
+    if actor.role != Role.org_admin or actor.org_path is None:
+        return false()
+    return column.in_(subtree_ids(actor.org_path))
