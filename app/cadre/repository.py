@@ -80,7 +80,7 @@ async def readable_ids_by_hr_id(
     rows = await db_session.execute(
         select(Cadre.hr_id, Cadre.id).where(Cadre.hr_id.in_(hr_ids), readable(actor))
     )
-    return dict(rows.tuples())
+    return {row.hr_id: row.id for row in rows}
 
 
 async def in_scope(
