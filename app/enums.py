@@ -1,4 +1,4 @@
-"""Enumerations shared across domains (SPEC §2). Each is a named schema in the contract."""
+"""Enumerations shared across domains. Each is a named schema in the contract."""
 
 from enum import StrEnum
 

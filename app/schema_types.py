@@ -85,7 +85,7 @@ CENT = Decimal("0.01")
 
 
 def quantize(value: Decimal) -> Decimal:
-    """Round for display only (SPEC §3: sums are taken on unrounded values)."""
+    """Round for display only (docs/rules.md: sums are taken on unrounded values)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

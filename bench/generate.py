@@ -68,7 +68,7 @@ Row = tuple[Any, ...]
 Chunk = tuple[str, list[Row]]
 
 # --------------------------------------------------------------------------------------------
-# Sizes at scale 1.0 and the mixes (SPEC §1-§3, §5)
+# Sizes at scale 1.0 and the mixes
 # --------------------------------------------------------------------------------------------
 
 ORG_UNITS = 1_000
@@ -104,7 +104,8 @@ KINDS: tuple[StudyLogKind, ...] = (
     K.secondment,
     K.job_rotation,
 )
-# Leading cadres take most of the centralised training (SPEC §3 N1: 90 days or 550 h in 5 years).
+# Leading cadres take most of the centralised training (docs/rules.md N1: 90 days or 550 h in 5
+# years).
 KIND_WEIGHTS_LEADING = (36.0, 20.0, 10.0, 10.0, 7.0, 6.0, 25.0, 2.5, 1.6, 0.9, 0.3, 0.3)
 KIND_WEIGHTS_OTHER = (43.5, 11.0, 14.5, 9.0, 6.0, 8.3, 1.5, 1.9, 1.5, 0.5, 0.2, 0.2)
 ONLINE = KINDS.index(K.online_course)
@@ -1208,7 +1209,8 @@ class Generator:
     def _enrol(
         self, c: CadreFacts, ci: int, s: Session, enrollments: list[tuple[int, Row]]
     ) -> None:
-        """Enrol cadre `c` in `s`; on a closed session also issue the study log (SPEC rule 7)."""
+        """Enrol cadre `c` in `s`; on a closed session also issue the study log (docs/rules.md rule
+        7)."""
         rng, cal = self.rng, self.cal
         s.cadres.add(ci)
         roll_call = rng.random() < (0.85 if c.leading else 0.65)

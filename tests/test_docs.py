@@ -15,7 +15,7 @@ RULES = ROOT / "docs" / "rules.md"
 THIS = Path(__file__).resolve()
 
 # A clone has none of these: the reference that lived beside the repository is docs/rules.md now.
-OUTSIDE = ("../shared", "SPEC.md", "EXAMPLES.md")
+OUTSIDE = ("../shared", "SPEC.md", "EXAMPLES.md", "SPEC §", "SPEC rule")
 
 # `docs/rules.md#rule-5`, `docs/rules.md#example-2`
 _ANCHOR_CITATION = re.compile(r"docs/rules\.md#([\w-]+)")

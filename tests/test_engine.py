@@ -91,7 +91,7 @@ EXAMPLE_2 = [
 NEW_YEAR_CLASS = log("ny", K.centralised_training, "2024-12-23", "2025-01-05", 70, 10)
 
 
-# --- SPEC §3 rule 2: pro-rata share --------------------------------------------------------------
+# --- docs/rules.md rule 2: pro-rata share ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_share_is_overlap_days_over_total_days(
     assert q2(share(record, day(start), day(end))) == expected
 
 
-# --- SPEC §3 rules 1 and 3: credits per kind and year -------------------------------------------
+# --- docs/rules.md rules 1 and 3: credits per kind and year ---------------------------------------
 
 
 def test_example_2_caps_and_per_item_credits() -> None:
@@ -281,7 +281,7 @@ def test_credits_up_to_a_day(up_to: str | None, total: Decimal, span_end: str) -
     assert (credits.total_hours, credits.span_end) == (total, day(span_end))
 
 
-# --- SPEC §3 rule 4: the five-year requirement ---------------------------------------------------
+# --- docs/rules.md rule 4: the five-year requirement ----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -471,7 +471,7 @@ def test_chuzhou_2007_days_only_for_every_rank(
     assert state.online.status is NOT_APPLICABLE
 
 
-# --- SPEC §3 rules 5 and 6: annual and online ---------------------------------------------------
+# --- docs/rules.md rules 5 and 6: annual and online -----------------------------------------------
 
 
 TWELVE_DAYS_60_HOURS = [log("c", K.centralised_training, "2024-05-06", "2024-05-17", 60, 12)]
@@ -574,7 +574,7 @@ def test_a_year_under_each_policy(
     assert credits_view(POLICY_CHANGE_LOGS, day(as_of).year, policies).policy_code == code
 
 
-# --- SPEC §3 rule 7: closing a session with leave ------------------------------------------------
+# --- docs/rules.md rule 7: closing a session with leave -------------------------------------------
 
 
 COMPLETED, DROPPED_OUT = EnrollmentStatus.completed, EnrollmentStatus.dropped_out
@@ -628,7 +628,7 @@ def test_close_outcome_refuses_negative_leave() -> None:
         close_outcome(D(40), D(5), D(-1), CN_2023)
 
 
-# --- SPEC §3 rule 8: roll-call -------------------------------------------------------------------
+# --- docs/rules.md rule 8: roll-call --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -712,7 +712,7 @@ def test_last_centralised_training_stops_at_as_of() -> None:
     assert last_centralised_training(EXAMPLE_2, day("2025-10-31"), CN_2023) is None
 
 
-# --- SPEC §3 rule 9: excellent only when the year's requirement is met -------------------------
+# --- docs/rules.md rule 9: excellent only when the year's requirement is met ----------------------
 
 NINETY_DAYS = [log("c", K.centralised_training, "2022-03-01", "2022-05-29", 500, 90)]
 

@@ -1,4 +1,4 @@
-"""Invariants of the credit engine (SPEC §3), checked on generated study logs."""
+"""Invariants of the credit engine (docs/rules.md), checked on generated study logs."""
 
 import dataclasses
 from datetime import date, timedelta

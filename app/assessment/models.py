@@ -12,7 +12,7 @@ from app.enums import AssessmentRating
 
 class Assessment(IdMixin, VersionedMixin, TimestampMixin, Base):
     """Annual assessment (年度考核), one per cadre and year, with the training figures it was
-    decided on frozen in `training_snapshot` (SPEC §3 rule 9)."""
+    decided on frozen in `training_snapshot` (docs/rules.md rule 9)."""
 
     __tablename__ = "assessment"
 

@@ -1,1 +1,1 @@
-"""Credit hours and compliance of cadres, and the reports built on them (SPEC §3)."""
+"""Credit hours and compliance of cadres, and the reports built on them (docs/rules.md)."""

@@ -1,12 +1,12 @@
 """The compliance figures of many cadres at once, computed in PostgreSQL.
 
 Reports cover up to a whole province (200,000 cadres, millions of logs): loading every log into
-Python is out of the question, so the sums of SPEC §3 — pro rata by calendar days at the edges of
-the five-year window and of the year, per-kind factors, per-item credits and annual caps — are
-taken in SQL, and only one row per cadre comes back. Whole years come from `cadre_year_kind`
-(kept by triggers); only the logs across the period's edges are read one by one. The status
-logic then runs on those figures with the same thresholds as the engine. A property test holds
-the two paths to the same answers.
+Python is out of the question, so the sums of the rules (docs/rules.md) — pro rata by calendar
+days at the edges of the five-year window and of the year, per-kind factors, per-item credits and
+annual caps — are taken in SQL, and only one row per cadre comes back. Whole years come from
+`cadre_year_kind` (kept by triggers); only the logs across the period's edges are read one by
+one. The status logic then runs on those figures with the same thresholds as the engine. A
+property test holds the two paths to the same answers.
 
 Numeric division in PostgreSQL rounds near the 16th significant digit where the engine's
 fractions are exact: shares are multiplied before they are divided, and thresholds are compared
@@ -138,7 +138,7 @@ sums_of_cadre AS (
     LEFT JOIN five f ON f.cadre_id = c.id
     LEFT JOIN year y ON y.cadre_id = c.id
 ),
--- SPEC §3 rules 4-6 on the sums, with the policy's thresholds (either alternative meets).
+-- docs/rules.md rules 4-6 on the sums, with the policy's thresholds (either alternative meets).
 figures AS (
     SELECT s.*,
            CASE WHEN NOT (s.rank = ANY(:five_ranks)) THEN 'not_applicable'
@@ -225,7 +225,8 @@ def export_statement(
     return text(_EXPORT_SQL), params
 
 
-# SPEC §3 rule 8, ranked in the database so a province-wide roll-call returns only its top rows.
+# docs/rules.md rule 8, ranked in the database so a province-wide roll-call returns only its top
+# rows.
 # The order is the engine's (`engine.rank_candidates`): five-year `not_met`, then `in_grace` by
 # deadline, then the largest share still missing of the cadre's own requirement (five-year where
 # it applies, else annual; the closer of its days and hours alternatives), then the longest since

@@ -9,8 +9,8 @@ from app.db import Base
 
 class CadreYearKind(Base):
     """Approved study logs summed per cadre, calendar year and kind, each log split pro rata by
-    calendar days (SPEC §3 rule 2): `hours` = Σ hours × share, `days` = Σ days × share, `items` =
-    Σ share (per-item credits). Policy-free, so a policy change needs no rebuild.
+    calendar days (docs/rules.md rule 2): `hours` = Σ hours × share, `days` = Σ days × share,
+    `items` = Σ share (per-item credits). Policy-free, so a policy change needs no rebuild.
 
     Kept by statement-level triggers on `study_log` (migration 0004), in the same transaction as
     every insert, update, delete and COPY, so reports never see it out of step. Reports read

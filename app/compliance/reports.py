@@ -1,4 +1,5 @@
-"""Org-unit reports (SPEC §4): the compliance roll-up through the tree and the roll-call list."""
+"""Org-unit reports (docs/rules.md): the compliance roll-up through the tree and the roll-call
+list."""
 
 import uuid
 from collections import defaultdict
@@ -144,7 +145,7 @@ _GROUP_TEXT = {
 
 
 async def roll_call(db_session: AsyncSession, root: OrgUnit, year: int, limit: int) -> RollCall:
-    """SPEC §3 rule 8 for the subtree, ranked in the database in the engine's order (see
+    """docs/rules.md rule 8 for the subtree, ranked in the database in the engine's order (see
     `app.compliance.figures._ROLL_CALL_SQL`); only the first `limit` come back."""
     as_of = evaluation_day(year)
     policy = await policy_service.policy_on(db_session, as_of)

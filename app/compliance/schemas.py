@@ -1,5 +1,5 @@
-"""Response bodies of the computed figures. Field names of SPEC §4 are kept exactly; every figure
-comes with the logs and rules behind it."""
+"""Response bodies of the computed figures. Field names the front ends rely on are kept exactly;
+every figure comes with the logs and rules behind it."""
 
 import uuid
 from datetime import date
@@ -24,7 +24,7 @@ class LogCreditRead(OutputModel):
     end_date: date
     overlap_days: int = Field(description="Calendar days of the log inside the period")
     total_days: int
-    share: Decimal2 = Field(description="overlap_days / total_days (SPEC §3 rule 2)")
+    share: Decimal2 = Field(description="overlap_days / total_days (docs/rules.md rule 2)")
     days: Decimal2
     raw_hours: Decimal2
     credited_hours: Decimal2 = Field(description="After the kind's factor or per-item credit")
@@ -207,7 +207,7 @@ class RollCallRead(OutputModel):
     as_of: date
     policy_code: str
     active: int
-    quota: int = Field(description="ceil(active / 5) (SPEC §3 rule 8)")
+    quota: int = Field(description="ceil(active / 5) (docs/rules.md rule 8)")
     trained: int
     untrained: int
     candidates: list[RollCallCandidateRead] = Field(

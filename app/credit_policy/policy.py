@@ -1,4 +1,4 @@
-"""Credit policies (学时学分办法) as plain, immutable data (SPEC §3).
+"""Credit policies (学时学分办法) as plain, immutable data (docs/rules.md).
 
 Every threshold, factor, cap and fraction the rules use lives here, never in the engine: a
 deployment adds its own `Policy` with an effective date and the engine evaluates each period
@@ -18,7 +18,7 @@ from app.enums import LEADING_RANKS, Rank, StudyLogKind
 
 
 class CreditMode(StrEnum):
-    """How a study-log kind earns credit (SPEC §3 rule 3)."""
+    """How a study-log kind earns credit (docs/rules.md rule 3)."""
 
     per_hour = "per_hour"
     """`recorded hours × factor`."""
@@ -44,7 +44,7 @@ def _fmt(value: Decimal) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KindRule:
-    """The credit rule of one study-log kind (SPEC §3 rule 3)."""
+    """The credit rule of one study-log kind (docs/rules.md rule 3)."""
 
     kind: StudyLogKind
     mode: CreditMode
@@ -102,9 +102,10 @@ class Policy:
     online_required_hours: Decimal | None
 
     leave_cap: Ratio = Ratio(1, 7)
-    """SPEC §3 rule 7: leave above this fraction of a class's credit hours withdraws the trainee."""
+    """docs/rules.md rule 7: leave above this fraction of a class's credit hours withdraws the
+    trainee."""
     roll_call: Ratio = Ratio(1, 5)
-    """SPEC §3 rule 8: the share of a unit's active cadres to train each year."""
+    """docs/rules.md rule 8: the share of a unit's active cadres to train each year."""
 
     def __post_init__(self) -> None:
         # A read-only copy: a policy is shared by every computation and must not change under it.
@@ -115,7 +116,7 @@ class Policy:
 
 
 def _kind_table() -> dict[StudyLogKind, KindRule]:
-    """SPEC §3 rule 3, the default table."""
+    """docs/rules.md rule 3, the default table."""
     k = StudyLogKind
     rules = [
         KindRule(kind=k.centralised_training, mode=CreditMode.per_hour),
@@ -214,7 +215,7 @@ CHUZHOU_2007 = Policy(
 )
 
 BUILT_IN_POLICIES: tuple[Policy, ...] = (CN_2023,)
-"""The policies of a fresh deployment: `cn-2023` alone (SPEC §3 "default policy")."""
+"""The policies of a fresh deployment: `cn-2023` alone (docs/rules.md "default policy")."""
 
 
 def policy_in_force(policies: Sequence[Policy], on: date) -> Policy:

@@ -35,7 +35,7 @@ class RatioSchema(InputModel):
 
 
 class CreditPolicyDefinition(InputModel):
-    """Every threshold, factor, cap and rank group of SPEC §3 — data, not code."""
+    """Every threshold, factor, cap and rank group of the rules (docs/rules.md) — data, not code."""
 
     kind_rules: list[KindRuleSchema] = Field(max_length=len(StudyLogKind))
     leading_ranks: RankSet

@@ -11,7 +11,7 @@ from app.enums import StudyLogKind, StudyLogSource, StudyLogStatus
 
 
 class StudyLog(IdMixin, VersionedMixin, TimestampMixin, Base):
-    """One creditable learning activity of one cadre (SPEC §2). Only `approved` logs count."""
+    """One creditable learning activity of one cadre. Only `approved` logs count."""
 
     __tablename__ = "study_log"
 

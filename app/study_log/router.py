@@ -68,7 +68,7 @@ async def list_study_logs(
 async def create_study_log(
     body: StudyLogCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> StudyLogRead:
-    """Record a learning activity. It counts once `approved` (SPEC §3 rule 1). A cadre records
+    """Record a learning activity. It counts once `approved` (docs/rules.md rule 1). A cadre records
     its own, which start `pending`. A log ends today at the latest, in the local date of
     Asia/Shanghai (docs/rules.md rule 10: 422 `study_log.ends_in_future`)."""
     log = await service.create_study_log(db_session, body, actor)

@@ -1,5 +1,6 @@
 """Study logs: creation (plain or idempotent by client id) and the review workflow
-pending → approved | rejected; pending | approved → voided (SPEC §3 rule 1: only approved count)."""
+pending → approved | rejected; pending | approved → voided (docs/rules.md rule 1: only approved
+count)."""
 
 import hashlib
 import json

@@ -659,7 +659,7 @@ def _build_sessions(
         credit_hours = Decimal(plan.credit_hours)
         leave_cap = credit_hours / 7
 
-        # Who attends: roll-call favours those trained least so far (SPEC rule 8).
+        # Who attends: roll-call favours those trained least so far (docs/rules.md rule 8).
         def present(c: _Cadre, start: date = plan.start) -> bool:
             return c.left_on is None or c.left_on > start
 
@@ -1004,7 +1004,8 @@ def _share(log: _Log, lo: date, hi: date) -> Decimal:
 
 
 def _requirement_met(cadre: _Cadre, year: int, logs: Iterable[_Log]) -> bool:
-    """SPEC §3 rules 4, 5 at the year's end (default policy), for choosing plausible ratings."""
+    """docs/rules.md rules 4, 5 at the year's end (default policy), for choosing plausible
+    ratings."""
     approved = [g for g in logs if g.status is StudyLogStatus.approved]
     year_end = date(year, 12, 31)
     if cadre.leading:
@@ -1064,7 +1065,7 @@ def _assessments(
     today: date,
 ) -> list[Row]:
     """50 assessments a year for the last three years; ~15% `excellent`, only where the year's
-    training requirement was met (SPEC rule 9), the rest mostly `competent`."""
+    training requirement was met (docs/rules.md rule 9), the rest mostly `competent`."""
     rows: list[Row] = []
     for year in range(today.year - 3, today.year):
         pool = [c for c in cadres if c.left_on is None or c.left_on.year > year]

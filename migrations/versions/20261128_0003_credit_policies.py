@@ -20,7 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-# SPEC §3, the default policy `cn-2023`, frozen here as data: later code changes must not
+# docs/rules.md, the default policy `cn-2023`, frozen here as data: later code changes must not
 # rewrite what this migration installed.
 CN_2023_DEFINITION = json.loads(
     """

@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 # Each approved log's contribution to each calendar year it touches, pro rata by calendar days
-# (SPEC §3 rule 2). `{rows}` is study_log or a trigger's transition table; `{sign}` is 1 or -1.
+# (docs/rules.md rule 2). `{rows}` is study_log or a trigger's transition table; `{sign}` is 1 or -1.
 CONTRIBUTIONS = """
 SELECT l.cadre_id, y.year, l.kind,
        SUM({sign} * l.hours * s.overlap / s.total) AS hours,

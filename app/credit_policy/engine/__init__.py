@@ -1,4 +1,4 @@
-"""The credit-hour and compliance engine (SPEC §3): pure functions, no I/O, exact arithmetic.
+"""The credit-hour and compliance engine (docs/rules.md): pure functions, no I/O, exact arithmetic.
 
 Every figure carries its derivation (the logs, shares and rules behind it) so that an
 administrator can see why a cadre is short.

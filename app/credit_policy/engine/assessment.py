@@ -1,4 +1,4 @@
-"""The training condition of an `excellent` annual assessment (SPEC §3 rule 9)."""
+"""The training condition of an `excellent` annual assessment (docs/rules.md rule 9)."""
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
@@ -57,7 +57,7 @@ def excellent_allowed(
     promoted_on: date | None,
     policies: Sequence[Policy],
 ) -> tuple[bool, dict[str, JsonValue]]:
-    """SPEC §3 rule 9: may the cadre be rated `excellent` for `year`?
+    """docs/rules.md rule 9: may the cadre be rated `excellent` for `year`?
 
     Decided on Dec 31 of `year`, under the policy in force that day: every requirement that
     applies to the rank must hold — the five-year one `met` or `in_grace`, the annual one `met`.

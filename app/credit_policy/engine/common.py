@@ -3,7 +3,7 @@
 The engine computes on exact rationals (`Fraction`) built from the `Decimal` inputs: a pro-rata
 share such as 9/14 has no finite decimal expansion, and a sum of rounded shares could fall a hair
 short of a threshold it mathematically meets. Results are handed out as `Decimal` (unrounded,
-34 significant digits); `q2` rounds to two places only where a figure is shown (SPEC §3).
+34 significant digits); `q2` rounds to two places only where a figure is shown (docs/rules.md).
 """
 
 from datetime import MAXYEAR, MINYEAR, date, timedelta
@@ -17,7 +17,7 @@ _CENT = Decimal("0.01")
 
 
 class RequirementStatus(StrEnum):
-    """Status of a requirement block (SPEC §3 rules 4–6, §4)."""
+    """Status of a requirement block (docs/rules.md rules 4–6)."""
 
     met = "met"
     in_grace = "in_grace"

@@ -1,4 +1,4 @@
-"""The compliance view of one cadre on one day (SPEC §3 rules 4–6, §4)."""
+"""The compliance view of one cadre on one day (docs/rules.md rules 4–6)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,8 +37,8 @@ def compliance(
 ) -> Compliance:
     """The three requirement blocks of a cadre on `as_of`.
 
-    "A period is always evaluated under the policy in force on its dates" (SPEC §3) is read as:
-    a period is evaluated under the policy in force on its last evaluated day, one policy per
+    "A period is always evaluated under the policy in force on its dates" (docs/rules.md) is read
+    as: a period is evaluated under the policy in force on its last evaluated day, one policy per
     period so that its caps and thresholds stay consistent. The five-year window ends on
     `as_of`; the calendar year is counted from Jan 1 up to `as_of` (rule 5: a class dated later
     does not count yet) and so also ends on `as_of`. All three blocks are thus evaluated under the

@@ -1,4 +1,4 @@
-"""Credit hours of one calendar year, per kind, with caps (SPEC §3 rules 1–3)."""
+"""Credit hours of one calendar year, per kind, with caps (docs/rules.md rules 1–3)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +30,7 @@ class LogCredit:
     """Calendar days of the log inside the evaluated part of the year."""
     total_days: int
     share: Decimal
-    """`overlap_days / total_days` (SPEC §3 rule 2)."""
+    """`overlap_days / total_days` (docs/rules.md rule 2)."""
     days: Decimal
     """Recorded days × share."""
     raw_hours: Decimal
@@ -142,7 +142,7 @@ def _kind_credits(
     *,
     annual_counted: bool,
 ) -> tuple[KindCredits, _KindSums]:
-    """One kind's lines and totals, and its exact sums (SPEC §3 rule 3)."""
+    """One kind's lines and totals, and its exact sums (docs/rules.md rule 3)."""
     start, end = span
     cap = None if rule is None or rule.annual_cap is None else exact(rule.annual_cap)
     rule_text = rule.describe() if rule is not None else "no rule: not credited"
@@ -229,7 +229,7 @@ def tally_year(
     notes = (
         f"policy {policy.code}; year {year} counted over {start.isoformat()}…{end.isoformat()}",
         APPROVED_ONLY + (f"; not counted: {not_counted}" if ignored else ""),
-        "a log across the period's edge counts pro rata by calendar days (SPEC §3 rule 2); "
+        "a log across the period's edge counts pro rata by calendar days (docs/rules.md rule 2); "
         "caps are consumed in date order, ties by id (rule 3)",
         "the annual requirement counts the credited hours of "
         f"{kinds_text(policy.annual_hours_kinds)} (docs/rules.md rule 5)",
@@ -268,7 +268,7 @@ def kinds_text(kinds: Iterable[StudyLogKind]) -> str:
 def credits_for_year(
     logs: Iterable[LogRecord], year: int, policy: Policy, *, up_to: date | None = None
 ) -> YearCredits:
-    """SPEC §3 rule 3: credit hours of `year` per kind, under `policy`.
+    """docs/rules.md rule 3: credit hours of `year` per kind, under `policy`.
 
     Only approved logs count (rule 1). Each log contributes its pro-rata share of the year (rule 2;
     with `up_to`, of Jan 1…`up_to` only): `per_hour` kinds `hours × factor × share`, `per_item`
@@ -287,5 +287,5 @@ def year_policy(policies: Sequence[Policy], year: int, up_to: date | None = None
 
 
 def credits_view(logs: Iterable[LogRecord], year: int, policies: Sequence[Policy]) -> YearCredits:
-    """The credits view of SPEC §4: the whole of `year` under the policy in force on Dec 31."""
+    """The credits view (docs/rules.md): the whole of `year` under the policy in force on Dec 31."""
     return credits_for_year(logs, year, year_policy(policies, year))

@@ -1,4 +1,4 @@
-"""The five-year requirement (SPEC §3 rule 4, N1/N2) and the last day it stays met."""
+"""The five-year requirement (docs/rules.md rule 4, N1/N2) and the last day it stays met."""
 
 import calendar
 import math
@@ -48,7 +48,8 @@ class WindowLog:
 
 @dataclass(frozen=True, slots=True)
 class FiveYear:
-    """SPEC §4 `five_year` block. `window_start`/`window_end` are the first and last days counted:
+    """The `five_year` block of the compliance view (docs/rules.md). `window_start`/`window_end`
+    are the first and last days counted:
     the window `(as_of − N years, as_of]` is `window_start = as_of − N years + 1 day`."""
 
     window_start: date
@@ -79,7 +80,7 @@ def window_start(as_of: date, years: int) -> date:
 
 
 def grace_deadline(promoted_on: date | None, policy: Policy) -> date | None:
-    """SPEC §3 N2: the last day of the grace period after a promotion."""
+    """docs/rules.md N2: the last day of the grace period after a promotion."""
     return None if promoted_on is None else add_years(promoted_on, policy.grace_years)
 
 
@@ -90,7 +91,7 @@ def five_year_requirement(
     promoted_on: date | None,
     policies: Sequence[Policy],
 ) -> FiveYear:
-    """SPEC §3 rule 4 on `as_of`, under the policy in force on `as_of`."""
+    """docs/rules.md rule 4 on `as_of`, under the policy in force on `as_of`."""
     return evaluate_five_year(logs, as_of, rank, promoted_on, policy_in_force(policies, as_of))
 
 
@@ -101,8 +102,8 @@ def evaluate_five_year(
     promoted_on: date | None,
     policy: Policy,
 ) -> FiveYear:
-    """SPEC §3 rule 4: centralised days and hours over `(as_of − N years, as_of]`, pro rata at the
-    window's edge, compared separately with the two thresholds (either one meets it)."""
+    """docs/rules.md rule 4: centralised days and hours over `(as_of − N years, as_of]`, pro rata
+    at the window's edge, compared separately with the two thresholds (either one meets it)."""
     start = window_start(as_of, policy.five_year_years)
     approved, ignored = split_by_status(
         (log for log in logs if log.kind in policy.centralised_kinds), start, as_of
@@ -190,7 +191,7 @@ def _explain(
 ) -> str:
     required_days, required_hours = policy.five_year_required_days, policy.five_year_required_hours
     head = (
-        f"Five-year requirement, policy {policy.code} (SPEC §3 rule 4): "
+        f"Five-year requirement, policy {policy.code} (docs/rules.md rule 4): "
         f"window {start.isoformat()}…{end.isoformat()}, centralised training "
         f"{fmt(days)} days and {fmt(hours)} h ({APPROVED_ONLY}; pro rata at the window's edge, "
         f"rule 2); needs {_requirement_text(required_days, required_hours)}."
@@ -304,7 +305,7 @@ def _failing(first: int, last: int, length: int, required: int | None) -> tuple[
 
 
 def _met_until(spreads: Sequence[_Spread], as_of: date, policy: Policy) -> date:
-    """SPEC §3 rule 4 `met_until`, given that the requirement is met on `as_of`.
+    """docs/rules.md rule 4 `met_until`, given that the requirement is met on `as_of`.
 
     Logs age out of the window day by day, and logs already recorded with later dates count as
     their days come (they are on file; "nothing new is recorded" means no further logs). Between

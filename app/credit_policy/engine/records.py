@@ -9,7 +9,7 @@ from fractions import Fraction
 from app.credit_policy.engine.common import exact, overlap_days, to_decimal
 from app.enums import StudyLogKind, StudyLogStatus
 
-APPROVED_ONLY = "approved logs only, SPEC §3 rule 1"
+APPROVED_ONLY = "approved logs only, docs/rules.md rule 1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,20 +46,20 @@ class IgnoredLog:
 
 
 def date_order(log: LogRecord) -> tuple[date, str, date, str, Decimal, Decimal]:
-    """SPEC §3 rule 3: caps are consumed in date order, ties by id. The remaining fields only make
-    the order total, so that the result never depends on the order logs were given in."""
+    """docs/rules.md rule 3: caps are consumed in date order, ties by id. The remaining fields only
+    make the order total, so that the result never depends on the order logs were given in."""
     return (log.start_date, log.id, log.end_date, log.kind.value, log.hours, log.days)
 
 
 def exact_share(log: LogRecord, period_start: date, period_end: date) -> Fraction:
-    """SPEC §3 rule 2: `overlap_days / total_days` of the log with an inclusive period."""
+    """docs/rules.md rule 2: `overlap_days / total_days` of the log with an inclusive period."""
     inside = overlap_days(log.start_date, log.end_date, period_start, period_end)
     return Fraction(inside, log.total_days)
 
 
 def share(log: LogRecord, period_start: date, period_end: date) -> Decimal:
-    """SPEC §3 rule 2: the part of a log's calendar days (and so of its days and hours) that falls
-    inside the inclusive period `period_start..period_end`, in [0, 1]."""
+    """docs/rules.md rule 2: the part of a log's calendar days (and so of its days and hours) that
+    falls inside the inclusive period `period_start..period_end`, in [0, 1]."""
     return to_decimal(exact_share(log, period_start, period_end))
 
 

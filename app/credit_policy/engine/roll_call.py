@@ -1,5 +1,5 @@
 """Roll-call (点名调学): the yearly quota and the order in which untrained cadres are called
-(SPEC §3 rule 8)."""
+(docs/rules.md rule 8)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -61,7 +61,7 @@ class RankedCandidate:
 
 
 def quota(active_count: int, policy: Policy) -> int:
-    """SPEC §3 rule 8: `ceil(active cadres × 1/5)`, in exact integers."""
+    """docs/rules.md rule 8: `ceil(active cadres × 1/5)`, in exact integers."""
     if active_count < 0:
         raise ValueError("active_count must be ≥ 0")
     share = policy.roll_call
@@ -69,8 +69,8 @@ def quota(active_count: int, policy: Policy) -> int:
 
 
 def trained_in_year(logs: Iterable[LogRecord], year: int, policies: Sequence[Policy]) -> bool:
-    """SPEC §3 rule 8 `trained`: some centralised days are attributed to `year` (pro rata, so a
-    class across New Year trains the cadre in both years)."""
+    """docs/rules.md rule 8 `trained`: some centralised days are attributed to `year` (pro rata, so
+    a class across New Year trains the cadre in both years)."""
     return tally_year(logs, year, year_policy(policies, year)).centralised_days > 0
 
 
@@ -154,7 +154,7 @@ def _group(candidate: RollCallCandidate) -> RollCallGroup:
 
 
 def rank_candidates(candidates: Iterable[RollCallCandidate]) -> tuple[RankedCandidate, ...]:
-    """SPEC §3 rule 8 order of untrained cadres:
+    """docs/rules.md rule 8 order of untrained cadres:
 
     1. five-year `not_met`; 2. five-year `in_grace`, earliest grace deadline first; 3. the rest.
     Within each group: largest share of the cadre's own requirement still missing (the

@@ -1,5 +1,5 @@
 """The annual requirement of other cadres and the online requirement of everyone
-(SPEC §3 rules 5 and 6), both counted per calendar year."""
+(docs/rules.md rules 5 and 6), both counted per calendar year."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +28,8 @@ from app.enums import Rank, StudyLogKind
 
 @dataclass(frozen=True, slots=True)
 class Annual:
-    """SPEC §4 `annual` block, counted over `span_start..span_end`."""
+    """The `annual` block of the compliance view (docs/rules.md), counted over
+    `span_start..span_end`."""
 
     year: int
     span_start: date
@@ -58,7 +59,8 @@ class Annual:
 
 @dataclass(frozen=True, slots=True)
 class Online:
-    """SPEC §4 `online` block, counted over `span_start..span_end`."""
+    """The `online` block of the compliance view (docs/rules.md), counted over
+    `span_start..span_end`."""
 
     year: int
     span_start: date
@@ -140,7 +142,7 @@ def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
 
 
 def online_from(tally: YearTally, rank: Rank, policy: Policy) -> Online:
-    """SPEC §3 rule 6: credited online hours of the year ≥ the required hours."""
+    """docs/rules.md rule 6: credited online hours of the year ≥ the required hours."""
     credits = tally.credits
     required = policy.online_required_hours
     short = shortfall(tally.online_hours, required)
@@ -173,7 +175,7 @@ def online_from(tally: YearTally, rank: Rank, policy: Policy) -> Online:
         policy_code=policy.code,
         logs=lines,
         explanation=(
-            f"Online requirement {credits.year}, policy {policy.code} (SPEC §3 rule 6): "
+            f"Online requirement {credits.year}, policy {policy.code} (docs/rules.md rule 6): "
             f"{fmt(tally.online_hours)} credited online h over {_span(credits)} "
             f"({APPROVED_ONLY}); needs {needs}. {tails[status]}"
         ),
@@ -190,5 +192,5 @@ def annual_requirement(
 def online_requirement(
     logs: Iterable[LogRecord], year: int, rank: Rank, policy: Policy, *, up_to: date | None = None
 ) -> Online:
-    """SPEC §3 rule 6 for `year` (up to `up_to` inclusive in the compliance view)."""
+    """docs/rules.md rule 6 for `year` (up to `up_to` inclusive in the compliance view)."""
     return online_from(tally_year(logs, year, policy, up_to=up_to), rank, policy)
