@@ -12,7 +12,8 @@ from app.cadre.errors import CadreNotFound
 from app.cadre.router import to_read
 from app.cadre.schemas import CadreRead
 from app.clock import local_today
-from app.compliance import reports
+from app.compliance import service as compliance_service
+from app.compliance.errors import FutureYear
 from app.credit_policy import service as policy_service
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
@@ -142,7 +143,7 @@ class UnitExportFormat(StrEnum):
     response_class=StreamingResponse,
     responses={
         **_UNIT_FILE_RESPONSES,
-        **problems(OrgUnitNotFound, NoPolicyForDate, reports.FutureYear),
+        **problems(OrgUnitNotFound, NoPolicyForDate, FutureYear),
     },
 )
 async def export_org_unit_archive(
@@ -160,7 +161,7 @@ async def export_org_unit_archive(
     cells Excel would read as formulas are defused."""
     root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
     year = year or local_today().year
-    as_of = reports.evaluation_day(year)
+    as_of = compliance_service.evaluation_day(year)
     policy = await policy_service.policy_on(db_session, as_of)
     sessionmaker = request.app.state.sessionmaker
     chunks = (
