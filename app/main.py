@@ -19,7 +19,7 @@ from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.cadre.router import router as cadre_router
 from app.change_feed.router import router as change_feed_router
-from app.compliance.report_router import router as report_router
+from app.compliance.router import report_router
 from app.compliance.router import router as compliance_router
 from app.config import Settings, get_settings
 from app.credit_policy.router import router as credit_policy_router

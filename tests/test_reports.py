@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cadre.models import Cadre
-from app.compliance.figures import cadre_figures
+from app.compliance.repository import cadre_figures
 from app.credit_policy import engine
 from app.credit_policy.policy import CN_2023, CreditMode, KindRule, Policy
 from app.enums import CadreStatus, Gender, Rank, StudyLogKind, StudyLogSource, StudyLogStatus
@@ -433,7 +433,7 @@ async def test_sql_roll_call_order_equals_the_engine(
     cadres: list[tuple[Rank, date | None, list[dict[str, Any]]]],
     policy: Policy,
 ) -> None:
-    from app.compliance.figures import roll_call_rows
+    from app.compliance.repository import roll_call_rows
 
     as_of = date(2025, 12, 31)
     async with isolated_sessionmaker() as db_session:

@@ -17,6 +17,11 @@ class ExportFormat(StrEnum):
     xlsx = "xlsx"
 
 
+class UnitExportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
 MEDIA_TYPES = {
     ExportFormat.json: "application/json",
     ExportFormat.csv: "text/csv; charset=utf-8",

@@ -1,43 +1,28 @@
 import uuid
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.archive import formats, service, unit_export
-from app.archive.formats import ExportFormat
+from app.archive import formats, service
+from app.archive.formats import ExportFormat, UnitExportFormat
+from app.archive.schemas import ArchiveEnrollment, ArchiveRead
 from app.assessment.schemas import AssessmentRead
 from app.cadre.errors import CadreNotFound
 from app.cadre.router import to_read
-from app.cadre.schemas import CadreRead
 from app.clock import local_today
-from app.compliance import reports
-from app.credit_policy import service as policy_service
+from app.compliance.errors import FutureYear
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
 from app.enrollment.schemas import EnrollmentRead
 from app.http import API_PREFIX, problems
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
-from app.schema_types import OutputModel
 from app.security import CurrentActor
 from app.study_log.schemas import StudyLogRead
 from app.training_session.schemas import TrainingSessionRead
 
 router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["archives"])
-
-
-class ArchiveEnrollment(OutputModel):
-    enrollment: EnrollmentRead
-    training_session: TrainingSessionRead
-
-
-class ArchiveRead(OutputModel):
-    cadre: CadreRead
-    study_logs: list[StudyLogRead]
-    enrollments: list[ArchiveEnrollment]
-    assessments: list[AssessmentRead]
 
 
 _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -87,32 +72,12 @@ async def get_cadre_archive(
         )
     filename = f"培训档案-{cadre.name}-{cadre.hr_id}.{format.value}"
     headers = {"Content-Disposition": formats.content_disposition(filename)}
-    if format is ExportFormat.csv:
-        lines = [formats.BOM + formats.csv_line(service.LOG_COLUMNS)]
-        lines += [
-            formats.csv_line(service.log_row(archive.cadre, log)) for log in archive.study_logs
-        ]
-        return Response("".join(lines), media_type=formats.MEDIA_TYPES[format], headers=headers)
-    workbook = formats.xlsx_bytes(
-        [
-            (
-                "study_logs",
-                service.LOG_COLUMNS,
-                (service.log_row(archive.cadre, x) for x in archive.study_logs),
-            ),
-            (
-                "enrollments",
-                service.ENROLLMENT_COLUMNS,
-                (service.enrollment_row(e, s) for e, s in archive.enrollments),
-            ),
-            (
-                "assessments",
-                service.ASSESSMENT_COLUMNS,
-                (service.assessment_row(a) for a in archive.assessments),
-            ),
-        ]
+    body = (
+        service.archive_csv(archive)
+        if format is ExportFormat.csv
+        else service.archive_xlsx(archive)
     )
-    return Response(workbook, media_type=formats.MEDIA_TYPES[format], headers=headers)
+    return Response(body, media_type=formats.MEDIA_TYPES[format], headers=headers)
 
 
 unit_router = APIRouter(prefix=f"{API_PREFIX}/org-units", tags=["archives"])
@@ -131,18 +96,13 @@ _UNIT_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class UnitExportFormat(StrEnum):
-    csv = "csv"
-    xlsx = "xlsx"
-
-
 @unit_router.get(
     "/{org_unit_id}/archive",
     operation_id="exportOrgUnitArchive",
     response_class=StreamingResponse,
     responses={
         **_UNIT_FILE_RESPONSES,
-        **problems(OrgUnitNotFound, NoPolicyForDate, reports.FutureYear),
+        **problems(OrgUnitNotFound, NoPolicyForDate, FutureYear),
     },
 )
 async def export_org_unit_archive(
@@ -160,12 +120,9 @@ async def export_org_unit_archive(
     cells Excel would read as formulas are defused."""
     root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
     year = year or local_today().year
-    as_of = reports.evaluation_day(year)
-    policy = await policy_service.policy_on(db_session, as_of)
-    sessionmaker = request.app.state.sessionmaker
-    chunks = (
-        unit_export.csv_chunks if format is UnitExportFormat.csv else unit_export.xlsx_chunks
-    )(sessionmaker, root.path, year, as_of, policy)
+    chunks = await service.export_unit(
+        db_session, request.app.state.sessionmaker, root, year, format
+    )
     filename = f"培训档案-{root.name}-{year}.{format.value}"
     return StreamingResponse(
         chunks,

@@ -1,19 +1,28 @@
-"""Assembling a cadre's archive: everything on record, in date order."""
+"""Assembling a cadre's archive (everything on record, in date order) and its files, and a
+unit's year export. The records come from the repositories of the domains that own them."""
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.actor import Actor
+from app.archive import formats, unit_export
+from app.archive.formats import UnitExportFormat
+from app.assessment import repository as assessments
 from app.assessment.models import Assessment
 from app.cadre import repository as cadres
 from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
+from app.compliance import service as compliance_service
+from app.credit_policy import service as policy_service
+from app.enrollment import repository as enrollments
 from app.enrollment.models import Enrollment
+from app.org_unit.models import OrgUnit
+from app.study_log import repository as study_logs
 from app.study_log.models import StudyLog
 from app.training_session.models import TrainingSession
 
@@ -30,31 +39,11 @@ async def cadre_archive(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Ac
     cadre = await cadres.get(db_session, cadre_id, actor)
     if cadre is None:
         raise CadreNotFound()
-    logs = (
-        await db_session.scalars(
-            select(StudyLog)
-            .where(StudyLog.cadre_id == cadre.id)
-            .order_by(StudyLog.start_date, StudyLog.id)
-        )
-    ).all()
-    enrollments = (
-        await db_session.execute(
-            select(Enrollment, TrainingSession)
-            .join(TrainingSession, TrainingSession.id == Enrollment.training_session_id)
-            .where(Enrollment.cadre_id == cadre.id)
-            .order_by(TrainingSession.start_date, Enrollment.id)
-        )
-    ).all()
-    assessments = (
-        await db_session.scalars(
-            select(Assessment).where(Assessment.cadre_id == cadre.id).order_by(Assessment.year)
-        )
-    ).all()
     return Archive(
         cadre=cadre,
-        study_logs=list(logs),
-        enrollments=[(e, s) for e, s in enrollments],
-        assessments=list(assessments),
+        study_logs=await study_logs.of_cadre(db_session, cadre.id),
+        enrollments=await enrollments.of_cadre_with_sessions(db_session, cadre.id),
+        assessments=await assessments.of_cadre(db_session, cadre.id),
     )
 
 
@@ -161,3 +150,41 @@ def assessment_row(assessment: Assessment) -> list[Any]:
         *(_figure(annual.get(name)) for name in _ANNUAL_FIGURES),
         five_year.get("status"),
     ]
+
+
+def archive_csv(archive: Archive) -> str:
+    """The study logs as CSV for Excel (UTF-8 with BOM)."""
+    lines = [formats.BOM + formats.csv_line(LOG_COLUMNS)]
+    lines += [formats.csv_line(log_row(archive.cadre, log)) for log in archive.study_logs]
+    return "".join(lines)
+
+
+def archive_xlsx(archive: Archive) -> bytes:
+    """A workbook with the study logs, the enrollments and the assessments."""
+    return formats.xlsx_bytes(
+        [
+            ("study_logs", LOG_COLUMNS, (log_row(archive.cadre, x) for x in archive.study_logs)),
+            (
+                "enrollments",
+                ENROLLMENT_COLUMNS,
+                (enrollment_row(e, s) for e, s in archive.enrollments),
+            ),
+            ("assessments", ASSESSMENT_COLUMNS, (assessment_row(a) for a in archive.assessments)),
+        ]
+    )
+
+
+async def export_unit(
+    db_session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    root: OrgUnit,
+    year: int,
+    format: UnitExportFormat,
+) -> AsyncIterator[bytes]:
+    """The unit's year export, evaluated on the year's evaluation day under the policy in force
+    then. The day and the policy are settled now, on the request's session, so their errors
+    answer before streaming starts; the rows are read later on a session of their own."""
+    as_of = compliance_service.evaluation_day(year)
+    policy = await policy_service.policy_on(db_session, as_of)
+    chunks = unit_export.csv_chunks if format is UnitExportFormat.csv else unit_export.xlsx_chunks
+    return chunks(sessionmaker, root.path, year, as_of, policy)

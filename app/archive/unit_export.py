@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.archive import formats
-from app.compliance.figures import export_statement
+from app.compliance import repository as compliance
 from app.credit_policy.policy import Policy
 from app.db import transaction
 
@@ -50,9 +50,9 @@ async def _rows(
     db_session: AsyncSession, root_path: str, year: int, as_of: date, policy: Policy
 ) -> AsyncIterator[list[Any]]:
     """The figures are joined in the database: no per-cadre state is held here."""
-    statement, params = export_statement(root_path, year, as_of, policy)
-    stream = await db_session.stream(statement.execution_options(yield_per=CHUNK_ROWS), params)
-    async for record in stream:
+    async for record in compliance.export_rows(
+        db_session, root_path, year, as_of, policy, yield_per=CHUNK_ROWS
+    ):
         yield [
             v.isoformat() if isinstance(v, date) else (v.value if isinstance(v, Enum) else v)
             for v in record

@@ -11,8 +11,12 @@ from app.assessment.errors import (
     OverrideNotNeeded,
     TrainingRequirementUnmet,
 )
-from app.assessment.models import Assessment
-from app.assessment.schemas import AssessmentCreate, AssessmentRead, AssessmentUpdate
+from app.assessment.schemas import (
+    AssessmentCreate,
+    AssessmentPage,
+    AssessmentRead,
+    AssessmentUpdate,
+)
 from app.cadre.errors import ReferencedCadreNotFound
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
@@ -20,18 +24,13 @@ from app.enums import AssessmentRating
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
-from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
-from app.pagination import Page, PageQuery, paginate
+from app.pagination import PageQuery
 from app.security import CurrentActor
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/assessments", tags=["assessments"], route_class=IdempotentRoute
 )
-
-
-class AssessmentPage(Page[AssessmentRead]):
-    pass
 
 
 @router.get("", operation_id="listAssessments", responses=problems(OrgUnitNotFound))
@@ -46,11 +45,15 @@ async def list_assessments(
     year: Annotated[int | None, Query(ge=1900, le=2199)] = None,
     rating: AssessmentRating | None = None,
 ) -> AssessmentPage:
-    within = (
-        await org_unit_service.get_org_unit(db_session, org_unit_id, actor) if org_unit_id else None
+    items, next_cursor = await service.list_assessments(
+        db_session,
+        actor,
+        page,
+        cadre_id=cadre_id,
+        org_unit_id=org_unit_id,
+        year=year,
+        rating=rating,
     )
-    stmt = service.list_query(actor, cadre_id=cadre_id, within=within, year=year, rating=rating)
-    items, next_cursor = await paginate(db_session, stmt, Assessment.id, page)
     return AssessmentPage(
         items=[AssessmentRead.model_validate(a) for a in items], next_cursor=next_cursor
     )

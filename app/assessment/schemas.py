@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from app.enums import AssessmentRating
+from app.pagination import Page
 from app.schema_types import LINE_PATTERN, InputModel, Int, OutputModel, Text
 
 OverrideReason = Annotated[
@@ -51,3 +52,7 @@ class AssessmentRead(OutputModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class AssessmentPage(Page[AssessmentRead]):
+    pass

@@ -4,10 +4,10 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.assessment import repository
 from app.assessment.errors import (
     AssessmentExists,
     AssessmentNotFound,
@@ -26,8 +26,8 @@ from app.credit_policy.engine.common import add_years
 from app.credit_policy.service import load_policies
 from app.db import flush_mapping_conflicts
 from app.enums import AssessmentRating, Role
-from app.org_unit.models import OrgUnit
-from app.org_unit.tree import subtree_ids
+from app.org_unit import service as org_unit_service
+from app.pagination import PageParams, paginate
 
 _CONFLICTS = {"uq_assessment_cadre_id_year": AssessmentExists()}
 
@@ -35,10 +35,7 @@ _CONFLICTS = {"uq_assessment_cadre_id_year": AssessmentExists()}
 async def get_assessment(
     db_session: AsyncSession, assessment_id: uuid.UUID, actor: Actor
 ) -> Assessment:
-    stmt = select(Assessment).where(
-        Assessment.id == assessment_id, cadres.of_readable_cadre(Assessment.cadre_id, actor)
-    )
-    found = (await db_session.scalars(stmt)).one_or_none()
+    found = await repository.get(db_session, assessment_id, actor)
     if found is None:
         raise AssessmentNotFound()
     return found
@@ -89,9 +86,7 @@ async def create_assessment(
     db_session: AsyncSession, data: AssessmentCreate, actor: Actor
 ) -> Assessment:
     cadre = await referenced_cadre(db_session, data.cadre_id, actor)
-    existing = await db_session.scalar(
-        select(Assessment.id).where(Assessment.cadre_id == cadre.id, Assessment.year == data.year)
-    )
+    existing = await repository.id_of(db_session, cadre.id, data.year)
     if existing is not None:
         raise AssessmentExists(f"Assessment {existing} exists for {data.year}.")
     snapshot = await decide(
@@ -138,25 +133,20 @@ async def update_assessment(
     return assessment
 
 
-def list_query(
+async def list_assessments(
+    db_session: AsyncSession,
     actor: Actor,
+    page: PageParams,
     *,
     cadre_id: uuid.UUID | None,
-    within: OrgUnit | None,
+    org_unit_id: uuid.UUID | None,
     year: int | None,
     rating: AssessmentRating | None,
-) -> Select[Assessment]:
-    stmt = select(Assessment).where(cadres.of_readable_cadre(Assessment.cadre_id, actor))
-    if cadre_id is not None:
-        stmt = stmt.where(Assessment.cadre_id == cadre_id)
-    if within is not None:
-        stmt = stmt.where(
-            Assessment.cadre_id.in_(
-                select(Cadre.id).where(Cadre.org_unit_id.in_(subtree_ids(within.path)))
-            )
-        )
-    if year is not None:
-        stmt = stmt.where(Assessment.year == year)
-    if rating is not None:
-        stmt = stmt.where(Assessment.rating == rating)
-    return stmt
+) -> tuple[list[Assessment], str | None]:
+    """A page of the assessments the actor may see, filtered; 404 when `org_unit_id` is out of
+    scope."""
+    within = (
+        await org_unit_service.get_org_unit(db_session, org_unit_id, actor) if org_unit_id else None
+    )
+    stmt = repository.list_query(actor, cadre_id=cadre_id, within=within, year=year, rating=rating)
+    return await paginate(db_session, stmt, Assessment.id, page)

@@ -138,3 +138,17 @@ def of_readable_cadre(column: QueryableAttribute[uuid.UUID], actor: Actor) -> Co
     if actor.role == Role.cadre:
         return column == actor.cadre_id if actor.cadre_id else false()
     return column.in_(readable_ids(actor))
+
+
+def ids_in_subtree(path: str) -> Select[uuid.UUID]:
+    """The ids of the cadres whose unit lies in the subtree at `path` (a list's `org_unit_id`
+    filter; scope is applied on its own)."""
+    return select(Cadre.id).where(Cadre.org_unit_id.in_(subtree_ids(path)))
+
+
+async def by_ids(
+    db_session: AsyncSession, cadre_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Cadre]:
+    """The cadres with these ids, by id (no scope: for ids a scoped query found)."""
+    stmt = select(Cadre).where(Cadre.id.in_(cadre_ids))
+    return {c.id: c for c in await db_session.scalars(stmt)}

@@ -6,10 +6,22 @@ from fastapi import APIRouter, Query
 from app.cadre.errors import CadreNotFound
 from app.clock import local_today
 from app.compliance import service
-from app.compliance.schemas import ComplianceRead, CreditsRead
+from app.compliance.errors import FutureYear
+from app.compliance.schemas import (
+    ComplianceRead,
+    ComplianceReportRead,
+    CreditsRead,
+    RollCallCandidateRead,
+    RollCallRead,
+    StatusCounts,
+    UnitCompliance,
+)
+from app.credit_policy.engine import RequirementStatus
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
 from app.http import API_PREFIX, problems
+from app.org_unit import service as org_unit_service
+from app.org_unit.errors import OrgUnitNotFound
 from app.schema_types import LocalDate
 from app.security import CurrentActor
 
@@ -63,3 +75,89 @@ async def get_cadre_compliance(
     read = ComplianceRead.model_validate(result)
     read.cadre_id = cadre_id
     return read
+
+
+report_router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
+
+Year = Annotated[int | None, Query(ge=1900, le=2199, description="Default: this year")]
+
+
+def _counts(counts: dict[RequirementStatus, int]) -> StatusCounts:
+    return StatusCounts(
+        met=counts.get(RequirementStatus.met, 0),
+        in_grace=counts.get(RequirementStatus.in_grace, 0),
+        not_met=counts.get(RequirementStatus.not_met, 0),
+        not_applicable=counts.get(RequirementStatus.not_applicable, 0),
+    )
+
+
+@report_router.get(
+    "/compliance",
+    operation_id="getComplianceReport",
+    responses=problems(OrgUnitNotFound, NoPolicyForDate, FutureYear),
+)
+async def get_compliance_report(
+    db_session: DbSession,
+    actor: CurrentActor,
+    org_unit_id: uuid.UUID,
+    year: Year = None,
+    levels: Annotated[
+        int, Query(ge=0, le=10, description="How many levels below the unit to list")
+    ] = 1,
+) -> ComplianceReportRead:
+    """Per org unit, with its whole subtree: active headcount; five-year met / in grace / not
+    met; annual and online met; trained this year against the 1/5 roll-call quota."""
+    root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
+    report = await service.compliance_report(db_session, root, year or local_today().year, levels)
+    return ComplianceReportRead(
+        org_unit_id=root.id,
+        year=year or local_today().year,
+        as_of=report.as_of,
+        policy_code=report.policy.code,
+        units=[
+            UnitCompliance(
+                org_unit_id=unit.id,
+                code=unit.code,
+                name=unit.name,
+                parent_id=unit.parent_id,
+                depth=unit.depth,
+                headcount=totals.headcount,
+                five_year=_counts(totals.five_year),
+                annual=_counts(totals.annual),
+                online=_counts(totals.online),
+                trained=totals.trained,
+                quota=totals.quota,
+            )
+            for unit, totals in report.units
+        ],
+    )
+
+
+@report_router.get(
+    "/roll-call",
+    operation_id="getRollCallReport",
+    responses=problems(OrgUnitNotFound, NoPolicyForDate, FutureYear),
+)
+async def get_roll_call_report(
+    db_session: DbSession,
+    actor: CurrentActor,
+    org_unit_id: uuid.UUID,
+    year: Year = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Candidates to list")] = 100,
+) -> RollCallRead:
+    """点名调学 (docs/rules.md rule 8): the quota ceil(active cadres / 5) of the unit and its
+    subtree, how many are trained this year, and the untrained cadres ranked by who to nominate
+    next, each with the reason for its place."""
+    root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
+    result = await service.roll_call(db_session, root, year or local_today().year, limit)
+    return RollCallRead(
+        org_unit_id=root.id,
+        year=result.year,
+        as_of=result.as_of,
+        policy_code=result.policy.code,
+        active=result.active,
+        quota=result.quota,
+        trained=result.trained,
+        untrained=result.untrained,
+        candidates=[RollCallCandidateRead.model_validate(c) for c in result.candidates],
+    )

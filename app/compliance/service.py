@@ -1,20 +1,31 @@
-"""Per-cadre figures: the cadre's logs from the database, the policies in force, the engine."""
+"""Compliance figures: per cadre, the cadre's logs and the policies in force through the engine;
+per org unit (the compliance roll-up through the tree and the roll-call list), the figures the
+repository computes in the database (docs/rules.md)."""
 
 import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.cadre import repository as cadres
 from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
+from app.clock import local_today
+from app.compliance import repository
+from app.compliance.errors import FutureYear
+from app.compliance.repository import UnitCounts
 from app.credit_policy import engine
+from app.credit_policy import service as policy_service
+from app.credit_policy.engine import RequirementStatus, RollCallGroup
 from app.credit_policy.engine.common import add_years
 from app.credit_policy.policy import Policy
-from app.credit_policy.service import load_policies
-from app.study_log.models import StudyLog
+from app.org_unit import repository as org_units
+from app.org_unit.models import OrgUnit
+from app.study_log import repository as study_logs
 
 
 async def cadre_logs(
@@ -22,18 +33,7 @@ async def cadre_logs(
 ) -> list[engine.LogRecord]:
     """Every log of the cadre that ends on or after `ending_from`, whatever its status: the
     engine counts approved ones and lists the others as ignored, to explain the figures."""
-    # Only the columns the engine reads, as plain rows: no ORM identity map on a hot path.
-    rows = await db_session.execute(
-        select(
-            StudyLog.id,
-            StudyLog.kind,
-            StudyLog.start_date,
-            StudyLog.end_date,
-            StudyLog.hours,
-            StudyLog.days,
-            StudyLog.status,
-        ).where(StudyLog.cadre_id == cadre_id, StudyLog.end_date >= ending_from)
-    )
+    rows = await study_logs.engine_rows(db_session, cadre_id, ending_from=ending_from)
     return [
         engine.LogRecord(
             id=str(log_id),
@@ -63,7 +63,7 @@ async def credits(
     db_session: AsyncSession, cadre_id: uuid.UUID, year: int, actor: Actor
 ) -> engine.YearCredits:
     await _scoped_cadre(db_session, cadre_id, actor)
-    policies = await load_policies(db_session)
+    policies = await policy_service.load_policies(db_session)
     logs = await cadre_logs(db_session, cadre_id, ending_from=date(year, 1, 1))
     return engine.credits_view(logs, year, policies)
 
@@ -72,9 +72,175 @@ async def compliance(
     db_session: AsyncSession, cadre_id: uuid.UUID, as_of: date, actor: Actor
 ) -> engine.Compliance:
     cadre = await _scoped_cadre(db_session, cadre_id, actor)
-    policies = await load_policies(db_session)
+    policies = await policy_service.load_policies(db_session)
     # The window (as_of − N years, as_of] and the calendar year of as_of; later logs count for
     # met_until, so there is no upper bound.
     earliest = min(add_years(as_of, -_longest_window(policies)), date(as_of.year, 1, 1))
     logs = await cadre_logs(db_session, cadre_id, ending_from=earliest)
     return engine.compliance(logs, as_of, cadre.rank, cadre.promoted_on, policies)
+
+
+def evaluation_day(year: int) -> date:
+    """A past year is judged at its end; the current one today (later classes do not count yet)."""
+    today = local_today()
+    if year > today.year:
+        raise FutureYear(f"{year} has not begun; the latest year is {today.year}.")
+    return min(date(year, 12, 31), today)
+
+
+@dataclass
+class UnitTotals:
+    headcount: int = 0
+    five_year: dict[RequirementStatus, int] = field(default_factory=lambda: defaultdict(int))
+    annual: dict[RequirementStatus, int] = field(default_factory=lambda: defaultdict(int))
+    online: dict[RequirementStatus, int] = field(default_factory=lambda: defaultdict(int))
+    trained: int = 0
+    quota: int = 0
+    """docs/rules.md rule 8: ceil(headcount / 5), the subtree's roll-call quota for the year."""
+
+    def add(self, counts: UnitCounts) -> None:
+        self.headcount += counts.headcount
+        for mine, theirs in (
+            (self.five_year, counts.five_year),
+            (self.annual, counts.annual),
+            (self.online, counts.online),
+        ):
+            for status, n in theirs.items():
+                mine[status] += n
+        self.trained += counts.trained
+
+
+@dataclass(frozen=True)
+class ComplianceReport:
+    root: OrgUnit
+    as_of: date
+    policy: Policy
+    units: list[tuple[OrgUnit, UnitTotals]]
+
+
+def _ancestors_within(path: str, root_path: str) -> list[str]:
+    """The unit paths from the root of the report down to the unit at `path`."""
+    parts = path.strip("/").split("/")
+    skip = len(root_path.strip("/").split("/")) - 1
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(skip, len(parts))]
+
+
+async def compliance_report(
+    db_session: AsyncSession, root: OrgUnit, year: int, levels: int
+) -> ComplianceReport:
+    """Counted per unit in the database (one row per unit comes back), then summed up the tree
+    so every unit shows its whole subtree."""
+    as_of = evaluation_day(year)
+    policy = await policy_service.policy_on(db_session, as_of)
+    counts = await repository.unit_counts(db_session, root.path, as_of, policy)
+    totals: dict[str, UnitTotals] = defaultdict(UnitTotals)
+    for unit_counts_row in counts:
+        for path in _ancestors_within(unit_counts_row.path, root.path):
+            totals[path].add(unit_counts_row)
+    units = await org_units.subtree_to_depth(db_session, root, levels)
+    for unit_totals in totals.values():
+        unit_totals.quota = engine.quota(unit_totals.headcount, policy)
+    return ComplianceReport(
+        root=root,
+        as_of=as_of,
+        policy=policy,
+        units=[(unit, totals.get(unit.path, UnitTotals())) for unit in units],
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    position: int
+    cadre_id: uuid.UUID
+    hr_id: str
+    name: str
+    org_unit_id: uuid.UUID
+    rank: str
+    group: RollCallGroup
+    five_year_status: RequirementStatus
+    grace_deadline: date | None
+    outstanding_requirement: str
+    outstanding: Decimal
+    last_centralised_on: date | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class RollCall:
+    root: OrgUnit
+    year: int
+    as_of: date
+    policy: Policy
+    active: int
+    quota: int
+    trained: int
+    untrained: int
+    candidates: list[Candidate]
+
+
+_GROUPS = (
+    RollCallGroup.five_year_not_met,
+    RollCallGroup.five_year_in_grace,
+    RollCallGroup.other,
+)
+_GROUP_TEXT = {
+    RollCallGroup.five_year_not_met: "five-year requirement not met",
+    RollCallGroup.five_year_in_grace: "in grace until {deadline}",
+    RollCallGroup.other: "untrained this year",
+}
+
+
+async def roll_call(db_session: AsyncSession, root: OrgUnit, year: int, limit: int) -> RollCall:
+    """docs/rules.md rule 8 for the subtree, ranked in the database in the engine's order (see
+    `app.compliance.repository._ROLL_CALL_SQL`); only the first `limit` come back."""
+    as_of = evaluation_day(year)
+    policy = await policy_service.policy_on(db_session, as_of)
+    active, trained, rows = await repository.roll_call_rows(
+        db_session, root.path, as_of, policy, limit
+    )
+    people = await cadres.by_ids(db_session, [row.cadre_id for row in rows])
+    candidates = []
+    for position, row in enumerate(rows, start=1):
+        group = _GROUPS[row.group]
+        deadline = (
+            add_years(row.promoted_on, policy.grace_years) if row.promoted_on is not None else None
+        )
+        percent = engine.q2(row.outstanding * 100)
+        last_day = row.last_centralised_on
+        trained_text = (
+            f"last centralised training ended {last_day}" if last_day else "never trained"
+        )
+        requirement = row.measured.replace("_", "-")
+        reason = (
+            f"{_GROUP_TEXT[group].format(deadline=deadline)}; {percent}% of the {requirement} "
+            f"requirement outstanding; {trained_text}"
+        )
+        cadre = people[row.cadre_id]
+        candidates.append(
+            Candidate(
+                position=position,
+                cadre_id=row.cadre_id,
+                hr_id=cadre.hr_id,
+                name=cadre.name,
+                org_unit_id=row.org_unit_id,
+                rank=row.rank.value,
+                group=group,
+                five_year_status=row.five_year_status,
+                grace_deadline=deadline,
+                outstanding_requirement=row.measured,
+                outstanding=row.outstanding,
+                last_centralised_on=last_day,
+                reason=reason,
+            )
+        )
+    return RollCall(
+        root=root,
+        year=year,
+        as_of=as_of,
+        policy=policy,
+        active=active,
+        quota=engine.quota(active, policy),
+        trained=trained,
+        untrained=active - trained,
+        candidates=candidates,
+    )

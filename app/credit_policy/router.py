@@ -1,9 +1,8 @@
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
 
 from app.credit_policy import service
 from app.credit_policy.errors import PolicyCodeTaken, PolicyOverlap
-from app.credit_policy.schemas import CreditPolicyCreate, CreditPolicyRead
+from app.credit_policy.schemas import CreditPolicyCreate, CreditPolicyList, CreditPolicyRead
 from app.db import DbSession
 from app.http import API_PREFIX, problems, set_etag
 from app.idempotency.route import IdempotentRoute
@@ -12,10 +11,6 @@ from app.security import CurrentActor
 router = APIRouter(
     prefix=f"{API_PREFIX}/credit-policies", tags=["credit policies"], route_class=IdempotentRoute
 )
-
-
-class CreditPolicyList(BaseModel):
-    items: list[CreditPolicyRead]
 
 
 @router.get("", operation_id="listCreditPolicies")

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from app.credit_policy.policy import (
     CreditMode,
@@ -182,3 +182,7 @@ def to_policy(
         leave_cap=Ratio(d.leave_cap.numerator, d.leave_cap.denominator),
         roll_call=Ratio(d.roll_call.numerator, d.roll_call.denominator),
     )
+
+
+class CreditPolicyList(BaseModel):
+    items: list[CreditPolicyRead]

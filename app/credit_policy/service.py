@@ -4,9 +4,9 @@ import uuid
 from dataclasses import replace
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.credit_policy import repository
 from app.credit_policy.errors import PolicyCodeTaken, PolicyOverlap
 from app.credit_policy.models import CreditPolicy
 from app.credit_policy.policy import Policy, policy_in_force, validate_policies
@@ -24,8 +24,6 @@ def _engine_policy(row: CreditPolicy) -> Policy:
     )
 
 
-POLICY_LOCK = 7_202_301  # pg_advisory_xact_lock key for policy changes
-
 # Parsed policies of this process, keyed by the (id, version) of every row: policies change
 # rarely, and parsing their definitions on every request would dominate a compliance read.
 _parsed: tuple[tuple[tuple[uuid.UUID, int], ...], tuple[Policy, ...]] | None = None
@@ -34,28 +32,17 @@ _parsed: tuple[tuple[tuple[uuid.UUID, int], ...], tuple[Policy, ...]] | None = N
 async def load_policies(db_session: AsyncSession) -> tuple[Policy, ...]:
     """Every policy, oldest first: the engine picks the one in force for each period."""
     global _parsed
-    signature = tuple(
-        (row.id, row.version)
-        for row in await db_session.execute(
-            select(CreditPolicy.id, CreditPolicy.version).order_by(CreditPolicy.effective_from)
-        )
-    )
+    signature = await repository.versions(db_session)
     if _parsed is not None and _parsed[0] == signature:
         return _parsed[1]
-    rows = await db_session.scalars(select(CreditPolicy).order_by(CreditPolicy.effective_from))
-    policies = tuple(_engine_policy(row) for row in rows)
+    policies = tuple(_engine_policy(row) for row in await repository.all_rows(db_session))
     _parsed = (signature, policies)
     return policies
 
 
 async def create_policy(db_session: AsyncSession, data: CreditPolicyCreate) -> CreditPolicy:
-    # Serialise policy changes: row locks cannot stop two new, overlapping rows.
-    await db_session.execute(select(func.pg_advisory_xact_lock(POLICY_LOCK)))
-    rows = list(
-        await db_session.scalars(
-            select(CreditPolicy).order_by(CreditPolicy.effective_from).with_for_update()
-        )
-    )
+    await repository.lock_changes(db_session)
+    rows = await repository.all_rows(db_session, for_update=True)
     if any(row.code == data.code for row in rows):
         raise PolicyCodeTaken()
     new = CreditPolicy(
@@ -98,9 +85,7 @@ async def create_policy(db_session: AsyncSession, data: CreditPolicyCreate) -> C
 
 
 async def list_rows(db_session: AsyncSession) -> list[CreditPolicy]:
-    return list(
-        await db_session.scalars(select(CreditPolicy).order_by(CreditPolicy.effective_from))
-    )
+    return await repository.all_rows(db_session)
 
 
 async def policy_on(db_session: AsyncSession, day: date) -> Policy:

@@ -11,6 +11,7 @@ from app.cadre import repository as cadres
 from app.enrollment.models import Enrollment
 from app.enums import ACTIVE_ENROLLMENT_STATUSES, EnrollmentStatus
 from app.training_session import repository as sessions
+from app.training_session.models import TrainingSession
 
 
 def visible(actor: Actor) -> ColumnElement[bool]:
@@ -66,3 +67,16 @@ async def active_for_update(
             .with_for_update()
         )
     ).all()
+
+
+async def of_cadre_with_sessions(
+    db_session: AsyncSession, cadre_id: uuid.UUID
+) -> list[tuple[Enrollment, TrainingSession]]:
+    """Every enrollment of the cadre with its session, by the session's start (the archive)."""
+    rows = await db_session.execute(
+        select(Enrollment, TrainingSession)
+        .join(TrainingSession, TrainingSession.id == Enrollment.training_session_id)
+        .where(Enrollment.cadre_id == cadre_id)
+        .order_by(TrainingSession.start_date, Enrollment.id)
+    )
+    return [(e, s) for e, s in rows.all()]

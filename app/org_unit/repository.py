@@ -52,3 +52,16 @@ def readable(actor: Actor) -> ColumnElement[bool]:
     if actor.role == Role.org_admin:
         return in_subtree(actor.org_path)
     return OrgUnit.id.in_(path_ids(actor.org_path))
+
+
+async def subtree_to_depth(db_session: AsyncSession, root: OrgUnit, levels: int) -> list[OrgUnit]:
+    """The unit and its descendants down to `levels` below it, in path order (tree order)."""
+    return list(
+        (
+            await db_session.scalars(
+                select(OrgUnit)
+                .where(in_subtree(root.path), OrgUnit.depth <= root.depth + levels)
+                .order_by(OrgUnit.path)
+            )
+        ).all()
+    )

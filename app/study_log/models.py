@@ -53,7 +53,7 @@ class StudyLog(IdMixin, VersionedMixin, TimestampMixin, Base):
             postgresql_include=["id", "kind", "start_date", "hours", "days", "status"],
         ),
         # Report corrections: logs dated after the evaluation day, and centralised logs across
-        # the start of a five-year window (app.compliance.figures).
+        # the start of a five-year window (app.compliance.repository).
         Index("ix_study_log_end_date", "end_date"),
         Index("ix_study_log_kind_start_date", "kind", "start_date"),
         # Only the logs a session issued have these: manual and imported logs (most of them)

@@ -9,9 +9,8 @@ from app.enums import StudyLogKind, StudyLogStatus
 from app.errors import FieldNotAllowed, PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
-from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
-from app.pagination import Page, PageQuery, paginate
+from app.pagination import PageQuery
 from app.security import CurrentActor
 from app.study_log import service
 from app.study_log.errors import (
@@ -20,16 +19,11 @@ from app.study_log.errors import (
     StudyLogEndsInFuture,
     StudyLogNotFound,
 )
-from app.study_log.models import StudyLog
-from app.study_log.schemas import ReviewAction, StudyLogCreate, StudyLogRead
+from app.study_log.schemas import ReviewAction, StudyLogCreate, StudyLogPage, StudyLogRead
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/study-logs", tags=["study logs"], route_class=IdempotentRoute
 )
-
-
-class StudyLogPage(Page[StudyLogRead]):
-    pass
 
 
 @router.get("", operation_id="listStudyLogs", responses=problems(OrgUnitNotFound))
@@ -47,13 +41,16 @@ async def list_study_logs(
         int | None, Query(ge=1900, le=2199, description="Logs overlapping this calendar year")
     ] = None,
 ) -> StudyLogPage:
-    within = (
-        await org_unit_service.get_org_unit(db_session, org_unit_id, actor) if org_unit_id else None
+    items, next_cursor = await service.list_study_logs(
+        db_session,
+        actor,
+        page,
+        cadre_id=cadre_id,
+        org_unit_id=org_unit_id,
+        kind=kind,
+        status=status,
+        year=year,
     )
-    stmt = service.list_query(
-        actor, cadre_id=cadre_id, within=within, kind=kind, status=status, year=year
-    )
-    items, next_cursor = await paginate(db_session, stmt, StudyLog.id, page)
     return StudyLogPage(
         items=[StudyLogRead.model_validate(s) for s in items], next_cursor=next_cursor
     )

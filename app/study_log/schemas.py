@@ -6,6 +6,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from app.enums import StudyLogKind, StudyLogSource, StudyLogStatus
+from app.pagination import Page
 from app.schema_types import (
     Days,
     Decimal2,
@@ -73,3 +74,7 @@ class StudyLogRead(OutputModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class StudyLogPage(Page[StudyLogRead]):
+    pass

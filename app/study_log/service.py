@@ -10,22 +10,19 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.cadre import repository as cadres
-from app.cadre.models import Cadre
 from app.cadre.service import referenced_cadre
 from app.clock import local_today
 from app.enums import Role, StudyLogKind, StudyLogSource, StudyLogStatus
 from app.errors import FieldNotAllowed
 from app.ids import new_id
-from app.org_unit.models import OrgUnit
-from app.org_unit.tree import subtree_ids
+from app.org_unit import service as org_unit_service
+from app.pagination import PageParams, paginate
 from app.schema_types import quantize
-from app.study_log import rules
+from app.study_log import repository, rules
 from app.study_log.errors import (
     IdempotencyConflict,
     InvalidReviewTransition,
@@ -54,10 +51,7 @@ def fingerprint(data: StudyLogCreate) -> str:
 async def get_study_log(
     db_session: AsyncSession, study_log_id: uuid.UUID, actor: Actor
 ) -> StudyLog:
-    stmt = select(StudyLog).where(
-        StudyLog.id == study_log_id, cadres.of_readable_cadre(StudyLog.cadre_id, actor)
-    )
-    found = (await db_session.scalars(stmt)).one_or_none()
+    found = await repository.get(db_session, study_log_id, actor)
     if found is None:
         raise StudyLogNotFound()
     return found
@@ -151,26 +145,16 @@ async def put_study_log(
     Concurrent identical PUTs serialise on the primary key: the loser sees the winner's row."""
     _check_dates(data)
     digest = fingerprint(data)
-    existing = await db_session.get(StudyLog, study_log_id)
+    existing = await repository.get(db_session, study_log_id)
     if existing is None:
         await _check_cadre(db_session, data, actor)
         log = _new_log(data, id=study_log_id, request_fingerprint=digest)
-        values = {
-            c.key: getattr(log, c.key)
-            for c in StudyLog.__table__.columns
-            if getattr(log, c.key) is not None
-        }
-        # ON CONFLICT DO NOTHING: a concurrent twin waits for the first to commit, then loses
-        # quietly and is answered from the winner's row below.
-        inserted = await db_session.scalar(
-            pg_insert(StudyLog)
-            .values(**values, version=1)
-            .on_conflict_do_nothing()
-            .returning(StudyLog.id)
-        )
-        existing = await db_session.get(StudyLog, study_log_id, populate_existing=True)
+        # A concurrent twin waits for the first to commit, then loses quietly and is answered
+        # from the winner's row below.
+        inserted = await repository.insert_unless_taken(db_session, log)
+        existing = await repository.get(db_session, study_log_id, refresh=True)
         assert existing is not None
-        if inserted is not None:
+        if inserted:
             return existing, True
     if await cadres.get(db_session, existing.cadre_id, actor) is None:
         raise StudyLogNotFound()  # the id is taken outside the caller's scope: reveal nothing
@@ -194,32 +178,22 @@ async def review(
     return log
 
 
-def list_query(
+async def list_study_logs(
+    db_session: AsyncSession,
     actor: Actor,
+    page: PageParams,
     *,
     cadre_id: uuid.UUID | None,
-    within: OrgUnit | None,
+    org_unit_id: uuid.UUID | None,
     kind: StudyLogKind | None,
     status: StudyLogStatus | None,
     year: int | None,
-) -> Select[StudyLog]:
-    stmt = select(StudyLog).where(cadres.of_readable_cadre(StudyLog.cadre_id, actor))
-    if cadre_id is not None:
-        stmt = stmt.where(StudyLog.cadre_id == cadre_id)
-    if within is not None:
-        stmt = stmt.where(
-            StudyLog.cadre_id.in_(
-                select(Cadre.id).where(Cadre.org_unit_id.in_(subtree_ids(within.path)))
-            )
-        )
-    if kind is not None:
-        stmt = stmt.where(StudyLog.kind == kind)
-    if status is not None:
-        stmt = stmt.where(StudyLog.status == status)
-    if year is not None:
-        # Logs that overlap the calendar year (a log across New Year belongs to both).
-        stmt = stmt.where(
-            StudyLog.start_date <= date(year, 12, 31),
-            StudyLog.end_date >= date(year, 1, 1),
-        )
-    return stmt
+) -> tuple[list[StudyLog], str | None]:
+    """A page of the logs the actor may see, filtered; 404 when `org_unit_id` is out of scope."""
+    within = (
+        await org_unit_service.get_org_unit(db_session, org_unit_id, actor) if org_unit_id else None
+    )
+    stmt = repository.list_query(
+        actor, cadre_id=cadre_id, within=within, kind=kind, status=status, year=year
+    )
+    return await paginate(db_session, stmt, StudyLog.id, page)

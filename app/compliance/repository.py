@@ -1,4 +1,6 @@
-"""The compliance figures of many cadres at once, computed in PostgreSQL.
+"""Every query of the compliance domain: the compliance figures of many cadres at once,
+computed in PostgreSQL (the per-cadre figures read a cadre's logs through the study-log
+repository).
 
 Reports cover up to a whole province (200,000 cadres, millions of logs): loading every log into
 Python is out of the question, so the sums of the rules (docs/rules.md) — pro rata by calendar
@@ -15,11 +17,13 @@ with a tolerance of 1e-9 (see TOLERANCE).
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.credit_policy.engine import RequirementStatus, window_start
@@ -223,6 +227,23 @@ def export_statement(
     params["export_year_start"] = date(year, 1, 1)
     params["export_year_end"] = date(year, 12, 31)
     return text(_EXPORT_SQL), params
+
+
+async def export_rows(
+    db_session: AsyncSession,
+    root_path: str,
+    year: int,
+    as_of: date,
+    policy: Policy,
+    *,
+    yield_per: int,
+) -> AsyncIterator[Row[Any]]:
+    """The rows of a unit's year export (`_EXPORT_SQL`), through a server-side cursor fetching
+    `yield_per` rows at a time."""
+    statement, params = export_statement(root_path, year, as_of, policy)
+    stream = await db_session.stream(statement.execution_options(yield_per=yield_per), params)
+    async for record in stream:
+        yield record
 
 
 # docs/rules.md rule 8, ranked in the database so a province-wide roll-call returns only its top
