@@ -29,8 +29,8 @@ from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
-from app.imports.router import StudyLogImport, StudyLogImportRow
 from app.imports.router import router as import_router
+from app.imports.schemas import StudyLogImport, StudyLogImportRow
 from app.observability import Metrics, RequestContextMiddleware, configure_logging
 from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router

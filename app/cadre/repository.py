@@ -1,15 +1,17 @@
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import ColumnElement, Select, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from app.actor import Actor
 from app.cadre.models import Cadre
-from app.enums import CadreStatus, Rank, Role
+from app.cadre.schemas import CadreFilter
+from app.enums import CadreStatus, Role
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree, subtree_ids
+from app.pagination import PageParams, paginate
 from app.personal_data import cipher
 
 
@@ -39,30 +41,36 @@ async def get_by_id_number(db_session: AsyncSession, id_number: str) -> Cadre | 
     return (await db_session.scalars(stmt)).one_or_none()
 
 
-def list_query(
+async def lock_hr_id(db_session: AsyncSession, hr_id: str) -> None:
+    """The transaction's lock on an HR id, taken before it is looked up to be created."""
+    await db_session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended("cadre.hr_id:" + hr_id, 0)))
+    )
+
+
+async def list_page(
+    db_session: AsyncSession,
     actor: Actor,
-    *,
+    where: CadreFilter,
     within: OrgUnit | None,
-    rank: Rank | None,
-    status: CadreStatus | None,
-    hr_id: str | None,
-    id_number: str | None,
-    q: str | None,
-) -> Select[Cadre]:
+    params: PageParams,
+) -> tuple[list[Cadre], str | None]:
+    """A page of the readable cadres matching `where` (of `within`'s subtree, when given), in
+    creation order."""
     stmt = select(Cadre).where(readable(actor))
     if within is not None:
         stmt = stmt.where(Cadre.org_unit_id.in_(subtree_ids(within.path)))
-    if rank is not None:
-        stmt = stmt.where(Cadre.rank == rank)
-    if status is not None:
-        stmt = stmt.where(Cadre.status == status)
-    if hr_id is not None:
-        stmt = stmt.where(Cadre.hr_id == hr_id)
-    if id_number is not None:
-        stmt = stmt.where(Cadre.id_number_hash == cipher().lookup_hash(id_number))
-    if q:
-        stmt = stmt.where(Cadre.name.startswith(q, autoescape=True))
-    return stmt
+    if where.rank is not None:
+        stmt = stmt.where(Cadre.rank == where.rank)
+    if where.status is not None:
+        stmt = stmt.where(Cadre.status == where.status)
+    if where.hr_id is not None:
+        stmt = stmt.where(Cadre.hr_id == where.hr_id)
+    if where.id_number is not None:
+        stmt = stmt.where(Cadre.id_number_hash == cipher().lookup_hash(where.id_number))
+    if where.q:
+        stmt = stmt.where(Cadre.name.startswith(where.q, autoescape=True))
+    return await paginate(db_session, stmt, Cadre.id, params)
 
 
 # The bulk sync's reads: a request's rows at once, never one query a row.
@@ -112,6 +120,16 @@ async def active_in_subtree(
         .where(in_subtree(path), Cadre.status == CadreStatus.active)
     )
     return [(cadre_id, hr_id, code) for cadre_id, hr_id, code in (await db_session.execute(stmt))]
+
+
+async def active_counts_by_unit(db_session: AsyncSession, path: str) -> dict[uuid.UUID, int]:
+    """The number of active cadres of each unit of a subtree that has any."""
+    stmt = (
+        select(Cadre.org_unit_id, func.count().label("active"))
+        .where(Cadre.org_unit_id.in_(subtree_ids(path)), Cadre.status == CadreStatus.active)
+        .group_by(Cadre.org_unit_id)
+    )
+    return {row.org_unit_id: row.active for row in await db_session.execute(stmt)}
 
 
 def readable(actor: Actor) -> ColumnElement[bool]:

@@ -1,43 +1,39 @@
+"""The cadre API. `to_read` is re-exported: the archive's router shows a cadre as this one
+does."""
+
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from app.actor import Actor
-from app.cadre import repository, service
+from app.cadre import service
 from app.cadre.errors import (
     CadreNotFound,
     CadreOrgUnitNotFound,
     HrIdTaken,
     IdNumberTaken,
 )
-from app.cadre.models import Cadre
-from app.cadre.rules import mask
-from app.cadre.schemas import CadreCreate, CadreRead, CadreUpdate, CadreUpsert, IdNumber
+from app.cadre.schemas import (
+    CadreCreate,
+    CadreFilter,
+    CadrePage,
+    CadreRead,
+    CadreUpdate,
+    CadreUpsert,
+    IdNumber,
+)
+from app.cadre.service import to_read as to_read
 from app.db import DbSession
 from app.enums import CadreStatus, Rank
 from app.errors import PreconditionFailed, UnprocessableEntity
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
-from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
-from app.pagination import Page, PageQuery, paginate
+from app.pagination import PageQuery
 from app.schema_types import Code, SearchText
 from app.security import CurrentActor
 
 router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["cadres"], route_class=IdempotentRoute)
-
-
-class CadrePage(Page[CadreRead]):
-    pass
-
-
-def to_read(cadre: Cadre, actor: Actor, *, in_list: bool = False) -> CadreRead:
-    """ID numbers are masked in every list, and in reads for roles that do not need them."""
-    read = CadreRead.model_validate(cadre)
-    if in_list or not actor.sees_id_numbers:
-        read.id_number = mask(read.id_number)
-    return read
 
 
 HrIdPath = Annotated[Code, Path(description="The HR system's key for the cadre")]
@@ -58,16 +54,10 @@ async def list_cadres(
     q: Annotated[SearchText | None, Query(description="Start of the name")] = None,
 ) -> CadrePage:
     """Cadres in creation order. ID numbers are always masked in lists."""
-    within = (
-        await org_unit_service.get_org_unit(db_session, org_unit_id, actor) if org_unit_id else None
+    where = CadreFilter(
+        org_unit_id=org_unit_id, rank=rank, status=status, hr_id=hr_id, id_number=id_number, q=q
     )
-    stmt = repository.list_query(
-        actor, within=within, rank=rank, status=status, hr_id=hr_id, id_number=id_number, q=q
-    )
-    items, next_cursor = await paginate(db_session, stmt, Cadre.id, page)
-    return CadrePage(
-        items=[to_read(c, actor, in_list=True) for c in items], next_cursor=next_cursor
-    )
+    return await service.list_cadres(db_session, actor, where, page)
 
 
 @router.post(
@@ -89,9 +79,7 @@ async def create_cadre(
 async def get_cadre_by_hr_id(
     hr_id: HrIdPath, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> CadreRead:
-    cadre = await repository.get_by_hr_id(db_session, hr_id, actor)
-    if cadre is None:
-        raise CadreNotFound()
+    cadre = await service.get_cadre_by_hr_id(db_session, hr_id, actor)
     set_etag(response, cadre.version)
     return to_read(cadre, actor)
 
@@ -122,7 +110,7 @@ async def upsert_cadre_by_hr_id(
     """Create or update the cadre the HR system knows as `hr_id`. Idempotent: sending the same
     body again changes nothing (same version, same ETag). 201 when created, 200 otherwise."""
     if if_match is not None:
-        existing = await repository.get_by_hr_id(db_session, hr_id, actor)
+        existing = await service.find_by_hr_id(db_session, hr_id, actor)
         if existing is not None:
             check_if_match(if_match, existing.version)
     cadre, created = await service.upsert_by_hr_id(db_session, hr_id, body, actor)

@@ -1,4 +1,5 @@
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Self
 
@@ -6,6 +7,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from app.cadre.rules import id_number_mismatch, normalise
 from app.enums import CadreStatus, Gender, PostType, Rank
+from app.pagination import Page
 from app.schema_types import Code, InputModel, LocalDate, Name, OutputModel, ShortName
 
 IdNumber = Annotated[
@@ -104,3 +106,19 @@ class CadreRead(OutputModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class CadrePage(Page[CadreRead]):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CadreFilter:
+    """What `GET /cadres` narrows the list to (every filter optional)."""
+
+    org_unit_id: uuid.UUID | None = None  # the unit's whole subtree
+    rank: Rank | None = None
+    status: CadreStatus | None = None
+    hr_id: str | None = None
+    id_number: str | None = None
+    q: str | None = None  # start of the name

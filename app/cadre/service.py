@@ -5,7 +5,6 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
@@ -18,14 +17,58 @@ from app.cadre.errors import (
     ReferencedCadreNotFound,
 )
 from app.cadre.models import Cadre
-from app.cadre.schemas import CadreCreate, CadreUpdate, CadreUpsert
+from app.cadre.schemas import (
+    CadreCreate,
+    CadreFilter,
+    CadrePage,
+    CadreRead,
+    CadreUpdate,
+    CadreUpsert,
+)
 from app.clock import local_today
 from app.db import flush_mapping_conflicts
 from app.enums import CadreStatus
 from app.errors import ProblemFieldError, UnprocessableEntity
 from app.org_unit import repository as org_units
+from app.org_unit import service as org_unit_service
+from app.pagination import PageParams
 
 _CONFLICTS = {"uq_cadre_hr_id": HrIdTaken(), "uq_cadre_id_number_hash": IdNumberTaken()}
+
+
+def to_read(cadre: Cadre, actor: Actor, *, in_list: bool = False) -> CadreRead:
+    """ID numbers are masked in every list, and in reads for roles that do not need them."""
+    read = CadreRead.model_validate(cadre)
+    if in_list or not actor.sees_id_numbers:
+        read.id_number = rules.mask(read.id_number)
+    return read
+
+
+async def list_cadres(
+    db_session: AsyncSession, actor: Actor, where: CadreFilter, params: PageParams
+) -> CadrePage:
+    """A page of the cadres the actor may see; a unit (`org_unit_id`) out of scope is 404."""
+    within = (
+        await org_unit_service.get_org_unit(db_session, where.org_unit_id, actor)
+        if where.org_unit_id
+        else None
+    )
+    items, next_cursor = await repository.list_page(db_session, actor, where, within, params)
+    return CadrePage(
+        items=[to_read(c, actor, in_list=True) for c in items], next_cursor=next_cursor
+    )
+
+
+async def find_by_hr_id(db_session: AsyncSession, hr_id: str, actor: Actor) -> Cadre | None:
+    """The cadre HR knows as `hr_id`, if there is one the actor may see."""
+    return await repository.get_by_hr_id(db_session, hr_id, actor)
+
+
+async def get_cadre_by_hr_id(db_session: AsyncSession, hr_id: str, actor: Actor) -> Cadre:
+    cadre = await find_by_hr_id(db_session, hr_id, actor)
+    if cadre is None:
+        raise CadreNotFound()
+    return cadre
 
 
 async def get_cadre(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor) -> Cadre:
@@ -152,9 +195,7 @@ async def upsert_by_hr_id(
     """Create or update the cadre HR knows as `hr_id`. Returns (cadre, created)."""
     # Concurrent first-time PUTs of one hr_id queue here: the second then finds the first's
     # row and answers like a retry, instead of failing on the unique constraint.
-    await db_session.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended("cadre.hr_id:" + hr_id, 0)))
-    )
+    await repository.lock_hr_id(db_session, hr_id)
     cadre = await repository.get_by_hr_id(db_session, hr_id, for_update=True)
     if cadre is not None and await repository.get(db_session, cadre.id, actor) is None:
         raise CadreNotFound()  # exists, but outside the caller's scope: reveal nothing

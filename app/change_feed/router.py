@@ -3,8 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.change_feed import service
+from app.change_feed.errors import CursorExpired
 from app.change_feed.schemas import ChangePage, ChangeRead
-from app.change_feed.service import CursorExpired
 from app.db import DbSession
 from app.http import API_PREFIX, problems
 from app.pagination import MAX_PAGE_SIZE

@@ -1,37 +1,27 @@
 """Reading the outbox by cursor. It is written by the database: the audit trigger of every table
-the feed carries (migration 0013) adds each change's event in the same transaction."""
+the feed carries (migration 0013) adds each change's event in the same transaction.
+`CursorExpired` and `Position` are re-exported: the webhook worker follows the feed through
+this module."""
 
 import base64
 import binascii
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import BigInteger, ColumnClause, delete, literal_column, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.change_feed.models import ChangeEvent, ChangeFeedState
+from app.change_feed import repository
+from app.change_feed.errors import CursorExpired as CursorExpired
+from app.change_feed.models import ChangeEvent
+from app.change_feed.repository import Position as Position
 from app.enums import FeedEntity
-from app.errors import AppError, ProblemFieldError, UnprocessableEntity
+from app.errors import ProblemFieldError, UnprocessableEntity
 
 # What the HR system follows: training records and what decides compliance.
 FEED_ENTITIES = frozenset(e.value for e in FeedEntity)
 
-# A place in the feed: (transaction id, event id) of the last event read.
-Position = tuple[int, int]
+# Before the first event.
 START: Position = (-1, -1)
-
-# Every transaction that began before the oldest one still running has finished.
-_SETTLED_BELOW: ColumnClause[int] = literal_column(
-    "(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint", type_=BigInteger
-)
-
-
-class CursorExpired(AppError):
-    status = 410
-    code = "changes.cursor_expired"
-    title = "The cursor is older than the feed's retention; start again without one"
 
 
 def encode_cursor(xid: int, event_id: int) -> str:
@@ -60,16 +50,10 @@ async def read_after(
     """Events after `position` (up to `until`, inclusive, when given) in (transaction, event)
     order, never one of a transaction that could still be followed by an earlier one committing.
     Every reader of the feed goes through here: the API's pollers and the webhook worker."""
-    state = await db_session.get(ChangeFeedState, 1)
-    if state is not None and position < (state.pruned_xid, state.pruned_id):
+    pruned = await repository.pruned_through(db_session)
+    if pruned is not None and position < pruned:
         raise CursorExpired()
-    key = tuple_(ChangeEvent.xid, ChangeEvent.id)
-    stmt = select(ChangeEvent).where(key > tuple_(*position), ChangeEvent.xid < _SETTLED_BELOW)
-    if until is not None:
-        stmt = stmt.where(key <= tuple_(*until))
-    return (
-        await db_session.scalars(stmt.order_by(ChangeEvent.xid, ChangeEvent.id).limit(limit))
-    ).all()
+    return await repository.settled_after(db_session, position, limit, until=until)
 
 
 async def read(
@@ -88,40 +72,15 @@ async def end_position(db_session: AsyncSession) -> Position:
     settled event. A transaction still running has an id at or above the settled bound, so its
     events come after this position whenever it commits; so may some that committed just
     before (behind a still-running older one): at least once, never fewer."""
-    last = await _last_settled(db_session)
-    state = await db_session.get(ChangeFeedState, 1)
-    pruned = (state.pruned_xid, state.pruned_id) if state is not None else START
-    return max(pruned, last or START)
-
-
-async def _last_settled(db_session: AsyncSession, *where: Any) -> Position | None:
-    """The position of the newest settled event (meeting `where`), if there is one."""
-    last = (
-        await db_session.execute(
-            select(ChangeEvent.xid, ChangeEvent.id)
-            .where(ChangeEvent.xid < _SETTLED_BELOW, *where)
-            .order_by(ChangeEvent.xid.desc(), ChangeEvent.id.desc())
-            .limit(1)
-        )
-    ).first()
-    return (last[0], last[1]) if last is not None else None
+    last = await repository.last_settled(db_session)
+    pruned = await repository.pruned_through(db_session)
+    return max(pruned or START, last or START)
 
 
 async def prune(db_session: AsyncSession, retention_days: int) -> int:
     """Delete events older than the retention and remember how far: older cursors get 410."""
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
-    last = await _last_settled(db_session, ChangeEvent.occurred_at < cutoff)
+    last = await repository.last_settled(db_session, before=cutoff)
     if last is None:
         return 0
-    result = await db_session.execute(
-        delete(ChangeEvent).where(tuple_(ChangeEvent.xid, ChangeEvent.id) <= tuple_(*last))
-    )
-    await db_session.execute(
-        pg_insert(ChangeFeedState)
-        .values(id=1, pruned_xid=last[0], pruned_id=last[1])
-        .on_conflict_do_update(
-            index_elements=[ChangeFeedState.id],
-            set_={"pruned_xid": last[0], "pruned_id": last[1]},
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await repository.prune_through(db_session, last)

@@ -16,40 +16,18 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import delete, func, select
 
 from app.auth.tokens import InvalidToken, verify
 from app.db import transaction
-from app.errors import Conflict, ProblemFieldError, UnprocessableEntity
+from app.errors import ProblemFieldError
 from app.http import app_settings
+from app.idempotency import repository
+from app.idempotency.errors import AnswerUnreadable, BadKey, KeyReused, StillRunning
 from app.idempotency.models import IdempotencyRecord
 from app.personal_data import secret_box
 
 HEADER = "idempotency-key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-
-
-class KeyReused(UnprocessableEntity):
-    code = "idempotency.key_reused"
-    title = "This Idempotency-Key was used with a different request"
-
-
-class StillRunning(Conflict):
-    code = "idempotency.in_progress"
-    title = "A request with this Idempotency-Key is still running; retry shortly"
-
-
-class AnswerUnreadable(Conflict):
-    code = "idempotency.answer_unreadable"
-    title = (
-        "The first request with this Idempotency-Key succeeded, but its stored answer cannot be "
-        "read (the data key changed): look the result up instead of sending it again"
-    )
-
-
-class BadKey(UnprocessableEntity):
-    code = "idempotency.bad_key"
-    title = "The Idempotency-Key is 1 to 200 printable ASCII characters"
 
 
 def _principal(request: Request) -> Any:
@@ -93,20 +71,12 @@ class IdempotentRoute(APIRoute):
                 ).digest()
             )
             async with transaction(request.app.state.sessionmaker) as db_session:
-                lock = func.hashtextextended(f"idempotency:{principal}:{key}", 0)
-                if not await db_session.scalar(select(func.pg_try_advisory_xact_lock(lock))):
+                if not await repository.try_lock(db_session, principal, key):
                     raise StillRunning()
-                stored = await db_session.get(IdempotencyRecord, (principal, key))
+                stored = await repository.get(db_session, principal, key)
                 retention = timedelta(hours=app_settings(request).idempotency_retention_hours)
                 if stored is not None and stored.created_at < datetime.now(UTC) - retention:
-                    # Expired: the key starts afresh (a statement: records are not audited).
-                    db_session.expunge(stored)
-                    await db_session.execute(
-                        delete(IdempotencyRecord).where(
-                            IdempotencyRecord.principal_id == principal,
-                            IdempotencyRecord.key == key,
-                        )
-                    )
+                    await repository.forget(db_session, stored)  # expired: the key starts afresh
                     stored = None
                 if stored is not None:
                     try:

@@ -6,6 +6,7 @@ dates, title), so importing the same file twice creates nothing the second time.
 import csv
 import hashlib
 import io
+import json
 import re
 import uuid
 from collections.abc import Iterable
@@ -20,11 +21,13 @@ from app.actor import Actor
 from app.cadre import repository as cadre_repository
 from app.clock import local_today
 from app.enums import StudyLogKind, StudyLogStatus
+from app.errors import ProblemFieldError, UnprocessableEntity
+from app.imports.errors import TooManyRows, UnsupportedMediaType
+from app.imports.schemas import MAX_ROWS
 from app.schema_types import LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
 from app.study_log import bulk as study_logs
 from app.study_log import rules
 
-MAX_ROWS = 50_000
 NAMESPACE = uuid.UUID("6d1c3f64-2f5e-4f0b-9a71-2f3d8f0c1a77")
 FIELDS = (
     "id",
@@ -109,6 +112,44 @@ def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
     except csv.Error as exc:  # the file itself is broken there: nothing after it can be trusted
         raise ValueError(f"line {reader.line_num}: {exc}") from exc
     return rows, lines
+
+
+def read_rows(media: str, body: bytes) -> tuple[list[Any], list[int] | None]:
+    """The rows of a request body of media type `media`, JSON (`{"items": [...]}`) or CSV, and
+    for CSV the file line of each (else None); the body as a whole unreadable is 422."""
+    csv_lines: list[int] | None = None
+    try:
+        if media == "text/csv":
+            try:
+                rows, csv_lines = rows_from_csv(body)
+            except IncompleteHeader as exc:
+                raise UnprocessableEntity(
+                    "The CSV's header row must name the study-log fields.",
+                    errors=[
+                        ProblemFieldError(
+                            pointer="/body", detail=str(exc), code="csv_header_incomplete"
+                        )
+                    ],
+                ) from exc
+        elif media == "application/json":
+            parsed = json.loads(body)
+            if (
+                not isinstance(parsed, dict)
+                or set(parsed) - {"items"}
+                or not isinstance(parsed.get("items"), list)
+            ):
+                raise ValueError('expected {"items": [...]}')
+            rows = parsed["items"]
+        else:
+            raise UnsupportedMediaType()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnprocessableEntity(
+            "The body could not be read.",
+            errors=[ProblemFieldError(pointer="/body", detail=str(exc)[:200], code="unreadable")],
+        ) from exc
+    if len(rows) > MAX_ROWS:
+        raise TooManyRows()
+    return rows, csv_lines
 
 
 INVALID_ROW = "invalid_row"

@@ -17,19 +17,20 @@ from app.org_unit.errors import (
     ParentNotFound,
     RootNotAllowed,
 )
-from app.org_unit.models import OrgUnit
-from app.org_unit.schemas import OrgUnitCreate, OrgUnitRead, OrgUnitUpdate
-from app.pagination import Page, PageQuery, paginate
+from app.org_unit.schemas import (
+    OrgUnitCreate,
+    OrgUnitFilter,
+    OrgUnitPage,
+    OrgUnitRead,
+    OrgUnitUpdate,
+)
+from app.pagination import PageQuery
 from app.schema_types import Code, SearchText
 from app.security import CurrentActor
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/org-units", tags=["org units"], route_class=IdempotentRoute
 )
-
-
-class OrgUnitPage(Page[OrgUnitRead]):
-    pass
 
 
 @router.get(
@@ -53,14 +54,10 @@ async def list_org_units(
     q: Annotated[SearchText | None, Query(description="Part of the name")] = None,
 ) -> OrgUnitPage:
     """Org units, in creation order, optionally restricted to a subtree."""
-    root = await service.get_org_unit(db_session, within, actor) if within else None
-    stmt = service.list_query(
-        actor, parent_id=parent_id, within=root, kind=kind, code=code, active=active, q=q
+    where = OrgUnitFilter(
+        parent_id=parent_id, within=within, kind=kind, code=code, active=active, q=q
     )
-    items, next_cursor = await paginate(db_session, stmt, OrgUnit.id, page)
-    return OrgUnitPage(
-        items=[OrgUnitRead.model_validate(u) for u in items], next_cursor=next_cursor
-    )
+    return await service.list_org_units(db_session, actor, where, page)
 
 
 @router.post(

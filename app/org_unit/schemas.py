@@ -1,9 +1,11 @@
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import Field
 
 from app.enums import OrgUnitKind
+from app.pagination import Page
 from app.schema_types import Code, InputModel, Name, OutputModel
 
 
@@ -35,3 +37,19 @@ class OrgUnitRead(OutputModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class OrgUnitPage(Page[OrgUnitRead]):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrgUnitFilter:
+    """What `GET /org-units` narrows the list to (every filter optional)."""
+
+    parent_id: uuid.UUID | None = None
+    within: uuid.UUID | None = None  # the unit and its whole subtree
+    kind: OrgUnitKind | None = None
+    code: str | None = None
+    active: bool | None = None
+    q: str | None = None  # part of the name

@@ -2,12 +2,10 @@
 
 import uuid
 
-from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.db import flush_mapping_conflicts
-from app.enums import OrgUnitKind
 from app.errors import ProblemFieldError
 from app.ids import new_id
 from app.org_unit import repository, tree
@@ -20,10 +18,16 @@ from app.org_unit.errors import (
     RootNotAllowed,
 )
 from app.org_unit.models import OrgUnit
-from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
+from app.org_unit.schemas import (
+    OrgUnitCreate,
+    OrgUnitFilter,
+    OrgUnitPage,
+    OrgUnitRead,
+    OrgUnitUpdate,
+)
+from app.pagination import PageParams
 
 _CONFLICTS = {"uq_org_unit_code": OrgUnitCodeTaken()}
-TREE_LOCK = 7_202_302  # pg_advisory_xact_lock key for moves in the org tree
 
 
 async def get_org_unit(db_session: AsyncSession, org_unit_id: uuid.UUID, actor: Actor) -> OrgUnit:
@@ -58,7 +62,7 @@ async def create_org_unit(
     parent = await _parent(db_session, data.parent_id, actor) if data.parent_id else None
     if parent is not None:
         # A move of the parent waits for this insert, or this insert sees the moved path.
-        await db_session.refresh(parent, with_for_update={"read": True})
+        await repository.lock(db_session, parent, shared=True)
     unit_id = new_id()
     unit = OrgUnit(
         id=unit_id,
@@ -105,11 +109,11 @@ async def _move(
         raise RootNotAllowed()
     # Moves are rare and rewrite paths across the tree: one at a time, each on fresh rows, so
     # two crossing moves cannot make a cycle.
-    await db_session.execute(select(func.pg_advisory_xact_lock(TREE_LOCK)))
-    await db_session.refresh(unit, with_for_update=True)
+    await repository.lock_tree(db_session)
+    await repository.lock(db_session, unit)
     parent = await _parent(db_session, parent_id, actor) if parent_id else None
     if parent is not None:
-        await db_session.refresh(parent, with_for_update=True)
+        await repository.lock(db_session, parent)
     if parent is not None and parent.path.startswith(unit.path):
         raise OrgUnitCycle()
     old_path = unit.path
@@ -121,27 +125,12 @@ async def _move(
     unit.depth = new_depth
 
 
-def list_query(
-    actor: Actor,
-    *,
-    parent_id: uuid.UUID | None,
-    within: OrgUnit | None,
-    kind: OrgUnitKind | None,
-    code: str | None,
-    active: bool | None,
-    q: str | None,
-) -> Select[OrgUnit]:
-    stmt = select(OrgUnit).where(repository.readable(actor))
-    if parent_id is not None:
-        stmt = stmt.where(OrgUnit.parent_id == parent_id)
-    if within is not None:
-        stmt = stmt.where(tree.in_subtree(within.path))
-    if kind is not None:
-        stmt = stmt.where(OrgUnit.kind == kind)
-    if code is not None:
-        stmt = stmt.where(OrgUnit.code == code)
-    if active is not None:
-        stmt = stmt.where(OrgUnit.active == active)
-    if q:
-        stmt = stmt.where(OrgUnit.name.contains(q, autoescape=True))
-    return stmt
+async def list_org_units(
+    db_session: AsyncSession, actor: Actor, where: OrgUnitFilter, params: PageParams
+) -> OrgUnitPage:
+    """A page of the units the actor may see; a subtree (`within`) out of scope is 404."""
+    within = await get_org_unit(db_session, where.within, actor) if where.within else None
+    items, next_cursor = await repository.list_page(db_session, actor, where, within, params)
+    return OrgUnitPage(
+        items=[OrgUnitRead.model_validate(u) for u in items], next_cursor=next_cursor
+    )

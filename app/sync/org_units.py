@@ -10,18 +10,15 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
-from app.cadre.models import Cadre
-from app.enums import CadreStatus
+from app.cadre import repository as cadre_repository
 from app.errors import AppError, ProblemFieldError
 from app.org_unit import repository as org_unit_repository
 from app.org_unit import service as org_units
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
-from app.org_unit.tree import in_subtree
 from app.sync.errors import SnapshotTooDestructive
 from app.sync.schemas import (
     OrgUnitSync,
@@ -32,7 +29,7 @@ from app.sync.schemas import (
     SyncMode,
     SyncOutcome,
 )
-from app.sync.service import snapshot_root
+from app.sync.snapshot import snapshot_root
 
 _ITEM = TypeAdapter(OrgUnitSyncItem)
 
@@ -154,17 +151,11 @@ _Unit = tuple[uuid.UUID, uuid.UUID | None, str, int]
 
 async def _active_units_below(db_session: AsyncSession, root: OrgUnit) -> list[_Unit]:
     """(id, parent_id, code, active cadres) of the active units below `root`, deepest first."""
-    cadres = (
-        select(func.count())
-        .where(Cadre.org_unit_id == OrgUnit.id, Cadre.status == CadreStatus.active)
-        .scalar_subquery()
-    )
-    rows = await db_session.execute(
-        select(OrgUnit.id, OrgUnit.parent_id, OrgUnit.code, cadres)
-        .where(in_subtree(root.path), OrgUnit.id != root.id, OrgUnit.active)
-        .order_by(OrgUnit.depth.desc(), OrgUnit.code)
-    )
-    return [(unit_id, parent_id, code, n) for unit_id, parent_id, code, n in rows]
+    units = await org_unit_repository.active_below(db_session, root)
+    cadres = await cadre_repository.active_counts_by_unit(db_session, root.path)
+    return [
+        (unit_id, parent_id, code, cadres.get(unit_id, 0)) for unit_id, parent_id, code in units
+    ]
 
 
 async def _guard(

@@ -4,7 +4,7 @@ from app.db import DbSession
 from app.http import API_PREFIX, AppSettings, problems
 from app.idempotency.route import IdempotentRoute
 from app.security import CurrentActor
-from app.sync import org_units, service
+from app.sync import cadres, org_units
 from app.sync.errors import SnapshotScopeNotFound, SnapshotTooDestructive
 from app.sync.schemas import CadreSync, OrgUnitSync, OrgUnitSyncReport, SyncReport
 
@@ -28,7 +28,7 @@ async def sync_cadres(
     unless `force` is set. `promoted_on` follows docs/rules.md rule 4 as for every cadre write:
     a row that promotes the cadre into a leading post and names no date sets it to the day of
     the sync (the grace year starts by itself)."""
-    return await service.sync_cadres(db_session, body, actor, settings.sync_max_deactivation_share)
+    return await cadres.sync_cadres(db_session, body, actor, settings.sync_max_deactivation_share)
 
 
 @router.post(

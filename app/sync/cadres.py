@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
@@ -21,9 +20,8 @@ from app.cadre.models import Cadre
 from app.clock import local_today
 from app.errors import ProblemFieldError
 from app.org_unit import repository as org_units
-from app.org_unit.models import OrgUnit
 from app.personal_data import cipher
-from app.sync.errors import SnapshotScopeNotFound, SnapshotTooDestructive
+from app.sync.errors import SnapshotTooDestructive
 from app.sync.schemas import (
     CadreSync,
     CadreSyncItem,
@@ -33,6 +31,7 @@ from app.sync.schemas import (
     SyncReport,
     SyncRowResult,
 )
+from app.sync.snapshot import snapshot_root
 
 _ITEM = TypeAdapter(CadreSyncItem)
 
@@ -133,15 +132,9 @@ class _Known:
 async def _known(
     db_session: AsyncSession, valid: list[tuple[int, CadreSyncItem]], actor: Actor
 ) -> _Known:
-    units = {
-        row[0]: row[1]
-        for row in await db_session.execute(
-            select(OrgUnit.code, OrgUnit.id).where(
-                OrgUnit.code.in_({item.org_unit_code for _, item in valid}),
-                org_units.readable(actor),
-            )
-        )
-    }
+    units = await org_units.ids_by_code(
+        db_session, {item.org_unit_code for _, item in valid}, actor
+    )
     existing = await cadres.by_hr_ids(db_session, {item.hr_id for _, item in valid})
     box = cipher()
     hashes = {item.hr_id: box.lookup_hash(item.id_number) for _, item in valid}
@@ -233,18 +226,6 @@ def _plan(
             )
         )
     return to_create, to_update
-
-
-async def snapshot_root(db_session: AsyncSession, code: str | None, actor: Actor) -> OrgUnit:
-    """The unit a snapshot covers (with its subtree), if the caller may see it."""
-    root = (
-        await db_session.scalars(
-            select(OrgUnit).where(OrgUnit.code == code, org_units.readable(actor))
-        )
-    ).one_or_none()
-    if root is None:
-        raise SnapshotScopeNotFound()
-    return root
 
 
 async def _missing_from_snapshot(

@@ -1,0 +1,24 @@
+from app.errors import Conflict, UnprocessableEntity
+
+
+class KeyReused(UnprocessableEntity):
+    code = "idempotency.key_reused"
+    title = "This Idempotency-Key was used with a different request"
+
+
+class StillRunning(Conflict):
+    code = "idempotency.in_progress"
+    title = "A request with this Idempotency-Key is still running; retry shortly"
+
+
+class AnswerUnreadable(Conflict):
+    code = "idempotency.answer_unreadable"
+    title = (
+        "The first request with this Idempotency-Key succeeded, but its stored answer cannot be "
+        "read (the data key changed): look the result up instead of sending it again"
+    )
+
+
+class BadKey(UnprocessableEntity):
+    code = "idempotency.bad_key"
+    title = "The Idempotency-Key is 1 to 200 printable ASCII characters"

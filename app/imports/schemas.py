@@ -1,0 +1,51 @@
+import uuid
+from typing import Any
+
+from pydantic import Field
+
+from app.enums import StudyLogKind
+from app.schema_types import Code, Hours, InputModel, LocalDate, Name, OutputModel, Text
+
+MAX_ROWS = 50_000
+
+
+class StudyLogImportRow(InputModel):
+    """One historical study log. Without `id`, the row's id is derived from its cadre, kind,
+    dates and title, so the same row imported twice is created once."""
+
+    id: uuid.UUID | None = None
+    hr_id: Code
+    kind: StudyLogKind
+    title: Name
+    provider: Name | None = None
+    start_date: LocalDate
+    end_date: LocalDate
+    hours: Hours
+    days: Hours | None = None
+    status: str | None = Field(default=None, description="approved (default) or pending")
+    note: Text | None = None
+
+
+class StudyLogImport(InputModel):
+    items: list[dict[str, Any]] = Field(
+        max_length=MAX_ROWS,
+        description="Study logs as `StudyLogImportRow` objects. Each row is checked on its own: "
+        "a bad one is reported, not fatal, so the body's schema does not bind the rows",
+    )
+
+
+class ImportProblem(OutputModel):
+    row: int = Field(description="0-based position among the rows")
+    pointer: str = Field(description="/body/items/N/field, or /rows/LINE/field for CSV")
+    detail: str
+    code: str
+
+
+class ImportReport(OutputModel):
+    dry_run: bool
+    rows: int
+    created: int
+    already_imported: int = Field(description="Rows whose id exists: imported before")
+    rejected: int
+    problems: list[ImportProblem]
+    elapsed_seconds: float
