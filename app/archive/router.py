@@ -9,7 +9,7 @@ from app.archive.formats import ExportFormat, UnitExportFormat
 from app.archive.schemas import ArchiveEnrollment, ArchiveRead
 from app.assessment.schemas import AssessmentRead
 from app.cadre.errors import CadreNotFound
-from app.cadre.router import to_read
+from app.cadre.service import to_read
 from app.clock import local_today
 from app.compliance.errors import FutureYear
 from app.credit_policy.errors import NoPolicyForDate

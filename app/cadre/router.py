@@ -1,5 +1,4 @@
-"""The cadre API. `to_read` is re-exported: the archive's router shows a cadre as this one
-does."""
+"""The cadre API."""
 
 import uuid
 from typing import Annotated
@@ -22,7 +21,7 @@ from app.cadre.schemas import (
     CadreUpsert,
     IdNumber,
 )
-from app.cadre.service import to_read as to_read
+from app.cadre.service import to_read
 from app.db import DbSession
 from app.enums import CadreStatus, Rank
 from app.errors import PreconditionFailed, UnprocessableEntity

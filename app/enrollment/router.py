@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response, status
 from app.cadre.errors import ReferencedCadreNotFound
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
-from app.enrollment import closing, repository, service
+from app.enrollment import closing, service
 from app.enrollment.errors import (
     AlreadyEnrolled,
     CadreInactive,
@@ -16,7 +16,6 @@ from app.enrollment.errors import (
     LeaveExceptionForbidden,
     SessionNotOpen,
 )
-from app.enrollment.models import Enrollment
 from app.enrollment.schemas import (
     EnrollmentCreate,
     EnrollmentOutcomeRead,
@@ -28,7 +27,7 @@ from app.enums import EnrollmentStatus
 from app.errors import FieldNotAllowed, PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
-from app.pagination import Page, PageQuery, paginate
+from app.pagination import Page, PageQuery
 from app.security import CurrentActor
 from app.training_session import service as session_service
 from app.training_session.errors import (
@@ -73,8 +72,7 @@ async def list_session_enrollments(
 ) -> EnrollmentPage:
     """The session's enrollments (参训名单) that the caller may see."""
     ts = await session_service.get_training_session(db_session, training_session_id, actor)
-    stmt = repository.of_session(ts.id, actor, status)
-    items, next_cursor = await paginate(db_session, stmt, Enrollment.id, page)
+    items, next_cursor = await service.list_of_session(db_session, ts.id, actor, status, page)
     return EnrollmentPage(
         items=[EnrollmentRead.model_validate(e) for e in items], next_cursor=next_cursor
     )

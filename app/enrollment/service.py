@@ -30,6 +30,7 @@ from app.enums import (
     SessionStatus,
 )
 from app.errors import FieldNotAllowed
+from app.pagination import PageParams, paginate
 from app.training_session import repository as sessions
 from app.training_session import service as session_service
 from app.training_session.errors import NotSessionOrganiser
@@ -147,3 +148,14 @@ async def update_enrollment(
         setattr(enrollment, field, value)
     await db_session.flush()
     return enrollment
+
+
+async def list_of_session(
+    db_session: AsyncSession,
+    training_session_id: uuid.UUID,
+    actor: Actor,
+    status: EnrollmentStatus | None,
+    page: PageParams,
+) -> tuple[list[Enrollment], str | None]:
+    stmt = repository.of_session(training_session_id, actor, status)
+    return await paginate(db_session, stmt, Enrollment.id, page)

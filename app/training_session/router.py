@@ -8,12 +8,11 @@ from app.enums import SessionStatus, TrainingForm
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
-from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
-from app.pagination import Page, PageQuery, paginate
+from app.pagination import Page, PageQuery
 from app.schema_types import LocalDate
 from app.security import CurrentActor
-from app.training_session import repository, service
+from app.training_session import service
 from app.training_session.errors import (
     CapacityBelowEnrolled,
     InvalidSessionDates,
@@ -22,7 +21,6 @@ from app.training_session.errors import (
     SessionImmutable,
     TrainingSessionNotFound,
 )
-from app.training_session.models import TrainingSession
 from app.training_session.schemas import (
     TrainingSessionCreate,
     TrainingSessionRead,
@@ -54,21 +52,17 @@ async def list_training_sessions(
     starts_from: Annotated[LocalDate | None, Query()] = None,
     starts_to: Annotated[LocalDate | None, Query()] = None,
 ) -> TrainingSessionPage:
-    organiser = (
-        await org_unit_service.get_org_unit(db_session, organiser_org_unit_id, actor)
-        if organiser_org_unit_id
-        else None
-    )
-    stmt = repository.list_query(
+    items, next_cursor = await service.list_training_sessions(
+        db_session,
         actor,
-        organiser=organiser,
+        page,
+        organiser_org_unit_id=organiser_org_unit_id,
         status=status,
         form=form,
         centralised=centralised,
         starts_from=starts_from,
         starts_to=starts_to,
     )
-    items, next_cursor = await paginate(db_session, stmt, TrainingSession.id, page)
     return TrainingSessionPage(
         items=[TrainingSessionRead.model_validate(t) for t in items], next_cursor=next_cursor
     )

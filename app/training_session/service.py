@@ -1,6 +1,7 @@
 """Session lifecycle: draft → open → running → closed | cancelled."""
 
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,8 @@ from app.clock import local_today
 from app.enums import SessionStatus, StudyLogKind, TrainingForm
 from app.errors import ProblemFieldError
 from app.org_unit import repository as org_units
-from app.org_unit.errors import ReferencedOrgUnitNotFound
+from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
+from app.pagination import PageParams, paginate
 from app.study_log import rules as study_log_rules
 from app.training_session import repository
 from app.training_session.errors import (
@@ -153,3 +155,33 @@ async def update_training_session(
         setattr(ts, field, value)
     await db_session.flush()
     return ts
+
+
+async def list_training_sessions(
+    db_session: AsyncSession,
+    actor: Actor,
+    page: PageParams,
+    *,
+    organiser_org_unit_id: uuid.UUID | None,
+    status: SessionStatus | None,
+    form: TrainingForm | None,
+    centralised: bool | None,
+    starts_from: date | None,
+    starts_to: date | None,
+) -> tuple[list[TrainingSession], str | None]:
+    """A page of the sessions the actor may see; an organiser unit out of scope is 404."""
+    organiser = None
+    if organiser_org_unit_id is not None:
+        organiser = await org_units.get(db_session, organiser_org_unit_id, actor)
+        if organiser is None:
+            raise OrgUnitNotFound()
+    stmt = repository.list_query(
+        actor,
+        organiser=organiser,
+        status=status,
+        form=form,
+        centralised=centralised,
+        starts_from=starts_from,
+        starts_to=starts_to,
+    )
+    return await paginate(db_session, stmt, TrainingSession.id, page)

@@ -13,9 +13,9 @@ from app.enums import Role
 from app.errors import PreconditionFailed, UnprocessableEntity, problem_response
 from app.http import API_PREFIX, AppSettings, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
-from app.pagination import Page, PageQuery, paginate
+from app.pagination import Page, PageQuery
 from app.security import CurrentActor
-from app.user import repository, service
+from app.user import service
 from app.user.errors import (
     CadreAlreadyLinked,
     InvalidCredentials,
@@ -24,7 +24,6 @@ from app.user.errors import (
     UserNotFound,
     UserReferenceNotFound,
 )
-from app.user.models import User
 from app.user.schemas import GrantType, TokenResponse, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], route_class=IdempotentRoute)
@@ -45,9 +44,7 @@ async def list_users(
     role: Role | None = None,
     active: bool | None = None,
 ) -> UserPage:
-    items, next_cursor = await paginate(
-        db_session, repository.list_query(role=role, active=active), User.id, page
-    )
+    items, next_cursor = await service.list_users(db_session, page, role=role, active=active)
     return UserPage(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 
 

@@ -11,6 +11,7 @@ from app.config import AuthSettings
 from app.db import flush_mapping_conflicts
 from app.enums import Role
 from app.errors import ProblemFieldError, UnprocessableEntity
+from app.pagination import PageParams, paginate
 from app.user import repository
 from app.user.errors import CadreAlreadyLinked, UsernameTaken, UserNotFound, UserReferenceNotFound
 from app.user.models import User
@@ -137,3 +138,11 @@ async def authenticate(
     if user.failed_logins or user.locked_until:
         await repository.clear_failed_logins(db_session, user.id)
     return user
+
+
+async def list_users(
+    db_session: AsyncSession, page: PageParams, *, role: Role | None, active: bool | None
+) -> tuple[list[User], str | None]:
+    return await paginate(
+        db_session, repository.list_query(role=role, active=active), User.id, page
+    )

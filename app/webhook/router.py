@@ -6,9 +6,9 @@ from app.db import DbSession
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, AppSettings, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
-from app.pagination import Page, PageQuery, paginate
+from app.pagination import Page, PageQuery
 from app.security import CurrentActor
-from app.webhook import repository, service
+from app.webhook import service
 from app.webhook.errors import WebhookNotFound, WebhookUrlNotAllowed
 from app.webhook.models import WebhookSubscription
 from app.webhook.schemas import (
@@ -40,9 +40,7 @@ async def list_webhooks(
     db_session: DbSession, actor: CurrentActor, page: PageQuery, active: bool | None = None
 ) -> WebhookPage:
     """Webhook subscriptions in creation order (secrets are never shown again)."""
-    items, next_cursor = await paginate(
-        db_session, repository.list_query(active=active), WebhookSubscription.id, page
-    )
+    items, next_cursor = await service.list_webhooks(db_session, page, active=active)
     return WebhookPage(items=[service.to_read(s) for s in items], next_cursor=next_cursor)
 
 
@@ -155,7 +153,7 @@ async def list_webhook_deliveries(
     """Recent delivery attempts, newest first, kept for
     `APP_WEBHOOKS__DELIVERY_RETENTION_DAYS` (30)."""
     subscription = await service.get_webhook(db_session, webhook_id)
-    items, next_cursor = await repository.list_deliveries(db_session, subscription.id, page)
+    items, next_cursor = await service.list_deliveries(db_session, subscription.id, page)
     return WebhookDeliveryPage(
         items=[WebhookDeliveryRead.model_validate(d) for d in items], next_cursor=next_cursor
     )

@@ -14,10 +14,11 @@ from app.change_feed import service as change_feed
 from app.config import WebhookSettings
 from app.errors import ProblemFieldError
 from app.ids import new_id
+from app.pagination import PageParams, paginate
 from app.personal_data import secret_box
 from app.webhook import repository, signing
 from app.webhook.errors import WebhookNotFound, WebhookUrlNotAllowed
-from app.webhook.models import WebhookSubscription
+from app.webhook.models import WebhookDelivery, WebhookSubscription
 from app.webhook.schemas import WebhookCreate, WebhookRead, WebhookUpdate
 
 
@@ -215,3 +216,18 @@ async def delete_webhook(db_session: AsyncSession, subscription: WebhookSubscrip
     """The delivery log goes with it (ON DELETE CASCADE); the audit trail keeps the record."""
     await db_session.delete(subscription)
     await db_session.flush()
+
+
+async def list_webhooks(
+    db_session: AsyncSession, page: PageParams, *, active: bool | None
+) -> tuple[list[WebhookSubscription], str | None]:
+    return await paginate(
+        db_session, repository.list_query(active=active), WebhookSubscription.id, page
+    )
+
+
+async def list_deliveries(
+    db_session: AsyncSession, subscription_id: uuid.UUID, page: PageParams
+) -> tuple[list[WebhookDelivery], str | None]:
+    """Newest first."""
+    return await repository.list_deliveries(db_session, subscription_id, page)
