@@ -4,13 +4,14 @@ Services and repositories add and flush; only `transaction()` commits.
 """
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy import ColumnElement, DateTime, MetaData, any_, bindparam, func, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, declared_attr, mapped_column
 
 from app.actor import Actor
 from app.config import Settings
@@ -33,6 +34,18 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+_T = TypeVar("_T")
+
+
+def any_of(
+    column: QueryableAttribute[_T] | ColumnElement[_T], values: Collection[_T]
+) -> ColumnElement[bool]:
+    """`column = ANY(:values)`, the values sent as ONE array parameter. `column.in_(values)`
+    sends one parameter a value, and a statement carries at most 32,767: a request that names
+    more keys (an import's HR ids) would fail."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 class Base(DeclarativeBase):

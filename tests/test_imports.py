@@ -263,3 +263,17 @@ async def test_a_deeply_nested_body_elsewhere_is_4xx_not_500(
     )
     assert 400 <= r.status_code < 500, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_more_distinct_hr_ids_than_a_statement_has_parameters(
+    client: httpx.AsyncClient,
+) -> None:
+    # PostgreSQL's protocol carries at most 32,767 parameters a statement: the HR ids of one
+    # import must travel as one array, not one parameter each.
+    n = 33_000
+    items = [{"hr_id": f"NOBODY-{i}"} for i in range(n)]
+    r = await client.post(f"{API}/imports/study-logs", json={"items": items})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["rows"], report["created"], report["rejected"]) == (n, 0, n)
+    assert report["problems"][-1]["pointer"] == f"/body/items/{n - 1}/hr_id"

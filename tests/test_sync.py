@@ -1,12 +1,19 @@
 """Bulk master-data sync from the HR system."""
 
+import uuid
 from datetime import date
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.actor import Actor
+from app.cadre import bulk
+from app.cadre import repository as cadres
 from app.clock import local_today
-from tests.factories import API, create_org_unit, id_number
+from app.enums import Role
+from app.org_unit import repository as org_units
+from tests.factories import API, create_cadre, create_org_unit, id_number
 from tests.test_platform import assert_problem
 
 
@@ -296,3 +303,33 @@ async def test_org_unit_snapshot_judges_the_tree_the_items_leave(
         "GP-B2": "created",
         "GP-A1": "unchanged",
     }
+
+
+async def test_the_bulk_reads_and_the_deactivation_take_more_keys_than_a_statement_has_parameters(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # One array parameter for any number of keys: PostgreSQL's protocol carries at most 32,767
+    # parameters a statement (a snapshot may deactivate more cadres than that at once).
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    n = 33_000
+    hr_ids = [f"NOBODY-{i}" for i in range(n)] + [cadre["hr_id"]]
+    ids = [uuid.uuid4() for _ in range(n)] + [uuid.UUID(cadre["id"])]
+    admin = Actor(user_id=uuid.uuid4(), username="admin", role=Role.admin)
+    async with isolated_sessionmaker() as db_session:
+        assert list(await cadres.by_hr_ids(db_session, hr_ids)) == [cadre["hr_id"]]
+        assert await cadres.readable_ids_by_hr_id(db_session, hr_ids, admin) == {
+            cadre["hr_id"]: uuid.UUID(cadre["id"])
+        }
+        assert await cadres.in_scope(db_session, ids, admin) == {uuid.UUID(cadre["id"])}
+        assert list(await cadres.by_ids(db_session, ids)) == [uuid.UUID(cadre["id"])]
+        hashes = [bytes(32)] * n
+        assert await cadres.hr_ids_by_id_number_hash(db_session, hashes) == {}
+        codes = [f"NO-{i}" for i in range(n)] + [unit["code"]]
+        assert await org_units.ids_by_code(db_session, codes, admin) == {
+            unit["code"]: uuid.UUID(unit["id"])
+        }
+        await bulk.deactivate_many(db_session, ids)
+        await db_session.commit()
+    r = await client.get(f"{API}/cadres/{cadre['id']}")
+    assert r.json()["status"] == "inactive"

@@ -8,6 +8,7 @@ from sqlalchemy.orm import QueryableAttribute
 from app.actor import Actor
 from app.cadre.models import Cadre
 from app.cadre.schemas import CadreFilter
+from app.db import any_of
 from app.enums import CadreStatus, Role
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree, subtree_ids
@@ -77,7 +78,7 @@ async def list_page(
 
 
 async def by_hr_ids(db_session: AsyncSession, hr_ids: Collection[str]) -> dict[str, Cadre]:
-    stmt = select(Cadre).where(Cadre.hr_id.in_(hr_ids))
+    stmt = select(Cadre).where(any_of(Cadre.hr_id, hr_ids))
     return {c.hr_id: c for c in await db_session.scalars(stmt)}
 
 
@@ -86,7 +87,7 @@ async def readable_ids_by_hr_id(
 ) -> dict[str, uuid.UUID]:
     """The ids of the cadres with these HR ids that the actor may see."""
     rows = await db_session.execute(
-        select(Cadre.hr_id, Cadre.id).where(Cadre.hr_id.in_(hr_ids), readable(actor))
+        select(Cadre.hr_id, Cadre.id).where(any_of(Cadre.hr_id, hr_ids), readable(actor))
     )
     return {row.hr_id: row.id for row in rows}
 
@@ -95,7 +96,7 @@ async def in_scope(
     db_session: AsyncSession, cadre_ids: Collection[uuid.UUID], actor: Actor
 ) -> set[uuid.UUID]:
     """Those of the cadres the actor may see."""
-    stmt = select(Cadre.id).where(Cadre.id.in_(cadre_ids), readable(actor))
+    stmt = select(Cadre.id).where(any_of(Cadre.id, cadre_ids), readable(actor))
     return set((await db_session.scalars(stmt)).all())
 
 
@@ -103,7 +104,7 @@ async def hr_ids_by_id_number_hash(
     db_session: AsyncSession, hashes: Collection[bytes]
 ) -> dict[bytes, str]:
     """Who holds each of these ID numbers (by their lookup hash)."""
-    stmt = select(Cadre.id_number_hash, Cadre.hr_id).where(Cadre.id_number_hash.in_(hashes))
+    stmt = select(Cadre.id_number_hash, Cadre.hr_id).where(any_of(Cadre.id_number_hash, hashes))
     owners: dict[bytes, str] = {}
     for number_hash, hr_id in await db_session.execute(stmt):
         owners[number_hash] = hr_id
@@ -168,5 +169,5 @@ async def by_ids(
     db_session: AsyncSession, cadre_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, Cadre]:
     """The cadres with these ids, by id (no scope: for ids a scoped query found)."""
-    stmt = select(Cadre).where(Cadre.id.in_(cadre_ids))
+    stmt = select(Cadre).where(any_of(Cadre.id, cadre_ids))
     return {c.id: c for c in await db_session.scalars(stmt)}
