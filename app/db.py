@@ -4,8 +4,8 @@ Services and repositories add and flush; only `transaction()` commits.
 """
 
 import uuid
-from collections.abc import AsyncIterator, Collection, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -140,18 +140,25 @@ def constraint_name(exc: IntegrityError) -> str | None:
     return name if isinstance(name, str) else None
 
 
-async def flush_mapping_conflicts(
-    db_session: AsyncSession, by_constraint: Mapping[str, AppError]
-) -> None:
-    """Flush, turning a violated unique/foreign key (lost race with another writer) into the
-    domain error named for that constraint."""
+@contextmanager
+def mapping_conflicts(by_constraint: Mapping[str, AppError]) -> Iterator[None]:
+    """Turn a violated unique/foreign key (lost race with another writer) into the domain error
+    named for that constraint."""
     try:
-        await db_session.flush()
+        yield
     except IntegrityError as exc:
         error = by_constraint.get(constraint_name(exc) or "")
         if error is None:
             raise
         raise error from exc
+
+
+async def flush_mapping_conflicts(
+    db_session: AsyncSession, by_constraint: Mapping[str, AppError]
+) -> None:
+    """Flush, mapping conflicts as `mapping_conflicts` does."""
+    with mapping_conflicts(by_constraint):
+        await db_session.flush()
 
 
 # Who is writing. The audit trail is written by the database (migration 0013): a statement-level

@@ -77,8 +77,15 @@ async def list_page(
 # The bulk sync's reads: a request's rows at once, never one query a row.
 
 
-async def by_hr_ids(db_session: AsyncSession, hr_ids: Collection[str]) -> dict[str, Cadre]:
+async def by_hr_ids(
+    db_session: AsyncSession, hr_ids: Collection[str], *, for_update: bool = False
+) -> dict[str, Cadre]:
+    """The cadres with these HR ids; `for_update`: locked until the transaction ends, so that
+    a write planned from them overwrites no concurrent change (locked in id order: two such
+    transactions never wait for each other both ways)."""
     stmt = select(Cadre).where(any_of(Cadre.hr_id, hr_ids))
+    if for_update:
+        stmt = stmt.order_by(Cadre.id).with_for_update()
     return {c.hr_id: c for c in await db_session.scalars(stmt)}
 
 
