@@ -5,6 +5,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -16,7 +18,13 @@ async def copy_rows(
     connection = await db_session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.copy_records_to_table(table, columns=list(columns), records=rows)
+    try:
+        await driver.copy_records_to_table(table, columns=list(columns), records=rows)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        # asyncpg's own error, which SQLAlchemy never sees: raised as SQLAlchemy's, so a
+        # violated constraint (a row another transaction created meanwhile) maps to its
+        # domain error by name (app.db.mapping_conflicts), or else to a 409, as for any write.
+        raise IntegrityError(f"COPY {table}", None, exc) from exc
 
 
 def jsonb(value: Any) -> str:

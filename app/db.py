@@ -4,13 +4,14 @@ Services and repositories add and flush; only `transaction()` commits.
 """
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy import ColumnElement, DateTime, MetaData, any_, bindparam, func, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, declared_attr, mapped_column
 
 from app.actor import Actor
 from app.config import Settings
@@ -33,6 +34,18 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+_T = TypeVar("_T")
+
+
+def any_of(
+    column: QueryableAttribute[_T] | ColumnElement[_T], values: Collection[_T]
+) -> ColumnElement[bool]:
+    """`column = ANY(:values)`, the values sent as ONE array parameter. `column.in_(values)`
+    sends one parameter a value, and a statement carries at most 32,767: a request that names
+    more keys (an import's HR ids) would fail."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 class Base(DeclarativeBase):
@@ -127,18 +140,25 @@ def constraint_name(exc: IntegrityError) -> str | None:
     return name if isinstance(name, str) else None
 
 
-async def flush_mapping_conflicts(
-    db_session: AsyncSession, by_constraint: Mapping[str, AppError]
-) -> None:
-    """Flush, turning a violated unique/foreign key (lost race with another writer) into the
-    domain error named for that constraint."""
+@contextmanager
+def mapping_conflicts(by_constraint: Mapping[str, AppError]) -> Iterator[None]:
+    """Turn a violated unique/foreign key (lost race with another writer) into the domain error
+    named for that constraint."""
     try:
-        await db_session.flush()
+        yield
     except IntegrityError as exc:
         error = by_constraint.get(constraint_name(exc) or "")
         if error is None:
             raise
         raise error from exc
+
+
+async def flush_mapping_conflicts(
+    db_session: AsyncSession, by_constraint: Mapping[str, AppError]
+) -> None:
+    """Flush, mapping conflicts as `mapping_conflicts` does."""
+    with mapping_conflicts(by_constraint):
+        await db_session.flush()
 
 
 # Who is writing. The audit trail is written by the database (migration 0013): a statement-level

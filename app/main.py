@@ -23,7 +23,7 @@ from app.compliance.router import report_router
 from app.compliance.router import router as compliance_router
 from app.config import Settings, get_settings
 from app.credit_policy.router import router as credit_policy_router
-from app.db import create_engine, create_sessionmaker, transaction
+from app.db import attribute, create_engine, create_sessionmaker, transaction
 from app.enrollment.router import closing_router as session_closing_router
 from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
@@ -61,12 +61,17 @@ objects outside the caller's org subtree answer 404.
 """
 
 
+# The request id the audit trail records for the bootstrap admin's creation (no request made it).
+BOOTSTRAP_REQUEST_ID = "bootstrap-admin"
+
+
 async def _bootstrap_admin(app: FastAPI, settings: Settings) -> None:
     """APP_BOOTSTRAP_ADMIN_USERNAME/PASSWORD: the first admin of a new deployment."""
     name, password = settings.bootstrap_admin_username, settings.bootstrap_admin_password
     if not name or password is None:
         return
     async with transaction(app.state.sessionmaker) as db_session:
+        await attribute(db_session, request_id=BOOTSTRAP_REQUEST_ID)
         if await ensure_admin(db_session, name, password.get_secret_value()):
             log.info("bootstrap_admin_created", username=name)
 

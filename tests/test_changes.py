@@ -1,6 +1,7 @@
 """The change feed: written with the change, followed by cursor, never skipping a change when
 transactions commit out of order."""
 
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.change_feed import service
-from app.change_feed.service import CursorExpired
+from app.change_feed.service import START, CursorExpired, decode_cursor, encode_cursor
 from app.db import create_sessionmaker
 from app.enums import OrgUnitKind, Role
 from app.ids import new_id
@@ -17,6 +18,7 @@ from app.org_unit.models import OrgUnit
 from app.org_unit.tree import path_of
 from tests.conftest import ClientFor, empty_tables
 from tests.factories import API, create_cadre, create_log, create_org_unit
+from tests.test_platform import assert_problem
 
 
 async def _follow(
@@ -128,3 +130,28 @@ async def test_the_feed_is_for_the_hr_system(client_for: ClientFor) -> None:
     assert (await hr.get(f"{API}/changes")).status_code == 200
     unit_admin = await client_for(Role.auditor)
     assert (await unit_admin.get(f"{API}/changes", params={"cursor": "!!"})).status_code == 422
+
+
+def _cursor(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["99999999999999999999999:1", "1:99999999999999999999999", "9223372036854775808:0", "-2:-1"],
+)
+async def test_a_cursor_out_of_range_is_422_not_500(client_for: ClientFor, raw: str) -> None:
+    hr = await client_for(Role.hr_system)
+    r = await hr.get(f"{API}/changes", params={"cursor": _cursor(raw)})
+    body = assert_problem(r, 422, "validation_failed")
+    assert body["errors"][0]["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("position", [START, (9223372036854775807, 9223372036854775807)])
+async def test_the_start_and_the_largest_positions_are_valid_cursors(
+    client_for: ClientFor, position: tuple[int, int]
+) -> None:
+    assert decode_cursor(encode_cursor(*position)) == position
+    hr = await client_for(Role.hr_system)
+    r = await hr.get(f"{API}/changes", params={"cursor": encode_cursor(*position)})
+    assert r.status_code == 200, r.text

@@ -239,3 +239,41 @@ def test_derived_ids_are_uuid5_of_the_natural_key() -> None:
 
     for natural in ("a|b|2020-01-01|2020-01-02|t", "中文|lecture|2019-03-04|2019-03-15|讲座", ""):
         assert uuid.UUID(_natural_id(natural)) == uuid.uuid5(NAMESPACE, natural)
+
+
+DEEP = b'{"items": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+async def test_a_deeply_nested_body_is_422_not_500(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        f"{API}/imports/study-logs",
+        content=DEEP,
+        headers={"Content-Type": "application/json"},
+    )
+    body = assert_problem(r, 422, "validation_failed")
+    assert body["errors"][0]["pointer"] == "/body"
+
+
+@pytest.mark.parametrize("path", ["/sync/cadres", "/sync/org-units", "/cadres", "/org-units"])
+async def test_a_deeply_nested_body_elsewhere_is_4xx_not_500(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    r = await client.post(
+        f"{API}{path}", content=DEEP, headers={"Content-Type": "application/json"}
+    )
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_more_distinct_hr_ids_than_a_statement_has_parameters(
+    client: httpx.AsyncClient,
+) -> None:
+    # PostgreSQL's protocol carries at most 32,767 parameters a statement: the HR ids of one
+    # import must travel as one array, not one parameter each.
+    n = 33_000
+    items = [{"hr_id": f"NOBODY-{i}"} for i in range(n)]
+    r = await client.post(f"{API}/imports/study-logs", json={"items": items})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["rows"], report["created"], report["rejected"]) == (n, 0, n)
+    assert report["problems"][-1]["pointer"] == f"/body/items/{n - 1}/hr_id"

@@ -1,12 +1,24 @@
 """Bulk master-data sync from the HR system."""
 
+import asyncio
+import uuid
 from datetime import date
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.actor import Actor
+from app.cadre import bulk
+from app.cadre import repository as cadres
+from app.cadre.models import Cadre
 from app.clock import local_today
-from tests.factories import API, create_org_unit, id_number
+from app.db import create_sessionmaker
+from app.enums import CadreStatus, Gender, PostType, Rank, Role
+from app.org_unit import repository as org_units
+from app.personal_data import cipher
+from tests.factories import API, create_cadre, create_org_unit, id_number
 from tests.test_platform import assert_problem
 
 
@@ -296,3 +308,120 @@ async def test_org_unit_snapshot_judges_the_tree_the_items_leave(
         "GP-B2": "created",
         "GP-A1": "unchanged",
     }
+
+
+async def test_the_bulk_reads_and_the_deactivation_take_more_keys_than_a_statement_has_parameters(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # One array parameter for any number of keys: PostgreSQL's protocol carries at most 32,767
+    # parameters a statement (a snapshot may deactivate more cadres than that at once).
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    n = 33_000
+    hr_ids = [f"NOBODY-{i}" for i in range(n)] + [cadre["hr_id"]]
+    ids = [uuid.uuid4() for _ in range(n)] + [uuid.UUID(cadre["id"])]
+    admin = Actor(user_id=uuid.uuid4(), username="admin", role=Role.admin)
+    async with isolated_sessionmaker() as db_session:
+        assert list(await cadres.by_hr_ids(db_session, hr_ids)) == [cadre["hr_id"]]
+        assert await cadres.readable_ids_by_hr_id(db_session, hr_ids, admin) == {
+            cadre["hr_id"]: uuid.UUID(cadre["id"])
+        }
+        assert await cadres.in_scope(db_session, ids, admin) == {uuid.UUID(cadre["id"])}
+        assert list(await cadres.by_ids(db_session, ids)) == [uuid.UUID(cadre["id"])]
+        hashes = [bytes(32)] * n
+        assert await cadres.hr_ids_by_id_number_hash(db_session, hashes) == {}
+        codes = [f"NO-{i}" for i in range(n)] + [unit["code"]]
+        assert await org_units.ids_by_code(db_session, codes, admin) == {
+            unit["code"]: uuid.UUID(unit["id"])
+        }
+        await bulk.deactivate_many(db_session, ids)
+        await db_session.commit()
+    r = await client.get(f"{API}/cadres/{cadre['id']}")
+    assert r.json()["status"] == "inactive"
+
+
+async def _until_waiting_on_a_lock(engine: AsyncEngine, query_start: str) -> None:
+    """Return once a backend running a statement that starts with `query_start` waits on a
+    lock (the other transaction holds it)."""
+    async with engine.connect() as conn:
+        for _ in range(2_000):
+            waiting = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query ILIKE :q"
+                ),
+                {"q": query_start + "%"},
+            )
+            await conn.rollback()
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"no {query_start!r} waited on the lock")
+
+
+async def test_a_sync_that_loses_the_race_to_create_an_hr_id_is_409(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    client = committed_client
+    unit = await create_org_unit(client)
+    row = item("RACE-1", unit["code"])
+    other = item("RACE-1", unit["code"], id_number=id_number(date(1985, 3, 9), male=False))
+    # Another sync (or a PUT by HR id) has created the HR id and not yet committed.
+    async with create_sessionmaker(engine)() as first:
+        units = await org_units.ids_by_code(
+            first, {unit["code"]}, Actor(user_id=uuid.uuid4(), username="a", role=Role.admin)
+        )
+        birth = date.fromisoformat(other["birth_date"])
+        await bulk.insert_many(
+            first,
+            [
+                bulk.Incoming(
+                    hr_id="RACE-1",
+                    name=other["name"],
+                    id_number=other["id_number"],
+                    id_number_hash=cipher().lookup_hash(other["id_number"]),
+                    gender=Gender.female,
+                    birth_date=birth,
+                    org_unit_id=units[unit["code"]],
+                    rank=Rank.township_section,
+                    post_type=None,
+                    position=None,
+                    promoted_on=None,
+                    status=CadreStatus.active,
+                )
+            ],
+        )
+        second = asyncio.create_task(client.post(f"{API}/sync/cadres", json={"items": [row]}))
+        await _until_waiting_on_a_lock(engine, "COPY")
+        await first.commit()
+    r = await second
+    assert_problem(r, 409, "cadre.hr_id_taken")
+    listed = (await client.get(f"{API}/cadres", params={"org_unit_id": unit["id"]})).json()
+    assert [(c["hr_id"], c["gender"]) for c in listed["items"]] == [("RACE-1", "female")]
+
+
+async def test_a_sync_never_overwrites_a_concurrent_change_it_did_not_make(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    client = committed_client
+    unit = await create_org_unit(client)
+    row = item("LOST-1", unit["code"])  # no post_type: the sync keeps the cadre's
+    await _sync(client, items=[row])
+    cadre = (await client.get(f"{API}/cadres/by-hr-id/LOST-1")).json()
+    assert cadre["post_type"] == "non_leading"
+    # A PATCH of the post type is written and not yet committed when the sync renames the cadre.
+    async with create_sessionmaker(engine)() as patch:
+        record = await patch.get(Cadre, uuid.UUID(cadre["id"]))
+        assert record is not None
+        record.post_type = PostType.leading
+        await patch.flush()
+        sync = asyncio.create_task(
+            client.post(f"{API}/sync/cadres", json={"items": [{**row, "name": "李四新"}]})
+        )
+        await _until_waiting_on_a_lock(engine, "")
+        await patch.commit()
+    r = await sync
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["changed_fields"] == ["name"]
+    after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert (after["name"], after["post_type"]) == ("李四新", "leading")

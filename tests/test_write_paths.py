@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -27,6 +28,7 @@ from app.credit_policy.policy import CHUZHOU_2007
 from app.credit_policy.schemas import definition_of
 from app.db import Base
 from app.enums import Role
+from app.main import BOOTSTRAP_REQUEST_ID, create_app
 from app.webhook import worker
 from tests.conftest import TEST_PASSWORD, add_user
 from tests.factories import (
@@ -641,3 +643,28 @@ async def test_every_table_is_audited_and_the_feed_tables_are_the_feeds(
     assert feed == FEED_ENTITIES
     for found in triggers.values():
         assert {n for n, _ in found} == {f"audit_trail_{e}" for e in ("insert", "update", "delete")}
+
+
+async def test_the_bootstrap_admin_is_audited_as_the_bootstrap(
+    committed: AsyncEngine, settings: Settings
+) -> None:
+    name = unique("bootstrap-admin")
+    configured = settings.model_copy(
+        update={
+            "bootstrap_admin_username": name,
+            "bootstrap_admin_password": SecretStr("a-long-password-1"),
+        }
+    )
+    application = create_app(configured)
+    async with application.router.lifespan_context(application):
+        pass
+    rows = await _audited(committed, AuditEvent.request_id == BOOTSTRAP_REQUEST_ID)
+    async with committed.begin() as conn:
+        user_id = await conn.scalar(
+            text("SELECT id FROM app_user WHERE username = :n"), {"n": name}
+        )
+        await conn.execute(text("DELETE FROM app_user WHERE id = :i"), {"i": user_id})
+    mine = [r for r in rows if r.entity_id == user_id]
+    assert [(r.entity_type, str(r.action), r.actor_id) for r in mine] == [
+        ("app_user", "create", None)
+    ]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cadre import rules
 from app.cadre.models import Cadre
 from app.copy import copy_rows
+from app.db import any_of
 from app.enums import CadreStatus, Gender, PostType, Rank
 from app.ids import new_id
 from app.personal_data import cipher
@@ -166,7 +167,7 @@ async def deactivate_many(db_session: AsyncSession, cadre_ids: Sequence[uuid.UUI
         return
     await db_session.execute(
         update(Cadre)
-        .where(Cadre.id.in_(cadre_ids))
+        .where(any_of(Cadre.id, cadre_ids))
         .values(status=CadreStatus.inactive, version=Cadre.version + 1)
         .execution_options(synchronize_session=False)
     )

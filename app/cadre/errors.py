@@ -16,6 +16,10 @@ class IdNumberTaken(Conflict):
     title = "Another cadre already has this resident ID number"
 
 
+# The cadre table's unique constraints, by name: the error a write that lost a race raises.
+CONFLICTS = {"uq_cadre_hr_id": HrIdTaken(), "uq_cadre_id_number_hash": IdNumberTaken()}
+
+
 class CadreOrgUnitNotFound(UnprocessableEntity):
     code = "cadre.org_unit_not_found"
     title = "The cadre's org unit does not exist"

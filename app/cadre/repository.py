@@ -8,6 +8,7 @@ from sqlalchemy.orm import QueryableAttribute
 from app.actor import Actor
 from app.cadre.models import Cadre
 from app.cadre.schemas import CadreFilter
+from app.db import any_of
 from app.enums import CadreStatus, Role
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree, subtree_ids
@@ -76,8 +77,15 @@ async def list_page(
 # The bulk sync's reads: a request's rows at once, never one query a row.
 
 
-async def by_hr_ids(db_session: AsyncSession, hr_ids: Collection[str]) -> dict[str, Cadre]:
-    stmt = select(Cadre).where(Cadre.hr_id.in_(hr_ids))
+async def by_hr_ids(
+    db_session: AsyncSession, hr_ids: Collection[str], *, for_update: bool = False
+) -> dict[str, Cadre]:
+    """The cadres with these HR ids; `for_update`: locked until the transaction ends, so that
+    a write planned from them overwrites no concurrent change (locked in id order: two such
+    transactions never wait for each other both ways)."""
+    stmt = select(Cadre).where(any_of(Cadre.hr_id, hr_ids))
+    if for_update:
+        stmt = stmt.order_by(Cadre.id).with_for_update()
     return {c.hr_id: c for c in await db_session.scalars(stmt)}
 
 
@@ -86,7 +94,7 @@ async def readable_ids_by_hr_id(
 ) -> dict[str, uuid.UUID]:
     """The ids of the cadres with these HR ids that the actor may see."""
     rows = await db_session.execute(
-        select(Cadre.hr_id, Cadre.id).where(Cadre.hr_id.in_(hr_ids), readable(actor))
+        select(Cadre.hr_id, Cadre.id).where(any_of(Cadre.hr_id, hr_ids), readable(actor))
     )
     return {row.hr_id: row.id for row in rows}
 
@@ -95,7 +103,7 @@ async def in_scope(
     db_session: AsyncSession, cadre_ids: Collection[uuid.UUID], actor: Actor
 ) -> set[uuid.UUID]:
     """Those of the cadres the actor may see."""
-    stmt = select(Cadre.id).where(Cadre.id.in_(cadre_ids), readable(actor))
+    stmt = select(Cadre.id).where(any_of(Cadre.id, cadre_ids), readable(actor))
     return set((await db_session.scalars(stmt)).all())
 
 
@@ -103,7 +111,7 @@ async def hr_ids_by_id_number_hash(
     db_session: AsyncSession, hashes: Collection[bytes]
 ) -> dict[bytes, str]:
     """Who holds each of these ID numbers (by their lookup hash)."""
-    stmt = select(Cadre.id_number_hash, Cadre.hr_id).where(Cadre.id_number_hash.in_(hashes))
+    stmt = select(Cadre.id_number_hash, Cadre.hr_id).where(any_of(Cadre.id_number_hash, hashes))
     owners: dict[bytes, str] = {}
     for number_hash, hr_id in await db_session.execute(stmt):
         owners[number_hash] = hr_id
@@ -168,5 +176,5 @@ async def by_ids(
     db_session: AsyncSession, cadre_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, Cadre]:
     """The cadres with these ids, by id (no scope: for ids a scoped query found)."""
-    stmt = select(Cadre).where(Cadre.id.in_(cadre_ids))
+    stmt = select(Cadre).where(any_of(Cadre.id, cadre_ids))
     return {c.id: c for c in await db_session.scalars(stmt)}

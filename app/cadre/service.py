@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actor import Actor
 from app.cadre import repository, rules
 from app.cadre.errors import (
+    CONFLICTS,
     CadreNotFound,
     CadreOrgUnitNotFound,
     HrIdTaken,
@@ -32,8 +33,6 @@ from app.errors import ProblemFieldError, UnprocessableEntity
 from app.org_unit import repository as org_units
 from app.org_unit import service as org_unit_service
 from app.pagination import PageParams
-
-_CONFLICTS = {"uq_cadre_hr_id": HrIdTaken(), "uq_cadre_id_number_hash": IdNumberTaken()}
 
 
 def to_read(cadre: Cadre, actor: Actor, *, in_list: bool = False) -> CadreRead:
@@ -119,7 +118,7 @@ async def create_cadre(db_session: AsyncSession, data: CadreCreate, actor: Actor
     await _check_org_unit(db_session, data.org_unit_id, actor)
     cadre = Cadre(**_new(data), status=CadreStatus.active)
     db_session.add(cadre)
-    await flush_mapping_conflicts(db_session, _CONFLICTS)
+    await flush_mapping_conflicts(db_session, CONFLICTS)
     return cadre
 
 
@@ -185,7 +184,7 @@ async def _apply(
         await _check_org_unit(db_session, changes["org_unit_id"], actor)
     for field, value in changes.items():
         setattr(cadre, field, value)
-    await flush_mapping_conflicts(db_session, _CONFLICTS)
+    await flush_mapping_conflicts(db_session, CONFLICTS)
     return True
 
 
@@ -204,7 +203,7 @@ async def upsert_by_hr_id(
         await _check_org_unit(db_session, data.org_unit_id, actor)
         cadre = Cadre(hr_id=hr_id, **_new(data))
         db_session.add(cadre)
-        await flush_mapping_conflicts(db_session, _CONFLICTS)
+        await flush_mapping_conflicts(db_session, CONFLICTS)
         return cadre, True
     changes = data.model_dump(exclude={"post_type", "promoted_on"})
     changes["post_type"], changes["promoted_on"] = rules.after_hr_record(

@@ -22,6 +22,8 @@ FEED_ENTITIES = frozenset(e.value for e in FeedEntity)
 
 # Before the first event.
 START: Position = (-1, -1)
+# Both parts are bigint columns (change_event.xid, .id): a cursor past them is none we returned.
+_BIGINT_MAX = 2**63 - 1
 
 
 def encode_cursor(xid: int, event_id: int) -> str:
@@ -32,6 +34,8 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         xid, event_id = (int(part) for part in raw.split(":"))
+        if not (START[0] <= xid <= _BIGINT_MAX and START[1] <= event_id <= _BIGINT_MAX):
+            raise ValueError("out of range")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise UnprocessableEntity(
             "The cursor is not one this feed returned.",

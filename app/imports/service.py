@@ -142,7 +142,8 @@ def read_rows(media: str, body: bytes) -> tuple[list[Any], list[int] | None]:
             rows = parsed["items"]
         else:
             raise UnsupportedMediaType()
-    except (ValueError, UnicodeDecodeError) as exc:
+    # RecursionError: JSON nested deeper than the parser's stack (the API's own answer is 422).
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise UnprocessableEntity(
             "The body could not be read.",
             errors=[ProblemFieldError(pointer="/body", detail=str(exc)[:200], code="unreadable")],

@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, false, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.db import any_of
 from app.enums import Role
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitFilter
@@ -95,7 +96,7 @@ async def ids_by_code(
 ) -> dict[str, uuid.UUID]:
     """The ids of the units with these codes that the actor may see."""
     rows = await db_session.execute(
-        select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes), readable(actor))
+        select(OrgUnit.code, OrgUnit.id).where(any_of(OrgUnit.code, codes), readable(actor))
     )
     return {row.code: row.id for row in rows}
 

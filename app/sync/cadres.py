@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actor import Actor
 from app.cadre import bulk
 from app.cadre import repository as cadres
+from app.cadre.errors import CONFLICTS
 from app.cadre.models import Cadre
 from app.clock import local_today
+from app.db import mapping_conflicts
 from app.errors import ProblemFieldError
 from app.org_unit import repository as org_units
 from app.personal_data import cipher
@@ -56,7 +58,7 @@ async def sync_cadres(
     """Parse each row → check it against the database → let the cadre domain decide what
     changes → report; then write, unless this is a dry run."""
     results, valid = _parse(data)
-    known = await _known(db_session, valid, actor)
+    known = await _known(db_session, valid, actor, lock=not data.dry_run)
     to_create, to_update = _plan(valid, known, results, local_today())
 
     to_deactivate: list[tuple[uuid.UUID, str]] = []
@@ -74,10 +76,12 @@ async def sync_cadres(
         ]
 
     if not data.dry_run:
-        # The cadre domain writes its table; the sync only decided what to send it.
-        await bulk.insert_many(db_session, to_create)
-        await bulk.update_many(db_session, to_update)
-        await bulk.deactivate_many(db_session, [cadre_id for cadre_id, _ in to_deactivate])
+        # The cadre domain writes its table; the sync only decided what to send it. A cadre
+        # created meanwhile by another sync or a PUT (its HR id or ID number) is a conflict.
+        with mapping_conflicts(CONFLICTS):
+            await bulk.insert_many(db_session, to_create)
+            await bulk.update_many(db_session, to_update)
+            await bulk.deactivate_many(db_session, [cadre_id for cadre_id, _ in to_deactivate])
     counts = Counter(r.outcome for r in results)
     return SyncReport(
         mode=data.mode,
@@ -130,12 +134,16 @@ class _Known:
 
 
 async def _known(
-    db_session: AsyncSession, valid: list[tuple[int, CadreSyncItem]], actor: Actor
+    db_session: AsyncSession, valid: list[tuple[int, CadreSyncItem]], actor: Actor, *, lock: bool
 ) -> _Known:
+    """`lock`: the existing cadres stay locked until the write, so that the changes planned
+    from them overwrite no concurrent PATCH (it waits, then finds its version stale)."""
     units = await org_units.ids_by_code(
         db_session, {item.org_unit_code for _, item in valid}, actor
     )
-    existing = await cadres.by_hr_ids(db_session, {item.hr_id for _, item in valid})
+    existing = await cadres.by_hr_ids(
+        db_session, {item.hr_id for _, item in valid}, for_update=lock
+    )
     box = cipher()
     hashes = {item.hr_id: box.lookup_hash(item.id_number) for _, item in valid}
     return _Known(

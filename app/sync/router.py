@@ -1,5 +1,6 @@
 from fastapi import APIRouter
 
+from app.cadre.errors import HrIdTaken, IdNumberTaken
 from app.db import DbSession
 from app.http import API_PREFIX, AppSettings, problems
 from app.idempotency.route import IdempotentRoute
@@ -14,7 +15,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/sync", tags=["sync"], route_class=Idemp
 @router.post(
     "/cadres",
     operation_id="syncCadres",
-    responses=problems(SnapshotTooDestructive, SnapshotScopeNotFound),
+    responses=problems(SnapshotTooDestructive, SnapshotScopeNotFound, HrIdTaken, IdNumberTaken),
 )
 async def sync_cadres(
     body: CadreSync, settings: AppSettings, db_session: DbSession, actor: CurrentActor
@@ -27,7 +28,9 @@ async def sync_cadres(
     refuses (409) to take more than `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of any unit at once
     unless `force` is set. `promoted_on` follows docs/rules.md rule 4 as for every cadre write:
     a row that promotes the cadre into a leading post and names no date sets it to the day of
-    the sync (the grace year starts by itself)."""
+    the sync (the grace year starts by itself). A cadre another request creates meanwhile with
+    a row's HR id or ID number answers 409 (`cadre.hr_id_taken`, `cadre.id_number_taken`),
+    writing nothing: send the rows again."""
     return await cadres.sync_cadres(db_session, body, actor, settings.sync_max_deactivation_share)
 
 
