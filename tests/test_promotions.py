@@ -275,11 +275,14 @@ async def test_example_6_promotion_into_a_leading_post_and_a_rise_of_grade(
     client: httpx.AsyncClient, path: str
 ) -> None:
     """Worked example 6 (docs/rules.md#example-6): P (领导职务) and Q (职级) raised to
-    county_division on 2025-06-01, no date named, no centralised training at all."""
+    county_division on 2025-06-01, no date named, no centralised training at all; R, a county
+    head whose post type was never stated, stated `leading` the same day."""
     unit = await create_org_unit(client)
     p = await _post(client, unit["id"], name="王芳", position="副镇长")
     q = await _post(client, unit["id"], name="赵强", position="一级主任科员")
+    r = await _post(client, unit["id"], name="孙明", rank="county_division", position="县长")
     with pinned(SYNC_DAY):
+        await PATHS[path](client, r, {"post_type": "leading"})
         await PATHS[path](
             client, p, {"rank": "county_division", "post_type": "leading", "position": "副县长"}
         )
@@ -305,3 +308,9 @@ async def test_example_6_promotion_into_a_leading_post_and_a_rise_of_grade(
     assert (p_five["centralised_days"], p_five["centralised_hours"]) == ("0.00", "0.00")
     assert (q_five["status"], q_five["grace_deadline"]) == ("not_met", None)
     assert (q_five["shortfall_days"], q_five["shortfall_hours"]) == ("90.00", "550.00")
+    # R: a post type never stated, now stated `leading` at the same rank: no promotion.
+    r_read = (await client.get(f"{API}/cadres/{r['id']}")).json()
+    assert _post_of(r_read) == ("county_division", "leading", None)
+    r_five = await five_year(r)
+    assert (r_five["status"], r_five["grace_deadline"]) == ("not_met", None)
+    assert (r_five["shortfall_days"], r_five["shortfall_hours"]) == ("90.00", "550.00")
