@@ -32,7 +32,3 @@ class Actor:
     @property
     def sees_id_numbers(self) -> bool:
         return self.role in SEES_ID_NUMBERS
-
-    @property
-    def audit_label(self) -> str:
-        return f"{self.role.value}:{self.username}"

@@ -49,55 +49,40 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if method not in _METHODS:
                 continue
             responses: dict[str, Any] = op.setdefault("responses", {})
-            has_input = bool(op.get("parameters") or op.get("requestBody"))
-            if has_input and "422" not in responses:
-                responses["422"] = {
-                    "description": "The request is not valid (code: `validation_failed`)"
-                }
-            elif "422" in responses and responses["422"].get("description") == "Validation Error":
-                responses["422"]["description"] = (
-                    "The request is not valid (code: `validation_failed`)"
-                )
+            if "422" in responses and responses["422"].get("description") == "Validation Error":
+                del responses["422"]
+            if op.get("parameters") or op.get("requestBody"):
+                _also(responses, "422", "The request is not valid (code: `validation_failed`)")
             # Public operations say so explicitly (the token endpoint, health probes).
             op.setdefault("security", [])
             if op.get("security"):
-                responses.setdefault(
+                _also(
+                    responses,
                     "401",
-                    {
-                        "description": "Missing, invalid or expired bearer token "
-                        "(code: `unauthorized`)"
-                    },
+                    "Missing, invalid or expired bearer token (code: `unauthorized`)",
                 )
-                responses.setdefault(
-                    "403",
-                    {"description": "Your role may not use this operation (code: `forbidden`)"},
-                )
+                _also(responses, "403", "Your role may not use this operation (code: `forbidden`)")
                 if method != "get":
-                    responses.setdefault(
-                        "429",
-                        {"description": "Too many writes; see Retry-After (code: `rate_limited`)"},
+                    _also(
+                        responses, "429", "Too many writes; see Retry-After (code: `rate_limited`)"
                     )
             if method == "post" and op.get("security"):
                 op.setdefault("parameters", []).append(dict(_IDEMPOTENCY_KEY))
-                responses.setdefault(
+                _also(
+                    responses,
                     "409",
-                    {
-                        "description": "A request with this Idempotency-Key is still running "
-                        "(code: `idempotency.in_progress`), or its stored answer can no longer be "
-                        "read (code: `idempotency.answer_unreadable`)"
-                    },
+                    "A request with this Idempotency-Key is still running "
+                    "(code: `idempotency.in_progress`), or its stored answer can no longer be "
+                    "read (code: `idempotency.answer_unreadable`)",
                 )
             if "requestBody" in op:
-                responses.setdefault(
-                    "400", {"description": "The body is not parseable JSON (code: `bad_request`)"}
-                )
+                _also(responses, "400", "The body is not parseable JSON (code: `bad_request`)")
             if not path.startswith("/health"):
-                responses.setdefault(
-                    "500", {"description": "Unexpected error (code: `internal_error`)"}
-                )
-                responses.setdefault(
+                _also(responses, "500", "Unexpected error (code: `internal_error`)")
+                _also(
+                    responses,
                     "503",
-                    {"description": "The database is not reachable (code: `database_unavailable`)"},
+                    "The database is not reachable (code: `database_unavailable`)",
                 )
             for status, response in responses.items():
                 if status.startswith(("4", "5")) and not path.startswith("/health"):
@@ -115,6 +100,16 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for name, schema in defs.get("$defs", {}).items():
             schemas.setdefault(name, schema)
     return doc
+
+
+def _also(responses: dict[str, Any], status: str, description: str) -> None:
+    """Declare the generic errors every operation of its kind can give, beside the ones the
+    route declares for the same status: the codes are listed together, none is dropped."""
+    declared = responses.get(status)
+    if declared is None:
+        responses[status] = {"description": description}
+    elif description not in declared.get("description", ""):
+        declared["description"] = f"{declared.get('description', '')}; {description}".lstrip("; ")
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -3,7 +3,8 @@
 Every API operation is reached through `authorize`: it authenticates the bearer token, loads the
 actor, and checks the operation against `PERMISSIONS` — an operation missing from the table is
 refused (deny by default). What an actor may see inside an operation (its org subtree, its own
-records) is applied by the repositories through `app.scope`.
+records) is a statement each domain's repository builds from the actor (for example
+`app.cadre.repository.readable`).
 """
 
 import asyncio
@@ -39,7 +40,7 @@ READERS = frozenset({Role.admin, Role.org_admin, Role.hr_system, Role.auditor})
 MASTER_DATA = frozenset({Role.admin, Role.org_admin, Role.hr_system})
 HR_INTEGRATION = frozenset({Role.admin, Role.hr_system})
 
-# operationId → roles allowed to call it. Object scope is decided separately (app.scope).
+# operationId → roles allowed to call it. Object scope is decided separately, in the repositories.
 PERMISSIONS: dict[str, frozenset[Role]] = {
     # org units and cadres: master data, also synced by the HR system
     "listOrgUnits": ALL,

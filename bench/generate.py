@@ -12,7 +12,11 @@ The target database must be migrated to head (`python -m app.cli migrate`); the 
 otherwise, and refuses a database that already holds cadres unless `--force-append` (which adds a
 second, independent province with its own codes and HR ids). Nothing of the schema is changed:
 rows go through `COPY ... FROM STDIN (FORMAT binary)` with every constraint, index and foreign key
-in force, in one transaction (all or nothing), then `VACUUM (ANALYZE)`.
+in force, in one transaction (all or nothing), then `VACUUM (ANALYZE)`. One exception, inside
+that transaction only: the audit trigger of each loaded table (`audit_trail_insert`, migration
+0013) is disabled for the load and enabled again before the commit, so a fixture of millions of
+rows writes no audit rows and no change events. Every other trigger fires, in particular the ones
+that keep the `cadre_year_kind` sums of study_log (migration 0004).
 
 Rows are produced in creation order: study-log ids are UUIDv7 whose timestamp is the log's
 `created_at`, and logs are written in that order, so the heap and the primary key grow the way
@@ -1513,6 +1517,13 @@ TABLE_COLUMNS = {
 }
 
 
+# The trigger of migration 0013 that writes the audit trail and the change feed for the rows a
+# COPY inserts. Benchmark fixtures are not changes anyone made: the load disables it on the
+# tables it fills, inside its own transaction, and enables it again before the commit (so it is
+# back on even if the load fails: the ALTER TABLE rolls back with it).
+AUDIT_TRIGGER = "audit_trail_insert"
+
+
 class Refused(Exception):
     """The target database is not fit for loading; nothing was written."""
 
@@ -1556,6 +1567,21 @@ async def check_target(conn: Any, force_append: bool) -> None:
             raise Refused(f"{table} has no column(s) {sorted(unknown)}: update bench/generate.py")
         if missing := required - set(columns):
             raise Refused(f"{table} needs value(s) for {sorted(missing)}: update bench/generate.py")
+    with_trigger = {
+        r["table_name"]
+        for r in await conn.fetch(
+            "SELECT c.relname AS table_name FROM pg_trigger AS t "
+            "JOIN pg_class AS c ON c.oid = t.tgrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND t.tgname = $1 "
+            "AND t.tgenabled <> 'D'",
+            AUDIT_TRIGGER,
+        )
+    }
+    if missing_triggers := set(TABLE_COLUMNS) - with_trigger:
+        raise Refused(
+            f"{sorted(missing_triggers)} have no enabled trigger {AUDIT_TRIGGER}: "
+            "update bench/generate.py"
+        )
     if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM cadre)") and not force_append:
         raise Refused("the cadre table is not empty (pass --force-append to add a second province)")
 
@@ -1609,6 +1635,12 @@ async def load(conn: Any, chunks: Iterator[Chunk], total_logs: int, started: flo
     return stats
 
 
+async def _audit_trigger(conn: Any, how: str) -> None:
+    """DISABLE or ENABLE the audit trigger of every loaded table, in the caller's transaction."""
+    for table in TABLE_COLUMNS:
+        await conn.execute(f"ALTER TABLE {table} {how} TRIGGER {AUDIT_TRIGGER}")
+
+
 async def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     conn = await asyncpg.connect(
@@ -1638,7 +1670,9 @@ async def run(args: argparse.Namespace) -> int:
         try:
             await conn.execute("SET statement_timeout = 0")
             async with conn.transaction():
+                await _audit_trigger(conn, "DISABLE")
                 stats = await load(conn, gen.chunks(), max(plan.study_logs, 1), started)
+                await _audit_trigger(conn, "ENABLE")
                 commit_t = time.perf_counter()
         finally:
             gc.enable()

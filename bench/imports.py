@@ -1,7 +1,9 @@
 """Benchmark of the study-log import: N historical logs as CSV, in requests of 50,000 rows,
 against a server started here; then the same file again (nothing new to create). Last, the
-yardstick: one request's rows COPYed straight into study_log (its indexes, foreign keys and sums
-trigger, but no checks, no idempotency, no audit trail, no change feed) and rolled back.
+yardstick: one request's rows COPYed straight into study_log and rolled back, twice — with every
+trigger (its indexes, foreign keys, the sums trigger and the audit trigger that writes an audit
+row and a change event a log, but no checks, no idempotency), and with the audit trigger disabled
+in that transaction — so their difference is what the audit trail and the change feed cost.
 
     python -m bench.imports --database-url postgresql://.../bench_tenth --count 1000000
 """
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 import io
 import random
+import statistics
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -71,7 +74,15 @@ async def main() -> None:
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--yardstick-runs", type=int, default=2, help="bare COPYs with and without the trigger"
+    )
+    parser.add_argument(
+        "--yardstick-only", action="store_true", help="skip the import: only the bare COPYs"
+    )
     args = parser.parse_args()
+    if args.yardstick_runs < 1:
+        parser.error("--yardstick-runs must be at least 1")
     await _prepare(args.database_url)
     conn = await asyncpg.connect(_plain(args.database_url))
     try:
@@ -82,6 +93,26 @@ async def main() -> None:
         _csv(hr_ids, start, min(BATCH, args.count - start), args.seed)
         for start in range(0, args.count, BATCH)
     ]
+    if not args.yardstick_only:
+        await _imports(args, bodies)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(args.yardstick_runs):
+        for audited in (True, False):
+            rows, elapsed = await _bare_copy(args.database_url, bodies[0], audited=audited)
+            times[audited].append(elapsed)
+            what = "with the audit trigger" if audited else "audit trigger disabled"
+            print(
+                f"bare COPY into study_log, {what}: {rows:,} rows in {elapsed:.2f} s "
+                f"({rows / elapsed:,.0f} rows/s)"
+            )
+    on, off = statistics.median(times[True]), statistics.median(times[False])
+    print(
+        f"medians: {on:.2f} s with, {off:.2f} s without: the audit trigger costs "
+        f"{1e6 * (on - off) / rows:.1f} µs a row ({100 * (on - off) / off:+.0f} %)"
+    )
+
+
+async def _imports(args: argparse.Namespace, bodies: list[bytes]) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = _start_server(args.database_url, port, args.workers)
@@ -98,13 +129,9 @@ async def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    rows, elapsed = await _bare_copy(args.database_url, bodies[0])
-    print(
-        f"bare COPY into study_log: {rows:,} rows in {elapsed:.2f} s ({rows / elapsed:,.0f} rows/s)"
-    )
 
 
-async def _bare_copy(url: str, body: bytes) -> tuple[int, float]:
+async def _bare_copy(url: str, body: bytes, *, audited: bool) -> tuple[int, float]:
     conn = await asyncpg.connect(_plain(url))
     try:
         rows, _ = service.rows_from_csv(body)
@@ -119,6 +146,8 @@ async def _bare_copy(url: str, body: bytes) -> tuple[int, float]:
         ]
         columns = [*service.CHECKED_COLUMNS, "source", "version", "reviewed_at"]
         async with conn.transaction():
+            if not audited:  # migration 0013's trigger; rolled back with the rest
+                await conn.execute("ALTER TABLE study_log DISABLE TRIGGER audit_trail_insert")
             started = time.perf_counter()
             await conn.copy_records_to_table("study_log", columns=columns, records=records)
             elapsed = time.perf_counter() - started

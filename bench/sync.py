@@ -1,5 +1,7 @@
 """Benchmark of the HR sync: N new cadres in batches of 10,000, then the same again (idempotent
-pass, nothing to write), against a server started here.
+pass, nothing to write), then every one of them changed (a reshuffle: each cadre moves to another
+unit and gets a new position, so each batch is one `UPDATE ... FROM unnest(...)` of 10,000 rows
+and its audit rows and change events), against a server started here.
 
     python -m bench.sync --database-url postgresql://.../bench_tenth --count 200000
 """
@@ -44,6 +46,17 @@ def _items(units: list[str], count: int, seed: int) -> list[dict[str, Any]]:
     return items
 
 
+def _reshuffled(items: list[dict[str, Any]], units: list[str], seed: int) -> list[dict[str, Any]]:
+    """The same cadres, each in another unit (when there is one) and with a new position."""
+    rng = random.Random(seed + 1)
+    changed = []
+    for item in items:
+        others = [u for u in rng.sample(units, min(2, len(units))) if u != item["org_unit_code"]]
+        unit = others[0] if others else item["org_unit_code"]
+        changed.append({**item, "org_unit_code": unit, "position": f"调整后岗位 {seed}"})
+    return changed
+
+
 async def _pass(base: str, token: str, items: list[dict[str, Any]]) -> tuple[float, dict[str, int]]:
     totals: dict[str, int] = {}
     started = time.perf_counter()
@@ -84,6 +97,11 @@ async def main() -> None:
         )
         elapsed, counts = await _pass(base, token, items)
         print(f"second pass (same rows): {elapsed:.1f} s: {counts}")
+        elapsed, counts = await _pass(base, token, _reshuffled(items, units, args.seed))
+        print(
+            f"third pass (every row changed: unit and position): {elapsed:.1f} s "
+            f"({args.count / elapsed:,.0f}/s): {counts}"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -87,6 +87,7 @@ def test_no_leave_cap_outside_centralised_classes(
     assert (outcome.status, outcome.hours, outcome.days) == (COMPLETED, hours, earned_days)
     assert outcome.issues_log is log
     assert "applies to centralised classes only" in outcome.explanation
+    assert outcome.leave_cap is None
 
 
 def test_an_exception_above_the_cap_is_explained_with_its_reason() -> None:

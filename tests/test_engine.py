@@ -618,6 +618,7 @@ def test_close_outcome(
 
 def test_close_outcome_explains_the_cap() -> None:
     outcome = close_outcome(D(40), D(5), D(6), CN_2023)
+    assert outcome.leave_cap is not None
     assert q2(outcome.leave_cap) == D("5.71")
     assert "leave cap 1/7 of 40 h = 5.71 h" in outcome.explanation
     assert "withdrawn (退学)" in outcome.explanation

@@ -219,5 +219,6 @@ async def test_a_lecture_has_no_leave_cap(client: httpx.AsyncClient) -> None:
     (outcome,) = r.json()["outcomes"]
     assert (outcome["status"], outcome["hours"], outcome["days"]) == ("completed", "34.00", "4.25")
     assert "applies to centralised classes only" in outcome["explanation"]
+    assert outcome["leave_cap"] is None
     log = (await client.get(f"{API}/study-logs/{outcome['study_log_id']}")).json()
     assert (log["kind"], log["hours"]) == ("lecture", "34.00")

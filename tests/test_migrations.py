@@ -142,8 +142,11 @@ async def test_0010_brings_cn_2023_to_revision_2_and_leaves_snapshots_alone(
         after = await _policy_definitions(engine)
         assert after["cn-2023"][0]["annual_hours_kinds"] == ["centralised_training"]
         assert after["cn-2023"][1] == before["cn-2023"][1] + 1
-        # A policy stored without the field gets its default written out: its centralised kinds.
-        assert after["local"][0]["annual_hours_kinds"] == ["centralised_training", "seminar"]
+        # A deployment's own policy keeps computing what it did under revision 1: every kind it
+        # credits counts toward its annual hours.
+        assert after["local"][0]["annual_hours_kinds"] == [
+            rule["kind"] for rule in definition_of(CN_2023)["kind_rules"]
+        ]
         # Frozen snapshots are evidence: the migration does not touch them.
         async with engine.connect() as conn:
             stored = (

@@ -26,7 +26,7 @@ class EnrollmentOutcome:
     cadre_id: uuid.UUID
     status: EnrollmentStatus
     leave_hours: Decimal
-    leave_cap: Decimal
+    leave_cap: Decimal | None
     leave_exception_reason: str | None
     hours: Decimal
     days: Decimal

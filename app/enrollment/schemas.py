@@ -61,7 +61,10 @@ class EnrollmentOutcomeRead(OutputModel):
     cadre_id: uuid.UUID
     status: EnrollmentStatus = Field(description="`completed` or `dropped_out` (退学)")
     leave_hours: Decimal2
-    leave_cap: Decimal2 = Field(description="credit_hours × the policy's leave share (1/7)")
+    leave_cap: Decimal2 | None = Field(
+        description="credit_hours × the policy's leave share (1/7); null where no cap applies "
+        "(a session that is not centralised)"
+    )
     leave_exception_reason: str | None = Field(
         description="The organiser's exception to the leave cap, if granted: the trainee "
         "completes even with leave above it"

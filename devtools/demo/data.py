@@ -984,7 +984,7 @@ def _review(rng: random.Random, log: _Log, today: date) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Assessments: the snapshot as app.assessment.service.training_snapshot computes it, and the
+# Assessments: the snapshot as the assessment service freezes it (devtools/demo/users.py), and the
 # rating checked against the requirement (an `excellent` needs the year's requirement met).
 # --------------------------------------------------------------------------------------------
 

@@ -2,8 +2,11 @@
 
 The installed `cn-2023` definition (migration 0003) is brought up to revision 2: its annual
 requirement counts the hours of centralised training only (docs/rules.md rule 5). Every other
-stored policy gets its default written out (its own centralised kinds), so that a stored
-definition says what it counts. The policies' `version` moves on, so their ETags change.
+stored policy is a deployment's own (a 学时学分制 such as `chuzhou-2007`): under revision 1 its
+annual hours were the credited hours of every kind it credits, and it keeps computing what it
+did, so its `annual_hours_kinds` is written out as every kind of its `kind_rules`. A deployment
+that wants the national reading posts a new policy. The policies' `version` moves on, so their
+ETags change.
 
 Assessments get `override_reason` (docs/rules.md rule 9). Frozen training snapshots are not
 rewritten: they are the evidence a rating was decided on, under the rules of that day.
@@ -35,7 +38,10 @@ def upgrade() -> None:
                 definition,
                 '{annual_hours_kinds}',
                 CASE WHEN code = 'cn-2023' THEN CAST('["centralised_training"]' AS jsonb)
-                     ELSE COALESCE(definition -> 'centralised_kinds', CAST('[]' AS jsonb)) END),
+                     ELSE COALESCE(
+                         (SELECT jsonb_agg(rule -> 'kind')
+                          FROM jsonb_array_elements(definition -> 'kind_rules') AS rule),
+                         CAST('[]' AS jsonb)) END),
             version = version + 1,
             updated_at = now()
         WHERE definition -> 'annual_hours_kinds' IS NULL OR code = 'cn-2023'

@@ -5,7 +5,7 @@ cap (art. 15 "原则上"). With it, closing the session completes the trainee ev
 credit hours. Existing enrollments have none.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-30 00:40:00
 """
 

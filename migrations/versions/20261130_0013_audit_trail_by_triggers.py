@@ -5,7 +5,7 @@ the change feed carries, its change events) through one statement-level trigger 
 the statement's transition tables, whatever wrote the rows: an ORM flush, a Core statement, a
 COPY or SQL inside a CTE. Who did it and from which request come from transaction-local settings
 (`app.actor_id`, `app.actor_username`, `app.actor_role`, `app.request_id`) that
-`app.audit.service.attribute` sets.
+`app.db.attribute` sets.
 
 What each row records:
 - create: every column that is not null, by name;
@@ -20,7 +20,7 @@ counters, a webhook's delivery state) are skipped, so a delivery attempt leaves 
 Org units join the change feed.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-11-30 00:40:00
 """
 
@@ -184,10 +184,26 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# The functions resolve their tables in the schema they were created in, and the session's
+# temporary schema last: a temporary table named audit_event cannot capture the trail.
+PIN_SEARCH_PATH = """
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION audit_trail() SET search_path = %I, pg_temp', current_schema());
+    EXECUTE format('ALTER FUNCTION audit_changes_sql(oid, text, text[], jsonb) '
+                   'SET search_path = %I, pg_temp', current_schema());
+    EXECUTE format('ALTER FUNCTION audit_uuid7() SET search_path = %I, pg_temp',
+                   current_schema());
+END
+$$
+"""
+
+
 def upgrade() -> None:
     op.execute(UUID7_FUNCTION)
     op.execute(CHANGES_FUNCTION)
     op.execute(TRAIL_FUNCTION)
+    op.execute(PIN_SEARCH_PATH)
     for table, (feed, skipped, hidden) in AUDITED.items():
         arguments = ", ".join(
             _quote(a) for a in ("feed" if feed else "trail", ",".join(skipped), json.dumps(hidden))

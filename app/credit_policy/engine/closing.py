@@ -18,8 +18,9 @@ class ClosingOutcome:
     """`credit_hours − leave_hours`; 0 when dropped out."""
     days: Decimal
     """`session_days × hours / credit_hours`, unrounded; 0 when dropped out."""
-    leave_cap: Decimal
-    """`credit_hours × the policy's leave fraction`, unrounded, for display."""
+    leave_cap: Decimal | None
+    """`credit_hours × the policy's leave fraction`, unrounded, for display; None where no cap
+    applies (a session that is not centralised)."""
     explanation: str
 
     @property
@@ -91,6 +92,6 @@ def close_outcome(
         status=EnrollmentStatus.completed,
         hours=to_decimal(earned),
         days=to_decimal(earned_days),
-        leave_cap=to_decimal(limit),
+        leave_cap=to_decimal(limit) if centralised else None,
         explanation=f"{reading}: {credit}",
     )
