@@ -122,6 +122,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "org_unit_id",
             "rank",
             "post_type",
+            "post_type_stated",
             "position",
             "promoted_on",
             "status",

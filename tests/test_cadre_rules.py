@@ -13,6 +13,7 @@ from app.cadre.rules import (
     id_number_mismatch,
     is_promotion,
     normalise,
+    post_after,
     promoted_on,
 )
 from app.enums import Gender
@@ -24,121 +25,179 @@ EARLIER = date(2019, 9, 1)  # the date on record before the write
 SENT = date(2025, 5, 20)  # a date HR names in the write
 
 LEAD, GRADE = T.leading, T.non_leading
+TS, CD, DB = R.township_section, R.county_division, R.department_bureau
+STATED, INFERRED = True, False  # named by a write; a creation's default or migration 0011's guess
+
+Held = tuple[R, T] | tuple[R, T, bool]
+
+
+def _post(held: Held) -> Post:
+    """A post written (rank, type) is stated unless the case says otherwise."""
+    return Post(*held) if len(held) == 3 else Post(*held, STATED)
 
 
 @pytest.mark.parametrize(
     ("before", "after", "promotion"),
     [
         # Into the leading ranks.
-        ((R.township_section, GRADE), (R.county_division, LEAD), True),
-        ((R.township_section, LEAD), (R.county_division, LEAD), True),  # 乡镇长 → 副县长
-        ((R.section_member, GRADE), (R.county_division, LEAD), True),
-        ((R.township_section, LEAD), (R.county_division, GRADE), False),  # → 四级调研员
-        ((R.township_section, GRADE), (R.county_division, GRADE), False),  # 职级 alone
+        ((TS, GRADE), (CD, LEAD), True),
+        ((TS, LEAD), (CD, LEAD), True),  # 乡镇长 → 副县长
+        ((R.section_member, GRADE), (CD, LEAD), True),
+        ((TS, LEAD), (CD, GRADE), False),  # → 四级调研员
+        ((TS, GRADE), (CD, GRADE), False),  # 职级 alone
         # Within the leading ranks: a higher leading post is a new promotion (提拔).
-        ((R.county_division, LEAD), (R.department_bureau, LEAD), True),
-        ((R.department_bureau, LEAD), (R.provincial_ministerial, LEAD), True),
-        ((R.county_division, GRADE), (R.department_bureau, LEAD), True),
-        ((R.county_division, LEAD), (R.department_bureau, GRADE), False),  # → 二级巡视员
-        ((R.county_division, GRADE), (R.department_bureau, GRADE), False),
-        # The same rank: only a grade turned into a post.
-        ((R.county_division, GRADE), (R.county_division, LEAD), True),  # 四级调研员 → 副县长
-        ((R.department_bureau, GRADE), (R.department_bureau, LEAD), True),
-        ((R.county_division, LEAD), (R.county_division, LEAD), False),
-        ((R.county_division, LEAD), (R.county_division, GRADE), False),
-        ((R.county_division, GRADE), (R.county_division, GRADE), False),
+        ((CD, LEAD), (DB, LEAD), True),
+        ((DB, LEAD), (R.provincial_ministerial, LEAD), True),
+        ((CD, GRADE), (DB, LEAD), True),
+        ((CD, LEAD), (DB, GRADE), False),  # → 二级巡视员
+        ((CD, GRADE), (DB, GRADE), False),
+        # The same rank: only a grade, stated as such, turned into a post.
+        ((CD, GRADE), (CD, LEAD), True),  # 四级调研员 → 副县长
+        ((DB, GRADE), (DB, LEAD), True),
+        ((CD, LEAD), (CD, LEAD), False),
+        ((CD, LEAD), (CD, GRADE), False),
+        ((CD, GRADE), (CD, GRADE), False),
+        # A grade never stated (a default, or migration 0011's inference) is no evidence of a
+        # grade: the first `leading` stated at the same rank classifies a 县长 held all along.
+        ((CD, GRADE, INFERRED), (CD, LEAD), False),
+        ((DB, GRADE, INFERRED), (DB, LEAD), False),
+        ((CD, LEAD, INFERRED), (CD, LEAD), False),
+        ((CD, GRADE, INFERRED), (CD, GRADE), False),
+        # ... but a higher rank into or within the leading ranks still is a promotion.
+        ((TS, GRADE, INFERRED), (CD, LEAD), True),
+        ((CD, GRADE, INFERRED), (DB, LEAD), True),
+        ((CD, LEAD, INFERRED), (DB, LEAD), True),
         # Leading posts below the leading ranks open no five-year requirement.
-        ((R.township_section, GRADE), (R.township_section, LEAD), False),
-        ((R.section_member, GRADE), (R.township_section, LEAD), False),
+        ((TS, GRADE), (TS, LEAD), False),
+        ((R.section_member, GRADE), (TS, LEAD), False),
         # A lower rank is no promotion, whatever the post.
-        ((R.department_bureau, LEAD), (R.county_division, LEAD), False),
-        ((R.department_bureau, GRADE), (R.county_division, LEAD), False),
-        ((R.county_division, LEAD), (R.township_section, LEAD), False),
+        ((DB, LEAD), (CD, LEAD), False),
+        ((DB, GRADE), (CD, LEAD), False),
+        ((CD, LEAD), (TS, LEAD), False),
     ],
 )
 def test_what_is_a_promotion_into_a_leading_post(
-    before: tuple[R, T], after: tuple[R, T], promotion: bool
+    before: Held, after: Held, promotion: bool
 ) -> None:
-    assert is_promotion(Post(*before), Post(*after)) is promotion
+    assert is_promotion(_post(before), _post(after)) is promotion
+
+
+@pytest.mark.parametrize(
+    ("before", "rank", "named", "after"),
+    [
+        # A new cadre: the post type named is stated; left out, non_leading and not stated.
+        (None, CD, None, (CD, GRADE, INFERRED)),
+        (None, CD, GRADE, (CD, GRADE, STATED)),
+        (None, CD, LEAD, (CD, LEAD, STATED)),
+        # An existing cadre: left out, the post type is kept as it was, stated or not.
+        ((CD, LEAD, INFERRED), CD, None, (CD, LEAD, INFERRED)),
+        ((CD, GRADE, STATED), DB, None, (DB, GRADE, STATED)),
+        # Named, it is stated from then on, even unchanged.
+        ((CD, LEAD, INFERRED), CD, LEAD, (CD, LEAD, STATED)),
+        ((CD, GRADE, INFERRED), CD, GRADE, (CD, GRADE, STATED)),
+        ((CD, LEAD, STATED), CD, GRADE, (CD, GRADE, STATED)),
+    ],
+)
+def test_the_post_after_a_write(
+    before: tuple[R, T, bool] | None, rank: R, named: T | None, after: tuple[R, T, bool]
+) -> None:
+    held = None if before is None else Post(*before)
+    assert post_after(held, rank=rank, post_type=named) == Post(*after)
 
 
 @pytest.mark.parametrize(
     ("before", "after", "current", "sent", "expected"),
     [
         # A promotion naming no date: the day of the write.
-        ((R.township_section, LEAD), (R.county_division, LEAD), None, NOT_NAMED, TODAY),
-        ((R.township_section, GRADE), (R.county_division, LEAD), EARLIER, NOT_NAMED, TODAY),
-        ((R.county_division, LEAD), (R.department_bureau, LEAD), EARLIER, NOT_NAMED, TODAY),
-        ((R.county_division, GRADE), (R.county_division, LEAD), None, NOT_NAMED, TODAY),
+        ((TS, LEAD), (CD, LEAD), None, NOT_NAMED, TODAY),
+        ((TS, GRADE), (CD, LEAD), EARLIER, NOT_NAMED, TODAY),
+        ((CD, LEAD), (DB, LEAD), EARLIER, NOT_NAMED, TODAY),
+        ((CD, GRADE), (CD, LEAD), None, NOT_NAMED, TODAY),
+        # The same, the grade never stated: no promotion, the date on record stays.
+        ((CD, GRADE, INFERRED), (CD, LEAD), None, NOT_NAMED, None),
+        ((CD, GRADE, INFERRED), (CD, LEAD), EARLIER, NOT_NAMED, EARLIER),
+        ((TS, GRADE, INFERRED), (CD, LEAD), None, NOT_NAMED, TODAY),
         # A promotion naming its date: that date; an explicit null (PATCH) clears it.
-        ((R.township_section, LEAD), (R.county_division, LEAD), None, SENT, SENT),
-        ((R.township_section, LEAD), (R.county_division, LEAD), EARLIER, EARLIER, EARLIER),
-        ((R.township_section, LEAD), (R.county_division, LEAD), EARLIER, None, None),
+        ((TS, LEAD), (CD, LEAD), None, SENT, SENT),
+        ((TS, LEAD), (CD, LEAD), EARLIER, EARLIER, EARLIER),
+        ((TS, LEAD), (CD, LEAD), EARLIER, None, None),
+        ((CD, GRADE, INFERRED), (CD, LEAD), None, SENT, SENT),
         # No promotion and no date: the date on record stays, whatever it is.
-        ((R.township_section, GRADE), (R.county_division, GRADE), None, NOT_NAMED, None),
-        ((R.township_section, GRADE), (R.county_division, GRADE), EARLIER, NOT_NAMED, EARLIER),
-        ((R.county_division, LEAD), (R.county_division, LEAD), EARLIER, NOT_NAMED, EARLIER),
-        ((R.department_bureau, LEAD), (R.county_division, LEAD), EARLIER, NOT_NAMED, EARLIER),
-        ((R.county_division, LEAD), (R.county_division, GRADE), EARLIER, NOT_NAMED, EARLIER),
-        ((R.township_section, GRADE), (R.township_section, LEAD), None, NOT_NAMED, None),
+        ((TS, GRADE), (CD, GRADE), None, NOT_NAMED, None),
+        ((TS, GRADE), (CD, GRADE), EARLIER, NOT_NAMED, EARLIER),
+        ((CD, LEAD), (CD, LEAD), EARLIER, NOT_NAMED, EARLIER),
+        ((DB, LEAD), (CD, LEAD), EARLIER, NOT_NAMED, EARLIER),
+        ((CD, LEAD), (CD, GRADE), EARLIER, NOT_NAMED, EARLIER),
+        ((TS, GRADE), (TS, LEAD), None, NOT_NAMED, None),
         # No promotion with a date, or null: what the write names.
-        ((R.county_division, LEAD), (R.county_division, LEAD), EARLIER, SENT, SENT),
+        ((CD, LEAD), (CD, LEAD), EARLIER, SENT, SENT),
         ((R.section_member, GRADE), (R.section_member, GRADE), None, SENT, SENT),
-        ((R.county_division, LEAD), (R.county_division, LEAD), EARLIER, None, None),
+        ((CD, LEAD), (CD, LEAD), EARLIER, None, None),
     ],
 )
 def test_promoted_on_after_a_write(
-    before: tuple[R, T],
-    after: tuple[R, T],
+    before: Held,
+    after: Held,
     current: date | None,
     sent: date | Unnamed | None,
     expected: date | None,
 ) -> None:
-    got = promoted_on(Post(*before), Post(*after), current=current, sent=sent, today=TODAY)
+    got = promoted_on(_post(before), _post(after), current=current, sent=sent, today=TODAY)
     assert got == expected
 
 
 @pytest.mark.parametrize(
     ("post", "sent", "expected"),
     [
-        ((R.county_division, LEAD), NOT_NAMED, None),  # creating a cadre is no promotion
-        ((R.county_division, LEAD), None, None),
-        ((R.county_division, LEAD), SENT, SENT),
+        ((CD, LEAD), NOT_NAMED, None),  # creating a cadre is no promotion
+        ((CD, LEAD), None, None),
+        ((CD, LEAD), SENT, SENT),
         ((R.section_member, GRADE), SENT, SENT),  # HR's date is kept, whatever the post
     ],
 )
 def test_a_new_cadre_has_only_the_date_hr_sends(
     post: tuple[R, T], sent: date | Unnamed | None, expected: date | None
 ) -> None:
-    assert promoted_on(None, Post(*post), current=None, sent=sent, today=TODAY) == expected
+    assert promoted_on(None, _post(post), current=None, sent=sent, today=TODAY) == expected
 
 
 @pytest.mark.parametrize(
     ("before", "current", "rank", "post_type", "sent", "expected"),
     [
         # The post type left out is kept: a raise of a leading post is a promotion.
-        ((R.township_section, LEAD), None, R.county_division, None, None, (LEAD, TODAY)),
-        ((R.township_section, GRADE), None, R.county_division, None, None, (GRADE, None)),
-        ((R.township_section, GRADE), None, R.county_division, LEAD, None, (LEAD, TODAY)),
+        ((TS, LEAD), None, CD, None, None, (LEAD, STATED, TODAY)),
+        ((TS, GRADE), None, CD, None, None, (GRADE, STATED, None)),
+        ((TS, GRADE), None, CD, LEAD, None, (LEAD, STATED, TODAY)),
         # The same record again, its date empty: nothing changes, the date set stays.
-        ((R.county_division, LEAD), TODAY, R.county_division, LEAD, None, (LEAD, TODAY)),
-        ((R.county_division, LEAD), TODAY, R.county_division, None, None, (LEAD, TODAY)),
-        ((R.county_division, LEAD), EARLIER, R.county_division, None, SENT, (LEAD, SENT)),
-        ((R.county_division, LEAD), EARLIER, R.county_division, GRADE, None, (GRADE, EARLIER)),
+        ((CD, LEAD), TODAY, CD, LEAD, None, (LEAD, STATED, TODAY)),
+        ((CD, LEAD), TODAY, CD, None, None, (LEAD, STATED, TODAY)),
+        ((CD, LEAD), EARLIER, CD, None, SENT, (LEAD, STATED, SENT)),
+        ((CD, LEAD), EARLIER, CD, GRADE, None, (GRADE, STATED, EARLIER)),
+        # The reviewer's case: a county leader created without a post type (or inferred by
+        # migration 0011), then HR states `leading`: classified, not promoted today ...
+        ((CD, GRADE, INFERRED), None, CD, LEAD, None, (LEAD, STATED, None)),
+        # ... unless HR had stated the grade: 四级调研员 → 副县长 is a promotion.
+        ((CD, GRADE, STATED), None, CD, LEAD, None, (LEAD, STATED, TODAY)),
+        # An inferred `leading` (a promotion on record) stays inferred while HR leaves it out.
+        ((CD, LEAD, INFERRED), EARLIER, CD, None, None, (LEAD, INFERRED, EARLIER)),
+        # A new cadre (PUT or sync creating it): no promotion; stated only if named.
+        (None, None, CD, None, None, (GRADE, INFERRED, None)),
+        (None, None, CD, LEAD, SENT, (LEAD, STATED, SENT)),
     ],
 )
 def test_hr_sends_its_whole_record(
-    before: tuple[R, T],
+    before: Held | None,
     current: date | None,
     rank: R,
     post_type: T | None,
     sent: date | None,
-    expected: tuple[T, date | None],
+    expected: tuple[T, bool, date | None],
 ) -> None:
-    got = after_hr_record(
-        Post(*before), current=current, rank=rank, post_type=post_type, sent=sent, today=TODAY
+    held = None if before is None else _post(before)
+    post, got = after_hr_record(
+        held, current=current, rank=rank, post_type=post_type, sent=sent, today=TODAY
     )
-    assert got == expected
+    assert (post.rank, post.post_type, post.stated, got) == (rank, *expected)
 
 
 # 11010519491231002X: born 1949-12-31, sequence 002 (even: a woman).

@@ -163,7 +163,8 @@ async def test_0010_brings_cn_2023_to_revision_2_and_leaves_snapshots_alone(
 
 async def test_0011_marks_promoted_cadres_leading(migrated_url: str, engine: AsyncEngine) -> None:
     """Every promotion recorded before post types existed was read as one into a leading post:
-    those cadres become `leading`, the rest `non_leading`."""
+    those cadres become `leading`, the rest `non_leading`; both inferred, not stated (so a first
+    `leading` stated later for a county leader is no promotion, docs/rules.md rule 4)."""
     config = alembic_config(migrated_url)
     before = ScriptDirectory.from_config(config).get_revision("0011").down_revision
     assert isinstance(before, str)
@@ -202,15 +203,24 @@ async def test_0011_marks_promoted_cadres_leading(migrated_url: str, engine: Asy
         await engine.dispose()
         await asyncio.to_thread(command.upgrade, config, "head")
         async with engine.connect() as conn:
-            post_types: dict[str, str] = dict(
-                (
+            post_types = {
+                hr_id: (post_type, stated)
+                for hr_id, post_type, stated in (
                     await conn.execute(
-                        text("SELECT hr_id, post_type FROM cadre WHERE org_unit_id = :unit"),
+                        text(
+                            "SELECT hr_id, post_type, post_type_stated FROM cadre "
+                            "WHERE org_unit_id = :unit"
+                        ),
                         {"unit": unit},
                     )
                 ).all()
-            )
-        assert post_types == {"MIG-P": "leading", "MIG-N": "non_leading"}
+            }
+        assert post_types == {"MIG-P": ("leading", False), "MIG-N": ("non_leading", False)}
+        with pytest.raises(IntegrityError, match="post_type_stated"):
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE cadre SET post_type_stated = NULL WHERE id = :id"), {"id": never}
+                )
         with pytest.raises(IntegrityError, match="ck_cadre_posttype"):
             async with engine.begin() as conn:
                 await conn.execute(

@@ -104,13 +104,127 @@ async def test_the_same_write_again_keeps_the_date(client: httpx.AsyncClient, pa
 async def test_a_grade_turned_into_a_leading_post_is_a_promotion(
     client: httpx.AsyncClient, path: str
 ) -> None:
-    """四级调研员 → 副县长: the same rank, now a leading post."""
+    """四级调研员 → 副县长: the same rank, the grade stated by HR, now a leading post."""
     unit = await create_org_unit(client)
-    cadre = await _post(client, unit["id"], rank="county_division", position="四级调研员")
+    cadre = await _post(
+        client, unit["id"], rank="county_division", post_type="non_leading", position="四级调研员"
+    )
+    assert cadre["post_type_stated"] is True
     with pinned(SYNC_DAY):
         await PATHS[path](client, cadre, {"post_type": "leading", "position": "副县长"})
     after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
     assert _post_of(after) == ("county_division", "leading", "2025-06-01")
+    assert after["post_type_stated"] is True
+    assert await _five_year(client, after) == ("in_grace", "2026-06-01")
+
+
+async def _five_year(client: httpx.AsyncClient, cadre: Cadre) -> tuple[str, str | None]:
+    """The five-year block's status and grace deadline on 2025-12-31 (no training at all)."""
+    r = await client.get(f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": "2025-12-31"})
+    assert r.status_code == 200, r.text
+    five = r.json()["five_year"]
+    return five["status"], five["grace_deadline"]
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+async def test_a_first_stated_leading_post_is_no_promotion(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """The reviewer's case. A county leader on record before post types existed (or created
+    without one) is `non_leading` only by default: HR stating `leading` for the first time
+    classifies a post held all along. It must not start a grace year that day."""
+    unit = await create_org_unit(client)
+    cadre = await _post(client, unit["id"], rank="county_division", position="县长")
+    assert (cadre["post_type"], cadre["post_type_stated"]) == ("non_leading", False)
+    assert await _five_year(client, cadre) == ("not_met", None)
+    with pinned(SYNC_DAY):
+        await PATHS[path](client, cadre, {"post_type": "leading"})
+    after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert _post_of(after) == ("county_division", "leading", None)
+    assert after["post_type_stated"] is True
+    assert await _five_year(client, after) == ("not_met", None)
+    # Stated now, a later change of grade and post is read as such: back to a grade ...
+    with pinned(date(2025, 7, 1)):
+        await PATHS[path](client, after, {"post_type": "non_leading"})
+        # ... and into a leading post again at the same rank: a promotion.
+        await PATHS[path](client, after, {"post_type": "leading"})
+    again = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert _post_of(again) == ("county_division", "leading", "2025-07-01")
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+async def test_a_rise_into_the_leading_ranks_is_a_promotion_stated_or_not(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    unit = await create_org_unit(client)
+    cadre = await _post(client, unit["id"])  # township_section, post type left out
+    assert cadre["post_type_stated"] is False
+    with pinned(SYNC_DAY):
+        await PATHS[path](client, cadre, {"rank": "county_division", "post_type": "leading"})
+    after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert _post_of(after) == ("county_division", "leading", "2025-06-01")
+    assert await _five_year(client, after) == ("in_grace", "2026-06-01")
+
+
+async def _create_by_put(client: httpx.AsyncClient, body: dict[str, Any]) -> Cadre:
+    r = await client.put(f"{API}/cadres/by-hr-id/{body.pop('hr_id')}", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def _create_by_sync(client: httpx.AsyncClient, body: dict[str, Any]) -> Cadre:
+    unit = (await client.get(f"{API}/org-units/{body.pop('org_unit_id')}")).json()
+    r = await client.post(
+        f"{API}/sync/cadres", json={"items": [body | {"org_unit_code": unit["code"]}]}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"]["created"] == 1, r.text
+    return (await client.get(f"{API}/cadres/by-hr-id/{body['hr_id']}")).json()  # type: ignore[no-any-return]
+
+
+async def _create_by_post(client: httpx.AsyncClient, body: dict[str, Any]) -> Cadre:
+    r = await client.post(f"{API}/cadres", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+CREATE: dict[str, Callable[[httpx.AsyncClient, dict[str, Any]], Awaitable[Cadre]]] = {
+    "POST": _create_by_post,
+    "PUT": _create_by_put,
+    "sync": _create_by_sync,
+}
+
+
+@pytest.mark.parametrize("path", list(CREATE))
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        ({}, ("non_leading", False)),
+        ({"post_type": "non_leading"}, ("non_leading", True)),
+        ({"post_type": "leading"}, ("leading", True)),
+    ],
+)
+async def test_a_new_cadre_s_post_type_is_stated_only_if_sent(
+    client: httpx.AsyncClient,
+    path: str,
+    sent: dict[str, str],
+    expected: tuple[str, bool],
+) -> None:
+    unit = await create_org_unit(client)
+    with pinned(SYNC_DAY):
+        cadre = await CREATE[path](client, cadre_body(unit["id"], rank="county_division") | sent)
+    assert (cadre["post_type"], cadre["post_type_stated"]) == expected
+    assert cadre["promoted_on"] is None  # creating a cadre is no promotion
+
+
+async def test_post_type_stated_is_read_only(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"], post_type_stated=True)
+    r = await client.post(f"{API}/cadres", json=body)
+    assert r.status_code == 422, r.text
+    cadre = await _post(client, unit["id"])
+    r = await client.patch(f"{API}/cadres/{cadre['id']}", json={"post_type_stated": True})
+    assert r.status_code == 422, r.text
 
 
 @pytest.mark.parametrize("path", list(PATHS))
@@ -161,11 +275,14 @@ async def test_example_6_promotion_into_a_leading_post_and_a_rise_of_grade(
     client: httpx.AsyncClient, path: str
 ) -> None:
     """Worked example 6 (docs/rules.md#example-6): P (领导职务) and Q (职级) raised to
-    county_division on 2025-06-01, no date named, no centralised training at all."""
+    county_division on 2025-06-01, no date named, no centralised training at all; R, a county
+    head whose post type was never stated, stated `leading` the same day."""
     unit = await create_org_unit(client)
     p = await _post(client, unit["id"], name="王芳", position="副镇长")
     q = await _post(client, unit["id"], name="赵强", position="一级主任科员")
+    r = await _post(client, unit["id"], name="孙明", rank="county_division", position="县长")
     with pinned(SYNC_DAY):
+        await PATHS[path](client, r, {"post_type": "leading"})
         await PATHS[path](
             client, p, {"rank": "county_division", "post_type": "leading", "position": "副县长"}
         )
@@ -191,3 +308,9 @@ async def test_example_6_promotion_into_a_leading_post_and_a_rise_of_grade(
     assert (p_five["centralised_days"], p_five["centralised_hours"]) == ("0.00", "0.00")
     assert (q_five["status"], q_five["grace_deadline"]) == ("not_met", None)
     assert (q_five["shortfall_days"], q_five["shortfall_hours"]) == ("90.00", "550.00")
+    # R: a post type never stated, now stated `leading` at the same rank: no promotion.
+    r_read = (await client.get(f"{API}/cadres/{r['id']}")).json()
+    assert _post_of(r_read) == ("county_division", "leading", None)
+    r_five = await five_year(r)
+    assert (r_five["status"], r_five["grace_deadline"]) == ("not_met", None)
+    assert (r_five["shortfall_days"], r_five["shortfall_hours"]) == ("90.00", "550.00")

@@ -108,7 +108,11 @@ async def test_a_promotion_into_a_leading_post_starts_the_grace_year(
         ],
     )
     changed = [r["changed_fields"] for r in report["results"]]
-    assert changed == [["rank", "post_type", "promoted_on"], ["rank"]]
+    # Both now state their post type (the first sync left it out).
+    assert changed == [
+        ["rank", "post_type", "post_type_stated", "promoted_on"],
+        ["rank", "post_type_stated"],
+    ]
     leader = (await client.get(f"{API}/cadres/by-hr-id/PROM1")).json()
     assert (leader["post_type"], leader["promoted_on"]) == ("leading", local_today().isoformat())
     compliance = (await client.get(f"{API}/cadres/{leader['id']}/compliance")).json()

@@ -31,6 +31,7 @@ FIELDS = (
     "org_unit_id",
     "rank",
     "post_type",
+    "post_type_stated",
     "position",
     "promoted_on",
     "status",
@@ -49,7 +50,7 @@ class Incoming:
     birth_date: date
     org_unit_id: uuid.UUID
     rank: Rank
-    post_type: PostType | None  # None: not sent (a new cadre's is non_leading; else it is kept)
+    post_type: PostType | None  # None: not sent (a new cadre's: non_leading, not stated; else kept)
     position: str | None
     promoted_on: date | None  # None: no date named (HR not knowing one erases none)
     status: CadreStatus
@@ -58,8 +59,8 @@ class Incoming:
 def changes(current: Cadre, incoming: Incoming, today: date) -> dict[str, Any]:
     """The fields `incoming` changes in `current`, with their new values (`id_number` last);
     empty when it changes nothing. `today` is the write's effective date (a promotion's)."""
-    post_type, promoted_on = rules.after_hr_record(
-        rules.Post(current.rank, current.post_type),
+    post, promoted_on = rules.after_hr_record(
+        rules.Post(current.rank, current.post_type, current.post_type_stated),
         current=current.promoted_on,
         rank=incoming.rank,
         post_type=incoming.post_type,
@@ -72,7 +73,8 @@ def changes(current: Cadre, incoming: Incoming, today: date) -> dict[str, Any]:
         "birth_date": incoming.birth_date,
         "org_unit_id": incoming.org_unit_id,
         "rank": incoming.rank,
-        "post_type": post_type,
+        "post_type": post.post_type,
+        "post_type_stated": post.stated,
         "position": incoming.position,
         "promoted_on": promoted_on,
         "status": incoming.status,
@@ -84,10 +86,12 @@ def changes(current: Cadre, incoming: Incoming, today: date) -> dict[str, Any]:
 
 
 async def insert_many(db_session: AsyncSession, rows: Sequence[Incoming]) -> None:
-    """Create the cadres (COPY). Creating a cadre is no promotion: its date is what HR sends."""
+    """Create the cadres (COPY). Creating a cadre is no promotion: its date is what HR sends;
+    its post type is stated only if HR sent one (`rules.post_after`, as for POST and PUT)."""
     if not rows:
         return
     box = cipher()
+    posts = [rules.post_after(None, rank=row.rank, post_type=row.post_type) for row in rows]
     records: list[dict[str, Any]] = [
         {
             "id": new_id(),
@@ -98,14 +102,15 @@ async def insert_many(db_session: AsyncSession, rows: Sequence[Incoming]) -> Non
             "birth_date": row.birth_date,
             "org_unit_id": row.org_unit_id,
             "rank": row.rank,
-            "post_type": row.post_type or PostType.non_leading,
+            "post_type": post.post_type,
+            "post_type_stated": post.stated,
             "position": row.position,
             "promoted_on": row.promoted_on,
             "status": row.status,
             "id_number_ciphertext": box.encrypt(row.id_number),
             "id_number_hash": row.id_number_hash,
         }
-        for row in rows
+        for row, post in zip(rows, posts, strict=True)
     ]
     columns = ("id", "version", "hr_id", *FIELDS, "id_number_ciphertext", "id_number_hash")
     await copy_rows(
@@ -123,16 +128,18 @@ _UPDATE_MANY = text(
     UPDATE cadre AS c SET
         name = u.name, gender = u.gender, birth_date = u.birth_date,
         org_unit_id = u.org_unit_id, rank = u.rank, post_type = u.post_type,
-        position = u.position, promoted_on = u.promoted_on, status = u.status,
+        post_type_stated = u.post_type_stated, position = u.position,
+        promoted_on = u.promoted_on, status = u.status,
         id_number_ciphertext = u.ciphertext, id_number_hash = u.hash,
         version = c.version + 1, updated_at = now()
     FROM unnest(
         CAST(:id AS uuid[]), CAST(:name AS text[]), CAST(:gender AS text[]),
         CAST(:birth_date AS date[]), CAST(:org_unit_id AS uuid[]), CAST(:rank AS text[]),
-        CAST(:post_type AS text[]), CAST(:position AS text[]), CAST(:promoted_on AS date[]),
-        CAST(:status AS text[]), CAST(:ciphertext AS bytea[]), CAST(:hash AS bytea[])
-    ) AS u(id, name, gender, birth_date, org_unit_id, rank, post_type, position, promoted_on,
-           status, ciphertext, hash)
+        CAST(:post_type AS text[]), CAST(:post_type_stated AS boolean[]),
+        CAST(:position AS text[]), CAST(:promoted_on AS date[]), CAST(:status AS text[]),
+        CAST(:ciphertext AS bytea[]), CAST(:hash AS bytea[])
+    ) AS u(id, name, gender, birth_date, org_unit_id, rank, post_type, post_type_stated,
+           position, promoted_on, status, ciphertext, hash)
     WHERE c.id = u.id
     """
 )

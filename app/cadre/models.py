@@ -1,7 +1,7 @@
 import uuid
 from datetime import date
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
@@ -25,6 +25,9 @@ class Cadre(IdMixin, VersionedMixin, TimestampMixin, Base):
     post_type: Mapped[PostType] = mapped_column(
         enum_column(PostType), default=PostType.non_leading, server_default=PostType.non_leading
     )
+    # Did a write ever name the post type? False while it is only the creation default or
+    # migration 0011's inference; a first stated `leading` then is no promotion (rule 4).
+    post_type_stated: Mapped[bool] = mapped_column(default=False, server_default=false())
     position: Mapped[str | None] = mapped_column(String(200))
     promoted_on: Mapped[date | None]
     status: Mapped[CadreStatus] = mapped_column(

@@ -86,10 +86,13 @@ NOT_NAMED: Final = Unnamed.token
 
 
 class Post(NamedTuple):
-    """What a cadre holds: a rank, as a leading post (领导职务) or as a grade alone (职级)."""
+    """What a cadre holds: a rank, as a leading post (领导职务) or as a grade alone (职级), and
+    whether a write ever stated that post type (`stated`), as opposed to a creation that left it
+    out (the default `non_leading`) or migration 0011, which inferred it from `promoted_on`."""
 
     rank: Rank
     post_type: PostType
+    stated: bool
 
 
 def is_promotion(before: Post, after: Post) -> bool:
@@ -98,7 +101,11 @@ def is_promotion(before: Post, after: Post) -> bool:
     Only a leading post at a leading rank counts, reached either
     - by a higher rank: into the leading ranks, or from one leading rank to a higher one (a
       county head made a department head is promoted again, and owes the requirement anew); or
-    - by turning a grade into a post at the same rank (四级调研员 → 副县长).
+    - by turning a grade into a post at the same rank (四级调研员 → 副县长), where the grade was
+      stated by a write. A `non_leading` that is only a default or migration 0011's inference
+      says nothing of the cadre's post: the first `leading` stated for it is the record's
+      classification of a post held all along (an existing 副县长 HR now describes), not a
+      promotion that day.
     A rise of grade alone (一级主任科员 → 四级调研员) is none, nor a move to a lower rank, even
     into a leading post (a 二级巡视员, a department_bureau grade, appointed head of a city
     bureau, a county_division post, is not promoted).
@@ -106,7 +113,21 @@ def is_promotion(before: Post, after: Post) -> bool:
     if after.post_type is not PostType.leading or after.rank not in LEADING_RANKS:
         return False
     higher = _RANK_ORDER[after.rank] - _RANK_ORDER[before.rank]
-    return higher > 0 or (higher == 0 and before.post_type is PostType.non_leading)
+    if higher != 0:
+        return higher > 0
+    return before.post_type is PostType.non_leading and before.stated
+
+
+def post_after(before: Post | None, *, rank: Rank, post_type: PostType | None) -> Post:
+    """The post after a write of `rank` that names `post_type` (None: the write leaves it out).
+
+    A post type named is stated from then on. Left out, a new cadre's is `non_leading`, not
+    stated; an existing cadre's is kept, stated or not."""
+    if post_type is not None:
+        return Post(rank, post_type, stated=True)
+    if before is None:
+        return Post(rank, PostType.non_leading, stated=False)
+    return Post(rank, before.post_type, before.stated)
 
 
 def promoted_on(
@@ -133,19 +154,36 @@ def promoted_on(
     return current
 
 
+def after_write(
+    before: Post | None,
+    *,
+    current: date | None,
+    rank: Rank,
+    post_type: PostType | None,
+    sent: date | Unnamed | None,
+    today: date,
+) -> tuple[Post, date | None]:
+    """The post and `promoted_on` after any write of a cadre: POST (`before` None), PATCH, PUT
+    by HR id and the bulk sync. `post_type` None: the write leaves it out; `sent` as for
+    `promoted_on`."""
+    after = post_after(before, rank=rank, post_type=post_type)
+    return after, promoted_on(before, after, current=current, sent=sent, today=today)
+
+
 def after_hr_record(
-    before: Post,
+    before: Post | None,
     *,
     current: date | None,
     rank: Rank,
     post_type: PostType | None,
     sent: date | None,
     today: date,
-) -> tuple[PostType, date | None]:
-    """The post type and `promoted_on` after HR sends its whole record of an existing cadre
-    (PUT by HR id, bulk sync). A post type left out (None) is kept; an empty date names none,
-    for HR not knowing the date must not erase the one a promotion set, and sending the same
-    record again must change nothing."""
-    after = Post(rank, post_type or before.post_type)
+) -> tuple[Post, date | None]:
+    """The post and `promoted_on` after HR sends its whole record of a cadre (PUT by HR id,
+    bulk sync; `before` None: a new cadre). A post type left out (None) is kept; an empty date
+    names none, for HR not knowing the date must not erase the one a promotion set, and sending
+    the same record again must change nothing."""
     named: date | Unnamed = NOT_NAMED if sent is None else sent
-    return after.post_type, promoted_on(before, after, current=current, sent=named, today=today)
+    return after_write(
+        before, current=current, rank=rank, post_type=post_type, sent=named, today=today
+    )

@@ -23,15 +23,27 @@ IdNumber = Annotated[
 ]
 
 POST_TYPE_TEXT = (
-    "`leading` (领导职务) or `non_leading` (职级, a grade alone). Turning `non_leading` into "
-    "`leading` at the same or a higher leading rank is a promotion into a leading post "
-    "(docs/rules.md rule 4)"
+    "`leading` (领导职务) or `non_leading` (职级, a grade alone). Naming it states it "
+    "(`post_type_stated`). Turning a stated `non_leading` into `leading` at the same leading rank "
+    "is a promotion into a leading post; a `non_leading` never stated (a creation's default, or "
+    "inferred when post types were introduced) turned `leading` at the same rank is a "
+    "classification, not a promotion (docs/rules.md rule 4)"
+)
+POST_TYPE_KEPT_TEXT = (
+    POST_TYPE_TEXT
+    + ". Left out: the stored post type is kept (a new cadre: non_leading, not stated)"
+)
+POST_TYPE_STATED_TEXT = (
+    "Read-only. True once a write named `post_type`; false while it is only the default of a "
+    "creation that left it out, or inferred from `promoted_on` when post types were introduced "
+    "(`leading` where a promotion was recorded, else `non_leading`). While false, the first "
+    "`leading` stated at the same rank sets no `promoted_on` (docs/rules.md rule 4)"
 )
 PROMOTED_ON_TEXT = (
     "Date of the latest promotion into a leading post; it starts the grace year of "
     "docs/rules.md rule 4. A date sent always wins. Creating a cadre is no promotion: a new cadre "
     "has the date sent, else none. A write that names no date keeps the stored one, unless it "
-    "promotes the cadre into a leading post (a higher leading rank, or `non_leading` to "
+    "promotes the cadre into a leading post (a higher leading rank, or a stated `non_leading` to "
     "`leading`, with `post_type` `leading`): then the date becomes the day of the write"
 )
 
@@ -43,7 +55,6 @@ class _CadreFields(InputModel):
     birth_date: LocalDate
     org_unit_id: uuid.UUID
     rank: Rank
-    post_type: PostType = Field(default=PostType.non_leading, description=POST_TYPE_TEXT)
     position: Name | None = None
     promoted_on: LocalDate | None = Field(
         default=None,
@@ -59,16 +70,26 @@ class _CadreFields(InputModel):
 
 class CadreCreate(_CadreFields):
     hr_id: Code = Field(description="The provincial HR system's key for this person")
+    post_type: PostType = Field(
+        default=PostType.non_leading,
+        description=POST_TYPE_TEXT + ". Left out: non_leading, not stated",
+    )
+
+    def named_post_type(self) -> PostType | None:
+        """The post type the client sent; None when it left the field out (the default)."""
+        return self.post_type if "post_type" in self.model_fields_set else None
 
 
 class CadreUpsert(_CadreFields):
     """Body of the idempotent upsert keyed by HR id; `status` lets HR reactivate a cadre."""
 
-    post_type: PostType = Field(
-        default=PostType.non_leading,
-        description=POST_TYPE_TEXT + ". Left out, an existing cadre's is kept",
-    )
+    # No default advertised: a generated client would send it on every write and silently
+    # turn a stored `leading` back into `non_leading`.
+    post_type: PostType | None = Field(default=None, description=POST_TYPE_KEPT_TEXT)
     status: CadreStatus = CadreStatus.active
+
+    def named_post_type(self) -> PostType | None:
+        return self.post_type
 
 
 class CadreUpdate(InputModel):
@@ -98,6 +119,7 @@ class CadreRead(OutputModel):
     org_unit_id: uuid.UUID
     rank: Rank
     post_type: PostType = Field(description="`leading` (领导职务) or `non_leading` (职级)")
+    post_type_stated: bool = Field(description=POST_TYPE_STATED_TEXT)
     position: str | None
     promoted_on: date | None = Field(
         description="Date of the latest promotion into a leading post (docs/rules.md rule 4)"

@@ -1,8 +1,8 @@
 """Cadre master data: unique HR ids and ID numbers, a unit that exists, deactivation not erasure,
-and the promotion date of docs/rules.md rule 4 (`rules.promoted_on`, as the bulk paths apply it)."""
+and the post type and promotion date of docs/rules.md rule 4 (`rules.after_write`, as the bulk
+paths apply it)."""
 
 import uuid
-from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,29 +132,40 @@ async def update_cadre(
     }
     # PATCH names what it changes: a date, or null to clear it; left out, the date is not named.
     sent = changes.pop("promoted_on", rules.NOT_NAMED)
-    changes["promoted_on"] = _promoted_on(cadre, changes, sent)
+    after, changes["promoted_on"] = rules.after_write(
+        _post_of(cadre),
+        current=cadre.promoted_on,
+        rank=changes.get("rank", cadre.rank),
+        post_type=changes.get("post_type"),
+        sent=sent,
+        today=local_today(),
+    )
+    changes |= _post_fields(after)
     await _apply(db_session, cadre, changes, actor)
     return cadre
 
 
 def _new(data: CadreCreate | CadreUpsert) -> dict[str, Any]:
-    """A new cadre's fields: creating one is no promotion, its date is what HR sends."""
-    values = data.model_dump(exclude={"promoted_on"})
-    after = rules.Post(data.rank, data.post_type)
-    values["promoted_on"] = rules.promoted_on(
-        None, after, current=None, sent=data.promoted_on, today=local_today()
+    """A new cadre's fields: creating one is no promotion, its date is what HR sends; its post
+    type is stated only if the client named it."""
+    values = data.model_dump(exclude={"post_type", "promoted_on"})
+    after, values["promoted_on"] = rules.after_write(
+        None,
+        current=None,
+        rank=data.rank,
+        post_type=data.named_post_type(),
+        sent=data.promoted_on,
+        today=local_today(),
     )
-    return values
+    return values | _post_fields(after)
 
 
-def _promoted_on(
-    cadre: Cadre, changes: dict[str, Any], sent: date | rules.Unnamed | None
-) -> date | None:
-    before = rules.Post(cadre.rank, cadre.post_type)
-    after = rules.Post(changes.get("rank", cadre.rank), changes.get("post_type", cadre.post_type))
-    return rules.promoted_on(
-        before, after, current=cadre.promoted_on, sent=sent, today=local_today()
-    )
+def _post_of(cadre: Cadre) -> rules.Post:
+    return rules.Post(cadre.rank, cadre.post_type, cadre.post_type_stated)
+
+
+def _post_fields(post: rules.Post) -> dict[str, Any]:
+    return {"post_type": post.post_type, "post_type_stated": post.stated}
 
 
 async def _apply(
@@ -206,14 +217,15 @@ async def upsert_by_hr_id(
         await flush_mapping_conflicts(db_session, CONFLICTS)
         return cadre, True
     changes = data.model_dump(exclude={"post_type", "promoted_on"})
-    changes["post_type"], changes["promoted_on"] = rules.after_hr_record(
-        rules.Post(cadre.rank, cadre.post_type),
+    after, changes["promoted_on"] = rules.after_hr_record(
+        _post_of(cadre),
         current=cadre.promoted_on,
         rank=data.rank,
-        post_type=data.post_type if "post_type" in data.model_fields_set else None,
+        post_type=data.post_type,
         sent=data.promoted_on,
         today=local_today(),
     )
+    changes |= _post_fields(after)
     await _apply(db_session, cadre, changes, actor)
     return cadre, False
 

@@ -210,7 +210,7 @@ def _plan(
             birth_date=item.birth_date,
             org_unit_id=known.units[item.org_unit_code],
             rank=item.rank,
-            post_type=item.post_type if "post_type" in item.model_fields_set else None,
+            post_type=item.post_type,
             position=item.position,
             promoted_on=item.promoted_on,
             status=item.status,

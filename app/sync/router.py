@@ -28,9 +28,11 @@ async def sync_cadres(
     refuses (409) to take more than `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of any unit at once
     unless `force` is set. `promoted_on` follows docs/rules.md rule 4 as for every cadre write:
     a row that promotes the cadre into a leading post and names no date sets it to the day of
-    the sync (the grace year starts by itself). A cadre another request creates meanwhile with
-    a row's HR id or ID number answers 409 (`cadre.hr_id_taken`, `cadre.id_number_taken`),
-    writing nothing: send the rows again."""
+    the sync (the grace year starts by itself). A row that leaves `post_type` out keeps the
+    stored one; a row that names it states it (`post_type_stated`), and the first `leading`
+    stated for a cadre whose `non_leading` was never stated is no promotion. A cadre another
+    request creates meanwhile with a row's HR id or ID number answers 409
+    (`cadre.hr_id_taken`, `cadre.id_number_taken`), writing nothing: send the rows again."""
     return await cadres.sync_cadres(db_session, body, actor, settings.sync_max_deactivation_share)
 
 

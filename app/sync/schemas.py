@@ -4,7 +4,7 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from app.cadre.rules import id_number_mismatch
-from app.cadre.schemas import POST_TYPE_TEXT, PROMOTED_ON_TEXT, IdNumber
+from app.cadre.schemas import POST_TYPE_KEPT_TEXT, PROMOTED_ON_TEXT, IdNumber
 from app.enums import CadreStatus, Gender, OrgUnitKind, PostType, Rank
 from app.errors import ProblemFieldError
 from app.schema_types import Code, InputModel, LocalDate, Name, OutputModel, ShortName
@@ -27,10 +27,9 @@ class CadreSyncItem(InputModel):
     birth_date: LocalDate
     org_unit_code: Code
     rank: Rank
-    post_type: PostType = Field(
-        default=PostType.non_leading,
-        description=POST_TYPE_TEXT + ". Left out, an existing cadre's is kept",
-    )
+    # No default advertised: a generated client would send it on every sync and silently turn
+    # stored `leading` cadres back into `non_leading`.
+    post_type: PostType | None = Field(default=None, description=POST_TYPE_KEPT_TEXT)
     position: Name | None = None
     promoted_on: LocalDate | None = Field(
         default=None,
