@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
@@ -320,6 +321,49 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+# Transient conflicts between transactions: retrying the request is the answer, not a 500.
+_RETRY_CONFLICT = {"40P01", "40001"}  # deadlock detected, serialization failure
+_RETRY_LATER = {"55P03", "57014"}  # lock not available, statement timeout (or cancel)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        current = getattr(current, "orig", None) or current.__cause__
+    return None
+
+
+async def database_error_answer(request: Request, exc: Exception) -> JSONResponse:
+    """Errors of the driver that SQLAlchemy passes on as a plain DBAPIError: a deadlock or a
+    serialization failure is a 409 to retry; a lock or statement timeout a 503 to retry later;
+    anything else is unexpected."""
+    state = _sqlstate(exc)
+    if state in _RETRY_CONFLICT:
+        log.warning("transaction_conflict", sqlstate=state)
+        return problem_response(
+            request,
+            status=StaleWrite.status,
+            code=StaleWrite.code,
+            title=StaleWrite.title,
+            headers={"Retry-After": "1"},
+        )
+    if state in _RETRY_LATER:
+        log.warning("database_busy", sqlstate=state)
+        return problem_response(
+            request,
+            status=503,
+            code="database_busy",
+            title="The database is busy; retry later",
+            headers={"Retry-After": "5"},
+        )
+    return await _unexpected_error(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
@@ -327,6 +371,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(InterfaceError, _database_unavailable)
+    app.add_exception_handler(DBAPIError, database_error_answer)
+    # Raised by asyncpg itself where SQLAlchemy does not wrap it (COPY).
+    app.add_exception_handler(asyncpg.PostgresError, database_error_answer)
     app.add_exception_handler(OSError, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

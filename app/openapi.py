@@ -5,6 +5,7 @@
 - FastAPI's own validation-error schemas are replaced by `Problem`.
 """
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -76,7 +77,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     "read (code: `idempotency.answer_unreadable`)",
                 )
             if "requestBody" in op:
-                _also(responses, "400", "The body is not parseable JSON (code: `bad_request`)")
+                _also(
+                    responses,
+                    "400",
+                    "The body's JSON is nested too deep to read (code: `bad_request`)",
+                )
             if not path.startswith("/health"):
                 _also(responses, "500", "Unexpected error (code: `internal_error`)")
                 _also(
@@ -108,8 +113,12 @@ def _also(responses: dict[str, Any], status: str, description: str) -> None:
     declared = responses.get(status)
     if declared is None:
         responses[status] = {"description": description}
-    elif description not in declared.get("description", ""):
-        declared["description"] = f"{declared.get('description', '')}; {description}".lstrip("; ")
+        return
+    text = declared.get("description", "")
+    listed = set(re.findall(r"`([\w.]+)`", text))
+    if set(re.findall(r"`([\w.]+)`", description)) <= listed:
+        return
+    declared["description"] = f"{text}; {description}".lstrip("; ")
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -241,14 +241,23 @@ def _trigger_arguments(raw: bytes) -> tuple[set[str], dict[str, str]]:
 async def test_every_audited_column_is_classified(db_conn: Any) -> None:
     rows = await db_conn.execute(
         text(
-            "SELECT c.relname, t.tgargs, array_agg(a.attname::text ORDER BY a.attnum) "
+            "SELECT c.relname, t.tgname, t.tgargs, "
+            "array_agg(a.attname::text ORDER BY a.attnum) "
             "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-            "WHERE t.tgname = 'audit_trail_insert' GROUP BY c.relname, t.tgargs"
+            "WHERE t.tgname LIKE 'audit_trail_%' GROUP BY c.relname, t.tgname, t.tgargs"
         )
     )
-    found = {table: (bytes(args), set(columns)) for table, args, columns in rows}
+    triggers: dict[str, dict[str, bytes]] = {}
+    found: dict[str, tuple[bytes, set[str]]] = {}
+    for table, name, args, columns in rows:
+        triggers.setdefault(table, {})[name] = bytes(args)
+        found[table] = (bytes(args), set(columns))
     assert set(found) == set(AUDITED_COLUMNS)
+    for table, by_name in triggers.items():
+        # Insert, update and delete, all three with the same classification.
+        assert set(by_name) == {f"audit_trail_{e}" for e in ("insert", "update", "delete")}, table
+        assert len(set(by_name.values())) == 1, table
     for table, (args, columns) in found.items():
         declared = AUDITED_COLUMNS[table]
         audited, skipped, hidden = declared["audited"], declared["skipped"], declared["hidden"]

@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 
+from app.cadre.errors import PostTypeRequired
 from app.cadre.rules import (
     NOT_NAMED,
     Post,
@@ -162,6 +163,32 @@ def test_a_new_cadre_has_only_the_date_hr_sends(
 
 
 @pytest.mark.parametrize(
+    ("before", "rank"),
+    [
+        ((TS, GRADE, INFERRED), CD),  # into the leading ranks
+        ((TS, LEAD, INFERRED), CD),
+        ((CD, LEAD, INFERRED), DB),  # within them
+        ((R.section_member, GRADE, INFERRED), CD),
+    ],
+)
+def test_a_rise_into_the_leading_ranks_needs_a_stated_post_type(
+    before: tuple[R, T, bool], rank: R
+) -> None:
+    """A post type never stated is a guess: a rise that would promote a post and not a grade
+    must name it (422 cadre.post_type_required), whatever the guess."""
+    with pytest.raises(PostTypeRequired) as refused:
+        post_after(Post(*before), rank=rank, post_type=None)
+    assert refused.value.errors is not None
+    assert refused.value.errors[0].pointer == "/body/post_type"
+    # Named, it is decided; stated already, it is kept; below the leading ranks, no question.
+    assert post_after(Post(*before), rank=rank, post_type=LEAD).stated
+    assert post_after(Post(before[0], before[1], STATED), rank=rank, post_type=None).stated
+    assert post_after(Post(R.section_member, GRADE, INFERRED), rank=TS, post_type=None) == Post(
+        TS, GRADE, INFERRED
+    )
+
+
+@pytest.mark.parametrize(
     ("before", "current", "rank", "post_type", "sent", "expected"),
     [
         # The post type left out is kept: a raise of a leading post is a promotion.
@@ -173,6 +200,12 @@ def test_a_new_cadre_has_only_the_date_hr_sends(
         ((CD, LEAD), TODAY, CD, None, None, (LEAD, STATED, TODAY)),
         ((CD, LEAD), EARLIER, CD, None, SENT, (LEAD, STATED, SENT)),
         ((CD, LEAD), EARLIER, CD, GRADE, None, (GRADE, STATED, EARLIER)),
+        # The record read back and sent with a higher rank: the stored date names none, so the
+        # rise promotes that day (as a PATCH of the rank alone); a new date of HR's own wins.
+        ((CD, LEAD), EARLIER, DB, LEAD, EARLIER, (LEAD, STATED, TODAY)),
+        ((CD, LEAD), EARLIER, DB, LEAD, SENT, (LEAD, STATED, SENT)),
+        # The same record again, its stored date in it: nothing changes.
+        ((CD, LEAD), EARLIER, CD, LEAD, EARLIER, (LEAD, STATED, EARLIER)),
         # The reviewer's case: a county leader created without a post type (or inferred by
         # migration 0011), then HR states `leading`: classified, not promoted today ...
         ((CD, GRADE, INFERRED), None, CD, LEAD, None, (LEAD, STATED, None)),

@@ -78,7 +78,12 @@ async def test_upsert_by_hr_id_is_idempotent(client: httpx.AsyncClient) -> None:
 
     promoted = await client.put(
         f"{API}/cadres/by-hr-id/{hr_id}",
-        json={**body, "rank": "county_division", "promoted_on": "2025-03-15"},
+        json={
+            **body,
+            "rank": "county_division",
+            "post_type": "leading",
+            "promoted_on": "2025-03-15",
+        },
     )
     assert promoted.status_code == 200
     assert promoted.json()["rank"] == "county_division"
@@ -110,7 +115,8 @@ async def test_patch_checks_the_merged_record(client: httpx.AsyncClient) -> None
     body = assert_problem(r, 422, "validation_failed")
     assert body["errors"][0]["pointer"] == "/body/id_number"
     r = await client.patch(
-        f"{API}/cadres/{cadre['id']}", json={"rank": "county_division", "position": None}
+        f"{API}/cadres/{cadre['id']}",
+        json={"rank": "county_division", "post_type": "non_leading", "position": None},
     )
     assert r.status_code == 200
     assert (r.json()["rank"], r.json()["position"]) == ("county_division", None)

@@ -6,14 +6,18 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.tokens import issue
 from app.config import Settings
 from app.enums import Role
+from app.errors import database_error_answer
 from app.main import create_app
 from tests.conftest import add_user, bearer
 from tests.factories import API, create_org_unit
@@ -243,3 +247,25 @@ def test_problem_schema_documented_for_every_error(app: FastAPI) -> None:
                 if status.startswith(("4", "5")) and not path.startswith("/health"):
                     assert list(resp["content"]) == [PROBLEM], (method, path, status)
     json.dumps(doc)
+
+
+async def _answer_to(exc: Exception) -> tuple[int, str, str | None]:
+    request = Request({"type": "http", "method": "GET", "path": "/x", "headers": []})
+    response = await database_error_answer(request, exc)
+    body = json.loads(bytes(response.body))
+    return response.status_code, body["code"], response.headers.get("retry-after")
+
+
+async def test_transaction_conflicts_and_timeouts_are_retryable_problems(db_conn: Any) -> None:
+    """A statement timeout or a deadlock reaches the service as a bare DBAPIError (or, from a
+    COPY, as asyncpg's own error): a 503 or a 409 to retry, never a 500."""
+    savepoint = await db_conn.begin_nested()
+    await db_conn.execute(text("SET LOCAL statement_timeout = 1"))
+    with pytest.raises(DBAPIError) as timeout:
+        await db_conn.execute(text("SELECT pg_sleep(1)"))
+    await savepoint.rollback()
+    assert await _answer_to(timeout.value) == (503, "database_busy", "5")
+    deadlock = asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+    assert await _answer_to(deadlock) == (409, "concurrent_update", "1")
+    serialization = asyncpg.exceptions.SerializationError("could not serialize access")
+    assert await _answer_to(serialization) == (409, "concurrent_update", "1")

@@ -314,3 +314,62 @@ async def test_example_6_promotion_into_a_leading_post_and_a_rise_of_grade(
     r_five = await five_year(r)
     assert (r_five["status"], r_five["grace_deadline"]) == ("not_met", None)
     assert (r_five["shortfall_days"], r_five["shortfall_hours"]) == ("90.00", "550.00")
+
+
+async def test_a_rise_needs_a_post_type_that_was_never_stated(client: httpx.AsyncClient) -> None:
+    """A rise into the leading ranks is a promotion for a post and none for a grade; a post type
+    never stated (a default, or migration 0011's guess) is not guessed: the write must name it —
+    on every path, and nothing changes meanwhile."""
+    unit = await create_org_unit(client)
+    cadre = await _post(client, unit["id"])  # township_section, post type left out
+    rise = {"rank": "county_division"}
+    r = await client.patch(f"{API}/cadres/{cadre['id']}", json=rise)
+    assert (r.status_code, r.json()["code"]) == (422, "cadre.post_type_required")
+    assert r.json()["errors"][0]["pointer"] == "/body/post_type"
+    body = {k: cadre[k] for k in ("name", "gender", "birth_date", "org_unit_id", "position")}
+    body |= {"id_number": cadre["id_number"], **rise}
+    r = await client.put(f"{API}/cadres/by-hr-id/{cadre['hr_id']}", json=body)
+    assert (r.status_code, r.json()["code"]) == (422, "cadre.post_type_required")
+    code = (await client.get(f"{API}/org-units/{unit['id']}")).json()["code"]
+    item = {k: cadre[k] for k in ("hr_id", "name", "id_number", "gender", "birth_date")}
+    item |= {"org_unit_code": code, "position": cadre["position"], **rise}
+    r = await client.post(f"{API}/sync/cadres", json={"items": [item]})
+    assert r.status_code == 200, r.text
+    (row,) = r.json()["results"]
+    assert row["outcome"] == "rejected"
+    assert (row["errors"][0]["code"], row["errors"][0]["pointer"]) == (
+        "cadre.post_type_required",
+        "/body/items/0/post_type",
+    )
+    after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert (after["rank"], after["version"]) == ("township_section", cadre["version"])
+    # A rise below the leading ranks needs nothing: it promotes no one either way.
+    r = await client.patch(f"{API}/cadres/{cadre['id']}", json={"rank": "county_division"})
+    assert r.status_code == 422
+    low = await _post(client, unit["id"], rank="section_member")
+    r = await client.patch(f"{API}/cadres/{low['id']}", json={"rank": "township_section"})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("path", ["PUT", "sync"])
+async def test_a_record_read_back_with_a_higher_rank_is_promoted_that_day(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """HR sends its whole record: a rank rise that carries the stored promotion date along
+    names no new date, so it promotes that day, as a PATCH of the rank alone does."""
+    unit = await create_org_unit(client)
+    cadre = await _post(
+        client,
+        unit["id"],
+        rank="county_division",
+        post_type="leading",
+        promoted_on="2020-01-01",
+    )
+    with pinned(SYNC_DAY):
+        await PATHS[path](
+            client,
+            cadre,
+            {"rank": "department_bureau", "post_type": "leading", "promoted_on": "2020-01-01"},
+        )
+    after = (await client.get(f"{API}/cadres/{cadre['id']}")).json()
+    assert _post_of(after) == ("department_bureau", "leading", "2025-06-01")

@@ -320,6 +320,7 @@ async def test_the_bulk_reads_and_the_deactivation_take_more_keys_than_a_stateme
     # One array parameter for any number of keys: PostgreSQL's protocol carries at most 32,767
     # parameters a statement (a snapshot may deactivate more cadres than that at once).
     unit = await create_org_unit(client)
+    other = await create_org_unit(client)
     cadre = await create_cadre(client, unit["id"])
     n = 33_000
     hr_ids = [f"NOBODY-{i}" for i in range(n)] + [cadre["hr_id"]]
@@ -338,7 +339,14 @@ async def test_the_bulk_reads_and_the_deactivation_take_more_keys_than_a_stateme
         assert await org_units.ids_by_code(db_session, codes, admin) == {
             unit["code"]: uuid.UUID(unit["id"])
         }
-        await bulk.deactivate_many(db_session, ids)
+        # Only cadres still active in the subtree go: one moved elsewhere meanwhile stays.
+        elsewhere = await org_units.get(db_session, uuid.UUID(other["id"]))
+        assert elsewhere is not None
+        await bulk.deactivate_many(db_session, ids, within=elsewhere.path)
+        await db_session.commit()
+        r = await client.get(f"{API}/cadres/{cadre['id']}")
+        assert r.json()["status"] == "active"
+        await bulk.deactivate_many(db_session, ids, within="/")
         await db_session.commit()
     r = await client.get(f"{API}/cadres/{cadre['id']}")
     assert r.json()["status"] == "inactive"

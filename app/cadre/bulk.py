@@ -20,6 +20,7 @@ from app.copy import copy_rows
 from app.db import any_of
 from app.enums import CadreStatus, Gender, PostType, Rank
 from app.ids import new_id
+from app.org_unit.tree import subtree_ids
 from app.personal_data import cipher
 
 # The columns a bulk write sets besides the keys and the ID number, in the order a changed-fields
@@ -168,13 +169,21 @@ async def update_many(
     await db_session.execute(_UPDATE_MANY, columns)
 
 
-async def deactivate_many(db_session: AsyncSession, cadre_ids: Sequence[uuid.UUID]) -> None:
-    """Deactivate active cadres (never erase them)."""
+async def deactivate_many(
+    db_session: AsyncSession, cadre_ids: Sequence[uuid.UUID], *, within: str
+) -> None:
+    """Deactivate active cadres of the subtree at path `within` (never erase them). The ids come
+    from an earlier read: a cadre moved out of the subtree, or deactivated, meanwhile is left as
+    it now is."""
     if not cadre_ids:
         return
     await db_session.execute(
         update(Cadre)
-        .where(any_of(Cadre.id, cadre_ids))
+        .where(
+            any_of(Cadre.id, cadre_ids),
+            Cadre.status == CadreStatus.active,
+            Cadre.org_unit_id.in_(subtree_ids(within)),
+        )
         .values(status=CadreStatus.inactive, version=Cadre.version + 1)
         .execution_options(synchronize_session=False)
     )

@@ -28,3 +28,11 @@ class CadreOrgUnitNotFound(UnprocessableEntity):
 class ReferencedCadreNotFound(UnprocessableEntity):
     code = "cadre.reference_not_found"
     title = "The referenced cadre does not exist"
+
+
+class PostTypeRequired(UnprocessableEntity):
+    code = "cadre.post_type_required"
+    title = (
+        "The rank rises into or within the leading ranks and the cadre's post type was never "
+        "stated: name post_type (leading for a post, non_leading for a grade)"
+    )

@@ -81,11 +81,13 @@ async def by_hr_ids(
     db_session: AsyncSession, hr_ids: Collection[str], *, for_update: bool = False
 ) -> dict[str, Cadre]:
     """The cadres with these HR ids; `for_update`: locked until the transaction ends, so that
-    a write planned from them overwrites no concurrent change (locked in id order: two such
-    transactions never wait for each other both ways)."""
+    a write planned from them overwrites no concurrent change. The lock is FOR NO KEY UPDATE,
+    the one an UPDATE takes anyway: it does not block the FOR KEY SHARE of a foreign-key check,
+    so study logs, enrollments and assessments of these cadres are written meanwhile. Taken in
+    id order, so that two syncs over the same cadres queue rather than cross."""
     stmt = select(Cadre).where(any_of(Cadre.hr_id, hr_ids))
     if for_update:
-        stmt = stmt.order_by(Cadre.id).with_for_update()
+        stmt = stmt.order_by(Cadre.id).with_for_update(key_share=True)
     return {c.hr_id: c for c in await db_session.scalars(stmt)}
 
 

@@ -11,6 +11,7 @@ from app.cadre.errors import (
     CadreOrgUnitNotFound,
     HrIdTaken,
     IdNumberTaken,
+    PostTypeRequired,
 )
 from app.cadre.schemas import (
     CadreCreate,
@@ -24,7 +25,7 @@ from app.cadre.schemas import (
 from app.cadre.service import to_read
 from app.db import DbSession
 from app.enums import CadreStatus, Rank
-from app.errors import PreconditionFailed, UnprocessableEntity
+from app.errors import PreconditionFailed, StaleWrite, UnprocessableEntity
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
 from app.org_unit.errors import OrgUnitNotFound
@@ -93,8 +94,10 @@ async def get_cadre_by_hr_id(
             HrIdTaken,
             IdNumberTaken,
             CadreOrgUnitNotFound,
+            PostTypeRequired,
             UnprocessableEntity,
             PreconditionFailed,
+            StaleWrite,
         ),
     },
 )
@@ -133,7 +136,13 @@ async def get_cadre(
     "/{cadre_id}",
     operation_id="updateCadre",
     responses=problems(
-        CadreNotFound, IdNumberTaken, CadreOrgUnitNotFound, UnprocessableEntity, PreconditionFailed
+        CadreNotFound,
+        IdNumberTaken,
+        CadreOrgUnitNotFound,
+        PostTypeRequired,
+        UnprocessableEntity,
+        PreconditionFailed,
+        StaleWrite,
     ),
 )
 async def update_cadre(

@@ -10,7 +10,9 @@ from typing import Final, NamedTuple
 from stdnum import numdb
 from stdnum.cn import ric
 
+from app.cadre.errors import PostTypeRequired
 from app.enums import LEADING_RANKS, Gender, PostType, Rank
+from app.errors import ProblemFieldError
 
 # --------------------------------------------------------------------------------------------
 # The resident ID number
@@ -122,7 +124,30 @@ def post_after(before: Post | None, *, rank: Rank, post_type: PostType | None) -
     """The post after a write of `rank` that names `post_type` (None: the write leaves it out).
 
     A post type named is stated from then on. Left out, a new cadre's is `non_leading`, not
-    stated; an existing cadre's is kept, stated or not."""
+    stated; an existing cadre's is kept, stated or not — except on a rise into or within the
+    leading ranks: whether that is a promotion (a post) or a grade depends on the post type, and
+    one never stated is a guess (a default, or migration 0011's inference). Guessing would give
+    a grade a grace year or take one from a post, so the write must name it
+    (`PostTypeRequired`, 422 `cadre.post_type_required`)."""
+    if (
+        post_type is None
+        and before is not None
+        and not before.stated
+        and rank in LEADING_RANKS
+        and _RANK_ORDER[rank] > _RANK_ORDER[before.rank]
+    ):
+        detail = (
+            f"The rank rises from {before.rank.value} to {rank.value} and the cadre's post type "
+            "was never stated: send post_type."
+        )
+        raise PostTypeRequired(
+            detail,
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/post_type", detail=detail, code=PostTypeRequired.code
+                )
+            ],
+        )
     if post_type is not None:
         return Post(rank, post_type, stated=True)
     if before is None:
@@ -182,8 +207,10 @@ def after_hr_record(
     """The post and `promoted_on` after HR sends its whole record of a cadre (PUT by HR id,
     bulk sync; `before` None: a new cadre). A post type left out (None) is kept; an empty date
     names none, for HR not knowing the date must not erase the one a promotion set, and sending
-    the same record again must change nothing."""
-    named: date | Unnamed = NOT_NAMED if sent is None else sent
+    the same record again must change nothing. A date equal to the stored one names none either:
+    a record read back and sent with a higher rank still promotes that day (as PATCH of the rank
+    alone does), while HR naming a new date of its own always wins."""
+    named: date | Unnamed = NOT_NAMED if sent is None or sent == current else sent
     return after_write(
         before, current=current, rank=rank, post_type=post_type, sent=named, today=today
     )

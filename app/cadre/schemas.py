@@ -70,14 +70,17 @@ class _CadreFields(InputModel):
 
 class CadreCreate(_CadreFields):
     hr_id: Code = Field(description="The provincial HR system's key for this person")
-    post_type: PostType = Field(
-        default=PostType.non_leading,
-        description=POST_TYPE_TEXT + ". Left out: non_leading, not stated",
+    # No default advertised: generated clients send advertised defaults, and a `non_leading`
+    # sent is stated (docs/rules.md rule 4) — the first `leading` at the same rank would then
+    # be a promotion.
+    post_type: PostType | None = Field(
+        default=None,
+        description=POST_TYPE_TEXT + ". Left out (or null): non_leading, not stated",
     )
 
     def named_post_type(self) -> PostType | None:
-        """The post type the client sent; None when it left the field out (the default)."""
-        return self.post_type if "post_type" in self.model_fields_set else None
+        """The post type the client sent; None when it left the field out."""
+        return self.post_type
 
 
 class CadreUpsert(_CadreFields):

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actor import Actor
 from app.cadre import bulk
 from app.cadre import repository as cadres
-from app.cadre.errors import CONFLICTS
+from app.cadre.errors import CONFLICTS, PostTypeRequired
 from app.cadre.models import Cadre
 from app.clock import local_today
 from app.db import mapping_conflicts
@@ -62,6 +62,7 @@ async def sync_cadres(
     to_create, to_update = _plan(valid, known, results, local_today())
 
     to_deactivate: list[tuple[uuid.UUID, str]] = []
+    within = "/"
     if data.mode == SyncMode.snapshot:
         # Rows rejected for a bad field still name their cadre: it is not missing.
         named = {item.hr_id for _, item in valid} | {
@@ -69,7 +70,9 @@ async def sync_cadres(
             for raw in data.items
             if isinstance(raw, dict) and isinstance(raw.get("hr_id"), str)
         }
-        to_deactivate = await _missing_from_snapshot(db_session, data, actor, named, max_share)
+        within, to_deactivate = await _missing_from_snapshot(
+            db_session, data, actor, named, max_share
+        )
         results += [
             SyncRowResult.model_construct(index=None, hr_id=hr_id, outcome=SyncOutcome.deactivated)
             for _, hr_id in to_deactivate
@@ -81,7 +84,9 @@ async def sync_cadres(
         with mapping_conflicts(CONFLICTS):
             await bulk.insert_many(db_session, to_create)
             await bulk.update_many(db_session, to_update)
-            await bulk.deactivate_many(db_session, [cadre_id for cadre_id, _ in to_deactivate])
+            await bulk.deactivate_many(
+                db_session, [cadre_id for cadre_id, _ in to_deactivate], within=within
+            )
     counts = Counter(r.outcome for r in results)
     return SyncReport(
         mode=data.mode,
@@ -216,7 +221,16 @@ def _plan(
             status=item.status,
         )
         current = known.existing.get(item.hr_id)
-        changed = {} if current is None else bulk.changes(current, incoming, today)
+        try:
+            changed = {} if current is None else bulk.changes(current, incoming, today)
+        except PostTypeRequired as exc:
+            problem = ProblemFieldError(
+                pointer=_pointer(index, ("post_type",)),
+                detail=exc.detail or exc.title,
+                code=exc.code,
+            )
+            results.append(_reject(index, item.model_dump(), [problem]))
+            continue
         if current is None:
             to_create.append(incoming)
             outcome = SyncOutcome.created
@@ -238,9 +252,10 @@ def _plan(
 
 async def _missing_from_snapshot(
     db_session: AsyncSession, data: CadreSync, actor: Actor, seen: set[str], max_share: Decimal
-) -> list[tuple[uuid.UUID, str]]:
-    """Active cadres of the snapshot's subtree that it leaves out. A truncated file must not
-    wipe a county: more than `max_share` of any unit's active cadres at once is refused."""
+) -> tuple[str, list[tuple[uuid.UUID, str]]]:
+    """The snapshot's subtree (its root's path) and its active cadres that the snapshot leaves
+    out. A truncated file must not wipe a county: more than `max_share` of any unit's active
+    cadres at once is refused."""
     root = await snapshot_root(db_session, data.snapshot_of, actor)
     active = await cadres.active_in_subtree(db_session, root.path)
     per_unit = Counter(code for *_, code in active)
@@ -253,4 +268,4 @@ async def _missing_from_snapshot(
             f"Deactivating would remove more than {max_share:%} of these units' active cadres: "
             f"{shown}. Send `force: true` if the snapshot is right."
         )
-    return [(cadre_id, hr_id) for cadre_id, hr_id, _ in missing]
+    return root.path, [(cadre_id, hr_id) for cadre_id, hr_id, _ in missing]

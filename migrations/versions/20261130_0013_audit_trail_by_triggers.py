@@ -184,16 +184,16 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-# The functions resolve their tables in the schema they were created in, and the session's
-# temporary schema last: a temporary table named audit_event cannot capture the trail.
+# The functions that name tables resolve them in the schema they were created in, and the
+# session's temporary schema last: a temporary table named audit_event cannot capture the trail.
+# (audit_uuid7 names none and stays without a SET clause, so that it can be inlined: it runs once
+# a row.)
 PIN_SEARCH_PATH = """
 DO $$
 BEGIN
     EXECUTE format('ALTER FUNCTION audit_trail() SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION audit_changes_sql(oid, text, text[], jsonb) '
                    'SET search_path = %I, pg_temp', current_schema());
-    EXECUTE format('ALTER FUNCTION audit_uuid7() SET search_path = %I, pg_temp',
-                   current_schema());
 END
 $$
 """
