@@ -135,6 +135,30 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
+    # Production posture (issue 10): see app.observability and app.main.
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token `/metrics` asks for (at least 32 characters). Without one, "
+        "`/metrics` is open outside production and absent (404) in production",
+    )
+    hsts_max_age_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=2 * 365 * 24 * 3600,
+        description="`Strict-Transport-Security: max-age=N` on every answer; 0 (the default) "
+        "sends none. Set it only where clients reach the service over https",
+    )
+    api_docs: bool = Field(
+        default=True,
+        description="Serve `/docs`, `/redoc` and `/openapi.json` (the contract other teams "
+        "build against); false switches all three off",
+    )
+
+    @model_validator(mode="after")
+    def _metrics_token_length(self) -> Self:
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 32:
+            raise ValueError("APP_METRICS_TOKEN must be at least 32 random characters")
+        return self
 
     @model_validator(mode="after")
     def _loopback_receivers_outside_production(self) -> Self:

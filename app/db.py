@@ -170,16 +170,23 @@ _SET = text(
     "SELECT set_config('app.actor_id', :actor_id, true), "
     "set_config('app.actor_username', :actor_username, true), "
     "set_config('app.actor_role', :actor_role, true), "
-    "set_config('app.request_id', :request_id, true)"
+    "set_config('app.request_id', :request_id, true), "
+    "set_config('app.client_request_id', :client_request_id, true)"
 )
 
 
 async def attribute(
-    db_session: AsyncSession, *, request_id: str | None, actor: Actor | None = None
+    db_session: AsyncSession,
+    *,
+    request_id: str | None,
+    actor: Actor | None = None,
+    client_request_id: str | None = None,
 ) -> None:
     """Every write of this transaction from now on is recorded as `actor`'s (none: a system
-    write) from `request_id`. Settings every call overwrites all four, so nothing of an earlier
-    caller lingers; they end with the transaction."""
+    write) from `request_id`, the server's own id of the request (or a job's name), with the
+    `X-Request-ID` the client sent beside it as `client_request_id` (migration 0015). Every
+    call overwrites all the settings, so nothing of an earlier caller lingers; they end with
+    the transaction."""
     await db_session.execute(
         _SET,
         {
@@ -187,5 +194,6 @@ async def attribute(
             "actor_username": actor.username if actor else "",
             "actor_role": actor.role.value if actor else "",
             "request_id": request_id or "",
+            "client_request_id": client_request_id or "",
         },
     )

@@ -1,5 +1,6 @@
 """Application factory: lifespan, routers, middleware, error handlers. Nothing else."""
 
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,17 +22,22 @@ from app.cadre.router import router as cadre_router
 from app.change_feed.router import router as change_feed_router
 from app.compliance.router import report_router
 from app.compliance.router import router as compliance_router
-from app.config import Settings, get_settings
+from app.config import Environment, Settings, get_settings
 from app.credit_policy.router import router as credit_policy_router
 from app.db import attribute, create_engine, create_sessionmaker, transaction
 from app.enrollment.router import closing_router as session_closing_router
 from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
-from app.errors import install_error_handlers
+from app.errors import Unauthorized, install_error_handlers
 from app.health.router import router as health_router
 from app.imports.router import router as import_router
 from app.imports.schemas import StudyLogImport, StudyLogImportRow
-from app.observability import Metrics, RequestContextMiddleware, configure_logging
+from app.observability import (
+    Metrics,
+    RequestContextMiddleware,
+    configure_logging,
+    security_headers,
+)
 from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
 from app.security import authorize
@@ -100,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url="/openapi.json" if settings.api_docs else None,
         servers=[{"url": "/", "description": "This deployment"}],
         license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
         contact={"name": "干部教育科 (cadre education office)"},
@@ -119,7 +125,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.extra_openapi_models = [StudyLogImport, StudyLogImportRow]
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        headers=security_headers(hsts_max_age_seconds=settings.hsts_max_age_seconds),
+    )
 
     # Every API router is protected as a whole: no route can forget to authenticate.
     protected = [Security(authorize)]
@@ -149,10 +159,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(token_router)
     app.include_router(health_router)
 
+    _install_metrics(app, settings, metrics)
+    if settings.api_docs:
+        _install_docs(app)
+    return app
+
+
+def _install_metrics(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """With APP_METRICS_TOKEN set, `/metrics` answers only `Authorization: Bearer <token>`.
+    Without it, it is open outside production and absent (404) in production: request counts
+    by route and latencies are no business of the public."""
+    token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else None
+    if token is None and settings.env == Environment.production:
+        return
+
     @app.get("/metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(request: Request) -> Response:
+        if token is not None:
+            given = request.headers.get("authorization", "").encode("latin-1")
+            if not hmac.compare_digest(given, b"Bearer " + token):
+                raise Unauthorized("Send `Authorization: Bearer <APP_METRICS_TOKEN>`.")
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI and ReDoc (APP_API_DOCS, on by default: the contract is for other teams)."""
     # Docs served from local assets: the networks this runs on are air-gapped.
     app.mount("/docs-assets", StaticFiles(directory=docs_assets.STATIC_DIR), name="docs-assets")
 
@@ -177,5 +208,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redoc_favicon_url=f"{root}/docs-assets/favicon.png",
             with_google_fonts=False,
         )
-
-    return app

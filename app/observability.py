@@ -1,8 +1,15 @@
-"""Request ids, structured JSON logs and Prometheus metrics.
+"""Request ids, structured JSON logs, Prometheus metrics and the security headers.
 
-One pure ASGI middleware does all three so every response, including errors raised before routing,
-carries `X-Request-ID` and is counted. Metrics are labelled by route template, never by raw path,
-so ids cannot explode the label space; logs never carry query strings or bodies (ID numbers).
+One pure ASGI middleware does all of them so every response, including errors raised before
+routing, carries `X-Request-ID` and the security headers, and is counted.
+
+The request id is always the server's own: a client's `X-Request-ID` cannot choose what the audit
+trail records as the request (it could otherwise pose as another request, or as a job such as
+`webhook-worker`). A well-formed one is kept beside it as `client_request_id` (in the audit
+trail and the logs) and echoed back as `X-Client-Request-ID`.
+
+Metrics are labelled by route template, never by raw path, so ids cannot explode the label space;
+logs never carry query strings or bodies (ID numbers).
 """
 
 import json
@@ -18,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+CLIENT_REQUEST_ID_HEADER = "x-client-request-id"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 log = structlog.get_logger("app.access")
@@ -97,24 +105,57 @@ async def _send_internal_error(send: Send, request_id: str, path: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _client_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            return candidate if _REQUEST_ID_RE.match(candidate) else None
+    return None
+
+
+def security_headers(*, hsts_max_age_seconds: int) -> list[tuple[bytes, bytes]]:
+    """Headers every answer carries. HSTS only where the deployment is served over https and
+    says so (`APP_HSTS_MAX_AGE_SECONDS`): sent over plain http it would lock browsers out."""
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+    if hsts_max_age_seconds > 0:
+        headers.append((b"strict-transport-security", f"max-age={hsts_max_age_seconds}".encode()))
+    return headers
+
+
+# The docs' static assets (scripts, styles, the favicon) hold no data and are the same for
+# everyone: caches may keep them. Every other answer is `no-store`: API answers carry personal
+# records, and a shared cache or the browser's disk must not keep them.
+_CACHEABLE_PREFIX = "/docs-assets/"
+_NO_STORE = (b"cache-control", b"no-store")
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.headers = headers if headers is not None else security_headers(hsts_max_age_seconds=0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                if _REQUEST_ID_RE.match(candidate):
-                    request_id = candidate
-                break
-        request_id = request_id or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = uuid.uuid4().hex
+        client_request_id = _client_request_id(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_request_id"] = client_request_id
+        extra = [*self.headers, (b"x-request-id", request_id.encode())]
+        if client_request_id is not None:
+            extra.append((CLIENT_REQUEST_ID_HEADER.encode(), client_request_id.encode()))
+        cacheable = str(scope.get("path", "")).startswith(_CACHEABLE_PREFIX)
         status = 500
         response_started = False
         started = time.perf_counter()
@@ -124,12 +165,20 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if cacheable or k.lower() != b"cache-control"
+                ]
+                headers.extend(extra)
+                if not cacheable:
+                    headers.append(_NO_STORE)
                 message = {**message, "headers": headers}
             await send(message)
 
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, client_request_id=client_request_id
+        )
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -152,4 +201,4 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.unbind_contextvars("request_id", "client_request_id")

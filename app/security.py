@@ -164,7 +164,12 @@ async def authorize(
     if request.method not in ("GET", "HEAD"):
         limiter: RateLimiter = request.app.state.write_limiter
         limiter.check(f"user:{actor.user_id}")
-    await attribute(db_session, request_id=getattr(request.state, "request_id", None), actor=actor)
+    await attribute(
+        db_session,
+        request_id=getattr(request.state, "request_id", None),
+        client_request_id=getattr(request.state, "client_request_id", None),
+        actor=actor,
+    )
     request.state.actor = actor
     return actor
 

@@ -29,8 +29,35 @@ async def test_a_write_is_attributed(client: httpx.AsyncClient) -> None:
     assert created["changes"]["code"] == unit["code"]
     assert updated["action"] == "update"
     assert updated["changes"] == {"name": {"before": "滁州市", "after": "新名字"}}
-    assert updated["request_id"] == "req-42"
+    assert updated["request_id"] == r.headers["x-request-id"]  # the server's own
+    assert updated["client_request_id"] == "req-42"
+    assert created["client_request_id"] is None
     assert (updated["actor_id"], updated["actor_role"]) == (me["id"], "admin")
+
+
+async def test_a_client_cannot_choose_the_request_id_of_the_trail(
+    client: httpx.AsyncClient,
+) -> None:
+    """A client's X-Request-ID sits beside the server's id, never in its place: it cannot pose
+    as a job (`webhook-worker`) or as another request (issue 10)."""
+    unit = await create_org_unit(client)
+    url = f"{API}/org-units/{unit['id']}"
+    first = await client.patch(url, json={"name": "一"}, headers={"X-Request-ID": "webhook-worker"})
+    second = await client.patch(
+        url, json={"name": "二"}, headers={"X-Request-ID": "webhook-worker"}
+    )
+    assert first.status_code == second.status_code == 200
+    _, *updates = await _events(client, unit["id"])
+    assert [(u["request_id"], u["client_request_id"]) for u in updates] == [
+        (first.headers["x-request-id"], "webhook-worker"),
+        (second.headers["x-request-id"], "webhook-worker"),
+    ]
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    found = await client.get(f"{API}/audit-events", params={"client_request_id": "webhook-worker"})
+    assert [e["id"] for e in found.json()["items"]] == [u["id"] for u in updates]
+    assert (
+        await client.get(f"{API}/audit-events", params={"request_id": "webhook-worker"})
+    ).json()["items"] == []
 
 
 async def test_id_numbers_never_enter_the_trail(client: httpx.AsyncClient) -> None:

@@ -179,13 +179,19 @@ async def test_body_that_is_not_json(client: httpx.AsyncClient) -> None:
     assert r.headers["content-type"].startswith(PROBLEM)
 
 
-async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+async def test_the_request_id_is_the_servers_own(client: httpx.AsyncClient) -> None:
+    """A client's well-formed X-Request-ID is echoed as X-Client-Request-ID, beside the
+    server's own id; it never replaces it (issue 10)."""
     r = await client.get("/health/live", headers={"X-Request-ID": "trace-abc.123"})
-    assert r.headers["x-request-id"] == "trace-abc.123"
-    r = await client.get("/health/live", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert r.headers["x-client-request-id"] == "trace-abc.123"
     generated = r.headers["x-request-id"]
-    assert generated != "bad id\twith spaces"
+    assert generated != "trace-abc.123"
     assert len(generated) == 32
+    again = await client.get("/health/live", headers={"X-Request-ID": "trace-abc.123"})
+    assert again.headers["x-request-id"] != generated
+    r = await client.get("/health/live", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert "x-client-request-id" not in r.headers
+    assert len(r.headers["x-request-id"]) == 32
 
 
 async def test_metrics_are_labelled_by_route_template(client: httpx.AsyncClient) -> None:

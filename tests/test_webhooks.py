@@ -6,7 +6,10 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
+import struct
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -368,6 +371,84 @@ def test_which_destinations_a_subscription_may_name(
                 check_url(url, settings)
 
 
+# Addresses no receiver may have, whatever Python's `is_global` says of them (it calls the
+# first four global), each with the range it stands for. Loopback is allowed, as in the tests.
+NON_GLOBAL = [
+    "fec0::1",  # site-local fec0::/10 (deprecated, but routed inside some networks)
+    "feff:ffff::1",  # site-local, its end
+    "3fff::1",  # documentation 3fff::/20
+    "192.0.0.9",  # IETF protocol assignments 192.0.0.0/24
+    "192.88.99.1",  # 6to4 relay anycast
+    "2620:4f:8000::1",  # AS112
+    "192.31.196.1",  # AS112
+    "192.175.48.1",  # AS112
+    "192.52.193.1",  # AMT
+    "fc00::1",  # unique local fc00::/7
+    "fd12:3456::1",
+    "fe80::1",  # link-local
+    "ff0e::1",  # multicast, global scope
+    "::",  # unspecified
+    "100::1",  # discard-only 100::/64
+    "5f00::1",  # SRv6 SIDs (outside global unicast 2000::/3)
+    "4000::1",  # unassigned, outside 2000::/3
+    "2001:db8::1",  # documentation
+    "2001:2::1",  # benchmarking
+    "2001:10::1",  # ORCHID
+    "2001:20::1",  # ORCHIDv2
+    "2001:3::1",  # AMT
+    "0.1.2.3",  # this network 0.0.0.0/8
+    "10.1.2.3",
+    "100.64.0.1",  # shared address space (CGNAT)
+    "169.254.169.254",
+    "172.16.0.1",
+    "192.0.2.1",  # documentation
+    "192.168.0.1",
+    "198.18.0.1",  # benchmarking 198.18.0.0/15
+    "198.19.255.254",
+    "198.51.100.1",  # documentation
+    "203.0.113.1",  # documentation
+    "224.0.0.251",  # multicast
+    "240.0.0.1",  # reserved
+    "255.255.255.255",
+    "::ffff:10.1.2.3",  # IPv4-mapped private
+    "::ffff:198.18.0.1",  # IPv4-mapped benchmarking
+    "2002:c000:0209::1",  # 6to4 of 192.0.2.9 (documentation)
+    "2002:c612:1::1",  # 6to4 of 198.18.0.1 (benchmarking)
+    "2002:c0a8:1::1",  # 6to4 of 192.168.0.1
+    "2001:0:c000:209::f7f7:f7f7",  # Teredo, server 192.0.2.9, client 8.8.8.8
+    "2001:0:808:808::f5ff:fcfe",  # Teredo, client 10.0.3.1 (obfuscated)
+    "2001:0:808:808::3f57:fefe",  # Teredo, client 192.168.1.1 (obfuscated)
+    "64:ff9b::808:808",  # NAT64: cannot be judged
+]
+
+
+@pytest.mark.parametrize("address", NON_GLOBAL)
+def test_only_global_unicast_receivers_are_accepted(address: str) -> None:
+    from app.webhook.errors import WebhookUrlNotAllowed
+    from app.webhook.service import address_refused
+
+    host = f"[{address}]" if ":" in address else address
+    default = WebhookSettings(allow_loopback=True)
+    assert address_refused(ipaddress.ip_address(address), default) is not None
+    with pytest.raises(WebhookUrlNotAllowed):
+        check_url(f"https://{host}/hooks", default)
+    # ... unless the deployment names the network.
+    network = ipaddress.ip_network(address)
+    allowing = WebhookSettings(allow_loopback=False, allowed_networks=(network,))
+    assert address_refused(ipaddress.ip_address(address), allowing) is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "2606:4700::1111", "2002:808:808::1"],
+)
+def test_global_unicast_receivers_are_accepted(address: str) -> None:
+    from app.webhook.service import address_refused
+
+    settings = WebhookSettings(allow_loopback=False)
+    assert address_refused(ipaddress.ip_address(address), settings) is None
+
+
 def test_production_refuses_loopback_receivers_unless_told() -> None:
     from app.config import Environment, Settings
 
@@ -413,7 +494,7 @@ async def test_a_name_that_cannot_be_resolved_is_refused(
     await create_cadre(client, unit["id"])
     assert await worker.deliver_once(maker, http, settings=FAST) == 0
     state = (await client.get(f"{HOOKS}/{hook['id']}")).json()
-    assert state["last_error"].startswith("refused: receiver.invalid could not be resolved")
+    assert state["last_error"] == worker.COULD_NOT_DELIVER
 
 
 async def test_a_name_that_resolves_inside_is_refused_at_delivery(
@@ -434,7 +515,7 @@ async def test_a_name_that_resolves_inside_is_refused_at_delivery(
     assert receiver.received == []
     state = (await client.get(f"{HOOKS}/{hook['id']}")).json()
     assert state["attempts"] == 1
-    assert state["last_error"].startswith("refused: localhost is a loopback address (127.0.0.1")
+    assert state["last_error"] == worker.COULD_NOT_DELIVER
 
 
 # --- delivery -------------------------------------------------------------------------------
@@ -725,8 +806,8 @@ async def test_two_workers_deliver_each_message_once(
     ("behaviour", "error"),
     [
         ("redirect", "HTTP 307"),
-        ("gone", "ConnectError"),
-        ("slow", "timed out"),
+        ("gone", "could not deliver"),
+        ("slow", "could not deliver"),
         ("client_error", "HTTP 400"),
     ],
 )
@@ -876,3 +957,93 @@ async def test_a_secret_that_cannot_be_decrypted_disables_until_rotated(
     assert sent.headers["webhook-signature"].count("v1,") == 1  # the unreadable one is dropped
     Webhook(secret).verify(sent.body, sent.headers)
     assert receiver.events() == [("cadre", "create", cadre["id"])]
+
+
+@contextmanager
+def raw_listener(behaviour: str) -> Iterator[str]:
+    """A TCP listener on 127.0.0.1 that is no HTTP receiver: `reset` closes each connection at
+    once (RST), `silent` accepts and never answers, `banner` answers another protocol's greeting
+    and hangs up. Yields its http URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            if behaviour == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            elif behaviour == "banner":
+                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+                conn.close()
+            else:
+                held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hooks"
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+async def test_the_delivery_log_is_no_port_scanner(
+    committed_client: httpx.AsyncClient,
+    receiver: Receiver,
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A closed port, a port that resets, one that never answers, one that speaks another
+    protocol, and a name that does not resolve all read alike: `could not deliver`, no status,
+    no duration. Only a receiver that answered HTTP shows its status (issue 10)."""
+    client = committed_client
+    settings = FAST.model_copy(update={"timeout_seconds": 0.5})
+    receiver.statuses = [503]
+    with receiving() as closed:
+        closed_url = closed.url  # nobody listens there any more
+    with (
+        raw_listener("reset") as reset,
+        raw_listener("silent") as silent,
+        raw_listener("banner") as banner,
+    ):
+        targets = {
+            "closed": closed_url,
+            "reset": reset,
+            "silent": silent,
+            "banner": banner,
+            "unresolvable": "https://receiver.invalid/hooks",
+            "http": receiver.url,
+        }
+        hooks = {name: await subscribe(client, url) for name, url in targets.items()}
+        unit = await create_org_unit(client)
+        await create_cadre(client, unit["id"])
+        async with worker.http_client(settings) as http:
+            assert await worker.deliver_once(maker, http, settings=settings) == 0
+    seen = {}
+    for name, hook in hooks.items():
+        state = (await client.get(f"{HOOKS}/{hook['id']}")).json()
+        (attempt,) = (await client.get(f"{HOOKS}/{hook['id']}/deliveries")).json()["items"]
+        seen[name] = (
+            state["last_error"],
+            attempt["error"],
+            attempt["status_code"],
+            attempt["duration_ms"] is None,
+            attempt["succeeded"],
+        )
+    unreachable = ("could not deliver", "could not deliver", None, True, False)
+    assert seen == {
+        "closed": unreachable,
+        "reset": unreachable,
+        "silent": unreachable,
+        "banner": unreachable,
+        "unresolvable": unreachable,
+        "http": ("HTTP 503", "HTTP 503", 503, False, False),
+    }

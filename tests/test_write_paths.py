@@ -441,7 +441,11 @@ def test_every_write_route_is_listed(app: FastAPI) -> None:
     assert _write_operations(app) == set(WRITE_PATHS)
 
 
-async def _traces(db_conn: AsyncConnection, request_id: str) -> tuple[list[Any], list[Trace]]:
+async def _traces(
+    db_conn: AsyncConnection, client_request_id: str
+) -> tuple[list[Any], list[Trace]]:
+    """What the requests sent with `client_request_id` (X-Request-ID) left: the trail keeps
+    the client's id beside the server's own, and the feed carries the server's."""
     audited = (
         await db_conn.execute(
             select(
@@ -450,13 +454,16 @@ async def _traces(db_conn: AsyncConnection, request_id: str) -> tuple[list[Any],
                 AuditEvent.entity_id,
                 AuditEvent.actor_id,
                 AuditEvent.actor_role,
-            ).where(AuditEvent.request_id == request_id)
+            ).where(AuditEvent.client_request_id == client_request_id)
         )
     ).all()
+    server_ids = select(AuditEvent.request_id).where(
+        AuditEvent.client_request_id == client_request_id
+    )
     fed = (
         await db_conn.execute(
             select(ChangeEvent.entity_type, ChangeEvent.action, ChangeEvent.entity_id).where(
-                ChangeEvent.request_id == request_id
+                ChangeEvent.request_id.in_(server_ids.scalar_subquery())
             )
         )
     ).all()

@@ -13,8 +13,9 @@ from app.enums import AuditAction, Role
 
 class AuditEvent(IdMixin, Base):
     """Written by the database: the audit trigger of every audited table (migration 0013) adds
-    a row for each row a statement creates, changes or deletes, with the actor and request id
-    `app.db.attribute` set for the transaction. Append-only: a trigger in the
+    a row for each row a statement creates, changes or deletes, with the actor and the request
+    ids (the server's own, and the client's `X-Request-ID` beside it) `app.db.attribute` set for
+    the transaction. Append-only: a trigger in the
     database refuses UPDATE, DELETE and TRUNCATE. No foreign keys, so the trail outlives what
     it describes."""
 
@@ -27,6 +28,7 @@ class AuditEvent(IdMixin, Base):
     actor_username: Mapped[str | None] = mapped_column(String(64))
     actor_role: Mapped[Role | None] = mapped_column(enum_column(Role))
     request_id: Mapped[str | None] = mapped_column(String(128))
+    client_request_id: Mapped[str | None] = mapped_column(String(128))  # migration 0015
     action: Mapped[AuditAction] = mapped_column(enum_column(AuditAction))
     entity_type: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[uuid.UUID]

@@ -21,6 +21,8 @@ async def list_page(
         stmt = stmt.where(AuditEvent.actor_id == where.actor_id)
     if where.request_id is not None:
         stmt = stmt.where(AuditEvent.request_id == where.request_id)
+    if where.client_request_id is not None:
+        stmt = stmt.where(AuditEvent.client_request_id == where.client_request_id)
     if where.occurred_from is not None:
         stmt = stmt.where(AuditEvent.occurred_at >= where.occurred_from)
     if where.occurred_to is not None:

@@ -23,15 +23,21 @@ async def list_audit_events(
     entity_id: uuid.UUID | None = None,
     actor_id: uuid.UUID | None = None,
     request_id: Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")] = None,
+    client_request_id: Annotated[
+        str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    ] = None,
     occurred_from: Annotated[Instant | None, Query()] = None,
     occurred_to: Annotated[Instant | None, Query()] = None,
 ) -> AuditEventPage:
-    """Who did what, when, from which request: oldest first. For `admin` and `auditor`."""
+    """Who did what, when, from which request: oldest first. For `admin` and `auditor`.
+    `request_id` is the server's id of the request (the `X-Request-ID` of its answer);
+    `client_request_id` the `X-Request-ID` the client sent, if any."""
     where = AuditFilter(
         entity_type=entity_type,
         entity_id=entity_id,
         actor_id=actor_id,
         request_id=request_id,
+        client_request_id=client_request_id,
         occurred_from=occurred_from,
         occurred_to=occurred_to,
     )

@@ -17,6 +17,7 @@ class AuditFilter:
     entity_id: uuid.UUID | None = None
     actor_id: uuid.UUID | None = None
     request_id: str | None = None
+    client_request_id: str | None = None
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
 
@@ -27,7 +28,14 @@ class AuditEventRead(OutputModel):
     actor_id: uuid.UUID | None
     actor_username: str | None
     actor_role: Role | None
-    request_id: str | None = Field(description="The X-Request-ID of the request that did it")
+    request_id: str | None = Field(
+        description="The server's id of the request that did it (the `X-Request-ID` of its "
+        "answer), or the name of the job that did it (`cli:create-admin`, `webhook-worker`)"
+    )
+    client_request_id: str | None = Field(
+        description="The `X-Request-ID` the client sent with that request, if any: the "
+        "client's own label, recorded beside the server's id, never in its place",
+    )
     action: AuditAction
     entity_type: str = Field(examples=["cadre", "study_log"])
     entity_id: uuid.UUID

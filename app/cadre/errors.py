@@ -16,6 +16,14 @@ class IdNumberTaken(Conflict):
     title = "Another cadre already has this resident ID number"
 
 
+class CadreNotRegistrable(Conflict):
+    """A clash with a cadre outside the caller's scope: one answer, naming neither the field nor
+    the cadre, so that HR ids and ID numbers of other units cannot be probed field by field."""
+
+    code = "cadre.not_registrable"
+    title = "A cadre outside your org subtree holds this HR id or resident ID number"
+
+
 # The cadre table's unique constraints, by name: the error a write that lost a race raises.
 CONFLICTS = {"uq_cadre_hr_id": HrIdTaken(), "uq_cadre_id_number_hash": IdNumberTaken()}
 

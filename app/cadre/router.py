@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from app.cadre import service
 from app.cadre.errors import (
     CadreNotFound,
+    CadreNotRegistrable,
     CadreOrgUnitNotFound,
     HrIdTaken,
     IdNumberTaken,
@@ -64,11 +65,18 @@ async def list_cadres(
     "",
     operation_id="createCadre",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(HrIdTaken, IdNumberTaken, CadreOrgUnitNotFound),
+    responses=problems(HrIdTaken, IdNumberTaken, CadreNotRegistrable, CadreOrgUnitNotFound),
 )
 async def create_cadre(
     body: CadreCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> CadreRead:
+    """Register a cadre.
+
+    Scope before uniqueness: the org unit is checked first (one outside the caller's subtree
+    answers 422 `cadre.org_unit_not_found`). A clash with a cadre the caller can see names the
+    field (`cadre.hr_id_taken`, `cadre.id_number_taken`); a clash with one outside the caller's
+    subtree answers `cadre.not_registrable` for either field, naming neither field nor cadre
+    (an administrator can move a cadre between units)."""
     cadre = await service.create_cadre(db_session, body, actor)
     set_etag(response, cadre.version)
     response.headers["Location"] = f"{API_PREFIX}/cadres/{cadre.id}"
@@ -93,6 +101,7 @@ async def get_cadre_by_hr_id(
             CadreNotFound,
             HrIdTaken,
             IdNumberTaken,
+            CadreNotRegistrable,
             CadreOrgUnitNotFound,
             PostTypeRequired,
             UnprocessableEntity,
@@ -110,7 +119,14 @@ async def upsert_cadre_by_hr_id(
     if_match: IfMatch = None,
 ) -> CadreRead:
     """Create or update the cadre the HR system knows as `hr_id`. Idempotent: sending the same
-    body again changes nothing (same version, same ETag). 201 when created, 200 otherwise."""
+    body again changes nothing (same version, same ETag). 201 when created, 200 otherwise. An
+    `hr_id` held by a cadre outside the caller's subtree answers 404 `cadre.not_found`.
+
+    Scope before uniqueness: the org unit is checked first (one outside the caller's subtree
+    answers 422 `cadre.org_unit_not_found`). A clash with a cadre the caller can see names the
+    field (`cadre.hr_id_taken`, `cadre.id_number_taken`); a clash with one outside the caller's
+    subtree answers `cadre.not_registrable` for either field, naming neither field nor cadre
+    (an administrator can move a cadre between units)."""
     if if_match is not None:
         existing = await service.find_by_hr_id(db_session, hr_id, actor)
         if existing is not None:
@@ -138,6 +154,7 @@ async def get_cadre(
     responses=problems(
         CadreNotFound,
         IdNumberTaken,
+        CadreNotRegistrable,
         CadreOrgUnitNotFound,
         PostTypeRequired,
         UnprocessableEntity,
@@ -153,6 +170,13 @@ async def update_cadre(
     response: Response,
     if_match: IfMatch = None,
 ) -> CadreRead:
+    """Change a cadre's fields.
+
+    Scope before uniqueness: the org unit is checked first (one outside the caller's subtree
+    answers 422 `cadre.org_unit_not_found`). A clash with a cadre the caller can see names the
+    field (`cadre.hr_id_taken`, `cadre.id_number_taken`); a clash with one outside the caller's
+    subtree answers `cadre.not_registrable` for either field, naming neither field nor cadre
+    (an administrator can move a cadre between units)."""
     cadre = await service.get_cadre(db_session, cadre_id, actor)
     check_if_match(if_match, cadre.version)
     await service.update_cadre(db_session, cadre, body, actor)

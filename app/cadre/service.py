@@ -12,6 +12,7 @@ from app.cadre import repository, rules
 from app.cadre.errors import (
     CONFLICTS,
     CadreNotFound,
+    CadreNotRegistrable,
     CadreOrgUnitNotFound,
     HrIdTaken,
     IdNumberTaken,
@@ -29,7 +30,7 @@ from app.cadre.schemas import (
 from app.clock import local_today
 from app.db import flush_mapping_conflicts
 from app.enums import CadreStatus
-from app.errors import ProblemFieldError, UnprocessableEntity
+from app.errors import Conflict, ProblemFieldError, UnprocessableEntity
 from app.org_unit import repository as org_units
 from app.org_unit import service as org_unit_service
 from app.pagination import PageParams
@@ -103,19 +104,33 @@ async def _check_org_unit(db_session: AsyncSession, org_unit_id: uuid.UUID, acto
         )
 
 
+# Scope before uniqueness (issue 10): the org unit a write names is checked first, and a clash
+# with a cadre the caller cannot see answers CadreNotRegistrable, the same for an HR id and an ID
+# number, never the field-naming 409 a visible clash gets.
+async def _clash(db_session: AsyncSession, other: Cadre, actor: Actor, visible: Conflict) -> None:
+    if await repository.get(db_session, other.id, actor) is None:
+        raise CadreNotRegistrable()
+    raise visible
+
+
+async def _check_hr_id_free(db_session: AsyncSession, hr_id: str, actor: Actor) -> None:
+    other = await repository.get_by_hr_id(db_session, hr_id)
+    if other is not None:
+        await _clash(db_session, other, actor, HrIdTaken())
+
+
 async def _check_id_number_free(
-    db_session: AsyncSession, id_number: str, cadre_id: uuid.UUID | None
+    db_session: AsyncSession, id_number: str, cadre_id: uuid.UUID | None, actor: Actor
 ) -> None:
     other = await repository.get_by_id_number(db_session, id_number)
     if other is not None and other.id != cadre_id:
-        raise IdNumberTaken()
+        await _clash(db_session, other, actor, IdNumberTaken())
 
 
 async def create_cadre(db_session: AsyncSession, data: CadreCreate, actor: Actor) -> Cadre:
-    if await repository.get_by_hr_id(db_session, data.hr_id) is not None:
-        raise HrIdTaken()
-    await _check_id_number_free(db_session, data.id_number, None)
     await _check_org_unit(db_session, data.org_unit_id, actor)
+    await _check_hr_id_free(db_session, data.hr_id, actor)
+    await _check_id_number_free(db_session, data.id_number, None, actor)
     cadre = Cadre(**_new(data), status=CadreStatus.active)
     db_session.add(cadre)
     await flush_mapping_conflicts(db_session, CONFLICTS)
@@ -189,10 +204,10 @@ async def _apply(
                 )
             ],
         )
-    if "id_number" in changes:
-        await _check_id_number_free(db_session, id_number, cadre.id)
     if "org_unit_id" in changes:
         await _check_org_unit(db_session, changes["org_unit_id"], actor)
+    if "id_number" in changes:
+        await _check_id_number_free(db_session, id_number, cadre.id, actor)
     for field, value in changes.items():
         setattr(cadre, field, value)
     await flush_mapping_conflicts(db_session, CONFLICTS)
@@ -210,8 +225,8 @@ async def upsert_by_hr_id(
     if cadre is not None and await repository.get(db_session, cadre.id, actor) is None:
         raise CadreNotFound()  # exists, but outside the caller's scope: reveal nothing
     if cadre is None:
-        await _check_id_number_free(db_session, data.id_number, None)
         await _check_org_unit(db_session, data.org_unit_id, actor)
+        await _check_id_number_free(db_session, data.id_number, None, actor)
         cadre = Cadre(hr_id=hr_id, **_new(data))
         db_session.add(cadre)
         await flush_mapping_conflicts(db_session, CONFLICTS)

@@ -106,7 +106,14 @@ async def put_study_log(
 ) -> StudyLogRead:
     """Create a study log under an id the client chose, safe to retry: the same body again answers
     200 with the stored log; a different body under the same id answers 409. As for POST, a log
-    ends today at the latest (docs/rules.md rule 10: 422 `study_log.ends_in_future`)."""
+    ends today at the latest (docs/rules.md rule 10: 422 `study_log.ends_in_future`).
+
+    Scope before uniqueness: an id taken by a log outside the caller's subtree answers 404
+    `study_log.not_found`, as every out-of-scope id does, whatever the body; then a cadre outside
+    the caller's subtree answers 422 `cadre.reference_not_found`; only then is the body
+    compared with a stored log's (409). That an id is taken at all cannot be hidden from a PUT
+    that would otherwise create: ids are the client's random UUIDs, so there is nothing to
+    enumerate."""
     log, created = await service.put_study_log(db_session, study_log_id, body, actor)
     if created:
         response.status_code = status.HTTP_201_CREATED

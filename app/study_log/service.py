@@ -138,16 +138,27 @@ async def create_study_log(
     return log
 
 
+async def _check_visible(db_session: AsyncSession, log: StudyLog, actor: Actor) -> None:
+    if await cadres.get(db_session, log.cadre_id, actor) is None:
+        raise StudyLogNotFound()  # the id is taken outside the caller's scope: reveal nothing
+
+
 async def put_study_log(
     db_session: AsyncSession, study_log_id: uuid.UUID, data: StudyLogCreate, actor: Actor
 ) -> tuple[StudyLog, bool]:
     """Create the log with the client's id, or replay: same body → the stored log, else 409.
-    Concurrent identical PUTs serialise on the primary key: the loser sees the winner's row."""
+    Concurrent identical PUTs serialise on the primary key: the loser sees the winner's row.
+
+    Scope before uniqueness (issue 10): the log the path names, if it exists, must be the
+    caller's to see (404 otherwise, as every out-of-scope path id answers), then the cadre the
+    body names (422), and only then is the body compared (409)."""
     _check_dates(data)
     digest = fingerprint(data)
     existing = await repository.get(db_session, study_log_id)
+    if existing is not None:
+        await _check_visible(db_session, existing, actor)
+    await _check_cadre(db_session, data, actor)
     if existing is None:
-        await _check_cadre(db_session, data, actor)
         log = _new_log(data, id=study_log_id, request_fingerprint=digest)
         # A concurrent twin waits for the first to commit, then loses quietly and is answered
         # from the winner's row below.
@@ -156,8 +167,7 @@ async def put_study_log(
         assert existing is not None
         if inserted:
             return existing, True
-    if await cadres.get(db_session, existing.cadre_id, actor) is None:
-        raise StudyLogNotFound()  # the id is taken outside the caller's scope: reveal nothing
+        await _check_visible(db_session, existing, actor)  # a concurrent PUT's, elsewhere
     if existing.request_fingerprint != digest:
         raise IdempotencyConflict()
     return existing, False

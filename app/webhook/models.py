@@ -85,7 +85,7 @@ class WebhookDelivery(IdMixin, Base):
     succeeded: Mapped[bool]
     status_code: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(String(500))
-    duration_ms: Mapped[int]
+    duration_ms: Mapped[int | None]  # only when an HTTP answer came (migration 0015)
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (

@@ -83,7 +83,10 @@ class WebhookRead(OutputModel):
     next_attempt_at: datetime
     last_attempt_at: datetime | None
     last_delivered_at: datetime | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description="Why the last attempt failed: `HTTP <status>` when the receiver answered, "
+        "else `could not deliver` (no connection-level detail: the worker's log has it)"
+    )
     previous_secret_expires_at: datetime | None = Field(
         description="After a rotation, the previous secret also signs until then"
     )
@@ -107,6 +110,11 @@ class WebhookDeliveryRead(OutputModel):
     attempt: int = Field(description="1 for the first attempt at this message")
     succeeded: bool
     status_code: int | None = Field(description="The receiver's HTTP status, if it answered")
-    error: str | None
-    duration_ms: int
+    error: str | None = Field(
+        description="`HTTP <status>` when the receiver answered otherwise than 2xx; `could not "
+        "deliver` when no HTTP answer came, whatever the reason"
+    )
+    duration_ms: int | None = Field(
+        description="How long the receiver took to answer; null when no HTTP answer came"
+    )
     attempted_at: datetime

@@ -37,35 +37,84 @@ def open_secret(subscription_id: uuid.UUID, blob: bytes) -> str:
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def _networks(*cidrs: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(c) for c in cidrs)
+
+
+# Receivers live at global unicast addresses. Python's `is_global` is not the judge: its tables
+# differ between versions and miss ranges (site-local fec0::/10, documentation 3fff::/20, the
+# 6to4 relay anycast 192.88.99.0/24, 192.0.0.0/24 ...). The IANA special-purpose registries,
+# written out, are: every IPv4 range below is refused, and of IPv6 only 2000::/3 (global
+# unicast) is allowed, minus its special ranges.
+_IPV4_REFUSED = _networks(
+    "0.0.0.0/8",  # this network
+    "10.0.0.0/8",  # private
+    "100.64.0.0/10",  # shared address space (carrier-grade NAT)
+    "127.0.0.0/8",  # loopback (allowed separately, where the deployment says so)
+    "169.254.0.0/16",  # link-local, cloud metadata
+    "172.16.0.0/12",  # private
+    "192.0.0.0/24",  # IETF protocol assignments
+    "192.0.2.0/24",  # documentation (TEST-NET-1)
+    "192.31.196.0/24",  # AS112
+    "192.52.193.0/24",  # AMT
+    "192.88.99.0/24",  # 6to4 relay anycast (deprecated)
+    "192.168.0.0/16",  # private
+    "192.175.48.0/24",  # AS112 (direct delegation)
+    "198.18.0.0/15",  # benchmarking
+    "198.51.100.0/24",  # documentation (TEST-NET-2)
+    "203.0.113.0/24",  # documentation (TEST-NET-3)
+    "224.0.0.0/4",  # multicast
+    "240.0.0.0/4",  # reserved, and the limited broadcast address
+)
+_IPV6_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_IPV6_REFUSED = _networks(
+    "2001::/23",  # IETF protocol assignments: Teredo, benchmarking, ORCHID, AMT, AS112 ...
+    "2001:db8::/32",  # documentation
+    "2002::/16",  # 6to4 (judged by the IPv4 address it carries, before this table)
+    "2620:4f:8000::/48",  # AS112
+    "3fff::/20",  # documentation
+)
+# Addresses that translate to IPv4 ones this check cannot see: NAT64 (well-known and
+# local-use), IPv4-compatible, SIIT (IPv4-translated). Outside 2000::/3 too; named for the
+# reason given.
+_TRANSLATING = _networks("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
+
+NOT_ALLOWED = "a non-public address outside APP_WEBHOOKS__ALLOWED_NETWORKS"
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 one carries: IPv4-mapped, 6to4, and Teredo's server and
+    client."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    return list(address.teredo) if address.teredo is not None else []
+
+
 def address_refused(address: IPAddress, settings: WebhookSettings) -> str | None:
-    """Why a receiver may not be at `address` (None: it may). Public addresses are fine; this
-    host's loopback only where the deployment allows it; other non-public ones (private,
-    link-local such as cloud metadata, reserved) only inside `allowed_networks`: a webhook must
-    not become a way to reach the service's own neighbourhood."""
+    """Why a receiver may not be at `address` (None: it may). Global unicast addresses are fine;
+    this host's loopback only where the deployment allows it; anything else (private,
+    site-local, unique-local, link-local such as cloud metadata, documentation, benchmarking,
+    multicast, reserved, tunnels carrying such an IPv4 address) only inside
+    `allowed_networks`: a webhook must not become a way to reach the service's own
+    neighbourhood."""
     if any(address in network for network in settings.allowed_networks):
         return None
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.is_loopback:
-            return None if settings.allow_loopback else "a loopback address"
-        # An IPv4 address carried inside an IPv6 one is judged as itself; translation
-        # prefixes lead to IPv4 addresses this check cannot see, so they are refused.
-        teredo = address.teredo
-        inner = address.ipv4_mapped or address.sixtofour or (teredo[1] if teredo else None)
-        if inner is not None:
-            return address_refused(inner, settings)
-        if any(address in network for network in _TRANSLATING):
-            return "an IPv6 address that translates to IPv4"
     if address.is_loopback:
         return None if settings.allow_loopback else "a loopback address"
-    if address.is_global and not address.is_multicast:
-        return None
-    return "a non-public address outside APP_WEBHOOKS__ALLOWED_NETWORKS"
-
-
-# NAT64 (well-known and local-use), IPv4-compatible, and SIIT (IPv4-translated) addresses.
-_TRANSLATING = tuple(
-    ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
-)
+    if isinstance(address, ipaddress.IPv4Address):
+        return NOT_ALLOWED if any(address in n for n in _IPV4_REFUSED) else None
+    carried = _carried_ipv4(address)
+    if carried:
+        # An IPv4 address carried inside an IPv6 one is judged as itself.
+        reasons = [address_refused(inner, settings) for inner in carried]
+        return next((r for r in reasons if r is not None), None)
+    if any(address in network for network in _TRANSLATING):
+        return "an IPv6 address that translates to IPv4"
+    if address not in _IPV6_GLOBAL_UNICAST or any(address in n for n in _IPV6_REFUSED):
+        return NOT_ALLOWED
+    return None
 
 
 def literal_address(host: str) -> IPAddress | None:

@@ -80,12 +80,20 @@ class Message:
     count: int
 
 
+# What the delivery log and `last_error` say of an attempt that got no HTTP answer, whatever
+# happened: refused address, unresolvable name, refused connection, reset, TLS failure or
+# timeout look alike, and carry no duration. Told apart, they would make webhooks a port
+# scanner of the service's neighbourhood. The worker's own log keeps the detail for operators.
+COULD_NOT_DELIVER = "could not deliver"
+
+
 @dataclass(frozen=True)
 class _Outcome:
     succeeded: bool
     status_code: int | None
     error: str | None
-    duration_ms: int
+    duration_ms: int | None  # only when an HTTP answer came
+    detail: str | None = None  # for the worker's log only, never stored
 
 
 def http_client(settings: WebhookSettings) -> httpx.AsyncClient:
@@ -321,7 +329,8 @@ async def send(
     keys: list[str],
     settings: WebhookSettings,
 ) -> _Outcome:
-    """One attempt. The answer's body is never read: only its status counts."""
+    """One attempt. The answer's body is never read: only its status counts. Without an HTTP
+    answer the outcome is only COULD_NOT_DELIVER."""
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json",
@@ -331,12 +340,12 @@ async def send(
     }
     started = time.monotonic()
     status: int | None = None
-    error: str | None = None
+    detail: str | None = None
     try:
         async with asyncio.timeout(settings.timeout_seconds):
             destination = await pin_destination(url, settings)
             if isinstance(destination, str):
-                error = destination
+                detail = destination
             else:
                 async with client.stream(
                     "POST",
@@ -346,12 +355,14 @@ async def send(
                     extensions=destination.extensions,
                 ) as r:
                     status = r.status_code
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}"
     except Exception as exc:  # whatever a receiver does, it costs an attempt, never the worker
-        error = _describe(exc, settings)
+        detail = _describe(exc, settings)
+        status = None  # an answer cut off before it ended is no answer
+    if status is None:
+        return _Outcome(False, None, COULD_NOT_DELIVER, None, detail)
     duration_ms = int((time.monotonic() - started) * 1000)
-    return _Outcome(error is None, status, error, duration_ms)
+    ok = 200 <= status < 300
+    return _Outcome(ok, status, None if ok else f"HTTP {status}", duration_ms)
 
 
 async def _record(
@@ -427,6 +438,7 @@ async def _record(
         attempt=attempt,
         status_code=outcome.status_code,
         error=outcome.error,
+        detail=outcome.detail,
         duration_ms=outcome.duration_ms,
     )
     return held and outcome.succeeded
