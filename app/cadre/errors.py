@@ -1,4 +1,4 @@
-from app.errors import Conflict, NotFound, UnprocessableEntity
+from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 
 
 class CadreNotFound(NotFound):
@@ -28,3 +28,8 @@ class CadreOrgUnitNotFound(UnprocessableEntity):
 class ReferencedCadreNotFound(UnprocessableEntity):
     code = "cadre.reference_not_found"
     title = "The referenced cadre does not exist"
+
+
+class IdNumberSearchForbidden(Forbidden):
+    code = "cadre.id_number_search_forbidden"
+    title = "Only the roles that see resident ID numbers whole may search by them"

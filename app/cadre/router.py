@@ -5,13 +5,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from app.auth.rate_limit import RateLimited
 from app.cadre import service
 from app.cadre.errors import (
     CadreNotFound,
     CadreOrgUnitNotFound,
     HrIdTaken,
+    IdNumberSearchForbidden,
     IdNumberTaken,
 )
+from app.cadre.lookups import IdNumberLookupLimit
 from app.cadre.schemas import (
     CadreCreate,
     CadreFilter,
@@ -38,10 +41,15 @@ router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["cadres"], route_class=I
 HrIdPath = Annotated[Code, Path(description="The HR system's key for the cadre")]
 
 
-@router.get("", operation_id="listCadres", responses=problems(OrgUnitNotFound))
+@router.get(
+    "",
+    operation_id="listCadres",
+    responses=problems(OrgUnitNotFound, IdNumberSearchForbidden, RateLimited),
+)
 async def list_cadres(
     db_session: DbSession,
     actor: CurrentActor,
+    lookups: IdNumberLookupLimit,
     page: PageQuery,
     org_unit_id: Annotated[
         uuid.UUID | None, Query(description="Cadres of this unit and its whole subtree")
@@ -49,14 +57,22 @@ async def list_cadres(
     rank: Rank | None = None,
     status: CadreStatus | None = None,
     hr_id: Annotated[Code | None, Query()] = None,
-    id_number: Annotated[IdNumber | None, Query(description="Exact resident ID number")] = None,
+    id_number: Annotated[
+        IdNumber | None,
+        Query(
+            description="Exact resident ID number. Only for the roles that see numbers whole "
+            "(admin, hr_system; others: 403 `cadre.id_number_search_forbidden`), and "
+            "rate-limited per user (`APP_RATE_LIMIT__ID_NUMBER_LOOKUPS_PER_HOUR`, 429)"
+        ),
+    ] = None,
     q: Annotated[SearchText | None, Query(description="Start of the name")] = None,
 ) -> CadrePage:
-    """Cadres in creation order. ID numbers are always masked in lists."""
+    """Cadres in creation order. ID numbers are always masked in lists (`***************79X`:
+    the last three characters)."""
     where = CadreFilter(
         org_unit_id=org_unit_id, rank=rank, status=status, hr_id=hr_id, id_number=id_number, q=q
     )
-    return await service.list_cadres(db_session, actor, where, page)
+    return await service.list_cadres(db_session, actor, where, page, lookups)
 
 
 @router.post(
@@ -66,9 +82,17 @@ async def list_cadres(
     responses=problems(HrIdTaken, IdNumberTaken, CadreOrgUnitNotFound),
 )
 async def create_cadre(
-    body: CadreCreate, db_session: DbSession, actor: CurrentActor, response: Response
+    body: CadreCreate,
+    db_session: DbSession,
+    actor: CurrentActor,
+    lookups: IdNumberLookupLimit,
+    response: Response,
 ) -> CadreRead:
-    cadre = await service.create_cadre(db_session, body, actor)
+    """ID numbers come back whole to admin and hr_system, masked to org_admin. For a role that
+    sees numbers masked, a write naming a number new to the record counts against the per-user
+    limit on lookups by ID number (429 past it): a 409 `cadre.id_number_taken` tells whether a
+    number is held."""
+    cadre = await service.create_cadre(db_session, body, actor, lookups)
     set_etag(response, cadre.version)
     response.headers["Location"] = f"{API_PREFIX}/cadres/{cadre.id}"
     return to_read(cadre, actor)
@@ -103,16 +127,18 @@ async def upsert_cadre_by_hr_id(
     body: CadreUpsert,
     db_session: DbSession,
     actor: CurrentActor,
+    lookups: IdNumberLookupLimit,
     response: Response,
     if_match: IfMatch = None,
 ) -> CadreRead:
     """Create or update the cadre the HR system knows as `hr_id`. Idempotent: sending the same
-    body again changes nothing (same version, same ETag). 201 when created, 200 otherwise."""
+    body again changes nothing (same version, same ETag). 201 when created, 200 otherwise.
+    A number new to the record counts as a lookup by ID number, as for `createCadre`."""
     if if_match is not None:
         existing = await service.find_by_hr_id(db_session, hr_id, actor)
         if existing is not None:
             check_if_match(if_match, existing.version)
-    cadre, created = await service.upsert_by_hr_id(db_session, hr_id, body, actor)
+    cadre, created = await service.upsert_by_hr_id(db_session, hr_id, body, actor, lookups)
     if created:
         response.status_code = status.HTTP_201_CREATED
         response.headers["Location"] = f"{API_PREFIX}/cadres/{cadre.id}"
@@ -133,7 +159,11 @@ async def get_cadre(
     "/{cadre_id}",
     operation_id="updateCadre",
     responses=problems(
-        CadreNotFound, IdNumberTaken, CadreOrgUnitNotFound, UnprocessableEntity, PreconditionFailed
+        CadreNotFound,
+        IdNumberTaken,
+        CadreOrgUnitNotFound,
+        UnprocessableEntity,
+        PreconditionFailed,
     ),
 )
 async def update_cadre(
@@ -141,12 +171,14 @@ async def update_cadre(
     body: CadreUpdate,
     db_session: DbSession,
     actor: CurrentActor,
+    lookups: IdNumberLookupLimit,
     response: Response,
     if_match: IfMatch = None,
 ) -> CadreRead:
+    """A new ID number counts as a lookup by ID number, as for `createCadre`."""
     cadre = await service.get_cadre(db_session, cadre_id, actor)
     check_if_match(if_match, cadre.version)
-    await service.update_cadre(db_session, cadre, body, actor)
+    await service.update_cadre(db_session, cadre, body, actor, lookups)
     set_etag(response, cadre.version)
     return to_read(cadre, actor)
 
