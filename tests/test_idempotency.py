@@ -13,6 +13,7 @@ from app.config import Settings
 from app.enums import Role
 from app.idempotency import service as idempotency
 from app.idempotency.models import IdempotencyRecord
+from app.personal_data import secret_box
 from app.user.models import User
 from tests.conftest import add_user, bearer
 from tests.factories import API, cadre_body, create_org_unit
@@ -262,3 +263,22 @@ async def test_a_webhook_secret_is_not_replayed_after_a_demotion(
         replay = await c.post(f"{API}/webhooks", json=body, headers=headers)
     assert replay.status_code in (401, 403)
     assert secret not in replay.text
+
+
+async def test_an_answer_stored_without_its_rights_is_not_replayed(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A record sealed before the rights were kept with it (an upgrade within the retention)
+    cannot be checked against the caller's rights: it is not given again."""
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    headers = {"Idempotency-Key": "sealed-before-rights"}
+    first = await client.post(f"{API}/cadres", json=body, headers=headers)
+    assert first.status_code == 201
+    async with isolated_sessionmaker() as db_session, db_session.begin():
+        record = (await db_session.scalars(select(IdempotencyRecord))).one()
+        context = f"idempotency_record.body:{record.principal_id}:{record.key}".encode()
+        record.body = secret_box().seal(first.content, context=context)
+    replay = await client.post(f"{API}/cadres", json=body, headers=headers)
+    assert_problem(replay, 409, "idempotency.rights_changed")
+    assert body["id_number"] not in replay.text
