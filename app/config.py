@@ -48,6 +48,12 @@ class RateLimitSettings(BaseModel):
 
     token_per_minute: int = Field(default=20, ge=1)
     writes_per_minute: int = Field(default=600, ge=1)
+    id_number_lookups_per_hour: int = Field(
+        default=120,
+        ge=1,
+        description="Per user: searches by resident ID number, and writes by a role that sees "
+        "numbers masked that name a number new to the record (a taken one answers 409)",
+    )
 
 
 class WebhookSettings(BaseModel):

@@ -5,11 +5,17 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
+from app.enums import Role
 from app.idempotency import service as idempotency
 from app.idempotency.models import IdempotencyRecord
+from app.personal_data import secret_box
+from app.user.models import User
+from tests.conftest import add_user, bearer
 from tests.factories import API, cadre_body, create_org_unit
 from tests.test_platform import assert_problem
 
@@ -122,8 +128,6 @@ async def test_a_failed_request_can_be_retried(client: httpx.AsyncClient) -> Non
 
 
 async def test_keys_belong_to_their_caller(client: httpx.AsyncClient, client_for: object) -> None:
-    from app.enums import Role
-
     unit = await create_org_unit(client)
     headers = {"Idempotency-Key": "shared-key"}
     assert (
@@ -164,3 +168,117 @@ async def test_concurrent_retries_create_one_record(committed_client: httpx.Asyn
     again = await client.post(f"{API}/cadres", json=body, headers=headers)
     assert again.status_code == 201
     assert again.headers["idempotent-replayed"] == "true"
+
+
+# --- a replay is authorised as the request is (issue 10, low) ------------------------------
+
+
+async def _as(transport: httpx.ASGITransport, settings: Settings, user: User) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(settings, user)
+    )
+
+
+async def _set_user(
+    sessionmaker: async_sessionmaker[AsyncSession], user: User, **values: object
+) -> None:
+    async with sessionmaker() as db_session, db_session.begin():
+        await db_session.execute(update(User).where(User.id == user.id).values(**values))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"role": Role.auditor}, id="demoted-to-auditor"),
+        pytest.param({"active": False}, id="deactivated"),
+    ],
+)
+async def test_a_replay_after_losing_the_right_is_refused_as_the_request_would_be(
+    client: httpx.AsyncClient,
+    transport: httpx.ASGITransport,
+    settings: Settings,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    change: dict[str, object],
+) -> None:
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    headers = {"Idempotency-Key": "before-the-demotion"}
+    admin = await add_user(isolated_sessionmaker, Role.admin)
+    async with await _as(transport, settings, admin) as c:
+        first = await c.post(f"{API}/cadres", json=body, headers=headers)
+        assert first.status_code == 201
+        assert first.json()["id_number"] == body["id_number"]  # an admin sees it whole
+
+        await _set_user(isolated_sessionmaker, admin, **change)
+        fresh = await c.post(f"{API}/cadres", json=cadre_body(unit["id"]))
+        replay = await c.post(f"{API}/cadres", json=body, headers=headers)
+    assert fresh.status_code in (401, 403)
+    # Answered as the request itself is today, never with the stored answer.
+    assert replay.status_code == fresh.status_code
+    assert replay.json()["code"] == fresh.json()["code"]
+    assert "idempotent-replayed" not in replay.headers
+    assert body["id_number"] not in replay.text
+    assert first.json()["id"] not in replay.text
+
+
+async def test_a_replay_with_other_rights_is_409_not_the_stored_answer(
+    client: httpx.AsyncClient,
+    transport: httpx.ASGITransport,
+    settings: Settings,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """An admin made an org_admin may still create cadres, but sees numbers masked: the
+    answer made for the admin (the whole number) is not given again."""
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    headers = {"Idempotency-Key": "before-the-move"}
+    admin = await add_user(isolated_sessionmaker, Role.admin)
+    async with await _as(transport, settings, admin) as c:
+        assert (await c.post(f"{API}/cadres", json=body, headers=headers)).status_code == 201
+        await _set_user(isolated_sessionmaker, admin, role=Role.org_admin, org_unit_id=unit["id"])
+        replay = await c.post(f"{API}/cadres", json=body, headers=headers)
+        assert_problem(replay, 409, "idempotency.rights_changed")
+        assert body["id_number"] not in replay.text
+        # Rights as they were: the answer is given again.
+        await _set_user(isolated_sessionmaker, admin, role=Role.admin, org_unit_id=None)
+        again = await c.post(f"{API}/cadres", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id_number"] == body["id_number"]
+
+
+async def test_a_webhook_secret_is_not_replayed_after_a_demotion(
+    transport: httpx.ASGITransport,
+    settings: Settings,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    hr = await add_user(isolated_sessionmaker, Role.hr_system)
+    body = {"url": "http://127.0.0.1:9/hooks/hr"}
+    headers = {"Idempotency-Key": "subscribe-1"}
+    async with await _as(transport, settings, hr) as c:
+        first = await c.post(f"{API}/webhooks", json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        secret = first.json()["secret"]
+        await _set_user(isolated_sessionmaker, hr, role=Role.auditor)
+        replay = await c.post(f"{API}/webhooks", json=body, headers=headers)
+    assert replay.status_code in (401, 403)
+    assert secret not in replay.text
+
+
+async def test_an_answer_stored_without_its_rights_is_not_replayed(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A record sealed before the rights were kept with it (an upgrade within the retention)
+    cannot be checked against the caller's rights: it is not given again."""
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    headers = {"Idempotency-Key": "sealed-before-rights"}
+    first = await client.post(f"{API}/cadres", json=body, headers=headers)
+    assert first.status_code == 201
+    async with isolated_sessionmaker() as db_session, db_session.begin():
+        record = (await db_session.scalars(select(IdempotencyRecord))).one()
+        context = f"idempotency_record.body:{record.principal_id}:{record.key}".encode()
+        record.body = secret_box().seal(first.content, context=context)
+    replay = await client.post(f"{API}/cadres", json=body, headers=headers)
+    assert_problem(replay, 409, "idempotency.rights_changed")
+    assert body["id_number"] not in replay.text

@@ -1,4 +1,4 @@
-from app.errors import Conflict, NotFound, UnprocessableEntity
+from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 
 
 class CadreNotFound(NotFound):
@@ -44,3 +44,8 @@ class PostTypeRequired(UnprocessableEntity):
         "The rank rises into or within the leading ranks and the cadre's post type was never "
         "stated: name post_type (leading for a post, non_leading for a grade)"
     )
+
+
+class IdNumberSearchForbidden(Forbidden):
+    code = "cadre.id_number_search_forbidden"
+    title = "Only the roles that see resident ID numbers whole may search by them"

@@ -5,15 +5,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from app.auth.rate_limit import RateLimited
 from app.cadre import service
 from app.cadre.errors import (
     CadreNotFound,
     CadreNotRegistrable,
     CadreOrgUnitNotFound,
     HrIdTaken,
+    IdNumberSearchForbidden,
     IdNumberTaken,
     PostTypeRequired,
 )
+from app.cadre.lookups import IdNumberLookupLimit
 from app.cadre.schemas import (
     CadreCreate,
     CadreFilter,
@@ -40,10 +43,15 @@ router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["cadres"], route_class=I
 HrIdPath = Annotated[Code, Path(description="The HR system's key for the cadre")]
 
 
-@router.get("", operation_id="listCadres", responses=problems(OrgUnitNotFound))
+@router.get(
+    "",
+    operation_id="listCadres",
+    responses=problems(OrgUnitNotFound, IdNumberSearchForbidden, RateLimited),
+)
 async def list_cadres(
     db_session: DbSession,
     actor: CurrentActor,
+    lookups: IdNumberLookupLimit,
     page: PageQuery,
     org_unit_id: Annotated[
         uuid.UUID | None, Query(description="Cadres of this unit and its whole subtree")
@@ -51,14 +59,22 @@ async def list_cadres(
     rank: Rank | None = None,
     status: CadreStatus | None = None,
     hr_id: Annotated[Code | None, Query()] = None,
-    id_number: Annotated[IdNumber | None, Query(description="Exact resident ID number")] = None,
+    id_number: Annotated[
+        IdNumber | None,
+        Query(
+            description="Exact resident ID number. Only for the roles that see numbers whole "
+            "(admin, hr_system; others: 403 `cadre.id_number_search_forbidden`), and "
+            "rate-limited per user (`APP_RATE_LIMIT__ID_NUMBER_LOOKUPS_PER_HOUR`, 429)"
+        ),
+    ] = None,
     q: Annotated[SearchText | None, Query(description="Start of the name")] = None,
 ) -> CadrePage:
-    """Cadres in creation order. ID numbers are always masked in lists."""
+    """Cadres in creation order. ID numbers are always masked in lists (`***************79X`:
+    the last three characters)."""
     where = CadreFilter(
         org_unit_id=org_unit_id, rank=rank, status=status, hr_id=hr_id, id_number=id_number, q=q
     )
-    return await service.list_cadres(db_session, actor, where, page)
+    return await service.list_cadres(db_session, actor, where, page, lookups)
 
 
 @router.post(
@@ -68,16 +84,23 @@ async def list_cadres(
     responses=problems(HrIdTaken, IdNumberTaken, CadreNotRegistrable, CadreOrgUnitNotFound),
 )
 async def create_cadre(
-    body: CadreCreate, db_session: DbSession, actor: CurrentActor, response: Response
+    body: CadreCreate,
+    db_session: DbSession,
+    actor: CurrentActor,
+    lookups: IdNumberLookupLimit,
+    response: Response,
 ) -> CadreRead:
-    """Register a cadre.
+    """Register a cadre. ID numbers come back whole to admin and hr_system, masked to org_admin.
+    For a role that sees numbers masked, a write naming a number new to the record counts against
+    the per-user limit on lookups by ID number (429 past it): a 409 tells whether a number is
+    held.
 
     Scope before uniqueness: the org unit is checked first (one outside the caller's subtree
     answers 422 `cadre.org_unit_not_found`). A clash with a cadre the caller can see names the
     field (`cadre.hr_id_taken`, `cadre.id_number_taken`); a clash with one outside the caller's
     subtree answers `cadre.not_registrable` for either field, naming neither field nor cadre
     (an administrator can move a cadre between units)."""
-    cadre = await service.create_cadre(db_session, body, actor)
+    cadre = await service.create_cadre(db_session, body, actor, lookups)
     set_etag(response, cadre.version)
     response.headers["Location"] = f"{API_PREFIX}/cadres/{cadre.id}"
     return to_read(cadre, actor)
@@ -115,12 +138,14 @@ async def upsert_cadre_by_hr_id(
     body: CadreUpsert,
     db_session: DbSession,
     actor: CurrentActor,
+    lookups: IdNumberLookupLimit,
     response: Response,
     if_match: IfMatch = None,
 ) -> CadreRead:
     """Create or update the cadre the HR system knows as `hr_id`. Idempotent: sending the same
     body again changes nothing (same version, same ETag). 201 when created, 200 otherwise. An
-    `hr_id` held by a cadre outside the caller's subtree answers 404 `cadre.not_found`.
+    `hr_id` held by a cadre outside the caller's subtree answers 404 `cadre.not_found`. A number
+    new to the record counts as a lookup by ID number, as for `createCadre`.
 
     Scope before uniqueness: the org unit is checked first (one outside the caller's subtree
     answers 422 `cadre.org_unit_not_found`). A clash with a cadre the caller can see names the
@@ -131,7 +156,7 @@ async def upsert_cadre_by_hr_id(
         existing = await service.find_by_hr_id(db_session, hr_id, actor)
         if existing is not None:
             check_if_match(if_match, existing.version)
-    cadre, created = await service.upsert_by_hr_id(db_session, hr_id, body, actor)
+    cadre, created = await service.upsert_by_hr_id(db_session, hr_id, body, actor, lookups)
     if created:
         response.status_code = status.HTTP_201_CREATED
         response.headers["Location"] = f"{API_PREFIX}/cadres/{cadre.id}"
@@ -167,10 +192,12 @@ async def update_cadre(
     body: CadreUpdate,
     db_session: DbSession,
     actor: CurrentActor,
+    lookups: IdNumberLookupLimit,
     response: Response,
     if_match: IfMatch = None,
 ) -> CadreRead:
-    """Change a cadre's fields.
+    """Change a cadre's fields. A new ID number counts as a lookup by ID number, as for
+    `createCadre`.
 
     Scope before uniqueness: the org unit is checked first (one outside the caller's subtree
     answers 422 `cadre.org_unit_not_found`). A clash with a cadre the caller can see names the
@@ -179,7 +206,7 @@ async def update_cadre(
     (an administrator can move a cadre between units)."""
     cadre = await service.get_cadre(db_session, cadre_id, actor)
     check_if_match(if_match, cadre.version)
-    await service.update_cadre(db_session, cadre, body, actor)
+    await service.update_cadre(db_session, cadre, body, actor, lookups)
     set_etag(response, cadre.version)
     return to_read(cadre, actor)
 

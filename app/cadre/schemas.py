@@ -115,7 +115,8 @@ class CadreRead(OutputModel):
     hr_id: str
     name: str
     id_number: str = Field(
-        description="Masked (`3411**********1234`) except where the caller may see it whole"
+        description="Whole for admin and hr_system on single reads; masked in every list and "
+        "for every other role (`***************79X`: the last three characters)"
     )
     gender: Gender
     birth_date: date

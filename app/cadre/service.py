@@ -18,6 +18,7 @@ from app.cadre.errors import (
     IdNumberTaken,
     ReferencedCadreNotFound,
 )
+from app.cadre.lookups import IdNumberLookups
 from app.cadre.models import Cadre
 from app.cadre.schemas import (
     CadreCreate,
@@ -37,7 +38,8 @@ from app.pagination import PageParams
 
 
 def to_read(cadre: Cadre, actor: Actor, *, in_list: bool = False) -> CadreRead:
-    """ID numbers are masked in every list, and in reads for roles that do not need them."""
+    """ID numbers are masked in every list, and in reads for roles that do not see them whole
+    (`rules.mask`). Every answer that shows a cadre goes through here (the archive too)."""
     read = CadreRead.model_validate(cadre)
     if in_list or not actor.sees_id_numbers:
         read.id_number = rules.mask(read.id_number)
@@ -45,9 +47,16 @@ def to_read(cadre: Cadre, actor: Actor, *, in_list: bool = False) -> CadreRead:
 
 
 async def list_cadres(
-    db_session: AsyncSession, actor: Actor, where: CadreFilter, params: PageParams
+    db_session: AsyncSession,
+    actor: Actor,
+    where: CadreFilter,
+    params: PageParams,
+    lookups: IdNumberLookups,
 ) -> CadrePage:
-    """A page of the cadres the actor may see; a unit (`org_unit_id`) out of scope is 404."""
+    """A page of the cadres the actor may see; a unit (`org_unit_id`) out of scope is 404. A
+    search by ID number is a lookup (`lookups.search`): roles that see numbers masked may not."""
+    if where.id_number is not None:
+        lookups.search(actor)
     within = (
         await org_unit_service.get_org_unit(db_session, where.org_unit_id, actor)
         if where.org_unit_id
@@ -120,17 +129,25 @@ async def _check_hr_id_free(db_session: AsyncSession, hr_id: str, actor: Actor) 
 
 
 async def _check_id_number_free(
-    db_session: AsyncSession, id_number: str, cadre_id: uuid.UUID | None, actor: Actor
+    db_session: AsyncSession,
+    id_number: str,
+    cadre_id: uuid.UUID | None,
+    actor: Actor,
+    lookups: IdNumberLookups,
 ) -> None:
+    """409 if another cadre holds the number: for a role that sees numbers masked, a lookup."""
+    lookups.uniqueness_check(actor)
     other = await repository.get_by_id_number(db_session, id_number)
     if other is not None and other.id != cadre_id:
         await _clash(db_session, other, actor, IdNumberTaken())
 
 
-async def create_cadre(db_session: AsyncSession, data: CadreCreate, actor: Actor) -> Cadre:
+async def create_cadre(
+    db_session: AsyncSession, data: CadreCreate, actor: Actor, lookups: IdNumberLookups
+) -> Cadre:
     await _check_org_unit(db_session, data.org_unit_id, actor)
     await _check_hr_id_free(db_session, data.hr_id, actor)
-    await _check_id_number_free(db_session, data.id_number, None, actor)
+    await _check_id_number_free(db_session, data.id_number, None, actor, lookups)
     cadre = Cadre(**_new(data), status=CadreStatus.active)
     db_session.add(cadre)
     await flush_mapping_conflicts(db_session, CONFLICTS)
@@ -138,7 +155,11 @@ async def create_cadre(db_session: AsyncSession, data: CadreCreate, actor: Actor
 
 
 async def update_cadre(
-    db_session: AsyncSession, cadre: Cadre, data: CadreUpdate, actor: Actor
+    db_session: AsyncSession,
+    cadre: Cadre,
+    data: CadreUpdate,
+    actor: Actor,
+    lookups: IdNumberLookups,
 ) -> Cadre:
     changes = {
         k: v
@@ -156,7 +177,7 @@ async def update_cadre(
         today=local_today(),
     )
     changes |= _post_fields(after)
-    await _apply(db_session, cadre, changes, actor)
+    await _apply(db_session, cadre, changes, actor, lookups)
     return cadre
 
 
@@ -184,7 +205,11 @@ def _post_fields(post: rules.Post) -> dict[str, Any]:
 
 
 async def _apply(
-    db_session: AsyncSession, cadre: Cadre, changes: dict[str, Any], actor: Actor
+    db_session: AsyncSession,
+    cadre: Cadre,
+    changes: dict[str, Any],
+    actor: Actor,
+    lookups: IdNumberLookups,
 ) -> bool:
     """Set the changed fields; True if anything changed. Unchanged writes keep the version
     (and ETag), which is what makes the HR upsert idempotent."""
@@ -207,7 +232,7 @@ async def _apply(
     if "org_unit_id" in changes:
         await _check_org_unit(db_session, changes["org_unit_id"], actor)
     if "id_number" in changes:
-        await _check_id_number_free(db_session, id_number, cadre.id, actor)
+        await _check_id_number_free(db_session, id_number, cadre.id, actor, lookups)
     for field, value in changes.items():
         setattr(cadre, field, value)
     await flush_mapping_conflicts(db_session, CONFLICTS)
@@ -215,7 +240,11 @@ async def _apply(
 
 
 async def upsert_by_hr_id(
-    db_session: AsyncSession, hr_id: str, data: CadreUpsert, actor: Actor
+    db_session: AsyncSession,
+    hr_id: str,
+    data: CadreUpsert,
+    actor: Actor,
+    lookups: IdNumberLookups,
 ) -> tuple[Cadre, bool]:
     """Create or update the cadre HR knows as `hr_id`. Returns (cadre, created)."""
     # Concurrent first-time PUTs of one hr_id queue here: the second then finds the first's
@@ -226,7 +255,7 @@ async def upsert_by_hr_id(
         raise CadreNotFound()  # exists, but outside the caller's scope: reveal nothing
     if cadre is None:
         await _check_org_unit(db_session, data.org_unit_id, actor)
-        await _check_id_number_free(db_session, data.id_number, None, actor)
+        await _check_id_number_free(db_session, data.id_number, None, actor, lookups)
         cadre = Cadre(hr_id=hr_id, **_new(data))
         db_session.add(cadre)
         await flush_mapping_conflicts(db_session, CONFLICTS)
@@ -241,7 +270,7 @@ async def upsert_by_hr_id(
         today=local_today(),
     )
     changes |= _post_fields(after)
-    await _apply(db_session, cadre, changes, actor)
+    await _apply(db_session, cadre, changes, actor, lookups)
     return cadre, False
 
 

@@ -22,3 +22,12 @@ class AnswerUnreadable(Conflict):
 class BadKey(UnprocessableEntity):
     code = "idempotency.bad_key"
     title = "The Idempotency-Key is 1 to 200 printable ASCII characters"
+
+
+class RightsChanged(Conflict):
+    code = "idempotency.rights_changed"
+    title = (
+        "The first request with this Idempotency-Key succeeded, but it was made with other "
+        "rights (another role, unit or cadre) than the caller has now: its answer is not given "
+        "again; look the result up instead of sending it again"
+    )
