@@ -44,11 +44,11 @@ class AuthSettings(BaseModel):
         "off the event loop",
     )
     password_hash_queue: int = Field(
-        default=32,
+        default=64,
         ge=0,
         le=10_000,
-        description="Logins that may wait for a hashing thread; beyond them a login answers "
-        "503 at once (each waiting login holds a database connection)",
+        description="Logins that may wait for a hashing thread (holding no database "
+        "connection); beyond them a login answers 503 with Retry-After at once",
     )
     # Optional external identity provider (OIDC): its tokens are accepted too, and mapped to the
     # local user an admin linked to the token's (issuer, sub); the built-in issuer stays

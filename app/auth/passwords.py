@@ -1,12 +1,15 @@
 """Password hashing (argon2id) with a constant-time answer whether or not the user exists.
 
-Hashing costs about 300 ms of CPU: on the event loop it would stall every other request, so
-`PasswordHashing` runs it in a few threads (argon2 releases the GIL) and refuses a login at once
-when too many are already waiting."""
+Hashing costs up to ~300 ms of CPU: on the event loop it would stall every other request, so
+`PasswordHashing` runs it in a few threads (argon2 releases the GIL). A login first waits for
+its turn at those threads, holding nothing else (no database connection), and is refused at
+once when too many already wait."""
 
 import asyncio
-from collections.abc import Callable
+import weakref
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import TypeVar
@@ -44,25 +47,42 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 @dataclass(eq=False)
 class PasswordHashing:
-    """At most `concurrency` hashes at once, in threads; at most `queue` more wait for one."""
+    """`concurrency` threads hash; a login takes a turn at them (`turn`), and at most `queue`
+    logins wait for one."""
 
     concurrency: int
     queue: int
-    _pending: int = 0
+    _waiting: int = 0
     _executor: ThreadPoolExecutor = field(init=False)
+    # One semaphore per event loop (a semaphore belongs to the loop it first waits on).
+    _turns: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = field(
+        init=False, default_factory=weakref.WeakKeyDictionary
+    )
 
     def __post_init__(self) -> None:
         self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="argon2")
 
-    async def _run(self, call: Callable[[], T]) -> T:
-        # Only event-loop code touches `_pending`, between awaits: no lock needed.
-        if self._pending >= self.concurrency + self.queue:
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Waits for a free hashing thread; HashingBusy (503) when `queue` logins already wait.
+        Take it before opening the database transaction, so that waiting holds no connection."""
+        loop = asyncio.get_running_loop()
+        turns = self._turns.setdefault(loop, asyncio.Semaphore(self.concurrency))
+        # Only event-loop code touches `_waiting`, between awaits: no lock needed.
+        if turns.locked() and self._waiting >= self.queue:
             raise HashingBusy(headers={"Retry-After": "1"})
-        self._pending += 1
+        self._waiting += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+            await turns.acquire()
         finally:
-            self._pending -= 1
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            turns.release()
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     async def hash(self, password: str) -> str:
         return await self._run(partial(hash_password, password))

@@ -174,16 +174,14 @@ async def issue_token(
     if not name or secret is None:
         raise UnsupportedGrant("Credentials for this grant type are missing.")
 
-    # No actor yet: what the attempt changes is recorded as the request's alone.
-    await attribute(db_session, request_id=getattr(request.state, "request_id", None))
-    user = await service.authenticate(
-        db_session,
-        name,
-        secret,
-        machine=machine,
-        auth=settings.auth,
-        hashing=hashing(settings.auth),
-    )
+    passwords = hashing(settings.auth)
+    # A turn at the hashing threads first: waiting for it holds no database connection.
+    async with passwords.turn():
+        # No actor yet: what the attempt changes is recorded as the request's alone.
+        await attribute(db_session, request_id=getattr(request.state, "request_id", None))
+        user = await service.authenticate(
+            db_session, name, secret, machine=machine, auth=settings.auth, hashing=passwords
+        )
     if user is None:
         # Returned, not raised: the transaction commits, so the failed attempt is remembered.
         return problem_response(
