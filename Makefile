@@ -74,10 +74,11 @@ format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Through a temporary file: a failing command must not truncate the committed spec.
+# Through a temporary file: a failing command must not truncate the committed spec. The
+# document needs no secrets: development (the default, production, would refuse to start).
 openapi: venv
 	@mkdir -p openapi
-	$(VENV)/bin/python -m app.cli openapi > openapi/openapi.json.tmp \
+	APP_ENV=$${APP_ENV:-development} $(VENV)/bin/python -m app.cli openapi > openapi/openapi.json.tmp \
 		|| { rm -f openapi/openapi.json.tmp; exit 1; }
 	mv openapi/openapi.json.tmp openapi/openapi.json
 

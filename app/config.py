@@ -2,6 +2,9 @@
 
 import base64
 import binascii
+import math
+from collections import Counter
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -33,14 +36,34 @@ class AuthSettings(BaseModel):
     audience: str = "cadre-training-api"
     lockout_threshold: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    # Optional external identity provider (OIDC): its tokens are accepted too, and mapped to a
-    # local user by `oidc_username_claim`; the built-in issuer stays available.
+    password_hash_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Password hashes (argon2, ~300 ms of CPU each) computed at once, in threads "
+        "off the event loop",
+    )
+    password_hash_queue: int = Field(
+        default=64,
+        ge=0,
+        le=10_000,
+        description="Logins that may wait for a hashing thread (holding no database "
+        "connection); beyond them a login answers 503 with Retry-After at once",
+    )
+    # Optional external identity provider (OIDC): its tokens are accepted too, and mapped to the
+    # local user an admin linked to the token's (issuer, sub); the built-in issuer stays
+    # available.
     oidc_issuer: str | None = None
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
-    oidc_username_claim: str = "preferred_username"
     # Roles an external identity may act as; admins and machine clients use the built-in issuer.
     oidc_roles: frozenset[Role] = frozenset({Role.org_admin, Role.cadre, Role.auditor})
+
+    @model_validator(mode="after")
+    def _oidc_audience_required(self) -> Self:
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("APP_AUTH__OIDC_AUDIENCE is required with APP_AUTH__OIDC_ISSUER")
+        return self
 
 
 class RateLimitSettings(BaseModel):
@@ -106,7 +129,9 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    env: Environment = Environment.development
+    # Production unless told otherwise: it refuses to start without real secrets. `make run`
+    # sets development, the tests set test.
+    env: Environment = Environment.production
     # DATABASE_URL is the conventional name, so it is read without the APP_ prefix.
     database_url: PostgresDsn = Field(
         default=PostgresDsn("postgresql+asyncpg://postgres@127.0.0.1:5432/cadre"),
@@ -117,6 +142,11 @@ class Settings(BaseSettings):
     log_json: bool = True
     auth: AuthSettings = AuthSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description="Reverse proxies whose X-Forwarded-For is believed (JSON list of addresses "
+        "or CIDRs); none by default, so a client cannot choose the address it is counted as",
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Signs access tokens; at least 32 characters"
     )
@@ -184,10 +214,11 @@ class Settings(BaseSettings):
             return self
         problems = []
         secret = self.secret_key.get_secret_value() if self.secret_key else ""
-        if len(secret) < 32 or secret == DEV_SECRET_KEY:
+        if len(secret) < 32 or secret == DEV_SECRET_KEY or not _looks_random(secret):
             problems.append("APP_SECRET_KEY must be set to at least 32 random characters")
         data = self.data_key.get_secret_value() if self.data_key else ""
-        if data in ("", DEV_DATA_KEY) or len(_b64(data)) != 32:
+        key = _b64(data)
+        if data == DEV_DATA_KEY or len(key) != 32 or not _looks_random(key):
             problems.append("APP_DATA_KEY must be set to base64 of 32 random bytes")
         if problems:
             raise ValueError(f"refusing to start in {self.env.value}: " + "; ".join(problems))
@@ -209,6 +240,30 @@ class Settings(BaseSettings):
         url = str(self.database_url)
         scheme, rest = url.split("://", 1)
         return f"postgresql+asyncpg://{rest}" if scheme in {"postgres", "postgresql"} else url
+
+
+# A secret key must carry at least this many bits by the estimate below: 32 random hex digits
+# (128 bits) measure 115 on average and rarely under 95, `secrets.token_urlsafe(32)` about 200,
+# 32 x "a" zero.
+_MIN_SECRET_BITS = 80.0
+# 32 random bytes show about 30 distinct values; fewer than 16 happens by chance almost never.
+_MIN_DISTINCT_KEY_BYTES = 16
+
+
+def _looks_random(value: str | bytes) -> bool:
+    """Refuses values no random generator gives: a repeated pattern ("ab" * 16, 32 zero bytes)
+    or too little Shannon entropy (length x the entropy of its own symbol frequencies). A
+    screen against placeholders and typos, not a proof of randomness."""
+    symbols: Sequence[object] = value
+    length = len(symbols)
+    for period in range(1, length // 2 + 1):
+        if all(symbols[i] == symbols[i % period] for i in range(length)):
+            return False
+    counts = Counter(symbols)
+    if isinstance(value, bytes):
+        return len(counts) >= _MIN_DISTINCT_KEY_BYTES
+    bits = -sum(n * math.log2(n / length) for n in counts.values())
+    return bits >= _MIN_SECRET_BITS
 
 
 def _b64(value: str) -> bytes:

@@ -8,7 +8,6 @@ records) is a statement each domain's repository builds from the actor (for exam
 """
 
 import asyncio
-import uuid
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request, Security
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.auth.rate_limit import RateLimiter
-from app.auth.tokens import InvalidToken, verify
+from app.auth.tokens import InvalidToken, Subject, verify
 from app.config import Settings
 from app.db import DbSession, attribute
 from app.enums import Role
@@ -109,13 +108,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 
 
 class ActorLoader(Protocol):
-    """Loads the actor a valid token speaks for; None for an unknown or deactivated user. The
-    user domain provides it (`app.user.repository.active_actor`), wired in by `app.main`, so
-    this module depends on no domain."""
+    """Loads the actor a valid token speaks for; None for an unknown or deactivated user, or a
+    token older than the user's token version. The user domain provides it
+    (`app.user.repository.active_actor`), wired in by `app.main`, so this module depends on no
+    domain."""
 
-    async def __call__(
-        self, db_session: AsyncSession, user_id: uuid.UUID | None, username: str | None, /
-    ) -> Actor | None: ...
+    async def __call__(self, db_session: AsyncSession, subject: Subject, /) -> Actor | None: ...
 
 
 def actor_loader(request: Request) -> ActorLoader:
@@ -138,9 +136,9 @@ async def _load_actor(
             subject = verify(settings, token)
     except InvalidToken as exc:
         raise _challenge("The access token is invalid or has expired.") from exc
-    actor = await loader(db_session, subject.user_id, subject.username)
+    actor = await loader(db_session, subject)
     if actor is None:
-        raise _challenge("The access token's user is unknown or deactivated.")
+        raise _challenge("The access token's user is unknown or deactivated, or it was revoked.")
     if subject.user_id is None and actor.role not in settings.auth.oidc_roles:
         raise _challenge("This role signs in with the service's own tokens only.")
     return actor

@@ -95,10 +95,25 @@ def _prepare_demo(env: dict[str, str]) -> None:
         raise SystemExit(f"[make run] `{command}` failed (exit {result.returncode})")
 
 
-def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None) -> int:
-    # The app writes its own JSON access log (with the request id); uvicorn's would repeat it.
+def uvicorn_argv(port: int) -> list[str]:
+    """The API server's command line. The app writes its own JSON access log (with the request
+    id); uvicorn's would repeat it. `--no-proxy-headers`: uvicorn would otherwise take the
+    client address from any local caller's X-Forwarded-For, which defeats the token endpoint's
+    rate limit; the app believes the header only from APP_TRUSTED_PROXIES."""
     argv = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--no-access-log"]
-    argv += ["--host", HOST, "--port", str(port)]
+    return [*argv, "--no-proxy-headers", "--host", HOST, "--port", str(port)]
+
+
+def development_env() -> dict[str, str]:
+    """The environment of the children: development unless the caller chose otherwise (the
+    service's own default is production, which refuses the published development keys)."""
+    env = dict(os.environ)
+    env.setdefault("APP_ENV", "development")
+    return env
+
+
+def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None) -> int:
+    argv = uvicorn_argv(port)
     # Own process group: the terminal's Ctrl+C reaches only this launcher, which
     # passes exactly one signal on (a second one makes uvicorn skip its
     # graceful shutdown).
@@ -165,7 +180,7 @@ def main() -> int:
     # Until uvicorn runs, SIGTERM unwinds like Ctrl+C so that `finally` stops
     # the database (subprocess.run kills a running migrate/seed step on the way).
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    env = dict(os.environ)
+    env = development_env()
     pg: LocalPostgres | None = None
     try:
         db_url = env.get("DATABASE_URL") or _database_url_from_dotenv()

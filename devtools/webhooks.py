@@ -8,14 +8,20 @@ once so it finishes the delivery under way.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from types import FrameType
 
 from devtools.localpg import LocalPostgres, LocalPostgresError
-from devtools.run import REPO, _database_url_from_dotenv, _say, _sigterm_as_interrupt, redact
+from devtools.run import (
+    REPO,
+    _database_url_from_dotenv,
+    _say,
+    _sigterm_as_interrupt,
+    development_env,
+    redact,
+)
 
 PREFIX = "[make webhooks] "
 
@@ -45,7 +51,7 @@ def _worker(env: dict[str, str]) -> int:
 def main() -> int:
     # Until the worker runs, SIGTERM unwinds like Ctrl+C so that `finally` stops the database.
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    env = dict(os.environ)
+    env = development_env()
     pg: LocalPostgres | None = None
     try:
         db_url = env.get("DATABASE_URL") or _database_url_from_dotenv()

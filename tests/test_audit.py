@@ -227,8 +227,17 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "hidden": {},
     },
     "app_user": {
-        "audited": {"username", "role", "org_unit_id", "cadre_id", "active"},
-        "skipped": {"failed_logins", "locked_until"},
+        "audited": {
+            "username",
+            "role",
+            "org_unit_id",
+            "cadre_id",
+            "active",
+            "external_issuer",
+            "external_subject",
+        },
+        # Bookkeeping: the change that raised token_version is recorded itself.
+        "skipped": {"failed_logins", "locked_until", "token_version"},
         "hidden": {"password_hash": "password_hash"},
     },
     "webhook_subscription": {

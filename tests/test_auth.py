@@ -165,7 +165,9 @@ async def test_writes_are_rate_limited_per_client(
             assert (await c.get(f"{API}/org-units")).status_code == 200  # reads are not limited
 
 
-def test_outside_development_secrets_are_required() -> None:
+def test_outside_development_secrets_are_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("APP_SECRET_KEY", "APP_DATA_KEY"):
+        monkeypatch.delenv(name)
     for env in (Environment.test, Environment.production):
         with pytest.raises(ValidationError, match="APP_SECRET_KEY"):
             Settings(env=env, DATABASE_URL="postgresql://x@127.0.0.1/x")
@@ -173,7 +175,7 @@ def test_outside_development_secrets_are_required() -> None:
             Settings(
                 env=env,
                 DATABASE_URL="postgresql://x@127.0.0.1/x",
-                secret_key="s" * 40,
+                secret_key="Zq8vN2-rT5xW0yLk3_HbJ7mPc4dFs9Ge",
                 data_key=base64.b64encode(b"short").decode(),
             )
     dev = Settings(env=Environment.development, DATABASE_URL="postgresql://x@127.0.0.1/x")

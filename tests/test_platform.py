@@ -71,7 +71,7 @@ async def test_not_ready_when_database_unreachable(settings: Settings) -> None:
         checks = {ch["name"]: ch for ch in r.json()["checks"]}
         assert checks["database"]["ok"] is False
         # The API itself answers 503 problem+json, not a 500, while the database is down.
-        token = issue(settings, user_id=uuid.uuid4(), role=Role.admin).access_token
+        token = issue(settings, user_id=uuid.uuid4(), role=Role.admin, token_version=0).access_token
         r = await c.get(f"{API}/org-units", headers={"Authorization": f"Bearer {token}"})
         assert_problem(r, 503, "database_unavailable")
         assert r.headers["retry-after"]

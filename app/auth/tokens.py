@@ -20,7 +20,9 @@ class IssuedToken:
     expires_in: int
 
 
-def issue(settings: Settings, *, user_id: uuid.UUID, role: Role) -> IssuedToken:
+def issue(settings: Settings, *, user_id: uuid.UUID, role: Role, token_version: int) -> IssuedToken:
+    """A token for the user at its current `token_version`: a password change, role change or
+    deactivation raises the version, which ends every token issued before."""
     now = datetime.now(UTC)
     ttl = timedelta(minutes=settings.auth.access_token_minutes)
     claims = {
@@ -28,6 +30,7 @@ def issue(settings: Settings, *, user_id: uuid.UUID, role: Role) -> IssuedToken:
         "aud": settings.auth.audience,
         "sub": str(user_id),
         "role": role.value,
+        "ver": token_version,
         "iat": now,
         "nbf": now,
         "exp": now + ttl,
@@ -38,11 +41,21 @@ def issue(settings: Settings, *, user_id: uuid.UUID, role: Role) -> IssuedToken:
 
 
 @dataclass(frozen=True)
+class ExternalIdentity:
+    """An identity at an external OIDC provider: its `sub` is unique only at its issuer."""
+
+    issuer: str
+    subject: str
+
+
+@dataclass(frozen=True)
 class Subject:
-    """Who a valid token speaks for: a local user id, or an OIDC username to map to one."""
+    """Who a valid token speaks for: a local user id at a token version, or an external
+    identity an admin linked to a local user."""
 
     user_id: uuid.UUID | None = None
-    username: str | None = None
+    token_version: int | None = None
+    external: ExternalIdentity | None = None
 
 
 class InvalidToken(Exception):
@@ -70,20 +83,24 @@ def verify(settings: Settings, token: str) -> Subject:
                 algorithms=["RS256", "ES256", "PS256"],
                 audience=auth.oidc_audience,
                 issuer=auth.oidc_issuer,
-                options={"require": ["exp", "iss"]},
+                options={"require": ["exp", "iss", "aud", "sub"]},
             )
-            username = claims.get(auth.oidc_username_claim)
-            if not isinstance(username, str) or not username:
-                raise InvalidToken("the identity provider's token names no user")
-            return Subject(username=username)
+            # Mapped by (issuer, sub), never by a name the user may choose at the provider.
+            sub = claims["sub"]
+            if not isinstance(sub, str) or not sub:
+                raise InvalidToken("the identity provider's token names no subject")
+            return Subject(external=ExternalIdentity(issuer=auth.oidc_issuer, subject=sub))
         claims = jwt.decode(
             token,
             settings.secret_key_value,
             algorithms=[ALGORITHM],
             audience=auth.audience,
             issuer=auth.issuer,
-            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            options={"require": ["exp", "iat", "sub", "iss", "aud", "ver"]},
         )
-        return Subject(user_id=uuid.UUID(str(claims["sub"])))
+        version = claims["ver"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InvalidToken("the token version is not a number")
+        return Subject(user_id=uuid.UUID(str(claims["sub"])), token_version=version)
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken(str(exc)) from exc

@@ -29,3 +29,8 @@ class InvalidCredentials(Unauthorized):
 class UnsupportedGrant(BadRequest):
     code = "auth.unsupported_grant"
     title = "Use the password grant for people and client_credentials for machine clients"
+
+
+class ExternalIdentityTaken(Conflict):
+    code = "user.external_identity_taken"
+    title = "Another user is already linked to this external identity"

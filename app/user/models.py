@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
@@ -27,10 +27,22 @@ class User(IdMixin, VersionedMixin, TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Carried in every token issued; raised by a password change, role change or
+    # deactivation, which ends the tokens issued before.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The identity at an external OIDC provider an admin linked this user to: `sub` is unique
+    # only at its issuer, so the pair maps a token to a user.
+    external_issuer: Mapped[str | None] = mapped_column(String(500))
+    external_subject: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (
         CheckConstraint(
             "(role = 'org_admin') = (org_unit_id IS NOT NULL)", name="org_admin_has_unit"
         ),
         CheckConstraint("(role = 'cadre') = (cadre_id IS NOT NULL)", name="cadre_has_cadre"),
+        CheckConstraint(
+            "(external_issuer IS NULL) = (external_subject IS NULL)",
+            name="external_identity_whole",
+        ),
+        UniqueConstraint("external_issuer", "external_subject"),
     )

@@ -7,6 +7,7 @@ from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.auth.tokens import ExternalIdentity, Subject
 from app.cadre.models import Cadre
 from app.enums import Role
 from app.org_unit.models import OrgUnit
@@ -68,15 +69,27 @@ async def actor_of(db_session: AsyncSession, user: User) -> Actor:
     )
 
 
-async def active_actor(
-    db_session: AsyncSession, user_id: uuid.UUID | None, username: str | None
-) -> Actor | None:
-    """The actor a valid token speaks for (a local user id, or an OIDC username), or None when
-    the user is unknown or deactivated. Wired into `app.security` by `app.main`."""
-    if user_id is not None:
-        user = await by_id(db_session, user_id)
-    elif username is not None:
-        user = await by_username(db_session, username)
+async def by_external_identity(db_session: AsyncSession, identity: ExternalIdentity) -> User | None:
+    return (
+        await db_session.scalars(
+            select(User).where(
+                User.external_issuer == identity.issuer,
+                User.external_subject == identity.subject,
+            )
+        )
+    ).one_or_none()
+
+
+async def active_actor(db_session: AsyncSession, subject: Subject) -> Actor | None:
+    """The actor a valid token speaks for (a local user at the token's version, or the user
+    linked to an external identity), or None when the user is unknown or deactivated, or the
+    token was issued before its version last rose. Wired into `app.security` by `app.main`."""
+    if subject.user_id is not None:
+        user = await by_id(db_session, subject.user_id)
+        if user is not None and user.token_version != subject.token_version:
+            return None
+    elif subject.external is not None:
+        user = await by_external_identity(db_session, subject.external)
     else:
         user = None
     if user is None or not user.active:

@@ -6,6 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from app.auth.client_address import client_address
+from app.auth.passwords import HashingBusy, hashing
 from app.auth.rate_limit import RateLimited, RateLimiter
 from app.auth.tokens import issue
 from app.db import DbSession, attribute
@@ -18,6 +20,7 @@ from app.security import CurrentActor
 from app.user import service
 from app.user.errors import (
     CadreAlreadyLinked,
+    ExternalIdentityTaken,
     InvalidCredentials,
     UnsupportedGrant,
     UsernameTaken,
@@ -52,14 +55,22 @@ async def list_users(
     "",
     operation_id="createUser",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(UsernameTaken, UserReferenceNotFound, CadreAlreadyLinked),
+    responses=problems(
+        UsernameTaken, UserReferenceNotFound, CadreAlreadyLinked, ExternalIdentityTaken, HashingBusy
+    ),
 )
 async def create_user(
-    body: UserCreate, db_session: DbSession, actor: CurrentActor, response: Response
+    body: UserCreate,
+    db_session: DbSession,
+    actor: CurrentActor,
+    settings: AppSettings,
+    response: Response,
 ) -> UserRead:
     """Create a person or a machine client (`hr_system`: its username is the client id and its
-    password the client secret)."""
-    user = await service.create_user(db_session, body)
+    password the client secret). `external_issuer` with `external_subject` link the user to
+    its identity at the OIDC provider: that provider's tokens with this `iss` and `sub` act as
+    this user."""
+    user = await service.create_user(db_session, body, hashing=hashing(settings.auth))
     set_etag(response, user.version)
     response.headers["Location"] = f"{API_PREFIX}/users/{user.id}"
     return UserRead.model_validate(user)
@@ -81,8 +92,10 @@ async def get_user(
         UserNotFound,
         UserReferenceNotFound,
         CadreAlreadyLinked,
+        ExternalIdentityTaken,
         UnprocessableEntity,
         PreconditionFailed,
+        HashingBusy,
     ),
 )
 async def update_user(
@@ -90,13 +103,16 @@ async def update_user(
     body: UserUpdate,
     db_session: DbSession,
     actor: CurrentActor,
+    settings: AppSettings,
     response: Response,
     if_match: IfMatch = None,
 ) -> UserRead:
-    """Change role, binding, password or deactivate. A new password also lifts a lock-out."""
+    """Change role, binding, password, external identity, or deactivate. A new password also
+    lifts a lock-out. A new password, role or binding, or deactivation ends every token
+    issued to the user before."""
     user = await service.get_user(db_session, user_id)
     check_if_match(if_match, user.version)
-    user = await service.update_user(db_session, user, body)
+    user = await service.update_user(db_session, user, body, hashing=hashing(settings.auth))
     set_etag(response, user.version)
     return UserRead.model_validate(user)
 
@@ -127,7 +143,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     "/token",
     operation_id="issueToken",
     response_model=TokenResponse,
-    responses=problems(InvalidCredentials, UnsupportedGrant, RateLimited),
+    responses=problems(InvalidCredentials, UnsupportedGrant, RateLimited, HashingBusy),
 )
 async def issue_token(
     request: Request,
@@ -143,10 +159,10 @@ async def issue_token(
     """Exchange credentials for a short-lived bearer token: `grant_type=password` with
     `username`/`password` for people, `grant_type=client_credentials` with `client_id`/
     `client_secret` (form fields or HTTP Basic) for machine clients. Repeated failures lock the
-    account for a while; every client is rate-limited here."""
+    account, or the machine client, for a while; every client address is rate-limited here.
+    When too many sign-ins are being checked at once, the answer is 503 with Retry-After."""
     limiter: RateLimiter = request.app.state.token_limiter
-    client_host = request.client.host if request.client else "unknown"
-    limiter.check(f"ip:{client_host}")
+    limiter.check(f"ip:{client_address(request, settings.trusted_proxies)}")
 
     if grant_type == GrantType.password:
         name, secret = username, password
@@ -158,9 +174,14 @@ async def issue_token(
     if not name or secret is None:
         raise UnsupportedGrant("Credentials for this grant type are missing.")
 
-    # No actor yet: what the attempt changes is recorded as the request's alone.
-    await attribute(db_session, request_id=getattr(request.state, "request_id", None))
-    user = await service.authenticate(db_session, name, secret, machine=machine, auth=settings.auth)
+    passwords = hashing(settings.auth)
+    # A turn at the hashing threads first: waiting for it holds no database connection.
+    async with passwords.turn():
+        # No actor yet: what the attempt changes is recorded as the request's alone.
+        await attribute(db_session, request_id=getattr(request.state, "request_id", None))
+        user = await service.authenticate(
+            db_session, name, secret, machine=machine, auth=settings.auth, hashing=passwords
+        )
     if user is None:
         # Returned, not raised: the transaction commits, so the failed attempt is remembered.
         return problem_response(
@@ -170,7 +191,7 @@ async def issue_token(
             title=InvalidCredentials.title,
             headers={"WWW-Authenticate": 'Bearer realm="cadre-training"'},
         )
-    token = issue(settings, user_id=user.id, role=user.role)
+    token = issue(settings, user_id=user.id, role=user.role, token_version=user.token_version)
     return TokenResponse(
         access_token=token.access_token,
         token_type="bearer",  # noqa: S106

@@ -28,6 +28,23 @@ def check_binding(
         raise ValueError("cadre_id is required for cadre, and only for it")
 
 
+ExternalIssuer = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    Field(description="The OIDC provider's issuer (`iss`), as `APP_AUTH__OIDC_ISSUER`"),
+]
+ExternalSubject = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    Field(description="The user's `sub` at that provider (never a username it may change)"),
+]
+
+
+def check_external_identity(issuer: str | None, subject: str | None) -> None:
+    if (issuer is None) != (subject is None):
+        raise ValueError("external_issuer and external_subject go together")
+
+
 class UserCreate(InputModel):
     username: Username
     password: Password
@@ -37,10 +54,13 @@ class UserCreate(InputModel):
     )
     cadre_id: uuid.UUID | None = Field(default=None, description="The cadre a cadre user is")
     active: bool = True
+    external_issuer: ExternalIssuer | None = None
+    external_subject: ExternalSubject | None = None
 
     @model_validator(mode="after")
     def _binding(self) -> Self:
         check_binding(self.role, self.org_unit_id, self.cadre_id)
+        check_external_identity(self.external_issuer, self.external_subject)
         return self
 
 
@@ -50,6 +70,18 @@ class UserUpdate(InputModel):
     org_unit_id: uuid.UUID | None = None
     cadre_id: uuid.UUID | None = None
     active: bool | None = None
+    external_issuer: ExternalIssuer | None = Field(
+        default=None, description="With external_subject: link (or, both null, unlink)"
+    )
+    external_subject: ExternalSubject | None = None
+
+    @model_validator(mode="after")
+    def _external_identity(self) -> Self:
+        given = {"external_issuer", "external_subject"} & self.model_fields_set
+        if given and len(given) != 2:
+            raise ValueError("external_issuer and external_subject go together")
+        check_external_identity(self.external_issuer, self.external_subject)
+        return self
 
 
 class UserRead(OutputModel):
@@ -59,6 +91,8 @@ class UserRead(OutputModel):
     org_unit_id: uuid.UUID | None
     cadre_id: uuid.UUID | None
     active: bool
+    external_issuer: str | None = Field(description="The linked OIDC identity's issuer")
+    external_subject: str | None = Field(description="The linked OIDC identity's `sub`")
     locked_until: datetime | None = Field(description="Set while locked after failed logins")
     version: int
     created_at: datetime
