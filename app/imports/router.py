@@ -1,3 +1,4 @@
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -45,7 +46,8 @@ async def import_study_logs(
     checked on its own; the report lists the rejected ones with a pointer. The good rows are
     loaded with COPY in one statement; their ids make a re-import create nothing new."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    rows, csv_lines = service.read_rows(media, await request.body())
+    # The body is whole already (app.limits); parsing it is CPU work, kept off the event loop.
+    rows, csv_lines = await asyncio.to_thread(service.read_rows, media, await request.body())
     result = await service.import_study_logs(
         db_session, rows, actor, dry_run=dry_run, csv_lines=csv_lines
     )
