@@ -271,7 +271,7 @@ LINE = b"H1,lecture,t,2020-01-01,2020-01-01,1\r\n"
 @pytest.mark.parametrize(
     ("media", "body"),
     [
-        ("text/csv", HEADER + LINE * (MAX_ROWS + 1) + b'"never closed'),
+        ("text/csv", HEADER + LINE * (MAX_ROWS + 1) + b"\xff not UTF-8\r\n"),
         ("application/json", b'{"items": [' + b"{}," * (MAX_ROWS + 1) + b"{not json"),
     ],
 )
