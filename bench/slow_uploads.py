@@ -1,8 +1,9 @@
 """Benchmark of what bad uploads cost the server (issue 10, Medium 1 and 2), against a uvicorn
 subprocess started here (one worker, the default pool of 10 + 10 connections):
 
-1. memory: the peak RSS (VmHWM) of the server process before and after one 104 MB POST without a
-   token, eight at once, and one 50 MB one-row CSV sent to the import;
+1. memory: the RSS of the server process before, and its peak RSS (VmHWM, reset before each case)
+   during, one 104 MB POST without a token, eight at once, and one 50 MB one-row CSV sent to the
+   import;
 2. slow uploads: the share of requests served (2xx) and their latency, reads of `/api/v1/org-units`
    and `/health/ready` from 4 clients, while 30 uploads to the import send one byte a second.
 
@@ -93,6 +94,13 @@ def _memory(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def _reset_peak(pid: int) -> None:
+    """The peak RSS starts again from the current RSS (Linux: `5` to clear_refs), so that each
+    case's peak is its own."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 async def _token(base: str) -> str:
     async with httpx.AsyncClient() as c:
         r = await c.post(
@@ -147,6 +155,7 @@ async def _memory_phase(base: str, pid: int, token: str) -> list[tuple[str, str,
     ]
     out = []
     for name, requests in cases:
+        _reset_peak(pid)
         before, _ = _memory(pid)
         statuses = await asyncio.gather(*[_post(base, *r) for r in requests])
         _, peak = _memory(pid)
