@@ -79,6 +79,27 @@ class RateLimitSettings(BaseModel):
     )
 
 
+class BodyLimitSettings(BaseModel):
+    """Request bodies, by route class: checked against Content-Length and as the body streams
+    in, before authentication and before a database connection is taken (app.limits)."""
+
+    json_max_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="Every body not named below (JSON, forms)"
+    )
+    sync_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1, description="Snapshot syncs (/api/v1/sync/...)"
+    )
+    import_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1, description="The study-log import (/api/v1/imports/...)"
+    )
+    read_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="The whole body must arrive within this time"
+    )
+    json_max_depth: int = Field(
+        default=64, ge=2, le=512, description="Nesting of a JSON body's arrays and objects"
+    )
+
+
 class WebhookSettings(BaseModel):
     """The webhook delivery worker (`python -m app.cli webhook-worker`) and the subscriptions."""
 
@@ -169,6 +190,7 @@ class Settings(BaseSettings):
         default=24, ge=1, le=24 * 90, description="How long an Idempotency-Key is remembered"
     )
     webhooks: WebhookSettings = WebhookSettings()
+    body: BodyLimitSettings = BodyLimitSettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
     # Production posture (issue 10): see app.observability and app.main.

@@ -32,6 +32,7 @@ from app.errors import Unauthorized, install_error_handlers
 from app.health.router import router as health_router
 from app.imports.router import router as import_router
 from app.imports.schemas import StudyLogImport, StudyLogImportRow
+from app.limits import BodyLimitMiddleware
 from app.observability import (
     Metrics,
     RequestContextMiddleware,
@@ -125,6 +126,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.extra_openapi_models = [StudyLogImport, StudyLogImportRow]
     install_error_handlers(app)
     install_openapi(app)
+    # Inside the request context (its answers carry the request id and the security headers),
+    # outside everything else: a body is whole, and within its limits, before any route,
+    # dependency or connection.
+    app.add_middleware(BodyLimitMiddleware, settings=settings.body)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,

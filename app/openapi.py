@@ -80,7 +80,19 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 _also(
                     responses,
                     "400",
-                    "The body's JSON is nested too deep to read (code: `bad_request`)",
+                    "The body's JSON nests deeper than `APP_BODY__JSON_MAX_DEPTH` "
+                    "(code: `bad_request`)",
+                )
+                _also(
+                    responses,
+                    "408",
+                    "The body did not arrive within `APP_BODY__READ_TIMEOUT_SECONDS` "
+                    "(code: `body_timeout`)",
+                )
+                _also(
+                    responses,
+                    "413",
+                    "The body is larger than this operation accepts (code: `body_too_large`)",
                 )
             if not path.startswith("/health"):
                 _also(responses, "500", "Unexpected error (code: `internal_error`)")

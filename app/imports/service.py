@@ -21,7 +21,7 @@ from app.actor import Actor
 from app.cadre import repository as cadre_repository
 from app.clock import local_today
 from app.enums import StudyLogKind, StudyLogStatus
-from app.errors import ProblemFieldError, UnprocessableEntity
+from app.errors import BadRequest, ProblemFieldError, UnprocessableEntity
 from app.imports.errors import TooManyRows, UnsupportedMediaType
 from app.imports.schemas import MAX_ROWS
 from app.schema_types import LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
@@ -80,10 +80,49 @@ CHECKED_COLUMNS = tuple("cadre_id" if name == "hr_id" else name for name in FIEL
 REQUIRED_COLUMNS = frozenset({"hr_id", "kind", "title", "start_date", "end_date", "hours"})
 
 
+# A CSV record (one line, or the lines of a quoted cell) is at most this long. The longest good
+# row is about 10 KB (a 2,000-character note, two 200-character lines, UTF-8): a longer record
+# is refused before it is split into cells, so a one-line file of millions of cells costs
+# nothing.
+MAX_RECORD_BYTES = 64 * 1024
+
+
+class RecordTooLong(ValueError):
+    pass
+
+
+class _Lines:
+    """The lines of a UTF-8 body, decoded one at a time (never the whole body as one string),
+    each record (the lines csv.reader takes before it yields) bounded by MAX_RECORD_BYTES."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = io.BytesIO(body)
+        self._first = True
+        self.record_bytes = 0
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        line = self._body.readline(MAX_RECORD_BYTES + 1 - self.record_bytes)
+        if not line:
+            raise StopIteration
+        self.record_bytes += len(line)
+        if self.record_bytes > MAX_RECORD_BYTES:
+            raise RecordTooLong(f"a record is longer than {MAX_RECORD_BYTES} bytes")
+        if self._first:
+            self._first = False
+            line = line.removeprefix(b"\xef\xbb\xbf")
+        return line.decode("utf-8")
+
+
 def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
     """The rows of a CSV whose header names the required columns (else IncompleteHeader), and
-    the file line each starts on (blank lines are skipped; a quoted cell may span lines)."""
-    reader = csv.reader(io.StringIO(body.decode("utf-8-sig")))
+    the file line each starts on (blank lines are skipped; a quoted cell may span lines). Read
+    incrementally: more than MAX_ROWS rows is TooManyRows at the first row past the cap, and a
+    record longer than MAX_RECORD_BYTES is RecordTooLong, before anything after it is read."""
+    lines = _Lines(body)
+    reader = csv.reader(lines)
     try:
         header = next(reader, [])
     except csv.Error:
@@ -95,28 +134,81 @@ def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
     # reported as unknown fields) at a third of its cost.
     width = len(header)
     rows: list[dict[Any, Any]] = []
-    lines: list[int] = []
+    starts: list[int] = []
     line = reader.line_num + 1
+    lines.record_bytes = 0
     try:
         for cells in reader:
+            lines.record_bytes = 0
             if len(cells) == width:
                 rows.append(dict(zip(header, cells, strict=True)))
-                lines.append(line)
+                starts.append(line)
             elif cells:
                 padded: dict[Any, Any] = dict(zip(header, cells, strict=False))
                 if len(cells) > width:
                     padded[None] = cells[width:]
                 rows.append(padded)
-                lines.append(line)
+                starts.append(line)
+            if len(rows) > MAX_ROWS:
+                raise TooManyRows()
             line = reader.line_num + 1
-    except csv.Error as exc:  # the file itself is broken there: nothing after it can be trusted
-        raise ValueError(f"line {reader.line_num}: {exc}") from exc
-    return rows, lines
+    except (csv.Error, RecordTooLong) as exc:  # the file is broken there: nothing after it counts
+        where = line if isinstance(exc, RecordTooLong) else reader.line_num
+        raise ValueError(f"line {where}: {exc}") from exc
+    return rows, starts
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def rows_from_json(body: bytes) -> list[Any]:
+    """The items of `{"items": [...]}`, decoded one at a time: more than MAX_ROWS is
+    TooManyRows at the first item past the cap, before the rest is decoded."""
+    text = body.decode("utf-8-sig")
+    shape = ValueError('expected {"items": [...]}')
+
+    def skip(at: int) -> int:
+        match = _JSON_SPACE.match(text, at)
+        assert match is not None  # the pattern matches the empty string
+        return match.end()
+
+    def expect(at: int, char: str) -> int:
+        at = skip(at)
+        if text[at : at + 1] != char:
+            raise shape
+        return at + 1
+
+    at = expect(0, "{")
+    key, at = _DECODER.raw_decode(text, skip(at))
+    if key != "items":
+        raise shape
+    at = expect(expect(at, ":"), "[")
+    rows: list[Any] = []
+    at = skip(at)
+    if text[at : at + 1] == "]":
+        at += 1
+    else:
+        while True:
+            item, at = _DECODER.raw_decode(text, skip(at))
+            rows.append(item)
+            if len(rows) > MAX_ROWS:
+                raise TooManyRows()
+            at = skip(at)
+            if text[at : at + 1] == "]":
+                at += 1
+                break
+            at = expect(at, ",")
+    if skip(expect(at, "}")) != len(text):
+        raise shape
+    return rows
 
 
 def read_rows(media: str, body: bytes) -> tuple[list[Any], list[int] | None]:
     """The rows of a request body of media type `media`, JSON (`{"items": [...]}`) or CSV, and
-    for CSV the file line of each (else None); the body as a whole unreadable is 422."""
+    for CSV the file line of each (else None); the body as a whole unreadable is 422, a JSON
+    body nested too deeply for the parser 400 (app.limits refuses most before they get here).
+    CPU-bound: the router runs it off the event loop."""
     csv_lines: list[int] | None = None
     try:
         if media == "text/csv":
@@ -132,24 +224,16 @@ def read_rows(media: str, body: bytes) -> tuple[list[Any], list[int] | None]:
                     ],
                 ) from exc
         elif media == "application/json":
-            parsed = json.loads(body)
-            if (
-                not isinstance(parsed, dict)
-                or set(parsed) - {"items"}
-                or not isinstance(parsed.get("items"), list)
-            ):
-                raise ValueError('expected {"items": [...]}')
-            rows = parsed["items"]
+            rows = rows_from_json(body)
         else:
             raise UnsupportedMediaType()
-    # RecursionError: JSON nested deeper than the parser's stack (the API's own answer is 422).
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except RecursionError as exc:
+        raise BadRequest("The JSON body is nested too deeply.") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
         raise UnprocessableEntity(
             "The body could not be read.",
             errors=[ProblemFieldError(pointer="/body", detail=str(exc)[:200], code="unreadable")],
         ) from exc
-    if len(rows) > MAX_ROWS:
-        raise TooManyRows()
     return rows, csv_lines
 
 
