@@ -76,8 +76,36 @@ def api_schema(settings: Settings) -> Iterator[Any]:
         {
             "checks": {
                 "positive_data_acceptance": {
-                    "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
-                }
+                    "expected-statuses": [
+                        "2xx",
+                        "3xx",
+                        "401",
+                        "403",
+                        "404",
+                        "409",
+                        "413",
+                        "422",
+                        "429",
+                    ]
+                },
+                # A body over its route's size limit is refused before it is read (413), whatever
+                # else is wrong with it.
+                "negative_data_rejection": {
+                    "expected-statuses": [
+                        "400",
+                        "401",
+                        "403",
+                        "404",
+                        "405",
+                        "406",
+                        "409",
+                        "413",
+                        "415",
+                        "422",
+                        "428",
+                        "429",
+                    ]
+                },
             }
         }
     )
