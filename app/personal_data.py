@@ -8,6 +8,7 @@ Every key is derived from `APP_DATA_KEY` with HKDF, one per purpose.
 import hashlib
 import hmac
 import os
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -80,3 +81,19 @@ def secret_box() -> SecretBox:
     if _secret_box is None:
         raise RuntimeError("personal_data.configure() was not called")
     return _secret_box
+
+
+def _month(value: Any) -> Any:
+    return value[:7] if isinstance(value, str) and len(value) == 10 else value
+
+
+def without_birth_day(entity_type: str, changes: dict[str, object]) -> dict[str, object]:
+    """A cadre's change as a role that sees ID numbers masked reads it: the birth date as year
+    and month (出生年月), as the cadre reads show it to that role. With the day and the unit's
+    region code, a masked number would leave a few hundred candidates; with the month, thousands.
+    (The number itself never enters the trail: `<changed>`.)"""
+    if entity_type != "cadre" or "birth_date" not in changes:
+        return changes
+    value = changes["birth_date"]
+    shown = {k: _month(v) for k, v in value.items()} if isinstance(value, dict) else _month(value)
+    return {**changes, "birth_date": shown}

@@ -25,6 +25,7 @@ from app.config import Settings
 from app.db import create_sessionmaker
 from app.enums import Gender, Role
 from app.main import create_app
+from app.personal_data import without_birth_day
 from tests.conftest import ClientFor, add_user, bearer
 from tests.factories import API, cadre_body, create_cadre, create_log, create_org_unit, id_number
 from tests.test_platform import assert_problem
@@ -94,8 +95,19 @@ PEOPLE = [
 ]
 
 
-def test_the_mask_shows_the_last_three_characters_at_the_same_length() -> None:
-    assert mask("34110219800517105X") == "***************05X"
+def test_the_mask_shows_no_character_at_the_same_length() -> None:
+    assert mask("34110219800517105X") == "*" * 18
+
+
+def candidates_in_month(shown: str, year: int, month: int, gender: Gender, region: str) -> int:
+    """The numbers that fit when the reader knows the region code exactly (the cadre's unit is
+    a county: its code, the strongest guess a reader can make) and the birth month, not the day
+    (what a role that sees numbers masked reads: `birth_month`)."""
+    days = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
+    return sum(
+        candidates(shown, date(year, month, day), gender, province=region)
+        for day in range(1, days + 1)
+    )
 
 
 async def _everything_shown(c: httpx.AsyncClient, cadre: dict[str, Any]) -> Iterator[str]:
@@ -136,14 +148,22 @@ async def test_a_masked_number_leaves_at_least_1000_candidates(
         # One masked form everywhere: nothing to combine.
         assert set(await _everything_shown(c, cadre)) == {mask(number)}
         read = (await c.get(f"{API}/cadres/{cadre['id']}")).json()
-        assert (read["birth_date"], read["gender"]) == (birth.isoformat(), gender.value)
+        assert (read["birth_date"], read["birth_month"], read["gender"]) == (
+            None,
+            f"{birth:%Y-%m}",
+            gender.value,
+        )
+    # What they read: the mask, the birth month, the gender, the unit (so its region code).
+    assert candidates_in_month(mask(number), birth.year, birth.month, gender, region) >= 1000
     assert candidates(mask(number), birth, gender) >= 1000
     # Even if only the codes in use in the birth year are tried.
     assert candidates(mask(number), birth, gender, in_birth_year=True) >= 1000
-    # The counter itself: the whole number is one; the old form (first four and last four)
-    # left two digits hidden, a handful of candidates.
+    # The counter itself: the whole number is one; the first mask (first four and last four)
+    # left a handful of candidates, the second (the last three) one or two once the region
+    # code and the birth date were known.
     assert candidates(number, birth, gender) == 1
     assert candidates(number[:4] + "*" * 10 + number[-4:], birth, gender) < 10
+    assert candidates("*" * 15 + number[-3:], birth, gender, province=region) <= 2
 
 
 # --- searching by number -------------------------------------------------------------------
@@ -359,12 +379,49 @@ if __name__ == "__main__":
     for region, birth, gender in PEOPLE:
         number = id_number(birth, male=gender is Gender.male, region=region)
         shown = mask(number)
+        month = candidates_in_month(shown, birth.year, birth.month, gender, region)
         print(
-            f"{shown} born {birth} {gender.value}: "
-            f"{candidates(shown, birth, gender)} (every known code), "
-            f"{candidates(shown, birth, gender, in_birth_year=True)} (codes in use in the birth "
-            f"year), {candidates(shown, birth, gender, province=region[:2])} (the same "
-            "province); "
-            f"last four shown: {candidates('*' * 14 + number[-4:], birth, gender)}; "
-            f"the old form: {candidates(number[:4] + '*' * 10 + number[-4:], birth, gender)}"
+            f"{shown} born {birth:%Y-%m} {gender.value}, region code known ({region}): {month}; "
+            f"born {birth} with any known code: {candidates(shown, birth, gender)}; "
+            f"the last three shown, region and birth date known: "
+            f"{candidates('*' * 15 + number[-3:], birth, gender, province=region)}; "
+            f"the first form: {candidates(number[:4] + '*' * 10 + number[-4:], birth, gender)}"
         )
+
+
+async def test_the_trail_and_the_feed_show_a_masked_reader_the_birth_month(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """An auditor reads the audit trail (and the change feed, the same rows and the same
+    function): a cadre's birth date there is year and month too (the number is `<changed>` for
+    everyone); admin reads the day."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(
+        client,
+        unit["id"],
+        id_number=id_number(date(1975, 10, 1), male=True),
+        birth_date="1975-10-01",
+        gender="male",
+    )
+    auditor = await client_for(Role.auditor)
+    trail = (await auditor.get(f"{API}/audit-events", params={"entity_id": cadre["id"]})).json()[
+        "items"
+    ]
+    assert trail[0]["changes"]["birth_date"] == "1975-10"
+    assert trail[0]["changes"]["id_number"] == "<changed>"
+    whole = (await client.get(f"{API}/audit-events", params={"entity_id": cadre["id"]})).json()
+    assert whole["items"][0]["changes"]["birth_date"] == "1975-10-01"
+
+
+def test_the_birth_day_is_taken_from_every_shape_of_a_change() -> None:
+    assert without_birth_day("cadre", {"birth_date": "1975-10-01", "name": "王二"}) == {
+        "birth_date": "1975-10",
+        "name": "王二",
+    }
+    update: dict[str, object] = {"birth_date": {"before": "1975-10-01", "after": "1975-11-02"}}
+    assert without_birth_day("cadre", update) == {
+        "birth_date": {"before": "1975-10", "after": "1975-11"}
+    }
+    assert without_birth_day("study_log", {"birth_date": "1975-10-01"}) == {
+        "birth_date": "1975-10-01"
+    }

@@ -41,4 +41,4 @@ async def list_audit_events(
         occurred_from=occurred_from,
         occurred_to=occurred_to,
     )
-    return await service.list_events(db_session, where, page)
+    return await service.list_events(db_session, where, page, actor)

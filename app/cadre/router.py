@@ -69,8 +69,8 @@ async def list_cadres(
     ] = None,
     q: Annotated[SearchText | None, Query(description="Start of the name")] = None,
 ) -> CadrePage:
-    """Cadres in creation order. ID numbers are always masked in lists (`***************79X`:
-    the last three characters)."""
+    """Cadres in creation order. ID numbers are always masked in lists (`******************`:
+    no character shown)."""
     where = CadreFilter(
         org_unit_id=org_unit_id, rank=rank, status=status, hr_id=hr_id, id_number=id_number, q=q
     )

@@ -65,24 +65,12 @@ def id_number_mismatch(number: str, birth_date: date, gender: Gender) -> str | N
     return None
 
 
-# How much of a number the roles that may not see it whole are shown (`***************79X`):
-# the last three characters, the rest starred, at the same length. Those roles also read the
-# birth date (digits 7-14) and the gender (the parity of digit 17), so what stays hidden is the
-# region code (digits 1-6) and digit 15. Of the 6,885 region codes `normalise` accepts, the
-# check character keeps one in eleven: some 6,200 numbers fit a masked one (2,400 to 3,500 if
-# only the codes in use in the birth year are tried; tests/test_id_number_masking.py counts
-# them). The last four would hide the region code alone: about 620 fit. The region is never
-# shown: it is the place of first registration, the part hardest to guess. A guess that the
-# cadre was born in the province it works in still leaves some 245; what protects the number is
-# that no role shown this form can test a guess: searching by number is for the roles that see
-# numbers whole, and a write naming a number that is taken counts against the same per-user
-# limit (app/cadre/lookups.py).
-MASK_KEEPS = 3
-
-
 def mask(number: str) -> str:
-    """`***************79X`: the last three characters only (MASK_KEEPS), at the same length."""
-    return "*" * (len(number) - MASK_KEEPS) + number[-MASK_KEEPS:]
+    """`******************`: no character of the number, at its length. A role that reads the
+    cadre's unit knows the region code (a county's own, or one of its few older ones), so any
+    character shown narrows the rest: with the last three and the birth date, one or two numbers
+    fit. With none shown, and the birth date given as year and month only, thousands do."""
+    return "*" * len(number)
 
 
 # --------------------------------------------------------------------------------------------

@@ -116,10 +116,17 @@ class CadreRead(OutputModel):
     name: str
     id_number: str = Field(
         description="Whole for admin and hr_system on single reads; masked in every list and "
-        "for every other role (`***************79X`: the last three characters)"
+        "for every other role (`******************`: no character shown)"
     )
     gender: Gender
-    birth_date: date
+    birth_date: date | None = Field(
+        description="Whole for admin and hr_system; null for every other role, who read "
+        "`birth_month` (the day and the unit's region code would leave a masked ID number few "
+        "candidates)"
+    )
+    birth_month: str = Field(
+        description="出生年月, `YYYY-MM`, for every role", examples=["1986-06"]
+    )
     org_unit_id: uuid.UUID
     rank: Rank
     post_type: PostType = Field(description="`leading` (领导职务) or `non_leading` (职级)")

@@ -40,10 +40,18 @@ from app.pagination import PageParams
 def to_read(cadre: Cadre, actor: Actor, *, in_list: bool = False) -> CadreRead:
     """ID numbers are masked in every list, and in reads for roles that do not see them whole
     (`rules.mask`). Every answer that shows a cadre goes through here (the archive too)."""
-    read = CadreRead.model_validate(cadre)
+    read = CadreRead.model_validate({**_columns(cadre), "birth_month": f"{cadre.birth_date:%Y-%m}"})
     if in_list or not actor.sees_id_numbers:
         read.id_number = rules.mask(read.id_number)
+    if not actor.sees_id_numbers:
+        read.birth_date = None
     return read
+
+
+def _columns(cadre: Cadre) -> dict[str, object]:
+    return {
+        field: getattr(cadre, field) for field in CadreRead.model_fields if field != "birth_month"
+    }
 
 
 async def list_cadres(

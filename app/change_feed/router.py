@@ -8,6 +8,7 @@ from app.change_feed.schemas import ChangePage, ChangeRead
 from app.db import DbSession
 from app.http import API_PREFIX, problems
 from app.pagination import MAX_PAGE_SIZE
+from app.personal_data import without_birth_day
 from app.security import CurrentActor
 
 router = APIRouter(prefix=f"{API_PREFIX}/changes", tags=["change feed"])
@@ -29,4 +30,9 @@ async def list_changes(
     event appears once every transaction that began before it has finished). A cursor older
     than the retention answers 410."""
     events, next_cursor = await service.read(db_session, cursor or None, limit)
-    return ChangePage(items=[ChangeRead.model_validate(e) for e in events], next_cursor=next_cursor)
+    reads = [ChangeRead.model_validate(e) for e in events]
+    if not actor.sees_id_numbers:
+        # An auditor reads a cadre's birth date as year and month, as everywhere else.
+        for read in reads:
+            read.changes = without_birth_day(read.entity_type, read.changes)
+    return ChangePage(items=reads, next_cursor=next_cursor)
