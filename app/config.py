@@ -2,6 +2,8 @@
 
 import base64
 import binascii
+import hashlib
+import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -242,6 +244,12 @@ class Settings(BaseSettings):
         key = _b64(data)
         if data == DEV_DATA_KEY or len(key) != 32 or not _looks_random(key):
             problems.append("APP_DATA_KEY must be set to base64 of 32 random bytes")
+        if self.env == Environment.production and (
+            _digest(secret.encode()) in _PUBLISHED or _digest(key) in _PUBLISHED
+        ):
+            problems.append(
+                "a key published in the service's repository (its tests or docs) is in use"
+            )
         if problems:
             raise ValueError(f"refusing to start in {self.env.value}: " + "; ".join(problems))
         return self
@@ -281,11 +289,29 @@ def _looks_random(value: str | bytes) -> bool:
     for period in range(1, length // 2 + 1):
         if all(symbols[i] == symbols[i % period] for i in range(length)):
             return False
+    codes = list(value) if isinstance(value, bytes) else [ord(c) for c in value]
+    steps = {(b - a) % 256 for a, b in itertools.pairwise(codes)}
+    if len(steps) <= 2:  # a run such as bytes(range(32)) or "abcdef…", wrapping or not
+        return False
     counts = Counter(symbols)
     if isinstance(value, bytes):
         return len(counts) >= _MIN_DISTINCT_KEY_BYTES
     bits = -sum(n * math.log2(n / length) for n in counts.values())
     return bits >= _MIN_SECRET_BITS
+
+
+# SHA-256 of the keys the repository publishes (tests/conftest.py): a deployment that copied one
+# signs tokens anyone can forge. The development keys are refused by name above.
+_PUBLISHED = frozenset(
+    {
+        "8fecdc1c6486d8b09ec10895c727b13f3ddc0c76688a01b5535785906d8d9d96",
+        "22e706d0a2369d5385cde71468bb03a47ab785820367fa9c167503f33ac8331e",
+    }
+)
+
+
+def _digest(value: bytes) -> str:
+    return hashlib.sha256(value).hexdigest()
 
 
 def _b64(value: str) -> bytes:

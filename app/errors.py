@@ -352,6 +352,16 @@ async def database_error_answer(request: Request, exc: Exception) -> JSONRespons
             title=StaleWrite.title,
             headers={"Retry-After": "1"},
         )
+    if state is not None and state.startswith("22"):
+        # A data exception the input caused (an invalid byte, a value out of range) that no
+        # earlier check caught: the input is refused, nothing changed.
+        log.warning("data_exception", sqlstate=state)
+        return problem_response(
+            request,
+            status=UnprocessableEntity.status,
+            code=UnprocessableEntity.code,
+            title=UnprocessableEntity.title,
+        )
     if state in _RETRY_LATER:
         log.warning("database_busy", sqlstate=state)
         return problem_response(

@@ -30,9 +30,8 @@ TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=LINE_PATTERN)]
 ShortName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=LINE_PATTERN)]
-Code = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
-]
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=TEXT_PATTERN)]
 # Search terms in query strings: printable, no control characters.
 SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
@@ -79,7 +78,18 @@ def _rfc3339_only(value: object) -> object:
     )
 
 
-Instant = Annotated[datetime, BeforeValidator(_rfc3339_only)]
+def _instant_in_range(value: datetime) -> datetime:
+    # A date at the end of the calendar with a negative offset is past year 9999 in UTC.
+    if not MIN_DATE <= value.date() <= MAX_DATE:
+        raise PydanticCustomError(
+            "datetime_range",
+            "expected a date-time between {low} and {high}",
+            {"low": MIN_DATE.isoformat(), "high": MAX_DATE.isoformat()},
+        )
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_rfc3339_only), AfterValidator(_instant_in_range)]
 
 CENT = Decimal("0.01")
 

@@ -4,6 +4,7 @@ password change, role change or deactivation."""
 
 import asyncio
 import base64
+import hashlib
 import os
 import subprocess
 import threading
@@ -32,7 +33,14 @@ from app.enums import Role
 from app.main import create_app
 from app.user.models import User
 from devtools import run
-from tests.conftest import TEST_PASSWORD, add_user, bearer, empty_tables
+from tests.conftest import (
+    TEST_DATA_KEY,
+    TEST_PASSWORD,
+    TEST_SECRET_KEY,
+    add_user,
+    bearer,
+    empty_tables,
+)
 from tests.factories import API
 
 TOKEN = f"{API}/auth/token"
@@ -160,7 +168,7 @@ def test_make_run_and_make_webhooks_choose_development(no_app_env: None) -> None
 
 
 GOOD_SECRET = "Zq8vN2-rT5xW0yLk3_HbJ7mPc4dFs9Ge"
-GOOD_DATA_KEY = base64.b64encode(bytes(range(7, 7 + 32 * 7, 7))).decode()
+GOOD_DATA_KEY = base64.b64encode(hashlib.sha256(b"a data key for these tests").digest()).decode()
 
 
 @pytest.mark.parametrize(
@@ -173,6 +181,10 @@ GOOD_DATA_KEY = base64.b64encode(bytes(range(7, 7 + 32 * 7, 7))).decode()
         (GOOD_SECRET, base64.b64encode(bytes(32)).decode(), "APP_DATA_KEY"),
         (GOOD_SECRET, base64.b64encode(b"k" * 32).decode(), "APP_DATA_KEY"),
         (GOOD_SECRET, base64.b64encode(b"\x01\x02" * 16).decode(), "APP_DATA_KEY"),
+        # Runs: no generator gives them.
+        ("abcdefghijklmnopqrstuvwxyz012345", GOOD_DATA_KEY, "APP_SECRET_KEY"),
+        (GOOD_SECRET, base64.b64encode(bytes(range(32))).decode(), "APP_DATA_KEY"),
+        (GOOD_SECRET, base64.b64encode(bytes(range(7, 7 + 32 * 7, 7))).decode(), "APP_DATA_KEY"),
     ],
 )
 @pytest.mark.parametrize("env", [Environment.test, Environment.production])
@@ -181,6 +193,23 @@ def test_low_entropy_secrets_are_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=refused):
         Settings(env=env, DATABASE_URL=URL, secret_key=secret_key, data_key=data_key)
+
+
+def test_the_keys_the_repository_publishes_are_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="published"):
+        Settings(
+            env=Environment.production,
+            DATABASE_URL=URL,
+            secret_key=TEST_SECRET_KEY,
+            data_key=GOOD_DATA_KEY,
+        )
+    with pytest.raises(ValidationError, match="published"):
+        Settings(
+            env=Environment.production,
+            DATABASE_URL=URL,
+            secret_key=GOOD_SECRET,
+            data_key=TEST_DATA_KEY,
+        )
 
 
 def test_random_secrets_are_accepted() -> None:

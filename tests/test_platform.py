@@ -1,6 +1,7 @@
 """Cross-cutting behaviour: health, errors as problem+json, request ids, metrics, docs, and the
 transaction boundary."""
 
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -275,3 +276,33 @@ async def test_transaction_conflicts_and_timeouts_are_retryable_problems(db_conn
     assert await _answer_to(deadlock) == (409, "concurrent_update", "1")
     serialization = asyncpg.exceptions.SerializationError("could not serialize access")
     assert await _answer_to(serialization) == (409, "concurrent_update", "1")
+
+
+async def test_malformed_input_found_by_review_is_4xx_not_500(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    """Three inputs a security review found answering 500: a NUL in HTTP Basic credentials
+    (before any token), an import row whose HR id holds a NUL or a lone surrogate (sent to the
+    database before the row was checked), and an instant past year 9999 in UTC."""
+    basic = base64.b64encode(b"hr\x00client:secret").decode()
+    r = await anonymous.post(
+        f"{API}/auth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert 400 <= r.status_code < 500, r.text
+    for hr_id in ("HR\u0000X", "HR\ud800X"):
+        body = json.dumps(
+            {"items": [{"hr_id": hr_id, "kind": "self_study", "title": "x", "hours": "1"}]}
+        )
+        r = await client.post(
+            f"{API}/imports/study-logs",
+            content=body.encode("utf-8", "surrogatepass"),
+            headers={"content-type": "application/json"},
+        )
+        assert 400 <= r.status_code < 500 or r.status_code == 200, r.text
+        if r.status_code == 200:
+            assert r.json()["rejected"] == 1, r.text
+    for instant in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        r = await client.get(f"{API}/audit-events", params={"occurred_from": instant})
+        assert r.status_code == 422, r.text

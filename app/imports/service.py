@@ -24,11 +24,12 @@ from app.enums import StudyLogKind, StudyLogStatus
 from app.errors import BadRequest, ProblemFieldError, UnprocessableEntity
 from app.imports.errors import TooManyRows, UnsupportedMediaType
 from app.imports.schemas import MAX_ROWS
-from app.schema_types import LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
+from app.schema_types import CODE_PATTERN, LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
 from app.study_log import bulk as study_logs
 from app.study_log import rules
 
 NAMESPACE = uuid.UUID("6d1c3f64-2f5e-4f0b-9a71-2f3d8f0c1a77")
+_CODE = re.compile(CODE_PATTERN)
 FIELDS = (
     "id",
     "hr_id",
@@ -384,7 +385,13 @@ async def import_study_logs(
     started = datetime.now(UTC)
     rows = list(rows)
     result = ImportResult(dry_run=dry_run, rows=len(rows))
-    hr_ids = {r["hr_id"] for r in rows if isinstance(r, dict) and isinstance(r.get("hr_id"), str)}
+    # Only well-formed HR ids reach the database (a NUL or a lone surrogate cannot be sent to
+    # it); the row check reports the others.
+    hr_ids = {
+        r["hr_id"]
+        for r in rows
+        if isinstance(r, dict) and isinstance(r.get("hr_id"), str) and _CODE.match(r["hr_id"])
+    }
     cadres = await cadre_repository.readable_ids_by_hr_id(db_session, hr_ids, actor)
     good: list[tuple[Any, ...]] = []
     today = local_today()

@@ -1,5 +1,6 @@
 import base64
 import binascii
+import re
 import uuid
 from typing import Annotated
 
@@ -32,6 +33,7 @@ from app.user.schemas import GrantType, TokenResponse, UserCreate, UserRead, Use
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], route_class=IdempotentRoute)
 me_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=IdempotentRoute)
 # The token endpoint is the one route that takes no bearer token: it is not protected.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 token_router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 
@@ -136,7 +138,9 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     client_id, sep, secret = decoded.partition(":")
-    return (client_id, secret) if sep else None
+    if not sep or _CONTROL.search(decoded) or len(client_id) > 200 or len(secret) > 200:
+        return None  # as the form fields: printable and bounded, a NUL never reaches the database
+    return client_id, secret
 
 
 @token_router.post(
