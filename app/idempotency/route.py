@@ -15,6 +15,7 @@ the caller had then (its role, its unit or cadre: what it showed whole or masked
 sealed with it: a caller whose rights changed otherwise gets 409 `idempotency.rights_changed`,
 never the stored body."""
 
+import asyncio
 import functools
 import hashlib
 import inspect
@@ -49,12 +50,17 @@ HEADER = "idempotency-key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
-def _principal(request: Request) -> Any:
+async def _principal(request: Request) -> Any:
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer "):
         return None
+    settings = app_settings(request)
     try:
-        subject = verify(app_settings(request), header[7:])
+        if settings.auth.oidc_jwks_url:
+            # The identity provider's keys may have to be fetched: not on the event loop.
+            subject = await asyncio.to_thread(verify, settings, header[7:])
+        else:
+            subject = verify(settings, header[7:])
     except InvalidToken:
         return None
     return subject.user_id
@@ -143,7 +149,7 @@ class IdempotentRoute(APIRoute):
                         )
                     ]
                 )
-            principal = _principal(request)
+            principal = await _principal(request)
             if principal is None:  # unauthenticated: the endpoint answers 401 as usual
                 return await original(request)
             body = await request.body()
