@@ -36,6 +36,7 @@ SEMANTIC_CODES = {
     "idempotency.key_reused",
     "report.future_year",
     "study_log.ends_in_future",  # the end date is bounded by today, which a schema cannot say
+    "datetime_range",  # instants within 1900–2199 in UTC: a schema bounds no date-time
     "csv_header_incomplete",
     "insecure_url",  # http webhook URLs: allowed for loopback hosts by a deployment setting
     "address_not_allowed",  # webhook receivers: private addresses depend on the deployment
