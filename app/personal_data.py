@@ -45,6 +45,7 @@ class SecretBox:
     def __init__(self, data_key: bytes) -> None:
         self._aead = AESGCM(_derive(data_key, b"cadre-training secret encryption v1"))
         self._mac_key = _derive(data_key, b"cadre-training request fingerprint v1")
+        self._natural_key = _derive(data_key, b"cadre-training natural record ids v1")
 
     def seal(self, secret: bytes, *, context: bytes) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
@@ -52,6 +53,17 @@ class SecretBox:
 
     def open(self, blob: bytes, *, context: bytes) -> bytes:
         return self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], context)
+
+    def natural_id(self, natural: str) -> str:
+        """A record id derived from its natural key under the data key (HMAC-SHA-256, as a
+        version-8 UUID in hex): the same key gives the same id, so a re-import creates nothing,
+        and nobody without the key can compute another unit's ids to test whether they exist."""
+        digest = bytearray(
+            hmac.new(self._natural_key, natural.encode(), hashlib.sha256).digest()[:16]
+        )
+        digest[6] = (digest[6] & 0x0F) | 0x80
+        digest[8] = (digest[8] & 0x3F) | 0x80
+        return digest.hex()
 
     def fingerprint(self, digest: bytes) -> str:
         """A keyed fingerprint (HMAC-SHA-256, hex) of a SHA-256 digest: comparable, and of no

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.enums import Role
 from app.errors import BadRequest
 from app.imports import service
 from app.imports.errors import TooManyRows
@@ -237,13 +238,74 @@ async def test_a_broken_csv_is_422_not_500(client: httpx.AsyncClient, broken: st
     assert body["errors"][0]["detail"].startswith("line 2:")
 
 
-def test_derived_ids_are_uuid5_of_the_natural_key() -> None:
+def test_the_legacy_ids_are_uuid5_of_the_natural_key() -> None:
     import uuid
 
-    from app.imports.service import NAMESPACE, _natural_id
+    from app.imports.service import NAMESPACE, legacy_natural_id
 
     for natural in ("a|b|2020-01-01|2020-01-02|t", "中文|lecture|2019-03-04|2019-03-15|讲座", ""):
-        assert uuid.UUID(_natural_id(natural)) == uuid.uuid5(NAMESPACE, natural)
+        assert uuid.UUID(legacy_natural_id(natural)) == uuid.uuid5(NAMESPACE, natural)
+
+
+async def test_derived_ids_cannot_be_computed_without_the_key(
+    client: httpx.AsyncClient, client_for: Any
+) -> None:
+    """A derived id is keyed: knowing another county's cadre and course does not give the id of
+    its log, so no import can test, by its counts, whether that log exists (issue 10)."""
+    import uuid
+
+    from app.imports.service import NAMESPACE
+
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    r = await client.post(f"{API}/imports/study-logs", json={"items": [row(cadre["hr_id"])]})
+    assert r.json()["created"] == 1, r.text
+    (log,) = (await client.get(f"{API}/study-logs", params={"cadre_id": cadre["id"]})).json()[
+        "items"
+    ]
+    natural = f"{cadre['id']}|centralised_training|2019-03-04|2019-03-15|2019年春季进修班"
+    assert uuid.UUID(log["id"]) != uuid.uuid5(NAMESPACE, natural)
+    # An org_admin of another county naming the uuid5 id learns nothing: it is free.
+    other = await create_org_unit(client)
+    stranger = await create_cadre(client, other["id"])
+    probe = await client_for(Role.org_admin, org_unit_id=other["id"])
+    guess = str(uuid.uuid5(NAMESPACE, natural))
+    r = await probe.post(
+        f"{API}/imports/study-logs",
+        json={"items": [row(stranger["hr_id"], id=guess)]},
+        params={"dry_run": True},
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["already_imported"]) == (1, 0), r.text
+
+
+async def test_rows_imported_under_the_legacy_ids_create_nothing_again(
+    client: httpx.AsyncClient, isolated_sessionmaker: Any
+) -> None:
+    """A file imported before ids were keyed, sent again, creates no second log."""
+    import uuid
+
+    from sqlalchemy import update
+
+    from app.imports.service import NAMESPACE
+    from app.study_log.models import StudyLog
+
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    r = await client.post(f"{API}/imports/study-logs", json={"items": [row(cadre["hr_id"])]})
+    assert r.json()["created"] == 1, r.text
+    natural = f"{cadre['id']}|centralised_training|2019-03-04|2019-03-15|2019年春季进修班"
+    async with isolated_sessionmaker() as db_session:  # as the import of old gave it its id
+        await db_session.execute(
+            update(StudyLog)
+            .where(StudyLog.cadre_id == uuid.UUID(cadre["id"]))
+            .values(id=uuid.uuid5(NAMESPACE, natural))
+        )
+        await db_session.commit()
+    r = await client.post(f"{API}/imports/study-logs", json={"items": [row(cadre["hr_id"])]})
+    assert (r.json()["created"], r.json()["already_imported"]) == (0, 1), r.text
+    logs = (await client.get(f"{API}/study-logs", params={"cadre_id": cadre["id"]})).json()
+    assert len(logs["items"]) == 1
 
 
 DEEP = b'{"items": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"

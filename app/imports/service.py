@@ -1,7 +1,8 @@
 """Rows are checked by hand-written code (a bulk path: pydantic per row would dominate), the
 good ones created by `app.study_log.bulk.import_many` (a COPY and one INSERT ... ON CONFLICT
 DO NOTHING). Ids are the client's, or derived from the row's natural key (cadre, kind,
-dates, title), so importing the same file twice creates nothing the second time."""
+dates, title) under the data key, so importing the same file twice creates nothing the second
+time and nobody can compute another unit's ids to probe the counts."""
 
 import csv
 import hashlib
@@ -24,8 +25,10 @@ from app.enums import StudyLogKind, StudyLogStatus
 from app.errors import BadRequest, ProblemFieldError, UnprocessableEntity
 from app.imports.errors import TooManyRows, UnsupportedMediaType
 from app.imports.schemas import MAX_ROWS
+from app.personal_data import secret_box
 from app.schema_types import CODE_PATTERN, LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
 from app.study_log import bulk as study_logs
+from app.study_log import repository as study_log_repository
 from app.study_log import rules
 
 NAMESPACE = uuid.UUID("6d1c3f64-2f5e-4f0b-9a71-2f3d8f0c1a77")
@@ -293,8 +296,16 @@ _UUID5_PREFIX = NAMESPACE.bytes
 
 
 def _natural_id(natural: str) -> str:
-    """uuid.uuid5(NAMESPACE, natural), as the text asyncpg's COPY takes (without building a
-    UUID object: this runs once a row)."""
+    """The id of a row that names none: keyed by the data key (`SecretBox.natural_id`), so that
+    nobody can compute another unit's ids and test, through the import's counts, whether a log
+    exists."""
+    return secret_box().natural_id(natural)
+
+
+def legacy_natural_id(natural: str) -> str:
+    """uuid.uuid5(NAMESPACE, natural), the id rows imported before keyed ids were given: a row
+    imported then and sent again must still create nothing. As the text asyncpg's COPY takes
+    (without building a UUID object: this runs once a row)."""
     digest = bytearray(
         hashlib.sha1(_UUID5_PREFIX + natural.encode(), usedforsecurity=False).digest()[:16]
     )
@@ -372,6 +383,25 @@ def check_row(raw: Any, cadres: dict[str, uuid.UUID], today: date | None = None)
     return (log_id, cadre_id, kind, title, provider, start, end, hours, days, status, note)
 
 
+async def _not_imported_before(
+    db_session: AsyncSession, good: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """The rows without a log under their legacy id (uuid5 of the natural key: what the import
+    gave before ids were keyed). Only rows whose id is derived have one; their cadres are the
+    caller's own, so this tells nothing of other units."""
+    legacy: dict[str, tuple[Any, ...]] = {}
+    for row in good:
+        log_id, cadre_id, kind, title, _, start, end = row[:7]
+        natural = f"{cadre_id}|{kind}|{start}|{end}|{title}"
+        if isinstance(log_id, str) and log_id == _natural_id(natural):
+            legacy[legacy_natural_id(natural)] = row
+    if not legacy:
+        return good
+    taken = await study_log_repository.existing_ids(db_session, list(legacy))
+    dropped = {id(legacy[str(log_id).replace("-", "")]) for log_id in taken}
+    return [row for row in good if id(row) not in dropped]
+
+
 async def import_study_logs(
     db_session: AsyncSession,
     rows: Iterable[Any],
@@ -413,7 +443,8 @@ async def import_study_logs(
         # A dry run loads inside a savepoint and rolls only that back: the request's own
         # transaction (app.db) stays the one boundary.
         savepoint = await db_session.begin_nested() if dry_run else None
-        created = await study_logs.import_many(db_session, CHECKED_COLUMNS, good)
+        fresh = await _not_imported_before(db_session, good)
+        created = await study_logs.import_many(db_session, CHECKED_COLUMNS, fresh)
         result.created = len(created)
         result.already_imported = len(good) - len(created)
         if savepoint is not None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.cadre import repository as cadres
+from app.db import any_of
 from app.enums import StudyLogKind, StudyLogStatus
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
@@ -109,3 +110,9 @@ async def engine_rows(
         ).where(StudyLog.cadre_id == cadre_id, StudyLog.end_date >= ending_from)
     )
     return rows.all()
+
+
+async def existing_ids(db_session: AsyncSession, ids: list[str]) -> list[uuid.UUID]:
+    """Which of these log ids exist (one array parameter, whatever their number)."""
+    stmt = select(StudyLog.id).where(any_of(StudyLog.id, [uuid.UUID(i) for i in ids]))
+    return list(await db_session.scalars(stmt))
