@@ -4,7 +4,8 @@ Every insert, update and delete of an audited table leaves its audit rows (and, 
 the change feed carries, its change events) through one statement-level trigger function reading
 the statement's transition tables, whatever wrote the rows: an ORM flush, a Core statement, a
 COPY or SQL inside a CTE. Who did it and from which request come from transaction-local settings
-(`app.actor_id`, `app.actor_username`, `app.actor_role`, `app.request_id`) that
+(`app.actor_id`, `app.actor_username`, `app.actor_role`, `app.request_id`, and a client's own
+`X-Request-ID` as `app.client_request_id`, kept beside the server's, never in its place) that
 `app.db.attribute` sets.
 
 What each row records:
@@ -27,6 +28,7 @@ Create Date: 2026-11-30 00:40:00
 import json
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
@@ -157,8 +159,9 @@ BEGIN
         WITH changed (entity_id, changes) AS (%s),
         audited AS (
             INSERT INTO audit_event (id, actor_id, actor_username, actor_role, request_id,
-                                     action, entity_type, entity_id, changes)
-            SELECT audit_uuid7(), $1, $2, $3, $4, $5, $6, entity_id, changes FROM changed
+                                     client_request_id, action, entity_type, entity_id,
+                                     changes)
+            SELECT audit_uuid7(), $1, $2, $3, $4, $8, $5, $6, entity_id, changes FROM changed
         )
         INSERT INTO change_event (action, entity_type, entity_id, changes, request_id)
         SELECT $5, $6, entity_id, changes, $4 FROM changed WHERE $7
@@ -167,7 +170,8 @@ BEGIN
           nullif(current_setting('app.actor_username', true), ''),
           nullif(current_setting('app.actor_role', true), ''),
           nullif(current_setting('app.request_id', true), ''),
-          action, TG_TABLE_NAME::text, feed;
+          action, TG_TABLE_NAME::text, feed,
+          nullif(current_setting('app.client_request_id', true), '');
     RETURN NULL;
 END
 $fn$
@@ -200,6 +204,8 @@ $$
 
 
 def upgrade() -> None:
+    # The server's request id is the trail's; a client's X-Request-ID is kept beside it.
+    op.add_column("audit_event", sa.Column("client_request_id", sa.String(128), nullable=True))
     op.execute(UUID7_FUNCTION)
     op.execute(CHANGES_FUNCTION)
     op.execute(TRAIL_FUNCTION)
@@ -222,3 +228,4 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION audit_trail()")
     op.execute("DROP FUNCTION audit_changes_sql(oid, text, text[], jsonb)")
     op.execute("DROP FUNCTION audit_uuid7()")
+    op.drop_column("audit_event", "client_request_id")
