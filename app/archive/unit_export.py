@@ -66,9 +66,10 @@ async def csv_chunks(
     as_of: date,
     policy: Policy,
 ) -> AsyncIterator[bytes]:
-    yield (formats.BOM + formats.csv_line(COLUMNS)).encode()
+    # The header goes out with the first rows: the query has run before the first byte
+    # (app.http.PrimedStreamingResponse).
     async with transaction(sessionmaker) as db_session:
-        buffer: list[str] = []
+        buffer: list[str] = [formats.BOM + formats.csv_line(COLUMNS)]
         async for row in _rows(db_session, root_path, year, as_of, policy):
             buffer.append(formats.csv_line(row))
             if len(buffer) >= CHUNK_ROWS:
