@@ -412,7 +412,8 @@ DEFAULT_RETRY_AFTER_SECONDS = 5
 
 def retry_after_seconds(request: Request) -> int:
     """`APP_DATABASE__RETRY_AFTER_SECONDS` of the application's settings."""
-    settings = getattr(request.app.state, "settings", None)
+    app = request.scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
     database = getattr(settings, "database", None)
     return int(getattr(database, "retry_after_seconds", DEFAULT_RETRY_AFTER_SECONDS))
 
