@@ -341,9 +341,9 @@ class DatabaseBusy(AppError):
 
 
 # The faults of the database that are nobody's input: the answer is 503 with Retry-After
-# (docs/rules.md has none of them; README "Database faults"). SQLSTATE classes 08 (connection
-# exception), 53 (insufficient resources: too many connections, disk or memory full) and 58
-# (system error), and the server shutting down, restarting or ending an idle session.
+# (README, "Using the API"). SQLSTATE classes 08 (connection exception), 53 (insufficient
+# resources: too many connections, disk or memory full) and 58 (system error), and the server
+# shutting down, restarting or ending an idle session.
 _UNAVAILABLE_CLASSES = ("08", "53", "58")
 _UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "57P04", "57P05", "25P03"}
 _QUERY_TIMEOUT = "57014"  # statement timeout (or a cancel)
