@@ -42,7 +42,7 @@ READERS = 6
 # Guards against a hang only; nothing here is timed.
 PHASE_TIMEOUT_S = 180
 # Writes acknowledged between two restarts, and 503s seen while the database is gone.
-WRITES_PER_PHASE = 20
+WRITES_PER_PHASE = 50
 FAILURES_PER_OUTAGE = 5
 
 
@@ -133,6 +133,7 @@ async def _reader(client: httpx.AsyncClient, load: Load) -> None:
             load.ready_statuses[r.status_code] += 1
             if r.status_code not in (200, 503):
                 load.bad.append(f"/health/ready {r.status_code}: {r.text}")
+            load.progress.set()
         else:
             load.saw(await client.get(f"{API}/training-sessions", params={"limit": 5}))
         await asyncio.sleep(0.01)
@@ -154,10 +155,15 @@ async def _outage(
 ) -> None:
     """Stop the database while the load runs; start it once the load has seen it gone; then
     wait for writes to succeed again."""
-    failures, writes = load.unavailable, len(load.acknowledged)
+    failures, writes, not_ready = load.unavailable, len(load.acknowledged), load.ready_statuses[503]
     await stop()
     await _until(
-        load, lambda: load.unavailable >= failures + FAILURES_PER_OUTAGE, "the load saw no outage"
+        load,
+        lambda: (
+            load.unavailable >= failures + FAILURES_PER_OUTAGE
+            and load.ready_statuses[503] > not_ready
+        ),
+        "the load saw no outage, or readiness did not say the database was gone",
     )
     await asyncio.to_thread(resume)
     await _until(
