@@ -30,6 +30,13 @@ class DatabaseSettings(BaseModel):
     max_overflow: int = Field(default=10, ge=0, le=200)
     pool_timeout_seconds: float = Field(default=10.0, gt=0)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
+    retry_after_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="`Retry-After` of the 503 answered while the database is unreachable, out "
+        "of connections or past the statement timeout",
+    )
 
 
 class AuthSettings(BaseModel):

@@ -6,7 +6,7 @@ errors, Starlette's 404/405 and unexpected exceptions, as `application/problem+j
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -16,7 +16,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
@@ -267,6 +274,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # The last resort, for whatever escaped the handlers above (a fault raised while a
+    # response was being prepared, or wrapped in an exception group): still a 503 if it is one.
+    fault = database_fault(exc)
+    if fault is not None:
+        return _fault_answer(request, exc, fault)
     log.exception("unhandled_error", exc_type=type(exc).__name__)
     return problem_response(
         request,
@@ -310,38 +322,125 @@ async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("database_unavailable", exc_type=type(exc).__name__)
-    return problem_response(
-        request,
-        status=503,
-        code="database_unavailable",
-        title="The database is not reachable; retry later",
-        headers={"Retry-After": "5"},
-    )
+class DatabaseUnavailable(AppError):
+    status = 503
+    code = "database_unavailable"
+    title = "The database is not reachable; retry later"
 
+
+class QueryTimeout(AppError):
+    status = 503
+    code = "query_timeout"
+    title = "The database took too long and the query was cancelled; retry later"
+
+
+class DatabaseBusy(AppError):
+    status = 503
+    code = "database_busy"
+    title = "The database is busy; retry later"
+
+
+# The faults of the database that are nobody's input: the answer is 503 with Retry-After
+# (README, "Using the API"). SQLSTATE classes 08 (connection exception), 53 (insufficient
+# resources: too many connections, disk or memory full) and 58 (system error), and the server
+# shutting down, restarting or ending an idle session.
+_UNAVAILABLE_CLASSES = ("08", "53", "58")
+_UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "57P04", "57P05", "25P03"}
+_QUERY_TIMEOUT = "57014"  # statement timeout (or a cancel)
+_LOCK_TIMEOUT = "55P03"
+# Raised by the driver itself, with no SQLSTATE: a connection that is closed or broke in the
+# middle of a message (InternalClientError at COMMIT), refused or timed out (OSError).
+_CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
 
 # Transient conflicts between transactions: retrying the request is the answer, not a 500.
 _RETRY_CONFLICT = {"40P01", "40001"}  # deadlock detected, serialization failure
-_RETRY_LATER = {"55P03", "57014"}  # lock not available, statement timeout (or cancel)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what it wraps (SQLAlchemy's `orig`, `__cause__`) and, for an exception
+    group, its members."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, BaseException):
+            pending.append(orig)
+        if current.__cause__ is not None:
+            pending.append(current.__cause__)
 
 
 def _sqlstate(exc: BaseException) -> str | None:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _causes(exc):
         code = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
         if isinstance(code, str):
             return code
-        current = getattr(current, "orig", None) or current.__cause__
     return None
 
 
+def database_fault(exc: BaseException) -> AppError | None:
+    """The 503 a fault of the database deserves (it is down, restarting, out of connections,
+    or a query ran past the statement timeout), or None when `exc` is no such fault."""
+    state = _sqlstate(exc)
+    if state == _QUERY_TIMEOUT:
+        return QueryTimeout(
+            "The query ran longer than the statement timeout allows; retry later, or ask "
+            "for less (a smaller unit, a shorter period)."
+        )
+    if state == _LOCK_TIMEOUT:
+        return DatabaseBusy()
+    if state is not None and (state in _UNAVAILABLE_STATES or state[:2] in _UNAVAILABLE_CLASSES):
+        return DatabaseUnavailable()
+    for current in _causes(exc):
+        if isinstance(current, SQLAlchemyTimeoutError):
+            return DatabaseUnavailable("Every database connection is in use; retry later.")
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return DatabaseUnavailable()
+        if isinstance(current, (*_CONNECTION_ERRORS, OperationalError, InterfaceError)):
+            return DatabaseUnavailable()
+    return None
+
+
+DEFAULT_RETRY_AFTER_SECONDS = 5
+
+
+def retry_after_seconds(request: Request) -> int:
+    """`APP_DATABASE__RETRY_AFTER_SECONDS` of the application's settings."""
+    app = request.scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    database = getattr(settings, "database", None)
+    return int(getattr(database, "retry_after_seconds", DEFAULT_RETRY_AFTER_SECONDS))
+
+
+def _fault_answer(request: Request, exc: BaseException, fault: AppError) -> JSONResponse:
+    log.error(
+        "database_fault",
+        code=fault.code,
+        exc_type=type(exc).__name__,
+        sqlstate=_sqlstate(exc),
+        causes=[type(c).__name__ for c in _causes(exc)],
+    )
+    return problem_response(
+        request,
+        status=fault.status,
+        code=fault.code,
+        title=fault.title,
+        detail=fault.detail,
+        headers={"Retry-After": str(retry_after_seconds(request))},
+    )
+
+
 async def database_error_answer(request: Request, exc: Exception) -> JSONResponse:
-    """Errors of the driver that SQLAlchemy passes on as a plain DBAPIError: a deadlock or a
-    serialization failure is a 409 to retry; a lock or statement timeout a 503 to retry later;
-    anything else is unexpected."""
+    """Errors of the database and its driver that no service mapped to a domain error: a
+    deadlock or a serialization failure is a 409 to retry; a data exception the input caused
+    a 422; a database that is unreachable, restarting or out of connections, or a statement
+    timeout, a 503 with Retry-After; anything else is unexpected."""
     state = _sqlstate(exc)
     if state in _RETRY_CONFLICT:
         log.warning("transaction_conflict", sqlstate=state)
@@ -362,15 +461,9 @@ async def database_error_answer(request: Request, exc: Exception) -> JSONRespons
             code=UnprocessableEntity.code,
             title=UnprocessableEntity.title,
         )
-    if state in _RETRY_LATER:
-        log.warning("database_busy", sqlstate=state)
-        return problem_response(
-            request,
-            status=503,
-            code="database_busy",
-            title="The database is busy; retry later",
-            headers={"Retry-After": "5"},
-        )
+    fault = database_fault(exc)
+    if fault is not None:
+        return _fault_answer(request, exc, fault)
     return await _unexpected_error(request, exc)
 
 
@@ -379,12 +472,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(StaleDataError, _stale_data)
     app.add_exception_handler(DataError, _data_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(DBAPIError, database_error_answer)
-    # Raised by asyncpg itself where SQLAlchemy does not wrap it (COPY).
-    app.add_exception_handler(asyncpg.PostgresError, database_error_answer)
-    app.add_exception_handler(OSError, _database_unavailable)
+    # The pool gave no connection within its timeout.
+    app.add_exception_handler(SQLAlchemyTimeoutError, database_error_answer)
+    # Raised by asyncpg itself where SQLAlchemy does not wrap it (connecting, COPY).
+    for raw in (asyncpg.PostgresError, *_CONNECTION_ERRORS):
+        app.add_exception_handler(raw, database_error_answer)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -2,9 +2,12 @@
 errors an operation declares."""
 
 from collections import defaultdict
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
 from app.errors import AppError, PreconditionFailed, Problem
@@ -58,3 +61,31 @@ def problems(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
         titles = "; ".join(dict.fromkeys(e.title for e in errs))
         out[status] = {"model": Problem, "description": f"{titles} (code: {codes})"}
     return out
+
+
+class PrimedStreamingResponse(StreamingResponse):
+    """A streamed answer whose first chunk is made before the status line is sent. A fault
+    before it (the database unreachable, the pool exhausted, the first query past the statement
+    timeout) is still answered as a problem (503 with Retry-After), never as a 200 whose body
+    is missing."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.body_iterator = await _primed(self.body_iterator)
+        await super().__call__(scope, receive, send)
+
+
+async def _primed(chunks: AsyncIterable[Any]) -> AsyncIterator[Any]:
+    iterator = aiter(chunks)
+    try:
+        first = await anext(iterator)
+    except StopAsyncIteration:
+        first = None
+
+    async def resumed() -> AsyncIterator[Any]:
+        if first is None:
+            return
+        yield first
+        async for chunk in iterator:
+            yield chunk
+
+    return resumed()

@@ -1,7 +1,8 @@
 """The published contract: FastAPI's document, made strict for generated clients.
 
 - every 4xx/5xx response is `application/problem+json` with the `Problem` schema;
-- operations with inputs document 422, every operation documents 500;
+- operations with inputs document 422, every operation documents 500, and 503 with
+  `Retry-After` (a database fault);
 - FastAPI's own validation-error schemas are replaced by `Problem`.
 """
 
@@ -27,6 +28,13 @@ _IDEMPOTENCY_KEY = {
     "(`idempotency.key_reused`); a retry while the first is still running answers 409. Keys "
     "are remembered for `APP_IDEMPOTENCY_RETENTION_HOURS` (24).",
     "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+}
+
+
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying (`APP_DATABASE__RETRY_AFTER_SECONDS` for a "
+    "database fault)",
+    "schema": {"type": "integer", "minimum": 0},
 }
 
 
@@ -99,7 +107,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 _also(
                     responses,
                     "503",
-                    "The database is not reachable (code: `database_unavailable`)",
+                    "The database is unreachable, restarting or out of connections (code: "
+                    "`database_unavailable`), a query ran past the statement timeout (code: "
+                    "`query_timeout`) or waited too long for a lock (code: `database_busy`); "
+                    "retry after `Retry-After` seconds",
+                )
+                responses["503"].setdefault("headers", {}).setdefault(
+                    "Retry-After", dict(_RETRY_AFTER)
                 )
             for status, response in responses.items():
                 if status.startswith(("4", "5")) and not path.startswith("/health"):

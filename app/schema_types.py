@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    Strict,
     StringConstraints,
     WithJsonSchema,
 )
@@ -172,17 +173,20 @@ Score = _decimal_input(
 
 
 def _integer(value: object) -> object:
-    # JSON Schema's integers include 131.0 but not true: pydantic's lax mode has it the other way.
-    if isinstance(value, bool):
-        raise PydanticCustomError("int_type", "expected an integer")
+    # JSON Schema's integers include 131.0 but not true or "131": pydantic's lax mode has it the
+    # other way, and strict mode refuses 131.0.
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
 
-Int = Annotated[int, BeforeValidator(_integer)]
+# Strict: a body that breaks the schema is a 422 before anything else is looked at (an
+# `If-Match` precondition included, RFC 9110 §13.2.1), never a value read into it.
+Int = Annotated[int, BeforeValidator(_integer), Strict()]
 # Bounds inside the Annotated (not on the field) stay bounds in the JSON Schema of `X | None`.
-Capacity = Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_integer)]
+Capacity = Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_integer), Strict()]
+# JSON true or false only: pydantic's lax mode reads 0, 1, "no", "on" and "true" as booleans.
+Bool = Annotated[bool, Strict()]
 
 
 class InputModel(BaseModel):

@@ -56,7 +56,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -370,9 +370,19 @@ class LocalPostgres:
     full_page_writes off: fast, and lost on a crash, which tests don't mind.
     """
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, ephemeral: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        ephemeral: bool = False,
+        conf: Mapping[str, str] | None = None,
+    ) -> None:
         self.requested_dir = Path(data_dir).expanduser().absolute()
         self.ephemeral = ephemeral
+        #: postgresql.conf settings over ours (e.g. synchronous_commit = on for an ephemeral
+        #: cluster whose acknowledged commits must survive a kill of the server).
+        self.conf = dict(conf or {})
         self._requested_port = port
         self._port: int | None = port
         self._bindir: Path | None = None
@@ -461,6 +471,45 @@ class LocalPostgres:
             self._stop_server()
         shutil.rmtree(data, ignore_errors=True)
         self.started = False
+
+    # -- faults, for tests of the service through a restart of its database ---
+
+    def shutdown(self, mode: str = "fast") -> None:
+        """Stop the server and keep the cluster (an ephemeral one too): `fast` ends every
+        session cleanly, `immediate` does not (crash recovery at the next start). `resume()`
+        starts it again."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"unknown shutdown mode {mode!r}")
+        argv = [self._bin("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", mode, "-w", "-s"]
+        result = self._run([*argv, "-t", str(STOP_TIMEOUT_S)], timeout=STOP_TIMEOUT_S + 30)
+        if result.returncode != 0 and self.is_running():
+            raise LocalPostgresError(f"pg_ctl stop -m {mode} failed: {result.stderr.strip()}")
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster, as a crash would. Its server processes notice and exit on
+        their own; `resume()` then runs crash recovery."""
+        found = _read_postmaster_pid(self.data_dir)
+        if found is None or not _postmaster_alive(found[0], self.data_dir):
+            raise LocalPostgresError(f"no server runs in {self.data_dir}")
+        os.kill(found[0], signal.SIGKILL)
+
+    def resume(self) -> str:
+        """Start the server after `shutdown()` or `kill()`, on the same port and with the same
+        data (also for an ephemeral cluster). After a kill, waits until the old server
+        processes have let go of the shared memory."""
+        port = self.port
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                self._start_server(port=port)
+                break
+            except LocalPostgresError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        self.started = True
+        self._ensure_database()
+        return self.url
 
     def __enter__(self) -> Self:
         self.start()
@@ -597,6 +646,7 @@ class LocalPostgres:
         if self.ephemeral:
             settings.update(fsync="off", synchronous_commit="off")
             settings["full_page_writes"] = "off"
+        settings.update(self.conf)
         text = "".join(f"{key} = {value}\n" for key, value in settings.items())
         (self.data_dir / CONF_FILE).write_text(
             "# Written by devtools/localpg.py at every start; edits are lost.\n" + text
@@ -613,7 +663,7 @@ class LocalPostgres:
             _note(f"remembered port {remembered} is taken; picking another one")
         return _free_port()
 
-    def _start_server(self) -> None:
+    def _start_server(self, port: int | None = None) -> None:
         data = self.data_dir
         log = data / LOG_FILE
         last_error = ""
@@ -623,9 +673,9 @@ class LocalPostgres:
                 # Left by a killed server; its pid may now belong to another
                 # process, which would make the server refuse to start.
                 (data / "postmaster.pid").unlink(missing_ok=True)
-            port = self._pick_port(attempt)
-            self._write_conf(port)
-            self._port = port
+            chosen = port if port is not None else self._pick_port(attempt)
+            self._write_conf(chosen)
+            self._port = chosen
             log_size = log.stat().st_size if log.exists() else 0
             argv = [self._bin("pg_ctl"), "start", "-D", str(data), "-l", str(log)]
             argv += ["-w", "-t", str(START_TIMEOUT_S), "-s"]

@@ -271,7 +271,7 @@ async def test_transaction_conflicts_and_timeouts_are_retryable_problems(db_conn
     with pytest.raises(DBAPIError) as timeout:
         await db_conn.execute(text("SELECT pg_sleep(1)"))
     await savepoint.rollback()
-    assert await _answer_to(timeout.value) == (503, "database_busy", "5")
+    assert await _answer_to(timeout.value) == (503, "query_timeout", "5")
     deadlock = asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
     assert await _answer_to(deadlock) == (409, "concurrent_update", "1")
     serialization = asyncpg.exceptions.SerializationError("could not serialize access")

@@ -3,6 +3,7 @@
 The request's own database session ends when its endpoint returns; the rows are read after
 that, on a session of their own, through a server-side cursor."""
 
+import contextlib
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -66,9 +67,10 @@ async def csv_chunks(
     as_of: date,
     policy: Policy,
 ) -> AsyncIterator[bytes]:
-    yield (formats.BOM + formats.csv_line(COLUMNS)).encode()
+    # The header goes out with the first rows: the query has run before the first byte
+    # (app.http.PrimedStreamingResponse).
     async with transaction(sessionmaker) as db_session:
-        buffer: list[str] = []
+        buffer: list[str] = [formats.BOM + formats.csv_line(COLUMNS)]
         async for row in _rows(db_session, root_path, year, as_of, policy):
             buffer.append(formats.csv_line(row))
             if len(buffer) >= CHUNK_ROWS:
@@ -91,9 +93,13 @@ async def xlsx_chunks(
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=f"{year}")
     sheet.append(list(COLUMNS))
-    async with transaction(sessionmaker) as db_session:
-        async for row in _rows(db_session, root_path, year, as_of, policy):
-            sheet.append([formats.cell(v) if isinstance(v, str) else v for v in row])
+    try:
+        async with transaction(sessionmaker) as db_session:
+            async for row in _rows(db_session, root_path, year, as_of, policy):
+                sheet.append([formats.cell(v) if isinstance(v, str) else v for v in row])
+    except BaseException:
+        _discard(sheet)
+        raise
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
@@ -103,3 +109,14 @@ async def xlsx_chunks(
                 yield chunk
     finally:
         os.unlink(path)
+
+
+def _discard(sheet: Any) -> None:
+    """Close a write-only sheet whose rows failed, and delete its temporary file: left to the
+    garbage collector, its row writer fails on its closed file ("Exception ignored")."""
+    writer = getattr(sheet, "_writer", None)
+    with contextlib.suppress(Exception):
+        sheet.close()
+    if writer is not None:
+        with contextlib.suppress(Exception):
+            writer.cleanup()

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from app.enums import OrgUnitKind
 from app.pagination import Page
-from app.schema_types import Code, InputModel, Name, OutputModel
+from app.schema_types import Bool, Code, InputModel, Name, OutputModel
 
 
 class OrgUnitCreate(InputModel):
@@ -23,7 +23,7 @@ class OrgUnitUpdate(InputModel):
     parent_id: uuid.UUID | None = Field(
         default=None, description="Move the unit (and its subtree) under another parent"
     )
-    active: bool | None = None
+    active: Bool | None = None
 
 
 class OrgUnitRead(OutputModel):

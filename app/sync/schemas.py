@@ -7,7 +7,7 @@ from app.cadre.rules import id_number_mismatch
 from app.cadre.schemas import POST_TYPE_KEPT_TEXT, PROMOTED_ON_TEXT, IdNumber
 from app.enums import CadreStatus, Gender, OrgUnitKind, PostType, Rank
 from app.errors import ProblemFieldError
-from app.schema_types import Code, InputModel, LocalDate, Name, OutputModel, ShortName
+from app.schema_types import Bool, Code, InputModel, LocalDate, Name, OutputModel, ShortName
 
 MAX_ITEMS = 10_000
 
@@ -52,12 +52,12 @@ class SnapshotOptions(InputModel):
         description="`snapshot`: the items are every record of the `snapshot_of` subtree; "
         "active ones missing from them are deactivated",
     )
-    dry_run: bool = Field(default=False, description="Answer what would change; change nothing")
+    dry_run: Bool = Field(default=False, description="Answer what would change; change nothing")
     snapshot_of: Code | None = Field(
         default=None,
         description="Snapshot mode: the code of the org unit whose whole subtree the items are",
     )
-    force: bool = Field(
+    force: Bool = Field(
         default=False,
         description="Deactivate even when more than the allowed share would go at once",
     )
@@ -113,7 +113,7 @@ class OrgUnitSyncItem(InputModel):
     name: Name
     kind: OrgUnitKind
     parent_code: Code | None = Field(default=None, description="Null for a root")
-    active: bool = True
+    active: Bool = True
 
 
 class OrgUnitSync(SnapshotOptions):

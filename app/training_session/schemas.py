@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from app.enums import SessionStatus, TrainingForm
 from app.schema_types import (
+    Bool,
     Capacity,
     Decimal2,
     InputModel,
@@ -23,7 +24,7 @@ CREATABLE_STATUSES = (SessionStatus.draft, SessionStatus.open)
 class TrainingSessionCreate(InputModel):
     title: Name
     form: TrainingForm
-    centralised: bool = Field(
+    centralised: Bool = Field(
         description="Centralised (集中/脱产) training counts toward the five-year and annual days"
     )
     provider: Name | None = Field(default=None, description="Party school, cadre college, ...")
@@ -51,7 +52,7 @@ class TrainingSessionCreate(InputModel):
 class TrainingSessionUpdate(InputModel):
     title: Name | None = None
     form: TrainingForm | None = None
-    centralised: bool | None = None
+    centralised: Bool | None = None
     provider: Name | None = None
     start_date: LocalDate | None = None
     end_date: LocalDate | None = None

@@ -6,7 +6,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, Field, SecretStr, StringConstraints, model_validator
 
 from app.enums import Role
-from app.schema_types import InputModel, OutputModel
+from app.schema_types import Bool, InputModel, OutputModel
 
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@\-]*$")
@@ -53,7 +53,7 @@ class UserCreate(InputModel):
         default=None, description="The unit an org_admin administers"
     )
     cadre_id: uuid.UUID | None = Field(default=None, description="The cadre a cadre user is")
-    active: bool = True
+    active: Bool = True
     external_issuer: ExternalIssuer | None = None
     external_subject: ExternalSubject | None = None
 
@@ -69,7 +69,7 @@ class UserUpdate(InputModel):
     role: Role | None = None
     org_unit_id: uuid.UUID | None = None
     cadre_id: uuid.UUID | None = None
-    active: bool | None = None
+    active: Bool | None = None
     external_issuer: ExternalIssuer | None = Field(
         default=None, description="With external_subject: link (or, both null, unlink)"
     )

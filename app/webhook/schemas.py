@@ -7,7 +7,7 @@ import httpx
 from pydantic import AfterValidator, Field, StringConstraints
 
 from app.enums import FeedEntity
-from app.schema_types import InputModel, OutputModel, Text
+from app.schema_types import Bool, InputModel, OutputModel, Text
 
 
 def _check_url(value: str) -> str:
@@ -53,14 +53,14 @@ class WebhookCreate(InputModel):
     url: WebhookUrl
     description: Text | None = None
     entity_types: EntityTypes = Field(default_factory=list)
-    active: bool = True
+    active: Bool = True
 
 
 class WebhookUpdate(InputModel):
     url: WebhookUrl | None = None
     description: Text | None = None
     entity_types: EntityTypes | None = None
-    active: bool | None = Field(
+    active: Bool | None = Field(
         default=None,
         description="false pauses delivery; true resumes it (also after the worker disabled "
         "it), from where it stopped, with a fresh retry schedule",
