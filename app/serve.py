@@ -51,9 +51,8 @@ class DrainingServer(uvicorn.Server):
         self.app = app
         self.drain_seconds = drain_seconds
         self.drain_ends: float | None = None
-        self._to_log: list[
-            tuple[str, int]
-        ] = []  # what the signal handler did, logged from the loop
+        # What the signal handler did (event, signal), logged from the loop.
+        self._to_log: list[tuple[str, int]] = []
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Not recorded in uvicorn's `_captured_signals`: uvicorn would raise the signal again
@@ -73,7 +72,11 @@ class DrainingServer(uvicorn.Server):
         while self._to_log:
             event, sig = self._to_log.pop(0)
             log.warning(event, signal=signal.Signals(sig).name, detail=_DETAIL[event])
-        if not self.should_exit and self.drain_ends and time.monotonic() >= self.drain_ends:
+        if (
+            not self.should_exit
+            and self.drain_ends is not None
+            and time.monotonic() >= self.drain_ends
+        ):
             self.should_exit = True
             log.warning("drained", detail=_DETAIL["drained"])
         return await super().on_tick(counter)
