@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
 # Deployment image: dependencies from the lock file in a build stage, a slim non-root runtime
-# that applies the migrations and then serves with uvicorn.
+# that applies the migrations and then serves (`python -m app.cli serve`: uvicorn, with a drain
+# on SIGTERM — readiness 503 for APP_SERVER__DRAIN_SECONDS, then requests in flight finish within
+# APP_SERVER__GRACEFUL_TIMEOUT_SECONDS). Give the container longer than both to stop
+# (`docker stop --time 40`, Kubernetes `terminationGracePeriodSeconds: 40`): Docker's default
+# of 10 s would kill it mid-drain.
 
 FROM python:3.11-slim AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv
@@ -23,4 +27,5 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 APP_ENV=production PORT=8000
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health/live')"
-CMD ["sh", "-c", "python -m app.cli migrate && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port ${PORT} --no-proxy-headers --no-access-log"]
+STOPSIGNAL SIGTERM
+CMD ["sh", "-c", "python -m app.cli migrate && exec python -m app.cli serve --host 0.0.0.0 --port ${PORT}"]

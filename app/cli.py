@@ -1,4 +1,5 @@
-"""Operator commands: `python -m app.cli {migrate,create-admin,prune,webhook-worker,openapi}`
+"""Operator commands:
+`python -m app.cli {migrate,serve,create-admin,prune,webhook-worker,openapi}`
 (`prune-changes` is the old name of `prune`). The demo data set is a developer tool:
 `python -m devtools.demo`."""
 
@@ -67,6 +68,12 @@ def prune() -> None:
     print(f"removed past their retention: {changes} change events, {keys} idempotency records")
 
 
+def serve(host: str, port: int) -> None:
+    from app import serve
+
+    serve.serve(get_settings(), host, port)
+
+
 def webhook_worker() -> None:
     from app.webhook import worker
 
@@ -90,6 +97,13 @@ def main(argv: list[str] | None = None) -> None:
             help="drop change-feed events older than APP_CHANGES_RETENTION_DAYS and idempotency "
             "records older than APP_IDEMPOTENCY_RETENTION_HOURS (run it daily)",
         )
+    server = sub.add_parser(
+        "serve",
+        help="serve the API; on SIGTERM drain (readiness 503 for APP_SERVER__DRAIN_SECONDS), "
+        "then stop listening and let requests in flight finish",
+    )
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     sub.add_parser(
         "webhook-worker",
         help="deliver the change feed to the webhook subscriptions until SIGINT/SIGTERM",
@@ -102,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "create-admin":
         create_admin(args.username)
+        return
+    if args.command == "serve":
+        serve(args.host, args.port)
         return
     {
         "migrate": migrate,

@@ -145,6 +145,25 @@ class WebhookSettings(BaseModel):
     )
 
 
+class ServerSettings(BaseModel):
+    """How the API server (`python -m app.cli serve`, app/serve.py) stops on SIGTERM."""
+
+    drain_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="First, `/health/ready` answers 503 `draining` for this long while every "
+        "request is still served, so load balancers stop sending traffic here",
+    )
+    graceful_timeout_seconds: int = Field(
+        default=25,
+        ge=1,
+        le=3600,
+        description="Then the listener closes, and the requests in flight get this long to "
+        "finish before they are cancelled",
+    )
+
+
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
 # Any other environment refuses to start with them (or without secrets).
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -200,6 +219,7 @@ class Settings(BaseSettings):
     )
     webhooks: WebhookSettings = WebhookSettings()
     body: BodyLimitSettings = BodyLimitSettings()
+    server: ServerSettings = ServerSettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
     # Production posture (issue 10): see app.observability and app.main.

@@ -116,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Authentication asks the user domain who a token speaks for (app.security.ActorLoader).
     app.state.actor_loader = user_repository.active_actor
     app.state.sessionmaker = None
+    # Set by the server on SIGTERM (app/serve.py): readiness answers 503 while it drains.
+    app.state.draining = False
     metrics = Metrics()
     app.state.metrics = metrics
 

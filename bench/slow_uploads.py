@@ -23,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -55,7 +57,24 @@ async def _ensure_admin(url: str) -> None:
         await conn.close()
 
 
-def _start_server(url: str, port: int, app_dir: Path) -> subprocess.Popen[bytes]:
+@contextlib.contextmanager
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """A throw-away PostgreSQL (devtools/localpg.py), migrated; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        cluster = LocalPostgres(Path(tmp) / "pg", ephemeral=True)
+        url = cluster.start()
+        try:
+            env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development"}
+            subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)
+            yield url
+        finally:
+            cluster.stop()
+
+
+def _start_server(
+    url: str, port: int, app_dir: Path, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """`log`: where the server's output goes (default: this process's)."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -82,6 +101,8 @@ def _start_server(url: str, port: int, app_dir: Path) -> subprocess.Popen[bytes]
         ],
         env=env,
         cwd=app_dir,
+        stdout=log,
+        stderr=log,
     )
 
 
@@ -259,15 +280,8 @@ def main() -> None:
     if args.database_url:
         asyncio.run(run(args.database_url, app_dir, args.seconds))
         return
-    with tempfile.TemporaryDirectory(prefix="bench-uploads-pg-") as tmp:
-        cluster = LocalPostgres(Path(tmp) / "pg", ephemeral=True)
-        url = cluster.start()
-        try:
-            env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development"}
-            subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)
-            asyncio.run(run(url, app_dir, args.seconds))
-        finally:
-            cluster.stop()
+    with throwaway_database("bench-uploads-pg-") as url:
+        asyncio.run(run(url, app_dir, args.seconds))
 
 
 if __name__ == "__main__":

@@ -3,11 +3,15 @@
 Without DATABASE_URL (in the environment or in .env) the local cluster in
 .data/pg is started (created on first use, see devtools/localpg.py) and its URL
 handed to the children. Then `python -m devtools.demo prepare` (migrate, then the
-idempotent demo seed) and uvicorn on 127.0.0.1:${PORT:-8000}.
+idempotent demo seed) and the API server (`python -m app.cli serve`, uvicorn) on
+127.0.0.1:${PORT:-8000}.
 
-Ctrl+C / SIGTERM, or uvicorn exiting, stops uvicorn first and then the local
-PostgreSQL, but only if this launcher started it: a cluster that was already
-running (another `make run`, or `python -m devtools.localpg start`) is left up.
+Ctrl+C / SIGTERM, or the server exiting, stops the server first and then the
+local PostgreSQL, but only if this launcher started it: a cluster that was
+already running (another `make run`, or `python -m devtools.localpg start`) is
+left up. The server stops as in production: it drains (readiness 503) for
+APP_SERVER__DRAIN_SECONDS, then lets requests in flight finish; a second
+Ctrl+C skips the drain, a third cancels those requests.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
+from app.config import ServerSettings
 from devtools.localpg import LocalPostgres, LocalPostgresError
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-# How long uvicorn gets for a graceful shutdown before it is killed.
-SHUTDOWN_GRACE_S = 15.0
+# Beyond the server's own drain and graceful timeout, before it is killed.
+SHUTDOWN_MARGIN_S = 10.0
 
 
 def _say(message: str, prefix: str = "[make run] ") -> None:
@@ -95,13 +100,21 @@ def _prepare_demo(env: dict[str, str]) -> None:
         raise SystemExit(f"[make run] `{command}` failed (exit {result.returncode})")
 
 
-def uvicorn_argv(port: int) -> list[str]:
-    """The API server's command line. The app writes its own JSON access log (with the request
-    id); uvicorn's would repeat it. `--no-proxy-headers`: uvicorn would otherwise take the
-    client address from any local caller's X-Forwarded-For, which defeats the token endpoint's
-    rate limit; the app believes the header only from APP_TRUSTED_PROXIES."""
-    argv = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--no-access-log"]
-    return [*argv, "--no-proxy-headers", "--host", HOST, "--port", str(port)]
+def server_argv(port: int) -> list[str]:
+    """The API server's command line: the service's own (app/serve.py), which drains on
+    SIGTERM, writes its own JSON access log and ignores X-Forwarded-For."""
+    return [sys.executable, "-m", "app.cli", "serve", "--host", HOST, "--port", str(port)]
+
+
+def shutdown_grace_s(env: dict[str, str]) -> float:
+    """How long the server may take to stop after the first signal before it is killed: its
+    drain and graceful timeout, read as the server reads them, and a margin."""
+    prefix = "APP_SERVER__"
+    given = {k[len(prefix) :].lower(): v for k, v in env.items() if k.upper().startswith(prefix)}
+    server = ServerSettings.model_validate(
+        {name: value for name, value in given.items() if name in ServerSettings.model_fields}
+    )
+    return server.drain_seconds + server.graceful_timeout_seconds + SHUTDOWN_MARGIN_S
 
 
 def development_env() -> dict[str, str]:
@@ -113,10 +126,11 @@ def development_env() -> dict[str, str]:
 
 
 def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None) -> int:
-    argv = uvicorn_argv(port)
+    argv = server_argv(port)
+    grace = shutdown_grace_s(env)
     # Own process group: the terminal's Ctrl+C reaches only this launcher, which
-    # passes exactly one signal on (a second one makes uvicorn skip its
-    # graceful shutdown).
+    # passes each one on exactly once (the first drains, a second skips the
+    # drain, a third cancels the requests in flight).
     proc = subprocess.Popen(argv, env=env, cwd=REPO, start_new_session=True)
     signals: list[int] = []
 
@@ -124,6 +138,8 @@ def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None
         signals.append(signum)
         if proc.poll() is None:
             proc.send_signal(signum)
+        if len(signals) == 1:
+            _say("stopping: draining first (Ctrl+C again to skip the drain)")
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
@@ -146,9 +162,9 @@ def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None
                 break
             except subprocess.TimeoutExpired:
                 if signals and deadline is None:
-                    deadline = time.monotonic() + SHUTDOWN_GRACE_S
+                    deadline = time.monotonic() + grace
                 if deadline is not None and time.monotonic() > deadline:
-                    _say("uvicorn did not stop in time; killing it")
+                    _say("the server did not stop in time; killing it")
                     proc.kill()
     finally:
         if proc.poll() is None:  # only on an unexpected error in this function
@@ -156,7 +172,7 @@ def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None
             proc.wait()
     if signals:
         return 128 + signals[0]
-    _say(f"uvicorn exited with code {returncode}")
+    _say(f"the server exited with code {returncode}")
     # It is not supposed to exit on its own: never report success.
     if returncode < 0:
         return 128 - returncode  # killed by a signal
@@ -177,7 +193,7 @@ def main() -> int:
         _say(f"port {port} on {HOST} is already in use; choose another, e.g. `PORT=8001 make run`")
         return 1
 
-    # Until uvicorn runs, SIGTERM unwinds like Ctrl+C so that `finally` stops
+    # Until the server runs, SIGTERM unwinds like Ctrl+C so that `finally` stops
     # the database (subprocess.run kills a running migrate/seed step on the way).
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     env = development_env()

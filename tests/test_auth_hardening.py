@@ -31,6 +31,7 @@ from app.config import (
 )
 from app.enums import Role
 from app.main import create_app
+from app.serve import uvicorn_config
 from app.user.models import User
 from devtools import run
 from tests.conftest import (
@@ -236,7 +237,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served(settings: Settings) -> Iterator[str]:
-    """The API served as `make run` serves it (devtools.run.uvicorn_argv), a token limit of 3."""
+    """The API served as `make run` serves it (devtools.run.server_argv), a token limit of 3."""
     port = _free_port()
     env = {
         **os.environ,
@@ -245,7 +246,7 @@ def served(settings: Settings) -> Iterator[str]:
         "APP_RATE_LIMIT__TOKEN_PER_MINUTE": "3",
         "APP_LOG_LEVEL": "WARNING",
     }
-    proc = subprocess.Popen(run.uvicorn_argv(port), env=env, cwd=REPO)
+    proc = subprocess.Popen(run.server_argv(port), env=env, cwd=REPO)
     try:
         if not run._wait_until_listening(proc, port, timeout=60):
             raise RuntimeError("uvicorn did not start")
@@ -268,12 +269,14 @@ async def test_forwarded_for_does_not_reset_the_token_limit(served: str) -> None
     assert codes == [401, 401, 401, 429, 429]
 
 
-def test_the_image_does_not_trust_forwarded_headers() -> None:
+def test_the_image_does_not_trust_forwarded_headers(settings: Settings) -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     command = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
-    assert "--no-proxy-headers" in command
-    assert "--proxy-headers" not in command.replace("--no-proxy-headers", "")
-    assert "--no-proxy-headers" in run.uvicorn_argv(8000)
+    assert "exec python -m app.cli serve " in command
+    assert run.server_argv(8000)[1:4] == ["-m", "app.cli", "serve"]
+    config = uvicorn_config(FastAPI(), settings, "127.0.0.1", 8000)
+    assert config.proxy_headers is False
+    assert config.access_log is False
 
 
 async def _codes_from(app: FastAPI, forwarded: list[str]) -> list[int]:

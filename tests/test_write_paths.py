@@ -527,6 +527,7 @@ CLI_COMMANDS = {
     "prune-changes": "the old name of prune",
     "webhook-worker": "test_the_webhook_worker_audits_only_a_change_of_configuration",
     "openapi": "nothing",
+    "serve": "the API server: its writes are the routes above",
 }
 
 

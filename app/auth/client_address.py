@@ -3,7 +3,8 @@ configured reverse proxy (`APP_TRUSTED_PROXIES`), whose `X-Forwarded-For` is the
 
 Without trusted proxies the header is ignored: any client could otherwise send a new address
 with every request and never be limited. The server must not rewrite the peer from the header
-either (uvicorn runs with `--no-proxy-headers`: see devtools/run.py and the Dockerfile)."""
+either (uvicorn runs with `proxy_headers=False`: see app/serve.py, which `make run` and the
+Dockerfile use)."""
 
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address

@@ -13,6 +13,7 @@ from app.migrations import head_revisions
 router = APIRouter(prefix="/health", tags=["health"])
 
 READY_TIMEOUT_SECONDS = 2.0
+DRAINING = "the server is stopping: it still serves requests until its listener closes"
 
 
 class Liveness(BaseModel):
@@ -49,7 +50,17 @@ async def _schema_revisions(engine: AsyncEngine) -> set[str]:
     responses={503: {"model": Readiness, "description": "Not ready; `checks` says which failed"}},
 )
 async def ready(request: Request) -> Readiness | JSONResponse:
-    """The database answers and its schema is at the migrations' head."""
+    """The database answers and its schema is at the migrations' head.
+
+    While the server drains before it stops (after SIGTERM, for `APP_SERVER__DRAIN_SECONDS`),
+    the answer is 503 with the single failed check `draining`, though every other request is
+    still served: a load balancer polling this probe stops sending traffic before the listener
+    closes."""
+    if request.app.state.draining:
+        body = Readiness(
+            status="not_ready", checks=[Check(name="draining", ok=False, detail=DRAINING)]
+        )
+        return JSONResponse(body.model_dump(), status_code=503)
     engine: AsyncEngine = request.app.state.engine
     checks: list[Check]
     try:
