@@ -175,7 +175,9 @@ def problem_response(
     )
 
 
-def _pointer(loc: Sequence[int | str]) -> str:
+def json_pointer(loc: Sequence[int | str]) -> str:
+    """An RFC 6901 pointer to `loc`, e.g. ("body", "items", 3, "a/b") → /body/items/3/a~1b."""
+
     def escape(part: int | str) -> str:
         return str(part).replace("~", "~0").replace("/", "~1")
 
@@ -189,7 +191,7 @@ def _field_errors(errors: Sequence[Any]) -> list[ProblemFieldError]:
         # Pydantic reports a JSON body that is not an object at ("body",): keep the pointer short.
         out.append(
             ProblemFieldError(
-                pointer=_pointer(loc),
+                pointer=json_pointer(loc),
                 detail=str(err.get("msg", "invalid value")),
                 code=str(err.get("type", "invalid")),
             )

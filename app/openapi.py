@@ -3,7 +3,8 @@
 - every 4xx/5xx response is `application/problem+json` with the `Problem` schema;
 - operations with inputs document 422, every operation documents 500, and 503 with
   `Retry-After` (a database fault);
-- FastAPI's own validation-error schemas are replaced by `Problem`.
+- FastAPI's own validation-error schemas are replaced by `Problem`;
+- responses link to the operations that take the record they answer (app.openapi_links).
 """
 
 import re
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.errors import PROBLEM_MEDIA_TYPE
+from app.openapi_links import add_links
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _METHODS = {"get", "post", "put", "patch", "delete"}
@@ -130,6 +132,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         )
         for name, schema in defs.get("$defs", {}).items():
             schemas.setdefault(name, schema)
+    add_links(doc)
     return doc
 
 

@@ -1,7 +1,8 @@
 """Shared pydantic building blocks for request and response bodies.
 
 Inputs refuse unknown fields, control characters (NUL bytes never reach PostgreSQL), over-long
-strings and out-of-range numbers; decimals are exact and shown with two places.
+strings and out-of-range numbers; decimals are exact and shown with two places. The rows of bulk
+bodies, checked one by one, are first searched for text no column can hold (`unstorable_text`).
 """
 
 import re
@@ -23,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.errors import ProblemFieldError, UnprocessableEntity, json_pointer
+
 # No control characters (C0, DEL, C1), no leading or trailing space. Written without `\s`, whose
 # meaning differs between Python and the ECMAScript regexes of JSON Schema clients.
 LINE_PATTERN = r"^[^\x00-\x20\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f])?$"
@@ -36,6 +39,63 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=COD
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=TEXT_PATTERN)]
 # Search terms in query strings: printable, no control characters.
 SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+
+# Text PostgreSQL cannot store: a NUL, or a UTF-16 surrogate alone (JSON can write one as an
+# escape, `"\udfff"`, and Python's JSON reader decodes a body's encoded surrogates as such).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Pydantic's own answer to a lone surrogate in any `str` field of a request body.
+_NOT_UNICODE = "Input should be a valid string, unable to parse raw data as a unicode string"
+
+
+def unstorable_text(value: object, *at: str | int) -> list[ProblemFieldError]:
+    """Every string in a JSON value, object keys included, that holds a NUL or a lone surrogate,
+    pointed at from `at` (e.g. "body", "items").
+
+    A single body refuses these through its string types: a lone surrogate is not a `str`
+    pydantic accepts (`string_unicode`), a NUL matches none of their patterns. The rows of a
+    bulk body are checked one by one, each reported on its own; these two are refused for the
+    whole request instead, as they would be in a single body: they are not text any field
+    takes, and a report cannot even echo them back."""
+    found: list[ProblemFieldError] = []
+
+    def walk(node: object, path: tuple[str | int, ...]) -> None:
+        if isinstance(node, str):
+            if _UNSTORABLE.search(node):
+                found.append(_unstorable(node, path))
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    found.append(_unstorable(key, path))  # the key cannot name a pointer
+                else:  # a CSV line's cells past the header's are under None: the line's own
+                    walk(item, (*path, key) if isinstance(key, str) else path)
+        elif isinstance(node, list):
+            for n, item in enumerate(node):
+                walk(item, (*path, n))
+
+    walk(value, at)
+    return found
+
+
+class UnstorableText(UnprocessableEntity):
+    """`unstorable_text` found some: the whole request is refused and nothing is written."""
+
+    def __init__(self, errors: list[ProblemFieldError]) -> None:
+        super().__init__(
+            "Some text holds a NUL character or a lone surrogate, which no field takes; nothing "
+            "was written. See `errors`.",
+            errors=errors,
+        )
+
+
+def _unstorable(text: str, path: tuple[str | int, ...]) -> ProblemFieldError:
+    if "\x00" in text:
+        return ProblemFieldError(
+            pointer=json_pointer(path),
+            detail="Text may not hold a NUL character",
+            code="string_nul",
+        )
+    return ProblemFieldError(pointer=json_pointer(path), detail=_NOT_UNICODE, code="string_unicode")
+
 
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(2199, 12, 31)

@@ -99,7 +99,9 @@ def settings(migrated_url: str) -> Settings:
         secret_key=TEST_SECRET_KEY,
         data_key=TEST_DATA_KEY,
         # High enough for schemathesis and the suite; the limiter has tests of its own.
-        rate_limit=RateLimitSettings(token_per_minute=10_000, writes_per_minute=100_000),
+        rate_limit=RateLimitSettings(
+            token_per_minute=10_000, writes_per_minute=100_000, id_number_lookups_per_hour=10_000
+        ),
     )
 
 

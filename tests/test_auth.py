@@ -229,3 +229,16 @@ async def test_users_are_managed_by_admin(client: httpx.AsyncClient) -> None:
         f"{API}/users", json={"username": "short.pw", "password": "short", "role": "auditor"}
     )
     assert r.status_code == 422
+
+
+async def test_a_binding_the_stored_role_does_not_take_is_a_rule_with_a_pointer(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Found by the stateful contract run: a PATCH naming a unit for an auditor broke a rule of
+    the stored role, and answered a bare `validation_failed` with no field."""
+    auditor = await add_user(isolated_sessionmaker, Role.auditor)
+    unit = await create_org_unit(client)
+    r = await client.patch(f"{API}/users/{auditor.id}", json={"org_unit_id": unit["id"]})
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "user.binding_mismatch"
+    assert [e["pointer"] for e in r.json()["errors"]] == ["/body/org_unit_id"]

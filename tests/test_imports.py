@@ -163,7 +163,7 @@ RULES: list[tuple[dict[str, Any], str | None]] = [
     ({"status": False}, "status"),
     ({"id": 0}, "id"),
     ({"note": "两行\r\n备注\t"}, None),
-    ({"note": "nul\x00"}, "note"),
+    ({"note": "bell\x07"}, "note"),  # a NUL refuses the request: see test_malformed_input.py
     ({"provider": "p" * 201}, "provider"),
     ({"note": "n" * 2001}, "note"),
     ({"id": "0193a0c2-7c1e-7b3e-9a6f-1d2e3f405162"}, None),

@@ -11,6 +11,8 @@ below takes its place: a schema-valid request must never fail a rule the schema 
 """
 
 import asyncio
+import itertools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,6 +42,16 @@ SEMANTIC_CODES = {
     "csv_header_incomplete",
     "insecure_url",  # http webhook URLs: allowed for loopback hosts by a deployment setting
     "address_not_allowed",  # webhook receivers: private addresses depend on the deployment
+    # A NUL anywhere in a bulk body's rows, whose schema is left open (each row is checked on
+    # its own, and reported): the whole request is refused, as a NUL in a single body is.
+    "string_nul",
+    # Rules on the stored record, met once the stateful run reaches records that exist: an
+    # assessment's override only for an excellent rating with unmet training, a promotion into
+    # a leading post that must name the post type, a session's dates in order after a change.
+    "assessment.override_not_needed",
+    "cadre.post_type_required",
+    "training_session.invalid_dates",
+    "user.binding_mismatch",  # a user's unit or cadre, against the stored role
 }
 
 
@@ -55,6 +67,45 @@ def schema_valid_requests_pass_schema_rules(ctx: Any, response: Any, case: Any) 
         raise AssertionError(
             f"a schema-valid request failed schema-level checks {sorted(unexpected)}: {body}"
         )
+
+
+# Every check schemathesis has, with the statuses each accepts (the stateful run uses them too).
+CHECKS: dict[str, Any] = {
+    "positive_data_acceptance": {
+        "expected-statuses": [
+            "2xx",
+            "3xx",
+            "401",
+            "403",
+            "404",
+            "409",
+            # An If-Match the generator wrote is not the record's ETag (the stateful
+            # run reaches records that exist, so preconditions are evaluated).
+            "412",
+            "413",
+            "422",
+            "429",
+        ]
+    },
+    # A body over its route's size limit is refused before it is read (413), whatever
+    # else is wrong with it.
+    "negative_data_rejection": {
+        "expected-statuses": [
+            "400",
+            "401",
+            "403",
+            "404",
+            "405",
+            "406",
+            "409",
+            "413",
+            "415",
+            "422",
+            "428",
+            "429",
+        ]
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,43 +124,7 @@ def admin_headers(settings: Settings) -> dict[str, str]:
 # Module scope: what schemathesis wrote is removed before the next test module runs.
 @pytest.fixture(scope="module")
 def api_schema(settings: Settings) -> Iterator[Any]:
-    config = SchemathesisConfig.from_dict(
-        {
-            "checks": {
-                "positive_data_acceptance": {
-                    "expected-statuses": [
-                        "2xx",
-                        "3xx",
-                        "401",
-                        "403",
-                        "404",
-                        "409",
-                        "413",
-                        "422",
-                        "429",
-                    ]
-                },
-                # A body over its route's size limit is refused before it is read (413), whatever
-                # else is wrong with it.
-                "negative_data_rejection": {
-                    "expected-statuses": [
-                        "400",
-                        "401",
-                        "403",
-                        "404",
-                        "405",
-                        "406",
-                        "409",
-                        "413",
-                        "415",
-                        "422",
-                        "428",
-                        "429",
-                    ]
-                },
-            }
-        }
-    )
+    config = SchemathesisConfig.from_dict({"checks": CHECKS})
     with live_server(settings) as base_url:
         yield schemathesis.openapi.from_url(f"{base_url}/openapi.json", config=config)
 
@@ -124,6 +139,19 @@ def api_schema(settings: Settings) -> Iterator[Any]:
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+
+_KEY = re.compile(r"[!-~]{1,150}")
+_FRESH = itertools.count()
+
+
+def fresh_idempotency_key(case: Any) -> None:
+    """Generated Idempotency-Keys repeat (a few short strings), and a key sent again with another
+    body is refused (422 `idempotency.key_reused`): most creates never run. The stateful run
+    gives each call a key of its own, so that the operation itself is tested
+    (tests/test_idempotency.py tests reuse)."""
+    key = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and _KEY.fullmatch(key):
+        case.headers["Idempotency-Key"] = f"{key}.{next(_FRESH)}"
 
 
 @pytest.mark.slow

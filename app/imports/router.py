@@ -44,9 +44,11 @@ async def import_study_logs(
     dry_run: Annotated[bool, Query(description="Check and count; keep nothing")] = False,
 ) -> ImportReport:
     """Bulk import of historical study logs, JSON (`{"items": [...]}`) or CSV. Every row is
-    checked on its own; the report lists the rejected ones with a pointer. The good rows are
-    loaded with COPY in one statement; their ids make a re-import create nothing new. A body
-    may be 64 MB (`APP_BODY__IMPORT_MAX_BYTES`) and hold 50,000 rows."""
+    checked on its own; the report lists the rejected ones with a pointer. Text no field takes,
+    a NUL or a lone surrogate (`"\\udfff"`), refuses the whole request instead (422, a pointer
+    to each), as it does in any single body. The good rows are loaded with COPY in one
+    statement; their ids make a re-import create nothing new. A body may be 64 MB
+    (`APP_BODY__IMPORT_MAX_BYTES`) and hold 50,000 rows."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     # The body is whole already (app.limits); parsing it is CPU work, kept off the event loop.
     rows, csv_lines = await asyncio.to_thread(service.read_rows, media, await request.body())

@@ -27,10 +27,11 @@ class StudyLogImportRow(InputModel):
 
 
 class StudyLogImport(InputModel):
-    items: list[dict[str, Any]] = Field(
+    items: list[Any] = Field(
         max_length=MAX_ROWS,
         description="Study logs as `StudyLogImportRow` objects. Each row is checked on its own: "
-        "a bad one is reported, not fatal, so the body's schema does not bind the rows",
+        "a bad one (not even an object) is reported, not fatal, so the body's schema does not "
+        "bind the rows",
     )
 
 

@@ -22,11 +22,19 @@ from app.actor import Actor
 from app.cadre import repository as cadre_repository
 from app.clock import local_today
 from app.enums import StudyLogKind, StudyLogStatus
-from app.errors import BadRequest, ProblemFieldError, UnprocessableEntity
+from app.errors import BadRequest, ProblemFieldError, UnprocessableEntity, json_pointer
 from app.imports.errors import TooManyRows, UnsupportedMediaType
 from app.imports.schemas import MAX_ROWS
 from app.personal_data import secret_box
-from app.schema_types import CODE_PATTERN, LINE_PATTERN, MAX_DATE, MIN_DATE, TEXT_PATTERN
+from app.schema_types import (
+    CODE_PATTERN,
+    LINE_PATTERN,
+    MAX_DATE,
+    MIN_DATE,
+    TEXT_PATTERN,
+    UnstorableText,
+    unstorable_text,
+)
 from app.study_log import bulk as study_logs
 from app.study_log import repository as study_log_repository
 from app.study_log import rules
@@ -208,10 +216,33 @@ def rows_from_json(body: bytes) -> list[Any]:
     return rows
 
 
+# Where a body can hold a NUL or a lone surrogate at all: a JSON string only as an escape (the
+# body is read as strict UTF-8, and JSON refuses raw control characters); a CSV cell as a NUL.
+_JSON_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _unstorable(media: str, body: bytes, rows: list[Any], csv_lines: list[int] | None) -> None:
+    """UnprocessableEntity for text no column can hold, anywhere in the rows (app.schema_types:
+    a single body refuses it too). Only a body that may hold such text is searched."""
+    if csv_lines is not None:
+        if b"\x00" not in body:
+            return
+        found = [
+            e for n, row in enumerate(rows) for e in unstorable_text(row, "rows", csv_lines[n])
+        ]
+    else:
+        if _JSON_UNSTORABLE_ESCAPE.search(body) is None:
+            return
+        found = unstorable_text(rows, "body", "items")
+    if found:
+        raise UnstorableText(found)
+
+
 def read_rows(media: str, body: bytes) -> tuple[list[Any], list[int] | None]:
     """The rows of a request body of media type `media`, JSON (`{"items": [...]}`) or CSV, and
     for CSV the file line of each (else None); the body as a whole unreadable is 422, a JSON
-    body nested too deeply for the parser 400 (app.limits refuses most before they get here).
+    body nested too deeply for the parser 400 (app.limits refuses most before they get here),
+    text no field takes (a NUL, a lone surrogate) anywhere 422 with a pointer to each.
     CPU-bound: the router runs it off the event loop."""
     csv_lines: list[int] | None = None
     try:
@@ -238,6 +269,7 @@ def read_rows(media: str, body: bytes) -> tuple[list[Any], list[int] | None]:
             "The body could not be read.",
             errors=[ProblemFieldError(pointer="/body", detail=str(exc)[:200], code="unreadable")],
         ) from exc
+    _unstorable(media, body, rows, csv_lines)
     return rows, csv_lines
 
 
@@ -429,11 +461,11 @@ async def import_study_logs(
         try:
             good.append(check_row(raw, cadres, today))
         except RowError as exc:
-            where = f"/rows/{csv_lines[n]}" if csv_lines is not None else f"/body/items/{n}"
+            where = ("rows", csv_lines[n]) if csv_lines is not None else ("body", "items", n)
             result.problems.append(
                 RowProblem(
                     row=n,
-                    pointer=f"{where}/{exc.field}" if exc.field else where,
+                    pointer=json_pointer((*where, exc.field) if exc.field else where),
                     detail=exc.detail,
                     code=exc.code,
                 )

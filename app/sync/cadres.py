@@ -20,9 +20,10 @@ from app.cadre.errors import CONFLICTS, PostTypeRequired
 from app.cadre.models import Cadre
 from app.clock import local_today
 from app.db import mapping_conflicts
-from app.errors import ProblemFieldError
+from app.errors import ProblemFieldError, json_pointer
 from app.org_unit import repository as org_units
 from app.personal_data import cipher
+from app.schema_types import UnstorableText, unstorable_text
 from app.sync.errors import SnapshotTooDestructive
 from app.sync.schemas import (
     CadreSync,
@@ -39,7 +40,7 @@ _ITEM = TypeAdapter(CadreSyncItem)
 
 
 def _pointer(index: int, loc: tuple[Any, ...]) -> str:
-    return "/body/items/" + "/".join(str(p) for p in (index, *loc))
+    return json_pointer(("body", "items", index, *loc))
 
 
 def _reject(index: int, raw: Any, errors: list[ProblemFieldError]) -> SyncRowResult:
@@ -57,6 +58,8 @@ async def sync_cadres(
 ) -> SyncReport:
     """Parse each row → check it against the database → let the cadre domain decide what
     changes → report; then write, unless this is a dry run."""
+    if unstorable := unstorable_text(data.items, "body", "items"):
+        raise UnstorableText(unstorable)
     results, valid = _parse(data)
     known = await _known(db_session, valid, actor, lock=not data.dry_run)
     to_create, to_update = _plan(valid, known, results, local_today())

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.cadre import repository as cadre_repository
-from app.errors import AppError, ProblemFieldError
+from app.errors import AppError, ProblemFieldError, json_pointer
 from app.org_unit import repository as org_unit_repository
 from app.org_unit import service as org_units
 from app.org_unit.models import OrgUnit
 from app.org_unit.schemas import OrgUnitCreate, OrgUnitUpdate
+from app.schema_types import UnstorableText, unstorable_text
 from app.sync.errors import SnapshotTooDestructive
 from app.sync.schemas import (
     OrgUnitSync,
@@ -68,6 +69,8 @@ def _order(valid: list[tuple[int, OrgUnitSyncItem]]) -> list[tuple[int, OrgUnitS
 async def sync_org_units(
     db_session: AsyncSession, data: OrgUnitSync, actor: Actor, max_share: Decimal
 ) -> OrgUnitSyncReport:
+    if unstorable := unstorable_text(data.items, "body", "items"):
+        raise UnstorableText(unstorable)
     results: list[OrgUnitSyncRowResult] = []
     valid: list[tuple[int, OrgUnitSyncItem]] = []
     seen: set[str] = set()
@@ -95,7 +98,7 @@ async def sync_org_units(
                     code,
                     [
                         ProblemFieldError(
-                            pointer="/body/items/" + "/".join(map(str, (index, *e["loc"]))),
+                            pointer=json_pointer(("body", "items", index, *e["loc"])),
                             detail=e["msg"],
                             code=e["type"],
                         )

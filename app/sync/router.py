@@ -22,7 +22,8 @@ async def sync_cadres(
 ) -> SyncReport:
     """Bulk upsert of cadres keyed by HR id (each item a `CadreSyncItem`, its unit named by
     `org_unit_code`). Every row is checked on its own and reported (`results`, with JSON pointers
-    for rejected rows); the valid ones are written together. Sending the same rows again
+    for rejected rows); the valid ones are written together. A NUL or a lone surrogate anywhere
+    in the items refuses the whole request (422, a pointer to each). Sending the same rows again
     changes nothing. `dry_run` answers the same report and writes nothing. `mode: snapshot` with
     `snapshot_of` also deactivates the unit subtree's active cadres missing from the items — but
     refuses (409) to take more than `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of any unit at once
@@ -45,7 +46,8 @@ async def sync_org_units(
     body: OrgUnitSync, settings: AppSettings, db_session: DbSession, actor: CurrentActor
 ) -> OrgUnitSyncReport:
     """Bulk upsert of org units keyed by `code`, parents named by `parent_code` (in the database
-    or anywhere in the request). Each row is checked and written on its own and reported;
+    or anywhere in the request). Each row is checked and written on its own and reported (a NUL
+    or a lone surrogate anywhere in the items refuses the whole request: 422);
     moving a unit to another parent carries its subtree. Idempotent; `dry_run` writes nothing.
     `mode: snapshot` with `snapshot_of` also deactivates the active units below that unit which
     the items leave out — refused (409) beyond `APP_SYNC_MAX_DEACTIVATION_SHARE` (10%) of them

@@ -16,6 +16,11 @@ class UserReferenceNotFound(UnprocessableEntity):
     title = "The user's org unit or cadre does not exist"
 
 
+class UserBindingMismatch(UnprocessableEntity):
+    code = "user.binding_mismatch"
+    title = "An org_admin names its unit and a cadre user its cadre; no other role names either"
+
+
 class CadreAlreadyLinked(Conflict):
     code = "user.cadre_already_linked"
     title = "Another user is already linked to this cadre"

@@ -24,6 +24,7 @@ from app.user.errors import (
     ExternalIdentityTaken,
     InvalidCredentials,
     UnsupportedGrant,
+    UserBindingMismatch,
     UsernameTaken,
     UserNotFound,
     UserReferenceNotFound,
@@ -93,6 +94,7 @@ async def get_user(
     responses=problems(
         UserNotFound,
         UserReferenceNotFound,
+        UserBindingMismatch,
         CadreAlreadyLinked,
         ExternalIdentityTaken,
         UnprocessableEntity,

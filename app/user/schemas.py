@@ -17,15 +17,23 @@ Password = Annotated[
 ]
 
 
+class BindingMismatch(ValueError):
+    """A role without the unit or cadre it needs, or with one it does not take (`field`)."""
+
+    def __init__(self, field: str, role: str) -> None:
+        super().__init__(f"{field} is required for {role}, and only for it")
+        self.field = field
+
+
 def check_binding(
     role: Role | None, org_unit_id: uuid.UUID | None, cadre_id: uuid.UUID | None
 ) -> None:
     if role is None:
         return
     if (role == Role.org_admin) != (org_unit_id is not None):
-        raise ValueError("org_unit_id is required for org_admin, and only for it")
+        raise BindingMismatch("org_unit_id", Role.org_admin.value)
     if (role == Role.cadre) != (cadre_id is not None):
-        raise ValueError("cadre_id is required for cadre, and only for it")
+        raise BindingMismatch("cadre_id", Role.cadre.value)
 
 
 ExternalIssuer = Annotated[

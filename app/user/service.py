@@ -10,18 +10,19 @@ from app.auth.passwords import PasswordHashing, hash_password
 from app.config import AuthSettings
 from app.db import flush_mapping_conflicts
 from app.enums import Role
-from app.errors import ProblemFieldError, UnprocessableEntity
+from app.errors import ProblemFieldError
 from app.pagination import PageParams, paginate
 from app.user import repository
 from app.user.errors import (
     CadreAlreadyLinked,
     ExternalIdentityTaken,
+    UserBindingMismatch,
     UsernameTaken,
     UserNotFound,
     UserReferenceNotFound,
 )
 from app.user.models import User
-from app.user.schemas import UserCreate, UserUpdate, check_binding
+from app.user.schemas import BindingMismatch, UserCreate, UserUpdate, check_binding
 
 _CONFLICTS = {
     "uq_app_user_username": UsernameTaken(),
@@ -97,8 +98,12 @@ async def update_user(
         cadre_id = cadre_id if role == Role.cadre else None
     try:
         check_binding(role, org_unit_id, cadre_id)
-    except ValueError as exc:
-        raise UnprocessableEntity(str(exc)) from exc
+    except BindingMismatch as exc:
+        # Depends on the stored role when the change names none: a rule, not the body's shape.
+        pointer = ProblemFieldError(
+            pointer=f"/body/{exc.field}", detail=str(exc), code=UserBindingMismatch.code
+        )
+        raise UserBindingMismatch(str(exc), errors=[pointer]) from exc
     await _check_references(db_session, org_unit_id, cadre_id)
     deactivated = user.active and changes.get("active") is False
     if (
