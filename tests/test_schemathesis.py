@@ -146,8 +146,8 @@ _FRESH = itertools.count()
 
 def fresh_idempotency_key(case: Any) -> None:
     """Generated Idempotency-Keys repeat (a few short strings), and a key sent again with another
-    body is refused (422 `idempotency.key_reused`): most creates never run. The stateful run
-    gives each call a key of its own, so that the operation itself is tested
+    body is refused (422 `idempotency.key_reused`): most creates never run. Both runs give
+    each call a key of its own, so that the operation itself is tested
     (tests/test_idempotency.py tests reuse)."""
     key = (case.headers or {}).get("Idempotency-Key")
     if isinstance(key, str) and _KEY.fullmatch(key):
@@ -159,4 +159,5 @@ def fresh_idempotency_key(case: Any) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_contract(case: Any, admin_headers: dict[str, str]) -> None:
     """As an admin, who may use every operation: the other roles are the authorisation tests'."""
+    fresh_idempotency_key(case)
     case.call_and_validate(headers=admin_headers)
