@@ -33,7 +33,6 @@ import httpx
 import structlog
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import Table, exists, insert, literal, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.change_feed import service as change_feed
@@ -340,7 +339,7 @@ async def _keep_lease(
                     .returning(_SUB.c.id)
                 )
                 held = renewed.first() is not None
-        except (OperationalError, InterfaceError, OSError) as exc:
+        except Exception as exc:  # the heartbeat's trouble never ends the delivery itself
             # Tried again at the next beat; if the database stays away, the lease runs out
             # and another worker sends the same message again.
             log.warning("webhook_lease_not_renewed", subscription_id=str(claim.id), error=repr(exc))
