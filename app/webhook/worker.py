@@ -332,13 +332,7 @@ async def _keep_lease(
         until = now + timedelta(seconds=time.monotonic() - started) + _lease(settings)
         try:
             async with transaction(sessionmaker) as db_session:
-                renewed = await db_session.execute(
-                    update(_SUB)
-                    .where(_held(claim))
-                    .values(next_attempt_at=until, updated_at=_SUB.c.updated_at)
-                    .returning(_SUB.c.id)
-                )
-                held = renewed.first() is not None
+                held = await _hand_on(db_session, claim, next_attempt_at=until)
         except Exception as exc:  # the heartbeat's trouble never ends the delivery itself
             # Tried again at the next beat; if the database stays away, the lease runs out
             # and another worker sends the same message again.
@@ -348,20 +342,11 @@ async def _keep_lease(
             return
 
 
-async def _mark_in_flight(
-    sessionmaker: async_sessionmaker[AsyncSession], claim: Claim, end: change_feed.Position
-) -> bool:
-    """Write down the last event of the message about to be sent, before it is sent: whoever
-    sends it again (a retry, or another worker after this one died) sends the same events
-    under the same `webhook-id`, even when more have settled meanwhile. False when the lease
-    is no longer this worker's."""
-    async with transaction(sessionmaker) as db_session:
-        return await _hand_on(
-            db_session, claim, pending_until_xid=end[0], pending_until_event_id=end[1]
-        )
-
-
 async def _hand_on(db_session: AsyncSession, claim: Claim, **values: Any) -> bool:
+    """Write delivery state in `values`, keeping the lease, if this worker still holds it.
+    Before a message is sent, its last event is written down: whoever sends it again (a
+    retry, or another worker after this one died) sends the same events under the same
+    `webhook-id`, even when more have settled meanwhile."""
     result = await db_session.execute(
         update(_SUB)
         .where(_held(claim))
@@ -416,21 +401,52 @@ async def deliver(
         await heartbeat
 
 
-async def _next_events(
+@dataclass(frozen=True)
+class _Batch:
+    events: list[ChangeEvent]  # those the subscription asked for
+    end: change_feed.Position  # the last event read, asked for or not
+
+
+async def _next_batch(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: WebhookSettings,
     claim: Claim,
     now: datetime,
-) -> list[ChangeEvent] | None:
-    """The events of the next message (those of the message in flight, when there is one).
-    None when the feed was pruned past the position (the subscription is then disabled)."""
+) -> _Batch | bool:
+    """The events of the next message (those of the message in flight, when there is one),
+    written down as in flight in the same transaction. Otherwise whether the position advanced
+    without a message: nothing new (handed back until the poll interval), nothing the
+    subscription asked for (moved past), the feed pruned past its position (disabled), or the
+    lease no longer this worker's."""
     try:
         async with transaction(sessionmaker) as db_session:
-            return list(
-                await change_feed.read_after(
-                    db_session, claim.position, settings.batch_size, until=claim.pending_until
-                )
+            events = await change_feed.read_after(
+                db_session, claim.position, settings.batch_size, until=claim.pending_until
             )
+            if not events:  # nothing new: due again after the poll interval, not at once
+                poll = timedelta(seconds=settings.poll_interval_seconds)
+                await _hand_back(db_session, claim, now + poll)
+                return False
+            end = (events[-1].xid, events[-1].id)
+            wanted = [
+                e for e in events if not claim.entity_types or e.entity_type in claim.entity_types
+            ]
+            if not wanted:
+                # Nothing this receiver asked for: move past without a message.
+                return await _hand_back(
+                    db_session,
+                    claim,
+                    now,
+                    position_xid=end[0],
+                    position_event_id=end[1],
+                    pending_until_xid=None,
+                    pending_until_event_id=None,
+                )
+            if claim.pending_until is None and not await _hand_on(
+                db_session, claim, pending_until_xid=end[0], pending_until_event_id=end[1]
+            ):
+                return False  # taken back meanwhile (an API change): sent under the new settings
+            return _Batch(wanted, end)
     except change_feed.CursorExpired:
         async with transaction(sessionmaker) as db_session:
             await _disable(
@@ -441,7 +457,7 @@ async def _next_events(
                 "(APP_CHANGES_RETENTION_DAYS); changes were missed: resynchronise, then create "
                 "a new subscription",
             )
-        return None
+        return False
 
 
 async def _deliver(
@@ -452,25 +468,9 @@ async def _deliver(
     now: datetime,
     abandon: asyncio.Event | None,
 ) -> bool:
-    events = await _next_events(sessionmaker, settings, claim, now)
-    if events is None:
-        return False
-    if not events:  # nothing new: due again after the poll interval, not at once
-        await _release(sessionmaker, claim, now + timedelta(seconds=settings.poll_interval_seconds))
-        return False
-    end = (events[-1].xid, events[-1].id)
-    wanted = [e for e in events if not claim.entity_types or e.entity_type in claim.entity_types]
-    if not wanted:
-        # Nothing this receiver asked for: move past without a message.
-        return await _release(
-            sessionmaker,
-            claim,
-            now,
-            position_xid=end[0],
-            position_event_id=end[1],
-            pending_until_xid=None,
-            pending_until_event_id=None,
-        )
+    batch = await _next_batch(sessionmaker, settings, claim, now)
+    if isinstance(batch, bool):
+        return batch
     try:
         keys = _signature_secrets(claim)
     except InvalidTag:
@@ -483,9 +483,8 @@ async def _deliver(
                 "secret, then resume",
             )
         return False
-    message = build_message(claim.id, wanted, change_feed.encode_cursor(*end))
-    if claim.pending_until is None and not await _mark_in_flight(sessionmaker, claim, end):
-        return False  # taken back meanwhile (an API change): sent under the new settings
+    end = batch.end
+    message = build_message(claim.id, batch.events, change_feed.encode_cursor(*end))
     outcome = await _send_unless_abandoned(client, claim.url, message, keys, settings, abandon)
     if outcome is None:
         await _release(sessionmaker, claim, now)
