@@ -167,6 +167,19 @@ async def _until(condition: Callable[[], bool], deadline: float) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _connections(url: str) -> int:
+    """The service's connections to the database (the workers')."""
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cadre-training'"
+            )
+        )
+    finally:
+        await conn.close()
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> float:
     """SIGTERM; the seconds until the process exited."""
     started = time.monotonic()
@@ -228,8 +241,13 @@ async def _takeover(
         try:
             deadline = time.monotonic() + 60
             await _until(lambda: bool(receiver.messages), deadline)
+            before = await _connections(url)
             second = _worker(url, app_dir, args)
-            await asyncio.sleep(3)  # the second worker is up, and finds the subscription taken
+            # Up once it has connected (its first pass), and found the subscription taken.
+            up = time.monotonic() + 60
+            while await _connections(url) <= before and time.monotonic() < up:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1)
             killed = time.monotonic()
             first.send_signal(sig)
             first.wait(timeout=120)
