@@ -122,41 +122,46 @@ async def claim(
             lease_token=token,
             updated_at=_SUB.c.updated_at,  # delivery state is not a change of configuration
         )
-        .returning(
-            _SUB.c.id,
-            _SUB.c.url,
-            _SUB.c.entity_types,
-            _SUB.c.secret_ciphertext,
-            _SUB.c.previous_secret_ciphertext,
-            _SUB.c.previous_secret_expires_at,
-            _SUB.c.position_xid,
-            _SUB.c.position_event_id,
-            _SUB.c.pending_until_xid,
-            _SUB.c.pending_until_event_id,
-            _SUB.c.attempts,
-        )
+        .returning(*_CLAIMED)
     )
     async with transaction(sessionmaker) as db_session:
         rows = (await db_session.execute(stmt)).all()
-    return [
-        Claim(
-            id=row.id,
-            url=row.url,
-            entity_types=frozenset(row.entity_types),
-            secret_ciphertext=row.secret_ciphertext,
-            previous_secret_ciphertext=row.previous_secret_ciphertext,
-            previous_secret_expires_at=row.previous_secret_expires_at,
-            position=(row.position_xid, row.position_event_id),
-            pending_until=(
-                (row.pending_until_xid, row.pending_until_event_id)
-                if row.pending_until_xid is not None
-                else None
-            ),
-            attempts=row.attempts,
-            lease_token=token,
-        )
-        for row in rows
-    ]
+    return [_claimed(row, token) for row in rows]
+
+
+# What a worker reads of a subscription it takes (its configuration as it is now).
+_CLAIMED = (
+    _SUB.c.id,
+    _SUB.c.url,
+    _SUB.c.entity_types,
+    _SUB.c.secret_ciphertext,
+    _SUB.c.previous_secret_ciphertext,
+    _SUB.c.previous_secret_expires_at,
+    _SUB.c.position_xid,
+    _SUB.c.position_event_id,
+    _SUB.c.pending_until_xid,
+    _SUB.c.pending_until_event_id,
+    _SUB.c.attempts,
+)
+
+
+def _claimed(row: Any, token: uuid.UUID) -> Claim:
+    return Claim(
+        id=row.id,
+        url=row.url,
+        entity_types=frozenset(row.entity_types),
+        secret_ciphertext=row.secret_ciphertext,
+        previous_secret_ciphertext=row.previous_secret_ciphertext,
+        previous_secret_expires_at=row.previous_secret_expires_at,
+        position=(row.position_xid, row.position_event_id),
+        pending_until=(
+            (row.pending_until_xid, row.pending_until_event_id)
+            if row.pending_until_xid is not None
+            else None
+        ),
+        attempts=row.attempts,
+        lease_token=token,
+    )
 
 
 def _held(claim: Claim) -> Any:
@@ -241,23 +246,42 @@ async def _record(
     outcome: Outcome,
     settings: WebhookSettings,
     now: datetime,
-) -> bool:
+    keep: bool = False,
+) -> bool | Claim:
+    """Write the attempt's outcome down. True when the position advanced; with `keep`, the
+    subscription stays this worker's after a success (its lease renewed), and the claim of its
+    next message is returned instead, read afresh."""
     attempt = claim.attempts + 1
+    next_claim: Claim | None = None
     async with transaction(sessionmaker) as db_session:
         if outcome.succeeded:
-            held = await _hand_back(
-                db_session,
-                claim,
-                now,  # more may be waiting: due again at once
-                position_xid=end[0],
-                position_event_id=end[1],
-                pending_until_xid=None,
-                pending_until_event_id=None,
-                attempts=0,
-                last_attempt_at=now,
-                last_delivered_at=now,
-                last_error=None,
-            )
+            delivered = {
+                "position_xid": end[0],
+                "position_event_id": end[1],
+                "pending_until_xid": None,
+                "pending_until_event_id": None,
+                "attempts": 0,
+                "last_attempt_at": now,
+                "last_delivered_at": now,
+                "last_error": None,
+            }
+            if keep:
+                row = (
+                    await db_session.execute(
+                        update(_SUB)
+                        .where(_held(claim))
+                        .values(
+                            next_attempt_at=datetime.now(UTC) + _lease(settings),
+                            updated_at=_SUB.c.updated_at,
+                            **delivered,
+                        )
+                        .returning(*_CLAIMED)
+                    )
+                ).first()
+                next_claim = _claimed(row, claim.lease_token) if row is not None else None
+                held = next_claim is not None
+            else:  # more may be waiting: due again at once
+                held = await _hand_back(db_session, claim, now, **delivered)
         else:
             failed = {
                 "pending_until_xid": end[0],
@@ -309,7 +333,9 @@ async def _record(
         detail=outcome.detail,
         duration_ms=outcome.duration_ms,
     )
-    return held and outcome.succeeded
+    if held and outcome.succeeded:
+        return next_claim or True
+    return False
 
 
 async def _keep_lease(
@@ -388,17 +414,30 @@ async def deliver(
     claim: Claim,
     now: datetime,
     abandon: asyncio.Event | None = None,
+    messages: int = 1,
 ) -> bool:
-    """Deliver the claimed subscription's next message, renewing the lease meanwhile. True
-    when its position advanced. When `abandon` is set before the receiver answers, the attempt
-    is dropped and the subscription handed back, due at once."""
-    done = asyncio.Event()
-    heartbeat = asyncio.create_task(_keep_lease(sessionmaker, claim, settings, now, done))
-    try:
-        return await _deliver(sessionmaker, client, settings, claim, now, abandon)
-    finally:
-        done.set()
-        await heartbeat
+    """Deliver the claimed subscription's next message, renewing the lease meanwhile, and, up
+    to `messages` in a row, the next ones while it keeps advancing (without taking it again
+    each time). True when its position advanced. When `abandon` is set before the receiver
+    answers, the attempt is dropped and the subscription handed back, due at once."""
+    advanced = False
+    for left in range(messages - 1, -1, -1):
+        done = asyncio.Event()
+        heartbeat = asyncio.create_task(_keep_lease(sessionmaker, claim, settings, now, done))
+        try:
+            result = await _deliver(
+                sessionmaker, client, settings, claim, now, abandon, keep=left > 0
+            )
+        finally:
+            done.set()
+            await heartbeat
+        if not isinstance(result, Claim):
+            return advanced or result
+        advanced, claim, now = True, result, datetime.now(UTC)
+        if abandon is not None and abandon.is_set():
+            await _release(sessionmaker, claim, now)
+            break
+    return advanced
 
 
 @dataclass(frozen=True)
@@ -467,7 +506,8 @@ async def _deliver(
     claim: Claim,
     now: datetime,
     abandon: asyncio.Event | None,
-) -> bool:
+    keep: bool,
+) -> bool | Claim:
     batch = await _next_batch(sessionmaker, settings, claim, now)
     if isinstance(batch, bool):
         return batch
@@ -490,7 +530,7 @@ async def _deliver(
         await _release(sessionmaker, claim, now)
         log.info("webhook_attempt_abandoned", subscription_id=str(claim.id), message_id=message.id)
         return False
-    return await _record(sessionmaker, claim, message, end, outcome, settings, now)
+    return await _record(sessionmaker, claim, message, end, outcome, settings, now, keep)
 
 
 async def deliver_once(
