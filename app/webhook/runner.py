@@ -3,7 +3,9 @@
 Each subscription is delivered on its own: the worker keeps up to `subscriptions_per_pass`
 deliveries under way, each a task of its own (app.webhook.worker.deliver), and takes the next
 due subscription as soon as one of them ends. A receiver that does not answer holds only its
-own subscription, for at most the timeout; the others go on meanwhile.
+own subscription, for at most the timeout; the others go on meanwhile. A task sends up to
+MESSAGES_PER_TAKE messages in a row to a subscription that keeps advancing, then lets it go
+back to the queue.
 
 On SIGTERM (or SIGINT) it takes nothing new, lets the deliveries under way finish for
 `stop_grace_seconds`, then abandons the rest: their subscriptions are handed back, due at
