@@ -75,9 +75,9 @@ def serve(host: str, port: int) -> None:
 
 
 def webhook_worker() -> None:
-    from app.webhook import worker
+    from app.webhook import runner
 
-    asyncio.run(worker.run(configure()))
+    asyncio.run(runner.run(configure()))
 
 
 def openapi() -> None:

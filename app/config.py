@@ -117,6 +117,21 @@ class WebhookSettings(BaseModel):
         default=10, ge=1, le=200, description="Subscriptions one worker delivers to at once"
     )
     poll_interval_seconds: float = Field(default=1.0, gt=0, le=300)
+    lease_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        le=300,
+        description="How long a worker holds a subscription unless it renews the hold (every "
+        "third of it while a delivery is under way): how soon another worker takes over from "
+        "one that died",
+    )
+    stop_grace_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        le=60,
+        description="On SIGTERM, how long deliveries under way may still finish before the "
+        "worker abandons them and hands their subscriptions back",
+    )
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     timeout_seconds: float = Field(
         default=15.0, gt=0, le=300, description="Whole attempt: connect, send, response"

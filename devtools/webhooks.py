@@ -3,7 +3,7 @@
 DATABASE_URL (environment or .env) when set; otherwise the local cluster in .data/pg, started
 if it is not running yet (and then stopped again on exit). Migrates, then runs
 `python -m app.cli webhook-worker` until Ctrl+C / SIGTERM, which is passed on to the worker
-once so it finishes the delivery under way.
+once so it stops within a few seconds, handing its subscriptions back.
 """
 
 from __future__ import annotations

@@ -11,6 +11,11 @@ from app.schema_types import OutputModel
 class ChangeRead(OutputModel):
     """One change, as `GET /api/v1/changes` lists it and as webhook messages carry it."""
 
+    id: int = Field(
+        description="The change's own id: the same wherever it appears (this feed, every webhook "
+        "message and every re-send of one), so a receiver drops a change it has already applied",
+        examples=[4711],
+    )
     entity_type: str = Field(examples=["study_log"])
     entity_id: uuid.UUID
     action: AuditAction

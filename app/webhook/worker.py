@@ -1,14 +1,18 @@
-"""The webhook delivery worker: `python -m app.cli webhook-worker`.
+"""Delivering one subscription's next message, under a lease (the loop that runs deliveries
+side by side is app.webhook.runner: `python -m app.cli webhook-worker`).
 
-Each pass takes the subscriptions that are due (`FOR UPDATE SKIP LOCKED`, so any number of
+A worker takes the subscriptions that are due (`FOR UPDATE SKIP LOCKED`, so any number of
 workers can run side by side), and for each reads the next events after its position with the
 change feed's own rule (app.change_feed.service.read_after: never an event of a transaction that
 an earlier one could still precede), POSTs them as one signed message, and records the outcome.
 
-Taking a subscription moves its `next_attempt_at` past the delivery timeout (a lease) and commits
-at once: no transaction stays open during the HTTP call (an open transaction with an id would
-hold back the feed for every reader). A worker that dies mid-delivery only delays the message:
-after the lease it is due again, and sent again with the same `webhook-id` (at least once).
+Taking a subscription moves its `next_attempt_at` a short lease ahead (`lease_seconds`) and
+commits at once: no transaction stays open during the HTTP call (an open transaction with an id
+would hold back the feed for every reader). While the delivery is under way a heartbeat moves
+the lease on, every third of it; a worker that dies stops renewing, and another takes the
+subscription over within one lease. Before the message is sent, its last event is written down
+(`pending_until`), so whoever sends it again — a retry, or the worker that took over — sends the
+same events with the same `webhook-id` (at least once; every event also carries its own id).
 
 A 2xx answer advances the position. Anything else is logged and retried, the same message each
 time, on Standard Webhooks' schedule with jitter; after `max_attempts` failures in a row the
@@ -17,11 +21,8 @@ subscription is disabled, keeping its position: events are never skipped.
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import secrets
-import signal
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,25 +33,24 @@ import httpx
 import structlog
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import Table, exists, insert, literal, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.change_feed import service as change_feed
 from app.change_feed.models import ChangeEvent
 from app.change_feed.schemas import ChangeRead
-from app.config import Settings, WebhookSettings
-from app.db import attribute, create_engine, create_sessionmaker, transaction
+from app.config import WebhookSettings
+from app.db import attribute, transaction
 from app.ids import new_id
-from app.observability import configure_logging
 from app.webhook import signing
 from app.webhook.models import WebhookDelivery, WebhookSubscription
-from app.webhook.service import IPAddress, address_refused, literal_address, open_secret
+from app.webhook.service import open_secret
+from app.webhook.transport import COULD_NOT_DELIVER as COULD_NOT_DELIVER
+from app.webhook.transport import Message, Outcome, send
+from app.webhook.transport import http_client as http_client
 
 log = structlog.get_logger(__name__)
 
-USER_AGENT = "cadre-training-webhooks/1.0"
 WORKER_REQUEST_ID = "webhook-worker"
-PRUNE_EVERY_SECONDS = 3600.0
 _ERROR_LENGTH = 500
 _SUB = cast(Table, WebhookSubscription.__table__)
 _LOG = cast(Table, WebhookDelivery.__table__)
@@ -58,7 +58,7 @@ _random = secrets.SystemRandom()
 
 
 @dataclass(frozen=True)
-class _Claim:
+class Claim:
     id: uuid.UUID
     url: str
     entity_types: frozenset[str]
@@ -71,47 +71,6 @@ class _Claim:
     lease_token: uuid.UUID
 
 
-@dataclass(frozen=True)
-class Message:
-    id: str
-    body: bytes
-    first_event_id: int
-    last_event_id: int
-    count: int
-
-
-# What the delivery log and `last_error` say of an attempt that got no HTTP answer, whatever
-# happened: refused address, unresolvable name, refused connection, reset, TLS failure or
-# timeout look alike, and carry no duration. Told apart, they would make webhooks a port
-# scanner of the service's neighbourhood. The worker's own log keeps the detail for operators.
-COULD_NOT_DELIVER = "could not deliver"
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    succeeded: bool
-    status_code: int | None
-    error: str | None
-    duration_ms: int | None  # only when an HTTP answer came
-    detail: str | None = None  # for the worker's log only, never stored
-
-
-def http_client(settings: WebhookSettings) -> httpx.AsyncClient:
-    """Redirects are not followed (a 3xx is a failed attempt): the receiver is the URL that
-    was registered, nothing it points elsewhere. No proxy from the environment, and no
-    connection kept for the next attempt: each one connects to the address just checked, with
-    TLS verified for the receiver's name (see pin_destination)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
-        follow_redirects=False,
-        headers={"user-agent": USER_AGENT},
-        limits=httpx.Limits(
-            max_connections=2 * settings.subscriptions_per_pass, max_keepalive_connections=0
-        ),
-        trust_env=False,
-    )
-
-
 def retry_delay(failures: int, settings: WebhookSettings) -> timedelta:
     """The wait after the `failures`-th failed attempt in a row: the schedule's step plus up to
     10% jitter, so receivers that failed together are not retried together."""
@@ -121,7 +80,7 @@ def retry_delay(failures: int, settings: WebhookSettings) -> timedelta:
 
 
 def _lease(settings: WebhookSettings) -> timedelta:
-    return timedelta(seconds=2 * settings.timeout_seconds + 30)
+    return timedelta(seconds=settings.lease_seconds)
 
 
 def build_message(subscription_id: uuid.UUID, events: list[ChangeEvent], end: str) -> Message:
@@ -140,15 +99,19 @@ def build_message(subscription_id: uuid.UUID, events: list[ChangeEvent], end: st
     )
 
 
-async def _claim(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: WebhookSettings, now: datetime
-) -> list[_Claim]:
+async def claim(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: WebhookSettings,
+    now: datetime,
+    limit: int,
+) -> list[Claim]:
+    """Take up to `limit` due subscriptions, each under a lease of its own."""
     token = uuid.uuid4()
     due = (
         select(_SUB.c.id)
         .where(_SUB.c.active, _SUB.c.next_attempt_at <= now)
         .order_by(_SUB.c.next_attempt_at)
-        .limit(settings.subscriptions_per_pass)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     stmt = (
@@ -159,51 +122,56 @@ async def _claim(
             lease_token=token,
             updated_at=_SUB.c.updated_at,  # delivery state is not a change of configuration
         )
-        .returning(
-            _SUB.c.id,
-            _SUB.c.url,
-            _SUB.c.entity_types,
-            _SUB.c.secret_ciphertext,
-            _SUB.c.previous_secret_ciphertext,
-            _SUB.c.previous_secret_expires_at,
-            _SUB.c.position_xid,
-            _SUB.c.position_event_id,
-            _SUB.c.pending_until_xid,
-            _SUB.c.pending_until_event_id,
-            _SUB.c.attempts,
-        )
+        .returning(*_CLAIMED)
     )
     async with transaction(sessionmaker) as db_session:
         rows = (await db_session.execute(stmt)).all()
-    return [
-        _Claim(
-            id=row.id,
-            url=row.url,
-            entity_types=frozenset(row.entity_types),
-            secret_ciphertext=row.secret_ciphertext,
-            previous_secret_ciphertext=row.previous_secret_ciphertext,
-            previous_secret_expires_at=row.previous_secret_expires_at,
-            position=(row.position_xid, row.position_event_id),
-            pending_until=(
-                (row.pending_until_xid, row.pending_until_event_id)
-                if row.pending_until_xid is not None
-                else None
-            ),
-            attempts=row.attempts,
-            lease_token=token,
-        )
-        for row in rows
-    ]
+    return [_claimed(row, token) for row in rows]
 
 
-def _held(claim: _Claim) -> Any:
+# What a worker reads of a subscription it takes (its configuration as it is now).
+_CLAIMED = (
+    _SUB.c.id,
+    _SUB.c.url,
+    _SUB.c.entity_types,
+    _SUB.c.secret_ciphertext,
+    _SUB.c.previous_secret_ciphertext,
+    _SUB.c.previous_secret_expires_at,
+    _SUB.c.position_xid,
+    _SUB.c.position_event_id,
+    _SUB.c.pending_until_xid,
+    _SUB.c.pending_until_event_id,
+    _SUB.c.attempts,
+)
+
+
+def _claimed(row: Any, token: uuid.UUID) -> Claim:
+    return Claim(
+        id=row.id,
+        url=row.url,
+        entity_types=frozenset(row.entity_types),
+        secret_ciphertext=row.secret_ciphertext,
+        previous_secret_ciphertext=row.previous_secret_ciphertext,
+        previous_secret_expires_at=row.previous_secret_expires_at,
+        position=(row.position_xid, row.position_event_id),
+        pending_until=(
+            (row.pending_until_xid, row.pending_until_event_id)
+            if row.pending_until_xid is not None
+            else None
+        ),
+        attempts=row.attempts,
+        lease_token=token,
+    )
+
+
+def _held(claim: Claim) -> Any:
     """Only the worker holding the lease records the outcome (another may have taken over
     after the lease ran out)."""
     return (_SUB.c.id == claim.id) & (_SUB.c.lease_token == claim.lease_token)
 
 
 async def _hand_back(
-    db_session: AsyncSession, claim: _Claim, next_attempt_at: datetime, **values: Any
+    db_session: AsyncSession, claim: Claim, next_attempt_at: datetime, **values: Any
 ) -> bool:
     """Give the lease back, writing the delivery state in `values`, if this worker still
     holds it. False when it does not (taken back by an API change, or run out)."""
@@ -223,7 +191,7 @@ async def _hand_back(
 
 async def _release(
     sessionmaker: async_sessionmaker[AsyncSession],
-    claim: _Claim,
+    claim: Claim,
     next_attempt_at: datetime,
     **values: Any,
 ) -> bool:
@@ -232,7 +200,7 @@ async def _release(
 
 
 async def _disable(
-    db_session: AsyncSession, claim: _Claim, now: datetime, reason: str, **values: Any
+    db_session: AsyncSession, claim: Claim, now: datetime, reason: str, **values: Any
 ) -> bool:
     """The one change of configuration the worker makes: versioned and audited like an API
     write (no actor; request id `webhook-worker`)."""
@@ -257,7 +225,7 @@ async def _disable(
     return True
 
 
-def _signature_secrets(claim: _Claim) -> list[str]:
+def _signature_secrets(claim: Claim) -> list[str]:
     """The current secret (InvalidTag when it cannot be decrypted), and the previous one while
     its grace period lasts."""
     keys = [open_secret(claim.id, claim.secret_ciphertext)]
@@ -270,126 +238,50 @@ def _signature_secrets(claim: _Claim) -> list[str]:
     return keys
 
 
-def _describe(exc: BaseException, settings: WebhookSettings) -> str:
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__}, limit {settings.timeout_seconds:g} s)"
-    detail = str(exc) or repr(exc)
-    return f"{type(exc).__name__}: {detail}"[:_ERROR_LENGTH]
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where one attempt connects: the URL with its host replaced by the address that was
-    checked, so the connection cannot go elsewhere than what was checked (a name may resolve
-    differently a moment later), and what keeps HTTP and TLS about the name."""
-
-    url: httpx.URL
-    headers: dict[str, str]
-    extensions: dict[str, Any]
-
-
-async def pin_destination(url: str, settings: WebhookSettings) -> Destination | str:
-    """Resolve the receiver's name now and check every address it has against what the
-    deployment delivers to (app.webhook.service.address_refused): a name that pointed outside
-    at registration may point inside later. A refusal is returned as its reason."""
-    target = httpx.URL(url)
-    host = target.host
-    literal = literal_address(host)
-    if literal is not None:
-        addresses: list[IPAddress] = [literal]
-    else:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host,
-                target.port or (443 if target.scheme == "https" else 80),
-                type=socket.SOCK_STREAM,
-            )
-        except OSError as exc:
-            return f"refused: {host} could not be resolved ({exc.strerror or exc})"
-        addresses = list(
-            dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
-        )
-    for address in addresses:
-        why = address_refused(address, settings)
-        if why is not None:
-            return f"refused: {host} is {why} ({address})"
-    if literal is not None:
-        return Destination(url=target, headers={}, extensions={})
-    return Destination(
-        url=target.copy_with(host=str(addresses[0])),
-        headers={"host": target.netloc.decode("ascii")},
-        extensions={"sni_hostname": host} if target.scheme == "https" else {},
-    )
-
-
-async def send(
-    client: httpx.AsyncClient,
-    url: str,
-    message: Message,
-    keys: list[str],
-    settings: WebhookSettings,
-) -> _Outcome:
-    """One attempt. The answer's body is never read: only its status counts. Without an HTTP
-    answer the outcome is only COULD_NOT_DELIVER."""
-    timestamp = int(time.time())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": message.id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signing.signature_header(keys, message.id, timestamp, message.body),
-    }
-    started = time.monotonic()
-    status: int | None = None
-    detail: str | None = None
-    try:
-        async with asyncio.timeout(settings.timeout_seconds):
-            destination = await pin_destination(url, settings)
-            if isinstance(destination, str):
-                detail = destination
-            else:
-                async with client.stream(
-                    "POST",
-                    destination.url,
-                    content=message.body,
-                    headers=headers | destination.headers,
-                    extensions=destination.extensions,
-                ) as r:
-                    status = r.status_code
-    except Exception as exc:  # whatever a receiver does, it costs an attempt, never the worker
-        detail = _describe(exc, settings)
-        status = None  # an answer cut off before it ended is no answer
-    if status is None:
-        return _Outcome(False, None, COULD_NOT_DELIVER, None, detail)
-    duration_ms = int((time.monotonic() - started) * 1000)
-    ok = 200 <= status < 300
-    return _Outcome(ok, status, None if ok else f"HTTP {status}", duration_ms)
-
-
 async def _record(
     sessionmaker: async_sessionmaker[AsyncSession],
-    claim: _Claim,
+    claim: Claim,
     message: Message,
     end: change_feed.Position,
-    outcome: _Outcome,
+    outcome: Outcome,
     settings: WebhookSettings,
     now: datetime,
-) -> bool:
+    keep: bool = False,
+) -> bool | Claim:
+    """Write the attempt's outcome down. True when the position advanced; with `keep`, the
+    subscription stays this worker's after a success (its lease renewed), and the claim of its
+    next message is returned instead, read afresh."""
     attempt = claim.attempts + 1
+    next_claim: Claim | None = None
     async with transaction(sessionmaker) as db_session:
         if outcome.succeeded:
-            held = await _hand_back(
-                db_session,
-                claim,
-                now,  # more may be waiting: due again at once
-                position_xid=end[0],
-                position_event_id=end[1],
-                pending_until_xid=None,
-                pending_until_event_id=None,
-                attempts=0,
-                last_attempt_at=now,
-                last_delivered_at=now,
-                last_error=None,
-            )
+            delivered = {
+                "position_xid": end[0],
+                "position_event_id": end[1],
+                "pending_until_xid": None,
+                "pending_until_event_id": None,
+                "attempts": 0,
+                "last_attempt_at": now,
+                "last_delivered_at": now,
+                "last_error": None,
+            }
+            if keep:
+                row = (
+                    await db_session.execute(
+                        update(_SUB)
+                        .where(_held(claim))
+                        .values(
+                            next_attempt_at=datetime.now(UTC) + _lease(settings),
+                            updated_at=_SUB.c.updated_at,
+                            **delivered,
+                        )
+                        .returning(*_CLAIMED)
+                    )
+                ).first()
+                next_claim = _claimed(row, claim.lease_token) if row is not None else None
+                held = next_claim is not None
+            else:  # more may be waiting: due again at once
+                held = await _hand_back(db_session, claim, now, **delivered)
         else:
             failed = {
                 "pending_until_xid": end[0],
@@ -441,24 +333,159 @@ async def _record(
         detail=outcome.detail,
         duration_ms=outcome.duration_ms,
     )
-    return held and outcome.succeeded
+    if held and outcome.succeeded:
+        return next_claim or True
+    return False
 
 
-async def _deliver(
+async def _keep_lease(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    claim: Claim,
+    settings: WebhookSettings,
+    now: datetime,
+    done: asyncio.Event,
+) -> None:
+    """The heartbeat: every third of the lease, while the delivery is under way, move the
+    lease's end on (counted from the pass's `now`, so a pass run at a given time keeps its
+    clock). It stops when the delivery ends or the lease is no longer this worker's."""
+    started = time.monotonic()
+    interval = settings.lease_seconds / 3
+    while not done.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), interval)
+        if done.is_set():
+            return
+        until = now + timedelta(seconds=time.monotonic() - started) + _lease(settings)
+        try:
+            async with transaction(sessionmaker) as db_session:
+                held = await _hand_on(db_session, claim, next_attempt_at=until)
+        except Exception as exc:  # the heartbeat's trouble never ends the delivery itself
+            # Tried again at the next beat; if the database stays away, the lease runs out
+            # and another worker sends the same message again.
+            log.warning("webhook_lease_not_renewed", subscription_id=str(claim.id), error=repr(exc))
+            continue
+        if not held:
+            return
+
+
+async def _hand_on(db_session: AsyncSession, claim: Claim, **values: Any) -> bool:
+    """Write delivery state in `values`, keeping the lease, if this worker still holds it.
+    Before a message is sent, its last event is written down: whoever sends it again (a
+    retry, or another worker after this one died) sends the same events under the same
+    `webhook-id`, even when more have settled meanwhile."""
+    result = await db_session.execute(
+        update(_SUB)
+        .where(_held(claim))
+        .values(updated_at=_SUB.c.updated_at, **values)
+        .returning(_SUB.c.id)
+    )
+    return result.first() is not None
+
+
+async def _send_unless_abandoned(
+    client: httpx.AsyncClient,
+    url: str,
+    message: Message,
+    keys: list[str],
+    settings: WebhookSettings,
+    abandon: asyncio.Event | None,
+) -> Outcome | None:
+    """The attempt, or None when the worker abandons it first (it is stopping): an abandoned
+    attempt is no attempt, neither failed nor succeeded."""
+    sending = asyncio.create_task(send(client, url, message, keys, settings))
+    if abandon is None:
+        return await sending
+    stopping = asyncio.create_task(abandon.wait())
+    try:
+        await asyncio.wait({sending, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not sending.done():
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
+    return None if sending.cancelled() else sending.result()
+
+
+async def deliver(
     sessionmaker: async_sessionmaker[AsyncSession],
     client: httpx.AsyncClient,
     settings: WebhookSettings,
-    claim: _Claim,
+    claim: Claim,
     now: datetime,
+    abandon: asyncio.Event | None = None,
+    messages: int = 1,
 ) -> bool:
-    """Deliver the claimed subscription's next message. True when its position advanced."""
+    """Deliver the claimed subscription's next message, renewing the lease meanwhile, and, up
+    to `messages` in a row, the next ones while it keeps advancing (without taking it again
+    each time). True when its position advanced. When `abandon` is set before the receiver
+    answers, the attempt is dropped and the subscription handed back, due at once."""
+    advanced = False
+    for left in range(messages - 1, -1, -1):
+        done = asyncio.Event()
+        heartbeat = asyncio.create_task(_keep_lease(sessionmaker, claim, settings, now, done))
+        try:
+            result = await _deliver(
+                sessionmaker, client, settings, claim, now, abandon, keep=left > 0
+            )
+        finally:
+            done.set()
+            await heartbeat
+        if not isinstance(result, Claim):
+            return advanced or result
+        advanced, claim, now = True, result, datetime.now(UTC)
+        if abandon is not None and abandon.is_set():
+            await _release(sessionmaker, claim, now)
+            break
+    return advanced
+
+
+@dataclass(frozen=True)
+class _Batch:
+    events: list[ChangeEvent]  # those the subscription asked for
+    end: change_feed.Position  # the last event read, asked for or not
+
+
+async def _next_batch(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: WebhookSettings,
+    claim: Claim,
+    now: datetime,
+) -> _Batch | bool:
+    """The events of the next message (those of the message in flight, when there is one),
+    written down as in flight in the same transaction. Otherwise whether the position advanced
+    without a message: nothing new (handed back until the poll interval), nothing the
+    subscription asked for (moved past), the feed pruned past its position (disabled), or the
+    lease no longer this worker's."""
     try:
         async with transaction(sessionmaker) as db_session:
-            events = list(
-                await change_feed.read_after(
-                    db_session, claim.position, settings.batch_size, until=claim.pending_until
-                )
+            events = await change_feed.read_after(
+                db_session, claim.position, settings.batch_size, until=claim.pending_until
             )
+            if not events:  # nothing new: due again after the poll interval, not at once
+                poll = timedelta(seconds=settings.poll_interval_seconds)
+                await _hand_back(db_session, claim, now + poll)
+                return False
+            end = (events[-1].xid, events[-1].id)
+            wanted = [
+                e for e in events if not claim.entity_types or e.entity_type in claim.entity_types
+            ]
+            if not wanted:
+                # Nothing this receiver asked for: move past without a message.
+                return await _hand_back(
+                    db_session,
+                    claim,
+                    now,
+                    position_xid=end[0],
+                    position_event_id=end[1],
+                    pending_until_xid=None,
+                    pending_until_event_id=None,
+                )
+            if claim.pending_until is None and not await _hand_on(
+                db_session, claim, pending_until_xid=end[0], pending_until_event_id=end[1]
+            ):
+                return False  # taken back meanwhile (an API change): sent under the new settings
+            return _Batch(wanted, end)
     except change_feed.CursorExpired:
         async with transaction(sessionmaker) as db_session:
             await _disable(
@@ -470,22 +497,20 @@ async def _deliver(
                 "a new subscription",
             )
         return False
-    if not events:  # nothing new: due again after the poll interval, not at once
-        await _release(sessionmaker, claim, now + timedelta(seconds=settings.poll_interval_seconds))
-        return False
-    end = (events[-1].xid, events[-1].id)
-    wanted = [e for e in events if not claim.entity_types or e.entity_type in claim.entity_types]
-    if not wanted:
-        # Nothing this receiver asked for: move past without a message.
-        return await _release(
-            sessionmaker,
-            claim,
-            now,
-            position_xid=end[0],
-            position_event_id=end[1],
-            pending_until_xid=None,
-            pending_until_event_id=None,
-        )
+
+
+async def _deliver(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+    settings: WebhookSettings,
+    claim: Claim,
+    now: datetime,
+    abandon: asyncio.Event | None,
+    keep: bool,
+) -> bool | Claim:
+    batch = await _next_batch(sessionmaker, settings, claim, now)
+    if isinstance(batch, bool):
+        return batch
     try:
         keys = _signature_secrets(claim)
     except InvalidTag:
@@ -498,9 +523,14 @@ async def _deliver(
                 "secret, then resume",
             )
         return False
-    message = build_message(claim.id, wanted, change_feed.encode_cursor(*end))
-    outcome = await send(client, claim.url, message, keys, settings)
-    return await _record(sessionmaker, claim, message, end, outcome, settings, now)
+    end = batch.end
+    message = build_message(claim.id, batch.events, change_feed.encode_cursor(*end))
+    outcome = await _send_unless_abandoned(client, claim.url, message, keys, settings, abandon)
+    if outcome is None:
+        await _release(sessionmaker, claim, now)
+        log.info("webhook_attempt_abandoned", subscription_id=str(claim.id), message_id=message.id)
+        return False
+    return await _record(sessionmaker, claim, message, end, outcome, settings, now, keep)
 
 
 async def deliver_once(
@@ -510,28 +540,33 @@ async def deliver_once(
     *,
     settings: WebhookSettings,
 ) -> int:
-    """One pass: every due subscription this worker could take gets its next message (at
-    most one each, concurrently). Returns how many subscriptions advanced; 0 means there is
-    nothing to do right now."""
+    """One pass, run at `now`: every due subscription this worker could take gets its next
+    message (at most one each, side by side), and the pass waits for all of them. Returns how
+    many subscriptions advanced; 0 means there is nothing to do right now. The worker process
+    does not wait for the slowest like this (app.webhook.runner); tests drive time with it."""
     now = now or datetime.now(UTC)
-    claims = await _claim(sessionmaker, settings, now)
+    claims = await claim(sessionmaker, settings, now, settings.subscriptions_per_pass)
     results = await asyncio.gather(
-        *(_deliver(sessionmaker, client, settings, claim, now) for claim in claims),
+        *(deliver(sessionmaker, client, settings, c, now) for c in claims),
         return_exceptions=True,
     )
     advanced = 0
-    for claim, result in zip(claims, results, strict=True):
+    for taken, result in zip(claims, results, strict=True):
         if isinstance(result, BaseException):
-            # One subscription's trouble (the database, a bug) is not the others': its lease
-            # runs out and it is tried again then.
-            log.error(
-                "webhook_delivery_crashed",
-                subscription_id=str(claim.id),
-                exc_info=(type(result), result, result.__traceback__),
-            )
+            log_crash(taken, result)
         elif result:
             advanced += 1
     return advanced
+
+
+def log_crash(taken: Claim, exc: BaseException) -> None:
+    """One subscription's trouble (the database, a bug) is not the others': its lease runs out
+    and it is tried again then."""
+    log.error(
+        "webhook_delivery_crashed",
+        subscription_id=str(taken.id),
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
 
 
 async def prune_deliveries(db_session: AsyncSession, retention_days: int, now: datetime) -> int:
@@ -539,49 +574,3 @@ async def prune_deliveries(db_session: AsyncSession, retention_days: int, now: d
         _LOG.delete().where(_LOG.c.attempted_at < now - timedelta(days=retention_days))
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def run(settings: Settings) -> None:
-    """Deliver until SIGINT or SIGTERM; a pass under way finishes first (each attempt is
-    bounded by the timeout), so no delivery is left half recorded."""
-    configure_logging(settings.log_level, json=settings.log_json)
-    config = settings.webhooks
-    engine = create_engine(settings)
-    sessionmaker = create_sessionmaker(engine)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def request_stop() -> None:
-        log.info("webhook_worker_stopping")
-        stop.set()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)  # a second signal ends the process at once
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, request_stop)
-    log.info("webhook_worker_started", batch_size=config.batch_size)
-    next_prune = 0.0
-    try:
-        async with http_client(config) as client:
-            while not stop.is_set():
-                advanced = 0
-                try:
-                    if time.monotonic() >= next_prune:
-                        async with transaction(sessionmaker) as db_session:
-                            pruned = await prune_deliveries(
-                                db_session, config.delivery_retention_days, datetime.now(UTC)
-                            )
-                        log.info("webhook_deliveries_pruned", rows=pruned)
-                        next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-                    advanced = await deliver_once(sessionmaker, client, settings=config)
-                except (OperationalError, InterfaceError, OSError) as exc:
-                    log.warning("webhook_worker_database_unavailable", error=type(exc).__name__)
-                except Exception:  # keep delivering to the others; retried after the poll
-                    log.exception("webhook_worker_pass_failed")
-                if advanced:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), config.poll_interval_seconds)
-    finally:
-        await engine.dispose()
-        log.info("webhook_worker_stopped")
