@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.archive import formats
+from app.archive.formats import UnitExportFormat
 from app.compliance import repository as compliance
 from app.credit_policy.policy import Policy
 from app.db import transaction
@@ -46,7 +47,7 @@ COLUMNS = (
 CHUNK_ROWS = 2_000
 
 
-async def _rows(
+async def rows(
     db_session: AsyncSession, root_path: str, year: int, as_of: date, policy: Policy
 ) -> AsyncIterator[list[Any]]:
     """The figures are joined in the database: no per-cadre state is held here."""
@@ -59,41 +60,35 @@ async def _rows(
         ]
 
 
-async def csv_chunks(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    root_path: str,
-    year: int,
-    as_of: date,
-    policy: Policy,
-) -> AsyncIterator[bytes]:
-    yield (formats.BOM + formats.csv_line(COLUMNS)).encode()
-    async with transaction(sessionmaker) as db_session:
-        buffer: list[str] = []
-        async for row in _rows(db_session, root_path, year, as_of, policy):
-            buffer.append(formats.csv_line(row))
-            if len(buffer) >= CHUNK_ROWS:
-                yield "".join(buffer).encode()
-                buffer.clear()
-        if buffer:
+async def row_count(
+    db_session: AsyncSession, root_path: str, year: int, as_of: date, policy: Policy
+) -> int:
+    return await compliance.export_row_count(db_session, root_path, year, as_of, policy)
+
+
+async def encode_csv(records: AsyncIterator[list[Any]]) -> AsyncIterator[bytes]:
+    """CSV for Excel, `CHUNK_ROWS` rows a chunk. The header travels with the first rows, so
+    nothing is sent before the query has answered: a query that fails fails before the first
+    byte (a problem+json answer), not after it."""
+    buffer: list[str] = [formats.BOM + formats.csv_line(COLUMNS)]
+    async for row in records:
+        buffer.append(formats.csv_line(row))
+        if len(buffer) >= CHUNK_ROWS:
             yield "".join(buffer).encode()
+            buffer.clear()
+    if buffer:
+        yield "".join(buffer).encode()
 
 
-async def xlsx_chunks(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    root_path: str,
-    year: int,
-    as_of: date,
-    policy: Policy,
-) -> AsyncIterator[bytes]:
-    """openpyxl's write-only mode keeps rows on disk; the finished file is streamed in chunks."""
+async def encode_xlsx(records: AsyncIterator[list[Any]], year: int) -> AsyncIterator[bytes]:
+    """openpyxl's write-only mode keeps rows on disk; the finished file is read in chunks."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=f"{year}")
     sheet.append(list(COLUMNS))
-    async with transaction(sessionmaker) as db_session:
-        async for row in _rows(db_session, root_path, year, as_of, policy):
-            sheet.append([formats.cell(v) if isinstance(v, str) else v for v in row])
+    async for row in records:
+        sheet.append([formats.cell(v) if isinstance(v, str) else v for v in row])
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
@@ -103,3 +98,23 @@ async def xlsx_chunks(
                 yield chunk
     finally:
         os.unlink(path)
+
+
+def encode(
+    format: UnitExportFormat, records: AsyncIterator[list[Any]], year: int
+) -> AsyncIterator[bytes]:
+    return encode_csv(records) if format is UnitExportFormat.csv else encode_xlsx(records, year)
+
+
+async def chunks(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    root_path: str,
+    year: int,
+    as_of: date,
+    policy: Policy,
+    format: UnitExportFormat,
+) -> AsyncIterator[bytes]:
+    """The file's chunks, read on a session of their own."""
+    async with transaction(sessionmaker) as db_session:
+        async for chunk in encode(format, rows(db_session, root_path, year, as_of, policy), year):
+            yield chunk
