@@ -118,6 +118,24 @@ async def renew(
     return (await db_session.execute(stmt)).first() is not None
 
 
+async def report(
+    db_session: AsyncSession,
+    export_id: uuid.UUID,
+    token: uuid.UUID,
+    lease_until: datetime,
+    rows_done: int,
+) -> bool:
+    """Renew the lease and report progress. The heartbeat and the writer report concurrently:
+    the count never goes back."""
+    return await renew(
+        db_session,
+        export_id,
+        token,
+        lease_expires_at=lease_until,
+        rows_done=func.greatest(_JOB.c.rows_done, rows_done),
+    )
+
+
 async def hand_back(db_session: AsyncSession, export_id: uuid.UUID, token: uuid.UUID) -> bool:
     """Back to the queue, as it was before this worker took it: another one starts it anew."""
     if not await renew(

@@ -37,7 +37,13 @@ class ExportPage(Page[ExportRead]):
     "",
     operation_id="createExport",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problems(OrgUnitNotFound, NoPolicyForDate, FutureYear, TooManyExports),
+    responses={
+        202: {
+            "description": "The job, queued",
+            "headers": {"Location": {"description": "The job's URL", "schema": {"type": "string"}}},
+        },
+        **problems(OrgUnitNotFound, NoPolicyForDate, FutureYear, TooManyExports),
+    },
 )
 async def create_export(
     body: ExportCreate,

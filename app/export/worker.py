@@ -97,16 +97,12 @@ async def claim(
 
 
 async def _renew(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    job: _Job,
-    settings: ExportSettings,
-    **values: Any,
+    sessionmaker: async_sessionmaker[AsyncSession], job: _Job, settings: ExportSettings
 ) -> None:
+    """Renew the lease, reporting the rows done so far; LeaseLost when another worker has it."""
     until = datetime.now(UTC) + timedelta(seconds=settings.lease_seconds)
     async with writing(sessionmaker) as db_session:
-        held = await repository.renew(
-            db_session, job.id, job.token, lease_expires_at=until, **values
-        )
+        held = await repository.report(db_session, job.id, job.token, until, job.rows_done)
     if not held:
         job.lost = True
         raise LeaseLost
@@ -119,7 +115,7 @@ async def _heartbeat(
     while True:
         await asyncio.sleep(settings.heartbeat_seconds)
         try:
-            await _renew(sessionmaker, job, settings, rows_done=job.rows_done)
+            await _renew(sessionmaker, job, settings)
         except LeaseLost:
             return
         except (OperationalError, InterfaceError, OSError) as exc:
@@ -182,12 +178,8 @@ class _File:
     async def _store(self, data: bytes) -> None:
         until = datetime.now(UTC) + timedelta(seconds=self.settings.lease_seconds)
         async with writing(self.sessionmaker) as db_session:
-            if not await repository.renew(
-                db_session,
-                self.job.id,
-                self.job.token,
-                lease_expires_at=until,
-                rows_done=self.job.rows_done,
+            if not await repository.report(
+                db_session, self.job.id, self.job.token, until, self.job.rows_done
             ):
                 self.job.lost = True
                 raise LeaseLost
@@ -206,7 +198,7 @@ async def _counted(
         yield record
         job.rows_done += 1
         if job.rows_done % settings.progress_rows == 0:
-            await _renew(sessionmaker, job, settings, rows_done=job.rows_done)
+            await _renew(sessionmaker, job, settings)
             if progress is not None:
                 await progress(job.rows_done)
 
@@ -230,7 +222,9 @@ async def _export(
         total = await unit_export.row_count(
             reading, plan.root_path, plan.year, plan.as_of, plan.policy
         )
-        await _renew(sessionmaker, job, settings, rows_total=total)
+        async with writing(sessionmaker) as db_session:
+            if not await repository.renew(db_session, job.id, job.token, rows_total=total):
+                raise LeaseLost
         records = unit_export.rows(reading, plan.root_path, plan.year, plan.as_of, plan.policy)
         counted = _counted(records, sessionmaker, job, settings, progress)
         async for chunk in unit_export.encode(row.format, counted, plan.year):
