@@ -29,7 +29,7 @@ from app.archive import unit_export
 from app.config import ExportSettings, Settings
 from app.db import create_sessionmaker
 from app.enums import Role
-from app.export import worker
+from app.export import rules, worker
 from app.export.models import ExportChunk, ExportJob
 from app.main import create_app
 from tests.conftest import add_user, bearer
@@ -153,6 +153,38 @@ async def test_a_failure_after_the_first_byte_aborts_the_connection(
             with pytest.raises(httpx.RemoteProtocolError):
                 async for _ in chunks:
                     pass
+
+
+# --- ranges ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        (None, 100, None),
+        ("bytes=0-9", 100, (0, 9)),
+        ("bytes=90-", 100, (90, 99)),
+        ("bytes=90-500", 100, (90, 99)),
+        ("bytes=-10", 100, (90, 99)),
+        ("bytes=-500", 100, (0, 99)),
+        ("bytes=99-99", 100, (99, 99)),
+        ("bytes=100-", 100, "416"),
+        ("bytes=100-200", 100, "416"),
+        ("bytes=-0", 100, "416"),
+        ("bytes=0-", 0, "416"),
+        ("bytes=9-0", 100, None),  # invalid: ignored, the whole file
+        ("bytes=0-1,5-6", 100, None),  # several ranges: the whole file
+        ("items=0-9", 100, None),
+        ("bytes=-", 100, None),
+        ("bytes=a-b", 100, None),
+    ],
+)
+def test_byte_ranges(header: str | None, size: int, expected: object) -> None:
+    if expected == "416":
+        with pytest.raises(rules.Unsatisfiable):
+            rules.byte_range(header, size)
+    else:
+        assert rules.byte_range(header, size) == expected
 
 
 # --- jobs --------------------------------------------------------------------------------------
@@ -513,6 +545,7 @@ async def test_the_worker_hands_its_job_back_on_sigterm(
     assert code == 0
     back = await _job(engine, job["id"])
     assert (back.status, back.lease_token, back.lease_expires_at) == ("queued", None, None)
+    assert back.attempts == 0  # stopping is not a failed attempt
     async with engine.connect() as conn:
         chunks = await conn.scalar(
             text("SELECT count(*) FROM export_chunk WHERE export_job_id = :i"), {"i": job["id"]}

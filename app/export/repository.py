@@ -137,7 +137,8 @@ async def report(
 
 
 async def hand_back(db_session: AsyncSession, export_id: uuid.UUID, token: uuid.UUID) -> bool:
-    """Back to the queue, as it was before this worker took it: another one starts it anew."""
+    """Back to the queue, as it was before this worker took it: another one starts it anew.
+    A job handed back (a worker stopping) is not a failed attempt."""
     if not await renew(
         db_session,
         export_id,
@@ -147,6 +148,7 @@ async def hand_back(db_session: AsyncSession, export_id: uuid.UUID, token: uuid.
         lease_expires_at=None,
         rows_done=0,
         started_at=None,
+        attempts=_JOB.c.attempts - 1,
     ):
         return False
     await delete_chunks(db_session, export_id)
