@@ -28,8 +28,8 @@ from app.credit_policy.policy import CHUZHOU_2007
 from app.credit_policy.schemas import definition_of
 from app.db import Base
 from app.enums import Role
-from app.main import BOOTSTRAP_REQUEST_ID, create_app
 from app.export import worker as export_worker
+from app.main import BOOTSTRAP_REQUEST_ID, create_app
 from app.webhook import worker
 from tests.conftest import TEST_PASSWORD, add_user
 from tests.factories import (
