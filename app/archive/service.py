@@ -2,7 +2,7 @@
 unit's year export. The records come from the repositories of the domains that own them."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -222,7 +222,10 @@ async def export_unit(
     return _then(first, stream)
 
 
-async def _then(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for chunk in rest:
-        yield chunk
+async def _then(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()  # a client gone mid-way: the export's connection goes back now

@@ -5,7 +5,7 @@ that, on a session of their own, through a server-side cursor."""
 
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -113,7 +113,7 @@ async def chunks(
     as_of: date,
     policy: Policy,
     format: UnitExportFormat,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """The file's chunks, read on a session of their own."""
     async with transaction(sessionmaker) as db_session:
         async for chunk in encode(format, rows(db_session, root_path, year, as_of, policy), year):
