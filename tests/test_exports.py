@@ -551,3 +551,63 @@ async def test_the_worker_hands_its_job_back_on_sigterm(
             text("SELECT count(*) FROM export_chunk WHERE export_job_id = :i"), {"i": job["id"]}
         )
     assert chunks == 0
+
+
+async def test_a_killed_workers_job_is_taken_over_once_its_heartbeat_stops(
+    committed_client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A real worker holds its job past the lease by heartbeat (no one else can take it); once
+    it is killed (SIGKILL: no hand-back), another worker takes the job over after the lease and
+    finishes it."""
+    lease = 4.0
+    unit = await _unit_with_cadres(committed_client, cadres=2)
+    _, job = await _create(committed_client, unit["id"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.async_database_url,
+        "APP_ENV": "test",
+        "APP_LOG_LEVEL": "WARNING",
+        "APP_EXPORTS__POLL_INTERVAL_SECONDS": "0.1",
+        "APP_EXPORTS__LEASE_SECONDS": str(lease),
+        "APP_EXPORTS__HEARTBEAT_SECONDS": "0.5",
+    }
+    config = FAST.model_copy(update={"lease_seconds": lease})
+    async with _locked(engine, "study_log"):  # the job waits on the database, running
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "export-worker",
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while (await _job(engine, job["id"])).status != "running":
+                assert proc.returncode is None
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+            held_until = time.monotonic() + 2 * lease
+            while time.monotonic() < held_until:  # the heartbeat keeps the lease
+                assert await worker.claim(maker, config, datetime.now(UTC)) is None
+                await asyncio.sleep(0.5)
+            proc.kill()
+            await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert (await _job(engine, job["id"])).status == "running"  # nobody handed it back
+    deadline = time.monotonic() + 30
+    while (successor := await worker.claim(maker, config, datetime.now(UTC))) is None:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    assert successor.id == uuid.UUID(job["id"])
+    await worker.run_job(maker, successor, config)
+    final = await _job(engine, job["id"])
+    assert (final.status, final.attempts, final.rows_done) == ("succeeded", 2, 2)
