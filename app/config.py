@@ -169,6 +169,14 @@ class ExportSettings(BaseModel):
         default=5, ge=1, le=100, description="Queued or running jobs one user may have"
     )
 
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> "ExportSettings":
+        # A worker renews its lease several times before it runs out, or loses its job to
+        # another worker while it is still working on it.
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError("APP_EXPORTS__HEARTBEAT_SECONDS must be at most half the lease")
+        return self
+
 
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
 # Any other environment refuses to start with them (or without secrets).
