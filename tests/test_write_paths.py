@@ -645,13 +645,13 @@ async def test_the_export_worker_audits_the_jobs_status_and_file_never_its_bytes
     settings = ExportSettings(chunk_bytes=1024, progress_rows=1, heartbeat_seconds=0.05)
     assert await export_worker.work_once(maker, settings) == job_id
     rows = await _audited(engine, AuditEvent.request_id == export_worker.WORKER_REQUEST_ID)
-    of_job = [(str(r.action), sorted(r.changes)) for r in rows if r.entity_id == job_id]
+    of_job = sorted((str(r.action), sorted(r.changes)) for r in rows if r.entity_id == job_id)
     assert of_job == [
-        ("update", ["status"]),
         (
             "update",
             ["chunk_bytes", "expires_at", "finished_at", "sha256", "size_bytes", "status"],
         ),
+        ("update", ["status"]),
     ]
     chunks = [r for r in rows if r.entity_type == "export_chunk"]
     assert [sorted(r.changes) for r in chunks] == [["export_job_id", "seq"]] * len(chunks)
