@@ -166,37 +166,45 @@ def main() -> None:
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--format", type=UnitExportFormat, default=UnitExportFormat.csv)
     parser.add_argument("--scale", default="0.25", help="without --database-url: bench.generate")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="without --database-url: keep the generated cluster here (reused when it has data)",
+    )
     args = parser.parse_args()
     if args.database_url:
         asyncio.run(run(args.database_url, args.year, args.format))
         return
     with tempfile.TemporaryDirectory(prefix="bench-exports-pg-") as tmp:
-        cluster = LocalPostgres(Path(tmp) / "pg", ephemeral=True)
+        kept = args.data_dir is not None
+        cluster = LocalPostgres(args.data_dir or Path(tmp) / "pg", ephemeral=not kept)
         url = cluster.start()
         try:
-            env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development"}
-            subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)
-            started = time.monotonic()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.generate",
-                    "--database-url",
-                    url,
-                    "--scale",
-                    args.scale,
-                    "--as-of",
-                    "2026-11-27",
-                ],
-                env=env,
-                check=True,
-                cwd=REPO,
-            )
-            print(f"generated at scale {args.scale} in {time.monotonic() - started:,.0f} s")
+            if not (kept and asyncio.run(_has_cadres(url))):
+                _generate(url, args.scale)
             asyncio.run(run(url, args.year, args.format))
         finally:
             cluster.stop()
+
+
+async def _has_cadres(url: str) -> bool:
+    engine = create_async_engine(_async_url(url))
+    try:
+        async with engine.connect() as conn:
+            return bool(
+                await conn.scalar(text("SELECT to_regclass('cadre') IS NOT NULL"))
+            ) and bool(await conn.scalar(text("SELECT EXISTS (SELECT FROM cadre)")))
+    finally:
+        await engine.dispose()
+
+
+def _generate(url: str, scale: str) -> None:
+    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development"}
+    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)
+    started = time.monotonic()
+    generate = [sys.executable, "-m", "bench.generate", "--database-url", url, "--scale", scale]
+    subprocess.run([*generate, "--as-of", "2026-11-27"], env=env, check=True, cwd=REPO)
+    print(f"generated at scale {scale} in {time.monotonic() - started:,.0f} s")
 
 
 if __name__ == "__main__":
