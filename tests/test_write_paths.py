@@ -653,8 +653,14 @@ async def test_the_export_worker_audits_the_jobs_status_and_file_never_its_bytes
         ),
         ("update", ["status"]),
     ]
-    chunks = [r for r in rows if r.entity_type == "export_chunk"]
-    assert [sorted(r.changes) for r in chunks] == [["export_job_id", "seq"]] * len(chunks)
+    chunks = [
+        r
+        for r in rows
+        if r.entity_type == "export_chunk" and r.changes.get("export_job_id") == str(job_id)
+    ]
+    assert [(str(r.action), sorted(r.changes)) for r in chunks] == [
+        ("create", ["export_job_id", "seq"])
+    ] * len(chunks)
     assert len(chunks) >= 1
     assert {r.actor_id for r in rows} == {None}
 
