@@ -25,12 +25,13 @@ LOCALPG_EXTRA := $(shell \
 	$(PYTHON) -m devtools.localpg server-bindir >/dev/null 2>&1 || echo "--extra localpg")
 SYNC := $(strip $(UV) sync --frozen $(LOCALPG_EXTRA))
 
-.PHONY: help venv run webhooks test lint format openapi clean-data FORCE
+.PHONY: help venv run webhooks exports test lint format openapi clean-data FORCE
 
 help:
 	@echo "make run         start PostgreSQL (local, unless DATABASE_URL is set), migrate,"
 	@echo "                 load demo data and serve the API on 127.0.0.1:\$${PORT:-8000}"
 	@echo "make webhooks    run the webhook delivery worker against the same database"
+	@echo "make exports     run the export worker (export jobs) against the same database"
 	@echo "make test        lint, then the test suite (own throw-away PostgreSQL)"
 	@echo "make lint        ruff check, ruff format --check, mypy --strict"
 	@echo "make format      ruff format + ruff check --fix"
@@ -61,6 +62,10 @@ run: venv
 # The webhook delivery worker (python -m app.cli webhook-worker), on the database `make run` uses.
 webhooks: venv
 	$(VENV)/bin/python -m devtools.webhooks
+
+# The export worker (python -m app.cli export-worker), on the database `make run` uses.
+exports: venv
+	$(VENV)/bin/python -m devtools.exports
 
 test: venv lint
 	$(VENV)/bin/pytest

@@ -1,5 +1,5 @@
 """Operator commands:
-`python -m app.cli {migrate,serve,create-admin,prune,webhook-worker,openapi}`
+`python -m app.cli {migrate,serve,create-admin,prune,webhook-worker,export-worker,openapi}`
 (`prune-changes` is the old name of `prune`). The demo data set is a developer tool:
 `python -m devtools.demo`."""
 
@@ -80,6 +80,12 @@ def webhook_worker() -> None:
     asyncio.run(runner.run(configure()))
 
 
+def export_worker() -> None:
+    from app.export import worker
+
+    asyncio.run(worker.run(configure()))
+
+
 def openapi() -> None:
     from app.main import create_app
 
@@ -108,6 +114,10 @@ def main(argv: list[str] | None = None) -> None:
         "webhook-worker",
         help="deliver the change feed to the webhook subscriptions until SIGINT/SIGTERM",
     )
+    sub.add_parser(
+        "export-worker",
+        help="write the files of export jobs until SIGINT/SIGTERM (hands its job back then)",
+    )
     sub.add_parser("openapi", help="print the OpenAPI document")
     admin = sub.add_parser(
         "create-admin", help="create the first admin (password from APP_ADMIN_PASSWORD or a prompt)"
@@ -125,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         "prune": prune,
         "prune-changes": prune,
         "webhook-worker": webhook_worker,
+        "export-worker": export_worker,
         "openapi": openapi,
     }[args.command]()
 

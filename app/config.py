@@ -179,6 +179,46 @@ class ServerSettings(BaseModel):
     )
 
 
+class ExportSettings(BaseModel):
+    """Export jobs (`POST /api/v1/exports`) and their worker (`python -m app.cli export-worker`).
+    The files are stored in PostgreSQL (docs/exports.md): every replica serves what any worker
+    wrote."""
+
+    retention_hours: int = Field(
+        default=24, ge=1, le=24 * 90, description="A job and its file expire this long after it"
+    )
+    lease_seconds: float = Field(
+        default=15.0, ge=1, le=600, description="A job whose worker stops renewing is taken over"
+    )
+    heartbeat_seconds: float = Field(
+        default=3.0, gt=0, le=200, description="How often a worker renews its lease (< lease)"
+    )
+    poll_interval_seconds: float = Field(default=1.0, gt=0, le=300)
+    max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Workers that may take a job before it fails"
+    )
+    chunk_bytes: int = Field(
+        default=1 << 20, ge=1024, le=64 << 20, description="A stored file's chunk size"
+    )
+    progress_rows: int = Field(
+        default=10_000, ge=1, description="Rows between two progress reports of a job"
+    )
+    statement_timeout_ms: int = Field(
+        default=30 * 60_000, ge=0, description="The export query's own timeout in a job"
+    )
+    max_active_per_user: int = Field(
+        default=5, ge=1, le=100, description="Queued or running jobs one user may have"
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> "ExportSettings":
+        # A worker renews its lease several times before it runs out, or loses its job to
+        # another worker while it is still working on it.
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError("APP_EXPORTS__HEARTBEAT_SECONDS must be at most half the lease")
+        return self
+
+
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
 # Any other environment refuses to start with them (or without secrets).
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -233,6 +273,7 @@ class Settings(BaseSettings):
         default=24, ge=1, le=24 * 90, description="How long an Idempotency-Key is remembered"
     )
     webhooks: WebhookSettings = WebhookSettings()
+    exports: ExportSettings = ExportSettings()
     body: BodyLimitSettings = BodyLimitSettings()
     server: ServerSettings = ServerSettings()
     bootstrap_admin_username: str | None = None

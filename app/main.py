@@ -29,6 +29,7 @@ from app.enrollment.router import closing_router as session_closing_router
 from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
 from app.errors import Unauthorized, install_error_handlers
+from app.export.router import router as export_router
 from app.health.router import router as health_router
 from app.imports.router import router as import_router
 from app.imports.schemas import StudyLogImport, StudyLogImportRow
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync_router,
         import_router,
         webhook_router,
+        export_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

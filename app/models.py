@@ -8,6 +8,7 @@ from app.compliance.models import CadreYearKind
 from app.credit_policy.models import CreditPolicy
 from app.db import Base
 from app.enrollment.models import Enrollment
+from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
@@ -25,6 +26,8 @@ __all__ = [
     "ChangeFeedState",
     "CreditPolicy",
     "Enrollment",
+    "ExportChunk",
+    "ExportJob",
     "IdempotencyRecord",
     "OrgUnit",
     "StudyLog",

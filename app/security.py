@@ -96,6 +96,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "syncOrgUnits": frozenset({Role.admin, Role.hr_system}),
     "importStudyLogs": frozenset({Role.admin, Role.org_admin, Role.hr_system}),
     "exportOrgUnitArchive": READERS,
+    # export jobs: the unit archive written in the background, for the same readers
+    "createExport": READERS,
+    "listExports": READERS,
+    "getExport": READERS,
+    "getExportFile": READERS,
     # webhooks: optional push of the change feed, managed by the HR system or an admin
     "listWebhooks": HR_INTEGRATION,
     "createWebhook": HR_INTEGRATION,

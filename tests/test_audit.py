@@ -269,6 +269,34 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         },
         "hidden": {"secret_ciphertext": "secret", "previous_secret_ciphertext": "previous_secret"},
     },
+    "export_job": {
+        "audited": {
+            "requested_by",
+            "org_unit_id",
+            "year",
+            "format",
+            "status",
+            "filename",
+            "size_bytes",
+            "sha256",
+            "chunk_bytes",
+            "error_code",
+            "finished_at",
+            "expires_at",
+        },
+        # The lease and the progress: a heartbeat must not flood the trail.
+        "skipped": {
+            "rows_done",
+            "rows_total",
+            "attempts",
+            "lease_token",
+            "lease_expires_at",
+            "started_at",
+        },
+        "hidden": {},
+    },
+    # The file's bytes never enter the trail; which job and which piece do.
+    "export_chunk": {"audited": {"export_job_id", "seq"}, "skipped": {"data"}, "hidden": {}},
 }
 _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time
@@ -305,7 +333,7 @@ async def test_every_audited_column_is_classified(db_conn: Any) -> None:
         assert isinstance(audited, set)
         assert isinstance(skipped, set)
         assert isinstance(hidden, dict)
-        assert columns == audited | skipped | set(hidden) | _ALWAYS_SKIPPED, table
+        assert columns - _ALWAYS_SKIPPED == audited | skipped | set(hidden), table
         assert _trigger_arguments(args) == (skipped, hidden), table
         for column in audited - _NOT_SECRET:
             assert not any(word in column for word in _SECRET_LIKE), (table, column)

@@ -58,6 +58,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "assessment_id",
             "user_id",
             "webhook_id",
+            "export_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -107,6 +108,9 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
         )
     ).json()
     users = (await client.get(f"{API}/users")).json()["items"]
+    export = (
+        await client.post(f"{API}/exports", json={"org_unit_id": a["id"], "year": 2024})
+    ).json()
     return {
         "city": city,
         "a": a,
@@ -121,6 +125,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "assessment_id": assessment["id"],
             "user_id": users[0]["id"],
             "webhook_id": str(uuid.uuid4()),  # org_admin may not manage webhooks at all
+            "export_id": export["id"],  # an admin's job: only its requester (and admins) see it
         },
     }
 

@@ -23,11 +23,12 @@ from app import cli
 from app.audit.models import AuditEvent
 from app.change_feed.models import ChangeEvent
 from app.change_feed.service import FEED_ENTITIES
-from app.config import Settings
+from app.config import ExportSettings, Settings
 from app.credit_policy.policy import CHUZHOU_2007
 from app.credit_policy.schemas import definition_of
 from app.db import Base
 from app.enums import Role
+from app.export import worker as export_worker
 from app.main import BOOTSTRAP_REQUEST_ID, create_app
 from app.webhook import worker
 from tests.conftest import TEST_PASSWORD, add_user
@@ -408,6 +409,17 @@ async def _rotate_secret(w: World) -> list[Trace]:
     return [("webhook_subscription", "update", hook["id"])]
 
 
+# --- export jobs -------------------------------------------------------------------------------
+
+
+@path("createExport")
+async def _create_export(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    body = {"org_unit_id": unit["id"], "year": 2024}
+    job = (await w.write("POST", "/exports", json=body)).json()
+    return [("export_job", "create", job["id"])]
+
+
 # --- the token endpoint ------------------------------------------------------------------------
 
 
@@ -526,6 +538,7 @@ CLI_COMMANDS = {
     "prune": "test_prune_leaves_no_trace",
     "prune-changes": "the old name of prune",
     "webhook-worker": "test_the_webhook_worker_audits_only_a_change_of_configuration",
+    "export-worker": "test_the_export_worker_audits_the_jobs_status_and_file_never_its_bytes",
     "openapi": "nothing",
     "serve": "the API server: its writes are the routes above",
 }
@@ -615,6 +628,42 @@ async def test_the_webhook_worker_audits_only_a_change_of_configuration(
     assert [(str(r.action), r.actor_id, sorted(r.changes)) for r in rows] == [
         ("update", None, ["active", "disabled_reason"])
     ]
+
+
+async def test_the_export_worker_audits_the_jobs_status_and_file_never_its_bytes(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """A run leaves the job's status changes and one row a stored chunk, attributed to
+    `export-worker`; its progress and lease (heartbeats) leave none, and no trace holds the
+    file's bytes."""
+    client = committed_client
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    unit = await create_org_unit(client)
+    for _ in range(3):
+        await create_cadre(client, unit["id"])
+    r = await client.post(f"{API}/exports", json={"org_unit_id": unit["id"], "year": 2024})
+    job_id = uuid.UUID(r.json()["id"])
+    settings = ExportSettings(chunk_bytes=1024, progress_rows=1, heartbeat_seconds=0.05)
+    assert await export_worker.work_once(maker, settings) == job_id
+    rows = await _audited(engine, AuditEvent.request_id == export_worker.WORKER_REQUEST_ID)
+    of_job = sorted((str(r.action), sorted(r.changes)) for r in rows if r.entity_id == job_id)
+    assert of_job == [
+        (
+            "update",
+            ["chunk_bytes", "expires_at", "finished_at", "sha256", "size_bytes", "status"],
+        ),
+        ("update", ["status"]),
+    ]
+    chunks = [
+        r
+        for r in rows
+        if r.entity_type == "export_chunk" and r.changes.get("export_job_id") == str(job_id)
+    ]
+    assert [(str(r.action), sorted(r.changes)) for r in chunks] == [
+        ("create", ["export_job_id", "seq"])
+    ] * len(chunks)
+    assert len(chunks) >= 1
+    assert {r.actor_id for r in rows} == {None}
 
 
 # --- the tables --------------------------------------------------------------------------------

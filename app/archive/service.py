@@ -2,8 +2,9 @@
 unit's year export. The records come from the repositories of the domains that own them."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
 from app.compliance import service as compliance_service
 from app.credit_policy import service as policy_service
+from app.credit_policy.policy import Policy
 from app.enrollment import repository as enrollments
 from app.enrollment.models import Enrollment
 from app.org_unit.models import OrgUnit
@@ -174,6 +176,25 @@ def archive_xlsx(archive: Archive) -> bytes:
     )
 
 
+@dataclass(frozen=True)
+class UnitExportPlan:
+    """What a unit's year export is evaluated under: the year's evaluation day and the policy
+    in force then."""
+
+    root_path: str
+    year: int
+    as_of: date
+    policy: Policy
+
+
+async def plan_unit_export(db_session: AsyncSession, root: OrgUnit, year: int) -> UnitExportPlan:
+    """Settle the day and the policy (their errors are the request's: FutureYear,
+    NoPolicyForDate)."""
+    as_of = compliance_service.evaluation_day(year)
+    policy = await policy_service.policy_on(db_session, as_of)
+    return UnitExportPlan(root.path, year, as_of, policy)
+
+
 async def export_unit(
     db_session: AsyncSession,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -182,9 +203,29 @@ async def export_unit(
     format: UnitExportFormat,
 ) -> AsyncIterator[bytes]:
     """The unit's year export, evaluated on the year's evaluation day under the policy in force
-    then. The day and the policy are settled now, on the request's session, so their errors
-    answer before streaming starts; the rows are read later on a session of their own."""
-    as_of = compliance_service.evaluation_day(year)
-    policy = await policy_service.policy_on(db_session, as_of)
-    chunks = unit_export.csv_chunks if format is UnitExportFormat.csv else unit_export.xlsx_chunks
-    return chunks(sessionmaker, root.path, year, as_of, policy)
+    then. The day and the policy are settled now, on the request's session, and the first
+    chunk (the header with the first rows: the query has answered) is read before this returns,
+    so a failure until then (a statement timeout, the database gone) is a problem+json answer,
+    never a 200 with a cut body. A failure after the first byte aborts the connection: the
+    stream never ends cleanly on a partial file (docs/exports.md)."""
+    plan = await plan_unit_export(db_session, root, year)
+    # The request only read: its session ends here, so the export's own (which outlives the
+    # endpoint) is the only connection this request holds from now on.
+    await db_session.close()
+    stream = unit_export.chunks(
+        sessionmaker, plan.root_path, plan.year, plan.as_of, plan.policy, format
+    )
+    try:
+        first = await anext(stream)
+    except StopAsyncIteration:
+        first = b""
+    return _then(first, stream)
+
+
+async def _then(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()  # a client gone mid-way: the export's connection goes back now

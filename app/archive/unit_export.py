@@ -3,10 +3,11 @@
 The request's own database session ends when its endpoint returns; the rows are read after
 that, on a session of their own, through a server-side cursor."""
 
+import asyncio
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.archive import formats
+from app.archive.formats import UnitExportFormat
 from app.compliance import repository as compliance
 from app.credit_policy.policy import Policy
 from app.db import transaction
@@ -47,7 +49,7 @@ COLUMNS = (
 CHUNK_ROWS = 2_000
 
 
-async def _rows(
+async def rows(
     db_session: AsyncSession, root_path: str, year: int, as_of: date, policy: Policy
 ) -> AsyncIterator[list[Any]]:
     """The figures are joined in the database: no per-cadre state is held here."""
@@ -60,55 +62,62 @@ async def _rows(
         ]
 
 
-async def csv_chunks(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    root_path: str,
-    year: int,
-    as_of: date,
-    policy: Policy,
-) -> AsyncIterator[bytes]:
-    # The header goes out with the first rows: the query has run before the first byte
-    # (app.http.PrimedStreamingResponse).
-    async with transaction(sessionmaker) as db_session:
-        buffer: list[str] = [formats.BOM + formats.csv_line(COLUMNS)]
-        async for row in _rows(db_session, root_path, year, as_of, policy):
-            buffer.append(formats.csv_line(row))
-            if len(buffer) >= CHUNK_ROWS:
-                yield "".join(buffer).encode()
-                buffer.clear()
-        if buffer:
+async def row_count(
+    db_session: AsyncSession, root_path: str, year: int, as_of: date, policy: Policy
+) -> int:
+    return await compliance.export_row_count(db_session, root_path, year, as_of, policy)
+
+
+async def encode_csv(records: AsyncIterator[list[Any]]) -> AsyncIterator[bytes]:
+    """CSV for Excel, `CHUNK_ROWS` rows a chunk. The header travels with the first rows, so
+    nothing is sent before the query has answered: a query that fails fails before the first
+    byte (a problem+json answer), not after it."""
+    buffer: list[str] = [formats.BOM + formats.csv_line(COLUMNS)]
+    async for row in records:
+        buffer.append(formats.csv_line(row))
+        if len(buffer) >= CHUNK_ROWS:
             yield "".join(buffer).encode()
+            buffer.clear()
+    if buffer:
+        yield "".join(buffer).encode()
 
 
-async def xlsx_chunks(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    root_path: str,
-    year: int,
-    as_of: date,
-    policy: Policy,
-) -> AsyncIterator[bytes]:
-    """openpyxl's write-only mode keeps rows on disk; the finished file is streamed in chunks."""
+async def encode_xlsx(records: AsyncIterator[list[Any]], year: int) -> AsyncIterator[bytes]:
+    """openpyxl's write-only mode keeps rows on disk; the finished file is read in chunks.
+
+    openpyxl is synchronous: rows are appended `CHUNK_ROWS` at a time, and the file saved and
+    read, in a worker thread, so the event loop serves other requests meanwhile (one thread at
+    a time touches the workbook)."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=f"{year}")
     sheet.append(list(COLUMNS))
-    try:
-        async with transaction(sessionmaker) as db_session:
-            async for row in _rows(db_session, root_path, year, as_of, policy):
-                sheet.append([formats.cell(v) if isinstance(v, str) else v for v in row])
-    except BaseException:
-        _discard(sheet)
-        raise
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
-        workbook.save(path)
+        try:
+            batch: list[list[Any]] = []
+            async for row in records:
+                batch.append([formats.cell(v) if isinstance(v, str) else v for v in row])
+                if len(batch) >= CHUNK_ROWS:
+                    await asyncio.to_thread(_append, sheet, batch)
+                    batch = []
+            await asyncio.to_thread(_append, sheet, batch)
+        except BaseException:
+            _discard(sheet)
+            raise
+        await asyncio.to_thread(workbook.save, path)
         with open(path, "rb") as handle:  # noqa: ASYNC230 (a local temporary file)
-            while chunk := handle.read(1 << 20):
+            while chunk := await asyncio.to_thread(handle.read, 1 << 20):
                 yield chunk
     finally:
         os.unlink(path)
+
+
+def _append(sheet: Any, rows: list[list[Any]]) -> None:
+    for row in rows:
+        sheet.append(row)
 
 
 def _discard(sheet: Any) -> None:
@@ -120,3 +129,23 @@ def _discard(sheet: Any) -> None:
     if writer is not None:
         with contextlib.suppress(Exception):
             writer.cleanup()
+
+
+def encode(
+    format: UnitExportFormat, records: AsyncIterator[list[Any]], year: int
+) -> AsyncIterator[bytes]:
+    return encode_csv(records) if format is UnitExportFormat.csv else encode_xlsx(records, year)
+
+
+async def chunks(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    root_path: str,
+    year: int,
+    as_of: date,
+    policy: Policy,
+    format: UnitExportFormat,
+) -> AsyncGenerator[bytes]:
+    """The file's chunks, read on a session of their own."""
+    async with transaction(sessionmaker) as db_session:
+        async for chunk in encode(format, rows(db_session, root_path, year, as_of, policy), year):
+            yield chunk

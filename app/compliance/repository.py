@@ -246,6 +246,17 @@ async def export_rows(
         yield record
 
 
+async def export_row_count(
+    db_session: AsyncSession, root_path: str, year: int, as_of: date, policy: Policy
+) -> int:
+    """How many rows `export_rows` gives (an export job's progress: rows done of rows total)."""
+    params = _parameters(root_path, as_of, policy)
+    params["export_year_start"] = date(year, 1, 1)
+    params["export_year_end"] = date(year, 12, 31)
+    sql = "SELECT count(*) FROM (" + _EXPORT_SQL + ") AS export_rows"  # noqa: S608 (constant)
+    return int(await db_session.scalar(text(sql), params) or 0)
+
+
 # docs/rules.md rule 8, ranked in the database so a province-wide roll-call returns only its top
 # rows.
 # The order is the engine's (`engine.rank_candidates`): five-year `not_met`, then `in_grace` by

@@ -1,0 +1,1 @@
+"""Export jobs: a unit's year archive written by a worker into PostgreSQL, served resumable."""

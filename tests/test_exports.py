@@ -1,0 +1,613 @@
+"""Exports that finish or say they didn't (issue 11): the direct unit archive fails before its
+first byte with a problem, or aborts the connection after it; large exports are jobs run by the
+export worker, whose file is served with its length, checksum and ranges."""
+
+import asyncio
+import base64
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.archive import unit_export
+from app.config import ExportSettings, Settings
+from app.db import create_sessionmaker
+from app.enums import Role
+from app.export import rules, worker
+from app.export.models import ExportChunk, ExportJob
+from app.main import create_app
+from tests.conftest import add_user, bearer
+from tests.factories import API, create_cadre, create_log, create_org_unit
+from tests.live_server import _free_port
+
+REPO = Path(__file__).resolve().parent.parent
+FAST = ExportSettings(heartbeat_seconds=0.2, lease_seconds=5, poll_interval_seconds=0.1)
+
+
+async def _unit_with_cadres(client: httpx.AsyncClient, cadres: int = 3) -> dict[str, Any]:
+    unit = await create_org_unit(client, name="来安县")
+    for n in range(cadres):
+        cadre = await create_cadre(client, unit["id"], name=f"干部{n}")
+        await create_log(
+            client,
+            cadre["id"],
+            title=f"专题班{n}",
+            status="approved",
+            start_date="2024-03-01",
+            end_date="2024-03-02",
+        )
+    return unit
+
+
+# --- the direct stream -------------------------------------------------------------------------
+
+
+async def test_a_statement_timeout_before_the_first_byte_is_a_problem_not_a_cut_200(
+    client: httpx.AsyncClient, db_conn: AsyncConnection, engine: AsyncEngine
+) -> None:
+    """The export query times out (a lock holds its table): the answer is a problem+json 503
+    to retry, never a 200 whose CSV stops after its header."""
+    unit = await create_org_unit(client)
+    await create_cadre(client, unit["id"])
+    await db_conn.execute(text("SET LOCAL statement_timeout = 300"))
+    async with engine.connect() as locker:
+        await locker.execute(text("SET lock_timeout = '10s'"))
+        await locker.execute(text("LOCK TABLE study_log IN ACCESS EXCLUSIVE MODE"))
+        r = await client.get(f"{API}/org-units/{unit['id']}/archive", params={"year": 2024})
+        await locker.rollback()
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["retry-after"]
+    # database_busy today; the DB-fault mapping names it query_timeout
+    assert r.json()["code"] in {"query_timeout", "database_busy"}
+
+
+class _Gate:
+    """Holds the response after its first body chunk until released, so the test can break
+    the export's database connection in the middle of a stream."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.first_sent = threading.Event()
+        self.release = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def gated(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not self.first_sent.is_set():
+                self.first_sent.set()
+                await asyncio.to_thread(self.release.wait, 30)
+
+        await self.app(scope, receive, gated)
+
+
+@contextmanager
+def _serving(app: ASGIApp) -> Iterator[str]:
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        assert thread.is_alive(), "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+async def test_a_failure_after_the_first_byte_aborts_the_connection(
+    committed_client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The export's connection dies after the first rows were sent (a database restart): a
+    real uvicorn cuts the connection without the last chunk of the chunked body, so the
+    client sees an incomplete body, not a complete-looking short CSV."""
+    monkeypatch.setattr(unit_export, "CHUNK_ROWS", 2)
+    unit = await _unit_with_cadres(committed_client, cadres=6)
+    gate = _Gate(create_app(settings))
+    with _serving(gate) as base:
+        async with (
+            httpx.AsyncClient(base_url=base, headers=committed_client.headers) as http,
+            http.stream("GET", f"{API}/org-units/{unit['id']}/archive", params={"year": 2024}) as r,
+        ):
+            assert r.status_code == 200
+            assert r.headers["transfer-encoding"] == "chunked"
+            chunks = r.aiter_raw()
+            first = await anext(chunks)
+            assert first.startswith("\ufeff".encode())
+            assert await asyncio.to_thread(gate.first_sent.wait, 10)
+            async with engine.connect() as conn:
+                killed = await conn.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = 'cadre-training' "
+                        "AND state = 'idle in transaction'"
+                    )
+                )
+            assert killed == 1  # the stream's query has run: the rows were sent
+            gate.release.set()
+            with pytest.raises(httpx.RemoteProtocolError):
+                async for _ in chunks:
+                    pass
+
+
+# --- ranges ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        (None, 100, None),
+        ("bytes=0-9", 100, (0, 9)),
+        ("bytes=90-", 100, (90, 99)),
+        ("bytes=90-500", 100, (90, 99)),
+        ("bytes=-10", 100, (90, 99)),
+        ("bytes=-500", 100, (0, 99)),
+        ("bytes=99-99", 100, (99, 99)),
+        ("bytes=100-", 100, "416"),
+        ("bytes=100-200", 100, "416"),
+        ("bytes=-0", 100, "416"),
+        ("bytes=0-", 0, "416"),
+        ("bytes=9-0", 100, None),  # invalid: ignored, the whole file
+        ("bytes=0-1,5-6", 100, None),  # several ranges: the whole file
+        ("items=0-9", 100, None),
+        ("bytes=-", 100, None),
+        ("bytes=a-b", 100, None),
+    ],
+)
+def test_byte_ranges(header: str | None, size: int, expected: object) -> None:
+    if expected == "416":
+        with pytest.raises(rules.Unsatisfiable):
+            rules.byte_range(header, size)
+    else:
+        assert rules.byte_range(header, size) == expected
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+async def _job(engine: AsyncEngine, export_id: str) -> ExportJob:
+    async with create_sessionmaker(engine)() as db_session:
+        job = await db_session.get(ExportJob, uuid.UUID(export_id))
+        assert job is not None
+        return job
+
+
+async def _create(
+    client: httpx.AsyncClient, unit_id: str, **fields: Any
+) -> tuple[httpx.Response, dict[str, Any]]:
+    body = {"org_unit_id": unit_id, "year": 2024, **fields}
+    r = await client.post(f"{API}/exports", json=body)
+    assert r.status_code == 202, r.text
+    return r, r.json()
+
+
+async def test_a_job_writes_the_file_the_direct_route_streams(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    client = committed_client
+    unit = await _unit_with_cadres(client)
+    r, job = await _create(client, unit["id"])
+    assert r.headers["location"] == f"{API}/exports/{job['id']}"
+    assert (job["status"], job["rows_done"], job["file_url"]) == ("queued", 0, None)
+    assert (await client.get(f"{API}/exports/{job['id']}/file")).status_code == 409
+
+    assert await worker.work_once(maker, FAST) == uuid.UUID(job["id"])
+    done = (await client.get(r.headers["location"])).json()
+    assert (done["status"], done["rows_done"], done["rows_total"]) == ("succeeded", 3, 3)
+    assert done["finished_at"] is not None
+
+    file = await client.get(done["file_url"])
+    direct = await client.get(f"{API}/org-units/{unit['id']}/archive", params={"year": 2024})
+    assert file.status_code == 200
+    assert file.content == direct.content
+    assert file.headers["content-length"] == str(len(file.content)) == str(done["size_bytes"])
+    assert file.headers["accept-ranges"] == "bytes"
+    digest = hashlib.sha256(file.content)
+    assert done["sha256"] == digest.hexdigest()
+    assert file.headers["etag"] == f'"{digest.hexdigest()}"'
+    assert file.headers["repr-digest"] == f"sha-256=:{base64.b64encode(digest.digest()).decode()}:"
+    assert "filename*=UTF-8''" in file.headers["content-disposition"]
+    assert file.headers["content-type"].startswith("text/csv")
+    listed = (await client.get(f"{API}/exports")).json()["items"]
+    assert [j["id"] for j in listed] == [job["id"]]
+    assert await worker.work_once(maker, FAST) is None  # nothing left to do
+
+
+async def test_an_interrupted_download_resumes_byte_identical(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """XLSX in 1 KiB chunks: ranges across chunk boundaries, resumed with If-Range, make the
+    same file; a range past the end is 416; a changed file (another ETag) is sent whole."""
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=5)
+    _, job = await _create(client, unit["id"], format="xlsx")
+    await worker.work_once(maker, FAST.model_copy(update={"chunk_bytes": 1024}))
+    url = f"{API}/exports/{job['id']}/file"
+    whole = await client.get(url)
+    size, etag = len(whole.content), whole.headers["etag"]
+    assert size > 3 * 1024
+    assert whole.content.startswith(b"PK")  # a zip: the workbook
+
+    head = await client.get(url, headers={"Range": "bytes=0-1500"})
+    assert head.status_code == 206
+    assert head.headers["content-range"] == f"bytes 0-1500/{size}"
+    assert len(head.content) == int(head.headers["content-length"]) == 1501
+    rest = await client.get(url, headers={"Range": "bytes=1501-", "If-Range": etag})
+    assert rest.status_code == 206
+    assert rest.headers["content-range"] == f"bytes 1501-{size - 1}/{size}"
+    assert head.content + rest.content == whole.content
+    assert hashlib.sha256(head.content + rest.content).hexdigest() == etag.strip('"')
+
+    middle = await client.get(url, headers={"Range": "bytes=1000-2100"})
+    assert middle.content == whole.content[1000:2101]
+    tail = await client.get(url, headers={"Range": "bytes=-10"})
+    assert tail.content == whole.content[-10:]
+    past = await client.get(url, headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416
+    assert past.headers["content-range"] == f"bytes */{size}"
+    assert past.json()["code"] == "export.range_not_satisfiable"
+    stale = await client.get(url, headers={"Range": "bytes=10-", "If-Range": '"other"'})
+    assert (stale.status_code, stale.content) == (200, whole.content)
+    several = await client.get(url, headers={"Range": "bytes=0-1,5-6"})
+    assert (several.status_code, several.content) == (200, whole.content)
+
+
+async def test_a_job_reports_its_progress_as_it_runs(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=4)
+    _, job = await _create(client, unit["id"])
+    seen: list[tuple[str, int, int | None]] = []
+
+    async def watch(_rows: int) -> None:
+        now = (await client.get(f"{API}/exports/{job['id']}")).json()
+        seen.append((now["status"], now["rows_done"], now["rows_total"]))
+
+    await worker.work_once(maker, FAST.model_copy(update={"progress_rows": 1}), progress=watch)
+    assert seen == [
+        ("running", 1, 4),
+        ("running", 2, 4),
+        ("running", 3, 4),
+        ("running", 4, 4),
+        ("succeeded", 4, 4),
+    ]
+
+
+async def test_jobs_and_files_expire(
+    committed_client: httpx.AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+) -> None:
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=1)
+    _, job = await _create(client, unit["id"])
+    await worker.work_once(maker, FAST)
+    finished = await _job(engine, job["id"])
+    assert finished.expires_at - finished.finished_at == timedelta(hours=24)  # type: ignore[operator]
+    async with engine.begin() as conn:  # the retention has passed
+        await conn.execute(
+            text("UPDATE export_job SET expires_at = now() - interval '1 second' WHERE id = :i"),
+            {"i": job["id"]},
+        )
+    assert (await client.get(f"{API}/exports/{job['id']}")).json()["status"] == "expired"
+    gone = await client.get(f"{API}/exports/{job['id']}/file")
+    assert (gone.status_code, gone.json()["code"]) == (410, "export.expired")
+    assert await worker.prune(maker, datetime.now(UTC)) == 1
+    async with engine.connect() as conn:
+        chunks = await conn.scalar(
+            select(text("count(*)"))
+            .select_from(ExportChunk)
+            .where(ExportChunk.export_job_id == uuid.UUID(job["id"]))
+        )
+    assert chunks == 0
+    assert (await _job(engine, job["id"])).status == "expired"
+    # A job that was never run expires too, and no worker takes it any more.
+    _, _queued = await _create(client, unit["id"])
+    later = datetime.now(UTC) + timedelta(hours=25)
+    assert await worker.claim(maker, FAST, later) is None
+    assert await worker.prune(maker, later) == 1
+
+
+# --- scope -------------------------------------------------------------------------------------
+
+
+async def test_a_job_is_its_requesters_and_runs_with_the_requesters_rights(
+    committed_client: httpx.AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    engine: AsyncEngine,
+) -> None:
+    client = committed_client
+    city = await create_org_unit(client)
+    mine = await _unit_with_cadres(client)
+    other = await _unit_with_cadres(client)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE org_unit SET parent_id = :p WHERE id = :i"),
+            {"p": city["id"], "i": mine["id"]},
+        )
+    admin_of_mine = await add_user(maker, Role.org_admin, org_unit_id=mine["id"])
+    headers = bearer(settings, admin_of_mine)
+    outsider = bearer(settings, await add_user(maker, Role.org_admin, org_unit_id=other["id"]))
+
+    # Outside the requester's subtree: 404, as the direct archive answers.
+    r = await client.post(
+        f"{API}/exports", json={"org_unit_id": other["id"], "year": 2024}, headers=headers
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "org_unit.not_found")
+    r = await client.post(
+        f"{API}/exports", json={"org_unit_id": mine["id"], "year": 2024}, headers=headers
+    )
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert (await client.get(f"{API}/exports/{job['id']}", headers=outsider)).status_code == 404
+    assert (await client.get(f"{API}/exports", headers=outsider)).json()["items"] == []
+    assert (await client.get(f"{API}/exports/{job['id']}")).status_code == 200  # an admin
+
+    # The requester is moved to another unit before the job runs: it fails, leaking nothing.
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE app_user SET org_unit_id = :o WHERE id = :i"),
+            {"o": other["id"], "i": admin_of_mine.id},
+        )
+    await worker.work_once(maker, FAST)
+    failed = (await client.get(f"{API}/exports/{job['id']}", headers=headers)).json()
+    assert (failed["status"], failed["error_code"]) == ("failed", "export.out_of_scope")
+    assert failed["sha256"] is None
+    r = await client.get(f"{API}/exports/{job['id']}/file", headers=headers)
+    assert (r.status_code, r.json()["code"]) == (409, "export.failed")
+
+    # Back in rights, a new job succeeds; losing them again, the file is not served.
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE app_user SET org_unit_id = :o WHERE id = :i"),
+            {"o": mine["id"], "i": admin_of_mine.id},
+        )
+    r = await client.post(
+        f"{API}/exports", json={"org_unit_id": mine["id"], "year": 2024}, headers=headers
+    )
+    again = r.json()
+    await worker.work_once(maker, FAST)
+    assert (
+        await client.get(f"{API}/exports/{again['id']}/file", headers=headers)
+    ).status_code == 200
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE app_user SET org_unit_id = :o WHERE id = :i"),
+            {"o": other["id"], "i": admin_of_mine.id},
+        )
+    r = await client.get(f"{API}/exports/{again['id']}/file", headers=headers)
+    assert r.status_code == 404
+
+    # A deactivated requester's job fails too.
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE app_user SET org_unit_id = :o WHERE id = :i"),
+            {"o": mine["id"], "i": admin_of_mine.id},
+        )
+    r = await client.post(
+        f"{API}/exports", json={"org_unit_id": mine["id"], "year": 2024}, headers=headers
+    )
+    third = r.json()
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE app_user SET active = false WHERE id = :i"), {"i": admin_of_mine.id}
+        )
+    await worker.work_once(maker, FAST)
+    assert (await _job(engine, third["id"])).error_code == "export.requester_inactive"
+
+
+async def test_the_job_route_checks_what_the_direct_route_checks(
+    client: httpx.AsyncClient, client_for: Any
+) -> None:
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    r = await client.post(f"{API}/exports", json={"org_unit_id": unit["id"], "year": 2199})
+    assert (r.status_code, r.json()["code"]) == (422, "report.future_year")
+    r = await client.post(f"{API}/exports", json={"org_unit_id": unit["id"], "format": "json"})
+    assert r.status_code == 422
+    own = await client_for(Role.cadre, cadre_id=cadre["id"])
+    r = await own.post(f"{API}/exports", json={"org_unit_id": unit["id"]})
+    assert r.status_code == 403
+    for _ in range(5):
+        r = await client.post(f"{API}/exports", json={"org_unit_id": unit["id"], "year": 2024})
+        assert r.status_code == 202
+    r = await client.post(f"{API}/exports", json={"org_unit_id": unit["id"], "year": 2024})
+    assert (r.status_code, r.json()["code"]) == (429, "export.too_many_active")
+    assert (await client.get(f"{API}/exports/{uuid.uuid4()}")).status_code == 404
+
+
+# --- leases ------------------------------------------------------------------------------------
+
+
+async def test_two_workers_never_take_the_same_job_and_a_dead_ones_job_is_taken_over(
+    committed_client: httpx.AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+) -> None:
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=2)
+    _, job = await _create(client, unit["id"])
+    now = datetime.now(UTC)
+    claims = await asyncio.gather(*(worker.claim(maker, FAST, now) for _ in range(4)))
+    taken = [c for c in claims if c is not None]
+    assert [c.id for c in taken] == [uuid.UUID(job["id"])]
+    dead = taken[0]  # its worker dies: no heartbeat any more
+    assert await worker.claim(maker, FAST, now + timedelta(seconds=1)) is None  # lease held
+    after_lease = now + timedelta(seconds=FAST.lease_seconds + 1)
+    successor = await worker.claim(maker, FAST, after_lease)
+    assert successor is not None
+    assert successor.id == dead.id
+    await worker.run_job(maker, successor, FAST)
+    # The dead worker wakes up: it lost the lease and writes nothing.
+    await worker.run_job(maker, dead, FAST)
+    assert dead.lost
+    final = await _job(engine, job["id"])
+    assert (final.status, final.attempts, final.rows_done) == ("succeeded", 2, 2)
+    file = await client.get(f"{API}/exports/{job['id']}/file")
+    assert hashlib.sha256(file.content).hexdigest() == final.sha256
+
+
+async def test_a_job_whose_workers_keep_dying_fails(
+    committed_client: httpx.AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+) -> None:
+    unit = await _unit_with_cadres(committed_client, cadres=1)
+    _, job = await _create(committed_client, unit["id"])
+    now = datetime.now(UTC)
+    for attempt in range(FAST.max_attempts):
+        at = now + timedelta(seconds=attempt * (FAST.lease_seconds + 1))
+        assert await worker.claim(maker, FAST, at) is not None
+    assert await worker.claim(maker, FAST, now + timedelta(hours=1)) is None
+    final = await _job(engine, job["id"])
+    assert (final.status, final.error_code) == ("failed", "export.attempts_exhausted")
+
+
+@asynccontextmanager
+async def _locked(engine: AsyncEngine, table: str) -> AsyncIterator[None]:
+    async with engine.connect() as conn:
+        await conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            await conn.rollback()
+
+
+async def test_the_worker_hands_its_job_back_on_sigterm(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
+) -> None:
+    """A real `python -m app.cli export-worker`: while its job waits on the database, SIGTERM
+    stops it within seconds and the job is queued again, lease cleared, no partial file."""
+    unit = await _unit_with_cadres(committed_client, cadres=2)
+    _, job = await _create(committed_client, unit["id"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.async_database_url,
+        "APP_ENV": "test",
+        "APP_LOG_LEVEL": "WARNING",
+        "APP_EXPORTS__POLL_INTERVAL_SECONDS": "0.1",
+    }
+    async with _locked(engine, "study_log"):  # the export's query waits for the lock
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "export-worker",
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while (await _job(engine, job["id"])).status != "running":
+                assert proc.returncode is None
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 15)  # "within a few seconds"
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert code == 0
+    back = await _job(engine, job["id"])
+    assert (back.status, back.lease_token, back.lease_expires_at) == ("queued", None, None)
+    assert back.attempts == 0  # stopping is not a failed attempt
+    async with engine.connect() as conn:
+        chunks = await conn.scalar(
+            text("SELECT count(*) FROM export_chunk WHERE export_job_id = :i"), {"i": job["id"]}
+        )
+    assert chunks == 0
+
+
+async def test_a_killed_workers_job_is_taken_over_once_its_heartbeat_stops(
+    committed_client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A real worker holds its job past the lease by heartbeat (no one else can take it); once
+    it is killed (SIGKILL: no hand-back), another worker takes the job over after the lease and
+    finishes it."""
+    lease = 4.0
+    unit = await _unit_with_cadres(committed_client, cadres=2)
+    _, job = await _create(committed_client, unit["id"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.async_database_url,
+        "APP_ENV": "test",
+        "APP_LOG_LEVEL": "WARNING",
+        "APP_EXPORTS__POLL_INTERVAL_SECONDS": "0.1",
+        "APP_EXPORTS__LEASE_SECONDS": str(lease),
+        "APP_EXPORTS__HEARTBEAT_SECONDS": "0.5",
+    }
+    config = FAST.model_copy(update={"lease_seconds": lease})
+    async with _locked(engine, "study_log"):  # the job waits on the database, running
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "export-worker",
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while (await _job(engine, job["id"])).status != "running":
+                assert proc.returncode is None
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+            held_until = time.monotonic() + 2 * lease
+            while time.monotonic() < held_until:  # the heartbeat keeps the lease
+                assert await worker.claim(maker, config, datetime.now(UTC)) is None
+                await asyncio.sleep(0.5)
+            proc.kill()
+            await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert (await _job(engine, job["id"])).status == "running"  # nobody handed it back
+    deadline = time.monotonic() + 30
+    while (successor := await worker.claim(maker, config, datetime.now(UTC))) is None:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    assert successor.id == uuid.UUID(job["id"])
+    await worker.run_job(maker, successor, config)
+    final = await _job(engine, job["id"])
+    assert (final.status, final.attempts, final.rows_done) == ("succeeded", 2, 2)
