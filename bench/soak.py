@@ -1,6 +1,7 @@
 # ruff: noqa: E501 (the route table keeps one route a line)
 """Soak benchmark (issue 11): a mixed workload of reads, writes, reports and exports at a steady
-rate for a long time, against one uvicorn process started here.
+rate for a long time, against one uvicorn process started here, with an export worker
+(`python -m app.cli export-worker`) beside it for the export jobs.
 
     python -m bench.soak [--minutes 30] [--rate 10] [--database-url URL] [--scale 0.01]
 
@@ -9,11 +10,13 @@ slow server gets more requests in flight, not fewer requests), each route drawn 
 `ROUTES`. Without `--database-url` a throw-away PostgreSQL is started and migrated; a database
 without cadres is filled by `bench.generate --scale`. The server is `bench.slow_uploads`'s (one
 uvicorn worker, `--app-dir` to serve another tree), with the write limit raised: the soak
-measures the service, not its rate limiter.
+measures the service, not its rate limiter (nor its limit of active export jobs a user).
 
-It prints the answers by status (any 5xx or transport error is a failure), p50/p99/max per
-route, the server's RSS over time (`/proc/<pid>/status`, every `--sample-seconds`), and whether
-memory is flat: the least-squares slope of the RSS over the last two thirds of the run (the first
+It prints the answers by status (any 5xx or transport error is a failure, and so is an export
+job that failed, did not finish in time or whose file does not match its `Repr-Digest`),
+p50/p99/max per route, the RSS of the server and of the export worker over time
+(`/proc/<pid>/status`, every `--sample-seconds`), and whether each one's memory is flat: the
+least-squares slope of the RSS over the last two thirds of the run (the first
 third warms caches and the pool up) against `--flat-mb-per-hour` (a fitted growth under 2 MB
 counts as flat too: RSS moves in steps a short run cannot tell from a slope). Figures only: this
 is not a test; the exit status is 1 when a verdict failed.
@@ -21,9 +24,12 @@ is not a test; the exit status is 1 when a verdict failed.
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import hashlib
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import IO
 
 import asyncpg
 import httpx
@@ -44,6 +51,8 @@ from bench.slow_uploads import _memory, _start_server, throwaway_database
 REPO = Path(__file__).resolve().parent.parent
 TOKEN_REFRESH_S = 600.0  # access tokens last 15 minutes
 FLAT_STEP_MB = 2.0
+EXPORT_POLL_S = 0.5
+EXPORT_WAIT_S = 120.0  # an export job not finished by then counts as a failure
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,40 @@ def _new_position(d: Data, r: random.Random) -> dict[str, object]:
     return {"position": f"soak {r.randrange(10**6)}"}
 
 
+class JobFailed(Exception):
+    """A multi-request route that got its answers but not what it asked for: recorded under
+    its message (not a status code, so a failure)."""
+
+
+async def export_job(c: httpx.AsyncClient, d: Data, r: random.Random) -> httpx.Response:
+    """An export job (a small unit's year archive, CSV): post it, poll it until it has
+    finished (at most `EXPORT_WAIT_S`), download the file and check it against `Repr-Digest`."""
+    body = {"org_unit_id": r.choice(d.units), "year": d.year, "format": "csv"}
+    posted = await c.post("/api/v1/exports", json=body)
+    if posted.status_code != 202:
+        return posted
+    job_url = f"/api/v1/exports/{posted.json()['id']}"
+    deadline = time.perf_counter() + EXPORT_WAIT_S
+    while True:
+        polled = await c.get(job_url)
+        if polled.status_code != 200:
+            return polled
+        status = polled.json()["status"]
+        if status == "failed":
+            raise JobFailed(f"job failed ({polled.json()['error_code']})")
+        if status == "succeeded":
+            break
+        if time.perf_counter() > deadline:
+            raise JobFailed(f"job {status} after {EXPORT_WAIT_S:.0f} s")
+        await asyncio.sleep(EXPORT_POLL_S)
+    file = await c.get(f"{job_url}/file")
+    if file.status_code == 200:
+        digest = base64.b64encode(hashlib.sha256(file.content).digest()).decode()
+        if file.headers.get("Repr-Digest") != f"sha-256=:{digest}:":
+            raise JobFailed("file != Repr-Digest")
+    return file
+
+
 # The workload, one line a route: name, kind, weight, call. `GET /health/live` (no database)
 # shows how long requests wait for the event loop.
 # fmt: off
@@ -128,6 +171,7 @@ ROUTES = [
     Route("GET /cadres/{id}/archive", "export", 2, request("GET", "/api/v1/cadres/{cadre}/archive")),
     Route("GET /org-units/{id}/archive csv", "export", 1, request("GET", "/api/v1/org-units/{unit}/archive", year="{year}")),
     Route("GET /org-units/{id}/archive xlsx", "export", 0.5, request("GET", "/api/v1/org-units/{unit}/archive", year="{year}", format="xlsx")),
+    Route("POST /exports csv job", "export", 1, export_job),
 ]
 # fmt: on
 
@@ -137,7 +181,7 @@ class Stats:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     statuses: dict[str, Counter[str]] = field(default_factory=dict)
     lag: list[float] = field(default_factory=list)  # how late each request started
-    rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB)
+    rss: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # (seconds, MB)
 
     def record(self, route: str, outcome: str, seconds: float) -> None:
         self.latencies.setdefault(route, []).append(seconds)
@@ -188,6 +232,8 @@ async def _one(
         outcome = str((await route.call(client, data, random.Random(seed))).status_code)
     except httpx.TransportError as exc:
         outcome = type(exc).__name__
+    except JobFailed as exc:
+        outcome = str(exc)
     stats.record(route.name, outcome, time.perf_counter() - started)
 
 
@@ -220,19 +266,27 @@ async def _drive(
     await asyncio.gather(*in_flight)
 
 
-async def _sample(pid: int, every: float, stats: Stats, stop: asyncio.Event) -> None:
+async def _sample(
+    procs: dict[str, subprocess.Popen[bytes]], every: float, stats: Stats, stop: asyncio.Event
+) -> None:
     start = time.perf_counter()
     last_print = -60.0
     while not stop.is_set():
         elapsed = time.perf_counter() - start
-        rss, _peak = _memory(pid)
-        stats.rss.append((elapsed, rss))
+        for name, proc in procs.items():
+            if proc.poll() is None:  # an exited process has no RSS to read
+                stats.rss.setdefault(name, []).append((elapsed, _memory(proc.pid)[0]))
         if elapsed - last_print >= 60:
             last_print = elapsed
             done = sum(len(v) for v in stats.latencies.values())
+            rss = ", ".join(
+                f"{name} {stats.rss[name][-1][1]:6.1f} MB"
+                if proc.poll() is None
+                else f"{name} exited"
+                for name, proc in procs.items()
+            )
             print(
-                f"  {elapsed / 60:5.1f} min: RSS {rss:6.1f} MB, {done} answered, "
-                f"{stats.failures()} failed",
+                f"  {elapsed / 60:5.1f} min: RSS {rss}; {done} answered, {stats.failures()} failed",
                 flush=True,
             )
         with contextlib.suppress(TimeoutError):
@@ -284,29 +338,38 @@ def _report(stats: Stats, args: argparse.Namespace, wall: float) -> bool:
     failures = stats.failures()
     print(f"errors (5xx or no answer): {failures} -> {'FAIL' if failures else 'ok'}")
 
-    print("server RSS over time (MB):")
-    step = max(1, len(stats.rss) // 30)
-    print("  " + ", ".join(f"{t / 60:.1f} min {mb:.1f}" for t, mb in stats.rss[::step]))
-    window = [p for p in stats.rss if p[0] >= wall / 3]
+    flat = [_memory_verdict(name, points, wall, args) for name, points in stats.rss.items()]
+    return all(flat) and not failures
+
+
+def _memory_verdict(
+    name: str, points: list[tuple[float, float]], wall: float, args: argparse.Namespace
+) -> bool:
+    print(f"{name} RSS over time (MB):")
+    step = max(1, len(points) // 30)
+    print("  " + ", ".join(f"{t / 60:.1f} min {mb:.1f}" for t, mb in points[::step]))
+    window = [p for p in points if p[0] >= wall / 3]
     if len(window) < 3:
-        print("memory: too few samples for a verdict")
-        return not failures
+        print(f"{name} memory: too few samples for a verdict")
+        return True
     slope = _slope_mb_per_hour(window)
     growth = slope * (window[-1][0] - window[0][0]) / 3600
     # RSS moves in steps (allocator arenas, pages): below FLAT_STEP_MB over the window a short
     # run cannot tell a slope from a step.
     flat = slope <= args.flat_mb_per_hour or growth <= FLAT_STEP_MB
     print(
-        f"memory over the last two thirds ({window[0][0] / 60:.1f}-{window[-1][0] / 60:.1f} min): "
+        f"{name} memory over the last two thirds ({window[0][0] / 60:.1f}-{window[-1][0] / 60:.1f} min): "
         f"{window[0][1]:.1f} -> {window[-1][1]:.1f} MB, min {min(p[1] for p in window):.1f}, "
         f"max {max(p[1] for p in window):.1f}; slope {slope:+.1f} MB/h, fitted growth "
         f"{growth:+.1f} MB (flat: under {args.flat_mb_per_hour} MB/h or {FLAT_STEP_MB} MB) "
         f"-> {'flat' if flat else 'GROWING'}"
     )
-    return flat and not failures
+    return flat
 
 
-async def _soak(base: str, pid: int, data: Data, args: argparse.Namespace) -> tuple[Stats, float]:
+async def _soak(
+    base: str, procs: dict[str, subprocess.Popen[bytes]], data: Data, args: argparse.Namespace
+) -> tuple[Stats, float]:
     stats = Stats()
     # An idle connection is dropped before uvicorn's keep-alive timeout (5 s) closes it: a
     # request sent on it just as the server closes it would fail on the client's side.
@@ -317,7 +380,7 @@ async def _soak(base: str, pid: int, data: Data, args: argparse.Namespace) -> tu
     ) as client:
         stop = asyncio.Event()
         helpers = [
-            asyncio.create_task(_sample(pid, args.sample_seconds, stats, stop)),
+            asyncio.create_task(_sample(procs, args.sample_seconds, stats, stop)),
             asyncio.create_task(_refresh_token(client, base, stop)),
         ]
         started = time.perf_counter()
@@ -329,33 +392,62 @@ async def _soak(base: str, pid: int, data: Data, args: argparse.Namespace) -> tu
     return stats, wall
 
 
+def _start_export_worker(url: str, app_dir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`python -m app.cli export-worker` with the server's environment (`_start_server`)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "APP_ENV": "development",
+        "APP_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(app_dir),
+    }
+    argv = [sys.executable, "-m", "app.cli", "export-worker"]
+    return subprocess.Popen(argv, env=env, cwd=app_dir, stdout=log, stderr=log)
+
+
+def _error_lines(name: str, log: IO[bytes]) -> int:
+    log.seek(0)
+    errors = [line for line in log if b'"level": "error"' in line]
+    print(f"{name} log: {len(errors)} error lines")
+    for line in errors[:3]:
+        print("  " + line.decode(errors="replace")[:300])
+    return len(errors)
+
+
 async def run(url: str, args: argparse.Namespace) -> bool:
     data = await _data(url)
-    # The soak measures the service, not the per-user write limit.
+    # The soak measures the service, not the per-user write limit nor the active export jobs'.
     os.environ.setdefault("APP_RATE_LIMIT__WRITES_PER_MINUTE", "1000000")
+    os.environ.setdefault("APP_EXPORTS__MAX_ACTIVE_PER_USER", "100")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    with tempfile.NamedTemporaryFile(prefix="bench-soak-server-", suffix=".log") as log:
-        server = _start_server(url, port, args.app_dir.resolve(), log)
+    app_dir = args.app_dir.resolve()
+    with (
+        tempfile.NamedTemporaryFile(prefix="bench-soak-server-", suffix=".log") as log,
+        tempfile.NamedTemporaryFile(prefix="bench-soak-export-worker-", suffix=".log") as wlog,
+    ):
+        server = _start_server(url, port, app_dir, log)
+        worker = _start_export_worker(url, app_dir, wlog)
         try:
             await _wait_ready(base)
             print(
-                f"server pid {server.pid} ({args.app_dir}); {len(data.cadres)} cadres sampled, "
-                f"{len(data.units)} small units; {args.minutes} min at {args.rate} requests/s; "
+                f"server pid {server.pid}, export worker pid {worker.pid} ({args.app_dir}); "
+                f"{len(data.cadres)} cadres sampled, {len(data.units)} small units; "
+                f"{args.minutes} min at {args.rate} requests/s; "
                 f"load average {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
-            stats, wall = await _soak(base, server.pid, data, args)
+            procs = {"server": server, "export worker": worker}
+            stats, wall = await _soak(base, procs, data, args)
         finally:
+            worker.send_signal(signal.SIGTERM)
             server.terminate()
+            worker_exit = worker.wait(timeout=60)
             server.wait(timeout=60)
         ok = _report(stats, args, wall)
-        log.seek(0)
-        errors = [line for line in log if b'"level": "error"' in line]
-        print(f"server log: {len(errors)} error lines")
-        for line in errors[:3]:
-            print("  " + line.decode(errors="replace")[:300])
-    return ok and not errors
+        print(f"export worker: exit code {worker_exit} after SIGTERM")
+        errors = _error_lines("server", log) + _error_lines("export worker", wlog)
+    return ok and not errors and worker_exit == 0
 
 
 def main() -> None:
