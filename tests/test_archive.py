@@ -1,11 +1,15 @@
 """The training archive (培训档案): JSON, CSV for Excel, and XLSX."""
 
 import io
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
+import pytest
 from openpyxl import load_workbook
 
+from app.archive import unit_export
 from tests.factories import API, create_cadre, create_log, create_org_unit, create_session
 
 
@@ -208,3 +212,38 @@ async def test_archive_assessments_show_the_annual_figures_and_the_override(
         for name in ("status", "centralised_days", "centralised_hours", "counted_hours")
     ] == ["not_met", 11, 84, 84]
     assert got["annual_credited_hours"] == 144
+
+
+async def _records(count: int) -> AsyncIterator[list[Any]]:
+    for n in range(count):
+        yield [f"r{n}"] + [None] * (len(unit_export.COLUMNS) - 1)
+
+
+@pytest.mark.parametrize(
+    ("records", "sheet_rows", "sheets"),
+    [
+        (0, 3, [("2026", 0)]),
+        (3, 3, [("2026", 3)]),  # exactly full: no empty second sheet
+        (4, 3, [("2026", 3), ("2026 (2)", 1)]),
+        (7, 3, [("2026", 3), ("2026 (2)", 3), ("2026 (3)", 1)]),
+        (5, 1, [("2026", 1)] + [(f"2026 ({n})", 1) for n in range(2, 6)]),
+    ],
+)
+async def test_an_xlsx_export_flows_over_into_further_sheets(
+    records: int, sheet_rows: int, sheets: list[tuple[str, int]]
+) -> None:
+    """An Excel sheet holds 1,048,576 rows; a province's year has more. Every sheet has its
+    header, and the records keep their order across sheets."""
+    body = b"".join(
+        [c async for c in unit_export.encode_xlsx(_records(records), 2026, sheet_rows=sheet_rows)]
+    )
+    book = load_workbook(io.BytesIO(body), read_only=True)
+    found, read = [], []
+    for sheet in book.worksheets:
+        header, *rows = sheet.iter_rows(values_only=True)
+        assert list(header) == list(unit_export.COLUMNS)
+        found.append((sheet.title, len(rows)))
+        read += [row[0] for row in rows]
+    assert found == sheets
+    assert read == [f"r{n}" for n in range(records)]
+    assert unit_export.SHEET_ROWS + 1 == 1_048_576

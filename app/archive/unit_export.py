@@ -82,17 +82,59 @@ async def encode_csv(records: AsyncIterator[list[Any]]) -> AsyncIterator[bytes]:
         yield "".join(buffer).encode()
 
 
-async def encode_xlsx(records: AsyncIterator[list[Any]], year: int) -> AsyncIterator[bytes]:
+# An Excel sheet holds 1,048,576 rows: the header and this many records. A larger export goes on
+# over further sheets ("2026", "2026 (2)", ...), each with its own header.
+SHEET_ROWS = 1_048_575
+
+
+class _Workbook:
+    """openpyxl's write-only workbook, whose rows flow over into a new sheet when one is full."""
+
+    def __init__(self, year: int, sheet_rows: int) -> None:
+        from openpyxl import Workbook
+
+        self.book = Workbook(write_only=True)
+        self.year = year
+        self.sheet_rows = sheet_rows
+        self.sheets: list[Any] = []
+        self._new_sheet()
+
+    def _new_sheet(self) -> None:
+        number = len(self.sheets) + 1
+        title = f"{self.year}" if number == 1 else f"{self.year} ({number})"
+        sheet = self.book.create_sheet(title=title)
+        sheet.append(list(COLUMNS))
+        self.sheets.append(sheet)
+        self.filled = 0
+
+    def append(self, rows: list[list[Any]]) -> None:
+        for row in rows:
+            if self.filled == self.sheet_rows:
+                self._new_sheet()
+            self.sheets[-1].append(row)
+            self.filled += 1
+
+    def discard(self) -> None:
+        """Close write-only sheets whose rows failed, and delete their temporary files: left to
+        the garbage collector, a row writer fails on its closed file ("Exception ignored")."""
+        for sheet in self.sheets:
+            writer = getattr(sheet, "_writer", None)
+            with contextlib.suppress(Exception):
+                sheet.close()
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.cleanup()
+
+
+async def encode_xlsx(
+    records: AsyncIterator[list[Any]], year: int, *, sheet_rows: int = SHEET_ROWS
+) -> AsyncIterator[bytes]:
     """openpyxl's write-only mode keeps rows on disk; the finished file is read in chunks.
 
     openpyxl is synchronous: rows are appended `CHUNK_ROWS` at a time, and the file saved and
     read, in a worker thread, so the event loop serves other requests meanwhile (one thread at
     a time touches the workbook)."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=f"{year}")
-    sheet.append(list(COLUMNS))
+    workbook = _Workbook(year, sheet_rows)
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
@@ -101,34 +143,18 @@ async def encode_xlsx(records: AsyncIterator[list[Any]], year: int) -> AsyncIter
             async for row in records:
                 batch.append([formats.cell(v) if isinstance(v, str) else v for v in row])
                 if len(batch) >= CHUNK_ROWS:
-                    await asyncio.to_thread(_append, sheet, batch)
+                    await asyncio.to_thread(workbook.append, batch)
                     batch = []
-            await asyncio.to_thread(_append, sheet, batch)
+            await asyncio.to_thread(workbook.append, batch)
         except BaseException:
-            _discard(sheet)
+            workbook.discard()
             raise
-        await asyncio.to_thread(workbook.save, path)
+        await asyncio.to_thread(workbook.book.save, path)
         with open(path, "rb") as handle:  # noqa: ASYNC230 (a local temporary file)
             while chunk := await asyncio.to_thread(handle.read, 1 << 20):
                 yield chunk
     finally:
         os.unlink(path)
-
-
-def _append(sheet: Any, rows: list[list[Any]]) -> None:
-    for row in rows:
-        sheet.append(row)
-
-
-def _discard(sheet: Any) -> None:
-    """Close a write-only sheet whose rows failed, and delete its temporary file: left to the
-    garbage collector, its row writer fails on its closed file ("Exception ignored")."""
-    writer = getattr(sheet, "_writer", None)
-    with contextlib.suppress(Exception):
-        sheet.close()
-    if writer is not None:
-        with contextlib.suppress(Exception):
-            writer.cleanup()
 
 
 def encode(
