@@ -74,8 +74,7 @@ async def test_a_statement_timeout_before_the_first_byte_is_a_problem_not_a_cut_
     assert r.status_code == 503, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.headers["retry-after"]
-    # database_busy today; the DB-fault mapping names it query_timeout
-    assert r.json()["code"] in {"query_timeout", "database_busy"}
+    assert r.json()["code"] == "query_timeout"
 
 
 class _Gate:
