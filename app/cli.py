@@ -68,10 +68,10 @@ def prune() -> None:
     print(f"removed past their retention: {changes} change events, {keys} idempotency records")
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, fd: int | None = None) -> None:
     from app import serve
 
-    serve.serve(get_settings(), host, port)
+    serve.serve(get_settings(), host, port, fd)
 
 
 def webhook_worker() -> None:
@@ -110,6 +110,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    server.add_argument(
+        "--fd",
+        type=int,
+        default=None,
+        help="serve on this inherited, already listening socket instead of --host/--port",
+    )
     sub.add_parser(
         "webhook-worker",
         help="deliver the change feed to the webhook subscriptions until SIGINT/SIGTERM",
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         create_admin(args.username)
         return
     if args.command == "serve":
-        serve(args.host, args.port)
+        serve(args.host, args.port, args.fd)
         return
     {
         "migrate": migrate,

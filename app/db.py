@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import ColumnElement, DateTime, MetaData, any_, bindparam, func, text
+from sqlalchemy import ColumnElement, DateTime, MetaData, any_, bindparam, event, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, declared
 
 from app.actor import Actor
 from app.config import Settings
-from app.errors import AppError
+from app.errors import AppError, DatabaseConnectError
 from app.ids import new_id
 
 # Constraint names are stable so integrity errors map to domain errors by name.
@@ -76,9 +76,16 @@ class VersionedMixin:
         return {"version_id_col": table.c.version, "eager_defaults": True}
 
 
+def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:  # refused, reset, unknown host, TimeoutError
+        raise DatabaseConnectError(f"{type(exc).__name__}: {exc}") from exc
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     db = settings.database
-    return create_async_engine(
+    engine = create_async_engine(
         settings.async_database_url,
         pool_size=db.pool_size,
         max_overflow=db.max_overflow,
@@ -97,6 +104,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
             }
         },
     )
+    # A socket error while connecting is the database being unreachable (a 503); an OSError
+    # anywhere else is not (app.errors.database_fault).
+    event.listen(engine.sync_engine, "do_connect", _connect)
+    return engine
 
 
 def create_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:

@@ -6,6 +6,7 @@ errors, Starlette's 404/405 and unexpected exceptions, as `application/problem+j
 """
 
 import re
+import socket
 from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -280,7 +281,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # response was being prepared, or wrapped in an exception group): still a 503 if it is one.
     fault = database_fault(exc)
     if fault is not None:
-        return _fault_answer(request, exc, fault)
+        return fault_answer(request, exc, fault)
     log.exception("unhandled_error", exc_type=type(exc).__name__)
     return problem_response(
         request,
@@ -350,9 +351,23 @@ _UNAVAILABLE_CLASSES = ("08", "53", "58")
 _UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "57P04", "57P05", "25P03"}
 _QUERY_TIMEOUT = "57014"  # statement timeout (or a cancel)
 _LOCK_TIMEOUT = "55P03"
-# Raised by the driver itself, with no SQLSTATE: a connection that is closed or broke in the
-# middle of a message (InternalClientError at COMMIT), refused or timed out (OSError).
-_CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+# Raised by the driver itself, with no SQLSTATE: a connection that broke in the middle of a
+# message (InternalClientError at COMMIT). Its InterfaceError counts only when it says the
+# connection is closed: the same class is raised for a client's value the driver cannot encode
+# (DataError, a 422) and for a session used by two tasks at once (a bug, a 500).
+_CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
+_CONNECTION_CLOSED = "connection is closed"
+# A value of the request the driver refused before sending it ("invalid input for query
+# argument $1 ... out of int32 range"). Not asyncpg.DataError, which is SQLSTATE class 22.
+_CLIENT_DATA_ERROR = asyncpg.exceptions._base.DataError
+
+
+class DatabaseConnectError(Exception):
+    """Opening a connection to PostgreSQL failed at the socket: refused, reset, an unknown
+    host, a timeout. app.db's engine raises it in place of the bare OSError, so that an
+    OSError of anything else (a missing temporary directory, a full disk) is never taken for
+    the database being down."""
+
 
 # Transient conflicts between transactions: retrying the request is the answer, not a 500.
 _RETRY_CONFLICT = {"40P01", "40001"}  # deadlock detected, serialization failure
@@ -399,14 +414,30 @@ def database_fault(exc: BaseException) -> AppError | None:
         return DatabaseBusy()
     if state is not None and (state in _UNAVAILABLE_STATES or state[:2] in _UNAVAILABLE_CLASSES):
         return DatabaseUnavailable()
-    for current in _causes(exc):
+    causes = list(_causes(exc))
+    from_driver = any(isinstance(c, (DBAPIError, *_CONNECTION_ERRORS)) for c in causes)
+    for current in causes:
         if isinstance(current, SQLAlchemyTimeoutError):
             return DatabaseUnavailable("Every database connection is in use; retry later.")
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return DatabaseUnavailable()
-        if isinstance(current, (*_CONNECTION_ERRORS, OperationalError, InterfaceError)):
+        if isinstance(current, (DatabaseConnectError, asyncpg.InternalClientError)):
+            return DatabaseUnavailable()
+        if isinstance(current, asyncpg.InterfaceError | InterfaceError) and (
+            _CONNECTION_CLOSED in str(current)
+        ):
+            return DatabaseUnavailable()
+        if isinstance(current, OperationalError):
+            return DatabaseUnavailable()
+        # A socket error the driver met on a connection it had (its own exception wraps it).
+        if from_driver and isinstance(current, ConnectionError | socket.gaierror):
             return DatabaseUnavailable()
     return None
+
+
+def client_data_error(exc: BaseException) -> bool:
+    """Whether the driver refused a value of the request before sending it."""
+    return any(isinstance(c, _CLIENT_DATA_ERROR) for c in _causes(exc))
 
 
 DEFAULT_RETRY_AFTER_SECONDS = 5
@@ -420,7 +451,8 @@ def retry_after_seconds(request: Request) -> int:
     return int(getattr(database, "retry_after_seconds", DEFAULT_RETRY_AFTER_SECONDS))
 
 
-def _fault_answer(request: Request, exc: BaseException, fault: AppError) -> JSONResponse:
+def fault_answer(request: Request, exc: BaseException, fault: AppError) -> JSONResponse:
+    """The 503 of `fault`, with Retry-After, logged with what caused it."""
     log.error(
         "database_fault",
         code=fault.code,
@@ -453,7 +485,7 @@ async def database_error_answer(request: Request, exc: Exception) -> JSONRespons
             title=StaleWrite.title,
             headers={"Retry-After": "1"},
         )
-    if state is not None and state.startswith("22"):
+    if (state is not None and state.startswith("22")) or client_data_error(exc):
         # A data exception the input caused (an invalid byte, a value out of range) that no
         # earlier check caught: the input is refused, nothing changed.
         log.warning("data_exception", sqlstate=state)
@@ -465,7 +497,7 @@ async def database_error_answer(request: Request, exc: Exception) -> JSONRespons
         )
     fault = database_fault(exc)
     if fault is not None:
-        return _fault_answer(request, exc, fault)
+        return fault_answer(request, exc, fault)
     return await _unexpected_error(request, exc)
 
 
@@ -478,7 +510,7 @@ def install_error_handlers(app: FastAPI) -> None:
     # The pool gave no connection within its timeout.
     app.add_exception_handler(SQLAlchemyTimeoutError, database_error_answer)
     # Raised by asyncpg itself where SQLAlchemy does not wrap it (connecting, COPY).
-    for raw in (asyncpg.PostgresError, *_CONNECTION_ERRORS):
+    for raw in (asyncpg.PostgresError, *_CONNECTION_ERRORS, DatabaseConnectError):
         app.add_exception_handler(raw, database_error_answer)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

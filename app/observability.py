@@ -22,7 +22,10 @@ from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import database_fault, fault_answer
 
 REQUEST_ID_HEADER = "x-request-id"
 CLIENT_REQUEST_ID_HEADER = "x-client-request-id"
@@ -181,12 +184,20 @@ class RequestContextMiddleware:
         )
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             # Unhandled errors (including a failed commit after the endpoint returned) become a
             # problem+json 500 here, inside this middleware, so they still carry the request id.
-            log.exception("unhandled_error")
             if response_started:
+                log.exception("unhandled_error")
                 raise
+            # What escaped every handler (a fault wrapped in an exception group, or raised
+            # outside the routes' reach) is still a 503 with Retry-After if the database's.
+            fault = database_fault(exc)
+            if fault is not None:
+                answer = fault_answer(Request(scope), exc, fault)
+                await answer(scope, receive, send_with_id)
+                return
+            log.exception("unhandled_error")
             await _send_internal_error(send_with_id, request_id, scope.get("path", ""))
         finally:
             elapsed = time.perf_counter() - started

@@ -15,6 +15,7 @@ still in flight.
 """
 
 import signal
+import socket
 import time
 from types import FrameType
 
@@ -92,10 +93,14 @@ _DETAIL = {
 }
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, fd: int | None = None) -> None:
+    """Serve on host:port, or on the listening socket inherited as file descriptor `fd`
+    (socket activation; the tests hand over a socket they bound, so no other process can take
+    its port between choosing and binding it)."""
     from app.main import create_app
 
     app = create_app(settings)
     config = uvicorn_config(app, settings, host, port)
     server = DrainingServer(config, app, settings.server.drain_seconds)
-    server.run()
+    # socket(fileno=) learns the family from the descriptor (uvicorn's own --fd assumes Unix).
+    server.run(sockets=None if fd is None else [socket.socket(fileno=fd)])

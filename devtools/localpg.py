@@ -22,7 +22,9 @@ permission problems), and trusts every loopback connection: it is a dev/test
 cluster, never expose it. PostgreSQL refuses to run as root, so as root the
 server tools run as the OS user ``postgres`` via ``runuser``; when that user
 cannot reach the requested data dir (e.g. a checkout under /root) the cluster
-lives in /var/tmp/cadre-training-<hash of the path> instead; parent folders are
+lives in /var/tmp/cadre-training-<hash of the path> instead (an ephemeral one in
+/var/tmp/cadre-training-ephemeral-<hash>, whose leftovers of killed runs the next
+ephemeral start removes once their postmaster is gone); parent folders are
 never chmodded (pgserver's binaries get the same treatment: copied to /var/tmp
 when that user cannot reach the venv). Where no ``postgres`` user exists (no
 PostgreSQL package installed), the system user ``cadre-pg`` is created for this.
@@ -46,10 +48,12 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -83,6 +87,13 @@ LOG_FILE = "localpg.log"
 # World-writable: see _safe_shared_dir for why that is safe here.
 FALLBACK_ROOT = Path("/var/tmp")  # noqa: S108
 FALLBACK_PREFIX = "cadre-training-"
+# An ephemeral cluster's fallback dir, and beside it its lock file (`<dir>.lock`), which the
+# process that owns the cluster holds locked (flock) until it stops the cluster. The kernel
+# drops the lock when that process dies, even by SIGKILL, whose atexit never runs: a dir
+# whose lock is free and whose postmaster is gone is a leftover, removed at the next start
+# of an ephemeral cluster (remove_stale_ephemeral).
+EPHEMERAL_PREFIX = f"{FALLBACK_PREFIX}ephemeral-"
+_EPHEMERAL_NAME = re.compile(rf"{re.escape(EPHEMERAL_PREFIX)}[0-9a-f]{{10}}")
 
 _SERVER_TOOLS = ("initdb", "pg_ctl", "postgres")
 
@@ -322,6 +333,77 @@ def _read_postmaster_pid(data_dir: Path) -> tuple[int, int | None] | None:
     return pid, port
 
 
+def _lock_path(data_dir: Path) -> Path:
+    return data_dir.with_name(f"{data_dir.name}.lock")
+
+
+def _lock(data_dir: Path, *, wait: bool) -> int | None:
+    """The locked descriptor of `data_dir`'s lock file, or None when another process holds
+    it (`wait=False`). Retries when the file was replaced while this waited for it."""
+    while True:
+        fd = os.open(
+            _lock_path(data_dir), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            if os.stat(_lock_path(data_dir), follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass  # removed by the one that held it: lock the new one
+        os.close(fd)
+
+
+def _unlock(data_dir: Path, fd: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _lock_path(data_dir).unlink()
+    os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_ephemeral(root: Path = FALLBACK_ROOT, keep: Path | None = None) -> list[Path]:
+    """Remove the ephemeral clusters under `root` that nobody owns any more (a test run
+    killed before its cleanup): only dirs named as this module names them, whose lock is
+    free, and whose postmaster.pid, if any, names no live process (any process at all, so a
+    postmaster still running is never touched). Returns what was removed."""
+    removed: list[Path] = []
+    for path in sorted(root.glob(f"{EPHEMERAL_PREFIX}*")):
+        if not _EPHEMERAL_NAME.fullmatch(path.name) or path == keep:
+            continue
+        if path.is_symlink() or not path.is_dir():
+            continue
+        fd = _lock(path, wait=False)
+        if fd is None:
+            continue  # its owner runs
+        try:
+            found = _read_postmaster_pid(path)
+            if found is not None and _pid_alive(found[0]):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path)
+        finally:
+            if path.exists():
+                os.close(fd)
+            else:
+                _unlock(path, fd)
+    for path in removed:
+        _note(f"removed the stale ephemeral cluster {path}")
+    return removed
+
+
 def _postmaster_alive(pid: int, data_dir: Path) -> bool:
     """Whether `pid` is a live postmaster of `data_dir`.
 
@@ -390,6 +472,8 @@ class LocalPostgres:
         self._data_dir: Path | None = None
         self._resolved = False
         self._atexit_pid: int | None = None
+        #: The locked lock file of an ephemeral cluster in FALLBACK_ROOT (see EPHEMERAL_PREFIX).
+        self._lock_fd: int | None = None
         #: True once start() launched the server (not when it already ran).
         self.started = False
 
@@ -436,6 +520,7 @@ class LocalPostgres:
                 return self.url
             self._stop_server()  # a leftover of a killed test run: start afresh
         if self.ephemeral:
+            self._claim_fallback_dir(data)
             self._wipe()
         self._prepare_dir(data)
         if not (data / "PG_VERSION").exists():
@@ -462,7 +547,18 @@ class LocalPostgres:
             self._stop_server()
         if self.ephemeral and data.exists():
             shutil.rmtree(data, ignore_errors=True)
+        if self._lock_fd is not None and not data.exists():
+            _unlock(data, self._lock_fd)
+            self._lock_fd = None
         self.started = False
+
+    def _claim_fallback_dir(self, data: Path) -> None:
+        """An ephemeral cluster in FALLBACK_ROOT: lock its dir for this process's lifetime
+        (before the dir exists), then remove the leftovers of killed runs."""
+        if data.parent != FALLBACK_ROOT or self._lock_fd is not None:
+            return
+        self._lock_fd = _lock(data, wait=True)
+        remove_stale_ephemeral(FALLBACK_ROOT, keep=data)
 
     def remove(self) -> None:
         """Stop the server and delete the cluster (wherever it really lives)."""
@@ -536,7 +632,8 @@ class LocalPostgres:
             data.parent.mkdir(parents=True, exist_ok=True)
             if not _user_can_reach(self._os_user, data.parent):
                 digest = hashlib.sha256(str(data).encode()).hexdigest()[:10]
-                fallback = FALLBACK_ROOT / f"{FALLBACK_PREFIX}{digest}"
+                prefix = EPHEMERAL_PREFIX if self.ephemeral else FALLBACK_PREFIX
+                fallback = FALLBACK_ROOT / f"{prefix}{digest}"
                 _note(
                     f"OS user {self._os_user!r} cannot reach {data.parent}; "
                     f"the cluster for {data} lives in {fallback} instead"

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import hashlib
 import os
-import subprocess
 import threading
 from collections.abc import AsyncIterator, Iterator
 from ipaddress import ip_network
@@ -43,6 +42,7 @@ from tests.conftest import (
     empty_tables,
 )
 from tests.factories import API
+from tests.live_server import serving_process
 
 TOKEN = f"{API}/auth/token"
 REPO = Path(__file__).resolve().parent.parent
@@ -227,18 +227,10 @@ def test_random_secrets_are_accepted() -> None:
 # --- Low: X-Forwarded-For only from trusted proxies; machine clients lock out ---------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(settings: Settings) -> Iterator[str]:
-    """The API served as `make run` serves it (devtools.run.server_argv), a token limit of 3."""
-    port = _free_port()
+    """The API served as `make run` serves it (devtools.run.server_argv), a token limit of 3,
+    on a socket bound beforehand (`--fd` overrides the port)."""
     env = {
         **os.environ,
         "APP_ENV": "test",
@@ -246,12 +238,11 @@ def served(settings: Settings) -> Iterator[str]:
         "APP_RATE_LIMIT__TOKEN_PER_MINUTE": "3",
         "APP_LOG_LEVEL": "WARNING",
     }
-    proc = subprocess.Popen(run.server_argv(port), env=env, cwd=REPO)
-    try:
-        if not run._wait_until_listening(proc, port, timeout=60):
+    with serving_process(run.server_argv(0), env, REPO) as (proc, base):
+        # The socket listens already: this waits until the server answers on it.
+        if httpx.get(f"{base}/health/live", timeout=60).status_code != 200:
             raise RuntimeError("uvicorn did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
+        yield base
         proc.terminate()
         proc.wait(timeout=20)
 

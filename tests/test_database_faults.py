@@ -5,17 +5,27 @@ Each test runs an application of its own (its own engine and pool, its own setti
 the suite's PostgreSQL, with committed writes; the tables are emptied afterwards. The restart of
 PostgreSQL itself under load is tests/test_database_restart.py."""
 
-from collections.abc import AsyncIterator
+import asyncio
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from fastapi import Request
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import DatabaseSettings, Settings
+from app.db import create_engine
 from app.enums import Role
+from app.errors import DatabaseConnectError, DatabaseUnavailable, database_fault
 from app.main import create_app
 from tests.conftest import add_user, bearer, empty_tables
 from tests.factories import API, create_org_unit, unique
@@ -185,3 +195,137 @@ async def test_a_connection_lost_at_commit_is_503_and_nothing_is_written(
         await _run(engine, _DROP_TRIGGER)
         r = await client.post(f"{API}/org-units", json=body, headers=headers)
         assert r.status_code == 201, r.text
+
+
+async def test_a_file_system_error_is_a_500_not_database_unavailable(
+    settings: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """An OSError of anything but the database (here the XLSX export's temporary file, in a
+    directory that does not exist) answered 503 `database_unavailable` with Retry-After: an
+    endless retry-later while /health/ready said 200."""
+    async with own_app(settings, engine) as (client, _):
+        unit = await create_org_unit(client)
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+        r = await client.get(
+            f"{API}/org-units/{unit['id']}/archive", params={"year": 2025, "format": "xlsx"}
+        )
+        assert_problem(r, 500, "internal_error")
+        assert "retry-after" not in r.headers
+
+
+async def test_a_database_that_refuses_connections_is_database_unavailable(
+    settings: Settings,
+) -> None:
+    """The engine's connect turns the socket's error into one the answer recognises; other
+    OSErrors are not the database's."""
+    with socket.socket() as closed:  # bound, never listening: a connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/cadre"
+        refused = create_engine(settings.model_copy(update={"database_url": url}))
+        try:
+            with pytest.raises(DatabaseConnectError) as caught:
+                async with refused.connect():
+                    pass
+        finally:
+            await refused.dispose()
+    assert isinstance(caught.value.__cause__, OSError)
+    assert isinstance(database_fault(caught.value), DatabaseUnavailable)
+    assert database_fault(FileNotFoundError(2, "No such file or directory")) is None
+    assert database_fault(TimeoutError()) is None
+
+
+def _raising(exc: Exception) -> Callable[[Request], Awaitable[None]]:
+    async def route(_: Request) -> None:
+        raise exc
+
+    return route
+
+
+_OUT_OF_RANGE = "invalid input for query argument $1: 1099511627776 (value out of int32 range)"
+
+
+async def test_a_value_the_driver_cannot_encode_is_a_422_not_database_unavailable(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """asyncpg's client-side DataError (`asyncpg.exceptions._base.DataError`) is an
+    InterfaceError: it was answered 503 `database_unavailable`, an endless retry-later for the
+    client's own value. The bind path of today's driver raises the SQLSTATE 22000 DataError
+    for the same mistake; both are the client's 422."""
+    client_side = asyncpg.exceptions._base.DataError(_OUT_OF_RANGE)
+    assert database_fault(client_side) is None
+    async with engine.connect() as conn:
+        with pytest.raises(DBAPIError) as bind:
+            await conn.execute(text("SELECT CAST(:n AS int4)"), {"n": 2**40})
+        await conn.rollback()
+    assert database_fault(bind.value) is None
+    app = create_app(settings)
+    for name, exc in (("client-side", client_side), ("bind", bind.value)):
+        app.add_api_route(f"/test-driver-data-error/{name}", _raising(exc))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+    ) as client:
+        for name in ("client-side", "bind"):
+            r = await client.get(f"/test-driver-data-error/{name}")
+            assert_problem(r, 422, "validation_failed")
+
+
+async def test_a_connection_used_by_two_tasks_at_once_is_a_bug_not_database_unavailable(
+    engine: AsyncEngine,
+) -> None:
+    """ "cannot perform operation: another operation is in progress" is an InterfaceError too:
+    a connection shared between tasks, our bug, which must stay a 500. (SQLAlchemy's adapter
+    queues its own calls, so the driver's connection is used directly.)"""
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        results = await asyncio.gather(
+            raw.fetch("SELECT pg_sleep(0.2)"), raw.fetch("SELECT 1"), return_exceptions=True
+        )
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert errors
+    assert "another operation is in progress" in str(errors[0])
+    assert database_fault(errors[0]) is None
+
+
+_REFUSED = OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "Connection refused"))
+
+
+class _FailsOutsideTheHandlers:
+    """Between the request-context middleware and the handlers: what it raises reaches no
+    exception handler of the application."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/test-outside/fault":
+            raise _REFUSED
+        if scope["type"] == "http" and scope["path"] == "/test-outside/bug":
+            raise RuntimeError("a bug")
+        await self.app(scope, receive, send)
+
+
+async def test_a_fault_that_escapes_the_handlers_is_still_503(settings: Settings) -> None:
+    """The request-context middleware answered its own 500 for whatever passed the handlers,
+    so the last-resort mapping never ran: an exception group holding an OperationalError, or
+    one raised outside the handlers' reach, answered 500 without Retry-After."""
+    app = create_app(
+        settings.model_copy(update={"database": DatabaseSettings(retry_after_seconds=RETRY_AFTER)})
+    )
+
+    async def grouped(_: Request) -> None:
+        raise ExceptionGroup("tasks", [_REFUSED])
+
+    app.add_api_route("/test-outside/group", grouped)
+    app.user_middleware.append(Middleware(_FailsOutsideTheHandlers))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+    ) as client:
+        for path in ("/test-outside/group", "/test-outside/fault"):
+            r = await client.get(path)
+            assert_retry_later(r, "database_unavailable")
+            assert r.headers["x-request-id"]
+        r = await client.get("/test-outside/bug")
+        assert_problem(r, 500, "internal_error")
+        assert "retry-after" not in r.headers

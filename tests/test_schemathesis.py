@@ -51,7 +51,6 @@ SEMANTIC_CODES = {
     "assessment.override_not_needed",
     "cadre.post_type_required",
     "training_session.invalid_dates",
-    "user.binding_mismatch",  # a user's unit or cadre, against the stored role
 }
 
 

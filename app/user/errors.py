@@ -1,4 +1,11 @@
-from app.errors import BadRequest, Conflict, NotFound, Unauthorized, UnprocessableEntity
+from app.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    RuleViolation,
+    Unauthorized,
+    UnprocessableEntity,
+)
 
 
 class UserNotFound(NotFound):
@@ -16,7 +23,11 @@ class UserReferenceNotFound(UnprocessableEntity):
     title = "The user's org unit or cadre does not exist"
 
 
-class UserBindingMismatch(UnprocessableEntity):
+class UserBindingMismatch(RuleViolation):
+    """A change the stored role does not take (a unit for an auditor): a rule on the record
+    as it stands, a 409. A body that contradicts itself (a new role with the wrong binding)
+    is refused by the schema, a 422."""
+
     code = "user.binding_mismatch"
     title = "An org_admin names its unit and a cadre user its cadre; no other role names either"
 
