@@ -35,6 +35,7 @@ from app.main import create_app
 from tests.conftest import add_user, bearer
 from tests.factories import API, create_cadre, create_log, create_org_unit
 from tests.live_server import _free_port
+from tests.test_database_faults import assert_retry_later, locked, own_app
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = ExportSettings(heartbeat_seconds=0.2, lease_seconds=5, poll_interval_seconds=0.1)
@@ -155,6 +156,25 @@ async def test_a_failure_after_the_first_byte_aborts_the_connection(
                     pass
 
 
+async def test_a_database_fault_before_the_files_first_byte_is_503_not_a_cut_200(
+    settings: Settings, engine: AsyncEngine, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The file is read on a session of its own, after the job was checked: a fault there
+    (its query past the statement timeout) came after a 200 with `Content-Length` and no body.
+    Its first piece is read before answering, so the fault is still a 503 to retry."""
+    async with own_app(settings, engine, statement_timeout_ms=300) as (client, _):
+        unit = await _unit_with_cadres(client, cadres=1)
+        _, job = await _create(client, unit["id"])
+        await worker.work_once(maker, FAST)
+        url = f"{API}/exports/{job['id']}/file"
+        async with locked(engine, "export_chunk"):
+            r = await client.get(url)
+            assert_retry_later(r, "query_timeout")
+        r = await client.get(url)
+        assert r.status_code == 200, r.text
+        assert len(r.content) == int(r.headers["content-length"]) > 0
+
+
 # --- ranges ------------------------------------------------------------------------------------
 
 
@@ -177,6 +197,8 @@ async def test_a_failure_after_the_first_byte_aborts_the_connection(
         ("items=0-9", 100, None),
         ("bytes=-", 100, None),
         ("bytes=a-b", 100, None),
+        ("BYTES=0-1", 100, (0, 1)),  # the unit is case-insensitive (RFC 9110 §14.1)
+        ("Bytes=-10", 100, (90, 99)),
     ],
 )
 def test_byte_ranges(header: str | None, size: int, expected: object) -> None:
@@ -280,6 +302,43 @@ async def test_an_interrupted_download_resumes_byte_identical(
     assert (stale.status_code, stale.content) == (200, whole.content)
     several = await client.get(url, headers={"Range": "bytes=0-1,5-6"})
     assert (several.status_code, several.content) == (200, whole.content)
+
+
+async def test_the_file_route_answers_head_and_ignores_ranges_it_cannot_serve(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """HEAD gives the GET's headers; a Range or If-Range too long to read (60 ranges) gets the
+    whole file, not a 422 (RFC 9110 §14.2); the unit's case does not matter; a 206 has the
+    file's own content type, as documented."""
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=2)
+    _, job = await _create(client, unit["id"], format="xlsx")
+    await worker.work_once(maker, FAST)
+    url = f"{API}/exports/{job['id']}/file"
+    whole = await client.get(url)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+    head = await client.head(url)
+    assert (head.status_code, head.content) == (200, b"")
+    for name in ("content-length", "etag", "repr-digest", "accept-ranges", "content-type"):
+        assert head.headers[name] == whole.headers[name], name
+    head = await client.head(url, headers={"Range": "bytes=0-9"})
+    assert (head.status_code, head.headers["content-range"]) == (
+        206,
+        f"bytes 0-9/{len(whole.content)}",
+    )
+
+    many = "bytes=" + ",".join(f"{n * 10}-{n * 10 + 1}" for n in range(60))
+    assert len(many) > 200
+    for headers in ({"Range": many}, {"Range": "bytes=0-9", "If-Range": '"' + "x" * 300 + '"'}):
+        r = await client.get(url, headers=headers)
+        assert (r.status_code, r.content) == (200, whole.content), r.text
+
+    part = await client.get(url, headers={"Range": "BYTES=0-9"})
+    assert (part.status_code, part.content) == (206, whole.content[:10])
+    assert part.headers["content-type"] == xlsx
+    documented = create_app().openapi()["paths"]["/api/v1/exports/{export_id}/file"]["get"]
+    assert xlsx in documented["responses"]["206"]["content"]
 
 
 async def test_a_job_reports_its_progress_as_it_runs(
