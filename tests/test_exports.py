@@ -507,6 +507,35 @@ async def test_the_job_route_checks_what_the_direct_route_checks(
     assert (await client.get(f"{API}/exports/{uuid.uuid4()}")).status_code == 404
 
 
+async def test_a_retried_post_is_one_job_and_the_limit_holds_under_parallel_requests(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """`Idempotency-Key` as on any POST: a retry (after a 503 at COMMIT, say) answers the
+    first job, not a second one. Requests in parallel never get past the per-user limit."""
+    client = committed_client
+    unit = await create_org_unit(client)
+    body = {"org_unit_id": unit["id"], "year": 2024}
+    key = {"Idempotency-Key": "export-retry-1"}
+    first = await client.post(f"{API}/exports", json=body, headers=key)
+    again = await client.post(f"{API}/exports", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["location"] == first.headers["location"]
+
+    limit = ExportSettings().max_active_per_user
+    answers = await asyncio.gather(
+        *(client.post(f"{API}/exports", json=body) for _ in range(2 * limit))
+    )
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [202] * (limit - 1) + [429] * (limit + 1)
+    async with engine.connect() as conn:
+        active = await conn.scalar(
+            text("SELECT count(*) FROM export_job WHERE status IN ('queued', 'running')")
+        )
+    assert active == limit
+
+
 # --- leases ------------------------------------------------------------------------------------
 
 

@@ -43,6 +43,11 @@ async def own_page(
 
 
 async def active_count(db_session: AsyncSession, user_id: uuid.UUID) -> int:
+    """The user's queued and running jobs. Takes the user's advisory transaction lock first:
+    two requests of one user count and insert one after the other, so the limit holds under
+    races (the second one counts the first's job once that commits)."""
+    key = func.hashtextextended("export_job.active:" + str(user_id), 0)
+    await db_session.execute(select(func.pg_advisory_xact_lock(key)))
     stmt = select(func.count()).where(
         ExportJob.requested_by == user_id, ExportJob.status.in_(_OPEN)
     )

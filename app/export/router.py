@@ -25,11 +25,12 @@ from app.export.errors import (
 from app.export.models import ExportJob
 from app.export.schemas import ExportCreate, ExportRead
 from app.http import API_PREFIX, AppSettings, PrimedStreamingResponse, problems
+from app.idempotency.route import IdempotentRoute
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery
 from app.security import CurrentActor
 
-router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"])
+router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"], route_class=IdempotentRoute)
 
 
 class ExportPage(Page[ExportRead]):
@@ -60,7 +61,8 @@ async def create_export(
     rights and scope as the direct archive; the worker checks them again when it runs, and a
     requester who lost them meanwhile gets a failed job (`export.out_of_scope`). Poll the job
     at `Location` (its progress: `rows_done` of `rows_total`) until it has `succeeded`, then
-    download `file_url`. Jobs and files expire after `APP_EXPORTS__RETENTION_HOURS`."""
+    download `file_url`. Jobs and files expire after `APP_EXPORTS__RETENTION_HOURS`. Takes
+    `Idempotency-Key`: a retry with the same key gets the first answer, not a second job."""
     job = await service.create_export(db_session, body, actor, settings.exports)
     response.headers["Location"] = f"{API_PREFIX}/exports/{job.id}"
     return service.to_read(job)
