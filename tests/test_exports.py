@@ -382,7 +382,7 @@ async def test_jobs_and_files_expire(
     assert (await client.get(f"{API}/exports/{job['id']}")).json()["status"] == "expired"
     gone = await client.get(f"{API}/exports/{job['id']}/file")
     assert (gone.status_code, gone.json()["code"]) == (410, "export.expired")
-    assert await worker.prune(maker, datetime.now(UTC)) == 1
+    assert await worker.prune(maker, FAST, datetime.now(UTC)) == worker.Pruned(1, 0)
     async with engine.connect() as conn:
         chunks = await conn.scalar(
             select(text("count(*)"))
@@ -395,7 +395,33 @@ async def test_jobs_and_files_expire(
     _, _queued = await _create(client, unit["id"])
     later = datetime.now(UTC) + timedelta(hours=25)
     assert await worker.claim(maker, FAST, later) is None
-    assert await worker.prune(maker, later) == 1
+    assert await worker.prune(maker, FAST, later) == worker.Pruned(1, 0)
+
+
+async def test_expired_jobs_are_deleted_after_a_further_time(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An expired job stays (410, `status: expired`) for `purge_after_hours`; then the worker's
+    prune deletes its row, so the table does not grow without bound."""
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=1)
+    _, job = await _create(client, unit["id"])
+    await worker.work_once(maker, FAST)
+    expires = datetime.fromisoformat(
+        (await client.get(f"{API}/exports/{job['id']}")).json()["expires_at"]
+    )
+    purge_after = timedelta(hours=FAST.purge_after_hours)
+    assert await worker.prune(maker, FAST, expires + timedelta(seconds=1)) == worker.Pruned(1, 0)
+    just_before = expires + purge_after - timedelta(seconds=1)
+    assert await worker.prune(maker, FAST, just_before) == worker.Pruned(0, 0)
+    async with maker() as db_session:
+        assert await db_session.get(ExportJob, uuid.UUID(job["id"])) is not None
+    assert await worker.prune(maker, FAST, expires + purge_after + timedelta(seconds=1)) == (
+        worker.Pruned(0, 1)
+    )
+    r = await client.get(f"{API}/exports/{job['id']}")
+    assert (r.status_code, r.json()["code"]) == (404, "export.not_found")
+    assert (await client.get(f"{API}/exports")).json()["items"] == []
 
 
 # --- scope -------------------------------------------------------------------------------------

@@ -317,9 +317,22 @@ async def work_once(
     return job.id
 
 
-async def prune(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
+@dataclass(frozen=True)
+class Pruned:
+    expired: int
+    purged: int
+
+
+async def prune(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: ExportSettings, now: datetime
+) -> Pruned:
+    """Expire the jobs past their time (their files deleted), and delete the rows of the jobs
+    expired for longer than `APP_EXPORTS__PURGE_AFTER_HOURS`, so the table does not grow
+    without bound."""
     async with writing(sessionmaker) as db_session:
-        return await repository.expire(db_session, now)
+        expired = await repository.expire(db_session, now)
+        purge_before = now - timedelta(hours=settings.purge_after_hours)
+        return Pruned(expired, await repository.purge(db_session, purge_before))
 
 
 PRUNE_EVERY_SECONDS = 60.0
@@ -335,8 +348,8 @@ async def _run_until_stopped(
         job: _Job | None = None
         try:
             if time.monotonic() >= next_prune:
-                expired = await prune(sessionmaker, datetime.now(UTC))
-                log.info("exports_expired", jobs=expired)
+                pruned = await prune(sessionmaker, settings, datetime.now(UTC))
+                log.info("exports_pruned", expired=pruned.expired, purged=pruned.purged)
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             job = await claim(sessionmaker, settings, datetime.now(UTC))
             if job is not None:
