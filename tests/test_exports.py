@@ -593,6 +593,50 @@ async def test_two_workers_never_take_the_same_job_and_a_dead_ones_job_is_taken_
     assert hashlib.sha256(file.content).hexdigest() == final.sha256
 
 
+async def test_a_worker_whose_lease_ran_out_while_it_still_runs_stops_at_its_next_write(
+    committed_client: httpx.AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+) -> None:
+    """Interleaved: A runs; while it is between two rows its lease runs out (it stalled), B
+    takes the job over and finishes it; A resumes and loses the lease at its next write,
+    writing nothing more. B's file is whole and its checksum right. The heartbeat is far
+    apart, so A's next write is what notices, not a heartbeat."""
+    client = committed_client
+    config = FAST.model_copy(
+        update={"lease_seconds": 600, "heartbeat_seconds": 300, "progress_rows": 1}
+    )
+    unit = await _unit_with_cadres(client, cadres=4)
+    _, job = await _create(client, unit["id"])
+    a = await worker.claim(maker, config, datetime.now(UTC))
+    assert a is not None
+    seen: list[int] = []
+    b_jobs: list[Any] = []
+
+    async def a_stalls(rows: int) -> None:
+        seen.append(rows)
+        if rows != 1:
+            return
+        after_lease = datetime.now(UTC) + timedelta(seconds=config.lease_seconds + 1)
+        b = await worker.claim(maker, config, after_lease)
+        assert b is not None
+        assert b.id == a.id
+        await worker.run_job(maker, b, config)
+        b_jobs.append(b)
+        assert (await _job(engine, job["id"])).status == "succeeded"
+
+    await worker.run_job(maker, a, config, progress=a_stalls)
+    assert seen == [1]  # A wrote nothing after B took over
+    assert a.lost
+    assert not b_jobs[0].lost
+    final = await _job(engine, job["id"])
+    assert (final.status, final.attempts, final.rows_done) == ("succeeded", 2, 4)
+    file = await client.get(f"{API}/exports/{job['id']}/file")
+    direct = await client.get(f"{API}/org-units/{unit['id']}/archive", params={"year": 2024})
+    assert file.content == direct.content
+    assert hashlib.sha256(file.content).hexdigest() == final.sha256
+
+
 async def test_a_job_whose_workers_keep_dying_fails(
     committed_client: httpx.AsyncClient,
     maker: async_sessionmaker[AsyncSession],
@@ -673,10 +717,14 @@ async def test_a_killed_workers_job_is_taken_over_once_its_heartbeat_stops(
     settings: Settings,
     maker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """A real worker holds its job past the lease by heartbeat (no one else can take it); once
-    it is killed (SIGKILL: no hand-back), another worker takes the job over after the lease and
-    finishes it."""
-    lease = 4.0
+    """A real worker holds its job by heartbeat: its lease is pushed further while it runs,
+    and no one else can take the job. Once it is killed (SIGKILL: no hand-back), the lease
+    stays where the last heartbeat put it: no one takes the job before that instant, another
+    worker takes it over after it and finishes it.
+
+    No timing window: the lease (120 s) is far longer than any stall of the machine, and the
+    takeover is tried at instants chosen around the lease's end instead of waited for."""
+    lease = 120.0
     unit = await _unit_with_cadres(committed_client, cadres=2)
     _, job = await _create(committed_client, unit["id"])
     env = {
@@ -686,9 +734,9 @@ async def test_a_killed_workers_job_is_taken_over_once_its_heartbeat_stops(
         "APP_LOG_LEVEL": "WARNING",
         "APP_EXPORTS__POLL_INTERVAL_SECONDS": "0.1",
         "APP_EXPORTS__LEASE_SECONDS": str(lease),
-        "APP_EXPORTS__HEARTBEAT_SECONDS": "0.5",
+        "APP_EXPORTS__HEARTBEAT_SECONDS": "0.2",
     }
-    config = FAST.model_copy(update={"lease_seconds": lease})
+    config = FAST.model_copy(update={"lease_seconds": lease, "heartbeat_seconds": 0.2})
     async with _locked(engine, "study_log"):  # the job waits on the database, running
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -701,26 +749,38 @@ async def test_a_killed_workers_job_is_taken_over_once_its_heartbeat_stops(
             stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 30
-            while (await _job(engine, job["id"])).status != "running":
+            deadline = time.monotonic() + 60  # a hang guard only
+            while (claimed := await _job(engine, job["id"])).status != "running":
                 assert proc.returncode is None
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.1)
-            held_until = time.monotonic() + 2 * lease
-            while time.monotonic() < held_until:  # the heartbeat keeps the lease
+            first_lease = claimed.lease_expires_at
+            assert first_lease is not None
+            # The heartbeat renews the lease: it moves on, twice.
+            renewals: set[datetime] = set()
+            while len(renewals) < 2:
+                assert proc.returncode is None
+                assert time.monotonic() < deadline
+                until = (await _job(engine, job["id"])).lease_expires_at
+                assert until is not None
+                if until > first_lease:
+                    renewals.add(until)
                 assert await worker.claim(maker, config, datetime.now(UTC)) is None
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.1)
             proc.kill()
             await proc.wait()
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    assert (await _job(engine, job["id"])).status == "running"  # nobody handed it back
-    deadline = time.monotonic() + 30
-    while (successor := await worker.claim(maker, config, datetime.now(UTC))) is None:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.2)
+    dead = await _job(engine, job["id"])
+    assert dead.status == "running"  # nobody handed it back
+    held_until = dead.lease_expires_at
+    assert held_until is not None
+    assert held_until >= max(renewals)
+    assert await worker.claim(maker, config, held_until - timedelta(seconds=1)) is None
+    successor = await worker.claim(maker, config, held_until + timedelta(seconds=1))
+    assert successor is not None
     assert successor.id == uuid.UUID(job["id"])
     await worker.run_job(maker, successor, config)
     final = await _job(engine, job["id"])
