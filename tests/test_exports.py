@@ -711,6 +711,67 @@ async def test_the_worker_hands_its_job_back_on_sigterm(
     assert chunks == 0
 
 
+# A real export worker whose workbook save never ends (a province's XLSX takes a while to
+# save; here it waits for good): openpyxl's save is replaced in that process only, and says when
+# it has started.
+_SLOW_SAVE_WORKER = """
+import os, sys, threading
+from pathlib import Path
+from openpyxl.workbook.workbook import Workbook
+
+def save(self, filename):
+    Path(os.environ["SAVE_STARTED"]).touch()
+    threading.Event().wait()
+
+Workbook.save = save
+from app.cli import main
+main(["export-worker"])
+"""
+
+
+async def test_the_worker_stops_on_sigterm_while_a_thread_saves_a_workbook(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """SIGTERM while an XLSX is being saved in a thread (a thread cannot be cancelled): the
+    worker hands the job back and exits, without waiting for the save. The timeout is a hang
+    guard only: before, the process waited for the thread for good."""
+    unit = await _unit_with_cadres(committed_client, cadres=2)
+    _, job = await _create(committed_client, unit["id"], format="xlsx")
+    started = tmp_path / "save-started"
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.async_database_url,
+        "APP_ENV": "test",
+        "APP_LOG_LEVEL": "WARNING",
+        "APP_EXPORTS__POLL_INTERVAL_SECONDS": "0.1",
+        "SAVE_STARTED": str(started),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _SLOW_SAVE_WORKER,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60  # a hang guard only
+        while not started.exists():
+            assert proc.returncode is None
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert code == 0
+    back = await _job(engine, job["id"])
+    assert (back.status, back.lease_token, back.attempts) == ("queued", None, 0)
+
+
 async def test_a_killed_workers_job_is_taken_over_once_its_heartbeat_stops(
     committed_client: httpx.AsyncClient,
     engine: AsyncEngine,

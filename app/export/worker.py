@@ -4,7 +4,8 @@ A worker takes one job at a time (`FOR UPDATE SKIP LOCKED`: two workers never ta
 one) under a short lease, renewed by a heartbeat while the job runs: a worker that dies is
 replaced as soon as its lease runs out (`APP_EXPORTS__LEASE_SECONDS`), and the next one starts
 the job anew. On SIGTERM or SIGINT the job under way is stopped and handed back (queued again,
-lease cleared, its partial file deleted) within a few seconds.
+lease cleared, its partial file deleted) within a few seconds, even while a thread saves an
+XLSX: the save runs in a daemon thread the process does not wait for (app.archive.unit_export).
 
 The job runs with its requester's rights as they are when it runs: a requester deactivated, or
 no longer over the unit, gets a failed job. The rows are read in one read-only repeatable-read
