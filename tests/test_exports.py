@@ -307,8 +307,8 @@ async def test_an_interrupted_download_resumes_byte_identical(
 async def test_the_file_route_answers_head_and_ignores_ranges_it_cannot_serve(
     committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """HEAD gives the GET's headers; a Range or If-Range too long to read (60 ranges) gets the
-    whole file, not a 422 (RFC 9110 §14.2); the unit's case does not matter; a 206 has the
+    """HEAD gives the GET's headers; a long Range (60 ranges) or If-Range gets the whole file,
+    not a 422 (RFC 9110 §14.2); the unit's case does not matter; a 206 has the
     file's own content type, as documented."""
     client = committed_client
     unit = await _unit_with_cadres(client, cadres=2)

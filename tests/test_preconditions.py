@@ -164,8 +164,8 @@ def test_booleans_and_integers_of_request_bodies_are_strict(model: type[BaseMode
             wrong = [0, 1, "true", "false", "yes", "on"]
         elif types == {"integer"}:
             # In range, so that only the type can refuse them (a bound refuses "1" anyway).
-            value = _in_range(prop)
-            wrong = [True, str(value), f"{value}.0", value + 0.5]
+            low = _in_range(prop)
+            wrong = [True, str(low), f"{low}.0", low + 0.5]
         for value in wrong:
             with pytest.raises(ValidationError) as refused:
                 model.model_validate({name: value})
