@@ -187,6 +187,12 @@ class ExportSettings(BaseModel):
     retention_hours: int = Field(
         default=24, ge=1, le=24 * 90, description="A job and its file expire this long after it"
     )
+    purge_after_hours: int = Field(
+        default=7 * 24,
+        ge=0,
+        le=24 * 365,
+        description="An expired job's row is deleted this long after it expired (404 then)",
+    )
     lease_seconds: float = Field(
         default=15.0, ge=1, le=600, description="A job whose worker stops renewing is taken over"
     )

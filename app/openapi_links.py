@@ -180,6 +180,13 @@ def _webhook_links() -> dict[str, dict[str, Any]]:
     }
 
 
+def _export_links() -> dict[str, dict[str, Any]]:
+    return {
+        "GetExport": _read("getExport", "the job", "export_id"),
+        "GetExportFile": _read("getExportFile", "its file", "export_id"),
+    }
+
+
 def _first(links: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The same links from a page of a list: they take the first item's values."""
 
@@ -227,6 +234,8 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("createWebhook", "201"): _webhook_links(),
     ("getWebhook", "200"): _webhook_links(),
     ("updateWebhook", "200"): _webhook_links(),
+    ("createExport", "202"): _export_links(),
+    ("getExport", "200"): _export_links(),
     ("listOrgUnits", "200"): _first(_org_unit_links()),
     ("listCadres", "200"): _first(_cadre_links()),
     ("listTrainingSessions", "200"): _first(_training_session_links()),
@@ -235,6 +244,7 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("listAssessments", "200"): _first(_assessment_links()),
     ("listUsers", "200"): _first(_user_links()),
     ("listWebhooks", "200"): _first(_webhook_links()),
+    ("listExports", "200"): _first(_export_links()),
 }
 
 

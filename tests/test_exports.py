@@ -34,6 +34,7 @@ from app.main import create_app
 from tests.conftest import add_user, bearer
 from tests.factories import API, create_cadre, create_log, create_org_unit
 from tests.live_server import serving_in_thread
+from tests.test_database_faults import assert_retry_later, locked, own_app
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = ExportSettings(heartbeat_seconds=0.2, lease_seconds=5, poll_interval_seconds=0.1)
@@ -137,6 +138,25 @@ async def test_a_failure_after_the_first_byte_aborts_the_connection(
                     pass
 
 
+async def test_a_database_fault_before_the_files_first_byte_is_503_not_a_cut_200(
+    settings: Settings, engine: AsyncEngine, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The file is read on a session of its own, after the job was checked: a fault there
+    (its query past the statement timeout) came after a 200 with `Content-Length` and no body.
+    Its first piece is read before answering, so the fault is still a 503 to retry."""
+    async with own_app(settings, engine, statement_timeout_ms=300) as (client, _):
+        unit = await _unit_with_cadres(client, cadres=1)
+        _, job = await _create(client, unit["id"])
+        await worker.work_once(maker, FAST)
+        url = f"{API}/exports/{job['id']}/file"
+        async with locked(engine, "export_chunk"):
+            r = await client.get(url)
+            assert_retry_later(r, "query_timeout")
+        r = await client.get(url)
+        assert r.status_code == 200, r.text
+        assert len(r.content) == int(r.headers["content-length"]) > 0
+
+
 # --- ranges ------------------------------------------------------------------------------------
 
 
@@ -159,6 +179,8 @@ async def test_a_failure_after_the_first_byte_aborts_the_connection(
         ("items=0-9", 100, None),
         ("bytes=-", 100, None),
         ("bytes=a-b", 100, None),
+        ("BYTES=0-1", 100, (0, 1)),  # the unit is case-insensitive (RFC 9110 §14.1)
+        ("Bytes=-10", 100, (90, 99)),
     ],
 )
 def test_byte_ranges(header: str | None, size: int, expected: object) -> None:
@@ -264,6 +286,43 @@ async def test_an_interrupted_download_resumes_byte_identical(
     assert (several.status_code, several.content) == (200, whole.content)
 
 
+async def test_the_file_route_answers_head_and_ignores_ranges_it_cannot_serve(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """HEAD gives the GET's headers; a long Range (60 ranges) or If-Range gets the whole file,
+    not a 422 (RFC 9110 §14.2); the unit's case does not matter; a 206 has the
+    file's own content type, as documented."""
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=2)
+    _, job = await _create(client, unit["id"], format="xlsx")
+    await worker.work_once(maker, FAST)
+    url = f"{API}/exports/{job['id']}/file"
+    whole = await client.get(url)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+    head = await client.head(url)
+    assert (head.status_code, head.content) == (200, b"")
+    for name in ("content-length", "etag", "repr-digest", "accept-ranges", "content-type"):
+        assert head.headers[name] == whole.headers[name], name
+    head = await client.head(url, headers={"Range": "bytes=0-9"})
+    assert (head.status_code, head.headers["content-range"]) == (
+        206,
+        f"bytes 0-9/{len(whole.content)}",
+    )
+
+    many = "bytes=" + ",".join(f"{n * 10}-{n * 10 + 1}" for n in range(60))
+    assert len(many) > 200
+    for headers in ({"Range": many}, {"Range": "bytes=0-9", "If-Range": '"' + "x" * 300 + '"'}):
+        r = await client.get(url, headers=headers)
+        assert (r.status_code, r.content) == (200, whole.content), r.text
+
+    part = await client.get(url, headers={"Range": "BYTES=0-9"})
+    assert (part.status_code, part.content) == (206, whole.content[:10])
+    assert part.headers["content-type"] == xlsx
+    documented = create_app().openapi()["paths"]["/api/v1/exports/{export_id}/file"]["get"]
+    assert xlsx in documented["responses"]["206"]["content"]
+
+
 async def test_a_job_reports_its_progress_as_it_runs(
     committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -305,7 +364,7 @@ async def test_jobs_and_files_expire(
     assert (await client.get(f"{API}/exports/{job['id']}")).json()["status"] == "expired"
     gone = await client.get(f"{API}/exports/{job['id']}/file")
     assert (gone.status_code, gone.json()["code"]) == (410, "export.expired")
-    assert await worker.prune(maker, datetime.now(UTC)) == 1
+    assert await worker.prune(maker, FAST, datetime.now(UTC)) == worker.Pruned(1, 0)
     async with engine.connect() as conn:
         chunks = await conn.scalar(
             select(text("count(*)"))
@@ -318,7 +377,33 @@ async def test_jobs_and_files_expire(
     _, _queued = await _create(client, unit["id"])
     later = datetime.now(UTC) + timedelta(hours=25)
     assert await worker.claim(maker, FAST, later) is None
-    assert await worker.prune(maker, later) == 1
+    assert await worker.prune(maker, FAST, later) == worker.Pruned(1, 0)
+
+
+async def test_expired_jobs_are_deleted_after_a_further_time(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An expired job stays (410, `status: expired`) for `purge_after_hours`; then the worker's
+    prune deletes its row, so the table does not grow without bound."""
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=1)
+    _, job = await _create(client, unit["id"])
+    await worker.work_once(maker, FAST)
+    expires = datetime.fromisoformat(
+        (await client.get(f"{API}/exports/{job['id']}")).json()["expires_at"]
+    )
+    purge_after = timedelta(hours=FAST.purge_after_hours)
+    assert await worker.prune(maker, FAST, expires + timedelta(seconds=1)) == worker.Pruned(1, 0)
+    just_before = expires + purge_after - timedelta(seconds=1)
+    assert await worker.prune(maker, FAST, just_before) == worker.Pruned(0, 0)
+    async with maker() as db_session:
+        assert await db_session.get(ExportJob, uuid.UUID(job["id"])) is not None
+    assert await worker.prune(maker, FAST, expires + purge_after + timedelta(seconds=1)) == (
+        worker.Pruned(0, 1)
+    )
+    r = await client.get(f"{API}/exports/{job['id']}")
+    assert (r.status_code, r.json()["code"]) == (404, "export.not_found")
+    assert (await client.get(f"{API}/exports")).json()["items"] == []
 
 
 # --- scope -------------------------------------------------------------------------------------
@@ -430,6 +515,35 @@ async def test_the_job_route_checks_what_the_direct_route_checks(
     assert (await client.get(f"{API}/exports/{uuid.uuid4()}")).status_code == 404
 
 
+async def test_a_retried_post_is_one_job_and_the_limit_holds_under_parallel_requests(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """`Idempotency-Key` as on any POST: a retry (after a 503 at COMMIT, say) answers the
+    first job, not a second one. Requests in parallel never get past the per-user limit."""
+    client = committed_client
+    unit = await create_org_unit(client)
+    body = {"org_unit_id": unit["id"], "year": 2024}
+    key = {"Idempotency-Key": "export-retry-1"}
+    first = await client.post(f"{API}/exports", json=body, headers=key)
+    again = await client.post(f"{API}/exports", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["location"] == first.headers["location"]
+
+    limit = ExportSettings().max_active_per_user
+    answers = await asyncio.gather(
+        *(client.post(f"{API}/exports", json=body) for _ in range(2 * limit))
+    )
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [202] * (limit - 1) + [429] * (limit + 1)
+    async with engine.connect() as conn:
+        active = await conn.scalar(
+            text("SELECT count(*) FROM export_job WHERE status IN ('queued', 'running')")
+        )
+    assert active == limit
+
+
 # --- leases ------------------------------------------------------------------------------------
 
 
@@ -458,6 +572,50 @@ async def test_two_workers_never_take_the_same_job_and_a_dead_ones_job_is_taken_
     final = await _job(engine, job["id"])
     assert (final.status, final.attempts, final.rows_done) == ("succeeded", 2, 2)
     file = await client.get(f"{API}/exports/{job['id']}/file")
+    assert hashlib.sha256(file.content).hexdigest() == final.sha256
+
+
+async def test_a_worker_whose_lease_ran_out_while_it_still_runs_stops_at_its_next_write(
+    committed_client: httpx.AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+) -> None:
+    """Interleaved: A runs; while it is between two rows its lease runs out (it stalled), B
+    takes the job over and finishes it; A resumes and loses the lease at its next write,
+    writing nothing more. B's file is whole and its checksum right. The heartbeat is far
+    apart, so A's next write is what notices, not a heartbeat."""
+    client = committed_client
+    config = FAST.model_copy(
+        update={"lease_seconds": 600, "heartbeat_seconds": 300, "progress_rows": 1}
+    )
+    unit = await _unit_with_cadres(client, cadres=4)
+    _, job = await _create(client, unit["id"])
+    a = await worker.claim(maker, config, datetime.now(UTC))
+    assert a is not None
+    seen: list[int] = []
+    b_jobs: list[Any] = []
+
+    async def a_stalls(rows: int) -> None:
+        seen.append(rows)
+        if rows != 1:
+            return
+        after_lease = datetime.now(UTC) + timedelta(seconds=config.lease_seconds + 1)
+        b = await worker.claim(maker, config, after_lease)
+        assert b is not None
+        assert b.id == a.id
+        await worker.run_job(maker, b, config)
+        b_jobs.append(b)
+        assert (await _job(engine, job["id"])).status == "succeeded"
+
+    await worker.run_job(maker, a, config, progress=a_stalls)
+    assert seen == [1]  # A wrote nothing after B took over
+    assert a.lost
+    assert not b_jobs[0].lost
+    final = await _job(engine, job["id"])
+    assert (final.status, final.attempts, final.rows_done) == ("succeeded", 2, 4)
+    file = await client.get(f"{API}/exports/{job['id']}/file")
+    direct = await client.get(f"{API}/org-units/{unit['id']}/archive", params={"year": 2024})
+    assert file.content == direct.content
     assert hashlib.sha256(file.content).hexdigest() == final.sha256
 
 
@@ -535,16 +693,81 @@ async def test_the_worker_hands_its_job_back_on_sigterm(
     assert chunks == 0
 
 
+# A real export worker whose workbook save never ends (a province's XLSX takes a while to
+# save; here it waits for good): openpyxl's save is replaced in that process only, and says when
+# it has started.
+_SLOW_SAVE_WORKER = """
+import os, sys, threading
+from pathlib import Path
+from openpyxl.workbook.workbook import Workbook
+
+def save(self, filename):
+    Path(os.environ["SAVE_STARTED"]).touch()
+    threading.Event().wait()
+
+Workbook.save = save
+from app.cli import main
+main(["export-worker"])
+"""
+
+
+async def test_the_worker_stops_on_sigterm_while_a_thread_saves_a_workbook(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """SIGTERM while an XLSX is being saved in a thread (a thread cannot be cancelled): the
+    worker hands the job back and exits, without waiting for the save. The timeout is a hang
+    guard only: before, the process waited for the thread for good."""
+    unit = await _unit_with_cadres(committed_client, cadres=2)
+    _, job = await _create(committed_client, unit["id"], format="xlsx")
+    started = tmp_path / "save-started"
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.async_database_url,
+        "APP_ENV": "test",
+        "APP_LOG_LEVEL": "WARNING",
+        "APP_EXPORTS__POLL_INTERVAL_SECONDS": "0.1",
+        "SAVE_STARTED": str(started),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _SLOW_SAVE_WORKER,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60  # a hang guard only
+        while not started.exists():
+            assert proc.returncode is None
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert code == 0
+    back = await _job(engine, job["id"])
+    assert (back.status, back.lease_token, back.attempts) == ("queued", None, 0)
+
+
 async def test_a_killed_workers_job_is_taken_over_once_its_heartbeat_stops(
     committed_client: httpx.AsyncClient,
     engine: AsyncEngine,
     settings: Settings,
     maker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """A real worker holds its job past the lease by heartbeat (no one else can take it); once
-    it is killed (SIGKILL: no hand-back), another worker takes the job over after the lease and
-    finishes it."""
-    lease = 4.0
+    """A real worker holds its job by heartbeat: its lease is pushed further while it runs,
+    and no one else can take the job. Once it is killed (SIGKILL: no hand-back), the lease
+    stays where the last heartbeat put it: no one takes the job before that instant, another
+    worker takes it over after it and finishes it.
+
+    No timing window: the lease (120 s) is far longer than any stall of the machine, and the
+    takeover is tried at instants chosen around the lease's end instead of waited for."""
+    lease = 120.0
     unit = await _unit_with_cadres(committed_client, cadres=2)
     _, job = await _create(committed_client, unit["id"])
     env = {
@@ -554,9 +777,9 @@ async def test_a_killed_workers_job_is_taken_over_once_its_heartbeat_stops(
         "APP_LOG_LEVEL": "WARNING",
         "APP_EXPORTS__POLL_INTERVAL_SECONDS": "0.1",
         "APP_EXPORTS__LEASE_SECONDS": str(lease),
-        "APP_EXPORTS__HEARTBEAT_SECONDS": "0.5",
+        "APP_EXPORTS__HEARTBEAT_SECONDS": "0.2",
     }
-    config = FAST.model_copy(update={"lease_seconds": lease})
+    config = FAST.model_copy(update={"lease_seconds": lease, "heartbeat_seconds": 0.2})
     async with _locked(engine, "study_log"):  # the job waits on the database, running
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -569,26 +792,38 @@ async def test_a_killed_workers_job_is_taken_over_once_its_heartbeat_stops(
             stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 30
-            while (await _job(engine, job["id"])).status != "running":
+            deadline = time.monotonic() + 60  # a hang guard only
+            while (claimed := await _job(engine, job["id"])).status != "running":
                 assert proc.returncode is None
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.1)
-            held_until = time.monotonic() + 2 * lease
-            while time.monotonic() < held_until:  # the heartbeat keeps the lease
+            first_lease = claimed.lease_expires_at
+            assert first_lease is not None
+            # The heartbeat renews the lease: it moves on, twice.
+            renewals: set[datetime] = set()
+            while len(renewals) < 2:
+                assert proc.returncode is None
+                assert time.monotonic() < deadline
+                until = (await _job(engine, job["id"])).lease_expires_at
+                assert until is not None
+                if until > first_lease:
+                    renewals.add(until)
                 assert await worker.claim(maker, config, datetime.now(UTC)) is None
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.1)
             proc.kill()
             await proc.wait()
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    assert (await _job(engine, job["id"])).status == "running"  # nobody handed it back
-    deadline = time.monotonic() + 30
-    while (successor := await worker.claim(maker, config, datetime.now(UTC))) is None:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.2)
+    dead = await _job(engine, job["id"])
+    assert dead.status == "running"  # nobody handed it back
+    held_until = dead.lease_expires_at
+    assert held_until is not None
+    assert held_until >= max(renewals)
+    assert await worker.claim(maker, config, held_until - timedelta(seconds=1)) is None
+    successor = await worker.claim(maker, config, held_until + timedelta(seconds=1))
+    assert successor is not None
     assert successor.id == uuid.UUID(job["id"])
     await worker.run_job(maker, successor, config)
     final = await _job(engine, job["id"])

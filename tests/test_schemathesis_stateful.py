@@ -6,10 +6,10 @@ were tested only against ids that do not exist; this run shows each of them reac
 record the run made, and fails if one no longer is.
 
 The run starts from a few records made through the API (a unit, a cadre, an open session with
-an enrollment, a pending study log, an assessment, a user, a webhook): the list operations find
-them and link on. A body that names a record of another kind (an enrollment's, a study log's or
-an assessment's cadre) cannot be linked from the same response as its path: the run fills it
-with a cadre it knows, as a client would pick one.
+an enrollment, a pending study log, an assessment, a user, a webhook, an export job): the list
+operations find them and link on. A body that names a record of another kind (an enrollment's,
+a study log's or an assessment's cadre) cannot be linked from the same response as its path: the
+run fills it with a cadre it knows, as a client would pick one.
 """
 
 import asyncio
@@ -77,7 +77,12 @@ WITH_AN_ID = {
     "PATCH /api/v1/org-units/{org_unit_id}",
     "GET /api/v1/training-sessions/{training_session_id}",
     "POST /api/v1/training-sessions/{training_session_id}/enrollments",
+    "GET /api/v1/exports/{export_id}",
+    "GET /api/v1/exports/{export_id}/file",
 }
+# Reached every time: the export job the run starts from, and each one it creates, link to them
+# (no worker runs here, so the file answers 409 while the job is queued: reached, not run).
+ALWAYS_REACHED = {"GET /api/v1/exports/{export_id}", "GET /api/v1/exports/{export_id}/file"}
 # Body fields naming a record of another kind, by the kind's pool.
 _REFERENCES = {
     "cadre_id": "cadre",
@@ -129,7 +134,10 @@ async def _seed(settings: Settings, base_url: str) -> tuple[dict[str, str], list
         r = await client.post(f"{API}/webhooks", json={"url": "http://127.0.0.1:9/hook"})
         assert r.status_code == 201, r.text
         webhook = r.json()
-    return headers, [unit, cadre, session, enrollment, log, assessment, user, webhook]
+        r = await client.post(f"{API}/exports", json={"org_unit_id": unit["id"], "year": 2024})
+        assert r.status_code == 202, r.text
+        export = r.json()
+    return headers, [unit, cadre, session, enrollment, log, assessment, user, webhook, export]
 
 
 # Links written in the document only: schemathesis would also infer some, which spreads the run
@@ -227,3 +235,4 @@ def test_api_workflows(api_schema: Any, settings: Settings) -> None:
     print(f"Reached with a record the run made: {len(reached)} of {len(WITH_AN_ID)}")
     print(f"Not reached: {sorted(WITH_AN_ID - reached)}")
     assert len(reached) >= MIN_REACHED, f"{sorted(WITH_AN_ID - reached)} not reached\n{report}"
+    assert reached >= ALWAYS_REACHED, f"{sorted(ALWAYS_REACHED - reached)} not reached\n{report}"

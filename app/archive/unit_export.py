@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -126,6 +127,42 @@ class _Workbook:
                     writer.cleanup()
 
 
+async def _in_daemon_thread(function: Callable[[], object]) -> None:
+    """Run `function` in a daemon thread of its own, not in the loop's default executor.
+
+    Saving a large workbook takes a while, and a thread cannot be cancelled: a task cancelled
+    while it waits (a worker told to stop, a client gone) stops waiting at once, but the thread
+    runs on. In the executor it would hold the process: `asyncio.run` waits for the executor's
+    threads when it ends (Python 3.11: without a timeout), and the interpreter joins them at
+    exit, so an export worker given SIGTERM would hand its job back and then hang until the
+    save finished. A daemon thread abandoned this way runs on, harmlessly, until it finishes
+    (the file it writes was already deleted by its caller) or the process ends; openpyxl's
+    own temporary files of that workbook may then stay in the temporary directory, as after a
+    SIGKILL."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():  # the waiting task was cancelled: nobody wants the answer
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def target() -> None:
+        error: BaseException | None = None
+        try:
+            function()
+        except BaseException as exc:  # handed to the waiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=target, name="xlsx-save", daemon=True).start()
+    await done
+
+
 async def encode_xlsx(
     records: AsyncIterator[list[Any]], year: int, *, sheet_rows: int = SHEET_ROWS
 ) -> AsyncIterator[bytes]:
@@ -133,7 +170,8 @@ async def encode_xlsx(
 
     openpyxl is synchronous: rows are appended `CHUNK_ROWS` at a time, and the file saved and
     read, in a worker thread, so the event loop serves other requests meanwhile (one thread at
-    a time touches the workbook)."""
+    a time touches the workbook). The save, the long part, runs in a daemon thread of its own,
+    so a cancelled export does not hold the process (`_in_daemon_thread`)."""
     workbook = _Workbook(year, sheet_rows)
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
@@ -149,7 +187,7 @@ async def encode_xlsx(
         except BaseException:
             workbook.discard()
             raise
-        await asyncio.to_thread(workbook.book.save, path)
+        await _in_daemon_thread(lambda: workbook.book.save(path))
         with open(path, "rb") as handle:  # noqa: ASYNC230 (a local temporary file)
             while chunk := await asyncio.to_thread(handle.read, 1 << 20):
                 yield chunk

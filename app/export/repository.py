@@ -43,6 +43,11 @@ async def own_page(
 
 
 async def active_count(db_session: AsyncSession, user_id: uuid.UUID) -> int:
+    """The user's queued and running jobs. Takes the user's advisory transaction lock first:
+    two requests of one user count and insert one after the other, so the limit holds under
+    races (the second one counts the first's job once that commits)."""
+    key = func.hashtextextended("export_job.active:" + str(user_id), 0)
+    await db_session.execute(select(func.pg_advisory_xact_lock(key)))
     stmt = select(func.count()).where(
         ExportJob.requested_by == user_id, ExportJob.status.in_(_OPEN)
     )
@@ -176,6 +181,13 @@ async def expire(db_session: AsyncSession, now: datetime) -> int:
     if ids:
         await db_session.execute(delete(_CHUNK).where(_CHUNK.c.export_job_id.in_(ids)))
     return len(ids)
+
+
+async def purge(db_session: AsyncSession, expired_before: datetime) -> int:
+    """Delete the jobs that expired before `expired_before` (their chunks go with them: the
+    foreign key cascades). Until then an expired job answers `expired` and 410, after it 404."""
+    result = await db_session.execute(delete(_JOB).where(_JOB.c.expires_at < expired_before))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- serving the file --------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.actor import Actor
 from app.archive import formats
 from app.archive.formats import ExportFormat
 from app.compliance.errors import FutureYear
@@ -20,13 +22,15 @@ from app.export.errors import (
     RangeNotSatisfiable,
     TooManyExports,
 )
+from app.export.models import ExportJob
 from app.export.schemas import ExportCreate, ExportRead
-from app.http import API_PREFIX, AppSettings, problems
+from app.http import API_PREFIX, AppSettings, PrimedStreamingResponse, problems
+from app.idempotency.route import IdempotentRoute
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery
 from app.security import CurrentActor
 
-router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"])
+router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"], route_class=IdempotentRoute)
 
 
 class ExportPage(Page[ExportRead]):
@@ -57,7 +61,8 @@ async def create_export(
     rights and scope as the direct archive; the worker checks them again when it runs, and a
     requester who lost them meanwhile gets a failed job (`export.out_of_scope`). Poll the job
     at `Location` (its progress: `rows_done` of `rows_total`) until it has `succeeded`, then
-    download `file_url`. Jobs and files expire after `APP_EXPORTS__RETENTION_HOURS`."""
+    download `file_url`. Jobs and files expire after `APP_EXPORTS__RETENTION_HOURS`. Takes
+    `Idempotency-Key`: a retry with the same key gets the first answer, not a second job."""
     job = await service.create_export(db_session, body, actor, settings.exports)
     response.headers["Location"] = f"{API_PREFIX}/exports/{job.id}"
     return service.to_read(job)
@@ -78,21 +83,29 @@ async def get_export(
     return service.to_read(await service.get_export(db_session, export_id, actor))
 
 
+def _file_content() -> dict[str, Any]:
+    return {
+        "text/csv": {"schema": {"type": "string"}},
+        formats.MEDIA_TYPES[ExportFormat.xlsx]: {"schema": {"type": "string", "format": "binary"}},
+    }
+
+
 _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The whole file, with `Content-Length`, `ETag`, `Repr-Digest` (SHA-256)",
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            formats.MEDIA_TYPES[ExportFormat.xlsx]: {
-                "schema": {"type": "string", "format": "binary"}
-            },
-        },
+        "content": _file_content(),
     },
     206: {
-        "description": "The one range asked for (`Content-Range`), to resume a download",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The one range asked for (`Content-Range`), to resume a download; "
+        "the file's own content type",
+        "content": _file_content(),
     },
 }
+
+# Range / If-Range: any value up to a header line's usual limit is read, and one this server
+# does not serve (several ranges, another unit, another tag) gets the whole file, never a 422
+# (RFC 9110 §14.2). Only a value past this bound is refused, as any over-long input is.
+_MAX_HEADER = 8192
 
 
 async def _stream(
@@ -107,10 +120,65 @@ async def _stream(
             yield piece
 
 
+@dataclass(frozen=True)
+class _Answer:
+    job: ExportJob
+    headers: dict[str, str]
+    first: int
+    last: int
+    partial: bool
+
+
+async def _answer(
+    db_session: AsyncSession,
+    export_id: uuid.UUID,
+    actor: Actor,
+    range_header: str | None,
+    if_range: str | None,
+) -> _Answer:
+    """What a GET of the file answers (a HEAD the same, without the body)."""
+    job = await service.finished_file(db_session, export_id, actor)
+    size, sha256 = job.size_bytes or 0, job.sha256 or ""
+    etag = rules.etag_of(sha256)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "Repr-Digest": rules.repr_digest(sha256),
+        "Content-Disposition": formats.content_disposition(job.filename),
+    }
+    try:
+        wanted = (
+            rules.byte_range(range_header, size) if rules.if_range_holds(if_range, etag) else None
+        )
+    except rules.Unsatisfiable as exc:
+        raise RangeNotSatisfiable(
+            f"The file has {size} bytes.", headers={"Content-Range": f"bytes */{size}"}
+        ) from exc
+    first, last = wanted or (0, size - 1)
+    headers["Content-Length"] = str(last - first + 1)
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return _Answer(job, headers, first, last, wanted is not None)
+
+
+RangeHeader = Annotated[
+    str | None,
+    Header(
+        max_length=_MAX_HEADER,
+        description="One range, `bytes=first-last`, to resume; a value it does not serve "
+        "(another unit, several ranges) gets the whole file",
+    ),
+]
+IfRangeHeader = Annotated[
+    str | None,
+    Header(max_length=_MAX_HEADER, description="The `ETag` of the part already downloaded"),
+]
+
+
 @router.get(
     "/{export_id}/file",
     operation_id="getExportFile",
-    response_class=StreamingResponse,
+    response_class=PrimedStreamingResponse,
     responses={
         **_FILE_RESPONSES,
         **problems(
@@ -123,45 +191,43 @@ async def get_export_file(
     request: Request,
     db_session: DbSession,
     actor: CurrentActor,
-    range: Annotated[
-        str | None,
-        Header(max_length=200, description="One range, `bytes=first-last`, to resume"),
-    ] = None,
-    if_range: Annotated[
-        str | None,
-        Header(max_length=200, description="The `ETag` of the part already downloaded"),
-    ] = None,
+    range: RangeHeader = None,
+    if_range: IfRangeHeader = None,
 ) -> StreamingResponse:
     """The finished file. `Content-Length` and `Repr-Digest: sha-256=:…:` (RFC 9530, of the
     whole file) let a client check what it got; the `ETag` is the SHA-256 too. An interrupted
     download resumes with `Range: bytes=<received>-` and `If-Range: <ETag>`: 206 with
     `Content-Range`; 416 when the range is past the end. 409 while the job runs or when it
-    failed, 410 once it expired."""
-    job = await service.finished_file(db_session, export_id, actor)
-    size, sha256, chunk_bytes = job.size_bytes or 0, job.sha256 or "", job.chunk_bytes or 1
-    etag = rules.etag_of(sha256)
-    headers = {
-        "Accept-Ranges": "bytes",
-        "ETag": etag,
-        "Repr-Digest": rules.repr_digest(sha256),
-        "Content-Disposition": formats.content_disposition(job.filename),
-    }
-    try:
-        wanted = rules.byte_range(range, size) if rules.if_range_holds(if_range, etag) else None
-    except rules.Unsatisfiable as exc:
-        raise RangeNotSatisfiable(
-            f"The file has {size} bytes.", headers={"Content-Range": f"bytes */{size}"}
-        ) from exc
-    first, last = wanted or (0, size - 1)
-    headers["Content-Length"] = str(last - first + 1)
-    if wanted is not None:
-        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    body = _stream(request.app.state.sessionmaker, job.id, chunk_bytes, first, last)
-    return StreamingResponse(
-        body if size else _empty(),
-        status_code=206 if wanted is not None else 200,
+    failed, 410 once it expired. `HEAD` answers the same headers without the body. The file's
+    first piece is read before the status line is sent: a database fault then is a 503 to
+    retry, never a 200 with a missing body."""
+    answer = await _answer(db_session, export_id, actor, range, if_range)
+    job = answer.job
+    body = _stream(
+        request.app.state.sessionmaker, job.id, job.chunk_bytes or 1, answer.first, answer.last
+    )
+    return PrimedStreamingResponse(
+        body if job.size_bytes else _empty(),
+        status_code=206 if answer.partial else 200,
         media_type=formats.MEDIA_TYPES[ExportFormat(job.format.value)],
-        headers=headers,
+        headers=answer.headers,
+    )
+
+
+# The same operation (and the same rights) as the GET, without the body.
+@router.head("/{export_id}/file", operation_id="getExportFile", include_in_schema=False)
+async def head_export_file(
+    export_id: uuid.UUID,
+    db_session: DbSession,
+    actor: CurrentActor,
+    range: RangeHeader = None,
+    if_range: IfRangeHeader = None,
+) -> Response:
+    answer = await _answer(db_session, export_id, actor, range, if_range)
+    return Response(
+        status_code=206 if answer.partial else 200,
+        media_type=formats.MEDIA_TYPES[ExportFormat(answer.job.format.value)],
+        headers=answer.headers,
     )
 
 

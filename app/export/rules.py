@@ -3,7 +3,7 @@
 import base64
 import re
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.IGNORECASE)  # RFC 9110 §14.1: any case
 
 
 class Unsatisfiable(Exception):

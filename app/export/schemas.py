@@ -5,14 +5,14 @@ from pydantic import Field
 
 from app.archive.formats import UnitExportFormat
 from app.export.models import ExportStatus
-from app.schema_types import InputModel, OutputModel
+from app.schema_types import InputModel, OutputModel, Year
 
 
 class ExportCreate(InputModel):
     """A unit's year archive, as `GET /org-units/{org_unit_id}/archive` gives it directly."""
 
     org_unit_id: uuid.UUID
-    year: int | None = Field(default=None, ge=1900, le=2199, description="Default: this year")
+    year: Year | None = Field(default=None, description="Default: this year")
     format: UnitExportFormat = UnitExportFormat.csv
 
 

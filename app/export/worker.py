@@ -4,7 +4,8 @@ A worker takes one job at a time (`FOR UPDATE SKIP LOCKED`: two workers never ta
 one) under a short lease, renewed by a heartbeat while the job runs: a worker that dies is
 replaced as soon as its lease runs out (`APP_EXPORTS__LEASE_SECONDS`), and the next one starts
 the job anew. On SIGTERM or SIGINT the job under way is stopped and handed back (queued again,
-lease cleared, its partial file deleted) within a few seconds.
+lease cleared, its partial file deleted) within a few seconds, even while a thread saves an
+XLSX: the save runs in a daemon thread the process does not wait for (app.archive.unit_export).
 
 The job runs with its requester's rights as they are when it runs: a requester deactivated, or
 no longer over the unit, gets a failed job. The rows are read in one read-only repeatable-read
@@ -317,9 +318,22 @@ async def work_once(
     return job.id
 
 
-async def prune(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
+@dataclass(frozen=True)
+class Pruned:
+    expired: int
+    purged: int
+
+
+async def prune(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: ExportSettings, now: datetime
+) -> Pruned:
+    """Expire the jobs past their time (their files deleted), and delete the rows of the jobs
+    expired for longer than `APP_EXPORTS__PURGE_AFTER_HOURS`, so the table does not grow
+    without bound."""
     async with writing(sessionmaker) as db_session:
-        return await repository.expire(db_session, now)
+        expired = await repository.expire(db_session, now)
+        purge_before = now - timedelta(hours=settings.purge_after_hours)
+        return Pruned(expired, await repository.purge(db_session, purge_before))
 
 
 PRUNE_EVERY_SECONDS = 60.0
@@ -335,8 +349,8 @@ async def _run_until_stopped(
         job: _Job | None = None
         try:
             if time.monotonic() >= next_prune:
-                expired = await prune(sessionmaker, datetime.now(UTC))
-                log.info("exports_expired", jobs=expired)
+                pruned = await prune(sessionmaker, settings, datetime.now(UTC))
+                log.info("exports_pruned", expired=pruned.expired, purged=pruned.purged)
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             job = await claim(sessionmaker, settings, datetime.now(UTC))
             if job is not None:
