@@ -308,3 +308,50 @@ async def test_sigterm_stops_the_worker_which_hands_its_subscription_back(
     lost, again = receiver.received
     assert again.headers["webhook-id"] == lost.headers["webhook-id"]
     assert [e["entity_id"] for e in again.message["events"]] == [cadre["id"]]
+
+
+async def test_a_stopping_worker_starts_no_further_message_in_a_row(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Review #8: during the stop grace a delivery finishes the message under way and hands
+    the subscription back; it does not chain the next ones (sends it would then abandon, and
+    another worker would send again after the deploy)."""
+    client = committed_client
+    # One event per message, so three messages wait; the grace is far beyond the test, so
+    # nothing is abandoned: only the stop is in play.
+    settings = FAST.model_copy(
+        update={
+            "batch_size": 1,
+            "timeout_seconds": 300,
+            "poll_interval_seconds": 0.05,
+            "stop_grace_seconds": 10 * GUARD,
+        }
+    )
+    unit = await create_org_unit(client)
+    with hanging() as receiver:
+        hook = await subscribe(client, receiver.url)
+        cadres = [await create_cadre(client, unit["id"]) for _ in range(3)]
+        stop = asyncio.Event()
+        async with worker.http_client(settings) as http:
+            serving = asyncio.create_task(runner.serve(maker, http, settings, stop))
+            try:
+                await until(lambda: receiver.received, "the worker sends the first message")
+                stop.set()  # SIGTERM while the first message is under way ...
+                receiver.release.set()  # ... which then succeeds, within the grace
+                await asyncio.wait_for(serving, GUARD)
+            finally:
+                stop.set()
+                receiver.release.set()
+                if not serving.done():
+                    await asyncio.wait_for(serving, GUARD)
+        assert len(receiver.received) == 1
+        handed_back = await row(maker, hook)
+        state: WebhookSubscription = handed_back.WebhookSubscription
+        assert state.lease_token is None
+        assert state.next_attempt_at <= handed_back.db_now  # due at once, for another worker
+        assert await attempts_logged(maker, hook) == 1
+        # The next worker goes on with the second message.
+        async with worker.http_client(settings) as http:
+            assert await worker.deliver_once(maker, http, settings=settings) == 1
+    sent = [[e["entity_id"] for e in r.message["events"]] for r in receiver.received]
+    assert sent == [[cadres[0]["id"]], [cadres[1]["id"]]]

@@ -7,9 +7,9 @@ own subscription, for at most the timeout; the others go on meanwhile. A task se
 MESSAGES_PER_TAKE messages in a row to a subscription that keeps advancing, then lets it go
 back to the queue.
 
-On SIGTERM (or SIGINT) it takes nothing new, lets the deliveries under way finish for
-`stop_grace_seconds`, then abandons the rest: their subscriptions are handed back, due at
-once for another worker, and nothing is recorded as a failed attempt.
+On SIGTERM (or SIGINT) it takes nothing new and starts no further message in a row, lets the
+messages under way finish for `stop_grace_seconds`, then abandons the rest: their subscriptions
+are handed back, due at once for another worker, and nothing is recorded as a failed attempt.
 """
 
 import asyncio
@@ -56,12 +56,14 @@ class _Deliveries:
         sessionmaker: async_sessionmaker[AsyncSession],
         client: httpx.AsyncClient,
         settings: WebhookSettings,
+        stop: asyncio.Event,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.client = client
         self.settings = settings
         self.running: dict[asyncio.Task[bool], worker.Claim] = {}
         self.ended = asyncio.Event()  # one of them ended: its subscription may be due again
+        self.stop = stop  # the worker is stopping: no delivery starts another message
         self.abandon = asyncio.Event()
 
     @property
@@ -78,6 +80,7 @@ class _Deliveries:
                 now,
                 self.abandon,
                 messages=MESSAGES_PER_TAKE,
+                stop=self.stop,
             )
         )
         self.running[task] = claim
@@ -122,7 +125,7 @@ async def serve(
     stop: asyncio.Event,
 ) -> None:
     """Deliver until `stop` is set, then wind down (see the module's description)."""
-    deliveries = _Deliveries(sessionmaker, client, settings)
+    deliveries = _Deliveries(sessionmaker, client, settings, stop)
     next_prune = 0.0
     try:
         while not stop.is_set():
