@@ -147,6 +147,8 @@ def worker_process(settings: Settings, tmp_path: Path, **webhooks: Any) -> Itera
         "APP_LOG_LEVEL": "INFO",
         **{f"APP_WEBHOOKS__{k.upper()}": str(v) for k, v in webhooks.items()},
     }
+    if "lease_seconds" in webhooks:  # a short lease needs a pool timeout to match
+        env["APP_DATABASE__POOL_TIMEOUT_SECONDS"] = str(float(webhooks["lease_seconds"]) / 2)
     output = (tmp_path / "worker.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "webhook-worker"],
@@ -355,3 +357,57 @@ async def test_a_stopping_worker_starts_no_further_message_in_a_row(
             assert await worker.deliver_once(maker, http, settings=settings) == 1
     sent = [[e["entity_id"] for e in r.message["events"]] for r in receiver.received]
     assert sent == [[cadres[0]["id"]], [cadres[1]["id"]]]
+
+
+# --- 5. settings under which a lease could lapse under pool pressure: refused at start-up ----
+
+
+@pytest.mark.parametrize(
+    ("webhooks", "database", "refused"),
+    [
+        ({}, {}, []),  # the defaults start
+        ({"subscriptions_per_pass": 9}, {}, []),  # 19 connections of 20
+        ({"subscriptions_per_pass": 10}, {}, ["SUBSCRIPTIONS_PER_PASS=10 needs up to 21"]),
+        ({"subscriptions_per_pass": 200}, {}, ["SUBSCRIPTIONS_PER_PASS=200 needs up to 401"]),
+        ({"subscriptions_per_pass": 20}, {"pool_size": 30, "max_overflow": 11}, []),
+        ({"subscriptions_per_pass": 20}, {"pool_size": 30, "max_overflow": 10}, ["needs up to 41"]),
+        ({"lease_seconds": 10}, {}, ["LEASE_SECONDS=10 must be more than 1.5"]),
+        ({"lease_seconds": 15}, {}, ["LEASE_SECONDS=15 must be more than 1.5"]),  # not more
+        ({"lease_seconds": 16}, {}, []),
+        ({"lease_seconds": 1.5}, {"pool_timeout_seconds": 0.75}, []),
+        ({"lease_seconds": 10}, {"pool_timeout_seconds": 5}, []),
+        (
+            {"subscriptions_per_pass": 50, "lease_seconds": 5},
+            {},
+            ["SUBSCRIPTIONS_PER_PASS=50", "LEASE_SECONDS=5 must be more"],
+        ),
+    ],
+)
+def test_the_worker_refuses_settings_under_which_a_lease_could_lapse(
+    settings: Settings, webhooks: dict[str, Any], database: dict[str, Any], refused: list[str]
+) -> None:
+    """Review #13: each delivery may hold two connections (its steps and its heartbeat), and a
+    heartbeat that waits the pool timeout must still renew the lease in time; otherwise a
+    second worker sends the same message while the first still does."""
+    configured = Settings.model_validate(
+        {
+            **settings.model_dump(exclude={"webhooks", "database"}),
+            "webhooks": webhooks,
+            "database": database,
+        }
+    )
+    problems = runner.pool_problems(configured)
+    assert len(problems) == len(refused)
+    for problem, expected in zip(problems, refused, strict=True):
+        assert expected in problem
+
+
+def test_the_worker_process_says_why_it_refuses_to_start(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with worker_process(settings, tmp_path, subscriptions_per_pass=30) as proc:
+        assert proc.wait(timeout=GUARD) == 1
+    said = (tmp_path / "worker.log").read_text()
+    assert said.startswith("refusing to start the webhook worker: ")
+    assert "APP_WEBHOOKS__SUBSCRIPTIONS_PER_PASS=30 needs up to 61 database connections" in said
+    assert "Traceback" not in said

@@ -150,6 +150,35 @@ async def serve(
         await deliveries.wind_down(settings.stop_grace_seconds)
 
 
+def pool_problems(settings: Settings) -> list[str]:
+    """Why this worker's settings would let a lease lapse under pool pressure (none: it may
+    start). A delivery holds up to two connections at once (its own steps, and its heartbeat's
+    renewal), and taking subscriptions one more; a renewal that waits the whole pool timeout
+    for a connection must still land before the lease it renews runs out (it starts a third
+    of the lease after the previous one). Otherwise a second worker takes the subscription
+    while the first still sends, and the receiver gets the message twice at once."""
+    config, db = settings.webhooks, settings.database
+    problems = []
+    needed = 2 * config.subscriptions_per_pass + 1
+    capacity = db.pool_size + db.max_overflow
+    if needed > capacity:
+        problems.append(
+            f"APP_WEBHOOKS__SUBSCRIPTIONS_PER_PASS={config.subscriptions_per_pass} needs up to "
+            f"{needed} database connections at once (2 per delivery, 1 to take subscriptions), "
+            f"but APP_DATABASE__POOL_SIZE + APP_DATABASE__MAX_OVERFLOW = {capacity}: lower "
+            "the first or raise the others"
+        )
+    margin = config.lease_seconds * 2 / 3
+    if margin <= db.pool_timeout_seconds:
+        problems.append(
+            f"APP_WEBHOOKS__LEASE_SECONDS={config.lease_seconds:g} must be more than 1.5 × "
+            f"APP_DATABASE__POOL_TIMEOUT_SECONDS={db.pool_timeout_seconds:g} (a renewal starts "
+            "a third of the lease after the last one, and may wait the pool timeout for a "
+            "connection)"
+        )
+    return problems
+
+
 async def run(settings: Settings) -> None:
     """Deliver until SIGINT or SIGTERM; a second signal ends the process at once."""
     configure_logging(settings.log_level, json=settings.log_json)
