@@ -77,7 +77,10 @@ def serve(host: str, port: int, fd: int | None = None) -> None:
 def webhook_worker() -> None:
     from app.webhook import runner
 
-    asyncio.run(runner.run(configure()))
+    settings = configure()
+    if problems := runner.pool_problems(settings):
+        sys.exit("refusing to start the webhook worker: " + "; ".join(problems))
+    asyncio.run(runner.run(settings))
 
 
 def export_worker() -> None:

@@ -114,16 +114,21 @@ class WebhookSettings(BaseModel):
 
     batch_size: int = Field(default=100, ge=1, le=1000, description="Events per message at most")
     subscriptions_per_pass: int = Field(
-        default=10, ge=1, le=200, description="Subscriptions one worker delivers to at once"
+        default=8,
+        ge=1,
+        le=200,
+        description="Subscriptions one worker delivers to at once (each may need two database "
+        "connections: the worker refuses to start unless 2 × this + 1 fit its pool)",
     )
     poll_interval_seconds: float = Field(default=1.0, gt=0, le=300)
     lease_seconds: float = Field(
-        default=10.0,
+        default=20.0,
         ge=1,
         le=300,
         description="How long a worker holds a subscription unless it renews the hold (every "
         "third of it while a delivery is under way): how soon another worker takes over from "
-        "one that died",
+        "one that died. Over 1.5 × the database pool timeout, so a renewal that waits for a "
+        "connection still lands in time",
     )
     stop_grace_seconds: float = Field(
         default=3.0,

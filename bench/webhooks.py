@@ -11,7 +11,7 @@
    sends the message again (handed back, so at once).
 
     python -m bench.webhooks [--database-url URL] [--app-dir DIR] [--receivers 5]
-        [--events 2000] [--batch-size 10] [--timeout 15] [--lease 10] [--seconds 30]
+        [--events 2000] [--batch-size 10] [--timeout 15] [--lease 20] [--seconds 30]
 
 `--app-dir`: the code the workers run (default: this checkout), e.g. an export of an older
 commit (`git archive <commit> | tar -x -C /tmp/old`) for the "before" figures; `--seconds`
@@ -290,7 +290,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=15.0)
-    parser.add_argument("--lease", type=float, default=10.0)
+    parser.add_argument("--lease", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
     app_dir = args.app_dir.resolve()

@@ -10,7 +10,8 @@ Ctrl+C / SIGTERM, or the server exiting, stops the server first and then the
 local PostgreSQL, but only if this launcher started it: a cluster that was
 already running (another `make run`, or `python -m devtools.localpg start`) is
 left up. The server stops as in production: it drains (readiness 503) for
-APP_SERVER__DRAIN_SECONDS, then lets requests in flight finish; a second
+APP_SERVER__DRAIN_SECONDS, then lets requests in flight finish (both read, as
+the server reads them, from the environment or .env); a second
 Ctrl+C skips the drain, a third cancels those requests.
 """
 
@@ -26,6 +27,9 @@ import time
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
+
+from dotenv import dotenv_values
+from pydantic import ValidationError
 
 from app.config import ServerSettings
 from devtools.localpg import LocalPostgres, LocalPostgresError
@@ -56,18 +60,22 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+class BadSetting(Exception):
+    """A setting the launcher reads (as the server will) is malformed."""
+
+
+def _dotenv(path: Path = REPO / ".env") -> dict[str, str]:
+    """The .env file as the app's settings read it (pydantic-settings uses python-dotenv),
+    empty when there is none."""
+    if not path.is_file():
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
 def _database_url_from_dotenv() -> str | None:
     # The app's settings also read .env; a URL there must win over a local
     # cluster just as one in the environment does.
-    try:
-        lines = (REPO / ".env").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        key, sep, value = line.strip().removeprefix("export ").partition("=")
-        if sep and key.strip() == "DATABASE_URL" and value.strip():
-            return value.strip().strip("'\"")
-    return None
+    return _dotenv().get("DATABASE_URL", "").strip() or None
 
 
 def _port_in_use(port: int) -> bool:
@@ -106,14 +114,26 @@ def server_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "app.cli", "serve", "--host", HOST, "--port", str(port)]
 
 
-def shutdown_grace_s(env: dict[str, str]) -> float:
+def shutdown_grace_s(env: dict[str, str], dotenv: Path = REPO / ".env") -> float:
     """How long the server may take to stop after the first signal before it is killed: its
-    drain and graceful timeout, read as the server reads them, and a margin."""
+    drain and graceful timeout, read as the server reads them (the environment first, then
+    .env), and a margin. BadSetting, saying which, when one of them is malformed."""
     prefix = "APP_SERVER__"
-    given = {k[len(prefix) :].lower(): v for k, v in env.items() if k.upper().startswith(prefix)}
-    server = ServerSettings.model_validate(
-        {name: value for name, value in given.items() if name in ServerSettings.model_fields}
-    )
+    given: dict[str, tuple[str, str]] = {}  # field: (value, where it was read)
+    for source, values in ((str(dotenv.name), _dotenv(dotenv)), ("the environment", env)):
+        for key, value in values.items():
+            name = key[len(prefix) :].lower()
+            if key.upper().startswith(prefix) and name in ServerSettings.model_fields:
+                given[name] = (value, source)
+    try:
+        server = ServerSettings.model_validate({k: v for k, (v, _) in given.items()})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0])
+            value, source = given.get(name, ("", "?"))
+            problems.append(f"{prefix}{name.upper()}={value!r} (in {source}): {error['msg']}")
+        raise BadSetting("; ".join(problems)) from None
     return server.drain_seconds + server.graceful_timeout_seconds + SHUTDOWN_MARGIN_S
 
 
@@ -125,9 +145,10 @@ def development_env() -> dict[str, str]:
     return env
 
 
-def _serve(env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None) -> int:
+def _serve(
+    env: dict[str, str], port: int, db_url: str, pg: LocalPostgres | None, grace: float
+) -> int:
     argv = server_argv(port)
-    grace = shutdown_grace_s(env)
     # Own process group: the terminal's Ctrl+C reaches only this launcher, which
     # passes each one on exactly once (the first drains, a second skips the
     # drain, a third cancels the requests in flight).
@@ -197,6 +218,11 @@ def main() -> int:
     # the database (subprocess.run kills a running migrate/seed step on the way).
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     env = development_env()
+    try:
+        grace = shutdown_grace_s(env)
+    except BadSetting as exc:
+        _say(f"cannot start the server: {exc}")
+        return 2
     pg: LocalPostgres | None = None
     try:
         db_url = env.get("DATABASE_URL") or _database_url_from_dotenv()
@@ -212,7 +238,7 @@ def main() -> int:
                 _say(f"local PostgreSQL was already running, reusing it: {db_url}")
         # One process for both: importing the app costs about two seconds.
         _prepare_demo(env)
-        return _serve(env, port, db_url, pg)
+        return _serve(env, port, db_url, pg, grace)
     except KeyboardInterrupt:
         return 130
     except LocalPostgresError as exc:

@@ -147,6 +147,8 @@ def worker_process(settings: Settings, tmp_path: Path, **webhooks: Any) -> Itera
         "APP_LOG_LEVEL": "INFO",
         **{f"APP_WEBHOOKS__{k.upper()}": str(v) for k, v in webhooks.items()},
     }
+    if "lease_seconds" in webhooks:  # a short lease needs a pool timeout to match
+        env["APP_DATABASE__POOL_TIMEOUT_SECONDS"] = str(float(webhooks["lease_seconds"]) / 2)
     output = (tmp_path / "worker.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "webhook-worker"],
@@ -308,3 +310,104 @@ async def test_sigterm_stops_the_worker_which_hands_its_subscription_back(
     lost, again = receiver.received
     assert again.headers["webhook-id"] == lost.headers["webhook-id"]
     assert [e["entity_id"] for e in again.message["events"]] == [cadre["id"]]
+
+
+async def test_a_stopping_worker_starts_no_further_message_in_a_row(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Review #8: during the stop grace a delivery finishes the message under way and hands
+    the subscription back; it does not chain the next ones (sends it would then abandon, and
+    another worker would send again after the deploy)."""
+    client = committed_client
+    # One event per message, so three messages wait; the grace is far beyond the test, so
+    # nothing is abandoned: only the stop is in play.
+    settings = FAST.model_copy(
+        update={
+            "batch_size": 1,
+            "timeout_seconds": 300,
+            "poll_interval_seconds": 0.05,
+            "stop_grace_seconds": 10 * GUARD,
+        }
+    )
+    unit = await create_org_unit(client)
+    with hanging() as receiver:
+        hook = await subscribe(client, receiver.url)
+        cadres = [await create_cadre(client, unit["id"]) for _ in range(3)]
+        stop = asyncio.Event()
+        async with worker.http_client(settings) as http:
+            serving = asyncio.create_task(runner.serve(maker, http, settings, stop))
+            try:
+                await until(lambda: receiver.received, "the worker sends the first message")
+                stop.set()  # SIGTERM while the first message is under way ...
+                receiver.release.set()  # ... which then succeeds, within the grace
+                await asyncio.wait_for(serving, GUARD)
+            finally:
+                stop.set()
+                receiver.release.set()
+                if not serving.done():
+                    await asyncio.wait_for(serving, GUARD)
+        assert len(receiver.received) == 1
+        handed_back = await row(maker, hook)
+        state: WebhookSubscription = handed_back.WebhookSubscription
+        assert state.lease_token is None
+        assert state.next_attempt_at <= handed_back.db_now  # due at once, for another worker
+        assert await attempts_logged(maker, hook) == 1
+        # The next worker goes on with the second message.
+        async with worker.http_client(settings) as http:
+            assert await worker.deliver_once(maker, http, settings=settings) == 1
+    sent = [[e["entity_id"] for e in r.message["events"]] for r in receiver.received]
+    assert sent == [[cadres[0]["id"]], [cadres[1]["id"]]]
+
+
+# --- 5. settings under which a lease could lapse under pool pressure: refused at start-up ----
+
+
+@pytest.mark.parametrize(
+    ("webhooks", "database", "refused"),
+    [
+        ({}, {}, []),  # the defaults start
+        ({"subscriptions_per_pass": 9}, {}, []),  # 19 connections of 20
+        ({"subscriptions_per_pass": 10}, {}, ["SUBSCRIPTIONS_PER_PASS=10 needs up to 21"]),
+        ({"subscriptions_per_pass": 200}, {}, ["SUBSCRIPTIONS_PER_PASS=200 needs up to 401"]),
+        ({"subscriptions_per_pass": 20}, {"pool_size": 30, "max_overflow": 11}, []),
+        ({"subscriptions_per_pass": 20}, {"pool_size": 30, "max_overflow": 10}, ["needs up to 41"]),
+        ({"lease_seconds": 10}, {}, ["LEASE_SECONDS=10 must be more than 1.5"]),
+        ({"lease_seconds": 15}, {}, ["LEASE_SECONDS=15 must be more than 1.5"]),  # not more
+        ({"lease_seconds": 16}, {}, []),
+        ({"lease_seconds": 1.5}, {"pool_timeout_seconds": 0.75}, []),
+        ({"lease_seconds": 10}, {"pool_timeout_seconds": 5}, []),
+        (
+            {"subscriptions_per_pass": 50, "lease_seconds": 5},
+            {},
+            ["SUBSCRIPTIONS_PER_PASS=50", "LEASE_SECONDS=5 must be more"],
+        ),
+    ],
+)
+def test_the_worker_refuses_settings_under_which_a_lease_could_lapse(
+    settings: Settings, webhooks: dict[str, Any], database: dict[str, Any], refused: list[str]
+) -> None:
+    """Review #13: each delivery may hold two connections (its steps and its heartbeat), and a
+    heartbeat that waits the pool timeout must still renew the lease in time; otherwise a
+    second worker sends the same message while the first still does."""
+    configured = Settings.model_validate(
+        {
+            **settings.model_dump(exclude={"webhooks", "database"}),
+            "webhooks": webhooks,
+            "database": database,
+        }
+    )
+    problems = runner.pool_problems(configured)
+    assert len(problems) == len(refused)
+    for problem, expected in zip(problems, refused, strict=True):
+        assert expected in problem
+
+
+def test_the_worker_process_says_why_it_refuses_to_start(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with worker_process(settings, tmp_path, subscriptions_per_pass=30) as proc:
+        assert proc.wait(timeout=GUARD) == 1
+    said = (tmp_path / "worker.log").read_text()
+    assert said.startswith("refusing to start the webhook worker: ")
+    assert "APP_WEBHOOKS__SUBSCRIPTIONS_PER_PASS=30 needs up to 61 database connections" in said
+    assert "Traceback" not in said

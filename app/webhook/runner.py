@@ -7,9 +7,9 @@ own subscription, for at most the timeout; the others go on meanwhile. A task se
 MESSAGES_PER_TAKE messages in a row to a subscription that keeps advancing, then lets it go
 back to the queue.
 
-On SIGTERM (or SIGINT) it takes nothing new, lets the deliveries under way finish for
-`stop_grace_seconds`, then abandons the rest: their subscriptions are handed back, due at
-once for another worker, and nothing is recorded as a failed attempt.
+On SIGTERM (or SIGINT) it takes nothing new and starts no further message in a row, lets the
+messages under way finish for `stop_grace_seconds`, then abandons the rest: their subscriptions
+are handed back, due at once for another worker, and nothing is recorded as a failed attempt.
 """
 
 import asyncio
@@ -56,12 +56,14 @@ class _Deliveries:
         sessionmaker: async_sessionmaker[AsyncSession],
         client: httpx.AsyncClient,
         settings: WebhookSettings,
+        stop: asyncio.Event,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.client = client
         self.settings = settings
         self.running: dict[asyncio.Task[bool], worker.Claim] = {}
         self.ended = asyncio.Event()  # one of them ended: its subscription may be due again
+        self.stop = stop  # the worker is stopping: no delivery starts another message
         self.abandon = asyncio.Event()
 
     @property
@@ -78,6 +80,7 @@ class _Deliveries:
                 now,
                 self.abandon,
                 messages=MESSAGES_PER_TAKE,
+                stop=self.stop,
             )
         )
         self.running[task] = claim
@@ -122,7 +125,7 @@ async def serve(
     stop: asyncio.Event,
 ) -> None:
     """Deliver until `stop` is set, then wind down (see the module's description)."""
-    deliveries = _Deliveries(sessionmaker, client, settings)
+    deliveries = _Deliveries(sessionmaker, client, settings, stop)
     next_prune = 0.0
     try:
         while not stop.is_set():
@@ -145,6 +148,35 @@ async def serve(
             await _wait_any(settings.poll_interval_seconds, deliveries.ended, stop)
     finally:
         await deliveries.wind_down(settings.stop_grace_seconds)
+
+
+def pool_problems(settings: Settings) -> list[str]:
+    """Why this worker's settings would let a lease lapse under pool pressure (none: it may
+    start). A delivery holds up to two connections at once (its own steps, and its heartbeat's
+    renewal), and taking subscriptions one more; a renewal that waits the whole pool timeout
+    for a connection must still land before the lease it renews runs out (it starts a third
+    of the lease after the previous one). Otherwise a second worker takes the subscription
+    while the first still sends, and the receiver gets the message twice at once."""
+    config, db = settings.webhooks, settings.database
+    problems = []
+    needed = 2 * config.subscriptions_per_pass + 1
+    capacity = db.pool_size + db.max_overflow
+    if needed > capacity:
+        problems.append(
+            f"APP_WEBHOOKS__SUBSCRIPTIONS_PER_PASS={config.subscriptions_per_pass} needs up to "
+            f"{needed} database connections at once (2 per delivery, 1 to take subscriptions), "
+            f"but APP_DATABASE__POOL_SIZE + APP_DATABASE__MAX_OVERFLOW = {capacity}: lower "
+            "the first or raise the others"
+        )
+    margin = config.lease_seconds * 2 / 3
+    if margin <= db.pool_timeout_seconds:
+        problems.append(
+            f"APP_WEBHOOKS__LEASE_SECONDS={config.lease_seconds:g} must be more than 1.5 × "
+            f"APP_DATABASE__POOL_TIMEOUT_SECONDS={db.pool_timeout_seconds:g} (a renewal starts "
+            "a third of the lease after the last one, and may wait the pool timeout for a "
+            "connection)"
+        )
+    return problems
 
 
 async def run(settings: Settings) -> None:

@@ -415,11 +415,15 @@ async def deliver(
     now: datetime,
     abandon: asyncio.Event | None = None,
     messages: int = 1,
+    stop: asyncio.Event | None = None,
 ) -> bool:
     """Deliver the claimed subscription's next message, renewing the lease meanwhile, and, up
     to `messages` in a row, the next ones while it keeps advancing (without taking it again
     each time). True when its position advanced. When `abandon` is set before the receiver
-    answers, the attempt is dropped and the subscription handed back, due at once."""
+    answers, the attempt is dropped and the subscription handed back, due at once. Once
+    `stop` is set (the worker is stopping), no further message is started: the subscription
+    is handed back after the one under way, so a deploy does not start sends it would then
+    abandon (and another worker send again)."""
     advanced = False
     for left in range(messages - 1, -1, -1):
         done = asyncio.Event()
@@ -434,7 +438,7 @@ async def deliver(
         if not isinstance(result, Claim):
             return advanced or result
         advanced, claim, now = True, result, datetime.now(UTC)
-        if abandon is not None and abandon.is_set():
+        if any(e is not None and e.is_set() for e in (abandon, stop)):
             await _release(sessionmaker, claim, now)
             break
     return advanced
