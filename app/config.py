@@ -11,9 +11,18 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
-from typing import Self
+from typing import Annotated, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, PositiveInt, PostgresDsn, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    PositiveInt,
+    PostgresDsn,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.enums import Role
@@ -107,6 +116,74 @@ class BodyLimitSettings(BaseModel):
     json_max_depth: int = Field(
         default=64, ge=2, le=512, description="Nesting of a JSON body's arrays and objects"
     )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(value: str) -> str:
+    """An origin as a browser sends it (`scheme://host[:port]`, lower case, no default port),
+    or `*`. Anything else would never match, so it is refused rather than silently useless."""
+    if value == "*":
+        return value
+    refused = ValueError(
+        f"APP_CORS__ALLOW_ORIGINS: {value!r} is not an origin: write scheme://host[:port], "
+        "http or https, with no path (not even a trailing /), query or wildcard"
+    )
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise refused from None
+    host = parts.hostname
+    if (
+        parts.scheme not in _DEFAULT_PORTS
+        or not host
+        or "*" in value
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or "?" in value
+        or "#" in value
+        or parts.username is not None
+    ):
+        raise refused
+    host = f"[{host}]" if ":" in host else host
+    suffix = f":{port}" if port is not None and port != _DEFAULT_PORTS[parts.scheme] else ""
+    return f"{parts.scheme}://{host}{suffix}"
+
+
+class CorsSettings(BaseModel):
+    """Browser front ends served from other origins (app.cors). None by default: no answer
+    carries a CORS header, and a browser refuses every cross-origin call."""
+
+    allow_origins: tuple[Annotated[str, AfterValidator(_origin)], ...] = Field(
+        default=(),
+        max_length=100,
+        description="JSON list of origins (`scheme://host[:port]`) whose pages may call the API; "
+        "`*` (any origin) only outside production",
+    )
+    allow_credentials: bool = Field(
+        default=False,
+        description="Let browsers send cookies and HTTP authentication along. The API reads "
+        "bearer tokens only, so nothing needs it; refused with `*`",
+    )
+    max_age_seconds: int = Field(
+        default=600,
+        ge=0,
+        le=86_400,
+        description="How long a browser may keep a preflight's answer (browsers cap it: "
+        "Chromium at 2 hours)",
+    )
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> Self:
+        if "*" in self.allow_origins and self.allow_credentials:
+            raise ValueError(
+                "APP_CORS__ALLOW_ORIGINS `*` with APP_CORS__ALLOW_CREDENTIALS: any site could "
+                "call the API with the user's credentials; list the origins"
+            )
+        return self
 
 
 class WebhookSettings(BaseModel):
@@ -287,6 +364,7 @@ class Settings(BaseSettings):
     exports: ExportSettings = ExportSettings()
     body: BodyLimitSettings = BodyLimitSettings()
     server: ServerSettings = ServerSettings()
+    cors: CorsSettings = CorsSettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
     # Production posture (issue 10): see app.observability and app.main.
@@ -312,6 +390,15 @@ class Settings(BaseSettings):
     def _metrics_token_length(self) -> Self:
         if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 32:
             raise ValueError("APP_METRICS_TOKEN must be at least 32 random characters")
+        return self
+
+    @model_validator(mode="after")
+    def _no_wildcard_origin_in_production(self) -> Self:
+        if self.env == Environment.production and "*" in self.cors.allow_origins:
+            raise ValueError(
+                "APP_CORS__ALLOW_ORIGINS `*` is refused in production: list the origins of the "
+                "front ends"
+            )
         return self
 
     @model_validator(mode="after")

@@ -23,6 +23,7 @@ from app.change_feed.router import router as change_feed_router
 from app.compliance.router import report_router
 from app.compliance.router import router as compliance_router
 from app.config import Environment, Settings, get_settings
+from app.cors import install_cors
 from app.credit_policy.router import router as credit_policy_router
 from app.db import attribute, create_engine, create_sessionmaker, transaction
 from app.enrollment.router import closing_router as session_closing_router
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=metrics,
         headers=security_headers(hsts_max_age_seconds=settings.hsts_max_age_seconds),
     )
+    install_cors(app, settings.cors)
 
     # Every API router is protected as a whole: no route can forget to authenticate.
     protected = [Security(authorize)]
