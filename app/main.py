@@ -35,6 +35,7 @@ from app.health.router import router as health_router
 from app.imports.router import router as import_router
 from app.imports.schemas import StudyLogImport, StudyLogImportRow
 from app.limits import BodyLimitMiddleware
+from app.meta.router import router as meta_router
 from app.observability import (
     Metrics,
     RequestContextMiddleware,
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import_router,
         webhook_router,
         export_router,
+        meta_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

@@ -132,6 +132,9 @@ def security_headers(*, hsts_max_age_seconds: int) -> list[tuple[bytes, bytes]]:
 # everyone: caches may keep them. Every other answer is `no-store`: API answers carry personal
 # records, and a shared cache or the browser's disk must not keep them.
 _CACHEABLE_PREFIX = "/docs-assets/"
+# Answers that hold no personal data and say themselves how long they keep (the enum labels,
+# app.meta): their own `Cache-Control` stands; without one (a problem) they are `no-store` too.
+_OWN_CACHE_CONTROL = frozenset({"/api/v1/meta/labels"})
 _NO_STORE = (b"cache-control", b"no-store")
 
 
@@ -158,7 +161,9 @@ class RequestContextMiddleware:
         extra = [*self.headers, (b"x-request-id", request_id.encode())]
         if client_request_id is not None:
             extra.append((CLIENT_REQUEST_ID_HEADER.encode(), client_request_id.encode()))
-        cacheable = str(scope.get("path", "")).startswith(_CACHEABLE_PREFIX)
+        path = str(scope.get("path", ""))
+        cacheable = path.startswith(_CACHEABLE_PREFIX)
+        own_cache_control = path in _OWN_CACHE_CONTROL
         status = 500
         response_started = False
         started = time.perf_counter()
@@ -171,10 +176,10 @@ class RequestContextMiddleware:
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
-                    if cacheable or k.lower() != b"cache-control"
+                    if cacheable or own_cache_control or k.lower() != b"cache-control"
                 ]
                 headers.extend(extra)
-                if not cacheable:
+                if not cacheable and not any(k.lower() == b"cache-control" for k, _ in headers):
                     headers.append(_NO_STORE)
                 message = {**message, "headers": headers}
             await send(message)

@@ -4,7 +4,9 @@
 - operations with inputs document 422, every operation documents 500, and 503 with
   `Retry-After` (a database fault);
 - FastAPI's own validation-error schemas are replaced by `Problem`;
-- responses link to the operations that take the record they answer (app.openapi_links).
+- responses link to the operations that take the record they answer (app.openapi_links);
+- every enum schema carries its values' words, `x-enum-labels: {"zh-CN": {value: label},
+  "en": {...}}` (app.labels).
 """
 
 import re
@@ -16,6 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.errors import PROBLEM_MEDIA_TYPE
+from app.labels import schema_labels
 from app.openapi_links import add_links
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -132,6 +135,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         )
         for name, schema in defs.get("$defs", {}).items():
             schemas.setdefault(name, schema)
+    for name, schema in schemas.items():
+        labels = schema_labels(name) if "enum" in schema else None
+        if labels is not None:
+            schema["x-enum-labels"] = labels
     add_links(doc)
     return doc
 

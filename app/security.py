@@ -109,6 +109,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "deleteWebhook": HR_INTEGRATION,
     "rotateWebhookSecret": HR_INTEGRATION,
     "listWebhookDeliveries": HR_INTEGRATION,
+    # the words for enum values, for every client
+    "getLabels": ALL,
 }
 
 
