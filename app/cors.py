@@ -17,6 +17,7 @@ ALLOW_HEADERS = (
     "Content-Type",
     "If-Match",
     "If-Range",
+    "If-None-Match",
     "Range",
     "Idempotency-Key",
     "X-Request-ID",
