@@ -50,6 +50,13 @@ class DatabaseSettings(BaseModel):
 
 class AuthSettings(BaseModel):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(
+        default=30,
+        ge=1,
+        le=366,
+        description="Lifetime of a refresh token of the password grant; each use issues a new "
+        "one with a fresh lifetime",
+    )
     issuer: str = "cadre-training"
     audience: str = "cadre-training-api"
     lockout_threshold: int = Field(default=5, ge=1, le=100)

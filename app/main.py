@@ -66,7 +66,8 @@ cursor-paginated (`limit`, `cursor` → `{items, next_cursor}`). Updates accept 
 `ETag` of a previous read and answer 412 when the resource changed meanwhile.
 
 Authentication: `POST /api/v1/auth/token` (password grant for people, client_credentials for the
-HR system), then `Authorization: Bearer <token>`. What each role may do is listed per operation;
+HR system), then `Authorization: Bearer <token>`; people renew with the refresh_token grant and
+log out with `POST /api/v1/auth/revoke`. What each role may do is listed per operation;
 objects outside the caller's org subtree answer 404.
 """
 

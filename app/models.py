@@ -13,7 +13,7 @@ from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
 from app.training_session.models import TrainingSession
-from app.user.models import User
+from app.user.models import RefreshToken, User
 from app.webhook.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "ExportJob",
     "IdempotencyRecord",
     "OrgUnit",
+    "RefreshToken",
     "StudyLog",
     "TrainingSession",
     "User",

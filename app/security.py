@@ -27,10 +27,11 @@ TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a URL, not a secret)
 
 bearer = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL,
+    refreshUrl=TOKEN_URL,
     auto_error=False,
     scheme_name="OAuth2",
     description="Bearer access token from `POST /api/v1/auth/token` (password grant for people, "
-    "client_credentials for machine clients)",
+    "client_credentials for machine clients; refresh_token to renew a person's)",
 )
 
 ALL = frozenset(Role)

@@ -297,6 +297,21 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
     },
     # The file's bytes never enter the trail; which job and which piece do.
     "export_chunk": {"audited": {"export_job_id", "seq"}, "skipped": {"data"}, "hidden": {}},
+    # A sign-in, its expiry and its revocation are audited; the hash never (nor "<changed>":
+    # it never changes), and a use shows as the child that names its parent; the token
+    # version is bookkeeping, as the user's.
+    "refresh_token": {
+        "audited": {
+            "user_id",
+            "family_id",
+            "parent_id",
+            "issued_at",
+            "expires_at",
+            "revoked_at",
+        },
+        "skipped": {"token_hash", "token_version", "used_at"},
+        "hidden": {},
+    },
 }
 _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time

@@ -24,7 +24,7 @@ from tests.factories import (
 )
 
 METHODS = ("get", "post", "put", "patch", "delete")
-PUBLIC = {"/api/v1/auth/token", "/health/live", "/health/ready"}
+PUBLIC = {"/api/v1/auth/token", "/api/v1/auth/revoke", "/health/live", "/health/ready"}
 
 
 def operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:

@@ -27,11 +27,10 @@ from app.config import ExportSettings, Settings
 from app.credit_policy.policy import CHUZHOU_2007
 from app.credit_policy.schemas import definition_of
 from app.db import Base
-from app.enums import Role
 from app.export import worker as export_worker
 from app.main import BOOTSTRAP_REQUEST_ID, create_app
 from app.webhook import worker
-from tests.conftest import TEST_PASSWORD, add_user
+from tests.conftest import TEST_PASSWORD
 from tests.factories import (
     API,
     cadre_body,
@@ -423,17 +422,56 @@ async def _create_export(w: World) -> list[Trace]:
 # --- the token endpoint ------------------------------------------------------------------------
 
 
-@path("issueToken")
-async def _issue_token(w: World) -> list[Trace]:
-    """A login writes only its bookkeeping (failed attempts, lock-out): nothing to audit."""
-    user = await add_user(w.sessionmaker, Role.auditor)
+async def _sign_in(w: World) -> tuple[str, str]:
+    """The admin (whose writes the test expects) signs in after a failed attempt: its user id
+    and refresh token."""
+    me = (await w.client.get(f"{API}/auth/me")).json()
+    token = ""
     for password in ("wrong password", TEST_PASSWORD):
-        form = {"grant_type": "password", "username": user.username, "password": password}
+        form = {"grant_type": "password", "username": me["username"], "password": password}
         r = await w.anonymous.post(
             f"{API}/auth/token", data=form, headers={"X-Request-ID": w.request_id}
         )
         assert r.status_code in (200, 401), r.text
-    return []
+        token = r.json().get("refresh_token") or ""
+    return me["id"], token
+
+
+@path("issueToken")
+async def _issue_token(w: World) -> list[Trace]:
+    """A failed login writes only its bookkeeping (failed attempts, lock-out): nothing to
+    audit. A sign-in starts a refresh-token family; a refresh creates the child (the parent's
+    use is bookkeeping); a reuse revokes the family, and a refresh of a revoked token writes
+    nothing. Each as the user the token belongs to."""
+    user_id, first = await _sign_in(w)
+    answers = []
+    for token in (first, first, first):
+        form = {"grant_type": "refresh_token", "refresh_token": token}
+        r = await w.anonymous.post(
+            f"{API}/auth/token", data=form, headers={"X-Request-ID": w.request_id}
+        )
+        answers.append(r.status_code)
+    assert answers == [200, 400, 400]
+    root, child = await w.ids(
+        "SELECT id FROM refresh_token WHERE user_id = :u ORDER BY parent_id NULLS FIRST",
+        u=user_id,
+    )
+    return [
+        ("refresh_token", "create", root),
+        ("refresh_token", "create", child),
+        ("refresh_token", "update", root),
+        ("refresh_token", "update", child),
+    ]
+
+
+@path("revokeToken")
+async def _revoke_token(w: World) -> list[Trace]:
+    """Logout revokes the family, as the user's; revoking again writes nothing."""
+    user_id, token = await _sign_in(w)
+    for _ in range(2):
+        await w.write("POST", "/auth/revoke", client=w.anonymous, data={"token": token})
+    (root,) = await w.ids("SELECT id FROM refresh_token WHERE user_id = :u", u=user_id)
+    return [("refresh_token", "create", root), ("refresh_token", "update", root)]
 
 
 # --- the tests ---------------------------------------------------------------------------------

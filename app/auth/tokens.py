@@ -1,5 +1,8 @@
-"""Signed access tokens (JWT, HS256) of the built-in issuer, and optional OIDC tokens."""
+"""Signed access tokens (JWT, HS256) of the built-in issuer, optional OIDC tokens, and the
+opaque refresh tokens of the password grant."""
 
+import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +41,27 @@ def issue(settings: Settings, *, user_id: uuid.UUID, role: Role, token_version: 
     }
     token = jwt.encode(claims, settings.secret_key_value, algorithm=ALGORITHM)
     return IssuedToken(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@dataclass(frozen=True)
+class RefreshSecret:
+    """An opaque refresh token: `token` goes to the client once, only `digest` is stored."""
+
+    token: str
+    digest: bytes
+
+    def __repr__(self) -> str:  # never in a log or a traceback
+        return "RefreshSecret(token=<hidden>)"
+
+
+def refresh_digest(token: str) -> bytes:
+    """SHA-256: the token carries 256 random bits, so no slow hash (or salt) is needed."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def new_refresh_secret() -> RefreshSecret:
+    token = secrets.token_urlsafe(32)
+    return RefreshSecret(token=token, digest=refresh_digest(token))
 
 
 @dataclass(frozen=True)

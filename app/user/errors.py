@@ -50,3 +50,11 @@ class UnsupportedGrant(BadRequest):
 class ExternalIdentityTaken(Conflict):
     code = "user.external_identity_taken"
     title = "Another user is already linked to this external identity"
+
+
+class InvalidGrant(BadRequest):
+    """RFC 6749 §5.2 `invalid_grant`: the refresh token is unknown, expired, used or revoked,
+    or its user was deactivated or changed password, role or binding since."""
+
+    code = "auth.invalid_grant"
+    title = "The refresh token is invalid, expired or revoked"

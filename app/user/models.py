@@ -1,7 +1,15 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
@@ -46,3 +54,28 @@ class User(IdMixin, VersionedMixin, TimestampMixin, Base):
         ),
         UniqueConstraint("external_issuer", "external_subject"),
     )
+
+
+class RefreshToken(IdMixin, Base):
+    """A refresh token of the password grant, stored only as the SHA-256 of the opaque string
+    handed out (high-entropy, so a plain hash is enough). Rotation: each use marks it used and
+    issues a child in the same family; presenting a used one revokes the whole family. The
+    family's first token (`id == family_id`) is the row every use of the family locks."""
+
+    __tablename__ = "refresh_token"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    family_id: Mapped[uuid.UUID]
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("refresh_token.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The user's token_version at issue: a password change, role change or deactivation raises
+    # it, which ends the refresh tokens issued before as it ends the access tokens.
+    token_version: Mapped[int]
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_refresh_token_family_id", "family_id"),)

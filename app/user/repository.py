@@ -1,7 +1,7 @@
 """Every query of the user domain."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +11,7 @@ from app.auth.tokens import ExternalIdentity, Subject
 from app.cadre.models import Cadre
 from app.enums import Role
 from app.org_unit.models import OrgUnit
-from app.user.models import User
+from app.user.models import RefreshToken, User
 
 
 async def by_id(db_session: AsyncSession, user_id: uuid.UUID) -> User | None:
@@ -117,4 +117,42 @@ async def count_failed_login(
 async def clear_failed_logins(db_session: AsyncSession, user_id: uuid.UUID) -> None:
     await db_session.execute(
         update(User).where(User.id == user_id).values(failed_logins=0, locked_until=None)
+    )
+
+
+async def refresh_family_of(db_session: AsyncSession, digest: bytes) -> uuid.UUID | None:
+    """The family of the refresh token with this digest, read without a lock."""
+    return await db_session.scalar(
+        select(RefreshToken.family_id).where(RefreshToken.token_hash == digest)
+    )
+
+
+async def lock_refresh_family(db_session: AsyncSession, family_id: uuid.UUID) -> None:
+    """Lock the family's first token: every use, reuse and revocation of a family takes this
+    lock first, so they run one after the other, and no child is issued to a family while it
+    is being revoked."""
+    await db_session.execute(
+        select(RefreshToken.id).where(RefreshToken.id == family_id).with_for_update()
+    )
+
+
+async def refresh_by_digest(db_session: AsyncSession, digest: bytes) -> RefreshToken | None:
+    """The token as committed now (read again after the family's lock was taken)."""
+    return (
+        await db_session.scalars(
+            select(RefreshToken)
+            .where(RefreshToken.token_hash == digest)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+
+
+async def revoke_refresh_family(
+    db_session: AsyncSession, family_id: uuid.UUID, at: datetime
+) -> None:
+    await db_session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
     )

@@ -2,7 +2,7 @@ import base64
 import binascii
 import re
 import uuid
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -11,6 +11,7 @@ from app.auth.client_address import client_address
 from app.auth.passwords import HashingBusy, hashing
 from app.auth.rate_limit import RateLimited, RateLimiter
 from app.auth.tokens import issue
+from app.config import Settings
 from app.db import DbSession, attribute
 from app.enums import Role
 from app.errors import PreconditionFailed, UnprocessableEntity, problem_response
@@ -23,12 +24,14 @@ from app.user.errors import (
     CadreAlreadyLinked,
     ExternalIdentityTaken,
     InvalidCredentials,
+    InvalidGrant,
     UnsupportedGrant,
     UserBindingMismatch,
     UsernameTaken,
     UserNotFound,
     UserReferenceNotFound,
 )
+from app.user.models import User
 from app.user.schemas import GrantType, TokenResponse, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], route_class=IdempotentRoute)
@@ -145,11 +148,36 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return client_id, secret
 
 
+# A refresh token is 43 characters (32 random bytes, base64url); bounded, printable.
+RefreshTokenForm = Annotated[str | None, Form(max_length=200, pattern=r"^[A-Za-z0-9_\-]*$")]
+
+
+class _RequestIds(TypedDict):
+    request_id: str | None
+    client_request_id: str | None
+
+
+def _request_ids(request: Request) -> _RequestIds:
+    return {
+        "request_id": getattr(request.state, "request_id", None),
+        "client_request_id": getattr(request.state, "client_request_id", None),
+    }
+
+
+def _invalid_grant(request: Request) -> JSONResponse:
+    # Returned, not raised: the transaction commits, so a reuse's revocation sticks.
+    return problem_response(
+        request, status=InvalidGrant.status, code=InvalidGrant.code, title=InvalidGrant.title
+    )
+
+
 @token_router.post(
     "/token",
     operation_id="issueToken",
     response_model=TokenResponse,
-    responses=problems(InvalidCredentials, UnsupportedGrant, RateLimited, HashingBusy),
+    responses=problems(
+        InvalidCredentials, InvalidGrant, UnsupportedGrant, RateLimited, HashingBusy
+    ),
 )
 async def issue_token(
     request: Request,
@@ -161,14 +189,35 @@ async def issue_token(
     client_id: Credential = None,
     client_secret: Credential = None,
     scope: Credential = None,
+    refresh_token: RefreshTokenForm = None,
 ) -> TokenResponse | JSONResponse:
     """Exchange credentials for a short-lived bearer token: `grant_type=password` with
     `username`/`password` for people, `grant_type=client_credentials` with `client_id`/
     `client_secret` (form fields or HTTP Basic) for machine clients. Repeated failures lock the
     account, or the machine client, for a while; every client address is rate-limited here.
-    When too many sign-ins are being checked at once, the answer is 503 with Retry-After."""
+    When too many sign-ins are being checked at once, the answer is 503 with Retry-After.
+
+    The password grant also returns a `refresh_token` (machine clients sign in again instead).
+    `grant_type=refresh_token` with `refresh_token` returns a new access token and a new
+    refresh token; the one sent is used up. Sending a used refresh token again revokes every
+    token of its sign-in (all devices' copies of that session) and answers 400
+    `auth.invalid_grant`, as does an expired or revoked one, or one whose user was
+    deactivated or changed password, role or binding since. Refresh one request at a time:
+    two parallel refreshes of one token count as a reuse."""
     limiter: RateLimiter = request.app.state.token_limiter
     limiter.check(f"ip:{client_address(request, settings.trusted_proxies)}")
+    if grant_type == GrantType.refresh_token:
+        if not refresh_token:
+            raise UnsupportedGrant("The refresh_token grant needs a refresh_token.")
+        refreshed = await service.rotate_refresh(
+            db_session,
+            refresh_token,
+            days=settings.auth.refresh_token_days,
+            **_request_ids(request),
+        )
+        if refreshed is None:
+            return _invalid_grant(request)
+        return _token_response(settings, refreshed.user, refreshed.secret.token)
 
     if grant_type == GrantType.password:
         name, secret = username, password
@@ -184,7 +233,7 @@ async def issue_token(
     # A turn at the hashing threads first: waiting for it holds no database connection.
     async with passwords.turn():
         # No actor yet: what the attempt changes is recorded as the request's alone.
-        await attribute(db_session, request_id=getattr(request.state, "request_id", None))
+        await attribute(db_session, **_request_ids(request))
         user = await service.authenticate(
             db_session, name, secret, machine=machine, auth=settings.auth, hashing=passwords
         )
@@ -197,10 +246,47 @@ async def issue_token(
             title=InvalidCredentials.title,
             headers={"WWW-Authenticate": 'Bearer realm="cadre-training"'},
         )
+    refresh = None
+    if not machine:
+        started = await service.start_refresh_family(
+            db_session, user, days=settings.auth.refresh_token_days, **_request_ids(request)
+        )
+        refresh = started.token
+    return _token_response(settings, user, refresh)
+
+
+def _token_response(settings: Settings, user: User, refresh: str | None) -> TokenResponse:
     token = issue(settings, user_id=user.id, role=user.role, token_version=user.token_version)
     return TokenResponse(
         access_token=token.access_token,
         token_type="bearer",  # noqa: S106
         expires_in=token.expires_in,
         role=user.role,
+        refresh_token=refresh,
     )
+
+
+@token_router.post(
+    "/revoke",
+    operation_id="revokeToken",
+    status_code=status.HTTP_200_OK,
+    response_class=Response,
+    responses={200: {"description": "Revoked, or nothing to revoke"}, **problems(RateLimited)},
+)
+async def revoke_token(
+    request: Request,
+    db_session: DbSession,
+    settings: AppSettings,
+    token: Annotated[str, Form(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]*$")],
+    token_type_hint: Credential = None,
+) -> Response:
+    """Log out (RFC 7009 token revocation): `token` is a refresh token; its whole sign-in (the
+    token and every token rotated from it) is revoked. The answer is 200 with no body
+    whatever the token was (unknown, expired, already revoked, or an access token), so it
+    tells nobody what exists. The access tokens issued to that sign-in stay valid until they
+    expire (`APP_AUTH__ACCESS_TOKEN_MINUTES`, 15 by default): discard them. To end every
+    sign-in of a user at once, change the user's password (or deactivate it)."""
+    limiter: RateLimiter = request.app.state.token_limiter
+    limiter.check(f"ip:{client_address(request, settings.trusted_proxies)}")
+    await service.revoke_refresh(db_session, token, **_request_ids(request))
+    return Response(status_code=status.HTTP_200_OK)

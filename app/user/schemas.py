@@ -110,6 +110,7 @@ class UserRead(OutputModel):
 class GrantType(StrEnum):
     password = "password"  # noqa: S105 (the grant type's name)
     client_credentials = "client_credentials"
+    refresh_token = "refresh_token"  # noqa: S105 (the grant type's name)
 
 
 class TokenResponse(BaseModel):
@@ -117,3 +118,8 @@ class TokenResponse(BaseModel):
     token_type: str = Field(examples=["bearer"])
     expires_in: int = Field(description="Seconds until the token expires")
     role: Role
+    refresh_token: str | None = Field(
+        default=None,
+        description="Password and refresh_token grants only: an opaque token for one "
+        "`grant_type=refresh_token` request; each use returns a new one",
+    )

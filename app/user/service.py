@@ -1,14 +1,16 @@
 """Managing people and machine clients (admin only)."""
 
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import PasswordHashing, hash_password
+from app.auth.tokens import RefreshSecret, new_refresh_secret, refresh_digest
 from app.config import AuthSettings
-from app.db import flush_mapping_conflicts
+from app.db import attribute, flush_mapping_conflicts
 from app.enums import Role
 from app.errors import ProblemFieldError
 from app.pagination import PageParams, paginate
@@ -21,7 +23,7 @@ from app.user.errors import (
     UserNotFound,
     UserReferenceNotFound,
 )
-from app.user.models import User
+from app.user.models import RefreshToken, User
 from app.user.schemas import BindingMismatch, UserCreate, UserUpdate, check_binding
 
 _CONFLICTS = {
@@ -184,3 +186,126 @@ async def list_users(
     return await paginate(
         db_session, repository.list_query(role=role, active=active), User.id, page
     )
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    user: User
+    secret: RefreshSecret
+
+
+def _child(
+    user: User, *, family_id: uuid.UUID | None, parent_id: uuid.UUID | None, days: int
+) -> tuple[RefreshToken, RefreshSecret]:
+    secret = new_refresh_secret()
+    now = datetime.now(UTC)
+    token_id = uuid.uuid4()
+    row = RefreshToken(
+        id=token_id,
+        user_id=user.id,
+        family_id=family_id or token_id,  # a family is named by its first token
+        parent_id=parent_id,
+        token_hash=secret.digest,
+        token_version=user.token_version,
+        issued_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    return row, secret
+
+
+async def start_refresh_family(
+    db_session: AsyncSession,
+    user: User,
+    *,
+    days: int,
+    request_id: str | None,
+    client_request_id: str | None,
+) -> RefreshSecret:
+    """A new family for a password sign-in (a new device session), attributed to the user."""
+    await attribute(
+        db_session,
+        request_id=request_id,
+        client_request_id=client_request_id,
+        actor=await repository.actor_of(db_session, user),
+    )
+    row, secret = _child(user, family_id=None, parent_id=None, days=days)
+    db_session.add(row)
+    await db_session.flush()
+    return secret
+
+
+async def rotate_refresh(
+    db_session: AsyncSession,
+    token: str,
+    *,
+    days: int,
+    request_id: str | None,
+    client_request_id: str | None,
+) -> Refreshed | None:
+    """Use a refresh token once: mark it used and issue its child, or None (invalid_grant).
+    A token presented after its use is a reuse (a copy was stolen, or two refreshes raced):
+    the whole family is revoked, the newest token with it (RFC 9700 §4.14.2). Parallel uses
+    of one token queue on the family's lock, so exactly one succeeds. The writes are attributed
+    to the token's user; the caller commits even when this answers None, so a revocation
+    sticks."""
+    digest = refresh_digest(token)
+    family_id = await repository.refresh_family_of(db_session, digest)
+    if family_id is None:
+        return None
+    await repository.lock_refresh_family(db_session, family_id)
+    row = await repository.refresh_by_digest(db_session, digest)
+    if row is None:
+        return None
+    user = await repository.by_id(db_session, row.user_id)
+    if user is None:
+        return None
+    now = datetime.now(UTC)
+    await attribute(
+        db_session,
+        request_id=request_id,
+        client_request_id=client_request_id,
+        actor=await repository.actor_of(db_session, user),
+    )
+    if row.used_at is not None and row.revoked_at is None:
+        await repository.revoke_refresh_family(db_session, row.family_id, now)
+        return None
+    if (
+        row.used_at is not None
+        or row.revoked_at is not None
+        or row.expires_at <= now
+        or not user.active
+        or user.token_version != row.token_version
+    ):
+        return None
+    row.used_at = now
+    child, secret = _child(user, family_id=row.family_id, parent_id=row.id, days=days)
+    db_session.add(child)
+    await db_session.flush()
+    return Refreshed(user=user, secret=secret)
+
+
+async def revoke_refresh(
+    db_session: AsyncSession,
+    token: str,
+    *,
+    request_id: str | None,
+    client_request_id: str | None,
+) -> None:
+    """Logout (RFC 7009): revoke the family of this refresh token. An unknown, expired or
+    already revoked token changes nothing, and the caller learns nothing of it."""
+    digest = refresh_digest(token)
+    family_id = await repository.refresh_family_of(db_session, digest)
+    if family_id is None:
+        return
+    await repository.lock_refresh_family(db_session, family_id)
+    row = await repository.refresh_by_digest(db_session, digest)
+    user = await repository.by_id(db_session, row.user_id) if row is not None else None
+    if row is None or user is None:
+        return
+    await attribute(
+        db_session,
+        request_id=request_id,
+        client_request_id=client_request_id,
+        actor=await repository.actor_of(db_session, user),
+    )
+    await repository.revoke_refresh_family(db_session, row.family_id, datetime.now(UTC))
