@@ -191,6 +191,7 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     GrantType: {
         GrantType.password: ("密码登录", "Password"),
         GrantType.client_credentials: ("客户端凭证", "Client credentials"),
+        GrantType.refresh_token: ("刷新令牌", "Refresh token"),
     },
     SyncMode: {
         SyncMode.upsert: ("增量同步", "Upsert"),
