@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic_core.core_schema import ErrorType
 
+from tests.test_docs import github_slug
+
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "frontend.zh-CN.md"
 CONTRACT = ROOT / "openapi" / "openapi.json"
@@ -161,3 +163,16 @@ def test_an_invented_code_is_caught() -> None:
         "export.gone",
         "export.missing",
     }
+
+
+def test_every_link_inside_the_guide_names_a_heading() -> None:
+    text = GUIDE.read_text(encoding="utf-8")
+    headings = {
+        github_slug(heading)
+        for heading in re.findall(r"^#{1,6}\s+(.+?)\s*$", text, flags=re.MULTILINE)
+    }
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert len(links) >= 9
+    assert sorted(links - headings) == []
+    assert (ROOT / "docs" / "exports.md").is_file()
+    assert "](exports.md)" in text
