@@ -25,7 +25,7 @@ from app.enrollment.schemas import (
 )
 from app.enums import EnrollmentStatus
 from app.errors import FieldNotAllowed, PreconditionFailed
-from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.http import API_PREFIX, ETAG_DECLARED, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery
 from app.security import CurrentActor
@@ -158,15 +158,18 @@ async def update_enrollment(
 @closing_router.post(
     "/{training_session_id}/close",
     operation_id="closeTrainingSession",
-    responses=problems(
-        TrainingSessionNotFound,
-        NotSessionOrganiser,
-        AlreadyClosed,
-        InvalidStatusTransition,
-        SessionNotEnded,
-        NoPolicyForDate,
-        PreconditionFailed,
-    ),
+    responses={
+        200: ETAG_DECLARED,  # the training session's
+        **problems(
+            TrainingSessionNotFound,
+            NotSessionOrganiser,
+            AlreadyClosed,
+            InvalidStatusTransition,
+            SessionNotEnded,
+            NoPolicyForDate,
+            PreconditionFailed,
+        ),
+    },
 )
 async def close_training_session(
     training_session_id: uuid.UUID,

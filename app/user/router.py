@@ -125,9 +125,13 @@ async def update_user(
 
 
 @me_router.get("/me", operation_id="getCurrentUser")
-async def get_current_user(db_session: DbSession, actor: CurrentActor) -> UserRead:
+async def get_current_user(
+    db_session: DbSession, actor: CurrentActor, response: Response
+) -> UserRead:
     """The user the bearer token speaks for."""
-    return UserRead.model_validate(await service.get_user(db_session, actor.user_id))
+    user = await service.get_user(db_session, actor.user_id)
+    set_etag(response, user.version)
+    return UserRead.model_validate(user)
 
 
 # Printable, without control characters (a NUL byte never reaches PostgreSQL).
