@@ -9,6 +9,8 @@
   "en": {...}}` (app.labels);
 - every operation says who may call it: `x-roles` (the roles of app.security.PERMISSIONS, `[]` for
   a public operation) and a sentence in its description;
+- the tags are declared with what each holds (`TAGS`), and the form bodies FastAPI names
+  `Body_<operationId>` get names of their own (`_FORM_SCHEMAS`);
 - the response headers a client reads are declared, by rule, on every response that sends them
   (`_declare_headers`), as references to `components/headers`.
 """
@@ -82,6 +84,71 @@ HEADERS: dict[str, dict[str, Any]] = {
 # 201/202 answers that have no URL of their own to point to: a credit policy is read in the
 # list of policies only.
 _NO_LOCATION = frozenset({"createCreditPolicy"})
+
+
+# The groups of operations, in the order a reader meets them.
+TAGS: list[dict[str, str]] = [
+    {
+        "name": "auth",
+        "description": "Tokens (password, client_credentials, refresh_token), "
+        "revocation, and who the token speaks for",
+    },
+    {"name": "org units", "description": "The organisation tree; a role's scope is a subtree"},
+    {"name": "cadres", "description": "Cadres, by id or by the HR system's id"},
+    {"name": "training sessions", "description": "Training sessions and closing them"},
+    {"name": "enrollments", "description": "Cadres enrolled in a session, attendance and leave"},
+    {"name": "study logs", "description": "Study logs: submitted, reviewed, voided"},
+    {"name": "assessments", "description": "Annual assessments and their training condition"},
+    {"name": "credit policies", "description": "The credit rules in force, by period"},
+    {
+        "name": "credits and compliance",
+        "description": "A cadre's credits and compliance, with how they were derived",
+    },
+    {"name": "reports", "description": "Compliance and roll-call reports of a subtree"},
+    {
+        "name": "archives",
+        "description": "A cadre's or a unit's training archive, as JSON, CSV or XLSX",
+    },
+    {
+        "name": "exports",
+        "description": "Unit archives written in the background, downloaded when done",
+    },
+    {"name": "sync", "description": "Bulk synchronisation from the HR system"},
+    {"name": "imports", "description": "Study logs imported from a CSV or XLSX file"},
+    {"name": "change feed", "description": "Every change, in order, for systems that follow"},
+    {"name": "webhooks", "description": "The change feed pushed to a receiver"},
+    {"name": "audit", "description": "Who changed what, and when"},
+    {"name": "users", "description": "Accounts and their roles"},
+    {"name": "meta", "description": "The words for enum values (zh-CN, en)"},
+    {"name": "health", "description": "Liveness and readiness probes"},
+]
+
+# FastAPI names a form body `Body_<operationId>`: a generated client shows that name.
+_FORM_SCHEMAS = {"Body_issueToken": "TokenRequest", "Body_revokeToken": "TokenRevocation"}
+
+
+def _rename_schemas(doc: dict[str, Any], names: dict[str, str]) -> None:
+    schemas = doc.get("components", {}).get("schemas", {})
+    refs = {
+        f"#/components/schemas/{old}": f"#/components/schemas/{new}" for old, new in names.items()
+    }
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("$ref") in refs:
+                node["$ref"] = refs[node["$ref"]]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for old, new in names.items():
+        if old in schemas:
+            schema = schemas.pop(old)
+            schema["title"] = new
+            schemas[new] = schema
+    walk(doc.get("paths", {}))
 
 
 def _ref(header: str) -> dict[str, str]:
@@ -216,6 +283,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             idempotent = any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", []))
             _declare_headers(op, versioned, health=health, idempotent=idempotent)
             _declare_roles(op)
+    doc["tags"] = app.openapi_tags or TAGS
+    _rename_schemas(doc, _FORM_SCHEMAS)
     doc.setdefault("components", {})["headers"] = {name: dict(h) for name, h in HEADERS.items()}
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)

@@ -203,3 +203,25 @@ async def test_declared_response_headers_are_the_ones_sent(
     download = await client.get(f"{API}/cadres/{cadre['id']}/archive", params={"format": "csv"})
     assert download.status_code == 200, download.text
     _assert_declared_as_sent(doc, "getCadreArchive", download)
+
+
+def test_every_operation_has_its_own_summary(app: FastAPI) -> None:
+    summaries = [op["summary"] for _, _, op in _operations(app.openapi())]
+    assert len(summaries) == len(set(summaries)), sorted(summaries)
+
+
+def test_tags_are_declared_with_descriptions(app: FastAPI) -> None:
+    doc = app.openapi()
+    declared = {tag["name"]: tag.get("description", "") for tag in doc["tags"]}
+    used = {tag for _, _, op in _operations(doc) for tag in op["tags"]}
+    assert used == set(declared), used ^ set(declared)
+    assert all(declared.values()), [name for name, text in declared.items() if not text]
+
+
+def test_no_schema_keeps_a_generated_form_name(app: FastAPI) -> None:
+    schemas = app.openapi()["components"]["schemas"]
+    assert not [name for name in schemas if name.startswith("Body_")]
+    token = app.openapi()["paths"]["/api/v1/auth/token"]["post"]["requestBody"]
+    form = token["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form == {"$ref": "#/components/schemas/TokenRequest"}
+    assert "grant_type" in schemas["TokenRequest"]["properties"]

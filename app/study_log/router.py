@@ -127,6 +127,7 @@ def _review_route(target: StudyLogStatus, verb: str, operation_id: str, doc: str
         f"/{{study_log_id}}/{verb}",
         operation_id=operation_id,
         responses=problems(StudyLogNotFound, InvalidReviewTransition, PreconditionFailed),
+        summary=f"{verb.capitalize()} Study Log",
         description=doc,
     )
     async def review(
