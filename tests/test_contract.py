@@ -225,3 +225,9 @@ def test_no_schema_keeps_a_generated_form_name(app: FastAPI) -> None:
     form = token["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form == {"$ref": "#/components/schemas/TokenRequest"}
     assert "grant_type" in schemas["TokenRequest"]["properties"]
+
+
+def test_every_operation_is_described_beyond_its_roles(app: FastAPI) -> None:
+    for path, method, op in _operations(app.openapi()):
+        text = op["description"].rsplit("\n\n", 1)[0] if "\n\n" in op["description"] else ""
+        assert text.strip(), f"{method} {path} has no description of its own"

@@ -116,6 +116,7 @@ async def enroll_cadre(
 async def get_enrollment(
     enrollment_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> EnrollmentRead:
+    """One enrollment the caller may see, with its `ETag` for `If-Match`; 404 otherwise."""
     enrollment = await service.get_enrollment(db_session, enrollment_id, actor)
     set_etag(response, enrollment.version)
     return EnrollmentRead.model_validate(enrollment)
