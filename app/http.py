@@ -32,6 +32,11 @@ IfMatch = Annotated[
 ]
 
 
+# For an answer whose ETag is not the answered record's own (app.openapi declares that one by
+# rule): a record carried inside the answer, a file.
+ETAG_DECLARED: dict[str, Any] = {"headers": {"ETag": {"$ref": "#/components/headers/ETag"}}}
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 

@@ -6,7 +6,13 @@
 - FastAPI's own validation-error schemas are replaced by `Problem`;
 - responses link to the operations that take the record they answer (app.openapi_links);
 - every enum schema carries its values' words, `x-enum-labels: {"zh-CN": {value: label},
-  "en": {...}}` (app.labels).
+  "en": {...}}` (app.labels);
+- every operation says who may call it: `x-roles` (the roles of app.security.PERMISSIONS, `[]` for
+  a public operation) and a sentence in its description;
+- the tags are declared with what each holds (`TAGS`), and the form bodies FastAPI names
+  `Body_<operationId>` get names of their own (`_FORM_SCHEMAS`);
+- the response headers a client reads are declared, by rule, on every response that sends them
+  (`_declare_headers`), as references to `components/headers`.
 """
 
 import re
@@ -17,9 +23,11 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from app.enums import Role
 from app.errors import PROBLEM_MEDIA_TYPE
 from app.labels import schema_labels
 from app.openapi_links import add_links
+from app.security import PERMISSIONS
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _METHODS = {"get", "post", "put", "patch", "delete"}
@@ -38,9 +46,158 @@ _IDEMPOTENCY_KEY = {
 
 _RETRY_AFTER = {
     "description": "Seconds to wait before retrying (`APP_DATABASE__RETRY_AFTER_SECONDS` for a "
-    "database fault)",
+    "database fault; until the rate limit's window has room again for a 429)",
     "schema": {"type": "integer", "minimum": 0},
 }
+
+
+_STRING = {"type": "string"}
+
+# The headers a client reads (the ones app.cors exposes), declared once and referenced.
+HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {
+        "description": "The server's id of this request, on every answer: quote it when "
+        "reporting a problem (the audit trail records it as `request_id`)",
+        "schema": _STRING,
+    },
+    "ETag": {
+        "description": "The version of the record answered (send it back as `If-Match` to "
+        "change the record), or of the file downloaded (as `If-Range` to resume)",
+        "schema": _STRING,
+    },
+    "Location": {
+        "description": "The URL of the record created (of the job, for an accepted job)",
+        "schema": _STRING,
+    },
+    "Retry-After": _RETRY_AFTER,
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the "
+        "same `Idempotency-Key` (nothing was done again); absent otherwise",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Content-Disposition": {
+        "description": "`attachment` with the file's name (RFC 6266, `filename*` in UTF-8)",
+        "schema": _STRING,
+    },
+}
+
+# 201/202 answers that have no URL of their own to point to: a credit policy is read in the
+# list of policies only.
+_NO_LOCATION = frozenset({"createCreditPolicy"})
+
+
+# The groups of operations, in the order a reader meets them.
+TAGS: list[dict[str, str]] = [
+    {
+        "name": "auth",
+        "description": "Tokens (password, client_credentials, refresh_token), "
+        "revocation, and who the token speaks for",
+    },
+    {"name": "org units", "description": "The organisation tree; a role's scope is a subtree"},
+    {"name": "cadres", "description": "Cadres, by id or by the HR system's id"},
+    {"name": "training sessions", "description": "Training sessions and closing them"},
+    {"name": "enrollments", "description": "Cadres enrolled in a session, attendance and leave"},
+    {"name": "study logs", "description": "Study logs: submitted, reviewed, voided"},
+    {"name": "assessments", "description": "Annual assessments and their training condition"},
+    {"name": "credit policies", "description": "The credit rules in force, by period"},
+    {
+        "name": "credits and compliance",
+        "description": "A cadre's credits and compliance, with how they were derived",
+    },
+    {"name": "reports", "description": "Compliance and roll-call reports of a subtree"},
+    {
+        "name": "archives",
+        "description": "A cadre's or a unit's training archive, as JSON, CSV or XLSX",
+    },
+    {
+        "name": "exports",
+        "description": "Unit archives written in the background, downloaded when done",
+    },
+    {"name": "sync", "description": "Bulk synchronisation from the HR system"},
+    {"name": "imports", "description": "Study logs imported from a CSV or XLSX file"},
+    {"name": "change feed", "description": "Every change, in order, for systems that follow"},
+    {"name": "webhooks", "description": "The change feed pushed to a receiver"},
+    {"name": "audit", "description": "Who changed what, and when"},
+    {"name": "users", "description": "Accounts and their roles"},
+    {"name": "meta", "description": "The words for enum values (zh-CN, en)"},
+    {"name": "health", "description": "Liveness and readiness probes"},
+]
+
+# FastAPI names a form body `Body_<operationId>`: a generated client shows that name.
+_FORM_SCHEMAS = {"Body_issueToken": "TokenRequest", "Body_revokeToken": "TokenRevocation"}
+
+
+def _rename_schemas(doc: dict[str, Any], names: dict[str, str]) -> None:
+    schemas = doc.get("components", {}).get("schemas", {})
+    refs = {
+        f"#/components/schemas/{old}": f"#/components/schemas/{new}" for old, new in names.items()
+    }
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("$ref") in refs:
+                node["$ref"] = refs[node["$ref"]]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for old, new in names.items():
+        if old in schemas:
+            schema = schemas.pop(old)
+            schema["title"] = new
+            schemas[new] = schema
+    walk(doc.get("paths", {}))
+
+
+def _ref(header: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{header}"}
+
+
+def _declare_headers(
+    op: dict[str, Any], versioned: set[str], *, health: bool, idempotent: bool
+) -> None:
+    """Declare, on each response, the headers it sends. A route may declare more itself (a
+    record carried inside its answer, a file's ETag); these are the rules every route follows:
+    X-Request-ID always; Retry-After on 429 and 503 (not the health probes'); ETag on a 2xx
+    answering a versioned record (app.http.set_etag); Location on 201 and 202 (but
+    `_NO_LOCATION`); Idempotent-Replayed on the 2xx of an operation taking Idempotency-Key;
+    Content-Disposition on a 2xx that can answer a file (any media type but JSON)."""
+    for status, response in op["responses"].items():
+        headers: dict[str, Any] = response.setdefault("headers", {})
+        wanted = ["X-Request-ID"]
+        if status in {"429", "503"} and not health:
+            wanted.append("Retry-After")
+        if status.startswith("2"):
+            content = response.get("content", {})
+            ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+            if ref.rsplit("/", 1)[-1] in versioned:
+                wanted.append("ETag")
+            if status in {"201", "202"} and op["operationId"] not in _NO_LOCATION:
+                wanted.append("Location")
+            if idempotent:
+                wanted.append("Idempotent-Replayed")
+            if any(media != "application/json" for media in content):
+                wanted.append("Content-Disposition")
+        for name in wanted:
+            headers.setdefault(name, _ref(name))
+
+
+def _declare_roles(op: dict[str, Any]) -> None:
+    """`x-roles` and a sentence saying the same, from app.security.PERMISSIONS. What a role
+    sees inside an operation (its org subtree, its own records) is the repositories' scope,
+    described where it differs from the role's usual one."""
+    op_id = op["operationId"]
+    if op.get("security"):
+        roles = [role.value for role in Role if role in PERMISSIONS.get(op_id, frozenset())]
+        sentence = f"Roles: {', '.join(roles)}." if roles else "Roles: none (refused to all)."
+    else:
+        roles = []
+        sentence = "Public: no token needed."
+    op["x-roles"] = roles
+    text = op.get("description", "").rstrip()
+    op["description"] = f"{text}\n\n{sentence}" if text else sentence
 
 
 def _problem_content() -> dict[str, Any]:
@@ -58,6 +215,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         contact=app.contact,
         license_info=app.license_info,
     )
+    schemas = doc.get("components", {}).get("schemas", {})
+    versioned = {name for name, s in schemas.items() if "version" in s.get("properties", {})}
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
             if method not in _METHODS:
@@ -117,13 +276,16 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     "`query_timeout`) or waited too long for a lock (code: `database_busy`); "
                     "retry after `Retry-After` seconds",
                 )
-                responses["503"].setdefault("headers", {}).setdefault(
-                    "Retry-After", dict(_RETRY_AFTER)
-                )
             for status, response in responses.items():
                 if status.startswith(("4", "5")) and not path.startswith("/health"):
                     response["content"] = _problem_content()
-    schemas = doc.get("components", {}).get("schemas", {})
+            health = path.startswith("/health")
+            idempotent = any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", []))
+            _declare_headers(op, versioned, health=health, idempotent=idempotent)
+            _declare_roles(op)
+    doc["tags"] = app.openapi_tags or TAGS
+    _rename_schemas(doc, _FORM_SCHEMAS)
+    doc.setdefault("components", {})["headers"] = {name: dict(h) for name, h in HEADERS.items()}
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     # Bodies an operation reads by hand (several media types) still get their named schemas.

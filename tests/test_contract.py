@@ -1,15 +1,29 @@
 """The published OpenAPI document is the contract front ends generate their clients from."""
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
+from app.enums import Role
 from app.pagination import MAX_PAGE_SIZE
+from app.security import PERMISSIONS
+from tests.factories import API, create_cadre, create_org_unit, unique
 
 COMMITTED = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 METHODS = {"get", "post", "put", "patch", "delete"}
+# The response headers a client reads (app.cors exposes them): declared wherever they are sent.
+HEADERS = {
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "X-Request-ID",
+    "Content-Disposition",
+}
 
 
 def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -110,3 +124,110 @@ def test_errors_are_documented_per_operation(app: FastAPI) -> None:
             assert "404" in codes, (method, path)
         if method == "patch":
             assert "412" in codes, (method, path)
+
+
+def test_every_operation_says_which_roles_may_call_it(app: FastAPI) -> None:
+    """`x-roles` is the permission table, operation by operation, and the description says it."""
+    operations = {op["operationId"]: op for _, _, op in _operations(app.openapi())}
+    assert set(PERMISSIONS) <= set(operations), set(PERMISSIONS) - set(operations)
+    for op_id, op in operations.items():
+        if op["security"]:
+            assert op_id in PERMISSIONS, f"{op_id} needs a token but no role may call it"
+            roles = [role.value for role in Role if role in PERMISSIONS[op_id]]
+            assert op["x-roles"] == roles, op_id
+            assert op["description"].endswith(f"Roles: {', '.join(roles)}."), op_id
+        else:
+            assert op["x-roles"] == [], op_id
+            assert op["description"].endswith("Public: no token needed."), op_id
+
+
+def test_response_headers_are_declared_once_and_referenced(app: FastAPI) -> None:
+    doc = app.openapi()
+    assert set(doc["components"]["headers"]) == set(HEADERS)
+    for path, method, op in _operations(doc):
+        for status, response in op["responses"].items():
+            assert "X-Request-ID" in response.get("headers", {}), (method, path, status)
+            if status in {"429", "503"} and not path.startswith("/health"):
+                assert "Retry-After" in response["headers"], (method, path, status)
+
+
+def _declared(doc: dict[str, Any], op_id: str, status: int) -> set[str]:
+    op = next(op for _, _, op in _operations(doc) if op["operationId"] == op_id)
+    return set(op["responses"][str(status)].get("headers", {})) & set(HEADERS)
+
+
+def _assert_declared_as_sent(
+    doc: dict[str, Any], op_id: str, response: httpx.Response, *, replayed: bool = False
+) -> None:
+    """Each of the client-read headers the answer sends is declared for its operation and
+    status, and each one declared is sent (Idempotent-Replayed only on a replay)."""
+    declared = _declared(doc, op_id, response.status_code)
+    sent = {name for name in HEADERS if name in response.headers}
+    assert sent <= declared, (op_id, response.status_code, sent - declared)
+    expected = declared if replayed else declared - {"Idempotent-Replayed"}
+    assert expected <= sent, (op_id, response.status_code, expected - sent)
+
+
+async def test_declared_response_headers_are_the_ones_sent(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    doc = app.openapi()
+    unit = await create_org_unit(client)
+    body = {"code": unique("OU"), "name": "南谯区", "kind": "county", "parent_id": unit["id"]}
+    key = {"Idempotency-Key": unique("contract")}
+    created = await client.post(f"{API}/org-units", json=body, headers=key)
+    assert created.status_code == 201, created.text
+    _assert_declared_as_sent(doc, "createOrgUnit", created)
+    replayed = await client.post(f"{API}/org-units", json=body, headers=key)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    _assert_declared_as_sent(doc, "createOrgUnit", replayed, replayed=True)
+
+    url = created.headers["Location"]
+    read = await client.get(url)
+    _assert_declared_as_sent(doc, "getOrgUnit", read)
+    updated = await client.patch(
+        url, json={"name": "南谯区委"}, headers={"If-Match": read.headers["ETag"]}
+    )
+    assert updated.status_code == 200, updated.text
+    _assert_declared_as_sent(doc, "updateOrgUnit", updated)
+    stale = await client.patch(url, json={"name": "旧"}, headers={"If-Match": read.headers["ETag"]})
+    assert stale.status_code == 412
+    _assert_declared_as_sent(doc, "updateOrgUnit", stale)
+    missing = await client.get(f"{API}/org-units/{uuid.uuid4()}")
+    assert missing.status_code == 404
+    _assert_declared_as_sent(doc, "getOrgUnit", missing)
+    _assert_declared_as_sent(doc, "getCurrentUser", await client.get(f"{API}/auth/me"))
+    _assert_declared_as_sent(doc, "listOrgUnits", await client.get(f"{API}/org-units"))
+
+    cadre = await create_cadre(client, unit["id"])
+    download = await client.get(f"{API}/cadres/{cadre['id']}/archive", params={"format": "csv"})
+    assert download.status_code == 200, download.text
+    _assert_declared_as_sent(doc, "getCadreArchive", download)
+
+
+def test_every_operation_has_its_own_summary(app: FastAPI) -> None:
+    summaries = [op["summary"] for _, _, op in _operations(app.openapi())]
+    assert len(summaries) == len(set(summaries)), sorted(summaries)
+
+
+def test_tags_are_declared_with_descriptions(app: FastAPI) -> None:
+    doc = app.openapi()
+    declared = {tag["name"]: tag.get("description", "") for tag in doc["tags"]}
+    used = {tag for _, _, op in _operations(doc) for tag in op["tags"]}
+    assert used == set(declared), used ^ set(declared)
+    assert all(declared.values()), [name for name, text in declared.items() if not text]
+
+
+def test_no_schema_keeps_a_generated_form_name(app: FastAPI) -> None:
+    schemas = app.openapi()["components"]["schemas"]
+    assert not [name for name in schemas if name.startswith("Body_")]
+    token = app.openapi()["paths"]["/api/v1/auth/token"]["post"]["requestBody"]
+    form = token["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form == {"$ref": "#/components/schemas/TokenRequest"}
+    assert "grant_type" in schemas["TokenRequest"]["properties"]
+
+
+def test_every_operation_is_described_beyond_its_roles(app: FastAPI) -> None:
+    for path, method, op in _operations(app.openapi()):
+        text = op["description"].rsplit("\n\n", 1)[0] if "\n\n" in op["description"] else ""
+        assert text.strip(), f"{method} {path} has no description of its own"

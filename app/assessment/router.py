@@ -45,6 +45,8 @@ async def list_assessments(
     year: Annotated[int | None, Query(ge=1900, le=2199)] = None,
     rating: AssessmentRating | None = None,
 ) -> AssessmentPage:
+    """The assessments the caller may see, a page at a time (`next_cursor`), filtered by cadre, org
+    subtree, year and rating."""
     items, next_cursor = await service.list_assessments(
         db_session,
         actor,
@@ -100,6 +102,7 @@ async def create_assessment(
 async def get_assessment(
     assessment_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> AssessmentRead:
+    """One assessment the caller may see, with its `ETag` for `If-Match`; 404 otherwise."""
     assessment = await service.get_assessment(db_session, assessment_id, actor)
     set_etag(response, assessment.version)
     return AssessmentRead.model_validate(assessment)

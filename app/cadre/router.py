@@ -110,6 +110,8 @@ async def create_cadre(
 async def get_cadre_by_hr_id(
     hr_id: HrIdPath, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> CadreRead:
+    """The cadre the HR system knows by `hr_id`, answered as `getCadre` answers it (with its
+    `ETag`); 404 outside the caller's scope."""
     cadre = await service.get_cadre_by_hr_id(db_session, hr_id, actor)
     set_etag(response, cadre.version)
     return to_read(cadre, actor)
@@ -168,6 +170,8 @@ async def upsert_cadre_by_hr_id(
 async def get_cadre(
     cadre_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> CadreRead:
+    """One cadre of the caller's scope, personal data shown as the caller's role may see it, with
+    its `ETag` for `If-Match`; 404 outside the scope."""
     cadre = await service.get_cadre(db_session, cadre_id, actor)
     set_etag(response, cadre.version)
     return to_read(cadre, actor)

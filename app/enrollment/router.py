@@ -25,7 +25,7 @@ from app.enrollment.schemas import (
 )
 from app.enums import EnrollmentStatus
 from app.errors import FieldNotAllowed, PreconditionFailed
-from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
+from app.http import API_PREFIX, ETAG_DECLARED, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery
 from app.security import CurrentActor
@@ -116,6 +116,7 @@ async def enroll_cadre(
 async def get_enrollment(
     enrollment_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> EnrollmentRead:
+    """One enrollment the caller may see, with its `ETag` for `If-Match`; 404 otherwise."""
     enrollment = await service.get_enrollment(db_session, enrollment_id, actor)
     set_etag(response, enrollment.version)
     return EnrollmentRead.model_validate(enrollment)
@@ -158,15 +159,18 @@ async def update_enrollment(
 @closing_router.post(
     "/{training_session_id}/close",
     operation_id="closeTrainingSession",
-    responses=problems(
-        TrainingSessionNotFound,
-        NotSessionOrganiser,
-        AlreadyClosed,
-        InvalidStatusTransition,
-        SessionNotEnded,
-        NoPolicyForDate,
-        PreconditionFailed,
-    ),
+    responses={
+        200: ETAG_DECLARED,  # the training session's
+        **problems(
+            TrainingSessionNotFound,
+            NotSessionOrganiser,
+            AlreadyClosed,
+            InvalidStatusTransition,
+            SessionNotEnded,
+            NoPolicyForDate,
+            PreconditionFailed,
+        ),
+    },
 )
 async def close_training_session(
     training_session_id: uuid.UUID,

@@ -24,7 +24,7 @@ from app.export.errors import (
 )
 from app.export.models import ExportJob
 from app.export.schemas import ExportCreate, ExportRead
-from app.http import API_PREFIX, AppSettings, PrimedStreamingResponse, problems
+from app.http import API_PREFIX, ETAG_DECLARED, AppSettings, PrimedStreamingResponse, problems
 from app.idempotency.route import IdempotentRoute
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery
@@ -94,11 +94,13 @@ _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The whole file, with `Content-Length`, `ETag`, `Repr-Digest` (SHA-256)",
         "content": _file_content(),
+        **ETAG_DECLARED,
     },
     206: {
         "description": "The one range asked for (`Content-Range`), to resume a download; "
         "the file's own content type",
         "content": _file_content(),
+        **ETAG_DECLARED,
     },
 }
 

@@ -80,6 +80,8 @@ async def create_org_unit(
 async def get_org_unit(
     org_unit_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> OrgUnitRead:
+    """One org unit of the caller's scope, with its `ETag` for `If-Match`; a unit outside the scope
+    answers 404."""
     unit = await service.get_org_unit(db_session, org_unit_id, actor)
     set_etag(response, unit.version)
     return OrgUnitRead.model_validate(unit)

@@ -41,6 +41,8 @@ async def list_study_logs(
         int | None, Query(ge=1900, le=2199, description="Logs overlapping this calendar year")
     ] = None,
 ) -> StudyLogPage:
+    """The study logs the caller may see, a page at a time (`next_cursor`), filtered by cadre, org
+    subtree, kind, status and year."""
     items, next_cursor = await service.list_study_logs(
         db_session,
         actor,
@@ -78,6 +80,7 @@ async def create_study_log(
 async def get_study_log(
     study_log_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> StudyLogRead:
+    """One study log the caller may see, with its `ETag` for `If-Match`; 404 otherwise."""
     log = await service.get_study_log(db_session, study_log_id, actor)
     set_etag(response, log.version)
     return StudyLogRead.model_validate(log)
@@ -127,6 +130,7 @@ def _review_route(target: StudyLogStatus, verb: str, operation_id: str, doc: str
         f"/{{study_log_id}}/{verb}",
         operation_id=operation_id,
         responses=problems(StudyLogNotFound, InvalidReviewTransition, PreconditionFailed),
+        summary=f"{verb.capitalize()} Study Log",
         description=doc,
     )
     async def review(

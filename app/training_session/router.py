@@ -52,6 +52,8 @@ async def list_training_sessions(
     starts_from: Annotated[LocalDate | None, Query()] = None,
     starts_to: Annotated[LocalDate | None, Query()] = None,
 ) -> TrainingSessionPage:
+    """The training sessions the caller may see, a page at a time (`next_cursor`), filtered by
+    organiser subtree, status, form, centralised and start date."""
     items, next_cursor = await service.list_training_sessions(
         db_session,
         actor,
@@ -77,6 +79,8 @@ async def list_training_sessions(
 async def create_training_session(
     body: TrainingSessionCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> TrainingSessionRead:
+    """A new training session, organised by a unit of the caller's scope; answered with its
+    `Location` and `ETag`."""
     ts = await service.create_training_session(db_session, body, actor)
     set_etag(response, ts.version)
     response.headers["Location"] = f"/api/v1/training-sessions/{ts.id}"
@@ -91,6 +95,7 @@ async def create_training_session(
 async def get_training_session(
     training_session_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> TrainingSessionRead:
+    """One training session the caller may see, with its `ETag` for `If-Match`; 404 otherwise."""
     ts = await service.get_training_session(db_session, training_session_id, actor)
     set_etag(response, ts.version)
     return TrainingSessionRead.model_validate(ts)

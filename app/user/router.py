@@ -53,6 +53,8 @@ async def list_users(
     role: Role | None = None,
     active: bool | None = None,
 ) -> UserPage:
+    """The accounts, a page at a time (`next_cursor`), filtered by role and by whether they are
+    active."""
     items, next_cursor = await service.list_users(db_session, page, role=role, active=active)
     return UserPage(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 
@@ -86,6 +88,7 @@ async def create_user(
 async def get_user(
     user_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> UserRead:
+    """One account, with its `ETag` for `If-Match`."""
     user = await service.get_user(db_session, user_id)
     set_etag(response, user.version)
     return UserRead.model_validate(user)
@@ -125,9 +128,13 @@ async def update_user(
 
 
 @me_router.get("/me", operation_id="getCurrentUser")
-async def get_current_user(db_session: DbSession, actor: CurrentActor) -> UserRead:
+async def get_current_user(
+    db_session: DbSession, actor: CurrentActor, response: Response
+) -> UserRead:
     """The user the bearer token speaks for."""
-    return UserRead.model_validate(await service.get_user(db_session, actor.user_id))
+    user = await service.get_user(db_session, actor.user_id)
+    set_etag(response, user.version)
+    return UserRead.model_validate(user)
 
 
 # Printable, without control characters (a NUL byte never reaches PostgreSQL).

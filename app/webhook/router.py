@@ -75,6 +75,7 @@ async def create_webhook(
 async def get_webhook(
     webhook_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> WebhookRead:
+    """One webhook subscription (its secret is never shown again), with its `ETag`."""
     subscription = await service.get_webhook(db_session, webhook_id)
     set_etag(response, subscription.version)
     return service.to_read(subscription)
