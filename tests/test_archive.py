@@ -14,7 +14,6 @@ from app.archive import columns, unit_export
 from app.labels import Language
 from tests.factories import API, create_cadre, create_log, create_org_unit, create_session
 
-
 _EXCEL_DEFAULT_WIDTH = 8.43
 
 
@@ -268,3 +267,129 @@ async def test_an_xlsx_export_flows_over_into_further_sheets(
     assert found == sheets
     assert read == [f"r{n}" for n in range(records)]
     assert unit_export.SHEET_ROWS + 1 == 1_048_576
+
+
+def _sheet_as_seen(sheet: Any) -> tuple[list[Any], list[list[Any]]]:
+    header, *rows = ([cell.value for cell in row] for row in sheet.iter_rows())
+    return header, rows
+
+
+def _assert_laid_out(sheet: Any, columns_count: int, rows: int) -> None:
+    """The header row frozen, an autofilter over the data, columns wider than Excel's default."""
+    from openpyxl.utils import get_column_letter
+
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{get_column_letter(columns_count)}{rows + 1}"
+    for n in range(1, columns_count + 1):
+        assert sheet.column_dimensions[get_column_letter(n)].width > _EXCEL_DEFAULT_WIDTH
+
+
+async def test_the_cadre_archive_workbook_is_typed_frozen_filtered_and_sized(
+    client: httpx.AsyncClient,
+) -> None:
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"], rank="county_division")
+    await create_log(
+        client,
+        cadre["id"],
+        title="学习贯彻党的二十大精神专题网络培训班",
+        hours="12.5",
+        start_date="2024-03-01",
+        end_date="2024-03-02",
+    )
+    url = f"{API}/cadres/{cadre['id']}/archive"
+
+    r = await client.get(url, params={"format": "xlsx"})
+    assert r.status_code == 200
+    book = load_workbook(io.BytesIO(r.content))
+    sheet = book["学习记录"]
+    header, (row,) = _sheet_as_seen(sheet)
+    assert header[:10] == [
+        "人事编号",
+        "姓名",
+        "职务层次",
+        "职务类别",
+        "开始日期",
+        "结束日期",
+        "学习形式",
+        "培训名称",
+        "举办单位",
+        "学时",
+    ]
+    got = dict(zip(header, row, strict=True))
+    assert got["职务层次"] == "县处级"
+    assert got["审核状态"] == "待审核"
+    # dates are dates, hours are numbers, each with a number format
+    assert got["开始日期"] == datetime(2024, 3, 1)
+    assert sheet["E2"].is_date
+    assert sheet["E2"].number_format == "yyyy-mm-dd"
+    assert got["学时"] == 12.5
+    assert sheet["J2"].data_type == "n"
+    assert sheet["J2"].number_format == "0.00"
+    _assert_laid_out(sheet, len(header), 1)
+    # CJK characters count double: the title's column is wider than its 18 characters
+    assert sheet.column_dimensions["H"].width >= 36
+    for name in ("参训记录", "年度考核"):
+        _assert_laid_out(book[name], book[name].max_column, 0)
+
+    r = await client.get(url, params={"format": "xlsx", "lang": "en"})
+    book = load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames == ["study_logs", "enrollments", "assessments"]
+    header, (row,) = _sheet_as_seen(book["study_logs"])
+    assert header[:4] == ["hr_id", "name", "rank", "post_type"]
+    assert row[2] == "County or division level"
+
+    r = await client.get(url, params={"format": "csv", "lang": "en"})
+    assert r.content.startswith("\ufeff".encode())
+    header_line, line = r.content.decode("utf-8-sig").splitlines()
+    assert header_line.startswith("hr_id,name,rank,post_type,start_date,end_date,kind,title")
+    got = dict(zip(header_line.split(","), line.split(","), strict=True))
+    assert (got["rank"], got["start_date"], got["hours"]) == (
+        "County or division level",
+        "2024-03-01",
+        "12.50",  # numbers stay plain
+    )
+
+
+async def test_the_unit_archive_workbook_is_typed_frozen_filtered_and_sized(
+    client: httpx.AsyncClient,
+) -> None:
+    unit = await create_org_unit(client, name="来安县")
+    cadre = await create_cadre(client, unit["id"], rank="township_section")
+    await create_log(
+        client,
+        cadre["id"],
+        status="approved",
+        hours="8",
+        start_date="2025-04-01",
+        end_date="2025-04-01",
+    )
+    url = f"{API}/org-units/{unit['id']}/archive"
+    for lang, name_header, rank in (
+        (None, "姓名", "乡科级"),
+        ("en", "name", "Township or section level"),
+    ):
+        params: dict[str, Any] = {"year": 2025, "format": "xlsx"}
+        if lang:
+            params["lang"] = lang
+        r = await client.get(url, params=params)
+        assert r.status_code == 200, r.text
+        sheet = load_workbook(io.BytesIO(r.content))["2025"]
+        header, (row,) = _sheet_as_seen(sheet)
+        assert header[3] == name_header
+        got = dict(zip(unit_export.COLUMNS, row, strict=True))
+        assert got["rank"] == rank
+        assert got["log_start_date"] == datetime(2025, 4, 1)
+        assert sheet["R2"].is_date
+        assert sheet["R2"].number_format == "yyyy-mm-dd"
+        assert got["log_hours"] == 8
+        assert sheet["V2"].data_type == "n"
+        assert sheet["V2"].number_format == "0.00"
+        _assert_laid_out(sheet, len(unit_export.COLUMNS), 1)
+
+        params["format"] = "csv"
+        text = (await client.get(url, params=params)).content.decode("utf-8-sig")
+        csv_header, csv_row = (line.split(",") for line in text.splitlines())
+        assert csv_header == header
+        assert csv_row[4] == rank
+        assert csv_row[17] == date(2025, 4, 1).isoformat()
