@@ -101,28 +101,41 @@ def end_sheet(sheet: Any, columns: int, rows: int) -> None:
     sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
 
 
-def xlsx_row(sheet: Any, values: Sequence[Any]) -> list[Any]:
-    """Typed cells: dates as dates, date-times as local date-times, Decimal hours as numbers,
-    each with its number format; text defused (`cell`)."""
-    out: list[Any] = []
-    for value in values:
-        if isinstance(value, str):
-            out.append(cell(value))
-        elif isinstance(value, datetime):
-            typed = WriteOnlyCell(sheet, value.astimezone(LOCAL_TZ).replace(tzinfo=None))
-            typed.number_format = DATETIME_FORMAT
-            out.append(typed)
-        elif isinstance(value, date):
-            typed = WriteOnlyCell(sheet, value)
-            typed.number_format = DATE_FORMAT
-            out.append(typed)
-        elif isinstance(value, Decimal):
-            typed = WriteOnlyCell(sheet, value)
-            typed.number_format = NUMBER_FORMAT
-            out.append(typed)
-        else:
-            out.append(value)
-    return out
+class TypedCells:
+    """Typed cells for one write-only sheet: dates as dates, date-times as local date-times,
+    Decimal hours as numbers, each with its number format; text defused (`cell`).
+
+    A styled cell is one object per column and format, given each row's value: openpyxl writes
+    a row's cells when the row is appended, so a row must be appended before the next is typed
+    (a new cell object per value made large exports twice as slow)."""
+
+    def __init__(self, sheet: Any) -> None:
+        self.sheet = sheet
+        self.cells: dict[tuple[int, str], WriteOnlyCell] = {}
+
+    def _styled(self, column: int, value: Any, number_format: str) -> WriteOnlyCell:
+        typed = self.cells.get((column, number_format))
+        if typed is None:
+            typed = self.cells[column, number_format] = WriteOnlyCell(self.sheet)
+            typed.number_format = number_format
+        typed.value = value
+        return typed
+
+    def row(self, values: Sequence[Any]) -> list[Any]:
+        out: list[Any] = []
+        for column, value in enumerate(values):
+            if isinstance(value, str):
+                out.append(cell(value))
+            elif isinstance(value, datetime):
+                local = value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+                out.append(self._styled(column, local, DATETIME_FORMAT))
+            elif isinstance(value, date):
+                out.append(self._styled(column, value, DATE_FORMAT))
+            elif isinstance(value, Decimal):
+                out.append(self._styled(column, value, NUMBER_FORMAT))
+            else:
+                out.append(value)
+        return out
 
 
 def xlsx_bytes(sheets: Iterable[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> bytes:
@@ -130,8 +143,9 @@ def xlsx_bytes(sheets: Iterable[tuple[str, Sequence[str], Sequence[Sequence[Any]
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(title=title)
         start_sheet(sheet, header, column_widths(header, rows[:200]))
+        typed = TypedCells(sheet)
         for row in rows:
-            sheet.append(xlsx_row(sheet, row))
+            sheet.append(typed.row(row))
         end_sheet(sheet, len(header), len(rows))
     out = io.BytesIO()
     workbook.save(out)

@@ -180,11 +180,9 @@ _SHEETS = {
 
 def archive_csv(archive: Archive, lang: Language = Language.zh_cn) -> str:
     """The study logs as CSV for Excel (UTF-8 with BOM)."""
+    labelled = columns.Labeller(LOG_COLUMNS, lang)
     lines = [formats.BOM + formats.csv_line(columns.header(LOG_COLUMNS, lang))]
-    lines += [
-        formats.csv_line(columns.localise(LOG_COLUMNS, log_row(archive.cadre, log), lang))
-        for log in archive.study_logs
-    ]
+    lines += [formats.csv_line(labelled(log_row(archive.cadre, log))) for log in archive.study_logs]
     return "".join(lines)
 
 
@@ -196,14 +194,13 @@ def archive_xlsx(archive: Archive, lang: Language = Language.zh_cn) -> bytes:
         ("assessments", ASSESSMENT_COLUMNS, [assessment_row(a) for a in archive.assessments]),
     ]
     index = 0 if lang is Language.zh_cn else 1
-    return formats.xlsx_bytes(
-        (
-            _SHEETS[name][index],
-            columns.header(cols, lang),
-            [columns.localise(cols, row, lang) for row in rows],
+    sheets = []
+    for name, cols, rows in tables:
+        labelled = columns.Labeller(cols, lang)
+        sheets.append(
+            (_SHEETS[name][index], columns.header(cols, lang), [labelled(row) for row in rows])
         )
-        for name, cols, rows in tables
-    )
+    return formats.xlsx_bytes(sheets)
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,10 @@ async def encode_csv(
     """CSV for Excel, `CHUNK_ROWS` rows a chunk. The header travels with the first rows, so
     nothing is sent before the query has answered: a query that fails fails before the first
     byte (a problem+json answer), not after it."""
+    labelled = columns.Labeller(UNIT_COLUMNS, lang)
     buffer: list[str] = [formats.BOM + formats.csv_line(columns.header(UNIT_COLUMNS, lang))]
     async for row in records:
-        buffer.append(formats.csv_line(columns.localise(UNIT_COLUMNS, row, lang)))
+        buffer.append(formats.csv_line(labelled(row)))
         if len(buffer) >= CHUNK_ROWS:
             yield "".join(buffer).encode()
             buffer.clear()
@@ -120,6 +121,7 @@ class _Workbook:
         sheet = self.book.create_sheet(title=title)
         formats.start_sheet(sheet, self.header, self.widths or [])
         self.sheets.append(sheet)
+        self.typed = formats.TypedCells(sheet)
         self.filled = 0
 
     def append(self, rows: list[list[Any]]) -> None:
@@ -129,8 +131,7 @@ class _Workbook:
         for row in rows:
             if self.filled == self.sheet_rows:
                 self._new_sheet()
-            sheet = self.sheets[-1]
-            sheet.append(formats.xlsx_row(sheet, row))
+            self.sheets[-1].append(self.typed.row(row))
             self.filled += 1
 
     def save(self, path: str) -> None:
@@ -199,13 +200,14 @@ async def encode_xlsx(
     a time touches the workbook). The save, the long part, runs in a daemon thread of its own,
     so a cancelled export does not hold the process (`_in_daemon_thread`)."""
     workbook = _Workbook(year, sheet_rows, columns.header(UNIT_COLUMNS, lang))
+    labelled = columns.Labeller(UNIT_COLUMNS, lang)
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
         try:
             batch: list[list[Any]] = []
             async for row in records:
-                batch.append(columns.localise(UNIT_COLUMNS, row, lang))
+                batch.append(labelled(row))
                 if len(batch) >= CHUNK_ROWS:
                     await asyncio.to_thread(workbook.append, batch)
                     batch = []
