@@ -247,6 +247,37 @@ async def test_a_job_writes_the_file_the_direct_route_streams(
     assert await worker.work_once(maker, FAST) is None  # nothing left to do
 
 
+async def test_a_jobs_workbook_is_in_chinese_typed_frozen_and_filtered(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A job writes what the direct route streams by default: zh-CN headers and labels. A job
+    has no language of its own (no column for it): `lang` is not a field of the request."""
+    import io
+
+    from openpyxl import load_workbook
+
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=2)
+    refused = await client.post(
+        f"{API}/exports", json={"org_unit_id": unit["id"], "year": 2024, "lang": "en"}
+    )
+    assert refused.status_code == 422
+    _, job = await _create(client, unit["id"], format="xlsx")
+    assert await worker.work_once(maker, FAST) == uuid.UUID(job["id"])
+    done = (await client.get(f"{API}/exports/{job['id']}")).json()
+    file = await client.get(done["file_url"])
+    sheet = load_workbook(io.BytesIO(file.content))["2024"]
+    header, *rows = ([c.value for c in row] for row in sheet.iter_rows())
+    assert header[:5] == ["单位代码", "单位", "人事编号", "姓名", "职务层次"]
+    assert len(rows) == 2
+    assert {row[header.index("审核状态")] for row in rows} == {"已通过"}
+    assert {row[header.index("开始日期")] for row in rows} == {datetime(2024, 3, 1)}
+    assert sheet["R2"].number_format == "yyyy-mm-dd"
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:X3"
+    assert sheet.column_dimensions["A"].width > 8.43
+
+
 async def test_an_interrupted_download_resumes_byte_identical(
     committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
 ) -> None:

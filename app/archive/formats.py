@@ -2,13 +2,19 @@
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
+
+from app.clock import LOCAL_TZ
 
 
 class ExportFormat(StrEnum):
@@ -44,19 +50,103 @@ def cell(value: Any) -> Any:
     return value
 
 
+def _text(value: Any) -> Any:
+    """Dates as ISO 8601 in CSV; numbers and text as they are."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def csv_line(values: Sequence[Any]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow([cell(v) for v in values])
+    csv.writer(out, lineterminator="\r\n").writerow([cell(_text(v)) for v in values])
     return out.getvalue()
 
 
-def xlsx_bytes(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+NUMBER_FORMAT = "0.00"  # hours and days: Decimal, two places at most
+_MIN_WIDTH = 10  # Excel's default is 8.43 characters
+_MAX_WIDTH = 60
+
+
+def display_width(value: Any) -> int:
+    """How many character widths a value takes in a cell: CJK (wide) characters count double."""
+    if isinstance(value, datetime):
+        return 16
+    if isinstance(value, date):
+        return 10
+    text = "" if value is None else str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def column_widths(header: Sequence[str], sample: Iterable[Sequence[Any]]) -> list[int]:
+    """Widths from the header and a sample of rows, within bounds."""
+    widths = [display_width(h) for h in header]
+    for row in sample:
+        for i, value in enumerate(row[: len(widths)]):
+            widths[i] = max(widths[i], display_width(value))
+    return [min(max(w + 2, _MIN_WIDTH), _MAX_WIDTH) for w in widths]
+
+
+def start_sheet(sheet: Any, header: Sequence[str], widths: Sequence[int]) -> None:
+    """A write-only sheet before its first row: the header row frozen, column widths, the
+    header written (bold)."""
+    sheet.freeze_panes = "A2"
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    sheet.append(list(header))
+
+
+def end_sheet(sheet: Any, columns: int, rows: int) -> None:
+    """An autofilter over the header and the `rows` data rows (written at save)."""
+    sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
+
+
+class TypedCells:
+    """Typed cells for one write-only sheet: dates as dates, date-times as local date-times,
+    Decimal hours as numbers, each with its number format; text defused (`cell`).
+
+    A styled cell is one object per column and format, given each row's value: openpyxl writes
+    a row's cells when the row is appended, so a row must be appended before the next is typed
+    (a new cell object per value made large exports twice as slow)."""
+
+    def __init__(self, sheet: Any) -> None:
+        self.sheet = sheet
+        self.cells: dict[tuple[int, str], WriteOnlyCell] = {}
+
+    def _styled(self, column: int, value: Any, number_format: str) -> WriteOnlyCell:
+        typed = self.cells.get((column, number_format))
+        if typed is None:
+            typed = self.cells[column, number_format] = WriteOnlyCell(self.sheet)
+            typed.number_format = number_format
+        typed.value = value
+        return typed
+
+    def row(self, values: Sequence[Any]) -> list[Any]:
+        out: list[Any] = []
+        for column, value in enumerate(values):
+            if isinstance(value, str):
+                out.append(cell(value))
+            elif isinstance(value, datetime):
+                local = value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+                out.append(self._styled(column, local, DATETIME_FORMAT))
+            elif isinstance(value, date):
+                out.append(self._styled(column, value, DATE_FORMAT))
+            elif isinstance(value, Decimal):
+                out.append(self._styled(column, value, NUMBER_FORMAT))
+            else:
+                out.append(value)
+        return out
+
+
+def xlsx_bytes(sheets: Iterable[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> bytes:
     workbook = Workbook(write_only=True)
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(title=title)
-        sheet.append(list(header))
+        start_sheet(sheet, header, column_widths(header, rows[:200]))
+        typed = TypedCells(sheet)
         for row in rows:
-            sheet.append([cell(v) if isinstance(v, str) else v for v in row])
+            sheet.append(typed.row(row))
+        end_sheet(sheet, len(header), len(rows))
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

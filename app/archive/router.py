@@ -16,6 +16,7 @@ from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
 from app.enrollment.schemas import EnrollmentRead
 from app.http import API_PREFIX, PrimedStreamingResponse, problems
+from app.labels import Language
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.security import CurrentActor
@@ -23,6 +24,14 @@ from app.study_log.schemas import StudyLogRead
 from app.training_session.schemas import TrainingSessionRead
 
 router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["archives"])
+
+LangQuery = Annotated[
+    Language,
+    Query(
+        description="The language of a CSV or XLSX file's headers and of its enum values "
+        "(the labels of `GET /api/v1/meta/labels`): zh-CN (default) or en"
+    ),
+]
 
 
 _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -52,6 +61,7 @@ async def get_cadre_archive(
     format: Annotated[ExportFormat, Query(description="json (default), csv or xlsx")] = (
         ExportFormat.json
     ),
+    lang: LangQuery = Language.zh_cn,
 ) -> ArchiveRead | Response:
     """培训档案: the cadre's complete, ordered training record — study logs by date, the
     sessions it was enrolled in, its annual assessments."""
@@ -73,9 +83,9 @@ async def get_cadre_archive(
     filename = f"培训档案-{cadre.name}-{cadre.hr_id}.{format.value}"
     headers = {"Content-Disposition": formats.content_disposition(filename)}
     body = (
-        service.archive_csv(archive)
+        service.archive_csv(archive, lang)
         if format is ExportFormat.csv
-        else service.archive_xlsx(archive)
+        else service.archive_xlsx(archive, lang)
     )
     return Response(body, media_type=formats.MEDIA_TYPES[format], headers=headers)
 
@@ -114,6 +124,7 @@ async def export_org_unit_archive(
     format: Annotated[UnitExportFormat, Query(description="csv (default) or xlsx")] = (
         UnitExportFormat.csv
     ),
+    lang: LangQuery = Language.zh_cn,
 ) -> StreamingResponse:
     """The archives and compliance of every cadre of the unit and its subtree for one year,
     streamed (constant memory). The first rows are read before the answer starts: a database
@@ -122,7 +133,7 @@ async def export_org_unit_archive(
     root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
     year = year or local_today().year
     chunks = await service.export_unit(
-        db_session, request.app.state.sessionmaker, root, year, format
+        db_session, request.app.state.sessionmaker, root, year, format, lang
     )
     filename = f"培训档案-{root.name}-{year}.{format.value}"
     return PrimedStreamingResponse(

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.actor import Actor
-from app.archive import formats, unit_export
+from app.archive import columns, formats, unit_export
+from app.archive.columns import Column
 from app.archive.formats import UnitExportFormat
 from app.assessment import repository as assessments
 from app.assessment.models import Assessment
@@ -20,9 +21,22 @@ from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
 from app.compliance import service as compliance_service
 from app.credit_policy import service as policy_service
+from app.credit_policy.engine.common import RequirementStatus
 from app.credit_policy.policy import Policy
 from app.enrollment import repository as enrollments
 from app.enrollment.models import Enrollment
+from app.enums import (
+    AssessmentRating,
+    EnrollmentOrigin,
+    EnrollmentStatus,
+    PostType,
+    Rank,
+    StudyLogKind,
+    StudyLogSource,
+    StudyLogStatus,
+    TrainingForm,
+)
+from app.labels import Language
 from app.org_unit.models import OrgUnit
 from app.study_log import repository as study_logs
 from app.study_log.models import StudyLog
@@ -49,22 +63,24 @@ async def cadre_archive(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Ac
     )
 
 
+# Each file's columns: the English name (the `?lang=en` header), the Chinese header, the enum
+# whose labels its values are shown as.
 LOG_COLUMNS = (
-    "hr_id",
-    "name",
-    "rank",
-    "post_type",
-    "start_date",
-    "end_date",
-    "kind",
-    "title",
-    "provider",
-    "hours",
-    "days",
-    "status",
-    "source",
-    "training_session_id",
-    "reviewed_at",
+    Column("hr_id", "人事编号"),
+    Column("name", "姓名"),
+    Column("rank", "职务层次", Rank),
+    Column("post_type", "职务类别", PostType),
+    Column("start_date", "开始日期"),
+    Column("end_date", "结束日期"),
+    Column("kind", "学习形式", StudyLogKind),
+    Column("title", "培训名称"),
+    Column("provider", "举办单位"),
+    Column("hours", "学时"),
+    Column("days", "天数"),
+    Column("status", "审核状态", StudyLogStatus),
+    Column("source", "来源", StudyLogSource),
+    Column("training_session_id", "培训班编号"),
+    Column("reviewed_at", "审核时间"),
 )
 
 
@@ -74,8 +90,8 @@ def log_row(cadre: Cadre, log: StudyLog) -> list[Any]:
         cadre.name,
         cadre.rank.value,
         cadre.post_type.value,
-        log.start_date.isoformat(),
-        log.end_date.isoformat(),
+        log.start_date,
+        log.end_date,
         log.kind.value,
         log.title,
         log.provider,
@@ -84,20 +100,20 @@ def log_row(cadre: Cadre, log: StudyLog) -> list[Any]:
         log.status.value,
         log.source.value,
         str(log.training_session_id) if log.training_session_id else None,
-        log.reviewed_at.isoformat() if log.reviewed_at else None,
+        log.reviewed_at,
     ]
 
 
 ENROLLMENT_COLUMNS = (
-    "session_title",
-    "form",
-    "centralised",
-    "start_date",
-    "end_date",
-    "origin",
-    "status",
-    "leave_hours",
-    "score",
+    Column("session_title", "培训班名称"),
+    Column("form", "培训形式", TrainingForm),
+    Column("centralised", "是否集中培训"),
+    Column("start_date", "开始日期"),
+    Column("end_date", "结束日期"),
+    Column("origin", "报名方式", EnrollmentOrigin),
+    Column("status", "报名状态", EnrollmentStatus),
+    Column("leave_hours", "请假学时"),
+    Column("score", "成绩"),
 )
 
 
@@ -106,8 +122,8 @@ def enrollment_row(enrollment: Enrollment, ts: TrainingSession) -> list[Any]:
         ts.title,
         ts.form.value,
         ts.centralised,
-        ts.start_date.isoformat(),
-        ts.end_date.isoformat(),
+        ts.start_date,
+        ts.end_date,
         enrollment.origin.value,
         enrollment.status.value,
         enrollment.leave_hours,
@@ -116,17 +132,17 @@ def enrollment_row(enrollment: Enrollment, ts: TrainingSession) -> list[Any]:
 
 
 ASSESSMENT_COLUMNS = (
-    "year",
-    "rating",
-    "comment",
-    "excellent_allowed",
-    "override_reason",
-    "annual_status",
-    "annual_centralised_days",
-    "annual_centralised_hours",
-    "annual_counted_hours",
-    "annual_credited_hours",
-    "five_year_status",
+    Column("year", "年度"),
+    Column("rating", "考核等次", AssessmentRating),
+    Column("comment", "评语"),
+    Column("excellent_allowed", "可评优秀"),
+    Column("override_reason", "调整理由"),
+    Column("annual_status", "年度学时达标情况", RequirementStatus),
+    Column("annual_centralised_days", "年度集中培训天数"),
+    Column("annual_centralised_hours", "年度集中培训学时"),
+    Column("annual_counted_hours", "年度计入学时"),
+    Column("annual_credited_hours", "年度认定学时"),
+    Column("five_year_status", "五年达标情况", RequirementStatus),
 )
 # Figures of the snapshot's annual block, as frozen (docs/rules.md rule 5). A snapshot frozen
 # before revision 2 has no centralised or counted hours: those cells stay empty.
@@ -154,26 +170,37 @@ def assessment_row(assessment: Assessment) -> list[Any]:
     ]
 
 
-def archive_csv(archive: Archive) -> str:
+# sheet titles: (zh-CN, en)
+_SHEETS = {
+    "study_logs": ("学习记录", "study_logs"),
+    "enrollments": ("参训记录", "enrollments"),
+    "assessments": ("年度考核", "assessments"),
+}
+
+
+def archive_csv(archive: Archive, lang: Language = Language.zh_cn) -> str:
     """The study logs as CSV for Excel (UTF-8 with BOM)."""
-    lines = [formats.BOM + formats.csv_line(LOG_COLUMNS)]
-    lines += [formats.csv_line(log_row(archive.cadre, log)) for log in archive.study_logs]
+    labelled = columns.Labeller(LOG_COLUMNS, lang)
+    lines = [formats.BOM + formats.csv_line(columns.header(LOG_COLUMNS, lang))]
+    lines += [formats.csv_line(labelled(log_row(archive.cadre, log))) for log in archive.study_logs]
     return "".join(lines)
 
 
-def archive_xlsx(archive: Archive) -> bytes:
+def archive_xlsx(archive: Archive, lang: Language = Language.zh_cn) -> bytes:
     """A workbook with the study logs, the enrollments and the assessments."""
-    return formats.xlsx_bytes(
-        [
-            ("study_logs", LOG_COLUMNS, (log_row(archive.cadre, x) for x in archive.study_logs)),
-            (
-                "enrollments",
-                ENROLLMENT_COLUMNS,
-                (enrollment_row(e, s) for e, s in archive.enrollments),
-            ),
-            ("assessments", ASSESSMENT_COLUMNS, (assessment_row(a) for a in archive.assessments)),
-        ]
-    )
+    tables: list[tuple[str, tuple[Column, ...], list[list[Any]]]] = [
+        ("study_logs", LOG_COLUMNS, [log_row(archive.cadre, x) for x in archive.study_logs]),
+        ("enrollments", ENROLLMENT_COLUMNS, [enrollment_row(e, s) for e, s in archive.enrollments]),
+        ("assessments", ASSESSMENT_COLUMNS, [assessment_row(a) for a in archive.assessments]),
+    ]
+    index = 0 if lang is Language.zh_cn else 1
+    sheets = []
+    for name, cols, rows in tables:
+        labelled = columns.Labeller(cols, lang)
+        sheets.append(
+            (_SHEETS[name][index], columns.header(cols, lang), [labelled(row) for row in rows])
+        )
+    return formats.xlsx_bytes(sheets)
 
 
 @dataclass(frozen=True)
@@ -201,6 +228,7 @@ async def export_unit(
     root: OrgUnit,
     year: int,
     format: UnitExportFormat,
+    lang: Language = Language.zh_cn,
 ) -> AsyncIterator[bytes]:
     """The unit's year export, evaluated on the year's evaluation day under the policy in force
     then. The day and the policy are settled now, on the request's session, and the first
@@ -213,7 +241,7 @@ async def export_unit(
     # endpoint) is the only connection this request holds from now on.
     await db_session.close()
     stream = unit_export.chunks(
-        sessionmaker, plan.root_path, plan.year, plan.as_of, plan.policy, format
+        sessionmaker, plan.root_path, plan.year, plan.as_of, plan.policy, format, lang
     )
     try:
         first = await anext(stream)

@@ -15,38 +15,44 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.archive import formats
+from app.archive import columns, formats
+from app.archive.columns import Column
 from app.archive.formats import UnitExportFormat
 from app.compliance import repository as compliance
+from app.credit_policy.engine.common import RequirementStatus
 from app.credit_policy.policy import Policy
 from app.db import transaction
+from app.enums import CadreStatus, PostType, Rank, StudyLogKind, StudyLogStatus
+from app.labels import Language
 
-COLUMNS = (
-    "org_unit_code",
-    "org_unit",
-    "hr_id",
-    "name",
-    "rank",
-    "post_type",
-    "cadre_status",
-    "five_year_status",
-    "five_year_centralised_days",
-    "five_year_centralised_hours",
-    "annual_status",
-    "annual_centralised_days",
-    "annual_centralised_hours",
-    "annual_counted_hours",
-    "annual_credited_hours",
-    "online_status",
-    "online_hours",
-    "log_start_date",
-    "log_end_date",
-    "log_kind",
-    "log_title",
-    "log_hours",
-    "log_days",
-    "log_status",
+# The columns (English name, Chinese header, the enum whose labels the values are shown as).
+UNIT_COLUMNS = (
+    Column("org_unit_code", "单位代码"),
+    Column("org_unit", "单位"),
+    Column("hr_id", "人事编号"),
+    Column("name", "姓名"),
+    Column("rank", "职务层次", Rank),
+    Column("post_type", "职务类别", PostType),
+    Column("cadre_status", "干部状态", CadreStatus),
+    Column("five_year_status", "五年达标情况", RequirementStatus),
+    Column("five_year_centralised_days", "五年集中培训天数"),
+    Column("five_year_centralised_hours", "五年集中培训学时"),
+    Column("annual_status", "年度达标情况", RequirementStatus),
+    Column("annual_centralised_days", "年度集中培训天数"),
+    Column("annual_centralised_hours", "年度集中培训学时"),
+    Column("annual_counted_hours", "年度计入学时"),
+    Column("annual_credited_hours", "年度认定学时"),
+    Column("online_status", "网络学习达标情况", RequirementStatus),
+    Column("online_hours", "网络学习学时"),
+    Column("log_start_date", "开始日期"),
+    Column("log_end_date", "结束日期"),
+    Column("log_kind", "学习形式", StudyLogKind),
+    Column("log_title", "培训名称"),
+    Column("log_hours", "学时"),
+    Column("log_days", "天数"),
+    Column("log_status", "审核状态", StudyLogStatus),
 )
+COLUMNS = tuple(column.name for column in UNIT_COLUMNS)
 CHUNK_ROWS = 2_000
 
 
@@ -57,10 +63,7 @@ async def rows(
     async for record in compliance.export_rows(
         db_session, root_path, year, as_of, policy, yield_per=CHUNK_ROWS
     ):
-        yield [
-            v.isoformat() if isinstance(v, date) else (v.value if isinstance(v, Enum) else v)
-            for v in record
-        ]
+        yield [v.value if isinstance(v, Enum) else v for v in record]
 
 
 async def row_count(
@@ -69,13 +72,16 @@ async def row_count(
     return await compliance.export_row_count(db_session, root_path, year, as_of, policy)
 
 
-async def encode_csv(records: AsyncIterator[list[Any]]) -> AsyncIterator[bytes]:
+async def encode_csv(
+    records: AsyncIterator[list[Any]], lang: Language = Language.zh_cn
+) -> AsyncIterator[bytes]:
     """CSV for Excel, `CHUNK_ROWS` rows a chunk. The header travels with the first rows, so
     nothing is sent before the query has answered: a query that fails fails before the first
     byte (a problem+json answer), not after it."""
-    buffer: list[str] = [formats.BOM + formats.csv_line(COLUMNS)]
+    labelled = columns.Labeller(UNIT_COLUMNS, lang)
+    buffer: list[str] = [formats.BOM + formats.csv_line(columns.header(UNIT_COLUMNS, lang))]
     async for row in records:
-        buffer.append(formats.csv_line(row))
+        buffer.append(formats.csv_line(labelled(row)))
         if len(buffer) >= CHUNK_ROWS:
             yield "".join(buffer).encode()
             buffer.clear()
@@ -86,34 +92,51 @@ async def encode_csv(records: AsyncIterator[list[Any]]) -> AsyncIterator[bytes]:
 # An Excel sheet holds 1,048,576 rows: the header and this many records. A larger export goes on
 # over further sheets ("2026", "2026 (2)", ...), each with its own header.
 SHEET_ROWS = 1_048_575
+_WIDTH_SAMPLE = 500  # rows the column widths are computed from
 
 
 class _Workbook:
-    """openpyxl's write-only workbook, whose rows flow over into a new sheet when one is full."""
+    """openpyxl's write-only workbook, whose rows flow over into a new sheet when one is full.
 
-    def __init__(self, year: int, sheet_rows: int) -> None:
+    Each sheet gets the same treatment: the header row frozen, column widths (from the header
+    and the first batch of rows, set before any row is written, as write-only mode requires),
+    typed cells, and an autofilter over its rows (set when the sheet is full or saved)."""
+
+    def __init__(self, year: int, sheet_rows: int, header: list[str]) -> None:
         from openpyxl import Workbook
 
         self.book = Workbook(write_only=True)
         self.year = year
         self.sheet_rows = sheet_rows
+        self.header = header
+        self.widths: list[int] | None = None
         self.sheets: list[Any] = []
-        self._new_sheet()
+        self.filled = 0
 
     def _new_sheet(self) -> None:
+        if self.sheets:
+            formats.end_sheet(self.sheets[-1], len(self.header), self.filled)
         number = len(self.sheets) + 1
         title = f"{self.year}" if number == 1 else f"{self.year} ({number})"
         sheet = self.book.create_sheet(title=title)
-        sheet.append(list(COLUMNS))
+        formats.start_sheet(sheet, self.header, self.widths or [])
         self.sheets.append(sheet)
+        self.typed = formats.TypedCells(sheet)
         self.filled = 0
 
     def append(self, rows: list[list[Any]]) -> None:
+        if self.widths is None:
+            self.widths = formats.column_widths(self.header, rows[:_WIDTH_SAMPLE])
+            self._new_sheet()
         for row in rows:
             if self.filled == self.sheet_rows:
                 self._new_sheet()
-            self.sheets[-1].append(row)
+            self.sheets[-1].append(self.typed.row(row))
             self.filled += 1
+
+    def save(self, path: str) -> None:
+        formats.end_sheet(self.sheets[-1], len(self.header), self.filled)
+        self.book.save(path)
 
     def discard(self) -> None:
         """Close write-only sheets whose rows failed, and delete their temporary files: left to
@@ -164,7 +187,11 @@ async def _in_daemon_thread(function: Callable[[], object]) -> None:
 
 
 async def encode_xlsx(
-    records: AsyncIterator[list[Any]], year: int, *, sheet_rows: int = SHEET_ROWS
+    records: AsyncIterator[list[Any]],
+    year: int,
+    *,
+    sheet_rows: int = SHEET_ROWS,
+    lang: Language = Language.zh_cn,
 ) -> AsyncIterator[bytes]:
     """openpyxl's write-only mode keeps rows on disk; the finished file is read in chunks.
 
@@ -172,14 +199,15 @@ async def encode_xlsx(
     read, in a worker thread, so the event loop serves other requests meanwhile (one thread at
     a time touches the workbook). The save, the long part, runs in a daemon thread of its own,
     so a cancelled export does not hold the process (`_in_daemon_thread`)."""
-    workbook = _Workbook(year, sheet_rows)
+    workbook = _Workbook(year, sheet_rows, columns.header(UNIT_COLUMNS, lang))
+    labelled = columns.Labeller(UNIT_COLUMNS, lang)
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
         try:
             batch: list[list[Any]] = []
             async for row in records:
-                batch.append([formats.cell(v) if isinstance(v, str) else v for v in row])
+                batch.append(labelled(row))
                 if len(batch) >= CHUNK_ROWS:
                     await asyncio.to_thread(workbook.append, batch)
                     batch = []
@@ -187,7 +215,7 @@ async def encode_xlsx(
         except BaseException:
             workbook.discard()
             raise
-        await _in_daemon_thread(lambda: workbook.book.save(path))
+        await _in_daemon_thread(lambda: workbook.save(path))
         with open(path, "rb") as handle:  # noqa: ASYNC230 (a local temporary file)
             while chunk := await asyncio.to_thread(handle.read, 1 << 20):
                 yield chunk
@@ -196,9 +224,14 @@ async def encode_xlsx(
 
 
 def encode(
-    format: UnitExportFormat, records: AsyncIterator[list[Any]], year: int
+    format: UnitExportFormat,
+    records: AsyncIterator[list[Any]],
+    year: int,
+    lang: Language = Language.zh_cn,
 ) -> AsyncIterator[bytes]:
-    return encode_csv(records) if format is UnitExportFormat.csv else encode_xlsx(records, year)
+    if format is UnitExportFormat.csv:
+        return encode_csv(records, lang)
+    return encode_xlsx(records, year, lang=lang)
 
 
 async def chunks(
@@ -208,8 +241,10 @@ async def chunks(
     as_of: date,
     policy: Policy,
     format: UnitExportFormat,
+    lang: Language = Language.zh_cn,
 ) -> AsyncGenerator[bytes]:
     """The file's chunks, read on a session of their own."""
     async with transaction(sessionmaker) as db_session:
-        async for chunk in encode(format, rows(db_session, root_path, year, as_of, policy), year):
+        records = rows(db_session, root_path, year, as_of, policy)
+        async for chunk in encode(format, records, year, lang):
             yield chunk
