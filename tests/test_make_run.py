@@ -1,15 +1,22 @@
 """`make run` (devtools/run.py): the launcher waits for the server's drain and graceful timeout
 before it kills it, read as the server reads them: from the environment, and from .env
-(review #15); a malformed value stops it with a clear message, not a traceback."""
+(review #15); a malformed value stops it with a clear message, not a traceback. Stopping it with
+Ctrl+C is what a person means to do: exit 0, no error and no traceback (issue 12)."""
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from devtools import run
+from tests.live_server import listening_socket, port_of
 
 DEFAULT = 5.0 + 25 + run.SHUTDOWN_MARGIN_S  # drain, graceful timeout, margin
 
@@ -87,3 +94,62 @@ def test_the_launcher_says_what_is_malformed_without_a_traceback() -> None:
         done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+async def _admin_sql(database_url: str, statement: str) -> None:
+    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def test_ctrl_c_stops_make_run_without_an_error(database_url: str) -> None:
+    """The whole launcher on a database of its own (migrations, demo data, the server), then one
+    SIGINT, as the terminal sends it on Ctrl+C: it drains, stops and exits 0, so that make says
+    nothing about an error."""
+    name = f"make_run_{uuid.uuid4().hex[:12]}"
+    server, _, _ = database_url.rpartition("/")
+    asyncio.run(_admin_sql(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        sock = listening_socket()
+        port = port_of(sock)
+        sock.close()
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "DATABASE_URL": f"{server}/{name}",
+            "APP_SERVER__DRAIN_SECONDS": "0",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devtools.run"],
+            env=env,
+            cwd=run.REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        said: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                said.append(line)
+                if "Stop with Ctrl+C." in line:
+                    break
+            assert proc.poll() is None, "".join(said)
+            proc.send_signal(signal.SIGINT)
+            rest, _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        output = "".join(said) + rest
+        assert proc.returncode == 0, output
+        assert "Traceback" not in output
+        launcher = [line for line in output.splitlines() if line.startswith("[make run]")]
+        assert "[make run] stopping: draining first (Ctrl+C again to skip the drain)" in launcher
+        assert launcher[-1] == "[make run] stopped", output
+        assert not [line for line in launcher if "error" in line.lower()], output
+    finally:
+        asyncio.run(_admin_sql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
