@@ -147,6 +147,10 @@ def test_ctrl_c_stops_make_run_without_an_error(database_url: str) -> None:
         output = "".join(said) + rest
         assert proc.returncode == 0, output
         assert "Traceback" not in output
+        # The long steps before the server say what they do: each migration, each demo step.
+        assert "migrating the database to the latest revision" in output
+        assert "Running upgrade  -> 0001" in output
+        assert "demo: [2/6] loading 300 cadres" in output
         launcher = [line for line in output.splitlines() if line.startswith("[make run]")]
         assert "[make run] stopping: draining first (Ctrl+C again to skip the drain)" in launcher
         assert launcher[-1] == "[make run] stopped", output
