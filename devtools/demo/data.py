@@ -27,6 +27,7 @@ from stdnum.cn import ric
 from app.assessment.models import Assessment
 from app.cadre.models import Cadre
 from app.clock import LOCAL_TZ, local_today
+from app.db import Base
 from app.enrollment.models import Enrollment
 from app.enums import (
     LEADING_RANKS,
@@ -1203,7 +1204,7 @@ async def seed_demo(
     ]
     assessment_rows = _assessments(rng, cadres, logs_by_cadre, today)
 
-    steps = (
+    steps: tuple[tuple[type[Base], list[Row], str], ...] = (
         (OrgUnit, unit_rows, "org units"),
         (Cadre, cadre_rows, "cadres"),
         (TrainingSession, session_rows, "training sessions"),
