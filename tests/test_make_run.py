@@ -5,6 +5,8 @@ Ctrl+C is what a person means to do: exit 0, no error and no traceback (issue 12
 
 import asyncio
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from devtools import run
 from tests.live_server import listening_socket, port_of
 
+README = run.REPO / "README.md"
 DEFAULT = 5.0 + 25 + run.SHUTDOWN_MARGIN_S  # drain, graceful timeout, margin
 
 
@@ -105,10 +108,36 @@ async def _admin_sql(database_url: str, statement: str) -> None:
         await engine.dispose()
 
 
+def _run_the_readme_examples(port: int) -> None:
+    """The README's shell examples, as written but for the port, against the demo data: each
+    runs through (bash -e, pipefail) and shows what the README says it shows."""
+    if shutil.which("curl") is None:
+        pytest.skip("no curl to run the README's examples with")
+    blocks: list[str] = re.findall(r"```sh\n(.*?)```", README.read_text(), re.DOTALL)
+    examples = [b for b in blocks if "API=http://127.0.0.1:8000/api/v1" in b]
+    assert len(examples) >= 2
+    answers = []
+    for example in examples:
+        done = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", example.replace(":8000/", f":{port}/")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, f"{example}\n{done.stdout}\n{done.stderr}"
+        answers.append(done.stdout)
+    unit_of_laian_admin = answers[0]
+    assert '"items":[{' in unit_of_laian_admin  # the unit's cadres, found through /auth/me
+    assert '"candidates":[' in unit_of_laian_admin  # and its roll call
+    assert "HTTP/1.1 200" in answers[1]  # logout
+    assert '"code":"auth.invalid_grant"' in answers[1]  # the revoked sign-in refreshes no more
+
+
 def test_ctrl_c_stops_make_run_without_an_error(database_url: str) -> None:
-    """The whole launcher on a database of its own (migrations, demo data, the server), then one
-    SIGINT, as the terminal sends it on Ctrl+C: it drains, stops and exits 0, so that make says
-    nothing about an error."""
+    """The whole launcher on a database of its own (migrations, demo data, the server); the
+    README's examples against it; then one SIGINT, as the terminal sends it on Ctrl+C: it drains,
+    stops and exits 0, so that make says nothing about an error."""
     name = f"make_run_{uuid.uuid4().hex[:12]}"
     server, _, _ = database_url.rpartition("/")
     asyncio.run(_admin_sql(database_url, f'CREATE DATABASE "{name}"'))
@@ -138,6 +167,7 @@ def test_ctrl_c_stops_make_run_without_an_error(database_url: str) -> None:
                 if "Stop with Ctrl+C." in line:
                     break
             assert proc.poll() is None, "".join(said)
+            _run_the_readme_examples(port)
             proc.send_signal(signal.SIGINT)
             rest, _ = proc.communicate(timeout=120)
         finally:
