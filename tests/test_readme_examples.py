@@ -3,8 +3,9 @@ pastes them after `make run`. Each `curl` names an operation the contract has, w
 uses; no request carries a placeholder (`...`) to fill in; every variable an example uses is set
 in the same example; and one finds the caller's own org unit through `/auth/me`.
 
-They were run by hand against `make run`; here they are checked against the contract, which a
-test holds equal to the code (tests/test_contract.py)."""
+tests/test_make_run.py runs them, as written, against the `make run` launcher and its demo data;
+here, without a server, they are checked against the contract, which a test holds equal to the
+code (tests/test_contract.py)."""
 
 import json
 import re
