@@ -187,3 +187,45 @@ def test_ctrl_c_stops_make_run_without_an_error(database_url: str) -> None:
         assert not [line for line in launcher if "error" in line.lower()], output
     finally:
         asyncio.run(_admin_sql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_ctrl_c_while_preparing_stops_without_a_traceback(database_url: str) -> None:
+    """Ctrl+C while the launcher migrates and loads the demo: the terminal sends SIGINT to the
+    whole process group (the launcher and the demo step alike). Neither prints a traceback, and
+    the launcher exits 0."""
+    name = f"make_run_{uuid.uuid4().hex[:12]}"
+    server, _, _ = database_url.rpartition("/")
+    asyncio.run(_admin_sql(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        sock = listening_socket()
+        port = port_of(sock)
+        sock.close()
+        env = {**os.environ, "PORT": str(port), "DATABASE_URL": f"{server}/{name}"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devtools.run"],
+            env=env,
+            cwd=run.REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own group, as a terminal's foreground job
+        )
+        said: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                said.append(line)
+                if "migrating the database" in line:
+                    break
+            os.killpg(proc.pid, signal.SIGINT)
+            rest, _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        output = "".join(said) + rest
+        assert proc.returncode == 0, output
+        assert "Traceback" not in output
+        assert "[make run] stopped before the server started" in output
+    finally:
+        asyncio.run(_admin_sql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -58,4 +58,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # Ctrl+C in `make run` reaches this step too: the launcher says it stopped; a
+        # traceback here would read as a crash. The transaction was not committed.
+        sys.exit(130)
