@@ -195,7 +195,7 @@ def _serve(
     if signals:
         # Stopping is what Ctrl+C asked for: not an error, for make or for the person.
         if returncode == 0:
-            _say("stopped")
+            _say("the server stopped")
             return 0
         _say(f"the server did not stop cleanly (exit code {returncode})")
         return 128 - returncode if returncode < 0 else returncode

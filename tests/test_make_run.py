@@ -183,7 +183,7 @@ def test_ctrl_c_stops_make_run_without_an_error(database_url: str) -> None:
         assert "demo: [2/6] loading 300 cadres" in output
         launcher = [line for line in output.splitlines() if line.startswith("[make run]")]
         assert "[make run] stopping: draining first (Ctrl+C again to skip the drain)" in launcher
-        assert launcher[-1] == "[make run] stopped", output
+        assert launcher[-1] == "[make run] the server stopped", output
         assert not [line for line in launcher if "error" in line.lower()], output
     finally:
         asyncio.run(_admin_sql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
