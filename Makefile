@@ -67,12 +67,25 @@ webhooks: venv
 exports: venv
 	$(VENV)/bin/python -m devtools.exports
 
+# Each phase says what it does before it starts: a quiet minute looks like a hang.
 test: venv lint
+	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then \
+		echo "== make test: the test suite (pytest) on TEST_DATABASE_URL (its public schema is rebuilt)"; \
+	else \
+		echo "== make test: the test suite (pytest) on a throw-away PostgreSQL, started now and removed afterwards"; \
+	fi
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "== make test: the browser test runs (headless Chromium, /usr/bin/chromium)"; \
+	else \
+		echo "== make test: no /usr/bin/chromium: the browser test is skipped (see the summary; apt-get install chromium)"; \
+	fi
 	$(VENV)/bin/pytest
 
 lint: venv
+	@echo "== make lint: ruff check, ruff format --check"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@echo "== make lint: type-checking with mypy --strict (about 30 s the first time, a few seconds with its cache in .mypy_cache)..."
 	$(VENV)/bin/mypy --strict app devtools tests
 
 format: venv

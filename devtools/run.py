@@ -7,7 +7,8 @@ idempotent demo seed) and the API server (`python -m app.cli serve`, uvicorn) on
 127.0.0.1:${PORT:-8000}.
 
 Ctrl+C / SIGTERM, or the server exiting, stops the server first and then the
-local PostgreSQL, but only if this launcher started it: a cluster that was
+local PostgreSQL; a stop asked for (Ctrl+C, SIGTERM) that goes cleanly exits 0, so that make
+reports no error, but only if this launcher started it: a cluster that was
 already running (another `make run`, or `python -m devtools.localpg start`) is
 left up. The server stops as in production: it drains (readiness 503) for
 APP_SERVER__DRAIN_SECONDS, then lets requests in flight finish (both read, as
@@ -192,7 +193,12 @@ def _serve(
             proc.kill()
             proc.wait()
     if signals:
-        return 128 + signals[0]
+        # Stopping is what Ctrl+C asked for: not an error, for make or for the person.
+        if returncode == 0:
+            _say("the server stopped")
+            return 0
+        _say(f"the server did not stop cleanly (exit code {returncode})")
+        return 128 - returncode if returncode < 0 else returncode
     _say(f"the server exited with code {returncode}")
     # It is not supposed to exit on its own: never report success.
     if returncode < 0:
@@ -240,7 +246,8 @@ def main() -> int:
         _prepare_demo(env)
         return _serve(env, port, db_url, pg, grace)
     except KeyboardInterrupt:
-        return 130
+        _say("stopped before the server started")
+        return 0
     except LocalPostgresError as exc:
         _say(f"local PostgreSQL: {exc}")
         return 1

@@ -24,7 +24,8 @@ async def test_demo_loads_once_and_its_logins_work(
     with pinned(date(2026, 11, 30)):
         async with isolated_sessionmaker() as db_session:
             await attribute(db_session, request_id="devtools:demo")
-            assert await seed_demo(db_session) is True
+            said: list[str] = []
+            assert await seed_demo(db_session, progress=said.append) is True
             await freeze_demo_snapshots(db_session)
             logins = await ensure_demo_users(db_session)
             await db_session.commit()
@@ -38,6 +39,10 @@ async def test_demo_loads_once_and_its_logins_work(
                 .select_from(AuditEvent)
                 .where(AuditEvent.request_id == "devtools:demo", AuditEvent.entity_type == "cadre")
             )
+        # A long step says what it loads, step by step, with the counts (issue 12).
+        assert said[0].startswith("building the demo data set")
+        assert "[2/6] loading 300 cadres" in said
+        assert [m.split(" loading ")[0] for m in said[1:]] == [f"[{n}/6]" for n in range(1, 7)]
         assert cadres == 300
         assert traced == 300
         assert logs is not None

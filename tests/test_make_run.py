@@ -1,16 +1,26 @@
 """`make run` (devtools/run.py): the launcher waits for the server's drain and graceful timeout
 before it kills it, read as the server reads them: from the environment, and from .env
-(review #15); a malformed value stops it with a clear message, not a traceback."""
+(review #15); a malformed value stops it with a clear message, not a traceback. Stopping it with
+Ctrl+C is what a person means to do: exit 0, no error and no traceback (issue 12)."""
 
+import asyncio
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from devtools import run
+from tests.live_server import listening_socket, port_of
 
+README = run.REPO / "README.md"
 DEFAULT = 5.0 + 25 + run.SHUTDOWN_MARGIN_S  # drain, graceful timeout, margin
 
 
@@ -87,3 +97,135 @@ def test_the_launcher_says_what_is_malformed_without_a_traceback() -> None:
         done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+async def _admin_sql(database_url: str, statement: str) -> None:
+    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def _run_the_readme_examples(port: int) -> None:
+    """The README's shell examples, as written but for the port, against the demo data: each
+    runs through (bash -e, pipefail) and shows what the README says it shows."""
+    if shutil.which("curl") is None:
+        pytest.skip("no curl to run the README's examples with")
+    blocks: list[str] = re.findall(r"```sh\n(.*?)```", README.read_text(), re.DOTALL)
+    examples = [b for b in blocks if "API=http://127.0.0.1:8000/api/v1" in b]
+    assert len(examples) >= 2
+    answers = []
+    for example in examples:
+        done = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", example.replace(":8000/", f":{port}/")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, f"{example}\n{done.stdout}\n{done.stderr}"
+        answers.append(done.stdout)
+    unit_of_laian_admin = answers[0]
+    assert '"items":[{' in unit_of_laian_admin  # the unit's cadres, found through /auth/me
+    assert '"candidates":[' in unit_of_laian_admin  # and its roll call
+    assert "HTTP/1.1 200" in answers[1]  # logout
+    assert '"code":"auth.invalid_grant"' in answers[1]  # the revoked sign-in refreshes no more
+
+
+def test_ctrl_c_stops_make_run_without_an_error(database_url: str) -> None:
+    """The whole launcher on a database of its own (migrations, demo data, the server); the
+    README's examples against it; then one SIGINT, as the terminal sends it on Ctrl+C: it drains,
+    stops and exits 0, so that make says nothing about an error."""
+    name = f"make_run_{uuid.uuid4().hex[:12]}"
+    server, _, _ = database_url.rpartition("/")
+    asyncio.run(_admin_sql(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        sock = listening_socket()
+        port = port_of(sock)
+        sock.close()
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "DATABASE_URL": f"{server}/{name}",
+            "APP_SERVER__DRAIN_SECONDS": "0",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devtools.run"],
+            env=env,
+            cwd=run.REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        said: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                said.append(line)
+                if "Stop with Ctrl+C." in line:
+                    break
+            assert proc.poll() is None, "".join(said)
+            _run_the_readme_examples(port)
+            proc.send_signal(signal.SIGINT)
+            rest, _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        output = "".join(said) + rest
+        assert proc.returncode == 0, output
+        assert "Traceback" not in output
+        # The long steps before the server say what they do: each migration, each demo step.
+        assert "migrating the database to the latest revision" in output
+        assert "Running upgrade  -> 0001" in output
+        assert "demo: [2/6] loading 300 cadres" in output
+        launcher = [line for line in output.splitlines() if line.startswith("[make run]")]
+        assert "[make run] stopping: draining first (Ctrl+C again to skip the drain)" in launcher
+        assert launcher[-1] == "[make run] the server stopped", output
+        assert not [line for line in launcher if "error" in line.lower()], output
+    finally:
+        asyncio.run(_admin_sql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_ctrl_c_while_preparing_stops_without_a_traceback(database_url: str) -> None:
+    """Ctrl+C while the launcher migrates and loads the demo: the terminal sends SIGINT to the
+    whole process group (the launcher and the demo step alike). Neither prints a traceback, and
+    the launcher exits 0."""
+    name = f"make_run_{uuid.uuid4().hex[:12]}"
+    server, _, _ = database_url.rpartition("/")
+    asyncio.run(_admin_sql(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        sock = listening_socket()
+        port = port_of(sock)
+        sock.close()
+        env = {**os.environ, "PORT": str(port), "DATABASE_URL": f"{server}/{name}"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devtools.run"],
+            env=env,
+            cwd=run.REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own group, as a terminal's foreground job
+        )
+        said: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                said.append(line)
+                if "migrating the database" in line:
+                    break
+            os.killpg(proc.pid, signal.SIGINT)
+            rest, _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        output = "".join(said) + rest
+        assert proc.returncode == 0, output
+        assert "Traceback" not in output
+        assert "[make run] stopped before the server started" in output
+    finally:
+        asyncio.run(_admin_sql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -12,15 +12,23 @@ from devtools.demo.data import seed_demo
 from devtools.demo.users import DEMO_PASSWORD, DemoLogin, ensure_demo_users, freeze_demo_snapshots
 
 
+def _say(message: str) -> None:
+    print(f"demo: {message}", flush=True)
+
+
 async def _seed() -> tuple[bool, list[DemoLogin]]:
     engine = create_engine(cli.configure())
     try:
         async with transaction(create_sessionmaker(engine)) as db_session:
             await attribute(db_session, request_id="devtools:demo")
-            loaded = await seed_demo(db_session)
+            loaded = await seed_demo(db_session, progress=_say)
             if loaded:
+                _say("freezing the figures each assessment was decided on")
                 await freeze_demo_snapshots(db_session)
+            _say("demo logins")
             logins = await ensure_demo_users(db_session)
+            if loaded:
+                _say("committing")
         return loaded, logins
     finally:
         await engine.dispose()
@@ -44,9 +52,15 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("prepare", help="migrate, then seed (what `make run` does)")
     args = parser.parse_args(argv)
     if args.command == "prepare":
+        print("migrating the database to the latest revision", flush=True)
         cli.migrate()
     seed()
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # Ctrl+C in `make run` reaches this step too: the launcher says it stopped; a
+        # traceback here would read as a crash. The transaction was not committed.
+        sys.exit(130)

@@ -27,6 +27,7 @@ from stdnum.cn import ric
 from app.assessment.models import Assessment
 from app.cadre.models import Cadre
 from app.clock import LOCAL_TZ, local_today
+from app.db import Base
 from app.enrollment.models import Enrollment
 from app.enums import (
     LEADING_RANKS,
@@ -1101,12 +1102,23 @@ def _assessments(
 # --------------------------------------------------------------------------------------------
 
 
-async def seed_demo(db_session: AsyncSession, *, today: date | None = None) -> bool:
+def _quiet(_message: str) -> None:
+    pass
+
+
+async def seed_demo(
+    db_session: AsyncSession,
+    *,
+    today: date | None = None,
+    progress: Callable[[str], None] = _quiet,
+) -> bool:
     """Load the demo data set into an empty database and return True; return False and change
-    nothing when any org unit exists. Adds and flushes only: the caller's transaction commits."""
+    nothing when any org unit exists. Adds and flushes only: the caller's transaction commits.
+    `progress` is told each step as it starts (what is loaded, and how many)."""
     if await db_session.scalar(select(OrgUnit.id).limit(1)) is not None:
         return False
     today = today or local_today()
+    progress("building the demo data set (seeded, the same on every machine)")
     rng = random.Random(SEED)  # noqa: S311 - reproducible demo data, nothing secret
 
     units = _build_units()
@@ -1192,14 +1204,16 @@ async def seed_demo(db_session: AsyncSession, *, today: date | None = None) -> b
     ]
     assessment_rows = _assessments(rng, cadres, logs_by_cadre, today)
 
-    for model, rows in (
-        (OrgUnit, unit_rows),
-        (Cadre, cadre_rows),
-        (TrainingSession, session_rows),
-        (Enrollment, enrollment_rows),
-        (StudyLog, log_rows),
-        (Assessment, assessment_rows),
-    ):
+    steps: tuple[tuple[type[Base], list[Row], str], ...] = (
+        (OrgUnit, unit_rows, "org units"),
+        (Cadre, cadre_rows, "cadres"),
+        (TrainingSession, session_rows, "training sessions"),
+        (Enrollment, enrollment_rows, "enrollments"),
+        (StudyLog, log_rows, "study logs"),
+        (Assessment, assessment_rows, "assessments"),
+    )
+    for number, (model, rows, what) in enumerate(steps, start=1):
+        progress(f"[{number}/{len(steps)}] loading {len(rows):,} {what}")
         await db_session.execute(insert(model), rows)
     await db_session.flush()
     return True
