@@ -30,6 +30,7 @@ from app.enums import (
     SessionStatus,
 )
 from app.errors import FieldNotAllowed
+from app.i18n import N_, _
 from app.pagination import PageParams, paginate
 from app.training_session import repository as sessions
 from app.training_session import service as session_service
@@ -74,7 +75,7 @@ async def enroll(
     """Enrol a cadre; `ts` must have been loaded FOR UPDATE."""
     if actor.role == Role.cadre and data.origin != EnrollmentOrigin.self:
         raise FieldNotAllowed(
-            "A cadre enrols itself: origin must be `self`.", pointer="/body/origin"
+            N_("A cadre enrols itself: origin must be `self`."), pointer="/body/origin"
         )
     if ts.status not in _ENROLLABLE[data.origin]:
         raise SessionNotOpen(f"The session is {ts.status.value}.")
@@ -136,7 +137,9 @@ async def update_enrollment(
     if new_status is not None:
         if new_status not in _TRANSITIONS[enrollment.status]:
             raise InvalidEnrollmentTransition(
-                f"{enrollment.status.value} → {new_status.value} is not allowed."
+                _("{current} → {new} is not allowed.").format(
+                    current=enrollment.status.value, new=new_status.value
+                )
             )
         was_active = enrollment.status in ACTIVE_ENROLLMENT_STATUSES
         now_active = new_status in ACTIVE_ENROLLMENT_STATUSES
