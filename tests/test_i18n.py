@@ -11,10 +11,12 @@ import httpx
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
+from fastapi import Request
 
-import app.main  # noqa: F401  (every router, so every error class, is imported)
-from app.errors import AppError, _validation_message
+from app.config import Settings
+from app.errors import AppError, DatabaseConnectError, _validation_message
 from app.i18n import LOCALE_DIR, gettext, negotiate
+from app.main import create_app  # every router, so every error class, is imported
 from tests.factories import API, create_org_unit
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -207,3 +209,36 @@ def test_the_template_is_up_to_date_and_every_text_is_translated() -> None:
     for msgid, msgstr in zh.items():
         # A translated template keeps its placeholders.
         assert set(re.findall(r"\{\w+\}", msgid)) == set(re.findall(r"\{\w+\}", msgstr)), msgid
+
+
+async def test_faults_of_the_database_and_of_the_service_are_translated(
+    settings: Settings,
+) -> None:
+    app = create_app(settings)
+
+    async def unreachable(_: Request) -> None:
+        raise DatabaseConnectError("connection refused")
+
+    async def bug(_: Request) -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/test-i18n/unreachable", unreachable)
+    app.add_api_route("/test-i18n/bug", bug)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        for path, status, code in [
+            ("/test-i18n/unreachable", 503, "database_unavailable"),
+            ("/test-i18n/bug", 500, "internal_error"),
+        ]:
+            en = await c.get(path, headers={"Accept-Language": "en-US,en;q=0.9"})
+            zh = await c.get(path)
+            assert (en.status_code, zh.status_code) == (status, status)
+            assert en.json()["code"] == zh.json()["code"] == code
+            assert en.headers.get("retry-after") == zh.headers.get("retry-after")
+            assert (en.headers["content-language"], zh.headers["content-language"]) == (
+                "en",
+                "zh-CN",
+            )
+            assert not CJK.search(en.json()["title"])
+            assert CJK.search(zh.json()["title"])
+            assert CJK.search(zh.json().get("detail", "中"))
