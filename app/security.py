@@ -22,7 +22,7 @@ from app.db import DbSession, attribute
 from app.enums import Role
 from app.errors import Forbidden, Unauthorized
 from app.http import AppSettings
-from app.i18n import N_
+from app.i18n import N_, _
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a URL, not a secret)
 
@@ -169,7 +169,9 @@ async def authorize(
     operation_id = getattr(route, "operation_id", None)
     allowed = PERMISSIONS.get(operation_id or "", frozenset())
     if actor.role not in allowed:
-        raise Forbidden(f"The {actor.role.value} role may not use this operation.")
+        raise Forbidden(
+            _("The {role} role may not use this operation.").format(role=actor.role.value)
+        )
     if request.method not in ("GET", "HEAD"):
         limiter: RateLimiter = request.app.state.write_limiter
         limiter.check(f"user:{actor.user_id}")

@@ -59,6 +59,14 @@ async def _calls(client: httpx.AsyncClient, anonymous: httpx.AsyncClient) -> lis
             {"parent_id": county["id"]},
         ),
         ("401", anonymous, "GET", f"{API}/cadres", None),
+        # A detail formatted from a translated template at the raise (app.http).
+        (
+            "412",
+            client,
+            "PATCH",
+            f"{API}/org-units/{county['id']}",
+            {"name": "x", "_if_match": '"999"'},
+        ),
     ]
 
 
@@ -67,6 +75,9 @@ async def _send(
 ) -> httpx.Response:
     if method == "GET" and payload:
         return await c.get(url, params=payload, headers=headers)
+    if payload and "_if_match" in payload:
+        payload = dict(payload)
+        headers = {**headers, "If-Match": payload.pop("_if_match")}
     return await c.request(method, url, json=payload, headers=headers)
 
 

@@ -78,13 +78,15 @@ async def enroll(
             N_("A cadre enrols itself: origin must be `self`."), pointer="/body/origin"
         )
     if ts.status not in _ENROLLABLE[data.origin]:
-        raise SessionNotOpen(f"The session is {ts.status.value}.")
+        raise SessionNotOpen(_("The session is {status}.").format(status=ts.status.value))
     cadre = await referenced_cadre(db_session, data.cadre_id, actor)
     if cadre.status != CadreStatus.active:
         raise CadreInactive()
     existing = await repository.id_of(db_session, ts.id, cadre.id)
     if existing is not None:
-        raise AlreadyEnrolled(f"Enrollment {existing} exists; PATCH it to re-enrol.")
+        raise AlreadyEnrolled(
+            _("Enrollment {id} exists; PATCH it to re-enrol.").format(id=existing)
+        )
     session_service.take_place(ts)
     enrollment = Enrollment(
         training_session_id=ts.id,
@@ -132,7 +134,9 @@ async def update_enrollment(
     if ts.status in (SessionStatus.closed, SessionStatus.cancelled):
         raise EnrollmentFinal()
     if "leave_hours" in changes and changes["leave_hours"] > ts.credit_hours:
-        raise LeaveExceedsSession(f"The session has {ts.credit_hours} credit hours.")
+        raise LeaveExceedsSession(
+            _("The session has {hours} credit hours.").format(hours=ts.credit_hours)
+        )
     new_status = changes.get("status")
     if new_status is not None:
         if new_status not in _TRANSITIONS[enrollment.status]:

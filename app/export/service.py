@@ -110,7 +110,7 @@ async def finished_file(db_session: AsyncSession, export_id: uuid.UUID, actor: A
     if status is ExportStatus.expired:
         raise ExportExpired()
     if status is ExportStatus.failed:
-        raise ExportFailed(f"The job failed: {job.error_code}.")
+        raise ExportFailed(_("The job failed: {code}.").format(code=job.error_code))
     if status is not ExportStatus.succeeded:
         raise ExportNotReady(N_("Poll the job until its status is succeeded."))
     try:
