@@ -256,6 +256,10 @@ _VALIDATION_TEMPLATES = {
 }
 
 
+# Joins the last two allowed values in the context of `enum` and `literal_error`.
+_OR = N_(" or ")
+
+
 def _validation_message(err: Any, language: str) -> str:
     """The message of one pydantic error in `language`: pydantic's own in English, else the
     translated template of its type formatted with its context (the message of a `ValueError`
@@ -270,6 +274,9 @@ def _validation_message(err: Any, language: str) -> str:
     ctx = {k: gettext(str(v), language) for k, v in (err.get("ctx") or {}).items()}
     if kind == "value_error":
         ctx["error"] = gettext(message.removeprefix("Value error, "), language)
+    if "expected" in ctx:
+        # pydantic lists the allowed values as "'a', 'b' or 'c'".
+        ctx["expected"] = ctx["expected"].replace(_OR, gettext(_OR, language))
     try:
         return gettext(template, language).format(**ctx)
     except (KeyError, IndexError, ValueError):

@@ -134,6 +134,8 @@ def test_a_validation_message_falls_back_to_pydantic_when_its_context_is_missing
     assert _validation_message(err, "en") == err["msg"]
     err = {"type": "no_such_type", "msg": "Something pydantic says"}
     assert _validation_message(err, "zh-CN") == "Something pydantic says"
+    enum = {"type": "enum", "msg": "Input should be 'a' or 'b'", "ctx": {"expected": "'a' or 'b'"}}
+    assert _validation_message(enum, "zh-CN") == "应为 'a' 或 'b'"
     value_error = {"type": "value_error", "msg": "Value error, end_date is before start_date"}
     assert _validation_message(value_error, "zh-CN") == "取值错误：end_date 早于 start_date"
     unknown = {"type": "value_error", "msg": "Value error, a message without a translation"}
