@@ -25,7 +25,7 @@ LOCALPG_EXTRA := $(shell \
 	$(PYTHON) -m devtools.localpg server-bindir >/dev/null 2>&1 || echo "--extra localpg")
 SYNC := $(strip $(UV) sync --frozen $(LOCALPG_EXTRA))
 
-.PHONY: help venv run webhooks exports test lint format openapi clean-data FORCE
+.PHONY: help venv run webhooks exports test lint format openapi messages clean-data FORCE
 
 help:
 	@echo "make run         start PostgreSQL (local, unless DATABASE_URL is set), migrate,"
@@ -36,6 +36,7 @@ help:
 	@echo "make lint        ruff check, ruff format --check, mypy --strict"
 	@echo "make format      ruff format + ruff check --fix"
 	@echo "make openapi     write openapi/openapi.json"
+	@echo "make messages    extract texts to app/locale/messages.pot, update the .po files"
 	@echo "make venv        create/update .venv from uv.lock"
 	@echo "make clean-data  stop the local PostgreSQL and delete .data/"
 
@@ -99,6 +100,14 @@ openapi: venv
 	APP_ENV=$${APP_ENV:-development} $(VENV)/bin/python -m app.cli openapi > openapi/openapi.json.tmp \
 		|| { rm -f openapi/openapi.json.tmp; exit 1; }
 	mv openapi/openapi.json.tmp openapi/openapi.json
+
+# The message catalogues (app/i18n.py): extract every text marked with _() or N_() into the
+# template, and merge it into each language's .po (then translate the new, empty entries).
+messages: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header \
+		-o app/locale/messages.pot .
+	$(VENV)/bin/pybabel update -i app/locale/messages.pot -d app/locale -D messages \
+		--no-fuzzy-matching --width 100
 
 # Works without the venv (localpg.py is stdlib-only); `remove` also deletes the
 # cluster when, as root, it lives in /var/tmp (see localpg.py).

@@ -29,6 +29,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from app.i18n import N_, gettext, negotiate
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = structlog.get_logger(__name__)
@@ -60,7 +62,7 @@ class Problem(BaseModel):
 class AppError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
-    title: ClassVar[str] = "Internal server error"
+    title: ClassVar[str] = N_("Internal server error")
 
     def __init__(
         self,
@@ -78,59 +80,59 @@ class AppError(Exception):
 class BadRequest(AppError):
     status = 400
     code = "bad_request"
-    title = "Bad request"
+    title = N_("Bad request")
 
 
 class Unauthorized(AppError):
     status = 401
     code = "unauthorized"
-    title = "Authentication required"
+    title = N_("Authentication required")
 
 
 class Forbidden(AppError):
     status = 403
     code = "forbidden"
-    title = "Not allowed"
+    title = N_("Not allowed")
 
 
 class NotFound(AppError):
     status = 404
     code = "not_found"
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Conflict(AppError):
     status = 409
     code = "conflict"
-    title = "Conflict with the current state"
+    title = N_("Conflict with the current state")
 
 
 class RuleViolation(Conflict):
     code = "rule_violation"
-    title = "The request breaks a business rule"
+    title = N_("The request breaks a business rule")
 
 
 class PreconditionFailed(AppError):
     status = 412
     code = "precondition_failed"
-    title = "The resource has changed since it was read"
+    title = N_("The resource has changed since it was read")
 
 
 class PreconditionRequired(AppError):
     status = 428
     code = "precondition_required"
-    title = "If-Match is required for this update"
+    title = N_("If-Match is required for this update")
 
 
 class UnprocessableEntity(AppError):
     status = 422
     code = "validation_failed"
-    title = "The request is not valid"
+    title = N_("The request is not valid")
 
 
 class FieldNotAllowed(UnprocessableEntity):
     code = "field_not_allowed"
-    title = "Your role may not set this field"
+    title = N_("Your role may not set this field")
 
     def __init__(self, detail: str, *, pointer: str) -> None:
         super().__init__(
@@ -141,7 +143,7 @@ class FieldNotAllowed(UnprocessableEntity):
 
 class StaleWrite(Conflict):
     code = "concurrent_update"
-    title = "Another request changed this resource at the same time; read it again and retry"
+    title = N_("Another request changed this resource at the same time; read it again and retry")
 
 
 def problem_type(code: str) -> str:
@@ -158,21 +160,30 @@ def problem_response(
     errors: Sequence[ProblemFieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    # The title and detail in the language the client asked for (app.i18n); the code stays.
+    language = negotiate(request.headers.get("accept-language"))
     problem = Problem(
         type=problem_type(code),
-        title=title,
+        title=gettext(title, language),
         status=status,
-        detail=detail,
+        detail=gettext(detail, language) if detail else detail,
         code=code,
         instance=request.url.path,
         request_id=getattr(request.state, "request_id", None),
-        errors=list(errors) if errors else None,
+        errors=[e.model_copy(update={"detail": gettext(e.detail, language)}) for e in errors]
+        if errors
+        else None,
+    )
+    answer_headers = dict(headers or {})
+    answer_headers["Content-Language"] = language
+    answer_headers["Vary"] = ", ".join(
+        v for v in (answer_headers.get("Vary"), "Accept-Language") if v
     )
     return JSONResponse(
         problem.model_dump(exclude_none=True),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
-        headers=headers,
+        headers=answer_headers,
     )
 
 
@@ -185,7 +196,94 @@ def json_pointer(loc: Sequence[int | str]) -> str:
     return "/" + "/".join(escape(p) for p in loc)
 
 
-def _field_errors(errors: Sequence[Any]) -> list[ProblemFieldError]:
+# Pydantic's message of each error type, as a template of its context (`ctx`): the msgid whose
+# translation renders a validation error in another language than English. English answers keep
+# pydantic's own message. Our own types (app.schema_types) are listed with their templates.
+_VALIDATION_TEMPLATES = {
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+    "string_type": N_("Input should be a valid string"),
+    "string_too_short": N_("String should have at least {min_length} characters"),
+    "string_too_long": N_("String should have at most {max_length} characters"),
+    "string_pattern_mismatch": N_("String should match pattern '{pattern}'"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional part"),
+    "float_parsing": N_("Input should be a valid number, unable to parse string as a number"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "enum": N_("Input should be {expected}"),
+    "literal_error": N_("Input should be {expected}"),
+    "date_type": N_("Input should be a valid date"),
+    "date_parsing": N_("Input should be a valid date in the format YYYY-MM-DD, {error}"),
+    "date_from_datetime_parsing": N_("Input should be a valid date or datetime, {error}"),
+    "datetime_parsing": N_("Input should be a valid datetime, {error}"),
+    "greater_than": N_("Input should be greater than {gt}"),
+    "greater_than_equal": N_("Input should be greater than or equal to {ge}"),
+    "less_than": N_("Input should be less than {lt}"),
+    "less_than_equal": N_("Input should be less than or equal to {le}"),
+    "too_short": N_(
+        "{field_type} should have at least {min_length} item after validation, not {actual_length}"
+    ),
+    "too_long": N_(
+        "{field_type} should have at most {max_length} items after validation, not {actual_length}"
+    ),
+    "uuid_parsing": N_("Input should be a valid UUID, {error}"),
+    "uuid_type": N_("UUID input should be a string, bytes or UUID object"),
+    "json_invalid": N_("JSON decode error"),
+    "model_attributes_type": N_(
+        "Input should be a valid dictionary or object to extract fields from"
+    ),
+    "dict_type": N_("Input should be a valid dictionary"),
+    "list_type": N_("Input should be a valid list"),
+    "decimal_parsing": N_("Input should be a valid decimal"),
+    "decimal_max_places": N_(
+        "Decimal input should have no more than {decimal_places} decimal places"
+    ),
+    "url_parsing": N_("Input should be a valid URL, {error}"),
+    "value_error": N_("Value error, {error}"),
+    "assertion_error": N_("Assertion failed, {error}"),
+    # app.schema_types
+    "date_format": N_("expected a date as YYYY-MM-DD"),
+    "datetime_format": N_(
+        "expected an RFC 3339 date-time with a time zone, e.g. 2025-01-31T08:00:00Z"
+    ),
+    "datetime_range": N_("expected a date-time between {low} and {high}"),
+    "decimal_format": N_(
+        "expected a {kind} decimal below {limit} with at most two decimal places, "
+        'as an integer or a string such as "12.50"'
+    ),
+}
+
+
+# Joins the last two allowed values in the context of `enum` and `literal_error`.
+_OR = N_(" or ")
+
+
+def _validation_message(err: Any, language: str) -> str:
+    """The message of one pydantic error in `language`: pydantic's own in English, else the
+    translated template of its type formatted with its context (the message of a `ValueError`
+    translated too), or pydantic's when the type has no template."""
+    message = str(err.get("msg", "invalid value"))
+    if language == "en":
+        return message
+    kind = str(err.get("type", ""))
+    template = _VALIDATION_TEMPLATES.get(kind)
+    if template is None:
+        return gettext(message, language)
+    ctx = {k: gettext(str(v), language) for k, v in (err.get("ctx") or {}).items()}
+    if kind == "value_error":
+        ctx["error"] = gettext(message.removeprefix("Value error, "), language)
+    if "expected" in ctx:
+        # pydantic lists the allowed values as "'a', 'b' or 'c'".
+        ctx["expected"] = ctx["expected"].replace(_OR, gettext(_OR, language))
+    try:
+        return gettext(template, language).format(**ctx)
+    except (KeyError, IndexError, ValueError):
+        return message
+
+
+def _field_errors(errors: Sequence[Any], language: str = "en") -> list[ProblemFieldError]:
     out = []
     for err in errors:
         loc = err.get("loc", ())
@@ -193,7 +291,7 @@ def _field_errors(errors: Sequence[Any]) -> list[ProblemFieldError]:
         out.append(
             ProblemFieldError(
                 pointer=json_pointer(loc),
-                detail=str(err.get("msg", "invalid value")),
+                detail=_validation_message(err, language),
                 code=str(err.get("type", "invalid")),
             )
         )
@@ -219,11 +317,25 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         status=422,
         code="validation_failed",
-        title="The request is not valid",
-        detail="One or more fields are invalid; see `errors`.",
-        errors=_field_errors(exc.errors()),
+        title=UnprocessableEntity.title,
+        detail=N_("One or more fields are invalid; see `errors`."),
+        errors=_field_errors(exc.errors(), negotiate(request.headers.get("accept-language"))),
     )
 
+
+# The titles of those answers (HTTP's reason phrases), marked for the catalogues.
+_HTTP_TITLES = (
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Not Acceptable"),
+    N_("Request Entity Too Large"),
+    N_("Content Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Not authenticated"),
+)
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -264,7 +376,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         if allowed:
             headers["Allow"] = allowed
     code = _HTTP_CODES.get(status, f"http_{status}")
-    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else N_("Error")
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     return problem_response(
         request,
@@ -287,8 +399,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         status=500,
         code="internal_error",
-        title="Internal server error",
-        detail="An unexpected error occurred; quote the request id when reporting it.",
+        title=AppError.title,
+        detail=N_("An unexpected error occurred; quote the request id when reporting it."),
     )
 
 
@@ -299,8 +411,8 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         status=409,
         code="conflict",
-        title="Conflict with the current state",
-        detail="The change conflicts with existing records.",
+        title=Conflict.title,
+        detail=N_("The change conflicts with existing records."),
     )
 
 
@@ -311,8 +423,8 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         status=422,
         code="validation_failed",
-        title="The request is not valid",
-        detail="A value was refused by the database.",
+        title=UnprocessableEntity.title,
+        detail=N_("A value was refused by the database."),
     )
 
 
@@ -328,19 +440,19 @@ async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
 class DatabaseUnavailable(AppError):
     status = 503
     code = "database_unavailable"
-    title = "The database is not reachable; retry later"
+    title = N_("The database is not reachable; retry later")
 
 
 class QueryTimeout(AppError):
     status = 503
     code = "query_timeout"
-    title = "The database took too long and the query was cancelled; retry later"
+    title = N_("The database took too long and the query was cancelled; retry later")
 
 
 class DatabaseBusy(AppError):
     status = 503
     code = "database_busy"
-    title = "The database is busy; retry later"
+    title = N_("The database is busy; retry later")
 
 
 # The faults of the database that are nobody's input: the answer is 503 with Retry-After
@@ -407,8 +519,10 @@ def database_fault(exc: BaseException) -> AppError | None:
     state = _sqlstate(exc)
     if state == _QUERY_TIMEOUT:
         return QueryTimeout(
-            "The query ran longer than the statement timeout allows; retry later, or ask "
-            "for less (a smaller unit, a shorter period)."
+            N_(
+                "The query ran longer than the statement timeout allows; retry later, or ask "
+                "for less (a smaller unit, a shorter period)."
+            )
         )
     if state == _LOCK_TIMEOUT:
         return DatabaseBusy()
@@ -418,7 +532,7 @@ def database_fault(exc: BaseException) -> AppError | None:
     from_driver = any(isinstance(c, (DBAPIError, *_CONNECTION_ERRORS)) for c in causes)
     for current in causes:
         if isinstance(current, SQLAlchemyTimeoutError):
-            return DatabaseUnavailable("Every database connection is in use; retry later.")
+            return DatabaseUnavailable(N_("Every database connection is in use; retry later."))
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return DatabaseUnavailable()
         if isinstance(current, (DatabaseConnectError, asyncpg.InternalClientError)):

@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
 from app.errors import AppError, PreconditionFailed, Problem
+from app.i18n import _
 
 API_PREFIX = "/api/v1"
 
@@ -52,7 +53,7 @@ def check_if_match(if_match: str | None, version: int) -> None:
     tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
     if "*" in tags or etag(version) in tags:
         return
-    raise PreconditionFailed(f"The current ETag is {etag(version)}.")
+    raise PreconditionFailed(_("The current ETag is {etag}.").format(etag=etag(version)))
 
 
 def problems(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.config import BodyLimitSettings
 from app.errors import AppError, BadRequest, problem_response
 from app.http import API_PREFIX
+from app.i18n import N_
 
 # Bodies above this are scanned for their depth off the event loop.
 _SCAN_IN_THREAD_BYTES = 1024 * 1024
@@ -31,17 +32,17 @@ _SCAN_IN_THREAD_BYTES = 1024 * 1024
 class BodyTooLarge(AppError):
     status = 413
     code = "body_too_large"
-    title = "The request body is larger than this operation accepts"
+    title = N_("The request body is larger than this operation accepts")
 
 
 class BodyTimeout(AppError):
     status = 408
     code = "body_timeout"
-    title = "The request body did not arrive in time"
+    title = N_("The request body did not arrive in time")
 
 
 class NestedTooDeep(BadRequest):
-    title = "The JSON body is nested too deeply"
+    title = N_("The JSON body is nested too deeply")
 
 
 class _ClientGone(Exception):

@@ -32,6 +32,7 @@ from app.enrollment.router import session_router as session_enrollment_router
 from app.errors import Unauthorized, install_error_handlers
 from app.export.router import router as export_router
 from app.health.router import router as health_router
+from app.i18n import N_, LanguageMiddleware
 from app.imports.router import router as import_router
 from app.imports.schemas import StudyLogImport, StudyLogImportRow
 from app.limits import BodyLimitMiddleware
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # outside everything else: a body is whole, and within its limits, before any route,
     # dependency or connection.
     app.add_middleware(BodyLimitMiddleware, settings=settings.body)
+    # The language of the messages (app.i18n), from Accept-Language.
+    app.add_middleware(LanguageMiddleware)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
@@ -192,7 +195,7 @@ def _install_metrics(app: FastAPI, settings: Settings, metrics: Metrics) -> None
         if token is not None:
             given = request.headers.get("authorization", "").encode("latin-1")
             if not hmac.compare_digest(given, b"Bearer " + token):
-                raise Unauthorized("Send `Authorization: Bearer <APP_METRICS_TOKEN>`.")
+                raise Unauthorized(N_("Send `Authorization: Bearer <APP_METRICS_TOKEN>`."))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

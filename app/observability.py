@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import database_fault, fault_answer
+from app.i18n import gettext, negotiate
 
 REQUEST_ID_HEADER = "x-request-id"
 CLIENT_REQUEST_ID_HEADER = "x-client-request-id"
@@ -83,15 +84,18 @@ def _route_template(scope: Scope, status: int) -> str:
     return "/docs-assets/*" if raw.startswith("/docs-assets/") else str(raw)
 
 
-async def _send_internal_error(send: Send, request_id: str, path: str) -> None:
+async def _send_internal_error(send: Send, request_id: str, scope: Scope) -> None:
+    language = negotiate(Request(scope).headers.get("accept-language"))
     body = json.dumps(
         {
             "type": "urn:cadre-training:problem:internal_error",
-            "title": "Internal server error",
+            "title": gettext("Internal server error", language),
             "status": 500,
-            "detail": "An unexpected error occurred; quote the request id when reporting it.",
+            "detail": gettext(
+                "An unexpected error occurred; quote the request id when reporting it.", language
+            ),
             "code": "internal_error",
-            "instance": path,
+            "instance": scope.get("path", ""),
             "request_id": request_id,
         }
     ).encode()
@@ -102,6 +106,8 @@ async def _send_internal_error(send: Send, request_id: str, path: str) -> None:
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
+                (b"content-language", language.encode()),
+                (b"vary", b"Accept-Language"),
             ],
         }
     )
@@ -203,7 +209,7 @@ class RequestContextMiddleware:
                 await answer(scope, receive, send_with_id)
                 return
             log.exception("unhandled_error")
-            await _send_internal_error(send_with_id, request_id, scope.get("path", ""))
+            await _send_internal_error(send_with_id, request_id, scope)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope, status)

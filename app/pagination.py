@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import ProblemFieldError, UnprocessableEntity
+from app.i18n import N_
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
@@ -46,7 +47,7 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         return uuid.UUID(bytes=raw)
     except (binascii.Error, ValueError) as exc:
         raise UnprocessableEntity(
-            "The cursor is not one this API returned.",
+            N_("The cursor is not one this API returned."),
             errors=[
                 ProblemFieldError(
                     pointer="/query/cursor", detail="invalid cursor", code="invalid_cursor"

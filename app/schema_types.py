@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.errors import ProblemFieldError, UnprocessableEntity, json_pointer
+from app.i18n import N_
 
 # No control characters (C0, DEL, C1), no leading or trailing space. Written without `\s`, whose
 # meaning differs between Python and the ECMAScript regexes of JSON Schema clients.
@@ -187,7 +188,7 @@ def _decimal_input(
     compiled = re.compile(pattern)
     low = 1 if positive else 0
     high = 10**d - 1 if high is None else high
-    kind = "positive" if positive else "non-negative"
+    kind = N_("positive") if positive else N_("non-negative")
 
     def parse(value: object) -> Decimal:
         if isinstance(value, float) and value.is_integer():

@@ -22,6 +22,7 @@ from app.db import DbSession, attribute
 from app.enums import Role
 from app.errors import Forbidden, Unauthorized
 from app.http import AppSettings
+from app.i18n import N_, _
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a URL, not a secret)
 
@@ -143,12 +144,14 @@ async def _load_actor(
         else:
             subject = verify(settings, token)
     except InvalidToken as exc:
-        raise _challenge("The access token is invalid or has expired.") from exc
+        raise _challenge(N_("The access token is invalid or has expired.")) from exc
     actor = await loader(db_session, subject)
     if actor is None:
-        raise _challenge("The access token's user is unknown or deactivated, or it was revoked.")
+        raise _challenge(
+            N_("The access token's user is unknown or deactivated, or it was revoked.")
+        )
     if subject.user_id is None and actor.role not in settings.auth.oidc_roles:
-        raise _challenge("This role signs in with the service's own tokens only.")
+        raise _challenge(N_("This role signs in with the service's own tokens only."))
     return actor
 
 
@@ -160,13 +163,15 @@ async def authorize(
     token: Annotated[str | None, Depends(bearer)],
 ) -> Actor:
     if not token:
-        raise _challenge("Send `Authorization: Bearer <token>`.")
+        raise _challenge(N_("Send `Authorization: Bearer <token>`."))
     actor = await _load_actor(db_session, settings, loader, token)
     route = request.scope.get("route")
     operation_id = getattr(route, "operation_id", None)
     allowed = PERMISSIONS.get(operation_id or "", frozenset())
     if actor.role not in allowed:
-        raise Forbidden(f"The {actor.role.value} role may not use this operation.")
+        raise Forbidden(
+            _("The {role} role may not use this operation.").format(role=actor.role.value)
+        )
     if request.method not in ("GET", "HEAD"):
         limiter: RateLimiter = request.app.state.write_limiter
         limiter.check(f"user:{actor.user_id}")

@@ -174,6 +174,15 @@ def isolated_sessionmaker(db_conn: AsyncConnection) -> async_sessionmaker[AsyncS
     )
 
 
+class EnglishTransport(httpx.ASGITransport):
+    """Asks for English answers unless the request names a language: the suite asserts the
+    English texts (the message ids of app/locale); tests/test_i18n.py covers zh-CN, the default."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers.setdefault("Accept-Language", "en")
+        return await super().handle_async_request(request)
+
+
 @pytest.fixture
 async def transport(
     app: FastAPI, isolated_sessionmaker: async_sessionmaker[AsyncSession]
@@ -181,7 +190,7 @@ async def transport(
     previous = app.state.sessionmaker
     app.state.sessionmaker = isolated_sessionmaker
     try:
-        yield httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        yield EnglishTransport(app=app, raise_app_exceptions=False)
     finally:
         app.state.sessionmaker = previous
 
@@ -272,7 +281,7 @@ async def committed_client(
     previous = app.state.sessionmaker
     sessionmaker = create_sessionmaker(engine)
     app.state.sessionmaker = sessionmaker
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = EnglishTransport(app=app, raise_app_exceptions=False)
     try:
         admin = await add_user(sessionmaker, Role.admin)
         async with httpx.AsyncClient(

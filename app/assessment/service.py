@@ -26,6 +26,7 @@ from app.credit_policy.engine.common import add_years
 from app.credit_policy.service import load_policies
 from app.db import flush_mapping_conflicts
 from app.enums import AssessmentRating, Role
+from app.i18n import _
 from app.org_unit import service as org_unit_service
 from app.pagination import PageParams, paginate
 
@@ -88,7 +89,9 @@ async def create_assessment(
     cadre = await referenced_cadre(db_session, data.cadre_id, actor)
     existing = await repository.id_of(db_session, cadre.id, data.year)
     if existing is not None:
-        raise AssessmentExists(f"Assessment {existing} exists for {data.year}.")
+        raise AssessmentExists(
+            _("Assessment {id} exists for {year}.").format(id=existing, year=data.year)
+        )
     snapshot = await decide(
         db_session,
         cadre,

@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.config import AuthSettings
 from app.errors import AppError
+from app.i18n import N_
 
 T = TypeVar("T")
 
@@ -30,7 +31,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 class HashingBusy(AppError):
     status = 503
     code = "auth.busy"
-    title = "Too many sign-ins are being checked; retry shortly"
+    title = N_("Too many sign-ins are being checked; retry shortly")
 
 
 def hash_password(password: str) -> str:

@@ -5,12 +5,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from app.errors import AppError
+from app.i18n import N_, _
 
 
 class RateLimited(AppError):
     status = 429
     code = "rate_limited"
-    title = "Too many requests; retry later"
+    title = N_("Too many requests; retry later")
 
 
 @dataclass
@@ -33,7 +34,9 @@ class RateLimiter:
         if len(hits) >= self.limit:
             retry_after = max(1, int(hits[0] + self.window_seconds - now) + 1)
             raise RateLimited(
-                f"At most {self.limit} requests per {int(self.window_seconds)} s.",
+                _("At most {limit} requests per {seconds} s.").format(
+                    limit=self.limit, seconds=int(self.window_seconds)
+                ),
                 headers={"Retry-After": str(retry_after)},
             )
         hits.append(now)

@@ -1,19 +1,20 @@
 from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from app.i18n import N_
 
 
 class CadreNotFound(NotFound):
     code = "cadre.not_found"
-    title = "Cadre not found"
+    title = N_("Cadre not found")
 
 
 class HrIdTaken(Conflict):
     code = "cadre.hr_id_taken"
-    title = "Another cadre already has this HR id"
+    title = N_("Another cadre already has this HR id")
 
 
 class IdNumberTaken(Conflict):
     code = "cadre.id_number_taken"
-    title = "Another cadre already has this resident ID number"
+    title = N_("Another cadre already has this resident ID number")
 
 
 class CadreNotRegistrable(Conflict):
@@ -21,7 +22,7 @@ class CadreNotRegistrable(Conflict):
     the cadre, so that HR ids and ID numbers of other units cannot be probed field by field."""
 
     code = "cadre.not_registrable"
-    title = "A cadre outside your org subtree holds this HR id or resident ID number"
+    title = N_("A cadre outside your org subtree holds this HR id or resident ID number")
 
 
 # The cadre table's unique constraints, by name: the error a write that lost a race raises.
@@ -30,17 +31,17 @@ CONFLICTS = {"uq_cadre_hr_id": HrIdTaken(), "uq_cadre_id_number_hash": IdNumberT
 
 class CadreOrgUnitNotFound(UnprocessableEntity):
     code = "cadre.org_unit_not_found"
-    title = "The cadre's org unit does not exist"
+    title = N_("The cadre's org unit does not exist")
 
 
 class ReferencedCadreNotFound(UnprocessableEntity):
     code = "cadre.reference_not_found"
-    title = "The referenced cadre does not exist"
+    title = N_("The referenced cadre does not exist")
 
 
 class PostTypeRequired(UnprocessableEntity):
     code = "cadre.post_type_required"
-    title = (
+    title = N_(
         "The rank rises into or within the leading ranks and the cadre's post type was never "
         "stated: name post_type (leading for a post, non_leading for a grade)"
     )
@@ -48,4 +49,4 @@ class PostTypeRequired(UnprocessableEntity):
 
 class IdNumberSearchForbidden(Forbidden):
     code = "cadre.id_number_search_forbidden"
-    title = "Only the roles that see resident ID numbers whole may search by them"
+    title = N_("Only the roles that see resident ID numbers whole may search by them")

@@ -16,6 +16,7 @@ from app.actor import Actor
 from app.auth.rate_limit import RateLimiter
 from app.cadre.errors import IdNumberSearchForbidden
 from app.http import AppSettings
+from app.i18n import _
 
 _HOUR = 3600.0
 
@@ -39,7 +40,9 @@ class IdNumberLookups:
         """A search by number: 403 for the roles that see numbers masked, 429 past the limit."""
         if not actor.sees_id_numbers:
             raise IdNumberSearchForbidden(
-                f"The {actor.role.value} role sees ID numbers masked and may not search by them."
+                _("The {role} role sees ID numbers masked and may not search by them.").format(
+                    role=actor.role.value
+                )
             )
         self._count(actor)
 

@@ -13,6 +13,7 @@ from stdnum.cn import ric
 from app.cadre.errors import PostTypeRequired
 from app.enums import LEADING_RANKS, Gender, PostType, Rank
 from app.errors import ProblemFieldError
+from app.i18n import N_
 
 # --------------------------------------------------------------------------------------------
 # The resident ID number
@@ -28,15 +29,15 @@ def normalise(value: str) -> str:
     """
     number = value.strip().replace(" ", "").upper()
     if len(number) != 18 or not number[:17].isdigit():
-        raise ValueError("a resident ID number has 17 digits and a check character")
+        raise ValueError(N_("a resident ID number has 17 digits and a check character"))
     if number[-1] != ric.calc_check_digit(number):
-        raise ValueError("the check digit of the resident ID number does not match")
+        raise ValueError(N_("the check digit of the resident ID number does not match"))
     try:
         birth_date_of(number)
     except ValueError as exc:
-        raise ValueError("the resident ID number holds no valid birth date") from exc
+        raise ValueError(N_("the resident ID number holds no valid birth date")) from exc
     if not _known_region(number[:6]):
-        raise ValueError("the resident ID number's region code is unknown")
+        raise ValueError(N_("the resident ID number's region code is unknown"))
     return number
 
 
@@ -59,9 +60,9 @@ def gender_of(number: str) -> Gender:
 def id_number_mismatch(number: str, birth_date: date, gender: Gender) -> str | None:
     """What in the record disagrees with its (valid) ID number, or None when all agree."""
     if birth_date_of(number) != birth_date:
-        return "birth_date does not match the resident ID number"
+        return N_("birth_date does not match the resident ID number")
     if gender_of(number) != gender:
-        return "gender does not match the resident ID number"
+        return N_("gender does not match the resident ID number")
     return None
 
 

@@ -32,6 +32,7 @@ from app.clock import local_today
 from app.db import flush_mapping_conflicts
 from app.enums import CadreStatus
 from app.errors import Conflict, ProblemFieldError, UnprocessableEntity
+from app.i18n import N_
 from app.org_unit import repository as org_units
 from app.org_unit import service as org_unit_service
 from app.pagination import PageParams
@@ -103,7 +104,7 @@ async def referenced_cadre(db_session: AsyncSession, cadre_id: uuid.UUID, actor:
         raise ReferencedCadreNotFound(
             errors=[
                 ProblemFieldError(
-                    pointer="/body/cadre_id", detail="no such cadre", code="not_found"
+                    pointer="/body/cadre_id", detail=N_("no such cadre"), code="not_found"
                 )
             ]
         )
@@ -115,7 +116,7 @@ async def _check_org_unit(db_session: AsyncSession, org_unit_id: uuid.UUID, acto
         raise CadreOrgUnitNotFound(
             errors=[
                 ProblemFieldError(
-                    pointer="/body/org_unit_id", detail="no such org unit", code="not_found"
+                    pointer="/body/org_unit_id", detail=N_("no such org unit"), code="not_found"
                 )
             ]
         )
@@ -228,7 +229,7 @@ async def _apply(
     birth_date = changes.get("birth_date", cadre.birth_date)
     if rules.id_number_mismatch(id_number, birth_date, changes.get("gender", cadre.gender)):
         raise UnprocessableEntity(
-            "birth_date and gender must match the resident ID number.",
+            N_("birth_date and gender must match the resident ID number."),
             errors=[
                 ProblemFieldError(
                     pointer="/body/id_number",

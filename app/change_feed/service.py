@@ -16,6 +16,7 @@ from app.change_feed.models import ChangeEvent
 from app.change_feed.repository import Position as Position
 from app.enums import FeedEntity
 from app.errors import ProblemFieldError, UnprocessableEntity
+from app.i18n import N_
 
 # What the HR system follows: training records and what decides compliance.
 FEED_ENTITIES = frozenset(e.value for e in FeedEntity)
@@ -38,7 +39,7 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
             raise ValueError("out of range")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise UnprocessableEntity(
-            "The cursor is not one this feed returned.",
+            N_("The cursor is not one this feed returned."),
             errors=[
                 ProblemFieldError(
                     pointer="/query/cursor", detail="invalid cursor", code="invalid_cursor"

@@ -23,6 +23,7 @@ from app.credit_policy import service as policy_service
 from app.credit_policy.engine import RequirementStatus, RollCallGroup
 from app.credit_policy.engine.common import add_years
 from app.credit_policy.policy import Policy
+from app.i18n import _
 from app.org_unit import repository as org_units
 from app.org_unit.models import OrgUnit
 from app.study_log import repository as study_logs
@@ -84,7 +85,11 @@ def evaluation_day(year: int) -> date:
     """A past year is judged at its end; the current one today (later classes do not count yet)."""
     today = local_today()
     if year > today.year:
-        raise FutureYear(f"{year} has not begun; the latest year is {today.year}.")
+        raise FutureYear(
+            _("{year} has not begun; the latest year is {latest}.").format(
+                year=year, latest=today.year
+            )
+        )
     return min(date(year, 12, 31), today)
 
 

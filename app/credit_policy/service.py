@@ -12,6 +12,7 @@ from app.credit_policy.models import CreditPolicy
 from app.credit_policy.policy import Policy, policy_in_force, validate_policies
 from app.credit_policy.schemas import CreditPolicyCreate, definition_json, to_policy
 from app.db import flush_mapping_conflicts
+from app.i18n import _
 
 
 def _engine_policy(row: CreditPolicy) -> Policy:
@@ -64,7 +65,9 @@ async def create_policy(db_session: AsyncSession, data: CreditPolicyCreate) -> C
     if superseded is not None and data.effective_to is not None:
         # Otherwise the days after it would have no policy in force at all.
         raise PolicyOverlap(
-            f"{superseded.code!r} is open-ended: a policy replacing it must be open-ended too."
+            _("{code!r} is open-ended: a policy replacing it must be open-ended too.").format(
+                code=superseded.code
+            )
         )
     policies = [_engine_policy(row) for row in rows if row is not superseded]
     if superseded is not None:

@@ -30,6 +30,7 @@ from app.enums import (
     SessionStatus,
 )
 from app.errors import FieldNotAllowed
+from app.i18n import N_, _
 from app.pagination import PageParams, paginate
 from app.training_session import repository as sessions
 from app.training_session import service as session_service
@@ -74,16 +75,18 @@ async def enroll(
     """Enrol a cadre; `ts` must have been loaded FOR UPDATE."""
     if actor.role == Role.cadre and data.origin != EnrollmentOrigin.self:
         raise FieldNotAllowed(
-            "A cadre enrols itself: origin must be `self`.", pointer="/body/origin"
+            N_("A cadre enrols itself: origin must be `self`."), pointer="/body/origin"
         )
     if ts.status not in _ENROLLABLE[data.origin]:
-        raise SessionNotOpen(f"The session is {ts.status.value}.")
+        raise SessionNotOpen(_("The session is {status}.").format(status=ts.status.value))
     cadre = await referenced_cadre(db_session, data.cadre_id, actor)
     if cadre.status != CadreStatus.active:
         raise CadreInactive()
     existing = await repository.id_of(db_session, ts.id, cadre.id)
     if existing is not None:
-        raise AlreadyEnrolled(f"Enrollment {existing} exists; PATCH it to re-enrol.")
+        raise AlreadyEnrolled(
+            _("Enrollment {id} exists; PATCH it to re-enrol.").format(id=existing)
+        )
     session_service.take_place(ts)
     enrollment = Enrollment(
         training_session_id=ts.id,
@@ -131,12 +134,16 @@ async def update_enrollment(
     if ts.status in (SessionStatus.closed, SessionStatus.cancelled):
         raise EnrollmentFinal()
     if "leave_hours" in changes and changes["leave_hours"] > ts.credit_hours:
-        raise LeaveExceedsSession(f"The session has {ts.credit_hours} credit hours.")
+        raise LeaveExceedsSession(
+            _("The session has {hours} credit hours.").format(hours=ts.credit_hours)
+        )
     new_status = changes.get("status")
     if new_status is not None:
         if new_status not in _TRANSITIONS[enrollment.status]:
             raise InvalidEnrollmentTransition(
-                f"{enrollment.status.value} → {new_status.value} is not allowed."
+                _("{current} → {new} is not allowed.").format(
+                    current=enrollment.status.value, new=new_status.value
+                )
             )
         was_active = enrollment.status in ACTIVE_ENROLLMENT_STATUSES
         now_active = new_status in ACTIVE_ENROLLMENT_STATUSES

@@ -25,6 +25,7 @@ from app.export.errors import (
 from app.export.models import ExportJob
 from app.export.schemas import ExportCreate, ExportRead
 from app.http import API_PREFIX, ETAG_DECLARED, AppSettings, PrimedStreamingResponse, problems
+from app.i18n import _
 from app.idempotency.route import IdempotentRoute
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery
@@ -154,7 +155,8 @@ async def _answer(
         )
     except rules.Unsatisfiable as exc:
         raise RangeNotSatisfiable(
-            f"The file has {size} bytes.", headers={"Content-Range": f"bytes */{size}"}
+            _("The file has {size} bytes.").format(size=size),
+            headers={"Content-Range": f"bytes */{size}"},
         ) from exc
     first, last = wanted or (0, size - 1)
     headers["Content-Length"] = str(last - first + 1)

@@ -20,6 +20,7 @@ from app.export.errors import (
 from app.export.models import ExportJob, ExportStatus
 from app.export.schemas import ExportCreate, ExportRead
 from app.http import API_PREFIX
+from app.i18n import N_, _
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import PageParams
@@ -67,7 +68,9 @@ async def create_export(
     await archive_service.plan_unit_export(db_session, root, year)
     if await repository.active_count(db_session, actor.user_id) >= settings.max_active_per_user:
         raise TooManyExports(
-            f"At most {settings.max_active_per_user} jobs may be queued or running at once."
+            _("At most {limit} jobs may be queued or running at once.").format(
+                limit=settings.max_active_per_user
+            )
         )
     job = ExportJob(
         requested_by=actor.user_id,
@@ -107,9 +110,9 @@ async def finished_file(db_session: AsyncSession, export_id: uuid.UUID, actor: A
     if status is ExportStatus.expired:
         raise ExportExpired()
     if status is ExportStatus.failed:
-        raise ExportFailed(f"The job failed: {job.error_code}.")
+        raise ExportFailed(_("The job failed: {code}.").format(code=job.error_code))
     if status is not ExportStatus.succeeded:
-        raise ExportNotReady("Poll the job until its status is succeeded.")
+        raise ExportNotReady(N_("Poll the job until its status is succeeded."))
     try:
         await org_unit_service.get_org_unit(db_session, job.org_unit_id, actor)
     except OrgUnitNotFound as exc:

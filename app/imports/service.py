@@ -23,6 +23,7 @@ from app.cadre import repository as cadre_repository
 from app.clock import local_today
 from app.enums import StudyLogKind, StudyLogStatus
 from app.errors import BadRequest, ProblemFieldError, UnprocessableEntity, json_pointer
+from app.i18n import N_
 from app.imports.errors import TooManyRows, UnsupportedMediaType
 from app.imports.schemas import MAX_ROWS
 from app.personal_data import secret_box
@@ -251,7 +252,7 @@ def read_rows(media: str, body: bytes) -> tuple[list[Any], list[int] | None]:
                 rows, csv_lines = rows_from_csv(body)
             except IncompleteHeader as exc:
                 raise UnprocessableEntity(
-                    "The CSV's header row must name the study-log fields.",
+                    N_("The CSV's header row must name the study-log fields."),
                     errors=[
                         ProblemFieldError(
                             pointer="/body", detail=str(exc), code="csv_header_incomplete"
@@ -263,10 +264,10 @@ def read_rows(media: str, body: bytes) -> tuple[list[Any], list[int] | None]:
         else:
             raise UnsupportedMediaType()
     except RecursionError as exc:
-        raise BadRequest("The JSON body is nested too deeply.") from exc
+        raise BadRequest(N_("The JSON body is nested too deeply.")) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise UnprocessableEntity(
-            "The body could not be read.",
+            N_("The body could not be read."),
             errors=[ProblemFieldError(pointer="/body", detail=str(exc)[:200], code="unreadable")],
         ) from exc
     _unstorable(media, body, rows, csv_lines)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actor import Actor
 from app.db import flush_mapping_conflicts
 from app.errors import ProblemFieldError
+from app.i18n import N_
 from app.ids import new_id
 from app.org_unit import repository, tree
 from app.org_unit.errors import (
@@ -43,7 +44,7 @@ async def _parent(db_session: AsyncSession, parent_id: uuid.UUID, actor: Actor) 
         raise ParentNotFound(
             errors=[
                 ProblemFieldError(
-                    pointer="/body/parent_id", detail="no such org unit", code="not_found"
+                    pointer="/body/parent_id", detail=N_("no such org unit"), code="not_found"
                 )
             ]
         )

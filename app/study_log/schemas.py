@@ -6,6 +6,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from app.enums import StudyLogKind, StudyLogSource, StudyLogStatus
+from app.i18n import N_
 from app.pagination import Page
 from app.schema_types import (
     Days,
@@ -39,14 +40,14 @@ class StudyLogCreate(InputModel):
     @model_validator(mode="after")
     def _check(self) -> Self:
         if self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
+            raise ValueError(N_("end_date is before start_date"))
         calendar_days = (self.end_date - self.start_date).days + 1
         if self.days > calendar_days:
-            raise ValueError("days exceeds the calendar days between start_date and end_date")
+            raise ValueError(N_("days exceeds the calendar days between start_date and end_date"))
         if self.hours > 24 * calendar_days:
-            raise ValueError("hours exceeds 24 hours a calendar day")
+            raise ValueError(N_("hours exceeds 24 hours a calendar day"))
         if self.status not in CREATABLE_STATUSES:
-            raise ValueError("a study log is created as pending or approved")
+            raise ValueError(N_("a study log is created as pending or approved"))
         return self
 
 

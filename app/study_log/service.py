@@ -18,6 +18,7 @@ from app.cadre.service import referenced_cadre
 from app.clock import local_today
 from app.enums import Role, StudyLogKind, StudyLogSource, StudyLogStatus
 from app.errors import FieldNotAllowed
+from app.i18n import N_, _
 from app.ids import new_id
 from app.org_unit import service as org_unit_service
 from app.pagination import PageParams, paginate
@@ -67,7 +68,7 @@ def _check_dates(data: StudyLogCreate) -> None:
 async def _check_cadre(db_session: AsyncSession, data: StudyLogCreate, actor: Actor) -> None:
     if actor.role == Role.cadre and data.status != StudyLogStatus.pending:
         raise FieldNotAllowed(
-            "A cadre's own study logs start pending, for review.", pointer="/body/status"
+            N_("A cadre's own study logs start pending, for review."), pointer="/body/status"
         )
     await referenced_cadre(db_session, data.cadre_id, actor)
 
@@ -179,7 +180,11 @@ async def review(
     if log.status == target:
         return log  # a retried review step changes nothing
     if log.status not in _REVIEW_FROM[target]:
-        raise InvalidReviewTransition(f"{log.status.value} → {target.value} is not allowed.")
+        raise InvalidReviewTransition(
+            _("{current} → {new} is not allowed.").format(
+                current=log.status.value, new=target.value
+            )
+        )
     log.status = target
     log.reviewed_at = datetime.now(UTC)
     if action is not None and action.comment is not None:

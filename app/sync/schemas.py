@@ -7,6 +7,7 @@ from app.cadre.rules import id_number_mismatch
 from app.cadre.schemas import POST_TYPE_KEPT_TEXT, PROMOTED_ON_TEXT, IdNumber
 from app.enums import CadreStatus, Gender, OrgUnitKind, PostType, Rank
 from app.errors import ProblemFieldError
+from app.i18n import N_
 from app.schema_types import Bool, Code, InputModel, LocalDate, Name, OutputModel, ShortName
 
 MAX_ITEMS = 10_000
@@ -65,7 +66,7 @@ class SnapshotOptions(InputModel):
     @model_validator(mode="after")
     def _snapshot_names_its_scope(self) -> Self:
         if (self.mode == SyncMode.snapshot) != (self.snapshot_of is not None):
-            raise ValueError("snapshot_of is required in snapshot mode, and only there")
+            raise ValueError(N_("snapshot_of is required in snapshot mode, and only there"))
         return self
 
 

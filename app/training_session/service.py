@@ -10,6 +10,7 @@ from app.actor import Actor
 from app.clock import local_today
 from app.enums import SessionStatus, StudyLogKind, TrainingForm
 from app.errors import ProblemFieldError
+from app.i18n import _
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import PageParams, paginate
@@ -72,7 +73,7 @@ async def check_manages(db_session: AsyncSession, ts: TrainingSession, actor: Ac
 def take_place(ts: TrainingSession) -> None:
     """One more enrolled or confirmed trainee; `ts` must have been loaded FOR UPDATE."""
     if ts.enrolled >= ts.capacity:
-        raise SessionFull(f"All {ts.capacity} places are taken.")
+        raise SessionFull(_("All {capacity} places are taken.").format(capacity=ts.capacity))
     ts.enrolled += 1
 
 
@@ -86,7 +87,9 @@ def check_closable(ts: TrainingSession) -> None:
     if ts.status == SessionStatus.closed:
         raise AlreadyClosed()
     if ts.status not in (SessionStatus.open, SessionStatus.running):
-        raise InvalidStatusTransition(f"A {ts.status.value} session cannot be closed.")
+        raise InvalidStatusTransition(
+            _("A {status} session cannot be closed.").format(status=ts.status.value)
+        )
     try:
         study_log_rules.check_not_in_future(ts.end_date, local_today())
     except study_log_rules.EndsInFuture as exc:
@@ -141,7 +144,11 @@ async def update_training_session(
         raise SessionImmutable()
     new_status = changes.get("status")
     if new_status is not None and new_status not in _TRANSITIONS[ts.status]:
-        raise InvalidStatusTransition(f"{ts.status.value} → {new_status.value} is not allowed.")
+        raise InvalidStatusTransition(
+            _("{current} → {new} is not allowed.").format(
+                current=ts.status.value, new=new_status.value
+            )
+        )
     start = changes.get("start_date", ts.start_date)
     end = changes.get("end_date", ts.end_date)
     days = changes.get("days", ts.days)
@@ -150,7 +157,7 @@ async def update_training_session(
             "end_date must not precede start_date, and days must fit in the calendar days."
         )
     if changes.get("capacity", ts.capacity) < ts.enrolled:
-        raise CapacityBelowEnrolled(f"{ts.enrolled} cadres are enrolled.")
+        raise CapacityBelowEnrolled(_("{count} cadres are enrolled.").format(count=ts.enrolled))
     for field, value in changes.items():
         setattr(ts, field, value)
     await db_session.flush()

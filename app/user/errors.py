@@ -6,21 +6,22 @@ from app.errors import (
     Unauthorized,
     UnprocessableEntity,
 )
+from app.i18n import N_
 
 
 class UserNotFound(NotFound):
     code = "user.not_found"
-    title = "User not found"
+    title = N_("User not found")
 
 
 class UsernameTaken(Conflict):
     code = "user.username_taken"
-    title = "Another user or client already has this username"
+    title = N_("Another user or client already has this username")
 
 
 class UserReferenceNotFound(UnprocessableEntity):
     code = "user.reference_not_found"
-    title = "The user's org unit or cadre does not exist"
+    title = N_("The user's org unit or cadre does not exist")
 
 
 class UserBindingMismatch(RuleViolation):
@@ -29,27 +30,27 @@ class UserBindingMismatch(RuleViolation):
     is refused by the schema, a 422."""
 
     code = "user.binding_mismatch"
-    title = "An org_admin names its unit and a cadre user its cadre; no other role names either"
+    title = N_("An org_admin names its unit and a cadre user its cadre; no other role names either")
 
 
 class CadreAlreadyLinked(Conflict):
     code = "user.cadre_already_linked"
-    title = "Another user is already linked to this cadre"
+    title = N_("Another user is already linked to this cadre")
 
 
 class InvalidCredentials(Unauthorized):
     code = "auth.invalid_credentials"
-    title = "Unknown user, wrong password, or the account is locked or inactive"
+    title = N_("Unknown user, wrong password, or the account is locked or inactive")
 
 
 class UnsupportedGrant(BadRequest):
     code = "auth.unsupported_grant"
-    title = "Use the password grant for people and client_credentials for machine clients"
+    title = N_("Use the password grant for people and client_credentials for machine clients")
 
 
 class ExternalIdentityTaken(Conflict):
     code = "user.external_identity_taken"
-    title = "Another user is already linked to this external identity"
+    title = N_("Another user is already linked to this external identity")
 
 
 class InvalidGrant(BadRequest):
@@ -57,4 +58,4 @@ class InvalidGrant(BadRequest):
     or its user was deactivated or changed password, role or binding since."""
 
     code = "auth.invalid_grant"
-    title = "The refresh token is invalid, expired or revoked"
+    title = N_("The refresh token is invalid, expired or revoked")

@@ -16,6 +16,7 @@ from app.db import DbSession, attribute
 from app.enums import Role
 from app.errors import PreconditionFailed, UnprocessableEntity, problem_response
 from app.http import API_PREFIX, AppSettings, IfMatch, check_if_match, problems, set_etag
+from app.i18n import N_
 from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery
 from app.security import CurrentActor
@@ -215,7 +216,7 @@ async def issue_token(
     limiter.check(f"ip:{client_address(request, settings.trusted_proxies)}")
     if grant_type == GrantType.refresh_token:
         if not refresh_token:
-            raise UnsupportedGrant("The refresh_token grant needs a refresh_token.")
+            raise UnsupportedGrant(N_("The refresh_token grant needs a refresh_token."))
         refreshed = await service.rotate_refresh(
             db_session,
             refresh_token,
@@ -234,7 +235,7 @@ async def issue_token(
         name, secret = basic if basic else (client_id, client_secret)
         machine = True
     if not name or secret is None:
-        raise UnsupportedGrant("Credentials for this grant type are missing.")
+        raise UnsupportedGrant(N_("Credentials for this grant type are missing."))
 
     passwords = hashing(settings.auth)
     # A turn at the hashing threads first: waiting for it holds no database connection.

@@ -6,6 +6,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, Field, SecretStr, StringConstraints, model_validator
 
 from app.enums import Role
+from app.i18n import N_
 from app.schema_types import Bool, InputModel, OutputModel
 
 Username = Annotated[
@@ -50,7 +51,7 @@ ExternalSubject = Annotated[
 
 def check_external_identity(issuer: str | None, subject: str | None) -> None:
     if (issuer is None) != (subject is None):
-        raise ValueError("external_issuer and external_subject go together")
+        raise ValueError(N_("external_issuer and external_subject go together"))
 
 
 class UserCreate(InputModel):
@@ -87,7 +88,7 @@ class UserUpdate(InputModel):
     def _external_identity(self) -> Self:
         given = {"external_issuer", "external_subject"} & self.model_fields_set
         if given and len(given) != 2:
-            raise ValueError("external_issuer and external_subject go together")
+            raise ValueError(N_("external_issuer and external_subject go together"))
         check_external_identity(self.external_issuer, self.external_subject)
         return self
 

@@ -13,6 +13,7 @@ from app.config import AuthSettings
 from app.db import attribute, flush_mapping_conflicts
 from app.enums import Role
 from app.errors import ProblemFieldError
+from app.i18n import N_
 from app.pagination import PageParams, paginate
 from app.user import repository
 from app.user.errors import (
@@ -47,7 +48,7 @@ async def _check_references(
         raise UserReferenceNotFound(
             errors=[
                 ProblemFieldError(
-                    pointer="/body/org_unit_id", detail="no such org unit", code="not_found"
+                    pointer="/body/org_unit_id", detail=N_("no such org unit"), code="not_found"
                 )
             ]
         )
@@ -55,7 +56,7 @@ async def _check_references(
         raise UserReferenceNotFound(
             errors=[
                 ProblemFieldError(
-                    pointer="/body/cadre_id", detail="no such cadre", code="not_found"
+                    pointer="/body/cadre_id", detail=N_("no such cadre"), code="not_found"
                 )
             ]
         )

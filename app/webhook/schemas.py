@@ -7,6 +7,7 @@ import httpx
 from pydantic import AfterValidator, Field, StringConstraints
 
 from app.enums import FeedEntity
+from app.i18n import N_
 from app.schema_types import Bool, InputModel, OutputModel, Text
 
 
@@ -16,13 +17,15 @@ def _check_url(value: str) -> str:
         parts.port  # noqa: B018 (raises on a port out of range)
         httpx.URL(value)
     except (ValueError, httpx.InvalidURL) as exc:
-        raise ValueError("not a valid URL") from exc
+        raise ValueError(N_("not a valid URL")) from exc
     if not parts.hostname:
-        raise ValueError("the URL has no host")
+        raise ValueError(N_("the URL has no host"))
     if parts.username is not None or parts.password is not None:
-        raise ValueError("credentials in the URL are not accepted: the receiver checks signatures")
+        raise ValueError(
+            N_("credentials in the URL are not accepted: the receiver checks signatures")
+        )
     if parts.fragment:
-        raise ValueError("the URL may not have a #fragment")
+        raise ValueError(N_("the URL may not have a #fragment"))
     return value
 
 

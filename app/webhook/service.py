@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from app.change_feed import service as change_feed
 from app.config import WebhookSettings
 from app.errors import ProblemFieldError
+from app.i18n import N_, _
 from app.ids import new_id
 from app.pagination import PageParams, paginate
 from app.personal_data import secret_box
@@ -136,7 +137,7 @@ def check_url(url: str, settings: WebhookSettings) -> None:
     refused = address_refused(address, settings) if address is not None else None
     if refused is not None:
         raise WebhookUrlNotAllowed(
-            f"This deployment does not deliver to {refused}.",
+            _("This deployment does not deliver to {refused}.").format(refused=refused),
             errors=[
                 ProblemFieldError(pointer="/body/url", detail=refused, code="address_not_allowed")
             ],
@@ -144,7 +145,7 @@ def check_url(url: str, settings: WebhookSettings) -> None:
     if parts.scheme.lower() == "https" or (address is not None and address.is_loopback):
         return
     raise WebhookUrlNotAllowed(
-        "Webhook URLs use https (http only to this host's loopback, where allowed).",
+        N_("Webhook URLs use https (http only to this host's loopback, where allowed)."),
         errors=[ProblemFieldError(pointer="/body/url", detail="https", code="insecure_url")],
     )
 
