@@ -107,7 +107,7 @@ messages: venv
 	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header \
 		-o app/locale/messages.pot .
 	$(VENV)/bin/pybabel update -i app/locale/messages.pot -d app/locale -D messages \
-		--no-fuzzy-matching --width 100
+		--no-fuzzy-matching --ignore-pot-creation-date --width 100
 
 # Works without the venv (localpg.py is stdlib-only); `remove` also deletes the
 # cluster when, as root, it lives in /var/tmp (see localpg.py).
