@@ -308,6 +308,67 @@ async def test_roll_call_order(client: httpx.AsyncClient) -> None:
     assert body["candidates"][4]["last_centralised_on"] == "2023-03-10"
 
 
+async def test_roll_call_reasons_are_in_chinese_by_default_and_in_english_on_request(
+    client: httpx.AsyncClient,
+) -> None:
+    """The same roll call in zh-CN (the default: also for a language not served) and in en
+    differs only in the words of each reason; the group and requirement codes stay as they are."""
+    unit = await create_org_unit(client)
+    not_met = await create_cadre(client, unit["id"], rank="county_division")
+    in_grace = await create_cadre(
+        client, unit["id"], rank="county_division", promoted_on="2024-09-01"
+    )
+    never = await create_cadre(client, unit["id"], rank="section_member")
+    earlier = await create_cadre(client, unit["id"], rank="section_member")
+    await create_log(
+        client,
+        earlier["id"],
+        kind="centralised_training",
+        status="approved",
+        start_date="2023-03-06",
+        end_date="2023-03-10",
+        days="5",
+        hours="40",
+    )
+    params = {"org_unit_id": unit["id"], "year": 2024}
+    answers = {}
+    for language in ("en", "zh-CN", "fr"):
+        r = await client.get(
+            f"{API}/reports/roll-call", params=params, headers={"Accept-Language": language}
+        )
+        assert r.status_code == 200, r.text
+        answers[language] = r.json()
+    en, zh = answers["en"], answers["zh-CN"]
+    assert answers["fr"] == zh
+
+    def without_reasons(body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **body,
+            "candidates": [
+                {k: v for k, v in c.items() if k != "reason"} for c in body["candidates"]
+            ],
+        }
+
+    assert without_reasons(zh) == without_reasons(en)
+    order = [c["cadre_id"] for c in en["candidates"]]
+    assert order == [not_met["id"], in_grace["id"], never["id"], earlier["id"]]
+    assert [c["reason"] for c in en["candidates"]] == [
+        "five-year requirement not met; 100.00% of the five-year requirement outstanding; "
+        "never trained",
+        "in grace until 2025-09-01; 100.00% of the five-year requirement outstanding; "
+        "never trained",
+        "untrained this year; 100.00% of the annual requirement outstanding; never trained",
+        "untrained this year; 100.00% of the annual requirement outstanding; "
+        "last centralised training ended 2023-03-10",
+    ]
+    assert [c["reason"] for c in zh["candidates"]] == [
+        "五年累计学时未达标；五年累计要求尚差 100.00%；从未参加集中培训",
+        "宽限期至 2025-09-01；五年累计要求尚差 100.00%；从未参加集中培训",
+        "本年度未参训；年度要求尚差 100.00%；从未参加集中培训",
+        "本年度未参训；年度要求尚差 100.00%；上次集中培训于 2023-03-10 结束",
+    ]
+
+
 async def test_sql_annual_figures_under_a_policy_where_they_all_differ(
     app: FastAPI, isolated_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -198,7 +198,10 @@ class RollCallCandidateRead(OutputModel):
     outstanding_requirement: str = Field(description="five_year, annual or none")
     outstanding: Decimal2 = Field(description="Share (0–1) of that requirement still missing")
     last_centralised_on: date | None
-    reason: str
+    reason: str = Field(
+        description="Why the cadre is on the list, in the answer's language (zh-CN by default, en "
+        "on Accept-Language: en); match on group and outstanding_requirement, not on this text"
+    )
 
 
 class RollCallRead(OutputModel):

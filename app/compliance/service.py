@@ -23,7 +23,7 @@ from app.credit_policy import service as policy_service
 from app.credit_policy.engine import RequirementStatus, RollCallGroup
 from app.credit_policy.engine.common import add_years
 from app.credit_policy.policy import Policy
-from app.i18n import _
+from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.org_unit.models import OrgUnit
 from app.study_log import repository as study_logs
@@ -188,11 +188,21 @@ _GROUPS = (
     RollCallGroup.five_year_in_grace,
     RollCallGroup.other,
 )
+# The words of a roll-call reason, translated for the request's language before the values are
+# formatted in (the candidate's `group` and `outstanding_requirement` are the stable codes).
 _GROUP_TEXT = {
-    RollCallGroup.five_year_not_met: "five-year requirement not met",
-    RollCallGroup.five_year_in_grace: "in grace until {deadline}",
-    RollCallGroup.other: "untrained this year",
+    RollCallGroup.five_year_not_met: N_("five-year requirement not met"),
+    RollCallGroup.five_year_in_grace: N_("in grace until {deadline}"),
+    RollCallGroup.other: N_("untrained this year"),
 }
+_REQUIREMENT_TEXT = {
+    "five_year": N_("five-year"),
+    "annual": N_("annual"),
+    "none": N_("none"),
+}
+_REASON = N_("{group}; {percent}% of the {requirement} requirement outstanding; {trained}")
+_LAST_TRAINED = N_("last centralised training ended {day}")
+_NEVER_TRAINED = N_("never trained")
 
 
 async def roll_call(db_session: AsyncSession, root: OrgUnit, year: int, limit: int) -> RollCall:
@@ -212,13 +222,13 @@ async def roll_call(db_session: AsyncSession, root: OrgUnit, year: int, limit: i
         )
         percent = engine.q2(row.outstanding * 100)
         last_day = row.last_centralised_on
-        trained_text = (
-            f"last centralised training ended {last_day}" if last_day else "never trained"
-        )
-        requirement = row.measured.replace("_", "-")
-        reason = (
-            f"{_GROUP_TEXT[group].format(deadline=deadline)}; {percent}% of the {requirement} "
-            f"requirement outstanding; {trained_text}"
+        trained_text = _(_LAST_TRAINED).format(day=last_day) if last_day else _(_NEVER_TRAINED)
+        requirement = _REQUIREMENT_TEXT.get(row.measured)
+        reason = _(_REASON).format(
+            group=_(_GROUP_TEXT[group]).format(deadline=deadline),
+            percent=percent,
+            requirement=_(requirement) if requirement else row.measured.replace("_", "-"),
+            trained=trained_text,
         )
         cadre = people[row.cadre_id]
         candidates.append(
