@@ -23,6 +23,7 @@ HEADERS = {
     "Idempotent-Replayed",
     "X-Request-ID",
     "Content-Disposition",
+    "Content-Language",
 }
 
 
@@ -33,6 +34,13 @@ def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         for method, op in item.items()
         if method in METHODS
     ]
+
+
+def _resolve(doc: dict[str, Any], param: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in param:
+        resolved: dict[str, Any] = doc["components"]["parameters"][param["$ref"].rsplit("/", 1)[1]]
+        return resolved
+    return param
 
 
 def test_committed_document_matches_the_code(app: FastAPI) -> None:
@@ -86,6 +94,7 @@ def test_every_string_and_list_input_is_bounded(app: FastAPI) -> None:
 
     for path, method, op in _operations(doc):
         for param in op.get("parameters", []):
+            param = _resolve(doc, param)
             check(param["schema"], f"{method} {path} {param['name']}")
     for name, schema in schemas.items():
         if name.endswith(("Create", "Update", "Upsert", "Action")):
@@ -113,7 +122,9 @@ def test_errors_are_documented_per_operation(app: FastAPI) -> None:
             continue
         codes = set(op["responses"])
         assert "500" in codes, (method, path)
-        if op.get("parameters") or op.get("requestBody"):
+        # Accept-Language (shared, a reference) never refuses a request: it is no input.
+        inputs = [p for p in op.get("parameters", []) if "$ref" not in p]
+        if inputs or op.get("requestBody"):
             assert "422" in codes, (method, path)
         if path in {"/api/v1/auth/token", "/api/v1/auth/revoke"}:
             assert op["security"] == [], (method, path)
@@ -231,3 +242,19 @@ def test_every_operation_is_described_beyond_its_roles(app: FastAPI) -> None:
     for path, method, op in _operations(app.openapi()):
         text = op["description"].rsplit("\n\n", 1)[0] if "\n\n" in op["description"] else ""
         assert text.strip(), f"{method} {path} has no description of its own"
+
+
+def test_every_operation_takes_accept_language(app: FastAPI) -> None:
+    """One shared, optional header parameter, referenced by every operation."""
+    doc = app.openapi()
+    param = doc["components"]["parameters"]["Accept-Language"]
+    assert param["in"] == "header"
+    assert param["required"] is False
+    assert "enum" not in param["schema"]
+    assert "zh-CN" in param["description"]
+    ref = {"$ref": "#/components/parameters/Accept-Language"}
+    for path, method, op in _operations(doc):
+        assert op.get("parameters", []).count(ref) == 1, (method, path)
+        for status, response in op["responses"].items():
+            if response.get("content"):
+                assert "Content-Language" in response["headers"], (method, path, status)
