@@ -41,6 +41,8 @@ def _language_of(tag: str) -> str | None:
         locale = Locale.parse(tag, sep="-")
     except (ValueError, TypeError, UnknownLocaleError):
         return None
+    if locale.language != tag.partition("-")[0].lower():
+        return None  # Babel fills in a likely language for `und` (undetermined): it names none
     if locale.language == "en":
         return "en"
     if locale.language == "zh":

@@ -169,6 +169,8 @@ def test_a_validation_message_falls_back_to_pydantic_when_its_context_is_missing
         ("%%%garbage;;;,,", "zh-CN"),
         ("x" * 5000, "zh-CN"),
         ("en-", "zh-CN"),
+        ("und", "zh-CN"),
+        ("und, en;q=0.1", "en"),
     ],
 )
 def test_accept_language_is_negotiated(header: str | None, language: str) -> None:
