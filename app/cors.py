@@ -10,8 +10,10 @@ from app.observability import CLIENT_REQUEST_ID_HEADER
 # Every method of the contract (tests/test_cors.py walks it); HEAD and GET need no preflight.
 ALLOW_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 # The request headers the API reads beyond the CORS-safelisted ones (Content-Type is listed by
-# Starlette itself): the bearer token, the preconditions, the download ranges, the retry key
-# and the client's own request id.
+# Starlette itself): the bearer token, the preconditions, the download ranges, the retry key,
+# the language (safelisted only while its value keeps to letters, digits and `-.;=,*`: a value
+# beyond them needs a preflight) and the client's own request id. Content-Language, answered,
+# is a safelisted response header: a script reads it without exposing it.
 ALLOW_HEADERS = (
     "Authorization",
     "Content-Type",
@@ -20,6 +22,7 @@ ALLOW_HEADERS = (
     "If-None-Match",
     "Range",
     "Idempotency-Key",
+    "Accept-Language",
     "X-Request-ID",
 )
 # What a script may read of an answer: a browser hides every other header but the few

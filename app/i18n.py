@@ -13,7 +13,8 @@ from pathlib import Path
 from babel import Locale, UnknownLocaleError
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LANGUAGE = "zh-CN"
@@ -40,6 +41,8 @@ def _language_of(tag: str) -> str | None:
         locale = Locale.parse(tag, sep="-")
     except (ValueError, TypeError, UnknownLocaleError):
         return None
+    if locale.language != tag.partition("-")[0].lower():
+        return None  # Babel fills in a likely language for `und` (undetermined): it names none
     if locale.language == "en":
         return "en"
     if locale.language == "zh":
@@ -100,8 +103,24 @@ def gettext(message: str, language: str | None = None) -> str:
 _ = gettext
 
 
+def vary_on_language(headers: MutableHeaders) -> None:
+    """Adds `Accept-Language` to the answer's `Vary` (once), keeping what is there."""
+    listed = [v.strip() for v in headers.get("vary", "").split(",") if v.strip()]
+    if "accept-language" not in {v.lower() for v in listed}:
+        headers["Vary"] = ", ".join([*listed, "Accept-Language"])
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 class LanguageMiddleware:
-    """Sets `current_language` for the request from its `Accept-Language`."""
+    """Sets `current_language` for the request from its `Accept-Language`, and says the
+    language on every JSON answer: `Content-Language` (the negotiated one) and `Vary:
+    Accept-Language`. A file answer (an archive) says its own language, from its `lang`
+    parameter, and does not vary on the header; an answer that already says its language
+    keeps it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -115,8 +134,19 @@ class LanguageMiddleware:
             if name == b"accept-language":
                 header = value.decode("latin-1")
                 break
-        token = current_language.set(negotiate(header))
+        language = negotiate(header)
+
+        async def send_with_language(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if _is_json(headers.get("content-type", "")):
+                    if "content-language" not in headers:
+                        headers["Content-Language"] = language
+                    vary_on_language(headers)
+            await send(message)
+
+        token = current_language.set(language)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_with_language)
         finally:
             current_language.reset(token)

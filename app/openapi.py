@@ -12,7 +12,9 @@
 - the tags are declared with what each holds (`TAGS`), and the form bodies FastAPI names
   `Body_<operationId>` get names of their own (`_FORM_SCHEMAS`);
 - the response headers a client reads are declared, by rule, on every response that sends them
-  (`_declare_headers`), as references to `components/headers`.
+  (`_declare_headers`), as references to `components/headers`;
+- every operation takes an optional `Accept-Language` (`components/parameters`), and every answer
+  with a body says its `Content-Language` (app.i18n).
 """
 
 import re
@@ -78,6 +80,29 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Content-Disposition": {
         "description": "`attachment` with the file's name (RFC 6266, `filename*` in UTF-8)",
         "schema": _STRING,
+    },
+    "Content-Language": {
+        "description": "The language of the answer's words: on a JSON answer the one "
+        "negotiated from `Accept-Language` (`zh-CN` or `en`; the answer also says `Vary: "
+        "Accept-Language`), on a file the one of its `lang` parameter (an export's file is "
+        "`zh-CN`)",
+        "schema": _STRING,
+    },
+}
+
+# The language of the answer's words (app.i18n), declared once and taken by every operation.
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "Accept-Language": {
+        "name": "Accept-Language",
+        "in": "header",
+        "required": False,
+        "description": "The language of the answer's words (problem titles and details, "
+        "validation messages): `zh-CN` (the default, also for `zh` and any tag the service "
+        "does not serve) or `en`, with q-values as RFC 9110 §12.5.4 says, e.g. `en, "
+        "zh-CN;q=0.5`. The answer's `Content-Language` says which was chosen.",
+        # Any value is taken (one that names no served language is zh-CN): no bound to refuse
+        # on; the server's header limit bounds it, and only its first 32 ranges are read.
+        "schema": {"type": "string"},
     },
 }
 
@@ -163,7 +188,8 @@ def _declare_headers(
     X-Request-ID always; Retry-After on 429 and 503 (not the health probes'); ETag on a 2xx
     answering a versioned record (app.http.set_etag); Location on 201 and 202 (but
     `_NO_LOCATION`); Idempotent-Replayed on the 2xx of an operation taking Idempotency-Key;
-    Content-Disposition on a 2xx that can answer a file (any media type but JSON)."""
+    Content-Disposition on a 2xx that can answer a file (any media type but JSON);
+    Content-Language on every answer with a body (JSON, a problem or a file)."""
     for status, response in op["responses"].items():
         headers: dict[str, Any] = response.setdefault("headers", {})
         wanted = ["X-Request-ID"]
@@ -180,6 +206,8 @@ def _declare_headers(
                 wanted.append("Idempotent-Replayed")
             if any(media != "application/json" for media in content):
                 wanted.append("Content-Disposition")
+        if response.get("content"):
+            wanted.append("Content-Language")
         for name in wanted:
             headers.setdefault(name, _ref(name))
 
@@ -281,11 +309,15 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     response["content"] = _problem_content()
             health = path.startswith("/health")
             idempotent = any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", []))
+            op.setdefault("parameters", []).append(
+                {"$ref": "#/components/parameters/Accept-Language"}
+            )
             _declare_headers(op, versioned, health=health, idempotent=idempotent)
             _declare_roles(op)
     doc["tags"] = app.openapi_tags or TAGS
     _rename_schemas(doc, _FORM_SCHEMAS)
     doc.setdefault("components", {})["headers"] = {name: dict(h) for name, h in HEADERS.items()}
+    doc["components"]["parameters"] = {name: dict(p) for name, p in PARAMETERS.items()}
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     # Bodies an operation reads by hand (several media types) still get their named schemas.

@@ -23,6 +23,7 @@ HEADERS = {
     "Idempotent-Replayed",
     "X-Request-ID",
     "Content-Disposition",
+    "Content-Language",
 }
 
 
@@ -85,8 +86,10 @@ def test_every_string_and_list_input_is_bounded(app: FastAPI) -> None:
             assert "maxItems" in spec, f"unbounded list at {where}"
 
     for path, method, op in _operations(doc):
+        # Accept-Language (a reference) takes any value, refuses none: it has no bound to check.
         for param in op.get("parameters", []):
-            check(param["schema"], f"{method} {path} {param['name']}")
+            if "$ref" not in param:
+                check(param["schema"], f"{method} {path} {param['name']}")
     for name, schema in schemas.items():
         if name.endswith(("Create", "Update", "Upsert", "Action")):
             for prop, spec in schema.get("properties", {}).items():
@@ -113,7 +116,9 @@ def test_errors_are_documented_per_operation(app: FastAPI) -> None:
             continue
         codes = set(op["responses"])
         assert "500" in codes, (method, path)
-        if op.get("parameters") or op.get("requestBody"):
+        # Accept-Language (shared, a reference) never refuses a request: it is no input.
+        inputs = [p for p in op.get("parameters", []) if "$ref" not in p]
+        if inputs or op.get("requestBody"):
             assert "422" in codes, (method, path)
         if path in {"/api/v1/auth/token", "/api/v1/auth/revoke"}:
             assert op["security"] == [], (method, path)
@@ -231,3 +236,19 @@ def test_every_operation_is_described_beyond_its_roles(app: FastAPI) -> None:
     for path, method, op in _operations(app.openapi()):
         text = op["description"].rsplit("\n\n", 1)[0] if "\n\n" in op["description"] else ""
         assert text.strip(), f"{method} {path} has no description of its own"
+
+
+def test_every_operation_takes_accept_language(app: FastAPI) -> None:
+    """One shared, optional header parameter, referenced by every operation."""
+    doc = app.openapi()
+    param = doc["components"]["parameters"]["Accept-Language"]
+    assert param["in"] == "header"
+    assert param["required"] is False
+    assert param["schema"] == {"type": "string"}
+    assert "zh-CN" in param["description"]
+    ref = {"$ref": "#/components/parameters/Accept-Language"}
+    for path, method, op in _operations(doc):
+        assert op.get("parameters", []).count(ref) == 1, (method, path)
+        for status, response in op["responses"].items():
+            if response.get("content"):
+                assert "Content-Language" in response["headers"], (method, path, status)

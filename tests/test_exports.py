@@ -242,6 +242,9 @@ async def test_a_job_writes_the_file_the_direct_route_streams(
     assert file.headers["repr-digest"] == f"sha-256=:{base64.b64encode(digest.digest()).decode()}:"
     assert "filename*=UTF-8''" in file.headers["content-disposition"]
     assert file.headers["content-type"].startswith("text/csv")
+    # The job's file is in zh-CN, whatever the download's Accept-Language (the suite's en).
+    assert file.headers["content-language"] == "zh-CN"
+    assert "accept-language" not in file.headers.get("vary", "").lower()
     listed = (await client.get(f"{API}/exports")).json()["items"]
     assert [j["id"] for j in listed] == [job["id"]]
     assert await worker.work_once(maker, FAST) is None  # nothing left to do

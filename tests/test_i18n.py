@@ -17,7 +17,7 @@ from app.config import Settings
 from app.errors import AppError, DatabaseConnectError, _validation_message
 from app.i18n import LOCALE_DIR, gettext, negotiate
 from app.main import create_app  # every router, so every error class, is imported
-from tests.factories import API, create_org_unit
+from tests.factories import API, create_cadre, create_org_unit
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ZH_HEADERS = [{"Accept-Language": "zh-CN"}, {"Accept-Language": "zh-CN,zh;q=0.9"}]
@@ -169,6 +169,8 @@ def test_a_validation_message_falls_back_to_pydantic_when_its_context_is_missing
         ("%%%garbage;;;,,", "zh-CN"),
         ("x" * 5000, "zh-CN"),
         ("en-", "zh-CN"),
+        ("und", "zh-CN"),
+        ("und, en;q=0.1", "en"),
     ],
 )
 def test_accept_language_is_negotiated(header: str | None, language: str) -> None:
@@ -257,3 +259,54 @@ async def test_faults_of_the_database_and_of_the_service_are_translated(
             assert not CJK.search(en.json()["title"])
             assert CJK.search(zh.json()["title"])
             assert CJK.search(zh.json().get("detail", "中"))
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("zh-CN", "zh-CN"),
+        ("en-US,en;q=0.9", "en"),
+        ("en;q=0.1, zh;q=0.8", "zh-CN"),
+        ("fr", "zh-CN"),
+        ("x" * 300 + ";q=abc, ;;;,,*;q=-1", "zh-CN"),
+    ],
+)
+async def test_every_json_answer_says_its_language(
+    client: httpx.AsyncClient, header: str, language: str
+) -> None:
+    """Not only problems: a read, a list and a creation say the negotiated language and that
+    the answer varies with Accept-Language; a header that cannot be read is zh-CN, never a 500."""
+    unit = await create_org_unit(client)
+    answers = [
+        await client.get(f"{API}/org-units/{unit['id']}", headers={"Accept-Language": header}),
+        await client.get(f"{API}/org-units", headers={"Accept-Language": header}),
+        await client.get(f"{API}/auth/me", headers={"Accept-Language": header}),
+        await client.get(f"{API}/org-units/{uuid.uuid4()}", headers={"Accept-Language": header}),
+    ]
+    assert [r.status_code for r in answers] == [200, 200, 200, 404]
+    for r in answers:
+        assert r.headers["Content-Language"] == language, r.request.url
+        vary = [v.strip().lower() for v in r.headers["Vary"].split(",")]
+        assert vary.count("accept-language") == 1, r.headers["Vary"]
+
+
+async def test_a_file_says_the_language_of_its_lang_parameter(client: httpx.AsyncClient) -> None:
+    """An archive's words follow its `lang`, not Accept-Language: it says so, and does not vary
+    with the header."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    url = f"{API}/cadres/{cadre['id']}/archive"
+    for lang, asked in (("en", "zh-CN"), ("zh-CN", "en")):
+        r = await client.get(
+            url, params={"format": "csv", "lang": lang}, headers={"Accept-Language": asked}
+        )
+        assert r.status_code == 200, r.text
+        assert r.headers["Content-Language"] == lang
+        assert "accept-language" not in r.headers.get("Vary", "").lower()
+    units = await client.get(
+        f"{API}/org-units/{unit['id']}/archive",
+        params={"format": "csv", "lang": "en"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert units.status_code == 200, units.text
+    assert units.headers["Content-Language"] == "en"

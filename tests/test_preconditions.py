@@ -82,7 +82,7 @@ def _if_match_operations(app: FastAPI) -> Iterator[tuple[str, str, dict[str, Any
     schemas = doc["components"]["schemas"]
     for path, item in doc["paths"].items():
         for method, op in item.items():
-            names = {p["name"].lower() for p in op.get("parameters", [])}
+            names = {p.get("name", "").lower() for p in op.get("parameters", [])}
             content = op.get("requestBody", {}).get("content", {})
             if "if-match" in names and "application/json" in content:
                 ref = content["application/json"]["schema"]

@@ -81,7 +81,11 @@ async def get_cadre_archive(
             assessments=[AssessmentRead.model_validate(a) for a in archive.assessments],
         )
     filename = f"培训档案-{cadre.name}-{cadre.hr_id}.{format.value}"
-    headers = {"Content-Disposition": formats.content_disposition(filename)}
+    # The file's words are in `lang`, whatever Accept-Language says (app.i18n).
+    headers = {
+        "Content-Disposition": formats.content_disposition(filename),
+        "Content-Language": lang.value,
+    }
     body = (
         service.archive_csv(archive, lang)
         if format is ExportFormat.csv
@@ -139,5 +143,8 @@ async def export_org_unit_archive(
     return PrimedStreamingResponse(
         chunks,
         media_type=formats.MEDIA_TYPES[ExportFormat(format.value)],
-        headers={"Content-Disposition": formats.content_disposition(filename)},
+        headers={
+            "Content-Disposition": formats.content_disposition(filename),
+            "Content-Language": lang.value,
+        },
     )
