@@ -257,3 +257,12 @@ class InputModel(BaseModel):
 
 class OutputModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+Version = Annotated[
+    int,
+    Field(
+        description="Optimistic-lock version. The ETag of a single read is this version in "
+        'quotes (`"3"`); send it as If-Match to update or delete the item.'
+    ),
+]

@@ -51,6 +51,9 @@ SEMANTIC_CODES = {
     "assessment.override_not_needed",
     "cadre.post_type_required",
     "training_session.invalid_dates",
+    # A filter and its deprecated alias (org_unit_id and within, top and limit) with different
+    # values: a schema cannot tie two parameters together.
+    "alias_conflict",
 }
 
 

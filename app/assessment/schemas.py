@@ -6,7 +6,7 @@ from pydantic import Field, StringConstraints
 
 from app.enums import AssessmentRating
 from app.pagination import Page
-from app.schema_types import LINE_PATTERN, InputModel, Int, OutputModel, Text
+from app.schema_types import LINE_PATTERN, InputModel, Int, OutputModel, Text, Version
 
 OverrideReason = Annotated[
     str, StringConstraints(min_length=1, max_length=2000, pattern=LINE_PATTERN)
@@ -49,7 +49,7 @@ class AssessmentRead(OutputModel):
     training_snapshot: dict[str, Any] = Field(
         description="The training figures the rating was decided on, frozen when it was set"
     )
-    version: int
+    version: Version
     created_at: datetime
     updated_at: datetime
 

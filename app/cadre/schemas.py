@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, model_validator
 from app.cadre.rules import id_number_mismatch, normalise
 from app.enums import CadreStatus, Gender, PostType, Rank
 from app.pagination import Page
-from app.schema_types import Code, InputModel, LocalDate, Name, OutputModel, ShortName
+from app.schema_types import Code, InputModel, LocalDate, Name, OutputModel, ShortName, Version
 
 IdNumber = Annotated[
     str,
@@ -136,7 +136,7 @@ class CadreRead(OutputModel):
         description="Date of the latest promotion into a leading post (docs/rules.md rule 4)"
     )
     status: CadreStatus
-    version: int
+    version: Version
     created_at: datetime
     updated_at: datetime
 

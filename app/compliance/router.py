@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from app.cadre.errors import CadreNotFound
 from app.clock import local_today
@@ -22,6 +22,7 @@ from app.db import DbSession
 from app.http import API_PREFIX, problems
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
+from app.query_alias import resolve_alias
 from app.schema_types import LocalDate
 from app.security import CurrentActor
 
@@ -139,17 +140,26 @@ async def get_compliance_report(
     responses=problems(OrgUnitNotFound, NoPolicyForDate, FutureYear),
 )
 async def get_roll_call_report(
+    request: Request,
     db_session: DbSession,
     actor: CurrentActor,
     org_unit_id: uuid.UUID,
     year: Year = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Candidates to list")] = 100,
+    top: Annotated[
+        int, Query(ge=1, le=1000, description="How many candidates to list (not a page size)")
+    ] = 100,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=1000, deprecated=True, description="Deprecated alias of `top`"),
+    ] = None,
 ) -> RollCallRead:
     """点名调学 (docs/rules.md rule 8): the quota ceil(active cadres / 5) of the unit and its
     subtree, how many are trained this year, and the untrained cadres ranked by who to nominate
     next, each with the reason for its place."""
+    sent_top = top if "top" in request.query_params else None
+    top = resolve_alias("top", sent_top, "limit", limit) or top
     root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
-    result = await service.roll_call(db_session, root, year or local_today().year, limit)
+    result = await service.roll_call(db_session, root, year or local_today().year, top)
     return RollCallRead(
         org_unit_id=root.id,
         year=result.year,

@@ -15,7 +15,7 @@ from app.credit_policy.policy import (
     annual_hours_kinds_problems,
 )
 from app.enums import Rank, StudyLogKind
-from app.schema_types import Code, Hours, InputModel, Int, LocalDate, Name, OutputModel
+from app.schema_types import Code, Hours, InputModel, Int, LocalDate, Name, OutputModel, Version
 
 RankSet = Annotated[list[Rank], Field(max_length=len(Rank))]
 KindSet = Annotated[list[StudyLogKind], Field(max_length=len(StudyLogKind))]
@@ -94,7 +94,7 @@ class CreditPolicyRead(OutputModel):
     effective_from: date
     effective_to: date | None
     definition: dict[str, Any] = Field(description="See CreditPolicyDefinition")
-    version: int
+    version: Version
     created_at: datetime
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.enums import EnrollmentOrigin, EnrollmentStatus
-from app.schema_types import LINE_PATTERN, Decimal2, Hours, InputModel, OutputModel, Score
+from app.schema_types import LINE_PATTERN, Decimal2, Hours, InputModel, OutputModel, Score, Version
 from app.training_session.schemas import TrainingSessionRead
 
 # One line: a reason kept in the record and the audit trail, not a letter.
@@ -51,7 +51,7 @@ class EnrollmentRead(OutputModel):
     leave_exception_reason: str | None = Field(
         description="The organiser's exception to the leave cap, if granted (docs/rules.md rule 7)"
     )
-    version: int
+    version: Version
     created_at: datetime
     updated_at: datetime
 

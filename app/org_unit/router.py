@@ -25,6 +25,7 @@ from app.org_unit.schemas import (
     OrgUnitUpdate,
 )
 from app.pagination import PageQuery
+from app.query_alias import resolve_alias
 from app.schema_types import Code, SearchText
 from app.security import CurrentActor
 
@@ -45,8 +46,12 @@ async def list_org_units(
     parent_id: Annotated[
         uuid.UUID | None, Query(description="Direct children of this unit")
     ] = None,
-    within: Annotated[
+    org_unit_id: Annotated[
         uuid.UUID | None, Query(description="This unit and its whole subtree")
+    ] = None,
+    within: Annotated[
+        uuid.UUID | None,
+        Query(deprecated=True, description="Deprecated alias of `org_unit_id`"),
     ] = None,
     kind: OrgUnitKind | None = None,
     code: Annotated[Code | None, Query()] = None,
@@ -55,7 +60,12 @@ async def list_org_units(
 ) -> OrgUnitPage:
     """Org units, in creation order, optionally restricted to a subtree."""
     where = OrgUnitFilter(
-        parent_id=parent_id, within=within, kind=kind, code=code, active=active, q=q
+        parent_id=parent_id,
+        within=resolve_alias("org_unit_id", org_unit_id, "within", within),
+        kind=kind,
+        code=code,
+        active=active,
+        q=q,
     )
     return await service.list_org_units(db_session, actor, where, page)
 

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from app.enums import OrgUnitKind
 from app.pagination import Page
-from app.schema_types import Bool, Code, InputModel, Name, OutputModel
+from app.schema_types import Bool, Code, InputModel, Name, OutputModel, Version
 
 
 class OrgUnitCreate(InputModel):
@@ -34,7 +34,7 @@ class OrgUnitRead(OutputModel):
     parent_id: uuid.UUID | None
     depth: int = Field(description="0 for a root")
     active: bool
-    version: int
+    version: Version
     created_at: datetime
     updated_at: datetime
 

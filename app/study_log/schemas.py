@@ -17,6 +17,7 @@ from app.schema_types import (
     Name,
     OutputModel,
     Text,
+    Version,
 )
 
 CREATABLE_STATUSES = (StudyLogStatus.pending, StudyLogStatus.approved)
@@ -72,7 +73,7 @@ class StudyLogRead(OutputModel):
     note: str | None
     review_comment: str | None
     reviewed_at: datetime | None
-    version: int
+    version: Version
     created_at: datetime
     updated_at: datetime
 

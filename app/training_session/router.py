@@ -10,6 +10,7 @@ from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import Page, PageQuery
+from app.query_alias import resolve_alias
 from app.schema_types import LocalDate
 from app.security import CurrentActor
 from app.training_session import service
@@ -43,8 +44,12 @@ async def list_training_sessions(
     db_session: DbSession,
     actor: CurrentActor,
     page: PageQuery,
-    organiser_org_unit_id: Annotated[
+    org_unit_id: Annotated[
         uuid.UUID | None, Query(description="Sessions organised by this unit or its subtree")
+    ] = None,
+    organiser_org_unit_id: Annotated[
+        uuid.UUID | None,
+        Query(deprecated=True, description="Deprecated alias of `org_unit_id`"),
     ] = None,
     status: SessionStatus | None = None,
     form: TrainingForm | None = None,
@@ -58,7 +63,9 @@ async def list_training_sessions(
         db_session,
         actor,
         page,
-        organiser_org_unit_id=organiser_org_unit_id,
+        organiser_org_unit_id=resolve_alias(
+            "org_unit_id", org_unit_id, "organiser_org_unit_id", organiser_org_unit_id
+        ),
         status=status,
         form=form,
         centralised=centralised,

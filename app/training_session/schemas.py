@@ -16,6 +16,7 @@ from app.schema_types import (
     OutputModel,
     PositiveDays,
     PositiveHours,
+    Version,
 )
 
 CREATABLE_STATUSES = (SessionStatus.draft, SessionStatus.open)
@@ -79,6 +80,6 @@ class TrainingSessionRead(OutputModel):
     capacity: int
     enrolled: int = Field(description="Active (enrolled or confirmed) enrollments")
     status: SessionStatus
-    version: int
+    version: Version
     created_at: datetime
     updated_at: datetime

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, SecretStr, StringConstraints, model_valid
 
 from app.enums import Role
 from app.i18n import N_
-from app.schema_types import Bool, InputModel, OutputModel
+from app.schema_types import Bool, InputModel, OutputModel, Version
 
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@\-]*$")
@@ -103,7 +103,7 @@ class UserRead(OutputModel):
     external_issuer: str | None = Field(description="The linked OIDC identity's issuer")
     external_subject: str | None = Field(description="The linked OIDC identity's `sub`")
     locked_until: datetime | None = Field(description="Set while locked after failed logins")
-    version: int
+    version: Version
     created_at: datetime
     updated_at: datetime
 

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from app.enums import FeedEntity
 from app.i18n import N_
-from app.schema_types import Bool, InputModel, OutputModel, Text
+from app.schema_types import Bool, InputModel, OutputModel, Text, Version
 
 
 def _check_url(value: str) -> str:
@@ -93,7 +93,7 @@ class WebhookRead(OutputModel):
     previous_secret_expires_at: datetime | None = Field(
         description="After a rotation, the previous secret also signs until then"
     )
-    version: int
+    version: Version
     created_at: datetime
     updated_at: datetime
 
