@@ -7,6 +7,7 @@ with a field error `alias_conflict` on the old name.
 from typing import TypeVar
 
 from app.errors import ProblemFieldError, UnprocessableEntity
+from app.i18n import _
 
 T = TypeVar("T")
 
@@ -14,7 +15,9 @@ T = TypeVar("T")
 def resolve_alias(name: str, value: T | None, alias: str, alias_value: T | None) -> T | None:
     """The value of `name`, or of its deprecated `alias` when only that one was sent."""
     if value is not None and alias_value is not None and value != alias_value:
-        detail = f"`{alias}` is a deprecated alias of `{name}`; send only `{name}`"
+        detail = _("`{alias}` is a deprecated alias of `{name}`; send only `{name}`").format(
+            alias=alias, name=name
+        )
         raise UnprocessableEntity(
             detail,
             errors=[
