@@ -62,11 +62,11 @@ run: venv
 
 # The webhook delivery worker (python -m app.cli webhook-worker), on the database `make run` uses.
 webhooks: venv
-	$(VENV)/bin/python -m devtools.webhooks
+	$(VENV)/bin/python -m devtools.worker webhook-worker
 
 # The export worker (python -m app.cli export-worker), on the database `make run` uses.
 exports: venv
-	$(VENV)/bin/python -m devtools.exports
+	$(VENV)/bin/python -m devtools.worker export-worker
 
 # Each phase says what it does before it starts: a quiet minute looks like a hang.
 test: venv lint
