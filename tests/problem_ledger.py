@@ -78,7 +78,11 @@ class ProblemLedger:
             proxy = copy.copy(self)
             proxy.app = watched
             response = await original(proxy, request)
-            op_id = getattr(scopes[0].get("route"), "operation_id", None) if scopes else None
+            route = scopes[0].get("route") if scopes else None
+            op_id = getattr(route, "operation_id", None)
+            # A 405 is the path's answer to a method none of its operations has.
+            if request.method not in (getattr(route, "methods", None) or ()):
+                op_id = None
             if op_id is None or not is_problem(response.headers.get("content-type")):
                 return response
             body = b"".join([chunk async for chunk in response.aiter_raw()])
