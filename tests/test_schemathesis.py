@@ -79,7 +79,7 @@ def problem_codes_are_declared(ctx: Any, response: Any, case: Any) -> None:
     answers of the whole suite are held to the same rule (tests/problem_ledger.py)."""
     if not is_problem((response.headers.get("content-type") or [""])[0]):
         return
-    if (response.request.method or "").upper() != case.method.upper():
+    if (response.request.method or "").upper() != case.operation.method.upper():
         return  # the 405 of a method the path lacks (`unsupported_method`): no operation's
     operation = case.operation.definition.raw
     code = response.json().get("code")
