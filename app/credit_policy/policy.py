@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from app.credit_policy.errors import NoPolicyForDate
 from app.enums import LEADING_RANKS, Rank, StudyLogKind
-from app.i18n import _
+from app.i18n import N_, _, gettext
 
 
 class CreditMode(StrEnum):
@@ -258,6 +258,7 @@ def annual_hours_kinds_problems(
     ruled_kinds: Iterable[StudyLogKind],
     *,
     hours_required: bool,
+    language: str = "en",
 ) -> list[str]:
     """What is wrong with a policy's `annual_hours_kinds` (docs/rules.md rule 5): a kind without
     a credit rule credits nothing, and an empty list would make a required hours alternative
@@ -265,15 +266,18 @@ def annual_hours_kinds_problems(
     ruled = set(ruled_kinds)
     kinds = sorted(set(annual_hours_kinds))
     errors = [
-        f"annual_hours_kinds lists {kind}, which has no rule in kind_rules"
+        gettext(
+            N_("annual_hours_kinds lists {kind}, which has no rule in kind_rules"), language
+        ).format(kind=kind)
         for kind in kinds
         if kind not in ruled
     ]
     if hours_required and not kinds:
-        errors.append(
+        empty = N_(
             "annual_hours_kinds is empty, so the annual hours alternative could never be met; "
             "set annual_required_hours to null instead"
         )
+        errors.append(gettext(empty, language))
     return errors
 
 
