@@ -5,10 +5,15 @@ differ only in words: same keys, codes, pointers, statuses and figures."""
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 
+from app.credit_policy.errors import NoPolicyForDate
+from app.credit_policy.policy import policy_in_force
+from app.i18n import current_language
 from tests.factories import API, create_cadre, create_log, create_org_unit, create_session
 from tests.test_i18n import _without_language
 from tests.test_sync import item
@@ -305,3 +310,22 @@ async def test_the_same_failing_calls_differ_only_in_words(client: httpx.AsyncCl
         if zh.status_code == 200:  # the row messages are the words
             rows = zh.json().get("problems") or zh.json().get("results")
             assert any(r.get("errors") or r.get("detail") for r in rows), (name, zh.text)
+
+
+@pytest.mark.parametrize(
+    ("language", "detail"),
+    [
+        ("zh-CN", "2024-01-01 没有生效的学时政策"),
+        ("en", "no credit policy is in force on 2024-01-01"),
+    ],
+)
+def test_no_policy_for_a_date_is_said_in_the_language_of_the_request(
+    language: str, detail: str
+) -> None:
+    token = current_language.set(language)
+    try:
+        with pytest.raises(NoPolicyForDate) as caught:
+            policy_in_force([], date(2024, 1, 1))
+    finally:
+        current_language.reset(token)
+    assert caught.value.detail == detail
