@@ -145,6 +145,17 @@ def test_the_problem_switch_is_checked_for_completeness_when_code_is_an_enum(
     assert "error TS2322" in missing.stdout, missing.stdout
 
 
+def test_the_installed_tools_are_the_pinned_ones() -> None:
+    """A stale node_modules would prove the contract against other versions: `make ts-tools`
+    installs again when the lock is newer."""
+    _tool("tsc")
+    folder = ROOT / "clients" / "typescript"
+    pinned = json.loads((folder / "package.json").read_text(encoding="utf-8"))["devDependencies"]
+    for name, version in pinned.items():
+        installed = folder / "node_modules" / name / "package.json"
+        assert json.loads(installed.read_text(encoding="utf-8"))["version"] == version, name
+
+
 def test_redocly_lint_finds_nothing() -> None:
     lint = _run(
         _tool("redocly"), "lint", CONTRACT, "--config", ROOT / "redocly.yaml", "--format", "json"
