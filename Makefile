@@ -90,7 +90,7 @@ test: venv lint
 	fi
 	@if command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory ts-tools; \
-		echo "== make test: the TypeScript consumer and redocly lint run (tsc --strict, about 10 s)"; \
+		echo "== make test: the TypeScript consumer and redocly lint run (tsc --strict, 10-20 s)"; \
 	else \
 		echo "== make test: no npm: the TypeScript consumer test and redocly lint are skipped (install Node.js and npm)"; \
 	fi
