@@ -25,7 +25,7 @@ LOCALPG_EXTRA := $(shell \
 	$(PYTHON) -m devtools.localpg server-bindir >/dev/null 2>&1 || echo "--extra localpg")
 SYNC := $(strip $(UV) sync --frozen $(LOCALPG_EXTRA))
 
-.PHONY: help venv run webhooks exports test lint format openapi messages clean-data FORCE
+.PHONY: help venv ts-tools run webhooks exports test lint format openapi messages clean-data FORCE
 
 help:
 	@echo "make run         start PostgreSQL (local, unless DATABASE_URL is set), migrate,"
@@ -38,6 +38,7 @@ help:
 	@echo "make openapi     write openapi/openapi.json"
 	@echo "make messages    extract texts to app/locale/messages.pot, update the .po files"
 	@echo "make venv        create/update .venv from uv.lock"
+	@echo "make ts-tools    install openapi-typescript, tsc and redocly (clients/typescript, npm ci)"
 	@echo "make clean-data  stop the local PostgreSQL and delete .data/"
 
 venv: $(VENV)/.synced
@@ -57,6 +58,18 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 FORCE:
 
+# The TypeScript tools of the contract tests (tests/test_typescript_client.py), at the exact
+# versions of clients/typescript/package-lock.json. npm ci writes node_modules/.package-lock.json
+# last: older than the lock (or missing) means install again.
+TS_DIR := clients/typescript
+TS_STAMP := $(TS_DIR)/node_modules/.package-lock.json
+ts-tools: $(TS_STAMP)
+
+$(TS_STAMP): $(TS_DIR)/package.json $(TS_DIR)/package-lock.json
+	@echo "== installing the TypeScript tools (npm ci in $(TS_DIR))"
+	npm ci --prefix $(TS_DIR) --no-audit --no-fund
+	@touch $@
+
 run: venv
 	$(VENV)/bin/python -m devtools.run
 
@@ -74,6 +87,12 @@ test: venv lint
 		echo "== make test: the test suite (pytest) on TEST_DATABASE_URL (its public schema is rebuilt)"; \
 	else \
 		echo "== make test: the test suite (pytest) on a throw-away PostgreSQL, started now and removed afterwards"; \
+	fi
+	@if command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory ts-tools; \
+		echo "== make test: the TypeScript consumer and redocly lint run (tsc --strict, 10-20 s)"; \
+	else \
+		echo "== make test: no npm: the TypeScript consumer test and redocly lint are skipped (install Node.js and npm)"; \
 	fi
 	@if [ -x /usr/bin/chromium ]; then \
 		echo "== make test: the browser test runs (headless Chromium, /usr/bin/chromium)"; \

@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from app.i18n import N_, gettext, negotiate
+from app.i18n import N_, current_language, gettext, negotiate
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -327,6 +327,17 @@ def _validation_message(err: Any, language: str) -> str:
         return gettext(template, language).format(**ctx)
     except (KeyError, IndexError, ValueError):
         return message
+
+
+def validation_message(err: Any) -> str:
+    """The message of one pydantic error in the request's language (a row result of a bulk
+    path, where no problem answer renders it)."""
+    return _validation_message(err, current_language.get())
+
+
+def translated(errors: Sequence[ProblemFieldError]) -> list[ProblemFieldError]:
+    """Field errors whose details are message ids, in the request's language (row results)."""
+    return [e.model_copy(update={"detail": gettext(e.detail)}) for e in errors]
 
 
 def _field_errors(errors: Sequence[Any], language: str = "en") -> list[ProblemFieldError]:

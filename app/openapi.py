@@ -14,7 +14,9 @@
 - the response headers a client reads are declared, by rule, on every response that sends them
   (`_declare_headers`), as references to `components/headers`;
 - every operation takes an optional `Accept-Language` (`components/parameters`), and every answer
-  with a body says its `Content-Language` (app.i18n).
+  with a body says its `Content-Language` (app.i18n);
+- a request body's field with a default says it in words, not as `default`, so that generated
+  clients keep it optional (app.openapi_defaults).
 """
 
 import re
@@ -43,6 +45,7 @@ from app.errors import (
 from app.idempotency.errors import AnswerUnreadable, BadKey, KeyReused, RightsChanged, StillRunning
 from app.labels import schema_labels
 from app.limits import BodyTimeout, BodyTooLarge, NestedTooDeep
+from app.openapi_defaults import describe_request_defaults
 from app.openapi_links import add_links
 from app.security import PERMISSIONS
 
@@ -415,6 +418,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         labels = schema_labels(name) if "enum" in schema else None
         if labels is not None:
             schema["x-enum-labels"] = labels
+    describe_request_defaults(doc)
     add_links(doc)
     return doc
 

@@ -50,7 +50,7 @@ def decode_cursor(cursor: str) -> uuid.UUID:
             N_("The cursor is not one this API returned."),
             errors=[
                 ProblemFieldError(
-                    pointer="/query/cursor", detail="invalid cursor", code="invalid_cursor"
+                    pointer="/query/cursor", detail=N_("invalid cursor"), code="invalid_cursor"
                 )
             ],
         ) from exc

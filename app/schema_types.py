@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.errors import ProblemFieldError, UnprocessableEntity, json_pointer
-from app.i18n import N_
+from app.i18n import N_, _
 
 # No control characters (C0, DEL, C1), no leading or trailing space. Written without `\s`, whose
 # meaning differs between Python and the ECMAScript regexes of JSON Schema clients.
@@ -92,7 +92,7 @@ def _unstorable(text: str, path: tuple[str | int, ...]) -> ProblemFieldError:
     if "\x00" in text:
         return ProblemFieldError(
             pointer=json_pointer(path),
-            detail="Text may not hold a NUL character",
+            detail=N_("Text may not hold a NUL character"),
             code="string_nul",
         )
     return ProblemFieldError(pointer=json_pointer(path), detail=_NOT_UNICODE, code="string_unicode")
@@ -104,7 +104,9 @@ MAX_DATE = date(2199, 12, 31)
 
 def _date_in_range(value: date) -> date:
     if not MIN_DATE <= value <= MAX_DATE:
-        raise ValueError(f"date must be between {MIN_DATE} and {MAX_DATE}")
+        raise ValueError(
+            _("date must be between {low} and {high}").format(low=MIN_DATE, high=MAX_DATE)
+        )
     return value
 
 

@@ -31,6 +31,7 @@ from app.config import Environment, RateLimitSettings, Settings, get_settings
 from app.credit_policy.models import CreditPolicy
 from app.db import Base, create_sessionmaker
 from app.enums import Role
+from app.i18n import current_language
 from app.main import create_app
 from app.migrations import alembic_config
 from app.user.models import User
@@ -173,6 +174,16 @@ def isolated_sessionmaker(db_conn: AsyncConnection) -> async_sessionmaker[AsyncS
         autoflush=False,
         join_transaction_mode="create_savepoint",
     )
+
+
+@pytest.fixture(autouse=True)
+def english_outside_requests() -> Iterator[None]:
+    """The engine's derivation texts follow `current_language` (zh-CN by default); a test that
+    calls the engine directly, outside a request, reads them in English, as the table-driven
+    tests assert. Requests set their own language (app.i18n.LanguageMiddleware)."""
+    token = current_language.set("en")
+    yield
+    current_language.reset(token)
 
 
 class EnglishTransport(httpx.ASGITransport):

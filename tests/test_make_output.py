@@ -43,3 +43,4 @@ def test_make_test_announces_each_phase_before_it() -> None:
     )
     assert _first(plan, "the browser test is skipped") < pytest_runs
     assert _first(plan, "the browser test runs") < pytest_runs
+    assert _first(plan, "the TypeScript consumer and redocly lint run") < pytest_runs

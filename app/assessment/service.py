@@ -66,19 +66,22 @@ async def decide(
     )
     overriding = rating == AssessmentRating.excellent and not allowed
     if overriding and actor.role is not Role.admin:
-        raise OverrideForbidden(f"{snapshot['reason']}; only an admin may override it.")
+        raise OverrideForbidden(
+            _("{reason}; only an admin may override it.").format(reason=snapshot["reason"])
+        )
     if overriding and override_reason is None:
         raise TrainingRequirementUnmet(
-            f"{snapshot['reason']}; an admin may record it with an override_reason."
+            _("{reason}; an admin may record it with an override_reason.").format(
+                reason=snapshot["reason"]
+            )
         )
     if not overriding and override_reason is not None:
         raise OverrideNotNeeded(
-            "Nothing to override: "
-            + (
-                f"the rating is {rating.value}, not excellent."
-                if rating != AssessmentRating.excellent
-                else f"{snapshot['reason']}."
+            _("Nothing to override: the rating is {rating}, not excellent.").format(
+                rating=rating.value
             )
+            if rating != AssessmentRating.excellent
+            else _("Nothing to override: {reason}.").format(reason=snapshot["reason"])
         )
     return {**snapshot, "override_reason": override_reason}
 

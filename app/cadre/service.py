@@ -233,7 +233,7 @@ async def _apply(
             errors=[
                 ProblemFieldError(
                     pointer="/body/id_number",
-                    detail="does not match birth_date or gender",
+                    detail=N_("does not match birth_date or gender"),
                     code="id_number_mismatch",
                 )
             ],

@@ -42,7 +42,7 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
             N_("The cursor is not one this feed returned."),
             errors=[
                 ProblemFieldError(
-                    pointer="/query/cursor", detail="invalid cursor", code="invalid_cursor"
+                    pointer="/query/cursor", detail=N_("invalid cursor"), code="invalid_cursor"
                 )
             ],
         ) from exc

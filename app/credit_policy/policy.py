@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from app.credit_policy.errors import NoPolicyForDate
 from app.enums import LEADING_RANKS, Rank, StudyLogKind
+from app.i18n import N_, _, gettext
 
 
 class CreditMode(StrEnum):
@@ -58,11 +59,12 @@ class KindRule:
     def describe(self) -> str:
         """The rule as an administrator reads it: `per_item 3, cap 24`, `per_hour × 1, no cap`."""
         if self.mode == CreditMode.per_hour:
-            text = f"per_hour × {_fmt(self.factor)}"
+            text = _("per_hour × {factor}").format(factor=_fmt(self.factor))
         else:
-            text = f"per_item {_fmt(self.credit_per_item)}"
-        cap = "no cap" if self.annual_cap is None else f"cap {_fmt(self.annual_cap)}"
-        return f"{text}, {cap}"
+            text = _("per_item {credit}").format(credit=_fmt(self.credit_per_item))
+        if self.annual_cap is None:
+            return _("{rule}, no cap").format(rule=text)
+        return _("{rule}, cap {cap}").format(rule=text, cap=_fmt(self.annual_cap))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,10 +225,14 @@ def policy_in_force(policies: Sequence[Policy], on: date) -> Policy:
     that decides it. None or several: `NoPolicyForDate` (409 `credit_policy.none_in_force`)."""
     found = [policy for policy in policies if policy.in_force_on(on)]
     if not found:
-        raise NoPolicyForDate(f"no credit policy is in force on {on.isoformat()}")
+        raise NoPolicyForDate(_("no credit policy is in force on {day}").format(day=on.isoformat()))
     if len(found) > 1:
         codes = ", ".join(sorted(policy.code for policy in found))
-        raise NoPolicyForDate(f"several credit policies are in force on {on.isoformat()}: {codes}")
+        raise NoPolicyForDate(
+            _("several credit policies are in force on {day}: {codes}").format(
+                day=on.isoformat(), codes=codes
+            )
+        )
     return found[0]
 
 
@@ -252,6 +258,7 @@ def annual_hours_kinds_problems(
     ruled_kinds: Iterable[StudyLogKind],
     *,
     hours_required: bool,
+    language: str = "en",
 ) -> list[str]:
     """What is wrong with a policy's `annual_hours_kinds` (docs/rules.md rule 5): a kind without
     a credit rule credits nothing, and an empty list would make a required hours alternative
@@ -259,15 +266,18 @@ def annual_hours_kinds_problems(
     ruled = set(ruled_kinds)
     kinds = sorted(set(annual_hours_kinds))
     errors = [
-        f"annual_hours_kinds lists {kind}, which has no rule in kind_rules"
+        gettext(
+            N_("annual_hours_kinds lists {kind}, which has no rule in kind_rules"), language
+        ).format(kind=kind)
         for kind in kinds
         if kind not in ruled
     ]
     if hours_required and not kinds:
-        errors.append(
+        empty = N_(
             "annual_hours_kinds is empty, so the annual hours alternative could never be met; "
             "set annual_required_hours to null instead"
         )
+        errors.append(gettext(empty, language))
     return errors
 
 

@@ -15,6 +15,7 @@ from app.credit_policy.policy import (
     annual_hours_kinds_problems,
 )
 from app.enums import Rank, StudyLogKind
+from app.i18n import N_, current_language
 from app.schema_types import Code, Hours, InputModel, Int, LocalDate, Name, OutputModel, Version
 
 RankSet = Annotated[list[Rank], Field(max_length=len(Rank))]
@@ -64,13 +65,14 @@ class CreditPolicyDefinition(InputModel):
     def _kinds_once(self) -> Self:
         kinds = [rule.kind for rule in self.kind_rules]
         if len(kinds) != len(set(kinds)):
-            raise ValueError("each study-log kind may have one rule only")
+            raise ValueError(N_("each study-log kind may have one rule only"))
         if self.annual_hours_kinds is None:
             self.annual_hours_kinds = sorted(set(self.centralised_kinds))
         problems = annual_hours_kinds_problems(
             self.annual_hours_kinds,
             kinds,
             hours_required=bool(self.annual_applies_to) and self.annual_required_hours is not None,
+            language=current_language.get(),
         )
         if problems:
             raise ValueError("; ".join(problems))

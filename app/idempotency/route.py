@@ -35,6 +35,7 @@ from app.auth.tokens import InvalidToken, verify
 from app.db import transaction
 from app.errors import ProblemFieldError
 from app.http import app_settings
+from app.i18n import N_
 from app.idempotency import repository
 from app.idempotency.errors import (
     AnswerUnreadable,
@@ -145,7 +146,7 @@ class IdempotentRoute(APIRoute):
                 raise BadKey(
                     errors=[
                         ProblemFieldError(
-                            pointer="/header/Idempotency-Key", detail="invalid", code="bad_key"
+                            pointer="/header/Idempotency-Key", detail=N_("invalid"), code="bad_key"
                         )
                     ]
                 )

@@ -32,6 +32,16 @@ class StudyLogImport(InputModel):
         description="Study logs as `StudyLogImportRow` objects. Each row is checked on its own: "
         "a bad one (not even an object) is reported, not fatal, so the body's schema does not "
         "bind the rows",
+        # Said in the schema as well (the rows a client means to send are typed), without
+        # binding: anything else is a row reported as bad, not a 422.
+        json_schema_extra={
+            "items": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/StudyLogImportRow"},
+                    {"description": "Anything else: reported as a bad row"},
+                ]
+            }
+        },
     )
 
 

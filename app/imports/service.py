@@ -23,7 +23,7 @@ from app.cadre import repository as cadre_repository
 from app.clock import local_today
 from app.enums import StudyLogKind, StudyLogStatus
 from app.errors import BadRequest, ProblemFieldError, UnprocessableEntity, json_pointer
-from app.i18n import N_
+from app.i18n import N_, _
 from app.imports.errors import TooManyRows, UnsupportedMediaType
 from app.imports.schemas import MAX_ROWS
 from app.personal_data import secret_box
@@ -122,7 +122,9 @@ class _Lines:
             raise StopIteration
         self.record_bytes += len(line)
         if self.record_bytes > MAX_RECORD_BYTES:
-            raise RecordTooLong(f"a record is longer than {MAX_RECORD_BYTES} bytes")
+            raise RecordTooLong(
+                _("a record is longer than {limit} bytes").format(limit=MAX_RECORD_BYTES)
+            )
         if self._first:
             self._first = False
             line = line.removeprefix(b"\xef\xbb\xbf")
@@ -142,7 +144,9 @@ def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
         header = []
     missing = REQUIRED_COLUMNS - set(header)
     if missing:
-        raise IncompleteHeader(f"the header row lacks the columns {sorted(missing)}")
+        raise IncompleteHeader(
+            _("the header row lacks the columns {columns}").format(columns=sorted(missing))
+        )
     # csv.DictReader's semantics (short rows padded, extra cells under None, so that they are
     # reported as unknown fields) at a third of its cost.
     width = len(header)
@@ -167,7 +171,7 @@ def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
             line = reader.line_num + 1
     except (csv.Error, RecordTooLong) as exc:  # the file is broken there: nothing after it counts
         where = line if isinstance(exc, RecordTooLong) else reader.line_num
-        raise ValueError(f"line {where}: {exc}") from exc
+        raise ValueError(_("line {line}: {error}").format(line=where, error=exc)) from exc
     return rows, starts
 
 
@@ -290,7 +294,7 @@ def _line(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 200 or not _LINE.fullmatch(value):
         raise ValueError(
-            "one line of at most 200 characters, without control characters or outer spaces"
+            N_("one line of at most 200 characters, without control characters or outer spaces")
         )
     return value
 
@@ -299,19 +303,19 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 2000 or not _TEXT.fullmatch(value):
-        raise ValueError("text of at most 2000 characters, without control characters")
+        raise ValueError(N_("text of at most 2000 characters, without control characters"))
     return value
 
 
 def _date(value: Any) -> date:
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise ValueError("a date as YYYY-MM-DD")
+        raise ValueError(N_("a date as YYYY-MM-DD"))
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise ValueError("a date as YYYY-MM-DD") from None
+        raise ValueError(N_("a date as YYYY-MM-DD")) from None
     if not MIN_DATE <= day <= MAX_DATE:
-        raise ValueError(f"a date between {MIN_DATE} and {MAX_DATE}")
+        raise ValueError(_("a date between {low} and {high}").format(low=MIN_DATE, high=MAX_DATE))
     return day
 
 
@@ -319,7 +323,7 @@ def _decimal(value: Any) -> Decimal:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
-        raise ValueError('a decimal ≥ 0 with at most two places, e.g. "12.50"')
+        raise ValueError(N_('a decimal ≥ 0 with at most two places, e.g. "12.50"'))
     return Decimal(value)
 
 
@@ -351,27 +355,27 @@ def check_row(raw: Any, cadres: dict[str, uuid.UUID], today: date | None = None)
     """One row to the tuple COPY takes, or RowError naming the field ("" for the row). `today`
     (by default `local_today()`) bounds the end date (docs/rules.md rule 10), as for POST."""
     if not isinstance(raw, dict):
-        raise RowError("", "each row is an object")
+        raise RowError("", N_("each row is an object"))
     if not raw.keys() <= _FIELD_SET:
         if None in raw:  # a CSV line with more cells than the header
-            raise RowError("", "more cells than the header row names")
+            raise RowError("", N_("more cells than the header row names"))
         raise RowError(
-            sorted(k for k in raw if k not in _FIELD_SET)[0], "not a field of a study log"
+            sorted(k for k in raw if k not in _FIELD_SET)[0], N_("not a field of a study log")
         )
     field = "hr_id"
     try:
         hr_id = raw.get("hr_id")
         cadre_id = cadres.get(hr_id) if isinstance(hr_id, str) else None
         if cadre_id is None:
-            raise ValueError("no such cadre")
+            raise ValueError(N_("no such cadre"))
         field = "kind"
         kind = raw.get("kind")
         if not isinstance(kind, str) or kind not in _KINDS:
-            raise ValueError("not a study-log kind")
+            raise ValueError(N_("not a study-log kind"))
         field = "title"
         title = _line(raw.get("title"))
         if not title:
-            raise ValueError("required")
+            raise ValueError(N_("required"))
         field = "provider"
         provider = _line(raw.get("provider"))
         field = "note"
@@ -381,7 +385,7 @@ def check_row(raw: Any, cadres: dict[str, uuid.UUID], today: date | None = None)
         field = "end_date"
         end = _date(raw.get("end_date"))
         if end < start:
-            raise ValueError("before start_date")
+            raise ValueError(N_("before start_date"))
         rules.check_not_in_future(end, local_today() if today is None else today)
         field = "hours"
         hours = _decimal(raw.get("hours"))
@@ -390,23 +394,23 @@ def check_row(raw: Any, cadres: dict[str, uuid.UUID], today: date | None = None)
         days = _ZERO if days_value is None or days_value == "" else _decimal(days_value)
         calendar_days = (end - start).days + 1
         if days > calendar_days:
-            raise ValueError("more than the calendar days")
+            raise ValueError(N_("more than the calendar days"))
         field = "hours"
         if hours > 24 * calendar_days:
-            raise ValueError("more than 24 a calendar day")
+            raise ValueError(N_("more than 24 a calendar day"))
         field = "status"
         status = raw.get("status")
         if status is None or status == "":
             status = "approved"
         if not isinstance(status, str) or status not in _STATUSES:
-            raise ValueError("approved or pending")
+            raise ValueError(N_("approved or pending"))
         field = "id"
         client_id = raw.get("id")
         if client_id is not None and client_id != "":
             try:
                 log_id: uuid.UUID | str = uuid.UUID(str(client_id))
             except ValueError:
-                raise ValueError("not a UUID") from None
+                raise ValueError(N_("not a UUID")) from None
         else:
             log_id = _natural_id(f"{cadre_id}|{kind}|{start}|{end}|{title}")
     except rules.EndsInFuture as exc:
@@ -424,7 +428,7 @@ async def _not_imported_before(
     caller's own, so this tells nothing of other units."""
     legacy: dict[str, tuple[Any, ...]] = {}
     for row in good:
-        log_id, cadre_id, kind, title, _, start, end = row[:7]
+        log_id, cadre_id, kind, title, _provider, start, end = row[:7]
         natural = f"{cadre_id}|{kind}|{start}|{end}|{title}"
         if isinstance(log_id, str) and log_id == _natural_id(natural):
             legacy[legacy_natural_id(natural)] = row
@@ -467,7 +471,7 @@ async def import_study_logs(
                 RowProblem(
                     row=n,
                     pointer=json_pointer((*where, exc.field) if exc.field else where),
-                    detail=exc.detail,
+                    detail=_(exc.detail),
                     code=exc.code,
                 )
             )

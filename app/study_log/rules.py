@@ -4,6 +4,8 @@ import, and a session's closing. Pure functions: "today" is an argument (the cal
 
 from datetime import date
 
+from app.i18n import _
+
 
 class EndsInFuture(ValueError):
     """docs/rules.md rule 10: a study log may not end after the current local date."""
@@ -15,4 +17,8 @@ def check_not_in_future(end_date: date, today: date) -> None:
     """docs/rules.md rule 10: a log records what happened, so it ends today at the latest
     (`today` is the local date in Asia/Shanghai). Ending today is fine; tomorrow is refused."""
     if end_date > today:
-        raise EndsInFuture(f"ends on {end_date}, after today ({today}, Asia/Shanghai)")
+        raise EndsInFuture(
+            _("ends on {end}, after today ({today}, Asia/Shanghai)").format(
+                end=end_date, today=today
+            )
+        )

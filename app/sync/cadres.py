@@ -20,7 +20,8 @@ from app.cadre.errors import CONFLICTS, PostTypeRequired
 from app.cadre.models import Cadre
 from app.clock import local_today
 from app.db import mapping_conflicts
-from app.errors import ProblemFieldError, json_pointer
+from app.errors import ProblemFieldError, json_pointer, translated, validation_message
+from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.personal_data import cipher
 from app.schema_types import UnstorableText, unstorable_text
@@ -49,7 +50,7 @@ def _reject(index: int, raw: Any, errors: list[ProblemFieldError]) -> SyncRowRes
         index=index,
         hr_id=hr_id if isinstance(hr_id, str) else None,
         outcome=SyncOutcome.rejected,
-        errors=errors,
+        errors=translated(errors),
     )
 
 
@@ -110,7 +111,9 @@ def _parse(data: CadreSync) -> tuple[list[SyncRowResult], list[tuple[int, CadreS
         except ValidationError as exc:
             errors = [
                 ProblemFieldError(
-                    pointer=_pointer(index, tuple(e["loc"])), detail=e["msg"], code=e["type"]
+                    pointer=_pointer(index, tuple(e["loc"])),
+                    detail=validation_message(e),
+                    code=e["type"],
                 )
                 for e in exc.errors()
             ]
@@ -119,7 +122,7 @@ def _parse(data: CadreSync) -> tuple[list[SyncRowResult], list[tuple[int, CadreS
         if item.hr_id in seen:
             duplicate = ProblemFieldError(
                 pointer=_pointer(index, ("hr_id",)),
-                detail="this hr_id appears earlier in the same request",
+                detail=N_("this hr_id appears earlier in the same request"),
                 code="duplicate_in_request",
             )
             results.append(_reject(index, raw, [duplicate]))
@@ -171,7 +174,7 @@ def _problems(index: int, item: CadreSyncItem, known: _Known) -> list[ProblemFie
         problems.append(
             ProblemFieldError(
                 pointer=_pointer(index, ("org_unit_code",)),
-                detail="no such org unit",
+                detail=N_("no such org unit"),
                 code="not_found",
             )
         )
@@ -179,7 +182,7 @@ def _problems(index: int, item: CadreSyncItem, known: _Known) -> list[ProblemFie
     if current is not None and current.id not in known.in_scope:
         problems.append(
             ProblemFieldError(
-                pointer=_pointer(index, ("hr_id",)), detail="no such cadre", code="not_found"
+                pointer=_pointer(index, ("hr_id",)), detail=N_("no such cadre"), code="not_found"
             )
         )
     owner = known.owners.get(known.hashes[item.hr_id])
@@ -187,7 +190,7 @@ def _problems(index: int, item: CadreSyncItem, known: _Known) -> list[ProblemFie
         problems.append(
             ProblemFieldError(
                 pointer=_pointer(index, ("id_number",)),
-                detail="another cadre has this resident ID number",
+                detail=N_("another cadre has this resident ID number"),
                 code="id_number_taken",
             )
         )
@@ -266,9 +269,16 @@ async def _missing_from_snapshot(
     losing = Counter(code for *_, code in missing)
     too_many = sorted(code for code, n in losing.items() if Decimal(n) / per_unit[code] > max_share)
     if too_many and not data.force:
-        shown = ", ".join(f"{code} ({losing[code]} of {per_unit[code]})" for code in too_many[:20])
+        shown = ", ".join(
+            _("{code} ({count} of {total})").format(
+                code=code, count=losing[code], total=per_unit[code]
+            )
+            for code in too_many[:20]
+        )
         raise SnapshotTooDestructive(
-            f"Deactivating would remove more than {max_share:%} of these units' active cadres: "
-            f"{shown}. Send `force: true` if the snapshot is right."
+            _(
+                "Deactivating would remove more than {share} of these units' active cadres: "
+                "{units}. Send `force: true` if the snapshot is right."
+            ).format(share=f"{max_share:%}", units=shown)
         )
     return root.path, [(cadre_id, hr_id) for cadre_id, hr_id, _ in missing]

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.cadre import repository as cadre_repository
-from app.errors import AppError, ProblemFieldError, json_pointer
+from app.errors import AppError, ProblemFieldError, json_pointer, translated, validation_message
+from app.i18n import N_, _
 from app.org_unit import repository as org_unit_repository
 from app.org_unit import service as org_units
 from app.org_unit.models import OrgUnit
@@ -42,7 +43,7 @@ def _rejected(
         index=index,
         code=code if isinstance(code, str) else None,
         outcome=SyncOutcome.rejected,
-        errors=errors,
+        errors=translated(errors),
     )
 
 
@@ -61,7 +62,7 @@ def _order(valid: list[tuple[int, OrgUnitSyncItem]]) -> list[tuple[int, OrgUnitS
         placed.add(code)
         ordered.append(by_code[code])
 
-    for _, item in valid:
+    for _index, item in valid:
         place(item.code, frozenset())
     return ordered
 
@@ -99,7 +100,7 @@ async def sync_org_units(
                     [
                         ProblemFieldError(
                             pointer=json_pointer(("body", "items", index, *e["loc"])),
-                            detail=e["msg"],
+                            detail=validation_message(e),
                             code=e["type"],
                         )
                         for e in exc.errors()
@@ -115,7 +116,7 @@ async def sync_org_units(
                     [
                         ProblemFieldError(
                             pointer=f"/body/items/{index}/code",
-                            detail="this code appears earlier in the same request",
+                            detail=N_("this code appears earlier in the same request"),
                             code="duplicate_in_request",
                         )
                     ],
@@ -170,8 +171,10 @@ async def _guard(
     left_out = sum(1 for _, _, code, _ in units if code not in named)
     if units and Decimal(left_out) / len(units) > max_share and not force:
         raise SnapshotTooDestructive(
-            f"Deactivating would remove {left_out} of the {len(units)} active units below "
-            f"{root.code}, more than {max_share:%}. Send `force: true` if the snapshot is right."
+            _(
+                "Deactivating would remove {left_out} of the {active} active units below "
+                "{root}, more than {share}. Send `force: true` if the snapshot is right."
+            ).format(left_out=left_out, active=len(units), root=root.code, share=f"{max_share:%}")
         )
 
 
@@ -195,9 +198,11 @@ async def _left_out(
             continue
         keeps_a_child.add(parent_id)
         why = (
-            f"still has {active_cadres} active cadre(s): move or deactivate them first"
+            _("still has {count} active cadre(s): move or deactivate them first").format(
+                count=active_cadres
+            )
             if active_cadres
-            else "still has active units under it"
+            else _("still has active units under it")
         )
         refused.append(
             _rejected(
@@ -206,7 +211,9 @@ async def _left_out(
                 [
                     ProblemFieldError(
                         pointer="/body/items",
-                        detail=f"{code} is missing from the snapshot but {why}",
+                        detail=_("{code} is missing from the snapshot but {why}").format(
+                            code=code, why=why
+                        ),
                         code="unit_still_in_use",
                     )
                 ],
@@ -229,7 +236,7 @@ async def _one(
                 [
                     ProblemFieldError(
                         pointer=f"/body/items/{index}/parent_code",
-                        detail="no such org unit (in the database or earlier in this request)",
+                        detail=N_("no such org unit (in the database or earlier in this request)"),
                         code="not_found",
                     )
                 ],

@@ -5,6 +5,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from app.enums import SessionStatus, TrainingForm
+from app.i18n import N_
 from app.schema_types import (
     Bool,
     Capacity,
@@ -46,7 +47,7 @@ class TrainingSessionCreate(InputModel):
         if self.days > (self.end_date - self.start_date).days + 1:
             raise ValueError("days exceeds the calendar days between start_date and end_date")
         if self.status not in CREATABLE_STATUSES:
-            raise ValueError("a session is created as draft or open")
+            raise ValueError(N_("a session is created as draft or open"))
         return self
 
 

@@ -10,7 +10,7 @@ from app.actor import Actor
 from app.clock import local_today
 from app.enums import SessionStatus, StudyLogKind, TrainingForm
 from app.errors import ProblemFieldError
-from app.i18n import _
+from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import PageParams, paginate
@@ -94,7 +94,9 @@ def check_closable(ts: TrainingSession) -> None:
         study_log_rules.check_not_in_future(ts.end_date, local_today())
     except study_log_rules.EndsInFuture as exc:
         raise SessionNotEnded(
-            f"The session {exc}: its study logs would record days still to come."
+            _("The session {reason}: its study logs would record days still to come.").format(
+                reason=exc
+            )
         ) from None
 
 
@@ -154,7 +156,7 @@ async def update_training_session(
     days = changes.get("days", ts.days)
     if end < start or days > (end - start).days + 1:
         raise InvalidSessionDates(
-            "end_date must not precede start_date, and days must fit in the calendar days."
+            N_("end_date must not precede start_date, and days must fit in the calendar days.")
         )
     if changes.get("capacity", ts.capacity) < ts.enrolled:
         raise CapacityBelowEnrolled(_("{count} cadres are enrolled.").format(count=ts.enrolled))

@@ -146,7 +146,7 @@ def check_url(url: str, settings: WebhookSettings) -> None:
         return
     raise WebhookUrlNotAllowed(
         N_("Webhook URLs use https (http only to this host's loopback, where allowed)."),
-        errors=[ProblemFieldError(pointer="/body/url", detail="https", code="insecure_url")],
+        errors=[ProblemFieldError(pointer="/body/url", detail=N_("https"), code="insecure_url")],
     )
 
 

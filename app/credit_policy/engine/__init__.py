@@ -2,6 +2,10 @@
 
 Every figure carries its derivation (the logs, shares and rules behind it) so that an
 administrator can see why a cadre is short.
+
+The derivation texts are catalogue messages rendered with `app.i18n._`, in the language of
+`current_language` (the request's; zh-CN by default): only their words depend on it, never a
+figure or a decision.
 """
 
 from app.credit_policy.engine.assessment import JsonValue, excellent_allowed, to_jsonable

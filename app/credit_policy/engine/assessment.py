@@ -12,6 +12,7 @@ from app.credit_policy.engine.compliance import compliance
 from app.credit_policy.engine.records import LogRecord
 from app.credit_policy.policy import Policy
 from app.enums import Rank
+from app.i18n import _
 
 JsonValue: TypeAlias = str | int | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 
@@ -77,12 +78,14 @@ def excellent_allowed(
         checks["annual"] = state.annual.status is RequirementStatus.met
     allowed = all(checks.values())
     if not checks:
-        reason = "no training requirement applies to this rank"
+        reason = _("no training requirement applies to this rank")
     elif allowed:
-        reason = "training requirement met at year end: " + ", ".join(checks)
+        reason = _("training requirement met at year end: {requirements}").format(
+            requirements=", ".join(checks)
+        )
     else:
-        reason = "training requirement not met at year end: " + ", ".join(
-            name for name, ok in checks.items() if not ok
+        reason = _("training requirement not met at year end: {requirements}").format(
+            requirements=", ".join(name for name, ok in checks.items() if not ok)
         )
     snapshot: dict[str, JsonValue] = {
         "year": year,

@@ -7,6 +7,7 @@ from fractions import Fraction
 from app.credit_policy.engine.common import exact, fmt, to_decimal
 from app.credit_policy.policy import Policy
 from app.enums import EnrollmentStatus
+from app.i18n import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,9 @@ def close_outcome(
         raise ValueError("credit hours, session days and leave hours must be ≥ 0")
     cap = policy.leave_cap
     limit = hours * Fraction(cap.numerator, cap.denominator)
-    rule = f"leave cap {cap} of {fmt(hours)} h = {fmt(limit)} h (docs/rules.md rule 7)"
+    rule = _("leave cap {cap} of {hours} h = {limit} h (docs/rules.md rule 7)").format(
+        cap=cap, hours=fmt(hours), limit=fmt(limit)
+    )
     above_cap = centralised and leave * cap.denominator > hours * cap.numerator
     if above_cap and leave_exception is None:
         return ClosingOutcome(
@@ -66,32 +69,40 @@ def close_outcome(
             hours=Decimal(0),
             days=Decimal(0),
             leave_cap=to_decimal(limit),
-            explanation=f"{fmt(leave)} h of leave exceeds the {rule}: withdrawn (退学), no credit",
+            explanation=_(
+                "{leave} h of leave exceeds the {rule}: withdrawn (退学), no credit"
+            ).format(leave=fmt(leave), rule=rule),
         )
     earned = max(hours - leave, Fraction(0))
     earned_days = days if hours == 0 else days * earned / hours
     if above_cap:
-        reading = (
-            f"{fmt(leave)} h of leave exceeds the {rule}, but the organiser granted an exception "
-            f"({leave_exception})"
-        )
+        reading = _(
+            "{leave} h of leave exceeds the {rule}, but the organiser granted an exception "
+            "({exception})"
+        ).format(leave=fmt(leave), rule=rule, exception=leave_exception)
     elif centralised:
-        reading = f"{fmt(leave)} h of leave is within the {rule}"
+        reading = _("{leave} h of leave is within the {rule}").format(leave=fmt(leave), rule=rule)
     else:
-        reading = (
-            f"{fmt(leave)} h of leave; the leave cap applies to centralised classes only "
+        reading = _(
+            "{leave} h of leave; the leave cap applies to centralised classes only "
             "(docs/rules.md rule 7)"
-        )
-    credit = (
-        f"completed with {fmt(hours)} − {fmt(leave)} = {fmt(earned)} h and {fmt(days)} × "
-        f"{fmt(earned)}/{fmt(hours)} = {fmt(earned_days)} days"
+        ).format(leave=fmt(leave))
+    credit = _(
+        "completed with {hours} − {leave} = {earned} h and {days} × "
+        "{earned}/{hours} = {earned_days} days"
+    ).format(
+        hours=fmt(hours),
+        leave=fmt(leave),
+        earned=fmt(earned),
+        days=fmt(days),
+        earned_days=fmt(earned_days),
     )
     if earned == 0 and earned_days == 0:
-        credit = "completed with nothing to credit: no study log"
+        credit = _("completed with nothing to credit: no study log")
     return ClosingOutcome(
         status=EnrollmentStatus.completed,
         hours=to_decimal(earned),
         days=to_decimal(earned_days),
         leave_cap=to_decimal(limit) if centralised else None,
-        explanation=f"{reading}: {credit}",
+        explanation=_("{reading}: {credit}").format(reading=reading, credit=credit),
     )

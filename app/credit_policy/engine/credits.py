@@ -16,6 +16,7 @@ from app.credit_policy.engine.records import (
 )
 from app.credit_policy.policy import CreditMode, KindRule, Policy, policy_in_force
 from app.enums import StudyLogKind
+from app.i18n import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +115,23 @@ def _credit(rule: KindRule | None, log: LogRecord, part: Fraction) -> Fraction:
 
 
 def _explain(rule: KindRule | None, log: LogRecord, inside: int, credited: Fraction) -> str:
-    part = "" if inside == log.total_days else f" × {inside}/{log.total_days} days"
+    part = (
+        ""
+        if inside == log.total_days
+        else _(" × {inside}/{total} days").format(inside=inside, total=log.total_days)
+    )
     if rule is None:
-        return "no rule for this kind in the policy: not credited"
+        return _("no rule for this kind in the policy: not credited")
     if rule.mode == CreditMode.per_item:
-        return (
-            f"{fmt(rule.credit_per_item)} per item{part} = {fmt(credited)} "
-            f"(recorded {fmt(log.hours)} h ignored)"
+        return _("{credit} per item{part} = {credited} (recorded {hours} h ignored)").format(
+            credit=fmt(rule.credit_per_item),
+            part=part,
+            credited=fmt(credited),
+            hours=fmt(log.hours),
         )
-    return f"{fmt(log.hours)} h{part} × {fmt(rule.factor)} = {fmt(credited)}"
+    return _("{hours} h{part} × {factor} = {credited}").format(
+        hours=fmt(log.hours), part=part, factor=fmt(rule.factor), credited=fmt(credited)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +154,7 @@ def _kind_credits(
     """One kind's lines and totals, and its exact sums (docs/rules.md rule 3)."""
     start, end = span
     cap = None if rule is None or rule.annual_cap is None else exact(rule.annual_cap)
-    rule_text = rule.describe() if rule is not None else "no rule: not credited"
+    rule_text = rule.describe() if rule is not None else _("no rule: not credited")
     remaining = cap
     raw_sum = credited_sum = counted_sum = days_sum = Fraction(0)
     lines: list[LogCredit] = []
@@ -159,9 +168,8 @@ def _kind_credits(
             remaining -= counted
         explanation = _explain(rule, log, inside, credited)
         if cap is not None and counted != credited:
-            explanation += (
-                f"; cap {fmt(cap)} reached: {fmt(counted)} counted, "
-                f"{fmt(credited - counted)} over the cap"
+            explanation += _("; cap {cap} reached: {counted} counted, {over} over the cap").format(
+                cap=fmt(cap), counted=fmt(counted), over=fmt(credited - counted)
             )
         raw_sum += raw
         credited_sum += credited
@@ -226,13 +234,23 @@ def tally_year(
         if annual_counted:
             counted += sums.counted
     not_counted = ", ".join(f"{item.log_id} ({item.status})" for item in ignored)
+    approved_only = _(APPROVED_ONLY)
     notes = (
-        f"policy {policy.code}; year {year} counted over {start.isoformat()}…{end.isoformat()}",
-        APPROVED_ONLY + (f"; not counted: {not_counted}" if ignored else ""),
-        "a log across the period's edge counts pro rata by calendar days (docs/rules.md rule 2); "
-        "caps are consumed in date order, ties by id (rule 3)",
-        "the annual requirement counts the credited hours of "
-        f"{kinds_text(policy.annual_hours_kinds)} (docs/rules.md rule 5)",
+        _("policy {policy}; year {year} counted over {start}…{end}").format(
+            policy=policy.code, year=year, start=start.isoformat(), end=end.isoformat()
+        ),
+        _("{approved_only}; not counted: {logs}").format(
+            approved_only=approved_only, logs=not_counted
+        )
+        if ignored
+        else approved_only,
+        _(
+            "a log across the period's edge counts pro rata by calendar days (docs/rules.md "
+            "rule 2); caps are consumed in date order, ties by id (rule 3)"
+        ),
+        _(
+            "the annual requirement counts the credited hours of {kinds} (docs/rules.md rule 5)"
+        ).format(kinds=kinds_text(policy.annual_hours_kinds)),
     )
     credits = YearCredits(
         year=year,
@@ -261,8 +279,8 @@ def tally_year(
 def kinds_text(kinds: Iterable[StudyLogKind]) -> str:
     names = sorted(kind.value for kind in kinds)
     if len(names) == len(StudyLogKind):
-        return "every kind"
-    return ", ".join(names) or "no kind"
+        return _("every kind")
+    return _(", ").join(names) or _("no kind")
 
 
 def credits_for_year(

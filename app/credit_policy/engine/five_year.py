@@ -23,6 +23,8 @@ from app.credit_policy.engine.common import (
 )
 from app.credit_policy.engine.records import (
     APPROVED_ONLY,
+    DAYS,
+    HOURS,
     IgnoredLog,
     LogRecord,
     date_order,
@@ -30,6 +32,7 @@ from app.credit_policy.engine.records import (
 )
 from app.credit_policy.policy import Policy, policy_in_force
 from app.enums import Rank
+from app.i18n import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +174,12 @@ def evaluate_five_year(
 
 def _requirement_text(days: Decimal | None, hours: Decimal | None) -> str:
     wanted = [
-        f"{fmt(need)} {unit}" for need, unit in ((days, "days"), (hours, "h")) if need is not None
+        _(unit).format(figure=fmt(need))
+        for need, unit in ((days, DAYS), (hours, HOURS))
+        if need is not None
     ]
-    alternatives = " (no hours alternative)" if hours is None else ", compared separately"
-    return " or ".join(wanted) + alternatives
+    alternatives = _(" (no hours alternative)") if hours is None else _(", compared separately")
+    return _(" or ").join(wanted) + alternatives
 
 
 def _explain(
@@ -190,33 +195,43 @@ def _explain(
     met_until: date | None,
 ) -> str:
     required_days, required_hours = policy.five_year_required_days, policy.five_year_required_hours
-    head = (
-        f"Five-year requirement, policy {policy.code} (docs/rules.md rule 4): "
-        f"window {start.isoformat()}…{end.isoformat()}, centralised training "
-        f"{fmt(days)} days and {fmt(hours)} h ({APPROVED_ONLY}; pro rata at the window's edge, "
-        f"rule 2); needs {_requirement_text(required_days, required_hours)}."
+    head = _(
+        "Five-year requirement, policy {policy} (docs/rules.md rule 4): "
+        "window {start}…{end}, centralised training "
+        "{days} days and {hours} h ({approved_only}; pro rata at the window's edge, "
+        "rule 2); needs {needs}."
+    ).format(
+        policy=policy.code,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        days=fmt(days),
+        hours=fmt(hours),
+        approved_only=_(APPROVED_ONLY),
+        needs=_requirement_text(required_days, required_hours),
     )
-    short = " and ".join(
-        f"{fmt(gap)} {unit}"
+    short = _(" and ").join(
+        _(unit).format(figure=fmt(gap))
         for gap, unit in (
-            (shortfall(days, required_days), "days"),
-            (shortfall(hours, required_hours), "h"),
+            (shortfall(days, required_days), DAYS),
+            (shortfall(hours, required_hours), HOURS),
         )
         if gap is not None
     )
     if status is RequirementStatus.not_applicable:
-        tail = f"Not applicable to rank {rank}; figures shown for information."
+        tail = _("Not applicable to rank {rank}; figures shown for information.").format(rank=rank)
     elif status is RequirementStatus.met:
-        until = "" if met_until is None or met_until == date.max else f" until {met_until}"
-        tail = f"Met; stays met{until} if nothing new is recorded."
+        if met_until is None or met_until == date.max:
+            tail = _("Met; stays met if nothing new is recorded.")
+        else:
+            tail = _("Met; stays met until {day} if nothing new is recorded.").format(day=met_until)
     elif status is RequirementStatus.in_grace:
-        tail = (
-            f"Not met (short {short}), but within {policy.grace_years} year(s) of the promotion "
-            f"on {promoted_on}: in grace until {deadline}."
-        )
+        tail = _(
+            "Not met (short {short}), but within {years} year(s) of the promotion "
+            "on {promoted_on}: in grace until {deadline}."
+        ).format(short=short, years=policy.grace_years, promoted_on=promoted_on, deadline=deadline)
     else:
-        tail = f"Not met: short {short}."
-    return f"{head} {tail}"
+        tail = _("Not met: short {short}.").format(short=short)
+    return _("{head} {tail}").format(head=head, tail=tail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,12 @@ from fractions import Fraction
 
 from app.credit_policy.engine.common import exact, overlap_days, to_decimal
 from app.enums import StudyLogKind, StudyLogStatus
+from app.i18n import N_
 
-APPROVED_ONLY = "approved logs only, docs/rules.md rule 1"
+APPROVED_ONLY = N_("approved logs only, docs/rules.md rule 1")
+# A figure with its unit in an explanation.
+DAYS = N_("{figure} days")
+HOURS = N_("{figure} h")
 
 
 @dataclass(frozen=True, slots=True)

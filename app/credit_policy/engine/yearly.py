@@ -21,9 +21,12 @@ from app.credit_policy.engine.credits import (
     kinds_text,
     tally_year,
 )
-from app.credit_policy.engine.records import APPROVED_ONLY, LogRecord
+from app.credit_policy.engine.records import APPROVED_ONLY, DAYS, HOURS, LogRecord
 from app.credit_policy.policy import Policy
 from app.enums import Rank, StudyLogKind
+from app.i18n import N_, _
+
+_NOT_APPLICABLE = N_("Not applicable to rank {rank}; figures shown.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,32 +97,47 @@ def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
         status = RequirementStatus.not_applicable
     else:
         status = RequirementStatus.met if met else RequirementStatus.not_met
-    wanted = " or ".join(
+    wanted = _(" or ").join(
         text
         for text in (
-            None if required_days is None else f"{fmt(required_days)} centralised days",
-            None if required_hours is None else f"{fmt(required_hours)} counted h",
+            None
+            if required_days is None
+            else _("{figure} centralised days").format(figure=fmt(required_days)),
+            None
+            if required_hours is None
+            else _("{figure} counted h").format(figure=fmt(required_hours)),
         )
         if text
     )
-    head = (
-        f"Annual requirement {credits.year}, policy {policy.code} (docs/rules.md rule 5): "
-        f"counted over {_span(credits)} ({APPROVED_ONLY}), "
-        f"{fmt(tally.centralised_days)} centralised days ({fmt(tally.centralised_hours)} "
-        f"centralised h) and {fmt(tally.counted_hours)} counted h (credited hours of "
-        f"{kinds_text(policy.annual_hours_kinds)}, after caps); "
-        f"{fmt(tally.total_hours)} credited h of all kinds shown, not compared; "
-        f"needs {wanted or 'nothing'}."
+    head = _(
+        "Annual requirement {year}, policy {policy} (docs/rules.md rule 5): "
+        "counted over {span} ({approved_only}), "
+        "{days} centralised days ({centralised_hours} "
+        "centralised h) and {counted} counted h (credited hours of "
+        "{kinds}, after caps); "
+        "{total} credited h of all kinds shown, not compared; "
+        "needs {needs}."
+    ).format(
+        year=credits.year,
+        policy=policy.code,
+        span=_span(credits),
+        approved_only=_(APPROVED_ONLY),
+        days=fmt(tally.centralised_days),
+        centralised_hours=fmt(tally.centralised_hours),
+        counted=fmt(tally.counted_hours),
+        kinds=kinds_text(policy.annual_hours_kinds),
+        total=fmt(tally.total_hours),
+        needs=wanted or _("nothing"),
     )
-    gaps = " and ".join(
-        f"{fmt(gap)} {unit}"
-        for gap, unit in ((short_days, "days"), (short_hours, "h"))
+    gaps = _(" and ").join(
+        _(unit).format(figure=fmt(gap))
+        for gap, unit in ((short_days, DAYS), (short_hours, HOURS))
         if gap is not None
     )
     tails = {
-        RequirementStatus.not_applicable: f"Not applicable to rank {rank}; figures shown.",
-        RequirementStatus.met: "Met.",
-        RequirementStatus.not_met: f"Not met: short {gaps}.",
+        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=rank),
+        RequirementStatus.met: _("Met."),
+        RequirementStatus.not_met: _("Not met: short {short}.").format(short=gaps),
     }
     return Annual(
         year=credits.year,
@@ -137,7 +155,7 @@ def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
         shortfall_hours=optional_decimal(short_hours),
         policy_code=policy.code,
         credits=credits,
-        explanation=f"{head} {tails[status]}",
+        explanation=_("{head} {tail}").format(head=head, tail=tails[status]),
     )
 
 
@@ -158,11 +176,13 @@ def online_from(tally: YearTally, rank: Rank, policy: Policy) -> Online:
         if block.kind in policy.online_kinds
         for line in block.logs
     )
-    needs = "nothing" if required is None else f"{fmt(required)} h"
+    needs = _("nothing") if required is None else _(HOURS).format(figure=fmt(required))
     tails = {
-        RequirementStatus.not_applicable: f"Not applicable to rank {rank}; figures shown.",
-        RequirementStatus.met: "Met.",
-        RequirementStatus.not_met: f"Not met: short {fmt(short or Fraction(0))} h.",
+        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=rank),
+        RequirementStatus.met: _("Met."),
+        RequirementStatus.not_met: _("Not met: short {short}.").format(
+            short=_(HOURS).format(figure=fmt(short or Fraction(0)))
+        ),
     }
     return Online(
         year=credits.year,
@@ -174,10 +194,18 @@ def online_from(tally: YearTally, rank: Rank, policy: Policy) -> Online:
         shortfall_hours=optional_decimal(short),
         policy_code=policy.code,
         logs=lines,
-        explanation=(
-            f"Online requirement {credits.year}, policy {policy.code} (docs/rules.md rule 6): "
-            f"{fmt(tally.online_hours)} credited online h over {_span(credits)} "
-            f"({APPROVED_ONLY}); needs {needs}. {tails[status]}"
+        explanation=_(
+            "Online requirement {year}, policy {policy} (docs/rules.md rule 6): "
+            "{hours} credited online h over {span} "
+            "({approved_only}); needs {needs}. {tail}"
+        ).format(
+            year=credits.year,
+            policy=policy.code,
+            hours=fmt(tally.online_hours),
+            span=_span(credits),
+            approved_only=_(APPROVED_ONLY),
+            needs=needs,
+            tail=tails[status],
         ),
     )
 

@@ -1,0 +1,331 @@
+"""Derivation texts (credits, compliance and closing explanations) and the remaining details
+(rule reasons in problem details, sync refusals, import and sync row messages) in zh-CN by
+default and in English on `Accept-Language: en` (app/i18n.py). The two answers to the same call
+differ only in words: same keys, codes, pointers, statuses and figures."""
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from app.credit_policy.errors import NoPolicyForDate
+from app.credit_policy.policy import policy_in_force
+from app.i18n import current_language
+from tests.factories import API, create_cadre, create_log, create_org_unit, create_session
+from tests.test_i18n import _without_language
+from tests.test_sync import item
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# A figure as the engine shows it: 5.71, 40/7, 2024-01-01 (three figures), 10%.
+FIGURE = re.compile(r"\d+(?:\.\d+)?")
+# The human texts of an answer; everything else is data and must not change with the language.
+TEXT_KEYS = {"title", "detail", "explanation", "rule", "notes", "reason", "message"}
+PER_REQUEST = {"request_id", "elapsed_seconds"}
+ZH = {"Accept-Language": "zh-CN"}
+EN = {"Accept-Language": "en"}
+
+
+def _texts(value: Any, key: str | None = None) -> Iterator[str]:
+    """Every human text in a JSON value (under TEXT_KEYS, at any depth)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _texts(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _texts(v, key)
+    elif isinstance(value, str) and key in TEXT_KEYS:
+        yield value
+
+
+def _words_removed(value: Any) -> Any:
+    """The answer without its human texts (and the per-request id)."""
+    if isinstance(value, dict):
+        return {
+            k: _words_removed(v)
+            for k, v in value.items()
+            if k not in TEXT_KEYS and k not in PER_REQUEST
+        }
+    if isinstance(value, list):
+        return [_words_removed(v) for v in value]
+    return value
+
+
+def _assert_differ_only_in_words(name: str, zh: httpx.Response, en: httpx.Response) -> None:
+    assert zh.status_code == en.status_code, (name, zh.text, en.text)
+    assert zh.headers["content-type"] == en.headers["content-type"], name
+    assert (zh.headers["content-language"], en.headers["content-language"]) == ("zh-CN", "en")
+    zh_body, en_body = zh.json(), en.json()
+    assert _words_removed(zh_body) == _words_removed(en_body), name
+    zh_texts, en_texts = list(_texts(zh_body)), list(_texts(en_body))
+    assert len(zh_texts) == len(en_texts), name
+    assert zh_texts, (name, "no human text to compare")
+    for zh_text, en_text in zip(zh_texts, en_texts, strict=True):
+        assert CJK.search(zh_text), (name, zh_text)
+        assert not CJK.search(en_text), (name, en_text)
+        # Numbers keep their exact formatting: the same figures, in the order each language puts
+        # them in.
+        assert sorted(FIGURE.findall(zh_text)) == sorted(FIGURE.findall(en_text)), (
+            name,
+            zh_text,
+            en_text,
+        )
+
+
+async def _both(
+    client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+) -> tuple[httpx.Response, httpx.Response]:
+    headers = kwargs.pop("headers", {})
+    zh = await client.request(method, url, headers={**headers, **ZH}, **kwargs)
+    en = await client.request(method, url, headers={**headers, **EN}, **kwargs)
+    return zh, en
+
+
+async def _cadre_with_history(client: httpx.AsyncClient) -> dict[str, Any]:
+    """A section member short of the 2024 annual requirement, with a capped kind, a pending log
+    (not counted) and a log across New Year (pro rata)."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"], rank="section_member")
+    centralised = {"kind": "centralised_training", "status": "approved"}
+    await create_log(
+        client,
+        cadre["id"],
+        **centralised,
+        hours="40",
+        days="5",
+        start_date="2024-05-06",
+        end_date="2024-05-10",
+    )
+    await create_log(
+        client,
+        cadre["id"],
+        **centralised,
+        hours="14",
+        days="7",
+        start_date="2024-12-28",
+        end_date="2025-01-03",
+    )
+    await create_log(
+        client, cadre["id"], hours="7.5", start_date="2024-06-01", end_date="2024-06-01"
+    )
+    await create_log(
+        client,
+        cadre["id"],
+        hours="3",
+        status="pending",
+        start_date="2024-07-01",
+        end_date="2024-07-01",
+    )
+    return cadre
+
+
+async def test_credits_and_compliance_explanations_follow_accept_language(
+    client: httpx.AsyncClient, transport: httpx.ASGITransport
+) -> None:
+    cadre = await _cadre_with_history(client)
+    for name, url, params in (
+        ("credits", f"{API}/cadres/{cadre['id']}/credits", {"year": 2024}),
+        ("compliance", f"{API}/cadres/{cadre['id']}/compliance", {"as_of": "2024-12-31"}),
+    ):
+        en = await client.get(url, params=params, headers=EN)
+        assert en.status_code == 200, en.text
+        # A request that names no language is answered in zh-CN, the default.
+        async with _without_language(client, transport) as plain:
+            default = await plain.get(url, params=params)
+        _assert_differ_only_in_words(name, default, en)
+    compliance = default.json()
+    annual = compliance["annual"]["explanation"]
+    assert annual.startswith("2024 年度要求，学时政策 cn-2023（docs/rules.md 规则 5）"), annual
+    assert "未达标：尚差" in annual, annual
+    english = en.json()["annual"]["explanation"]
+    assert english.startswith("Annual requirement 2024, policy cn-2023"), english
+    assert "五年累计要求" in compliance["five_year"]["explanation"]
+    credits = (await client.get(f"{API}/cadres/{cadre['id']}/credits?year=2024", headers=ZH)).json()
+    notes = " ".join(credits["notes"])
+    assert "仅统计已审核的记录" in notes, notes
+    assert "未统计" in notes, notes
+
+
+async def _closable_session(client: httpx.AsyncClient) -> str:
+    """Worked example 4 (docs/rules.md rule 7): 40 h, 5 days, cap 40/7; one trainee within the
+    cap, one above it, one above it with an exception."""
+    unit = await create_org_unit(client)
+    ts = await create_session(client, unit["id"], days="5", credit_hours="40")
+    for leave, reason in (("4", None), ("6", None), ("6", "住院手术,经组织部批准")):
+        cadre = await create_cadre(client, unit["id"])
+        r = await client.post(
+            f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
+        )
+        assert r.status_code == 201, r.text
+        r = await client.patch(
+            f"{API}/enrollments/{r.json()['id']}",
+            json={"leave_hours": leave, "leave_exception_reason": reason},
+        )
+        assert r.status_code == 200, r.text
+    return str(ts["id"])
+
+
+def _outcomes(body: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return sorted(
+        (o["status"], o["leave_hours"], o["hours"], o["explanation"]) for o in body["outcomes"]
+    )
+
+
+async def test_closing_explanations_follow_accept_language(
+    client: httpx.AsyncClient, transport: httpx.ASGITransport
+) -> None:
+    """Closing decides once: two alike sessions, one closed in each language."""
+    en_session, zh_session = await _closable_session(client), await _closable_session(client)
+    en = await client.post(f"{API}/training-sessions/{en_session}/close", headers=EN)
+    async with _without_language(client, transport) as plain:
+        zh = await plain.post(f"{API}/training-sessions/{zh_session}/close")
+    assert (en.status_code, zh.status_code) == (200, 200), (en.text, zh.text)
+    assert zh.headers["content-language"] == "zh-CN"
+    en_rows, zh_rows = _outcomes(en.json()), _outcomes(zh.json())
+    assert [r[:3] for r in en_rows] == [r[:3] for r in zh_rows]
+    for (*_, en_text), (*_, zh_text) in zip(en_rows, zh_rows, strict=True):
+        assert "学时" in zh_text, zh_text
+        assert sorted(FIGURE.findall(zh_text)) == sorted(FIGURE.findall(en_text)), (
+            zh_text,
+            en_text,
+        )
+    texts = [r[3] for r in zh_rows]
+    assert texts == [
+        "请假 4 学时，未超过请假上限：40 学时的 1/7 = 5.71 学时（docs/rules.md 规则 7）："
+        "结业，认定 40 − 4 = 36 学时、5 × 36/40 = 4.50 天",
+        "请假 6 学时，超过请假上限：40 学时的 1/7 = 5.71 学时（docs/rules.md 规则 7），"
+        "但主办单位已批准请假例外（住院手术,经组织部批准）："
+        "结业，认定 40 − 6 = 34 学时、5 × 34/40 = 4.25 天",
+        "请假 6 学时，超过请假上限：40 学时的 1/7 = 5.71 学时（docs/rules.md 规则 7）："
+        "退学，不认定学时",
+    ], texts
+
+
+async def _failing_calls(client: httpx.AsyncClient) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """One representative failing call of each kind, as (name, method, url, request kwargs)."""
+    unit = await create_org_unit(client)
+    county = await create_org_unit(client, kind="county")
+    short = await _cadre_with_history(client)
+    other = await create_cadre(client, unit["id"])
+    # Ten cadres in a county, for a snapshot that would deactivate half of them.
+    items = [item(f"DRV{n:02d}", county["code"]) for n in range(10)]
+    assert (await client.post(f"{API}/sync/cadres", json={"items": items})).status_code == 200
+    bad_rows = [
+        {
+            "hr_id": "NOPE",
+            "kind": "online_course",
+            "title": "x",
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-01",
+            "hours": "1",
+        },
+        {
+            "hr_id": other["hr_id"],
+            "kind": "galaxy",
+            "title": "x",
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-01",
+            "hours": "1",
+        },
+        {
+            "hr_id": other["hr_id"],
+            "kind": "online_course",
+            "title": "x",
+            "start_date": "2024-01-02",
+            "end_date": "2024-01-01",
+            "hours": "1",
+        },
+        {
+            "hr_id": other["hr_id"],
+            "kind": "online_course",
+            "title": "x",
+            "start_date": "2024-01-01",
+            "end_date": "2099-01-01",
+            "hours": "1",
+        },
+        {
+            "hr_id": other["hr_id"],
+            "kind": "online_course",
+            "title": "x",
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-01",
+            "hours": "1.234",
+        },
+        "not an object",
+    ]
+    sync_rows = [
+        item("DRV00", "NO-SUCH-UNIT"),
+        item("DRV01", county["code"], rank="galaxy"),
+        item("DRV01", county["code"]),
+        item("DRV01", county["code"]),
+    ]
+    return [
+        ("404", "GET", f"{API}/cadres/00000000-0000-4000-8000-000000000000/credits", {}),
+        (
+            "409 business rule with a derived reason",
+            "POST",
+            f"{API}/assessments",
+            {"json": {"cadre_id": short["id"], "year": 2024, "rating": "excellent"}},
+        ),
+        (
+            "422 with field errors",
+            "POST",
+            f"{API}/training-sessions",
+            {"json": {"title": "", "form": "galaxy", "days": "-1", "capacity": "many"}},
+        ),
+        (
+            "412",
+            "PATCH",
+            f"{API}/org-units/{county['id']}",
+            {"json": {"name": "x"}, "headers": {"If-Match": '"999"'}},
+        ),
+        (
+            "import with bad rows",
+            "POST",
+            f"{API}/imports/study-logs",
+            {"json": {"items": bad_rows}, "params": {"dry_run": True}},
+        ),
+        (
+            "sync refusal",
+            "POST",
+            f"{API}/sync/cadres",
+            {"json": {"items": items[:5], "mode": "snapshot", "snapshot_of": county["code"]}},
+        ),
+        (
+            "sync with bad rows",
+            "POST",
+            f"{API}/sync/cadres",
+            {"json": {"items": sync_rows, "dry_run": True}},
+        ),
+    ]
+
+
+async def test_the_same_failing_calls_differ_only_in_words(client: httpx.AsyncClient) -> None:
+    for name, method, url, kwargs in await _failing_calls(client):
+        zh, en = await _both(client, method, url, **kwargs)
+        assert zh.status_code in {200, 404, 409, 412, 422}, (name, zh.text)
+        _assert_differ_only_in_words(name, zh, en)
+        if zh.status_code == 200:  # the row messages are the words
+            rows = zh.json().get("problems") or zh.json().get("results")
+            assert any(r.get("errors") or r.get("detail") for r in rows), (name, zh.text)
+
+
+@pytest.mark.parametrize(
+    ("language", "detail"),
+    [
+        ("zh-CN", "2024-01-01 没有生效的学时政策"),
+        ("en", "no credit policy is in force on 2024-01-01"),
+    ],
+)
+def test_no_policy_for_a_date_is_said_in_the_language_of_the_request(
+    language: str, detail: str
+) -> None:
+    token = current_language.set(language)
+    try:
+        with pytest.raises(NoPolicyForDate) as caught:
+            policy_in_force([], date(2024, 1, 1))
+    finally:
+        current_language.reset(token)
+    assert caught.value.detail == detail

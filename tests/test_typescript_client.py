@@ -1,0 +1,179 @@
+"""The contract as a TypeScript front end meets it (docs/frontend.zh-CN.md, README "The contract").
+
+- `npx openapi-typescript openapi/openapi.json`, default options, then `tsc --strict` over a
+  consumer that calls every operation (tests/ts_consumer.py): typed parameters, every request body
+  both minimal and full (each accepted by the server's own request model first), the success
+  answer read;
+- `redocly lint` with the repository's redocly.yaml: no error, no warning.
+
+The tools are the exact versions in clients/typescript/package-lock.json, installed by `make
+ts-tools` (`make test` runs it where npm exists). Without them the tests that need them are
+skipped, and say so; under CI (`CI` set) they fail.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import API, create_cadre, create_org_unit
+from tests.ts_consumer import Contract, consumer, request_bodies, request_models
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT = ROOT / "openapi" / "openapi.json"
+BIN = ROOT / "clients" / "typescript" / "node_modules" / ".bin"
+
+
+def _tool(name: str) -> Path:
+    tool = BIN / name
+    if tool.exists() and shutil.which("node"):
+        return tool
+    reason = (
+        f"no {tool.relative_to(ROOT)}: `make ts-tools` installs the TypeScript tools (needs node "
+        "and npm)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run the TypeScript consumer test)")
+    pytest.skip(reason)
+
+
+def _doc() -> dict[str, Any]:
+    return json.loads(CONTRACT.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    # A guard against a hang only, never a measure of speed.
+    return subprocess.run(
+        [str(a) for a in args], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_request_fields_with_a_default_are_optional_in_the_contract() -> None:
+    """openapi-typescript (defaultNonNullable, on by default) makes a property with `default`
+    required: in a request body, a field the server fills in must carry its default in words."""
+    doc = _doc()
+    from app.openapi_defaults import request_only_schemas
+
+    with_default = {
+        f"{name}.{field}"
+        for name in request_only_schemas(doc)
+        for field, prop in doc["components"]["schemas"][name].get("properties", {}).items()
+        if "default" in prop
+    }
+    assert with_default == set()
+    status = doc["components"]["schemas"]["CadreUpsert"]["properties"]["status"]
+    assert 'Default: `"active"`.' in status["description"]
+
+
+def test_every_request_body_minimal_and_full_is_accepted_by_the_server_model() -> None:
+    contract = Contract(_doc())
+    bodies = list(request_bodies(contract, request_models()))
+    with_body = {op["operationId"] for _, _, op in contract.operations() if "requestBody" in op}
+    assert {op_id for op_id, _, _, _ in bodies} == with_body
+    for op_id, media, suffix, body in bodies:
+        if suffix == "Min" and media == "application/json" and isinstance(body, dict):
+            schema = contract.resolve(
+                next(op for _, _, op in contract.operations() if op["operationId"] == op_id)[
+                    "requestBody"
+                ]["content"][media]["schema"]
+            )
+            assert set(body) == set(schema.get("required", [])), op_id
+
+
+def _compile(folder: Path, doc: dict[str, Any], edit: str = "") -> subprocess.CompletedProcess[str]:
+    """Generate the types of `doc` with default options (once a folder), write the consumer
+    (less the text `edit`), and type-check both under --strict."""
+    generate, tsc = _tool("openapi-typescript"), _tool("tsc")
+    if not (folder / "schema.d.ts").exists():
+        contract = folder / "openapi.json"
+        contract.write_text(json.dumps(doc), encoding="utf-8")
+        made = _run(generate, contract, "--output", folder / "schema.d.ts")
+        assert made.returncode == 0, made.stdout + made.stderr
+    source = consumer(doc, request_models())
+    if edit:
+        assert edit in source
+        source = source.replace(edit, "")
+    (folder / "consumer.ts").write_text(source, encoding="utf-8")
+    return _run(
+        tsc,
+        "--strict",
+        "--noEmit",
+        "--target",
+        "es2022",
+        "--module",
+        "esnext",
+        "--moduleResolution",
+        "bundler",
+        folder / "consumer.ts",
+        folder / "schema.d.ts",
+    )
+
+
+def test_default_generation_compiles_a_consumer_of_every_operation(tmp_path: Path) -> None:
+    doc = _doc()
+    source = consumer(doc, request_models())
+    for _, _, op in Contract(doc).operations():
+        assert f"export function {op['operationId']}Answered(" in source
+        assert f"export const {op['operationId']}Params:" in source
+    checked = _compile(tmp_path, doc)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_problem_switch_is_checked_for_completeness_when_code_is_an_enum(
+    tmp_path: Path,
+) -> None:
+    """With `code` an enum, the consumer's switch compiles, and one that misses a code does
+    not. Without an enum there is no switch to check."""
+    doc = _doc()
+    problem = doc["components"]["schemas"]["Problem"]["properties"]
+    plain = consumer(doc, request_models())
+    if "enum" not in json.dumps(problem["code"]):
+        assert "never" not in plain
+        problem["code"] = {"type": "string", "enum": ["not_found", "validation_failed"]}
+    source = consumer(doc, request_models())
+    assert "const unhandled: never = code;" in source
+    whole = _compile(tmp_path, doc)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    case = next(line for line in source.splitlines() if line.lstrip().startswith("case "))
+    missing = _compile(tmp_path, doc, edit=case + "\n")
+    assert missing.returncode != 0
+    assert "error TS2322" in missing.stdout, missing.stdout
+
+
+def test_the_installed_tools_are_the_pinned_ones() -> None:
+    """A stale node_modules would prove the contract against other versions: `make ts-tools`
+    installs again when the lock is newer."""
+    _tool("tsc")
+    folder = ROOT / "clients" / "typescript"
+    pinned = json.loads((folder / "package.json").read_text(encoding="utf-8"))["devDependencies"]
+    for name, version in pinned.items():
+        installed = folder / "node_modules" / name / "package.json"
+        assert json.loads(installed.read_text(encoding="utf-8"))["version"] == version, name
+
+
+def test_redocly_lint_finds_nothing() -> None:
+    lint = _run(
+        _tool("redocly"), "lint", CONTRACT, "--config", ROOT / "redocly.yaml", "--format", "json"
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    totals = json.loads(lint.stdout)["totals"]
+    assert (totals["errors"], totals["warnings"]) == (0, 0), lint.stdout
+
+
+async def test_an_hr_id_named_like_a_cadre_subpath_finds_its_cadre(
+    client: httpx.AsyncClient,
+) -> None:
+    """Why redocly.yaml switches no-ambiguous-paths off: `/cadres/by-hr-id/compliance` is the
+    cadre whose hr_id is `compliance`, never the compliance of a cadre called `by-hr-id`."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"], hr_id="compliance")
+    r = await client.get(f"{API}/cadres/by-hr-id/compliance")
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == cadre["id"]
+    r = await client.get(f"{API}/cadres/by-hr-id/archive")
+    assert (r.status_code, r.json()["code"]) == (404, "cadre.not_found"), r.text
