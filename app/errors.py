@@ -141,9 +141,55 @@ class FieldNotAllowed(UnprocessableEntity):
         )
 
 
+class MethodNotAllowed(AppError):
+    status = 405
+    code = "method_not_allowed"
+    title = N_("Method Not Allowed")
+
+
+class NotAcceptable(AppError):
+    status = 406
+    code = "not_acceptable"
+    title = N_("Not Acceptable")
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+    title = N_("Content Too Large")
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+    title = N_("Unsupported Media Type")
+
+
+class HttpError(AppError):
+    """An HTTP error the framework raised with a status no class above stands for."""
+
+    status = 400
+    code = "http_error"
+    title = N_("Error")
+
+
 class StaleWrite(Conflict):
     code = "concurrent_update"
     title = N_("Another request changed this resource at the same time; read it again and retry")
+
+
+def problem_codes() -> dict[str, type[AppError]]:
+    """Every stable code a problem answer carries: the code of each AppError class imported,
+    by the first class that declares it (a subclass keeping its parent's code adds none). The
+    contract publishes them as the `ProblemCode` enum (app.openapi); the handlers below answer
+    only with codes of these classes, so the enum is the code itself, not a list beside it."""
+    found: dict[str, type[AppError]] = {}
+    pending: list[type[AppError]] = [AppError]
+    while pending:
+        cls = pending.pop(0)
+        found.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 def problem_type(code: str) -> str:
@@ -327,7 +373,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         request,
         status=422,
-        code="validation_failed",
+        code=UnprocessableEntity.code,
         title=UnprocessableEntity.title,
         detail=N_("One or more fields are invalid; see `errors`."),
         errors=_field_errors(exc.errors(), negotiate(request.headers.get("accept-language"))),
@@ -348,15 +394,19 @@ _HTTP_TITLES = (
     N_("Not authenticated"),
 )
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
+# The code of each status Starlette and FastAPI raise (routing, security schemes, forms).
+_HTTP_ERRORS: dict[int, type[AppError]] = {
+    e.status: e
+    for e in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+    )
 }
 
 
@@ -386,7 +436,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         allowed = _allowed_methods(request)
         if allowed:
             headers["Allow"] = allowed
-    code = _HTTP_CODES.get(status, f"http_{status}")
+    code = _HTTP_ERRORS.get(status, HttpError).code
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else N_("Error")
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     return problem_response(
@@ -409,7 +459,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         request,
         status=500,
-        code="internal_error",
+        code=AppError.code,
         title=AppError.title,
         detail=N_("An unexpected error occurred; quote the request id when reporting it."),
     )
@@ -421,7 +471,7 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         request,
         status=409,
-        code="conflict",
+        code=Conflict.code,
         title=Conflict.title,
         detail=N_("The change conflicts with existing records."),
     )
@@ -433,7 +483,7 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         request,
         status=422,
-        code="validation_failed",
+        code=UnprocessableEntity.code,
         title=UnprocessableEntity.title,
         detail=N_("A value was refused by the database."),
     )

@@ -57,7 +57,9 @@ def check_if_match(if_match: str | None, version: int) -> None:
 
 
 def problems(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the errors an operation can give (rendered as problem+json)."""
+    """OpenAPI `responses` for the errors an operation can give (rendered as problem+json): by
+    status, the titles and codes in the description and the codes as `x-problem-codes`, which
+    app.openapi turns into the response's schema (`code` narrowed to them)."""
     by_status: dict[int, list[type[AppError]]] = defaultdict(list)
     for err in errors:
         by_status[err.status].append(err)
@@ -65,7 +67,11 @@ def problems(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     for status, errs in sorted(by_status.items()):
         codes = ", ".join(f"`{e.code}`" for e in errs)
         titles = "; ".join(dict.fromkeys(e.title for e in errs))
-        out[status] = {"model": Problem, "description": f"{titles} (code: {codes})"}
+        out[status] = {
+            "model": Problem,
+            "description": f"{titles} (code: {codes})",
+            "x-problem-codes": list(dict.fromkeys(e.code for e in errs)),
+        }
     return out
 
 

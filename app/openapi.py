@@ -27,9 +27,24 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from app.auth.rate_limit import RateLimited
 from app.enums import Role
-from app.errors import PROBLEM_MEDIA_TYPE
+from app.errors import (
+    PROBLEM_MEDIA_TYPE,
+    AppError,
+    Conflict,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    Forbidden,
+    QueryTimeout,
+    StaleWrite,
+    Unauthorized,
+    UnprocessableEntity,
+    problem_codes,
+)
+from app.idempotency.errors import AnswerUnreadable, BadKey, KeyReused, RightsChanged, StillRunning
 from app.labels import schema_labels
+from app.limits import BodyTimeout, BodyTooLarge, NestedTooDeep
 from app.openapi_defaults import describe_request_defaults
 from app.openapi_links import add_links
 from app.security import PERMISSIONS
@@ -231,8 +246,32 @@ def _declare_roles(op: dict[str, Any]) -> None:
     op["description"] = f"{text}\n\n{sentence}" if text else sentence
 
 
-def _problem_content() -> dict[str, Any]:
-    return {PROBLEM_MEDIA_TYPE: {"schema": dict(_PROBLEM_REF)}}
+def _problem_content(op_id: str, status: str, response: dict[str, Any]) -> dict[str, Any]:
+    """A `Problem` whose `code` is narrowed to the codes the operation declares at `status`
+    (`x-problem-codes`: app.http.problems and `_also`), so that a generated client's `switch`
+    over them can be checked for completeness."""
+    codes = response.get("x-problem-codes")
+    if not codes:
+        raise RuntimeError(f"{op_id} declares a {status} answer without its problem codes")
+    response["x-problem-codes"] = codes = sorted(set(codes))
+    narrowed = {
+        "type": "object",
+        "required": ["code"],
+        "properties": {"code": {"type": "string", "enum": codes}},
+    }
+    return {PROBLEM_MEDIA_TYPE: {"schema": {"allOf": [dict(_PROBLEM_REF), narrowed]}}}
+
+
+def _problem_code_schema(schemas: dict[str, Any]) -> None:
+    """`ProblemCode`: every code of app.errors.problem_codes(), referenced by `Problem.code`."""
+    schemas["ProblemCode"] = {
+        "type": "string",
+        "title": "ProblemCode",
+        "description": "Every stable code a problem answer can carry; it never changes with the "
+        "language. Each response lists the codes it answers with (`x-problem-codes`).",
+        "enum": sorted(problem_codes()),
+    }
+    schemas["Problem"]["properties"]["code"] = {"$ref": "#/components/schemas/ProblemCode"}
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -256,7 +295,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if "422" in responses and responses["422"].get("description") == "Validation Error":
                 del responses["422"]
             if op.get("parameters") or op.get("requestBody"):
-                _also(responses, "422", "The request is not valid (code: `validation_failed`)")
+                _also(
+                    responses,
+                    "422",
+                    "The request is not valid (code: `validation_failed`)",
+                    UnprocessableEntity,
+                )
             # Public operations say so explicitly (the token endpoint, health probes).
             op.setdefault("security", [])
             if op.get("security"):
@@ -264,11 +308,20 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     responses,
                     "401",
                     "Missing, invalid or expired bearer token (code: `unauthorized`)",
+                    Unauthorized,
                 )
-                _also(responses, "403", "Your role may not use this operation (code: `forbidden`)")
+                _also(
+                    responses,
+                    "403",
+                    "Your role may not use this operation (code: `forbidden`)",
+                    Forbidden,
+                )
                 if method != "get":
                     _also(
-                        responses, "429", "Too many writes; see Retry-After (code: `rate_limited`)"
+                        responses,
+                        "429",
+                        "Too many writes; see Retry-After (code: `rate_limited`)",
+                        RateLimited,
                     )
             if method == "post" and op.get("security"):
                 op.setdefault("parameters", []).append(dict(_IDEMPOTENCY_KEY))
@@ -277,7 +330,29 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     "409",
                     "A request with this Idempotency-Key is still running "
                     "(code: `idempotency.in_progress`), or its stored answer can no longer be "
-                    "read (code: `idempotency.answer_unreadable`)",
+                    "read (code: `idempotency.answer_unreadable`) or was made with other rights "
+                    "(code: `idempotency.rights_changed`)",
+                    StillRunning,
+                    AnswerUnreadable,
+                    RightsChanged,
+                )
+                _also(
+                    responses,
+                    "422",
+                    "The Idempotency-Key is malformed (code: `idempotency.bad_key`) or was used "
+                    "with another request (code: `idempotency.key_reused`)",
+                    BadKey,
+                    KeyReused,
+                )
+            if method != "get" and not path.startswith("/health"):
+                _also(
+                    responses,
+                    "409",
+                    "Another transaction changed the same rows at the same time; retry (code: "
+                    "`concurrent_update`), or the change conflicts with existing records "
+                    "(code: `conflict`)",
+                    StaleWrite,
+                    Conflict,
                 )
             if "requestBody" in op:
                 _also(
@@ -285,20 +360,23 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     "400",
                     "The body's JSON nests deeper than `APP_BODY__JSON_MAX_DEPTH` "
                     "(code: `bad_request`)",
+                    NestedTooDeep,
                 )
                 _also(
                     responses,
                     "408",
                     "The body did not arrive within `APP_BODY__READ_TIMEOUT_SECONDS` "
                     "(code: `body_timeout`)",
+                    BodyTimeout,
                 )
                 _also(
                     responses,
                     "413",
                     "The body is larger than this operation accepts (code: `body_too_large`)",
+                    BodyTooLarge,
                 )
             if not path.startswith("/health"):
-                _also(responses, "500", "Unexpected error (code: `internal_error`)")
+                _also(responses, "500", "Unexpected error (code: `internal_error`)", AppError)
                 _also(
                     responses,
                     "503",
@@ -306,10 +384,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     "`database_unavailable`), a query ran past the statement timeout (code: "
                     "`query_timeout`) or waited too long for a lock (code: `database_busy`); "
                     "retry after `Retry-After` seconds",
+                    DatabaseUnavailable,
+                    QueryTimeout,
+                    DatabaseBusy,
                 )
             for status, response in responses.items():
                 if status.startswith(("4", "5")) and not path.startswith("/health"):
-                    response["content"] = _problem_content()
+                    response["content"] = _problem_content(op["operationId"], status, response)
             health = path.startswith("/health")
             idempotent = any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", []))
             op.setdefault("parameters", []).append(
@@ -321,6 +402,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     _rename_schemas(doc, _FORM_SCHEMAS)
     doc.setdefault("components", {})["headers"] = {name: dict(h) for name, h in HEADERS.items()}
     doc["components"]["parameters"] = {name: dict(p) for name, p in PARAMETERS.items()}
+    _problem_code_schema(schemas)
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     # Bodies an operation reads by hand (several media types) still get their named schemas.
@@ -341,13 +423,18 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
-def _also(responses: dict[str, Any], status: str, description: str) -> None:
+def _also(
+    responses: dict[str, Any], status: str, description: str, *errors: type[AppError]
+) -> None:
     """Declare the generic errors every operation of its kind can give, beside the ones the
     route declares for the same status: the codes are listed together, none is dropped."""
+    codes = [e.code for e in errors]
     declared = responses.get(status)
     if declared is None:
-        responses[status] = {"description": description}
+        responses[status] = {"description": description, "x-problem-codes": codes}
         return
+    listed_codes = declared.get("x-problem-codes", [])
+    declared["x-problem-codes"] = list(dict.fromkeys([*listed_codes, *codes]))
     text = declared.get("description", "")
     listed = set(re.findall(r"`([\w.]+)`", text))
     if set(re.findall(r"`([\w.]+)`", description)) <= listed:

@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -36,6 +36,7 @@ from app.main import create_app
 from app.migrations import alembic_config
 from app.user.models import User
 from devtools.localpg import LocalPostgres
+from tests.problem_ledger import LEDGER
 
 # CI runs the property tests (hypothesis, schemathesis) on a fixed sequence of examples, so a
 # submission passes or fails on its code alone; a developer's run explores new examples.
@@ -192,6 +193,33 @@ class EnglishTransport(httpx.ASGITransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         request.headers.setdefault("Accept-Language", "en")
         return await super().handle_async_request(request)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def problem_ledger() -> Iterator[None]:
+    """Every in-process answer of the suite (any ASGITransport) goes past the ledger of
+    declared problem codes (tests/problem_ledger.py)."""
+    with LEDGER.recording():
+        yield
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A problem answer with a code its operation does not declare at its status fails the run
+    # (the suite runs in one process: no xdist).
+    if LEDGER.undeclared and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if LEDGER.seen:
+        terminalreporter.write_line(
+            f"problem codes: {LEDGER.seen} problem answers held against their operations' "
+            f"declared codes, {len(LEDGER.undeclared)} undeclared"
+        )
+    if LEDGER.undeclared:
+        terminalreporter.section("problem codes not declared in the contract", red=True)
+        for line in LEDGER.report():
+            terminalreporter.line(line)
 
 
 @pytest.fixture

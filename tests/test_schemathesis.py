@@ -27,6 +27,7 @@ from app.db import create_sessionmaker
 from app.enums import Role
 from tests.conftest import add_user, bearer, empty_tables
 from tests.live_server import live_server
+from tests.problem_ledger import declared_codes, is_problem
 
 # Error codes of rules outside JSON Schema's reach; any other code on a schema-valid request is
 # a disagreement between the document and the server.
@@ -68,6 +69,24 @@ def schema_valid_requests_pass_schema_rules(ctx: Any, response: Any, case: Any) 
     if unexpected:
         raise AssertionError(
             f"a schema-valid request failed schema-level checks {sorted(unexpected)}: {body}"
+        )
+
+
+@schemathesis.check
+def problem_codes_are_declared(ctx: Any, response: Any, case: Any) -> None:
+    """A problem answer's code is one its operation declares at its status (`x-problem-codes`,
+    app.openapi): a client's `switch` over the declared codes misses none. The in-process
+    answers of the whole suite are held to the same rule (tests/problem_ledger.py)."""
+    if not is_problem((response.headers.get("content-type") or [""])[0]):
+        return
+    if (response.request.method or "").upper() != case.operation.method.upper():
+        return  # the 405 of a method the path lacks (`unsupported_method`): no operation's
+    operation = case.operation.definition.raw
+    code = response.json().get("code")
+    if code not in declared_codes(operation.get("responses", {}), response.status_code):
+        raise AssertionError(
+            f"{operation.get('operationId')} answered {response.status_code} `{code}`, which "
+            "its responses do not declare"
         )
 
 
