@@ -47,6 +47,7 @@ from app.labels import schema_labels
 from app.limits import BodyTimeout, BodyTooLarge, NestedTooDeep
 from app.openapi_defaults import describe_request_defaults
 from app.openapi_links import add_links
+from app.schema_types import COMPONENT_REF
 from app.security import PERMISSIONS
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -418,9 +419,23 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         labels = schema_labels(name) if "enum" in schema else None
         if labels is not None:
             schema["x-enum-labels"] = labels
+    _resolve_component_refs(doc)
     describe_request_defaults(doc)
     add_links(doc)
     return doc
+
+
+def _resolve_component_refs(node: Any) -> None:
+    """`{COMPONENT_REF: "Name"}` (app.schema_types) becomes `{"$ref": ".../Name"}`."""
+    if isinstance(node, dict):
+        name = node.pop(COMPONENT_REF, None)
+        if isinstance(name, str):
+            node["$ref"] = f"#/components/schemas/{name}"
+        for value in node.values():
+            _resolve_component_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            _resolve_component_refs(value)
 
 
 def _also(

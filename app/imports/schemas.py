@@ -4,7 +4,16 @@ from typing import Any
 from pydantic import Field
 
 from app.enums import StudyLogKind
-from app.schema_types import Code, Hours, InputModel, LocalDate, Name, OutputModel, Text
+from app.schema_types import (
+    COMPONENT_REF,
+    Code,
+    Hours,
+    InputModel,
+    LocalDate,
+    Name,
+    OutputModel,
+    Text,
+)
 
 MAX_ROWS = 50_000
 
@@ -33,11 +42,12 @@ class StudyLogImport(InputModel):
         "a bad one (not even an object) is reported, not fatal, so the body's schema does not "
         "bind the rows",
         # Said in the schema as well (the rows a client means to send are typed), without
-        # binding: anything else is a row reported as bad, not a 422.
+        # binding: anything else is a row reported as bad, not a 422. The contract turns the
+        # marker into a $ref (app/openapi.py); a `$ref` here would break model_json_schema().
         json_schema_extra={
             "items": {
                 "anyOf": [
-                    {"$ref": "#/components/schemas/StudyLogImportRow"},
+                    {COMPONENT_REF: "StudyLogImportRow"},
                     {"description": "Anything else: reported as a bad row"},
                 ]
             }
