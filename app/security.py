@@ -29,7 +29,6 @@ from app.i18n import N_, _
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a URL, not a secret)
 
 
-
 class _Bearer(OAuth2PasswordBearer):
     """A bearer token from the token endpoint, whose contract declares both grants that issue
     one: `password` (people; it also takes `refresh_token`) and `clientCredentials` (machine

@@ -3,9 +3,14 @@ known, and every property a response always carries marked required."""
 
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.enums import Role
 from app.security import TOKEN_URL
+from tests.conftest import TEST_PASSWORD, add_user
+from tests.factories import API, create_cadre, create_org_unit, unique
 
 
 def test_security_scheme_declares_both_grants(app: FastAPI) -> None:
@@ -15,3 +20,137 @@ def test_security_scheme_declares_both_grants(app: FastAPI) -> None:
     assert set(flows) == {"password", "clientCredentials"}
     assert flows["password"] == {"tokenUrl": TOKEN_URL, "refreshUrl": TOKEN_URL, "scopes": {}}
     assert flows["clientCredentials"] == {"tokenUrl": TOKEN_URL, "scopes": {}}
+
+
+# Response schemas whose properties may be absent, and why.
+OPTIONAL_IN_RESPONSES = {
+    # RFC 9457: a problem's members beyond type/title/status are sent only when they say
+    # something (no `errors` on a 404, no `detail` when the title says it all).
+    "Problem": {"detail", "instance", "request_id", "errors"},
+}
+
+
+def _refs(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith(SCHEMAS):
+            found.add(ref.removeprefix(SCHEMAS))
+        for value in node.values():
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _refs(value)
+    return found
+
+
+SCHEMAS = "#/components/schemas/"
+
+
+def response_schemas(doc: dict[str, Any]) -> set[str]:
+    """Every named schema an answer's body holds, directly or nested."""
+    schemas = doc["components"]["schemas"]
+    todo: set[str] = set()
+    for item in doc["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and "responses" in op:
+                for response in op["responses"].values():
+                    todo |= _refs(response.get("content", {}))
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in schemas:
+            seen.add(name)
+            todo |= _refs(schemas[name])
+    return seen
+
+
+def test_every_response_property_is_required(app: FastAPI) -> None:
+    """An answer always carries every field (null when it has no value): a client reads
+    `body.cadre_id`, not `body.cadre_id ?? undefined`."""
+    doc = app.openapi()
+    schemas = doc["components"]["schemas"]
+    names = response_schemas(doc)
+    assert {"CadreRead", "TokenResponse", "SyncCounts", "Problem"} <= names
+    missing = {
+        (name, prop)
+        for name in names
+        for prop in schemas[name].get("properties", {})
+        if prop not in schemas[name].get("required", [])
+        and prop not in OPTIONAL_IN_RESPONSES.get(name, set())
+    }
+    assert not missing, sorted(missing)
+
+
+def _assert_carries_required(doc: dict[str, Any], schema: dict[str, Any], value: Any) -> None:
+    """Every property the contract marks required is in the answer, at every depth."""
+    if "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].removeprefix(SCHEMAS)]
+    for option in schema.get("anyOf", []) + schema.get("oneOf", []):
+        if value is not None and option.get("type") != "null":
+            _assert_carries_required(doc, option, value)
+    if isinstance(value, dict) and "properties" in schema:
+        absent = set(schema.get("required", [])) - set(value)
+        assert not absent, (schema.get("title"), absent, value)
+        for name, sub in schema["properties"].items():
+            if name in value:
+                _assert_carries_required(doc, sub, value[name])
+    if isinstance(value, list) and "items" in schema:
+        for element in value:
+            _assert_carries_required(doc, schema["items"], element)
+
+
+def _answer_schema(doc: dict[str, Any], path: str, method: str, status: str) -> dict[str, Any]:
+    content = doc["paths"][path][method]["responses"][status]["content"]
+    schema: dict[str, Any] = content["application/json"]["schema"]
+    return schema
+
+
+async def test_real_answers_carry_every_required_property(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    doc = app.openapi()
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    hr = await add_user(isolated_sessionmaker, Role.hr_system, username=unique("hr-machine"))
+    reads: list[tuple[str, str, httpx.Response]] = [
+        (
+            f"{API}/auth/token",
+            "post",
+            await anonymous.post(
+                f"{API}/auth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": hr.username,
+                    "client_secret": TEST_PASSWORD,
+                },
+            ),
+        ),
+        (f"{API}/cadres/{{cadre_id}}", "get", await client.get(f"{API}/cadres/{cadre['id']}")),
+        (
+            f"{API}/cadres/{{cadre_id}}/credits",
+            "get",
+            await client.get(f"{API}/cadres/{cadre['id']}/credits"),
+        ),
+        (
+            f"{API}/cadres/{{cadre_id}}/compliance",
+            "get",
+            await client.get(f"{API}/cadres/{cadre['id']}/compliance"),
+        ),
+        (
+            f"{API}/sync/cadres",
+            "post",
+            await client.post(f"{API}/sync/cadres", json={"items": [], "dry_run": True}),
+        ),
+        (f"{API}/audit-events", "get", await client.get(f"{API}/audit-events")),
+        (f"{API}/changes", "get", await client.get(f"{API}/changes")),
+        (f"{API}/credit-policies", "get", await client.get(f"{API}/credit-policies")),
+    ]
+    for path, method, r in reads:
+        assert r.status_code == 200, (path, r.text)
+        _assert_carries_required(doc, _answer_schema(doc, path, method, "200"), r.json())
+    token = reads[0][2].json()
+    assert token["refresh_token"] is None  # present, and null, for a machine client
