@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from app.archive.formats import ExportFormat, UnitExportFormat
-from app.credit_policy.engine.common import RequirementStatus
+from app.credit_policy.engine.common import Requirement, RequirementStatus
 from app.credit_policy.policy import CreditMode
 from app.enums import (
     AssessmentRating,
@@ -171,6 +171,10 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         RequirementStatus.in_grace: ("宽限期内", "In grace"),
         RequirementStatus.not_met: ("未达标", "Not met"),
         RequirementStatus.not_applicable: ("不适用", "Not applicable"),
+    },
+    Requirement: {
+        Requirement.five_year: ("五年脱产培训要求", "Five-year requirement"),
+        Requirement.annual: ("年度学习要求", "Annual requirement"),
     },
     ExportFormat: {
         ExportFormat.json: ("JSON", "JSON"),
