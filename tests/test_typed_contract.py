@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.enums import Role
@@ -216,3 +217,34 @@ def test_the_walk_finds_an_open_object() -> None:
         }
     }
     assert untyped_objects(doc) == {"#/components/schemas/A", "#/components/schemas/B/properties/x"}
+
+
+async def test_a_snapshot_frozen_under_rules_revision_1_is_still_read(
+    client: httpx.AsyncClient, db_conn: Any
+) -> None:
+    """A snapshot is evidence and is never rewritten (migration 0010 leaves them alone): one
+    frozen before revision 2 lacks the annual block's centralised and counted hours and counted
+    kinds, and the override reason. Its read gives them as null, not a 500."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    r = await client.post(
+        f"{API}/assessments", json={"cadre_id": cadre["id"], "year": 2024, "rating": "competent"}
+    )
+    assert r.status_code == 201, r.text
+    await db_conn.execute(
+        text(
+            "UPDATE assessment SET training_snapshot = (training_snapshot - 'override_reason') "
+            "|| jsonb_build_object('annual', (training_snapshot->'annual') "
+            "- 'centralised_hours' - 'counted_hours' - 'counted_kinds') WHERE id = :id"
+        ),
+        {"id": r.json()["id"]},
+    )
+    read = await client.get(f"{API}/assessments/{r.json()['id']}")
+    assert read.status_code == 200, read.text
+    snapshot = read.json()["training_snapshot"]
+    assert snapshot["override_reason"] is None
+    assert snapshot["annual"]["counted_kinds"] is None
+    assert (
+        snapshot["annual"]["credited_hours"]
+        == r.json()["training_snapshot"]["annual"]["credited_hours"]
+    )

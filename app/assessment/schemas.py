@@ -46,6 +46,9 @@ class AssessmentUpdate(InputModel):
     )
 
 
+_REVISION_1 = "Null in a snapshot frozen under rules revision 1, which did not record it"
+
+
 class SnapshotFiveYear(OutputModel):
     """The five-year block (docs/rules.md rule 4) on Dec 31 of the year, without its logs."""
 
@@ -72,9 +75,11 @@ class SnapshotAnnual(OutputModel):
     span_start: date
     span_end: date
     centralised_days: Decimal2
-    centralised_hours: Decimal2
-    counted_hours: Decimal2
-    counted_kinds: list[StudyLogKind]
+    # A snapshot is evidence, never rewritten: one frozen under rules revision 1 (before
+    # migration 0010) has no centralised or counted hours, nor counted kinds.
+    centralised_hours: Decimal2 | None = Field(default=None, description=_REVISION_1)
+    counted_hours: Decimal2 | None = Field(default=None, description=_REVISION_1)
+    counted_kinds: list[StudyLogKind] | None = Field(default=None, description=_REVISION_1)
     credited_hours: Decimal2
     required_hours: Decimal2 | None
     required_days: Decimal2 | None
@@ -121,7 +126,9 @@ class TrainingSnapshot(OutputModel):
     annual: SnapshotAnnual
     online: SnapshotOnline
     override_reason: str | None = Field(
-        description="The admin's reason when `excellent` was recorded although not allowed"
+        default=None,
+        description="The admin's reason when `excellent` was recorded although not allowed "
+        "(null otherwise, and in snapshots frozen before overrides existed)",
     )
 
 
