@@ -22,6 +22,7 @@ from app.enums import (
     EnrollmentStatus,
     FeedEntity,
     Gender,
+    Language,
     OrgUnitKind,
     PostType,
     Rank,
@@ -32,19 +33,16 @@ from app.enums import (
     StudyLogStatus,
     TrainingForm,
 )
+
+# Re-exported: the language of labels is also the one of archives (app.archive.columns).
 from app.export.models import ExportStatus
 from app.sync.schemas import SyncMode, SyncOutcome
 from app.user.schemas import GrantType
 
-
-class Language(StrEnum):
-    """A language labels are given in: simplified Chinese (the default) or English."""
-
-    zh_cn = "zh-CN"
-    en = "en"
-
-
 # enum class → value → (zh-CN, en)
+# `Language` is app.enums', re-exported: the language of labels is the one of archives too.
+__all__ = ["LABELS", "LabelTable", "Language", "label_table", "schema_labels"]
+
 LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     Language: {
         Language.zh_cn: ("简体中文", "Simplified Chinese"),

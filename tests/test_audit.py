@@ -275,6 +275,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "org_unit_id",
             "year",
             "format",
+            "lang",
             "status",
             "filename",
             "size_bytes",

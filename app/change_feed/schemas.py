@@ -21,7 +21,7 @@ from app.schema_types import OutputModel
 # type is a JSON value, never `unknown`.
 JsonValue = TypeAliasType(
     "JsonValue",
-    "str | int | bool | list[JsonValue] | dict[str, JsonValue] | None",
+    "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None",
 )
 
 HIDDEN = "<changed>"
