@@ -1,6 +1,9 @@
 """The contract is fully typed: the grants it declares, no free-form objects where the shape is
 known, and every property a response always carries marked required."""
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -248,3 +251,17 @@ async def test_a_snapshot_frozen_under_rules_revision_1_is_still_read(
         snapshot["annual"]["credited_hours"]
         == r.json()["training_snapshot"]["annual"]["credited_hours"]
     )
+
+
+_BRITISH_ENROL = re.compile(r"[Ee]nrol(?!l)")
+
+
+def test_one_spelling_enroll(app: FastAPI) -> None:
+    """ "enrollment"/"enroll", as the operation names have it, in the contract (summaries,
+    descriptions), the code's docstrings and messages, and the message catalogue."""
+    root = Path(__file__).resolve().parent.parent
+    texts = {"contract": json.dumps(app.openapi(), ensure_ascii=False)}
+    for path in [*root.joinpath("app").rglob("*.py"), *root.joinpath("app").rglob("*.po*")]:
+        texts[str(path.relative_to(root))] = path.read_text(encoding="utf-8")
+    found = {where for where, text in texts.items() if _BRITISH_ENROL.search(text)}
+    assert not found, sorted(found)
