@@ -48,7 +48,6 @@ from app.org_unit.router import router as org_unit_router
 from app.security import authorize
 from app.study_log.router import router as study_log_router
 from app.sync.router import router as sync_router
-from app.sync.schemas import CadreSyncItem, OrgUnitSyncItem
 from app.training_session.router import router as training_session_router
 from app.user import repository as user_repository
 from app.user.router import me_router, token_router
@@ -131,12 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_limiter = RateLimiter(settings.rate_limit.token_per_minute)
     app.state.write_limiter = RateLimiter(settings.rate_limit.writes_per_minute)
 
-    app.state.extra_openapi_models = [
-        StudyLogImport,
-        StudyLogImportRow,
-        CadreSyncItem,
-        OrgUnitSyncItem,
-    ]
+    app.state.extra_openapi_models = [StudyLogImport, StudyLogImportRow]
     install_error_handlers(app)
     install_openapi(app)
     # Inside the request context (its answers carry the request id and the security headers),

@@ -24,7 +24,6 @@ JsonValue = TypeAliasType(
     "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None",
 )
 
-HIDDEN = "<changed>"
 Hidden = Annotated[
     Literal["<changed>"],
     Field(description="A secret or an ID number changed; its value never enters the trail"),
