@@ -138,3 +138,10 @@ class FeedEntity(StrEnum):
     assessment = "assessment"
     training_session = "training_session"
     credit_policy = "credit_policy"
+
+
+class Language(StrEnum):
+    """A language labels and files are given in: simplified Chinese (the default) or English."""
+
+    zh_cn = "zh-CN"
+    en = "en"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from app.archive.formats import ExportFormat, UnitExportFormat
-from app.credit_policy.engine.common import RequirementStatus
+from app.credit_policy.engine.common import Requirement, RequirementStatus
 from app.credit_policy.policy import CreditMode
 from app.enums import (
     AssessmentRating,
@@ -22,6 +22,7 @@ from app.enums import (
     EnrollmentStatus,
     FeedEntity,
     Gender,
+    Language,
     OrgUnitKind,
     PostType,
     Rank,
@@ -32,19 +33,16 @@ from app.enums import (
     StudyLogStatus,
     TrainingForm,
 )
+
+# Re-exported: the language of labels is also the one of archives (app.archive.columns).
 from app.export.models import ExportStatus
 from app.sync.schemas import SyncMode, SyncOutcome
 from app.user.schemas import GrantType
 
-
-class Language(StrEnum):
-    """A language labels are given in: simplified Chinese (the default) or English."""
-
-    zh_cn = "zh-CN"
-    en = "en"
-
-
 # enum class → value → (zh-CN, en)
+# `Language` is app.enums', re-exported: the language of labels is the one of archives too.
+__all__ = ["LABELS", "LabelTable", "Language", "label_table", "schema_labels"]
+
 LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     Language: {
         Language.zh_cn: ("简体中文", "Simplified Chinese"),
@@ -171,6 +169,10 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         RequirementStatus.in_grace: ("宽限期内", "In grace"),
         RequirementStatus.not_met: ("未达标", "Not met"),
         RequirementStatus.not_applicable: ("不适用", "Not applicable"),
+    },
+    Requirement: {
+        Requirement.five_year: ("五年脱产培训要求", "Five-year requirement"),
+        Requirement.annual: ("年度学习要求", "Annual requirement"),
     },
     ExportFormat: {
         ExportFormat.json: ("JSON", "JSON"),

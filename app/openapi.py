@@ -103,8 +103,8 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Content-Language": {
         "description": "The language of the answer's words: on a JSON answer the one "
         "negotiated from `Accept-Language` (`zh-CN` or `en`; the answer also says `Vary: "
-        "Accept-Language`), on a file the one of its `lang` parameter (an export's file is "
-        "`zh-CN`)",
+        "Accept-Language`), on a file and on the labels the one of their `lang` parameter "
+        "(the labels without `lang` say `zh-CN, en`; an export's file says its job's `lang`)",
         "schema": _STRING,
     },
 }

@@ -258,7 +258,12 @@ class InputModel(BaseModel):
 
 
 class OutputModel(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """An answer's body. Every field is always serialised (a default too, a null as null), so
+    the contract lists every one in `required` (pydantic leaves defaults out of it otherwise)."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
 
 Version = Annotated[

@@ -8,9 +8,11 @@ records) is a statement each domain's repository builds from the actor (for exam
 """
 
 import asyncio
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol, cast
 
 from fastapi import Depends, Request, Security
+from fastapi.openapi.models import OAuth2 as OAuth2Model
+from fastapi.openapi.models import OAuthFlowClientCredentials
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +28,19 @@ from app.i18n import N_, _
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a URL, not a secret)
 
-bearer = OAuth2PasswordBearer(
+
+class _Bearer(OAuth2PasswordBearer):
+    """A bearer token from the token endpoint, whose contract declares both grants that issue
+    one: `password` (people; it also takes `refresh_token`) and `clientCredentials` (machine
+    clients, which get no refresh token)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        flows = cast(OAuth2Model, self.model).flows
+        flows.clientCredentials = OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes={})
+
+
+bearer = _Bearer(
     tokenUrl=TOKEN_URL,
     refreshUrl=TOKEN_URL,
     auto_error=False,

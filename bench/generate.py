@@ -719,7 +719,7 @@ class CadreFacts:
     city: int
     start: int  # first day with records (calendar day index)
     end: int  # last day with records
-    enrol_until: int  # last start day of a session they may enrol in
+    enroll_until: int  # last start day of a session they may enroll in
     factor: float  # how active a learner
 
 
@@ -856,8 +856,8 @@ def make_cadres(
             (CadreStatus.active if active else CadreStatus.inactive).value,
         )
         # An active cadre may be enrolled in sessions that start after the as-of date.
-        enrol_until = cal.last if active else end
-        facts = CadreFacts("", leading, unit.city, start, end, enrol_until, factor)
+        enroll_until = cal.last if active else end
+        facts = CadreFacts("", leading, unit.city, start, end, enroll_until, factor)
         pending.append((created_ms, row, facts))
     pending.sort(key=itemgetter(0))
     result = Cadres()
@@ -1210,10 +1210,10 @@ class Generator:
             )
         return rows
 
-    def _enrol(
+    def _enroll(
         self, c: CadreFacts, ci: int, s: Session, enrollments: list[tuple[int, Row]]
     ) -> None:
-        """Enrol cadre `c` in `s`; on a closed session also issue the study log (docs/rules.md rule
+        """Enroll cadre `c` in `s`; on a closed session also issue the study log (docs/rules.md rule
         7)."""
         rng, cal = self.rng, self.cal
         s.cadres.add(ci)
@@ -1321,7 +1321,7 @@ class Generator:
             return None
         for _ in range(3):
             s = pool[int(rng.random() * len(pool))]
-            if c.start <= s.start <= c.enrol_until and ci not in s.cadres:
+            if c.start <= s.start <= c.enroll_until and ci not in s.cadres:
                 return s
         return None
 
@@ -1378,7 +1378,7 @@ class Generator:
                 if link[k] and rnd() < link[k]:
                     s = self._pick_session(c, ci, k, pools)
                     if s is not None:
-                        self._enrol(c, ci, s, enrollments)
+                        self._enroll(c, ci, s, enrollments)
                         continue
                 is_import = k == ONLINE and rnd() < IMPORTED_ONLINE_SHARE
                 profile = profiles[IMPORTED_ONLINE if is_import else k]

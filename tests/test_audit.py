@@ -275,6 +275,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "org_unit_id",
             "year",
             "format",
+            "lang",
             "status",
             "filename",
             "size_bytes",
@@ -373,3 +374,25 @@ async def test_a_temporary_table_cannot_capture_the_trail(db_conn: Any) -> None:
         text("SELECT count(*) FROM public.audit_event WHERE entity_id = :id"), {"id": unit}
     )
     assert (temporary, kept) == (0, 1)
+
+
+async def test_what_changes_holds_follows_the_action(client: httpx.AsyncClient) -> None:
+    """The contract's discriminated union: a creation lists the values set, an update
+    `{before, after}` per column, a deletion `{}`; `action` filters the trail."""
+    unit = await create_org_unit(client)
+    ts = await create_session(client, unit["id"], capacity=30)
+    r = await client.patch(f"{API}/training-sessions/{ts['id']}", json={"capacity": 31})
+    assert r.status_code == 200, r.text
+    for action in ("create", "update"):
+        page = await client.get(
+            f"{API}/audit-events", params={"entity_id": ts["id"], "action": action}
+        )
+        assert page.status_code == 200, page.text
+        assert [e["action"] for e in page.json()["items"]] == [action]
+        changes = page.json()["items"][0]["changes"]
+        if action == "create":
+            assert changes["capacity"] == 30
+        else:
+            assert changes == {"capacity": {"before": 30, "after": 31}}
+    bad = await client.get(f"{API}/audit-events", params={"action": "rename"})
+    assert bad.status_code == 422

@@ -252,7 +252,7 @@ async def test_cadre_sees_only_itself(
     # Cannot change its own record (rank included).
     r = await c.patch(f"{API}/cadres/{me}", json={"rank": "county_division"})
     assert r.status_code == 403
-    # Enrols itself in an open session of its unit (or above), with origin `self` only.
+    # Enrolls itself in an open session of its unit (or above), with origin `self` only.
     session = await create_session(client, two_counties["city"]["id"], capacity=5)
     url = f"{API}/training-sessions/{session['id']}/enrollments"
     r = await c.post(url, json={"cadre_id": me, "origin": "roll_call"})

@@ -253,19 +253,15 @@ async def test_a_job_writes_the_file_the_direct_route_streams(
 async def test_a_jobs_workbook_is_in_chinese_typed_frozen_and_filtered(
     committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """A job writes what the direct route streams by default: zh-CN headers and labels. A job
-    has no language of its own (no column for it): `lang` is not a field of the request."""
+    """A job writes what the direct route streams by default: zh-CN headers and labels."""
     import io
 
     from openpyxl import load_workbook
 
     client = committed_client
     unit = await _unit_with_cadres(client, cadres=2)
-    refused = await client.post(
-        f"{API}/exports", json={"org_unit_id": unit["id"], "year": 2024, "lang": "en"}
-    )
-    assert refused.status_code == 422
     _, job = await _create(client, unit["id"], format="xlsx")
+    assert job["lang"] == "zh-CN"
     assert await worker.work_once(maker, FAST) == uuid.UUID(job["id"])
     done = (await client.get(f"{API}/exports/{job['id']}")).json()
     file = await client.get(done["file_url"])
@@ -279,6 +275,51 @@ async def test_a_jobs_workbook_is_in_chinese_typed_frozen_and_filtered(
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref == "A1:X3"
     assert sheet.column_dimensions["A"].width > 8.43
+
+
+async def test_an_english_job_writes_english_headers_and_labels(
+    committed_client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """`lang: en` on the job: its CSV and its workbook have the English headers and labels of
+    the direct route's `?lang=en`, the job says its language, and the file's Content-Language
+    is the job's, whatever the download's Accept-Language."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    client = committed_client
+    unit = await _unit_with_cadres(client, cadres=2)
+    _, csv_job = await _create(client, unit["id"], lang="en")
+    _, xlsx_job = await _create(client, unit["id"], format="xlsx", lang="en")
+    assert (csv_job["lang"], xlsx_job["lang"]) == ("en", "en")
+    for _ in range(2):
+        assert await worker.work_once(maker, FAST) is not None
+    read = (await client.get(f"{API}/exports/{csv_job['id']}")).json()
+    assert (read["status"], read["lang"]) == ("succeeded", "en")
+    file = await client.get(read["file_url"], headers={"Accept-Language": "zh-CN"})
+    assert file.headers["content-language"] == "en"
+    direct = await client.get(
+        f"{API}/org-units/{unit['id']}/archive", params={"year": 2024, "lang": "en"}
+    )
+    assert file.content == direct.content
+    header, *rows = list(csv.reader(io.StringIO(file.content.decode("utf-8-sig"))))
+    assert header[:5] == ["org_unit_code", "org_unit", "hr_id", "name", "rank"]
+    assert {row[header.index("log_status")] for row in rows} == {"Approved"}
+
+    done = (await client.get(f"{API}/exports/{xlsx_job['id']}")).json()
+    workbook = await client.get(done["file_url"])
+    assert workbook.headers["content-language"] == "en"
+    sheet = load_workbook(io.BytesIO(workbook.content))["2024"]
+    header, *rows = ([c.value for c in row] for row in sheet.iter_rows())
+    assert header == next(csv.reader(io.StringIO(direct.content.decode("utf-8-sig"))))
+    assert len(rows) == 2
+    assert {row[header.index("log_status")] for row in rows} == {"Approved"}
+    assert {row[header.index("log_start_date")] for row in rows} == {datetime(2024, 3, 1)}
+    bad = await client.post(
+        f"{API}/exports", json={"org_unit_id": unit["id"], "year": 2024, "lang": "fr"}
+    )
+    assert bad.status_code == 422
 
 
 async def test_an_interrupted_download_resumes_byte_identical(

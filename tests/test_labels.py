@@ -134,3 +134,28 @@ async def test_unknown_language_is_a_problem(client: httpx.AsyncClient) -> None:
     assert r.status_code == 422
     assert r.json()["code"] == "validation_failed"
     assert set(Language) == {"zh-CN", "en"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "asked", "said"),
+    [("zh-CN", "en", "zh-CN"), ("en", "zh-CN", "en"), (None, "en", "zh-CN, en")],
+)
+async def test_content_language_is_the_one_of_the_words(
+    client: httpx.AsyncClient, lang: str | None, asked: str, said: str
+) -> None:
+    """`Content-Language` follows `lang`, not Accept-Language: the body holds the words of
+    `lang` only (of both languages without it), whatever the header asks."""
+    r = await client.get(
+        f"{API}/meta/labels",
+        params={"lang": lang} if lang else {},
+        headers={"Accept-Language": asked},
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Language"] == said
+    assert set(r.json()["Rank"]["county_division"]) == set(said.split(", "))
+    again = await client.get(
+        f"{API}/meta/labels",
+        params={"lang": lang} if lang else {},
+        headers={"Accept-Language": asked, "If-None-Match": r.headers["etag"]},
+    )
+    assert again.status_code == 304

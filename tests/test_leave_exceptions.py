@@ -16,7 +16,7 @@ from tests.test_platform import assert_problem
 REASON = "住院手术,经组织部批准"
 
 
-async def _enrol(client: httpx.AsyncClient, ts: dict[str, Any], cadre: dict[str, Any]) -> str:
+async def _enroll(client: httpx.AsyncClient, ts: dict[str, Any], cadre: dict[str, Any]) -> str:
     r = await client.post(
         f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
     )
@@ -38,7 +38,7 @@ async def test_example_4_with_an_exception_trainee(client: httpx.AsyncClient) ->
         ("v", "40", "全程公派出国"),
     ):
         cadre = await create_cadre(client, unit["id"])
-        enrollment_id = await _enrol(client, ts, cadre)
+        enrollment_id = await _enroll(client, ts, cadre)
         r = await client.patch(
             f"{API}/enrollments/{enrollment_id}",
             json={"leave_hours": leave, "leave_exception_reason": reason},
@@ -91,7 +91,7 @@ async def test_who_may_grant_an_exception(client: httpx.AsyncClient, client_for:
     elsewhere = await create_org_unit(client, city["id"], kind="county")
     ts = await create_session(client, county["id"])
     cadre = await create_cadre(client, township["id"])
-    url = f"{API}/enrollments/{await _enrol(client, ts, cadre)}"
+    url = f"{API}/enrollments/{await _enroll(client, ts, cadre)}"
 
     refused = {
         "township org_admin": (
@@ -135,7 +135,7 @@ async def test_the_exception_is_audited_and_shown(
     unit = await create_org_unit(client)
     ts = await create_session(client, unit["id"])
     cadre = await create_cadre(client, unit["id"])
-    enrollment_id = await _enrol(client, ts, cadre)
+    enrollment_id = await _enroll(client, ts, cadre)
     organiser = await client_for(Role.org_admin, org_unit_id=unit["id"])
     url = f"{API}/enrollments/{enrollment_id}"
     r = await organiser.patch(url, json={"leave_exception_reason": REASON})
@@ -157,7 +157,7 @@ async def test_no_exception_after_the_close(client: httpx.AsyncClient) -> None:
     unit = await create_org_unit(client)
     ts = await create_session(client, unit["id"])
     cadre = await create_cadre(client, unit["id"])
-    url = f"{API}/enrollments/{await _enrol(client, ts, cadre)}"
+    url = f"{API}/enrollments/{await _enroll(client, ts, cadre)}"
     await client.patch(url, json={"leave_hours": "6", "leave_exception_reason": REASON})
     assert (await client.post(f"{API}/training-sessions/{ts['id']}/close")).status_code == 200
     for change in ({"leave_exception_reason": "补批"}, {"leave_exception_reason": None}):
@@ -174,7 +174,7 @@ async def test_a_reason_is_one_bounded_line(client: httpx.AsyncClient, reason: s
     unit = await create_org_unit(client)
     ts = await create_session(client, unit["id"])
     cadre = await create_cadre(client, unit["id"])
-    url = f"{API}/enrollments/{await _enrol(client, ts, cadre)}"
+    url = f"{API}/enrollments/{await _enroll(client, ts, cadre)}"
     r = await client.patch(url, json={"leave_exception_reason": reason})
     body = assert_problem(r, 422, "validation_failed")
     assert body["errors"][0]["pointer"] == "/body/leave_exception_reason"
@@ -189,7 +189,7 @@ async def test_a_session_closes_on_its_last_day_at_the_earliest(
     unit = await create_org_unit(client)
     ts = await create_session(client, unit["id"], start_date="2025-03-03", end_date="2025-03-07")
     cadre = await create_cadre(client, unit["id"])
-    await _enrol(client, ts, cadre)
+    await _enroll(client, ts, cadre)
     close = f"{API}/training-sessions/{ts['id']}/close"
     with pinned(date(2025, 3, 6)):
         body = assert_problem(await client.post(close), 409, "training_session.not_ended")
@@ -211,7 +211,7 @@ async def test_a_lecture_has_no_leave_cap(client: httpx.AsyncClient) -> None:
         client, unit["id"], form="lecture", centralised=False, days="5", credit_hours="40"
     )
     cadre = await create_cadre(client, unit["id"])
-    enrollment_id = await _enrol(client, ts, cadre)
+    enrollment_id = await _enroll(client, ts, cadre)
     r = await client.patch(f"{API}/enrollments/{enrollment_id}", json={"leave_hours": "6"})
     assert r.status_code == 200, r.text
     r = await client.post(f"{API}/training-sessions/{ts['id']}/close")

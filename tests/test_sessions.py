@@ -95,7 +95,7 @@ async def test_capacity_cannot_drop_below_enrolled(client: httpx.AsyncClient) ->
     assert_problem(r, 409, "training_session.capacity_below_enrolled")
 
 
-async def test_self_enrolment_only_in_open_sessions(client: httpx.AsyncClient) -> None:
+async def test_self_enrollment_only_in_open_sessions(client: httpx.AsyncClient) -> None:
     unit = await create_org_unit(client)
     ts = await create_session(client, unit["id"], status="draft")
     cadre = await create_cadre(client, unit["id"])
@@ -126,7 +126,7 @@ async def test_leave_hours_bounded_by_session(client: httpx.AsyncClient) -> None
     assert (r.json()["leave_hours"], r.json()["score"]) == ("4.50", "92.50")
 
 
-async def test_concurrent_enrolments_never_overfill(committed_client: httpx.AsyncClient) -> None:
+async def test_concurrent_enrollments_never_overfill(committed_client: httpx.AsyncClient) -> None:
     client = committed_client
     unit = await create_org_unit(client)
     ts = await create_session(client, unit["id"], capacity=5)

@@ -1,12 +1,21 @@
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.enums import AssessmentRating
+from app.credit_policy.engine import Requirement, RequirementStatus
+from app.enums import AssessmentRating, Rank, StudyLogKind
 from app.pagination import Page
-from app.schema_types import LINE_PATTERN, InputModel, Int, OutputModel, Text, Version
+from app.schema_types import (
+    LINE_PATTERN,
+    Decimal2,
+    InputModel,
+    Int,
+    OutputModel,
+    Text,
+    Version,
+)
 
 OverrideReason = Annotated[
     str, StringConstraints(min_length=1, max_length=2000, pattern=LINE_PATTERN)
@@ -37,6 +46,92 @@ class AssessmentUpdate(InputModel):
     )
 
 
+_REVISION_1 = "Null in a snapshot frozen under rules revision 1, which did not record it"
+
+
+class SnapshotFiveYear(OutputModel):
+    """The five-year block (docs/rules.md rule 4) on Dec 31 of the year, without its logs."""
+
+    window_start: date
+    window_end: date
+    centralised_days: Decimal2
+    centralised_hours: Decimal2
+    required_days: Decimal2 | None
+    required_hours: Decimal2 | None
+    status: RequirementStatus
+    shortfall_days: Decimal2 | None
+    shortfall_hours: Decimal2 | None
+    grace_deadline: date | None
+    met_until: date | None
+    policy_code: str
+    years: int = Field(description="The window's length in years")
+    explanation: str
+
+
+class SnapshotAnnual(OutputModel):
+    """The annual block (docs/rules.md rule 5) of the year, without its per-log credits."""
+
+    year: int
+    span_start: date
+    span_end: date
+    centralised_days: Decimal2
+    # A snapshot is evidence, never rewritten: one frozen under rules revision 1 (before
+    # migration 0010) has no centralised or counted hours, nor counted kinds.
+    centralised_hours: Decimal2 | None = Field(default=None, description=_REVISION_1)
+    counted_hours: Decimal2 | None = Field(default=None, description=_REVISION_1)
+    counted_kinds: list[StudyLogKind] | None = Field(default=None, description=_REVISION_1)
+    credited_hours: Decimal2
+    required_hours: Decimal2 | None
+    required_days: Decimal2 | None
+    status: RequirementStatus
+    shortfall_days: Decimal2 | None
+    shortfall_hours: Decimal2 | None
+    policy_code: str
+    explanation: str
+
+
+class SnapshotOnline(OutputModel):
+    """The online block (docs/rules.md rule 6) of the year, without its logs."""
+
+    year: int
+    span_start: date
+    span_end: date
+    hours: Decimal2
+    required_hours: Decimal2 | None
+    status: RequirementStatus
+    shortfall_hours: Decimal2 | None
+    policy_code: str
+    explanation: str
+
+
+class TrainingSnapshot(OutputModel):
+    """The training figures a rating was decided on (docs/rules.md rule 9), frozen when it was
+    set: the compliance blocks on Dec 31 of the year, as `getCadreCompliance` gives them then,
+    without the per-log derivation. Its texts (`reason`, `explanation`) stay in the language
+    they were written in."""
+
+    year: int
+    as_of: date = Field(description="Dec 31 of `year`")
+    policy_code: str
+    rank: Rank
+    rank_group: str
+    promoted_on: date | None
+    requirements: list[Requirement] = Field(
+        description="The requirements that apply to the rank (empty: none, and `excellent` "
+        "needs no training condition)"
+    )
+    excellent_allowed: bool = Field(description="Whether every requirement listed is held")
+    reason: str
+    five_year: SnapshotFiveYear
+    annual: SnapshotAnnual
+    online: SnapshotOnline
+    override_reason: str | None = Field(
+        default=None,
+        description="The admin's reason when `excellent` was recorded although not allowed "
+        "(null otherwise, and in snapshots frozen before overrides existed)",
+    )
+
+
 class AssessmentRead(OutputModel):
     id: uuid.UUID
     cadre_id: uuid.UUID
@@ -46,9 +141,7 @@ class AssessmentRead(OutputModel):
     override_reason: str | None = Field(
         description="Set when an admin recorded `excellent` despite an unmet requirement"
     )
-    training_snapshot: dict[str, Any] = Field(
-        description="The training figures the rating was decided on, frozen when it was set"
-    )
+    training_snapshot: TrainingSnapshot
     version: Version
     created_at: datetime
     updated_at: datetime

@@ -17,6 +17,8 @@ async def list_page(
         stmt = stmt.where(AuditEvent.entity_type == where.entity_type)
     if where.entity_id is not None:
         stmt = stmt.where(AuditEvent.entity_id == where.entity_id)
+    if where.action is not None:
+        stmt = stmt.where(AuditEvent.action == where.action)
     if where.actor_id is not None:
         stmt = stmt.where(AuditEvent.actor_id == where.actor_id)
     if where.request_id is not None:

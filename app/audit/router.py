@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from app.audit import service
 from app.audit.schemas import AuditEventPage, AuditFilter
 from app.db import DbSession
+from app.enums import AuditAction
 from app.http import API_PREFIX
 from app.pagination import PageQuery
 from app.schema_types import Instant
@@ -21,6 +22,10 @@ async def list_audit_events(
     page: PageQuery,
     entity_type: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_]+$")] = None,
     entity_id: uuid.UUID | None = None,
+    action: Annotated[
+        AuditAction | None,
+        Query(description="Only creations, updates or deletions (what `changes` holds follows)"),
+    ] = None,
     actor_id: uuid.UUID | None = None,
     request_id: Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")] = None,
     client_request_id: Annotated[
@@ -35,6 +40,7 @@ async def list_audit_events(
     where = AuditFilter(
         entity_type=entity_type,
         entity_id=entity_id,
+        action=action,
         actor_id=actor_id,
         request_id=request_id,
         client_request_id=client_request_id,

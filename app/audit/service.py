@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.audit import repository
-from app.audit.schemas import AuditEventPage, AuditEventRead, AuditFilter
+from app.audit.schemas import AuditEventPage, AuditFilter, audit_event_read
 from app.pagination import PageParams
 from app.personal_data import without_birth_day
 
@@ -17,8 +17,9 @@ async def list_events(
     """A page of the trail; a reader that sees ID numbers masked (an auditor) reads a cadre's
     birth date as year and month, as everywhere else."""
     items, next_cursor = await repository.list_page(db_session, where, params)
-    reads = [AuditEventRead.model_validate(e) for e in items]
-    if not actor.sees_id_numbers:
-        for read in reads:
-            read.changes = without_birth_day(read.entity_type, read.changes)
+    masked = not actor.sees_id_numbers
+    reads = [
+        audit_event_read(e, without_birth_day(e.entity_type, e.changes) if masked else None)
+        for e in items
+    ]
     return AuditEventPage(items=reads, next_cursor=next_cursor)

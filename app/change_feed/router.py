@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query
 
 from app.change_feed import service
 from app.change_feed.errors import CursorExpired
-from app.change_feed.schemas import ChangePage, ChangeRead
+from app.change_feed.schemas import ChangePage, change_read
 from app.db import DbSession
 from app.http import API_PREFIX, problems
 from app.pagination import MAX_PAGE_SIZE
@@ -30,9 +30,10 @@ async def list_changes(
     event appears once every transaction that began before it has finished). A cursor older
     than the retention answers 410."""
     events, next_cursor = await service.read(db_session, cursor or None, limit)
-    reads = [ChangeRead.model_validate(e) for e in events]
-    if not actor.sees_id_numbers:
-        # An auditor reads a cadre's birth date as year and month, as everywhere else.
-        for read in reads:
-            read.changes = without_birth_day(read.entity_type, read.changes)
+    # An auditor reads a cadre's birth date as year and month, as everywhere else.
+    masked = not actor.sees_id_numbers
+    reads = [
+        change_read(e, without_birth_day(e.entity_type, e.changes) if masked else None)
+        for e in events
+    ]
     return ChangePage(items=reads, next_cursor=next_cursor)

@@ -1,14 +1,56 @@
+"""A change as the feed, webhook messages and (with who did it) the audit trail show it.
+
+What a change holds depends on its action (migration 0013 writes it): a creation gives every
+column set, by name, with its value; an update gives `{before, after}` of each column that
+changed; a deletion gives nothing. `ChangeRead` is a union discriminated by `action`."""
+
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
+from typing_extensions import TypeAliasType
 
-from app.enums import AuditAction
+from app.enums import AuditAction, FeedEntity
 from app.schema_types import OutputModel
 
+# A column's value in a change: numbers of `numeric` columns are strings with their scale
+# ("12.50"), dates and times ISO strings, ids strings; an array column an array; a JSON column
+# (an assessment's `training_snapshot`, a credit policy's `definition`) the object its read
+# schema describes (`TrainingSnapshot`, `CreditPolicyDefinitionRead`). Recursive, so a client's
+# type is a JSON value, never `unknown`.
+JsonValue = TypeAliasType(
+    "JsonValue",
+    "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None",
+)
 
-class ChangeRead(OutputModel):
+Hidden = Annotated[
+    Literal["<changed>"],
+    Field(description="A secret or an ID number changed; its value never enters the trail"),
+]
+
+
+class ColumnChange(OutputModel):
+    """One column an update changed."""
+
+    before: JsonValue
+    after: JsonValue
+
+
+CreatedChanges = Annotated[
+    dict[str, JsonValue | Hidden],
+    Field(description="Every column set (a null one is left out), by name, with its value"),
+]
+UpdatedChanges = Annotated[
+    dict[str, ColumnChange | Hidden],
+    Field(description="Each column that changed, by name: `{before, after}`", min_length=1),
+]
+DeletedChanges = Annotated[
+    dict[str, ColumnChange], Field(description="Always empty: `{}`", max_length=0)
+]
+
+
+class _Change(OutputModel):
     """One change, as `GET /api/v1/changes` lists it and as webhook messages carry it."""
 
     id: int = Field(
@@ -16,14 +58,39 @@ class ChangeRead(OutputModel):
         "message and every re-send of one), so a receiver drops a change it has already applied",
         examples=[4711],
     )
-    entity_type: str = Field(examples=["study_log"])
+    entity_type: FeedEntity
     entity_id: uuid.UUID
-    action: AuditAction
-    changes: dict[str, Any] = Field(
-        description="Created: the fields set; updated: {field: {before, after}}"
-    )
     occurred_at: datetime
     request_id: str | None
+
+
+class ChangeCreated(_Change):
+    action: Literal[AuditAction.create]
+    changes: CreatedChanges
+
+
+class ChangeUpdated(_Change):
+    action: Literal[AuditAction.update]
+    changes: UpdatedChanges
+
+
+class ChangeDeleted(_Change):
+    action: Literal[AuditAction.delete]
+    changes: DeletedChanges
+
+
+ChangeRead = Annotated[ChangeCreated | ChangeUpdated | ChangeDeleted, Field(discriminator="action")]
+_CHANGE_READ: TypeAdapter[ChangeCreated | ChangeUpdated | ChangeDeleted] = TypeAdapter(ChangeRead)
+
+
+def change_read(
+    event: Any, changes: dict[str, object] | None = None
+) -> ChangeCreated | ChangeUpdated | ChangeDeleted:
+    """An event row (or anything with its attributes) as the feed shows it; `changes` in place
+    of the row's own (a masked copy)."""
+    fields = {name: getattr(event, name) for name in (*_Change.model_fields, "action")}
+    fields["changes"] = event.changes if changes is None else changes
+    return _CHANGE_READ.validate_python(fields)
 
 
 class ChangePage(BaseModel):

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.credit_policy.policy import (
     CreditMode,
@@ -16,7 +16,17 @@ from app.credit_policy.policy import (
 )
 from app.enums import Rank, StudyLogKind
 from app.i18n import N_, current_language
-from app.schema_types import Code, Hours, InputModel, Int, LocalDate, Name, OutputModel, Version
+from app.schema_types import (
+    Code,
+    Decimal2,
+    Hours,
+    InputModel,
+    Int,
+    LocalDate,
+    Name,
+    OutputModel,
+    Version,
+)
 
 RankSet = Annotated[list[Rank], Field(max_length=len(Rank))]
 KindSet = Annotated[list[StudyLogKind], Field(max_length=len(StudyLogKind))]
@@ -89,15 +99,62 @@ class CreditPolicyCreate(CreditPolicyDefinition):
     effective_to: LocalDate | None = Field(default=None, description="Last day in force")
 
 
+class KindRuleRead(OutputModel):
+    kind: StudyLogKind
+    mode: CreditMode
+    factor: Decimal2 = Field(description="per_hour: hours × factor")
+    credit_per_item: Decimal2 = Field(description="per_item: credit per log")
+    annual_cap: Decimal2 | None = Field(description="Most credit a year; null: none")
+
+
+class RatioRead(OutputModel):
+    numerator: int
+    denominator: int
+
+
+class CreditPolicyDefinitionRead(OutputModel):
+    """A policy's rules as it is applied (docs/rules.md): what `createCreditPolicy` took, with
+    its defaults filled in (`annual_hours_kinds` included)."""
+
+    kind_rules: list[KindRuleRead]
+    leading_ranks: list[Rank]
+    centralised_kinds: list[StudyLogKind]
+    online_kinds: list[StudyLogKind]
+    five_year_applies_to: list[Rank]
+    five_year_years: int
+    five_year_required_days: Decimal2 | None
+    five_year_required_hours: Decimal2 | None
+    grace_years: int
+    annual_applies_to: list[Rank]
+    annual_required_days: Decimal2 | None
+    annual_required_hours: Decimal2 | None
+    annual_hours_kinds: list[StudyLogKind] = Field(
+        description="Kinds whose credited hours (after caps) count toward the annual hours "
+        "alternative (docs/rules.md rule 5)"
+    )
+    online_applies_to: list[Rank]
+    online_required_hours: Decimal2 | None
+    leave_cap: RatioRead = Field(description="Leave above this share of a class withdraws")
+    roll_call: RatioRead = Field(description="Share of active cadres to train each year")
+
+
 class CreditPolicyRead(OutputModel):
     id: uuid.UUID
     code: str
     name: str
     effective_from: date
     effective_to: date | None
-    definition: dict[str, Any] = Field(description="See CreditPolicyDefinition")
+    definition: CreditPolicyDefinitionRead
     version: Version
     created_at: datetime
+
+    @field_validator("definition", mode="before")
+    @classmethod
+    def _as_applied(cls, stored: object) -> object:
+        """The stored definition read as the engine reads it (defaults filled in)."""
+        if isinstance(stored, dict):
+            return CreditPolicyDefinition.model_validate(stored).model_dump()
+        return stored
 
 
 def definition_json(definition: CreditPolicyDefinition) -> dict[str, Any]:

@@ -99,7 +99,7 @@ async def enroll_cadre(
     actor: CurrentActor,
     response: Response,
 ) -> EnrollmentRead:
-    """Enrol a cadre (点名调学 or self-enrolment). Refused when the session is full, even when
+    """Enroll a cadre (点名调学 or self-enrollment). Refused when the session is full, even when
     many requests race for the last place."""
     ts = await session_service.get_training_session(
         db_session, training_session_id, actor, for_update=True
@@ -144,7 +144,7 @@ async def update_enrollment(
     response: Response,
     if_match: IfMatch = None,
 ) -> EnrollmentRead:
-    """Confirm, withdraw or re-enrol; record leave hours and the score; grant or withdraw an
+    """Confirm, withdraw or re-enroll; record leave hours and the score; grant or withdraw an
     exception to the leave cap (`leave_exception_reason`, docs/rules.md rule 7). Leave, score,
     confirmation and the exception are the organiser's record: an `admin` or an `org_admin` of
     the organising unit's tree (403 otherwise). Once the session is closed or cancelled, nothing

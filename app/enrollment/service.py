@@ -40,7 +40,7 @@ from app.training_session.service import check_manages
 
 _CONFLICTS = {"uq_enrollment_training_session_id_cadre_id": AlreadyEnrolled()}
 
-# Organisers nominate (roll-call) while planning; cadres enrol themselves only in open sessions.
+# Organisers nominate (roll-call) while planning; cadres enroll themselves only in open sessions.
 _ENROLLABLE = {
     EnrollmentOrigin.roll_call: frozenset(
         {SessionStatus.draft, SessionStatus.open, SessionStatus.running}
@@ -72,10 +72,10 @@ async def get_enrollment(
 async def enroll(
     db_session: AsyncSession, ts: TrainingSession, data: EnrollmentCreate, actor: Actor
 ) -> Enrollment:
-    """Enrol a cadre; `ts` must have been loaded FOR UPDATE."""
+    """Enroll a cadre; `ts` must have been loaded FOR UPDATE."""
     if actor.role == Role.cadre and data.origin != EnrollmentOrigin.self:
         raise FieldNotAllowed(
-            N_("A cadre enrols itself: origin must be `self`."), pointer="/body/origin"
+            N_("A cadre enrolls itself: origin must be `self`."), pointer="/body/origin"
         )
     if ts.status not in _ENROLLABLE[data.origin]:
         raise SessionNotOpen(_("The session is {status}.").format(status=ts.status.value))
@@ -85,7 +85,7 @@ async def enroll(
     existing = await repository.id_of(db_session, ts.id, cadre.id)
     if existing is not None:
         raise AlreadyEnrolled(
-            _("Enrollment {id} exists; PATCH it to re-enrol.").format(id=existing)
+            _("Enrollment {id} exists; PATCH it to re-enroll.").format(id=existing)
         )
     session_service.take_place(ts)
     enrollment = Enrollment(
@@ -129,7 +129,7 @@ async def update_enrollment(
         EnrollmentStatus.confirmed
     ):
         # Attendance, leave and score are the organiser's record (rule 7 reads the leave);
-        # the cadre's own unit may only withdraw or re-enrol it.
+        # the cadre's own unit may only withdraw or re-enroll it.
         await check_manages(db_session, ts, actor)
     if ts.status in (SessionStatus.closed, SessionStatus.cancelled):
         raise EnrollmentFinal()

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.archive.formats import UnitExportFormat
 from app.db import Base, IdMixin, TimestampMixin
 from app.db_types import enum_column
+from app.enums import Language
 
 
 class ExportStatus(StrEnum):
@@ -32,6 +33,7 @@ class ExportJob(IdMixin, TimestampMixin, Base):
     org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id", ondelete="CASCADE"))
     year: Mapped[int]
     format: Mapped[UnitExportFormat] = mapped_column(enum_column(UnitExportFormat))
+    lang: Mapped[Language] = mapped_column(enum_column(Language), server_default="zh-CN")
     status: Mapped[ExportStatus] = mapped_column(enum_column(ExportStatus))
     filename: Mapped[str] = mapped_column(String(300))
     rows_done: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -27,7 +27,6 @@ from app.export.schemas import ExportCreate, ExportRead
 from app.http import API_PREFIX, ETAG_DECLARED, AppSettings, PrimedStreamingResponse, problems
 from app.i18n import _
 from app.idempotency.route import IdempotentRoute
-from app.labels import Language
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import Page, PageQuery
 from app.security import CurrentActor
@@ -149,8 +148,8 @@ async def _answer(
         "ETag": etag,
         "Repr-Digest": rules.repr_digest(sha256),
         "Content-Disposition": formats.content_disposition(job.filename),
-        # A job's file is in zh-CN (app/export/worker.py: a job stores no language).
-        "Content-Language": Language.zh_cn.value,
+        # The file's words are in the job's `lang`, whatever Accept-Language says (app.i18n).
+        "Content-Language": job.lang.value,
     }
     try:
         wanted = (

@@ -4,6 +4,7 @@ from datetime import datetime
 from pydantic import Field
 
 from app.archive.formats import UnitExportFormat
+from app.enums import Language
 from app.export.models import ExportStatus
 from app.schema_types import InputModel, OutputModel, Year
 
@@ -14,6 +15,11 @@ class ExportCreate(InputModel):
     org_unit_id: uuid.UUID
     year: Year | None = Field(default=None, description="Default: this year")
     format: UnitExportFormat = UnitExportFormat.csv
+    lang: Language = Field(
+        default=Language.zh_cn,
+        description="The language of the file's headers and enum values (the labels of `GET "
+        "/api/v1/meta/labels`), as `lang` of the direct archive: zh-CN (default) or en",
+    )
 
 
 class ExportRead(OutputModel):
@@ -22,6 +28,7 @@ class ExportRead(OutputModel):
     org_unit_id: uuid.UUID
     year: int
     format: UnitExportFormat
+    lang: Language = Field(description="The language of the file's words")
     filename: str
     rows_done: int = Field(description="Rows written so far")
     rows_total: int | None = Field(description="Rows the file will have; known once running")

@@ -36,7 +36,6 @@ from app.db import attribute, create_engine, create_sessionmaker, transaction
 from app.errors import AppError
 from app.export import repository
 from app.export.models import ExportStatus
-from app.labels import Language
 from app.observability import configure_logging
 from app.org_unit import repository as org_units
 from app.user import repository as users
@@ -229,8 +228,8 @@ async def _export(
                 raise LeaseLost
         records = unit_export.rows(reading, plan.root_path, plan.year, plan.as_of, plan.policy)
         counted = _counted(records, sessionmaker, job, settings, progress)
-        # The file is in zh-CN, the direct route's default: a job stores no language (no column)
-        async for chunk in unit_export.encode(row.format, counted, plan.year, Language.zh_cn):
+        # In the job's language, as the direct route writes its `lang`.
+        async for chunk in unit_export.encode(row.format, counted, plan.year, row.lang):
             await file.write(chunk)
     await file.close()
     now = datetime.now(UTC)

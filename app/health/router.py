@@ -4,7 +4,7 @@ import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,6 +21,9 @@ class Liveness(BaseModel):
 
 
 class Check(BaseModel):
+    # `detail` is always sent (null when there is nothing to say): required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     name: str
     ok: bool
     detail: str | None = None

@@ -55,9 +55,12 @@ async def get_labels(
 ) -> Response:
     """The zh-CN and en labels of every enum value the API exposes, by the enum's schema name
     (the same words as each enum schema's `x-enum-labels` in the contract), so that web and
-    mobile clients show the same words. Cacheable: send the `ETag` back as `If-None-Match`."""
+    mobile clients show the same words. `Content-Language` says the language of the words: `lang`
+    when given, `zh-CN, en` otherwise. Cacheable: send the `ETag` back as `If-None-Match`."""
     body, tag = _answer(lang)
-    headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+    # The words are those of `lang`, or of both languages: never the Accept-Language's.
+    language = lang.value if lang is not None else ", ".join(Language)
+    headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL, "Content-Language": language}
     if if_none_match is not None:
         tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
         if "*" in tags or tag in tags:

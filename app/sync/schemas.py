@@ -1,7 +1,7 @@
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from app.cadre.rules import id_number_mismatch
 from app.cadre.schemas import POST_TYPE_KEPT_TEXT, PROMOTED_ON_TEXT, IdNumber
@@ -11,6 +11,13 @@ from app.i18n import N_
 from app.schema_types import Bool, Code, InputModel, LocalDate, Name, OutputModel, ShortName
 
 MAX_ITEMS = 10_000
+
+
+def _checked_row(row: type[InputModel]) -> Any:
+    """An item read as a plain object and checked on its own (a bad row is reported in the
+    answer's `results`, it does not refuse the request), published as the schema it is checked
+    against, so that a client's type is the row, not an open object."""
+    return Annotated[dict[str, Any], BeforeValidator(lambda item: item, json_schema_input_type=row)]
 
 
 class SyncMode(StrEnum):
@@ -71,7 +78,7 @@ class SnapshotOptions(InputModel):
 
 
 class CadreSync(SnapshotOptions):
-    items: list[dict[str, Any]] = Field(
+    items: list[_checked_row(CadreSyncItem)] = Field(  # type: ignore[valid-type]
         max_length=MAX_ITEMS,
         description="Cadres as `CadreSyncItem` objects; each is checked on its own, so one bad "
         f"row does not sink the rest (at most {MAX_ITEMS} a request)",
@@ -118,7 +125,7 @@ class OrgUnitSyncItem(InputModel):
 
 
 class OrgUnitSync(SnapshotOptions):
-    items: list[dict[str, Any]] = Field(
+    items: list[_checked_row(OrgUnitSyncItem)] = Field(  # type: ignore[valid-type]
         max_length=MAX_ITEMS,
         description="Org units as `OrgUnitSyncItem` objects, parents before or after their "
         "children; each is checked on its own",

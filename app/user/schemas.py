@@ -3,7 +3,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, SecretStr, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
 from app.enums import Role
 from app.i18n import N_
@@ -115,6 +115,9 @@ class GrantType(StrEnum):
 
 
 class TokenResponse(BaseModel):
+    # Always serialised whole (`refresh_token` is null for client_credentials): all required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     access_token: str
     token_type: str = Field(examples=["bearer"])
     expires_in: int = Field(description="Seconds until the token expires")

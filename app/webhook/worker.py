@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.change_feed import service as change_feed
 from app.change_feed.models import ChangeEvent
-from app.change_feed.schemas import ChangeRead
+from app.change_feed.schemas import change_read
 from app.config import WebhookSettings
 from app.db import attribute, transaction
 from app.ids import new_id
@@ -86,7 +86,7 @@ def _lease(settings: WebhookSettings) -> timedelta:
 def build_message(subscription_id: uuid.UUID, events: list[ChangeEvent], end: str) -> Message:
     body = {
         "type": "changes",
-        "events": [ChangeRead.model_validate(e).model_dump(mode="json") for e in events],
+        "events": [change_read(e).model_dump(mode="json") for e in events],
         "cursor": end,
     }
     first, last = events[0].id, events[-1].id

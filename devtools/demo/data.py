@@ -3,7 +3,7 @@
 `seed_demo` builds the whole set in memory from `random.Random(2007)` and writes it with a handful
 of multi-row INSERTs inside the caller's transaction (it never commits). The calendar is anchored
 on `today` (Asia/Shanghai by default): five past years of history, one session running, a few open
-for enrolment and one draft, so every status and the grace rule show whenever the demo is loaded.
+for enrollment and one draft, so every status and the grace rule show whenever the demo is loaded.
 
 Resident ID numbers carry the unit's county code. The checker (python-stdnum) validates the region
 code against the year of birth, and most of Chuzhou's codes date from 1992-1994, so cadres born

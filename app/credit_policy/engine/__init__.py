@@ -10,7 +10,7 @@ figure or a decision.
 
 from app.credit_policy.engine.assessment import JsonValue, excellent_allowed, to_jsonable
 from app.credit_policy.engine.closing import ClosingOutcome, close_outcome
-from app.credit_policy.engine.common import RequirementStatus, q2
+from app.credit_policy.engine.common import Requirement, RequirementStatus, q2
 from app.credit_policy.engine.compliance import Compliance, compliance, rank_group
 from app.credit_policy.engine.credits import (
     KindCredits,
@@ -57,6 +57,7 @@ __all__ = [
     "LogRecord",
     "Online",
     "RankedCandidate",
+    "Requirement",
     "RequirementStatus",
     "RollCallCandidate",
     "RollCallGroup",

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import TypeAlias
 
-from app.credit_policy.engine.common import RequirementStatus, q2
+from app.credit_policy.engine.common import Requirement, RequirementStatus, q2
 from app.credit_policy.engine.compliance import compliance
 from app.credit_policy.engine.records import LogRecord
 from app.credit_policy.policy import Policy
@@ -70,12 +70,12 @@ def excellent_allowed(
     state = compliance(logs, year_end, rank, promoted_on, policies)
     checks: dict[str, bool] = {}
     if state.five_year.status is not RequirementStatus.not_applicable:
-        checks["five_year"] = state.five_year.status in {
+        checks[Requirement.five_year] = state.five_year.status in {
             RequirementStatus.met,
             RequirementStatus.in_grace,
         }
     if state.annual.status is not RequirementStatus.not_applicable:
-        checks["annual"] = state.annual.status is RequirementStatus.met
+        checks[Requirement.annual] = state.annual.status is RequirementStatus.met
     allowed = all(checks.values())
     if not checks:
         reason = _("no training requirement applies to this rank")

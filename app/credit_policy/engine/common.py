@@ -25,6 +25,14 @@ class RequirementStatus(StrEnum):
     not_applicable = "not_applicable"
 
 
+class Requirement(StrEnum):
+    """A requirement the training condition of an `excellent` assessment holds to (docs/rules.md
+    rule 9): the five-year one (rule 4) and the annual one (rule 5); the online one is not."""
+
+    five_year = "five_year"
+    annual = "annual"
+
+
 def exact(value: Decimal) -> Fraction:
     """The exact rational value of a decimal input; refuses NaN and infinities."""
     if not value.is_finite():
