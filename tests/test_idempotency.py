@@ -40,6 +40,25 @@ async def test_a_retry_gets_the_first_answer(client: httpx.AsyncClient) -> None:
     assert (await client.post(f"{API}/cadres", json=body)).status_code == 409
 
 
+async def test_a_replay_says_the_language_of_the_answer_it_repeats(
+    client: httpx.AsyncClient,
+) -> None:
+    """The body is the first answer's, words included: its Content-Language is too, whatever
+    the retry's Accept-Language."""
+    unit = await create_org_unit(client)
+    body = cadre_body(unit["id"])
+    headers = {"Idempotency-Key": "language-1", "Accept-Language": "zh-CN"}
+    first = await client.post(f"{API}/cadres", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.headers["content-language"] == "zh-CN"
+    again = await client.post(
+        f"{API}/cadres", json=body, headers={**headers, "Accept-Language": "en"}
+    )
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["content-language"] == "zh-CN"
+
+
 async def test_stored_answers_are_encrypted(
     client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -20,5 +20,7 @@ class IdempotencyRecord(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     location: Mapped[str | None] = mapped_column(String(500))
     etag: Mapped[str | None] = mapped_column(String(100))
+    # The language the answer's texts were written in (a replay says it: app/i18n.py).
+    content_language: Mapped[str | None] = mapped_column(String(16))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -35,7 +35,7 @@ from app.auth.tokens import InvalidToken, verify
 from app.db import transaction
 from app.errors import ProblemFieldError
 from app.http import app_settings
-from app.i18n import N_
+from app.i18n import N_, current_language
 from app.idempotency import repository
 from app.idempotency.errors import (
     AnswerUnreadable,
@@ -198,6 +198,7 @@ class IdempotentRoute(APIRoute):
                             content_type=response.headers.get("content-type", ""),
                             location=response.headers.get("location"),
                             etag=response.headers.get("etag"),
+                            content_language=current_language.get(),
                             body=answer,
                         )
                     )
@@ -212,6 +213,9 @@ def _replay(stored: IdempotencyRecord, body: bytes) -> Response:
         headers["Location"] = stored.location
     if stored.etag:
         headers["ETag"] = stored.etag
+    if stored.content_language:
+        # The body's words are the first answer's: so is their language.
+        headers["Content-Language"] = stored.content_language
     return Response(
         content=body,
         status_code=stored.status_code,
