@@ -22,9 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "idempotency_record", sa.Column("content_language", sa.String(16), nullable=True)
-    )
+    op.add_column("idempotency_record", sa.Column("content_language", sa.String(16), nullable=True))
 
 
 def downgrade() -> None:
