@@ -31,6 +31,7 @@ from app.credit_policy.engine.records import (
     split_by_status,
 )
 from app.credit_policy.policy import Policy, policy_in_force
+from app.enum_labels import term
 from app.enums import Rank
 from app.i18n import _
 
@@ -218,7 +219,9 @@ def _explain(
         if gap is not None
     )
     if status is RequirementStatus.not_applicable:
-        tail = _("Not applicable to rank {rank}; figures shown for information.").format(rank=rank)
+        tail = _("Not applicable to rank {rank}; figures shown for information.").format(
+            rank=term(rank)
+        )
     elif status is RequirementStatus.met:
         if met_until is None or met_until == date.max:
             tail = _("Met; stays met if nothing new is recorded.")

@@ -23,6 +23,7 @@ from app.credit_policy.engine.credits import (
 )
 from app.credit_policy.engine.records import APPROVED_ONLY, DAYS, HOURS, LogRecord
 from app.credit_policy.policy import Policy
+from app.enum_labels import term
 from app.enums import Rank, StudyLogKind
 from app.i18n import N_, _
 
@@ -135,7 +136,7 @@ def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
         if gap is not None
     )
     tails = {
-        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=rank),
+        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=term(rank)),
         RequirementStatus.met: _("Met."),
         RequirementStatus.not_met: _("Not met: short {short}.").format(short=gaps),
     }
@@ -178,7 +179,7 @@ def online_from(tally: YearTally, rank: Rank, policy: Policy) -> Online:
     )
     needs = _("nothing") if required is None else _(HOURS).format(figure=fmt(required))
     tails = {
-        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=rank),
+        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=term(rank)),
         RequirementStatus.met: _("Met."),
         RequirementStatus.not_met: _("Not met: short {short}.").format(
             short=_(HOURS).format(figure=fmt(short or Fraction(0)))
