@@ -5,7 +5,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import TypeAlias
 
 from app.credit_policy.engine.common import Requirement, RequirementStatus, q2
 from app.credit_policy.engine.compliance import compliance
@@ -14,8 +13,7 @@ from app.credit_policy.policy import Policy
 from app.enum_labels import term
 from app.enums import Rank
 from app.i18n import _, current_language
-
-JsonValue: TypeAlias = str | int | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
+from app.json_types import JsonValue
 
 _DERIVATION_FIELDS = frozenset({"logs", "credits", "ignored_logs"})
 
