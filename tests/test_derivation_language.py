@@ -6,17 +6,21 @@ differ only in words: same keys, codes, pointers, statuses and figures."""
 import re
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 
+from app.credit_policy.engine import Compliance, compliance
+from app.credit_policy.engine.records import LogRecord
 from app.credit_policy.errors import NoPolicyForDate
-from app.credit_policy.policy import policy_in_force
-from app.enum_labels import ENUM_LABELS
-from app.enums import Language
-from app.i18n import current_language
+from app.credit_policy.policy import CN_2023, policy_in_force
+from app.enum_labels import ENUM_LABELS, label
+from app.enums import Language, Rank, Requirement, StudyLogKind, StudyLogStatus
+from app.errors import _validation_message
+from app.i18n import LOCALE_DIR, current_language, gettext
 from tests.factories import API, create_cadre, create_log, create_org_unit, create_session
 from tests.test_i18n import _without_language
 from tests.test_sync import item
@@ -427,3 +431,63 @@ async def test_a_snapshot_frozen_before_lang_existed_reads_as_english(
     got = await client.get(f"{API}/assessments/{r.json()['id']}", headers=ZH)
     assert got.status_code == 200, got.text
     assert got.json()["training_snapshot"]["lang"] == "en"
+
+
+def _zh_compliance(rank: Rank) -> Compliance:
+    logs = [
+        LogRecord(
+            "a",
+            StudyLogKind.centralised_training,
+            date(2024, 5, 6),
+            date(2024, 5, 10),
+            Decimal(40),
+            Decimal(5),
+            StudyLogStatus.approved,
+        ),
+    ]
+    token = current_language.set("zh-CN")
+    try:
+        return compliance(logs, date(2024, 12, 31), rank, None, [CN_2023])
+    finally:
+        current_language.reset(token)
+
+
+def test_the_chinese_derivation_words() -> None:
+    """和/或 join Chinese words, a space only where a figure follows; one name per requirement,
+    its label; the annual figures are after the caps; the online span is followed by a comma."""
+    leading = _zh_compliance(Rank.county_division)
+    five_year = leading.five_year.explanation
+    assert five_year.startswith(label(Requirement.five_year, Language.zh_cn) + "，"), five_year
+    assert "要求 90 天或 550 学时，分别比较。" in five_year, five_year
+    assert five_year.endswith("未达标：尚差 85 天和 510 学时。"), five_year
+    other = _zh_compliance(Rank.section_member)
+    annual = other.annual.explanation
+    assert annual.startswith("2024 年" + label(Requirement.annual, Language.zh_cn) + "，"), annual
+    assert "计入 40 学时（集中培训的认定学时，已按年度上限封顶）" in annual, annual
+    assert "要求 集中培训 12 天或计入 90 学时。" in annual, annual
+    assert annual.endswith("未达标：尚差 7 天和 50 学时。"), annual
+    assert "统计期间 2024-01-01…2024-12-31，网络培训认定 0 学时" in other.online.explanation
+    assert leading.annual.explanation.endswith("职务层次县处级不适用此要求；数据仅供参考。")
+
+
+def test_the_catalogue_names_each_requirement_once() -> None:
+    """The roll-call reasons and the derivations use the labels' names of the requirements
+    (五年脱产培训要求, 年度学习要求), never 五年累计 or a bare 年度要求; overrides are 特批;
+    the time zone is 北京时间."""
+    catalogue = (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "messages.po").read_text("utf-8")
+    translated = "\n".join(
+        line for line in catalogue.splitlines() if line.startswith(("msgstr", '"'))
+    )
+    for wrong in ("五年累计", "年度要求", "越过", "Asia/Shanghai", "按项"):
+        assert wrong not in translated, wrong
+    assert gettext("five-year requirement not met", "zh-CN") == "五年脱产培训要求未达标"
+    assert (gettext(" and ", "zh-CN"), gettext(" or ", "zh-CN")) == ("和", "或")
+
+
+def test_pydantic_field_types_are_translated() -> None:
+    error = {
+        "type": "too_long",
+        "msg": "List should have at most 12 items after validation, not 13",
+        "ctx": {"field_type": "List", "max_length": 12, "actual_length": 13},
+    }
+    assert _validation_message(error, "zh-CN") == "列表最多只能有 12 项，实际为 13 项"
