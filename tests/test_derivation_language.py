@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.credit_policy.engine import Compliance, compliance
@@ -491,3 +492,16 @@ def test_pydantic_field_types_are_translated() -> None:
         "ctx": {"field_type": "List", "max_length": 12, "actual_length": 13},
     }
     assert _validation_message(error, "zh-CN") == "列表最多只能有 12 项，实际为 13 项"
+
+
+def test_the_snapshot_schema_names_its_language_and_rank_group(app: FastAPI) -> None:
+    """`lang` (Language) and `rank_group` (RankGroup, with labels) are enums in the contract."""
+    schemas = app.openapi()["components"]["schemas"]
+    snapshot = schemas["TrainingSnapshot"]
+    assert snapshot["properties"]["lang"]["$ref"] == "#/components/schemas/Language"
+    assert "lang" in snapshot["required"]
+    for name in ("TrainingSnapshot", "ComplianceRead"):
+        rank_group = schemas[name]["properties"]["rank_group"]
+        assert rank_group == {"$ref": "#/components/schemas/RankGroup"}, name
+    labels = schemas["RankGroup"]["x-enum-labels"]["zh-CN"]
+    assert labels == {"leading": "领导干部", "other": "其他干部"}
