@@ -145,3 +145,28 @@ class Language(StrEnum):
 
     zh_cn = "zh-CN"
     en = "en"
+
+
+class RequirementStatus(StrEnum):
+    """Status of a requirement block (docs/rules.md rules 4–6)."""
+
+    met = "met"
+    in_grace = "in_grace"
+    not_met = "not_met"
+    not_applicable = "not_applicable"
+
+
+class Requirement(StrEnum):
+    """A requirement the training condition of an `excellent` assessment holds to (docs/rules.md
+    rule 9): the five-year one (rule 4) and the annual one (rule 5); the online one is not."""
+
+    five_year = "five_year"
+    annual = "annual"
+
+
+class RankGroup(StrEnum):
+    """The rank group of a cadre under a policy: `leading` when the rank is one of the policy's
+    `leading_ranks` (docs/rules.md, "Rank groups"), `other` otherwise."""
+
+    leading = "leading"
+    other = "other"

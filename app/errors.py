@@ -302,8 +302,13 @@ _VALIDATION_TEMPLATES = {
 }
 
 
-# Joins the last two allowed values in the context of `enum` and `literal_error`.
-_OR = N_(" or ")
+# The `field_type` of `too_short` and `too_long` (pydantic's words), translated as any context
+# value is.
+_FIELD_TYPES = (N_("List"), N_("Tuple"), N_("Set"), N_("Dictionary"), N_("Value"))
+
+# Joins the last two allowed values in the context of `enum` and `literal_error`, with a space
+# either side in every language (the values are quoted codes, not words of the sentence).
+_OR = N_("or")
 
 
 def _validation_message(err: Any, language: str) -> str:
@@ -322,7 +327,7 @@ def _validation_message(err: Any, language: str) -> str:
         ctx["error"] = gettext(message.removeprefix("Value error, "), language)
     if "expected" in ctx:
         # pydantic lists the allowed values as "'a', 'b' or 'c'".
-        ctx["expected"] = ctx["expected"].replace(_OR, gettext(_OR, language))
+        ctx["expected"] = ctx["expected"].replace(f" {_OR} ", f" {gettext(_OR, language)} ")
     try:
         return gettext(template, language).format(**ctx)
     except (KeyError, IndexError, ValueError):

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from app.archive import columns, unit_export
-from app.labels import Language
+from app.enums import Language
 from tests.factories import API, create_cadre, create_log, create_org_unit, create_session
 
 _EXCEL_DEFAULT_WIDTH = 8.43

@@ -6,14 +6,22 @@ differ only in words: same keys, codes, pointers, statuses and figures."""
 import re
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 
+from app.credit_policy.engine import Compliance, compliance
+from app.credit_policy.engine.records import LogRecord
 from app.credit_policy.errors import NoPolicyForDate
-from app.credit_policy.policy import policy_in_force
-from app.i18n import current_language
+from app.credit_policy.policy import CN_2023, policy_in_force
+from app.enum_labels import ENUM_LABELS, label
+from app.enums import Language, Rank, Requirement, StudyLogKind, StudyLogStatus
+from app.errors import _validation_message
+from app.i18n import LOCALE_DIR, current_language, gettext
 from tests.factories import API, create_cadre, create_log, create_org_unit, create_session
 from tests.test_i18n import _without_language
 from tests.test_sync import item
@@ -24,6 +32,13 @@ FIGURE = re.compile(r"\d+(?:\.\d+)?")
 # The human texts of an answer; everything else is data and must not change with the language.
 TEXT_KEYS = {"title", "detail", "explanation", "rule", "notes", "reason", "message"}
 PER_REQUEST = {"request_id", "elapsed_seconds"}
+# A code in a Chinese text: `section_member`, `centralised_training`; and any enum value as a
+# word of its own (`competent`, `annual`, `pending`). The texts name them by their labels.
+CODE = re.compile(r"[a-z]+_[a-z_]+")
+ENUM_VALUES = {
+    str(value) for cls, values in ENUM_LABELS.items() if cls is not Language for value in values
+}
+WORD = re.compile(r"[A-Za-z_]+")
 ZH = {"Accept-Language": "zh-CN"}
 EN = {"Accept-Language": "en"}
 
@@ -38,6 +53,18 @@ def _texts(value: Any, key: str | None = None) -> Iterator[str]:
             yield from _texts(v, key)
     elif isinstance(value, str) and key in TEXT_KEYS:
         yield value
+
+
+def _assert_no_codes(name: str, body: Any) -> None:
+    """No code and no bare enum value in a Chinese answer's texts (docs/rules.md and policy
+    codes such as cn-2023 are names, not codes)."""
+    texts = list(_texts(body))
+    assert texts, (name, "no human text")
+    for said in texts:
+        assert CJK.search(said), (name, said)
+        assert not CODE.search(said), (name, said)
+        words = set(WORD.findall(said.replace("docs/rules.md", "")))
+        assert not words & ENUM_VALUES, (name, said, words & ENUM_VALUES)
 
 
 def _words_removed(value: Any) -> Any:
@@ -135,17 +162,23 @@ async def test_credits_and_compliance_explanations_follow_accept_language(
         async with _without_language(client, transport) as plain:
             default = await plain.get(url, params=params)
         _assert_differ_only_in_words(name, default, en)
+        _assert_no_codes(name, default.json())
     compliance = default.json()
     annual = compliance["annual"]["explanation"]
-    assert annual.startswith("2024 年度要求，学时政策 cn-2023（docs/rules.md 规则 5）"), annual
+    head = "2024 年年度学习要求，学时政策 cn-2023（docs/rules.md 规则 5）"
+    assert annual.startswith(head), annual
     assert "未达标：尚差" in annual, annual
     english = en.json()["annual"]["explanation"]
     assert english.startswith("Annual requirement 2024, policy cn-2023"), english
-    assert "五年累计要求" in compliance["five_year"]["explanation"]
+    five_year = compliance["five_year"]["explanation"]
+    assert five_year.startswith("五年脱产培训要求，"), five_year
+    assert five_year.endswith("职务层次科员及以下不适用此要求；数据仅供参考。"), five_year
     credits = (await client.get(f"{API}/cadres/{cadre['id']}/credits?year=2024", headers=ZH)).json()
     notes = " ".join(credits["notes"])
     assert "仅统计已审核的记录" in notes, notes
     assert "未统计" in notes, notes
+    assert "（待审核）" in notes, notes
+    assert "年度学习要求计入集中培训的认定学时" in notes, notes
 
 
 async def _closable_session(client: httpx.AsyncClient) -> str:
@@ -191,14 +224,15 @@ async def test_closing_explanations_follow_accept_language(
             zh_text,
             en_text,
         )
+    _assert_no_codes("closing", zh.json())
     texts = [r[3] for r in zh_rows]
     assert texts == [
-        "请假 4 学时，未超过请假上限：40 学时的 1/7 = 5.71 学时（docs/rules.md 规则 7）："
+        "请假 4 学时，未超过请假上限（40 学时 × 1/7 = 5.71 学时，docs/rules.md 规则 7）："
         "结业，认定 40 − 4 = 36 学时、5 × 36/40 = 4.50 天",
-        "请假 6 学时，超过请假上限：40 学时的 1/7 = 5.71 学时（docs/rules.md 规则 7），"
+        "请假 6 学时，超过请假上限（40 学时 × 1/7 = 5.71 学时，docs/rules.md 规则 7），"
         "但主办单位已批准请假例外（住院手术,经组织部批准）："
         "结业，认定 40 − 6 = 34 学时、5 × 34/40 = 4.25 天",
-        "请假 6 学时，超过请假上限：40 学时的 1/7 = 5.71 学时（docs/rules.md 规则 7）："
+        "请假 6 学时，超过请假上限（40 学时 × 1/7 = 5.71 学时，docs/rules.md 规则 7）："
         "退学，不认定学时",
     ], texts
 
@@ -329,3 +363,145 @@ def test_no_policy_for_a_date_is_said_in_the_language_of_the_request(
     finally:
         current_language.reset(token)
     assert caught.value.detail == detail
+
+
+async def test_assessment_reasons_and_override_details_name_no_codes(
+    client: httpx.AsyncClient,
+) -> None:
+    """The 409 of an unmet training condition, a snapshot's `reason` and explanations, and the
+    refusal of an override that overrides nothing, in zh-CN: labels, never codes."""
+    cadre = await _cadre_with_history(client)
+    body = {"cadre_id": cadre["id"], "year": 2024, "rating": "excellent"}
+    r = await client.post(f"{API}/assessments", json=body, headers=ZH)
+    assert r.status_code == 409, r.text
+    _assert_no_codes("409", r.json())
+    assert r.json()["detail"].startswith("年末未完成培训要求：年度学习要求；"), r.json()
+    r = await client.post(
+        f"{API}/assessments",
+        json={**body, "rating": "competent", "override_reason": "组织部批准"},
+        headers=ZH,
+    )
+    assert r.status_code == 422, r.text
+    _assert_no_codes("override not needed", r.json())
+    assert "考核等次为称职" in r.json()["detail"], r.json()
+    r = await client.post(f"{API}/assessments", json={**body, "rating": "competent"}, headers=ZH)
+    assert r.status_code == 201, r.text
+    snapshot = r.json()["training_snapshot"]
+    _assert_no_codes("snapshot", snapshot)
+    assert snapshot["reason"] == "年末未完成培训要求：年度学习要求", snapshot
+
+
+async def test_a_snapshot_says_the_language_of_its_texts(client: httpx.AsyncClient) -> None:
+    """`training_snapshot.lang` names the language its four texts were frozen in, whatever the
+    language of a later request."""
+    unit = await create_org_unit(client)
+    for language, expected in ((ZH, "zh-CN"), (EN, "en")):
+        cadre = await create_cadre(client, unit["id"], rank="section_member")
+        r = await client.post(
+            f"{API}/assessments",
+            json={"cadre_id": cadre["id"], "year": 2024, "rating": "competent"},
+            headers=language,
+        )
+        assert r.status_code == 201, r.text
+        for later in (ZH, EN):
+            got = await client.get(f"{API}/assessments/{r.json()['id']}", headers=later)
+            snapshot = got.json()["training_snapshot"]
+            assert snapshot["lang"] == expected, snapshot
+            texts = [snapshot["reason"]] + [
+                snapshot[block]["explanation"] for block in ("five_year", "annual", "online")
+            ]
+            assert all(bool(CJK.search(t)) == (expected == "zh-CN") for t in texts), texts
+
+
+async def test_a_snapshot_frozen_before_lang_existed_reads_as_english(
+    client: httpx.AsyncClient, db_conn: Any
+) -> None:
+    """Snapshots were frozen in English before `lang` was stored: one without it says `en`."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"], rank="section_member")
+    r = await client.post(
+        f"{API}/assessments",
+        json={"cadre_id": cadre["id"], "year": 2024, "rating": "competent"},
+        headers=ZH,  # `lang` says zh-CN until it is dropped
+    )
+    assert (r.status_code, r.json()["training_snapshot"]["lang"]) == (201, "zh-CN"), r.text
+    await db_conn.execute(
+        text("UPDATE assessment SET training_snapshot = training_snapshot - 'lang' WHERE id = :id"),
+        {"id": r.json()["id"]},
+    )
+    got = await client.get(f"{API}/assessments/{r.json()['id']}", headers=ZH)
+    assert got.status_code == 200, got.text
+    assert got.json()["training_snapshot"]["lang"] == "en"
+
+
+def _zh_compliance(rank: Rank) -> Compliance:
+    logs = [
+        LogRecord(
+            "a",
+            StudyLogKind.centralised_training,
+            date(2024, 5, 6),
+            date(2024, 5, 10),
+            Decimal(40),
+            Decimal(5),
+            StudyLogStatus.approved,
+        ),
+    ]
+    token = current_language.set("zh-CN")
+    try:
+        return compliance(logs, date(2024, 12, 31), rank, None, [CN_2023])
+    finally:
+        current_language.reset(token)
+
+
+def test_the_chinese_derivation_words() -> None:
+    """和/或 join Chinese words, a space only where a figure follows; one name per requirement,
+    its label; the annual figures are after the caps; the online span is followed by a comma."""
+    leading = _zh_compliance(Rank.county_division)
+    five_year = leading.five_year.explanation
+    assert five_year.startswith(label(Requirement.five_year, Language.zh_cn) + "，"), five_year
+    assert "要求 90 天或 550 学时，分别比较。" in five_year, five_year
+    assert five_year.endswith("未达标：尚差 85 天和 510 学时。"), five_year
+    other = _zh_compliance(Rank.section_member)
+    annual = other.annual.explanation
+    assert annual.startswith("2024 年" + label(Requirement.annual, Language.zh_cn) + "，"), annual
+    assert "计入 40 学时（集中培训的认定学时，已按年度上限封顶）" in annual, annual
+    assert "要求 集中培训 12 天或计入 90 学时。" in annual, annual
+    assert annual.endswith("未达标：尚差 7 天和 50 学时。"), annual
+    assert "统计期间 2024-01-01…2024-12-31，网络培训认定 0 学时" in other.online.explanation
+    assert leading.annual.explanation.endswith("职务层次县处级不适用此要求；数据仅供参考。")
+
+
+def test_the_catalogue_names_each_requirement_once() -> None:
+    """The roll-call reasons and the derivations use the labels' names of the requirements
+    (五年脱产培训要求, 年度学习要求), never 五年累计 or a bare 年度要求; overrides are 特批;
+    the time zone is 北京时间."""
+    catalogue = (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "messages.po").read_text("utf-8")
+    translated = "\n".join(
+        line for line in catalogue.splitlines() if line.startswith(("msgstr", '"'))
+    )
+    for wrong in ("五年累计", "年度要求", "越过", "Asia/Shanghai", "按项"):
+        assert wrong not in translated, wrong
+    assert gettext("five-year requirement not met", "zh-CN") == "五年脱产培训要求未达标"
+    assert (gettext(" and ", "zh-CN"), gettext(" or ", "zh-CN")) == ("和", "或")
+
+
+def test_pydantic_field_types_are_translated() -> None:
+    error = {
+        "type": "too_long",
+        "msg": "List should have at most 12 items after validation, not 13",
+        "ctx": {"field_type": "List", "max_length": 12, "actual_length": 13},
+    }
+    assert _validation_message(error, "zh-CN") == "列表最多只能有 12 项，实际为 13 项"
+
+
+def test_the_snapshot_schema_names_its_language_and_rank_group(app: FastAPI) -> None:
+    """`lang` (Language) and `rank_group` (RankGroup, with labels) are enums in the contract."""
+    schemas = app.openapi()["components"]["schemas"]
+    snapshot = schemas["TrainingSnapshot"]
+    assert snapshot["properties"]["lang"]["$ref"] == "#/components/schemas/Language"
+    assert "lang" in snapshot["required"]
+    for name in ("TrainingSnapshot", "ComplianceRead"):
+        rank_group = schemas[name]["properties"]["rank_group"]
+        assert rank_group == {"$ref": "#/components/schemas/RankGroup"}, name
+    labels = schemas["RankGroup"]["x-enum-labels"]["zh-CN"]
+    assert labels == {"leading": "领导干部", "other": "其他干部"}

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.enums import AssessmentRating, Rank, Role
-from app.labels import LABELS, Language
+from app.enums import AssessmentRating, Language, Rank, Role
+from app.labels import LABELS
 from tests.conftest import ClientFor
 from tests.factories import API, create_cadre, create_org_unit
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from app.labels import LABELS, Language
+from app.enums import Language
+from app.labels import LABELS
 
 _YES_NO = {Language.zh_cn: ("是", "否"), Language.en: ("yes", "no")}
 

@@ -15,8 +15,8 @@ from app.compliance.errors import FutureYear
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
 from app.enrollment.schemas import EnrollmentRead
+from app.enums import Language
 from app.http import API_PREFIX, PrimedStreamingResponse, problems
-from app.labels import Language
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.security import CurrentActor

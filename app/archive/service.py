@@ -29,6 +29,7 @@ from app.enums import (
     AssessmentRating,
     EnrollmentOrigin,
     EnrollmentStatus,
+    Language,
     PostType,
     Rank,
     StudyLogKind,
@@ -36,7 +37,6 @@ from app.enums import (
     StudyLogStatus,
     TrainingForm,
 )
-from app.labels import Language
 from app.org_unit.models import OrgUnit
 from app.study_log import repository as study_logs
 from app.study_log.models import StudyLog

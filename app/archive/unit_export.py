@@ -22,8 +22,7 @@ from app.compliance import repository as compliance
 from app.credit_policy.engine.common import RequirementStatus
 from app.credit_policy.policy import Policy
 from app.db import transaction
-from app.enums import CadreStatus, PostType, Rank, StudyLogKind, StudyLogStatus
-from app.labels import Language
+from app.enums import CadreStatus, Language, PostType, Rank, StudyLogKind, StudyLogStatus
 
 # The columns (English name, Chinese header, the enum whose labels the values are shown as).
 UNIT_COLUMNS = (

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.credit_policy.engine import Requirement, RequirementStatus
-from app.enums import AssessmentRating, Rank, StudyLogKind
+from app.enums import AssessmentRating, Language, Rank, RankGroup, StudyLogKind
 from app.pagination import Page
 from app.schema_types import (
     LINE_PATTERN,
@@ -108,13 +108,13 @@ class TrainingSnapshot(OutputModel):
     """The training figures a rating was decided on (docs/rules.md rule 9), frozen when it was
     set: the compliance blocks on Dec 31 of the year, as `getCadreCompliance` gives them then,
     without the per-log derivation. Its texts (`reason`, `explanation`) stay in the language
-    they were written in."""
+    they were written in, which `lang` names."""
 
     year: int
     as_of: date = Field(description="Dec 31 of `year`")
     policy_code: str
     rank: Rank
-    rank_group: str
+    rank_group: RankGroup
     promoted_on: date | None
     requirements: list[Requirement] = Field(
         description="The requirements that apply to the rank (empty: none, and `excellent` "
@@ -122,6 +122,13 @@ class TrainingSnapshot(OutputModel):
     )
     excellent_allowed: bool = Field(description="Whether every requirement listed is held")
     reason: str
+    lang: Language = Field(
+        default=Language.en,
+        description="The language of the four texts frozen with the snapshot: `reason` and the "
+        "`explanation` of `five_year`, `annual` and `online`. They stay in the language of the "
+        "request that set the rating, whatever a later request asks for (en in snapshots frozen "
+        "before the field existed)",
+    )
     five_year: SnapshotFiveYear
     annual: SnapshotAnnual
     online: SnapshotOnline

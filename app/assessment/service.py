@@ -25,6 +25,7 @@ from app.credit_policy import engine
 from app.credit_policy.engine.common import add_years
 from app.credit_policy.service import load_policies
 from app.db import flush_mapping_conflicts
+from app.enum_labels import term
 from app.enums import AssessmentRating, Role
 from app.i18n import _
 from app.org_unit import service as org_unit_service
@@ -78,7 +79,7 @@ async def decide(
     if not overriding and override_reason is not None:
         raise OverrideNotNeeded(
             _("Nothing to override: the rating is {rating}, not excellent.").format(
-                rating=rating.value
+                rating=term(rating)
             )
             if rating != AssessmentRating.excellent
             else _("Nothing to override: {reason}.").format(reason=snapshot["reason"])

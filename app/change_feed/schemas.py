@@ -9,23 +9,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
-from typing_extensions import TypeAliasType
 
 from app.enums import AuditAction, FeedEntity
+from app.json_types import JsonValue
 from app.schema_types import OutputModel
 
-# A column's value in a change: numbers of `numeric` columns are strings with their scale
-# ("12.50"), dates and times ISO strings, ids strings; an array column an array; a JSON column
-# (an assessment's `training_snapshot`, a credit policy's `definition`) the object its read
-# schema describes (`TrainingSnapshot`, `CreditPolicyDefinitionRead`). Recursive, so a client's
-# type is a JSON value, never `unknown`, except for an array inside an array (no column holds
-# one): TypeScript's generated types cannot recurse through an array (TS2502), and the contract
-# must compile under `tsc --strict` (tests/test_typescript_client.py).
-JsonObject = TypeAliasType("JsonObject", "dict[str, JsonValue]")
-JsonArray = TypeAliasType(
-    "JsonArray", "list[str | int | float | bool | JsonObject | list[Any] | None]"
-)
-JsonValue = TypeAliasType("JsonValue", "str | int | float | bool | JsonArray | JsonObject | None")
+# A column's value in a change (`JsonValue`, app.json_types): numbers of `numeric` columns are
+# strings with their scale ("12.50"), dates and times ISO strings, ids strings; an array column an
+# array; a JSON column (an assessment's `training_snapshot`, a credit policy's `definition`) the
+# object its read schema describes (`TrainingSnapshot`, `CreditPolicyDefinitionRead`).
 
 Hidden = Annotated[
     Literal["<changed>"],

@@ -7,7 +7,7 @@ from datetime import date
 from pydantic import Field
 
 from app.credit_policy.engine import RequirementStatus
-from app.enums import Rank, StudyLogKind, StudyLogStatus
+from app.enums import Rank, RankGroup, StudyLogKind, StudyLogStatus
 from app.schema_types import Decimal2, OutputModel
 
 
@@ -147,7 +147,7 @@ class ComplianceRead(OutputModel):
     cadre_id: uuid.UUID | None = None
     as_of: date
     rank: Rank
-    rank_group: str
+    rank_group: RankGroup
     promoted_on: date | None
     five_year: FiveYearRead
     annual: AnnualRead

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import RootModel
 
+from app.enums import Language
 from app.http import API_PREFIX
-from app.labels import Language, label_table
+from app.labels import label_table
 
 router = APIRouter(prefix=f"{API_PREFIX}/meta", tags=["meta"])
 

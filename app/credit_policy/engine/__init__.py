@@ -8,7 +8,7 @@ The derivation texts are catalogue messages rendered with `app.i18n._`, in the l
 figure or a decision.
 """
 
-from app.credit_policy.engine.assessment import JsonValue, excellent_allowed, to_jsonable
+from app.credit_policy.engine.assessment import excellent_allowed, to_jsonable
 from app.credit_policy.engine.closing import ClosingOutcome, close_outcome
 from app.credit_policy.engine.common import Requirement, RequirementStatus, q2
 from app.credit_policy.engine.compliance import Compliance, compliance, rank_group
@@ -51,7 +51,6 @@ __all__ = [
     "Compliance",
     "FiveYear",
     "IgnoredLog",
-    "JsonValue",
     "KindCredits",
     "LogCredit",
     "LogRecord",

@@ -5,16 +5,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import TypeAlias
 
 from app.credit_policy.engine.common import Requirement, RequirementStatus, q2
 from app.credit_policy.engine.compliance import compliance
 from app.credit_policy.engine.records import LogRecord
 from app.credit_policy.policy import Policy
+from app.enum_labels import term
 from app.enums import Rank
-from app.i18n import _
-
-JsonValue: TypeAlias = str | int | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
+from app.i18n import _, current_language
+from app.json_types import JsonValue
 
 _DERIVATION_FIELDS = frozenset({"logs", "credits", "ignored_logs"})
 
@@ -68,7 +67,7 @@ def excellent_allowed(
     """
     year_end = date(year, 12, 31)
     state = compliance(logs, year_end, rank, promoted_on, policies)
-    checks: dict[str, bool] = {}
+    checks: dict[Requirement, bool] = {}
     if state.five_year.status is not RequirementStatus.not_applicable:
         checks[Requirement.five_year] = state.five_year.status in {
             RequirementStatus.met,
@@ -81,11 +80,11 @@ def excellent_allowed(
         reason = _("no training requirement applies to this rank")
     elif allowed:
         reason = _("training requirement met at year end: {requirements}").format(
-            requirements=", ".join(checks)
+            requirements=_(", ").join(term(name) for name in checks)
         )
     else:
         reason = _("training requirement not met at year end: {requirements}").format(
-            requirements=", ".join(name for name, ok in checks.items() if not ok)
+            requirements=_(", ").join(term(name) for name, ok in checks.items() if not ok)
         )
     snapshot: dict[str, JsonValue] = {
         "year": year,
@@ -97,6 +96,8 @@ def excellent_allowed(
         "requirements": list(checks),
         "excellent_allowed": allowed,
         "reason": reason,
+        # the language of `reason` and of the blocks' explanations (docs/rules.md rule 9)
+        "lang": current_language.get(),
         "five_year": _figures(state.five_year),
         "annual": _figures(state.annual),
         "online": _figures(state.online),

@@ -8,29 +8,16 @@ short of a threshold it mathematically meets. Results are handed out as `Decimal
 
 from datetime import MAXYEAR, MINYEAR, date, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
-from enum import StrEnum
 from fractions import Fraction
+
+from app.enums import Requirement, RequirementStatus
+
+# Requirement and RequirementStatus live in app.enums (their labels are app.enum_labels')
+__all__ = ["ONE_DAY", "Requirement", "RequirementStatus"]
 
 ONE_DAY = timedelta(days=1)
 _CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN)
 _CENT = Decimal("0.01")
-
-
-class RequirementStatus(StrEnum):
-    """Status of a requirement block (docs/rules.md rules 4–6)."""
-
-    met = "met"
-    in_grace = "in_grace"
-    not_met = "not_met"
-    not_applicable = "not_applicable"
-
-
-class Requirement(StrEnum):
-    """A requirement the training condition of an `excellent` assessment holds to (docs/rules.md
-    rule 9): the five-year one (rule 4) and the annual one (rule 5); the online one is not."""
-
-    five_year = "five_year"
-    annual = "annual"
 
 
 def exact(value: Decimal) -> Fraction:

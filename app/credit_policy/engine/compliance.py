@@ -9,7 +9,7 @@ from app.credit_policy.engine.five_year import FiveYear, evaluate_five_year
 from app.credit_policy.engine.records import LogRecord
 from app.credit_policy.engine.yearly import Annual, Online, annual_from, online_from
 from app.credit_policy.policy import Policy, policy_in_force
-from app.enums import Rank
+from app.enums import Rank, RankGroup
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,15 +17,15 @@ class Compliance:
     as_of: date
     rank: Rank
     promoted_on: date | None
-    rank_group: str
+    rank_group: RankGroup
     """`leading` or `other` (the policy's `leading_ranks`)."""
     five_year: FiveYear
     annual: Annual
     online: Online
 
 
-def rank_group(rank: Rank, policy: Policy) -> str:
-    return "leading" if rank in policy.leading_ranks else "other"
+def rank_group(rank: Rank, policy: Policy) -> RankGroup:
+    return RankGroup.leading if rank in policy.leading_ranks else RankGroup.other
 
 
 def compliance(

@@ -15,6 +15,7 @@ from app.credit_policy.engine.records import (
     split_by_status,
 )
 from app.credit_policy.policy import CreditMode, KindRule, Policy, policy_in_force
+from app.enum_labels import term
 from app.enums import StudyLogKind
 from app.i18n import _
 
@@ -233,7 +234,9 @@ def tally_year(
             hours += sums.raw_hours
         if annual_counted:
             counted += sums.counted
-    not_counted = ", ".join(f"{item.log_id} ({item.status})" for item in ignored)
+    not_counted = _(", ").join(
+        _("{log} ({status})").format(log=item.log_id, status=term(item.status)) for item in ignored
+    )
     approved_only = _(APPROVED_ONLY)
     notes = (
         _("policy {policy}; year {year} counted over {start}…{end}").format(
@@ -277,7 +280,7 @@ def tally_year(
 
 
 def kinds_text(kinds: Iterable[StudyLogKind]) -> str:
-    names = sorted(kind.value for kind in kinds)
+    names = [term(kind) for kind in sorted(kinds)]
     if len(names) == len(StudyLogKind):
         return _("every kind")
     return _(", ").join(names) or _("no kind")

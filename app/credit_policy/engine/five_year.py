@@ -31,8 +31,9 @@ from app.credit_policy.engine.records import (
     split_by_status,
 )
 from app.credit_policy.policy import Policy, policy_in_force
+from app.enum_labels import term
 from app.enums import Rank
-from app.i18n import _
+from app.i18n import N_, _, join
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,7 @@ def _requirement_text(days: Decimal | None, hours: Decimal | None) -> str:
         if need is not None
     ]
     alternatives = _(" (no hours alternative)") if hours is None else _(", compared separately")
-    return _(" or ").join(wanted) + alternatives
+    return join(N_(" or "), wanted) + alternatives
 
 
 def _explain(
@@ -209,16 +210,21 @@ def _explain(
         approved_only=_(APPROVED_ONLY),
         needs=_requirement_text(required_days, required_hours),
     )
-    short = _(" and ").join(
-        _(unit).format(figure=fmt(gap))
-        for gap, unit in (
-            (shortfall(days, required_days), DAYS),
-            (shortfall(hours, required_hours), HOURS),
-        )
-        if gap is not None
+    short = join(
+        N_(" and "),
+        [
+            _(unit).format(figure=fmt(gap))
+            for gap, unit in (
+                (shortfall(days, required_days), DAYS),
+                (shortfall(hours, required_hours), HOURS),
+            )
+            if gap is not None
+        ],
     )
     if status is RequirementStatus.not_applicable:
-        tail = _("Not applicable to rank {rank}; figures shown for information.").format(rank=rank)
+        tail = _("Not applicable to rank {rank}; figures shown for information.").format(
+            rank=term(rank)
+        )
     elif status is RequirementStatus.met:
         if met_until is None or met_until == date.max:
             tail = _("Met; stays met if nothing new is recorded.")

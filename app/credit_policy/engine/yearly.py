@@ -23,8 +23,9 @@ from app.credit_policy.engine.credits import (
 )
 from app.credit_policy.engine.records import APPROVED_ONLY, DAYS, HOURS, LogRecord
 from app.credit_policy.policy import Policy
+from app.enum_labels import term
 from app.enums import Rank, StudyLogKind
-from app.i18n import N_, _
+from app.i18n import N_, _, join
 
 _NOT_APPLICABLE = N_("Not applicable to rank {rank}; figures shown.")
 
@@ -97,17 +98,20 @@ def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
         status = RequirementStatus.not_applicable
     else:
         status = RequirementStatus.met if met else RequirementStatus.not_met
-    wanted = _(" or ").join(
-        text
-        for text in (
-            None
-            if required_days is None
-            else _("{figure} centralised days").format(figure=fmt(required_days)),
-            None
-            if required_hours is None
-            else _("{figure} counted h").format(figure=fmt(required_hours)),
-        )
-        if text
+    wanted = join(
+        N_(" or "),
+        [
+            text
+            for text in (
+                None
+                if required_days is None
+                else _("{figure} centralised days").format(figure=fmt(required_days)),
+                None
+                if required_hours is None
+                else _("{figure} counted h").format(figure=fmt(required_hours)),
+            )
+            if text
+        ],
     )
     head = _(
         "Annual requirement {year}, policy {policy} (docs/rules.md rule 5): "
@@ -129,13 +133,16 @@ def annual_from(tally: YearTally, rank: Rank, policy: Policy) -> Annual:
         total=fmt(tally.total_hours),
         needs=wanted or _("nothing"),
     )
-    gaps = _(" and ").join(
-        _(unit).format(figure=fmt(gap))
-        for gap, unit in ((short_days, DAYS), (short_hours, HOURS))
-        if gap is not None
+    gaps = join(
+        N_(" and "),
+        [
+            _(unit).format(figure=fmt(gap))
+            for gap, unit in ((short_days, DAYS), (short_hours, HOURS))
+            if gap is not None
+        ],
     )
     tails = {
-        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=rank),
+        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=term(rank)),
         RequirementStatus.met: _("Met."),
         RequirementStatus.not_met: _("Not met: short {short}.").format(short=gaps),
     }
@@ -178,7 +185,7 @@ def online_from(tally: YearTally, rank: Rank, policy: Policy) -> Online:
     )
     needs = _("nothing") if required is None else _(HOURS).format(figure=fmt(required))
     tails = {
-        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=rank),
+        RequirementStatus.not_applicable: _(_NOT_APPLICABLE).format(rank=term(rank)),
         RequirementStatus.met: _("Met."),
         RequirementStatus.not_met: _("Not met: short {short}.").format(
             short=_(HOURS).format(figure=fmt(short or Fraction(0)))
