@@ -85,22 +85,9 @@ def test_every_request_body_minimal_and_full_is_accepted_by_the_server_model() -
             assert set(body) == set(schema.get("required", [])), op_id
 
 
-def _compile(folder: Path, doc: dict[str, Any], edit: str = "") -> subprocess.CompletedProcess[str]:
-    """Generate the types of `doc` with default options (once a folder), write the consumer
-    (less the text `edit`), and type-check both under --strict."""
-    generate, tsc = _tool("openapi-typescript"), _tool("tsc")
-    if not (folder / "schema.d.ts").exists():
-        contract = folder / "openapi.json"
-        contract.write_text(json.dumps(doc), encoding="utf-8")
-        made = _run(generate, contract, "--output", folder / "schema.d.ts")
-        assert made.returncode == 0, made.stdout + made.stderr
-    source = consumer(doc, request_models())
-    if edit:
-        assert edit in source
-        source = source.replace(edit, "")
-    (folder / "consumer.ts").write_text(source, encoding="utf-8")
+def _tsc(*files: Path) -> subprocess.CompletedProcess[str]:
     return _run(
-        tsc,
+        _tool("tsc"),
         "--strict",
         "--noEmit",
         "--target",
@@ -109,9 +96,30 @@ def _compile(folder: Path, doc: dict[str, Any], edit: str = "") -> subprocess.Co
         "esnext",
         "--moduleResolution",
         "bundler",
-        folder / "consumer.ts",
-        folder / "schema.d.ts",
+        *files,
     )
+
+
+def _compile(
+    folder: Path, doc: dict[str, Any], replace: tuple[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Generate the types of `doc` with default options (once a folder), write the consumer
+    (less the text `edit`), and type-check both under --strict."""
+    generate = _tool("openapi-typescript")
+    if not (folder / "node_modules").exists():
+        # The consumer imports openapi-fetch (its types) from the pinned tools.
+        (folder / "node_modules").symlink_to(BIN.parent, target_is_directory=True)
+    if not (folder / "schema.d.ts").exists():
+        contract = folder / "openapi.json"
+        contract.write_text(json.dumps(doc), encoding="utf-8")
+        made = _run(generate, contract, "--output", folder / "schema.d.ts")
+        assert made.returncode == 0, made.stdout + made.stderr
+    source = consumer(doc, request_models())
+    if replace is not None:
+        assert replace[0] in source
+        source = source.replace(*replace)
+    (folder / "consumer.ts").write_text(source, encoding="utf-8")
+    return _tsc(folder / "consumer.ts", folder / "schema.d.ts")
 
 
 def test_default_generation_compiles_a_consumer_of_every_operation(tmp_path: Path) -> None:
@@ -120,8 +128,67 @@ def test_default_generation_compiles_a_consumer_of_every_operation(tmp_path: Pat
     for _, _, op in Contract(doc).operations():
         assert f"export function {op['operationId']}Answered(" in source
         assert f"export const {op['operationId']}Params:" in source
+        assert f"export async function {op['operationId']}Calls(client: Client<paths>)" in source
+    calls = sum(
+        f'await client.{method.upper()}("{path}"' in source
+        for path, method, _ in Contract(doc).operations()
+    )
+    assert calls == len(list(Contract(doc).operations()))
     checked = _compile(tmp_path, doc)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_call_on_a_path_the_contract_does_not_have_does_not_compile(tmp_path: Path) -> None:
+    """The calls go through `paths[path][method]`: a wrong path or method is a compile error."""
+    doc = _doc()
+    whole = _compile(tmp_path, doc)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    wrong = _compile(
+        tmp_path,
+        doc,
+        replace=(
+            'client.PATCH("/api/v1/cadres/{cadre_id}"',
+            'client.PUT("/api/v1/cadres/{cadre_id}"',
+        ),
+    )
+    assert wrong.returncode != 0
+    assert "consumer.ts" in wrong.stdout, wrong.stdout
+
+
+def _guide_fetch_example() -> str:
+    """The guide's openapi-fetch example: the ```ts block after the sentence that names it."""
+    guide = (ROOT / "docs" / "frontend.zh-CN.md").read_text(encoding="utf-8")
+    after = guide.split("生成的类型可配合 `openapi-fetch` 使用", 1)[1]
+    return after.split("```ts\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_guide_openapi_fetch_example_compiles(tmp_path: Path) -> None:
+    """docs/frontend.zh-CN.md's openapi-fetch example, as printed, under tsc --strict against
+    the default generation and the pinned openapi-fetch; the application's own names (id,
+    etag, token, handle) declared ahead of it."""
+    doc = _doc()
+    _compile(tmp_path, doc)
+    (tmp_path / "api.d.ts").write_text(
+        (tmp_path / "schema.d.ts").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    example = _guide_fetch_example()
+    assert 'import createClient from "openapi-fetch";' in example
+    prelude = (
+        "declare const id: string;\ndeclare const etag: string;\ndeclare const token: string;\n"
+        "declare function handle(code: string): void;\n"
+    )
+    imports = [line for line in example.splitlines() if line.startswith("import ")]
+    rest = [line for line in example.splitlines() if not line.startswith("import ")]
+    source = "\n".join(imports) + "\n" + prelude + "\n".join(rest) + "\nexport {};\n"
+    (tmp_path / "guide.ts").write_text(source, encoding="utf-8")
+    checked = _tsc(tmp_path / "guide.ts", tmp_path / "api.d.ts")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # A wrong type in the body does not compile. (A misspelt extra field would: openapi-fetch's
+    # body is not checked for excess properties, as the guide says.)
+    broken = source.replace('body: { position: "县长" }', "body: { position: 7 }")
+    assert broken != source
+    (tmp_path / "guide.ts").write_text(broken, encoding="utf-8")
+    assert _tsc(tmp_path / "guide.ts", tmp_path / "api.d.ts").returncode != 0
 
 
 def test_the_problem_switch_is_checked_for_completeness_when_code_is_an_enum(
@@ -138,7 +205,7 @@ def test_the_problem_switch_is_checked_for_completeness_when_code_is_an_enum(
     whole = _compile(tmp_path, doc)
     assert whole.returncode == 0, whole.stdout + whole.stderr
     case = next(line for line in source.splitlines() if line.lstrip().startswith("case "))
-    missing = _compile(tmp_path, doc, edit=case + "\n")
+    missing = _compile(tmp_path, doc, replace=(case + "\n", ""))
     assert missing.returncode != 0
     assert "error TS2322" in missing.stdout, missing.stdout
 
