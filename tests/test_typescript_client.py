@@ -221,6 +221,15 @@ def test_the_installed_tools_are_the_pinned_ones() -> None:
         assert json.loads(installed.read_text(encoding="utf-8"))["version"] == version, name
 
 
+def test_no_rule_is_switched_off_for_the_whole_document() -> None:
+    """Exceptions are made per path in .redocly.lint-ignore.yaml, with their reason; a rule
+    switched off in redocly.yaml would hide every new case too."""
+    config = (ROOT / "redocly.yaml").read_text(encoding="utf-8")
+    assert ": off" not in config
+    ignored = (ROOT / ".redocly.lint-ignore.yaml").read_text(encoding="utf-8")
+    assert ignored.count("'#/paths/~1api~1v1~1cadres~1{cadre_id}~1") == 3
+
+
 def test_redocly_lint_finds_nothing() -> None:
     lint = _run(
         _tool("redocly"), "lint", CONTRACT, "--config", ROOT / "redocly.yaml", "--format", "json"
@@ -233,7 +242,7 @@ def test_redocly_lint_finds_nothing() -> None:
 async def test_an_hr_id_named_like_a_cadre_subpath_finds_its_cadre(
     client: httpx.AsyncClient,
 ) -> None:
-    """Why redocly.yaml switches no-ambiguous-paths off: `/cadres/by-hr-id/compliance` is the
+    """Why .redocly.lint-ignore.yaml lets three paths past no-ambiguous-paths: `/cadres/by-hr-id/compliance` is the
     cadre whose hr_id is `compliance`, never the compliance of a cadre called `by-hr-id`."""
     unit = await create_org_unit(client)
     cadre = await create_cadre(client, unit["id"], hr_id="compliance")
