@@ -103,8 +103,12 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Content-Language": {
         "description": "The language of the answer's words: on a JSON answer the one "
         "negotiated from `Accept-Language` (`zh-CN` or `en`; the answer also says `Vary: "
-        "Accept-Language`), on a file and on the labels the one of their `lang` parameter "
-        "(the labels without `lang` say `zh-CN, en`; an export's file says its job's `lang`)",
+        "Accept-Language`), except on a replayed answer (`Idempotent-Replayed: true`), which "
+        "says the language of the first answer it repeats; on a file and on the labels the one "
+        "of their `lang` parameter (the labels without `lang` say `zh-CN, en`; an export's file "
+        "says its job's `lang`). Stored evidence keeps the language it was written in whatever "
+        "this header says: an assessment's `training_snapshot` texts are in "
+        "`training_snapshot.lang`",
         "schema": _STRING,
     },
 }
