@@ -271,5 +271,6 @@ def test_content_language_says_replays_and_snapshots_keep_their_language() -> No
     snapshot texts are in the snapshot's own `lang`: the header's description says both."""
     doc = json.loads(COMMITTED.read_text(encoding="utf-8"))
     text = doc["components"]["headers"]["Content-Language"]["description"]
-    assert "Idempotent-Replayed" in text and "first answer" in text
+    assert "Idempotent-Replayed" in text
+    assert "first answer" in text
     assert "training_snapshot.lang" in text

@@ -13,6 +13,7 @@ skipped, and say so; under CI (`CI` set) they fail.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -68,6 +69,50 @@ def test_request_fields_with_a_default_are_optional_in_the_contract() -> None:
     assert with_default == set()
     status = doc["components"]["schemas"]["CadreUpsert"]["properties"]["status"]
     assert 'Default: `"active"`.' in status["description"]
+
+
+def test_a_default_is_said_once_and_never_as_null() -> None:
+    """`default: null` gets no words (an optional field's absence says it), and a description
+    that already says its default is not told it twice."""
+    from app.openapi_defaults import describe_request_defaults
+
+    body = {"$ref": "#/components/schemas/Row"}
+    doc: dict[str, Any] = {
+        "paths": {
+            "/rows": {
+                "post": {"requestBody": {"content": {"j": {"schema": body}}}, "responses": {}}
+            }
+        },
+        "components": {
+            "schemas": {
+                "Row": {
+                    "properties": {
+                        "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                        "status": {
+                            "type": "string",
+                            "default": "approved",
+                            "description": "approved (default) or pending",
+                        },
+                        "lang": {"type": "string", "default": "zh-CN", "description": "zh-CN 默认"},
+                        "format": {"type": "string", "default": "csv", "description": "The format"},
+                    }
+                }
+            }
+        },
+    }
+    describe_request_defaults(doc)
+    props = doc["components"]["schemas"]["Row"]["properties"]
+    assert not any("default" in p for p in props.values())
+    assert "description" not in props["note"]
+    assert props["status"]["description"] == "approved (default) or pending"
+    assert props["lang"]["description"] == "zh-CN 默认"
+    assert props["format"]["description"] == 'The format. Default: `"csv"`.'
+    contract = _doc()["components"]["schemas"]
+    for name in ("StudyLogImportRow", "ExportCreate"):
+        for field, prop in contract[name]["properties"].items():
+            text = prop.get("description", "")
+            assert "`null`" not in text, (name, field)
+            assert len(re.findall(r"(?i)\bdefault\b", text)) <= 1, (name, field, text)
 
 
 def test_every_request_body_minimal_and_full_is_accepted_by_the_server_model() -> None:
@@ -242,8 +287,9 @@ def test_redocly_lint_finds_nothing() -> None:
 async def test_an_hr_id_named_like_a_cadre_subpath_finds_its_cadre(
     client: httpx.AsyncClient,
 ) -> None:
-    """Why .redocly.lint-ignore.yaml lets three paths past no-ambiguous-paths: `/cadres/by-hr-id/compliance` is the
-    cadre whose hr_id is `compliance`, never the compliance of a cadre called `by-hr-id`."""
+    """Why .redocly.lint-ignore.yaml lets three paths past no-ambiguous-paths:
+    `/cadres/by-hr-id/compliance` is the cadre whose hr_id is `compliance`, never the compliance
+    of a cadre called `by-hr-id`."""
     unit = await create_org_unit(client)
     cadre = await create_cadre(client, unit["id"], hr_id="compliance")
     r = await client.get(f"{API}/cadres/by-hr-id/compliance")
