@@ -200,6 +200,25 @@ def test_a_call_on_a_path_the_contract_does_not_have_does_not_compile(tmp_path: 
     assert "consumer.ts" in wrong.stdout, wrong.stdout
 
 
+def test_a_typod_import_row_does_not_compile(tmp_path: Path) -> None:
+    """`StudyLogImport.items` are `StudyLogImportRow`s in the contract (the server still takes
+    any row and reports a bad one): a row with a misspelt field is a compile error, where
+    `(StudyLogImportRow | unknown)[]` took anything."""
+    doc = _doc()
+    items = doc["components"]["schemas"]["StudyLogImport"]["properties"]["items"]
+    assert items["items"] == {"$ref": "#/components/schemas/StudyLogImportRow"}
+    source = consumer(doc, request_models())
+    line = next(
+        line
+        for line in source.splitlines()
+        if line.startswith("export const importStudyLogsBodyFull")
+    )
+    assert '"title": ' in line
+    typo = _compile(tmp_path, doc, replace=(line, line.replace('"title": ', '"titel": ')))
+    assert typo.returncode != 0
+    assert "titel" in typo.stdout, typo.stdout
+
+
 def _guide_fetch_example() -> str:
     """The guide's openapi-fetch example: the ```ts block after the sentence that names it."""
     guide = (ROOT / "docs" / "frontend.zh-CN.md").read_text(encoding="utf-8")
