@@ -359,7 +359,7 @@ def request_models() -> dict[str, type[BaseModel]]:
     from fastapi.routing import APIRoute
 
     from app.main import create_app  # noqa: F401  (imports every domain's schemas)
-    from app.openapi import _FORM_SCHEMAS
+    from app.openapi import FORM_SCHEMAS
     from app.schema_types import InputModel
     from app.user.router import token_router
 
@@ -374,5 +374,5 @@ def request_models() -> dict[str, type[BaseModel]]:
             form = route.body_field.field_info.annotation
             assert isinstance(form, type)
             assert issubclass(form, BaseModel)
-            found[_FORM_SCHEMAS[form.__name__]] = form
+            found[FORM_SCHEMAS[form.__name__]] = form
     return found

@@ -44,7 +44,7 @@ class StudyLogImport(InputModel):
         "`dry_run`, checked); it is not a 422 of the whole body",
         # The contract types the rows (a client's typo'd row does not compile), while the server
         # stays lenient, row by row. The contract turns the marker into a $ref
-        # (app/openapi.py); a `$ref` here would break model_json_schema().
+        # (app/openapi/components.py); a `$ref` here would break model_json_schema().
         json_schema_extra={"items": {COMPONENT_REF: "StudyLogImportRow"}},
     )
 
