@@ -38,7 +38,7 @@ help:
 	@echo "make openapi     write openapi/openapi.json"
 	@echo "make messages    extract texts to app/locale/messages.pot, update the .po files"
 	@echo "make venv        create/update .venv from uv.lock"
-	@echo "make ts-tools    install openapi-typescript, tsc and redocly (clients/typescript, npm ci)"
+	@echo "make ts-tools    install openapi-typescript, openapi-fetch, tsc and redocly (npm ci)"
 	@echo "make clean-data  stop the local PostgreSQL and delete .data/"
 
 venv: $(VENV)/.synced

@@ -4,15 +4,20 @@ openapi-typescript 7 (and other generators) read a property's `default` as "alwa
 (its `defaultNonNullable`, on by default): true of an answer, where the server fills it in, but
 not of a request body, where leaving the field out is the very point of a default. So in the
 schemas that only request bodies use, the default moves from `default` into words: "Default:
-`active`." at the end of the property's description. Answers keep their schemas as they are;
+`active`." at the end of the property's description, unless the description already says
+its default in words ("approved (default) or pending") or the default is `null` (an optional
+field's absence says as much). Answers keep their schemas as they are;
 a schema used by both a request and an answer (today only enums, which carry no default) is
 left alone. tests/test_typescript_client.py holds the generated types to this.
 """
 
 import json
+import re
 from typing import Any
 
 _SCHEMA_REF = "#/components/schemas/"
+# A description that already says the default ("Default: this year", "zh-CN (default) or en").
+_STATES_DEFAULT = re.compile(r"\bdefault\b|默认", re.IGNORECASE)
 
 
 def _reached(node: Any, schemas: dict[str, Any], found: set[str]) -> None:
@@ -52,8 +57,11 @@ def describe_request_defaults(doc: dict[str, Any]) -> None:
         for prop in schemas[name].get("properties", {}).values():
             if "default" not in prop:
                 continue
-            words = f"Default: `{json.dumps(prop.pop('default'), ensure_ascii=False)}`."
+            default = prop.pop("default")
             text = prop.get("description", "").rstrip()
+            if default is None or _STATES_DEFAULT.search(text):
+                continue
+            words = f"Default: `{json.dumps(default, ensure_ascii=False)}`."
             if text and not text.endswith((".", "。")):
                 text += "."
             prop["description"] = f"{text} {words}" if text else words

@@ -276,6 +276,6 @@ Version = Annotated[
 
 
 # A schema that names a component in `json_schema_extra` writes `{COMPONENT_REF: "Name"}`: the
-# contract makes it a `$ref` (app/openapi.py). A literal `$ref` there would break
+# contract makes it a `$ref` (app/openapi/components.py). A literal `$ref` there would break
 # `model_json_schema()`, which resolves every `$ref` it meets against its own definitions.
 COMPONENT_REF = "x-component-ref"

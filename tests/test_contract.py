@@ -264,3 +264,13 @@ def test_every_operation_takes_accept_language(app: FastAPI) -> None:
         for status, response in op["responses"].items():
             if response.get("content"):
                 assert "Content-Language" in response["headers"], (method, path, status)
+
+
+def test_content_language_says_replays_and_snapshots_keep_their_language() -> None:
+    """A replayed idempotent answer repeats the first answer's language; an assessment's
+    snapshot texts are in the snapshot's own `lang`: the header's description says both."""
+    doc = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    text = doc["components"]["headers"]["Content-Language"]["description"]
+    assert "Idempotent-Replayed" in text
+    assert "first answer" in text
+    assert "training_snapshot.lang" in text

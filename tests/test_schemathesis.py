@@ -11,11 +11,13 @@ below takes its place: a schema-valid request must never fail a rule the schema 
 """
 
 import asyncio
+import copy
 import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -147,7 +149,10 @@ def admin_headers(settings: Settings) -> dict[str, str]:
 def api_schema(settings: Settings) -> Iterator[Any]:
     config = SchemathesisConfig.from_dict({"checks": CHECKS})
     with live_server(settings) as base_url:
-        yield schemathesis.openapi.from_url(f"{base_url}/openapi.json", config=config)
+        published = httpx.get(f"{base_url}/openapi.json").raise_for_status().json()
+        schema = schemathesis.openapi.from_dict(with_lenient_rows(published), config=config)
+        schema.location = f"{base_url}/openapi.json"  # where the calls go, as from_url sets it
+        yield schema
 
     async def cleanup() -> None:
         engine = create_async_engine(settings.async_database_url)
@@ -160,6 +165,30 @@ def api_schema(settings: Settings) -> Iterator[Any]:
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+
+# Bulk bodies whose rows are checked one by one: a bad row is reported in the answer (its
+# `results` or `problems`), the others go on, and the request is not refused. The contract
+# types the rows for clients (a typo'd row does not compile in TypeScript); the server's rule
+# for a row is looser (a sync row: any object; an import row: any JSON value), and the runs
+# here, which expect a schema-violating request to be refused, are given that rule. The whole
+# body is still bound (items an array, at most so many).
+LENIENT_ROWS: dict[str, dict[str, Any]] = {
+    "CadreSync": {"type": "object"},
+    "OrgUnitSync": {"type": "object"},
+    "StudyLogImport": {},
+}
+
+
+def with_lenient_rows(published: dict[str, Any]) -> dict[str, Any]:
+    """The document with the rows of LENIENT_ROWS given the server's rule, for schemathesis
+    only."""
+    doc = copy.deepcopy(published)
+    for name, rule in LENIENT_ROWS.items():
+        items = doc["components"]["schemas"][name]["properties"]["items"]
+        assert "$ref" in items["items"], f"{name}'s rows are no longer a typed component"
+        items["items"] = dict(rule)
+    return doc
+
 
 _KEY = re.compile(r"[!-~]{1,150}")
 _FRESH = itertools.count()

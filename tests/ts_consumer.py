@@ -2,12 +2,15 @@
 compiles it under `tsc --strict` against the types that `openapi-typescript` generates with its
 default options.
 
-For every operation it types the path and query parameters (the required ones alone, then all of
-them), each request body twice — the minimal one (required fields only) and a full one (every
-field, at every depth) — and reads the success answer. The bodies are not made up for the
-compiler: each is checked first by the server's own request model (`model_validate`; for the
-token endpoints, the model FastAPI builds of their form fields), so "it compiles" means "every
-valid request body compiles". Where the Problem `code` is an enum, a `switch` over
+For every operation it types the path, query and header parameters (the required ones alone,
+then all of them), each request body twice — the minimal one (required fields only) and a full
+one (every field, at every depth) — and reads the success answer; then it calls the operation
+through an openapi-fetch client (`client.GET/POST/…(path, { params, body })`, i.e.
+`paths[path][method]`) with the minimal and with the full parameters and body, reading `data`
+and `error` (a Problem). The bodies are not made up for the compiler: each is checked first by
+the server's own request model (`model_validate`; for the token endpoints, the model FastAPI
+builds of their form fields), so "it compiles" means "a minimal and a full valid body per
+operation compile". Where the Problem `code` is an enum, a `switch` over
 it ends in an exhaustiveness check (`const unhandled: never = code`).
 """
 
@@ -160,22 +163,85 @@ def _read_answer(contract: Contract, op_id: str, op: dict[str, Any]) -> list[str
     return [f"export function {op_id}Answered(answer: {typed}): unknown {{ return {read}; }}"]
 
 
+def _param_groups(contract: Contract, op: dict[str, Any], *, full: bool) -> dict[str, Any]:
+    """The parameters of `op` by place (path, query, header): the required ones alone, or
+    (`full`) all of them but the deprecated aliases, which a new client does not send."""
+    groups: dict[str, dict[str, Any]] = {}
+    for p in contract.parameters(op):
+        if p["in"] not in ("path", "query", "header"):
+            continue
+        if p.get("required") or (full and not p.get("deprecated")):
+            groups.setdefault(p["in"], {})[p["name"]] = contract.value(
+                p.get("schema", {}), full=True, name=p["name"]
+            )
+    return groups
+
+
 def _parameters(contract: Contract, op_id: str, op: dict[str, Any]) -> list[str]:
     lines = []
-    params = [p for p in contract.parameters(op) if p["in"] in ("path", "query")]
     for suffix, full in (("Params", False), ("ParamsFull", True)):
-        groups: dict[str, dict[str, Any]] = {}
-        for p in params:
-            # All of them but the deprecated aliases, which a new client does not send.
-            if p.get("required") or (full and not p.get("deprecated")):
-                groups.setdefault(p["in"], {})[p["name"]] = contract.value(
-                    p.get("schema", {}), full=True, name=p["name"]
-                )
+        groups = _param_groups(contract, op, full=full)
         lines.append(
             f"export const {_ident(op_id, suffix)}: "
             f'operations["{op_id}"]["parameters"] = {_ts(groups)};'
         )
     return lines
+
+
+def _calls(
+    contract: Contract,
+    path: str,
+    method: str,
+    op: dict[str, Any],
+    bodies: list[tuple[str, str, Any]],
+) -> list[str]:
+    """Calls of the operation through an openapi-fetch client (`paths[path][method]`): the
+    minimal parameters with the minimal body, all the parameters with the full body (and with
+    every other media type's body), reading `data` of the success answer and `error` as a
+    Problem."""
+    op_id = op["operationId"]
+    _, response = _success(op)
+    content = response.get("content", {})
+    read = "data"
+    if list(content) == ["application/json"]:
+        schema = contract.resolve(content["application/json"].get("schema", {}))
+        required = schema.get("required", []) if schema.get("type") == "object" else []
+        if required and required[0].isidentifier():
+            read = f"data.{required[0]}"
+    # Every error answer is a Problem, but the readiness probe's 503 (its checks, as JSON).
+    problems = all(
+        set(answer.get("content", {})) <= {"application/problem+json"}
+        for code, answer in op["responses"].items()
+        if not code.startswith("2")
+    )
+    read_error = "problemCode(error)" if problems else "error"
+    plans: list[tuple[bool, Any]] = []
+    if bodies:
+        plans += [(suffix == "Full", body) for _, suffix, body in bodies]
+    else:
+        plans += [(False, _NO_BODY), (True, _NO_BODY)]
+    lines = [f"export async function {op_id}Calls(client: Client<paths>): Promise<unknown[]> {{"]
+    lines.append("    const seen: unknown[] = [];")
+    for full, body in plans:
+        init: list[str] = []
+        groups = _param_groups(contract, op, full=full)
+        if groups:
+            init.append(f"params: {_ts(groups)}")
+        if body is not _NO_BODY:
+            init.append(f"body: {_ts(body)}")
+        options = f", {{ {', '.join(init)} }}" if init else ""
+        lines += [
+            "    {",
+            f'        const {{ data, error }} = await client.{method.upper()}("{path}"{options});',
+            f"        if (error) seen.push({read_error});",
+            f"        else seen.push({read});",
+            "    }",
+        ]
+    lines += ["    return seen;", "}"]
+    return lines
+
+
+_NO_BODY = object()
 
 
 def _body_model_name(schema: dict[str, Any]) -> str:
@@ -256,7 +322,13 @@ def consumer(doc: dict[str, Any], models: dict[str, type[BaseModel]]) -> str:
     contract = Contract(doc)
     lines = [
         "// Written by tests/ts_consumer.py from openapi/openapi.json: do not edit.",
-        'import type { components, operations } from "./schema";',
+        'import type { Client } from "openapi-fetch";',
+        'import type { components, operations, paths } from "./schema";',
+        "",
+        "// Every error answer is a Problem (application/problem+json).",
+        'export function problemCode(problem: components["schemas"]["Problem"]): unknown {',
+        "    return problem.code;",
+        "}",
         "",
     ]
     bodies: dict[str, list[tuple[str, str, Any]]] = {}
@@ -274,6 +346,7 @@ def consumer(doc: dict[str, Any], models: dict[str, type[BaseModel]]) -> str:
                 f"{_ts(body)};"
             )
         lines += _read_answer(contract, op_id, op)
+        lines += _calls(contract, path, method, op, bodies.get(op_id, []))
         lines.append("")
     lines += _problem_switch(contract)
     return "\n".join(lines) + "\n"
@@ -286,7 +359,7 @@ def request_models() -> dict[str, type[BaseModel]]:
     from fastapi.routing import APIRoute
 
     from app.main import create_app  # noqa: F401  (imports every domain's schemas)
-    from app.openapi import _FORM_SCHEMAS
+    from app.openapi import FORM_SCHEMAS
     from app.schema_types import InputModel
     from app.user.router import token_router
 
@@ -301,5 +374,5 @@ def request_models() -> dict[str, type[BaseModel]]:
             form = route.body_field.field_info.annotation
             assert isinstance(form, type)
             assert issubclass(form, BaseModel)
-            found[_FORM_SCHEMAS[form.__name__]] = form
+            found[FORM_SCHEMAS[form.__name__]] = form
     return found

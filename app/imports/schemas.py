@@ -39,19 +39,13 @@ class StudyLogImport(InputModel):
     items: list[Any] = Field(
         max_length=MAX_ROWS,
         description="Study logs as `StudyLogImportRow` objects. Each row is checked on its own: "
-        "a bad one (not even an object) is reported, not fatal, so the body's schema does not "
-        "bind the rows",
-        # Said in the schema as well (the rows a client means to send are typed), without
-        # binding: anything else is a row reported as bad, not a 422. The contract turns the
-        # marker into a $ref (app/openapi.py); a `$ref` here would break model_json_schema().
-        json_schema_extra={
-            "items": {
-                "anyOf": [
-                    {COMPONENT_REF: "StudyLogImportRow"},
-                    {"description": "Anything else: reported as a bad row"},
-                ]
-            }
-        },
+        "a bad row (a missing or misspelt field, a wrong value, not even an object) is reported "
+        "in the answer's `problems` with its position, and the good rows are imported (or, with "
+        "`dry_run`, checked); it is not a 422 of the whole body",
+        # The contract types the rows (a client's typo'd row does not compile), while the server
+        # stays lenient, row by row. The contract turns the marker into a $ref
+        # (app/openapi/components.py); a `$ref` here would break model_json_schema().
+        json_schema_extra={"items": {COMPONENT_REF: "StudyLogImportRow"}},
     )
 
 
