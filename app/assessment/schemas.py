@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from app.compliance.schemas import FiveYearFigures, OnlineFigures
 from app.credit_policy.engine import Requirement, RequirementStatus
 from app.enums import AssessmentRating, Language, Rank, RankGroup, StudyLogKind
 from app.pagination import Page
@@ -49,21 +50,9 @@ class AssessmentUpdate(InputModel):
 _REVISION_1 = "Null in a snapshot frozen under rules revision 1, which did not record it"
 
 
-class SnapshotFiveYear(OutputModel):
+class SnapshotFiveYear(FiveYearFigures):
     """The five-year block (docs/rules.md rule 4) on Dec 31 of the year, without its logs."""
 
-    window_start: date
-    window_end: date
-    centralised_days: Decimal2
-    centralised_hours: Decimal2
-    required_days: Decimal2 | None
-    required_hours: Decimal2 | None
-    status: RequirementStatus
-    shortfall_days: Decimal2 | None
-    shortfall_hours: Decimal2 | None
-    grace_deadline: date | None
-    met_until: date | None
-    policy_code: str
     years: int = Field(description="The window's length in years")
     explanation: str
 
@@ -90,17 +79,9 @@ class SnapshotAnnual(OutputModel):
     explanation: str
 
 
-class SnapshotOnline(OutputModel):
+class SnapshotOnline(OnlineFigures):
     """The online block (docs/rules.md rule 6) of the year, without its logs."""
 
-    year: int
-    span_start: date
-    span_end: date
-    hours: Decimal2
-    required_hours: Decimal2 | None
-    status: RequirementStatus
-    shortfall_hours: Decimal2 | None
-    policy_code: str
     explanation: str
 
 

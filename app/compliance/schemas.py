@@ -80,7 +80,10 @@ class WindowLogRead(OutputModel):
     hours: Decimal2
 
 
-class FiveYearRead(OutputModel):
+class FiveYearFigures(OutputModel):
+    """The five-year block's figures (docs/rules.md rule 4), as the compliance read gives them
+    and as an assessment's snapshot freezes them."""
+
     window_start: date
     window_end: date
     centralised_days: Decimal2
@@ -95,6 +98,9 @@ class FiveYearRead(OutputModel):
         description="Last day it stays met if nothing new is recorded (logs age out)"
     )
     policy_code: str
+
+
+class FiveYearRead(FiveYearFigures):
     logs: list[WindowLogRead]
     ignored_logs: list[IgnoredLogRead]
     explanation: str
@@ -130,7 +136,10 @@ class AnnualRead(OutputModel):
     explanation: str
 
 
-class OnlineRead(OutputModel):
+class OnlineFigures(OutputModel):
+    """The online block's figures (docs/rules.md rule 6), as the compliance read gives them and
+    as an assessment's snapshot freezes them."""
+
     year: int
     span_start: date
     span_end: date
@@ -139,6 +148,9 @@ class OnlineRead(OutputModel):
     status: RequirementStatus
     shortfall_hours: Decimal2 | None
     policy_code: str
+
+
+class OnlineRead(OnlineFigures):
     logs: list[LogCreditRead]
     explanation: str
 
