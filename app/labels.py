@@ -24,6 +24,7 @@ from app.enums import (
     Gender,
     Language,
     OrgUnitKind,
+    PlanStatus,
     PostType,
     Rank,
     Role,
@@ -158,6 +159,8 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.assessment: ("年度考核", "Assessment"),
         FeedEntity.training_session: ("培训班", "Training session"),
         FeedEntity.credit_policy: ("学时认定政策", "Credit policy"),
+        FeedEntity.training_plan: ("年度培训计划", "Training plan"),
+        FeedEntity.training_plan_item: ("计划班次", "Planned class"),
     },
     CreditMode: {
         CreditMode.per_hour: ("按学时计", "Per hour"),
@@ -189,6 +192,12 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         ExportStatus.succeeded: ("已完成", "Succeeded"),
         ExportStatus.failed: ("失败", "Failed"),
         ExportStatus.expired: ("已过期", "Expired"),
+    },
+    PlanStatus: {
+        PlanStatus.draft: ("草稿", "Draft"),
+        PlanStatus.submitted: ("已报送", "Submitted"),
+        PlanStatus.approved: ("已批准", "Approved"),
+        PlanStatus.returned: ("已退回", "Returned"),
     },
     GrantType: {
         GrantType.password: ("密码登录", "Password"),
