@@ -158,4 +158,4 @@ async def fulfilment(
         )
         .group_by(_session.c.plan_item_id)
     )
-    return (await db_session.execute(stmt)).tuples().all()
+    return [(i, n, h, f) for i, n, h, f in await db_session.execute(stmt)]
