@@ -8,9 +8,10 @@ from app.enums import PlanStatus, Rank, TrainingForm
 from app.pagination import Page
 from app.schema_types import (
     Bool,
+    Capacity,
     Decimal2,
     InputModel,
-    Int,
+    Month,
     Name,
     OutputModel,
     PositiveDays,
@@ -22,13 +23,15 @@ from app.schema_types import (
 )
 
 MAX_ITEMS = 200
+# Planned seats: bounded as a session's capacity.
+Seats = Capacity
 
 
 class TrainingPlanItemFields(InputModel):
     title: Name
     form: TrainingForm
     centralised: Bool = Field(description="Centralised (集中/脱产) training or not")
-    month: Int = Field(ge=1, le=12, description="The month the class is planned for (1–12)")
+    month: Month = Field(description="The month the class is planned for (1–12)")
     days: PositiveDays
     credit_hours: PositiveHours = Field(description="学时 a full attendance will earn")
     target_ranks: list[Rank] = Field(
@@ -39,7 +42,7 @@ class TrainingPlanItemFields(InputModel):
     topic_tags: list[ShortName] = Field(
         default_factory=list, max_length=20, description="Topics (专题), e.g. 党性教育"
     )
-    planned_seats: Int = Field(ge=1, le=100_000, description="Planned seats (计划人数)")
+    planned_seats: Seats = Field(description="Planned seats (计划人数)")
 
     @field_validator("target_ranks", "topic_tags")
     @classmethod
@@ -55,12 +58,12 @@ class TrainingPlanItemUpdate(InputModel):
     title: Name | None = None
     form: TrainingForm | None = None
     centralised: Bool | None = None
-    month: Int | None = Field(default=None, ge=1, le=12)
+    month: Month | None = None
     days: PositiveDays | None = None
     credit_hours: PositiveHours | None = None
     target_ranks: list[Rank] | None = Field(default=None, max_length=len(Rank))
     topic_tags: list[ShortName] | None = Field(default=None, max_length=20)
-    planned_seats: Int | None = Field(default=None, ge=1, le=100_000)
+    planned_seats: Seats | None = None
 
 
 class TrainingPlanCreate(InputModel):

@@ -42,7 +42,7 @@ class TrainingSessionCreate(InputModel):
     plan_item_id: uuid.UUID | None = Field(
         default=None,
         description="The planned class (班次) it holds: one of an approved plan of the organiser "
-        "unit, for the year the session starts in (docs/rules.md, \"Training plans\")",
+        'unit, for the year the session starts in (docs/rules.md, "Training plans")',
     )
 
     @model_validator(mode="after")
