@@ -502,3 +502,18 @@ async def test_every_step_is_audited_and_in_the_change_feed(
         ("training_plan", "update"),
     ]
     assert fed[4][2] == {"month": {"before": 3, "after": 4}}
+
+
+async def test_plan_problems_speak_chinese(tree: Tree) -> None:
+    plan = await create_plan(tree.clients["county_admin"], tree.county["id"])
+    await _submitted(tree, plan["id"])
+    r = await step(
+        tree.clients["county_admin"], plan["id"], "approve", headers={"Accept-Language": "zh-CN"}
+    )
+    assert r.status_code == 403
+    assert r.json()["title"] == "只有计划所属单位的上级单位管理员才能批准或退回计划"
+    r = await tree.clients["county_admin"].post(
+        PLANS, json=plan_body(tree.county["id"]), headers={"Accept-Language": "zh-CN"}
+    )
+    assert (r.status_code, r.json()["title"]) == (409, "该单位已有该年度的培训计划")
+    assert r.json()["detail"] == "该单位 2025 年度的计划已存在。"
