@@ -92,9 +92,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_training_plan")),
-        sa.UniqueConstraint(
-            "org_unit_id", "year", name=op.f("uq_training_plan_org_unit_id_year")
-        ),
+        sa.UniqueConstraint("org_unit_id", "year", name=op.f("uq_training_plan_org_unit_id_year")),
     )
     op.create_index(
         op.f("ix_training_plan_org_unit_id"), "training_plan", ["org_unit_id"], unique=False
