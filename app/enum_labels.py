@@ -21,6 +21,7 @@ from app.enums import (
     Gender,
     Language,
     OrgUnitKind,
+    PlanStatus,
     PostType,
     Rank,
     RankGroup,
@@ -153,6 +154,8 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.assessment: ("年度考核", "Assessment"),
         FeedEntity.training_session: ("培训班", "Training session"),
         FeedEntity.credit_policy: ("学时认定政策", "Credit policy"),
+        FeedEntity.training_plan: ("年度培训计划", "Training plan"),
+        FeedEntity.training_plan_item: ("计划班次", "Planned class"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -169,6 +172,12 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     RankGroup: {
         RankGroup.leading: ("领导干部", "Leading ranks"),
         RankGroup.other: ("其他干部", "Other ranks"),
+    },
+    PlanStatus: {
+        PlanStatus.draft: ("草稿", "Draft"),
+        PlanStatus.submitted: ("已报送", "Submitted"),
+        PlanStatus.approved: ("已批准", "Approved"),
+        PlanStatus.returned: ("已退回", "Returned"),
     },
 }
 

@@ -138,6 +138,8 @@ class FeedEntity(StrEnum):
     assessment = "assessment"
     training_session = "training_session"
     credit_policy = "credit_policy"
+    training_plan = "training_plan"
+    training_plan_item = "training_plan_item"
 
 
 class Language(StrEnum):
@@ -170,3 +172,13 @@ class RankGroup(StrEnum):
 
     leading = "leading"
     other = "other"
+
+
+class PlanStatus(StrEnum):
+    """A year's training plan (年度培训计划): drafted, submitted to the unit above, approved or
+    returned with a reason (docs/rules.md, "Training plans")."""
+
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+    returned = "returned"

@@ -48,6 +48,8 @@ from app.org_unit.router import router as org_unit_router
 from app.security import authorize
 from app.study_log.router import router as study_log_router
 from app.sync.router import router as sync_router
+from app.training_plan.router import report_router as plan_report_router
+from app.training_plan.router import router as training_plan_router
 from app.training_session.router import router as training_session_router
 from app.user import repository as user_repository
 from app.user.router import me_router, token_router
@@ -171,6 +173,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_router,
         export_router,
         meta_router,
+        training_plan_router,
+        plan_report_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

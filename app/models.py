@@ -12,6 +12,7 @@ from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
+from app.training_plan.models import TrainingPlan, TrainingPlanItem
 from app.training_session.models import TrainingSession
 from app.user.models import RefreshToken, User
 from app.webhook.models import WebhookDelivery, WebhookSubscription
@@ -32,6 +33,8 @@ __all__ = [
     "OrgUnit",
     "RefreshToken",
     "StudyLog",
+    "TrainingPlan",
+    "TrainingPlanItem",
     "TrainingSession",
     "User",
     "WebhookDelivery",

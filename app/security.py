@@ -125,6 +125,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "deleteWebhook": HR_INTEGRATION,
     "rotateWebhookSecret": HR_INTEGRATION,
     "listWebhookDeliveries": HR_INTEGRATION,
+    # annual training plans: drafted by a unit, approved by the unit above (docs/rules.md)
+    "listTrainingPlans": READERS,
+    "getTrainingPlan": READERS,
+    "createTrainingPlan": STAFF,
+    "addTrainingPlanItem": STAFF,
+    "updateTrainingPlanItem": STAFF,
+    "deleteTrainingPlanItem": STAFF,
+    "submitTrainingPlan": STAFF,
+    "approveTrainingPlan": STAFF,
+    "returnTrainingPlan": STAFF,
+    "getPlanFulfilmentReport": READERS,
     # the words for enum values, for every client
     "getLabels": ALL,
 }

@@ -59,6 +59,8 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "user_id",
             "webhook_id",
             "export_id",
+            "training_plan_id",
+            "plan_item_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -111,10 +113,26 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
     export = (
         await client.post(f"{API}/exports", json={"org_unit_id": a["id"], "year": 2024})
     ).json()
+    plan_item = {
+        "title": "党性教育专题班",
+        "form": "special_class",
+        "centralised": True,
+        "month": 3,
+        "days": "5",
+        "credit_hours": "40",
+        "planned_seats": 10,
+    }
+    plan = (
+        await client.post(
+            f"{API}/training-plans",
+            json={"org_unit_id": a["id"], "year": 2025, "title": "计划", "items": [plan_item]},
+        )
+    ).json()
     return {
         "city": city,
         "a": a,
         "b": b,
+        "plan_item": plan_item,
         "ids": {
             "org_unit_id": a["id"],
             "cadre_id": cadre["id"],
@@ -126,6 +144,8 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "user_id": users[0]["id"],
             "webhook_id": str(uuid.uuid4()),  # org_admin may not manage webhooks at all
             "export_id": export["id"],  # an admin's job: only its requester (and admins) see it
+            "training_plan_id": plan["id"],
+            "plan_item_id": plan["items"][0]["id"],
         },
     }
 
@@ -148,6 +168,8 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         "putStudyLog": log_body(ids["cadre_id"]),
         "createAssessment": {"cadre_id": ids["cadre_id"], "year": 2023, "rating": "competent"},
         "updateAssessment": {"rating": "excellent"},
+        "addTrainingPlanItem": world["plan_item"],
+        "returnTrainingPlan": {"reason": "补充"},
     }
     return bodies.get(op_id, {})
 

@@ -221,6 +221,95 @@ async def _update_enrollment(w: World) -> list[Trace]:
     return [("enrollment", "update", enrollment["id"])]
 
 
+# --- training plans ----------------------------------------------------------------------------
+
+
+def _plan_item(**fields: Any) -> dict[str, Any]:
+    return {
+        "title": "党性教育专题班",
+        "form": "special_class",
+        "centralised": True,
+        "month": 3,
+        "days": "5",
+        "credit_hours": "40",
+        "planned_seats": 10,
+        **fields,
+    }
+
+
+async def _plan(w: World, *, submitted: bool = False) -> dict[str, Any]:
+    city = await create_org_unit(w.client)
+    county = await create_org_unit(w.client, city["id"], kind="county")
+    body = {"org_unit_id": county["id"], "year": 2025, "title": "年度计划", "items": [_plan_item()]}
+    r = await w.client.post(f"{API}/training-plans", json=body)
+    assert r.status_code == 201, r.text
+    if submitted:
+        r = await w.client.post(f"{API}/training-plans/{r.json()['id']}/submit")
+        assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("createTrainingPlan")
+async def _create_plan(w: World) -> list[Trace]:
+    """The plan and each of its classes; replayed with its Idempotency-Key, nothing more."""
+    city = await create_org_unit(w.client)
+    body = {"org_unit_id": city["id"], "year": 2025, "title": "年度计划", "items": [_plan_item()]}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    plan = (await w.write("POST", "/training-plans", json=body, headers=key)).json()
+    replay = await w.write("POST", "/training-plans", json=body, headers=key)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    return [
+        ("training_plan", "create", plan["id"]),
+        ("training_plan_item", "create", plan["items"][0]["id"]),
+    ]
+
+
+@path("addTrainingPlanItem")
+async def _add_plan_item(w: World) -> list[Trace]:
+    """The class, and the plan whose version it raises (no column of it changes: no trace)."""
+    plan = await _plan(w)
+    item = (await w.write("POST", f"/training-plans/{plan['id']}/items", json=_plan_item())).json()
+    return [("training_plan_item", "create", item["id"])]
+
+
+@path("updateTrainingPlanItem")
+async def _update_plan_item(w: World) -> list[Trace]:
+    plan = await _plan(w)
+    item = plan["items"][0]
+    url = f"/training-plans/{plan['id']}/items/{item['id']}"
+    await w.write("PATCH", url, json={"month": 5})
+    return [("training_plan_item", "update", item["id"])]
+
+
+@path("deleteTrainingPlanItem")
+async def _delete_plan_item(w: World) -> list[Trace]:
+    plan = await _plan(w)
+    item = plan["items"][0]
+    await w.write("DELETE", f"/training-plans/{plan['id']}/items/{item['id']}")
+    return [("training_plan_item", "delete", item["id"])]
+
+
+@path("submitTrainingPlan")
+async def _submit_plan(w: World) -> list[Trace]:
+    plan = await _plan(w)
+    await w.write("POST", f"/training-plans/{plan['id']}/submit")
+    return [("training_plan", "update", plan["id"])]
+
+
+@path("approveTrainingPlan")
+async def _approve_plan(w: World) -> list[Trace]:
+    plan = await _plan(w, submitted=True)
+    await w.write("POST", f"/training-plans/{plan['id']}/approve")
+    return [("training_plan", "update", plan["id"])]
+
+
+@path("returnTrainingPlan")
+async def _return_plan(w: World) -> list[Trace]:
+    plan = await _plan(w, submitted=True)
+    await w.write("POST", f"/training-plans/{plan['id']}/return", json={"reason": "补充"})
+    return [("training_plan", "update", plan["id"])]
+
+
 # --- study logs --------------------------------------------------------------------------------
 
 

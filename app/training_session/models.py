@@ -31,6 +31,11 @@ class TrainingSession(IdMixin, VersionedMixin, TimestampMixin, Base):
     status: Mapped[SessionStatus] = mapped_column(
         enum_column(SessionStatus), default=SessionStatus.draft
     )
+    # The planned class (班次) of an approved plan this session holds (docs/rules.md,
+    # "Training plans"); checked by training_plan.service.check_item_usable.
+    plan_item_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("training_plan_item.id", ondelete="RESTRICT"), index=True
+    )
 
     __table_args__ = (
         CheckConstraint("end_date >= start_date", name="dates_ordered"),

@@ -13,6 +13,7 @@ from app.pagination import Page, PageQuery
 from app.query_alias import resolve_alias
 from app.schema_types import LocalDate
 from app.security import CurrentActor
+from app.training_plan.errors import PlanItemNotUsable, ReferencedPlanItemNotFound
 from app.training_session import service
 from app.training_session.errors import (
     CapacityBelowEnrolled,
@@ -81,7 +82,7 @@ async def list_training_sessions(
     "",
     operation_id="createTrainingSession",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(ReferencedOrgUnitNotFound),
+    responses=problems(ReferencedOrgUnitNotFound, ReferencedPlanItemNotFound, PlanItemNotUsable),
 )
 async def create_training_session(
     body: TrainingSessionCreate, db_session: DbSession, actor: CurrentActor, response: Response
@@ -119,6 +120,8 @@ async def get_training_session(
         InvalidSessionDates,
         PreconditionFailed,
         NotSessionOrganiser,
+        ReferencedPlanItemNotFound,
+        PlanItemNotUsable,
     ),
 )
 async def update_training_session(

@@ -39,6 +39,11 @@ class TrainingSessionCreate(InputModel):
     status: SessionStatus = Field(
         default=SessionStatus.draft, description="`draft` or `open` at creation"
     )
+    plan_item_id: uuid.UUID | None = Field(
+        default=None,
+        description="The planned class (班次) it holds: one of an approved plan of the organiser "
+        'unit, for the year the session starts in (docs/rules.md, "Training plans")',
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -65,6 +70,9 @@ class TrainingSessionUpdate(InputModel):
         default=None,
         description="draft → open → running; any of them → cancelled. Closing is `POST .../close`.",
     )
+    plan_item_id: uuid.UUID | None = Field(
+        default=None, description="The planned class it holds; null unlinks it"
+    )
 
 
 class TrainingSessionRead(OutputModel):
@@ -81,6 +89,7 @@ class TrainingSessionRead(OutputModel):
     capacity: int
     enrolled: int = Field(description="Active (enrolled or confirmed) enrollments")
     status: SessionStatus
+    plan_item_id: uuid.UUID | None = Field(description="The planned class it holds, if any")
     version: Version
     created_at: datetime
     updated_at: datetime

@@ -15,6 +15,7 @@ from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import PageParams, paginate
 from app.study_log import rules as study_log_rules
+from app.training_plan import service as plans
 from app.training_session import repository
 from app.training_session.errors import (
     AlreadyClosed,
@@ -40,6 +41,8 @@ _TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
     SessionStatus.closed: frozenset(),
     SessionStatus.cancelled: frozenset(),
 }
+# Fields a PATCH may set to null.
+_NULLABLE = frozenset({"provider", "plan_item_id"})
 FINAL_STATUSES = frozenset({SessionStatus.closed, SessionStatus.cancelled})
 
 # The study-log kind a completed session issues, when the session is not centralised.
@@ -125,6 +128,13 @@ async def create_training_session(
                 )
             ]
         )
+    if data.plan_item_id is not None:
+        await plans.check_item_usable(
+            db_session,
+            data.plan_item_id,
+            data.organiser_org_unit_id,
+            year=data.start_date.year,
+        )
     ts = TrainingSession(**data.model_dump(), enrolled=0)
     db_session.add(ts)
     await db_session.flush()
@@ -138,7 +148,7 @@ async def update_training_session(
     changes: dict[str, Any] = {
         k: v
         for k, v in data.model_dump(exclude_unset=True).items()
-        if (v is not None or k == "provider") and getattr(ts, k) != v
+        if (v is not None or k in _NULLABLE) and getattr(ts, k) != v
     }
     if not changes:
         return ts
@@ -160,6 +170,11 @@ async def update_training_session(
         )
     if changes.get("capacity", ts.capacity) < ts.enrolled:
         raise CapacityBelowEnrolled(_("{count} cadres are enrolled.").format(count=ts.enrolled))
+    plan_item_id = changes.get("plan_item_id", ts.plan_item_id)
+    if plan_item_id is not None and ("plan_item_id" in changes or "start_date" in changes):
+        await plans.check_item_usable(
+            db_session, plan_item_id, ts.organiser_org_unit_id, year=start.year
+        )
     for field, value in changes.items():
         setattr(ts, field, value)
     await db_session.flush()
