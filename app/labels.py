@@ -23,9 +23,11 @@ from app.enums import (
     FeedEntity,
     Gender,
     Language,
+    NominationOutcome,
     OrgUnitKind,
     PostType,
     Rank,
+    ReviewAction,
     Role,
     SessionStatus,
     StudyLogKind,
@@ -97,6 +99,7 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     EnrollmentOrigin: {
         EnrollmentOrigin.roll_call: ("组织调训", "Roll call"),
         EnrollmentOrigin.self: ("个人报名", "Self-enrolled"),
+        EnrollmentOrigin.nomination: ("单位推荐", "Nominated by the unit"),
     },
     EnrollmentStatus: {
         EnrollmentStatus.enrolled: ("已报名", "Enrolled"),
@@ -104,6 +107,10 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         EnrollmentStatus.withdrawn: ("已退出", "Withdrawn"),
         EnrollmentStatus.completed: ("已结业", "Completed"),
         EnrollmentStatus.dropped_out: ("退学", "Dropped out"),
+        EnrollmentStatus.nominated: ("待审核", "Nominated, awaiting review"),
+        EnrollmentStatus.rejected: ("审核未通过", "Rejected"),
+        EnrollmentStatus.substitute_requested: ("需调换人选", "Substitute requested"),
+        EnrollmentStatus.waitlisted: ("候补", "Waitlisted"),
     },
     # 学习形式 (docs/rules.md, "Study-log kinds")
     StudyLogKind: {
@@ -205,6 +212,16 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         SyncOutcome.unchanged: ("无变化", "Unchanged"),
         SyncOutcome.deactivated: ("已停用", "Deactivated"),
         SyncOutcome.rejected: ("已拒绝", "Rejected"),
+    },
+    ReviewAction: {
+        ReviewAction.approve: ("审核通过", "Approve"),
+        ReviewAction.reject: ("退回", "Reject"),
+        ReviewAction.request_substitute: ("要求调换人选", "Ask for a substitute"),
+    },
+    NominationOutcome: {
+        NominationOutcome.created: ("已推荐", "Nominated"),
+        NominationOutcome.waitlisted: ("已列入候补", "Waitlisted"),
+        NominationOutcome.refused: ("未受理", "Refused"),
     },
 }
 

@@ -12,7 +12,7 @@ from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
-from app.training_session.models import TrainingSession
+from app.training_session.models import SessionAudience, TrainingSession
 from app.user.models import RefreshToken, User
 from app.webhook.models import WebhookDelivery, WebhookSubscription
 
@@ -31,6 +31,7 @@ __all__ = [
     "IdempotencyRecord",
     "OrgUnit",
     "RefreshToken",
+    "SessionAudience",
     "StudyLog",
     "TrainingSession",
     "User",
