@@ -88,7 +88,7 @@ SEAT_HOLDING_STATUSES = ACTIVE_ENROLLMENT_STATUSES | frozenset(
 )
 
 
-class ReviewAction(StrEnum):
+class NominationReviewAction(StrEnum):
     """The organiser's decision on a nomination (docs/rules.md rule 11)."""
 
     approve = "approve"

@@ -24,10 +24,10 @@ from app.enums import (
     Gender,
     Language,
     NominationOutcome,
+    NominationReviewAction,
     OrgUnitKind,
     PostType,
     Rank,
-    ReviewAction,
     Role,
     SessionStatus,
     StudyLogKind,
@@ -213,10 +213,10 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         SyncOutcome.deactivated: ("已停用", "Deactivated"),
         SyncOutcome.rejected: ("已拒绝", "Rejected"),
     },
-    ReviewAction: {
-        ReviewAction.approve: ("审核通过", "Approve"),
-        ReviewAction.reject: ("退回", "Reject"),
-        ReviewAction.request_substitute: ("要求调换人选", "Ask for a substitute"),
+    NominationReviewAction: {
+        NominationReviewAction.approve: ("审核通过", "Approve"),
+        NominationReviewAction.reject: ("退回", "Reject"),
+        NominationReviewAction.request_substitute: ("要求调换人选", "Ask for a substitute"),
     },
     NominationOutcome: {
         NominationOutcome.created: ("已推荐", "Nominated"),

@@ -115,6 +115,7 @@ async def list_session_enrollments(
         SelfEnrollmentOff,
         NominationForbidden,
         NotReplaceable,
+        NotSessionOrganiser,
     ),
 )
 async def enroll_cadre(
@@ -124,7 +125,8 @@ async def enroll_cadre(
     actor: CurrentActor,
     response: Response,
 ) -> EnrollmentRead:
-    """Enroll a cadre: the organiser's roll call (点名调学, `enrolled` at once), a cadre's own
+    """Enroll a cadre: the organiser's roll call (点名调学, `enrolled` at once; 403 to anyone
+    but an `admin` or an `org_admin` of the organising unit's tree), a cadre's own
     enrollment (`self`, unless the organiser turned it off) or a unit's nomination
     (`nomination`: an org_admin nominates a cadre of its subtree who falls in the session's
     audience; `nominated` until the organiser reviews it). docs/rules.md rule 11: every

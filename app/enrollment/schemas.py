@@ -4,7 +4,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app.enums import EnrollmentOrigin, EnrollmentStatus, NominationOutcome, ReviewAction
+from app.enums import EnrollmentOrigin, EnrollmentStatus, NominationOutcome, NominationReviewAction
 from app.i18n import N_
 from app.schema_types import LINE_PATTERN, Decimal2, Hours, InputModel, OutputModel, Score, Version
 from app.training_session.schemas import TrainingSessionRead
@@ -87,7 +87,7 @@ class EnrollmentRead(OutputModel):
 
 
 class EnrollmentReview(InputModel):
-    action: ReviewAction = Field(
+    action: NominationReviewAction = Field(
         description="`approve` (→ enrolled), `reject` (→ rejected: frees the seat) or "
         "`request_substitute` (→ substitute_requested: the unit keeps the seat for a replacement)"
     )
@@ -97,7 +97,7 @@ class EnrollmentReview(InputModel):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.action != ReviewAction.approve and self.reason is None:
+        if self.action != NominationReviewAction.approve and self.reason is None:
             raise ValueError(N_("a rejection or a substitute request needs a reason"))
         return self
 

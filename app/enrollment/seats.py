@@ -74,30 +74,35 @@ async def join_waitlist(
     enrollment.waitlist_position = await repository.last_waitlist_position(db_session, ts.id) + 1
 
 
-async def promote_waitlist(db_session: AsyncSession, ts: TrainingSession) -> list[Enrollment]:
-    """Seat the first waitlisted enrollments while seats are free, skipping those whose unit's
-    quota is full (they keep their place). Called after a seat is released; each promotion is an
-    update of the enrollment row, so the trail and the change feed carry it."""
-    if ts.status not in _PROMOTING or ts.enrolled >= ts.capacity:
+async def release_seat(db_session: AsyncSession, ts: TrainingSession) -> list[Enrollment]:
+    """A seat was freed (the enrollment's new status is set, the session's count not yet): the
+    first waitlisted enrollment whose unit's quota allows takes it, else the count drops. A
+    promotion is an update of the enrollment row, so the trail and the change feed carry it;
+    the session's count does not move then."""
+    promoted = await _promote(db_session, ts, spare=ts.capacity - ts.enrolled + 1)
+    ts.enrolled += len(promoted) - 1
+    return promoted
+
+
+async def _promote(db_session: AsyncSession, ts: TrainingSession, spare: int) -> list[Enrollment]:
+    """Seat waitlisted enrollments in order while `spare` seats are free, skipping those whose
+    unit's quota is full (they keep their place)."""
+    if ts.status not in _PROMOTING or spare <= 0:
         return []
     taken = await repository.seats_by_audience(db_session, ts.id)
-    promoted = []
+    promoted: list[Enrollment] = []
     for waiting in await repository.waitlisted_for_update(db_session, ts.id):
-        if ts.enrolled >= ts.capacity:
+        if len(promoted) >= spare:
             break
-        place = Placement(waiting.audience_org_unit_id, None)
-        if waiting.audience_org_unit_id is not None:
-            current = await placement_of_unit(db_session, ts, waiting.audience_org_unit_id)
-            place = Placement(waiting.audience_org_unit_id, current)
-        if not has_room(place, taken):
+        unit_id = waiting.audience_org_unit_id
+        quota = None if unit_id is None else await placement_of_unit(db_session, ts, unit_id)
+        if not has_room(Placement(unit_id, quota), taken):
             continue
-        session_service.take_place(ts)
         waiting.status = seated_status(waiting.origin)
         waiting.waitlist_position = None
-        if place.audience_org_unit_id is not None:
-            taken[place.audience_org_unit_id] = taken.get(place.audience_org_unit_id, 0) + 1
+        if unit_id is not None:
+            taken[unit_id] = taken.get(unit_id, 0) + 1
         promoted.append(waiting)
-    await db_session.flush()
     return promoted
 
 

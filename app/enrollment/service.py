@@ -30,7 +30,7 @@ from app.enums import (
     CadreStatus,
     EnrollmentOrigin,
     EnrollmentStatus,
-    ReviewAction,
+    NominationReviewAction,
     Role,
     SessionStatus,
 )
@@ -73,15 +73,15 @@ _TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
 
 # The review's moves: from a nomination, or from a substitute request the organiser reconsiders.
 _REVIEWED = {
-    ReviewAction.approve: (
+    NominationReviewAction.approve: (
         frozenset({EnrollmentStatus.nominated, EnrollmentStatus.substitute_requested}),
         EnrollmentStatus.enrolled,
     ),
-    ReviewAction.reject: (
+    NominationReviewAction.reject: (
         frozenset({EnrollmentStatus.nominated, EnrollmentStatus.substitute_requested}),
         EnrollmentStatus.rejected,
     ),
-    ReviewAction.request_substitute: (
+    NominationReviewAction.request_substitute: (
         frozenset({EnrollmentStatus.nominated}),
         EnrollmentStatus.substitute_requested,
     ),
@@ -109,6 +109,9 @@ async def _check_origin(
         raise SelfEnrollmentOff()
     if origin == EnrollmentOrigin.nomination and actor.role not in (Role.admin, Role.org_admin):
         raise NominationForbidden()
+    if origin == EnrollmentOrigin.roll_call:
+        # The roll call seats a cadre without review: the organiser's. A unit nominates.
+        await check_manages(db_session, ts, actor)
     if ts.status not in _ENROLLABLE[origin]:
         raise SessionNotOpen(_("The session is {status}.").format(status=ts.status.value))
 
@@ -134,10 +137,9 @@ async def enroll(
     if data.origin == EnrollmentOrigin.nomination and place.audience_org_unit_id is None:
         raise OutsideAudience()
     if replaced is not None:
-        # The replacement takes the seat the unit kept: no waitlisted cadre gets it between.
+        # The replacement takes the seat the unit kept: no waitlisted cadre gets it between,
+        # and the session's count does not move.
         replaced.status = EnrollmentStatus.withdrawn
-        session_service.release_place(ts)
-        await db_session.flush()
     await seats.check_quota(db_session, ts, place)
     enrollment = Enrollment(
         training_session_id=ts.id,
@@ -149,7 +151,9 @@ async def enroll(
             actor.org_unit_id if data.origin == EnrollmentOrigin.nomination else None
         ),
     )
-    if ts.enrolled < ts.capacity:
+    if replaced is not None:
+        enrollment.status = seats.seated_status(data.origin)
+    elif ts.enrolled < ts.capacity:
         session_service.take_place(ts)
         enrollment.status = seats.seated_status(data.origin)
     elif data.origin == EnrollmentOrigin.roll_call:
@@ -210,9 +214,7 @@ async def review(
     enrollment.status = target
     enrollment.review_reason = data.reason
     if target == EnrollmentStatus.rejected:
-        session_service.release_place(ts)
-        await db_session.flush()
-        await seats.promote_waitlist(db_session, ts)
+        await seats.release_seat(db_session, ts)
     await db_session.flush()
     return enrollment
 
@@ -275,16 +277,17 @@ async def update_enrollment(
         released = False
     for field, value in changes.items():
         setattr(enrollment, field, value)
-    await db_session.flush()
     if released:
-        await seats.promote_waitlist(db_session, ts)
+        await seats.release_seat(db_session, ts)
+    await db_session.flush()
     return enrollment
 
 
 async def _move_seat(
     db_session: AsyncSession, ts: TrainingSession, enrollment: Enrollment, new: EnrollmentStatus
 ) -> bool:
-    """Take or release the seat a status change moves; True when a seat was released."""
+    """Take the seat a status change needs; True when the change frees one (the caller
+    releases it once the new status is set)."""
     was_seated = enrollment.status in SEAT_HOLDING_STATUSES
     now_seated = new in SEAT_HOLDING_STATUSES
     if now_seated and not was_seated:
@@ -294,10 +297,7 @@ async def _move_seat(
             place = seats.Placement(enrollment.audience_org_unit_id, quota)
         await seats.check_quota(db_session, ts, place)
         session_service.take_place(ts)
-    elif was_seated and not now_seated:
-        session_service.release_place(ts)
-        return True
-    return False
+    return was_seated and not now_seated
 
 
 async def list_of_session(

@@ -82,10 +82,6 @@ def take_place(ts: TrainingSession) -> None:
     ts.enrolled += 1
 
 
-def release_place(ts: TrainingSession) -> None:
-    ts.enrolled -= 1
-
-
 def check_closable(ts: TrainingSession) -> None:
     """docs/rules.md rule 7 and rule 10: an open or running session closes once, and not before
     its last day (the logs it issues end then, and no log ends after today)."""
