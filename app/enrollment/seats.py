@@ -79,6 +79,7 @@ async def release_seat(db_session: AsyncSession, ts: TrainingSession) -> list[En
     first waitlisted enrollment whose unit's quota allows takes it, else the count drops. A
     promotion is an update of the enrollment row, so the trail and the change feed carry it;
     the session's count does not move then."""
+    await db_session.flush()  # the freed seat's new status, before the seats are counted
     promoted = await _promote(db_session, ts, spare=ts.capacity - ts.enrolled + 1)
     ts.enrolled += len(promoted) - 1
     return promoted

@@ -140,6 +140,7 @@ async def enroll(
         # The replacement takes the seat the unit kept: no waitlisted cadre gets it between,
         # and the session's count does not move.
         replaced.status = EnrollmentStatus.withdrawn
+        await db_session.flush()
     await seats.check_quota(db_session, ts, place)
     enrollment = Enrollment(
         training_session_id=ts.id,
