@@ -1,15 +1,18 @@
 """Audiences, seat quotas, nominations under review and the waitlist (docs/rules.md rule 11)."""
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.config import Settings
 from app.enums import Role
-from tests.conftest import ClientFor
+from tests.conftest import ClientFor, EnglishTransport, add_user, bearer
 from tests.factories import API, create_cadre, create_org_unit, create_session
 from tests.test_platform import assert_problem
 
@@ -502,3 +505,88 @@ async def test_bulk_nomination_answers_row_by_row(
         f"{API}/training-sessions/{ts['id']}/nominations", json={"cadre_ids": [b2]}
     )
     assert_problem(r, 409, "enrollment.session_not_open")
+
+
+# --- concurrency -------------------------------------------------------------------------------
+
+
+async def _county_admins(
+    app: FastAPI, settings: Settings, units: list[str]
+) -> list[httpx.AsyncClient]:
+    """A committed org_admin for each unit, each with its own client: their requests run in
+    parallel over separate connections of the pool."""
+    transport = EnglishTransport(app=app, raise_app_exceptions=False)
+    clients = []
+    for unit in units:
+        user = await add_user(app.state.sessionmaker, Role.org_admin, org_unit_id=unit)
+        clients.append(
+            httpx.AsyncClient(
+                transport=transport, base_url="http://test", headers=bearer(settings, user)
+            )
+        )
+    return clients
+
+
+async def _fifty_parallel_nominations(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    capacity: int,
+    quota: int | None,
+) -> tuple[dict[str, Any], list[tuple[int, str, Any]], list[str]]:
+    """Five counties of a city, ten cadres each, every county's administrator nominating its
+    ten at once: 50 requests in parallel."""
+    city = await create_org_unit(client)
+    dept = await create_org_unit(client, city["id"], kind="department")
+    counties = [(await create_org_unit(client, city["id"], kind="county"))["id"] for _ in range(5)]
+    ts = await create_session(client, dept["id"], capacity=capacity)
+    r = await set_audience(client, ts, [(c, quota) for c in counties])
+    assert r.status_code == 200, r.text
+    admins = await _county_admins(app, settings, counties)
+    jobs = []
+    for county, admin in zip(counties, admins, strict=True):
+        for _ in range(10):
+            cadre = await create_cadre(client, county)
+            jobs.append((admin, county, cadre["id"]))
+    try:
+        answers = await asyncio.gather(*(nominate(admin, ts, cadre) for admin, _, cadre in jobs))
+    finally:
+        for admin in admins:
+            await admin.aclose()
+    results = [
+        (r.status_code, county, r.json()) for r, (_, county, _) in zip(answers, jobs, strict=True)
+    ]
+    return ts, results, counties
+
+
+async def test_fifty_parallel_nominations_hold_the_quotas(
+    app: FastAPI, settings: Settings, committed_client: httpx.AsyncClient
+) -> None:
+    """Capacity 20, five counties with a quota of 4 each (20 in all): whatever the order, each
+    county gets exactly 4 seats and its other 6 nominations are refused."""
+    client = committed_client
+    ts, results, counties = await _fifty_parallel_nominations(app, settings, client, 20, 4)
+    seated = [county for status, county, body in results if status == 201]
+    refused = [body["code"] for status, _, body in results if status != 201]
+    assert {s for s, _, _ in results} == {201, 409}
+    assert sorted(seated) == sorted(counties * 4)
+    assert refused == ["enrollment.quota_reached"] * 30
+    assert {body["status"] for s, _, body in results if s == 201} == {"nominated"}
+    assert await seats_taken(client, ts) == 20
+    audience = (await client.get(audience_url(ts))).json()
+    assert {u["seats_taken"] for u in audience["units"]} == {4}
+
+
+async def test_fifty_parallel_nominations_hold_the_capacity(
+    app: FastAPI, settings: Settings, committed_client: httpx.AsyncClient
+) -> None:
+    """Capacity 10 and no quotas: 10 nominations take the seats, the other 40 wait in a waitlist
+    numbered 1 to 40 without a gap or a repeat."""
+    client = committed_client
+    ts, results, _ = await _fifty_parallel_nominations(app, settings, client, 10, None)
+    assert {s for s, _, _ in results} == {201}
+    statuses = [body["status"] for _, _, body in results]
+    assert (statuses.count("nominated"), statuses.count("waitlisted")) == (10, 40)
+    positions = sorted(b["waitlist_position"] for _, _, b in results if b["status"] == "waitlisted")
+    assert positions == list(range(1, 41))
+    assert await seats_taken(client, ts) == 10
