@@ -351,6 +351,11 @@ async def test_who_may_nominate_and_enroll_itself(
     url = f"{API}/training-sessions/{ts['id']}/enrollments"
     r = await me.post(url, json={"cadre_id": cadre["id"], "origin": "nomination"})
     assert_problem(r, 422, "field_not_allowed")
+    r = await client.post(
+        url, json={"cadre_id": cadre["id"], "replaces_enrollment_id": str(uuid.uuid4())}
+    )
+    assert_problem(r, 422, "field_not_allowed")
+    assert r.json()["errors"][0]["pointer"] == "/body/replaces_enrollment_id"
     r = await client.patch(f"{API}/training-sessions/{ts['id']}", json={"self_enrollment": False})
     assert r.json()["self_enrollment"] is False
     r = await me.post(url, json={"cadre_id": cadre["id"], "origin": "self"})

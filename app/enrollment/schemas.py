@@ -27,14 +27,9 @@ class EnrollmentCreate(InputModel):
     replaces_enrollment_id: uuid.UUID | None = Field(
         default=None,
         description="With `nomination`: the `substitute_requested` enrollment this nomination "
-        "replaces; it is withdrawn and its seat passes to the new nomination",
+        "replaces; it is withdrawn and its seat passes to the new nomination (422 "
+        "`field_not_allowed` with another origin)",
     )
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        if self.replaces_enrollment_id is not None and self.origin != EnrollmentOrigin.nomination:
-            raise ValueError(N_("only a nomination replaces another enrollment"))
-        return self
 
 
 class EnrollmentUpdate(InputModel):

@@ -131,6 +131,11 @@ async def enroll(
             _("Enrollment {id} exists; PATCH it to re-enroll.").format(id=existing)
         )
     replaced = None
+    if data.replaces_enrollment_id is not None and data.origin != EnrollmentOrigin.nomination:
+        raise FieldNotAllowed(
+            N_("Only a nomination replaces another enrollment."),
+            pointer="/body/replaces_enrollment_id",
+        )
     if data.replaces_enrollment_id is not None:
         replaced = await _replaceable(db_session, ts, data.replaces_enrollment_id, actor)
     place = await seats.placement(db_session, ts, cadre.org_unit_id)
