@@ -246,7 +246,7 @@ async def _set_audience(w: World) -> list[Trace]:
 
 
 @path("reviewEnrollment")
-async def _review(w: World) -> list[Trace]:
+async def _review_nomination(w: World) -> list[Trace]:
     """A rejection frees the seat: the first waitlisted enrollment takes it, in the same request
     (both rows are updates the feed carries; the session's count is unchanged)."""
     city = await create_org_unit(w.client)
