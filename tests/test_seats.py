@@ -497,6 +497,16 @@ async def test_bulk_nomination_answers_row_by_row(
     assert (report["created"], report["waitlisted"], report["refused"]) == (3, 1, 4)
     assert all(row["enrollment_id"] for row in report["rows"] if row["outcome"] != "refused")
     assert await seats_taken(client, ts) == 3
+    # The rows speak the caller's language, as a problem answer does.
+    r = await client.post(
+        f"{API}/training-sessions/{ts['id']}/nominations",
+        json={"cadre_ids": [a3, str(uuid.uuid4())]},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert [row["detail"] for row in r.json()["rows"]] == [
+        "该单位的 2 个名额已全部占用。",
+        "引用的干部不存在",
+    ]
     # A county's administrator nominates its own cadres only: B's are unknown to it.
     county = await client_for(Role.org_admin, org_unit_id=w["A"]["id"])
     other = await create_cadre(client, w["B"]["id"])

@@ -36,6 +36,7 @@ from app.enrollment.schemas import (
 from app.enums import EnrollmentStatus, NominationOutcome
 from app.errors import AppError, FieldNotAllowed, PreconditionFailed
 from app.http import API_PREFIX, ETAG_DECLARED, IfMatch, check_if_match, problems, set_etag
+from app.i18n import gettext
 from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery
 from app.security import CurrentActor
@@ -236,7 +237,7 @@ def _nomination_row(
             enrollment_id=None,
             waitlist_position=None,
             code=answer.code,
-            detail=answer.detail or str(answer.title),
+            detail=gettext(answer.detail or answer.title),
         )
     waitlisted = answer.status == EnrollmentStatus.waitlisted
     return NominationRow(
