@@ -91,12 +91,15 @@ async def _promote(db_session: AsyncSession, ts: TrainingSession, spare: int) ->
     if ts.status not in _PROMOTING or spare <= 0:
         return []
     taken = await repository.seats_by_audience(db_session, ts.id)
+    quotas = {
+        u.org_unit_id: u.seat_quota for u, _ in await session_service.audience_of(db_session, ts)
+    }
     promoted: list[Enrollment] = []
     for waiting in await repository.waitlisted_for_update(db_session, ts.id):
         if len(promoted) >= spare:
             break
         unit_id = waiting.audience_org_unit_id
-        quota = None if unit_id is None else await placement_of_unit(db_session, ts, unit_id)
+        quota = None if unit_id is None else quotas.get(unit_id)
         if not has_room(Placement(unit_id, quota), taken):
             continue
         waiting.status = seated_status(waiting.origin)

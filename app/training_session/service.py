@@ -214,30 +214,31 @@ def audience_unit_of(
 
 
 async def _check_in_reach(
-    db_session: AsyncSession, ts: TrainingSession, org_unit_id: uuid.UUID, actor: Actor, index: int
+    db_session: AsyncSession, ts: TrainingSession, entries: list[AudienceEntry], actor: Actor
 ) -> None:
     """An audience unit lies in the organiser's parent subtree (the default audience), or in
     the actor's own scope."""
     organiser = await org_units.get(db_session, ts.organiser_org_unit_id)
-    unit = await org_units.get(db_session, org_unit_id)
     assert organiser is not None  # FK
-    if unit is not None:
-        root = organiser.path
-        if organiser.parent_id is not None:
-            root = organiser.path[: -len(organiser.id.hex) - 1]
-        if unit.path.startswith(root):
-            return
-        if await org_units.get(db_session, org_unit_id, actor) is not None:
-            return
-    raise AudienceUnitOutOfReach(
-        errors=[
-            ProblemFieldError(
-                pointer=f"/body/units/{index}/org_unit_id",
-                detail="no such org unit in reach",
-                code="not_found",
-            )
-        ]
-    )
+    root = organiser.path
+    if organiser.parent_id is not None:
+        root = organiser.path[: -len(organiser.id.hex) - 1]
+    for index, entry in enumerate(entries):
+        unit = await org_units.get(db_session, entry.org_unit_id)
+        if unit is not None and (
+            unit.path.startswith(root)
+            or await org_units.get(db_session, entry.org_unit_id, actor) is not None
+        ):
+            continue
+        raise AudienceUnitOutOfReach(
+            errors=[
+                ProblemFieldError(
+                    pointer=f"/body/units/{index}/org_unit_id",
+                    detail="no such org unit in reach",
+                    code="not_found",
+                )
+            ]
+        )
 
 
 async def set_audience(
@@ -253,8 +254,7 @@ async def set_audience(
     await check_manages(db_session, ts, actor)
     if ts.status in FINAL_STATUSES:
         raise SessionImmutable()
-    for index, entry in enumerate(entries):
-        await _check_in_reach(db_session, ts, entry.org_unit_id, actor, index)
+    await _check_in_reach(db_session, ts, entries, actor)
     _check_quotas_fit(ts.capacity, [e.seat_quota for e in entries])
     wanted = {e.org_unit_id: e for e in entries}
     for unit_id, taken in seats_taken.items():
