@@ -119,8 +119,9 @@ async def _check_origin(
 async def enroll(
     db_session: AsyncSession, ts: TrainingSession, data: EnrollmentCreate, actor: Actor
 ) -> Enrollment:
-    """Enroll or nominate a cadre; `ts` must have been loaded FOR UPDATE. Every check comes
-    before any write, so a refused row of a bulk nomination leaves nothing behind."""
+    """Enroll or nominate a cadre; `ts` must have been loaded FOR UPDATE. Without a
+    replacement (a bulk nomination has none), every check comes before any write, so a refused
+    row leaves nothing behind; a refused replacement is undone with its request."""
     await _check_origin(db_session, ts, data.origin, actor)
     cadre = await referenced_cadre(db_session, data.cadre_id, actor)
     if cadre.status != CadreStatus.active:
