@@ -6,12 +6,15 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.enums import Role
+from app.migrations import alembic_config
 from tests.conftest import ClientFor, EnglishTransport, add_user, bearer
 from tests.factories import API, create_cadre, create_org_unit, create_session
 from tests.test_platform import assert_problem
@@ -605,3 +608,63 @@ async def test_fifty_parallel_nominations_hold_the_capacity(
     positions = sorted(b["waitlist_position"] for _, _, b in results if b["status"] == "waitlisted")
     assert positions == list(range(1, 41))
     assert await seats_taken(client, ts) == 10
+
+
+# --- the migration -----------------------------------------------------------------------------
+
+
+async def test_0020_gives_existing_sessions_their_default_audience(
+    migrated_url: str, engine: AsyncEngine, committed_client: httpx.AsyncClient
+) -> None:
+    """Sessions and enrollments stored before revision 0020: each session is for its
+    organiser's parent subtree (a root organiser's: its own), and each enrollment counts
+    against that audience unit when its cadre falls in it."""
+    client = committed_client
+    city = await create_org_unit(client)
+    county = await create_org_unit(client, city["id"], kind="county")
+    elsewhere = await create_org_unit(client)
+    by_county = await create_session(client, county["id"])
+    by_root = await create_session(client, city["id"])
+    inside = await create_cadre(client, county["id"])
+    outside = await create_cadre(client, elsewhere["id"])
+    for ts in (by_county, by_root):
+        for cadre in (inside, outside):
+            r = await client.post(
+                f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
+            )
+            assert r.status_code == 201, r.text
+    config = alembic_config(migrated_url)
+    previous = ScriptDirectory.from_config(config).get_revision("0020").down_revision
+    await engine.dispose()
+    try:
+        await asyncio.to_thread(command.downgrade, config, str(previous))
+        await asyncio.to_thread(command.upgrade, config, "head")
+    finally:
+        await engine.dispose()
+    async with engine.connect() as conn:
+        audiences = dict(
+            (
+                await conn.execute(
+                    text("SELECT training_session_id, org_unit_id FROM session_audience")
+                )
+            ).all()
+        )
+        counted = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT cadre_id, audience_org_unit_id FROM enrollment "
+                        "WHERE training_session_id = :s"
+                    ),
+                    {"s": uuid.UUID(by_county["id"])},
+                )
+            ).all()
+        )
+    assert audiences == {
+        uuid.UUID(by_county["id"]): uuid.UUID(city["id"]),
+        uuid.UUID(by_root["id"]): uuid.UUID(city["id"]),
+    }
+    assert counted == {
+        uuid.UUID(inside["id"]): uuid.UUID(city["id"]),
+        uuid.UUID(outside["id"]): None,
+    }
