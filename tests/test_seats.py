@@ -642,14 +642,14 @@ async def test_0020_gives_existing_sessions_their_default_audience(
     finally:
         await engine.dispose()
     async with engine.connect() as conn:
-        audiences = dict(
+        audiences: dict[uuid.UUID, uuid.UUID | None] = dict(
             (
                 await conn.execute(
                     text("SELECT training_session_id, org_unit_id FROM session_audience")
                 )
             ).all()
         )
-        counted = dict(
+        counted: dict[uuid.UUID, uuid.UUID | None] = dict(
             (
                 await conn.execute(
                     text(
