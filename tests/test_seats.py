@@ -368,6 +368,90 @@ async def test_who_may_nominate_and_enroll_itself(
     assert (r.status_code, r.json()["status"]) == (201, "enrolled")
 
 
+async def _in_state(client: httpx.AsyncClient, state: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A session of capacity 1 holding one nomination, and an enrollment brought to `state`."""
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=1)
+    first = (await nominate(client, ts, (await create_cadre(client, w["A"]["id"]))["id"])).json()
+    if state == "waitlisted":
+        second = await nominate(client, ts, (await create_cadre(client, w["A"]["id"]))["id"])
+        return ts, second.json()
+    review = f"{API}/enrollments/{first['id']}/review"
+    steps = {
+        "nominated": [],
+        "enrolled": [("review", {"action": "approve"})],
+        "substitute_requested": [("review", {"action": "request_substitute", "reason": "换人"})],
+        "rejected": [("review", {"action": "reject", "reason": "不符"})],
+        "withdrawn": [("patch", {"status": "withdrawn"})],
+    }[state]
+    for kind, body in steps:
+        if kind == "review":
+            r = await client.post(review, json=body)
+        else:
+            r = await client.patch(f"{API}/enrollments/{first['id']}", json=body)
+        assert r.status_code == 200, r.text
+    return ts, (await client.get(f"{API}/enrollments/{first['id']}")).json()
+
+
+# (state, action) → the new status and the seats held after it, or the problem code.
+REVIEWS = [
+    ("nominated", "approve", "enrolled", 1),
+    ("nominated", "reject", "rejected", 0),
+    ("nominated", "request_substitute", "substitute_requested", 1),
+    ("substitute_requested", "approve", "enrolled", 1),
+    ("substitute_requested", "reject", "rejected", 0),
+    ("substitute_requested", "request_substitute", "enrollment.invalid_transition", 1),
+    ("enrolled", "approve", "enrollment.invalid_transition", 1),
+    ("enrolled", "reject", "enrollment.invalid_transition", 1),
+    ("waitlisted", "approve", "enrollment.invalid_transition", 1),
+    ("rejected", "approve", "enrollment.invalid_transition", 0),
+    ("withdrawn", "reject", "enrollment.invalid_transition", 0),
+]
+
+
+@pytest.mark.parametrize(("state", "action", "outcome", "taken"), REVIEWS)
+async def test_review_transitions(
+    client: httpx.AsyncClient, state: str, action: str, outcome: str, taken: int
+) -> None:
+    ts, enrollment = await _in_state(client, state)
+    assert enrollment["status"] == state
+    body = {"action": action, "reason": "审核意见"}
+    r = await client.post(f"{API}/enrollments/{enrollment['id']}/review", json=body)
+    if "." in outcome:
+        assert_problem(r, 409, outcome)
+    else:
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["review_reason"]) == (outcome, "审核意见")
+    assert await seats_taken(client, ts) == taken
+
+
+# (state, PATCH status) → the new status and the seats held after it, or the problem code.
+PATCHES = [
+    ("nominated", "withdrawn", "withdrawn", 0),
+    ("substitute_requested", "withdrawn", "withdrawn", 0),
+    ("waitlisted", "withdrawn", "withdrawn", 1),
+    ("nominated", "confirmed", "enrollment.invalid_transition", 1),
+    ("nominated", "enrolled", "enrollment.invalid_transition", 1),
+    ("rejected", "withdrawn", "enrollment.invalid_transition", 0),
+    ("withdrawn", "enrolled", "enrollment.invalid_transition", 0),  # a nomination comes back anew
+    ("enrolled", "confirmed", "confirmed", 1),
+]
+
+
+@pytest.mark.parametrize(("state", "status", "outcome", "taken"), PATCHES)
+async def test_status_changes_of_nominations(
+    client: httpx.AsyncClient, state: str, status: str, outcome: str, taken: int
+) -> None:
+    ts, enrollment = await _in_state(client, state)
+    r = await client.patch(f"{API}/enrollments/{enrollment['id']}", json={"status": status})
+    if "." in outcome:
+        assert_problem(r, 409, outcome)
+    else:
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["waitlist_position"]) == (outcome, None)
+    assert await seats_taken(client, ts) == taken
+
+
 # --- the waitlist ------------------------------------------------------------------------------
 
 
