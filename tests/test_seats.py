@@ -513,6 +513,29 @@ async def test_the_waitlist_moves_in_order_within_the_quotas(
     assert audited == 1
 
 
+async def test_a_raised_quota_lets_the_waitlist_move(client: httpx.AsyncClient) -> None:
+    """Capacity 3, A's quota 2: a1, a2 take their seats; B's b1 takes the third. b1 withdraws:
+    the waiting a3 stays (A is at its quota) and a seat is free. Raising A's quota to 3 seats
+    a3 at once."""
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=3)
+    a, b = w["A"]["id"], w["B"]["id"]
+    await set_audience(client, ts, [(a, 3), (b, None)])
+    e = [
+        (await nominate(client, ts, (await create_cadre(client, u))["id"])).json()
+        for u in (a, a, b, a)
+    ]
+    assert [x["status"] for x in e] == ["nominated", "nominated", "nominated", "waitlisted"]
+    await set_audience(client, ts, [(a, 2), (b, None)])
+    await client.patch(f"{API}/enrollments/{e[2]['id']}", json={"status": "withdrawn"})
+    assert (await client.get(f"{API}/enrollments/{e[3]['id']}")).json()["status"] == "waitlisted"
+    assert await seats_taken(client, ts) == 2
+    r = await set_audience(client, ts, [(a, 3), (b, None)])
+    assert {u["org_unit_id"]: u["seats_taken"] for u in r.json()["units"]} == {a: 3, b: 0}
+    assert r.json()["seats_taken"] == 3
+    assert (await client.get(f"{API}/enrollments/{e[3]['id']}")).json()["status"] == "nominated"
+
+
 async def test_leaving_the_waitlist_and_self_enrollment_waiting(
     client: httpx.AsyncClient, client_for: ClientFor
 ) -> None:

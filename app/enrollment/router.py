@@ -338,7 +338,8 @@ async def set_session_audience(
     parent subtree, or in the caller's scope (422). The quotas add up to no more than the
     capacity (409 `training_session.quotas_exceed_capacity`); no unit's quota goes below the
     seats its cadres hold, and a unit holding seats cannot leave the audience (409
-    `training_session.quota_below_seats`). Only the organiser (403 otherwise)."""
+    `training_session.quota_below_seats`). Free seats then go to the waitlist, in order, as far
+    as the new quotas allow. Only the organiser (403 otherwise)."""
     ts = await session_service.get_training_session(
         db_session, training_session_id, actor, for_update=True
     )

@@ -136,8 +136,13 @@ async def set_audience(
 ) -> list[tuple[SessionAudience, int]]:
     """Replace the audience and its quotas (`ts` loaded FOR UPDATE): the training session
     domain writes them, given the seats held now. Enrollments keep the audience unit they were
-    counted under; a unit that holds seats cannot leave the audience."""
+    counted under; a unit that holds seats cannot leave the audience. Free seats then go to the
+    waitlist, in order, as far as the new quotas allow."""
     taken = await repository.seats_by_audience(db_session, ts.id)
     entries = [session_service.AudienceEntry(u.org_unit_id, u.seat_quota) for u in data.units]
     await session_service.set_audience(db_session, ts, entries, taken, actor)
+    # A quota raised (or a unit's quota lifted) may unblock waiting enrollments of that unit.
+    promoted = await _promote(db_session, ts, spare=ts.capacity - ts.enrolled)
+    ts.enrolled += len(promoted)
+    await db_session.flush()
     return await audience(db_session, ts)
