@@ -118,3 +118,15 @@ async def audience_of(
 async def delete_audience(db_session: AsyncSession, rows: list[SessionAudience]) -> None:
     for row in rows:
         await db_session.delete(row)
+
+
+async def without_audience(db_session: AsyncSession) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Each session that names no audience, with the unit its default audience is: the
+    organiser's parent, or the organiser itself at the root."""
+    rows = await db_session.execute(
+        select(TrainingSession.id, func.coalesce(OrgUnit.parent_id, OrgUnit.id))
+        .join(OrgUnit, OrgUnit.id == TrainingSession.organiser_org_unit_id)
+        .where(~TrainingSession.id.in_(select(SessionAudience.training_session_id)))
+        .order_by(TrainingSession.id)
+    )
+    return [(session_id, unit_id) for session_id, unit_id in rows.all()]

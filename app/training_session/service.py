@@ -178,6 +178,18 @@ async def update_training_session(
     return ts
 
 
+async def give_default_audiences(db_session: AsyncSession) -> int:
+    """Bulk loads (the demo) write sessions row-free of their audience: each session without one
+    gets the default (docs/rules.md rule 11). The number of sessions given one."""
+    missing = await repository.without_audience(db_session)
+    db_session.add_all(
+        SessionAudience(training_session_id=session_id, org_unit_id=unit_id)
+        for session_id, unit_id in missing
+    )
+    await db_session.flush()
+    return len(missing)
+
+
 def _check_quotas_fit(capacity: int, quotas: list[int | None]) -> None:
     """docs/rules.md rule 11: the seat quotas add up to no more than the capacity."""
     total = sum(q for q in quotas if q is not None)
