@@ -20,6 +20,8 @@ from app.enums import (
     FeedEntity,
     Gender,
     Language,
+    NominationOutcome,
+    NominationReviewAction,
     OrgUnitKind,
     PlanStatus,
     PostType,
@@ -93,6 +95,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     EnrollmentOrigin: {
         EnrollmentOrigin.roll_call: ("组织调训", "Roll call"),
         EnrollmentOrigin.self: ("个人报名", "Self-enrolled"),
+        EnrollmentOrigin.nomination: ("单位推荐", "Nominated by the unit"),
     },
     EnrollmentStatus: {
         EnrollmentStatus.enrolled: ("已报名", "Enrolled"),
@@ -100,6 +103,10 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         EnrollmentStatus.withdrawn: ("已退出", "Withdrawn"),
         EnrollmentStatus.completed: ("已结业", "Completed"),
         EnrollmentStatus.dropped_out: ("退学", "Dropped out"),
+        EnrollmentStatus.nominated: ("待审核", "Nominated, awaiting review"),
+        EnrollmentStatus.rejected: ("审核未通过", "Rejected"),
+        EnrollmentStatus.substitute_requested: ("需调换人选", "Substitute requested"),
+        EnrollmentStatus.waitlisted: ("候补", "Waitlisted"),
     },
     # 学习形式 (docs/rules.md, "Study-log kinds")
     StudyLogKind: {
@@ -178,6 +185,16 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         PlanStatus.submitted: ("已报送", "Submitted"),
         PlanStatus.approved: ("已批准", "Approved"),
         PlanStatus.returned: ("已退回", "Returned"),
+    },
+    NominationReviewAction: {
+        NominationReviewAction.approve: ("审核通过", "Approve"),
+        NominationReviewAction.reject: ("退回", "Reject"),
+        NominationReviewAction.request_substitute: ("要求调换人选", "Ask for a substitute"),
+    },
+    NominationOutcome: {
+        NominationOutcome.created: ("已推荐", "Nominated"),
+        NominationOutcome.waitlisted: ("已列入候补", "Waitlisted"),
+        NominationOutcome.refused: ("未受理", "Refused"),
     },
 }
 

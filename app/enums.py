@@ -64,6 +64,7 @@ class SessionStatus(StrEnum):
 class EnrollmentOrigin(StrEnum):
     roll_call = "roll_call"
     self = "self"
+    nomination = "nomination"
 
 
 class EnrollmentStatus(StrEnum):
@@ -72,9 +73,35 @@ class EnrollmentStatus(StrEnum):
     withdrawn = "withdrawn"
     completed = "completed"
     dropped_out = "dropped_out"
+    nominated = "nominated"
+    rejected = "rejected"
+    substitute_requested = "substitute_requested"
+    waitlisted = "waitlisted"
 
 
 ACTIVE_ENROLLMENT_STATUSES = frozenset({EnrollmentStatus.enrolled, EnrollmentStatus.confirmed})
+# The statuses that hold one of the session's seats (docs/rules.md rule 11): the trainees, a
+# nomination under review, and one whose unit was asked for a substitute (the seat is kept for
+# the unit's replacement).
+SEAT_HOLDING_STATUSES = ACTIVE_ENROLLMENT_STATUSES | frozenset(
+    {EnrollmentStatus.nominated, EnrollmentStatus.substitute_requested}
+)
+
+
+class NominationReviewAction(StrEnum):
+    """The organiser's decision on a nomination (docs/rules.md rule 11)."""
+
+    approve = "approve"
+    reject = "reject"
+    request_substitute = "request_substitute"
+
+
+class NominationOutcome(StrEnum):
+    """One row of a bulk nomination."""
+
+    created = "created"
+    waitlisted = "waitlisted"
+    refused = "refused"
 
 
 class StudyLogKind(StrEnum):

@@ -13,7 +13,7 @@ from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
 from app.training_plan.models import TrainingPlan, TrainingPlanItem
-from app.training_session.models import TrainingSession
+from app.training_session.models import SessionAudience, TrainingSession
 from app.user.models import RefreshToken, User
 from app.webhook.models import WebhookDelivery, WebhookSubscription
 
@@ -32,6 +32,7 @@ __all__ = [
     "IdempotencyRecord",
     "OrgUnit",
     "RefreshToken",
+    "SessionAudience",
     "StudyLog",
     "TrainingPlan",
     "TrainingPlanItem",

@@ -79,6 +79,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "enrollCadre": STAFF | {Role.cadre},
     "getEnrollment": ALL,
     "updateEnrollment": STAFF,
+    "reviewEnrollment": STAFF,
+    "nominateCadres": STAFF,
+    "getSessionAudience": ALL,
+    "setSessionAudience": STAFF,
     # study logs: cadres submit their own, the offices review
     "listStudyLogs": ALL,
     "getStudyLog": ALL,

@@ -97,6 +97,13 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
     b = await create_org_unit(client, city["id"], kind="county", name="全椒县")
     cadre = await create_cadre(client, a["id"])
     session = await create_session(client, a["id"])
+    # A class is for its organiser's parent subtree by default (docs/rules.md rule 11): this one
+    # is for county A alone, so that county B has nothing to see.
+    r = await client.put(
+        f"{API}/training-sessions/{session['id']}/audience",
+        json={"units": [{"org_unit_id": a["id"]}]},
+    )
+    assert r.status_code == 200, r.text
     enrollment = (
         await client.post(
             f"{API}/training-sessions/{session['id']}/enrollments", json={"cadre_id": cadre["id"]}
@@ -164,6 +171,9 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         "updateTrainingSession": {"title": "改名"},
         "enrollCadre": {"cadre_id": ids["cadre_id"]},
         "updateEnrollment": {"status": "confirmed"},
+        "reviewEnrollment": {"action": "approve"},
+        "nominateCadres": {"cadre_ids": [ids["cadre_id"]]},
+        "setSessionAudience": {"units": [{"org_unit_id": a}]},
         "createStudyLog": log_body(ids["cadre_id"]),
         "putStudyLog": log_body(ids["cadre_id"]),
         "createAssessment": {"cadre_id": ids["cadre_id"], "year": 2023, "rating": "competent"},

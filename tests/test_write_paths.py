@@ -161,7 +161,10 @@ async def _deactivate_cadre(w: World) -> list[Trace]:
 async def _create_session(w: World) -> list[Trace]:
     unit = await create_org_unit(w.client)
     ts = (await w.write("POST", "/training-sessions", json=session_body(unit["id"]))).json()
-    return [("training_session", "create", ts["id"])]
+    audience = await w.ids(
+        "SELECT id FROM session_audience WHERE training_session_id = :id", id=ts["id"]
+    )
+    return [("training_session", "create", ts["id"]), ("session_audience", "create", audience[0])]
 
 
 @path("updateTrainingSession")
@@ -308,6 +311,65 @@ async def _return_plan(w: World) -> list[Trace]:
     plan = await _plan(w, submitted=True)
     await w.write("POST", f"/training-plans/{plan['id']}/return", json={"reason": "补充"})
     return [("training_plan", "update", plan["id"])]
+
+
+# --- seats -------------------------------------------------------------------------------------
+
+
+@path("setSessionAudience")
+async def _set_audience(w: World) -> list[Trace]:
+    """The default audience (the organiser itself, a root) replaced by two units with quotas;
+    the session's version moves (its ETag covers the audience) with nothing else changed."""
+    city = await create_org_unit(w.client)
+    a = await create_org_unit(w.client, city["id"], kind="county")
+    b = await create_org_unit(w.client, city["id"], kind="county")
+    ts = await create_session(w.client, city["id"], capacity=10)
+    default = await w.ids(
+        "SELECT id FROM session_audience WHERE training_session_id = :id", id=ts["id"]
+    )
+    units = [{"org_unit_id": a["id"], "seat_quota": 3}, {"org_unit_id": b["id"]}]
+    await w.write("PUT", f"/training-sessions/{ts['id']}/audience", json={"units": units})
+    added = await w.ids(
+        "SELECT id FROM session_audience WHERE training_session_id = :id", id=ts["id"]
+    )
+    return [("session_audience", "delete", default[0])] + [
+        ("session_audience", "create", i) for i in added
+    ]
+
+
+@path("reviewEnrollment")
+async def _review_nomination(w: World) -> list[Trace]:
+    """A rejection frees the seat: the first waitlisted enrollment takes it, in the same request
+    (both rows are updates the feed carries; the session's count is unchanged)."""
+    city = await create_org_unit(w.client)
+    county = await create_org_unit(w.client, city["id"], kind="county")
+    ts = await create_session(w.client, county["id"], capacity=1)
+    url = f"{API}/training-sessions/{ts['id']}/enrollments"
+    ids = []
+    for _ in range(2):
+        cadre = await create_cadre(w.client, county["id"])
+        r = await w.client.post(url, json={"cadre_id": cadre["id"], "origin": "nomination"})
+        ids.append(r.json()["id"])
+    body = {"action": "reject", "reason": "不符合调训条件"}
+    await w.write("POST", f"/enrollments/{ids[0]}/review", json=body)
+    return [("enrollment", "update", ids[0]), ("enrollment", "update", ids[1])]
+
+
+@path("nominateCadres")
+async def _nominate(w: World) -> list[Trace]:
+    city = await create_org_unit(w.client)
+    county = await create_org_unit(w.client, city["id"], kind="county")
+    ts = await create_session(w.client, county["id"])
+    cadres = [(await create_cadre(w.client, county["id"]))["id"] for _ in range(2)]
+    report = (
+        await w.write(
+            "POST", f"/training-sessions/{ts['id']}/nominations", json={"cadre_ids": cadres}
+        )
+    ).json()
+    # Row by row: each nomination takes its seat in the session's count as it is written.
+    return [("enrollment", "create", r["enrollment_id"]) for r in report["rows"]] + [
+        ("training_session", "update", ts["id"])
+    ] * len(cadres)
 
 
 # --- study logs --------------------------------------------------------------------------------

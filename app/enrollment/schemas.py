@@ -1,10 +1,11 @@
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app.enums import EnrollmentOrigin, EnrollmentStatus
+from app.enums import EnrollmentOrigin, EnrollmentStatus, NominationOutcome, NominationReviewAction
+from app.i18n import N_
 from app.schema_types import LINE_PATTERN, Decimal2, Hours, InputModel, OutputModel, Score, Version
 from app.training_session.schemas import TrainingSessionRead
 
@@ -12,21 +13,32 @@ from app.training_session.schemas import TrainingSessionRead
 LeaveExceptionReason = Annotated[
     str, StringConstraints(min_length=1, max_length=500, pattern=LINE_PATTERN)
 ]
+ReviewReason = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=LINE_PATTERN)]
 
 
 class EnrollmentCreate(InputModel):
     cadre_id: uuid.UUID
     origin: EnrollmentOrigin = Field(
         default=EnrollmentOrigin.roll_call,
-        description="`roll_call` (点名调学, nominated by the organiser) or `self`",
+        description="`roll_call` (点名调学 by the organiser: enrolled at once), `self` (the "
+        "cadre itself, unless the organiser turned self-enrollment off), or `nomination` (the "
+        "cadre's unit nominates; the organiser reviews it). docs/rules.md rule 11",
+    )
+    replaces_enrollment_id: uuid.UUID | None = Field(
+        default=None,
+        description="With `nomination`: the `substitute_requested` enrollment this nomination "
+        "replaces; it is withdrawn and its seat passes to the new nomination (422 "
+        "`field_not_allowed` with another origin)",
     )
 
 
 class EnrollmentUpdate(InputModel):
     status: EnrollmentStatus | None = Field(
         default=None,
-        description="`confirmed`, `withdrawn`, or `enrolled` again after a withdrawal. "
-        "`completed` and `dropped_out` are set by closing the session.",
+        description="`confirmed`, `withdrawn` (also of a nomination or a waitlisted "
+        "enrollment), or `enrolled` again after a withdrawal (not of a nomination). "
+        "`completed` and `dropped_out` are set by closing the session; the review states by "
+        "`POST /enrollments/{enrollment_id}/review` (docs/rules.md rule 11).",
     )
     leave_hours: Hours | None = Field(default=None, description="Hours of leave taken so far")
     score: Score | None = Field(default=None, description="0 to 100")
@@ -51,9 +63,64 @@ class EnrollmentRead(OutputModel):
     leave_exception_reason: str | None = Field(
         description="The organiser's exception to the leave cap, if granted (docs/rules.md rule 7)"
     )
+    audience_org_unit_id: uuid.UUID | None = Field(
+        description="The audience unit whose seat quota the enrollment counts against; null "
+        "outside the audience"
+    )
+    nominated_by_org_unit_id: uuid.UUID | None = Field(
+        description="The unit whose administrator nominated the cadre"
+    )
+    review_reason: str | None = Field(
+        description="The organiser's reason for a rejection or a substitute request"
+    )
+    waitlist_position: int | None = Field(
+        description="Place on the session's waitlist (lowest first), while `waitlisted`"
+    )
     version: Version
     created_at: datetime
     updated_at: datetime
+
+
+class EnrollmentReview(InputModel):
+    action: NominationReviewAction = Field(
+        description="`approve` (→ enrolled), `reject` (→ rejected: frees the seat) or "
+        "`request_substitute` (→ substitute_requested: the unit keeps the seat for a replacement)"
+    )
+    reason: ReviewReason | None = Field(
+        default=None, description="Required to reject or to ask for a substitute"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.action != NominationReviewAction.approve and self.reason is None:
+            raise ValueError(N_("a rejection or a substitute request needs a reason"))
+        return self
+
+
+class NominationBatch(InputModel):
+    cadre_ids: list[uuid.UUID] = Field(
+        min_length=1,
+        max_length=500,
+        description="The cadres to nominate, e.g. the candidates of the roll-call report",
+    )
+
+
+class NominationRow(OutputModel):
+    index: int = Field(description="0-based position in `cadre_ids`")
+    cadre_id: uuid.UUID
+    outcome: NominationOutcome
+    enrollment_id: uuid.UUID | None = Field(description="The enrollment created, if any")
+    waitlist_position: int | None
+    code: str | None = Field(description="The problem code of a refused row")
+    detail: str | None
+
+
+class NominationReport(OutputModel):
+    training_session_id: uuid.UUID
+    created: int
+    waitlisted: int
+    refused: int
+    rows: list[NominationRow]
 
 
 class EnrollmentOutcomeRead(OutputModel):

@@ -45,3 +45,18 @@ class SessionNotEnded(Conflict):
 class SessionFull(Conflict):
     code = "enrollment.session_full"
     title = N_("The session has no free place")
+
+
+class QuotasExceedCapacity(Conflict):
+    code = "training_session.quotas_exceed_capacity"
+    title = N_("The audience's seat quotas add up to more than the session's capacity")
+
+
+class QuotaBelowSeats(Conflict):
+    code = "training_session.quota_below_seats"
+    title = N_("A unit's seat quota cannot go below the seats its cadres hold")
+
+
+class AudienceUnitOutOfReach(UnprocessableEntity):
+    code = "training_session.audience_out_of_reach"
+    title = N_("An audience unit must lie in the organiser's parent subtree or in your scope")

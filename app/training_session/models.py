@@ -2,7 +2,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
@@ -36,10 +36,32 @@ class TrainingSession(IdMixin, VersionedMixin, TimestampMixin, Base):
     plan_item_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("training_plan_item.id", ondelete="RESTRICT"), index=True
     )
+    # Cadres may enroll themselves (docs/rules.md rule 11); the organiser may turn it off.
+    self_enrollment: Mapped[bool] = mapped_column(default=True, server_default="true")
 
     __table_args__ = (
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
         CheckConstraint("capacity > 0", name="capacity_positive"),
         CheckConstraint("enrolled >= 0 AND enrolled <= capacity", name="within_capacity"),
         CheckConstraint("days > 0 AND credit_hours > 0", name="positive_size"),
+    )
+
+
+class SessionAudience(IdMixin, Base):
+    """An org unit whose cadres the session is for, with its seat quota (调训名额): the seats its
+    cadres may hold at once; NULL for no quota of its own (docs/rules.md rule 11)."""
+
+    __tablename__ = "session_audience"
+
+    training_session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("training_session.id", ondelete="CASCADE")
+    )
+    org_unit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
+    )
+    seat_quota: Mapped[int | None]
+
+    __table_args__ = (
+        UniqueConstraint("training_session_id", "org_unit_id"),
+        CheckConstraint("seat_quota >= 0", name="seat_quota_non_negative"),
     )

@@ -20,6 +20,7 @@ from app.training_session.errors import (
     InvalidSessionDates,
     InvalidStatusTransition,
     NotSessionOrganiser,
+    QuotasExceedCapacity,
     SessionImmutable,
     TrainingSessionNotFound,
 )
@@ -122,6 +123,7 @@ async def get_training_session(
         NotSessionOrganiser,
         ReferencedPlanItemNotFound,
         PlanItemNotUsable,
+        QuotasExceedCapacity,
     ),
 )
 async def update_training_session(
@@ -132,7 +134,9 @@ async def update_training_session(
     response: Response,
     if_match: IfMatch = None,
 ) -> TrainingSessionRead:
-    """Edit a session or move it along its lifecycle (draft → open → running; cancel)."""
+    """Edit a session or move it along its lifecycle (draft → open → running; cancel); turn
+    self-enrollment off or on (`self_enrollment`). The capacity stays at or above the seats held
+    and the sum of the audience's seat quotas (docs/rules.md rule 11)."""
     ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
     check_if_match(if_match, ts.version)
     ts = await service.update_training_session(db_session, ts, body, actor)

@@ -17,6 +17,7 @@ from app.schema_types import (
     OutputModel,
     PositiveDays,
     PositiveHours,
+    SeatQuota,
     Version,
 )
 
@@ -43,6 +44,11 @@ class TrainingSessionCreate(InputModel):
         default=None,
         description="The planned class (班次) it holds: one of an approved plan of the organiser "
         'unit, for the year the session starts in (docs/rules.md, "Training plans")',
+    )
+    self_enrollment: Bool = Field(
+        default=True,
+        description="Cadres of the audience may enroll themselves (docs/rules.md rule 11); "
+        "`false` leaves the session to nominations and the organiser's roll call",
     )
 
     @model_validator(mode="after")
@@ -73,6 +79,7 @@ class TrainingSessionUpdate(InputModel):
     plan_item_id: uuid.UUID | None = Field(
         default=None, description="The planned class it holds; null unlinks it"
     )
+    self_enrollment: Bool | None = None
 
 
 class TrainingSessionRead(OutputModel):
@@ -87,9 +94,53 @@ class TrainingSessionRead(OutputModel):
     days: Decimal2
     credit_hours: Decimal2
     capacity: int
-    enrolled: int = Field(description="Active (enrolled or confirmed) enrollments")
+    enrolled: int = Field(
+        description="Seats held: enrolled, confirmed, nominated and substitute_requested "
+        "enrollments (docs/rules.md rule 11)"
+    )
     status: SessionStatus
     plan_item_id: uuid.UUID | None = Field(description="The planned class it holds, if any")
+    self_enrollment: bool = Field(description="Cadres of the audience may enroll themselves")
     version: Version
     created_at: datetime
     updated_at: datetime
+
+
+class AudienceUnit(InputModel):
+    org_unit_id: uuid.UUID
+    seat_quota: SeatQuota | None = Field(
+        default=None,
+        description="调训名额: the seats this unit's cadres may hold at once; null for no quota "
+        "of its own (the session's capacity still holds)",
+    )
+
+
+class AudienceUpdate(InputModel):
+    units: list[AudienceUnit] = Field(
+        min_length=1,
+        max_length=500,
+        description="The org units whose cadres the session is for (each with its subtree)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        ids = [u.org_unit_id for u in self.units]
+        if len(set(ids)) != len(ids):
+            raise ValueError(N_("an org unit appears twice in the audience"))
+        return self
+
+
+class AudienceUnitRead(OutputModel):
+    org_unit_id: uuid.UUID
+    seat_quota: int | None
+    seats_taken: int = Field(
+        description="Seats held by enrollments counted against this unit (nominated, "
+        "substitute_requested, enrolled or confirmed)"
+    )
+
+
+class AudienceRead(OutputModel):
+    training_session_id: uuid.UUID
+    capacity: int
+    seats_taken: int = Field(description="Seats held in the whole session (`enrolled`)")
+    units: list[AudienceUnitRead]
