@@ -12,17 +12,22 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from app.archive.formats import ExportFormat, UnitExportFormat
+from app.attendance.schemas import MarkOutcome
 from app.credit_policy.engine.common import Requirement, RequirementStatus
 from app.credit_policy.policy import CreditMode
 from app.enums import (
     AssessmentRating,
+    AttendanceMark,
+    AttendanceMethod,
     AuditAction,
     CadreStatus,
+    DayPeriod,
     EnrollmentOrigin,
     EnrollmentStatus,
     FeedEntity,
     Gender,
     Language,
+    LeaveRequestStatus,
     OrgUnitKind,
     PostType,
     Rank,
@@ -158,6 +163,8 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.assessment: ("年度考核", "Assessment"),
         FeedEntity.training_session: ("培训班", "Training session"),
         FeedEntity.credit_policy: ("学时认定政策", "Credit policy"),
+        FeedEntity.attendance: ("考勤", "Attendance"),
+        FeedEntity.leave_request: ("请假申请", "Leave request"),
     },
     CreditMode: {
         CreditMode.per_hour: ("按学时计", "Per hour"),
@@ -205,6 +212,35 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         SyncOutcome.unchanged: ("无变化", "Unchanged"),
         SyncOutcome.deactivated: ("已停用", "Deactivated"),
         SyncOutcome.rejected: ("已拒绝", "Rejected"),
+    },
+    # sign-in by class part (docs/rules.md, rule 11)
+    DayPeriod: {
+        DayPeriod.morning: ("上午", "Morning"),
+        DayPeriod.afternoon: ("下午", "Afternoon"),
+        DayPeriod.evening: ("晚上", "Evening"),
+    },
+    AttendanceMark: {
+        AttendanceMark.present: ("出勤", "Present"),
+        AttendanceMark.late: ("迟到", "Late"),
+        AttendanceMark.left_early: ("早退", "Left early"),
+        AttendanceMark.absent: ("缺勤", "Absent"),
+        AttendanceMark.on_leave: ("请假", "On leave"),
+    },
+    AttendanceMethod: {
+        AttendanceMethod.qr: ("扫码签到", "QR code"),
+        AttendanceMethod.manual: ("手工签到", "Manual"),
+        AttendanceMethod.import_: ("导入", "Import"),
+        AttendanceMethod.card: ("刷卡签到", "Card"),
+    },
+    LeaveRequestStatus: {
+        LeaveRequestStatus.pending: ("待审批", "Pending"),
+        LeaveRequestStatus.approved: ("已批准", "Approved"),
+        LeaveRequestStatus.refused: ("未批准", "Refused"),
+    },
+    MarkOutcome: {
+        MarkOutcome.marked: ("已记录", "Marked"),
+        MarkOutcome.unchanged: ("未变化", "Unchanged"),
+        MarkOutcome.rejected: ("已拒绝", "Rejected"),
     },
 }
 

@@ -127,6 +127,19 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listWebhookDeliveries": HR_INTEGRATION,
     # the words for enum values, for every client
     "getLabels": ALL,
+    # sign-in by class part (docs/rules.md rule 11): the organiser's parts, codes and marks;
+    # the trainee's scan and leave requests
+    "listSessionParts": ALL,
+    "replaceSessionParts": STAFF,
+    "getSignInCode": STAFF,
+    "scanSignInCode": frozenset({Role.cadre}),
+    "markAttendance": STAFF,
+    "listSessionAttendance": ALL,
+    "requestLeave": STAFF | {Role.cadre},
+    "listLeaveRequests": ALL,
+    "getLeaveRequest": ALL,
+    "approveLeaveRequest": STAFF,
+    "refuseLeaveRequest": STAFF,
 }
 
 

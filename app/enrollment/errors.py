@@ -1,4 +1,4 @@
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.i18n import N_
 
 
@@ -42,3 +42,15 @@ class LeaveExceptionForbidden(Forbidden):
     title = N_(
         "Only an admin or an administrator of the organising unit may grant a leave exception"
     )
+
+
+class LeaveOverrideReasonRequired(UnprocessableEntity):
+    code = "enrollment.leave_override_reason_required"
+    title = N_(
+        "In a session with parts leave is computed from attendance; typing it needs a reason"
+    )
+
+
+class AttendanceIncomplete(Conflict):
+    code = "training_session.attendance_incomplete"
+    title = N_("Some parts have enrollments without an attendance mark")

@@ -27,9 +27,13 @@ class Enrollment(IdMixin, VersionedMixin, TimestampMixin, Base):
     # The organiser's recorded exception to the leave cap (docs/rules.md rule 7, N6): closing
     # completes the trainee even with leave above 1/7 of the credit hours.
     leave_exception_reason: Mapped[str | None] = mapped_column(String(500))
+    # In a session with parts, leave is computed from attendance (docs/rules.md rule 11); a
+    # typed leave_hours there is an override, and this is its recorded reason.
+    leave_override_reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         UniqueConstraint("training_session_id", "cadre_id"),
         CheckConstraint("leave_hours >= 0", name="leave_non_negative"),
         CheckConstraint("leave_exception_reason <> ''", name="leave_exception_reason_not_empty"),
+        CheckConstraint("leave_override_reason <> ''", name="leave_override_reason_not_empty"),
     )

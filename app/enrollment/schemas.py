@@ -38,6 +38,12 @@ class EnrollmentUpdate(InputModel):
         "`org_admin` of the organising unit's tree may set it, and only before the session "
         "closes.",
     )
+    leave_override_reason: LeaveExceptionReason | None = Field(
+        default=None,
+        description="In a session with parts, leave is computed from attendance (docs/rules.md "
+        "rule 11); typing `leave_hours` there overrides it and needs this reason (audited). "
+        "`null` returns to the computed leave.",
+    )
 
 
 class EnrollmentRead(OutputModel):
@@ -51,6 +57,10 @@ class EnrollmentRead(OutputModel):
     leave_exception_reason: str | None = Field(
         description="The organiser's exception to the leave cap, if granted (docs/rules.md rule 7)"
     )
+    leave_override_reason: str | None = Field(
+        description="Why the typed leave_hours overrides the leave computed from attendance "
+        "(sessions with parts, docs/rules.md rule 11)"
+    )
     version: Version
     created_at: datetime
     updated_at: datetime
@@ -60,7 +70,10 @@ class EnrollmentOutcomeRead(OutputModel):
     enrollment_id: uuid.UUID
     cadre_id: uuid.UUID
     status: EnrollmentStatus = Field(description="`completed` or `dropped_out` (退学)")
-    leave_hours: Decimal2
+    leave_hours: Decimal2 = Field(
+        description="The leave that decided: computed from attendance in a session with parts "
+        "(unless overridden), typed otherwise"
+    )
     leave_cap: Decimal2 | None = Field(
         description="credit_hours × the policy's leave share (1/7); null where no cap applies "
         "(a session that is not centralised)"
@@ -75,6 +88,15 @@ class EnrollmentOutcomeRead(OutputModel):
         description="The approved log issued, if completed with hours or days to credit"
     )
     explanation: str
+
+
+class SessionClose(InputModel):
+    force_reason: LeaveExceptionReason | None = Field(
+        default=None,
+        description="Close although some parts have enrollments without an attendance mark "
+        "(docs/rules.md rule 11); the reason is kept on the session (audited). An unmarked "
+        "part counts as attended.",
+    )
 
 
 class SessionClosing(BaseModel):

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,8 @@ from app.training_session.errors import (
     InvalidSessionDates,
     InvalidStatusTransition,
     NotSessionOrganiser,
+    PartOutsideDates,
+    PartsHoursMismatch,
     SessionFull,
     SessionImmutable,
     SessionNotEnded,
@@ -100,8 +103,9 @@ def check_closable(ts: TrainingSession) -> None:
         ) from None
 
 
-def mark_closed(ts: TrainingSession) -> None:
+def mark_closed(ts: TrainingSession, *, force_reason: str | None = None) -> None:
     ts.status = SessionStatus.closed
+    ts.close_force_reason = force_reason
     ts.enrolled = 0  # nobody is enrolled or confirmed any more
 
 
@@ -158,12 +162,31 @@ async def update_training_session(
         raise InvalidSessionDates(
             N_("end_date must not precede start_date, and days must fit in the calendar days.")
         )
+    await _check_parts_still_fit(
+        db_session, ts, changes.get("credit_hours", ts.credit_hours), start, end
+    )
     if changes.get("capacity", ts.capacity) < ts.enrolled:
         raise CapacityBelowEnrolled(_("{count} cadres are enrolled.").format(count=ts.enrolled))
     for field, value in changes.items():
         setattr(ts, field, value)
     await db_session.flush()
     return ts
+
+
+async def _check_parts_still_fit(
+    db_session: AsyncSession, ts: TrainingSession, credit_hours: Decimal, start: date, end: date
+) -> None:
+    """A PATCH of the session's hours or dates keeps its parts valid (docs/rules.md rule 11)."""
+    parts = await repository.parts_of(db_session, ts.id)
+    if not parts:
+        return
+    total = sum((p.credit_hours for p in parts), Decimal(0))
+    if total != credit_hours:
+        raise PartsHoursMismatch(
+            _("The parts add up to {total} hours; replace the parts first.").format(total=total)
+        )
+    if any(not start <= p.part_date <= end for p in parts):
+        raise PartOutsideDates(_("A part lies outside the new dates; replace the parts first."))
 
 
 async def list_training_sessions(
