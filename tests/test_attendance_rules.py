@@ -11,7 +11,7 @@ from app.credit_policy.policy import CHUZHOU_2007
 from app.enums import AttendanceMark, EnrollmentStatus
 
 D = Decimal
-P, L, E, A, O = (
+P, L, E, A, LV = (
     AttendanceMark.present,
     AttendanceMark.late,
     AttendanceMark.left_early,
@@ -38,9 +38,9 @@ def part(
         # one absent 4 h part
         ([part(P), part(A)], "4", "0", "0", 0),
         # approved leave 4 h + absent 2 h evening (150-minute window)
-        ([part(O, approved=True), part(A, "2", 150)], "2", "4", "0", 0),
+        ([part(LV, approved=True), part(A, "2", 150)], "2", "4", "0", 0),
         # unapproved leave counts as absence
-        ([part(O), part(P)], "4", "0", "0", 0),
+        ([part(LV), part(P)], "4", "0", "0", 0),
         # 30 min late to a 4 h / 240 min morning: 4 × 30 / 240 = 0.5 h
         ([part(L, missed=30)], "0", "0", "0.5", 0),
         # left 35 min early: 4 × 35 / 240 = 0.58333… → rounded down to 0.58 h
@@ -89,7 +89,7 @@ def test_missed_hours_rounds_down_to_the_hundredth() -> None:
         ),
         # Approved leave for a 4 h part: 4 > 2 → withdrawn (leave is leave, approved or not)
         (
-            [part(O, approved=True), part(P), part(P), part(P, "2", 150)],
+            [part(LV, approved=True), part(P), part(P), part(P, "2", 150)],
             EnrollmentStatus.dropped_out,
             "0",
         ),
