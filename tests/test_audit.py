@@ -176,6 +176,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "capacity",
             "enrolled",
             "status",
+            "close_force_reason",
         },
         "skipped": set(),
         "hidden": {},
@@ -189,6 +190,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "leave_hours",
             "score",
             "leave_exception_reason",
+            "leave_override_reason",
         },
         "skipped": set(),
         "hidden": {},
@@ -311,6 +313,47 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "revoked_at",
         },
         "skipped": {"token_hash", "token_version", "used_at"},
+        "hidden": {},
+    },
+    # sign-in by class part (docs/rules.md rule 11): every field of a part, a mark and a
+    # leave request is the record
+    "session_part": {
+        "audited": {
+            "training_session_id",
+            "part_date",
+            "period",
+            "credit_hours",
+            "start_time",
+            "end_time",
+        },
+        "skipped": set(),
+        "hidden": {},
+    },
+    "attendance": {
+        "audited": {
+            "enrollment_id",
+            "session_part_id",
+            "mark",
+            "method",
+            "marked_at",
+            "device_id",
+            "minutes_missed",
+            "leave_request_id",
+            "flag_reason",
+        },
+        "skipped": set(),
+        "hidden": {},
+    },
+    "leave_request": {
+        "audited": {
+            "enrollment_id",
+            "session_part_ids",
+            "reason",
+            "status",
+            "decision_reason",
+            "decided_at",
+        },
+        "skipped": set(),
         "hidden": {},
     },
 }
