@@ -100,6 +100,14 @@ async def test_a_code_expires_after_thirty_seconds_and_works_only_in_its_window(
         assert (await scan(cls.apps[0], code)).status_code == 201
     with pinned_at(MONDAY_8 + timedelta(minutes=1, seconds=30)):
         assert_problem(await scan(cls.apps[1], code), 422, "attendance.code_expired")
+        r = await cls.apps[1].post(
+            f"{API}/attendance/scan",
+            json={"code": code},
+            headers={"X-Device-ID": "phone-1", "Accept-Language": "zh-CN"},
+        )
+        assert assert_problem(r, 422, "attendance.code_expired")["title"] == (
+            "签到码已过期;请重新扫描屏幕上的二维码"
+        )
     # Before the window opens and after it closes, a fresh code does not sign in.
     for at in (MONDAY_8 - timedelta(minutes=1), MONDAY_8 + timedelta(hours=4, seconds=1)):
         with pinned_at(at):
