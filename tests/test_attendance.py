@@ -52,12 +52,12 @@ async def code_for(client: httpx.AsyncClient, cls: Class, part: int) -> str:
     r = await client.get(f"{cls.url}/parts/{cls.parts[part]['id']}/sign-in-code")
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store"
-    return str(r.json()["code"])
+    return str(r.json()["sign_in_code"])
 
 
 async def scan(app: httpx.AsyncClient, code: str, device: str | None = "phone-1") -> httpx.Response:
     headers = {} if device is None else {"X-Device-ID": device}
-    return await app.post(f"{API}/attendance/scan", json={"code": code}, headers=headers)
+    return await app.post(f"{API}/attendance/scan", json={"sign_in_code": code}, headers=headers)
 
 
 async def marks(client: httpx.AsyncClient, cls: Class, **params: Any) -> list[dict[str, Any]]:
@@ -102,11 +102,11 @@ async def test_a_code_expires_after_thirty_seconds_and_works_only_in_its_window(
         assert_problem(await scan(cls.apps[1], code), 422, "attendance.code_expired")
         r = await cls.apps[1].post(
             f"{API}/attendance/scan",
-            json={"code": code},
+            json={"sign_in_code": code},
             headers={"X-Device-ID": "phone-1", "Accept-Language": "zh-CN"},
         )
         assert assert_problem(r, 422, "attendance.code_expired")["title"] == (
-            "签到码已过期;请重新扫描屏幕上的二维码"
+            "签到码已过期；请重新扫描屏幕上的二维码"
         )
     # Before the window opens and after it closes, a fresh code does not sign in.
     for at in (MONDAY_8 - timedelta(minutes=1), MONDAY_8 + timedelta(hours=4, seconds=1)):
@@ -135,7 +135,7 @@ async def test_a_forged_or_malformed_code_is_refused_and_nothing_is_marked(
             assert_problem(await scan(cls.apps[0], forged), 403, "attendance.code_forged")
         for malformed in ("v1.nothing", f"v2.{part}.{issued}.{signature}", "v1.zz.1.x"):
             assert_problem(await scan(cls.apps[0], malformed), 422, "attendance.code_malformed")
-        r = await cls.apps[0].post(f"{API}/attendance/scan", json={"code": "a b"})
+        r = await cls.apps[0].post(f"{API}/attendance/scan", json={"sign_in_code": "a b"})
         assert_problem(r, 422, "validation_failed")
         # no device id: refused
         assert_problem(await scan(cls.apps[0], genuine, None), 422, "attendance.device_id_required")

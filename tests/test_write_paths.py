@@ -298,10 +298,10 @@ async def _scan(w: World) -> list[Trace]:
     app = await w.cadre_client(enrollment["cadre_id"])
     with pinned_at(datetime(2025, 3, 3, 8, 1, tzinfo=LOCAL_TZ)):
         url = f"{API}/training-sessions/{ts['id']}/parts/{parts[0]['id']}/sign-in-code"
-        code = (await w.client.get(url)).json()["code"]
+        code = (await w.client.get(url)).json()["sign_in_code"]
         headers = {"X-Device-ID": "phone-1"}
         mark = await w.write(
-            "POST", "/attendance/scan", client=app, json={"code": code}, headers=headers
+            "POST", "/attendance/scan", client=app, json={"sign_in_code": code}, headers=headers
         )
     await app.aclose()
     return [("attendance", "create", mark.json()["id"])]

@@ -108,7 +108,7 @@ async def get_sign_in_code(
     code = await service.sign_in_code(db_session, settings, ts, part_id, actor)
     response.headers["Cache-Control"] = "no-store"
     return SignInCodeRead(
-        code=code.code,
+        sign_in_code=code.code,
         session_part_id=code.session_part_id,
         issued_at=code.issued_at,
         expires_at=code.expires_at,
@@ -145,7 +145,7 @@ async def scan_sign_in_code(
     once per enrollment (409 `attendance.already_signed_in`); an expired code is 422
     `attendance.code_expired`, a forged one 403 `attendance.code_forged`. Two trainees signed in
     to one part from one device are both flagged (代签, `flag_reason`)."""
-    attendance = await service.scan(db_session, settings, actor, body.code, x_device_id)
+    attendance = await service.scan(db_session, settings, actor, body.sign_in_code, x_device_id)
     return AttendanceRead.model_validate(attendance)
 
 

@@ -17,14 +17,16 @@ MAX_MINUTES = 24 * 60
 
 
 class SignInCodeRead(OutputModel):
-    code: str = Field(description="Show it as a QR code; the trainee's app posts it to the scan")
+    sign_in_code: str = Field(
+        description="Show it as a QR code; the trainee's app posts it to the scan"
+    )
     session_part_id: uuid.UUID
     issued_at: datetime
     expires_at: datetime = Field(description="Fetch a new code before this instant")
 
 
 class AttendanceScan(InputModel):
-    code: str = Field(
+    sign_in_code: str = Field(
         min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$", description="The scanned code"
     )
 

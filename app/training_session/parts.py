@@ -16,6 +16,7 @@ from app.db import mapping_conflicts
 from app.enums import DayPeriod
 from app.errors import ProblemFieldError
 from app.i18n import _
+from app.schema_types import quantize
 from app.training_session import repository
 from app.training_session.errors import (
     PartHasAttendance,
@@ -87,7 +88,7 @@ def _check_fits(parts: Sequence[SessionPartIn], ts: TrainingSession, credit_hour
     if parts and total != credit_hours:
         raise PartsHoursMismatch(
             _("The parts add up to {total} hours; the session has {hours}.").format(
-                total=total, hours=credit_hours
+                total=quantize(total), hours=quantize(credit_hours)
             )
         )
 

@@ -15,6 +15,7 @@ from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import PageParams, paginate
+from app.schema_types import quantize
 from app.study_log import rules as study_log_rules
 from app.training_session import repository
 from app.training_session.errors import (
@@ -183,7 +184,9 @@ async def _check_parts_still_fit(
     total = sum((p.credit_hours for p in parts), Decimal(0))
     if total != credit_hours:
         raise PartsHoursMismatch(
-            _("The parts add up to {total} hours; replace the parts first.").format(total=total)
+            _("The parts add up to {total} hours; replace the parts first.").format(
+                total=quantize(total)
+            )
         )
     if any(not start <= p.part_date <= end for p in parts):
         raise PartOutsideDates(_("A part lies outside the new dates; replace the parts first."))
