@@ -59,6 +59,8 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "user_id",
             "webhook_id",
             "export_id",
+            "part_id",
+            "leave_request_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -107,6 +109,17 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             json={"cadre_id": cadre["id"], "year": 2024, "rating": "competent"},
         )
     ).json()
+    parts = await client.put(
+        f"{API}/training-sessions/{session['id']}/parts",
+        json={"parts": [{"part_date": "2025-03-03", "period": "morning", "credit_hours": "40"}]},
+    )
+    part = parts.json()["parts"][0]
+    leave = (
+        await client.post(
+            f"{API}/enrollments/{enrollment['id']}/leave-requests",
+            json={"session_part_ids": [part["id"]], "reason": "病假"},
+        )
+    ).json()
     users = (await client.get(f"{API}/users")).json()["items"]
     export = (
         await client.post(f"{API}/exports", json={"org_unit_id": a["id"], "year": 2024})
@@ -126,6 +139,8 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "user_id": users[0]["id"],
             "webhook_id": str(uuid.uuid4()),  # org_admin may not manage webhooks at all
             "export_id": export["id"],  # an admin's job: only its requester (and admins) see it
+            "part_id": part["id"],
+            "leave_request_id": leave["id"],
         },
     }
 
@@ -148,6 +163,18 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         "putStudyLog": log_body(ids["cadre_id"]),
         "createAssessment": {"cadre_id": ids["cadre_id"], "year": 2023, "rating": "competent"},
         "updateAssessment": {"rating": "excellent"},
+        "replaceSessionParts": {"parts": []},
+        "markAttendance": {
+            "marks": [
+                {
+                    "enrollment_id": ids["enrollment_id"],
+                    "session_part_id": ids["part_id"],
+                    "mark": "present",
+                }
+            ]
+        },
+        "requestLeave": {"session_part_ids": [ids["part_id"]], "reason": "病假"},
+        "refuseLeaveRequest": {"reason": "不予批准"},
     }
     return bodies.get(op_id, {})
 

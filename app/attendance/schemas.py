@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints, model_validator
 from app.enums import AttendanceMark, AttendanceMethod, LeaveRequestStatus
 from app.i18n import N_
 from app.pagination import Page
-from app.schema_types import LINE_PATTERN, InputModel, OutputModel, Version
+from app.schema_types import LINE_PATTERN, InputModel, Int, OutputModel, Version
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=LINE_PATTERN)]
 MAX_MARKS = 2000
@@ -64,7 +64,7 @@ class AttendanceMarkIn(InputModel):
         default=AttendanceMethod.manual,
         description="`manual`, `card` or `import`; `qr` marks come only from the scan",
     )
-    minutes_missed: int = Field(
+    minutes_missed: Int = Field(
         default=0,
         ge=0,
         le=MAX_MINUTES,
