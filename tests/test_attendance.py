@@ -2,11 +2,13 @@
 organiser's marks, leave requests, leave computed from attendance, and closing. The clock is
 pinned (app.clock): no sleeps, no timing."""
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,7 +16,7 @@ from app.attendance import codes
 from app.clock import LOCAL_TZ, pinned_at
 from app.config import Settings
 from app.enums import Role
-from tests.conftest import ClientFor
+from tests.conftest import ClientFor, add_user, bearer
 from tests.factories import API, create_cadre
 from tests.test_platform import assert_problem
 from tests.test_session_parts import with_parts
@@ -351,3 +353,42 @@ async def test_closing_decides_on_the_leave_attendance_computes(
     assert r.json()["training_session"]["close_force_reason"] is None
     recorded = (await client.get(f"{API}/enrollments/{cls.enrollments[0]}")).json()
     assert recorded["leave_hours"] == "2.00"
+
+
+async def test_parallel_scans_from_one_device_are_all_flagged(
+    committed_client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    """Six trainees scan at once, four of them from one phone: whatever the order their
+    transactions commit in, the four are flagged and the two others are not."""
+    client = committed_client
+    cls = await a_class(client, _committed_clients(app, settings, client), trainees=6)
+    with pinned_at(MONDAY_8 + timedelta(minutes=2)):
+        code = await code_for(client, cls, 0)
+        devices = ["shared"] * 4 + ["own-1", "own-2"]
+        answers = await asyncio.gather(
+            *(scan(a, code, d) for a, d in zip(cls.apps, devices, strict=True))
+        )
+    assert [r.status_code for r in answers] == [201] * 6
+    flagged = {m["enrollment_id"] for m in await marks(client, cls, flagged="true")}
+    assert flagged == set(cls.enrollments[:4])
+    for app_client in cls.apps:
+        await app_client.aclose()
+
+
+def _committed_clients(app: FastAPI, settings: Settings, client: httpx.AsyncClient) -> ClientFor:
+    """Cadre clients whose users commit, beside `committed_client`."""
+
+    async def make(
+        role: Role,
+        *,
+        org_unit_id: str | uuid.UUID | None = None,
+        cadre_id: str | uuid.UUID | None = None,
+    ) -> httpx.AsyncClient:
+        user = await add_user(
+            app.state.sessionmaker, role, org_unit_id=org_unit_id, cadre_id=cadre_id
+        )
+        return httpx.AsyncClient(
+            transport=client._transport, base_url="http://test", headers=bearer(settings, user)
+        )
+
+    return make

@@ -4,7 +4,7 @@ leave request is visible to whoever sees its enrollment)."""
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
@@ -37,6 +37,13 @@ async def marks_of_session(
             .where(SessionPart.training_session_id == training_session_id)
         )
     ).all()
+
+
+async def lock_part_device(db_session: AsyncSession, part_id: uuid.UUID, device_id: str) -> None:
+    """QR sign-ins to one part from one device take turns until their transactions end, so the
+    second always sees the first and the proxy flag (代签) holds under concurrent scans."""
+    key = func.hashtextextended(f"attendance-scan:{part_id}:{device_id}", 0)
+    await db_session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 async def qr_marks_from_device(

@@ -152,6 +152,7 @@ async def scan(
     _check_in_progress(ts)
     enrollment = await _own_active_enrollment(db_session, ts, actor)
     mark, minutes = _scan_mark(part, now, settings.attendance.grace_minutes)
+    await repository.lock_part_device(db_session, part.id, device_id)
     if await repository.mark_of(db_session, enrollment.id, part.id) is not None:
         raise AlreadySignedIn()
     attendance = Attendance(

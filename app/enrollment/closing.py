@@ -119,7 +119,9 @@ async def close_session(
         credits=credits,
     )
     log_of = {log.enrollment_id: log.id for log in issued}
-    sessions.mark_closed(ts, force_reason=force_reason if attendance is not None else None)
+    # The reason is kept where it was needed: some parts had unmarked trainees.
+    forced = attendance is not None and attendance.unmarked > 0
+    sessions.mark_closed(ts, force_reason=force_reason if forced else None)
     # One flush: one INSERT of all issued logs, one pass of the year-sum triggers.
     await db_session.flush()
     return [
