@@ -275,6 +275,10 @@ async def test_leave_is_requested_then_approved_or_refused(
     mine = f"{API}/enrollments/{cls.enrollments[0]}/leave-requests"
     r = await cls.apps[1].post(mine, json={"session_part_ids": [evening], "reason": "x"})
     assert_problem(r, 404, "enrollment.not_found")
+    every = (await client.get(f"{cls.url}/leave-requests")).json()["items"]
+    assert [(r["id"], r["status"]) for r in every] == sorted(
+        [(request["id"], "approved"), (refused["id"], "refused")]
+    )
 
 
 async def close(client: httpx.AsyncClient, cls: Class, **body: Any) -> httpx.Response:
