@@ -396,3 +396,50 @@ def _committed_clients(app: FastAPI, settings: Settings, client: httpx.AsyncClie
         )
 
     return make
+
+
+async def test_a_marked_part_stays_and_a_closed_class_takes_no_more_marks(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    cls = await a_class(client, client_for, trainees=1)
+    await bulk(client, cls, [row(cls, 0, 3, "absent")])
+    current = (await client.get(cls.url)).json()
+    # Dropping the evening (and moving its 2 h to the morning) would lose a mark: refused.
+    fewer = [
+        {"part_date": p["part_date"], "period": p["period"], "credit_hours": h}
+        for p, h in zip(cls.parts[:3], ("4", "4", "6"), strict=True)
+    ]
+    r = await client.put(
+        f"{cls.url}/parts", json={"parts": fewer}, headers={"If-Match": f'"{current["version"]}"'}
+    )
+    assert_problem(r, 409, "training_session.part_has_attendance")
+    listed = (await client.get(f"{cls.url}/parts")).json()
+    assert [p["id"] for p in listed["parts"]] == [p["id"] for p in cls.parts]
+    assert listed["version"] == current["version"]
+    # After the close, neither codes nor marks.
+    rows = [row(cls, 0, p, "present") for p in range(3)]
+    await bulk(client, cls, rows)
+    assert (await close(client, cls)).status_code == 200
+    r = await client.get(f"{cls.url}/parts/{cls.parts[0]['id']}/sign-in-code")
+    assert_problem(r, 409, "attendance.session_final")
+    r = await client.post(f"{cls.url}/attendance", json={"marks": rows})
+    assert_problem(r, 409, "attendance.session_final")
+
+
+async def test_an_override_of_the_computed_leave_is_audited(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    cls = await a_class(client, client_for, trainees=1)
+    url = f"{API}/enrollments/{cls.enrollments[0]}"
+    body = {"leave_hours": "1", "leave_override_reason": "补课 1 学时"}
+    assert (await client.patch(url, json=body)).status_code == 200
+    events = (
+        await client.get(f"{API}/audit-events", params={"entity_id": cls.enrollments[0]})
+    ).json()["items"]
+    assert events[-1]["changes"]["leave_override_reason"] == {
+        "before": None,
+        "after": "补课 1 学时",
+    }
+    # Back to the computed leave: the reason goes, the typed figure waits for the close.
+    r = await client.patch(url, json={"leave_override_reason": None})
+    assert (r.json()["leave_override_reason"], r.json()["leave_hours"]) == (None, "1.00")
