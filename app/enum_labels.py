@@ -13,13 +13,17 @@ from enum import StrEnum
 
 from app.enums import (
     AssessmentRating,
+    AttendanceMark,
+    AttendanceMethod,
     AuditAction,
     CadreStatus,
+    DayPeriod,
     EnrollmentOrigin,
     EnrollmentStatus,
     FeedEntity,
     Gender,
     Language,
+    LeaveRequestStatus,
     NominationOutcome,
     NominationReviewAction,
     OrgUnitKind,
@@ -163,6 +167,8 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.credit_policy: ("学时认定政策", "Credit policy"),
         FeedEntity.training_plan: ("年度培训计划", "Training plan"),
         FeedEntity.training_plan_item: ("计划班次", "Planned class"),
+        FeedEntity.attendance: ("考勤", "Attendance"),
+        FeedEntity.leave_request: ("请假申请", "Leave request"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -195,6 +201,30 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         NominationOutcome.created: ("已推荐", "Nominated"),
         NominationOutcome.waitlisted: ("已列入候补", "Waitlisted"),
         NominationOutcome.refused: ("未受理", "Refused"),
+    },
+    # sign-in by class part (docs/rules.md, rule 12)
+    DayPeriod: {
+        DayPeriod.morning: ("上午", "Morning"),
+        DayPeriod.afternoon: ("下午", "Afternoon"),
+        DayPeriod.evening: ("晚上", "Evening"),
+    },
+    AttendanceMark: {
+        AttendanceMark.present: ("出勤", "Present"),
+        AttendanceMark.late: ("迟到", "Late"),
+        AttendanceMark.left_early: ("早退", "Left early"),
+        AttendanceMark.absent: ("缺勤", "Absent"),
+        AttendanceMark.on_leave: ("请假", "On leave"),
+    },
+    AttendanceMethod: {
+        AttendanceMethod.qr: ("扫码签到", "QR code"),
+        AttendanceMethod.manual: ("手工签到", "Manual"),
+        AttendanceMethod.import_: ("导入", "Import"),
+        AttendanceMethod.card: ("刷卡签到", "Card"),
+    },
+    LeaveRequestStatus: {
+        LeaveRequestStatus.pending: ("待审批", "Pending"),
+        LeaveRequestStatus.approved: ("已批准", "Approved"),
+        LeaveRequestStatus.refused: ("未批准", "Refused"),
     },
 }
 

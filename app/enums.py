@@ -167,6 +167,39 @@ class FeedEntity(StrEnum):
     credit_policy = "credit_policy"
     training_plan = "training_plan"
     training_plan_item = "training_plan_item"
+    attendance = "attendance"
+    leave_request = "leave_request"
+
+
+class DayPeriod(StrEnum):
+    """The half-day a session part (课次) takes: its default time window is the period's."""
+
+    morning = "morning"
+    afternoon = "afternoon"
+    evening = "evening"
+
+
+class AttendanceMark(StrEnum):
+    """A trainee's attendance at one session part (docs/rules.md, rule 12)."""
+
+    present = "present"
+    late = "late"
+    left_early = "left_early"
+    absent = "absent"
+    on_leave = "on_leave"
+
+
+class AttendanceMethod(StrEnum):
+    qr = "qr"
+    manual = "manual"
+    import_ = "import"
+    card = "card"
+
+
+class LeaveRequestStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    refused = "refused"
 
 
 class Language(StrEnum):

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from app.archive.formats import ExportFormat, UnitExportFormat
+from app.attendance.schemas import MarkOutcome
 from app.credit_policy.policy import CreditMode
 from app.enum_labels import ENUM_LABELS
 from app.enums import Language
@@ -59,6 +60,11 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         SyncOutcome.unchanged: ("无变化", "Unchanged"),
         SyncOutcome.deactivated: ("已停用", "Deactivated"),
         SyncOutcome.rejected: ("已拒绝", "Rejected"),
+    },
+    MarkOutcome: {
+        MarkOutcome.marked: ("已记录", "Marked"),
+        MarkOutcome.unchanged: ("未变化", "Unchanged"),
+        MarkOutcome.rejected: ("已拒绝", "Rejected"),
     },
 }
 

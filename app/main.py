@@ -16,6 +16,9 @@ from app import docs_assets, personal_data
 from app.archive.router import router as archive_router
 from app.archive.router import unit_router as unit_archive_router
 from app.assessment.router import router as assessment_router
+from app.attendance.router import closing_router as session_closing_router
+from app.attendance.router import router as attendance_router
+from app.attendance.router import session_router as session_attendance_router
 from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.cadre.router import router as cadre_router
@@ -26,7 +29,6 @@ from app.config import Environment, Settings, get_settings
 from app.cors import install_cors
 from app.credit_policy.router import router as credit_policy_router
 from app.db import attribute, create_engine, create_sessionmaker, transaction
-from app.enrollment.router import closing_router as session_closing_router
 from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
 from app.errors import Unauthorized, install_error_handlers
@@ -175,6 +177,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         meta_router,
         training_plan_router,
         plan_report_router,
+        session_attendance_router,
+        attendance_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

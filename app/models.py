@@ -1,6 +1,7 @@
 """Every ORM model, imported once so metadata is complete for Alembic and the mappers."""
 
 from app.assessment.models import Assessment
+from app.attendance.models import Attendance, LeaveRequest
 from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
 from app.change_feed.models import ChangeEvent, ChangeFeedState
@@ -13,12 +14,13 @@ from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
 from app.training_plan.models import TrainingPlan, TrainingPlanItem
-from app.training_session.models import SessionAudience, TrainingSession
+from app.training_session.models import SessionAudience, SessionPart, TrainingSession
 from app.user.models import RefreshToken, User
 from app.webhook.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Assessment",
+    "Attendance",
     "AuditEvent",
     "Base",
     "Cadre",
@@ -30,9 +32,11 @@ __all__ = [
     "ExportChunk",
     "ExportJob",
     "IdempotencyRecord",
+    "LeaveRequest",
     "OrgUnit",
     "RefreshToken",
     "SessionAudience",
+    "SessionPart",
     "StudyLog",
     "TrainingPlan",
     "TrainingPlanItem",

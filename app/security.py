@@ -142,6 +142,19 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "getPlanFulfilmentReport": READERS,
     # the words for enum values, for every client
     "getLabels": ALL,
+    # sign-in by class part (docs/rules.md rule 12): the organiser's parts, codes and marks;
+    # the trainee's scan and leave requests
+    "listSessionParts": ALL,
+    "replaceSessionParts": STAFF,
+    "getSignInCode": STAFF,
+    "scanSignInCode": frozenset({Role.cadre}),
+    "markAttendance": STAFF,
+    "listSessionAttendance": ALL,
+    "requestLeave": STAFF | {Role.cadre},
+    "listLeaveRequests": ALL,
+    "getLeaveRequest": ALL,
+    "approveLeaveRequest": STAFF,
+    "refuseLeaveRequest": STAFF,
 }
 
 

@@ -61,6 +61,8 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "export_id",
             "training_plan_id",
             "plan_item_id",
+            "part_id",
+            "leave_request_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -116,6 +118,17 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             json={"cadre_id": cadre["id"], "year": 2024, "rating": "competent"},
         )
     ).json()
+    parts = await client.put(
+        f"{API}/training-sessions/{session['id']}/parts",
+        json={"parts": [{"part_date": "2025-03-03", "period": "morning", "credit_hours": "40"}]},
+    )
+    part = parts.json()["parts"][0]
+    leave = (
+        await client.post(
+            f"{API}/enrollments/{enrollment['id']}/leave-requests",
+            json={"session_part_ids": [part["id"]], "reason": "病假"},
+        )
+    ).json()
     users = (await client.get(f"{API}/users")).json()["items"]
     export = (
         await client.post(f"{API}/exports", json={"org_unit_id": a["id"], "year": 2024})
@@ -153,6 +166,8 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "export_id": export["id"],  # an admin's job: only its requester (and admins) see it
             "training_plan_id": plan["id"],
             "plan_item_id": plan["items"][0]["id"],
+            "part_id": part["id"],
+            "leave_request_id": leave["id"],
         },
     }
 
@@ -180,6 +195,18 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         "updateAssessment": {"rating": "excellent"},
         "addTrainingPlanItem": world["plan_item"],
         "returnTrainingPlan": {"reason": "补充"},
+        "replaceSessionParts": {"parts": []},
+        "markAttendance": {
+            "marks": [
+                {
+                    "enrollment_id": ids["enrollment_id"],
+                    "session_part_id": ids["part_id"],
+                    "mark": "present",
+                }
+            ]
+        },
+        "requestLeave": {"session_part_ids": [ids["part_id"]], "reason": "病假"},
+        "refuseLeaveRequest": {"reason": "不予批准"},
     }
     return bodies.get(op_id, {})
 

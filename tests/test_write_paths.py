@@ -8,7 +8,7 @@ fails `test_every_write_route_is_listed`. `CLI_COMMANDS` does the same for the C
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,14 +23,16 @@ from app import cli
 from app.audit.models import AuditEvent
 from app.change_feed.models import ChangeEvent
 from app.change_feed.service import FEED_ENTITIES
+from app.clock import LOCAL_TZ, pinned_at
 from app.config import ExportSettings, Settings
 from app.credit_policy.policy import CHUZHOU_2007
 from app.credit_policy.schemas import definition_of
 from app.db import Base
+from app.enums import Role
 from app.export import worker as export_worker
 from app.main import BOOTSTRAP_REQUEST_ID, create_app
 from app.webhook import worker
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, add_user, bearer
 from tests.factories import (
     API,
     cadre_body,
@@ -57,6 +59,20 @@ class World:
     sessionmaker: async_sessionmaker[AsyncSession]
     db_conn: AsyncConnection
     request_id: str
+    settings: Settings | None = None
+    # Other users a case writes as (a trainee signing in): (user id, role).
+    other_actors: set[tuple[str, str]] = field(default_factory=set)
+
+    async def cadre_client(self, cadre_id: str) -> httpx.AsyncClient:
+        """A client acting as the cadre's own user; the case closes it."""
+        assert self.settings is not None
+        user = await add_user(self.sessionmaker, Role.cadre, cadre_id=cadre_id)
+        self.other_actors.add((str(user.id), "cadre"))
+        return httpx.AsyncClient(
+            transport=self.client._transport,
+            base_url="http://test",
+            headers=bearer(self.settings, user),
+        )
 
     async def write(
         self, method: str, url: str, *, client: httpx.AsyncClient | None = None, **kwargs: Any
@@ -372,6 +388,110 @@ async def _nominate(w: World) -> list[Trace]:
     ] * len(cadres)
 
 
+# --- sign-in by class part (docs/rules.md rule 12) -----------------------------------------------
+
+_PARTS = [
+    {"part_date": "2025-03-03", "period": "morning", "credit_hours": "20"},
+    {"part_date": "2025-03-04", "period": "morning", "credit_hours": "20"},
+]
+
+
+async def _a_class(w: World) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """A session with two parts and one trainee: (session, parts, enrollment)."""
+    unit = await create_org_unit(w.client)
+    ts = await create_session(w.client, unit["id"])
+    r = await w.client.put(
+        f"{API}/training-sessions/{ts['id']}/parts", json={"parts": _PARTS}, headers=_etag(ts)
+    )
+    assert r.status_code == 200, r.text
+    enrollment = await _enroll(w, ts["id"], (await create_cadre(w.client, unit["id"]))["id"])
+    return ts, r.json()["parts"], enrollment
+
+
+@path("replaceSessionParts")
+async def _replace_parts(w: World) -> list[Trace]:
+    """Each part is a record; replacing the list again adds one, changes one, removes one."""
+    unit = await create_org_unit(w.client)
+    ts = await create_session(w.client, unit["id"])
+    url = f"/training-sessions/{ts['id']}/parts"
+    first = (await w.write("PUT", url, json={"parts": _PARTS})).json()["parts"]
+    changed = [
+        {**_PARTS[0], "credit_hours": "16"},
+        {"part_date": "2025-03-05", "period": "evening", "credit_hours": "24"},
+    ]
+    second = (await w.write("PUT", url, json={"parts": changed})).json()["parts"]
+    return [
+        ("session_part", "create", first[0]["id"]),
+        ("session_part", "create", first[1]["id"]),
+        ("session_part", "update", first[0]["id"]),
+        ("session_part", "delete", first[1]["id"]),
+        ("session_part", "create", second[1]["id"]),
+    ]
+
+
+@path("markAttendance")
+async def _mark_attendance(w: World) -> list[Trace]:
+    ts, parts, enrollment = await _a_class(w)
+    rows = [
+        {"enrollment_id": enrollment["id"], "session_part_id": p["id"], "mark": "present"}
+        for p in parts
+    ]
+    result = (
+        await w.write("POST", f"/training-sessions/{ts['id']}/attendance", json={"marks": rows})
+    ).json()
+    return [("attendance", "create", r["attendance"]["id"]) for r in result["rows"]]
+
+
+@path("scanSignInCode")
+async def _scan(w: World) -> list[Trace]:
+    """The trainee's own sign-in, as its user."""
+    ts, parts, enrollment = await _a_class(w)
+    app = await w.cadre_client(enrollment["cadre_id"])
+    with pinned_at(datetime(2025, 3, 3, 8, 1, tzinfo=LOCAL_TZ)):
+        url = f"{API}/training-sessions/{ts['id']}/parts/{parts[0]['id']}/sign-in-code"
+        code = (await w.client.get(url)).json()["sign_in_code"]
+        headers = {"X-Device-ID": "phone-1"}
+        mark = await w.write(
+            "POST", "/attendance/scan", client=app, json={"sign_in_code": code}, headers=headers
+        )
+    await app.aclose()
+    return [("attendance", "create", mark.json()["id"])]
+
+
+async def _a_leave_request(w: World) -> dict[str, Any]:
+    _, parts, enrollment = await _a_class(w)
+    body = {"session_part_ids": [parts[1]["id"]], "reason": "病假"}
+    r = await w.client.post(f"{API}/enrollments/{enrollment['id']}/leave-requests", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("requestLeave")
+async def _request_leave(w: World) -> list[Trace]:
+    _, parts, enrollment = await _a_class(w)
+    body = {"session_part_ids": [parts[1]["id"]], "reason": "病假"}
+    url = f"/enrollments/{enrollment['id']}/leave-requests"
+    request = (await w.write("POST", url, json=body)).json()
+    return [("leave_request", "create", request["id"])]
+
+
+@path("approveLeaveRequest")
+async def _approve_leave(w: World) -> list[Trace]:
+    """Approval marks the requested part on leave."""
+    request = await _a_leave_request(w)
+    await w.write("POST", f"/leave-requests/{request['id']}/approve", headers=_etag(request))
+    (mark,) = await w.ids("SELECT id FROM attendance WHERE leave_request_id = :r", r=request["id"])
+    return [("leave_request", "update", request["id"]), ("attendance", "create", mark)]
+
+
+@path("refuseLeaveRequest")
+async def _refuse_leave(w: World) -> list[Trace]:
+    request = await _a_leave_request(w)
+    url = f"/leave-requests/{request['id']}/refuse"
+    await w.write("POST", url, json={"reason": "结业考试"}, headers=_etag(request))
+    return [("leave_request", "update", request["id"])]
+
+
 # --- study logs --------------------------------------------------------------------------------
 
 
@@ -684,15 +804,22 @@ async def test_a_write_leaves_the_trace_of_what_it_changed(
     anonymous_client: httpx.AsyncClient,
     isolated_sessionmaker: async_sessionmaker[AsyncSession],
     db_conn: AsyncConnection,
+    settings: Settings,
 ) -> None:
     me = (await client.get(f"{API}/auth/me")).json()
     world = World(
-        client, anonymous_client, isolated_sessionmaker, db_conn, f"wp-{uuid.uuid4().hex}"
+        client,
+        anonymous_client,
+        isolated_sessionmaker,
+        db_conn,
+        f"wp-{uuid.uuid4().hex}",
+        settings,
     )
     expected = await WRITE_PATHS[operation_id](world)
     audited, fed = await _traces(db_conn, world.request_id)
     assert sorted((t, str(a), str(i)) for t, a, i, _, _ in audited) == sorted(expected)
-    assert {(str(actor), str(role)) for *_, actor, role in audited} <= {(me["id"], "admin")}
+    actors = {(me["id"], "admin")} | world.other_actors
+    assert {(str(actor), str(role)) for *_, actor, role in audited} <= actors
     assert fed == sorted(t for t in expected if t[0] in FEED_ENTITIES)
 
 

@@ -1,4 +1,4 @@
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.i18n import N_
 
 
@@ -69,3 +69,15 @@ class NotReplaceable(Conflict):
     title = N_(
         "Only a nomination of the same session whose substitute was asked for can be replaced"
     )
+
+
+class LeaveOverrideReasonRequired(UnprocessableEntity):
+    code = "enrollment.leave_override_reason_required"
+    title = N_(
+        "In a session with parts leave is computed from attendance; typing it needs a reason"
+    )
+
+
+class AttendanceIncomplete(Conflict):
+    code = "training_session.attendance_incomplete"
+    title = N_("Some parts have enrollments without an attendance mark")

@@ -47,6 +47,9 @@ class Enrollment(IdMixin, VersionedMixin, TimestampMixin, Base):
     )
     review_reason: Mapped[str | None] = mapped_column(String(500))
     waitlist_position: Mapped[int | None]
+    # In a session with parts, leave is computed from attendance (docs/rules.md rule 12); a
+    # typed leave_hours there is an override, and this is its recorded reason.
+    leave_override_reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         UniqueConstraint("training_session_id", "cadre_id"),
@@ -64,4 +67,5 @@ class Enrollment(IdMixin, VersionedMixin, TimestampMixin, Base):
             unique=True,
             postgresql_where=text("waitlist_position IS NOT NULL"),
         ),
+        CheckConstraint("leave_override_reason <> ''", name="leave_override_reason_not_empty"),
     )

@@ -3,9 +3,8 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.cadre.errors import ReferencedCadreNotFound
-from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
-from app.enrollment import closing, seats, service
+from app.enrollment import seats, service
 from app.enrollment.errors import (
     AlreadyEnrolled,
     CadreInactive,
@@ -14,6 +13,7 @@ from app.enrollment.errors import (
     InvalidEnrollmentTransition,
     LeaveExceedsSession,
     LeaveExceptionForbidden,
+    LeaveOverrideReasonRequired,
     NominationForbidden,
     NotReplaceable,
     OutsideAudience,
@@ -24,33 +24,28 @@ from app.enrollment.errors import (
 from app.enrollment.models import Enrollment
 from app.enrollment.schemas import (
     EnrollmentCreate,
-    EnrollmentOutcomeRead,
     EnrollmentRead,
     EnrollmentReview,
     EnrollmentUpdate,
     NominationBatch,
     NominationReport,
     NominationRow,
-    SessionClosing,
 )
 from app.enums import EnrollmentStatus, NominationOutcome
 from app.errors import AppError, FieldNotAllowed, PreconditionFailed
-from app.http import API_PREFIX, ETAG_DECLARED, IfMatch, check_if_match, problems, set_etag
+from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.i18n import gettext
 from app.idempotency.route import IdempotentRoute
 from app.pagination import Page, PageQuery
 from app.security import CurrentActor
 from app.training_session import service as session_service
 from app.training_session.errors import (
-    AlreadyClosed,
     AudienceUnitOutOfReach,
-    InvalidStatusTransition,
     NotSessionOrganiser,
     QuotaBelowSeats,
     QuotasExceedCapacity,
     SessionFull,
     SessionImmutable,
-    SessionNotEnded,
     TrainingSessionNotFound,
 )
 from app.training_session.models import SessionAudience, TrainingSession
@@ -58,7 +53,6 @@ from app.training_session.schemas import (
     AudienceRead,
     AudienceUnitRead,
     AudienceUpdate,
-    TrainingSessionRead,
 )
 
 session_router = APIRouter(
@@ -66,12 +60,6 @@ session_router = APIRouter(
 )
 router = APIRouter(
     prefix=f"{API_PREFIX}/enrollments", tags=["enrollments"], route_class=IdempotentRoute
-)
-# Closing decides every enrollment of the session (docs/rules.md rule 7).
-closing_router = APIRouter(
-    prefix=f"{API_PREFIX}/training-sessions",
-    tags=["training sessions"],
-    route_class=IdempotentRoute,
 )
 
 
@@ -171,6 +159,7 @@ async def get_enrollment(
         NotSessionOrganiser,
         LeaveExceptionForbidden,
         QuotaReached,
+        LeaveOverrideReasonRequired,
     ),
 )
 async def update_enrollment(
@@ -183,7 +172,10 @@ async def update_enrollment(
 ) -> EnrollmentRead:
     """Confirm, withdraw (a seat freed seats the first waitlisted enrollment whose unit's quota
     allows, docs/rules.md rule 11) or re-enroll; record leave hours and the score; grant or
-    withdraw an exception to the leave cap (`leave_exception_reason`, docs/rules.md rule 7).
+    withdraw an exception to the leave cap (`leave_exception_reason`, docs/rules.md rule 7). In
+    a session with parts leave is computed from attendance; typed `leave_hours` there overrides
+    it and needs `leave_override_reason` (422 `enrollment.leave_override_reason_required`, rule
+    12).
     Leave, score, confirmation and the exception are the organiser's record: an `admin` or an
     `org_admin` of the organising unit's tree (403 otherwise). Once the session is closed or
     cancelled, nothing changes any more (409 `enrollment.final`)."""
@@ -347,49 +339,3 @@ async def set_session_audience(
     units = await seats.set_audience(db_session, ts, body, actor)
     set_etag(response, ts.version)
     return _audience_read(ts, units)
-
-
-@closing_router.post(
-    "/{training_session_id}/close",
-    operation_id="closeTrainingSession",
-    responses={
-        200: ETAG_DECLARED,  # the training session's
-        **problems(
-            TrainingSessionNotFound,
-            NotSessionOrganiser,
-            AlreadyClosed,
-            InvalidStatusTransition,
-            SessionNotEnded,
-            NoPolicyForDate,
-            PreconditionFailed,
-        ),
-    },
-)
-async def close_training_session(
-    training_session_id: uuid.UUID,
-    db_session: DbSession,
-    actor: CurrentActor,
-    response: Response,
-    if_match: IfMatch = None,
-) -> SessionClosing:
-    """Close the session (docs/rules.md rule 7): in a centralised session every enrolled or
-    confirmed trainee whose leave exceeds credit_hours / 7 is withdrawn (退学) with no credit,
-    unless the organiser granted a leave exception on the enrollment (`leave_exception_reason`)
-    (in other sessions there is no leave cap); the others complete and receive
-    an approved study log of credit_hours − leave_hours and proportional days, in the same
-    transaction (a trainee excused for every hour completes with no log: nothing to credit).
-    A session closes on its last day at the earliest (local date, Asia/Shanghai): its logs may
-    not end after today (docs/rules.md rule 10; 409 `training_session.not_ended`). Closing twice
-    is refused."""
-    ts = await session_service.get_training_session(
-        db_session, training_session_id, actor, for_update=True
-    )
-    check_if_match(if_match, ts.version)
-    outcomes = await closing.close_session(db_session, ts, actor)
-    set_etag(response, ts.version)
-    return SessionClosing(
-        training_session=TrainingSessionRead.model_validate(ts),
-        completed=sum(o.status == EnrollmentStatus.completed for o in outcomes),
-        dropped_out=sum(o.status == EnrollmentStatus.dropped_out for o in outcomes),
-        outcomes=[EnrollmentOutcomeRead.model_validate(o) for o in outcomes],
-    )

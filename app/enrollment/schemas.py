@@ -50,6 +50,12 @@ class EnrollmentUpdate(InputModel):
         "`org_admin` of the organising unit's tree may set it, and only before the session "
         "closes.",
     )
+    leave_override_reason: LeaveExceptionReason | None = Field(
+        default=None,
+        description="In a session with parts, leave is computed from attendance (docs/rules.md "
+        "rule 12); typing `leave_hours` there overrides it and needs this reason (audited). "
+        "`null` returns to the computed leave.",
+    )
 
 
 class EnrollmentRead(OutputModel):
@@ -75,6 +81,10 @@ class EnrollmentRead(OutputModel):
     )
     waitlist_position: int | None = Field(
         description="Place on the session's waitlist (lowest first), while `waitlisted`"
+    )
+    leave_override_reason: str | None = Field(
+        description="Why the typed leave_hours overrides the leave computed from attendance "
+        "(sessions with parts, docs/rules.md rule 12)"
     )
     version: Version
     created_at: datetime
@@ -127,7 +137,10 @@ class EnrollmentOutcomeRead(OutputModel):
     enrollment_id: uuid.UUID
     cadre_id: uuid.UUID
     status: EnrollmentStatus = Field(description="`completed` or `dropped_out` (退学)")
-    leave_hours: Decimal2
+    leave_hours: Decimal2 = Field(
+        description="The leave that decided: computed from attendance in a session with parts "
+        "(unless overridden), typed otherwise"
+    )
     leave_cap: Decimal2 | None = Field(
         description="credit_hours × the policy's leave share (1/7); null where no cap applies "
         "(a session that is not centralised)"
@@ -142,6 +155,15 @@ class EnrollmentOutcomeRead(OutputModel):
         description="The approved log issued, if completed with hours or days to credit"
     )
     explanation: str
+
+
+class SessionClose(InputModel):
+    force_reason: LeaveExceptionReason | None = Field(
+        default=None,
+        description="Close although some parts have enrollments without an attendance mark "
+        "(docs/rules.md rule 12); the reason is kept on the session (audited). An unmarked "
+        "part counts as attended.",
+    )
 
 
 class SessionClosing(BaseModel):

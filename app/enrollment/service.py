@@ -2,6 +2,7 @@
 count happens under the session's row lock, and a CHECK backs it in the database."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,7 @@ from app.enrollment.errors import (
     InvalidEnrollmentTransition,
     LeaveExceedsSession,
     LeaveExceptionForbidden,
+    LeaveOverrideReasonRequired,
     NominationForbidden,
     NotReplaceable,
     OutsideAudience,
@@ -34,7 +36,7 @@ from app.enums import (
     Role,
     SessionStatus,
 )
-from app.errors import AppError, FieldNotAllowed
+from app.errors import AppError, FieldNotAllowed, ProblemFieldError
 from app.i18n import N_, _
 from app.pagination import PageParams, paginate
 from app.training_session import repository as sessions
@@ -56,7 +58,7 @@ _ENROLLABLE = {
 }
 
 # Fields a PATCH may clear with `null`.
-_CLEARABLE = frozenset({"score", "leave_exception_reason"})
+_CLEARABLE = frozenset({"score", "leave_exception_reason", "leave_override_reason"})
 
 # The moves a PATCH makes (docs/rules.md rule 11 has the whole table, with the review's).
 _TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
@@ -251,9 +253,9 @@ async def update_enrollment(
     assert ts is not None  # FK
     if "leave_exception_reason" in changes:
         await _check_grants_exception(db_session, ts, actor)
-    if {"leave_hours", "score"} & changes.keys() or changes.get("status") == (
-        EnrollmentStatus.confirmed
-    ):
+    if {"leave_hours", "score", "leave_override_reason"} & changes.keys() or changes.get(
+        "status"
+    ) == (EnrollmentStatus.confirmed):
         # Attendance, leave and score are the organiser's record (rule 7 reads the leave);
         # the cadre's own unit may only withdraw or re-enroll it.
         await check_manages(db_session, ts, actor)
@@ -263,6 +265,8 @@ async def update_enrollment(
         raise LeaveExceedsSession(
             _("The session has {hours} credit hours.").format(hours=ts.credit_hours)
         )
+    if "leave_hours" in changes:
+        await _check_leave_typed(db_session, ts, enrollment, changes)
     new_status = changes.get("status")
     if new_status is not None:
         if new_status not in _TRANSITIONS[enrollment.status]:
@@ -305,6 +309,24 @@ async def _move_seat(
         await seats.check_quota(db_session, ts, place)
         session_service.take_place(ts)
     return was_seated and not now_seated
+
+
+async def _check_leave_typed(
+    db_session: AsyncSession, ts: TrainingSession, enrollment: Enrollment, changes: dict[str, Any]
+) -> None:
+    """docs/rules.md rule 12: in a session with parts, leave is computed from attendance; a
+    typed leave_hours is an override and carries its reason."""
+    reason = changes.get("leave_override_reason", enrollment.leave_override_reason)
+    if reason is None and await sessions.parts_of(db_session, ts.id):
+        raise LeaveOverrideReasonRequired(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/leave_override_reason",
+                    detail=_("give the reason for overriding the computed leave"),
+                    code="missing",
+                )
+            ]
+        )
 
 
 async def list_of_session(

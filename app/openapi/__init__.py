@@ -60,6 +60,10 @@ TAGS: list[dict[str, str]] = [
     },
     {"name": "training sessions", "description": "Training sessions and closing them"},
     {"name": "enrollments", "description": "Cadres enrolled in a session, attendance and leave"},
+    {
+        "name": "attendance",
+        "description": "Sign-in by class part: rotating QR codes, marks, leave requests",
+    },
     {"name": "study logs", "description": "Study logs: submitted, reviewed, voided"},
     {"name": "assessments", "description": "Annual assessments and their training condition"},
     {"name": "credit policies", "description": "The credit rules in force, by period"},

@@ -1,15 +1,16 @@
 import uuid
+from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from app.actor import Actor
-from app.enums import Role, SessionStatus, TrainingForm
+from app.enums import DayPeriod, Role, SessionStatus, TrainingForm
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import path_ids, subtree_ids
-from app.training_session.models import SessionAudience, TrainingSession
+from app.training_session.models import SessionAudience, SessionPart, TrainingSession
 
 
 async def get(
@@ -130,3 +131,47 @@ async def without_audience(db_session: AsyncSession) -> list[tuple[uuid.UUID, uu
         .order_by(TrainingSession.id)
     )
     return [(session_id, unit_id) for session_id, unit_id in rows.all()]
+
+
+_PERIOD_ORDER = case(
+    {DayPeriod.morning: 0, DayPeriod.afternoon: 1, DayPeriod.evening: 2},
+    value=SessionPart.period,
+)
+
+
+async def parts_of(
+    db_session: AsyncSession, training_session_id: uuid.UUID
+) -> Sequence[SessionPart]:
+    """The session's parts by day, then morning, afternoon, evening."""
+    return (
+        await db_session.scalars(
+            select(SessionPart)
+            .where(SessionPart.training_session_id == training_session_id)
+            .order_by(SessionPart.part_date, _PERIOD_ORDER)
+        )
+    ).all()
+
+
+async def get_part(
+    db_session: AsyncSession, training_session_id: uuid.UUID, part_id: uuid.UUID
+) -> SessionPart | None:
+    return (
+        await db_session.scalars(
+            select(SessionPart).where(
+                SessionPart.id == part_id, SessionPart.training_session_id == training_session_id
+            )
+        )
+    ).one_or_none()
+
+
+async def get_part_with_session(
+    db_session: AsyncSession, part_id: uuid.UUID
+) -> tuple[SessionPart, TrainingSession] | None:
+    row = (
+        await db_session.execute(
+            select(SessionPart, TrainingSession)
+            .join(TrainingSession, TrainingSession.id == SessionPart.training_session_id)
+            .where(SessionPart.id == part_id)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])

@@ -1,10 +1,10 @@
 import uuid
-from datetime import date, datetime
-from typing import Self
+from datetime import date, datetime, time
+from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from app.enums import SessionStatus, TrainingForm
+from app.enums import DayPeriod, SessionStatus, TrainingForm
 from app.i18n import N_
 from app.schema_types import (
     Bool,
@@ -101,6 +101,9 @@ class TrainingSessionRead(OutputModel):
     status: SessionStatus
     plan_item_id: uuid.UUID | None = Field(description="The planned class it holds, if any")
     self_enrollment: bool = Field(description="Cadres of the audience may enroll themselves")
+    close_force_reason: str | None = Field(
+        description="Why the session was closed with unmarked attendance (docs/rules.md rule 12)"
+    )
     version: Version
     created_at: datetime
     updated_at: datetime
@@ -144,3 +147,68 @@ class AudienceRead(OutputModel):
     capacity: int
     seats_taken: int = Field(description="Seats held in the whole session (`enrolled`)")
     units: list[AudienceUnitRead]
+
+
+# A local time of day (Asia/Shanghai), "HH:MM".
+TimeOfDay = Annotated[
+    str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", min_length=5, max_length=5)
+]
+MAX_PARTS = 200
+
+
+class SessionPartIn(InputModel):
+    part_date: LocalDate = Field(description="The day of the part, within the session's dates")
+    period: DayPeriod
+    credit_hours: PositiveHours = Field(description="学时 of this part")
+    start_time: TimeOfDay | None = Field(
+        default=None,
+        description="Sign-in window start, local time (Asia/Shanghai); by default the period's: "
+        "08:00 morning, 14:00 afternoon, 19:00 evening",
+    )
+    end_time: TimeOfDay | None = Field(
+        default=None,
+        description="Sign-in window end, local time; by default 12:00, 18:00 or 21:30",
+    )
+
+
+class SessionPartsReplace(InputModel):
+    """The session's whole list of parts; parts are matched to the existing ones by day and
+    period (their ids stay), the others are added, and parts left out are removed."""
+
+    parts: list[SessionPartIn] = Field(
+        max_length=MAX_PARTS,
+        description="Empty: the session has no parts (leave is then typed per enrollment)",
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        keys = [(p.part_date, p.period) for p in self.parts]
+        if len(set(keys)) != len(keys):
+            raise ValueError(N_("two parts share a day and period"))
+        for part in self.parts:
+            if (part.start_time is None) != (part.end_time is None):
+                raise ValueError(N_("give both start_time and end_time, or neither"))
+            if part.start_time and part.end_time and part.end_time <= part.start_time:
+                raise ValueError(N_("a part's end_time must be after its start_time"))
+        return self
+
+
+class SessionPartRead(OutputModel):
+    id: uuid.UUID
+    training_session_id: uuid.UUID
+    part_date: date
+    period: DayPeriod
+    credit_hours: Decimal2
+    start_time: str = Field(description="Local time (Asia/Shanghai), HH:MM")
+    end_time: str = Field(description="Local time (Asia/Shanghai), HH:MM")
+
+    @field_validator("start_time", "end_time", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: object) -> object:
+        return value.strftime("%H:%M") if isinstance(value, time) else value
+
+
+class SessionPartList(OutputModel):
+    training_session_id: uuid.UUID
+    version: Version = Field(description="The session's version (its ETag)")
+    parts: list[SessionPartRead] = Field(description="By day, then morning, afternoon, evening")

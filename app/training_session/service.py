@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import PageParams, paginate
+from app.schema_types import quantize
 from app.study_log import rules as study_log_rules
 from app.training_plan import service as plans
 from app.training_session import repository
@@ -26,6 +28,8 @@ from app.training_session.errors import (
     InvalidSessionDates,
     InvalidStatusTransition,
     NotSessionOrganiser,
+    PartOutsideDates,
+    PartsHoursMismatch,
     QuotaBelowSeats,
     QuotasExceedCapacity,
     SessionFull,
@@ -104,8 +108,9 @@ def check_closable(ts: TrainingSession) -> None:
         ) from None
 
 
-def mark_closed(ts: TrainingSession) -> None:
+def mark_closed(ts: TrainingSession, *, force_reason: str | None = None) -> None:
     ts.status = SessionStatus.closed
+    ts.close_force_reason = force_reason
     ts.enrolled = 0  # nobody is enrolled or confirmed any more
 
 
@@ -177,6 +182,9 @@ async def update_training_session(
         raise InvalidSessionDates(
             N_("end_date must not precede start_date, and days must fit in the calendar days.")
         )
+    await _check_parts_still_fit(
+        db_session, ts, changes.get("credit_hours", ts.credit_hours), start, end
+    )
     if changes.get("capacity", ts.capacity) < ts.enrolled:
         raise CapacityBelowEnrolled(_("{count} cadres are enrolled.").format(count=ts.enrolled))
     plan_item_id = changes.get("plan_item_id", ts.plan_item_id)
@@ -313,6 +321,24 @@ async def set_audience(
     flag_modified(ts, "title")  # a new version: the session's ETag covers its audience
     await db_session.flush()
     return await repository.audience_of(db_session, ts.id)
+
+
+async def _check_parts_still_fit(
+    db_session: AsyncSession, ts: TrainingSession, credit_hours: Decimal, start: date, end: date
+) -> None:
+    """A PATCH of the session's hours or dates keeps its parts valid (docs/rules.md rule 12)."""
+    parts = await repository.parts_of(db_session, ts.id)
+    if not parts:
+        return
+    total = sum((p.credit_hours for p in parts), Decimal(0))
+    if total != credit_hours:
+        raise PartsHoursMismatch(
+            _("The parts add up to {total} hours; replace the parts first.").format(
+                total=quantize(total)
+            )
+        )
+    if any(not start <= p.part_date <= end for p in parts):
+        raise PartOutsideDates(_("A part lies outside the new dates; replace the parts first."))
 
 
 async def list_training_sessions(
