@@ -36,6 +36,7 @@ from app.enums import (
 
 # Re-exported: the language of labels is also the one of archives (app.archive.columns).
 from app.export.models import ExportStatus
+from app.sign_in_sheet.schemas import SheetFormat
 from app.sync.schemas import SyncMode, SyncOutcome
 from app.user.schemas import GrantType
 
@@ -205,6 +206,10 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         SyncOutcome.unchanged: ("无变化", "Unchanged"),
         SyncOutcome.deactivated: ("已停用", "Deactivated"),
         SyncOutcome.rejected: ("已拒绝", "Rejected"),
+    },
+    SheetFormat: {
+        SheetFormat.pdf: ("PDF（可打印）", "PDF (printable)"),
+        SheetFormat.xlsx: ("Excel 工作簿", "Excel workbook"),
     },
 }
 

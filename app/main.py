@@ -46,6 +46,7 @@ from app.observability import (
 from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
 from app.security import authorize
+from app.sign_in_sheet.router import router as sign_in_sheet_router
 from app.study_log.router import router as study_log_router
 from app.sync.router import router as sync_router
 from app.training_session.router import router as training_session_router
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_router,
         export_router,
         meta_router,
+        sign_in_sheet_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

@@ -127,6 +127,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listWebhookDeliveries": HR_INTEGRATION,
     # the words for enum values, for every client
     "getLabels": ALL,
+    # the sign-in sheet of a session, for its organisers
+    "getSignInSheet": STAFF,
 }
 
 

@@ -2,9 +2,12 @@
 (pypdfium2, the PDF engine of Chrome), the workbook opened with openpyxl. No database."""
 
 import io
+import uuid
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import unquote
 
+import httpx
 import pypdf
 import pypdfium2 as pdfium
 import pytest
@@ -12,7 +15,10 @@ from openpyxl import load_workbook
 
 from app.documents.pdf import A4_LONG, A4_SHORT, Column, TableDocument, TableSection
 from app.documents.sign_in_sheet import SheetPart, SheetRow, SignInSheet
-from app.enums import Language
+from app.enums import Language, Role
+from tests.conftest import ClientFor
+from tests.factories import API, create_cadre, create_org_unit, create_session
+from tests.test_platform import assert_problem
 
 MM = 72 / 25.4  # PDF points per millimetre
 TITLE = "2026年度县处级干部进修班"
@@ -247,3 +253,83 @@ def test_the_table_document_turns_landscape_when_the_columns_need_it() -> None:
     wide = TableSection("表", [], [Column("甲", 100), Column("乙", 100)], [["1", "2"]])
     pages = _pages(TableDocument([narrow, wide]).to_pdf())
     assert [w > h for w, h, _ in pages] == [False, True]
+
+
+# --- GET /api/v1/training-sessions/{training_session_id}/sign-in-sheet
+
+
+async def _class_with_trainees(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A city class with three trainees from two counties, and one who withdrew."""
+    city = await create_org_unit(client, name="滁州市委组织部")
+    east = await create_org_unit(client, city["id"], name="东县委组织部", kind="county")
+    west = await create_org_unit(client, city["id"], name="西县委组织部", kind="county")
+    ts = await create_session(client, city["id"], title="2025年春季县处级干部进修班")
+    url = f"{API}/training-sessions/{ts['id']}/enrollments"
+    for unit, name in ((west, "赵六"), (east, "李四"), (east, "张三"), (west, "退学者")):
+        cadre = await create_cadre(client, unit["id"], name=name)
+        r = await client.post(url, json={"cadre_id": cadre["id"]})
+        assert r.status_code == 201, r.text
+        if name == "退学者":
+            r = await client.patch(
+                f"{API}/enrollments/{r.json()['id']}", json={"status": "withdrawn"}
+            )
+            assert r.status_code == 200, r.text
+    return ts, east
+
+
+async def test_the_organiser_downloads_the_sheet_as_pdf_and_xlsx(client: httpx.AsyncClient) -> None:
+    ts, _ = await _class_with_trainees(client)
+    url = f"{API}/training-sessions/{ts['id']}/sign-in-sheet"
+
+    r = await client.get(url)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-language"] == "zh-CN"
+    disposition = r.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    filename = unquote(disposition.split("filename*=UTF-8''")[1])
+    assert filename == "签到表-2025年春季县处级干部进修班.pdf"
+    [(width, height, text)] = _pages(r.content)
+    assert (width, height) == pytest.approx((A4_SHORT * MM, A4_LONG * MM), abs=0.5)
+    assert "2025年春季县处级干部进修班签到表" in text
+    assert "组织单位：滁州市委组织部" in text
+    assert "签名" in text  # no parts yet: one column to sign
+    assert "退学者" not in text  # withdrawn: not on the sheet
+    # unit by unit (the order of the org tree), then by name
+    order = [text.find(n) for n in ("张三", "李四", "赵六")]
+    assert -1 not in order
+    assert order == sorted(order)
+
+    r = await client.get(url, params={"format": "xlsx", "lang": "en"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert r.headers["content-language"] == "en"
+    assert unquote(r.headers["content-disposition"].split("filename*=UTF-8''")[1]) == (
+        "Sign-in sheet-2025年春季县处级干部进修班.xlsx"
+    )
+    table = load_workbook(io.BytesIO(r.content))["Sign-in sheet"]
+    assert [[c.value for c in row] for row in table.iter_rows()] == [
+        ["No.", "Name", "Unit", "Signature"],
+        [1, "张三", "东县委组织部", None],
+        [2, "李四", "东县委组织部", None],
+        [3, "赵六", "西县委组织部", None],
+    ]
+
+
+async def test_only_the_organisers_get_the_sheet(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    ts, east = await _class_with_trainees(client)
+    url = f"{API}/training-sessions/{ts['id']}/sign-in-sheet"
+    # a county's administrator sees the city's class, but does not organise it
+    county_admin = await client_for(Role.org_admin, org_unit_id=east["id"])
+    assert (await county_admin.get(f"{API}/training-sessions/{ts['id']}")).status_code == 200
+    assert_problem(await county_admin.get(url), 403, "training_session.not_organiser")
+    cadre = await create_cadre(client, east["id"], name="王五")
+    trainee = await client_for(Role.cadre, cadre_id=cadre["id"])
+    assert_problem(await trainee.get(url), 403, "forbidden")
+    missing = f"{API}/training-sessions/{uuid.uuid4()}/sign-in-sheet"
+    assert_problem(await client.get(missing), 404, "training_session.not_found")
+    assert_problem(await client.get(url, params={"format": "docx"}), 422, "validation_failed")

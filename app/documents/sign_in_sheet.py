@@ -29,6 +29,7 @@ _SIGNATURE_ROW = 11.0  # mm
 _XLSX_ROW_POINTS = 28  # points: room for a signature on a printed workbook
 _BABEL_LOCALES = {Language.zh_cn: "zh_CN", Language.en: "en"}
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_UNSAFE_IN_FILENAMES = frozenset('/\\:*?"<>|\x00')
 
 SHEET_TITLE = N_("{title}: sign-in sheet")
 NUMBER = N_("No.")
@@ -92,6 +93,11 @@ class SignInSheet:
     @property
     def heading(self) -> str:
         return self._(SHEET_TITLE).format(title=self.title)
+
+    def filename(self, extension: str) -> str:
+        """签到表-<title>.pdf: no characters a file system refuses (a title may hold a slash)."""
+        title = "".join("_" if ch in _UNSAFE_IN_FILENAMES else ch for ch in self.title)
+        return f"{self._(SHEET)}-{title}.{extension}"
 
     def part_header(self, part: SheetPart, *, one_line: bool = False) -> str:
         day = format_skeleton("MMMd", part.day, locale=_BABEL_LOCALES[self.lang])
