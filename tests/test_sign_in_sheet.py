@@ -333,3 +333,15 @@ async def test_only_the_organisers_get_the_sheet(
     missing = f"{API}/training-sessions/{uuid.uuid4()}/sign-in-sheet"
     assert_problem(await client.get(missing), 404, "training_session.not_found")
     assert_problem(await client.get(url, params={"format": "docx"}), 422, "validation_failed")
+
+
+def test_a_character_the_font_lacks_shows_as_missing_not_gone() -> None:
+    """A name must not print as another name: 王😀 is 王〓 on paper, never 王."""
+    rows = [SheetRow("王😀", "单位", [None])]
+    sheet = SignInSheet("班", ORGANISER, date(2026, 1, 5), date(2026, 1, 5), [], rows)
+    [(_, _, text)] = _pages(sheet.to_pdf())
+    assert "王〓" in text
+    dark, _ = _ink(sheet.to_pdf(), 0, "王〓")
+    assert dark > 20
+    table = load_workbook(io.BytesIO(sheet.to_xlsx())).active
+    assert table["B2"].value == "王😀"  # the workbook keeps the name as it is

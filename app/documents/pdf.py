@@ -6,7 +6,10 @@ The text is set in Noto Sans SC (SIL Open Font License 1.1), shipped from PyPI b
 embeds only the glyphs a document uses (a subset), so a sheet of a few pages stays a few tens of
 kilobytes and shows the same everywhere, whatever fonts the reader's machine has.
 
-A table whose columns do not fit the width of a portrait page is laid out in landscape."""
+A table whose columns do not fit the width of a portrait page is laid out in landscape. A
+character the font lacks (an emoji, a rare character beyond the 通用规范汉字表) prints as 〓, the
+printer's mark for a missing character, rather than vanishing: "王〓" shows a name is incomplete,
+"王" would read as another name."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from pathlib import Path
 import pylopdf_fonts_zh_cn
 from fpdf import FPDF, FontFace
 from fpdf.enums import Align, TableCellFillMode, WrapMode
+from fpdf.fonts import TTFFont
 
 FONT = "noto-sans-sc"
 MARGIN = 12.0  # mm, on every side
@@ -30,6 +34,8 @@ _HEADER_FILL = (235, 235, 235)
 # A fixed creation date keeps a document's bytes the same for the same content (and says
 # nothing about when it was printed); the caller may give the real one.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MISSING = "〓"  # U+3013 GETA MARK
+_LAYOUT = frozenset("\n\r\t ")
 
 
 class Orientation(StrEnum):
@@ -113,6 +119,13 @@ class _Pdf(FPDF):
         self.set_font(FONT, size=TABLE_SIZE)
         self.alias_nb_pages("{nb}")
 
+    def printable(self, text: str) -> str:
+        """`text` with the characters the font has no glyph for as MISSING."""
+        font = self.fonts[FONT]
+        assert isinstance(font, TTFFont)
+        cmap = font.cmap
+        return "".join(ch if ord(ch) in cmap or ch in _LAYOUT else MISSING for ch in text)
+
     def footer(self) -> None:
         self.set_y(-MARGIN - 2)
         self.set_font(FONT, size=FOOTER_SIZE)
@@ -123,9 +136,11 @@ class _Pdf(FPDF):
 def _draw_section(pdf: _Pdf, section: TableSection) -> None:
     pdf.add_page(orientation=section.orientation.value)
     pdf.set_font(FONT, size=TITLE_SIZE)
-    pdf.multi_cell(w=0, h=9, text=section.title, align=Align.C, new_x="LMARGIN", new_y="NEXT")
+    title = pdf.printable(section.title)
+    pdf.multi_cell(w=0, h=9, text=title, align=Align.C, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, size=SUBTITLE_SIZE)
     for line in section.subtitle:
+        line = pdf.printable(line)
         pdf.multi_cell(w=0, h=6, text=line, align=Align.L, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font(FONT, size=TABLE_SIZE)
@@ -144,8 +159,8 @@ def _draw_section(pdf: _Pdf, section: TableSection) -> None:
     ) as table:
         header = table.row()
         for column in section.columns:
-            header.cell(column.header, align=Align.C)
+            header.cell(pdf.printable(column.header), align=Align.C)
         for values in section.rows:
             row = table.row()
             for value in values:
-                row.cell(value)
+                row.cell(pdf.printable(value))
