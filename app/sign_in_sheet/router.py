@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 from typing import Annotated, Any
 
@@ -62,7 +63,10 @@ async def get_sign_in_sheet(
     set in an embedded Chinese font, so the PDF prints the same anywhere. For the session's
     organisers: an `admin` or an `org_admin` of the organising unit's tree (403 otherwise)."""
     sheet = await service.get_sign_in_sheet(db_session, training_session_id, actor, lang)
-    body = sheet.to_pdf() if format is SheetFormat.pdf else sheet.to_xlsx()
+    # Rendering is CPU work (the PDF's font subset: about half a second for a class of 60,
+    # bench/sign_in_sheet.py): in a worker thread, so the event loop serves others meanwhile.
+    render = sheet.to_pdf if format is SheetFormat.pdf else sheet.to_xlsx
+    body = await asyncio.to_thread(render)
     filename = sheet.filename(format.value)
     # The file's words are in `lang`, whatever Accept-Language says (app.i18n).
     headers = {
