@@ -345,3 +345,11 @@ def test_a_character_the_font_lacks_shows_as_missing_not_gone() -> None:
     assert dark > 20
     table = load_workbook(io.BytesIO(sheet.to_xlsx())).active
     assert table["B2"].value == "王😀"  # the workbook keeps the name as it is
+
+
+def test_a_class_without_trainees_still_prints_its_header() -> None:
+    [(_, _, text)] = _pages(_sheet(trainees=0).to_pdf())
+    assert "学员人数：0" in text
+    assert "序号" in text
+    table = load_workbook(io.BytesIO(_sheet(trainees=0).to_xlsx())).active
+    assert table.max_row == 1
