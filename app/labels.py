@@ -17,6 +17,7 @@ from app.credit_policy.policy import CreditMode
 from app.enum_labels import ENUM_LABELS
 from app.enums import Language
 from app.export.models import ExportStatus
+from app.sign_in_sheet.schemas import SheetFormat
 from app.sync.schemas import SyncMode, SyncOutcome
 from app.user.schemas import GrantType
 
@@ -65,6 +66,10 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         MarkOutcome.marked: ("已记录", "Marked"),
         MarkOutcome.unchanged: ("未变化", "Unchanged"),
         MarkOutcome.rejected: ("已拒绝", "Rejected"),
+    },
+    SheetFormat: {
+        SheetFormat.pdf: ("PDF（可打印）", "PDF (printable)"),
+        SheetFormat.xlsx: ("Excel 工作簿", "Excel workbook"),
     },
 }
 

@@ -48,6 +48,7 @@ from app.observability import (
 from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
 from app.security import authorize
+from app.sign_in_sheet.router import router as sign_in_sheet_router
 from app.study_log.router import router as study_log_router
 from app.sync.router import router as sync_router
 from app.training_plan.router import report_router as plan_report_router
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plan_report_router,
         session_attendance_router,
         attendance_router,
+        sign_in_sheet_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

@@ -155,6 +155,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "getLeaveRequest": ALL,
     "approveLeaveRequest": STAFF,
     "refuseLeaveRequest": STAFF,
+    # the sign-in sheet of a session, for its organisers
+    "getSignInSheet": STAFF,
 }
 
 

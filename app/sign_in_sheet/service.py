@@ -1,0 +1,45 @@
+"""Building the sign-in sheet of a session for its organiser."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actor import Actor
+from app.documents.sign_in_sheet import SheetPart, SheetRow, SignInSheet
+from app.enums import Language
+from app.sign_in_sheet import repository
+from app.training_session import service as sessions
+from app.training_session.models import TrainingSession
+
+
+async def get_sign_in_sheet(
+    db_session: AsyncSession, training_session_id: uuid.UUID, actor: Actor, lang: Language
+) -> SignInSheet:
+    """The sheet of a session the actor organises: 404 when the session is not visible, 403
+    when it is visible but organised outside the actor's tree."""
+    ts = await sessions.get_training_session(db_session, training_session_id, actor)
+    await sessions.check_manages(db_session, ts, actor)
+    return await sheet_for_session(db_session, ts, actor, lang)
+
+
+async def sheet_for_session(
+    db_session: AsyncSession, ts: TrainingSession, actor: Actor, lang: Language
+) -> SignInSheet:
+    """The sheet's data: one row per trainee and, until sessions have class parts, one column
+    for the whole session (blank, to sign). With parts, this is the one place that changes:
+    the parts become the columns and each trainee's marks their cells' labels."""
+    del actor  # the caller checked the actor organises the session; kept for the parts' scope
+    parts: list[SheetPart] = []
+    rows = [
+        SheetRow(t.name, t.unit, [None] * max(len(parts), 1))
+        for t in await repository.trainees(db_session, ts.id)
+    ]
+    return SignInSheet(
+        title=ts.title,
+        organiser=await repository.unit_name(db_session, ts.organiser_org_unit_id),
+        start_date=ts.start_date,
+        end_date=ts.end_date,
+        parts=parts,
+        rows=rows,
+        lang=lang,
+    )
