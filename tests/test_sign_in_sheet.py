@@ -165,8 +165,8 @@ def test_many_parts_turn_the_page_and_more_continue_in_another_table() -> None:
 
     pages = _pages(_sheet(parts=13).to_pdf())
     assert len(pages) == 2  # 13 parts: 7 on the first table, 6 on the second
-    assert "第 1–7 个课段，共 13 个" in pages[0][2]
-    assert "第 8–13 个课段，共 13 个" in pages[1][2]
+    assert "第 1–7 个课次，共 13 个" in pages[0][2]
+    assert "第 8–13 个课次，共 13 个" in pages[1][2]
     assert "11月8日\r\n上午" in pages[1][2]
     assert "11月8日\r\n上午" not in pages[0][2]
     for _, _, text in pages:
@@ -353,3 +353,71 @@ def test_a_class_without_trainees_still_prints_its_header() -> None:
     assert "序号" in text
     table = load_workbook(io.BytesIO(_sheet(trainees=0).to_xlsx())).active
     assert table.max_row == 1
+
+
+async def test_a_class_with_parts_gets_a_column_per_part_with_the_marks(
+    client: httpx.AsyncClient,
+) -> None:
+    """Three class parts (day and half-day) are three columns; a recorded mark prints as its
+    label (出勤, 请假, 缺勤), an unmarked part stays blank for a signature."""
+    ts, _ = await _class_with_trainees(client)
+    url = f"{API}/training-sessions/{ts['id']}"
+    parts = [
+        {"part_date": "2025-03-03", "period": "morning", "credit_hours": "16"},
+        {"part_date": "2025-03-03", "period": "afternoon", "credit_hours": "16"},
+        {"part_date": "2025-03-04", "period": "evening", "credit_hours": "8"},
+    ]
+    etag = (await client.get(url)).headers["ETag"]  # the enrollments moved it
+    r = await client.put(f"{url}/parts", json={"parts": parts}, headers={"If-Match": etag})
+    assert r.status_code == 200, r.text
+    part_ids = [p["id"] for p in r.json()["parts"]]
+    enrollments = (await client.get(f"{url}/enrollments")).json()["items"]
+    by_name = {}
+    for e in enrollments:
+        cadre = (await client.get(f"{API}/cadres/{e['cadre_id']}")).json()
+        by_name[cadre["name"]] = e["id"]
+    marks = [
+        ("张三", 0, "present"),
+        ("张三", 1, "present"),
+        ("李四", 0, "on_leave"),
+        ("赵六", 2, "absent"),
+    ]
+    rows = [
+        {"enrollment_id": by_name[name], "session_part_id": part_ids[part], "mark": mark}
+        for name, part, mark in marks
+    ]
+    r = await client.post(f"{url}/attendance", json={"marks": rows})
+    assert r.status_code == 200, r.text
+
+    r = await client.get(f"{url}/sign-in-sheet")
+    assert r.status_code == 200, r.text
+    [(_w, _h, text)] = _pages(r.content)
+    for word in ("3月3日", "3月4日", "上午", "下午", "晚上", "出勤", "请假", "缺勤"):
+        assert word in text, word
+    assert "签名" not in text  # the parts are the columns now
+
+    r = await client.get(f"{url}/sign-in-sheet", params={"format": "xlsx"})
+    assert r.status_code == 200, r.text
+    table = load_workbook(io.BytesIO(r.content))["签到表"]
+    cells = [[c.value for c in row] for row in table.iter_rows()]
+    assert [str(h).split() for h in cells[0][3:]] == [
+        ["3月3日", "上午"],
+        ["3月3日", "下午"],
+        ["3月4日", "晚上"],
+    ]
+    assert cells[1:] == [
+        [1, "张三", "东县委组织部", "出勤", "出勤", None],
+        [2, "李四", "东县委组织部", "请假", None, None],
+        [3, "赵六", "西县委组织部", None, None, "缺勤"],
+    ]
+
+    r = await client.get(f"{url}/sign-in-sheet", params={"format": "xlsx", "lang": "en"})
+    table = load_workbook(io.BytesIO(r.content))["Sign-in sheet"]
+    cells = [[c.value for c in row] for row in table.iter_rows()]
+    assert [str(h).split(maxsplit=2)[-1] for h in cells[0][3:]] == [
+        "Morning",
+        "Afternoon",
+        "Evening",
+    ]
+    assert cells[1][3:] == ["Present", "Present", None]
+    assert cells[2][3] == "On leave"

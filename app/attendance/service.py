@@ -268,6 +268,17 @@ async def list_attendance(
     return await paginate(db_session, stmt, Attendance.id, page)
 
 
+async def marks_of_session(
+    db_session: AsyncSession, ts: TrainingSession
+) -> dict[tuple[uuid.UUID, uuid.UUID], AttendanceMark]:
+    """Every recorded mark of the session by (enrollment, part): a read for the documents that
+    show attendance (the sign-in sheet); the caller has checked the actor may see the session."""
+    return {
+        (m.enrollment_id, m.session_part_id): m.mark
+        for m in await repository.marks_of_session(db_session, ts.id)
+    }
+
+
 # --- leave requests --------------------------------------------------------------------------
 
 
