@@ -326,7 +326,8 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": {"token_hash", "token_version", "used_at"},
         "hidden": {},
     },
-    # Every step of a plan (status, reason, who decided and when) and every change to a class.
+    # Every step of a plan (status, reason, who submitted and decided and when) and every change
+    # to a class.
     "training_plan": {
         "audited": {
             "org_unit_id",
@@ -335,6 +336,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "status",
             "return_reason",
             "submitted_at",
+            "submitted_by",
             "decided_at",
             "decided_by",
         },

@@ -5,6 +5,7 @@ leaves."""
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import clock
 from app.audit.models import AuditEvent
 from app.change_feed.models import ChangeEvent
 from app.enums import Role
@@ -48,8 +50,10 @@ def plan_body(org_unit_id: str, year: int = 2025, **fields: Any) -> dict[str, An
 
 @dataclass
 class Tree:
-    """A city with two sibling counties, and a client for each kind of user."""
+    """A province above a city with two sibling counties, and a client for each kind of
+    user."""
 
+    province: dict[str, Any]
     city: dict[str, Any]
     county: dict[str, Any]
     sibling: dict[str, Any]
@@ -58,12 +62,14 @@ class Tree:
 
 @pytest.fixture
 async def tree(client: httpx.AsyncClient, client_for: ClientFor) -> Tree:
-    city = await create_org_unit(client)
+    province = await create_org_unit(client, kind="other", name="安徽省")
+    city = await create_org_unit(client, province["id"])
     county = await create_org_unit(client, city["id"], kind="county", name="来安县")
     sibling = await create_org_unit(client, city["id"], kind="county", name="全椒县")
     cadre = await create_cadre(client, county["id"])
     clients = {
         "admin": client,
+        "province_admin": await client_for(Role.org_admin, org_unit_id=province["id"]),
         "city_admin": await client_for(Role.org_admin, org_unit_id=city["id"]),
         "county_admin": await client_for(Role.org_admin, org_unit_id=county["id"]),
         "sibling_admin": await client_for(Role.org_admin, org_unit_id=sibling["id"]),
@@ -71,7 +77,13 @@ async def tree(client: httpx.AsyncClient, client_for: ClientFor) -> Tree:
         "auditor": await client_for(Role.auditor),
         "cadre": await client_for(Role.cadre, cadre_id=cadre["id"]),
     }
-    return Tree(city, county, sibling, clients)
+    return Tree(province, city, county, sibling, clients)
+
+
+async def user_id(c: httpx.AsyncClient) -> str:
+    r = await c.get(f"{API}/auth/me")
+    assert r.status_code == 200, r.text
+    return r.json()["id"]  # type: ignore[no-any-return]
 
 
 def etag(r: httpx.Response) -> dict[str, str]:
@@ -112,6 +124,14 @@ async def _submitted(tree: Tree, plan_id: str) -> None:
     assert (await step(tree.clients["county_admin"], plan_id, "submit")).status_code == 200
 
 
+async def _submitted_by_city(tree: Tree, plan_id: str) -> None:
+    assert (await step(tree.clients["city_admin"], plan_id, "submit")).status_code == 200
+
+
+async def _submitted_by_admin(tree: Tree, plan_id: str) -> None:
+    assert (await step(tree.clients["admin"], plan_id, "submit")).status_code == 200
+
+
 async def _returned(tree: Tree, plan_id: str) -> None:
     await _submitted(tree, plan_id)
     r = await step(tree.clients["city_admin"], plan_id, "return", json={"reason": "补充课程"})
@@ -126,6 +146,8 @@ async def _approved(tree: Tree, plan_id: str) -> None:
 STATES: dict[str, Setup] = {
     "draft": _draft,
     "submitted": _submitted,
+    "submitted_by_city": _submitted_by_city,
+    "submitted_by_admin": _submitted_by_admin,
     "returned": _returned,
     "approved": _approved,
 }
@@ -145,6 +167,16 @@ WORKFLOW: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("submitted", "county_admin", "approve", {}, 403, "training_plan.not_approver"),
     ("submitted", "county_admin", "return", RETURN, 403, "training_plan.not_approver"),
     ("submitted", "sibling_admin", "approve", {}, 404, "training_plan.not_found"),
+    # the parent unit's administrators decide, not one higher up (docs/rules.md)
+    ("submitted", "province_admin", "approve", {}, 403, "training_plan.not_approver"),
+    ("submitted", "province_admin", "return", RETURN, 403, "training_plan.not_approver"),
+    # who submitted a plan never decides it: another user of the parent unit, or an admin
+    ("submitted_by_city", "city_admin", "approve", {}, 403, "training_plan.own_submission"),
+    ("submitted_by_city", "city_admin", "return", RETURN, 403, "training_plan.own_submission"),
+    ("submitted_by_city", "admin", "approve", {}, 200, "approved"),
+    ("submitted_by_admin", "admin", "approve", {}, 403, "training_plan.own_submission"),
+    ("submitted_by_admin", "admin", "return", RETURN, 403, "training_plan.own_submission"),
+    ("submitted_by_admin", "city_admin", "approve", {}, 200, "approved"),
     ("submitted", "hr", "approve", {}, 403, "forbidden"),
     ("submitted", "auditor", "approve", {}, 403, "forbidden"),
     ("submitted", "city_admin", "approve", {}, 200, "approved"),
@@ -200,12 +232,55 @@ async def test_return_records_the_reason_and_resubmitting_clears_it(tree: Tree) 
 
 
 async def test_a_root_units_plan_is_approved_by_an_admin_only(tree: Tree) -> None:
-    city = tree.clients["city_admin"]
-    plan = await create_plan(city, tree.city["id"])
-    assert (await step(city, plan["id"], "submit")).status_code == 200
-    r = await step(city, plan["id"], "approve")
+    province = tree.clients["province_admin"]
+    plan = await create_plan(province, tree.province["id"])
+    assert (await step(province, plan["id"], "submit")).status_code == 200
+    r = await step(province, plan["id"], "approve")
     assert (r.status_code, r.json()["code"]) == (403, "training_plan.not_approver")
     assert (await step(tree.clients["admin"], plan["id"], "approve")).status_code == 200
+
+
+async def test_a_citys_plan_is_approved_by_the_province_its_parent(tree: Tree) -> None:
+    plan = await create_plan(tree.clients["city_admin"], tree.city["id"])
+    assert (await step(tree.clients["city_admin"], plan["id"], "submit")).status_code == 200
+    r = await step(tree.clients["province_admin"], plan["id"], "approve")
+    assert r.status_code == 200, r.text
+
+
+async def test_one_person_does_not_run_the_whole_workflow(tree: Tree) -> None:
+    """The city's administrator may draft and submit a county's plan, but then another user
+    decides it; the submitter is recorded (and audited)."""
+    city, admin = tree.clients["city_admin"], tree.clients["admin"]
+    plan = await create_plan(city, tree.county["id"])
+    assert plan["submitted_by"] is None
+    r = await step(city, plan["id"], "submit")
+    assert r.status_code == 200, r.text
+    assert r.json()["submitted_by"] == await user_id(city)
+    for verb, body in (("approve", {}), ("return", RETURN)):
+        r = await step(city, plan["id"], verb, **body)
+        assert (r.status_code, r.json()["code"]) == (403, "training_plan.own_submission")
+    assert (await admin.get(f"{PLANS}/{plan['id']}")).json()["status"] == "submitted"
+    r = await step(admin, plan["id"], "approve")
+    assert r.status_code == 200, r.text
+    assert (r.json()["submitted_by"], r.json()["decided_by"]) == (
+        await user_id(city),
+        await user_id(admin),
+    )
+
+
+async def test_submitted_and_decided_at_read_the_clock(tree: Tree) -> None:
+    plan = await create_plan(tree.clients["county_admin"], tree.county["id"])
+    submitted, decided = (
+        datetime(2025, 1, 6, 1, 30, tzinfo=UTC),
+        datetime(2025, 1, 9, 8, tzinfo=UTC),
+    )
+    with clock.pinned_at(submitted):
+        r = await step(tree.clients["county_admin"], plan["id"], "submit")
+    assert datetime.fromisoformat(r.json()["submitted_at"]) == submitted
+    with clock.pinned_at(decided):
+        r = await step(tree.clients["city_admin"], plan["id"], "approve")
+    assert datetime.fromisoformat(r.json()["decided_at"]) == decided
+    assert datetime.fromisoformat(r.json()["submitted_at"]) == submitted
 
 
 async def test_classes_change_only_in_draft_or_returned(tree: Tree) -> None:
@@ -339,6 +414,22 @@ async def test_a_session_names_a_class_of_its_organisers_approved_plan(tree: Tre
     assert (r.status_code, r.json()["plan_item_id"]) == (200, None)
     r = await county.patch(url, json={"plan_item_id": item_id})
     assert (r.status_code, r.json()["plan_item_id"]) == (200, item_id)
+
+
+async def test_a_unit_inside_the_plans_unit_holds_its_classes(tree: Tree) -> None:
+    """A party school under the county's department organises a class of the county's plan;
+    a unit outside the county's subtree does not."""
+    plan = await approved_plan(tree)
+    item_id = plan["items"][0]["id"]
+    admin = tree.clients["admin"]
+    school = await create_org_unit(admin, tree.county["id"], kind="other", name="来安县委党校")
+    ts = await create_session(tree.clients["county_admin"], school["id"], plan_item_id=item_id)
+    assert ts["plan_item_id"] == item_id
+    for outside in (tree.sibling["id"], tree.city["id"]):
+        r = await admin.post(
+            f"{API}/training-sessions", json=session_body(outside, plan_item_id=item_id)
+        )
+        assert (r.status_code, r.json()["code"]) == (409, "training_plan.item_not_usable")
 
 
 async def test_a_session_cannot_name_a_class_it_does_not_hold(tree: Tree) -> None:
@@ -484,6 +575,7 @@ async def test_every_step_is_audited_and_in_the_change_feed(
         ("update", {"before": "submitted", "after": "approved"}),
     ]
     assert trail[2][1]["return_reason"] == {"before": None, "after": "补充课程"}
+    assert trail[1][1]["submitted_by"] == {"before": None, "after": await user_id(county)}
     assert {str(r) for *_, r in trail} == {"org_admin"}
     fed = (
         await db_conn.execute(

@@ -263,7 +263,16 @@ async def _plan(w: World, *, submitted: bool = False) -> dict[str, Any]:
     r = await w.client.post(f"{API}/training-plans", json=body)
     assert r.status_code == 201, r.text
     if submitted:
-        r = await w.client.post(f"{API}/training-plans/{r.json()['id']}/submit")
+        # The county's own administrator submits: the admin under test then decides it (a
+        # submitter never decides its own submission, docs/rules.md "Training plans").
+        user = await add_user(w.sessionmaker, Role.org_admin, org_unit_id=county["id"])
+        form = {"grant_type": "password", "username": user.username, "password": TEST_PASSWORD}
+        login = await w.anonymous.post(f"{API}/auth/token", data=form)
+        assert login.status_code == 200, login.text
+        r = await w.anonymous.post(
+            f"{API}/training-plans/{r.json()['id']}/submit",
+            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        )
         assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 

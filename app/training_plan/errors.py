@@ -39,7 +39,12 @@ class NotPlanManager(Forbidden):
 
 class NotPlanApprover(Forbidden):
     code = "training_plan.not_approver"
-    title = N_("Only an administrator of a unit above the plan's unit may approve or return it")
+    title = N_("Only an administrator of the plan unit's parent unit may approve or return it")
+
+
+class OwnSubmission(Forbidden):
+    code = "training_plan.own_submission"
+    title = N_("Who submitted a plan does not approve or return it")
 
 
 class ReferencedPlanItemNotFound(UnprocessableEntity):
@@ -50,5 +55,6 @@ class ReferencedPlanItemNotFound(UnprocessableEntity):
 class PlanItemNotUsable(Conflict):
     code = "training_plan.item_not_usable"
     title = N_(
-        "A session names only a planned class of an approved plan of its organiser, for its year"
+        "A session names only a planned class of an approved plan of its organiser or a unit "
+        "above it, for its year"
     )

@@ -32,6 +32,9 @@ class TrainingPlan(IdMixin, VersionedMixin, TimestampMixin, Base):
     status: Mapped[PlanStatus] = mapped_column(enum_column(PlanStatus), default=PlanStatus.draft)
     return_reason: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("app_user.id", ondelete="SET NULL")

@@ -83,6 +83,11 @@ async def unit_path(db_session: AsyncSession, org_unit_id: uuid.UUID) -> str:
     return path
 
 
+async def unit_parent_id(db_session: AsyncSession, org_unit_id: uuid.UUID) -> uuid.UUID | None:
+    """The unit's parent; None for a root unit."""
+    return await db_session.scalar(select(OrgUnit.parent_id).where(OrgUnit.id == org_unit_id))
+
+
 def list_query(
     actor: Actor,
     *,

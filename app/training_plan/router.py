@@ -18,6 +18,7 @@ from app.training_plan.errors import (
     InvalidPlanTransition,
     NotPlanApprover,
     NotPlanManager,
+    OwnSubmission,
     PlanExists,
     PlanNotEditable,
     TrainingPlanItemNotFound,
@@ -204,7 +205,11 @@ async def submit_training_plan(
     "/{training_plan_id}/approve",
     operation_id="approveTrainingPlan",
     responses=problems(
-        TrainingPlanNotFound, NotPlanApprover, InvalidPlanTransition, PreconditionFailed
+        TrainingPlanNotFound,
+        NotPlanApprover,
+        OwnSubmission,
+        InvalidPlanTransition,
+        PreconditionFailed,
     ),
 )
 async def approve_training_plan(
@@ -214,8 +219,8 @@ async def approve_training_plan(
     response: Response,
     if_match: IfMatch = None,
 ) -> TrainingPlanRead:
-    """Approve a `submitted` plan: an org_admin of a unit strictly above the plan's unit (never
-    the unit's own), or an admin. Approved is final; sessions may then name its classes."""
+    """Approve a `submitted` plan: an org_admin of the plan unit's parent unit, or an admin;
+    never the user who submitted it. Approved is final; sessions may then name its classes."""
     plan = await service.get_plan(db_session, training_plan_id, actor, for_update=True)
     check_if_match(if_match, plan.version)
     plan = await service.decide(db_session, plan, actor, PlanStep.approve)
@@ -227,7 +232,11 @@ async def approve_training_plan(
     "/{training_plan_id}/return",
     operation_id="returnTrainingPlan",
     responses=problems(
-        TrainingPlanNotFound, NotPlanApprover, InvalidPlanTransition, PreconditionFailed
+        TrainingPlanNotFound,
+        NotPlanApprover,
+        OwnSubmission,
+        InvalidPlanTransition,
+        PreconditionFailed,
     ),
 )
 async def return_training_plan(

@@ -1,8 +1,9 @@
 """The plan workflow (docs/rules.md, "Training plans"): pure rules, no I/O.
 
-draft → submitted (by the unit's managers); submitted → approved or returned (by an
-administrator of a unit strictly above the plan's unit, or an admin); returned → submitted
-again after edits. Classes change only in draft or returned; approved is final."""
+draft → submitted (by the unit's managers: its own or an ancestor's org_admin, or an admin);
+submitted → approved or returned (by an org_admin of the plan unit's parent unit, or an admin;
+never by the user who submitted it); returned → submitted again after edits. Classes change only
+in draft or returned; approved is final."""
 
 from enum import StrEnum
 
@@ -35,7 +36,6 @@ def editable(status: PlanStatus) -> bool:
     return status in EDITABLE
 
 
-def strictly_above(actor_path: str, unit_path: str) -> bool:
-    """The actor's unit is an ancestor of the unit, not the unit itself (materialised paths
-    `/<root>/.../<unit>/`): the plan's parent lies in the actor's subtree."""
-    return unit_path != actor_path and unit_path.startswith(actor_path)
+def in_subtree(unit_path: str, top_path: str) -> bool:
+    """The unit is `top` or below it (materialised paths `/<root>/.../<unit>/`)."""
+    return unit_path.startswith(top_path)

@@ -104,6 +104,9 @@ class TrainingPlanRead(OutputModel):
     status: PlanStatus
     return_reason: str | None = Field(description="Why it was last returned; null once resubmitted")
     submitted_at: datetime | None
+    submitted_by: uuid.UUID | None = Field(
+        description="The user who last submitted it; that user never approves or returns it"
+    )
     decided_at: datetime | None = Field(description="When it was last approved or returned")
     decided_by: uuid.UUID | None = Field(description="The user who approved or returned it")
     items: list[TrainingPlanItemRead]

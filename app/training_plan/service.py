@@ -2,12 +2,12 @@
 classes, submits the plan to the unit above, which approves it or returns it with a reason."""
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import clock
 from app.actor import Actor
 from app.db import flush_mapping_conflicts
 from app.enums import PlanStatus, Role
@@ -22,6 +22,7 @@ from app.training_plan.errors import (
     InvalidPlanTransition,
     NotPlanApprover,
     NotPlanManager,
+    OwnSubmission,
     PlanExists,
     PlanItemNotUsable,
     PlanNotEditable,
@@ -78,20 +79,22 @@ async def _check_manages(db_session: AsyncSession, plan_unit_id: uuid.UUID, acto
         return
     if actor.role != Role.org_admin or actor.org_path is None:
         raise NotPlanManager()
-    if not (await repository.unit_path(db_session, plan_unit_id)).startswith(actor.org_path):
+    if not rules.in_subtree(await repository.unit_path(db_session, plan_unit_id), actor.org_path):
         raise NotPlanManager()
 
 
-async def _check_approves(db_session: AsyncSession, plan: TrainingPlan, actor: Actor) -> None:
-    """An admin, or an org_admin of a unit strictly above the plan's unit: a unit does not
-    approve its own plan."""
-    if actor.role == Role.admin:
-        return
-    if actor.role != Role.org_admin or actor.org_path is None:
-        raise NotPlanApprover()
-    unit_path = await repository.unit_path(db_session, plan.org_unit_id)
-    if not rules.strictly_above(actor.org_path, unit_path):
-        raise NotPlanApprover()
+async def _check_decides(db_session: AsyncSession, plan: TrainingPlan, actor: Actor) -> None:
+    """An admin, or an org_admin of the plan unit's PARENT unit itself (not its own unit, nor
+    one higher up); and never the user who submitted the plan (docs/rules.md, "Training
+    plans")."""
+    if actor.role != Role.admin:
+        if actor.role != Role.org_admin or actor.org_unit_id is None:
+            raise NotPlanApprover()
+        parent_id = await repository.unit_parent_id(db_session, plan.org_unit_id)
+        if parent_id is None or actor.org_unit_id != parent_id:
+            raise NotPlanApprover()
+    if plan.submitted_by is not None and plan.submitted_by == actor.user_id:
+        raise OwnSubmission()
 
 
 def _check_editable(plan: TrainingPlan) -> None:
@@ -206,7 +209,8 @@ async def submit(db_session: AsyncSession, plan: TrainingPlan, actor: Actor) -> 
     if not plan.items:
         raise EmptyPlan()
     plan.status = target
-    plan.submitted_at = datetime.now(UTC)
+    plan.submitted_at = clock.now()
+    plan.submitted_by = actor.user_id
     plan.return_reason = None
     await db_session.flush()
     return plan
@@ -220,9 +224,9 @@ async def decide(
     reason: str | None = None,
 ) -> TrainingPlan:
     """Approve, or return with a reason (a returned plan is edited and submitted again)."""
-    await _check_approves(db_session, plan, actor)
+    await _check_decides(db_session, plan, actor)
     plan.status = _step(plan, step)
-    plan.decided_at = datetime.now(UTC)
+    plan.decided_at = clock.now()
     plan.decided_by = actor.user_id
     if step == PlanStep.return_:
         plan.return_reason = reason
@@ -237,9 +241,10 @@ async def check_item_usable(
     *,
     year: int | None = None,
 ) -> None:
-    """A session names a planned class of an APPROVED plan of its own organiser unit, for the
-    year it starts in (docs/rules.md, "Training plans"). An unknown item is 422; one the
-    session may not name is 409."""
+    """A session names a planned class of an APPROVED plan of its organiser unit or of a unit
+    above it (the organiser lies in the plan unit's subtree: a party school under the county
+    holds the county's classes), for the year it starts in (docs/rules.md, "Training plans").
+    An unknown item is 422; one the session may not name is 409."""
     found = await repository.item_with_plan(db_session, item_id)
     if found is None:
         raise ReferencedPlanItemNotFound(
@@ -256,7 +261,10 @@ async def check_item_usable(
                 status=plan.status.value
             )
         )
-    if plan.org_unit_id != organiser_org_unit_id:
+    if plan.org_unit_id != organiser_org_unit_id and not rules.in_subtree(
+        await repository.unit_path(db_session, organiser_org_unit_id),
+        await repository.unit_path(db_session, plan.org_unit_id),
+    ):
         raise PlanItemNotUsable(N_("The planned class is in another unit's plan."))
     if year is not None and plan.year != year:
         raise PlanItemNotUsable(

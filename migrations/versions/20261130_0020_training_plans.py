@@ -73,6 +73,7 @@ def upgrade() -> None:
         ),
         sa.Column("return_reason", sa.Text(), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("submitted_by", sa.Uuid(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("decided_by", sa.Uuid(), nullable=True),
         *_timestamps(),
@@ -84,6 +85,12 @@ def upgrade() -> None:
             ["org_unit.id"],
             name=op.f("fk_training_plan_org_unit_id_org_unit"),
             ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["submitted_by"],
+            ["app_user.id"],
+            name=op.f("fk_training_plan_submitted_by_app_user"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["decided_by"],
