@@ -39,7 +39,9 @@ class EnrollmentUpdate(InputModel):
     status: EnrollmentStatus | None = Field(
         default=None,
         description="`confirmed`, `withdrawn` (also of a nomination or a waitlisted "
-        "enrollment), or `enrolled` again after a withdrawal (not of a nomination). "
+        "enrollment), or `enrolled` again after a withdrawal, as a new enrollment of its "
+        "origin (`waitlisted` when the session is full, unless a roll call); a nomination "
+        "comes back by nominating the cadre again. "
         "`completed` and `dropped_out` are set by closing the session; the review states by "
         "`POST /enrollments/{enrollment_id}/review` (docs/rules.md rule 11).",
     )
