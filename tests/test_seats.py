@@ -86,6 +86,24 @@ async def test_a_city_class_is_visible_to_a_county_admin_and_its_cadres(
     assert (await stranger.get(f"{API}/training-sessions/{ts['id']}")).status_code == 404
 
 
+async def test_a_county_class_is_the_county_s_own_by_default(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """Only a department's class is for the unit above it: a county's class is for its own
+    subtree, so its sibling counties neither see it nor nominate into it."""
+    w = await city_world(client)
+    ts = await create_session(client, w["A"]["id"])
+    audience = (await client.get(audience_url(ts))).json()
+    assert [u["org_unit_id"] for u in audience["units"]] == [w["A"]["id"]]
+    url = f"{API}/training-sessions/{ts['id']}"
+    sibling = await client_for(Role.org_admin, org_unit_id=w["B"]["id"])
+    town = await client_for(Role.org_admin, org_unit_id=w["town"]["id"])
+    expected = {sibling: 404, town: 200}
+    assert {c: (await c.get(url)).status_code for c in expected} == expected
+    r = await nominate(client, ts, (await create_cadre(client, w["B"]["id"]))["id"])
+    assert_problem(r, 409, "enrollment.outside_audience")
+
+
 async def test_the_audience_decides_who_sees_the_class(
     client: httpx.AsyncClient, client_for: ClientFor
 ) -> None:
@@ -287,7 +305,8 @@ async def test_a_unit_nominates_and_the_organiser_reviews(
     assert first["nominated_by_org_unit_id"] == w["A"]["id"]
     assert (await nominate(county, ts, b_cadre)).status_code == 422
     roll_call = await county.post(
-        f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadres[1]}
+        f"{API}/training-sessions/{ts['id']}/enrollments",
+        json={"cadre_id": cadres[1], "origin": "roll_call"},
     )
     assert_problem(roll_call, 403, "training_session.not_organiser")
     second = (await nominate(county, ts, cadres[1])).json()
@@ -568,6 +587,219 @@ async def test_leaving_the_waitlist_and_self_enrollment_waiting(
     assert await seats_taken(client, ts) == 1
 
 
+async def test_a_withdrawn_or_rejected_cadre_is_nominated_again(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """The loop of issue 13: quota → nominate → review → nominate again. A withdrawn nomination
+    and a rejected one come back by nominating the cadre again, on the same enrollment, which
+    starts over: nominated (or waitlisted), counted against its unit's quota, no review
+    reason. A cadre holding a seat is not nominated twice."""
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=2)
+    await set_audience(client, ts, [(w["A"]["id"], 1), (w["B"]["id"], None)])
+    county = await client_for(Role.org_admin, org_unit_id=w["A"]["id"])
+    cadre = await create_cadre(client, w["A"]["id"])
+    first = (await nominate(county, ts, cadre["id"])).json()
+    assert_problem(await nominate(county, ts, cadre["id"]), 409, "enrollment.already_enrolled")
+    await county.patch(f"{API}/enrollments/{first['id']}", json={"status": "withdrawn"})
+    r = await client.patch(f"{API}/enrollments/{first['id']}", json={"status": "enrolled"})
+    assert_problem(r, 409, "enrollment.invalid_transition")
+    assert "nominates the cadre again" in r.json()["detail"]
+    r = await nominate(county, ts, cadre["id"])
+    assert r.status_code == 201, r.text
+    assert (r.json()["id"], r.json()["status"]) == (first["id"], "nominated")
+    assert await seats_taken(client, ts) == 1
+    r = await client.post(
+        f"{API}/enrollments/{first['id']}/review", json={"action": "reject", "reason": "不符"}
+    )
+    assert r.json()["status"] == "rejected"
+    # A's one seat went to another cadre meanwhile: the new nomination counts against it.
+    other = (await nominate(county, ts, (await create_cadre(client, w["A"]["id"]))["id"])).json()
+    assert_problem(await nominate(county, ts, cadre["id"]), 409, "enrollment.quota_reached")
+    await county.patch(f"{API}/enrollments/{other['id']}", json={"status": "withdrawn"})
+    r = await nominate(county, ts, cadre["id"])
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert (got["id"], got["status"], got["review_reason"]) == (first["id"], "nominated", None)
+    assert got["audience_org_unit_id"] == w["A"]["id"]
+    assert await seats_taken(client, ts) == 1
+
+
+@pytest.mark.parametrize(("capacity", "newcomer"), [(2, "waitlisted"), (3, "nominated")])
+async def test_a_raised_capacity_seats_the_waitlist_before_a_newcomer(
+    client: httpx.AsyncClient, capacity: int, newcomer: str
+) -> None:
+    """Capacity 1: x holds the seat, y waits. The capacity is raised: the next nomination seats
+    y first, in order; the newcomer takes a seat only if one is still free."""
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=1)
+    x, y = [
+        (await nominate(client, ts, (await create_cadre(client, w["A"]["id"]))["id"])).json()
+        for _ in range(2)
+    ]
+    assert (x["status"], y["status"]) == ("nominated", "waitlisted")
+    r = await client.patch(f"{API}/training-sessions/{ts['id']}", json={"capacity": capacity})
+    assert r.status_code == 200, r.text
+    z = (await nominate(client, ts, (await create_cadre(client, w["B"]["id"]))["id"])).json()
+    assert (await client.get(f"{API}/enrollments/{y['id']}")).json()["status"] == "nominated"
+    assert z["status"] == newcomer
+    assert await seats_taken(client, ts) == min(capacity, 3)
+
+
+async def _self_enrolled(
+    client: httpx.AsyncClient, client_for: ClientFor, ts: dict[str, Any], unit: str
+) -> dict[str, Any]:
+    cadre = await create_cadre(client, unit)
+    me = await client_for(Role.cadre, cadre_id=cadre["id"])
+    r = await me.post(
+        f"{API}/training-sessions/{ts['id']}/enrollments",
+        json={"cadre_id": cadre["id"], "origin": "self"},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_a_re_enrollment_is_placed_again(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """A self-enrollment withdrawn, then PATCHed back to `enrolled`, is placed as a new one
+    would be: B got a quota of 1 meanwhile, which b2 holds, so b1 counts against B (not the
+    city it counted against before) and is refused."""
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=5)
+    b1 = await _self_enrolled(client, client_for, ts, w["B"]["id"])
+    assert b1["audience_org_unit_id"] == w["city"]["id"]
+    e_url = f"{API}/enrollments/{b1['id']}"
+    await client.patch(e_url, json={"status": "withdrawn"})
+    r = await set_audience(client, ts, [(w["city"]["id"], None), (w["B"]["id"], 1)])
+    assert r.status_code == 200, r.text
+    await _self_enrolled(client, client_for, ts, w["B"]["id"])
+    r = await client.patch(e_url, json={"status": "enrolled"})
+    assert_problem(r, 409, "enrollment.quota_reached")
+    await set_audience(client, ts, [(w["city"]["id"], None), (w["B"]["id"], 2)])
+    r = await client.patch(e_url, json={"status": "enrolled"})
+    got = r.json()
+    assert (got["status"], got["audience_org_unit_id"]) == ("enrolled", w["B"]["id"])
+    assert await seats_taken(client, ts) == 2
+
+
+async def test_a_re_enrollment_follows_the_self_enrollment_switch(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=5)
+    e_url = (
+        f"{API}/enrollments/{(await _self_enrolled(client, client_for, ts, w['A']['id']))['id']}"
+    )
+    await client.patch(e_url, json={"status": "withdrawn"})
+    await client.patch(f"{API}/training-sessions/{ts['id']}", json={"self_enrollment": False})
+    r = await client.patch(e_url, json={"status": "enrolled"})
+    assert_problem(r, 409, "enrollment.self_enrollment_off")
+    await client.patch(f"{API}/training-sessions/{ts['id']}", json={"self_enrollment": True})
+    assert (await client.patch(e_url, json={"status": "enrolled"})).json()["status"] == "enrolled"
+
+
+async def test_a_re_enrollment_into_a_full_session_waits_its_turn(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """Capacity 2, both seats held: a self-enrollment re-enrolled waits, as a new one would. The
+    capacity raised to 4, a roll call re-enrolled finds the waiting one seated before it."""
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=2)
+    url = f"{API}/training-sessions/{ts['id']}/enrollments"
+    roll_call = (
+        await client.post(url, json={"cadre_id": (await create_cadre(client, w["A"]["id"]))["id"]})
+    ).json()
+    r_url = f"{API}/enrollments/{roll_call['id']}"
+    await client.patch(r_url, json={"status": "withdrawn"})
+    b1 = await _self_enrolled(client, client_for, ts, w["B"]["id"])
+    e_url = f"{API}/enrollments/{b1['id']}"
+    await client.patch(e_url, json={"status": "withdrawn"})
+    for _ in range(2):
+        await _self_enrolled(client, client_for, ts, w["A"]["id"])
+    r = await client.patch(e_url, json={"status": "enrolled"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "waitlisted"
+    assert r.json()["waitlist_position"] is not None
+    assert await seats_taken(client, ts) == 2
+    await client.patch(f"{API}/training-sessions/{ts['id']}", json={"capacity": 4})
+    r = await client.patch(r_url, json={"status": "enrolled"})
+    assert r.json()["status"] == "enrolled"
+    got = (await client.get(e_url)).json()
+    assert (got["status"], got["waitlist_position"]) == ("enrolled", None)
+    assert await seats_taken(client, ts) == 4
+
+
+async def test_a_re_enrollment_outside_the_audience_is_refused(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """The cadre's unit left the audience while it was withdrawn: it comes back no more than a
+    new self-enrollment would (its stored audience unit no longer counts)."""
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=5)
+    await set_audience(client, ts, [(w["A"]["id"], None), (w["B"]["id"], 1)])
+    cadre = await create_cadre(client, w["B"]["id"])
+    me = await client_for(Role.cadre, cadre_id=cadre["id"])
+    r = await me.post(
+        f"{API}/training-sessions/{ts['id']}/enrollments",
+        json={"cadre_id": cadre["id"], "origin": "self"},
+    )
+    e_url = f"{API}/enrollments/{r.json()['id']}"
+    await client.patch(e_url, json={"status": "withdrawn"})
+    assert (await set_audience(client, ts, [(w["A"]["id"], None)])).status_code == 200
+    r = await client.patch(e_url, json={"status": "enrolled"})
+    assert_problem(r, 409, "enrollment.outside_audience")
+    assert await seats_taken(client, ts) == 0
+
+
+async def test_origin_follows_the_caller_when_omitted(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """Without `origin`: the organiser calls the roll, a county's administrator nominates (as
+    it enrolled before, now under review), a cadre enrolls itself."""
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=5)
+    url = f"{API}/training-sessions/{ts['id']}/enrollments"
+    organiser = await client_for(Role.org_admin, org_unit_id=w["dept"]["id"])
+    county = await client_for(Role.org_admin, org_unit_id=w["A"]["id"])
+    cadre = await create_cadre(client, w["A"]["id"])
+    me = await client_for(Role.cadre, cadre_id=cadre["id"])
+    expected = {
+        organiser: (w["dept"]["id"], "roll_call", "enrolled"),
+        county: (w["A"]["id"], "nomination", "nominated"),
+    }
+    for caller, (unit, *outcome) in expected.items():
+        r = await caller.post(url, json={"cadre_id": (await create_cadre(client, unit))["id"]})
+        assert r.status_code == 201, r.text
+        assert [r.json()["origin"], r.json()["status"]] == outcome
+    r = await me.post(url, json={"cadre_id": cadre["id"]})
+    assert (r.status_code, r.json()["origin"], r.json()["status"]) == (201, "self", "enrolled")
+
+
+async def test_a_replacement_comes_from_the_same_unit(client: httpx.AsyncClient) -> None:
+    """The seat kept for a substitute is its unit's: a cadre of another audience unit does not
+    take it."""
+    w = await city_world(client)
+    ts = await create_session(client, w["dept"]["id"], capacity=5)
+    await set_audience(client, ts, [(w["A"]["id"], 1), (w["B"]["id"], None)])
+    first = (await nominate(client, ts, (await create_cadre(client, w["A"]["id"]))["id"])).json()
+    await client.post(
+        f"{API}/enrollments/{first['id']}/review",
+        json={"action": "request_substitute", "reason": "换人"},
+    )
+    url = f"{API}/training-sessions/{ts['id']}/enrollments"
+    body = {"origin": "nomination", "replaces_enrollment_id": first["id"]}
+    r = await client.post(
+        url, json={**body, "cadre_id": (await create_cadre(client, w["B"]["id"]))["id"]}
+    )
+    assert_problem(r, 409, "enrollment.not_replaceable")
+    r = await client.post(
+        url, json={**body, "cadre_id": (await create_cadre(client, w["A"]["id"]))["id"]}
+    )
+    assert (r.status_code, r.json()["status"]) == (201, "nominated")
+    assert await seats_taken(client, ts) == 1
+
+
 # --- bulk nomination ---------------------------------------------------------------------------
 
 
@@ -723,15 +955,21 @@ async def test_fifty_parallel_nominations_hold_the_capacity(
 async def test_0021_gives_existing_sessions_their_default_audience(
     migrated_url: str, engine: AsyncEngine, committed_client: httpx.AsyncClient
 ) -> None:
-    """Sessions and enrollments stored before revision 0021: each session is for its
-    organiser's parent subtree (a root organiser's: its own), and each enrollment counts
-    against that audience unit when its cadre falls in it."""
+    """Sessions and enrollments stored before revision 0021: a department's session is for its
+    parent's subtree, any other organiser's for its own, and each enrollment counts against
+    that audience unit when its cadre falls in it. Going down first keeps what it can: a
+    nomination is a roll call, a seat under review an enrollment, a completed nominee keeps
+    its enrollment (its study log references it); the waitlist and the rejections go, and the
+    session's count follows."""
     client = committed_client
     city = await create_org_unit(client)
     county = await create_org_unit(client, city["id"], kind="county")
+    dept = await create_org_unit(client, city["id"], kind="department")
     elsewhere = await create_org_unit(client)
     by_county = await create_session(client, county["id"])
     by_root = await create_session(client, city["id"])
+    by_dept = await create_session(client, dept["id"], capacity=3)
+    closed = await create_session(client, dept["id"])
     inside = await create_cadre(client, county["id"])
     outside = await create_cadre(client, elsewhere["id"])
     for ts in (by_county, by_root):
@@ -740,11 +978,47 @@ async def test_0021_gives_existing_sessions_their_default_audience(
                 f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
             )
             assert r.status_code == 201, r.text
+    nominees = [
+        (await nominate(client, by_dept, (await create_cadre(client, county["id"]))["id"])).json()
+        for _ in range(5)
+    ]
+    reviews = [("reject", "不符"), ("request_substitute", "换人")]
+    for e, (action, reason) in zip(nominees, reviews, strict=False):
+        r = await client.post(
+            f"{API}/enrollments/{e['id']}/review", json={"action": action, "reason": reason}
+        )
+        assert r.status_code == 200, r.text
+    states = [(await client.get(f"{API}/enrollments/{e['id']}")).json()["status"] for e in nominees]
+    assert states == ["rejected", "substitute_requested", "nominated", "nominated", "waitlisted"]
+    completed = (await nominate(client, closed, inside["id"])).json()
+    await client.post(f"{API}/enrollments/{completed['id']}/review", json={"action": "approve"})
+    r = await client.post(f"{API}/training-sessions/{closed['id']}/close")
+    assert r.status_code == 200, r.text
+    assert r.json()["completed"] == 1
     config = alembic_config(migrated_url)
     previous = ScriptDirectory.from_config(config).get_revision("0021").down_revision
     await engine.dispose()
     try:
         await asyncio.to_thread(command.downgrade, config, str(previous))
+        async with engine.connect() as conn:
+            kept = (
+                await conn.execute(
+                    text(
+                        "SELECT origin, status FROM enrollment WHERE training_session_id "
+                        "IN (:a, :b) ORDER BY status"
+                    ),
+                    {"a": uuid.UUID(by_dept["id"]), "b": uuid.UUID(closed["id"])},
+                )
+            ).all()
+            counts: dict[uuid.UUID, int] = dict(
+                (await conn.execute(text("SELECT id, enrolled FROM training_session"))).all()
+            )
+        await engine.dispose()
+        assert [tuple(row) for row in kept] == [("roll_call", "completed")] + [
+            ("roll_call", "enrolled")
+        ] * 3
+        assert counts[uuid.UUID(by_dept["id"])] == 3
+        assert counts[uuid.UUID(closed["id"])] == 0
         await asyncio.to_thread(command.upgrade, config, "head")
     finally:
         await engine.dispose()
@@ -768,10 +1042,12 @@ async def test_0021_gives_existing_sessions_their_default_audience(
             ).all()
         )
     assert audiences == {
-        uuid.UUID(by_county["id"]): uuid.UUID(city["id"]),
+        uuid.UUID(by_county["id"]): uuid.UUID(county["id"]),
         uuid.UUID(by_root["id"]): uuid.UUID(city["id"]),
+        uuid.UUID(by_dept["id"]): uuid.UUID(city["id"]),
+        uuid.UUID(closed["id"]): uuid.UUID(city["id"]),
     }
     assert counted == {
-        uuid.UUID(inside["id"]): uuid.UUID(city["id"]),
+        uuid.UUID(inside["id"]): uuid.UUID(county["id"]),
         uuid.UUID(outside["id"]): None,
     }

@@ -32,7 +32,7 @@ async def get(
 async def id_of(
     db_session: AsyncSession, training_session_id: uuid.UUID, cadre_id: uuid.UUID
 ) -> uuid.UUID | None:
-    """The cadre's enrollment in the session, whatever its status."""
+    """The cadre's enrollment in the session, whatever its status (not locked)."""
     return await db_session.scalar(
         select(Enrollment.id).where(
             Enrollment.training_session_id == training_session_id,
@@ -126,3 +126,26 @@ async def last_waitlist_position(db_session: AsyncSession, training_session_id: 
 
 async def get_for_update(db_session: AsyncSession, enrollment_id: uuid.UUID) -> Enrollment | None:
     return await db_session.get(Enrollment, enrollment_id, with_for_update=True)
+
+
+async def of_cadre_in_session(
+    db_session: AsyncSession, training_session_id: uuid.UUID, cadre_id: uuid.UUID
+) -> Enrollment | None:
+    """The cadre's enrollment in the session, whatever its status, locked."""
+    return (
+        await db_session.scalars(
+            select(Enrollment)
+            .where(
+                Enrollment.training_session_id == training_session_id,
+                Enrollment.cadre_id == cadre_id,
+            )
+            .with_for_update()
+        )
+    ).one_or_none()
+
+
+async def unit_of_cadre(db_session: AsyncSession, cadre_id: uuid.UUID) -> uuid.UUID:
+    """The org unit the cadre belongs to now."""
+    cadre = await cadres.get(db_session, cadre_id)
+    assert cadre is not None  # FK
+    return cadre.org_unit_id

@@ -124,7 +124,9 @@ async def enroll_cadre(
     `enrollment.session_full`), while a nomination or a self-enrollment joins the waitlist
     (`waitlisted`, with its `waitlist_position`). Capacity and quotas hold when many requests
     race for the last seats. `replaces_enrollment_id` names the `substitute_requested`
-    enrollment a nomination replaces."""
+    enrollment a nomination replaces, of the same audience unit. Without `origin`, a cadre
+    enrolls itself, the organiser calls the roll and any other `org_admin` nominates. A
+    withdrawn or rejected cadre is nominated again on its enrollment, which starts over."""
     ts = await session_service.get_training_session(
         db_session, training_session_id, actor, for_update=True
     )
@@ -160,6 +162,9 @@ async def get_enrollment(
         LeaveExceptionForbidden,
         QuotaReached,
         LeaveOverrideReasonRequired,
+        OutsideAudience,
+        SelfEnrollmentOff,
+        SessionNotOpen,
     ),
 )
 async def update_enrollment(
@@ -171,11 +176,13 @@ async def update_enrollment(
     if_match: IfMatch = None,
 ) -> EnrollmentRead:
     """Confirm, withdraw (a seat freed seats the first waitlisted enrollment whose unit's quota
-    allows, docs/rules.md rule 11) or re-enroll; record leave hours and the score; grant or
-    withdraw an exception to the leave cap (`leave_exception_reason`, docs/rules.md rule 7). In
-    a session with parts leave is computed from attendance; typed `leave_hours` there overrides
-    it and needs `leave_override_reason` (422 `enrollment.leave_override_reason_required`, rule
-    12).
+    allows, docs/rules.md rule 11) or re-enroll (as a new enrollment of its origin would be:
+    placed in the audience again, within its unit's quota, after the waitlist; waitlisted when
+    the session is full, unless it is a roll call; a nomination is nominated again by POST
+    instead); record leave hours and the score; grant or withdraw an exception to the leave cap
+    (`leave_exception_reason`, docs/rules.md rule 7). In a session with parts leave is computed
+    from attendance; typed `leave_hours` there overrides it and needs `leave_override_reason`
+    (422 `enrollment.leave_override_reason_required`, rule 12).
     Leave, score, confirmation and the exception are the organiser's record: an `admin` or an
     `org_admin` of the organising unit's tree (403 otherwise). Once the session is closed or
     cancelled, nothing changes any more (409 `enrollment.final`)."""

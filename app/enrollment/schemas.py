@@ -18,11 +18,14 @@ ReviewReason = Annotated[str, StringConstraints(min_length=1, max_length=500, pa
 
 class EnrollmentCreate(InputModel):
     cadre_id: uuid.UUID
-    origin: EnrollmentOrigin = Field(
-        default=EnrollmentOrigin.roll_call,
+    origin: EnrollmentOrigin | None = Field(
+        default=None,
         description="`roll_call` (点名调学 by the organiser: enrolled at once), `self` (the "
         "cadre itself, unless the organiser turned self-enrollment off), or `nomination` (the "
-        "cadre's unit nominates; the organiser reviews it). docs/rules.md rule 11",
+        "cadre's unit nominates; the organiser reviews it). Omitted: `self` for a cadre, "
+        "`roll_call` for an `admin` or an `org_admin` of the organising unit's tree, "
+        "`nomination` for any other `org_admin`. A withdrawn or rejected cadre is nominated "
+        "again on the same enrollment. docs/rules.md rule 11",
     )
     replaces_enrollment_id: uuid.UUID | None = Field(
         default=None,
@@ -36,7 +39,9 @@ class EnrollmentUpdate(InputModel):
     status: EnrollmentStatus | None = Field(
         default=None,
         description="`confirmed`, `withdrawn` (also of a nomination or a waitlisted "
-        "enrollment), or `enrolled` again after a withdrawal (not of a nomination). "
+        "enrollment), or `enrolled` again after a withdrawal, as a new enrollment of its "
+        "origin (`waitlisted` when the session is full, unless a roll call); a nomination "
+        "comes back by nominating the cadre again. "
         "`completed` and `dropped_out` are set by closing the session; the review states by "
         "`POST /enrollments/{enrollment_id}/review` (docs/rules.md rule 11).",
     )
@@ -80,7 +85,8 @@ class EnrollmentRead(OutputModel):
         description="The organiser's reason for a rejection or a substitute request"
     )
     waitlist_position: int | None = Field(
-        description="Place on the session's waitlist (lowest first), while `waitlisted`"
+        description="Order on the session's waitlist, while `waitlisted`: gaps allowed; lower "
+        "goes first"
     )
     leave_override_reason: str | None = Field(
         description="Why the typed leave_hours overrides the leave computed from attendance "
@@ -120,7 +126,9 @@ class NominationRow(OutputModel):
     cadre_id: uuid.UUID
     outcome: NominationOutcome
     enrollment_id: uuid.UUID | None = Field(description="The enrollment created, if any")
-    waitlist_position: int | None
+    waitlist_position: int | None = Field(
+        description="Order on the waitlist (gaps allowed; lower goes first), if waitlisted"
+    )
     code: str | None = Field(description="The problem code of a refused row")
     detail: str | None
 

@@ -85,6 +85,16 @@ async def release_seat(db_session: AsyncSession, ts: TrainingSession) -> list[En
     return promoted
 
 
+async def settle(db_session: AsyncSession, ts: TrainingSession) -> list[Enrollment]:
+    """Seat the waitlist, in order and within the quotas, as far as the free seats allow (a
+    raised capacity left seats free): done before anyone new takes a seat, so nobody jumps
+    the queue."""
+    promoted = await _promote(db_session, ts, spare=ts.capacity - ts.enrolled)
+    ts.enrolled += len(promoted)
+    await db_session.flush()
+    return promoted
+
+
 async def _promote(db_session: AsyncSession, ts: TrainingSession, spare: int) -> list[Enrollment]:
     """Seat waitlisted enrollments in order while `spare` seats are free, skipping those whose
     unit's quota is full (they keep their place)."""
@@ -110,16 +120,6 @@ async def _promote(db_session: AsyncSession, ts: TrainingSession, spare: int) ->
     return promoted
 
 
-async def placement_of_unit(
-    db_session: AsyncSession, ts: TrainingSession, audience_org_unit_id: uuid.UUID
-) -> int | None:
-    """The current quota of an audience unit (None: no quota, or no longer in the audience)."""
-    for unit, _path in await session_service.audience_of(db_session, ts):
-        if unit.org_unit_id == audience_org_unit_id:
-            return unit.seat_quota
-    return None
-
-
 async def audience(
     db_session: AsyncSession, ts: TrainingSession
 ) -> list[tuple[SessionAudience, int]]:
@@ -142,7 +142,5 @@ async def set_audience(
     entries = [session_service.AudienceEntry(u.org_unit_id, u.seat_quota) for u in data.units]
     await session_service.set_audience(db_session, ts, entries, taken, actor)
     # A quota raised (or a unit's quota lifted) may unblock waiting enrollments of that unit.
-    promoted = await _promote(db_session, ts, spare=ts.capacity - ts.enrolled)
-    ts.enrolled += len(promoted)
-    await db_session.flush()
+    await settle(db_session, ts)
     return await audience(db_session, ts)

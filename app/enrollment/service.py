@@ -99,6 +99,20 @@ async def get_enrollment(
     return found
 
 
+async def _origin_of(
+    db_session: AsyncSession, ts: TrainingSession, data: EnrollmentCreate, actor: Actor
+) -> EnrollmentOrigin:
+    """The origin named, or by default: a cadre enrolls itself, the organiser calls the roll,
+    any other unit nominates (docs/rules.md rule 11)."""
+    if data.origin is not None:
+        return data.origin
+    if actor.role == Role.cadre:
+        return EnrollmentOrigin.self
+    if await sessions.is_managed(db_session, ts.id, actor):
+        return EnrollmentOrigin.roll_call
+    return EnrollmentOrigin.nomination
+
+
 async def _check_origin(
     db_session: AsyncSession, ts: TrainingSession, origin: EnrollmentOrigin, actor: Actor
 ) -> None:
@@ -107,81 +121,104 @@ async def _check_origin(
         raise FieldNotAllowed(
             N_("A cadre enrolls itself: origin must be `self`."), pointer="/body/origin"
         )
-    if origin == EnrollmentOrigin.self and not ts.self_enrollment:
-        raise SelfEnrollmentOff()
     if origin == EnrollmentOrigin.nomination and actor.role not in (Role.admin, Role.org_admin):
         raise NominationForbidden()
     if origin == EnrollmentOrigin.roll_call:
         # The roll call seats a cadre without review: the organiser's. A unit nominates.
         await check_manages(db_session, ts, actor)
+    _check_session_takes(ts, origin)
+
+
+def _check_session_takes(ts: TrainingSession, origin: EnrollmentOrigin) -> None:
+    """The session takes this origin now: its status, and the self-enrollment switch."""
+    if origin == EnrollmentOrigin.self and not ts.self_enrollment:
+        raise SelfEnrollmentOff()
     if ts.status not in _ENROLLABLE[origin]:
         raise SessionNotOpen(_("The session is {status}.").format(status=ts.status.value))
+
+
+# A nomination withdrawn or rejected comes back as a new nomination, on the same row.
+_RENOMINABLE = frozenset({EnrollmentStatus.withdrawn, EnrollmentStatus.rejected})
 
 
 async def enroll(
     db_session: AsyncSession, ts: TrainingSession, data: EnrollmentCreate, actor: Actor
 ) -> Enrollment:
     """Enroll or nominate a cadre; `ts` must have been loaded FOR UPDATE. Without a
-    replacement (a bulk nomination has none), every check comes before any write, so a refused
-    row leaves nothing behind; a refused replacement is undone with its request."""
-    await _check_origin(db_session, ts, data.origin, actor)
+    replacement (a bulk nomination has none), every check of the row comes before its write,
+    so a refused row leaves nothing behind but the waitlist settled (docs/rules.md rule 11);
+    a refused replacement is undone with its request. A withdrawn or rejected cadre is
+    nominated again on its enrollment, which starts over: placed, counted against its quota,
+    nominated or waitlisted, with no review reason."""
+    origin = await _origin_of(db_session, ts, data, actor)
+    await _check_origin(db_session, ts, origin, actor)
     cadre = await referenced_cadre(db_session, data.cadre_id, actor)
     if cadre.status != CadreStatus.active:
         raise CadreInactive()
-    existing = await repository.id_of(db_session, ts.id, cadre.id)
-    if existing is not None:
+    existing = await repository.of_cadre_in_session(db_session, ts.id, cadre.id)
+    if existing is not None and not (
+        origin == EnrollmentOrigin.nomination and existing.status in _RENOMINABLE
+    ):
         raise AlreadyEnrolled(
-            _("Enrollment {id} exists; PATCH it to re-enroll.").format(id=existing)
+            _("Enrollment {id} exists; PATCH it to re-enroll.").format(id=existing.id)
         )
-    replaced = None
-    if data.replaces_enrollment_id is not None and data.origin != EnrollmentOrigin.nomination:
+    if data.replaces_enrollment_id is not None and origin != EnrollmentOrigin.nomination:
         raise FieldNotAllowed(
             N_("Only a nomination replaces another enrollment."),
             pointer="/body/replaces_enrollment_id",
         )
-    if data.replaces_enrollment_id is not None:
-        replaced = await _replaceable(db_session, ts, data.replaces_enrollment_id, actor)
     place = await seats.placement(db_session, ts, cadre.org_unit_id)
-    if data.origin == EnrollmentOrigin.nomination and place.audience_org_unit_id is None:
+    if origin == EnrollmentOrigin.nomination and place.audience_org_unit_id is None:
         raise OutsideAudience()
+    replaced = None
+    if data.replaces_enrollment_id is not None:
+        replaced = await _replaceable(db_session, ts, data.replaces_enrollment_id, place, actor)
     if replaced is not None:
         # The replacement takes the seat the unit kept: no waitlisted cadre gets it between,
         # and the session's count does not move.
         replaced.status = EnrollmentStatus.withdrawn
         await db_session.flush()
+    else:
+        # Seats left free (a raised capacity) go to the waitlist before the newcomer.
+        await seats.settle(db_session, ts)
     await seats.check_quota(db_session, ts, place)
-    enrollment = Enrollment(
-        training_session_id=ts.id,
-        cadre_id=cadre.id,
-        origin=data.origin,
-        leave_hours=0,
-        audience_org_unit_id=place.audience_org_unit_id,
-        nominated_by_org_unit_id=(
-            actor.org_unit_id if data.origin == EnrollmentOrigin.nomination else None
-        ),
+    enrollment = existing or Enrollment(training_session_id=ts.id, cadre_id=cadre.id, leave_hours=0)
+    enrollment.origin = origin
+    enrollment.audience_org_unit_id = place.audience_org_unit_id
+    enrollment.nominated_by_org_unit_id = (
+        actor.org_unit_id if origin == EnrollmentOrigin.nomination else None
     )
+    enrollment.review_reason = None
     if replaced is not None:
-        enrollment.status = seats.seated_status(data.origin)
+        enrollment.status = seats.seated_status(origin)
     elif ts.enrolled < ts.capacity:
         session_service.take_place(ts)
-        enrollment.status = seats.seated_status(data.origin)
-    elif data.origin == EnrollmentOrigin.roll_call:
+        enrollment.status = seats.seated_status(origin)
+    elif origin == EnrollmentOrigin.roll_call:
         session_service.take_place(ts)  # the organiser's roll call is refused when full
     else:
         await seats.join_waitlist(db_session, ts, enrollment)
-    db_session.add(enrollment)
+    if existing is None:
+        db_session.add(enrollment)
     await flush_mapping_conflicts(db_session, _CONFLICTS)
     return enrollment
 
 
 async def _replaceable(
-    db_session: AsyncSession, ts: TrainingSession, enrollment_id: uuid.UUID, actor: Actor
+    db_session: AsyncSession,
+    ts: TrainingSession,
+    enrollment_id: uuid.UUID,
+    place: seats.Placement,
+    actor: Actor,
 ) -> Enrollment:
+    """A substitute request of the session, whose seat the replacement's unit holds: the
+    replacement falls under the same audience unit."""
     found = await repository.get(db_session, enrollment_id, actor)
     if (
         found is None
         or found.training_session_id != ts.id
         or found.status != EnrollmentStatus.substitute_requested
+        or found.audience_org_unit_id != place.audience_org_unit_id
     ):
         raise NotReplaceable()
     return found
@@ -268,6 +305,7 @@ async def update_enrollment(
     if "leave_hours" in changes:
         await _check_leave_typed(db_session, ts, enrollment, changes)
     new_status = changes.get("status")
+    released = False
     if new_status is not None:
         if new_status not in _TRANSITIONS[enrollment.status]:
             raise InvalidEnrollmentTransition(
@@ -279,13 +317,15 @@ async def update_enrollment(
             EnrollmentStatus.enrolled
         ):
             raise InvalidEnrollmentTransition(
-                _("A withdrawn nomination comes back as a new nomination, under review.")
+                _("A withdrawn nomination comes back when the unit nominates the cadre again.")
             )
-        released = await _move_seat(db_session, ts, enrollment, new_status)
         if enrollment.status == EnrollmentStatus.waitlisted:
             enrollment.waitlist_position = None
-    else:
-        released = False
+        released = enrollment.status in SEAT_HOLDING_STATUSES and (
+            new_status not in SEAT_HOLDING_STATUSES
+        )
+        if new_status == EnrollmentStatus.enrolled:  # withdrawn → enrolled
+            changes["status"] = await _re_enroll(db_session, ts, enrollment, actor)
     for field, value in changes.items():
         setattr(enrollment, field, value)
     if released:
@@ -294,21 +334,25 @@ async def update_enrollment(
     return enrollment
 
 
-async def _move_seat(
-    db_session: AsyncSession, ts: TrainingSession, enrollment: Enrollment, new: EnrollmentStatus
-) -> bool:
-    """Take the seat a status change needs; True when the change frees one (the caller
-    releases it once the new status is set)."""
-    was_seated = enrollment.status in SEAT_HOLDING_STATUSES
-    now_seated = new in SEAT_HOLDING_STATUSES
-    if now_seated and not was_seated:
-        place = seats.Placement(enrollment.audience_org_unit_id, None)
-        if enrollment.audience_org_unit_id is not None:
-            quota = await seats.placement_of_unit(db_session, ts, enrollment.audience_org_unit_id)
-            place = seats.Placement(enrollment.audience_org_unit_id, quota)
-        await seats.check_quota(db_session, ts, place)
+async def _re_enroll(
+    db_session: AsyncSession, ts: TrainingSession, enrollment: Enrollment, actor: Actor
+) -> EnrollmentStatus:
+    """A withdrawn enrollment comes back as a new one of its origin would (docs/rules.md rule
+    11): the origin's rules, a fresh placement of the cadre's unit now, its quota, the waitlist
+    settled first; a full session waitlists it, or refuses a roll call. The status it takes."""
+    await _check_origin(db_session, ts, enrollment.origin, actor)
+    unit_id = await repository.unit_of_cadre(db_session, enrollment.cadre_id)
+    place = await seats.placement(db_session, ts, unit_id)
+    if enrollment.origin != EnrollmentOrigin.roll_call and place.audience_org_unit_id is None:
+        raise OutsideAudience()
+    await seats.settle(db_session, ts)
+    await seats.check_quota(db_session, ts, place)
+    enrollment.audience_org_unit_id = place.audience_org_unit_id
+    if ts.enrolled < ts.capacity or enrollment.origin == EnrollmentOrigin.roll_call:
         session_service.take_place(ts)
-    return was_seated and not now_seated
+        return EnrollmentStatus.enrolled
+    await seats.join_waitlist(db_session, ts, enrollment)
+    return EnrollmentStatus.waitlisted
 
 
 async def _check_leave_typed(

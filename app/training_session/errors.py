@@ -59,7 +59,7 @@ class QuotaBelowSeats(Conflict):
 
 class AudienceUnitOutOfReach(UnprocessableEntity):
     code = "training_session.audience_out_of_reach"
-    title = N_("An audience unit must lie in the organiser's parent subtree or in your scope")
+    title = N_("An audience unit must lie in the default audience's subtree or in your scope")
 
 
 class SessionPartNotFound(NotFound):

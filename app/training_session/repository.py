@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from app.actor import Actor
-from app.enums import DayPeriod, Role, SessionStatus, TrainingForm
+from app.enums import DayPeriod, OrgUnitKind, Role, SessionStatus, TrainingForm
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import path_ids, subtree_ids
 from app.training_session.models import SessionAudience, SessionPart, TrainingSession
@@ -122,10 +122,14 @@ async def delete_audience(db_session: AsyncSession, rows: list[SessionAudience])
 
 
 async def without_audience(db_session: AsyncSession) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Each session that names no audience, with the unit its default audience is: the
-    organiser's parent, or the organiser itself at the root."""
+    """Each session that names no audience, with the unit its default audience is
+    (docs/rules.md rule 11): a department's parent, any other organiser itself."""
+    default = case(
+        (OrgUnit.kind == OrgUnitKind.department, func.coalesce(OrgUnit.parent_id, OrgUnit.id)),
+        else_=OrgUnit.id,
+    )
     rows = await db_session.execute(
-        select(TrainingSession.id, func.coalesce(OrgUnit.parent_id, OrgUnit.id))
+        select(TrainingSession.id, default)
         .join(OrgUnit, OrgUnit.id == TrainingSession.organiser_org_unit_id)
         .where(~TrainingSession.id.in_(select(SessionAudience.training_session_id)))
         .order_by(TrainingSession.id)

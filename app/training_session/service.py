@@ -11,11 +11,12 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from app.actor import Actor
 from app.clock import local_today
-from app.enums import SessionStatus, StudyLogKind, TrainingForm
+from app.enums import OrgUnitKind, SessionStatus, StudyLogKind, TrainingForm
 from app.errors import ProblemFieldError
 from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
+from app.org_unit.models import OrgUnit
 from app.pagination import PageParams, paginate
 from app.schema_types import quantize
 from app.study_log import rules as study_log_rules
@@ -146,10 +147,8 @@ async def create_training_session(
     await db_session.flush()
     organiser = await org_units.get(db_session, data.organiser_org_unit_id)
     assert organiser is not None  # seen above
-    # docs/rules.md rule 11: by default a class is for the organiser's parent subtree (a class
-    # of 市委组织部 is for the whole city); a root organiser's for its own.
     db_session.add(
-        SessionAudience(training_session_id=ts.id, org_unit_id=organiser.parent_id or organiser.id)
+        SessionAudience(training_session_id=ts.id, org_unit_id=default_audience(organiser))
     )
     await db_session.flush()
     return ts
@@ -213,6 +212,14 @@ async def give_default_audiences(db_session: AsyncSession) -> int:
     return len(missing)
 
 
+def default_audience(organiser: OrgUnit) -> uuid.UUID:
+    """docs/rules.md rule 11: a department's class is for the unit above it (a class of
+    市委组织部 is for the whole city); any other unit's class for its own subtree."""
+    if organiser.kind == OrgUnitKind.department and organiser.parent_id is not None:
+        return organiser.parent_id
+    return organiser.id
+
+
 def _check_quotas_fit(capacity: int, quotas: list[int | None]) -> None:
     """docs/rules.md rule 11: the seat quotas add up to no more than the capacity."""
     total = sum(q for q in quotas if q is not None)
@@ -251,13 +258,13 @@ def audience_unit_of(
 async def _check_in_reach(
     db_session: AsyncSession, ts: TrainingSession, entries: list[AudienceEntry], actor: Actor
 ) -> None:
-    """An audience unit lies in the organiser's parent subtree (the default audience), or in
-    the actor's own scope."""
+    """An audience unit lies in the subtree of the default audience, or in the actor's own
+    scope."""
     organiser = await org_units.get(db_session, ts.organiser_org_unit_id)
     assert organiser is not None  # FK
-    root = organiser.path
-    if organiser.parent_id is not None:
-        root = organiser.path[: -len(organiser.id.hex) - 1]
+    default = await org_units.get(db_session, default_audience(organiser))
+    assert default is not None  # FK
+    root = default.path
     for index, entry in enumerate(entries):
         unit = await org_units.get(db_session, entry.org_unit_id)
         if unit is not None and (

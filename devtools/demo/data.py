@@ -1217,6 +1217,7 @@ async def seed_demo(
         progress(f"[{number}/{len(steps)}] loading {len(rows):,} {what}")
         await db_session.execute(insert(model), rows)
     await db_session.flush()
-    # Each class is for its organiser's parent subtree, as one created through the API.
+    # Each class gets its default audience (its organising department's parent subtree), as one
+    # created through the API.
     await session_service.give_default_audiences(db_session)
     return True

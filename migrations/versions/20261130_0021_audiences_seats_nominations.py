@@ -1,8 +1,8 @@
 """audiences, seat quotas, nominations under review and the waitlist
 
 `session_audience`: the org units a session is for, each with an optional seat quota (调训名额).
-Existing sessions get the default audience: the organiser's parent unit (a root organiser: its
-own unit), with no quota. `training_session.self_enrollment` (default true). The enrollment's
+Existing sessions get the default audience: a department organiser's parent unit, any other
+organiser's own unit, with no quota. `training_session.self_enrollment` (default true). The enrollment's
 new statuses (nominated, rejected, substitute_requested, waitlisted) and origin (nomination),
 with the audience unit it counts against, the nominating unit, the organiser's review reason and
 the waitlist position (docs/rules.md rule 11). `session_audience` carries the audit trail and the
@@ -84,10 +84,12 @@ def upgrade() -> None:
             f"CREATE TRIGGER audit_trail_{event} AFTER {event.upper()} ON session_audience "
             f"{transition} FOR EACH STATEMENT EXECUTE FUNCTION audit_trail('trail', '', '{{}}')"
         )
-    # The default audience of the sessions that exist: the organiser's parent (or itself).
+    # The default audience of the sessions that exist: a department's parent, any other
+    # organiser itself (its subtree: what it saw before).
     op.execute(
         "INSERT INTO session_audience (id, training_session_id, org_unit_id) "
-        "SELECT audit_uuid7(), s.id, coalesce(u.parent_id, u.id) "
+        "SELECT audit_uuid7(), s.id, "
+        "CASE WHEN u.kind = 'department' THEN coalesce(u.parent_id, u.id) ELSE u.id END "
         "FROM training_session AS s JOIN org_unit AS u ON u.id = s.organiser_org_unit_id"
     )
 
@@ -140,10 +142,20 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Before 0020 there were no nominations and no waitlist: a nomination becomes a roll call,
+    # a seat held under review an enrollment; the rows without a seat go (a completed nominee
+    # keeps its enrollment: its study log references it). The counter follows.
+    op.execute("DELETE FROM enrollment WHERE status IN ('waitlisted', 'rejected')")
     op.execute(
-        "DELETE FROM enrollment WHERE status IN "
-        "('nominated', 'rejected', 'substitute_requested', 'waitlisted') "
-        "OR origin = 'nomination'"
+        "UPDATE enrollment SET status = 'enrolled' "
+        "WHERE status IN ('nominated', 'substitute_requested')"
+    )
+    op.execute("UPDATE enrollment SET origin = 'roll_call' WHERE origin = 'nomination'")
+    op.execute(
+        "UPDATE training_session AS s SET enrolled = ("
+        "SELECT count(*) FROM enrollment AS e WHERE e.training_session_id = s.id "
+        "AND e.status IN ('enrolled', 'confirmed')) "
+        "WHERE s.status NOT IN ('closed', 'cancelled')"
     )
     op.drop_index("uq_enrollment_waitlist_position", table_name="enrollment")
     op.drop_constraint(op.f("ck_enrollment_review_reason_not_empty"), "enrollment", type_="check")
