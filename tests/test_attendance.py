@@ -17,7 +17,7 @@ from app.clock import LOCAL_TZ, pinned_at
 from app.config import Settings
 from app.enums import Role
 from tests.conftest import ClientFor, add_user, bearer
-from tests.factories import API, create_cadre
+from tests.factories import API, create_cadre, create_org_unit
 from tests.test_platform import assert_problem
 from tests.test_session_parts import with_parts
 
@@ -157,15 +157,41 @@ async def test_two_cadres_from_one_device_are_both_flagged(
     with pinned_at(MONDAY_8 + timedelta(minutes=3)):
         code = await code_for(client, cls, 0)
         for app, device in zip(cls.apps, ("shared", "shared", "own"), strict=True):
-            assert (await scan(app, code, device)).status_code == 201
+            r = await scan(app, code, device)
+            assert r.status_code == 201
+            assert r.json()["flag_reason"] is None  # the trainee's answer: never the flag
     flagged = await marks(client, cls, flagged="true")
     assert sorted(m["enrollment_id"] for m in flagged) == sorted(cls.enrollments[:2])
-    one, two = sorted(flagged, key=lambda m: cls.enrollments.index(m["enrollment_id"]))
-    assert cls.enrollments[1] in one["flag_reason"]
-    assert cls.enrollments[0] in two["flag_reason"]
-    assert "shared" in one["flag_reason"]
+    # the reason code and the device: no other trainee's id in a mark
+    assert {(m["flag_reason"], m["device_id"]) for m in flagged} == {("shared_device", "shared")}
     clean = await marks(client, cls, flagged="false")
     assert [m["enrollment_id"] for m in clean] == [cls.enrollments[2]]
+
+
+async def test_the_proxy_flags_are_the_organisers_alone(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """A trainee, and the admin of the unit its cadre belongs to, see the marks they may see,
+    with no flag, and may not filter by it (docs/rules.md rule 11)."""
+    cls = await a_class(client, client_for, trainees=1)
+    county = await create_org_unit(client, cls.ts["organiser_org_unit_id"], kind="county")
+    cadre = await create_cadre(client, county["id"])
+    r = await client.post(f"{cls.url}/enrollments", json={"cadre_id": cadre["id"]})
+    assert r.status_code == 201, r.text
+    trainee = await client_for(Role.cadre, cadre_id=cadre["id"])
+    county_admin = await client_for(Role.org_admin, org_unit_id=county["id"])
+    with pinned_at(MONDAY_8 + timedelta(minutes=3)):
+        code = await code_for(client, cls, 0)
+        assert (await scan(cls.apps[0], code, "shared")).status_code == 201
+        assert (await scan(trainee, code, "shared")).status_code == 201
+    assert len(await marks(client, cls, flagged="true")) == 2
+    for reader in (trainee, county_admin):
+        (mine,) = await marks(reader, cls)
+        assert mine["enrollment_id"] == r.json()["id"]
+        assert mine["flag_reason"] is None
+        for flagged in ("true", "false"):
+            got = await reader.get(f"{cls.url}/attendance", params={"flagged": flagged})
+            assert_problem(got, 403, "training_session.not_organiser")
 
 
 async def bulk(client: httpx.AsyncClient, cls: Class, rows: list[dict[str, Any]]) -> Any:

@@ -30,6 +30,7 @@ from app.attendance.schemas import (
     LeaveRequestRefusal,
     MarkOutcome,
     SignInCodeRead,
+    attendance_read,
 )
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
@@ -144,9 +145,10 @@ async def scan_sign_in_code(
     minutes since the start. Only inside the part's window (409 `attendance.outside_window`),
     once per enrollment (409 `attendance.already_signed_in`); an expired code is 422
     `attendance.code_expired`, a forged one 403 `attendance.code_forged`. Two trainees signed in
-    to one part from one device are both flagged (代签, `flag_reason`)."""
+    to one part from one device are both flagged (代签, `flag_reason`), which only the organiser
+    sees."""
     attendance = await service.scan(db_session, settings, actor, body.sign_in_code, x_device_id)
-    return AttendanceRead.model_validate(attendance)
+    return attendance_read(attendance, organiser=False)
 
 
 @session_router.post(
@@ -199,7 +201,7 @@ async def mark_attendance(
 @session_router.get(
     "/{training_session_id}/attendance",
     operation_id="listSessionAttendance",
-    responses=problems(TrainingSessionNotFound),
+    responses=problems(TrainingSessionNotFound, NotSessionOrganiser),
 )
 async def list_session_attendance(
     training_session_id: uuid.UUID,
@@ -209,13 +211,19 @@ async def list_session_attendance(
     session_part_id: uuid.UUID | None = None,
     enrollment_id: uuid.UUID | None = None,
     flagged: Annotated[
-        bool | None, Query(description="`true`: only the suspected proxy sign-ins (代签)")
+        bool | None,
+        Query(
+            description="`true`: only the suspected proxy sign-ins (代签); `false`: only the "
+            "others. The organiser's: 403 `training_session.not_organiser` for anyone else"
+        ),
     ] = None,
 ) -> AttendancePage:
-    """The session's attendance marks the caller may see (a trainee: its own), by part, by
-    enrollment, or only the flagged ones."""
+    """The session's attendance marks the caller may see (a trainee: its own; a cadre's unit:
+    its cadres'), by part, by enrollment, or (the organiser) by proxy flag. The flags
+    (`flag_reason`) are the organiser's: null in everyone else's answer (docs/rules.md rule
+    11)."""
     ts = await session_service.get_training_session(db_session, training_session_id, actor)
-    items, next_cursor = await service.list_attendance(
+    items, next_cursor, organiser = await service.list_attendance(
         db_session,
         ts,
         actor,
@@ -225,7 +233,7 @@ async def list_session_attendance(
         flagged=flagged,
     )
     return AttendancePage(
-        items=[AttendanceRead.model_validate(a) for a in items], next_cursor=next_cursor
+        items=[attendance_read(a, organiser=organiser) for a in items], next_cursor=next_cursor
     )
 
 

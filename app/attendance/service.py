@@ -46,7 +46,7 @@ from app.i18n import _
 from app.pagination import PageParams, paginate
 from app.training_session import parts as part_service
 from app.training_session import repository as sessions
-from app.training_session.errors import SessionPartNotFound
+from app.training_session.errors import NotSessionOrganiser, SessionPartNotFound
 from app.training_session.models import SessionPart, TrainingSession
 from app.training_session.service import FINAL_STATUSES, check_manages
 
@@ -119,17 +119,17 @@ def _scan_mark(part: SessionPart, now: datetime, grace_minutes: int) -> tuple[At
     return AttendanceMark.late, late_by
 
 
-def _flag_shared_device(marks: Sequence[Attendance], device_id: str) -> None:
-    """Two or more trainees signed in to one part from one device: each is flagged (代签)."""
+SHARED_DEVICE = "shared_device"
+
+
+def _flag_shared_device(marks: Sequence[Attendance]) -> None:
+    """Two or more trainees signed in to one part from one device: each is flagged (代签) with
+    the reason code alone; the organiser finds the others by the part and the mark's device_id
+    (no other trainee's id is written into a mark)."""
     if len({m.enrollment_id for m in marks}) < 2:
         return
     for mark in marks:
-        others = sorted(
-            str(m.enrollment_id) for m in marks if m.enrollment_id != mark.enrollment_id
-        )
-        mark.flag_reason = (
-            f"shared_device: device {device_id!r} also signed in " + ", ".join(others)[:440]
-        )
+        mark.flag_reason = SHARED_DEVICE
 
 
 async def scan(
@@ -167,9 +167,7 @@ async def scan(
     db_session.add(attendance)
     with mapping_conflicts(_ONCE):
         await db_session.flush()
-    _flag_shared_device(
-        await repository.qr_marks_from_device(db_session, part.id, device_id), device_id
-    )
+    _flag_shared_device(await repository.qr_marks_from_device(db_session, part.id, device_id))
     await db_session.flush()
     return attendance
 
@@ -257,7 +255,12 @@ async def list_attendance(
     session_part_id: uuid.UUID | None,
     enrollment_id: uuid.UUID | None,
     flagged: bool | None,
-) -> tuple[list[Attendance], str | None]:
+) -> tuple[list[Attendance], str | None, bool]:
+    """The marks the actor sees, and whether it is the session's organiser: only the organiser
+    sees the proxy flags (代签) and filters by them (403 for anyone else)."""
+    organiser = await sessions.is_managed(db_session, ts.id, actor)
+    if flagged is not None and not organiser:
+        raise NotSessionOrganiser()
     stmt = repository.of_session(
         ts.id,
         actor,
@@ -265,7 +268,8 @@ async def list_attendance(
         enrollment_id=enrollment_id,
         flagged=flagged,
     )
-    return await paginate(db_session, stmt, Attendance.id, page)
+    items, next_cursor = await paginate(db_session, stmt, Attendance.id, page)
+    return items, next_cursor, organiser
 
 
 # --- leave requests --------------------------------------------------------------------------
