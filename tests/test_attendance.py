@@ -457,6 +457,11 @@ async def test_an_override_of_the_computed_leave_is_audited(
 ) -> None:
     cls = await a_class(client, client_for, trainees=1)
     url = f"{API}/enrollments/{cls.enrollments[0]}"
+    # A reason alone would make the stored 0 h the leave: the hours come in the same request.
+    r = await client.patch(url, json={"leave_override_reason": "补课"})
+    problem = assert_problem(r, 422, "enrollment.leave_override_hours_required")
+    assert [e["pointer"] for e in problem["errors"]] == ["/body/leave_hours"]
+    assert (await client.get(url)).json()["leave_override_reason"] is None
     body = {"leave_hours": "1", "leave_override_reason": "补课 1 学时"}
     assert (await client.patch(url, json=body)).status_code == 200
     events = (
