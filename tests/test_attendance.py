@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.attendance import codes
 from app.clock import LOCAL_TZ, pinned_at
@@ -474,3 +474,52 @@ async def test_an_override_of_the_computed_leave_is_audited(
     # Back to the computed leave: the reason goes, the typed figure waits for the close.
     r = await client.patch(url, json={"leave_override_reason": None})
     assert (r.json()["leave_override_reason"], r.json()["leave_hours"]) == (None, "1.00")
+
+
+async def test_a_scan_waits_for_a_close_in_flight_and_then_is_refused(
+    committed_client: httpx.AsyncClient, app: FastAPI, settings: Settings, engine: AsyncEngine
+) -> None:
+    """A close holds the session row FOR UPDATE while it counts the marks; a scan takes the
+    row FOR SHARE before it reads the session, so it waits, then finds the session closed and
+    writes nothing (no mark lands after the close has counted)."""
+    client = committed_client
+    cls = await a_class(client, _committed_clients(app, settings, client), trainees=1)
+    with pinned_at(MONDAY_8 + timedelta(minutes=2)):
+        code = await code_for(client, cls, 0)
+        async with engine.connect() as closing:
+            await closing.execute(
+                text("SELECT 1 FROM training_session WHERE id = :id FOR UPDATE"),
+                {"id": cls.ts["id"]},
+            )
+            scanning = asyncio.create_task(scan(cls.apps[0], code))
+            await _until_waiting_or_done(engine, scanning, "%FOR SHARE OF training_session%")
+            assert not scanning.done(), "the scan did not wait for the close in flight"
+            await closing.execute(
+                text("UPDATE training_session SET status = 'closed' WHERE id = :id"),
+                {"id": cls.ts["id"]},
+            )
+            await closing.commit()
+        assert_problem(await scanning, 409, "attendance.session_final")
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM attendance")) == 0
+    await cls.apps[0].aclose()
+
+
+async def _until_waiting_or_done(
+    engine: AsyncEngine, task: "asyncio.Task[Any]", query: str
+) -> None:
+    """Return once a backend running a statement like `query` waits on a lock, or the task has
+    finished (it did not wait)."""
+    async with engine.connect() as conn:
+        while not task.done():
+            waiting = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query ILIKE :q"
+                ),
+                {"q": query},
+            )
+            await conn.rollback()
+            if waiting:
+                return
+            await asyncio.sleep(0.01)

@@ -145,7 +145,9 @@ async def scan(
         raise DeviceIdRequired()
     now = clock.now()
     part_id = _verified_part_id(settings, code, now)
-    found = await sessions.get_part_with_session(db_session, part_id)
+    # The session row FOR SHARE first: a close (FOR UPDATE) in flight finishes before the scan
+    # reads the session's status, so no mark is written after the close has counted the marks.
+    found = await sessions.get_part_with_session(db_session, part_id, share_session=True)
     if found is None:  # a genuine code of a part removed since
         raise SessionPartNotFound()
     part, ts = found
@@ -390,6 +392,10 @@ async def session_leave(db_session: AsyncSession, ts: TrainingSession) -> Attend
     parts = await sessions.parts_of(db_session, ts.id)
     if not parts:
         return None
+    # `ts` is held FOR UPDATE by the caller, and every writer of marks takes the session row
+    # (scans FOR SHARE, the others FOR UPDATE); the enrollments are locked before the marks are
+    # read all the same, so the marks read are the last ones.
+    active = await enrollments.active_for_update(db_session, ts.id)
     marks = {
         (m.enrollment_id, m.session_part_id): m
         for m in await repository.marks_of_session(db_session, ts.id)
@@ -397,7 +403,7 @@ async def session_leave(db_session: AsyncSession, ts: TrainingSession) -> Attend
     minutes = {p.id: part_service.window_minutes(p) for p in parts}
     leave_of: dict[uuid.UUID, Decimal] = {}
     unmarked = 0
-    for enrollment in await enrollments.active_for_update(db_session, ts.id):
+    for enrollment in active:
         breakdown = rules.leave_of(
             _part_attendance(p, minutes[p.id], marks.get((enrollment.id, p.id))) for p in parts
         )
