@@ -110,8 +110,9 @@ async def test_a_code_expires_after_thirty_seconds_and_works_only_in_its_window(
         assert assert_problem(r, 422, "attendance.code_expired")["title"] == (
             "签到码已过期；请重新扫描屏幕上的二维码"
         )
-    # Before the window opens and after it closes, a fresh code does not sign in.
-    for at in (MONDAY_8 - timedelta(minutes=1), MONDAY_8 + timedelta(hours=4, seconds=1)):
+    # Before the window opens (30 minutes before the class) and after the class ends, a fresh
+    # code does not sign in.
+    for at in (MONDAY_8 - timedelta(minutes=31), MONDAY_8 + timedelta(hours=4, seconds=1)):
         with pinned_at(at):
             fresh = await code_for(client, cls, 0)
             assert_problem(await scan(cls.apps[2], fresh), 409, "attendance.outside_window")
@@ -120,6 +121,32 @@ async def test_a_code_expires_after_thirty_seconds_and_works_only_in_its_window(
         afternoon = await code_for(client, cls, 1)
         assert_problem(await scan(cls.apps[2], afternoon), 409, "attendance.outside_window")
     assert len(await marks(client, cls)) == 1
+
+
+async def test_sign_in_opens_before_the_class_and_lateness_counts_from_its_start(
+    client: httpx.AsyncClient, client_for: ClientFor, settings: Settings
+) -> None:
+    """The 08:00–12:00 morning: sign-in opens at 07:30 (APP_ATTENDANCE__SIGN_IN_OPENS_MINUTES_
+    BEFORE, 30); 07:30 and 07:59 are present; 08:20 is late by 20 minutes, which at closing is
+    4 × 20 / 240 = 0.33 h (the class's 240 minutes)."""
+    assert settings.attendance.sign_in_opens_minutes_before == 30
+    cls = await a_class(client, client_for)
+    with pinned_at(MONDAY_8 - timedelta(minutes=30, seconds=1)):
+        early = await code_for(client, cls, 0)
+        assert_problem(await scan(cls.apps[0], early, "a"), 409, "attendance.outside_window")
+    for trainee, at in ((0, -30), (1, -1)):
+        with pinned_at(MONDAY_8 + timedelta(minutes=at)):
+            r = await scan(cls.apps[trainee], await code_for(client, cls, 0), f"p{trainee}")
+            assert r.status_code == 201, r.text
+            assert (r.json()["mark"], r.json()["minutes_missed"]) == ("present", 0)
+    with pinned_at(MONDAY_8 + timedelta(minutes=20)):
+        r = await scan(cls.apps[2], await code_for(client, cls, 0), "p2")
+        assert (r.json()["mark"], r.json()["minutes_missed"]) == ("late", 20)
+    await bulk(client, cls, [row(cls, t, p, "present") for t in range(3) for p in range(1, 4)])
+    r = await close(client, cls)
+    assert r.status_code == 200, r.text
+    leave = {o["enrollment_id"]: o["leave_hours"] for o in r.json()["outcomes"]}
+    assert [leave[e] for e in cls.enrollments] == ["0.00", "0.00", "0.33"]
 
 
 async def test_a_forged_or_malformed_code_is_refused_and_nothing_is_marked(

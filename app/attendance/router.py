@@ -141,8 +141,10 @@ async def scan_sign_in_code(
 ) -> AttendanceRead:
     """The trainee's app posts the scanned code, with its `X-Device-ID` (docs/rules.md rule 11).
     The trainee's own active enrollment in the part's session is marked `present`, or `late`
-    after the window's start plus the grace (`APP_ATTENDANCE__GRACE_MINUTES`), missing the
-    minutes since the start. Only inside the part's window (409 `attendance.outside_window`),
+    after the class's start plus the grace (`APP_ATTENDANCE__GRACE_MINUTES`), missing the
+    minutes since the start. Only inside the part's sign-in window, from
+    `APP_ATTENDANCE__SIGN_IN_OPENS_MINUTES_BEFORE` (30) before the class's start to its end
+    (409 `attendance.outside_window`),
     once per enrollment (409 `attendance.already_signed_in`); an expired code is 422
     `attendance.code_expired`, a forged one 403 `attendance.code_forged`. Two trainees signed in
     to one part from one device are both flagged (代签, `flag_reason`), which only the organiser

@@ -30,7 +30,7 @@ from app.attendance.schemas import (
     AttendanceMarkIn,
     LeaveRequestCreate,
 )
-from app.config import Settings
+from app.config import AttendanceSettings, Settings
 from app.db import mapping_conflicts
 from app.enrollment import repository as enrollments
 from app.enrollment.closing import AttendanceLeave
@@ -103,18 +103,22 @@ async def _own_active_enrollment(
     return enrollment
 
 
-def _scan_mark(part: SessionPart, now: datetime, grace_minutes: int) -> tuple[AttendanceMark, int]:
-    """Present up to the window's start plus the grace; late after it, missing the minutes
-    since the start (whole minutes, rounded down)."""
-    start, end = part_service.window(part)
-    if not start <= now <= end:
+def _scan_mark(
+    part: SessionPart, now: datetime, settings: AttendanceSettings
+) -> tuple[AttendanceMark, int]:
+    """Sign-in opens `sign_in_opens_minutes_before` the class's start and closes at its end.
+    Present up to the start plus the grace; late after it, missing the minutes since the start
+    (whole minutes, rounded down)."""
+    opens, closes = part_service.sign_in_window(part, settings.sign_in_opens_minutes_before)
+    if not opens <= now <= closes:
         raise OutsideWindow(
             _("The part's window is {start} to {end}.").format(
-                start=start.isoformat(), end=end.isoformat()
+                start=opens.isoformat(), end=closes.isoformat()
             )
         )
-    late_by = int((now - start).total_seconds()) // 60
-    if late_by <= grace_minutes:
+    start, _end = part_service.class_times(part)
+    late_by = max(0, int((now - start).total_seconds()) // 60)
+    if late_by <= settings.grace_minutes:
         return AttendanceMark.present, 0
     return AttendanceMark.late, late_by
 
@@ -153,7 +157,7 @@ async def scan(
     part, ts = found
     _check_in_progress(ts)
     enrollment = await _own_active_enrollment(db_session, ts, actor)
-    mark, minutes = _scan_mark(part, now, settings.attendance.grace_minutes)
+    mark, minutes = _scan_mark(part, now, settings.attendance)
     await repository.lock_part_device(db_session, part.id, device_id)
     if await repository.mark_of(db_session, enrollment.id, part.id) is not None:
         raise AlreadySignedIn()
@@ -400,7 +404,7 @@ async def session_leave(db_session: AsyncSession, ts: TrainingSession) -> Attend
         (m.enrollment_id, m.session_part_id): m
         for m in await repository.marks_of_session(db_session, ts.id)
     }
-    minutes = {p.id: part_service.window_minutes(p) for p in parts}
+    minutes = {p.id: part_service.class_minutes(p) for p in parts}
     leave_of: dict[uuid.UUID, Decimal] = {}
     unmarked = 0
     for enrollment in active:
@@ -413,11 +417,11 @@ async def session_leave(db_session: AsyncSession, ts: TrainingSession) -> Attend
 
 
 def _part_attendance(
-    part: SessionPart, window_minutes: int, mark: Attendance | None
+    part: SessionPart, class_minutes: int, mark: Attendance | None
 ) -> rules.PartAttendance:
     return rules.PartAttendance(
         credit_hours=part.credit_hours,
-        window_minutes=window_minutes,
+        class_minutes=class_minutes,
         mark=None if mark is None else mark.mark,
         minutes_missed=0 if mark is None else mark.minutes_missed,
         leave_approved=mark is not None and mark.leave_request_id is not None,
