@@ -3,6 +3,7 @@ organiser's marks, leave requests, leave computed from attendance, and closing. 
 pinned (app.clock): no sleeps, no timing."""
 
 import asyncio
+import inspect
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.attendance import codes
 from app.clock import LOCAL_TZ, pinned_at
 from app.config import Settings
+from app.enrollment import closing
 from app.enums import Role
 from tests.conftest import ClientFor, add_user, bearer
 from tests.factories import API, create_cadre, create_org_unit
@@ -550,3 +552,50 @@ async def _until_waiting_or_done(
             if waiting:
                 return
             await asyncio.sleep(0.01)
+
+
+async def test_the_organisers_mark_clears_a_proxy_flag(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """Confirming the flagged mark (the same `present`) or giving another settles the flag."""
+    cls = await a_class(client, client_for)
+    with pinned_at(MONDAY_8 + timedelta(minutes=3)):
+        code = await code_for(client, cls, 0)
+        for app in cls.apps:
+            assert (await scan(app, code, "shared")).status_code == 201
+    assert len(await marks(client, cls, flagged="true")) == 3
+    result = await bulk(client, cls, [row(cls, 0, 0, "present"), row(cls, 1, 0, "absent")])
+    assert [(r["outcome"], r["attendance"]["flag_reason"]) for r in result["rows"]] == [
+        ("marked", None),
+        ("marked", None),
+    ]
+    still = await marks(client, cls, flagged="true")
+    assert [m["enrollment_id"] for m in still] == [cls.enrollments[2]]
+    # once settled, the same mark again is unchanged
+    again = await bulk(client, cls, [row(cls, 0, 0, "present")])
+    assert again["unchanged"] == 1
+
+
+async def test_leave_of_a_withdrawn_enrollment_is_not_approved(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    cls = await a_class(client, client_for, trainees=1)
+    url = f"{API}/enrollments/{cls.enrollments[0]}"
+    r = await cls.apps[0].post(
+        f"{url}/leave-requests", json={"session_part_ids": [cls.parts[3]["id"]], "reason": "病假"}
+    )
+    request = r.json()
+    assert (await client.patch(url, json={"status": "withdrawn"})).status_code == 200
+    r = await client.post(f"{API}/leave-requests/{request['id']}/approve")
+    assert_problem(r, 409, "attendance.not_enrolled")
+    assert await marks(client, cls) == []
+    got = (await client.get(f"{API}/leave-requests/{request['id']}")).json()
+    assert got["status"] == "pending"
+
+
+def test_closing_is_always_told_what_attendance_says() -> None:
+    """`attendance` is a required keyword of close_session: a caller cannot leave it out and
+    close a session with parts on the typed leave."""
+    parameter = inspect.signature(closing.close_session).parameters["attendance"]
+    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameter.default is inspect.Parameter.empty

@@ -297,6 +297,7 @@ async def get_leave_request(
 
 _DECISION_PROBLEMS = (
     LeaveRequestNotFound,
+    NotEnrolled,
     NotSessionOrganiser,
     LeaveRequestDecided,
     SessionNotInProgress,
@@ -319,7 +320,8 @@ async def approve_leave_request(
 ) -> LeaveRequestRead:
     """Approve the leave: each requested part is marked `on_leave` naming this request, and
     counts as approved leave (docs/rules.md rule 11). The organiser's (403 otherwise); a
-    decided request is 409 `attendance.leave_request_decided`."""
+    decided request is 409 `attendance.leave_request_decided`, a request whose enrollment is no
+    longer active (withdrawn since) 409 `attendance.not_enrolled`."""
     request = await service.get_leave_request(db_session, leave_request_id, actor, for_update=True)
     check_if_match(if_match, request.version)
     request = await service.approve_leave(db_session, request, actor, x_device_id)

@@ -201,15 +201,21 @@ def _apply(
             ),
             True,
         )
-    if (existing.mark, existing.minutes_missed) == (row.mark, row.minutes_missed):
+    if (existing.mark, existing.minutes_missed, existing.flag_reason) == (
+        row.mark,
+        row.minutes_missed,
+        None,
+    ):
         return existing, False
     existing.mark = row.mark
     existing.minutes_missed = row.minutes_missed
     existing.method = row.method
     existing.marked_at = now
     existing.device_id = device_id
-    # An approved leave is the request's; a new mark by hand replaces it.
+    # An approved leave is the request's; a new mark by hand replaces it. The organiser's mark
+    # settles a proxy flag (代签): it is cleared, the same mark confirmed or another one given.
     existing.leave_request_id = None
+    existing.flag_reason = None
     return existing, True
 
 
@@ -344,6 +350,8 @@ async def approve_leave(
 ) -> LeaveRequest:
     """Approved leave marks each requested part `on_leave`, naming the request (rule 11)."""
     enrollment, ts = await _decidable(db_session, request, actor)
+    if enrollment.status not in ACTIVE_ENROLLMENT_STATUSES:
+        raise NotEnrolled()  # withdrawn since the request: nothing to mark
     now = clock.now()
     request.status = LeaveRequestStatus.approved
     request.decided_at = now
@@ -361,6 +369,7 @@ async def approve_leave(
         existing.minutes_missed = 0
         existing.marked_at = now
         existing.leave_request_id = request.id
+        existing.flag_reason = None
     await db_session.flush()
     return request
 
