@@ -599,3 +599,35 @@ def test_closing_is_always_told_what_attendance_says() -> None:
     parameter = inspect.signature(closing.close_session).parameters["attendance"]
     assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
     assert parameter.default is inspect.Parameter.empty
+
+
+async def test_a_bulk_mark_waits_for_a_mark_in_flight_and_answers_row_by_row(
+    committed_client: httpx.AsyncClient, app: FastAPI, settings: Settings, engine: AsyncEngine
+) -> None:
+    """A mark being inserted (a scan in flight) holds its enrollment row KEY SHARE (the foreign
+    key); the bulk locks the active enrollments FOR UPDATE before it reads the marks, so it waits,
+    then reads the new mark and replaces it: a row answer, no unique violation, no 500."""
+    client = committed_client
+    cls = await a_class(client, _committed_clients(app, settings, client), trainees=1)
+    async with engine.connect() as other:
+        await other.execute(
+            text(
+                "INSERT INTO attendance (id, enrollment_id, session_part_id, mark, method, "
+                "marked_at, minutes_missed, version, created_at, updated_at) VALUES "
+                "(gen_random_uuid(), :e, :p, 'present', 'qr', now(), 0, 1, now(), now())"
+            ),
+            {"e": cls.enrollments[0], "p": cls.parts[0]["id"]},
+        )
+        marking = asyncio.create_task(
+            client.post(f"{cls.url}/attendance", json={"marks": [row(cls, 0, 0, "absent")]})
+        )
+        await _until_waiting_or_done(engine, marking, "%FROM enrollment%")
+        assert not marking.done(), "the bulk did not wait for the mark in flight"
+        await other.commit()
+    r = await marking
+    assert r.status_code == 200, r.text
+    assert [x["outcome"] for x in r.json()["rows"]] == ["marked"]
+    (mark,) = await marks(client, cls)
+    assert (mark["mark"], mark["method"]) == ("absent", "manual")
+    for app_client in cls.apps:
+        await app_client.aclose()
