@@ -6,8 +6,8 @@ For a session with parts, an enrollment's leave is
   leave as absence (the same hours; the breakdown keeps them apart);
 - for `late` and `left_early`, the part's credit hours pro rata of the minutes missed over the
   class's minutes (its start to its end): hours × min(missed, class minutes) / class minutes,
-  rounded down to the hundredth of an hour (in the trainee's favour; the enrollment keeps leave with two places, so the leave
-  that decides is the one recorded);
+  rounded down to the hundredth of an hour (in the trainee's favour; the enrollment keeps
+  leave with two places, so the leave that decides is the one recorded);
 - nothing for `present` or an unmarked part.
 The sum is exact: every term has at most two decimal places."""
 
