@@ -327,6 +327,13 @@ class AttendanceSettings(BaseModel):
         description="A QR sign-in this long after the part's start still counts as present; "
         "later is late",
     )
+    sign_in_opens_minutes_before: int = Field(
+        default=30,
+        ge=0,
+        le=240,
+        description="QR sign-in opens this long before the class's start (and closes at its "
+        "end); a sign-in before the start is present",
+    )
 
 
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.

@@ -3,6 +3,7 @@ organiser's marks, leave requests, leave computed from attendance, and closing. 
 pinned (app.clock): no sleeps, no timing."""
 
 import asyncio
+import inspect
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,14 +11,15 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.attendance import codes
 from app.clock import LOCAL_TZ, pinned_at
 from app.config import Settings
+from app.enrollment import closing
 from app.enums import Role
 from tests.conftest import ClientFor, add_user, bearer
-from tests.factories import API, create_cadre
+from tests.factories import API, create_cadre, create_org_unit
 from tests.test_platform import assert_problem
 from tests.test_session_parts import with_parts
 
@@ -110,8 +112,9 @@ async def test_a_code_expires_after_thirty_seconds_and_works_only_in_its_window(
         assert assert_problem(r, 422, "attendance.code_expired")["title"] == (
             "签到码已过期；请重新扫描屏幕上的二维码"
         )
-    # Before the window opens and after it closes, a fresh code does not sign in.
-    for at in (MONDAY_8 - timedelta(minutes=1), MONDAY_8 + timedelta(hours=4, seconds=1)):
+    # Before the window opens (30 minutes before the class) and after the class ends, a fresh
+    # code does not sign in.
+    for at in (MONDAY_8 - timedelta(minutes=31), MONDAY_8 + timedelta(hours=4, seconds=1)):
         with pinned_at(at):
             fresh = await code_for(client, cls, 0)
             assert_problem(await scan(cls.apps[2], fresh), 409, "attendance.outside_window")
@@ -120,6 +123,32 @@ async def test_a_code_expires_after_thirty_seconds_and_works_only_in_its_window(
         afternoon = await code_for(client, cls, 1)
         assert_problem(await scan(cls.apps[2], afternoon), 409, "attendance.outside_window")
     assert len(await marks(client, cls)) == 1
+
+
+async def test_sign_in_opens_before_the_class_and_lateness_counts_from_its_start(
+    client: httpx.AsyncClient, client_for: ClientFor, settings: Settings
+) -> None:
+    """The 08:00–12:00 morning: sign-in opens at 07:30 (APP_ATTENDANCE__SIGN_IN_OPENS_MINUTES_
+    BEFORE, 30); 07:30 and 07:59 are present; 08:20 is late by 20 minutes, which at closing is
+    4 × 20 / 240 = 0.33 h (the class's 240 minutes)."""
+    assert settings.attendance.sign_in_opens_minutes_before == 30
+    cls = await a_class(client, client_for)
+    with pinned_at(MONDAY_8 - timedelta(minutes=30, seconds=1)):
+        early = await code_for(client, cls, 0)
+        assert_problem(await scan(cls.apps[0], early, "a"), 409, "attendance.outside_window")
+    for trainee, at in ((0, -30), (1, -1)):
+        with pinned_at(MONDAY_8 + timedelta(minutes=at)):
+            r = await scan(cls.apps[trainee], await code_for(client, cls, 0), f"p{trainee}")
+            assert r.status_code == 201, r.text
+            assert (r.json()["mark"], r.json()["minutes_missed"]) == ("present", 0)
+    with pinned_at(MONDAY_8 + timedelta(minutes=20)):
+        r = await scan(cls.apps[2], await code_for(client, cls, 0), "p2")
+        assert (r.json()["mark"], r.json()["minutes_missed"]) == ("late", 20)
+    await bulk(client, cls, [row(cls, t, p, "present") for t in range(3) for p in range(1, 4)])
+    r = await close(client, cls)
+    assert r.status_code == 200, r.text
+    leave = {o["enrollment_id"]: o["leave_hours"] for o in r.json()["outcomes"]}
+    assert [leave[e] for e in cls.enrollments] == ["0.00", "0.00", "0.33"]
 
 
 async def test_a_forged_or_malformed_code_is_refused_and_nothing_is_marked(
@@ -157,15 +186,41 @@ async def test_two_cadres_from_one_device_are_both_flagged(
     with pinned_at(MONDAY_8 + timedelta(minutes=3)):
         code = await code_for(client, cls, 0)
         for app, device in zip(cls.apps, ("shared", "shared", "own"), strict=True):
-            assert (await scan(app, code, device)).status_code == 201
+            r = await scan(app, code, device)
+            assert r.status_code == 201
+            assert r.json()["flag_reason"] is None  # the trainee's answer: never the flag
     flagged = await marks(client, cls, flagged="true")
     assert sorted(m["enrollment_id"] for m in flagged) == sorted(cls.enrollments[:2])
-    one, two = sorted(flagged, key=lambda m: cls.enrollments.index(m["enrollment_id"]))
-    assert cls.enrollments[1] in one["flag_reason"]
-    assert cls.enrollments[0] in two["flag_reason"]
-    assert "shared" in one["flag_reason"]
+    # the reason code and the device: no other trainee's id in a mark
+    assert {(m["flag_reason"], m["device_id"]) for m in flagged} == {("shared_device", "shared")}
     clean = await marks(client, cls, flagged="false")
     assert [m["enrollment_id"] for m in clean] == [cls.enrollments[2]]
+
+
+async def test_the_proxy_flags_are_the_organisers_alone(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """A trainee, and the admin of the unit its cadre belongs to, see the marks they may see,
+    with no flag, and may not filter by it (docs/rules.md rule 12)."""
+    cls = await a_class(client, client_for, trainees=1)
+    county = await create_org_unit(client, cls.ts["organiser_org_unit_id"], kind="county")
+    cadre = await create_cadre(client, county["id"])
+    r = await client.post(f"{cls.url}/enrollments", json={"cadre_id": cadre["id"]})
+    assert r.status_code == 201, r.text
+    trainee = await client_for(Role.cadre, cadre_id=cadre["id"])
+    county_admin = await client_for(Role.org_admin, org_unit_id=county["id"])
+    with pinned_at(MONDAY_8 + timedelta(minutes=3)):
+        code = await code_for(client, cls, 0)
+        assert (await scan(cls.apps[0], code, "shared")).status_code == 201
+        assert (await scan(trainee, code, "shared")).status_code == 201
+    assert len(await marks(client, cls, flagged="true")) == 2
+    for reader in (trainee, county_admin):
+        (mine,) = await marks(reader, cls)
+        assert mine["enrollment_id"] == r.json()["id"]
+        assert mine["flag_reason"] is None
+        for flagged in ("true", "false"):
+            got = await reader.get(f"{cls.url}/attendance", params={"flagged": flagged})
+            assert_problem(got, 403, "training_session.not_organiser")
 
 
 async def bulk(client: httpx.AsyncClient, cls: Class, rows: list[dict[str, Any]]) -> Any:
@@ -431,6 +486,11 @@ async def test_an_override_of_the_computed_leave_is_audited(
 ) -> None:
     cls = await a_class(client, client_for, trainees=1)
     url = f"{API}/enrollments/{cls.enrollments[0]}"
+    # A reason alone would make the stored 0 h the leave: the hours come in the same request.
+    r = await client.patch(url, json={"leave_override_reason": "补课"})
+    problem = assert_problem(r, 422, "enrollment.leave_override_hours_required")
+    assert [e["pointer"] for e in problem["errors"]] == ["/body/leave_hours"]
+    assert (await client.get(url)).json()["leave_override_reason"] is None
     body = {"leave_hours": "1", "leave_override_reason": "补课 1 学时"}
     assert (await client.patch(url, json=body)).status_code == 200
     events = (
@@ -443,3 +503,131 @@ async def test_an_override_of_the_computed_leave_is_audited(
     # Back to the computed leave: the reason goes, the typed figure waits for the close.
     r = await client.patch(url, json={"leave_override_reason": None})
     assert (r.json()["leave_override_reason"], r.json()["leave_hours"]) == (None, "1.00")
+
+
+async def test_a_scan_waits_for_a_close_in_flight_and_then_is_refused(
+    committed_client: httpx.AsyncClient, app: FastAPI, settings: Settings, engine: AsyncEngine
+) -> None:
+    """A close holds the session row FOR UPDATE while it counts the marks; a scan takes the
+    row FOR SHARE before it reads the session, so it waits, then finds the session closed and
+    writes nothing (no mark lands after the close has counted)."""
+    client = committed_client
+    cls = await a_class(client, _committed_clients(app, settings, client), trainees=1)
+    with pinned_at(MONDAY_8 + timedelta(minutes=2)):
+        code = await code_for(client, cls, 0)
+        async with engine.connect() as closing:
+            await closing.execute(
+                text("SELECT 1 FROM training_session WHERE id = :id FOR UPDATE"),
+                {"id": cls.ts["id"]},
+            )
+            scanning = asyncio.create_task(scan(cls.apps[0], code))
+            await _until_waiting_or_done(engine, scanning, "%FOR SHARE OF training_session%")
+            assert not scanning.done(), "the scan did not wait for the close in flight"
+            await closing.execute(
+                text("UPDATE training_session SET status = 'closed' WHERE id = :id"),
+                {"id": cls.ts["id"]},
+            )
+            await closing.commit()
+        assert_problem(await scanning, 409, "attendance.session_final")
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM attendance")) == 0
+    await cls.apps[0].aclose()
+
+
+async def _until_waiting_or_done(
+    engine: AsyncEngine, task: "asyncio.Task[Any]", query: str
+) -> None:
+    """Return once a backend running a statement like `query` waits on a lock, or the task has
+    finished (it did not wait)."""
+    async with engine.connect() as conn:
+        while not task.done():
+            waiting = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query ILIKE :q"
+                ),
+                {"q": query},
+            )
+            await conn.rollback()
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+
+
+async def test_the_organisers_mark_clears_a_proxy_flag(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """Confirming the flagged mark (the same `present`) or giving another settles the flag."""
+    cls = await a_class(client, client_for)
+    with pinned_at(MONDAY_8 + timedelta(minutes=3)):
+        code = await code_for(client, cls, 0)
+        for app in cls.apps:
+            assert (await scan(app, code, "shared")).status_code == 201
+    assert len(await marks(client, cls, flagged="true")) == 3
+    result = await bulk(client, cls, [row(cls, 0, 0, "present"), row(cls, 1, 0, "absent")])
+    assert [(r["outcome"], r["attendance"]["flag_reason"]) for r in result["rows"]] == [
+        ("marked", None),
+        ("marked", None),
+    ]
+    still = await marks(client, cls, flagged="true")
+    assert [m["enrollment_id"] for m in still] == [cls.enrollments[2]]
+    # once settled, the same mark again is unchanged
+    again = await bulk(client, cls, [row(cls, 0, 0, "present")])
+    assert again["unchanged"] == 1
+
+
+async def test_leave_of_a_withdrawn_enrollment_is_not_approved(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    cls = await a_class(client, client_for, trainees=1)
+    url = f"{API}/enrollments/{cls.enrollments[0]}"
+    r = await cls.apps[0].post(
+        f"{url}/leave-requests", json={"session_part_ids": [cls.parts[3]["id"]], "reason": "病假"}
+    )
+    request = r.json()
+    assert (await client.patch(url, json={"status": "withdrawn"})).status_code == 200
+    r = await client.post(f"{API}/leave-requests/{request['id']}/approve")
+    assert_problem(r, 409, "attendance.not_enrolled")
+    assert await marks(client, cls) == []
+    got = (await client.get(f"{API}/leave-requests/{request['id']}")).json()
+    assert got["status"] == "pending"
+
+
+def test_closing_is_always_told_what_attendance_says() -> None:
+    """`attendance` is a required keyword of close_session: a caller cannot leave it out and
+    close a session with parts on the typed leave."""
+    parameter = inspect.signature(closing.close_session).parameters["attendance"]
+    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameter.default is inspect.Parameter.empty
+
+
+async def test_a_bulk_mark_waits_for_a_mark_in_flight_and_answers_row_by_row(
+    committed_client: httpx.AsyncClient, app: FastAPI, settings: Settings, engine: AsyncEngine
+) -> None:
+    """A mark being inserted (a scan in flight) holds its enrollment row KEY SHARE (the foreign
+    key); the bulk locks the active enrollments FOR UPDATE before it reads the marks, so it waits,
+    then reads the new mark and replaces it: a row answer, no unique violation, no 500."""
+    client = committed_client
+    cls = await a_class(client, _committed_clients(app, settings, client), trainees=1)
+    async with engine.connect() as other:
+        await other.execute(
+            text(
+                "INSERT INTO attendance (id, enrollment_id, session_part_id, mark, method, "
+                "marked_at, minutes_missed, version, created_at, updated_at) VALUES "
+                "(gen_random_uuid(), :e, :p, 'present', 'qr', now(), 0, 1, now(), now())"
+            ),
+            {"e": cls.enrollments[0], "p": cls.parts[0]["id"]},
+        )
+        marking = asyncio.create_task(
+            client.post(f"{cls.url}/attendance", json={"marks": [row(cls, 0, 0, "absent")]})
+        )
+        await _until_waiting_or_done(engine, marking, "%FROM enrollment%")
+        assert not marking.done(), "the bulk did not wait for the mark in flight"
+        await other.commit()
+    r = await marking
+    assert r.status_code == 200, r.text
+    assert [x["outcome"] for x in r.json()["rows"]] == ["marked"]
+    (mark,) = await marks(client, cls)
+    assert (mark["mark"], mark["method"]) == ("absent", "manual")
+    for app_client in cls.apps:
+        await app_client.aclose()

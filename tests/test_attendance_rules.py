@@ -23,11 +23,13 @@ P, L, E, A, LV = (
 def part(
     mark: AttendanceMark | None,
     hours: str = "4",
-    window: int = 240,
+    class_minutes: int = 240,
     missed: int = 0,
     approved: bool = False,
 ) -> PartAttendance:
-    return PartAttendance(D(hours), window, mark, missed, approved)
+    """`class_minutes`: the class's start to its end (08:00–12:00 is 240), not the sign-in
+    window, which opens earlier."""
+    return PartAttendance(D(hours), class_minutes, mark, missed, approved)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +39,7 @@ def part(
         ([part(P), part(P)], "0", "0", "0", 0),
         # one absent 4 h part
         ([part(P), part(A)], "4", "0", "0", 0),
-        # approved leave 4 h + absent 2 h evening (150-minute window)
+        # approved leave 4 h + absent 2 h evening (19:00–21:30, a 150-minute class)
         ([part(LV, approved=True), part(A, "2", 150)], "2", "4", "0", 0),
         # unapproved leave counts as absence
         ([part(LV), part(P)], "4", "0", "0", 0),
@@ -45,14 +47,19 @@ def part(
         ([part(L, missed=30)], "0", "0", "0.5", 0),
         # left 35 min early: 4 × 35 / 240 = 0.58333… → rounded down to 0.58 h
         ([part(E, missed=35)], "0", "0", "0.58", 0),
-        # 2.5 h evening, 150 min window, 20 min late: 2.5 × 20 / 150 = 0.33333… → 0.33
+        # 2.5 h evening, a 150 min class, 20 min late: 2.5 × 20 / 150 = 0.33333… → 0.33
         ([part(L, "2.5", 150, 20)], "0", "0", "0.33", 0),
-        # late by more than the window counts the whole part, never more: 4 h
+        # late by more than the class counts the whole part, never more: 4 h
         ([part(L, missed=300)], "0", "0", "4", 0),
         # unmarked parts count nothing, and are counted
         ([part(None), part(None), part(A)], "4", "0", "0", 2),
         # late 0 minutes: nothing missed
         ([part(L, missed=0)], "0", "0", "0", 0),
+        # 4 h morning 08:00–12:00 (sign-in from 07:30), 20 min late: 4 × 20 / 240 = 0.3333… →
+        # 0.33 h (the class's 240 minutes, not a sign-in window's)
+        ([part(L, missed=20)], "0", "0", "0.33", 0),
+        # 4 h afternoon 14:00–17:00 (a 180-minute class), left 45 min early: 4 × 45 / 180 = 1 h
+        ([part(E, "4", 180, 45)], "0", "0", "1", 0),
     ],
 )
 def test_leave_of(

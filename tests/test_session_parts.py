@@ -132,7 +132,7 @@ async def test_only_the_organiser_replaces_parts(
     other = await create_org_unit(client)
     outsider = await client_for(Role.org_admin, org_unit_id=other["id"])
     r = await put_parts(outsider, ts, PARTS, ts["version"])
-    assert r.status_code in (403, 404)
+    assert_problem(r, 404, "training_session.not_found")
     unit_cadre = await create_cadre(client, ts["organiser_org_unit_id"])
     cadre = await client_for(Role.cadre, cadre_id=unit_cadre["id"])
     assert_problem(await put_parts(cadre, ts, PARTS, ts["version"]), 403, "forbidden")

@@ -12,6 +12,7 @@ from app.attendance.models import Attendance, LeaveRequest
 from app.enrollment import repository as enrollments
 from app.enrollment.models import Enrollment
 from app.enums import AttendanceMethod, LeaveRequestStatus
+from app.training_session import repository as sessions
 from app.training_session.models import SessionPart
 
 
@@ -82,8 +83,11 @@ def of_session(
     if enrollment_id is not None:
         stmt = stmt.where(Attendance.enrollment_id == enrollment_id)
     if flagged is not None:
+        # The proxy flags (代签) are the organiser's: the filter reaches only its sessions (the
+        # service refuses it to anyone else before it gets here).
         stmt = stmt.where(
-            Attendance.flag_reason.is_not(None) if flagged else Attendance.flag_reason.is_(None)
+            SessionPart.training_session_id.in_(sessions.managed_ids(actor)),
+            Attendance.flag_reason.is_not(None) if flagged else Attendance.flag_reason.is_(None),
         )
     return stmt
 

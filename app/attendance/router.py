@@ -30,6 +30,7 @@ from app.attendance.schemas import (
     LeaveRequestRefusal,
     MarkOutcome,
     SignInCodeRead,
+    attendance_read,
 )
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
@@ -140,13 +141,16 @@ async def scan_sign_in_code(
 ) -> AttendanceRead:
     """The trainee's app posts the scanned code, with its `X-Device-ID` (docs/rules.md rule 12).
     The trainee's own active enrollment in the part's session is marked `present`, or `late`
-    after the window's start plus the grace (`APP_ATTENDANCE__GRACE_MINUTES`), missing the
-    minutes since the start. Only inside the part's window (409 `attendance.outside_window`),
+    after the class's start plus the grace (`APP_ATTENDANCE__GRACE_MINUTES`), missing the
+    minutes since the start. Only inside the part's sign-in window, from
+    `APP_ATTENDANCE__SIGN_IN_OPENS_MINUTES_BEFORE` (30) before the class's start to its end
+    (409 `attendance.outside_window`),
     once per enrollment (409 `attendance.already_signed_in`); an expired code is 422
     `attendance.code_expired`, a forged one 403 `attendance.code_forged`. Two trainees signed in
-    to one part from one device are both flagged (代签, `flag_reason`)."""
+    to one part from one device are both flagged (代签, `flag_reason`), which only the organiser
+    sees."""
     attendance = await service.scan(db_session, settings, actor, body.sign_in_code, x_device_id)
-    return AttendanceRead.model_validate(attendance)
+    return attendance_read(attendance, organiser=False)
 
 
 @session_router.post(
@@ -199,7 +203,7 @@ async def mark_attendance(
 @session_router.get(
     "/{training_session_id}/attendance",
     operation_id="listSessionAttendance",
-    responses=problems(TrainingSessionNotFound),
+    responses=problems(TrainingSessionNotFound, NotSessionOrganiser),
 )
 async def list_session_attendance(
     training_session_id: uuid.UUID,
@@ -209,13 +213,19 @@ async def list_session_attendance(
     session_part_id: uuid.UUID | None = None,
     enrollment_id: uuid.UUID | None = None,
     flagged: Annotated[
-        bool | None, Query(description="`true`: only the suspected proxy sign-ins (代签)")
+        bool | None,
+        Query(
+            description="`true`: only the suspected proxy sign-ins (代签); `false`: only the "
+            "others. The organiser's: 403 `training_session.not_organiser` for anyone else"
+        ),
     ] = None,
 ) -> AttendancePage:
-    """The session's attendance marks the caller may see (a trainee: its own), by part, by
-    enrollment, or only the flagged ones."""
+    """The session's attendance marks the caller may see (a trainee: its own; a cadre's unit:
+    its cadres'), by part, by enrollment, or (the organiser) by proxy flag. The flags
+    (`flag_reason`) are the organiser's: null in everyone else's answer (docs/rules.md rule
+    11)."""
     ts = await session_service.get_training_session(db_session, training_session_id, actor)
-    items, next_cursor = await service.list_attendance(
+    items, next_cursor, organiser = await service.list_attendance(
         db_session,
         ts,
         actor,
@@ -225,7 +235,7 @@ async def list_session_attendance(
         flagged=flagged,
     )
     return AttendancePage(
-        items=[AttendanceRead.model_validate(a) for a in items], next_cursor=next_cursor
+        items=[attendance_read(a, organiser=organiser) for a in items], next_cursor=next_cursor
     )
 
 
@@ -287,6 +297,7 @@ async def get_leave_request(
 
 _DECISION_PROBLEMS = (
     LeaveRequestNotFound,
+    NotEnrolled,
     NotSessionOrganiser,
     LeaveRequestDecided,
     SessionNotInProgress,
@@ -309,7 +320,8 @@ async def approve_leave_request(
 ) -> LeaveRequestRead:
     """Approve the leave: each requested part is marked `on_leave` naming this request, and
     counts as approved leave (docs/rules.md rule 12). The organiser's (403 otherwise); a
-    decided request is 409 `attendance.leave_request_decided`."""
+    decided request is 409 `attendance.leave_request_decided`, a request whose enrollment is no
+    longer active (withdrawn since) 409 `attendance.not_enrolled`."""
     request = await service.get_leave_request(db_session, leave_request_id, actor, for_update=True)
     check_if_match(if_match, request.version)
     request = await service.approve_leave(db_session, request, actor, x_device_id)

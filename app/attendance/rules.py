@@ -5,9 +5,9 @@ For a session with parts, an enrollment's leave is
 - the credit hours of every part marked `on_leave`: approved leave counts as leave, unapproved
   leave as absence (the same hours; the breakdown keeps them apart);
 - for `late` and `left_early`, the part's credit hours pro rata of the minutes missed over the
-  part's window: hours × min(missed, window) / window minutes, rounded down to the hundredth
-  of an hour (in the trainee's favour; the enrollment keeps leave with two places, so the leave
-  that decides is the one recorded);
+  class's minutes (its start to its end): hours × min(missed, class minutes) / class minutes,
+  rounded down to the hundredth of an hour (in the trainee's favour; the enrollment keeps
+  leave with two places, so the leave that decides is the one recorded);
 - nothing for `present` or an unmarked part.
 The sum is exact: every term has at most two decimal places."""
 
@@ -26,7 +26,7 @@ class PartAttendance:
     """One enrollment's attendance at one part."""
 
     credit_hours: Decimal
-    window_minutes: int
+    class_minutes: int  # the class's start to its end
     mark: AttendanceMark | None  # None: not marked
     minutes_missed: int = 0
     leave_approved: bool = False
@@ -44,12 +44,12 @@ class LeaveBreakdown:
         return self.absent + self.approved_leave + self.partial
 
 
-def missed_hours(credit_hours: Decimal, window_minutes: int, minutes_missed: int) -> Decimal:
-    """The part's hours pro rata of the minutes missed, never more than the part, rounded down
-    to the hundredth of an hour."""
-    if window_minutes <= 0 or minutes_missed <= 0:
+def missed_hours(credit_hours: Decimal, class_minutes: int, minutes_missed: int) -> Decimal:
+    """The part's hours pro rata of the minutes missed over the class's minutes, never more
+    than the part, rounded down to the hundredth of an hour."""
+    if class_minutes <= 0 or minutes_missed <= 0:
         return ZERO
-    share = credit_hours * min(minutes_missed, window_minutes) / window_minutes
+    share = credit_hours * min(minutes_missed, class_minutes) / class_minutes
     return share.quantize(HUNDREDTH, rounding=ROUND_DOWN)
 
 
@@ -67,7 +67,7 @@ def leave_of(parts: Iterable[PartAttendance]) -> LeaveBreakdown:
             case AttendanceMark.on_leave:
                 absent += part.credit_hours
             case AttendanceMark.late | AttendanceMark.left_early:
-                partial += missed_hours(part.credit_hours, part.window_minutes, part.minutes_missed)
+                partial += missed_hours(part.credit_hours, part.class_minutes, part.minutes_missed)
             case AttendanceMark.present:
                 pass
     return LeaveBreakdown(

@@ -44,12 +44,19 @@ class AttendanceRead(OutputModel):
         description="The approved leave request behind an `on_leave` mark; null: unapproved"
     )
     flag_reason: str | None = Field(
-        description="Why the sign-in is suspected to be by proxy (代签): another trainee signed "
-        "in to the same part from the same device"
+        description="The organiser's only: why the sign-in is suspected to be by proxy (代签); "
+        "`shared_device`: another trainee signed in to the same part from the same `device_id`. "
+        "Always null in the answers to anyone else"
     )
     version: Version
     created_at: datetime
     updated_at: datetime
+
+
+def attendance_read(attendance: object, *, organiser: bool) -> AttendanceRead:
+    """The mark as the caller may read it: the proxy flag (代签) is the organiser's alone."""
+    read = AttendanceRead.model_validate(attendance)
+    return read if organiser else read.model_copy(update={"flag_reason": None})
 
 
 class AttendancePage(Page[AttendanceRead]):

@@ -30,7 +30,7 @@ from app.attendance.schemas import (
     AttendanceMarkIn,
     LeaveRequestCreate,
 )
-from app.config import Settings
+from app.config import AttendanceSettings, Settings
 from app.db import mapping_conflicts
 from app.enrollment import repository as enrollments
 from app.enrollment.closing import AttendanceLeave
@@ -46,7 +46,7 @@ from app.i18n import _
 from app.pagination import PageParams, paginate
 from app.training_session import parts as part_service
 from app.training_session import repository as sessions
-from app.training_session.errors import SessionPartNotFound
+from app.training_session.errors import NotSessionOrganiser, SessionPartNotFound
 from app.training_session.models import SessionPart, TrainingSession
 from app.training_session.service import FINAL_STATUSES, check_manages
 
@@ -103,33 +103,37 @@ async def _own_active_enrollment(
     return enrollment
 
 
-def _scan_mark(part: SessionPart, now: datetime, grace_minutes: int) -> tuple[AttendanceMark, int]:
-    """Present up to the window's start plus the grace; late after it, missing the minutes
-    since the start (whole minutes, rounded down)."""
-    start, end = part_service.window(part)
-    if not start <= now <= end:
+def _scan_mark(
+    part: SessionPart, now: datetime, settings: AttendanceSettings
+) -> tuple[AttendanceMark, int]:
+    """Sign-in opens `sign_in_opens_minutes_before` the class's start and closes at its end.
+    Present up to the start plus the grace; late after it, missing the minutes since the start
+    (whole minutes, rounded down)."""
+    opens, closes = part_service.sign_in_window(part, settings.sign_in_opens_minutes_before)
+    if not opens <= now <= closes:
         raise OutsideWindow(
             _("The part's window is {start} to {end}.").format(
-                start=start.isoformat(), end=end.isoformat()
+                start=opens.isoformat(), end=closes.isoformat()
             )
         )
-    late_by = int((now - start).total_seconds()) // 60
-    if late_by <= grace_minutes:
+    start, _end = part_service.class_times(part)
+    late_by = max(0, int((now - start).total_seconds()) // 60)
+    if late_by <= settings.grace_minutes:
         return AttendanceMark.present, 0
     return AttendanceMark.late, late_by
 
 
-def _flag_shared_device(marks: Sequence[Attendance], device_id: str) -> None:
-    """Two or more trainees signed in to one part from one device: each is flagged (代签)."""
+SHARED_DEVICE = "shared_device"
+
+
+def _flag_shared_device(marks: Sequence[Attendance]) -> None:
+    """Two or more trainees signed in to one part from one device: each is flagged (代签) with
+    the reason code alone; the organiser finds the others by the part and the mark's device_id
+    (no other trainee's id is written into a mark)."""
     if len({m.enrollment_id for m in marks}) < 2:
         return
     for mark in marks:
-        others = sorted(
-            str(m.enrollment_id) for m in marks if m.enrollment_id != mark.enrollment_id
-        )
-        mark.flag_reason = (
-            f"shared_device: device {device_id!r} also signed in " + ", ".join(others)[:440]
-        )
+        mark.flag_reason = SHARED_DEVICE
 
 
 async def scan(
@@ -145,13 +149,15 @@ async def scan(
         raise DeviceIdRequired()
     now = clock.now()
     part_id = _verified_part_id(settings, code, now)
-    found = await sessions.get_part_with_session(db_session, part_id)
+    # The session row FOR SHARE first: a close (FOR UPDATE) in flight finishes before the scan
+    # reads the session's status, so no mark is written after the close has counted the marks.
+    found = await sessions.get_part_with_session(db_session, part_id, share_session=True)
     if found is None:  # a genuine code of a part removed since
         raise SessionPartNotFound()
     part, ts = found
     _check_in_progress(ts)
     enrollment = await _own_active_enrollment(db_session, ts, actor)
-    mark, minutes = _scan_mark(part, now, settings.attendance.grace_minutes)
+    mark, minutes = _scan_mark(part, now, settings.attendance)
     await repository.lock_part_device(db_session, part.id, device_id)
     if await repository.mark_of(db_session, enrollment.id, part.id) is not None:
         raise AlreadySignedIn()
@@ -167,9 +173,7 @@ async def scan(
     db_session.add(attendance)
     with mapping_conflicts(_ONCE):
         await db_session.flush()
-    _flag_shared_device(
-        await repository.qr_marks_from_device(db_session, part.id, device_id), device_id
-    )
+    _flag_shared_device(await repository.qr_marks_from_device(db_session, part.id, device_id))
     await db_session.flush()
     return attendance
 
@@ -197,15 +201,21 @@ def _apply(
             ),
             True,
         )
-    if (existing.mark, existing.minutes_missed) == (row.mark, row.minutes_missed):
+    if (existing.mark, existing.minutes_missed, existing.flag_reason) == (
+        row.mark,
+        row.minutes_missed,
+        None,
+    ):
         return existing, False
     existing.mark = row.mark
     existing.minutes_missed = row.minutes_missed
     existing.method = row.method
     existing.marked_at = now
     existing.device_id = device_id
-    # An approved leave is the request's; a new mark by hand replaces it.
+    # An approved leave is the request's; a new mark by hand replaces it. The organiser's mark
+    # settles a proxy flag (代签): it is cleared, the same mark confirmed or another one given.
     existing.leave_request_id = None
+    existing.flag_reason = None
     return existing, True
 
 
@@ -257,7 +267,12 @@ async def list_attendance(
     session_part_id: uuid.UUID | None,
     enrollment_id: uuid.UUID | None,
     flagged: bool | None,
-) -> tuple[list[Attendance], str | None]:
+) -> tuple[list[Attendance], str | None, bool]:
+    """The marks the actor sees, and whether it is the session's organiser: only the organiser
+    sees the proxy flags (代签) and filters by them (403 for anyone else)."""
+    organiser = await sessions.is_managed(db_session, ts.id, actor)
+    if flagged is not None and not organiser:
+        raise NotSessionOrganiser()
     stmt = repository.of_session(
         ts.id,
         actor,
@@ -265,7 +280,8 @@ async def list_attendance(
         enrollment_id=enrollment_id,
         flagged=flagged,
     )
-    return await paginate(db_session, stmt, Attendance.id, page)
+    items, next_cursor = await paginate(db_session, stmt, Attendance.id, page)
+    return items, next_cursor, organiser
 
 
 async def marks_of_session(
@@ -345,6 +361,8 @@ async def approve_leave(
 ) -> LeaveRequest:
     """Approved leave marks each requested part `on_leave`, naming the request (rule 12)."""
     enrollment, ts = await _decidable(db_session, request, actor)
+    if enrollment.status not in ACTIVE_ENROLLMENT_STATUSES:
+        raise NotEnrolled()  # withdrawn since the request: nothing to mark
     now = clock.now()
     request.status = LeaveRequestStatus.approved
     request.decided_at = now
@@ -362,6 +380,7 @@ async def approve_leave(
         existing.minutes_missed = 0
         existing.marked_at = now
         existing.leave_request_id = request.id
+        existing.flag_reason = None
     await db_session.flush()
     return request
 
@@ -397,14 +416,18 @@ async def session_leave(db_session: AsyncSession, ts: TrainingSession) -> Attend
     parts = await sessions.parts_of(db_session, ts.id)
     if not parts:
         return None
+    # `ts` is held FOR UPDATE by the caller, and every writer of marks takes the session row
+    # (scans FOR SHARE, the others FOR UPDATE); the enrollments are locked before the marks are
+    # read all the same, so the marks read are the last ones.
+    active = await enrollments.active_for_update(db_session, ts.id)
     marks = {
         (m.enrollment_id, m.session_part_id): m
         for m in await repository.marks_of_session(db_session, ts.id)
     }
-    minutes = {p.id: part_service.window_minutes(p) for p in parts}
+    minutes = {p.id: part_service.class_minutes(p) for p in parts}
     leave_of: dict[uuid.UUID, Decimal] = {}
     unmarked = 0
-    for enrollment in await enrollments.active_for_update(db_session, ts.id):
+    for enrollment in active:
         breakdown = rules.leave_of(
             _part_attendance(p, minutes[p.id], marks.get((enrollment.id, p.id))) for p in parts
         )
@@ -414,11 +437,11 @@ async def session_leave(db_session: AsyncSession, ts: TrainingSession) -> Attend
 
 
 def _part_attendance(
-    part: SessionPart, window_minutes: int, mark: Attendance | None
+    part: SessionPart, class_minutes: int, mark: Attendance | None
 ) -> rules.PartAttendance:
     return rules.PartAttendance(
         credit_hours=part.credit_hours,
-        window_minutes=window_minutes,
+        class_minutes=class_minutes,
         mark=None if mark is None else mark.mark,
         minutes_missed=0 if mark is None else mark.minutes_missed,
         leave_approved=mark is not None and mark.leave_request_id is not None,

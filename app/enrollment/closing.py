@@ -74,11 +74,12 @@ async def close_session(
     ts: TrainingSession,
     actor: Actor,
     *,
-    attendance: AttendanceLeave | None = None,
+    attendance: AttendanceLeave | None,
     force_reason: str | None = None,
 ) -> list[EnrollmentOutcome]:
     """`ts` must have been loaded FOR UPDATE: a second, concurrent close waits, then is refused.
-    `attendance` is given for a session with parts."""
+    `attendance` is required: what attendance computes for a session with parts, None for a
+    session without (a caller cannot forget it and close on the typed leave)."""
     await sessions.check_manages(db_session, ts, actor)
     sessions.check_closable(ts)
     _check_attendance_complete(attendance, force_reason)

@@ -78,6 +78,11 @@ class LeaveOverrideReasonRequired(UnprocessableEntity):
     )
 
 
+class LeaveOverrideHoursRequired(UnprocessableEntity):
+    code = "enrollment.leave_override_hours_required"
+    title = N_("An override of the computed leave gives its leave_hours in the same request")
+
+
 class AttendanceIncomplete(Conflict):
     code = "training_session.attendance_incomplete"
     title = N_("Some parts have enrollments without an attendance mark")

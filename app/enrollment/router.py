@@ -13,6 +13,7 @@ from app.enrollment.errors import (
     InvalidEnrollmentTransition,
     LeaveExceedsSession,
     LeaveExceptionForbidden,
+    LeaveOverrideHoursRequired,
     LeaveOverrideReasonRequired,
     NominationForbidden,
     NotReplaceable,
@@ -165,6 +166,7 @@ async def get_enrollment(
         OutsideAudience,
         SelfEnrollmentOff,
         SessionNotOpen,
+        LeaveOverrideHoursRequired,
     ),
 )
 async def update_enrollment(
@@ -182,7 +184,9 @@ async def update_enrollment(
     instead); record leave hours and the score; grant or withdraw an exception to the leave cap
     (`leave_exception_reason`, docs/rules.md rule 7). In a session with parts leave is computed
     from attendance; typed `leave_hours` there overrides it and needs `leave_override_reason`
-    (422 `enrollment.leave_override_reason_required`, rule 12).
+    (422 `enrollment.leave_override_reason_required`, rule 12);
+    setting the reason needs `leave_hours` in the same request (422
+    `enrollment.leave_override_hours_required`).
     Leave, score, confirmation and the exception are the organiser's record: an `admin` or an
     `org_admin` of the organising unit's tree (403 otherwise). Once the session is closed or
     cancelled, nothing changes any more (409 `enrollment.final`)."""

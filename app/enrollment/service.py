@@ -18,6 +18,7 @@ from app.enrollment.errors import (
     InvalidEnrollmentTransition,
     LeaveExceedsSession,
     LeaveExceptionForbidden,
+    LeaveOverrideHoursRequired,
     LeaveOverrideReasonRequired,
     NominationForbidden,
     NotReplaceable,
@@ -304,6 +305,10 @@ async def update_enrollment(
         )
     if "leave_hours" in changes:
         await _check_leave_typed(db_session, ts, enrollment, changes)
+    elif changes.get("leave_override_reason") is not None and "leave_hours" not in (
+        data.model_fields_set
+    ):
+        await _check_override_has_hours(db_session, ts)
     new_status = changes.get("status")
     released = False
     if new_status is not None:
@@ -367,6 +372,21 @@ async def _check_leave_typed(
                 ProblemFieldError(
                     pointer="/body/leave_override_reason",
                     detail=_("give the reason for overriding the computed leave"),
+                    code="missing",
+                )
+            ]
+        )
+
+
+async def _check_override_has_hours(db_session: AsyncSession, ts: TrainingSession) -> None:
+    """docs/rules.md rule 12: a reason alone would make the stored leave_hours (often 0) the
+    leave that decides; the override names its hours in the same request."""
+    if await sessions.parts_of(db_session, ts.id):
+        raise LeaveOverrideHoursRequired(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/leave_hours",
+                    detail=_("give the leave hours that override the computed leave"),
                     code="missing",
                 )
             ]

@@ -71,7 +71,7 @@ class SessionAudience(IdMixin, Base):
 
 class SessionPart(IdMixin, TimestampMixin, Base):
     """A class part (课次): one half-day or evening of a session, with its credit hours and its
-    sign-in window in local time (Asia/Shanghai). Edited as the session's whole list
+    class start and end in local time (Asia/Shanghai). Edited as the session's whole list
     (`PUT .../parts`, docs/rules.md rule 12): the parts' hours add up to the session's."""
 
     __tablename__ = "session_part"

@@ -1,10 +1,10 @@
-"""A session's parts (课次): their list, edited as a whole, and their sign-in windows
+"""A session's parts (课次): their list, edited as a whole, their class times and sign-in windows
 (docs/rules.md, rule 12). The parts' credit hours add up to the session's once there are parts:
 the list is replaced in one request, so no intermediate state breaks the sum."""
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func
@@ -29,7 +29,7 @@ from app.training_session.models import SessionPart, TrainingSession
 from app.training_session.schemas import SessionPartIn, SessionPartsReplace
 from app.training_session.service import FINAL_STATUSES, check_manages
 
-# The period's window when a part names none (local time, Asia/Shanghai).
+# The period's class start and end when a part names none (local time, Asia/Shanghai).
 DEFAULT_WINDOWS: dict[DayPeriod, tuple[time, time]] = {
     DayPeriod.morning: (time(8, 0), time(12, 0)),
     DayPeriod.afternoon: (time(14, 0), time(18, 0)),
@@ -40,17 +40,24 @@ DEFAULT_WINDOWS: dict[DayPeriod, tuple[time, time]] = {
 _CONFLICTS = {"fk_attendance_session_part_id_session_part": PartHasAttendance()}
 
 
-def window(part: SessionPart) -> tuple[datetime, datetime]:
-    """The part's sign-in window as instants: its day at its start and end local times."""
+def class_times(part: SessionPart) -> tuple[datetime, datetime]:
+    """The class's start and end as instants: the part's day at its start and end local times.
+    Lateness counts from the start; the class's length measures the minutes missed."""
     return (
         datetime.combine(part.part_date, part.start_time, LOCAL_TZ),
         datetime.combine(part.part_date, part.end_time, LOCAL_TZ),
     )
 
 
-def window_minutes(part: SessionPart) -> int:
-    start, end = window(part)
+def class_minutes(part: SessionPart) -> int:
+    start, end = class_times(part)
     return int((end - start).total_seconds()) // 60
+
+
+def sign_in_window(part: SessionPart, opens_minutes_before: int) -> tuple[datetime, datetime]:
+    """QR sign-in opens `opens_minutes_before` the class's start and closes at its end."""
+    start, end = class_times(part)
+    return start - timedelta(minutes=opens_minutes_before), end
 
 
 async def list_parts(db_session: AsyncSession, ts: TrainingSession) -> Sequence[SessionPart]:

@@ -169,13 +169,17 @@ async def get_part(
 
 
 async def get_part_with_session(
-    db_session: AsyncSession, part_id: uuid.UUID
+    db_session: AsyncSession, part_id: uuid.UUID, *, share_session: bool = False
 ) -> tuple[SessionPart, TrainingSession] | None:
-    row = (
-        await db_session.execute(
-            select(SessionPart, TrainingSession)
-            .join(TrainingSession, TrainingSession.id == SessionPart.training_session_id)
-            .where(SessionPart.id == part_id)
-        )
-    ).one_or_none()
+    """`share_session`: the session row FOR SHARE, so that a QR sign-in and the writers that
+    take it FOR UPDATE (closing, the organiser's marks, a leave's approval) take turns, and a
+    sign-in never lands after a close has read the marks."""
+    stmt = (
+        select(SessionPart, TrainingSession)
+        .join(TrainingSession, TrainingSession.id == SessionPart.training_session_id)
+        .where(SessionPart.id == part_id)
+    )
+    if share_session:
+        stmt = stmt.with_for_update(read=True, of=TrainingSession)
+    row = (await db_session.execute(stmt)).one_or_none()
     return None if row is None else (row[0], row[1])

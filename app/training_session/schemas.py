@@ -162,12 +162,15 @@ class SessionPartIn(InputModel):
     credit_hours: PositiveHours = Field(description="学时 of this part")
     start_time: TimeOfDay | None = Field(
         default=None,
-        description="Sign-in window start, local time (Asia/Shanghai); by default the period's: "
-        "08:00 morning, 14:00 afternoon, 19:00 evening",
+        description="The class's start, local time (Asia/Shanghai): lateness counts from it, and "
+        "QR sign-in opens APP_ATTENDANCE__SIGN_IN_OPENS_MINUTES_BEFORE (30) earlier; by default "
+        "the period's: 08:00 morning, 14:00 afternoon, 19:00 evening",
     )
     end_time: TimeOfDay | None = Field(
         default=None,
-        description="Sign-in window end, local time; by default 12:00, 18:00 or 21:30",
+        description="The class's end, local time: QR sign-in closes then, and the start to the "
+        "end is the class's length that late arrival and early leaving are counted against; by "
+        "default 12:00, 18:00 or 21:30",
     )
 
 
@@ -199,8 +202,8 @@ class SessionPartRead(OutputModel):
     part_date: date
     period: DayPeriod
     credit_hours: Decimal2
-    start_time: str = Field(description="Local time (Asia/Shanghai), HH:MM")
-    end_time: str = Field(description="Local time (Asia/Shanghai), HH:MM")
+    start_time: str = Field(description="The class's start, local time (Asia/Shanghai), HH:MM")
+    end_time: str = Field(description="The class's end, local time (Asia/Shanghai), HH:MM")
 
     @field_validator("start_time", "end_time", mode="before")
     @classmethod
