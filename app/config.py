@@ -314,6 +314,28 @@ class ExportSettings(BaseModel):
         return self
 
 
+class AttendanceSettings(BaseModel):
+    """Sign-in by class part (docs/rules.md, rule 12)."""
+
+    code_seconds: int = Field(
+        default=30, ge=5, le=300, description="How long a rotating sign-in code is valid"
+    )
+    grace_minutes: int = Field(
+        default=10,
+        ge=0,
+        le=120,
+        description="A QR sign-in this long after the part's start still counts as present; "
+        "later is late",
+    )
+    sign_in_opens_minutes_before: int = Field(
+        default=30,
+        ge=0,
+        le=240,
+        description="QR sign-in opens this long before the class's start (and closes at its "
+        "end); a sign-in before the start is present",
+    )
+
+
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
 # Any other environment refuses to start with them (or without secrets).
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -369,6 +391,7 @@ class Settings(BaseSettings):
     )
     webhooks: WebhookSettings = WebhookSettings()
     exports: ExportSettings = ExportSettings()
+    attendance: AttendanceSettings = AttendanceSettings()
     body: BodyLimitSettings = BodyLimitSettings()
     server: ServerSettings = ServerSettings()
     cors: CorsSettings = CorsSettings()

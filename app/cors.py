@@ -12,7 +12,8 @@ ALLOW_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 # The request headers the API reads beyond the CORS-safelisted ones (Content-Type is listed by
 # Starlette itself): the bearer token, the preconditions, the download ranges, the retry key,
 # the language (safelisted only while its value keeps to letters, digits and `-.;=,*`: a value
-# beyond them needs a preflight) and the client's own request id. Content-Language, answered,
+# beyond them needs a preflight), the client's own request id and the sign-in device
+# (`X-Device-ID`, docs/rules.md rule 12). Content-Language, answered,
 # is a safelisted response header: a script reads it without exposing it.
 ALLOW_HEADERS = (
     "Authorization",
@@ -24,6 +25,7 @@ ALLOW_HEADERS = (
     "Idempotency-Key",
     "Accept-Language",
     "X-Request-ID",
+    "X-Device-ID",
 )
 # What a script may read of an answer: a browser hides every other header but the few
 # safelisted ones (Content-Type, Cache-Control, ...).

@@ -13,14 +13,21 @@ from enum import StrEnum
 
 from app.enums import (
     AssessmentRating,
+    AttendanceMark,
+    AttendanceMethod,
     AuditAction,
     CadreStatus,
+    DayPeriod,
     EnrollmentOrigin,
     EnrollmentStatus,
     FeedEntity,
     Gender,
     Language,
+    LeaveRequestStatus,
+    NominationOutcome,
+    NominationReviewAction,
     OrgUnitKind,
+    PlanStatus,
     PostType,
     Rank,
     RankGroup,
@@ -92,6 +99,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     EnrollmentOrigin: {
         EnrollmentOrigin.roll_call: ("组织调训", "Roll call"),
         EnrollmentOrigin.self: ("个人报名", "Self-enrolled"),
+        EnrollmentOrigin.nomination: ("单位推荐", "Nominated by the unit"),
     },
     EnrollmentStatus: {
         EnrollmentStatus.enrolled: ("已报名", "Enrolled"),
@@ -99,6 +107,10 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         EnrollmentStatus.withdrawn: ("已退出", "Withdrawn"),
         EnrollmentStatus.completed: ("已结业", "Completed"),
         EnrollmentStatus.dropped_out: ("退学", "Dropped out"),
+        EnrollmentStatus.nominated: ("待审核", "Nominated, awaiting review"),
+        EnrollmentStatus.rejected: ("审核未通过", "Rejected"),
+        EnrollmentStatus.substitute_requested: ("需调换人选", "Substitute requested"),
+        EnrollmentStatus.waitlisted: ("候补", "Waitlisted"),
     },
     # 学习形式 (docs/rules.md, "Study-log kinds")
     StudyLogKind: {
@@ -153,6 +165,10 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.assessment: ("年度考核", "Assessment"),
         FeedEntity.training_session: ("培训班", "Training session"),
         FeedEntity.credit_policy: ("学时认定政策", "Credit policy"),
+        FeedEntity.training_plan: ("年度培训计划", "Training plan"),
+        FeedEntity.training_plan_item: ("计划班次", "Planned class"),
+        FeedEntity.attendance: ("考勤", "Attendance"),
+        FeedEntity.leave_request: ("请假申请", "Leave request"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -169,6 +185,46 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     RankGroup: {
         RankGroup.leading: ("领导干部", "Leading ranks"),
         RankGroup.other: ("其他干部", "Other ranks"),
+    },
+    PlanStatus: {
+        PlanStatus.draft: ("草稿", "Draft"),
+        PlanStatus.submitted: ("已报送", "Submitted"),
+        PlanStatus.approved: ("已批准", "Approved"),
+        PlanStatus.returned: ("已退回", "Returned"),
+    },
+    NominationReviewAction: {
+        NominationReviewAction.approve: ("审核通过", "Approve"),
+        NominationReviewAction.reject: ("退回", "Reject"),
+        NominationReviewAction.request_substitute: ("要求调换人选", "Ask for a substitute"),
+    },
+    NominationOutcome: {
+        NominationOutcome.created: ("已推荐", "Nominated"),
+        NominationOutcome.waitlisted: ("已列入候补", "Waitlisted"),
+        NominationOutcome.refused: ("未受理", "Refused"),
+    },
+    # sign-in by class part (docs/rules.md, rule 12)
+    DayPeriod: {
+        DayPeriod.morning: ("上午", "Morning"),
+        DayPeriod.afternoon: ("下午", "Afternoon"),
+        DayPeriod.evening: ("晚上", "Evening"),
+    },
+    AttendanceMark: {
+        AttendanceMark.present: ("出勤", "Present"),
+        AttendanceMark.late: ("迟到", "Late"),
+        AttendanceMark.left_early: ("早退", "Left early"),
+        AttendanceMark.absent: ("缺勤", "Absent"),
+        AttendanceMark.on_leave: ("请假", "On leave"),
+    },
+    AttendanceMethod: {
+        AttendanceMethod.qr: ("扫码签到", "QR code"),
+        AttendanceMethod.manual: ("手工签到", "Manual"),
+        AttendanceMethod.import_: ("导入", "Import"),
+        AttendanceMethod.card: ("刷卡签到", "Card"),
+    },
+    LeaveRequestStatus: {
+        LeaveRequestStatus.pending: ("待审批", "Pending"),
+        LeaveRequestStatus.approved: ("已批准", "Approved"),
+        LeaveRequestStatus.refused: ("未批准", "Refused"),
     },
 }
 

@@ -64,6 +64,7 @@ class SessionStatus(StrEnum):
 class EnrollmentOrigin(StrEnum):
     roll_call = "roll_call"
     self = "self"
+    nomination = "nomination"
 
 
 class EnrollmentStatus(StrEnum):
@@ -72,9 +73,35 @@ class EnrollmentStatus(StrEnum):
     withdrawn = "withdrawn"
     completed = "completed"
     dropped_out = "dropped_out"
+    nominated = "nominated"
+    rejected = "rejected"
+    substitute_requested = "substitute_requested"
+    waitlisted = "waitlisted"
 
 
 ACTIVE_ENROLLMENT_STATUSES = frozenset({EnrollmentStatus.enrolled, EnrollmentStatus.confirmed})
+# The statuses that hold one of the session's seats (docs/rules.md rule 11): the trainees, a
+# nomination under review, and one whose unit was asked for a substitute (the seat is kept for
+# the unit's replacement).
+SEAT_HOLDING_STATUSES = ACTIVE_ENROLLMENT_STATUSES | frozenset(
+    {EnrollmentStatus.nominated, EnrollmentStatus.substitute_requested}
+)
+
+
+class NominationReviewAction(StrEnum):
+    """The organiser's decision on a nomination (docs/rules.md rule 11)."""
+
+    approve = "approve"
+    reject = "reject"
+    request_substitute = "request_substitute"
+
+
+class NominationOutcome(StrEnum):
+    """One row of a bulk nomination."""
+
+    created = "created"
+    waitlisted = "waitlisted"
+    refused = "refused"
 
 
 class StudyLogKind(StrEnum):
@@ -138,6 +165,41 @@ class FeedEntity(StrEnum):
     assessment = "assessment"
     training_session = "training_session"
     credit_policy = "credit_policy"
+    training_plan = "training_plan"
+    training_plan_item = "training_plan_item"
+    attendance = "attendance"
+    leave_request = "leave_request"
+
+
+class DayPeriod(StrEnum):
+    """The half-day a session part (课次) takes: its default time window is the period's."""
+
+    morning = "morning"
+    afternoon = "afternoon"
+    evening = "evening"
+
+
+class AttendanceMark(StrEnum):
+    """A trainee's attendance at one session part (docs/rules.md, rule 12)."""
+
+    present = "present"
+    late = "late"
+    left_early = "left_early"
+    absent = "absent"
+    on_leave = "on_leave"
+
+
+class AttendanceMethod(StrEnum):
+    qr = "qr"
+    manual = "manual"
+    import_ = "import"
+    card = "card"
+
+
+class LeaveRequestStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    refused = "refused"
 
 
 class Language(StrEnum):
@@ -170,3 +232,13 @@ class RankGroup(StrEnum):
 
     leading = "leading"
     other = "other"
+
+
+class PlanStatus(StrEnum):
+    """A year's training plan (年度培训计划): drafted, submitted to the unit above, approved or
+    returned with a reason (docs/rules.md, "Training plans")."""
+
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+    returned = "returned"

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from app.archive.formats import ExportFormat, UnitExportFormat
+from app.attendance.schemas import MarkOutcome
 from app.credit_policy.policy import CreditMode
 from app.enum_labels import ENUM_LABELS
 from app.enums import Language
 from app.export.models import ExportStatus
+from app.sign_in_sheet.schemas import SheetFormat
 from app.sync.schemas import SyncMode, SyncOutcome
 from app.user.schemas import GrantType
 
@@ -59,6 +61,15 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         SyncOutcome.unchanged: ("无变化", "Unchanged"),
         SyncOutcome.deactivated: ("已停用", "Deactivated"),
         SyncOutcome.rejected: ("已拒绝", "Rejected"),
+    },
+    MarkOutcome: {
+        MarkOutcome.marked: ("已记录", "Marked"),
+        MarkOutcome.unchanged: ("未变化", "Unchanged"),
+        MarkOutcome.rejected: ("已拒绝", "Rejected"),
+    },
+    SheetFormat: {
+        SheetFormat.pdf: ("PDF（可打印）", "PDF (printable)"),
+        SheetFormat.xlsx: ("Excel 工作簿", "Excel workbook"),
     },
 }
 

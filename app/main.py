@@ -16,6 +16,9 @@ from app import docs_assets, personal_data
 from app.archive.router import router as archive_router
 from app.archive.router import unit_router as unit_archive_router
 from app.assessment.router import router as assessment_router
+from app.attendance.router import closing_router as session_closing_router
+from app.attendance.router import router as attendance_router
+from app.attendance.router import session_router as session_attendance_router
 from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.cadre.router import router as cadre_router
@@ -26,7 +29,6 @@ from app.config import Environment, Settings, get_settings
 from app.cors import install_cors
 from app.credit_policy.router import router as credit_policy_router
 from app.db import attribute, create_engine, create_sessionmaker, transaction
-from app.enrollment.router import closing_router as session_closing_router
 from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
 from app.errors import Unauthorized, install_error_handlers
@@ -46,8 +48,11 @@ from app.observability import (
 from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
 from app.security import authorize
+from app.sign_in_sheet.router import router as sign_in_sheet_router
 from app.study_log.router import router as study_log_router
 from app.sync.router import router as sync_router
+from app.training_plan.router import report_router as plan_report_router
+from app.training_plan.router import router as training_plan_router
 from app.training_session.router import router as training_session_router
 from app.user import repository as user_repository
 from app.user.router import me_router, token_router
@@ -171,6 +176,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_router,
         export_router,
         meta_router,
+        training_plan_router,
+        plan_report_router,
+        session_attendance_router,
+        attendance_router,
+        sign_in_sheet_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

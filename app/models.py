@@ -1,6 +1,7 @@
 """Every ORM model, imported once so metadata is complete for Alembic and the mappers."""
 
 from app.assessment.models import Assessment
+from app.attendance.models import Attendance, LeaveRequest
 from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
 from app.change_feed.models import ChangeEvent, ChangeFeedState
@@ -12,12 +13,14 @@ from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.study_log.models import StudyLog
-from app.training_session.models import TrainingSession
+from app.training_plan.models import TrainingPlan, TrainingPlanItem
+from app.training_session.models import SessionAudience, SessionPart, TrainingSession
 from app.user.models import RefreshToken, User
 from app.webhook.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Assessment",
+    "Attendance",
     "AuditEvent",
     "Base",
     "Cadre",
@@ -29,9 +32,14 @@ __all__ = [
     "ExportChunk",
     "ExportJob",
     "IdempotencyRecord",
+    "LeaveRequest",
     "OrgUnit",
     "RefreshToken",
+    "SessionAudience",
+    "SessionPart",
     "StudyLog",
+    "TrainingPlan",
+    "TrainingPlanItem",
     "TrainingSession",
     "User",
     "WebhookDelivery",

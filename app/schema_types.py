@@ -248,7 +248,9 @@ def _integer(value: object) -> object:
 Int = Annotated[int, BeforeValidator(_integer), Strict()]
 # Bounds inside the Annotated (not on the field) stay bounds in the JSON Schema of `X | None`.
 Capacity = Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_integer), Strict()]
+SeatQuota = Annotated[int, Field(ge=0, le=100_000), BeforeValidator(_integer), Strict()]
 Year = Annotated[int, Field(ge=1900, le=2199), BeforeValidator(_integer), Strict()]
+Month = Annotated[int, Field(ge=1, le=12), BeforeValidator(_integer), Strict()]
 # JSON true or false only: pydantic's lax mode reads 0, 1, "no", "on" and "true" as booleans.
 Bool = Annotated[bool, Strict()]
 

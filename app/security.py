@@ -79,6 +79,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "enrollCadre": STAFF | {Role.cadre},
     "getEnrollment": ALL,
     "updateEnrollment": STAFF,
+    "reviewEnrollment": STAFF,
+    "nominateCadres": STAFF,
+    "getSessionAudience": ALL,
+    "setSessionAudience": STAFF,
     # study logs: cadres submit their own, the offices review
     "listStudyLogs": ALL,
     "getStudyLog": ALL,
@@ -125,8 +129,34 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "deleteWebhook": HR_INTEGRATION,
     "rotateWebhookSecret": HR_INTEGRATION,
     "listWebhookDeliveries": HR_INTEGRATION,
+    # annual training plans: drafted by a unit, approved by the unit above (docs/rules.md)
+    "listTrainingPlans": READERS,
+    "getTrainingPlan": READERS,
+    "createTrainingPlan": STAFF,
+    "addTrainingPlanItem": STAFF,
+    "updateTrainingPlanItem": STAFF,
+    "deleteTrainingPlanItem": STAFF,
+    "submitTrainingPlan": STAFF,
+    "approveTrainingPlan": STAFF,
+    "returnTrainingPlan": STAFF,
+    "getPlanFulfilmentReport": READERS,
     # the words for enum values, for every client
     "getLabels": ALL,
+    # sign-in by class part (docs/rules.md rule 12): the organiser's parts, codes and marks;
+    # the trainee's scan and leave requests
+    "listSessionParts": ALL,
+    "replaceSessionParts": STAFF,
+    "getSignInCode": STAFF,
+    "scanSignInCode": frozenset({Role.cadre}),
+    "markAttendance": STAFF,
+    "listSessionAttendance": ALL,
+    "requestLeave": STAFF | {Role.cadre},
+    "listLeaveRequests": ALL,
+    "getLeaveRequest": ALL,
+    "approveLeaveRequest": STAFF,
+    "refuseLeaveRequest": STAFF,
+    # the sign-in sheet of a session, for its organisers
+    "getSignInSheet": STAFF,
 }
 
 

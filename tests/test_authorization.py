@@ -59,6 +59,10 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "user_id",
             "webhook_id",
             "export_id",
+            "training_plan_id",
+            "plan_item_id",
+            "part_id",
+            "leave_request_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -95,6 +99,10 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
     b = await create_org_unit(client, city["id"], kind="county", name="全椒县")
     cadre = await create_cadre(client, a["id"])
     session = await create_session(client, a["id"])
+    # A county's class is for its own subtree by default (docs/rules.md rule 11): county B, its
+    # sibling, has nothing to see.
+    r = await client.get(f"{API}/training-sessions/{session['id']}/audience")
+    assert [u["org_unit_id"] for u in r.json()["units"]] == [a["id"]], r.text
     enrollment = (
         await client.post(
             f"{API}/training-sessions/{session['id']}/enrollments", json={"cadre_id": cadre["id"]}
@@ -107,14 +115,41 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             json={"cadre_id": cadre["id"], "year": 2024, "rating": "competent"},
         )
     ).json()
+    parts = await client.put(
+        f"{API}/training-sessions/{session['id']}/parts",
+        json={"parts": [{"part_date": "2025-03-03", "period": "morning", "credit_hours": "40"}]},
+    )
+    part = parts.json()["parts"][0]
+    leave = (
+        await client.post(
+            f"{API}/enrollments/{enrollment['id']}/leave-requests",
+            json={"session_part_ids": [part["id"]], "reason": "病假"},
+        )
+    ).json()
     users = (await client.get(f"{API}/users")).json()["items"]
     export = (
         await client.post(f"{API}/exports", json={"org_unit_id": a["id"], "year": 2024})
+    ).json()
+    plan_item = {
+        "title": "党性教育专题班",
+        "form": "special_class",
+        "centralised": True,
+        "month": 3,
+        "days": "5",
+        "credit_hours": "40",
+        "planned_seats": 10,
+    }
+    plan = (
+        await client.post(
+            f"{API}/training-plans",
+            json={"org_unit_id": a["id"], "year": 2025, "title": "计划", "items": [plan_item]},
+        )
     ).json()
     return {
         "city": city,
         "a": a,
         "b": b,
+        "plan_item": plan_item,
         "ids": {
             "org_unit_id": a["id"],
             "cadre_id": cadre["id"],
@@ -126,6 +161,10 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "user_id": users[0]["id"],
             "webhook_id": str(uuid.uuid4()),  # org_admin may not manage webhooks at all
             "export_id": export["id"],  # an admin's job: only its requester (and admins) see it
+            "training_plan_id": plan["id"],
+            "plan_item_id": plan["items"][0]["id"],
+            "part_id": part["id"],
+            "leave_request_id": leave["id"],
         },
     }
 
@@ -144,10 +183,27 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         "updateTrainingSession": {"title": "改名"},
         "enrollCadre": {"cadre_id": ids["cadre_id"]},
         "updateEnrollment": {"status": "confirmed"},
+        "reviewEnrollment": {"action": "approve"},
+        "nominateCadres": {"cadre_ids": [ids["cadre_id"]]},
+        "setSessionAudience": {"units": [{"org_unit_id": a}]},
         "createStudyLog": log_body(ids["cadre_id"]),
         "putStudyLog": log_body(ids["cadre_id"]),
         "createAssessment": {"cadre_id": ids["cadre_id"], "year": 2023, "rating": "competent"},
         "updateAssessment": {"rating": "excellent"},
+        "addTrainingPlanItem": world["plan_item"],
+        "returnTrainingPlan": {"reason": "补充"},
+        "replaceSessionParts": {"parts": []},
+        "markAttendance": {
+            "marks": [
+                {
+                    "enrollment_id": ids["enrollment_id"],
+                    "session_part_id": ids["part_id"],
+                    "mark": "present",
+                }
+            ]
+        },
+        "requestLeave": {"session_part_ids": [ids["part_id"]], "reason": "病假"},
+        "refuseLeaveRequest": {"reason": "不予批准"},
     }
     return bodies.get(op_id, {})
 

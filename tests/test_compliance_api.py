@@ -385,13 +385,15 @@ async def test_county_admin_cannot_close_a_city_session(
     assert (await county_admin.get(f"{API}/training-sessions/{ts['id']}")).status_code == 200
     r = await county_admin.post(f"{API}/training-sessions/{ts['id']}/close")
     assert_problem(r, 403, "training_session.not_organiser")
-    # It nominates its own cadre to the city's class, may withdraw it, but the attendance
-    # record (leave, score, confirmation) is the organiser's.
+    # It enrolls its own cadre in the city's class: without an origin, a nomination (the roll
+    # call, which seats without review, is the organiser's: docs/rules.md rule 11). It may
+    # withdraw it, but the attendance record (leave, score, confirmation) is the organiser's.
     cadre = await create_cadre(client, county["id"])
-    e = await county_admin.post(
-        f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
-    )
-    assert e.status_code == 201, e.text
+    url = f"{API}/training-sessions/{ts['id']}/enrollments"
+    r = await county_admin.post(url, json={"cadre_id": cadre["id"], "origin": "roll_call"})
+    assert_problem(r, 403, "training_session.not_organiser")
+    e = await county_admin.post(url, json={"cadre_id": cadre["id"]})
+    assert (e.status_code, e.json()["origin"]) == (201, "nomination"), e.text
     url = f"{API}/enrollments/{e.json()['id']}"
     for change in ({"leave_hours": "1"}, {"score": "90"}, {"status": "confirmed"}):
         assert_problem(

@@ -67,3 +67,12 @@ async def test_demo_loads_once_and_its_logins_work(
         body = report.json()
         assert body["quota"] >= 1
         assert body["candidates"], "the demo county has cadres to call"
+        # Its classes have their default audience (docs/rules.md rule 11): the demo cadre sees
+        # the classes it is for.
+        token = await anonymous.post(
+            f"{API}/auth/token",
+            data={"grant_type": "password", "username": "cadre", "password": DEMO_PASSWORD},
+        )
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        sessions = await anonymous.get(f"{API}/training-sessions", headers=headers)
+        assert sessions.json()["items"], "the demo cadre sees the classes it is for"

@@ -8,7 +8,7 @@ fails `test_every_write_route_is_listed`. `CLI_COMMANDS` does the same for the C
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,14 +23,16 @@ from app import cli
 from app.audit.models import AuditEvent
 from app.change_feed.models import ChangeEvent
 from app.change_feed.service import FEED_ENTITIES
+from app.clock import LOCAL_TZ, pinned_at
 from app.config import ExportSettings, Settings
 from app.credit_policy.policy import CHUZHOU_2007
 from app.credit_policy.schemas import definition_of
 from app.db import Base
+from app.enums import Role
 from app.export import worker as export_worker
 from app.main import BOOTSTRAP_REQUEST_ID, create_app
 from app.webhook import worker
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, add_user, bearer
 from tests.factories import (
     API,
     cadre_body,
@@ -57,6 +59,20 @@ class World:
     sessionmaker: async_sessionmaker[AsyncSession]
     db_conn: AsyncConnection
     request_id: str
+    settings: Settings | None = None
+    # Other users a case writes as (a trainee signing in): (user id, role).
+    other_actors: set[tuple[str, str]] = field(default_factory=set)
+
+    async def cadre_client(self, cadre_id: str) -> httpx.AsyncClient:
+        """A client acting as the cadre's own user; the case closes it."""
+        assert self.settings is not None
+        user = await add_user(self.sessionmaker, Role.cadre, cadre_id=cadre_id)
+        self.other_actors.add((str(user.id), "cadre"))
+        return httpx.AsyncClient(
+            transport=self.client._transport,
+            base_url="http://test",
+            headers=bearer(self.settings, user),
+        )
 
     async def write(
         self, method: str, url: str, *, client: httpx.AsyncClient | None = None, **kwargs: Any
@@ -161,7 +177,10 @@ async def _deactivate_cadre(w: World) -> list[Trace]:
 async def _create_session(w: World) -> list[Trace]:
     unit = await create_org_unit(w.client)
     ts = (await w.write("POST", "/training-sessions", json=session_body(unit["id"]))).json()
-    return [("training_session", "create", ts["id"])]
+    audience = await w.ids(
+        "SELECT id FROM session_audience WHERE training_session_id = :id", id=ts["id"]
+    )
+    return [("training_session", "create", ts["id"]), ("session_audience", "create", audience[0])]
 
 
 @path("updateTrainingSession")
@@ -219,6 +238,267 @@ async def _update_enrollment(w: World) -> list[Trace]:
     enrollment = await _enroll(w, ts["id"], (await create_cadre(w.client, unit["id"]))["id"])
     await w.write("PATCH", f"/enrollments/{enrollment['id']}", json={"leave_hours": "4.5"})
     return [("enrollment", "update", enrollment["id"])]
+
+
+# --- training plans ----------------------------------------------------------------------------
+
+
+def _plan_item(**fields: Any) -> dict[str, Any]:
+    return {
+        "title": "党性教育专题班",
+        "form": "special_class",
+        "centralised": True,
+        "month": 3,
+        "days": "5",
+        "credit_hours": "40",
+        "planned_seats": 10,
+        **fields,
+    }
+
+
+async def _plan(w: World, *, submitted: bool = False) -> dict[str, Any]:
+    city = await create_org_unit(w.client)
+    county = await create_org_unit(w.client, city["id"], kind="county")
+    body = {"org_unit_id": county["id"], "year": 2025, "title": "年度计划", "items": [_plan_item()]}
+    r = await w.client.post(f"{API}/training-plans", json=body)
+    assert r.status_code == 201, r.text
+    if submitted:
+        # The county's own administrator submits: the admin under test then decides it (a
+        # submitter never decides its own submission, docs/rules.md "Training plans").
+        user = await add_user(w.sessionmaker, Role.org_admin, org_unit_id=county["id"])
+        form = {"grant_type": "password", "username": user.username, "password": TEST_PASSWORD}
+        login = await w.anonymous.post(f"{API}/auth/token", data=form)
+        assert login.status_code == 200, login.text
+        r = await w.anonymous.post(
+            f"{API}/training-plans/{r.json()['id']}/submit",
+            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        )
+        assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("createTrainingPlan")
+async def _create_plan(w: World) -> list[Trace]:
+    """The plan and each of its classes; replayed with its Idempotency-Key, nothing more."""
+    city = await create_org_unit(w.client)
+    body = {"org_unit_id": city["id"], "year": 2025, "title": "年度计划", "items": [_plan_item()]}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    plan = (await w.write("POST", "/training-plans", json=body, headers=key)).json()
+    replay = await w.write("POST", "/training-plans", json=body, headers=key)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    return [
+        ("training_plan", "create", plan["id"]),
+        ("training_plan_item", "create", plan["items"][0]["id"]),
+    ]
+
+
+@path("addTrainingPlanItem")
+async def _add_plan_item(w: World) -> list[Trace]:
+    """The class, and the plan whose version it raises (no column of it changes: no trace)."""
+    plan = await _plan(w)
+    item = (await w.write("POST", f"/training-plans/{plan['id']}/items", json=_plan_item())).json()
+    return [("training_plan_item", "create", item["id"])]
+
+
+@path("updateTrainingPlanItem")
+async def _update_plan_item(w: World) -> list[Trace]:
+    plan = await _plan(w)
+    item = plan["items"][0]
+    url = f"/training-plans/{plan['id']}/items/{item['id']}"
+    await w.write("PATCH", url, json={"month": 5})
+    return [("training_plan_item", "update", item["id"])]
+
+
+@path("deleteTrainingPlanItem")
+async def _delete_plan_item(w: World) -> list[Trace]:
+    plan = await _plan(w)
+    item = plan["items"][0]
+    await w.write("DELETE", f"/training-plans/{plan['id']}/items/{item['id']}")
+    return [("training_plan_item", "delete", item["id"])]
+
+
+@path("submitTrainingPlan")
+async def _submit_plan(w: World) -> list[Trace]:
+    plan = await _plan(w)
+    await w.write("POST", f"/training-plans/{plan['id']}/submit")
+    return [("training_plan", "update", plan["id"])]
+
+
+@path("approveTrainingPlan")
+async def _approve_plan(w: World) -> list[Trace]:
+    plan = await _plan(w, submitted=True)
+    await w.write("POST", f"/training-plans/{plan['id']}/approve")
+    return [("training_plan", "update", plan["id"])]
+
+
+@path("returnTrainingPlan")
+async def _return_plan(w: World) -> list[Trace]:
+    plan = await _plan(w, submitted=True)
+    await w.write("POST", f"/training-plans/{plan['id']}/return", json={"reason": "补充"})
+    return [("training_plan", "update", plan["id"])]
+
+
+# --- seats -------------------------------------------------------------------------------------
+
+
+@path("setSessionAudience")
+async def _set_audience(w: World) -> list[Trace]:
+    """The default audience (the organiser itself, a root) replaced by two units with quotas;
+    the session's version moves (its ETag covers the audience) with nothing else changed."""
+    city = await create_org_unit(w.client)
+    a = await create_org_unit(w.client, city["id"], kind="county")
+    b = await create_org_unit(w.client, city["id"], kind="county")
+    ts = await create_session(w.client, city["id"], capacity=10)
+    default = await w.ids(
+        "SELECT id FROM session_audience WHERE training_session_id = :id", id=ts["id"]
+    )
+    units = [{"org_unit_id": a["id"], "seat_quota": 3}, {"org_unit_id": b["id"]}]
+    await w.write("PUT", f"/training-sessions/{ts['id']}/audience", json={"units": units})
+    added = await w.ids(
+        "SELECT id FROM session_audience WHERE training_session_id = :id", id=ts["id"]
+    )
+    return [("session_audience", "delete", default[0])] + [
+        ("session_audience", "create", i) for i in added
+    ]
+
+
+@path("reviewEnrollment")
+async def _review_nomination(w: World) -> list[Trace]:
+    """A rejection frees the seat: the first waitlisted enrollment takes it, in the same request
+    (both rows are updates the feed carries; the session's count is unchanged)."""
+    city = await create_org_unit(w.client)
+    county = await create_org_unit(w.client, city["id"], kind="county")
+    ts = await create_session(w.client, county["id"], capacity=1)
+    url = f"{API}/training-sessions/{ts['id']}/enrollments"
+    ids = []
+    for _ in range(2):
+        cadre = await create_cadre(w.client, county["id"])
+        r = await w.client.post(url, json={"cadre_id": cadre["id"], "origin": "nomination"})
+        ids.append(r.json()["id"])
+    body = {"action": "reject", "reason": "不符合调训条件"}
+    await w.write("POST", f"/enrollments/{ids[0]}/review", json=body)
+    return [("enrollment", "update", ids[0]), ("enrollment", "update", ids[1])]
+
+
+@path("nominateCadres")
+async def _nominate(w: World) -> list[Trace]:
+    city = await create_org_unit(w.client)
+    county = await create_org_unit(w.client, city["id"], kind="county")
+    ts = await create_session(w.client, county["id"])
+    cadres = [(await create_cadre(w.client, county["id"]))["id"] for _ in range(2)]
+    report = (
+        await w.write(
+            "POST", f"/training-sessions/{ts['id']}/nominations", json={"cadre_ids": cadres}
+        )
+    ).json()
+    # Row by row: each nomination takes its seat in the session's count as it is written.
+    return [("enrollment", "create", r["enrollment_id"]) for r in report["rows"]] + [
+        ("training_session", "update", ts["id"])
+    ] * len(cadres)
+
+
+# --- sign-in by class part (docs/rules.md rule 12) -----------------------------------------------
+
+_PARTS = [
+    {"part_date": "2025-03-03", "period": "morning", "credit_hours": "20"},
+    {"part_date": "2025-03-04", "period": "morning", "credit_hours": "20"},
+]
+
+
+async def _a_class(w: World) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """A session with two parts and one trainee: (session, parts, enrollment)."""
+    unit = await create_org_unit(w.client)
+    ts = await create_session(w.client, unit["id"])
+    r = await w.client.put(
+        f"{API}/training-sessions/{ts['id']}/parts", json={"parts": _PARTS}, headers=_etag(ts)
+    )
+    assert r.status_code == 200, r.text
+    enrollment = await _enroll(w, ts["id"], (await create_cadre(w.client, unit["id"]))["id"])
+    return ts, r.json()["parts"], enrollment
+
+
+@path("replaceSessionParts")
+async def _replace_parts(w: World) -> list[Trace]:
+    """Each part is a record; replacing the list again adds one, changes one, removes one."""
+    unit = await create_org_unit(w.client)
+    ts = await create_session(w.client, unit["id"])
+    url = f"/training-sessions/{ts['id']}/parts"
+    first = (await w.write("PUT", url, json={"parts": _PARTS})).json()["parts"]
+    changed = [
+        {**_PARTS[0], "credit_hours": "16"},
+        {"part_date": "2025-03-05", "period": "evening", "credit_hours": "24"},
+    ]
+    second = (await w.write("PUT", url, json={"parts": changed})).json()["parts"]
+    return [
+        ("session_part", "create", first[0]["id"]),
+        ("session_part", "create", first[1]["id"]),
+        ("session_part", "update", first[0]["id"]),
+        ("session_part", "delete", first[1]["id"]),
+        ("session_part", "create", second[1]["id"]),
+    ]
+
+
+@path("markAttendance")
+async def _mark_attendance(w: World) -> list[Trace]:
+    ts, parts, enrollment = await _a_class(w)
+    rows = [
+        {"enrollment_id": enrollment["id"], "session_part_id": p["id"], "mark": "present"}
+        for p in parts
+    ]
+    result = (
+        await w.write("POST", f"/training-sessions/{ts['id']}/attendance", json={"marks": rows})
+    ).json()
+    return [("attendance", "create", r["attendance"]["id"]) for r in result["rows"]]
+
+
+@path("scanSignInCode")
+async def _scan(w: World) -> list[Trace]:
+    """The trainee's own sign-in, as its user."""
+    ts, parts, enrollment = await _a_class(w)
+    app = await w.cadre_client(enrollment["cadre_id"])
+    with pinned_at(datetime(2025, 3, 3, 8, 1, tzinfo=LOCAL_TZ)):
+        url = f"{API}/training-sessions/{ts['id']}/parts/{parts[0]['id']}/sign-in-code"
+        code = (await w.client.get(url)).json()["sign_in_code"]
+        headers = {"X-Device-ID": "phone-1"}
+        mark = await w.write(
+            "POST", "/attendance/scan", client=app, json={"sign_in_code": code}, headers=headers
+        )
+    await app.aclose()
+    return [("attendance", "create", mark.json()["id"])]
+
+
+async def _a_leave_request(w: World) -> dict[str, Any]:
+    _, parts, enrollment = await _a_class(w)
+    body = {"session_part_ids": [parts[1]["id"]], "reason": "病假"}
+    r = await w.client.post(f"{API}/enrollments/{enrollment['id']}/leave-requests", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("requestLeave")
+async def _request_leave(w: World) -> list[Trace]:
+    _, parts, enrollment = await _a_class(w)
+    body = {"session_part_ids": [parts[1]["id"]], "reason": "病假"}
+    url = f"/enrollments/{enrollment['id']}/leave-requests"
+    request = (await w.write("POST", url, json=body)).json()
+    return [("leave_request", "create", request["id"])]
+
+
+@path("approveLeaveRequest")
+async def _approve_leave(w: World) -> list[Trace]:
+    """Approval marks the requested part on leave."""
+    request = await _a_leave_request(w)
+    await w.write("POST", f"/leave-requests/{request['id']}/approve", headers=_etag(request))
+    (mark,) = await w.ids("SELECT id FROM attendance WHERE leave_request_id = :r", r=request["id"])
+    return [("leave_request", "update", request["id"]), ("attendance", "create", mark)]
+
+
+@path("refuseLeaveRequest")
+async def _refuse_leave(w: World) -> list[Trace]:
+    request = await _a_leave_request(w)
+    url = f"/leave-requests/{request['id']}/refuse"
+    await w.write("POST", url, json={"reason": "结业考试"}, headers=_etag(request))
+    return [("leave_request", "update", request["id"])]
 
 
 # --- study logs --------------------------------------------------------------------------------
@@ -533,15 +813,22 @@ async def test_a_write_leaves_the_trace_of_what_it_changed(
     anonymous_client: httpx.AsyncClient,
     isolated_sessionmaker: async_sessionmaker[AsyncSession],
     db_conn: AsyncConnection,
+    settings: Settings,
 ) -> None:
     me = (await client.get(f"{API}/auth/me")).json()
     world = World(
-        client, anonymous_client, isolated_sessionmaker, db_conn, f"wp-{uuid.uuid4().hex}"
+        client,
+        anonymous_client,
+        isolated_sessionmaker,
+        db_conn,
+        f"wp-{uuid.uuid4().hex}",
+        settings,
     )
     expected = await WRITE_PATHS[operation_id](world)
     audited, fed = await _traces(db_conn, world.request_id)
     assert sorted((t, str(a), str(i)) for t, a, i, _, _ in audited) == sorted(expected)
-    assert {(str(actor), str(role)) for *_, actor, role in audited} <= {(me["id"], "admin")}
+    actors = {(me["id"], "admin")} | world.other_actors
+    assert {(str(actor), str(role)) for *_, actor, role in audited} <= actors
     assert fed == sorted(t for t in expected if t[0] in FEED_ENTITIES)
 
 

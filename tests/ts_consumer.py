@@ -49,8 +49,31 @@ _FULL_BODY: dict[str, dict[str, Any]] = {
     "UserUpdate": {"role": "org_admin", "cadre_id": _DROP},
     "CadreSync": {"mode": "snapshot"},
     "OrgUnitSync": {"mode": "snapshot"},
+    # A part's window ends after it starts; minutes missed go with a late mark, not a QR one.
+    "SessionPartsReplace": {
+        "parts": [
+            {
+                "part_date": "2026-01-05",
+                "period": "morning",
+                "credit_hours": "4",
+                "start_time": "08:30",
+                "end_time": "11:30",
+            }
+        ]
+    },
+    "AttendanceBulk": {
+        "marks": [
+            {
+                "enrollment_id": _UUID,
+                "session_part_id": _UUID,
+                "mark": "late",
+                "method": "card",
+                "minutes_missed": 5,
+            }
+        ]
+    },
 }
-_STRING_CANDIDATES = ("a", "A1", "x.example", "2026-01-01", "1")
+_STRING_CANDIDATES = ("a", "A1", "x.example", "2026-01-01", "1", "08:00")
 _FORMATS = {
     "uuid": _UUID,
     "date": "2026-01-05",

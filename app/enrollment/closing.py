@@ -2,9 +2,15 @@
 confirmed enrollment completes or drops out (退学), and the completed receive an approved study
 log. The flow lives with the enrollments it decides; the session's status, and the logs, are
 written by their own domains. The logs end on the session's last day, so a session closes from
-that day on, never before (docs/rules.md rule 10: no log ends after today)."""
+that day on, never before (docs/rules.md rule 10: no log ends after today).
+
+In a session with parts the leave that decides is computed from attendance (docs/rules.md rule
+12) by the attendance domain, which sits above this one: its caller hands it in as
+`AttendanceLeave`, and closing is refused while any part has unmarked enrollments, unless forced
+with a reason kept on the session."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,7 +20,10 @@ from app.actor import Actor
 from app.credit_policy import engine
 from app.credit_policy.service import policy_on
 from app.enrollment import repository
+from app.enrollment.errors import AttendanceIncomplete
+from app.enrollment.models import Enrollment
 from app.enums import EnrollmentStatus
+from app.i18n import _
 from app.study_log import service as study_logs
 from app.training_session import service as sessions
 from app.training_session.models import TrainingSession
@@ -34,15 +43,51 @@ class EnrollmentOutcome:
     explanation: str
 
 
+@dataclass(frozen=True)
+class AttendanceLeave:
+    """What attendance says of a session with parts (docs/rules.md rule 12)."""
+
+    leave_of: Mapping[uuid.UUID, Decimal]  # computed leave per active enrollment
+    unmarked: int  # (active enrollment, part) pairs without a mark
+
+
+def _leave(enrollment: Enrollment, attendance: AttendanceLeave | None) -> Decimal:
+    """The computed leave where the session has parts, unless the organiser overrode it."""
+    if attendance is None or enrollment.leave_override_reason is not None:
+        return enrollment.leave_hours
+    return attendance.leave_of.get(enrollment.id, Decimal(0))
+
+
+def _check_attendance_complete(
+    attendance: AttendanceLeave | None, force_reason: str | None
+) -> None:
+    if attendance is not None and attendance.unmarked and force_reason is None:
+        raise AttendanceIncomplete(
+            _(
+                "{count} attendance marks are missing; mark them, or close with a force_reason."
+            ).format(count=attendance.unmarked)
+        )
+
+
 async def close_session(
-    db_session: AsyncSession, ts: TrainingSession, actor: Actor
+    db_session: AsyncSession,
+    ts: TrainingSession,
+    actor: Actor,
+    *,
+    attendance: AttendanceLeave | None,
+    force_reason: str | None = None,
 ) -> list[EnrollmentOutcome]:
-    """`ts` must have been loaded FOR UPDATE: a second, concurrent close waits, then is refused."""
+    """`ts` must have been loaded FOR UPDATE: a second, concurrent close waits, then is refused.
+    `attendance` is required: what attendance computes for a session with parts, None for a
+    session without (a caller cannot forget it and close on the typed leave)."""
     await sessions.check_manages(db_session, ts, actor)
     sessions.check_closable(ts)
+    _check_attendance_complete(attendance, force_reason)
     policy = await policy_on(db_session, ts.end_date)
     decided = []
     for enrollment in await repository.active_for_update(db_session, ts.id):
+        # The leave that decides is kept on the enrollment, so its record shows it.
+        enrollment.leave_hours = _leave(enrollment, attendance)
         outcome = engine.close_outcome(
             ts.credit_hours,
             ts.days,
@@ -75,7 +120,9 @@ async def close_session(
         credits=credits,
     )
     log_of = {log.enrollment_id: log.id for log in issued}
-    sessions.mark_closed(ts)
+    # The reason is kept where it was needed: some parts had unmarked trainees.
+    forced = attendance is not None and attendance.unmarked > 0
+    sessions.mark_closed(ts, force_reason=force_reason if forced else None)
     # One flush: one INSERT of all issued logs, one pass of the year-sum triggers.
     await db_session.flush()
     return [

@@ -54,8 +54,16 @@ TAGS: list[dict[str, str]] = [
     },
     {"name": "org units", "description": "The organisation tree; a role's scope is a subtree"},
     {"name": "cadres", "description": "Cadres, by id or by the HR system's id"},
+    {
+        "name": "training plans",
+        "description": "Annual training plans (年度培训计划): drafted, submitted, approved",
+    },
     {"name": "training sessions", "description": "Training sessions and closing them"},
     {"name": "enrollments", "description": "Cadres enrolled in a session, attendance and leave"},
+    {
+        "name": "attendance",
+        "description": "Sign-in by class part: rotating QR codes, marks, leave requests",
+    },
     {"name": "study logs", "description": "Study logs: submitted, reviewed, voided"},
     {"name": "assessments", "description": "Annual assessments and their training condition"},
     {"name": "credit policies", "description": "The credit rules in force, by period"},
@@ -63,7 +71,10 @@ TAGS: list[dict[str, str]] = [
         "name": "credits and compliance",
         "description": "A cadre's credits and compliance, with how they were derived",
     },
-    {"name": "reports", "description": "Compliance and roll-call reports of a subtree"},
+    {
+        "name": "reports",
+        "description": "Compliance, roll-call and plan-fulfilment reports of a subtree",
+    },
     {
         "name": "archives",
         "description": "A cadre's or a unit's training archive, as JSON, CSV or XLSX",

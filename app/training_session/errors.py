@@ -45,3 +45,38 @@ class SessionNotEnded(Conflict):
 class SessionFull(Conflict):
     code = "enrollment.session_full"
     title = N_("The session has no free place")
+
+
+class QuotasExceedCapacity(Conflict):
+    code = "training_session.quotas_exceed_capacity"
+    title = N_("The audience's seat quotas add up to more than the session's capacity")
+
+
+class QuotaBelowSeats(Conflict):
+    code = "training_session.quota_below_seats"
+    title = N_("A unit's seat quota cannot go below the seats its cadres hold")
+
+
+class AudienceUnitOutOfReach(UnprocessableEntity):
+    code = "training_session.audience_out_of_reach"
+    title = N_("An audience unit must lie in the default audience's subtree or in your scope")
+
+
+class SessionPartNotFound(NotFound):
+    code = "training_session.part_not_found"
+    title = N_("Session part not found")
+
+
+class PartsHoursMismatch(UnprocessableEntity):
+    code = "training_session.parts_hours_mismatch"
+    title = N_("The parts' credit hours must add up to the session's credit hours")
+
+
+class PartOutsideDates(UnprocessableEntity):
+    code = "training_session.part_outside_dates"
+    title = N_("A part's date must lie within the session's dates")
+
+
+class PartHasAttendance(Conflict):
+    code = "training_session.part_has_attendance"
+    title = N_("A part with attendance marks cannot be removed")

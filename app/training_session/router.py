@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -13,16 +14,26 @@ from app.pagination import Page, PageQuery
 from app.query_alias import resolve_alias
 from app.schema_types import LocalDate
 from app.security import CurrentActor
+from app.training_plan.errors import PlanItemNotUsable, ReferencedPlanItemNotFound
+from app.training_session import parts as part_service
 from app.training_session import service
 from app.training_session.errors import (
     CapacityBelowEnrolled,
     InvalidSessionDates,
     InvalidStatusTransition,
     NotSessionOrganiser,
+    PartHasAttendance,
+    PartOutsideDates,
+    PartsHoursMismatch,
+    QuotasExceedCapacity,
     SessionImmutable,
     TrainingSessionNotFound,
 )
+from app.training_session.models import SessionPart, TrainingSession
 from app.training_session.schemas import (
+    SessionPartList,
+    SessionPartRead,
+    SessionPartsReplace,
     TrainingSessionCreate,
     TrainingSessionRead,
     TrainingSessionUpdate,
@@ -81,7 +92,7 @@ async def list_training_sessions(
     "",
     operation_id="createTrainingSession",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(ReferencedOrgUnitNotFound),
+    responses=problems(ReferencedOrgUnitNotFound, ReferencedPlanItemNotFound, PlanItemNotUsable),
 )
 async def create_training_session(
     body: TrainingSessionCreate, db_session: DbSession, actor: CurrentActor, response: Response
@@ -119,6 +130,11 @@ async def get_training_session(
         InvalidSessionDates,
         PreconditionFailed,
         NotSessionOrganiser,
+        ReferencedPlanItemNotFound,
+        PlanItemNotUsable,
+        QuotasExceedCapacity,
+        PartsHoursMismatch,
+        PartOutsideDates,
     ),
 )
 async def update_training_session(
@@ -129,9 +145,72 @@ async def update_training_session(
     response: Response,
     if_match: IfMatch = None,
 ) -> TrainingSessionRead:
-    """Edit a session or move it along its lifecycle (draft → open → running; cancel)."""
+    """Edit a session or move it along its lifecycle (draft → open → running; cancel); turn
+    self-enrollment off or on (`self_enrollment`). The capacity stays at or above the seats held
+    and the sum of the audience's seat quotas (docs/rules.md rule 11). A session with parts keeps
+    them valid: its credit hours stay their sum and its dates hold them (422
+    `training_session.parts_hours_mismatch` / `part_outside_dates`; replace the parts first)."""
     ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
     check_if_match(if_match, ts.version)
     ts = await service.update_training_session(db_session, ts, body, actor)
     set_etag(response, ts.version)
     return TrainingSessionRead.model_validate(ts)
+
+
+def _part_list(ts: TrainingSession, parts: Sequence[SessionPart]) -> SessionPartList:
+    return SessionPartList(
+        training_session_id=ts.id,
+        version=ts.version,
+        parts=[SessionPartRead.model_validate(p) for p in parts],
+    )
+
+
+@router.get(
+    "/{training_session_id}/parts",
+    operation_id="listSessionParts",
+    responses=problems(TrainingSessionNotFound),
+)
+async def list_session_parts(
+    training_session_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
+) -> SessionPartList:
+    """The session's parts (课次: a day's morning, afternoon or evening) with their credit hours
+    and sign-in windows (local time, Asia/Shanghai); the `ETag` is the session's, for the
+    `If-Match` of `PUT .../parts` (docs/rules.md rule 12)."""
+    ts = await service.get_training_session(db_session, training_session_id, actor)
+    set_etag(response, ts.version)
+    return _part_list(ts, await part_service.list_parts(db_session, ts))
+
+
+@router.put(
+    "/{training_session_id}/parts",
+    operation_id="replaceSessionParts",
+    responses=problems(
+        TrainingSessionNotFound,
+        NotSessionOrganiser,
+        SessionImmutable,
+        PartsHoursMismatch,
+        PartOutsideDates,
+        PartHasAttendance,
+        PreconditionFailed,
+    ),
+)
+async def replace_session_parts(
+    training_session_id: uuid.UUID,
+    body: SessionPartsReplace,
+    db_session: DbSession,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SessionPartList:
+    """Replace the session's whole list of parts (docs/rules.md rule 12). Their credit hours
+    must add up to the session's (422 `training_session.parts_hours_mismatch`), their days lie
+    within its dates (422 `training_session.part_outside_dates`), and no two share a day and
+    period. A part is matched by day and period: it keeps its id and attendance; a part left
+    out is removed, unless it has attendance marks (409 `training_session.part_has_attendance`).
+    A window left out is the period's: 08:00–12:00, 14:00–18:00, 19:00–21:30. Send the session's
+    `ETag` as `If-Match`; an empty list removes every part. The organiser's (403 otherwise)."""
+    ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
+    check_if_match(if_match, ts.version)
+    parts = await part_service.replace_parts(db_session, ts, body, actor)
+    set_etag(response, ts.version)
+    return _part_list(ts, parts)

@@ -1,33 +1,44 @@
 """Session lifecycle: draft → open → running → closed | cancelled."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.actor import Actor
 from app.clock import local_today
-from app.enums import SessionStatus, StudyLogKind, TrainingForm
+from app.enums import OrgUnitKind, SessionStatus, StudyLogKind, TrainingForm
 from app.errors import ProblemFieldError
 from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
+from app.org_unit.models import OrgUnit
 from app.pagination import PageParams, paginate
+from app.schema_types import quantize
 from app.study_log import rules as study_log_rules
+from app.training_plan import service as plans
 from app.training_session import repository
 from app.training_session.errors import (
     AlreadyClosed,
+    AudienceUnitOutOfReach,
     CapacityBelowEnrolled,
     InvalidSessionDates,
     InvalidStatusTransition,
     NotSessionOrganiser,
+    PartOutsideDates,
+    PartsHoursMismatch,
+    QuotaBelowSeats,
+    QuotasExceedCapacity,
     SessionFull,
     SessionImmutable,
     SessionNotEnded,
     TrainingSessionNotFound,
 )
-from app.training_session.models import TrainingSession
+from app.training_session.models import SessionAudience, TrainingSession
 from app.training_session.schemas import TrainingSessionCreate, TrainingSessionUpdate
 
 # Moves a PATCH may make; `closed` only by closing the session (docs/rules.md rule 7).
@@ -40,6 +51,8 @@ _TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
     SessionStatus.closed: frozenset(),
     SessionStatus.cancelled: frozenset(),
 }
+# Fields a PATCH may set to null.
+_NULLABLE = frozenset({"provider", "plan_item_id"})
 FINAL_STATUSES = frozenset({SessionStatus.closed, SessionStatus.cancelled})
 
 # The study-log kind a completed session issues, when the session is not centralised.
@@ -77,10 +90,6 @@ def take_place(ts: TrainingSession) -> None:
     ts.enrolled += 1
 
 
-def release_place(ts: TrainingSession) -> None:
-    ts.enrolled -= 1
-
-
 def check_closable(ts: TrainingSession) -> None:
     """docs/rules.md rule 7 and rule 10: an open or running session closes once, and not before
     its last day (the logs it issues end then, and no log ends after today)."""
@@ -100,8 +109,9 @@ def check_closable(ts: TrainingSession) -> None:
         ) from None
 
 
-def mark_closed(ts: TrainingSession) -> None:
+def mark_closed(ts: TrainingSession, *, force_reason: str | None = None) -> None:
     ts.status = SessionStatus.closed
+    ts.close_force_reason = force_reason
     ts.enrolled = 0  # nobody is enrolled or confirmed any more
 
 
@@ -125,8 +135,21 @@ async def create_training_session(
                 )
             ]
         )
+    if data.plan_item_id is not None:
+        await plans.check_item_usable(
+            db_session,
+            data.plan_item_id,
+            data.organiser_org_unit_id,
+            year=data.start_date.year,
+        )
     ts = TrainingSession(**data.model_dump(), enrolled=0)
     db_session.add(ts)
+    await db_session.flush()
+    organiser = await org_units.get(db_session, data.organiser_org_unit_id)
+    assert organiser is not None  # seen above
+    db_session.add(
+        SessionAudience(training_session_id=ts.id, org_unit_id=default_audience(organiser))
+    )
     await db_session.flush()
     return ts
 
@@ -138,7 +161,7 @@ async def update_training_session(
     changes: dict[str, Any] = {
         k: v
         for k, v in data.model_dump(exclude_unset=True).items()
-        if (v is not None or k == "provider") and getattr(ts, k) != v
+        if (v is not None or k in _NULLABLE) and getattr(ts, k) != v
     }
     if not changes:
         return ts
@@ -158,12 +181,171 @@ async def update_training_session(
         raise InvalidSessionDates(
             N_("end_date must not precede start_date, and days must fit in the calendar days.")
         )
+    await _check_parts_still_fit(
+        db_session, ts, changes.get("credit_hours", ts.credit_hours), start, end
+    )
     if changes.get("capacity", ts.capacity) < ts.enrolled:
         raise CapacityBelowEnrolled(_("{count} cadres are enrolled.").format(count=ts.enrolled))
+    plan_item_id = changes.get("plan_item_id", ts.plan_item_id)
+    if plan_item_id is not None and ("plan_item_id" in changes or "start_date" in changes):
+        await plans.check_item_usable(
+            db_session, plan_item_id, ts.organiser_org_unit_id, year=start.year
+        )
+    if "capacity" in changes:
+        audience = await repository.audience_of(db_session, ts.id)
+        _check_quotas_fit(changes["capacity"], [a.seat_quota for a, _path in audience])
     for field, value in changes.items():
         setattr(ts, field, value)
     await db_session.flush()
     return ts
+
+
+async def give_default_audiences(db_session: AsyncSession) -> int:
+    """Bulk loads (the demo) write sessions row-free of their audience: each session without one
+    gets the default (docs/rules.md rule 11). The number of sessions given one."""
+    missing = await repository.without_audience(db_session)
+    db_session.add_all(
+        SessionAudience(training_session_id=session_id, org_unit_id=unit_id)
+        for session_id, unit_id in missing
+    )
+    await db_session.flush()
+    return len(missing)
+
+
+def default_audience(organiser: OrgUnit) -> uuid.UUID:
+    """docs/rules.md rule 11: a department's class is for the unit above it (a class of
+    市委组织部 is for the whole city); any other unit's class for its own subtree."""
+    if organiser.kind == OrgUnitKind.department and organiser.parent_id is not None:
+        return organiser.parent_id
+    return organiser.id
+
+
+def _check_quotas_fit(capacity: int, quotas: list[int | None]) -> None:
+    """docs/rules.md rule 11: the seat quotas add up to no more than the capacity."""
+    total = sum(q for q in quotas if q is not None)
+    if total > capacity:
+        raise QuotasExceedCapacity(
+            _("The quotas add up to {total}; the capacity is {capacity}.").format(
+                total=total, capacity=capacity
+            )
+        )
+
+
+@dataclass(frozen=True)
+class AudienceEntry:
+    org_unit_id: uuid.UUID
+    seat_quota: int | None
+
+
+async def audience_of(
+    db_session: AsyncSession, ts: TrainingSession
+) -> list[tuple[SessionAudience, str]]:
+    """The session's audience units with their paths, deepest first (the unit a cadre falls
+    under is the first whose subtree holds it)."""
+    return await repository.audience_of(db_session, ts.id)
+
+
+def audience_unit_of(
+    audience: list[tuple[SessionAudience, str]], cadre_unit_path: str
+) -> SessionAudience | None:
+    """The deepest audience unit whose subtree holds the cadre's unit; None outside them."""
+    for unit, path in audience:
+        if cadre_unit_path.startswith(path):
+            return unit
+    return None
+
+
+async def _check_in_reach(
+    db_session: AsyncSession, ts: TrainingSession, entries: list[AudienceEntry], actor: Actor
+) -> None:
+    """An audience unit lies in the subtree of the default audience, or in the actor's own
+    scope."""
+    organiser = await org_units.get(db_session, ts.organiser_org_unit_id)
+    assert organiser is not None  # FK
+    default = await org_units.get(db_session, default_audience(organiser))
+    assert default is not None  # FK
+    root = default.path
+    for index, entry in enumerate(entries):
+        unit = await org_units.get(db_session, entry.org_unit_id)
+        if unit is not None and (
+            unit.path.startswith(root)
+            or await org_units.get(db_session, entry.org_unit_id, actor) is not None
+        ):
+            continue
+        raise AudienceUnitOutOfReach(
+            errors=[
+                ProblemFieldError(
+                    pointer=f"/body/units/{index}/org_unit_id",
+                    detail="no such org unit in reach",
+                    code="not_found",
+                )
+            ]
+        )
+
+
+async def set_audience(
+    db_session: AsyncSession,
+    ts: TrainingSession,
+    entries: list[AudienceEntry],
+    seats_taken: dict[uuid.UUID, int],
+    actor: Actor,
+) -> list[tuple[SessionAudience, str]]:
+    """Replace the session's audience and quotas; `ts` loaded FOR UPDATE, `seats_taken` the seats
+    held per audience unit (counted under that lock). docs/rules.md rule 11: the quotas fit the
+    capacity, and no unit's quota (0 for a unit removed) goes below the seats it holds."""
+    await check_manages(db_session, ts, actor)
+    if ts.status in FINAL_STATUSES:
+        raise SessionImmutable()
+    await _check_in_reach(db_session, ts, entries, actor)
+    _check_quotas_fit(ts.capacity, [e.seat_quota for e in entries])
+    wanted = {e.org_unit_id: e for e in entries}
+    for unit_id, taken in seats_taken.items():
+        kept_entry = wanted.get(unit_id)
+        quota = 0 if kept_entry is None else kept_entry.seat_quota
+        if taken and quota is not None and quota < taken:
+            raise QuotaBelowSeats(
+                _("{count} seats are held by cadres of unit {unit}.").format(
+                    count=taken, unit=unit_id
+                )
+            )
+    current = await repository.audience_of(db_session, ts.id)
+    kept = {a.org_unit_id: a for a, _path in current}
+    await repository.delete_audience(
+        db_session, [a for a, _path in current if a.org_unit_id not in wanted]
+    )
+    for entry in entries:
+        row = kept.get(entry.org_unit_id)
+        if row is None:
+            db_session.add(
+                SessionAudience(
+                    training_session_id=ts.id,
+                    org_unit_id=entry.org_unit_id,
+                    seat_quota=entry.seat_quota,
+                )
+            )
+        elif row.seat_quota != entry.seat_quota:
+            row.seat_quota = entry.seat_quota
+    flag_modified(ts, "title")  # a new version: the session's ETag covers its audience
+    await db_session.flush()
+    return await repository.audience_of(db_session, ts.id)
+
+
+async def _check_parts_still_fit(
+    db_session: AsyncSession, ts: TrainingSession, credit_hours: Decimal, start: date, end: date
+) -> None:
+    """A PATCH of the session's hours or dates keeps its parts valid (docs/rules.md rule 12)."""
+    parts = await repository.parts_of(db_session, ts.id)
+    if not parts:
+        return
+    total = sum((p.credit_hours for p in parts), Decimal(0))
+    if total != credit_hours:
+        raise PartsHoursMismatch(
+            _("The parts add up to {total} hours; replace the parts first.").format(
+                total=quantize(total)
+            )
+        )
+    if any(not start <= p.part_date <= end for p in parts):
+        raise PartOutsideDates(_("A part lies outside the new dates; replace the parts first."))
 
 
 async def list_training_sessions(

@@ -50,6 +50,7 @@ from app.org_unit.models import OrgUnit
 from app.org_unit.tree import path_of
 from app.personal_data import cipher
 from app.study_log.models import StudyLog
+from app.training_session import service as session_service
 from app.training_session.models import TrainingSession
 
 SEED = 2007
@@ -1216,4 +1217,7 @@ async def seed_demo(
         progress(f"[{number}/{len(steps)}] loading {len(rows):,} {what}")
         await db_session.execute(insert(model), rows)
     await db_session.flush()
+    # Each class gets its default audience (its organising department's parent subtree), as one
+    # created through the API.
+    await session_service.give_default_audiences(db_session)
     return True

@@ -1,0 +1,146 @@
+"""A session's parts (课次): their list, edited as a whole, their class times and sign-in windows
+(docs/rules.md, rule 12). The parts' credit hours add up to the session's once there are parts:
+the list is replaced in one request, so no intermediate state breaks the sum."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actor import Actor
+from app.clock import LOCAL_TZ
+from app.db import mapping_conflicts
+from app.enums import DayPeriod
+from app.errors import ProblemFieldError
+from app.i18n import _
+from app.schema_types import quantize
+from app.training_session import repository
+from app.training_session.errors import (
+    PartHasAttendance,
+    PartOutsideDates,
+    PartsHoursMismatch,
+    SessionImmutable,
+    SessionPartNotFound,
+)
+from app.training_session.models import SessionPart, TrainingSession
+from app.training_session.schemas import SessionPartIn, SessionPartsReplace
+from app.training_session.service import FINAL_STATUSES, check_manages
+
+# The period's class start and end when a part names none (local time, Asia/Shanghai).
+DEFAULT_WINDOWS: dict[DayPeriod, tuple[time, time]] = {
+    DayPeriod.morning: (time(8, 0), time(12, 0)),
+    DayPeriod.afternoon: (time(14, 0), time(18, 0)),
+    DayPeriod.evening: (time(19, 0), time(21, 30)),
+}
+
+# An attendance row refers to its part: removing a marked part is refused.
+_CONFLICTS = {"fk_attendance_session_part_id_session_part": PartHasAttendance()}
+
+
+def class_times(part: SessionPart) -> tuple[datetime, datetime]:
+    """The class's start and end as instants: the part's day at its start and end local times.
+    Lateness counts from the start; the class's length measures the minutes missed."""
+    return (
+        datetime.combine(part.part_date, part.start_time, LOCAL_TZ),
+        datetime.combine(part.part_date, part.end_time, LOCAL_TZ),
+    )
+
+
+def class_minutes(part: SessionPart) -> int:
+    start, end = class_times(part)
+    return int((end - start).total_seconds()) // 60
+
+
+def sign_in_window(part: SessionPart, opens_minutes_before: int) -> tuple[datetime, datetime]:
+    """QR sign-in opens `opens_minutes_before` the class's start and closes at its end."""
+    start, end = class_times(part)
+    return start - timedelta(minutes=opens_minutes_before), end
+
+
+async def list_parts(db_session: AsyncSession, ts: TrainingSession) -> Sequence[SessionPart]:
+    return await repository.parts_of(db_session, ts.id)
+
+
+async def get_part(
+    db_session: AsyncSession, ts: TrainingSession, part_id: uuid.UUID
+) -> SessionPart:
+    part = await repository.get_part(db_session, ts.id, part_id)
+    if part is None:
+        raise SessionPartNotFound()
+    return part
+
+
+def _hhmm(value: str | None, default: time) -> time:
+    return default if value is None else time.fromisoformat(value)
+
+
+def _check_fits(parts: Sequence[SessionPartIn], ts: TrainingSession, credit_hours: Decimal) -> None:
+    outside = [
+        ProblemFieldError(
+            pointer=f"/body/parts/{i}/part_date",
+            detail=_("{day} is not between {start} and {end}").format(
+                day=p.part_date, start=ts.start_date, end=ts.end_date
+            ),
+            code="outside_session",
+        )
+        for i, p in enumerate(parts)
+        if not ts.start_date <= p.part_date <= ts.end_date
+    ]
+    if outside:
+        raise PartOutsideDates(errors=outside)
+    total = sum((p.credit_hours for p in parts), Decimal(0))
+    if parts and total != credit_hours:
+        raise PartsHoursMismatch(
+            _("The parts add up to {total} hours; the session has {hours}.").format(
+                total=quantize(total), hours=quantize(credit_hours)
+            )
+        )
+
+
+async def replace_parts(
+    db_session: AsyncSession, ts: TrainingSession, data: SessionPartsReplace, actor: Actor
+) -> Sequence[SessionPart]:
+    """Replace the session's parts; `ts` must have been loaded FOR UPDATE. A part kept (same
+    day and period) keeps its id and its attendance; the session's version moves on when
+    anything changed, so a second editor's `If-Match` fails."""
+    await check_manages(db_session, ts, actor)
+    if ts.status in FINAL_STATUSES:
+        raise SessionImmutable()
+    _check_fits(data.parts, ts, ts.credit_hours)
+    existing = {(p.part_date, p.period): p for p in await repository.parts_of(db_session, ts.id)}
+    changed = False
+    for item in data.parts:
+        start, end = DEFAULT_WINDOWS[item.period]
+        values = {
+            "credit_hours": item.credit_hours,
+            "start_time": _hhmm(item.start_time, start),
+            "end_time": _hhmm(item.end_time, end),
+        }
+        part = existing.pop((item.part_date, item.period), None)
+        if part is None:
+            db_session.add(
+                SessionPart(
+                    training_session_id=ts.id,
+                    part_date=item.part_date,
+                    period=item.period,
+                    **values,
+                )
+            )
+            changed = True
+            continue
+        for field, value in values.items():
+            if getattr(part, field) != value:
+                setattr(part, field, value)
+                changed = True
+    for gone in existing.values():
+        await db_session.delete(gone)
+        changed = True
+    if changed:
+        ts.updated_at = func.now()  # a new version of the session
+    with mapping_conflicts(_CONFLICTS):
+        await db_session.flush()
+    await db_session.refresh(ts, ["updated_at"])
+    return await repository.parts_of(db_session, ts.id)
