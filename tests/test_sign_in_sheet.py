@@ -359,7 +359,8 @@ async def test_a_class_with_parts_gets_a_column_per_part_with_the_marks(
     client: httpx.AsyncClient,
 ) -> None:
     """Three class parts (day and half-day) are three columns; a recorded mark prints as its
-    label (出勤, 请假, 缺勤), an unmarked part stays blank for a signature."""
+    label (出勤, 请假, 缺勤), an unmarked part stays blank for a signature. Leave marked without
+    an approved request counts as absent (rule 12), and the sheet says it is not approved."""
     ts, _ = await _class_with_trainees(client)
     url = f"{API}/training-sessions/{ts['id']}"
     parts = [
@@ -407,7 +408,7 @@ async def test_a_class_with_parts_gets_a_column_per_part_with_the_marks(
     ]
     assert cells[1:] == [
         [1, "张三", "东县委组织部", "出勤", "出勤", None],
-        [2, "李四", "东县委组织部", "请假", None, None],
+        [2, "李四", "东县委组织部", "请假（未批准）", None, None],
         [3, "赵六", "西县委组织部", None, None, "缺勤"],
     ]
 
@@ -420,4 +421,4 @@ async def test_a_class_with_parts_gets_a_column_per_part_with_the_marks(
         "Evening",
     ]
     assert cells[1][3:] == ["Present", "Present", None]
-    assert cells[2][3] == "On leave"
+    assert cells[2][3] == "On leave (not approved)"

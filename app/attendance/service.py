@@ -3,6 +3,7 @@ requests, and the leave a session's attendance computes for closing."""
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -284,13 +285,24 @@ async def list_attendance(
     return items, next_cursor, organiser
 
 
+@dataclass(frozen=True)
+class RecordedMark:
+    """A mark as the documents show it: `on_leave` without an approved request counts as absent
+    (docs/rules.md rule 12), so a sheet must tell the two apart."""
+
+    mark: AttendanceMark
+    approved_leave: bool
+
+
 async def marks_of_session(
     db_session: AsyncSession, ts: TrainingSession
-) -> dict[tuple[uuid.UUID, uuid.UUID], AttendanceMark]:
+) -> dict[tuple[uuid.UUID, uuid.UUID], RecordedMark]:
     """Every recorded mark of the session by (enrollment, part): a read for the documents that
     show attendance (the sign-in sheet); the caller has checked the actor may see the session."""
     return {
-        (m.enrollment_id, m.session_part_id): m.mark
+        (m.enrollment_id, m.session_part_id): RecordedMark(
+            m.mark, approved_leave=m.leave_request_id is not None
+        )
         for m in await repository.marks_of_session(db_session, ts.id)
     }
 

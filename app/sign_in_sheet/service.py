@@ -8,7 +8,8 @@ from app.actor import Actor
 from app.attendance import service as attendance
 from app.documents.sign_in_sheet import SheetPart, SheetRow, SignInSheet
 from app.enum_labels import label
-from app.enums import Language
+from app.enums import AttendanceMark, Language
+from app.i18n import N_, gettext
 from app.sign_in_sheet import repository
 from app.training_session import parts as session_parts
 from app.training_session import service as sessions
@@ -30,8 +31,9 @@ async def sheet_for_session(
 ) -> SignInSheet:
     """The sheet's data: one row per trainee, one column per class part (its day and the
     period's label), read through the training_session and attendance domains. A cell shows
-    the label of the trainee's recorded mark (出勤, 请假...), or stays blank to sign. A session
-    without parts has one column for the whole session (blank, to sign)."""
+    the label of the trainee's recorded mark (出勤, 请假...), or stays blank to sign; leave
+    without an approved request says so, as it counts as absent (docs/rules.md rule 12). A
+    session without parts has one column for the whole session (blank, to sign)."""
     del actor  # the caller checked the actor organises the session
     parts = await session_parts.list_parts(db_session, ts)
     marks = await attendance.marks_of_session(db_session, ts) if parts else {}
@@ -40,7 +42,7 @@ async def sheet_for_session(
             t.name,
             t.unit,
             [
-                None if mark is None else label(mark, lang)
+                None if mark is None else _cell(mark, lang)
                 for mark in (marks.get((t.enrollment_id, p.id)) for p in parts)
             ]
             or [None],
@@ -56,3 +58,10 @@ async def sheet_for_session(
         rows=rows,
         lang=lang,
     )
+
+
+def _cell(recorded: attendance.RecordedMark, lang: Language) -> str:
+    text = label(recorded.mark, lang)
+    if recorded.mark == AttendanceMark.on_leave and not recorded.approved_leave:
+        return gettext(N_("{mark} (not approved)"), lang).format(mark=text)
+    return text
