@@ -377,8 +377,8 @@ async def test_a_city_class_from_plan_to_credits(
             credits["centralised_days"],
         )
         assert got == (hours, hours, hours, days), n
-    # Sum of the hours credited: 6 × 40 + 36 + 34.29 + 35.5 + 39.59 = 385.38.
-    assert sum(Decimal(v[2]) for v in expected.values()) == Decimal("385.38")
+    # Sum of the hours credited: 5 × 40 + 36 + 34.29 + 35.5 + 39.59 = 345.38.
+    assert sum(Decimal(v[2]) for v in expected.values()) == Decimal("345.38")
 
     # --- the plan's fulfilment: the planned class held, 9 of its 10 planned seats filled ------
     r = await city_admin.get(
