@@ -6,11 +6,13 @@ rule (docs/rules.md rule 7), and every trainee's credits, each figure worked out
 
 The clock is pinned for the sign-ins (app.clock); no sleeps, no timing."""
 
+import io
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
+from openpyxl import load_workbook
 
 from app.clock import LOCAL_TZ, pinned_at
 from app.enums import Role
@@ -393,3 +395,30 @@ async def test_a_city_class_from_plan_to_credits(
         1,
     )
     assert (totals["planned_seats"], totals["filled_seats"]) == (10, 9)
+
+    # --- the sign-in sheet (签到表): one row per trainee, one column per part, each mark's label --
+    label = {
+        "present": "出勤",
+        "late": "迟到",
+        "left_early": "早退",
+        "absent": "缺勤",
+        "on_leave": "请假",
+    }
+    mark_of = {(n, p): "present" for n in trainees for p in range(10)}
+    mark_of.update({key: row["mark"] for key, row in special.items()})
+    mark_of.update({("c1", MON_AM): "late", ("a2", WED_AM): "on_leave"})
+    r = await organiser.get(f"{url}/sign-in-sheet", params={"format": "xlsx"})
+    assert r.status_code == 200, r.text
+    table = load_workbook(io.BytesIO(r.content))["签到表"]
+    cells = [[c.value for c in row] for row in table.iter_rows()]
+    header, lines = cells[0], cells[1:]
+    assert [str(h).split() for h in header[3:]] == [
+        [f"3月{day}日", period] for day in range(3, 8) for period in ("上午", "下午")
+    ]
+    unit_of = {n: counties[key]["name"] for key, names in people.items() for n in names}
+    assert sorted((line[1], line[2], tuple(line[3:])) for line in lines) == sorted(
+        (f"学员{n}", unit_of[n], tuple(label[mark_of[(n, p)]] for p in range(10))) for n in trainees
+    )
+    r = await organiser.get(f"{url}/sign-in-sheet", params={"format": "pdf"})
+    assert (r.status_code, r.headers["content-type"]) == (200, "application/pdf")
+    assert r.content.startswith(b"%PDF")
