@@ -1,18 +1,23 @@
-"""A city class end to end, through the HTTP API alone (issue 13, "Done when"): the year's plan
-approved, a class of 市委组织部 for three counties with seat quotas 3/3/4, nominations under
-review (a rejection and its replacement), a waitlist promotion, QR sign-in by class part with a
-proxy sign-in flagged, approved leave, the organiser's remaining marks, the close under the 1/7
-rule (docs/rules.md rule 7), and every trainee's credits, each figure worked out by hand below.
+"""A city class end to end, through the HTTP API (issue 13, "Done when"): the year's plan
+approved (docs/rules.md, "Training plans"), a class of 市委组织部 for three counties with seat
+quotas 3/3/4, nominations under review with a rejection and its replacement, and a waitlist
+promotion (docs/rules.md rule 11); QR sign-in by class part with a proxy sign-in flagged,
+approved leave and the organiser's remaining marks (docs/rules.md rule 12); the close under the
+1/7 rule (docs/rules.md rule 7); then every trainee's credits and the sign-in sheet, each figure
+worked out by hand below.
 
 The clock is pinned for the sign-ins (app.clock); no sleeps, no timing."""
 
 import io
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 from openpyxl import load_workbook
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.clock import LOCAL_TZ, pinned_at
 from app.enums import Role
@@ -44,7 +49,7 @@ def ok(r: httpx.Response, status: int = 200) -> Any:
 
 
 async def test_a_city_class_from_plan_to_credits(
-    client: httpx.AsyncClient, client_for: ClientFor
+    client: httpx.AsyncClient, client_for: ClientFor, db_conn: AsyncConnection
 ) -> None:
     admin = client
 
@@ -200,10 +205,19 @@ async def test_a_city_class_from_plan_to_credits(
     c4 = ok(await organiser.get(f"{API}/enrollments/{c4['id']}"))
     assert (c4["status"], c4["waitlist_position"]) == ("nominated", None)
     assert ok(await admin.get(url))["enrolled"] == 10
-    # The promotion is an update of c4's enrollment, in the audit trail.
+    # The promotion is an update of c4's enrollment, in the audit trail and the change feed
+    # (the feed is read from its table: the test's transaction is never committed).
     trail = ok(await admin.get(f"{API}/audit-events", params={"entity_id": c4["id"]}))["items"]
     assert trail[-1]["action"] == "update"
     assert trail[-1]["changes"]["status"] == {"before": "waitlisted", "after": "nominated"}
+    feed = await db_conn.execute(
+        text("SELECT action, changes FROM change_event WHERE entity_id = :id ORDER BY id"),
+        {"id": uuid.UUID(c4["id"])},
+    )
+    assert [(a, c["status"]) for a, c in feed.all()][-1] == (
+        "update",
+        {"before": "waitlisted", "after": "nominated"},
+    )
     for n in ("a4", "c4"):
         r = await organiser.post(
             f"{API}/enrollments/{enrollment[n]['id']}/review", json={"action": "approve"}
