@@ -278,6 +278,11 @@ async def test_a_city_class_from_plan_to_credits(
     )
     # The reason code alone; the organiser groups them by part and device.
     assert {(m["flag_reason"], m["device_id"]) for m in flagged} == {("shared_device", "phone-b2")}
+    # The flags are the organiser's: the trainee neither filters by them nor sees its own.
+    r = await app["b3"].get(f"{url}/attendance", params={"flagged": "true"})
+    assert_problem(r, 403, "training_session.not_organiser")
+    own = ok(await app["b3"].get(f"{url}/attendance", params={"session_part_id": parts[MON_AM]}))
+    assert [(m["device_id"], m["flag_reason"]) for m in own["items"]] == [("phone-b2", None)]
 
     # --- leave (请假) -----------------------------------------------------------------------------
     # a2 asks leave for Wednesday morning; the organiser approves: on_leave, approved.
