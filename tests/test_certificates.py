@@ -2,12 +2,23 @@
 trainees, numbered per organiser and year, checked in public by their code, revoked when the
 study log is voided."""
 
+import asyncio
+import io
 import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+from pypdf import PdfReader
 
 from app.certificate.service import mask_name
+from app.config import Settings
 from app.enums import Role
 from tests.conftest import ClientFor
 from tests.factories import API, create_cadre, create_org_unit, create_session
@@ -174,3 +185,125 @@ async def test_only_the_organisers_list_a_session_s_certificates(
     organiser = await client_for(Role.org_admin, org_unit_id=unit["id"])
     r = await organiser.get(f"{API}/training-sessions/{ts['id']}/certificates")
     assert [c["serial"] for c in r.json()["items"]] == ["2025-0001"]
+
+
+def _render(pdf: bytes) -> Any:
+    document = pdfium.PdfDocument(pdf)
+    assert len(document) == 1
+    page = document[0]
+    # A4 in points.
+    assert (round(page.get_width()), round(page.get_height())) == (595, 842)
+    return page.render(scale=2).to_pil()
+
+
+def _text(pdf: bytes) -> str:
+    """The page's text as a PDF viewer extracts it (pdfium), lines joined: a sentence may wrap."""
+    document = pdfium.PdfDocument(pdf)
+    textpage = document[0].get_textpage()
+    text = re.sub(r"\s+", "", textpage.get_text_range())
+    # pypdf reads the same words from the content stream (its CID text comes NUL-separated).
+    assert re.sub(r"[\s\x00]+", "", PdfReader(io.BytesIO(pdf)).pages[0].extract_text()) == text
+    return text
+
+
+async def test_the_pdf_shows_the_certificate_and_its_qr_code_links_to_the_check(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, settings: Settings
+) -> None:
+    unit = await create_org_unit(client, name="滁州市委组织部")
+    ts, _ = await _class(client, unit, ["张三丰"])
+    await _close(client, ts)
+    (certificate,) = await _certificates(client, ts)
+
+    r = await client.get(f"{API}/certificates/{certificate['id']}/pdf")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    assert "filename*=UTF-8''" in r.headers["content-disposition"]
+    text = _text(r.content)
+    for shown in (
+        "结业证书",
+        "编号：2025-0001",
+        "张三丰同志于2025年3月3日至2025年3月7日参加县处级干部进修班",
+        "计40学时、5天",
+        "滁州市委组织部",
+    ):
+        assert shown in text, (shown, text)
+
+    image = _render(r.content).convert("L")
+    # Ink on the page where the title is: the Chinese is drawn, not only encoded.
+    assert image.crop((0, 0, image.width, image.height // 4)).getextrema()[0] < 64
+    (qr,) = zxingcpp.read_barcodes(image)
+    url = settings.certificate_verify_url.replace("{code}", certificate["verification_code"])
+    assert qr.text == url
+    checked = await anonymous.get(url.removeprefix("http://localhost:8000"))
+    assert checked.json()["serial"] == "2025-0001"
+
+
+def _poppler(body: bytes, directory: Path) -> str:
+    """pdftoppm renders the page to PNG; pdftotext returns the text it shows."""
+    pdf = directory / "certificate.pdf"
+    pdf.write_bytes(body)
+    subprocess.run(["pdftoppm", "-png", "-r", "72", str(pdf), str(directory / "page")], check=True)
+    (png,) = directory.glob("page*.png")
+    assert png.stat().st_size > 0
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils not installed (CI has it)")
+async def test_poppler_renders_and_reads_the_certificate(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """The issue's check by eye: pdftoppm renders the page, pdftotext reads what it shows."""
+    unit = await create_org_unit(client, name="滁州市委组织部")
+    ts, _ = await _class(client, unit, ["张三丰"])
+    await _close(client, ts)
+    (certificate,) = await _certificates(client, ts)
+    body = (await client.get(f"{API}/certificates/{certificate['id']}/pdf")).content
+    shown = await asyncio.to_thread(_poppler, body, tmp_path)
+    for text in ("结业证书", "2025-0001", "张三丰", "县处级干部进修班", "滁州市委组织部"):
+        assert text in shown, (text, shown)
+
+
+async def test_a_revoked_certificate_prints_as_revoked(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    ts, _ = await _class(client, unit, ["张三丰"])
+    await _close(client, ts)
+    (certificate,) = await _certificates(client, ts)
+    await client.post(f"{API}/study-logs/{certificate['study_log_id']}/void")
+    r = await client.get(f"{API}/certificates/{certificate['id']}/pdf")
+    assert "已撤销" in _text(r.content)
+
+
+async def test_a_session_s_certificates_come_as_one_zip(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    unit = await create_org_unit(client)
+    ts, _ = await _class(client, unit, ["张三丰", "李四"])
+    await _close(client, ts)
+    r = await client.get(f"{API}/training-sessions/{ts['id']}/certificates.zip")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        names = archive.namelist()
+        assert names == ["结业证书-2025-0001-张三丰.pdf", "结业证书-2025-0002-李四.pdf"]
+        texts = [_text(archive.read(name)) for name in names]
+    assert ["张三丰同志" in texts[0], "李四同志" in texts[1]] == [True, True]
+
+    stranger = await client_for(Role.org_admin, org_unit_id=(await create_org_unit(client))["id"])
+    r = await stranger.get(f"{API}/training-sessions/{ts['id']}/certificates.zip")
+    assert r.status_code in (403, 404)
+
+
+async def test_a_certificate_outside_the_scope_is_not_found(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    unit = await create_org_unit(client)
+    ts, _ = await _class(client, unit, ["张三丰"])
+    await _close(client, ts)
+    (certificate,) = await _certificates(client, ts)
+    stranger = await client_for(Role.org_admin, org_unit_id=(await create_org_unit(client))["id"])
+    r = await stranger.get(f"{API}/certificates/{certificate['id']}/pdf")
+    assert_problem(r, 404, "certificate.not_found")
+    r = await stranger.get(f"{API}/cadres/{certificate['cadre_id']}/certificates")
+    assert_problem(r, 404, "cadre.not_found")

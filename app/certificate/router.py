@@ -1,7 +1,8 @@
+import asyncio
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 
 from app.auth.client_address import client_address
 from app.auth.rate_limit import RateLimited, RateLimiter
@@ -11,6 +12,7 @@ from app.certificate.errors import CertificateNotFound
 from app.certificate.repository import CertificateView
 from app.certificate.schemas import CertificateList, CertificateRead, CertificateVerification
 from app.db import DbSession
+from app.documents.spreadsheet import content_disposition
 from app.enums import CertificateStatus
 from app.http import API_PREFIX, AppSettings, problems
 from app.security import CurrentActor
@@ -108,3 +110,64 @@ async def list_cadre_certificates(
     the actor's scope is 404."""
     views = await service.of_cadre(db_session, cadre_id, actor)
     return CertificateList(items=[_read(v) for v in views])
+
+
+def _file(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": what,
+            "headers": {
+                "Content-Disposition": {
+                    "description": "attachment; filename*=UTF-8''结业证书-...",
+                    "schema": {"type": "string"},
+                }
+            },
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+
+
+@router.get(
+    "/certificates/{certificate_id}/pdf",
+    operation_id="getCertificatePdf",
+    response_class=Response,
+    responses={
+        **_file("application/pdf", "The certificate: one A4 page, Chinese, with its QR code"),
+        **problems(CertificateNotFound),
+    },
+)
+async def get_certificate_pdf(
+    certificate_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, settings: AppSettings
+) -> Response:
+    """结业证书 as a PDF to print: the serial, the trainee's name, the class, its dates, hours
+    and days, the organiser, and a QR code of the verification address
+    (`APP_CERTIFICATE_VERIFY_URL`). A revoked certificate prints 已撤销. Anyone who may see the
+    cadre may print it (a cadre their own); otherwise 404."""
+    view = await service.get_certificate(db_session, certificate_id, actor)
+    body = await asyncio.to_thread(service.to_pdf, view, settings.certificate_verify_url)
+    headers = {"Content-Disposition": content_disposition(service.file_name(view))}
+    return Response(body, media_type="application/pdf", headers=headers)
+
+
+@router.get(
+    "/training-sessions/{training_session_id}/certificates.zip",
+    operation_id="getSessionCertificatesZip",
+    response_class=Response,
+    responses={
+        **_file("application/zip", "A ZIP of one PDF per certificate, named by serial"),
+        **problems(TrainingSessionNotFound, NotSessionOrganiser),
+    },
+)
+async def get_session_certificates_zip(
+    training_session_id: uuid.UUID,
+    db_session: DbSession,
+    actor: CurrentActor,
+    settings: AppSettings,
+) -> Response:
+    """All the certificates a session issued, one PDF each (`结业证书-<serial>-<name>.pdf`), in
+    a ZIP to print or hand out. For the session's organisers (403 otherwise)."""
+    views = await service.of_session(db_session, training_session_id, actor)
+    body = await asyncio.to_thread(service.to_zip, views, settings.certificate_verify_url)
+    filename = f"结业证书-{training_session_id}.zip"
+    headers = {"Content-Disposition": content_disposition(filename)}
+    return Response(body, media_type="application/zip", headers=headers)

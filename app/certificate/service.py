@@ -1,7 +1,9 @@
 """Issuing, verifying and reading certificates (结业证书, docs/certificates.md)."""
 
+import io
 import secrets
 import uuid
+import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,6 +15,7 @@ from app.certificate import repository
 from app.certificate.errors import CertificateNotFound
 from app.certificate.models import Certificate
 from app.certificate.repository import CertificateView
+from app.documents.certificate import CertificatePage, certificates_pdf
 from app.training_session import service as sessions
 from app.training_session.models import TrainingSession
 
@@ -112,3 +115,40 @@ async def of_cadre(
 ) -> list[CertificateView]:
     await cadres.get_cadre(db_session, cadre_id, actor)  # out of scope: 404
     return await repository.of_cadre(db_session, cadre_id, actor)
+
+
+def page_of(view: CertificateView, verify_url: str) -> CertificatePage:
+    c = view.certificate
+    return CertificatePage(
+        serial=c.serial,
+        name=view.cadre_name,
+        title=view.title,
+        start_date=view.start_date,
+        end_date=view.end_date,
+        hours=c.hours,
+        days=c.days,
+        organiser=view.organiser_name,
+        verify_url=verify_url.replace("{code}", c.verification_code),
+        revoked=c.revoked_at is not None,
+    )
+
+
+def file_name(view: CertificateView) -> str:
+    """结业证书-2025-0001-张三丰.pdf: by serial, so a session's ZIP lists them in order."""
+    name = "".join(ch for ch in view.cadre_name if ch not in '/\\:*?"<>|\x00')
+    return f"结业证书-{view.certificate.serial}-{name}.pdf"
+
+
+def to_pdf(view: CertificateView, verify_url: str) -> bytes:
+    return certificates_pdf([page_of(view, verify_url)])
+
+
+def to_zip(views: list[CertificateView], verify_url: str) -> bytes:
+    """Each certificate its own PDF, as a person hands them out."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for view in views:
+            info = zipfile.ZipInfo(file_name(view), date_time=(2000, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, to_pdf(view, verify_url))
+    return out.getvalue()
