@@ -135,10 +135,13 @@ async def test_anyone_verifies_a_code_and_sees_the_name_masked(
         "status": "valid",
     }
     assert answers[1]["name"] == "李*"
-    unknown = "A" * 43
-    assert_problem(
-        await anonymous.get(f"{API}/certificates/verify/{unknown}"), 404, "certificate.not_found"
-    )
+    unknown = f"{API}/certificates/verify/{'A' * 43}"
+    assert_problem(await anonymous.get(unknown), 404, "certificate.not_found")
+    r = await anonymous.get(unknown, headers={"Accept-Language": "zh-CN"})
+    assert r.json()["title"] == "未找到结业证书"
+    for malformed in ("short", "A" * 42 + "!"):
+        r = await anonymous.get(f"{API}/certificates/verify/{malformed}")
+        assert_problem(r, 422, "validation_failed")
 
 
 def test_the_middle_of_a_name_is_masked() -> None:
