@@ -325,3 +325,23 @@ async def test_a_certificate_outside_the_scope_is_not_found(
     assert_problem(r, 404, "certificate.not_found")
     r = await stranger.get(f"{API}/cadres/{certificate['cadre_id']}/certificates")
     assert_problem(r, 404, "cadre.not_found")
+
+
+async def test_two_classes_closing_at_once_share_one_gap_free_series(
+    committed_client: httpx.AsyncClient,
+) -> None:
+    """Two closes of one organiser, each in its own committed transaction, at the same time:
+    the counter row's lock makes the second wait, so the numbers neither repeat nor skip."""
+    client = committed_client
+    unit = await create_org_unit(client)
+    classes = [(await _class(client, unit, ["甲一", "甲二", "甲三"]))[0] for _ in range(2)]
+    answers = await asyncio.gather(
+        *(client.post(f"{API}/training-sessions/{ts['id']}/close") for ts in classes)
+    )
+    assert [r.status_code for r in answers] == [200, 200]
+    serials = [c["serial"] for ts in classes for c in await _certificates(client, ts)]
+    assert sorted(serials) == [f"2025-{n:04d}" for n in range(1, 7)]
+    # Each class's numbers run on without a gap (one UPSERT takes the whole class's block).
+    for ts in classes:
+        seqs = [int(c["serial"][-4:]) for c in await _certificates(client, ts)]
+        assert seqs == list(range(seqs[0], seqs[0] + 3))
