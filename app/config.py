@@ -415,6 +415,14 @@ class Settings(BaseSettings):
         description="Serve `/docs`, `/redoc` and `/openapi.json` (the contract other teams "
         "build against); false switches all three off",
     )
+    certificate_verify_url: str = Field(
+        default="http://localhost:8000/api/v1/certificates/verify/{code}",
+        max_length=500,
+        pattern=r"^https?://.*\{code\}",
+        description="The address a certificate's QR code links to, `{code}` its verification "
+        "code: this service's public `GET /api/v1/certificates/verify/{code}` or a front end's "
+        "page that calls it",
+    )
 
     @model_validator(mode="after")
     def _metrics_token_length(self) -> Self:

@@ -17,6 +17,7 @@ from app.enums import (
     AttendanceMethod,
     AuditAction,
     CadreStatus,
+    CertificateStatus,
     DayPeriod,
     EnrollmentOrigin,
     EnrollmentStatus,
@@ -169,6 +170,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.training_plan_item: ("计划班次", "Planned class"),
         FeedEntity.attendance: ("考勤", "Attendance"),
         FeedEntity.leave_request: ("请假申请", "Leave request"),
+        FeedEntity.certificate: ("结业证书", "Certificate"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -225,6 +227,10 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         LeaveRequestStatus.pending: ("待审批", "Pending"),
         LeaveRequestStatus.approved: ("已批准", "Approved"),
         LeaveRequestStatus.refused: ("未批准", "Refused"),
+    },
+    CertificateStatus: {
+        CertificateStatus.valid: ("有效", "Valid"),
+        CertificateStatus.revoked: ("已撤销", "Revoked"),
     },
 }
 

@@ -169,6 +169,7 @@ class FeedEntity(StrEnum):
     training_plan_item = "training_plan_item"
     attendance = "attendance"
     leave_request = "leave_request"
+    certificate = "certificate"
 
 
 class DayPeriod(StrEnum):
@@ -242,3 +243,10 @@ class PlanStatus(StrEnum):
     submitted = "submitted"
     approved = "approved"
     returned = "returned"
+
+
+class CertificateStatus(StrEnum):
+    """A certificate is valid until its study log is voided (docs/certificates.md)."""
+
+    valid = "valid"
+    revoked = "revoked"

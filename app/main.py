@@ -22,6 +22,8 @@ from app.attendance.router import session_router as session_attendance_router
 from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.cadre.router import router as cadre_router
+from app.certificate.router import router as certificate_router
+from app.certificate.router import verify_router as certificate_verify_router
 from app.change_feed.router import router as change_feed_router
 from app.compliance.router import report_router
 from app.compliance.router import router as compliance_router
@@ -181,10 +183,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session_attendance_router,
         attendance_router,
         sign_in_sheet_router,
+        certificate_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)
     app.include_router(health_router)
+    app.include_router(certificate_verify_router)
 
     _install_metrics(app, settings, metrics)
     if settings.api_docs:

@@ -4,6 +4,7 @@ from app.assessment.models import Assessment
 from app.attendance.models import Attendance, LeaveRequest
 from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
+from app.certificate.models import Certificate, CertificateSerial
 from app.change_feed.models import ChangeEvent, ChangeFeedState
 from app.compliance.models import CadreYearKind
 from app.credit_policy.models import CreditPolicy
@@ -25,6 +26,8 @@ __all__ = [
     "Base",
     "Cadre",
     "CadreYearKind",
+    "Certificate",
+    "CertificateSerial",
     "ChangeEvent",
     "ChangeFeedState",
     "CreditPolicy",

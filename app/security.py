@@ -157,6 +157,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "refuseLeaveRequest": STAFF,
     # the sign-in sheet of a session, for its organisers
     "getSignInSheet": STAFF,
+    # certificates (结业证书): verifyCertificate is public (no token)
+    "listSessionCertificates": STAFF,
+    "listCadreCertificates": ALL,
+    "getCertificatePdf": ALL,
+    "getSessionCertificatesZip": STAFF,
 }
 
 

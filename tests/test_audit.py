@@ -400,6 +400,25 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": set(),
         "hidden": {},
     },
+    # certificates (docs/certificates.md): the verification code stays out of the trail, as
+    # anyone holding it may read the certificate's public check
+    "certificate": {
+        "audited": {
+            "organiser_org_unit_id",
+            "year",
+            "seq",
+            "serial",
+            "cadre_id",
+            "training_session_id",
+            "enrollment_id",
+            "study_log_id",
+            "hours",
+            "days",
+            "revoked_at",
+        },
+        "skipped": {"verification_code"},
+        "hidden": {},
+    },
 }
 _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time

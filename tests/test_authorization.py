@@ -24,7 +24,13 @@ from tests.factories import (
 )
 
 METHODS = ("get", "post", "put", "patch", "delete")
-PUBLIC = {"/api/v1/auth/token", "/api/v1/auth/revoke", "/health/live", "/health/ready"}
+PUBLIC = {
+    "/api/v1/auth/token",
+    "/api/v1/auth/revoke",
+    "/health/live",
+    "/health/ready",
+    "/api/v1/certificates/verify/{code}",
+}
 
 
 def operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
@@ -63,6 +69,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "plan_item_id",
             "part_id",
             "leave_request_id",
+            "certificate_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -145,6 +152,13 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             json={"org_unit_id": a["id"], "year": 2025, "title": "计划", "items": [plan_item]},
         )
     ).json()
+    # A certificate: a second class of A, closed.
+    closed = await create_session(client, a["id"])
+    await client.post(
+        f"{API}/training-sessions/{closed['id']}/enrollments", json={"cadre_id": cadre["id"]}
+    )
+    assert (await client.post(f"{API}/training-sessions/{closed['id']}/close")).status_code == 200
+    certificate = (await client.get(f"{API}/cadres/{cadre['id']}/certificates")).json()["items"][0]
     return {
         "city": city,
         "a": a,
@@ -165,6 +179,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "plan_item_id": plan["items"][0]["id"],
             "part_id": part["id"],
             "leave_request_id": leave["id"],
+            "certificate_id": certificate["id"],
         },
     }
 

@@ -212,11 +212,13 @@ async def _close_session(w: World) -> list[Trace]:
     closing = (await w.write("POST", f"/training-sessions/{ts['id']}/close")).json()
     issued = [o["study_log_id"] for o in closing["outcomes"] if o["study_log_id"]]
     assert len(issued) == 1
+    certificates = (await w.client.get(f"{API}/training-sessions/{ts['id']}/certificates")).json()
     return [
         ("training_session", "update", ts["id"]),
         ("enrollment", "update", stayed["id"]),
         ("enrollment", "update", left["id"]),
         ("study_log", "create", issued[0]),
+        ("certificate", "create", certificates["items"][0]["id"]),
     ]
 
 
@@ -1002,6 +1004,8 @@ UNAUDITED = {
     "idempotency_record",
     "webhook_delivery",
     "cadre_year_kind",
+    # the last certificate serial of an organiser's year: a counter, each certificate is audited
+    "certificate_serial",
 }
 
 

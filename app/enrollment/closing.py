@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.certificate import service as certificates
 from app.credit_policy import engine
 from app.credit_policy.service import policy_on
 from app.enrollment import repository
@@ -125,6 +126,23 @@ async def close_session(
     sessions.mark_closed(ts, force_reason=force_reason if forced else None)
     # One flush: one INSERT of all issued logs, one pass of the year-sum triggers.
     await db_session.flush()
+    # Each completed trainee with a log gets a certificate (结业证书, docs/certificates.md),
+    # once the logs it names are written.
+    await certificates.issue_for_session(
+        db_session,
+        ts,
+        [
+            certificates.Completion(
+                cadre_id=log.cadre_id,
+                enrollment_id=log.enrollment_id,
+                study_log_id=log.id,
+                hours=log.hours,
+                days=log.days,
+            )
+            for log in issued
+            if log.enrollment_id is not None
+        ],
+    )
     return [
         EnrollmentOutcome(
             enrollment_id=enrollment.id,

@@ -91,6 +91,7 @@ TAGS: list[dict[str, str]] = [
     {"name": "users", "description": "Accounts and their roles"},
     {"name": "meta", "description": "The words for enum values (zh-CN, en)"},
     {"name": "health", "description": "Liveness and readiness probes"},
+    {"name": "certificates", "description": "Certificates (结业证书) and their public check"},
 ]
 
 

@@ -166,5 +166,6 @@ _review_route(
     StudyLogStatus.voided,
     "void",
     "voidStudyLog",
-    "Void a pending or approved log (recorded in error): it stops counting at once.",
+    "Void a pending or approved log (recorded in error): it stops counting at once. A "
+    "certificate (结业证书) issued with the log is revoked: its public check shows `revoked`.",
 )

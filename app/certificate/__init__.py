@@ -1,0 +1,1 @@
+"""Certificates (结业证书): issued when a session closes, verified by a public code."""
