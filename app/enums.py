@@ -242,3 +242,12 @@ class PlanStatus(StrEnum):
     submitted = "submitted"
     approved = "approved"
     returned = "returned"
+
+
+class QualificationStatus(StrEnum):
+    """A cadre's qualification (持证上岗) on a given day (docs/rules.md, rule 13)."""
+
+    valid = "valid"
+    expiring = "expiring"
+    expired = "expired"
+    revoked = "revoked"
