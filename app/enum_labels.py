@@ -169,6 +169,8 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.training_plan_item: ("计划班次", "Planned class"),
         FeedEntity.attendance: ("考勤", "Attendance"),
         FeedEntity.leave_request: ("请假申请", "Leave request"),
+        FeedEntity.qualification_type: ("资格类型", "Qualification type"),
+        FeedEntity.cadre_qualification: ("干部资格", "Cadre qualification"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {

@@ -169,6 +169,8 @@ class FeedEntity(StrEnum):
     training_plan_item = "training_plan_item"
     attendance = "attendance"
     leave_request = "leave_request"
+    qualification_type = "qualification_type"
+    cadre_qualification = "cadre_qualification"
 
 
 class DayPeriod(StrEnum):
