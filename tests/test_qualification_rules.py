@@ -1,11 +1,12 @@
 """Rule 13 (docs/rules.md): validity and status of a qualification, with hand-computed dates."""
 
 import datetime as dt
+import uuid
 
 import pytest
 
 from app.enums import QualificationStatus as S
-from app.qualification.rules import counts_as_held, status_on, valid_until
+from app.qualification.rules import counts_as_held, requires, status_on, valid_until
 
 D = dt.date
 
@@ -83,3 +84,35 @@ def test_zero_window_never_expiring() -> None:
 )
 def test_counts_as_held(status: S | None, held: bool) -> None:
     assert counts_as_held(status) is held
+
+
+CITY, COUNTY = uuid.uuid4(), uuid.uuid4()
+
+
+@pytest.mark.parametrize(
+    ("post_types", "ranks", "units", "expected"),
+    [
+        ([], [], [], False),  # nothing listed: held, never demanded
+        (["leading"], [], [], True),
+        (["non_leading"], [], [], False),
+        (["leading"], ["county_division"], [], True),
+        (["leading"], ["township_section"], [], False),  # every non-empty list must match
+        ([], [], [COUNTY], True),  # the cadre's own unit
+        ([], [], [CITY], True),  # a unit above it
+        ([], [], [uuid.uuid4()], False),
+    ],
+)
+def test_requires(
+    post_types: list[str], ranks: list[str], units: list[uuid.UUID], expected: bool
+) -> None:
+    assert (
+        requires(
+            required_post_types=post_types,
+            required_ranks=ranks,
+            required_org_unit_ids=units,
+            post_type="leading",
+            rank="county_division",
+            unit_path_ids=[CITY, COUNTY],
+        )
+        is expected
+    )

@@ -2,6 +2,8 @@
 
 import calendar
 import datetime as dt
+import uuid
+from collections.abc import Sequence
 
 from app.enums import QualificationStatus
 
@@ -53,3 +55,24 @@ def status_on(
 def counts_as_held(status: QualificationStatus | None) -> bool:
     """A post is covered on a day when the qualification is `valid` or `expiring` (rule 13)."""
     return status in (QualificationStatus.valid, QualificationStatus.expiring)
+
+
+def requires(
+    *,
+    required_post_types: Sequence[str],
+    required_ranks: Sequence[str],
+    required_org_unit_ids: Sequence[uuid.UUID],
+    post_type: str,
+    rank: str,
+    unit_path_ids: Sequence[uuid.UUID],
+) -> bool:
+    """Whether a type (in force at the cadre's unit) requires the cadre: every non-empty list
+    must match (a post type, a rank, an org unit that is the cadre's unit or above it). A type
+    with all three lists empty requires nobody: it is only held, never demanded (rule 13)."""
+    if not (required_post_types or required_ranks or required_org_unit_ids):
+        return False
+    if required_post_types and post_type not in required_post_types:
+        return False
+    if required_ranks and rank not in required_ranks:
+        return False
+    return not required_org_unit_ids or any(u in unit_path_ids for u in required_org_unit_ids)

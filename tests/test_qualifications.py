@@ -1,0 +1,103 @@
+"""Qualifications with validity (docs/rules.md rule 13): granting on completion, and the status
+of each qualification a cadre's post requires, against real PostgreSQL."""
+
+import uuid
+from datetime import date
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.cadre.models import Cadre
+from app.enums import QualificationStatus, TrainingForm
+from app.qualification import service
+from app.qualification.models import QualificationType
+from tests.factories import create_cadre, create_org_unit
+
+
+async def _world(
+    client: httpx.AsyncClient, db: AsyncSession, **cadre_fields: str
+) -> tuple[Cadre, QualificationType, QualificationType]:
+    city = await create_org_unit(client)
+    county = await create_org_unit(client, city["id"], kind="county", name="南谯区")
+    cadre = await create_cadre(client, county["id"], **cadre_fields)
+    organiser = QualificationType(
+        org_unit_id=uuid.UUID(city["id"]),
+        name="组工干部任职资格",
+        validity_years=3,
+        required_post_types=["leading"],
+        required_ranks=[],
+        required_org_unit_ids=[],
+        granting_forms=["rotation_class", "refresher"],
+    )
+    unrequired = QualificationType(
+        org_unit_id=uuid.UUID(city["id"]),
+        name="档案管理",
+        validity_years=1,
+        required_post_types=[],
+        required_ranks=[],
+        required_org_unit_ids=[],
+        granting_forms=["rotation_class"],
+    )
+    db.add_all([organiser, unrequired])
+    await db.flush()
+    found = await db.get(Cadre, uuid.UUID(cadre["id"]))
+    assert found is not None
+    return found, organiser, unrequired
+
+
+async def test_completion_grants_each_type_listing_the_form_once(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with isolated_sessionmaker() as db:
+        cadre, organiser, unrequired = await _world(client, db)
+        granted = await service.grant_from_completion(
+            db, cadre.id, TrainingForm.rotation_class, date(2026, 3, 1), "2026 春季轮训班结业"
+        )
+        assert {(g.qualification_type_id, g.valid_until) for g in granted} == {
+            (organiser.id, date(2029, 2, 28)),
+            (unrequired.id, date(2027, 2, 28)),
+        }
+        again = await service.grant_from_completion(
+            db, cadre.id, TrainingForm.rotation_class, date(2026, 3, 1), "again"
+        )
+        assert again == []
+        other = await service.grant_from_completion(
+            db, cadre.id, TrainingForm.seminar, date(2026, 3, 1), "研讨班"
+        )
+        assert other == []
+        # the grant is audited like every write (migration 0013's trigger)
+        audited = await db.scalar(
+            text(
+                "SELECT count(*) FROM audit_event WHERE entity_type = 'cadre_qualification' "
+                "AND entity_id = :id"
+            ),
+            {"id": granted[0].id},
+        )
+        assert audited == 1
+
+
+async def test_required_block_follows_the_post_and_the_day(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with isolated_sessionmaker() as db:
+        cadre, organiser, _ = await _world(client, db, rank="county_division", post_type="leading")
+        assert str(cadre.post_type) == "leading"
+        missing = await service.required_of(db, cadre, date(2026, 6, 1), 90)
+        assert [(r.qualification_type.id, r.held, r.status) for r in missing] == [
+            (organiser.id, None, None)
+        ]
+        await service.grant_from_completion(
+            db, cadre.id, TrainingForm.refresher, date(2026, 3, 1), "进修班"
+        )
+        cases = [
+            (date(2028, 11, 30), QualificationStatus.valid, True),
+            (date(2028, 12, 1), QualificationStatus.expiring, True),
+            (date(2029, 2, 28), QualificationStatus.expiring, True),
+            (date(2029, 3, 1), QualificationStatus.expired, False),
+        ]
+        for day, status, covered in cases:
+            (block,) = await service.required_of(db, cadre, day, 90)
+            assert (block.status, block.covered) == (status, covered), day
+            assert block.held is not None
+            assert block.held.valid_until == date(2029, 2, 28)
