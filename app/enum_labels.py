@@ -29,6 +29,7 @@ from app.enums import (
     OrgUnitKind,
     PlanStatus,
     PostType,
+    QualificationStatus,
     Rank,
     RankGroup,
     Requirement,
@@ -227,6 +228,12 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         LeaveRequestStatus.pending: ("待审批", "Pending"),
         LeaveRequestStatus.approved: ("已批准", "Approved"),
         LeaveRequestStatus.refused: ("未批准", "Refused"),
+    },
+    QualificationStatus: {
+        QualificationStatus.valid: ("有效", "Valid"),
+        QualificationStatus.expiring: ("即将到期", "Expiring"),
+        QualificationStatus.expired: ("已过期", "Expired"),
+        QualificationStatus.revoked: ("已撤销", "Revoked"),
     },
 }
 

@@ -157,6 +157,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "refuseLeaveRequest": STAFF,
     # the sign-in sheet of a session, for its organisers
     "getSignInSheet": STAFF,
+    # qualifications with validity, 持证上岗 (docs/rules.md rule 13)
+    "createQualificationType": STAFF,
+    "listQualificationTypes": READERS,
+    "listCadreQualifications": ALL,
+    "recordCadreQualification": STAFF,
+    "revokeCadreQualification": STAFF,
 }
 
 

@@ -9,9 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cadre.models import Cadre
-from app.enums import QualificationStatus, TrainingForm
+from app.enums import QualificationStatus, Role, TrainingForm
 from app.qualification import service
 from app.qualification.models import QualificationType
+from tests.conftest import ClientFor
 from tests.factories import create_cadre, create_org_unit
 
 
@@ -101,3 +102,69 @@ async def test_required_block_follows_the_post_and_the_day(
             assert (block.status, block.covered) == (status, covered), day
             assert block.held is not None
             assert block.held.valid_until == date(2029, 2, 28)
+
+
+API = "/api/v1"
+
+
+async def test_api_types_record_status_and_revoke(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    city = await create_org_unit(client)
+    county = await create_org_unit(client, city["id"], kind="county", name="南谯区")
+    other = await create_org_unit(client)
+    cadre = await create_cadre(client, county["id"], rank="county_division", post_type="leading")
+    org_admin = await client_for(Role.org_admin, org_unit_id=county["id"])
+
+    body = {"org_unit_id": city["id"], "name": "任职资格", "validity_years": 3}
+    refused = await org_admin.post(f"{API}/qualification-types", json=body)
+    # the city lies outside the org_admin's subtree: as if it did not exist
+    assert refused.json()["code"] == "org_unit.reference_not_found", refused.text
+    r = await client.post(
+        f"{API}/qualification-types",
+        json={**body, "required_post_types": ["leading"], "granting_forms": ["rotation_class"]},
+    )
+    assert r.status_code == 201, r.text
+    qtype = r.json()
+    again = await client.post(f"{API}/qualification-types", json=body)
+    assert again.json()["code"] == "qualification.type_exists"
+    listed = await org_admin.get(f"{API}/qualification-types")
+    assert listed.json()["items"] == []  # owned above its subtree
+
+    held = await org_admin.post(
+        f"{API}/cadres/{cadre['id']}/qualifications",
+        json={
+            "qualification_type_id": qtype["id"],
+            "valid_from": "2026-03-01",
+            "evidence": "证书 2026-017",
+        },
+    )
+    assert held.status_code == 201, held.text
+    assert held.json()["valid_until"] == "2029-02-28"
+    assert held.json()["granted_by_form"] is None
+    statuses = [
+        (await client.get(f"{API}/cadres/{cadre['id']}/qualifications", params={"on": on})).json()[
+            "items"
+        ][0]["status"]
+        for on in ("2026-02-28", "2028-11-30", "2028-12-01", "2029-02-28", "2029-03-01")
+    ]
+    assert statuses == [None, "valid", "expiring", "expiring", "expired"]
+
+    outsider = await client_for(Role.org_admin, org_unit_id=other["id"])
+    hidden = await outsider.get(f"{API}/cadres/{cadre['id']}/qualifications")
+    assert hidden.status_code == 404
+    not_theirs = await outsider.post(
+        f"{API}/cadre-qualifications/{held.json()['id']}/revoke", json={"reason": "x"}
+    )
+    assert not_theirs.status_code == 404
+
+    revoked = await org_admin.post(
+        f"{API}/cadre-qualifications/{held.json()['id']}/revoke",
+        json={"reason": "证书系伪造"},
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert (revoked.json()["status"], revoked.json()["revoke_reason"]) == ("revoked", "证书系伪造")
+    twice = await org_admin.post(
+        f"{API}/cadre-qualifications/{held.json()['id']}/revoke", json={"reason": "again"}
+    )
+    assert (twice.status_code, twice.json()["code"]) == (409, "qualification.already_revoked")

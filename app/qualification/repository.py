@@ -97,3 +97,12 @@ async def find_held(
         CadreQualification.valid_from == valid_from,
     )
     return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def type_named(
+    db_session: AsyncSession, org_unit_id: uuid.UUID, name: str
+) -> QualificationType | None:
+    stmt = select(QualificationType).where(
+        QualificationType.org_unit_id == org_unit_id, QualificationType.name == name
+    )
+    return (await db_session.scalars(stmt)).one_or_none()

@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.cadre import repository as cadre_repository
+from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
 from app.clock import now
 from app.enums import QualificationStatus, Role, TrainingForm
 from app.org_unit import repository as org_unit_repository
+from app.org_unit.errors import ReferencedOrgUnitNotFound
 from app.org_unit.tree import path_ids
 from app.qualification import repository, rules
 from app.qualification.errors import (
@@ -21,8 +23,11 @@ from app.qualification.errors import (
     NotQualificationManager,
     QualificationExists,
     QualificationNotFound,
+    QualificationTypeExists,
+    QualificationTypeNotFound,
 )
 from app.qualification.models import CadreQualification, QualificationType
+from app.qualification.schemas import CadreQualificationCreate, QualificationTypeCreate
 
 
 @dataclass(frozen=True)
@@ -182,3 +187,63 @@ async def required_of(
         )
         answer.append(RequiredQualification(qtype, best, status))
     return answer
+
+
+async def create_type(
+    db_session: AsyncSession, actor: Actor, data: QualificationTypeCreate
+) -> QualificationType:
+    unit = await org_unit_repository.get(db_session, data.org_unit_id, actor)
+    if unit is None:
+        raise ReferencedOrgUnitNotFound()
+    check_manages(actor, unit.path)
+    if await repository.type_named(db_session, data.org_unit_id, data.name) is not None:
+        raise QualificationTypeExists()
+    qtype = QualificationType(
+        org_unit_id=data.org_unit_id,
+        name=data.name,
+        validity_years=data.validity_years,
+        required_post_types=[str(p) for p in data.required_post_types],
+        required_ranks=[str(r) for r in data.required_ranks],
+        required_org_unit_ids=data.required_org_unit_ids,
+        granting_forms=[str(f) for f in data.granting_forms],
+    )
+    db_session.add(qtype)
+    await db_session.flush()
+    return qtype
+
+
+async def list_types(db_session: AsyncSession, actor: Actor) -> Sequence[QualificationType]:
+    return await repository.list_types(db_session, actor)
+
+
+async def readable_cadre(db_session: AsyncSession, actor: Actor, cadre_id: uuid.UUID) -> Cadre:
+    cadre = await cadre_repository.get(db_session, cadre_id, actor)
+    if cadre is None:
+        raise CadreNotFound()
+    return cadre
+
+
+async def held_by(db_session: AsyncSession, cadre: Cadre) -> Sequence[CadreQualification]:
+    return await repository.held(db_session, [cadre.id])
+
+
+async def record_for(
+    db_session: AsyncSession, actor: Actor, cadre_id: uuid.UUID, data: CadreQualificationCreate
+) -> CadreQualification:
+    cadre = await readable_cadre(db_session, actor, cadre_id)
+    qtype = await repository.get_type(db_session, data.qualification_type_id)
+    if qtype is None:
+        raise QualificationTypeNotFound()
+    return await record(db_session, actor, cadre, qtype, data.valid_from, data.evidence)
+
+
+async def revoke_held(
+    db_session: AsyncSession, actor: Actor, cadre_qualification_id: uuid.UUID, reason: str
+) -> CadreQualification:
+    held = await repository.get_held(db_session, cadre_qualification_id, for_update=True)
+    if held is None:
+        raise QualificationNotFound()
+    cadre = await cadre_repository.get(db_session, held.cadre_id, actor)
+    if cadre is None:
+        raise QualificationNotFound()
+    return await revoke(db_session, actor, held, cadre, reason)
