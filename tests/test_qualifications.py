@@ -168,3 +168,56 @@ async def test_api_types_record_status_and_revoke(
         f"{API}/cadre-qualifications/{held.json()['id']}/revoke", json={"reason": "again"}
     )
     assert (twice.status_code, twice.json()["code"]) == (409, "qualification.already_revoked")
+
+
+async def test_compliance_gains_a_qualifications_block(client: httpx.AsyncClient) -> None:
+    city = await create_org_unit(client)
+    cadre = await create_cadre(client, city["id"], rank="county_division", post_type="leading")
+    url = f"{API}/cadres/{cadre['id']}/compliance"
+    before = (await client.get(url, params={"as_of": "2026-06-01"})).json()
+    assert before["qualifications"] == []
+    qtype = (
+        await client.post(
+            f"{API}/qualification-types",
+            json={
+                "org_unit_id": city["id"],
+                "name": "领导干部任职资格",
+                "validity_years": 3,
+                "required_post_types": ["leading"],
+            },
+        )
+    ).json()
+    missing = (await client.get(url, params={"as_of": "2026-06-01"})).json()
+    assert missing["qualifications"] == [
+        {
+            "qualification_type_id": qtype["id"],
+            "name": "领导干部任职资格",
+            "held": False,
+            "status": None,
+            "valid_until": None,
+            "cadre_qualification_id": None,
+        }
+    ]
+    held = (
+        await client.post(
+            f"{API}/cadres/{cadre['id']}/qualifications",
+            json={
+                "qualification_type_id": qtype["id"],
+                "valid_from": "2026-03-01",
+                "evidence": "证",
+            },
+        )
+    ).json()
+    on_the_edge = (await client.get(url, params={"as_of": "2028-12-01"})).json()
+    (block,) = on_the_edge["qualifications"]
+    assert (block["held"], block["status"], block["valid_until"]) == (
+        True,
+        "expiring",
+        "2029-02-28",
+    )
+    assert block["cadre_qualification_id"] == held["id"]
+    # the stable core is unchanged: the same fields as before, plus the block
+    assert set(on_the_edge) == set(before)
+    assert {k: v for k, v in missing.items() if k != "qualifications"} == {
+        k: v for k, v in before.items() if k != "qualifications"
+    }

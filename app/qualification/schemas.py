@@ -92,3 +92,17 @@ class CadreQualificationList(OutputModel):
 
 class QualificationTypeList(OutputModel):
     items: list[QualificationTypeRead]
+
+
+class RequiredQualificationRead(OutputModel):
+    """One qualification the cadre's post or unit requires (docs/rules.md rule 13)."""
+
+    qualification_type_id: uuid.UUID
+    name: str
+    held: bool = Field(description="`valid` or `expiring` on the day: the post is covered")
+    status: QualificationStatus | None = Field(
+        description="Of the qualification that speaks for the cadre (a covering one with the "
+        "latest `valid_until`, else the latest held); null when none is held"
+    )
+    valid_until: date | None = Field(description="Its last valid day; null when none is held")
+    cadre_qualification_id: uuid.UUID | None

@@ -27,7 +27,11 @@ from app.qualification.errors import (
     QualificationTypeNotFound,
 )
 from app.qualification.models import CadreQualification, QualificationType
-from app.qualification.schemas import CadreQualificationCreate, QualificationTypeCreate
+from app.qualification.schemas import (
+    CadreQualificationCreate,
+    QualificationTypeCreate,
+    RequiredQualificationRead,
+)
 
 
 @dataclass(frozen=True)
@@ -247,3 +251,17 @@ async def revoke_held(
     if cadre is None:
         raise QualificationNotFound()
     return await revoke(db_session, actor, held, cadre, reason)
+
+
+def required_read(required: Sequence[RequiredQualification]) -> list[RequiredQualificationRead]:
+    return [
+        RequiredQualificationRead(
+            qualification_type_id=r.qualification_type.id,
+            name=r.qualification_type.name,
+            held=r.covered,
+            status=r.status,
+            valid_until=r.held.valid_until if r.held else None,
+            cadre_qualification_id=r.held.id if r.held else None,
+        )
+        for r in required
+    ]
