@@ -163,6 +163,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listCadreQualifications": ALL,
     "recordCadreQualification": STAFF,
     "revokeCadreQualification": STAFF,
+    "getQualificationReport": READERS,
 }
 
 

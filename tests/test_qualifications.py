@@ -221,3 +221,60 @@ async def test_compliance_gains_a_qualifications_block(client: httpx.AsyncClient
     assert {k: v for k, v in missing.items() if k != "qualifications"} == {
         k: v for k, v in before.items() if k != "qualifications"
     }
+
+
+async def test_unit_report_lists_missing_and_expiring_in_the_subtree(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    city = await create_org_unit(client)
+    county = await create_org_unit(client, city["id"], kind="county", name="南谯区")
+    sibling = await create_org_unit(client, city["id"], kind="county", name="琅琊区")
+    leading = {"rank": "county_division", "post_type": "leading"}
+    lacking = await create_cadre(client, county["id"], name="李四", **leading)
+    soon = await create_cadre(client, county["id"], name="王五", **leading)
+    fine = await create_cadre(client, county["id"], name="赵六", **leading)
+    await create_cadre(client, county["id"], name="孙七")  # a non-leading post: not required
+    elsewhere = await create_cadre(client, sibling["id"], name="周八", **leading)
+    qtype = (
+        await client.post(
+            f"{API}/qualification-types",
+            json={
+                "org_unit_id": city["id"],
+                "name": "任职资格",
+                "validity_years": 3,
+                "required_post_types": ["leading"],
+            },
+        )
+    ).json()
+    for cadre, valid_from in ((soon, "2023-07-01"), (fine, "2026-01-01")):
+        r = await client.post(
+            f"{API}/cadres/{cadre['id']}/qualifications",
+            json={"qualification_type_id": qtype["id"], "valid_from": valid_from, "evidence": "证"},
+        )
+        assert r.status_code == 201, r.text
+    # soon's is valid through 2026-06-30: 30 days left on 2026-06-01 (06-01 … 06-30)
+    params = {"org_unit_id": county["id"], "on": "2026-06-01", "within_days": 30}
+    org_admin = await client_for(Role.org_admin, org_unit_id=county["id"])
+    r = await org_admin.get(f"{API}/reports/qualifications", params=params)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert [(row["cadre_id"], row["status"]) for row in report["missing"]] == [
+        (lacking["id"], None)
+    ]
+    assert [(row["cadre_id"], row["status"], row["valid_until"]) for row in report["expiring"]] == [
+        (soon["id"], "expiring", "2026-06-30")
+    ]
+    narrower = await org_admin.get(
+        f"{API}/reports/qualifications", params={**params, "within_days": 29}
+    )
+    assert narrower.json()["expiring"] == []  # 30 days left is outside a 29-day window
+    whole = (
+        await client.get(
+            f"{API}/reports/qualifications", params={**params, "org_unit_id": city["id"]}
+        )
+    ).json()
+    assert {row["cadre_id"] for row in whole["missing"]} == {lacking["id"], elsewhere["id"]}
+    hidden = await org_admin.get(
+        f"{API}/reports/qualifications", params={**params, "org_unit_id": sibling["id"]}
+    )
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "org_unit.not_found")

@@ -7,8 +7,10 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
-from app.enums import Role, TrainingForm
-from app.org_unit.tree import path_ids, subtree_ids
+from app.cadre.models import Cadre
+from app.enums import CadreStatus, Role, TrainingForm
+from app.org_unit.models import OrgUnit
+from app.org_unit.tree import in_subtree, path_ids, subtree_ids
 from app.qualification.models import CadreQualification, QualificationType
 
 
@@ -106,3 +108,28 @@ async def type_named(
         QualificationType.org_unit_id == org_unit_id, QualificationType.name == name
     )
     return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def active_cadres_in_subtree(db_session: AsyncSession, path: str) -> list[tuple[Cadre, str]]:
+    """The active cadres of a unit's whole subtree, with their unit's path, by unit and name."""
+    stmt = (
+        select(Cadre, OrgUnit.path)
+        .join(OrgUnit, OrgUnit.id == Cadre.org_unit_id)
+        .where(in_subtree(path), Cadre.status == CadreStatus.active)
+        .order_by(OrgUnit.path, Cadre.name, Cadre.id)
+    )
+    return [(cadre, unit_path) for cadre, unit_path in await db_session.execute(stmt)]
+
+
+async def types_owned_around(db_session: AsyncSession, path: str) -> Sequence[QualificationType]:
+    """Types that may be in force somewhere in the subtree at `path`: owned by its unit, an
+    ancestor or a descendant."""
+    stmt = (
+        select(QualificationType)
+        .where(
+            QualificationType.org_unit_id.in_(path_ids(path))
+            | QualificationType.org_unit_id.in_(subtree_ids(path))
+        )
+        .order_by(QualificationType.name, QualificationType.id)
+    )
+    return (await db_session.scalars(stmt)).all()

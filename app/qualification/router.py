@@ -8,7 +8,7 @@ from app.clock import local_today
 from app.db import DbSession
 from app.http import API_PREFIX, AppSettings, problems, set_etag
 from app.idempotency.route import IdempotentRoute
-from app.org_unit.errors import ReferencedOrgUnitNotFound
+from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.qualification import service
 from app.qualification.errors import (
     AlreadyRevoked,
@@ -23,6 +23,8 @@ from app.qualification.schemas import (
     CadreQualificationCreate,
     CadreQualificationList,
     CadreQualificationRead,
+    QualificationReportRead,
+    QualificationReportRow,
     QualificationRevoke,
     QualificationTypeCreate,
     QualificationTypeList,
@@ -135,3 +137,57 @@ async def revoke_cadre_qualification(
     held = await service.revoke_held(db_session, actor, cadre_qualification_id, body.reason)
     set_etag(response, held.version)
     return _read(held, settings)
+
+
+report_router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
+
+
+def _row(row: service.ReportRow) -> QualificationReportRow:
+    held = row.required.held
+    return QualificationReportRow(
+        cadre_id=row.cadre.id,
+        hr_id=row.cadre.hr_id,
+        name=row.cadre.name,
+        org_unit_id=row.cadre.org_unit_id,
+        post_type=row.cadre.post_type,
+        rank=row.cadre.rank,
+        qualification_type_id=row.required.qualification_type.id,
+        qualification_name=row.required.qualification_type.name,
+        status=row.required.status,
+        valid_until=held.valid_until if held else None,
+    )
+
+
+@report_router.get(
+    "/qualifications",
+    operation_id="getQualificationReport",
+    responses=problems(OrgUnitNotFound),
+)
+async def get_qualification_report(
+    db_session: DbSession,
+    actor: CurrentActor,
+    settings: AppSettings,
+    org_unit_id: Annotated[uuid.UUID, Query(description="The unit; its whole subtree is read")],
+    on: Annotated[LocalDate | None, Query(description="The day; default today")] = None,
+    within_days: Annotated[
+        int | None,
+        Query(ge=0, le=3660, description="Default: APP_QUALIFICATION__EXPIRING_DAYS"),
+    ] = None,
+) -> QualificationReportRead:
+    """持证上岗 in a unit's subtree (docs/rules.md rule 13): the active cadres whose post or unit
+    requires a qualification they do not hold `valid` or `expiring` on `on` (`missing`), and
+    those whose qualification ends within `within_days` days (`expiring`). 404 outside the
+    caller's subtree."""
+    day = on or local_today()
+    window = settings.qualification.expiring_days if within_days is None else within_days
+    unit = await service.readable_unit(db_session, actor, org_unit_id)
+    missing, expiring = await service.unit_report(
+        db_session, unit.path, day, window, settings.qualification.expiring_days
+    )
+    return QualificationReportRead(
+        org_unit_id=unit.id,
+        on=day,
+        within_days=window,
+        missing=[_row(r) for r in missing],
+        expiring=[_row(r) for r in expiring],
+    )

@@ -106,3 +106,32 @@ class RequiredQualificationRead(OutputModel):
     )
     valid_until: date | None = Field(description="Its last valid day; null when none is held")
     cadre_qualification_id: uuid.UUID | None
+
+
+class QualificationReportRow(OutputModel):
+    cadre_id: uuid.UUID
+    hr_id: str
+    name: str
+    org_unit_id: uuid.UUID
+    post_type: PostType
+    rank: Rank
+    qualification_type_id: uuid.UUID
+    qualification_name: str
+    status: QualificationStatus | None = Field(
+        description="Of the qualification that speaks for the cadre; null when none is held"
+    )
+    valid_until: date | None
+
+
+class QualificationReportRead(OutputModel):
+    org_unit_id: uuid.UUID
+    on: date
+    within_days: int
+    missing: list[QualificationReportRow] = Field(
+        description="Cadres whose post or unit requires a qualification not `valid` or "
+        "`expiring` on `on` (never held, expired, revoked, or not yet begun)"
+    )
+    expiring: list[QualificationReportRow] = Field(
+        description="Cadres holding it on `on` whose `valid_until` falls in the next "
+        "`within_days` days (`on` … `on` + within_days − 1), as the rule's `expiring` window"
+    )

@@ -15,7 +15,8 @@ from app.cadre.models import Cadre
 from app.clock import now
 from app.enums import QualificationStatus, Role, TrainingForm
 from app.org_unit import repository as org_unit_repository
-from app.org_unit.errors import ReferencedOrgUnitNotFound
+from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
+from app.org_unit.models import OrgUnit
 from app.org_unit.tree import path_ids
 from app.qualification import repository, rules
 from app.qualification.errors import (
@@ -174,14 +175,7 @@ async def required_of(
     required = [
         t
         for t in await repository.types_in_force_at(db_session, path)
-        if rules.requires(
-            required_post_types=t.required_post_types,
-            required_ranks=t.required_ranks,
-            required_org_unit_ids=t.required_org_unit_ids,
-            post_type=str(cadre.post_type),
-            rank=str(cadre.rank),
-            unit_path_ids=unit_ids,
-        )
+        if _requires(t, cadre, unit_ids)
     ]
     held = await repository.held(db_session, [cadre.id])
     answer = []
@@ -265,3 +259,58 @@ def required_read(required: Sequence[RequiredQualification]) -> list[RequiredQua
         )
         for r in required
     ]
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    cadre: Cadre
+    required: RequiredQualification
+
+
+async def unit_report(
+    db_session: AsyncSession, root_path: str, day: dt.date, within_days: int, expiring_days: int
+) -> tuple[list[ReportRow], list[ReportRow]]:
+    """Who holds a post without a valid qualification, and who is expiring within
+    `within_days` of `day`, in the subtree at `root_path` (rule 13)."""
+    cadres = await repository.active_cadres_in_subtree(db_session, root_path)
+    types = await repository.types_owned_around(db_session, root_path)
+    held = await repository.held(db_session, [c.id for c, _ in cadres])
+    held_by_cadre: dict[uuid.UUID, list[CadreQualification]] = {}
+    for h in held:
+        held_by_cadre.setdefault(h.cadre_id, []).append(h)
+    missing: list[ReportRow] = []
+    expiring: list[ReportRow] = []
+    for cadre, path in cadres:
+        unit_ids = path_ids(path)
+        for qtype in types:
+            if qtype.org_unit_id not in unit_ids or not _requires(qtype, cadre, unit_ids):
+                continue
+            best, status = _best(
+                [h for h in held_by_cadre.get(cadre.id, []) if h.qualification_type_id == qtype.id],
+                day,
+                expiring_days,
+            )
+            row = ReportRow(cadre, RequiredQualification(qtype, best, status))
+            if not rules.counts_as_held(status):
+                missing.append(row)
+            elif best is not None and (best.valid_until - day).days < within_days:
+                expiring.append(row)
+    return missing, expiring
+
+
+def _requires(qtype: QualificationType, cadre: Cadre, unit_ids: Sequence[uuid.UUID]) -> bool:
+    return rules.requires(
+        required_post_types=qtype.required_post_types,
+        required_ranks=qtype.required_ranks,
+        required_org_unit_ids=qtype.required_org_unit_ids,
+        post_type=str(cadre.post_type),
+        rank=str(cadre.rank),
+        unit_path_ids=unit_ids,
+    )
+
+
+async def readable_unit(db_session: AsyncSession, actor: Actor, org_unit_id: uuid.UUID) -> OrgUnit:
+    unit = await org_unit_repository.get(db_session, org_unit_id, actor)
+    if unit is None:
+        raise OrgUnitNotFound()
+    return unit
