@@ -66,7 +66,9 @@ class CadreQualification(IdMixin, VersionedMixin, TimestampMixin, Base):
     revoke_reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
-        UniqueConstraint("cadre_id", "qualification_type_id", "valid_from"),
+        UniqueConstraint(
+            "cadre_id", "qualification_type_id", "valid_from", name="uq_cadre_qualification_held"
+        ),
         CheckConstraint("valid_until >= valid_from", name="period_ordered"),
         CheckConstraint("evidence <> ''", name="evidence_not_empty"),
         CheckConstraint(

@@ -13,6 +13,7 @@ from app.cadre import repository as cadre_repository
 from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
 from app.clock import now
+from app.db import flush_mapping_conflicts
 from app.enums import QualificationStatus, Role, TrainingForm
 from app.org_unit import repository as org_unit_repository
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
@@ -33,6 +34,8 @@ from app.qualification.schemas import (
     QualificationTypeCreate,
     RequiredQualificationRead,
 )
+
+_HELD_UNIQUE = "uq_cadre_qualification_held"
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,8 @@ async def record(
     if await repository.find_held(db_session, cadre.id, qtype.id, valid_from) is not None:
         raise QualificationExists()
     held = _add(db_session, cadre.id, qtype, valid_from, evidence, None)
-    await db_session.flush()
+    # a concurrent duplicate loses at the unique constraint: the same 409, never a 500
+    await flush_mapping_conflicts(db_session, {_HELD_UNIQUE: QualificationExists()})
     return held
 
 
@@ -206,7 +210,9 @@ async def create_type(
         granting_forms=[str(f) for f in data.granting_forms],
     )
     db_session.add(qtype)
-    await db_session.flush()
+    await flush_mapping_conflicts(
+        db_session, {"uq_qualification_type_org_unit_id_name": QualificationTypeExists()}
+    )
     return qtype
 
 

@@ -134,7 +134,7 @@ def upgrade() -> None:
             "cadre_id",
             "qualification_type_id",
             "valid_from",
-            name=op.f("uq_cadre_qualification_cadre_id_qualification_type_id_valid_from"),
+            name=op.f("uq_cadre_qualification_held"),
         ),
     )
     op.create_index(op.f("ix_cadre_qualification_cadre_id"), "cadre_qualification", ["cadre_id"])
