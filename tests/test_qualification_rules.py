@@ -4,6 +4,8 @@ import datetime as dt
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.enums import QualificationStatus as S
 from app.qualification.rules import counts_as_held, requires, status_on, valid_until
@@ -116,3 +118,37 @@ def test_requires(
         )
         is expected
     )
+
+
+ORDER = [None, S.valid, S.expiring, S.expired]
+
+
+@given(
+    valid_from=st.dates(min_value=D(1990, 1, 1), max_value=D(2100, 12, 31)),
+    years=st.integers(min_value=1, max_value=50),
+    window=st.integers(min_value=0, max_value=400),
+    first=st.dates(min_value=D(1985, 1, 1), max_value=D(2160, 12, 31)),
+    second=st.dates(min_value=D(1985, 1, 1), max_value=D(2160, 12, 31)),
+)
+def test_status_only_moves_forward_and_the_last_day_is_held(
+    valid_from: dt.date, years: int, window: int, first: dt.date, second: dt.date
+) -> None:
+    until = valid_until(valid_from, years)
+    assert valid_from < until < _anniversary(valid_from, years) + dt.timedelta(days=1)
+
+    def status(day: dt.date) -> S | None:
+        return status_on(
+            day, valid_from=valid_from, valid_until=until, revoked=False, expiring_days=window
+        )
+
+    early, late = sorted((first, second))
+    assert ORDER.index(status(early)) <= ORDER.index(status(late))
+    assert counts_as_held(status(until))
+    assert status(until + dt.timedelta(days=1)) == S.expired
+
+
+def _anniversary(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a common year
+        return D(day.year + years, 2, 28)

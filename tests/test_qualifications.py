@@ -278,3 +278,29 @@ async def test_unit_report_lists_missing_and_expiring_in_the_subtree(
         f"{API}/reports/qualifications", params={**params, "org_unit_id": sibling["id"]}
     )
     assert (hidden.status_code, hidden.json()["code"]) == (404, "org_unit.not_found")
+
+
+async def test_a_type_of_a_sibling_unit_is_neither_required_nor_granted(
+    client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with isolated_sessionmaker() as db:
+        cadre, _, _ = await _world(client, db, rank="county_division", post_type="leading")
+        sibling = await create_org_unit(client, kind="county", name="琅琊区")
+        db.add(
+            QualificationType(
+                org_unit_id=uuid.UUID(sibling["id"]),
+                name="琅琊区任职资格",
+                validity_years=2,
+                required_post_types=["leading"],
+                required_ranks=[],
+                required_org_unit_ids=[],
+                granting_forms=["seminar"],
+            )
+        )
+        await db.flush()
+        granted = await service.grant_from_completion(
+            db, cadre.id, TrainingForm.seminar, date(2026, 3, 1), "研讨班"
+        )
+        assert granted == []
+        required = await service.required_of(db, cadre, date(2026, 6, 1), 90)
+        assert [r.qualification_type.name for r in required] == ["组工干部任职资格"]
