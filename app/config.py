@@ -336,6 +336,17 @@ class AttendanceSettings(BaseModel):
     )
 
 
+class QualificationSettings(BaseModel):
+    """Qualifications with validity, 持证上岗 (docs/rules.md, rule 13)."""
+
+    expiring_days: int = Field(
+        default=90,
+        ge=0,
+        le=3660,
+        description="A qualification is `expiring` in its last this many days of validity",
+    )
+
+
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
 # Any other environment refuses to start with them (or without secrets).
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -395,6 +406,7 @@ class Settings(BaseSettings):
     body: BodyLimitSettings = BodyLimitSettings()
     server: ServerSettings = ServerSettings()
     cors: CorsSettings = CorsSettings()
+    qualification: QualificationSettings = QualificationSettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
     # Production posture (issue 10): see app.observability and app.main.

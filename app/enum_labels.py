@@ -30,6 +30,7 @@ from app.enums import (
     OrgUnitKind,
     PlanStatus,
     PostType,
+    QualificationStatus,
     Rank,
     RankGroup,
     Requirement,
@@ -171,6 +172,8 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.attendance: ("考勤", "Attendance"),
         FeedEntity.leave_request: ("请假申请", "Leave request"),
         FeedEntity.certificate: ("结业证书", "Certificate"),
+        FeedEntity.qualification_type: ("资格类型", "Qualification type"),
+        FeedEntity.cadre_qualification: ("干部资格", "Cadre qualification"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -231,6 +234,12 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     CertificateStatus: {
         CertificateStatus.valid: ("有效", "Valid"),
         CertificateStatus.revoked: ("已撤销", "Revoked"),
+    },
+    QualificationStatus: {
+        QualificationStatus.valid: ("有效", "Valid"),
+        QualificationStatus.expiring: ("即将到期", "Expiring"),
+        QualificationStatus.expired: ("已过期", "Expired"),
+        QualificationStatus.revoked: ("已撤销", "Revoked"),
     },
 }
 

@@ -170,6 +170,8 @@ class FeedEntity(StrEnum):
     attendance = "attendance"
     leave_request = "leave_request"
     certificate = "certificate"
+    qualification_type = "qualification_type"
+    cadre_qualification = "cadre_qualification"
 
 
 class DayPeriod(StrEnum):
@@ -249,4 +251,13 @@ class CertificateStatus(StrEnum):
     """A certificate is valid until its study log is voided (docs/certificates.md)."""
 
     valid = "valid"
+    revoked = "revoked"
+
+
+class QualificationStatus(StrEnum):
+    """A cadre's qualification (持证上岗) on a given day (docs/rules.md, rule 13)."""
+
+    valid = "valid"
+    expiring = "expiring"
+    expired = "expired"
     revoked = "revoked"

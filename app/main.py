@@ -49,6 +49,8 @@ from app.observability import (
 )
 from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
+from app.qualification.router import report_router as qualification_report_router
+from app.qualification.router import router as qualification_router
 from app.security import authorize
 from app.sign_in_sheet.router import router as sign_in_sheet_router
 from app.study_log.router import router as study_log_router
@@ -184,6 +186,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         attendance_router,
         sign_in_sheet_router,
         certificate_router,
+        qualification_router,
+        qualification_report_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

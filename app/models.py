@@ -13,6 +13,7 @@ from app.enrollment.models import Enrollment
 from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
+from app.qualification.models import CadreQualification, QualificationType
 from app.study_log.models import StudyLog
 from app.training_plan.models import TrainingPlan, TrainingPlanItem
 from app.training_session.models import SessionAudience, SessionPart, TrainingSession
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Cadre",
+    "CadreQualification",
     "CadreYearKind",
     "Certificate",
     "CertificateSerial",
@@ -37,6 +39,7 @@ __all__ = [
     "IdempotencyRecord",
     "LeaveRequest",
     "OrgUnit",
+    "QualificationType",
     "RefreshToken",
     "SessionAudience",
     "SessionPart",

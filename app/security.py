@@ -162,6 +162,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listCadreCertificates": ALL,
     "getCertificatePdf": ALL,
     "getSessionCertificatesZip": STAFF,
+    # qualifications with validity, 持证上岗 (docs/rules.md rule 13)
+    "createQualificationType": STAFF,
+    "listQualificationTypes": READERS,
+    "listCadreQualifications": ALL,
+    "recordCadreQualification": STAFF,
+    "revokeCadreQualification": STAFF,
+    "getQualificationReport": READERS,
 }
 
 

@@ -419,6 +419,34 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": {"verification_code"},
         "hidden": {},
     },
+    # qualifications (docs/rules.md rule 13): every field is the record
+    "qualification_type": {
+        "audited": {
+            "org_unit_id",
+            "name",
+            "validity_years",
+            "required_post_types",
+            "required_ranks",
+            "required_org_unit_ids",
+            "granting_forms",
+        },
+        "skipped": set(),
+        "hidden": {},
+    },
+    "cadre_qualification": {
+        "audited": {
+            "cadre_id",
+            "qualification_type_id",
+            "valid_from",
+            "valid_until",
+            "evidence",
+            "granted_by_form",
+            "revoked_at",
+            "revoke_reason",
+        },
+        "skipped": set(),
+        "hidden": {},
+    },
 }
 _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time

@@ -70,6 +70,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "part_id",
             "leave_request_id",
             "certificate_id",
+            "cadre_qualification_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -159,11 +160,28 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
     )
     assert (await client.post(f"{API}/training-sessions/{closed['id']}/close")).status_code == 200
     certificate = (await client.get(f"{API}/cadres/{cadre['id']}/certificates")).json()["items"][0]
+    qtype = (
+        await client.post(
+            f"{API}/qualification-types",
+            json={"org_unit_id": a["id"], "name": "任职资格", "validity_years": 3},
+        )
+    ).json()
+    held = (
+        await client.post(
+            f"{API}/cadres/{cadre['id']}/qualifications",
+            json={
+                "qualification_type_id": qtype["id"],
+                "valid_from": "2026-03-01",
+                "evidence": "证",
+            },
+        )
+    ).json()
     return {
         "city": city,
         "a": a,
         "b": b,
         "plan_item": plan_item,
+        "qualification_type_id": qtype["id"],
         "ids": {
             "org_unit_id": a["id"],
             "cadre_id": cadre["id"],
@@ -180,6 +198,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "part_id": part["id"],
             "leave_request_id": leave["id"],
             "certificate_id": certificate["id"],
+            "cadre_qualification_id": held["id"],
         },
     }
 
@@ -219,6 +238,12 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         },
         "requestLeave": {"session_part_ids": [ids["part_id"]], "reason": "病假"},
         "refuseLeaveRequest": {"reason": "不予批准"},
+        "recordCadreQualification": {
+            "qualification_type_id": world["qualification_type_id"],
+            "valid_from": "2027-03-01",
+            "evidence": "证书",
+        },
+        "revokeCadreQualification": {"reason": "撤销"},
     }
     return bodies.get(op_id, {})
 

@@ -291,7 +291,9 @@ def test_no_rule_is_switched_off_for_the_whole_document() -> None:
     config = (ROOT / "redocly.yaml").read_text(encoding="utf-8")
     assert ": off" not in config
     ignored = (ROOT / ".redocly.lint-ignore.yaml").read_text(encoding="utf-8")
-    assert ignored.count("'#/paths/~1api~1v1~1cadres~1{cadre_id}~1") == 4
+    assert (
+        ignored.count("'#/paths/~1api~1v1~1cadres~1{cadre_id}~1") == 5
+    )  # credits, compliance, archive, certificates, qualifications
     assert ignored.count("'#/paths/~1api~1v1~1certificates~1") == 1
 
 
@@ -318,4 +320,6 @@ async def test_an_hr_id_named_like_a_cadre_subpath_finds_its_cadre(
     r = await client.get(f"{API}/cadres/by-hr-id/archive")
     assert (r.status_code, r.json()["code"]) == (404, "cadre.not_found"), r.text
     r = await client.get(f"{API}/cadres/by-hr-id/certificates")
+    assert (r.status_code, r.json()["code"]) == (404, "cadre.not_found"), r.text
+    r = await client.get(f"{API}/cadres/by-hr-id/qualifications")
     assert (r.status_code, r.json()["code"]) == (404, "cadre.not_found"), r.text

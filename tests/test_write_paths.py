@@ -756,6 +756,47 @@ async def _revoke_token(w: World) -> list[Trace]:
     return [("refresh_token", "create", root), ("refresh_token", "update", root)]
 
 
+async def _a_qualification_type(w: World, org_unit_id: str) -> dict[str, Any]:
+    body = {"org_unit_id": org_unit_id, "name": unique("资格"), "validity_years": 3}
+    r = await w.client.post(f"{API}/qualification-types", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("createQualificationType")
+async def _create_qualification_type(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    body = {"org_unit_id": unit["id"], "name": "任职资格", "validity_years": 3}
+    qtype = (await w.write("POST", "/qualification-types", json=body)).json()
+    return [("qualification_type", "create", qtype["id"])]
+
+
+async def _a_held_qualification(w: World, *, write: bool) -> dict[str, Any]:
+    cadre = await _a_cadre(w)
+    qtype = await _a_qualification_type(w, cadre["org_unit_id"])
+    url = f"/cadres/{cadre['id']}/qualifications"
+    body = {"qualification_type_id": qtype["id"], "valid_from": "2026-03-01", "evidence": "证书"}
+    if write:
+        return (await w.write("POST", url, json=body)).json()  # type: ignore[no-any-return]
+    r = await w.client.post(f"{API}{url}", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("recordCadreQualification")
+async def _record_qualification(w: World) -> list[Trace]:
+    held = await _a_held_qualification(w, write=True)
+    return [("cadre_qualification", "create", held["id"])]
+
+
+@path("revokeCadreQualification")
+async def _revoke_qualification(w: World) -> list[Trace]:
+    held = await _a_held_qualification(w, write=False)
+    url = f"/cadre-qualifications/{held['id']}/revoke"
+    await w.write("POST", url, json={"reason": "证书系伪造"})
+    return [("cadre_qualification", "update", held["id"])]
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 

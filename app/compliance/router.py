@@ -19,7 +19,7 @@ from app.compliance.schemas import (
 from app.credit_policy.engine import RequirementStatus
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
-from app.http import API_PREFIX, problems
+from app.http import API_PREFIX, AppSettings, problems
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
 from app.query_alias import resolve_alias
@@ -60,6 +60,7 @@ async def get_cadre_compliance(
     cadre_id: uuid.UUID,
     db_session: DbSession,
     actor: CurrentActor,
+    settings: AppSettings,
     as_of: Annotated[
         LocalDate | None, Query(description="Evaluation day (local date). Default: today")
     ] = None,
@@ -71,10 +72,17 @@ async def get_cadre_compliance(
     The annual block (rule 5) is met by `centralised_days` ≥ `required_days` or by
     `counted_hours` ≥ `required_hours`; the counted hours are the credited hours of the
     policy's `annual_hours_kinds` (`cn-2023`: centralised training only). `credited_hours`
-    (every kind after caps) is shown for information and not compared."""
-    result = await service.compliance(db_session, cadre_id, as_of or local_today(), actor)
+    (every kind after caps) is shown for information and not compared.
+
+    `qualifications` lists each qualification the cadre's post or unit requires (持证上岗,
+    rule 13) with whether it is held (`valid` or `expiring`) on `as_of`."""
+    day = as_of or local_today()
+    result = await service.compliance(db_session, cadre_id, day, actor)
     read = ComplianceRead.model_validate(result)
     read.cadre_id = cadre_id
+    read.qualifications = await service.qualifications(
+        db_session, cadre_id, day, actor, settings.qualification.expiring_days
+    )
     return read
 
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from app.credit_policy.engine import RequirementStatus
 from app.enums import Rank, RankGroup, StudyLogKind, StudyLogStatus
+from app.qualification.schemas import RequiredQualificationRead
 from app.schema_types import Decimal2, OutputModel
 
 
@@ -164,6 +165,11 @@ class ComplianceRead(OutputModel):
     five_year: FiveYearRead
     annual: AnnualRead
     online: OnlineRead
+    qualifications: list[RequiredQualificationRead] = Field(
+        default_factory=list,
+        description="Each qualification the cadre's post or unit requires, on `as_of` "
+        "(持证上岗, docs/rules.md rule 13)",
+    )
 
 
 class StatusCounts(OutputModel):

@@ -26,6 +26,8 @@ from app.credit_policy.policy import Policy
 from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.org_unit.models import OrgUnit
+from app.qualification import service as qualification_service
+from app.qualification.schemas import RequiredQualificationRead
 from app.study_log import repository as study_logs
 
 
@@ -79,6 +81,15 @@ async def compliance(
     earliest = min(add_years(as_of, -_longest_window(policies)), date(as_of.year, 1, 1))
     logs = await cadre_logs(db_session, cadre_id, ending_from=earliest)
     return engine.compliance(logs, as_of, cadre.rank, cadre.promoted_on, policies)
+
+
+async def qualifications(
+    db_session: AsyncSession, cadre_id: uuid.UUID, as_of: date, actor: Actor, expiring_days: int
+) -> list[RequiredQualificationRead]:
+    """The compliance view's `qualifications` block (docs/rules.md rule 13)."""
+    cadre = await _scoped_cadre(db_session, cadre_id, actor)
+    required = await qualification_service.required_of(db_session, cadre, as_of, expiring_days)
+    return qualification_service.required_read(required)
 
 
 def evaluation_day(year: int) -> date:

@@ -65,6 +65,10 @@ TAGS: list[dict[str, str]] = [
         "description": "Sign-in by class part: rotating QR codes, marks, leave requests",
     },
     {"name": "study logs", "description": "Study logs: submitted, reviewed, voided"},
+    {
+        "name": "qualifications",
+        "description": "Qualifications with validity (持证上岗): types, held, granted, revoked",
+    },
     {"name": "assessments", "description": "Annual assessments and their training condition"},
     {"name": "credit policies", "description": "The credit rules in force, by period"},
     {

@@ -1,0 +1,135 @@
+"""Every query of the qualification domain, and its scope statements."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actor import Actor
+from app.cadre.models import Cadre
+from app.enums import CadreStatus, Role, TrainingForm
+from app.org_unit.models import OrgUnit
+from app.org_unit.tree import in_subtree, path_ids, subtree_ids
+from app.qualification.models import CadreQualification, QualificationType
+
+
+def managed(actor: Actor) -> ColumnElement[bool]:
+    """Types the actor may read and manage: all for an admin (and read for the whole-tree
+    roles), those owned in its subtree for an org_admin, none otherwise."""
+    if actor.whole_tree:
+        return true()
+    if actor.role != Role.org_admin or actor.org_path is None:
+        return false()
+    return QualificationType.org_unit_id.in_(subtree_ids(actor.org_path))
+
+
+async def get_type(
+    db_session: AsyncSession, qualification_type_id: uuid.UUID, actor: Actor | None = None
+) -> QualificationType | None:
+    stmt = select(QualificationType).where(QualificationType.id == qualification_type_id)
+    if actor is not None:
+        stmt = stmt.where(managed(actor))
+    return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def list_types(db_session: AsyncSession, actor: Actor) -> Sequence[QualificationType]:
+    stmt = select(QualificationType).where(managed(actor)).order_by(QualificationType.name)
+    return (await db_session.scalars(stmt)).all()
+
+
+async def types_in_force_at(db_session: AsyncSession, org_path: str) -> Sequence[QualificationType]:
+    """Types owned by the unit at `org_path` or one of its ancestors: those in force there."""
+    stmt = (
+        select(QualificationType)
+        .where(QualificationType.org_unit_id.in_(path_ids(org_path)))
+        .order_by(QualificationType.name, QualificationType.id)
+    )
+    return (await db_session.scalars(stmt)).all()
+
+
+async def types_granted_by(
+    db_session: AsyncSession, org_path: str, form: TrainingForm
+) -> Sequence[QualificationType]:
+    stmt = (
+        select(QualificationType)
+        .where(
+            QualificationType.org_unit_id.in_(path_ids(org_path)),
+            QualificationType.granting_forms.contains([str(form)]),
+        )
+        .order_by(QualificationType.name, QualificationType.id)
+    )
+    return (await db_session.scalars(stmt)).all()
+
+
+async def held(
+    db_session: AsyncSession, cadre_ids: Sequence[uuid.UUID]
+) -> Sequence[CadreQualification]:
+    """The qualifications of these cadres, the latest `valid_until` first."""
+    stmt = (
+        select(CadreQualification)
+        .where(CadreQualification.cadre_id.in_(cadre_ids))
+        .order_by(
+            CadreQualification.cadre_id,
+            CadreQualification.valid_until.desc(),
+            CadreQualification.id,
+        )
+    )
+    return (await db_session.scalars(stmt)).all()
+
+
+async def get_held(
+    db_session: AsyncSession, cadre_qualification_id: uuid.UUID, *, for_update: bool = False
+) -> CadreQualification | None:
+    stmt = select(CadreQualification).where(CadreQualification.id == cadre_qualification_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def find_held(
+    db_session: AsyncSession,
+    cadre_id: uuid.UUID,
+    qualification_type_id: uuid.UUID,
+    valid_from: object,
+) -> CadreQualification | None:
+    stmt = select(CadreQualification).where(
+        CadreQualification.cadre_id == cadre_id,
+        CadreQualification.qualification_type_id == qualification_type_id,
+        CadreQualification.valid_from == valid_from,
+    )
+    return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def type_named(
+    db_session: AsyncSession, org_unit_id: uuid.UUID, name: str
+) -> QualificationType | None:
+    stmt = select(QualificationType).where(
+        QualificationType.org_unit_id == org_unit_id, QualificationType.name == name
+    )
+    return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def active_cadres_in_subtree(db_session: AsyncSession, path: str) -> list[tuple[Cadre, str]]:
+    """The active cadres of a unit's whole subtree, with their unit's path, by unit and name."""
+    stmt = (
+        select(Cadre, OrgUnit.path)
+        .join(OrgUnit, OrgUnit.id == Cadre.org_unit_id)
+        .where(in_subtree(path), Cadre.status == CadreStatus.active)
+        .order_by(OrgUnit.path, Cadre.name, Cadre.id)
+    )
+    return [(cadre, unit_path) for cadre, unit_path in await db_session.execute(stmt)]
+
+
+async def types_owned_around(db_session: AsyncSession, path: str) -> Sequence[QualificationType]:
+    """Types that may be in force somewhere in the subtree at `path`: owned by its unit, an
+    ancestor or a descendant."""
+    stmt = (
+        select(QualificationType)
+        .where(
+            QualificationType.org_unit_id.in_(path_ids(path))
+            | QualificationType.org_unit_id.in_(subtree_ids(path))
+        )
+        .order_by(QualificationType.name, QualificationType.id)
+    )
+    return (await db_session.scalars(stmt)).all()
