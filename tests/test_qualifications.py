@@ -13,7 +13,7 @@ from app.enums import QualificationStatus, Role, TrainingForm
 from app.qualification import service
 from app.qualification.models import QualificationType
 from tests.conftest import ClientFor
-from tests.factories import create_cadre, create_org_unit
+from tests.factories import API, create_cadre, create_org_unit, create_session
 
 
 async def _world(
@@ -304,3 +304,33 @@ async def test_a_type_of_a_sibling_unit_is_neither_required_nor_granted(
         assert granted == []
         required = await service.required_of(db, cadre, date(2026, 6, 1), 90)
         assert [r.qualification_type.name for r in required] == ["组工干部任职资格"]
+
+
+async def test_closing_a_class_grants_the_qualifications_its_form_grants(
+    client: httpx.AsyncClient,
+) -> None:
+    """The closing flow calls the hook: a completed trainee of a `refresher` class holds the
+    type that lists `refresher`, valid from the class's last day (2025-03-07) for 3 years, so
+    until 2028-03-06; a type that lists another form is not granted."""
+    city = await create_org_unit(client)
+    cadre = await create_cadre(client, city["id"])
+    for name, forms in (("进修资格", ["refresher"]), ("轮训资格", ["rotation_class"])):
+        r = await client.post(
+            f"{API}/qualification-types",
+            json={
+                "org_unit_id": city["id"],
+                "name": name,
+                "validity_years": 3,
+                "granting_forms": forms,
+            },
+        )
+        assert r.status_code == 201, r.text
+    ts = await create_session(client, city["id"])  # a refresher class, 2025-03-03 to 03-07
+    r = await client.post(
+        f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
+    )
+    assert r.status_code == 201, r.text
+    assert (await client.post(f"{API}/training-sessions/{ts['id']}/close")).status_code == 200
+    held = (await client.get(f"{API}/cadres/{cadre['id']}/qualifications")).json()["items"]
+    assert [(q["valid_from"], q["valid_until"]) for q in held] == [("2025-03-07", "2028-03-06")]
+    assert held[0]["granted_by_form"] == "refresher"

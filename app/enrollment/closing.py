@@ -25,6 +25,7 @@ from app.enrollment.errors import AttendanceIncomplete
 from app.enrollment.models import Enrollment
 from app.enums import EnrollmentStatus
 from app.i18n import _
+from app.qualification import service as qualifications
 from app.study_log import service as study_logs
 from app.training_session import service as sessions
 from app.training_session.models import TrainingSession
@@ -143,6 +144,16 @@ async def close_session(
             if log.enrollment_id is not None
         ],
     )
+    # A completed class may grant a qualification with validity (持证上岗, docs/rules.md rule
+    # 13): every type that lists the session's form, valid from its last day.
+    for log in issued:
+        await qualifications.grant_from_completion(
+            db_session,
+            log.cadre_id,
+            ts.form,
+            ts.end_date,
+            evidence=f"{ts.title} (training_session {ts.id}, study_log {log.id})",
+        )
     return [
         EnrollmentOutcome(
             enrollment_id=enrollment.id,
