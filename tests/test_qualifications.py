@@ -13,7 +13,7 @@ from app.enums import QualificationStatus, Role, TrainingForm
 from app.qualification import service
 from app.qualification.models import QualificationType
 from tests.conftest import ClientFor
-from tests.factories import API, create_cadre, create_org_unit, create_session
+from tests.factories import create_cadre, create_org_unit, create_session
 
 
 async def _world(
