@@ -38,6 +38,7 @@ from app.enums import (
     StudyLogKind,
     StudyLogSource,
     StudyLogStatus,
+    TeacherKind,
     TrainingForm,
 )
 from app.i18n import current_language
@@ -169,6 +170,8 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.training_plan_item: ("计划班次", "Planned class"),
         FeedEntity.attendance: ("考勤", "Attendance"),
         FeedEntity.leave_request: ("请假申请", "Leave request"),
+        FeedEntity.course: ("课程", "Course"),
+        FeedEntity.teacher: ("师资", "Teacher"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -225,6 +228,10 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         LeaveRequestStatus.pending: ("待审批", "Pending"),
         LeaveRequestStatus.approved: ("已批准", "Approved"),
         LeaveRequestStatus.refused: ("未批准", "Refused"),
+    },
+    TeacherKind: {
+        TeacherKind.internal: ("内部师资", "Internal"),
+        TeacherKind.external: ("外聘师资", "External"),
     },
 }
 

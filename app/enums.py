@@ -169,6 +169,8 @@ class FeedEntity(StrEnum):
     training_plan_item = "training_plan_item"
     attendance = "attendance"
     leave_request = "leave_request"
+    course = "course"
+    teacher = "teacher"
 
 
 class DayPeriod(StrEnum):
@@ -242,3 +244,10 @@ class PlanStatus(StrEnum):
     submitted = "submitted"
     approved = "approved"
     returned = "returned"
+
+
+class TeacherKind(StrEnum):
+    """A catalogue teacher (师资库) is the organisation's own (internal) or invited (external)."""
+
+    internal = "internal"
+    external = "external"

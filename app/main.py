@@ -22,6 +22,7 @@ from app.attendance.router import session_router as session_attendance_router
 from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.cadre.router import router as cadre_router
+from app.catalogue.router import router as catalogue_router
 from app.change_feed.router import router as change_feed_router
 from app.compliance.router import report_router
 from app.compliance.router import router as compliance_router
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session_attendance_router,
         attendance_router,
         sign_in_sheet_router,
+        catalogue_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

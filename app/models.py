@@ -4,6 +4,7 @@ from app.assessment.models import Assessment
 from app.attendance.models import Attendance, LeaveRequest
 from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
+from app.catalogue.models import Course, Teacher
 from app.change_feed.models import ChangeEvent, ChangeFeedState
 from app.compliance.models import CadreYearKind
 from app.credit_policy.models import CreditPolicy
@@ -27,6 +28,7 @@ __all__ = [
     "CadreYearKind",
     "ChangeEvent",
     "ChangeFeedState",
+    "Course",
     "CreditPolicy",
     "Enrollment",
     "ExportChunk",
@@ -38,6 +40,7 @@ __all__ = [
     "SessionAudience",
     "SessionPart",
     "StudyLog",
+    "Teacher",
     "TrainingPlan",
     "TrainingPlanItem",
     "TrainingSession",

@@ -157,6 +157,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "refuseLeaveRequest": STAFF,
     # the sign-in sheet of a session, for its organisers
     "getSignInSheet": STAFF,
+    # the course and teacher catalogue (docs/rules.md, "Catalogue"); cadres see none
+    "listTeachers": READERS,
+    "createTeacher": STAFF,
+    "getTeacher": READERS,
+    "updateTeacher": STAFF,
+    "listCourses": READERS,
+    "createCourse": STAFF,
+    "getCourse": READERS,
+    "updateCourse": STAFF,
 }
 
 

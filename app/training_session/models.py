@@ -84,6 +84,13 @@ class SessionPart(IdMixin, TimestampMixin, Base):
     credit_hours: Mapped[Decimal] = mapped_column(Numeric(8, 2))
     start_time: Mapped[time]
     end_time: Mapped[time]
+    # What is taught and by whom: catalogue entries (docs/rules.md, "Catalogue").
+    course_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("course.id", ondelete="RESTRICT"), index=True
+    )
+    teacher_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("teacher.id", ondelete="RESTRICT"), index=True
+    )
 
     __table_args__ = (
         UniqueConstraint("training_session_id", "part_date", "period"),

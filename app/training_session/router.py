@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.catalogue.errors import ReferencedCourseNotFound, ReferencedTeacherNotFound
 from app.db import DbSession
 from app.enums import SessionStatus, TrainingForm
 from app.errors import PreconditionFailed
@@ -192,6 +193,8 @@ async def list_session_parts(
         PartOutsideDates,
         PartHasAttendance,
         PreconditionFailed,
+        ReferencedCourseNotFound,
+        ReferencedTeacherNotFound,
     ),
 )
 async def replace_session_parts(
@@ -208,7 +211,10 @@ async def replace_session_parts(
     period. A part is matched by day and period: it keeps its id and attendance; a part left
     out is removed, unless it has attendance marks (409 `training_session.part_has_attendance`).
     A window left out is the period's: 08:00–12:00, 14:00–18:00, 19:00–21:30. Send the session's
-    `ETag` as `If-Match`; an empty list removes every part. The organiser's (403 otherwise)."""
+    `ETag` as `If-Match`; an empty list removes every part. The organiser's (403 otherwise).
+    A part may name its `course_id` and `teacher_id`: active catalogue entries of the
+    organiser's unit, a unit above it or below it (422
+    `catalogue.course_reference_not_found` / `catalogue.teacher_reference_not_found`)."""
     ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
     check_if_match(if_match, ts.version)
     parts = await part_service.replace_parts(db_session, ts, body, actor)
