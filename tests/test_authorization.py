@@ -63,6 +63,8 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "plan_item_id",
             "part_id",
             "leave_request_id",
+            "teacher_id",
+            "course_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -145,6 +147,14 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             json={"org_unit_id": a["id"], "year": 2025, "title": "计划", "items": [plan_item]},
         )
     ).json()
+    teacher = (
+        await client.post(
+            f"{API}/teachers", json={"org_unit_id": a["id"], "name": "李四", "kind": "internal"}
+        )
+    ).json()
+    course = (
+        await client.post(f"{API}/courses", json={"org_unit_id": a["id"], "title": "党史"})
+    ).json()
     return {
         "city": city,
         "a": a,
@@ -165,6 +175,8 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "plan_item_id": plan["items"][0]["id"],
             "part_id": part["id"],
             "leave_request_id": leave["id"],
+            "teacher_id": teacher["id"],
+            "course_id": course["id"],
         },
     }
 

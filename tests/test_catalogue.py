@@ -76,7 +76,8 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> di
 async def test_teacher_and_course_crud_with_etag_and_deactivation(tree: Tree) -> None:
     admin = tree.clients["county_admin"]
     teacher = await _post(admin, TEACHERS, teacher_body(tree.county["id"]))
-    assert teacher["kind"] == "internal" and teacher["active"] is True
+    assert teacher["kind"] == "internal"
+    assert teacher["active"] is True
     course = await _post(
         admin, COURSES, course_body(tree.county["id"], teacher_ids=[teacher["id"]])
     )
@@ -84,7 +85,8 @@ async def test_teacher_and_course_crud_with_etag_and_deactivation(tree: Tree) ->
     assert course["default_hours"] == "4.00"
 
     r = await admin.get(f"{COURSES}/{course['id']}")
-    assert r.status_code == 200 and r.headers["etag"] == f'"{course["version"]}"'
+    assert r.status_code == 200
+    assert r.headers["etag"] == f'"{course["version"]}"'
 
     stale = f'"{course["version"] + 5}"'
     r = await admin.patch(
@@ -97,7 +99,8 @@ async def test_teacher_and_course_crud_with_etag_and_deactivation(tree: Tree) ->
         headers={"If-Match": f'"{course["version"]}"'},
     )
     assert r.status_code == 200, r.text
-    assert r.json()["active"] is False and r.json()["version"] == course["version"] + 1
+    assert r.json()["active"] is False
+    assert r.json()["version"] == course["version"] + 1
 
     r = await admin.patch(
         f"{TEACHERS}/{teacher['id']}",
@@ -105,7 +108,8 @@ async def test_teacher_and_course_crud_with_etag_and_deactivation(tree: Tree) ->
         headers={"If-Match": f'"{teacher["version"]}"'},
     )
     assert r.status_code == 200, r.text
-    assert r.json()["kind"] == "external" and r.json()["organisation"] is None
+    assert r.json()["kind"] == "external"
+    assert r.json()["organisation"] is None
 
     r = await admin.get(COURSES, params={"org_unit_id": tree.county["id"], "active": "false"})
     assert [c["id"] for c in r.json()["items"]] == [course["id"]]
@@ -132,7 +136,8 @@ async def test_a_sibling_countys_admin_sees_none_of_its_catalogue(tree: Tree) ->
 
     for url, entry in ((TEACHERS, teacher), (COURSES, course)):
         r = await sibling.get(url)
-        assert r.status_code == 200 and r.json()["items"] == []
+        assert r.status_code == 200
+        assert r.json()["items"] == []
         code = "catalogue.teacher_not_found" if url == TEACHERS else "catalogue.course_not_found"
         assert_problem(await sibling.get(f"{url}/{entry['id']}"), 404, code)
         r = await sibling.patch(
