@@ -91,6 +91,10 @@ TAGS: list[dict[str, str]] = [
     {"name": "users", "description": "Accounts and their roles"},
     {"name": "meta", "description": "The words for enum values (zh-CN, en)"},
     {"name": "health", "description": "Liveness and readiness probes"},
+    {
+        "name": "catalogue",
+        "description": "The course and teacher catalogue (课程库, 师资库) of each unit",
+    },
 ]
 
 
