@@ -166,6 +166,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "createCourse": STAFF,
     "getCourse": READERS,
     "updateCourse": STAFF,
+    "listSessionCourses": READERS,
+    "replaceSessionCourses": STAFF,
 }
 
 

@@ -179,6 +179,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "plan_item_id",
             "self_enrollment",
             "close_force_reason",
+            "course_ids",
         },
         "skipped": set(),
         "hidden": {},

@@ -216,6 +216,7 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         },
         "requestLeave": {"session_part_ids": [ids["part_id"]], "reason": "病假"},
         "refuseLeaveRequest": {"reason": "不予批准"},
+        "replaceSessionCourses": {"course_ids": []},
     }
     return bodies.get(op_id, {})
 

@@ -258,3 +258,34 @@ async def test_session_parts_name_a_course_and_teacher_of_the_organisers_catalog
     assert_problem(r, 422, "catalogue.teacher_reference_not_found")
     r = await county.get(url)
     assert r.json()["parts"][0]["teacher_id"] == teacher["id"]
+
+
+async def test_a_session_without_parts_lists_its_courses(tree: Tree) -> None:
+    county = tree.clients["county_admin"]
+    course = await _post(county, COURSES, course_body(tree.county["id"]))
+    city_course = await _post(tree.clients["city_admin"], COURSES, course_body(tree.city["id"]))
+    foreign = await _post(tree.clients["sibling_admin"], COURSES, course_body(tree.sibling["id"]))
+    ts = await _two_part_session(county, tree.county["id"])
+    url = f"{API}/training-sessions/{ts['id']}/courses"
+    assert (await county.get(url)).json()["course_ids"] == []
+
+    headers = {"If-Match": f'"{ts["version"]}"'}
+    r = await county.put(url, json={"course_ids": [course["id"], foreign["id"]]}, headers=headers)
+    body = assert_problem(r, 422, "catalogue.course_reference_not_found")
+    assert [e["pointer"] for e in body["errors"]] == ["/body/course_ids/1"]
+    assert (await county.get(url)).json()["course_ids"] == []
+
+    r = await county.put(
+        url, json={"course_ids": [city_course["id"], course["id"]]}, headers=headers
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["course_ids"] == [city_course["id"], course["id"]]
+    assert r.json()["version"] == ts["version"] + 1
+    # another county's admin sees nothing of the session; the auditor reads it; a cadre none
+    r = await tree.clients["sibling_admin"].get(url)
+    assert_problem(r, 404, "training_session.not_found")
+    assert (await tree.clients["auditor"].get(url)).json()["course_ids"] == [
+        city_course["id"],
+        course["id"],
+    ]
+    assert_problem(await tree.clients["cadre"].get(url), 403, "forbidden")

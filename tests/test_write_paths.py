@@ -797,6 +797,18 @@ async def _update_course(w: World) -> list[Trace]:
     return [("course", "update", course["id"])]
 
 
+@path("replaceSessionCourses")
+async def _replace_session_courses(w: World) -> list[Trace]:
+    """The session's own row changes (its course list); replaying the same list writes nothing."""
+    unit = await create_org_unit(w.client)
+    r = await w.client.post(f"{API}/courses", json={"org_unit_id": unit["id"], "title": "党史"})
+    ts = await create_session(w.client, unit["id"])
+    url = f"/training-sessions/{ts['id']}/courses"
+    for _ in range(2):
+        await w.write("PUT", url, json={"course_ids": [r.json()["id"]]})
+    return [("training_session", "update", ts["id"])]
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 

@@ -28,7 +28,11 @@ from app.training_session.errors import (
     SessionPartNotFound,
 )
 from app.training_session.models import SessionPart, TrainingSession
-from app.training_session.schemas import SessionPartIn, SessionPartsReplace
+from app.training_session.schemas import (
+    SessionCoursesReplace,
+    SessionPartIn,
+    SessionPartsReplace,
+)
 from app.training_session.service import FINAL_STATUSES, check_manages
 
 # The period's class start and end when a part names none (local time, Asia/Shanghai).
@@ -164,3 +168,21 @@ async def replace_parts(
         await db_session.flush()
     await db_session.refresh(ts, ["updated_at"])
     return await repository.parts_of(db_session, ts.id)
+
+
+async def replace_courses(
+    db_session: AsyncSession, ts: TrainingSession, data: SessionCoursesReplace, actor: Actor
+) -> TrainingSession:
+    """The session's courses listed directly (docs/rules.md, "Catalogue"); `ts` loaded FOR
+    UPDATE. Useful before the parts exist; the parts name their own courses."""
+    await check_manages(db_session, ts, actor)
+    if ts.status in FINAL_STATUSES:
+        raise SessionImmutable()
+    path = await repository.unit_path(db_session, ts.organiser_org_unit_id)
+    assert path is not None  # a session's organiser exists (foreign key)
+    await catalogue.check_usable(db_session, Course, data.course_ids, path, "/body/course_ids/{}")
+    if list(ts.course_ids) != data.course_ids:
+        ts.course_ids = data.course_ids
+        await db_session.flush()
+        await db_session.refresh(ts)
+    return ts

@@ -225,3 +225,25 @@ class SessionPartList(OutputModel):
     training_session_id: uuid.UUID
     version: Version = Field(description="The session's version (its ETag)")
     parts: list[SessionPartRead] = Field(description="By day, then morning, afternoon, evening")
+
+
+class SessionCoursesReplace(InputModel):
+    """The session's whole list of catalogue courses, in teaching order."""
+
+    course_ids: list[uuid.UUID] = Field(
+        max_length=MAX_PARTS,
+        description="Active catalogue courses of the organiser's unit, a unit above or below it",
+    )
+
+    @field_validator("course_ids")
+    @classmethod
+    def _distinct(cls, values: list[uuid.UUID]) -> list[uuid.UUID]:
+        return list(dict.fromkeys(values))
+
+
+class SessionCourseList(OutputModel):
+    training_session_id: uuid.UUID
+    version: Version = Field(description="The session's version (its ETag)")
+    course_ids: list[uuid.UUID] = Field(
+        description="The courses listed directly; parts may name theirs too (course_id)"
+    )

@@ -2,7 +2,7 @@
 
 `teacher` (师资库) and `course` (课程库), each owned by an org unit and deactivated rather than
 deleted (`active`); `session_part.course_id` and `session_part.teacher_id` name what a class
-part teaches and who. Both new tables carry the audit trail and the change feed (migration
+part teaches and who; `training_session.course_ids` lists a session's courses directly. Both new tables carry the audit trail and the change feed (migration
 0013's trigger); the new columns of session_part are audited by the trigger it has.
 
 Revision ID: 0023
@@ -112,6 +112,15 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         )
         op.create_index(op.f(f"ix_session_part_{column}"), "session_part", [column])
+    op.add_column(
+        "training_session",
+        sa.Column(
+            "course_ids",
+            postgresql.ARRAY(sa.Uuid()),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
+    )
     for table, (skipped, hidden) in AUDITED.items():
         arguments = ", ".join(_quote(a) for a in ("feed", ",".join(skipped), json.dumps(hidden)))
         for event, transition in _TRANSITIONS.items():
@@ -122,6 +131,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("training_session", "course_ids")
     for column, target in (("course_id", "course"), ("teacher_id", "teacher")):
         op.drop_index(op.f(f"ix_session_part_{column}"), table_name="session_part")
         op.drop_constraint(
