@@ -40,6 +40,7 @@ from app.enums import (
     StudyLogKind,
     StudyLogSource,
     StudyLogStatus,
+    TeacherKind,
     TrainingForm,
 )
 from app.i18n import current_language
@@ -174,6 +175,8 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.certificate: ("结业证书", "Certificate"),
         FeedEntity.qualification_type: ("资格类型", "Qualification type"),
         FeedEntity.cadre_qualification: ("干部资格", "Cadre qualification"),
+        FeedEntity.course: ("课程", "Course"),
+        FeedEntity.teacher: ("师资", "Teacher"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -240,6 +243,10 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         QualificationStatus.expiring: ("即将到期", "Expiring"),
         QualificationStatus.expired: ("已过期", "Expired"),
         QualificationStatus.revoked: ("已撤销", "Revoked"),
+    },
+    TeacherKind: {
+        TeacherKind.internal: ("内部师资", "Internal"),
+        TeacherKind.external: ("外聘师资", "External"),
     },
 }
 

@@ -172,6 +172,8 @@ class FeedEntity(StrEnum):
     certificate = "certificate"
     qualification_type = "qualification_type"
     cadre_qualification = "cadre_qualification"
+    course = "course"
+    teacher = "teacher"
 
 
 class DayPeriod(StrEnum):
@@ -261,3 +263,10 @@ class QualificationStatus(StrEnum):
     expiring = "expiring"
     expired = "expired"
     revoked = "revoked"
+
+
+class TeacherKind(StrEnum):
+    """A catalogue teacher (师资库) is the organisation's own (internal) or invited (external)."""
+
+    internal = "internal"
+    external = "external"

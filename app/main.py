@@ -22,6 +22,7 @@ from app.attendance.router import session_router as session_attendance_router
 from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.cadre.router import router as cadre_router
+from app.catalogue.router import router as catalogue_router
 from app.certificate.router import router as certificate_router
 from app.certificate.router import verify_router as certificate_verify_router
 from app.change_feed.router import router as change_feed_router
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         certificate_router,
         qualification_router,
         qualification_report_router,
+        catalogue_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

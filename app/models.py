@@ -4,6 +4,7 @@ from app.assessment.models import Assessment
 from app.attendance.models import Attendance, LeaveRequest
 from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
+from app.catalogue.models import Course, Teacher
 from app.certificate.models import Certificate, CertificateSerial
 from app.change_feed.models import ChangeEvent, ChangeFeedState
 from app.compliance.models import CadreYearKind
@@ -32,6 +33,7 @@ __all__ = [
     "CertificateSerial",
     "ChangeEvent",
     "ChangeFeedState",
+    "Course",
     "CreditPolicy",
     "Enrollment",
     "ExportChunk",
@@ -44,6 +46,7 @@ __all__ = [
     "SessionAudience",
     "SessionPart",
     "StudyLog",
+    "Teacher",
     "TrainingPlan",
     "TrainingPlanItem",
     "TrainingSession",

@@ -169,6 +169,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "recordCadreQualification": STAFF,
     "revokeCadreQualification": STAFF,
     "getQualificationReport": READERS,
+    # the course and teacher catalogue (docs/rules.md, "Catalogue"); cadres see none
+    "listTeachers": READERS,
+    "createTeacher": STAFF,
+    "getTeacher": READERS,
+    "updateTeacher": STAFF,
+    "listCourses": READERS,
+    "createCourse": STAFF,
+    "getCourse": READERS,
+    "updateCourse": STAFF,
+    "listSessionCourses": READERS,
+    "replaceSessionCourses": STAFF,
 }
 
 

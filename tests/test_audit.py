@@ -179,6 +179,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "plan_item_id",
             "self_enrollment",
             "close_force_reason",
+            "course_ids",
         },
         "skipped": set(),
         "hidden": {},
@@ -369,6 +370,8 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "credit_hours",
             "start_time",
             "end_time",
+            "course_id",
+            "teacher_id",
         },
         "skipped": set(),
         "hidden": {},
@@ -433,6 +436,20 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": set(),
         "hidden": {},
     },
+    # the catalogue (docs/rules.md, "Catalogue"): every field of an entry is the record
+    "teacher": {
+        "audited": {
+            "org_unit_id",
+            "name",
+            "organisation",
+            "title",
+            "specialties",
+            "kind",
+            "active",
+        },
+        "skipped": set(),
+        "hidden": {},
+    },
     "cadre_qualification": {
         "audited": {
             "cadre_id",
@@ -443,6 +460,18 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "granted_by_form",
             "revoked_at",
             "revoke_reason",
+        },
+        "skipped": set(),
+        "hidden": {},
+    },
+    "course": {
+        "audited": {
+            "org_unit_id",
+            "title",
+            "topic_tags",
+            "default_hours",
+            "teacher_ids",
+            "active",
         },
         "skipped": set(),
         "hidden": {},

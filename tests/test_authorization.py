@@ -71,6 +71,8 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "leave_request_id",
             "certificate_id",
             "cadre_qualification_id",
+            "teacher_id",
+            "course_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -176,6 +178,14 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             },
         )
     ).json()
+    teacher = (
+        await client.post(
+            f"{API}/teachers", json={"org_unit_id": a["id"], "name": "李四", "kind": "internal"}
+        )
+    ).json()
+    course = (
+        await client.post(f"{API}/courses", json={"org_unit_id": a["id"], "title": "党史"})
+    ).json()
     return {
         "city": city,
         "a": a,
@@ -199,6 +209,8 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "leave_request_id": leave["id"],
             "certificate_id": certificate["id"],
             "cadre_qualification_id": held["id"],
+            "teacher_id": teacher["id"],
+            "course_id": course["id"],
         },
     }
 
@@ -244,6 +256,7 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
             "evidence": "证书",
         },
         "revokeCadreQualification": {"reason": "撤销"},
+        "replaceSessionCourses": {"course_ids": []},
     }
     return bodies.get(op_id, {})
 

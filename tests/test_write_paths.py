@@ -797,6 +797,61 @@ async def _revoke_qualification(w: World) -> list[Trace]:
     return [("cadre_qualification", "update", held["id"])]
 
 
+# the course and teacher catalogue (docs/rules.md, "Catalogue")
+def _teacher_body(org_unit_id: str) -> dict[str, Any]:
+    return {"org_unit_id": org_unit_id, "name": "李四", "kind": "external"}
+
+
+@path("createTeacher")
+async def _create_teacher(w: World) -> list[Trace]:
+    """The teacher; replayed with its Idempotency-Key, nothing more."""
+    unit = await create_org_unit(w.client)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = _teacher_body(unit["id"])
+    teacher = (await w.write("POST", "/teachers", json=body, headers=key)).json()
+    replay = await w.write("POST", "/teachers", json=body, headers=key)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    return [("teacher", "create", teacher["id"])]
+
+
+@path("updateTeacher")
+async def _update_teacher(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    r = await w.client.post(f"{API}/teachers", json=_teacher_body(unit["id"]))
+    teacher = r.json()
+    await w.write("PATCH", f"/teachers/{teacher['id']}", json={"active": False})
+    return [("teacher", "update", teacher["id"])]
+
+
+@path("createCourse")
+async def _create_course(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    body = {"org_unit_id": unit["id"], "title": "党史", "default_hours": "4"}
+    course = (await w.write("POST", "/courses", json=body)).json()
+    return [("course", "create", course["id"])]
+
+
+@path("updateCourse")
+async def _update_course(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    r = await w.client.post(f"{API}/courses", json={"org_unit_id": unit["id"], "title": "党史"})
+    course = r.json()
+    await w.write("PATCH", f"/courses/{course['id']}", json={"title": "党史（修订）"})
+    return [("course", "update", course["id"])]
+
+
+@path("replaceSessionCourses")
+async def _replace_session_courses(w: World) -> list[Trace]:
+    """The session's own row changes (its course list); replaying the same list writes nothing."""
+    unit = await create_org_unit(w.client)
+    r = await w.client.post(f"{API}/courses", json={"org_unit_id": unit["id"], "title": "党史"})
+    ts = await create_session(w.client, unit["id"])
+    url = f"/training-sessions/{ts['id']}/courses"
+    for _ in range(2):
+        await w.write("PUT", url, json={"course_ids": [r.json()["id"]]})
+    return [("training_session", "update", ts["id"])]
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 

@@ -96,6 +96,10 @@ TAGS: list[dict[str, str]] = [
     {"name": "meta", "description": "The words for enum values (zh-CN, en)"},
     {"name": "health", "description": "Liveness and readiness probes"},
     {"name": "certificates", "description": "Certificates (结业证书) and their public check"},
+    {
+        "name": "catalogue",
+        "description": "The course and teacher catalogue (课程库, 师资库) of each unit",
+    },
 ]
 
 

@@ -2,7 +2,8 @@ import uuid
 from datetime import date, time
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint, Uuid, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, TimestampMixin, VersionedMixin
@@ -40,6 +41,11 @@ class TrainingSession(IdMixin, VersionedMixin, TimestampMixin, Base):
     self_enrollment: Mapped[bool] = mapped_column(default=True, server_default="true")
     # Closed although some parts had unmarked enrollments: the organiser's reason (rule 12).
     close_force_reason: Mapped[str | None] = mapped_column(String(500))
+    # The catalogue courses the session teaches, listed directly while it has no parts that name
+    # them (docs/rules.md, "Catalogue").
+    course_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(Uuid()), default=list, server_default=text("'{}'")
+    )
 
     __table_args__ = (
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
@@ -84,6 +90,13 @@ class SessionPart(IdMixin, TimestampMixin, Base):
     credit_hours: Mapped[Decimal] = mapped_column(Numeric(8, 2))
     start_time: Mapped[time]
     end_time: Mapped[time]
+    # What is taught and by whom: catalogue entries (docs/rules.md, "Catalogue").
+    course_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("course.id", ondelete="RESTRICT"), index=True
+    )
+    teacher_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("teacher.id", ondelete="RESTRICT"), index=True
+    )
 
     __table_args__ = (
         UniqueConstraint("training_session_id", "part_date", "period"),

@@ -11,6 +11,8 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.catalogue import service as catalogue
+from app.catalogue.models import Course, Teacher
 from app.clock import LOCAL_TZ
 from app.db import mapping_conflicts
 from app.enums import DayPeriod
@@ -26,7 +28,11 @@ from app.training_session.errors import (
     SessionPartNotFound,
 )
 from app.training_session.models import SessionPart, TrainingSession
-from app.training_session.schemas import SessionPartIn, SessionPartsReplace
+from app.training_session.schemas import (
+    SessionCoursesReplace,
+    SessionPartIn,
+    SessionPartsReplace,
+)
 from app.training_session.service import FINAL_STATUSES, check_manages
 
 # The period's class start and end when a part names none (local time, Asia/Shanghai).
@@ -100,6 +106,21 @@ def _check_fits(parts: Sequence[SessionPartIn], ts: TrainingSession, credit_hour
         )
 
 
+async def _check_catalogue(
+    db_session: AsyncSession, parts: Sequence[SessionPartIn], ts: TrainingSession
+) -> None:
+    """A part names only active catalogue entries the organiser may use (docs/rules.md,
+    "Catalogue"). Kept parts are checked too, so a deactivated entry is not named again."""
+    path = await repository.unit_path(db_session, ts.organiser_org_unit_id)
+    assert path is not None  # a session's organiser exists (foreign key)
+    await catalogue.check_usable(
+        db_session, Course, [p.course_id for p in parts], path, "/body/parts/{}/course_id"
+    )
+    await catalogue.check_usable(
+        db_session, Teacher, [p.teacher_id for p in parts], path, "/body/parts/{}/teacher_id"
+    )
+
+
 async def replace_parts(
     db_session: AsyncSession, ts: TrainingSession, data: SessionPartsReplace, actor: Actor
 ) -> Sequence[SessionPart]:
@@ -110,6 +131,7 @@ async def replace_parts(
     if ts.status in FINAL_STATUSES:
         raise SessionImmutable()
     _check_fits(data.parts, ts, ts.credit_hours)
+    await _check_catalogue(db_session, data.parts, ts)
     existing = {(p.part_date, p.period): p for p in await repository.parts_of(db_session, ts.id)}
     changed = False
     for item in data.parts:
@@ -118,6 +140,8 @@ async def replace_parts(
             "credit_hours": item.credit_hours,
             "start_time": _hhmm(item.start_time, start),
             "end_time": _hhmm(item.end_time, end),
+            "course_id": item.course_id,
+            "teacher_id": item.teacher_id,
         }
         part = existing.pop((item.part_date, item.period), None)
         if part is None:
@@ -144,3 +168,21 @@ async def replace_parts(
         await db_session.flush()
     await db_session.refresh(ts, ["updated_at"])
     return await repository.parts_of(db_session, ts.id)
+
+
+async def replace_courses(
+    db_session: AsyncSession, ts: TrainingSession, data: SessionCoursesReplace, actor: Actor
+) -> TrainingSession:
+    """The session's courses listed directly (docs/rules.md, "Catalogue"); `ts` loaded FOR
+    UPDATE. Useful before the parts exist; the parts name their own courses."""
+    await check_manages(db_session, ts, actor)
+    if ts.status in FINAL_STATUSES:
+        raise SessionImmutable()
+    path = await repository.unit_path(db_session, ts.organiser_org_unit_id)
+    assert path is not None  # a session's organiser exists (foreign key)
+    await catalogue.check_usable(db_session, Course, data.course_ids, path, "/body/course_ids/{}")
+    if list(ts.course_ids) != data.course_ids:
+        ts.course_ids = data.course_ids
+        await db_session.flush()
+        await db_session.refresh(ts)
+    return ts

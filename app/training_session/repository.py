@@ -183,3 +183,7 @@ async def get_part_with_session(
         stmt = stmt.with_for_update(read=True, of=TrainingSession)
     row = (await db_session.execute(stmt)).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+async def unit_path(db_session: AsyncSession, org_unit_id: uuid.UUID) -> str | None:
+    return await db_session.scalar(select(OrgUnit.path).where(OrgUnit.id == org_unit_id))

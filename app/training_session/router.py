@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.catalogue.errors import ReferencedCourseNotFound, ReferencedTeacherNotFound
 from app.db import DbSession
 from app.enums import SessionStatus, TrainingForm
 from app.errors import PreconditionFailed
@@ -31,6 +32,8 @@ from app.training_session.errors import (
 )
 from app.training_session.models import SessionPart, TrainingSession
 from app.training_session.schemas import (
+    SessionCourseList,
+    SessionCoursesReplace,
     SessionPartList,
     SessionPartRead,
     SessionPartsReplace,
@@ -192,6 +195,8 @@ async def list_session_parts(
         PartOutsideDates,
         PartHasAttendance,
         PreconditionFailed,
+        ReferencedCourseNotFound,
+        ReferencedTeacherNotFound,
     ),
 )
 async def replace_session_parts(
@@ -208,9 +213,63 @@ async def replace_session_parts(
     period. A part is matched by day and period: it keeps its id and attendance; a part left
     out is removed, unless it has attendance marks (409 `training_session.part_has_attendance`).
     A window left out is the period's: 08:00–12:00, 14:00–18:00, 19:00–21:30. Send the session's
-    `ETag` as `If-Match`; an empty list removes every part. The organiser's (403 otherwise)."""
+    `ETag` as `If-Match`; an empty list removes every part. The organiser's (403 otherwise).
+    A part may name its `course_id` and `teacher_id`: active catalogue entries of the
+    organiser's unit, a unit above it or below it (422
+    `catalogue.course_reference_not_found` / `catalogue.teacher_reference_not_found`)."""
     ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
     check_if_match(if_match, ts.version)
     parts = await part_service.replace_parts(db_session, ts, body, actor)
     set_etag(response, ts.version)
     return _part_list(ts, parts)
+
+
+def _course_list(ts: TrainingSession) -> SessionCourseList:
+    return SessionCourseList(
+        training_session_id=ts.id, version=ts.version, course_ids=list(ts.course_ids)
+    )
+
+
+@router.get(
+    "/{training_session_id}/courses",
+    operation_id="listSessionCourses",
+    responses=problems(TrainingSessionNotFound),
+)
+async def list_session_courses(
+    training_session_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
+) -> SessionCourseList:
+    """The catalogue courses the session lists directly (docs/rules.md, "Catalogue"); its
+    parts name theirs in `GET .../parts`. The `ETag` is the session's."""
+    ts = await service.get_training_session(db_session, training_session_id, actor)
+    set_etag(response, ts.version)
+    return _course_list(ts)
+
+
+@router.put(
+    "/{training_session_id}/courses",
+    operation_id="replaceSessionCourses",
+    responses=problems(
+        TrainingSessionNotFound,
+        NotSessionOrganiser,
+        SessionImmutable,
+        ReferencedCourseNotFound,
+        PreconditionFailed,
+    ),
+)
+async def replace_session_courses(
+    training_session_id: uuid.UUID,
+    body: SessionCoursesReplace,
+    db_session: DbSession,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SessionCourseList:
+    """Replace the courses the session lists directly, before or without parts naming them:
+    active catalogue courses of the organiser's unit, a unit above or below it (422
+    `catalogue.course_reference_not_found`). Send the session's `ETag` as `If-Match`. The
+    organiser's (403 otherwise)."""
+    ts = await service.get_training_session(db_session, training_session_id, actor, for_update=True)
+    check_if_match(if_match, ts.version)
+    ts = await part_service.replace_courses(db_session, ts, body, actor)
+    set_etag(response, ts.version)
+    return _course_list(ts)

@@ -172,6 +172,14 @@ class SessionPartIn(InputModel):
         "end is the class's length that late arrival and early leaving are counted against; by "
         "default 12:00, 18:00 or 21:30",
     )
+    course_id: uuid.UUID | None = Field(
+        default=None,
+        description="The catalogue course taught (课程库): active, of the organiser's unit, a unit "
+        "above it or below it",
+    )
+    teacher_id: uuid.UUID | None = Field(
+        default=None, description="The catalogue teacher (师资库) who teaches it; as for course_id"
+    )
 
 
 class SessionPartsReplace(InputModel):
@@ -204,6 +212,8 @@ class SessionPartRead(OutputModel):
     credit_hours: Decimal2
     start_time: str = Field(description="The class's start, local time (Asia/Shanghai), HH:MM")
     end_time: str = Field(description="The class's end, local time (Asia/Shanghai), HH:MM")
+    course_id: uuid.UUID | None = Field(description="The catalogue course taught")
+    teacher_id: uuid.UUID | None = Field(description="The catalogue teacher who teaches it")
 
     @field_validator("start_time", "end_time", mode="before")
     @classmethod
@@ -215,3 +225,25 @@ class SessionPartList(OutputModel):
     training_session_id: uuid.UUID
     version: Version = Field(description="The session's version (its ETag)")
     parts: list[SessionPartRead] = Field(description="By day, then morning, afternoon, evening")
+
+
+class SessionCoursesReplace(InputModel):
+    """The session's whole list of catalogue courses, in teaching order."""
+
+    course_ids: list[uuid.UUID] = Field(
+        max_length=MAX_PARTS,
+        description="Active catalogue courses of the organiser's unit, a unit above or below it",
+    )
+
+    @field_validator("course_ids")
+    @classmethod
+    def _distinct(cls, values: list[uuid.UUID]) -> list[uuid.UUID]:
+        return list(dict.fromkeys(values))
+
+
+class SessionCourseList(OutputModel):
+    training_session_id: uuid.UUID
+    version: Version = Field(description="The session's version (its ETag)")
+    course_ids: list[uuid.UUID] = Field(
+        description="The courses listed directly; parts may name theirs too (course_id)"
+    )
