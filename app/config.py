@@ -95,6 +95,8 @@ class RateLimitSettings(BaseModel):
     """Per client, per process (each replica counts on its own)."""
 
     token_per_minute: int = Field(default=20, ge=1)
+    # The public certificate check (GET /certificates/verify/{code}): its own count per address.
+    verify_per_minute: int = Field(default=60, ge=1)
     writes_per_minute: int = Field(default=600, ge=1)
     id_number_lookups_per_hour: int = Field(
         default=120,

@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     personal_data.configure(settings.data_key_bytes)
     app.state.token_limiter = RateLimiter(settings.rate_limit.token_per_minute)
+    app.state.verify_limiter = RateLimiter(settings.rate_limit.verify_per_minute)
     app.state.write_limiter = RateLimiter(settings.rate_limit.writes_per_minute)
 
     app.state.extra_openapi_models = [StudyLogImport, StudyLogImportRow]

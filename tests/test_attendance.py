@@ -521,7 +521,7 @@ async def test_a_scan_waits_for_a_close_in_flight_and_then_is_refused(
                 {"id": cls.ts["id"]},
             )
             scanning = asyncio.create_task(scan(cls.apps[0], code))
-            await _until_waiting_or_done(engine, scanning, "%FOR SHARE OF training_session%")
+            await _until_waiting_or_done(engine, scanning, closing)
             assert not scanning.done(), "the scan did not wait for the close in flight"
             await closing.execute(
                 text("UPDATE training_session SET status = 'closed' WHERE id = :id"),
@@ -535,23 +535,30 @@ async def test_a_scan_waits_for_a_close_in_flight_and_then_is_refused(
 
 
 async def _until_waiting_or_done(
-    engine: AsyncEngine, task: "asyncio.Task[Any]", query: str
+    engine: AsyncEngine, task: "asyncio.Task[Any]", holder: AsyncConnection
 ) -> None:
-    """Return once a backend running a statement like `query` waits on a lock, or the task has
-    finished (it did not wait)."""
+    """Return once a backend waits on a lock that `holder` (a connection in a transaction)
+    holds, or the task has finished (it did not wait). Found by `pg_blocking_pids`, not by the
+    statement's text: pg_stat_activity cuts a long query short (track_activity_query_size), so
+    a text pattern can miss the waiter and spin for ever."""
+    holder_pid = await holder.scalar(text("SELECT pg_backend_pid()"))
     async with engine.connect() as conn:
-        while not task.done():
+        # Bounded (a minute of polling) so that a waiter on anything else fails, never hangs.
+        for _ in range(6_000):
+            if task.done():
+                return
             waiting = await conn.scalar(
                 text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query ILIKE :q"
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE :holder = ANY(pg_blocking_pids(pid))"
                 ),
-                {"q": query},
+                {"holder": holder_pid},
             )
             await conn.rollback()
             if waiting:
                 return
             await asyncio.sleep(0.01)
+    raise AssertionError("nothing waited on the holder's lock, and the task did not finish")
 
 
 async def test_the_organisers_mark_clears_a_proxy_flag(
@@ -621,7 +628,7 @@ async def test_a_bulk_mark_waits_for_a_mark_in_flight_and_answers_row_by_row(
         marking = asyncio.create_task(
             client.post(f"{cls.url}/attendance", json={"marks": [row(cls, 0, 0, "absent")]})
         )
-        await _until_waiting_or_done(engine, marking, "%FROM enrollment%")
+        await _until_waiting_or_done(engine, marking, other)
         assert not marking.done(), "the bulk did not wait for the mark in flight"
         await other.commit()
     r = await marking

@@ -334,3 +334,32 @@ async def test_closing_a_class_grants_the_qualifications_its_form_grants(
     held = (await client.get(f"{API}/cadres/{cadre['id']}/qualifications")).json()["items"]
     assert [(q["valid_from"], q["valid_until"]) for q in held] == [("2025-03-07", "2028-03-06")]
     assert held[0]["granted_by_form"] == "refresher"
+
+
+async def test_a_type_of_another_unit_is_not_recorded_on_a_cadre(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """County B's administrator cannot record county A's type on B's cadre: a type applies only
+    where its unit's tree holds the cadre, and another unit's type is as unknown as a missing
+    one (404), so its id tells nothing."""
+    city = await create_org_unit(client)
+    a = await create_org_unit(client, city["id"], kind="county", name="甲县")
+    b = await create_org_unit(client, city["id"], kind="county", name="乙县")
+    cadre = await create_cadre(client, b["id"])
+    r = await client.post(
+        f"{API}/qualification-types",
+        json={"org_unit_id": a["id"], "name": "甲县资格", "validity_years": 3},
+    )
+    assert r.status_code == 201, r.text
+    b_admin = await client_for(Role.org_admin, org_unit_id=b["id"])
+    r = await b_admin.post(
+        f"{API}/cadres/{cadre['id']}/qualifications",
+        json={
+            "qualification_type_id": r.json()["id"],
+            "valid_from": "2026-03-01",
+            "evidence": "证",
+        },
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "qualification.type_not_found"), r.text
+    held = (await client.get(f"{API}/cadres/{cadre['id']}/qualifications")).json()["items"]
+    assert held == []

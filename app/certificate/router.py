@@ -65,19 +65,18 @@ async def verify_certificate(
     """Check a certificate by the code printed on it (its QR code links here). Anyone may ask:
     the answer shows only what the paper shows, the holder's name masked (张*丰), and whether
     the certificate is `valid` or `revoked` (its study log was voided). An unknown code is 404;
-    every client address is rate-limited here, as at the token route."""
-    limiter: RateLimiter = request.app.state.token_limiter
+    every client address is rate-limited here (`APP_RATE_LIMIT__VERIFY_PER_MINUTE`), apart from
+    the token route's count, so checks never lock anyone out of signing in."""
+    limiter: RateLimiter = request.app.state.verify_limiter
     limiter.check(f"ip:{client_address(request, settings.trusted_proxies)}")
     view = await service.verify(db_session, code)
     c = view.certificate
     return CertificateVerification(
-        serial=c.serial,
         name=service.mask_name(view.cadre_name),
         title=view.title,
         start_date=view.start_date,
         end_date=view.end_date,
         hours=c.hours,
-        days=c.days,
         status=_status(view),
     )
 

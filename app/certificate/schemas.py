@@ -8,15 +8,15 @@ from app.enums import CertificateStatus
 
 
 class CertificateVerification(BaseModel):
-    """What anyone holding a certificate's code may learn: no more than the paper shows."""
+    """What anyone holding a certificate's code may learn: the holder's masked name, the class,
+    its dates and hours, and whether the certificate holds. Not its serial (a per-organiser
+    count of certificates) nor anything else about the holder."""
 
-    serial: str = Field(examples=["2026-0001"])
     name: str = Field(description="The holder's name, its middle masked (张*丰; 张*)")
     title: str = Field(description="The class (training session) title")
     start_date: date
     end_date: date
     hours: Decimal
-    days: Decimal
     status: CertificateStatus
 
 

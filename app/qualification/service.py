@@ -236,7 +236,9 @@ async def record_for(
 ) -> CadreQualification:
     cadre = await readable_cadre(db_session, actor, cadre_id)
     qtype = await repository.get_type(db_session, data.qualification_type_id)
-    if qtype is None:
+    # A type applies where its unit's tree holds the cadre (rule 13): another unit's type is
+    # as unknown as a missing one.
+    if qtype is None or qtype.org_unit_id not in path_ids(await _cadre_path(db_session, cadre)):
         raise QualificationTypeNotFound()
     return await record(db_session, actor, cadre, qtype, data.valid_from, data.evidence)
 
