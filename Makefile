@@ -99,6 +99,11 @@ test: venv lint
 	else \
 		echo "== make test: no /usr/bin/chromium: the browser test is skipped (see the summary; apt-get install chromium)"; \
 	fi
+	@if [ -x /usr/bin/pdftoppm ]; then \
+		echo "== make test: the certificate PDF is also read with poppler (pdftoppm, pdftotext)"; \
+	else \
+		echo "== make test: no /usr/bin/pdftoppm: the poppler check of the certificate PDF is skipped (apt-get install poppler-utils)"; \
+	fi
 	$(VENV)/bin/pytest
 
 lint: venv
