@@ -57,6 +57,14 @@ SEMANTIC_CODES = {
     # A filter and its deprecated alias (org_unit_id and within, top and limit) with different
     # values: a schema cannot tie two parameters together.
     "alias_conflict",
+    # A body that names a record which does not exist (or lies outside the caller's scope): the
+    # schema says the id's form, never that the record is there.
+    "cadre.reference_not_found",
+    "catalogue.course_reference_not_found",
+    "catalogue.teacher_reference_not_found",
+    "org_unit.reference_not_found",
+    "training_plan.item_reference_not_found",
+    "user.reference_not_found",
 }
 
 
