@@ -251,6 +251,8 @@ Capacity = Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_integer), St
 SeatQuota = Annotated[int, Field(ge=0, le=100_000), BeforeValidator(_integer), Strict()]
 Year = Annotated[int, Field(ge=1900, le=2199), BeforeValidator(_integer), Strict()]
 Month = Annotated[int, Field(ge=1, le=12), BeforeValidator(_integer), Strict()]
+# A qualification's validity in whole years (docs/rules.md rule 13).
+ValidityYears = Annotated[int, Field(ge=1, le=50), BeforeValidator(_integer), Strict()]
 # JSON true or false only: pydantic's lax mode reads 0, 1, "no", "on" and "true" as booleans.
 Bool = Annotated[bool, Strict()]
 

@@ -363,3 +363,18 @@ async def test_a_type_of_another_unit_is_not_recorded_on_a_cadre(
     assert (r.status_code, r.json()["code"]) == (404, "qualification.type_not_found"), r.text
     held = (await client.get(f"{API}/cadres/{cadre['id']}/qualifications")).json()["items"]
     assert held == []
+
+
+async def test_validity_years_takes_a_json_integer_written_with_a_point(
+    client: httpx.AsyncClient,
+) -> None:
+    """JSON Schema's integer includes 3.0, so the server takes it; a string or 3.5 is refused."""
+    city = await create_org_unit(client)
+    body = {"org_unit_id": city["id"], "name": "任职资格", "validity_years": 3.0}
+    r = await client.post(f"{API}/qualification-types", json=body)
+    assert (r.status_code, r.json()["validity_years"]) == (201, 3), r.text
+    for wrong in ("3", 3.5):
+        r = await client.post(
+            f"{API}/qualification-types", json={**body, "name": "别的", "validity_years": wrong}
+        )
+        assert r.status_code == 422, r.text

@@ -12,12 +12,12 @@ from app.schema_types import (
     LocalDate,
     Name,
     OutputModel,
+    ValidityYears,
     Version,
 )
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=LINE_PATTERN)]
 Evidence = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
-ValidityYears = Annotated[int, Field(ge=1, le=50, strict=True)]
 
 
 class QualificationTypeCreate(InputModel):
