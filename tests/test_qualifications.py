@@ -30,6 +30,7 @@ async def _world(
         required_ranks=[],
         required_org_unit_ids=[],
         granting_forms=["rotation_class", "refresher"],
+        granting_course_ids=[],
     )
     unrequired = QualificationType(
         org_unit_id=uuid.UUID(city["id"]),
@@ -39,6 +40,7 @@ async def _world(
         required_ranks=[],
         required_org_unit_ids=[],
         granting_forms=["rotation_class"],
+        granting_course_ids=[],
     )
     db.add_all([organiser, unrequired])
     await db.flush()
@@ -295,6 +297,7 @@ async def test_a_type_of_a_sibling_unit_is_neither_required_nor_granted(
                 required_ranks=[],
                 required_org_unit_ids=[],
                 granting_forms=["seminar"],
+                granting_course_ids=[],
             )
         )
         await db.flush()
