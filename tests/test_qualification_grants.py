@@ -52,9 +52,7 @@ async def test_voiding_a_trainee_s_log_revokes_the_qualification_its_certificate
     client: httpx.AsyncClient,
 ) -> None:
     unit = await create_org_unit(client)
-    qtype = await _type(
-        client, unit, required_post_types=["leading"], granting_forms=["refresher"]
-    )
+    qtype = await _type(client, unit, required_post_types=["leading"], granting_forms=["refresher"])
     ts, (voided, kept) = await _class(client, unit, 2)
     await _close(client, ts)
     certificates = (await client.get(f"{API}/training-sessions/{ts['id']}/certificates")).json()
