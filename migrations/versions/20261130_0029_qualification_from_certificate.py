@@ -22,9 +22,6 @@ down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Kept as one stable text in both languages, as the trigger writes it (no request language).
-CERTIFICATE_REVOKED = "证书已撤销 (certificate revoked)"
-
 
 def upgrade() -> None:
     op.add_column("cadre_qualification", sa.Column("certificate_id", sa.Uuid(), nullable=True))
@@ -60,14 +57,14 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("active"),
     )
-    reason = CERTIFICATE_REVOKED.replace("'", "''")
+    # The reason is one stable text in both languages: the trigger knows no request language.
     op.execute(
-        f"""
+        """
         CREATE FUNCTION cadre_qualification_revoke_with_certificate() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
             UPDATE cadre_qualification
-            SET revoked_at = NEW.revoked_at, revoke_reason = '{reason}',
+            SET revoked_at = NEW.revoked_at, revoke_reason = '证书已撤销 (certificate revoked)',
                 version = version + 1, updated_at = now()
             WHERE certificate_id = NEW.id AND revoked_at IS NULL;
             RETURN NULL;
