@@ -2,6 +2,7 @@
 Idempotency-Key, scope by org subtree, deactivation instead of deletion, and session parts that
 name a course and a teacher."""
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -289,3 +290,49 @@ async def test_a_session_without_parts_lists_its_courses(tree: Tree) -> None:
         course["id"],
     ]
     assert_problem(await tree.clients["cadre"].get(url), 403, "forbidden")
+
+
+async def test_one_active_course_title_per_unit(tree: Tree) -> None:
+    """Case does not make a title new (surrounding spaces are refused as input, and ignored by
+    the index); another unit, or an inactive course, does not hold it. Teachers may share a
+    name (two 张伟 exist)."""
+    admin = tree.clients["admin"]
+    first = await _post(admin, COURSES, course_body(tree.county["id"], title="党史学习"))
+    r = await admin.post(COURSES, json=course_body(tree.county["id"], title="党史学习"))
+    assert_problem(r, 409, "catalogue.course_title_taken")
+    latin = await _post(admin, COURSES, course_body(tree.county["id"], title="Party History"))
+    r = await admin.post(COURSES, json=course_body(tree.county["id"], title="PARTY history"))
+    assert_problem(r, 409, "catalogue.course_title_taken")
+    # renaming onto a taken title is refused as well
+    got = await admin.get(f"{COURSES}/{latin['id']}")
+    r = await admin.patch(
+        f"{COURSES}/{latin['id']}",
+        json={"title": "党史学习"},
+        headers={"If-Match": got.headers["etag"]},
+    )
+    assert_problem(r, 409, "catalogue.course_title_taken")
+    await _post(admin, COURSES, course_body(tree.sibling["id"], title="党史学习"))
+    got = await admin.get(f"{COURSES}/{first['id']}")
+    r = await admin.patch(
+        f"{COURSES}/{first['id']}",
+        json={"active": False},
+        headers={"If-Match": got.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    await _post(admin, COURSES, course_body(tree.county["id"], title="党史学习"))
+    for _ in range(2):
+        await _post(admin, TEACHERS, teacher_body(tree.county["id"], name="张伟"))
+
+
+async def test_concurrent_duplicate_course_titles_answer_409(
+    committed_client: httpx.AsyncClient,
+) -> None:
+    client = committed_client
+    unit = await create_org_unit(client)
+    responses = await asyncio.gather(
+        *(client.post(COURSES, json=course_body(unit["id"], title="保密教育")) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {
+        "catalogue.course_title_taken"
+    }

@@ -364,3 +364,40 @@ async def test_checks_do_not_use_up_the_sign_in_limit(settings: Settings) -> Non
                 data={"grant_type": "password", "username": "x", "password": "y"},
             )
             assert r.status_code == 401, r.text
+
+
+async def test_the_certificate_prints_in_english_on_request(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client, name="滁州市委组织部")
+    ts, _ = await _class(client, unit, ["张三丰", "李四"])
+    await _close(client, ts)
+    certificate, _ = await _certificates(client, ts)
+
+    r = await client.get(f"{API}/certificates/{certificate['id']}/pdf", params={"lang": "en"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-language"] == "en"
+    text = _text(r.content)
+    for shown in (
+        "CertificateofCompletion",
+        "No.2025-0001",
+        "张三丰attended县处级干部进修班from3March2025to7March2025",
+        "40credithoursover5days",
+        "滁州市委组织部",  # names and titles unchanged
+        "Scantoverifythiscertificate",
+    ):
+        assert shown in text, (shown, text)
+    assert "结业证书" not in text
+    image = _render(r.content).convert("L")
+    assert image.crop((0, 0, image.width, image.height // 4)).getextrema()[0] < 64
+
+    r = await client.get(
+        f"{API}/training-sessions/{ts['id']}/certificates.zip", params={"lang": "en"}
+    )
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        names = archive.namelist()
+        assert names == ["certificate-2025-0001-张三丰.pdf", "certificate-2025-0002-李四.pdf"]
+        assert all("CertificateofCompletion" in _text(archive.read(n)) for n in names)
+    chinese = await client.get(f"{API}/certificates/{certificate['id']}/pdf")
+    assert "结业证书" in _text(chinese.content)
+    bad = await client.get(f"{API}/certificates/{certificate['id']}/pdf", params={"lang": "fr"})
+    assert_problem(bad, 422, "validation_failed")

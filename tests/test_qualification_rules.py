@@ -16,12 +16,16 @@ D = dt.date
 @pytest.mark.parametrize(
     ("valid_from", "years", "expected"),
     [
-        (D(2026, 3, 1), 3, D(2029, 2, 28)),  # 2029 is common: the day before 1 March
-        (D(2025, 3, 1), 3, D(2028, 2, 29)),  # 2028 is leap: the day before 1 March is the 29th
-        (D(2026, 1, 1), 1, D(2026, 12, 31)),
-        (D(2024, 2, 29), 1, D(2025, 2, 27)),  # anniversary in a common year is 28 February
-        (D(2024, 2, 29), 4, D(2028, 2, 28)),  # anniversary in a leap year is 29 February
-        (D(2026, 12, 31), 2, D(2028, 12, 30)),
+        # Civil Code arts. 201–202: the grant day is not counted; the period ends on the
+        # corresponding day of the last year, or the month's last day where there is none.
+        (D(2024, 3, 1), 3, D(2027, 3, 1)),
+        (D(2024, 2, 29), 3, D(2027, 2, 28)),  # no 29 February in 2027: its last day
+        (D(2024, 2, 29), 4, D(2028, 2, 29)),  # 2028 has the corresponding day
+        (D(2024, 2, 29), 1, D(2025, 2, 28)),
+        (D(2026, 1, 1), 1, D(2027, 1, 1)),  # one year
+        (D(2026, 12, 31), 1, D(2027, 12, 31)),  # year end
+        (D(2026, 12, 31), 2, D(2028, 12, 31)),
+        (D(2025, 3, 1), 3, D(2028, 3, 1)),
     ],
 )
 def test_valid_until(valid_from: dt.date, years: int, expected: dt.date) -> None:
@@ -34,7 +38,7 @@ def test_validity_must_be_positive() -> None:
 
 
 FROM = D(2026, 3, 1)
-UNTIL = D(2029, 2, 28)  # 3 years
+UNTIL = D(2029, 3, 1)  # 3 years (arts. 201–202)
 
 
 @pytest.mark.parametrize(
@@ -42,10 +46,10 @@ UNTIL = D(2029, 2, 28)  # 3 years
     [
         (D(2026, 2, 28), False, None),  # the day before valid_from: not held yet
         (FROM, False, S.valid),  # the first day
-        (D(2028, 11, 30), False, S.valid),  # 90 days before the last day: still valid
-        (D(2028, 12, 1), False, S.expiring),  # the first expiring day: 89 days remain
+        (D(2028, 12, 1), False, S.valid),  # 90 days before the last day: still valid
+        (D(2028, 12, 2), False, S.expiring),  # the first expiring day: 89 days remain
         (UNTIL, False, S.expiring),  # the last valid day
-        (D(2029, 3, 1), False, S.expired),  # the day after
+        (D(2029, 3, 2), False, S.expired),  # the day after
         (D(2027, 6, 1), True, S.revoked),  # revocation wins
         (D(2030, 1, 1), True, S.revoked),
     ],
@@ -65,10 +69,12 @@ def test_status_on_with_90_day_window(day: dt.date, revoked: bool, expected: S |
     ],
 )
 def test_status_across_a_leap_day(day: dt.date, expected: S) -> None:
-    until = valid_until(D(2025, 3, 1), 3)
+    until = valid_until(D(2024, 2, 29), 4)
     assert until == D(2028, 2, 29)
     assert (
-        status_on(day, valid_from=D(2025, 3, 1), valid_until=until, revoked=False, expiring_days=30)
+        status_on(
+            day, valid_from=D(2024, 2, 29), valid_until=until, revoked=False, expiring_days=30
+        )
         == expected
     )
 
@@ -134,7 +140,7 @@ def test_status_only_moves_forward_and_the_last_day_is_held(
     valid_from: dt.date, years: int, window: int, first: dt.date, second: dt.date
 ) -> None:
     until = valid_until(valid_from, years)
-    assert valid_from < until < _anniversary(valid_from, years) + dt.timedelta(days=1)
+    assert until == _anniversary(valid_from, years)
 
     def status(day: dt.date) -> S | None:
         return status_on(

@@ -30,6 +30,7 @@ async def _world(
         required_ranks=[],
         required_org_unit_ids=[],
         granting_forms=["rotation_class", "refresher"],
+        granting_course_ids=[],
     )
     unrequired = QualificationType(
         org_unit_id=uuid.UUID(city["id"]),
@@ -39,6 +40,7 @@ async def _world(
         required_ranks=[],
         required_org_unit_ids=[],
         granting_forms=["rotation_class"],
+        granting_course_ids=[],
     )
     db.add_all([organiser, unrequired])
     await db.flush()
@@ -56,8 +58,8 @@ async def test_completion_grants_each_type_listing_the_form_once(
             db, cadre.id, TrainingForm.rotation_class, date(2026, 3, 1), "2026 春季轮训班结业"
         )
         assert {(g.qualification_type_id, g.valid_until) for g in granted} == {
-            (organiser.id, date(2029, 2, 28)),
-            (unrequired.id, date(2027, 2, 28)),
+            (organiser.id, date(2029, 3, 1)),
+            (unrequired.id, date(2027, 3, 1)),
         }
         again = await service.grant_from_completion(
             db, cadre.id, TrainingForm.rotation_class, date(2026, 3, 1), "again"
@@ -92,16 +94,16 @@ async def test_required_block_follows_the_post_and_the_day(
             db, cadre.id, TrainingForm.refresher, date(2026, 3, 1), "进修班"
         )
         cases = [
-            (date(2028, 11, 30), QualificationStatus.valid, True),
-            (date(2028, 12, 1), QualificationStatus.expiring, True),
-            (date(2029, 2, 28), QualificationStatus.expiring, True),
-            (date(2029, 3, 1), QualificationStatus.expired, False),
+            (date(2028, 12, 1), QualificationStatus.valid, True),
+            (date(2028, 12, 2), QualificationStatus.expiring, True),
+            (date(2029, 3, 1), QualificationStatus.expiring, True),
+            (date(2029, 3, 2), QualificationStatus.expired, False),
         ]
         for day, status, covered in cases:
             (block,) = await service.required_of(db, cadre, day, 90)
             assert (block.status, block.covered) == (status, covered), day
             assert block.held is not None
-            assert block.held.valid_until == date(2029, 2, 28)
+            assert block.held.valid_until == date(2029, 3, 1)
 
 
 API = "/api/v1"
@@ -140,13 +142,13 @@ async def test_api_types_record_status_and_revoke(
         },
     )
     assert held.status_code == 201, held.text
-    assert held.json()["valid_until"] == "2029-02-28"
+    assert held.json()["valid_until"] == "2029-03-01"
     assert held.json()["granted_by_form"] is None
     statuses = [
         (await client.get(f"{API}/cadres/{cadre['id']}/qualifications", params={"on": on})).json()[
             "items"
         ][0]["status"]
-        for on in ("2026-02-28", "2028-11-30", "2028-12-01", "2029-02-28", "2029-03-01")
+        for on in ("2026-02-28", "2028-12-01", "2028-12-02", "2029-03-01", "2029-03-02")
     ]
     assert statuses == [None, "valid", "expiring", "expiring", "expired"]
 
@@ -208,12 +210,12 @@ async def test_compliance_gains_a_qualifications_block(client: httpx.AsyncClient
             },
         )
     ).json()
-    on_the_edge = (await client.get(url, params={"as_of": "2028-12-01"})).json()
+    on_the_edge = (await client.get(url, params={"as_of": "2028-12-02"})).json()
     (block,) = on_the_edge["qualifications"]
     assert (block["held"], block["status"], block["valid_until"]) == (
         True,
         "expiring",
-        "2029-02-28",
+        "2029-03-01",
     )
     assert block["cadre_qualification_id"] == held["id"]
     # the stable core is unchanged: the same fields as before, plus the block
@@ -246,7 +248,7 @@ async def test_unit_report_lists_missing_and_expiring_in_the_subtree(
             },
         )
     ).json()
-    for cadre, valid_from in ((soon, "2023-07-01"), (fine, "2026-01-01")):
+    for cadre, valid_from in ((soon, "2023-06-30"), (fine, "2026-01-01")):
         r = await client.post(
             f"{API}/cadres/{cadre['id']}/qualifications",
             json={"qualification_type_id": qtype["id"], "valid_from": valid_from, "evidence": "证"},
@@ -295,6 +297,7 @@ async def test_a_type_of_a_sibling_unit_is_neither_required_nor_granted(
                 required_ranks=[],
                 required_org_unit_ids=[],
                 granting_forms=["seminar"],
+                granting_course_ids=[],
             )
         )
         await db.flush()
@@ -332,7 +335,7 @@ async def test_closing_a_class_grants_the_qualifications_its_form_grants(
     assert r.status_code == 201, r.text
     assert (await client.post(f"{API}/training-sessions/{ts['id']}/close")).status_code == 200
     held = (await client.get(f"{API}/cadres/{cadre['id']}/qualifications")).json()["items"]
-    assert [(q["valid_from"], q["valid_until"]) for q in held] == [("2025-03-07", "2028-03-06")]
+    assert [(q["valid_from"], q["valid_until"]) for q in held] == [("2025-03-07", "2028-03-07")]
     assert held[0]["granted_by_form"] == "refresher"
 
 

@@ -1,4 +1,4 @@
-from app.errors import Forbidden, NotFound, UnprocessableEntity
+from app.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.i18n import N_
 
 
@@ -25,3 +25,8 @@ class ReferencedCourseNotFound(UnprocessableEntity):
 class ReferencedTeacherNotFound(UnprocessableEntity):
     code = "catalogue.teacher_reference_not_found"
     title = N_("The referenced teacher does not exist or may not be used here")
+
+
+class CourseTitleTaken(Conflict):
+    code = "catalogue.course_title_taken"
+    title = N_("The unit's catalogue already has an active course of this title")

@@ -1,7 +1,7 @@
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Uuid
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,4 +43,12 @@ class Course(IdMixin, VersionedMixin, TimestampMixin, Base):
 
     __table_args__ = (
         CheckConstraint("default_hours IS NULL OR default_hours > 0", name="positive_hours"),
+        # One active title per unit's catalogue, case and surrounding spaces ignored.
+        Index(
+            "uq_course_title",
+            "org_unit_id",
+            text("lower(btrim(title))"),
+            unique=True,
+            postgresql_where=text("active"),
+        ),
     )

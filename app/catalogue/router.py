@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.catalogue import service
 from app.catalogue.errors import (
     CourseNotFound,
+    CourseTitleTaken,
     NotCatalogueManager,
     ReferencedTeacherNotFound,
     TeacherNotFound,
@@ -123,7 +124,9 @@ async def list_courses(
     "/courses",
     operation_id="createCourse",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(ReferencedOrgUnitNotFound, ReferencedTeacherNotFound, NotCatalogueManager),
+    responses=problems(
+        ReferencedOrgUnitNotFound, ReferencedTeacherNotFound, NotCatalogueManager, CourseTitleTaken
+    ),
 )
 async def create_course(
     body: CourseCreate, db_session: DbSession, actor: CurrentActor, response: Response
@@ -150,7 +153,11 @@ async def get_course(
     "/courses/{course_id}",
     operation_id="updateCourse",
     responses=problems(
-        CourseNotFound, NotCatalogueManager, ReferencedTeacherNotFound, PreconditionFailed
+        CourseNotFound,
+        NotCatalogueManager,
+        ReferencedTeacherNotFound,
+        PreconditionFailed,
+        CourseTitleTaken,
     ),
 )
 async def update_course(

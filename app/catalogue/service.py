@@ -12,6 +12,7 @@ from app.actor import Actor
 from app.catalogue import repository
 from app.catalogue.errors import (
     CourseNotFound,
+    CourseTitleTaken,
     NotCatalogueManager,
     ReferencedCourseNotFound,
     ReferencedTeacherNotFound,
@@ -19,6 +20,7 @@ from app.catalogue.errors import (
 )
 from app.catalogue.models import Course, Teacher
 from app.catalogue.schemas import CourseCreate, CourseUpdate, TeacherCreate, TeacherUpdate
+from app.db import flush_mapping_conflicts
 from app.enums import Role
 from app.errors import AppError, ProblemFieldError
 from app.org_unit import repository as org_units
@@ -26,6 +28,8 @@ from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import PageParams, paginate
 
 Entry = TypeVar("Entry", Course, Teacher)
+# One active course title per unit, case and surrounding spaces ignored (migration 0029).
+_TITLE_UNIQUE = "uq_course_title"
 
 
 async def _get(
@@ -152,7 +156,8 @@ async def create_course(db_session: AsyncSession, data: CourseCreate, actor: Act
     await check_usable(db_session, Teacher, data.teacher_ids, path, "/body/teacher_ids/{}")
     course = Course(**data.model_dump(), active=True)
     db_session.add(course)
-    await db_session.flush()
+    # a duplicate title, even a concurrent one, loses at the unique index: 409, never a 500
+    await flush_mapping_conflicts(db_session, {_TITLE_UNIQUE: CourseTitleTaken()})
     return course
 
 
@@ -166,6 +171,6 @@ async def update_course(
         if value is None and field in ("title", "topic_tags", "teacher_ids", "active"):
             continue
         setattr(course, field, value)
-    await db_session.flush()
+    await flush_mapping_conflicts(db_session, {_TITLE_UNIQUE: CourseTitleTaken()})
     await db_session.refresh(course)
     return course

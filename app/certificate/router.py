@@ -2,7 +2,7 @@ import asyncio
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.auth.client_address import client_address
 from app.auth.rate_limit import RateLimited, RateLimiter
@@ -13,7 +13,7 @@ from app.certificate.repository import CertificateView
 from app.certificate.schemas import CertificateList, CertificateRead, CertificateVerification
 from app.db import DbSession
 from app.documents.spreadsheet import content_disposition
-from app.enums import CertificateStatus
+from app.enums import CertificateStatus, Language
 from app.http import API_PREFIX, AppSettings, problems
 from app.security import CurrentActor
 from app.training_session.errors import NotSessionOrganiser, TrainingSessionNotFound
@@ -23,6 +23,13 @@ verify_router = APIRouter(prefix=f"{API_PREFIX}/certificates", tags=["certificat
 router = APIRouter(prefix=API_PREFIX, tags=["certificates"])
 
 Code = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+LangQuery = Annotated[
+    Language,
+    Query(
+        description="The language of the certificate's fixed words: zh-CN (default, 结业证书) "
+        "or en (Certificate of Completion); names and titles are printed as they are"
+    ),
+]
 
 
 def _status(view: CertificateView) -> CertificateStatus:
@@ -131,20 +138,28 @@ def _file(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
     operation_id="getCertificatePdf",
     response_class=Response,
     responses={
-        **_file("application/pdf", "The certificate: one A4 page, Chinese, with its QR code"),
+        **_file("application/pdf", "The certificate: one A4 page, in `lang`, with its QR code"),
         **problems(CertificateNotFound),
     },
 )
 async def get_certificate_pdf(
-    certificate_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, settings: AppSettings
+    certificate_id: uuid.UUID,
+    db_session: DbSession,
+    actor: CurrentActor,
+    settings: AppSettings,
+    lang: LangQuery = Language.zh_cn,
 ) -> Response:
     """结业证书 as a PDF to print: the serial, the trainee's name, the class, its dates, hours
     and days, the organiser, and a QR code of the verification address
-    (`APP_CERTIFICATE_VERIFY_URL`). A revoked certificate prints 已撤销. Anyone who may see the
+    (`APP_CERTIFICATE_VERIFY_URL`). A revoked certificate prints 已撤销 (en: REVOKED). In
+    Chinese by default; `lang=en` prints "Certificate of Completion". Anyone who may see the
     cadre may print it (a cadre their own); otherwise 404."""
     view = await service.get_certificate(db_session, certificate_id, actor)
-    body = await asyncio.to_thread(service.to_pdf, view, settings.certificate_verify_url)
-    headers = {"Content-Disposition": content_disposition(service.file_name(view))}
+    body = await asyncio.to_thread(service.to_pdf, view, settings.certificate_verify_url, lang)
+    headers = {
+        "Content-Disposition": content_disposition(service.file_name(view, lang)),
+        "Content-Language": lang.value,
+    }
     return Response(body, media_type="application/pdf", headers=headers)
 
 
@@ -162,11 +177,14 @@ async def get_session_certificates_zip(
     db_session: DbSession,
     actor: CurrentActor,
     settings: AppSettings,
+    lang: LangQuery = Language.zh_cn,
 ) -> Response:
-    """All the certificates a session issued, one PDF each (`结业证书-<serial>-<name>.pdf`), in
-    a ZIP to print or hand out. For the session's organisers (403 otherwise)."""
+    """All the certificates a session issued, one PDF each (`结业证书-<serial>-<name>.pdf`; en:
+    `certificate-<serial>-<name>.pdf`), in `lang`, in a ZIP to print or hand out. For the
+    session's organisers (403 otherwise)."""
     views = await service.of_session(db_session, training_session_id, actor)
-    body = await asyncio.to_thread(service.to_zip, views, settings.certificate_verify_url)
-    filename = f"结业证书-{training_session_id}.zip"
-    headers = {"Content-Disposition": content_disposition(filename)}
+    body = await asyncio.to_thread(service.to_zip, views, settings.certificate_verify_url, lang)
+    prefix = "certificates" if lang == Language.en else "结业证书"
+    filename = f"{prefix}-{training_session_id}.zip"
+    headers = {"Content-Disposition": content_disposition(filename), "Content-Language": lang.value}
     return Response(body, media_type="application/zip", headers=headers)

@@ -16,6 +16,7 @@ from app.certificate.errors import CertificateNotFound
 from app.certificate.models import Certificate
 from app.certificate.repository import CertificateView
 from app.documents.certificate import CertificatePage, certificates_pdf
+from app.enums import Language
 from app.training_session import service as sessions
 from app.training_session.models import TrainingSession
 
@@ -133,22 +134,24 @@ def page_of(view: CertificateView, verify_url: str) -> CertificatePage:
     )
 
 
-def file_name(view: CertificateView) -> str:
-    """结业证书-2025-0001-张三丰.pdf: by serial, so a session's ZIP lists them in order."""
+def file_name(view: CertificateView, lang: Language = Language.zh_cn) -> str:
+    """结业证书-2025-0001-张三丰.pdf (en: certificate-2025-0001-张三丰.pdf): by serial, so a
+    session's ZIP lists them in order."""
     name = "".join(ch for ch in view.cadre_name if ch not in '/\\:*?"<>|\x00')
-    return f"结业证书-{view.certificate.serial}-{name}.pdf"
+    prefix = "certificate" if lang == Language.en else "结业证书"
+    return f"{prefix}-{view.certificate.serial}-{name}.pdf"
 
 
-def to_pdf(view: CertificateView, verify_url: str) -> bytes:
-    return certificates_pdf([page_of(view, verify_url)])
+def to_pdf(view: CertificateView, verify_url: str, lang: Language = Language.zh_cn) -> bytes:
+    return certificates_pdf([page_of(view, verify_url)], lang.value)
 
 
-def to_zip(views: list[CertificateView], verify_url: str) -> bytes:
+def to_zip(views: list[CertificateView], verify_url: str, lang: Language = Language.zh_cn) -> bytes:
     """Each certificate its own PDF, as a person hands them out."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for view in views:
-            info = zipfile.ZipInfo(file_name(view), date_time=(2000, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(file_name(view, lang), date_time=(2000, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, to_pdf(view, verify_url))
+            archive.writestr(info, to_pdf(view, verify_url, lang))
     return out.getvalue()

@@ -27,6 +27,7 @@ from app.enums import EnrollmentStatus
 from app.i18n import _
 from app.qualification import service as qualifications
 from app.study_log import service as study_logs
+from app.training_session import parts as session_parts
 from app.training_session import service as sessions
 from app.training_session.models import TrainingSession
 
@@ -129,7 +130,7 @@ async def close_session(
     await db_session.flush()
     # Each completed trainee with a log gets a certificate (结业证书, docs/certificates.md),
     # once the logs it names are written.
-    await certificates.issue_for_session(
+    certified = await certificates.issue_for_session(
         db_session,
         ts,
         [
@@ -145,15 +146,23 @@ async def close_session(
         ],
     )
     # A completed class may grant a qualification with validity (持证上岗, docs/rules.md rule
-    # 13): every type that lists the session's form, valid from its last day.
-    for log in issued:
-        await qualifications.grant_from_completion(
-            db_session,
-            log.cadre_id,
-            ts.form,
-            ts.end_date,
-            evidence=f"{ts.title} (training_session {ts.id}, study_log {log.id})",
-        )
+    # 13): every type that lists the session's form or a course it taught, valid from its last
+    # day, tied to the trainee's certificate (revoking it revokes them). One call for the class.
+    certificate_of = {c.study_log_id: c.id for c in certified}
+    await qualifications.grant_for_session(
+        db_session,
+        form=ts.form,
+        course_ids=await session_parts.courses_taught(db_session, ts),
+        completed_on=ts.end_date,
+        completions=[
+            qualifications.Completion(
+                cadre_id=log.cadre_id,
+                certificate_id=certificate_of.get(log.id),
+                evidence=f"{ts.title} (training_session {ts.id}, study_log {log.id})",
+            )
+            for log in issued
+        ],
+    )
     return [
         EnrollmentOutcome(
             enrollment_id=enrollment.id,

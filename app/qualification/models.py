@@ -6,10 +6,12 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     String,
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,7 +25,8 @@ class QualificationType(IdMixin, VersionedMixin, TimestampMixin, Base):
     """A credential a post requires (持证上岗, docs/rules.md rule 13), owned by an org unit.
 
     It requires cadres in its owner's subtree who match every non-empty list: a post type, a
-    rank, an org unit's subtree. It is granted by completing a session of a listed form.
+    rank, an org unit's subtree. It is granted by completing a session of a listed form, or one
+    that teaches a listed catalogue course.
     """
 
     __tablename__ = "qualification_type"
@@ -37,6 +40,8 @@ class QualificationType(IdMixin, VersionedMixin, TimestampMixin, Base):
     required_ranks: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
     required_org_unit_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()))
     granting_forms: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    # Catalogue courses whose teaching grants the type (checked usable when written).
+    granting_course_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()))
 
     __table_args__ = (
         UniqueConstraint("org_unit_id", "name"),
@@ -64,6 +69,11 @@ class CadreQualification(IdMixin, VersionedMixin, TimestampMixin, Base):
     granted_by_form: Mapped[TrainingForm | None] = mapped_column(enum_column(TrainingForm))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoke_reason: Mapped[str | None] = mapped_column(String(500))
+    # The certificate a completed class granted it by; revoking the certificate revokes it
+    # (a database trigger, migration 0029). Null: recorded by hand.
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("certificate.id", ondelete="RESTRICT")
+    )
 
     __table_args__ = (
         UniqueConstraint(
@@ -73,5 +83,12 @@ class CadreQualification(IdMixin, VersionedMixin, TimestampMixin, Base):
         CheckConstraint("evidence <> ''", name="evidence_not_empty"),
         CheckConstraint(
             "(revoked_at IS NULL) = (revoke_reason IS NULL)", name="revocation_has_reason"
+        ),
+        Index(
+            "uq_cadre_qualification_certificate",
+            "certificate_id",
+            "qualification_type_id",
+            unique=True,
+            postgresql_where=text("certificate_id IS NOT NULL"),
         ),
     )

@@ -48,18 +48,44 @@ async def types_in_force_at(db_session: AsyncSession, org_path: str) -> Sequence
     return (await db_session.scalars(stmt)).all()
 
 
-async def types_granted_by(
-    db_session: AsyncSession, org_path: str, form: TrainingForm
+async def types_granting(
+    db_session: AsyncSession,
+    unit_ids: Sequence[uuid.UUID],
+    form: TrainingForm,
+    course_ids: Sequence[uuid.UUID],
 ) -> Sequence[QualificationType]:
+    """Types owned by any of `unit_ids` that list `form` or one of `course_ids` (one query)."""
+    grants = QualificationType.granting_forms.contains([str(form)])
+    if course_ids:
+        grants = grants | QualificationType.granting_course_ids.overlap(list(course_ids))
     stmt = (
         select(QualificationType)
-        .where(
-            QualificationType.org_unit_id.in_(path_ids(org_path)),
-            QualificationType.granting_forms.contains([str(form)]),
-        )
+        .where(QualificationType.org_unit_id.in_(unit_ids), grants)
         .order_by(QualificationType.name, QualificationType.id)
     )
     return (await db_session.scalars(stmt)).all()
+
+
+async def unit_paths_of(
+    db_session: AsyncSession, cadre_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Each cadre's unit path, in one query."""
+    stmt = (
+        select(Cadre.id, OrgUnit.path)
+        .join(OrgUnit, OrgUnit.id == Cadre.org_unit_id)
+        .where(Cadre.id.in_(cadre_ids))
+    )
+    return {row.id: row.path for row in await db_session.execute(stmt)}
+
+
+async def held_from(
+    db_session: AsyncSession, cadre_ids: Sequence[uuid.UUID], valid_from: object
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """(cadre, type) pairs these cadres already hold from `valid_from`, in one query."""
+    stmt = select(CadreQualification.cadre_id, CadreQualification.qualification_type_id).where(
+        CadreQualification.cadre_id.in_(cadre_ids), CadreQualification.valid_from == valid_from
+    )
+    return {(cadre_id, type_id) for cadre_id, type_id in await db_session.execute(stmt)}
 
 
 async def held(

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.cadre.errors import CadreNotFound
+from app.catalogue.errors import ReferencedCourseNotFound
 from app.clock import local_today
 from app.db import DbSession
 from app.http import API_PREFIX, AppSettings, problems, set_etag
@@ -54,15 +55,20 @@ def _read(
     "/qualification-types",
     operation_id="createQualificationType",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(ReferencedOrgUnitNotFound, NotQualificationManager, QualificationTypeExists),
+    responses=problems(
+        ReferencedOrgUnitNotFound,
+        ReferencedCourseNotFound,
+        NotQualificationManager,
+        QualificationTypeExists,
+    ),
 )
 async def create_qualification_type(
     body: QualificationTypeCreate, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> QualificationTypeRead:
     """A qualification type (持证上岗, docs/rules.md rule 13) owned by a unit: in force in its
     subtree, valid `validity_years`, required of the cadres matching every non-empty list, and
-    granted by completing a session of a `granting_forms` form. Admins, and org_admins for
-    their subtree."""
+    granted by completing a session of a `granting_forms` form or one that teaches a
+    `granting_course_ids` catalogue course. Admins, and org_admins for their subtree."""
     qtype = await service.create_type(db_session, actor, body)
     set_etag(response, qtype.version)
     return QualificationTypeRead.model_validate(qtype)

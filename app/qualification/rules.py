@@ -17,14 +17,16 @@ def _add_years(day: dt.date, years: int) -> dt.date:
 
 
 def valid_until(valid_from: dt.date, validity_years: int) -> dt.date:
-    """The last valid day, inclusive: the day before the anniversary `validity_years` on.
+    """The last valid day, inclusive, by the Civil Code (民法典) arts. 201–202 (rule 13).
 
-    Held from 2026-03-01 for 3 years: valid through 2029-02-28. From a leap day, the anniversary
-    in a common year is 28 February, so 2024-02-29 + 1 year is valid through 2025-02-27.
+    Art. 201: the day the credential is granted is not counted; the period runs from the next
+    day. Art. 202: a period in years ends on the corresponding day of its last year, or, where
+    that month has no such day, on the month's last day. So 2024-03-01 + 3 years is valid
+    through 2027-03-01; 2024-02-29 + 3 years through 2027-02-28; + 4 years through 2028-02-29.
     """
     if validity_years < 1:
         raise ValueError("validity_years must be at least 1")
-    return _add_years(valid_from, validity_years) - dt.timedelta(days=1)
+    return _add_years(valid_from, validity_years)
 
 
 def status_on(

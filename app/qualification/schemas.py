@@ -37,9 +37,21 @@ class QualificationTypeCreate(InputModel):
         max_length=len(TrainingForm),
         description="Completing a session of one of these forms grants it",
     )
+    granting_course_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Completing a session that teaches one of these catalogue courses (a "
+        "part's course, or the session's `course_ids` when it has no parts) grants it. Each "
+        "names an active course the owning unit may use (422 "
+        "`catalogue.course_reference_not_found`)",
+    )
 
     @field_validator(
-        "required_post_types", "required_ranks", "required_org_unit_ids", "granting_forms"
+        "required_post_types",
+        "required_ranks",
+        "required_org_unit_ids",
+        "granting_forms",
+        "granting_course_ids",
     )
     @classmethod
     def _distinct(cls, values: list[Any]) -> list[Any]:
@@ -55,6 +67,7 @@ class QualificationTypeRead(OutputModel):
     required_ranks: list[Rank]
     required_org_unit_ids: list[uuid.UUID]
     granting_forms: list[TrainingForm]
+    granting_course_ids: list[uuid.UUID]
     version: Version
     created_at: datetime
     updated_at: datetime
@@ -78,6 +91,10 @@ class CadreQualificationRead(OutputModel):
     valid_until: date = Field(description="The last valid day, inclusive (rule 13)")
     evidence: str
     granted_by_form: TrainingForm | None = Field(description="null: recorded by hand")
+    certificate_id: uuid.UUID | None = Field(
+        description="The certificate (结业证书) a completed class granted it by; revoking the "
+        "certificate revokes it. null: recorded by hand"
+    )
     revoked_at: datetime | None
     revoke_reason: str | None
     status: QualificationStatus | None = Field(

@@ -12,6 +12,8 @@ from app.actor import Actor
 from app.cadre import repository as cadre_repository
 from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
+from app.catalogue import service as catalogue
+from app.catalogue.models import Course
 from app.clock import now
 from app.db import flush_mapping_conflicts
 from app.enums import QualificationStatus, Role, TrainingForm
@@ -96,24 +98,67 @@ async def _cadre_path(db_session: AsyncSession, cadre: Cadre) -> str:
     return unit.path
 
 
-def _add(
-    db_session: AsyncSession,
+def _new(
     cadre_id: uuid.UUID,
     qtype: QualificationType,
     valid_from: dt.date,
     evidence: str,
     form: TrainingForm | None,
+    certificate_id: uuid.UUID | None = None,
 ) -> CadreQualification:
-    held = CadreQualification(
+    return CadreQualification(
         cadre_id=cadre_id,
         qualification_type_id=qtype.id,
         valid_from=valid_from,
         valid_until=rules.valid_until(valid_from, qtype.validity_years),
         evidence=evidence,
         granted_by_form=form,
+        certificate_id=certificate_id,
     )
-    db_session.add(held)
-    return held
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A trainee who completed a session, the certificate it earned, and the evidence text."""
+
+    cadre_id: uuid.UUID
+    certificate_id: uuid.UUID | None
+    evidence: str
+
+
+async def grant_for_session(
+    db_session: AsyncSession,
+    *,
+    form: TrainingForm,
+    course_ids: Sequence[uuid.UUID],
+    completed_on: dt.date,
+    completions: Sequence[Completion],
+) -> list[CadreQualification]:
+    """Grant each completed trainee every type in force at its unit (owned by the unit or one
+    above) that lists the session's `form` or one of the `course_ids` it taught, valid from
+    `completed_on`, tied to the trainee's certificate (rule 13). Called once per close: three
+    queries and one INSERT whatever the class size. A type already held from that day is not
+    granted twice."""
+    if not completions:
+        return []
+    cadre_ids = [c.cadre_id for c in completions]
+    paths = await repository.unit_paths_of(db_session, cadre_ids)
+    units_of = {cadre_id: path_ids(path) for cadre_id, path in paths.items()}
+    all_units = list(dict.fromkeys(u for units in units_of.values() for u in units))
+    types = await repository.types_granting(db_session, all_units, form, course_ids)
+    if not types:
+        return []
+    already = await repository.held_from(db_session, cadre_ids, completed_on)
+    granted = [
+        _new(done.cadre_id, qtype, completed_on, done.evidence, form, done.certificate_id)
+        for done in completions
+        for qtype in types
+        if qtype.org_unit_id in units_of.get(done.cadre_id, [])
+        and (done.cadre_id, qtype.id) not in already
+    ]
+    db_session.add_all(granted)
+    await db_session.flush()
+    return granted
 
 
 async def grant_from_completion(
@@ -122,21 +167,20 @@ async def grant_from_completion(
     form: TrainingForm,
     completed_on: dt.date,
     evidence: str,
+    *,
+    course_ids: Sequence[uuid.UUID] = (),
+    certificate_id: uuid.UUID | None = None,
 ) -> list[CadreQualification]:
-    """Grant every type in force at the cadre's unit that lists `form`, valid from
-    `completed_on` (rule 13). The hook the certificate flow calls when a trainee completes a
-    session; calling it again for the same completion grants nothing twice."""
-    cadre = await cadre_repository.get(db_session, cadre_id)
-    if cadre is None:
+    """One trainee's completion: `grant_for_session` for a class of one."""
+    if await cadre_repository.get(db_session, cadre_id) is None:
         raise QualificationNotFound()
-    granted = []
-    for qtype in await repository.types_granted_by(
-        db_session, await _cadre_path(db_session, cadre), form
-    ):
-        if await repository.find_held(db_session, cadre_id, qtype.id, completed_on) is None:
-            granted.append(_add(db_session, cadre_id, qtype, completed_on, evidence, form))
-    await db_session.flush()
-    return granted
+    return await grant_for_session(
+        db_session,
+        form=form,
+        course_ids=course_ids,
+        completed_on=completed_on,
+        completions=[Completion(cadre_id, certificate_id, evidence)],
+    )
 
 
 async def record(
@@ -151,7 +195,8 @@ async def record(
     check_manages(actor, await _cadre_path(db_session, cadre))
     if await repository.find_held(db_session, cadre.id, qtype.id, valid_from) is not None:
         raise QualificationExists()
-    held = _add(db_session, cadre.id, qtype, valid_from, evidence, None)
+    held = _new(cadre.id, qtype, valid_from, evidence, None)
+    db_session.add(held)
     # a concurrent duplicate loses at the unique constraint: the same 409, never a 500
     await flush_mapping_conflicts(db_session, {_HELD_UNIQUE: QualificationExists()})
     return held
@@ -198,6 +243,9 @@ async def create_type(
     if unit is None:
         raise ReferencedOrgUnitNotFound()
     check_manages(actor, unit.path)
+    await catalogue.check_usable(
+        db_session, Course, data.granting_course_ids, unit.path, "/body/granting_course_ids/{}"
+    )
     if await repository.type_named(db_session, data.org_unit_id, data.name) is not None:
         raise QualificationTypeExists()
     qtype = QualificationType(
@@ -208,6 +256,7 @@ async def create_type(
         required_ranks=[str(r) for r in data.required_ranks],
         required_org_unit_ids=data.required_org_unit_ids,
         granting_forms=[str(f) for f in data.granting_forms],
+        granting_course_ids=data.granting_course_ids,
     )
     db_session.add(qtype)
     await flush_mapping_conflicts(

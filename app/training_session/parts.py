@@ -70,6 +70,15 @@ async def list_parts(db_session: AsyncSession, ts: TrainingSession) -> Sequence[
     return await repository.parts_of(db_session, ts.id)
 
 
+async def courses_taught(db_session: AsyncSession, ts: TrainingSession) -> list[uuid.UUID]:
+    """The catalogue courses a session teaches: its parts' courses, or its own `course_ids`
+    when it has no parts (docs/rules.md rule 13: a course may grant a qualification)."""
+    parts = await repository.parts_of(db_session, ts.id)
+    if parts:
+        return list(dict.fromkeys(p.course_id for p in parts if p.course_id is not None))
+    return list(ts.course_ids)
+
+
 async def get_part(
     db_session: AsyncSession, ts: TrainingSession, part_id: uuid.UUID
 ) -> SessionPart:

@@ -1,0 +1,167 @@
+"""Qualifications granted at a session's close (docs/rules.md rule 13): tied to the trainee's
+certificate and revoked with it, granted by catalogue courses as by forms, and granted for the
+whole class in a fixed number of statements."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.factories import API, create_cadre, create_org_unit, create_session
+
+LEADING = {"rank": "county_division", "post_type": "leading"}
+
+
+async def _type(client: httpx.AsyncClient, unit: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    body = {"org_unit_id": unit["id"], "name": "任职资格", "validity_years": 3, **fields}
+    r = await client.post(f"{API}/qualification-types", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def _class(
+    client: httpx.AsyncClient, unit: dict[str, Any], size: int, **fields: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ts = await create_session(client, unit["id"], **fields)  # a refresher, 2025-03-03 … 03-07
+    cadres = []
+    for n in range(size):
+        cadre = await create_cadre(client, unit["id"], name=f"学员{n:02d}", **LEADING)
+        r = await client.post(
+            f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
+        )
+        assert r.status_code == 201, r.text
+        cadres.append(cadre)
+    return ts, cadres
+
+
+async def _close(client: httpx.AsyncClient, ts: dict[str, Any]) -> None:
+    r = await client.post(f"{API}/training-sessions/{ts['id']}/close")
+    assert r.status_code == 200, r.text
+
+
+async def _held(client: httpx.AsyncClient, cadre: dict[str, Any]) -> list[dict[str, Any]]:
+    r = await client.get(f"{API}/cadres/{cadre['id']}/qualifications")
+    assert r.status_code == 200, r.text
+    return r.json()["items"]  # type: ignore[no-any-return]
+
+
+async def test_voiding_a_trainee_s_log_revokes_the_qualification_its_certificate_granted(
+    client: httpx.AsyncClient,
+) -> None:
+    unit = await create_org_unit(client)
+    qtype = await _type(client, unit, required_post_types=["leading"], granting_forms=["refresher"])
+    ts, (voided, kept) = await _class(client, unit, 2)
+    await _close(client, ts)
+    certificates = (await client.get(f"{API}/training-sessions/{ts['id']}/certificates")).json()
+    certificate_of = {c["cadre_id"]: c for c in certificates["items"]}
+    for cadre in (voided, kept):
+        (held,) = await _held(client, cadre)
+        assert held["certificate_id"] == certificate_of[cadre["id"]]["id"]
+        assert (held["status"], held["valid_until"]) == ("valid", "2028-03-07")
+
+    log_id = certificate_of[voided["id"]]["study_log_id"]
+    assert (await client.post(f"{API}/study-logs/{log_id}/void")).status_code == 200
+
+    (gone,) = await _held(client, voided)
+    assert gone["status"] == "revoked"
+    assert gone["revoked_at"] is not None
+    assert gone["revoke_reason"] == "证书已撤销 (certificate revoked)"
+    (still,) = await _held(client, kept)
+    assert (still["status"], still["revoked_at"]) == ("valid", None)
+
+    # the compliance view's qualifications block follows
+    for cadre, covered, status in ((voided, False, "revoked"), (kept, True, "valid")):
+        r = await client.get(
+            f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": "2026-06-01"}
+        )
+        (block,) = r.json()["qualifications"]
+        assert (block["qualification_type_id"], block["held"], block["status"]) == (
+            qtype["id"],
+            covered,
+            status,
+        )
+    # the trigger's write is in the audit trail like every write
+    events = (await client.get(f"{API}/audit-events", params={"entity_id": gone["id"]})).json()
+    assert [e["action"] for e in events["items"]] == ["create", "update"]
+    assert set(events["items"][1]["changes"]) >= {"revoked_at", "revoke_reason"}
+
+
+async def test_a_course_the_session_teaches_grants_the_type(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    r = await client.post(f"{API}/courses", json={"org_unit_id": unit["id"], "title": "保密法规"})
+    assert r.status_code == 201, r.text
+    course = r.json()
+    granted = await _type(client, unit, name="保密资格", granting_course_ids=[course["id"]])
+    assert granted["granting_course_ids"] == [course["id"]]
+    await _type(client, unit, name="另一资格", granting_forms=["seminar"])  # not this class
+
+    ts, (cadre,) = await _class(client, unit, 1)
+    listed = await client.get(f"{API}/training-sessions/{ts['id']}/courses")
+    r = await client.put(
+        f"{API}/training-sessions/{ts['id']}/courses",
+        json={"course_ids": [course["id"]]},
+        headers={"If-Match": listed.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    await _close(client, ts)
+    held = await _held(client, cadre)
+    assert [(h["qualification_type_id"], h["granted_by_form"]) for h in held] == [
+        (granted["id"], "refresher")
+    ]
+
+
+async def test_a_type_names_only_usable_catalogue_courses(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    elsewhere = await create_org_unit(client)
+    r = await client.post(
+        f"{API}/courses", json={"org_unit_id": elsewhere["id"], "title": "别处的课"}
+    )
+    foreign = r.json()["id"]
+    r = await client.post(
+        f"{API}/qualification-types",
+        json={
+            "org_unit_id": unit["id"],
+            "name": "任职资格",
+            "validity_years": 3,
+            "granting_course_ids": [foreign],
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "catalogue.course_reference_not_found"
+    assert r.json()["errors"][0]["pointer"] == "/body/granting_course_ids/0"
+
+
+@contextmanager
+def _statements(engine: AsyncEngine, about: str) -> Iterator[list[str]]:
+    """The SQL statements sent to PostgreSQL that name `about`, while the block runs."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if about in statement:
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_granting_at_close_takes_the_same_statements_for_3_or_15_trainees(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    unit = await create_org_unit(client)
+    await _type(client, unit, granting_forms=["refresher"])
+    await _type(client, unit, name="档案管理", granting_forms=["refresher"])
+    counts = []
+    for size in (3, 15):
+        ts, cadres = await _class(client, unit, size)
+        with _statements(engine, "qualification") as seen:
+            await _close(client, ts)
+        counts.append(len(seen))
+        for cadre in cadres:
+            assert len(await _held(client, cadre)) == 2
+    assert counts[0] == counts[1], counts
