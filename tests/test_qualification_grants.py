@@ -2,15 +2,18 @@
 certificate and revoked with it, granted by catalogue courses as by forms, and granted for the
 whole class in a fixed number of statements."""
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import httpx
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import API, create_cadre, create_org_unit, create_session
+from tests.test_attendance import _until_waiting_or_done
 
 LEADING = {"rank": "county_division", "post_type": "leading"}
 
@@ -165,3 +168,40 @@ async def test_granting_at_close_takes_the_same_statements_for_3_or_15_trainees(
         for cadre in cadres:
             assert len(await _held(client, cadre)) == 2
     assert counts[0] == counts[1], counts
+
+
+async def test_a_grant_another_close_committed_first_is_skipped_not_a_500(
+    committed_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Two classes of a granting form that end the same day and close at once both grant the
+    cadre the type from that day; the one that commits second skips it (ON CONFLICT DO
+    NOTHING) and closes with 200, where it once failed on the unique index."""
+    client = committed_client
+    unit = await create_org_unit(client)
+    qtype = await _type(client, unit, granting_forms=["refresher"])
+    ts, (cadre,) = await _class(client, unit, 1)
+    async with engine.connect() as holder:
+        # the other close, not yet committed: the same cadre, type and first day
+        await holder.execute(
+            text(
+                "INSERT INTO cadre_qualification (id, version, cadre_id, qualification_type_id,"
+                " valid_from, valid_until, evidence, granted_by_form)"
+                " VALUES (gen_random_uuid(), 1, :cadre, :qtype, :day, :until, '另一期班次',"
+                " 'refresher')"
+            ),
+            {
+                "cadre": cadre["id"],
+                "qtype": qtype["id"],
+                "day": date.fromisoformat(ts["end_date"]),
+                "until": date.fromisoformat(ts["end_date"]).replace(
+                    year=int(ts["end_date"][:4]) + 3
+                ),
+            },
+        )
+        closing = asyncio.create_task(client.post(f"{API}/training-sessions/{ts['id']}/close"))
+        await _until_waiting_or_done(engine, closing, holder)
+        await holder.commit()
+    r = await closing
+    assert r.status_code == 200, r.text
+    held = await _held(client, cadre)
+    assert [h["evidence"] for h in held] == ["另一期班次"]

@@ -4,11 +4,13 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.cadre.models import Cadre
 from app.enums import CadreStatus, Role, TrainingForm
+from app.ids import new_id
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import in_subtree, path_ids, subtree_ids
 from app.qualification.models import CadreQualification, QualificationType
@@ -86,6 +88,42 @@ async def held_from(
         CadreQualification.cadre_id.in_(cadre_ids), CadreQualification.valid_from == valid_from
     )
     return {(cadre_id, type_id) for cadre_id, type_id in await db_session.execute(stmt)}
+
+
+async def insert_granted(
+    db_session: AsyncSession, rows: Sequence[CadreQualification]
+) -> Sequence[CadreQualification]:
+    """Insert granted qualifications in one statement. A row a concurrent close committed
+    first for the same cadre, type and day (the held uniqueness) is skipped, not an error:
+    two classes of one form ending the same day grant the type once."""
+    if not rows:
+        return []
+    columns = (
+        "id",
+        "version",
+        "cadre_id",
+        "qualification_type_id",
+        "valid_from",
+        "valid_until",
+        "evidence",
+        "granted_by_form",
+        "certificate_id",
+    )
+    values = [
+        {
+            **{column: getattr(row, column) for column in columns[2:]},
+            "id": new_id(),
+            "version": 1,
+        }
+        for row in rows
+    ]
+    stmt = (
+        insert(CadreQualification)
+        .values(values)
+        .on_conflict_do_nothing(constraint="uq_cadre_qualification_held")
+        .returning(CadreQualification)
+    )
+    return (await db_session.scalars(stmt)).all()
 
 
 async def held(

@@ -156,9 +156,7 @@ async def grant_for_session(
         if qtype.org_unit_id in units_of.get(done.cadre_id, [])
         and (done.cadre_id, qtype.id) not in already
     ]
-    db_session.add_all(granted)
-    await db_session.flush()
-    return granted
+    return list(await repository.insert_granted(db_session, granted))
 
 
 async def grant_from_completion(
