@@ -10,7 +10,7 @@ class ThesisNotFound(NotFound):
 class ThesisSubjectNotFound(UnprocessableEntity):
     """The body names a session or study log the caller cannot see, or that does not exist."""
 
-    code = "thesis.subject_not_found"
+    code = "thesis.subject_reference_not_found"
     title = N_("The session or study log named does not exist or is not visible to you")
 
 

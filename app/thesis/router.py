@@ -14,7 +14,6 @@ from app.http import API_PREFIX, AppSettings, IfMatch, check_if_match, problems,
 from app.idempotency.route import IdempotentRoute
 from app.org_unit.errors import OrgUnitNotFound
 from app.pagination import PageQuery
-from app.schema_types import Year
 from app.security import CurrentActor
 from app.thesis import service
 from app.thesis.errors import (
@@ -46,8 +45,12 @@ router = APIRouter(prefix=f"{API_PREFIX}/theses", tags=["theses"], route_class=I
 SessionQuery = Annotated[uuid.UUID | None, Query(description="Handed in with this session")]
 UnitQuery = Annotated[uuid.UUID | None, Query(description="By cadres of this unit or its subtree")]
 YearQuery = Annotated[
-    Year | None,
-    Query(description="The year its session ended, or its study log ended (handed in alone)"),
+    int | None,
+    Query(
+        ge=1900,
+        le=2199,
+        description="The year its session ended, or its study log ended (handed in alone)",
+    ),
 ]
 KindQuery = Annotated[ThesisKind | None, Query(description="thesis (调研文章) or reflection")]
 
