@@ -65,8 +65,3 @@ class CollectionEmpty(NotFound):
 class CollectionTooLarge(Conflict):
     code = "thesis.collection_too_large"
     title = N_("More excellent theses match than one collection holds (APP_THESIS__COLLECTION_MAX)")
-
-
-class CollectionScopeMissing(UnprocessableEntity):
-    code = "thesis.collection_scope_missing"
-    title = N_("Name a training_session_id, or a year (with an org_unit_id if you like)")
