@@ -392,7 +392,8 @@ async def test_lists_filter_by_session_year_unit_grade_and_kind(
     assert await names(kind="reflection") == {"y25"}
     assert await names(year=2026, org_unit_id=b["id"]) == {"y26 alone"}
     r = await client.get(f"{API}/theses", params={"limit": 2})
-    assert len(r.json()["items"]) == 2 and r.json()["next_cursor"]
+    assert len(r.json()["items"]) == 2
+    assert r.json()["next_cursor"]
     unknown = "00000000-0000-7000-8000-000000000001"
     r = await client.get(f"{API}/theses", params={"org_unit_id": unknown})
     assert_problem(r, 404, "org_unit.not_found")

@@ -100,16 +100,19 @@ def test_the_table_of_contents_gives_the_page_each_title_is_really_on() -> None:
     titles = [e.title for e in entries]
     listed = _toc(pages, titles)
     # Forty lines take two contents pages (pages 2 and 3); the texts begin on page 4.
-    assert "目录" in pages[1] and titles[-1] in pages[2]
+    assert "目录" in pages[1]
+    assert titles[-1] in pages[2]
     really = _where_titles_are(pages, titles, 3)
     assert listed == really
     assert really[titles[0]] == 4
-    assert len(set(really.values())) == 40 and max(really.values()) < len(pages)
+    assert len(set(really.values())) == 40
+    assert max(really.values()) < len(pages)
     # The foot of each page but the cover shows the same number.
     for title, page in really.items():
         assert pages[page - 1].endswith(f"第{page}页"), (title, pages[page - 1][-20:])
     assert pages[0].startswith("2025年度优秀调研文章汇编共40篇")
-    assert _ink(pdf, 0) < 64 and _ink(pdf, 3) < 64
+    assert _ink(pdf, 0) < 64
+    assert _ink(pdf, 3) < 64
 
 
 async def _graded_class(client: httpx.AsyncClient, client_for: ClientFor) -> dict[str, Any]:
@@ -179,7 +182,9 @@ async def test_the_pdf_collection_of_a_session(
         }
     )
     assert len(pages) == 5
-    assert "作者：王五" in pages[2] and "单位：全椒县" in pages[2] and "类别：调研文章" in pages[2]
+    assert "作者：王五" in pages[2]
+    assert "单位：全椒县" in pages[2]
+    assert "类别：调研文章" in pages[2]
     assert "来安县营商环境调研" not in "".join(pages)  # merely passed
     assert "进修班学习心得" not in "".join(pages)  # a reflection, not asked for
     # No ID number, no id: an honour list.
@@ -350,7 +355,8 @@ async def test_a_collection_shows_only_what_the_caller_may_read(
     r = await b_admin.get(f"{API}/theses/collection", params={"year": 2025, "kind": "thesis"})
     assert r.status_code == 200, r.text
     pages = _pages(r.content)
-    assert len(pages) == 3 and "全椒县乡村振兴调研" in pages[2]
+    assert len(pages) == 3
+    assert "全椒县乡村振兴调研" in pages[2]
     cadre = await create_cadre(client, c["a"]["id"])
     me = await client_for(Role.cadre, cadre_id=cadre["id"])
     r = await me.get(f"{API}/theses/collection", params={"year": 2025})

@@ -45,6 +45,8 @@ _FIELD_VALUES: dict[str, Any] = {
 # values that must agree are set.
 _DROP = None
 _FULL_BODY: dict[str, dict[str, Any]] = {
+    # A thesis is handed in with a session or alone with a study log, never both.
+    "ThesisCreate": {"study_log_id": _DROP},
     "UserCreate": {"role": "org_admin", "cadre_id": _DROP},
     "UserUpdate": {"role": "org_admin", "cadre_id": _DROP},
     "CadreSync": {"mode": "snapshot"},
@@ -72,6 +74,10 @@ _FULL_BODY: dict[str, dict[str, Any]] = {
             }
         ]
     },
+}
+# A minimal body has the one of two optional fields a rule requires (exactly one of them).
+_MIN_BODY: dict[str, dict[str, Any]] = {
+    "ThesisCreate": {"training_session_id": _UUID},
 }
 _STRING_CANDIDATES = ("a", "A1", "x.example", "2026-01-01", "1", "08:00")
 _FORMATS = {
@@ -293,6 +299,8 @@ def request_bodies(
             name = _body_model_name(schema)
             for suffix, full in (("Min", False), ("Full", True)):
                 body = contract.value(schema, full=full)
+                if not full:
+                    body.update(_MIN_BODY.get(name, {}))
                 if full:
                     for key, value in _FULL_BODY.get(name, {}).items():
                         if value is _DROP:
