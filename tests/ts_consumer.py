@@ -75,10 +75,6 @@ _FULL_BODY: dict[str, dict[str, Any]] = {
         ]
     },
 }
-# A minimal body has the one of two optional fields a rule requires (exactly one of them).
-_MIN_BODY: dict[str, dict[str, Any]] = {
-    "ThesisCreate": {"training_session_id": _UUID},
-}
 _STRING_CANDIDATES = ("a", "A1", "x.example", "2026-01-01", "1", "08:00")
 _FORMATS = {
     "uuid": _UUID,
@@ -299,8 +295,6 @@ def request_bodies(
             name = _body_model_name(schema)
             for suffix, full in (("Min", False), ("Full", True)):
                 body = contract.value(schema, full=full)
-                if not full:
-                    body.update(_MIN_BODY.get(name, {}))
                 if full:
                     for key, value in _FULL_BODY.get(name, {}).items():
                         if value is _DROP:

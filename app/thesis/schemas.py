@@ -51,9 +51,9 @@ class ThesisCreate(InputModel):
     title: Name
     body: Body = Field(description=f"The text, paragraphs by line breaks; ≤ {BODY_MAX} characters")
     training_session_id: uuid.UUID | None = Field(
-        default=None,
-        description="The session it is handed in with (the cadre holds a place in it). "
-        "Exactly one of training_session_id and study_log_id",
+        description="The session it is handed in with (the cadre holds a place in it); `null` "
+        "for a thesis handed in alone, which names its `study_log_id` instead. Exactly one of "
+        "the two is given",
     )
     study_log_id: uuid.UUID | None = Field(
         default=None,
