@@ -235,7 +235,10 @@ async def test_the_docx_collection_reads_back_in_order_with_its_contents(
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == DOCX
     document = docx.Document(io.BytesIO(r.content))
-    headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    styles = [p.style.name if p.style else "" for p in document.paragraphs]
+    headings = [
+        p.text for p, style in zip(document.paragraphs, styles, strict=True) if style == "Heading 1"
+    ]
     assert headings == EXCELLENT_THESES
     texts = [p.text for p in document.paragraphs]
     assert texts[0] == "县处级干部进修班优秀调研文章汇编"
@@ -245,9 +248,10 @@ async def test_the_docx_collection_reads_back_in_order_with_its_contents(
     contents = texts.index("目录")
     assert texts[contents + 2 : contents + 5] == EXCELLENT_THESES
     # Each text on a new page, with its byline and paragraphs.
-    starts = [p for p in document.paragraphs if p.style.name == "Heading 1"]
+    starts = [
+        p for p, style in zip(document.paragraphs, styles, strict=True) if style == "Heading 1"
+    ]
     assert all(p.paragraph_format.page_break_before for p in starts)
-    styles = [p.style.name for p in document.paragraphs]
     first = styles.index("Heading 1")
     assert texts[first + 1] == "作者：王五　单位：全椒县　类别：调研文章"
     assert texts[first + 2 : first + 4] == [
