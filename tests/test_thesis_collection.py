@@ -162,7 +162,7 @@ async def test_the_pdf_collection_of_a_session(
 ) -> None:
     c = await _graded_class(client, client_for)
     r = await client.get(
-        f"{API}/theses/collection",
+        f"{API}/thesis-collection",
         params={"training_session_id": c["ts"]["id"], "kind": "thesis"},
     )
     assert r.status_code == 200, r.text
@@ -191,7 +191,7 @@ async def test_the_pdf_collection_of_a_session(
     assert not re.search(r"\d{17}[\dX]", "".join(pages))
 
     # Both kinds by default; the title says so.
-    r = await client.get(f"{API}/theses/collection", params={"training_session_id": c["ts"]["id"]})
+    r = await client.get(f"{API}/thesis-collection", params={"training_session_id": c["ts"]["id"]})
     pages = _pages(r.content)
     assert pages[0].startswith("县处级干部进修班优秀调研文章和学习心得汇编")
     assert "进修班学习心得" in pages[1]
@@ -203,7 +203,7 @@ async def test_poppler_renders_and_reads_the_collection(
     _need_poppler()
     c = await _graded_class(client, client_for)
     r = await client.get(
-        f"{API}/theses/collection",
+        f"{API}/thesis-collection",
         params={"training_session_id": c["ts"]["id"], "kind": "thesis"},
     )
     path = tmp_path / "collection.pdf"
@@ -229,7 +229,7 @@ async def test_the_docx_collection_reads_back_in_order_with_its_contents(
 ) -> None:
     c = await _graded_class(client, client_for)
     r = await client.get(
-        f"{API}/theses/collection",
+        f"{API}/thesis-collection",
         params={"training_session_id": c["ts"]["id"], "kind": "thesis", "format": "docx"},
     )
     assert r.status_code == 200, r.text
@@ -265,7 +265,7 @@ async def test_a_year_s_collection_of_a_unit_in_english(
 ) -> None:
     c = await _graded_class(client, client_for)
     r = await client.get(
-        f"{API}/theses/collection",
+        f"{API}/thesis-collection",
         params={"year": 2025, "org_unit_id": c["a"]["id"], "kind": "thesis", "lang": "en"},
     )
     assert r.status_code == 200, r.text
@@ -317,7 +317,7 @@ async def test_collection_problems(
     code: str,
 ) -> None:
     await _graded_class(client, client_for)
-    r = await client.get(f"{API}/theses/collection", params=params)
+    r = await client.get(f"{API}/thesis-collection", params=params)
     assert_problem(r, status, code)
 
 
@@ -335,7 +335,7 @@ async def test_a_collection_over_the_cap_is_refused(
     for cap, status in ((3, 409), (4, 200)):
         capped = settings.model_copy(update={"thesis": ThesisSettings(collection_max=cap)})
         monkeypatch.setattr(app.state, "settings", capped)
-        r = await client.get(f"{API}/theses/collection", params=params)
+        r = await client.get(f"{API}/thesis-collection", params=params)
         assert r.status_code == status, r.text
     monkeypatch.setattr(
         app.state,
@@ -343,7 +343,7 @@ async def test_a_collection_over_the_cap_is_refused(
         settings.model_copy(update={"thesis": ThesisSettings(collection_max=3)}),
     )
     assert_problem(
-        await client.get(f"{API}/theses/collection", params=params),
+        await client.get(f"{API}/thesis-collection", params=params),
         409,
         "thesis.collection_too_large",
     )
@@ -356,12 +356,12 @@ async def test_a_collection_shows_only_what_the_caller_may_read(
     text alone; a cadre may not ask for a collection at all."""
     c = await _graded_class(client, client_for)
     b_admin = await client_for(Role.org_admin, org_unit_id=c["b"]["id"])
-    r = await b_admin.get(f"{API}/theses/collection", params={"year": 2025, "kind": "thesis"})
+    r = await b_admin.get(f"{API}/thesis-collection", params={"year": 2025, "kind": "thesis"})
     assert r.status_code == 200, r.text
     pages = _pages(r.content)
     assert len(pages) == 3
     assert "全椒县乡村振兴调研" in pages[2]
     cadre = await create_cadre(client, c["a"]["id"])
     me = await client_for(Role.cadre, cadre_id=cadre["id"])
-    r = await me.get(f"{API}/theses/collection", params={"year": 2025})
+    r = await me.get(f"{API}/thesis-collection", params={"year": 2025})
     assert r.status_code == 403

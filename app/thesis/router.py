@@ -40,7 +40,7 @@ from app.thesis.schemas import (
 )
 from app.training_session.errors import TrainingSessionNotFound
 
-router = APIRouter(prefix=f"{API_PREFIX}/theses", tags=["theses"], route_class=IdempotentRoute)
+router = APIRouter(prefix=API_PREFIX, tags=["theses"], route_class=IdempotentRoute)
 
 SessionQuery = Annotated[uuid.UUID | None, Query(description="Handed in with this session")]
 UnitQuery = Annotated[uuid.UUID | None, Query(description="By cadres of this unit or its subtree")]
@@ -77,8 +77,10 @@ _COLLECTION_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Not /theses/collection: that path would also match /theses/{thesis_id}, so a PATCH or PUT sent
+# to it would answer 422 for a bad id instead of 405 for a method the path lacks.
 @router.get(
-    "/collection",
+    "/thesis-collection",
     operation_id="getThesisCollection",
     response_class=Response,
     responses={
@@ -127,7 +129,7 @@ async def get_thesis_collection(
 
 
 @router.post(
-    "",
+    "/theses",
     operation_id="submitThesis",
     status_code=status.HTTP_201_CREATED,
     responses=problems(
@@ -152,7 +154,7 @@ async def submit_thesis(
     return ThesisRead.model_validate(thesis)
 
 
-@router.get("", operation_id="listTheses", responses=problems(OrgUnitNotFound))
+@router.get("/theses", operation_id="listTheses", responses=problems(OrgUnitNotFound))
 async def list_theses(
     db_session: DbSession,
     actor: CurrentActor,
@@ -183,7 +185,7 @@ async def list_theses(
     return ThesisPage(items=[ThesisRead.model_validate(t) for t in items], next_cursor=next_cursor)
 
 
-@router.get("/{thesis_id}", operation_id="getThesis", responses=problems(ThesisNotFound))
+@router.get("/theses/{thesis_id}", operation_id="getThesis", responses=problems(ThesisNotFound))
 async def get_thesis(
     thesis_id: uuid.UUID, db_session: DbSession, actor: CurrentActor, response: Response
 ) -> ThesisRead:
@@ -194,7 +196,7 @@ async def get_thesis(
 
 
 @router.patch(
-    "/{thesis_id}",
+    "/theses/{thesis_id}",
     operation_id="updateThesis",
     responses=problems(ThesisNotFound, NotThesisAuthor, AlreadyGraded, PreconditionFailed),
 )
@@ -217,7 +219,7 @@ async def update_thesis(
 
 
 @router.put(
-    "/{thesis_id}/grade",
+    "/theses/{thesis_id}/grade",
     operation_id="gradeThesis",
     responses=problems(ThesisNotFound, NotThesisGrader, PreconditionFailed),
 )
