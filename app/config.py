@@ -349,6 +349,18 @@ class QualificationSettings(BaseModel):
     )
 
 
+class ThesisSettings(BaseModel):
+    """Theses and reflections (docs/rules.md, "Theses and reflections")."""
+
+    collection_max: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="A 论文汇编 holds at most this many theses; a larger selection is refused "
+        "(409 `thesis.collection_too_large`), so one document's memory stays bounded",
+    )
+
+
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
 # Any other environment refuses to start with them (or without secrets).
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -437,6 +449,7 @@ class Settings(BaseSettings):
         "code: this service's public `GET /api/v1/certificates/verify/{code}` or a front end's "
         "page that calls it",
     )
+    thesis: ThesisSettings = ThesisSettings()
 
     @model_validator(mode="after")
     def _metrics_token_length(self) -> Self:

@@ -41,6 +41,8 @@ from app.enums import (
     StudyLogSource,
     StudyLogStatus,
     TeacherKind,
+    ThesisGrade,
+    ThesisKind,
     TrainingForm,
 )
 from app.i18n import current_language
@@ -177,6 +179,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.cadre_qualification: ("干部资格", "Cadre qualification"),
         FeedEntity.course: ("课程", "Course"),
         FeedEntity.teacher: ("师资", "Teacher"),
+        FeedEntity.thesis: ("调研文章与学习心得", "Thesis or reflection"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -247,6 +250,15 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     TeacherKind: {
         TeacherKind.internal: ("内部师资", "Internal"),
         TeacherKind.external: ("外聘师资", "External"),
+    },
+    ThesisKind: {
+        ThesisKind.thesis: ("调研文章", "Thesis"),
+        ThesisKind.reflection: ("学习心得", "Reflection"),
+    },
+    ThesisGrade: {
+        ThesisGrade.excellent: ("优秀", "Excellent"),
+        ThesisGrade.pass_: ("合格", "Pass"),
+        ThesisGrade.fail: ("不合格", "Fail"),
     },
 }
 

@@ -174,6 +174,7 @@ class FeedEntity(StrEnum):
     cadre_qualification = "cadre_qualification"
     course = "course"
     teacher = "teacher"
+    thesis = "thesis"
 
 
 class DayPeriod(StrEnum):
@@ -270,3 +271,19 @@ class TeacherKind(StrEnum):
 
     internal = "internal"
     external = "external"
+
+
+class ThesisKind(StrEnum):
+    """A trainee's writing (docs/rules.md, "Theses and reflections"): a study (调研文章) or a
+    reflection (学习心得)."""
+
+    thesis = "thesis"
+    reflection = "reflection"
+
+
+class ThesisGrade(StrEnum):
+    """The organiser's grade of a thesis: 优秀, 合格 or 不合格."""
+
+    excellent = "excellent"
+    pass_ = "pass"  # noqa: S105 (a grade, not a password)
+    fail = "fail"

@@ -19,6 +19,7 @@ from app.enums import Language
 from app.export.models import ExportStatus
 from app.sign_in_sheet.schemas import SheetFormat
 from app.sync.schemas import SyncMode, SyncOutcome
+from app.thesis.schemas import CollectionFormat
 from app.user.schemas import GrantType
 
 __all__ = ["LABELS", "LabelTable", "label_table", "schema_labels"]
@@ -70,6 +71,10 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     SheetFormat: {
         SheetFormat.pdf: ("PDF（可打印）", "PDF (printable)"),
         SheetFormat.xlsx: ("Excel 工作簿", "Excel workbook"),
+    },
+    CollectionFormat: {
+        CollectionFormat.pdf: ("PDF（可打印）", "PDF (printable)"),
+        CollectionFormat.docx: ("Word 文档", "Word document"),
     },
 }
 

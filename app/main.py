@@ -56,6 +56,7 @@ from app.security import authorize
 from app.sign_in_sheet.router import router as sign_in_sheet_router
 from app.study_log.router import router as study_log_router
 from app.sync.router import router as sync_router
+from app.thesis.router import router as thesis_router
 from app.training_plan.router import report_router as plan_report_router
 from app.training_plan.router import router as training_plan_router
 from app.training_session.router import router as training_session_router
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         qualification_router,
         qualification_report_router,
         catalogue_router,
+        thesis_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

@@ -16,6 +16,7 @@ from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.qualification.models import CadreQualification, QualificationType
 from app.study_log.models import StudyLog
+from app.thesis.models import Thesis
 from app.training_plan.models import TrainingPlan, TrainingPlanItem
 from app.training_session.models import SessionAudience, SessionPart, TrainingSession
 from app.user.models import RefreshToken, User
@@ -47,6 +48,7 @@ __all__ = [
     "SessionPart",
     "StudyLog",
     "Teacher",
+    "Thesis",
     "TrainingPlan",
     "TrainingPlanItem",
     "TrainingSession",

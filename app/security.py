@@ -180,6 +180,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateCourse": STAFF,
     "listSessionCourses": READERS,
     "replaceSessionCourses": STAFF,
+    # theses and reflections (docs/rules.md, "Theses and reflections"): personal writing, so
+    # not for hr_system
+    "submitThesis": STAFF | {Role.cadre},
+    "listTheses": STAFF | {Role.auditor, Role.cadre},
+    "getThesis": STAFF | {Role.auditor, Role.cadre},
+    "updateThesis": STAFF | {Role.cadre},
+    "gradeThesis": STAFF,
+    "getThesisCollection": STAFF | {Role.auditor},
 }
 
 

@@ -478,6 +478,23 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": set(),
         "hidden": {},
     },
+    # theses and reflections: the text is personal writing of up to 50,000 characters, shown
+    # only as "<changed>" (migration 0028); title, grade and comment in full
+    "thesis": {
+        "audited": {
+            "cadre_id",
+            "kind",
+            "title",
+            "training_session_id",
+            "study_log_id",
+            "submitted_at",
+            "grade",
+            "graded_at",
+            "grade_comment",
+        },
+        "skipped": set(),
+        "hidden": {"body": "body"},
+    },
 }
 _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time

@@ -73,6 +73,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "cadre_qualification_id",
             "teacher_id",
             "course_id",
+            "thesis_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -186,6 +187,18 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
     course = (
         await client.post(f"{API}/courses", json={"org_unit_id": a["id"], "title": "党史"})
     ).json()
+    thesis = (
+        await client.post(
+            f"{API}/theses",
+            json={
+                "cadre_id": cadre["id"],
+                "training_session_id": session["id"],
+                "kind": "thesis",
+                "title": "调研",
+                "body": "正文",
+            },
+        )
+    ).json()
     return {
         "city": city,
         "a": a,
@@ -211,6 +224,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "cadre_qualification_id": held["id"],
             "teacher_id": teacher["id"],
             "course_id": course["id"],
+            "thesis_id": thesis["id"],
         },
     }
 
@@ -257,6 +271,8 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         },
         "revokeCadreQualification": {"reason": "撤销"},
         "replaceSessionCourses": {"course_ids": []},
+        "updateThesis": {"title": "改名"},
+        "gradeThesis": {"grade": "pass"},
     }
     return bodies.get(op_id, {})
 

@@ -852,6 +852,52 @@ async def _replace_session_courses(w: World) -> list[Trace]:
     return [("training_session", "update", ts["id"])]
 
 
+# theses and reflections (docs/rules.md, "Theses and reflections")
+async def _a_thesis(w: World, *, write: bool) -> dict[str, Any]:
+    unit = await create_org_unit(w.client)
+    ts = await create_session(w.client, unit["id"])
+    cadre = await create_cadre(w.client, unit["id"])
+    r = await w.client.post(
+        f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
+    )
+    assert r.status_code == 201, r.text
+    body = {
+        "cadre_id": cadre["id"],
+        "training_session_id": ts["id"],
+        "kind": "thesis",
+        "title": "调研",
+        "body": "正文",
+    }
+    if write:
+        return (await w.write("POST", "/theses", json=body)).json()  # type: ignore[no-any-return]
+    r = await w.client.post(f"{API}/theses", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("submitThesis")
+async def _submit_thesis(w: World) -> list[Trace]:
+    """The thesis alone: the enrollment it is handed in with is read, not written."""
+    thesis = await _a_thesis(w, write=True)
+    return [("thesis", "create", thesis["id"])]
+
+
+@path("updateThesis")
+async def _update_thesis(w: World) -> list[Trace]:
+    thesis = await _a_thesis(w, write=False)
+    await w.write("PATCH", f"/theses/{thesis['id']}", json={"body": "改过的正文"})
+    return [("thesis", "update", thesis["id"])]
+
+
+@path("gradeThesis")
+async def _grade_thesis(w: World) -> list[Trace]:
+    """Graded, then graded again: each is a change of the thesis."""
+    thesis = await _a_thesis(w, write=False)
+    await w.write("PUT", f"/theses/{thesis['id']}/grade", json={"grade": "pass"})
+    await w.write("PUT", f"/theses/{thesis['id']}/grade", json={"grade": "excellent"})
+    return [("thesis", "update", thesis["id"])] * 2
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 

@@ -45,6 +45,8 @@ _FIELD_VALUES: dict[str, Any] = {
 # values that must agree are set.
 _DROP = None
 _FULL_BODY: dict[str, dict[str, Any]] = {
+    # A thesis is handed in with a session or alone with a study log, never both.
+    "ThesisCreate": {"study_log_id": _DROP},
     "UserCreate": {"role": "org_admin", "cadre_id": _DROP},
     "UserUpdate": {"role": "org_admin", "cadre_id": _DROP},
     "CadreSync": {"mode": "snapshot"},

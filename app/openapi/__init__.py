@@ -100,6 +100,11 @@ TAGS: list[dict[str, str]] = [
         "name": "catalogue",
         "description": "The course and teacher catalogue (课程库, 师资库) of each unit",
     },
+    {
+        "name": "theses",
+        "description": "Theses and reflections (调研文章, 学习心得), their grades, and the "
+        "collection of the excellent ones (论文汇编)",
+    },
 ]
 
 
