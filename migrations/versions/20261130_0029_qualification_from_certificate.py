@@ -8,7 +8,7 @@ rule 13). `qualification_type.granting_course_ids`: the catalogue courses whose 
 the type. `course`: one active title per org unit (case and surrounding spaces ignored).
 
 Revision ID: 0029
-Revises: 0026
+Revises: 0028
 Create Date: 2026-11-30 08:40:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0029"
-down_revision: str | None = "0026"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
