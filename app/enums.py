@@ -174,6 +174,10 @@ class FeedEntity(StrEnum):
     cadre_qualification = "cadre_qualification"
     course = "course"
     teacher = "teacher"
+    evaluation_form = "evaluation_form"
+    evaluation_indicator = "evaluation_indicator"
+    session_evaluation = "session_evaluation"
+    evaluation_answered = "evaluation_answered"
 
 
 class DayPeriod(StrEnum):
@@ -270,3 +274,30 @@ class TeacherKind(StrEnum):
 
     internal = "internal"
     external = "external"
+
+
+class EvaluationSubject(StrEnum):
+    """What an evaluation indicator, answer or comment rates (docs/evaluation.md)."""
+
+    session = "session"
+    course = "course"
+    teacher = "teacher"
+
+
+class EvaluationStatus(StrEnum):
+    """A session's evaluation on a day (docs/rules.md, rule 14): attached but not open yet,
+    open for answers, or closed."""
+
+    scheduled = "scheduled"
+    open = "open"
+    closed = "closed"
+
+
+class EvaluationGroupBy(StrEnum):
+    """How the evaluation report groups answers (docs/rules.md, rule 14)."""
+
+    session = "session"
+    course = "course"
+    teacher = "teacher"
+    provider = "provider"
+    year = "year"

@@ -1102,6 +1102,9 @@ UNAUDITED = {
     "cadre_year_kind",
     # the last certificate serial of an organiser's year: a counter, each certificate is audited
     "certificate_serial",
+    # the anonymous evaluation answers: not audited, not in the feed, by design (docs/evaluation.md)
+    "evaluation_answer",
+    "evaluation_comment",
 }
 
 
