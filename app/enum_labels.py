@@ -24,6 +24,7 @@ from app.enums import (
     EvaluationGroupBy,
     EvaluationStatus,
     EvaluationSubject,
+    EvaluationWithheld,
     FeedEntity,
     Gender,
     Language,
@@ -272,6 +273,10 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         EvaluationGroupBy.teacher: ("按教师", "By teacher"),
         EvaluationGroupBy.provider: ("按承办机构", "By provider"),
         EvaluationGroupBy.year: ("按年度", "By year"),
+    },
+    EvaluationWithheld: {
+        EvaluationWithheld.evaluation_open: ("评估进行中，暂不显示", "Evaluation still open"),
+        EvaluationWithheld.too_few_answers: ("参评人数不足", "Too few answers"),
     },
 }
 

@@ -301,3 +301,11 @@ class EvaluationGroupBy(StrEnum):
     teacher = "teacher"
     provider = "provider"
     year = "year"
+
+
+class EvaluationWithheld(StrEnum):
+    """Why an evaluation report shows no figures (or comments) for a group (docs/rules.md,
+    rule 14): the evaluation is still open, or fewer answers than APP_EVALUATION__MIN_ANSWERS."""
+
+    evaluation_open = "evaluation_open"
+    too_few_answers = "too_few_answers"
