@@ -100,6 +100,10 @@ TAGS: list[dict[str, str]] = [
         "name": "catalogue",
         "description": "The course and teacher catalogue (课程库, 师资库) of each unit",
     },
+    {
+        "name": "evaluation",
+        "description": "Anonymous evaluation (评课): forms, answers, figures and comments",
+    },
 ]
 
 
