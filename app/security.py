@@ -180,6 +180,16 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateCourse": STAFF,
     "listSessionCourses": READERS,
     "replaceSessionCourses": STAFF,
+    # anonymous evaluation (docs/evaluation.md, docs/rules.md rule 14)
+    "createEvaluationForm": STAFF,
+    "listEvaluationForms": READERS,
+    "getEvaluationForm": READERS,
+    "createEvaluationFormRevision": STAFF,
+    "updateEvaluationForm": STAFF,
+    "attachSessionEvaluation": STAFF,
+    "closeSessionEvaluation": STAFF,
+    "getSessionEvaluation": ALL,
+    "answerSessionEvaluation": frozenset({Role.cadre}),
 }
 
 

@@ -100,6 +100,11 @@ TAGS: list[dict[str, str]] = [
         "name": "catalogue",
         "description": "The course and teacher catalogue (课程库, 师资库) of each unit",
     },
+    {
+        "name": "evaluation",
+        "description": "Anonymous evaluation of sessions, courses and teachers (评课): forms, "
+        "a session's evaluation, answers",
+    },
 ]
 
 
