@@ -181,6 +181,16 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateCourse": STAFF,
     "listSessionCourses": READERS,
     "replaceSessionCourses": STAFF,
+    # anonymous evaluation (docs/evaluation.md, docs/rules.md rule 14)
+    "createEvaluationForm": STAFF,
+    "listEvaluationForms": READERS,
+    "getEvaluationForm": READERS,
+    "createEvaluationFormRevision": STAFF,
+    "updateEvaluationForm": STAFF,
+    "attachSessionEvaluation": STAFF,
+    "closeSessionEvaluation": STAFF,
+    "getSessionEvaluation": ALL,
+    "answerSessionEvaluation": frozenset({Role.cadre}),
     # evaluation reports (docs/rules.md rule 14): figures for the organisers, admins and
     # auditors; comments for the organisers and admins only; never cadres or the HR system
     "getSessionEvaluationReport": EVALUATION_READERS,

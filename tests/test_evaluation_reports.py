@@ -391,7 +391,7 @@ async def test_only_the_organisers_admins_and_auditors_read_figures(
     assert_problem(
         await client.get(f"{API}/training-sessions/{other['id']}/evaluation/report"),
         404,
-        "evaluation.not_attached",
+        "evaluation.not_found",
     )
 
 

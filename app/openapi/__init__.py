@@ -102,7 +102,8 @@ TAGS: list[dict[str, str]] = [
     },
     {
         "name": "evaluation",
-        "description": "Anonymous evaluation (评课): forms, answers, figures and comments",
+        "description": "Anonymous evaluation of sessions, courses and teachers (评课): forms, "
+        "a session's evaluation, answers, figures and comments",
     },
 ]
 
