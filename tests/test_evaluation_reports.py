@@ -490,17 +490,20 @@ async def test_teachers_below_the_threshold_in_their_latest_sessions_are_flagged
         (sessions["2025-04-07"], "2025-04-11", 5, "3.00"),
         (sessions["2025-05-05"], "2025-05-09", 5, "3.20"),
     ]
-    # Grouped by teacher: every session's answers together (figures need ≥ 5, 王 has 24).
+    # Grouped by teacher, across sessions: only the sessions that show figures for the teacher
+    # themselves. 王's session of 4 answers is left out: were it counted, the report read before
+    # and after that evaluation closed would tell those 4 answers' scores.
     with pinned(dt.date(2025, 6, 6)):
         r = await client.get(
             f"{API}/reports/evaluations",
             params={"group_by": "teacher", "org_unit_id": unit["id"]},
         )
     by_teacher = {g["label"]: g for g in r.json()["groups"]}
-    assert (by_teacher["王老师"]["sessions"], by_teacher["王老师"]["answers"]) == (5, 24)
-    # 4×5 + 17 + 1×4 + 3×5 + 16 = 72 over 24 answers = 3.00; satisfied: 5 + 2 + 1 = 8/24.
-    assert by_teacher["王老师"]["figures"]["weighted_score"] == "3.00"
-    assert by_teacher["王老师"]["figures"]["satisfaction_rate"] == "0.3333"
+    assert (by_teacher["王老师"]["sessions"], by_teacher["王老师"]["answers"]) == (4, 20)
+    # 4×5 + 17 + 3×5 + 16 = 68 over 20 answers = 3.40; satisfied: 5 + 2 + 1 = 8/20.
+    assert by_teacher["王老师"]["figures"]["weighted_score"] == "3.40"
+    assert by_teacher["王老师"]["figures"]["satisfaction_rate"] == "0.4000"
+    # 李's open evaluation is not read either.
     assert (by_teacher["李老师"]["sessions"], by_teacher["李老师"]["answers"]) == (3, 17)
 
 
@@ -511,25 +514,48 @@ async def test_grouped_by_provider_and_year(
     teacher = await _teacher(client, unit, "周老师")
     async with isolated_sessionmaker() as db:
         ts = await _worked_session(client, db, unit, teacher)
-        bare = await create_session(client, unit["id"], provider=None, end_date="2025-03-07")
         form = await _form(db, unit["id"], WORKED_SPEC)
+        bare = await create_session(client, unit["id"], provider=None)
         await _attach(db, bare["id"], form)
-        _add_answers(db, bare["id"], form, S, bare["id"], [(5, 5, 5)] * 3)
+        _add_answers(db, bare["id"], form, S, bare["id"], [(5, 5, 5)] * 5)
+        # Three answers: this session shows no figures, and adds nothing to any group.
+        small = await create_session(client, unit["id"])
+        await _attach(db, small["id"], form)
+        _add_answers(db, small["id"], form, S, small["id"], [(1, 1, 1)] * 3)
         await db.commit()
     params = {"org_unit_id": unit["id"]}
     r = await client.get(f"{API}/reports/evaluations", params={**params, "group_by": "provider"})
     # By label: "Sessions without a provider" (English here) before "滁州市委党校".
-    assert [(g["key"], g["sessions"], g["answers"], g["withheld"]) for g in r.json()["groups"]] == [
-        (None, 1, 3, "too_few_answers"),
-        (ts["provider"], 1, 5, None),
+    assert [(g["key"], g["sessions"], g["answers"]) for g in r.json()["groups"]] == [
+        (None, 1, 5),
+        (ts["provider"], 1, 5),
     ]
+    assert r.json()["groups"][0]["label"] == "Sessions without a provider"
     r = await client.get(f"{API}/reports/evaluations", params={**params, "group_by": "year"})
     [year] = r.json()["groups"]
-    # 5 answers of the worked example and 3 of 5.00: 121/6 + 15 = 211/6 over 8 = 4.3958… → 4.40.
-    assert (year["key"], year["label"], year["sessions"], year["answers"]) == ("2025", "2025", 2, 8)
-    assert year["figures"]["weighted_score"] == "4.40"
-    assert year["figures"]["satisfaction_rate"] == "0.7500"
+    # The worked example's 5 answers and 5 of 5.00: 121/6 + 25 = 271/6 over 10 = 4.5166… → 4.52;
+    # satisfied 3 + 5 = 8/10.
+    assert (year["key"], year["label"], year["sessions"], year["answers"]) == (
+        "2025",
+        "2025",
+        2,
+        10,
+    )
+    assert year["figures"]["weighted_score"] == "4.52"
+    assert year["figures"]["satisfaction_rate"] == "0.8000"
     r = await client.get(f"{API}/reports/evaluations", params={**params, "year": 2024})
     assert r.json()["groups"] == []
     r = await client.get(f"{API}/reports/evaluations", params={**params, "limit": 1})
     assert (len(r.json()["groups"]), r.json()["truncated"]) == (1, True)
+    r = await client.get(
+        f"{API}/reports/evaluations",
+        params={**params, "group_by": "session"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert small["id"] not in [g["key"] for g in r.json()["groups"]]
+    r = await client.get(
+        f"{API}/reports/evaluations",
+        params={**params, "group_by": "provider"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert [g["label"] for g in r.json()["groups"]] == ["未填写承办机构的培训班", "滁州市委党校"]

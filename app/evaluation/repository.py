@@ -9,7 +9,19 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
@@ -377,6 +389,22 @@ def evaluation_closed(today: dt.date) -> ColumnElement[bool]:
         TrainingSession.status == SessionStatus.cancelled,
         opening + (SessionEvaluation.open_days - 1) < today,
     )
+
+
+def shown_cells(min_answers: int) -> ColumnElement[bool]:
+    """Answers whose session shows figures for their subject on its own: at least
+    `min_answers` answers rate that subject in that session. A report across sessions reads
+    only these, so reading it before and after one more evaluation closes tells the figures of
+    at least `min_answers` answers, never of one (docs/rules.md rule 14)."""
+    cell = aliased(EvaluationAnswer)
+    shown = (
+        select(cell.training_session_id, cell.subject, cell.subject_id)
+        .group_by(cell.training_session_id, cell.subject, cell.subject_id)
+        .having(func.count() >= min_answers)
+    )
+    return tuple_(
+        EvaluationAnswer.training_session_id, EvaluationAnswer.subject, EvaluationAnswer.subject_id
+    ).in_(shown)
 
 
 @dataclass(frozen=True)

@@ -836,8 +836,15 @@ async def _report_filters(
     actor: Actor,
     org_unit_id: uuid.UUID | None,
     today: dt.date,
+    min_answers: int,
 ) -> list[ColumnElement[bool]]:
-    where = [repository.report_scope(actor), repository.evaluation_closed(today)]
+    """Reports across sessions: the sessions in scope, their closed evaluations, and in each
+    only the subjects that session shows figures for (repository.shown_cells)."""
+    where = [
+        repository.report_scope(actor),
+        repository.evaluation_closed(today),
+        repository.shown_cells(min_answers),
+    ]
     if org_unit_id is not None:
         unit = await org_units.get(db_session, org_unit_id, actor)
         if unit is None:
@@ -882,7 +889,7 @@ async def evaluation_report(
     """Rule 14 over the sessions organised in the caller's subtree (org_admin) or all (admin,
     auditor), closed evaluations only."""
     key, subject = _group_key(group_by)
-    where = await _report_filters(db_session, actor, org_unit_id, today)
+    where = await _report_filters(db_session, actor, org_unit_id, today, settings.min_answers)
     where.append(EvaluationAnswer.subject == subject)
     if year is not None:
         where.append(extract("year", TrainingSession.end_date) == year)
@@ -929,7 +936,7 @@ async def teacher_reviews(
 ) -> TeacherReviewReportRead:
     """Rule 14: teachers whose weighted score was below APP_EVALUATION__REVIEW_BELOW in each of
     their latest APP_EVALUATION__REVIEW_SESSIONS sessions with figures (师资退出)."""
-    where = await _report_filters(db_session, actor, org_unit_id, today)
+    where = await _report_filters(db_session, actor, org_unit_id, today, settings.min_answers)
     where.append(EvaluationAnswer.subject == EvaluationSubject.teacher)
     sums, _codes = await repository.tallies(db_session, [EvaluationAnswer.subject_id], where)
     per_teacher: dict[uuid.UUID, list[rules.SessionScore]] = defaultdict(list)
