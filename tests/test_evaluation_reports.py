@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import pinned
-from app.enums import EvaluationSubject, Role
+from app.enums import EvaluationStatus, EvaluationSubject, Role
 from app.evaluation import repository, rules, service
 from app.evaluation.models import (
     EvaluationAnswer,
@@ -26,6 +27,7 @@ from app.evaluation.models import (
     SessionEvaluation,
 )
 from app.ids import new_id
+from app.training_session.models import TrainingSession
 from tests.conftest import ClientFor
 from tests.factories import API, create_cadre, create_org_unit, create_session
 from tests.test_platform import assert_problem
@@ -559,3 +561,67 @@ async def test_grouped_by_provider_and_year(
         headers={"Accept-Language": "zh-CN"},
     )
     assert [g["label"] for g in r.json()["groups"]] == ["未填写承办机构的培训班", "滁州市委党校"]
+
+
+@pytest.mark.parametrize(
+    ("status", "closed_on", "opens_on", "open_days", "closed_early"),
+    [
+        ("open", None, None, 14, False),  # scheduled: no opening day yet
+        ("closed", "2025-03-07", None, 14, False),  # last day 03-20: open
+        ("closed", "2025-03-06", None, 14, False),  # last day 03-19: closed
+        ("running", None, "2025-03-03", 14, False),  # opened early, last day 03-16: closed
+        ("running", None, "2025-03-03", 18, False),  # last day 03-20: open
+        ("closed", "2025-03-20", None, 1, False),  # one day, today: open
+        ("closed", "2025-03-19", None, 1, False),  # one day, yesterday: closed
+        ("open", None, None, 14, True),  # closed early before it opened
+        ("closed", "2025-03-19", None, 14, True),  # closed early while open
+        ("cancelled", None, "2025-03-03", 365, False),  # a cancelled session's: closed
+    ],
+)
+async def test_the_sql_window_agrees_with_the_rule(
+    client: httpx.AsyncClient,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    status: str,
+    closed_on: str | None,
+    opens_on: str | None,
+    open_days: int,
+    closed_early: bool,
+) -> None:
+    """The grouped reports select closed evaluations in SQL (repository.evaluation_closed); the
+    session report asks the window rule (service.window_of). Both say the same on 2025-03-20."""
+    today = dt.date(2025, 3, 20)
+    unit = await create_org_unit(client)
+    ts = await create_session(client, unit["id"])
+    async with isolated_sessionmaker() as db:
+        form = await _form(db, unit["id"], WORKED_SPEC)
+        await db.execute(
+            update(TrainingSession)
+            .where(TrainingSession.id == uuid.UUID(ts["id"]))
+            .values(
+                status=status,
+                closed_on=dt.date.fromisoformat(closed_on) if closed_on else None,
+            )
+        )
+        db.add(
+            SessionEvaluation(
+                training_session_id=uuid.UUID(ts["id"]),
+                form_id=form.id,
+                opens_on=dt.date.fromisoformat(opens_on) if opens_on else None,
+                open_days=open_days,
+                closed=closed_early,
+            )
+        )
+        await db.flush()
+        session = await db.get(TrainingSession, uuid.UUID(ts["id"]))
+        evaluation = await repository.get_session_evaluation(db, uuid.UUID(ts["id"]))
+        assert session is not None
+        assert evaluation is not None
+        await db.refresh(session)
+        rule = service.window_of(evaluation, session, today).status == EvaluationStatus.closed
+        sql = await db.scalar(
+            select(repository.evaluation_closed(today))
+            .select_from(SessionEvaluation)
+            .join(TrainingSession, TrainingSession.id == SessionEvaluation.training_session_id)
+            .where(SessionEvaluation.training_session_id == uuid.UUID(ts["id"]))
+        )
+        assert sql is rule

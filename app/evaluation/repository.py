@@ -387,7 +387,8 @@ def evaluation_closed(today: dt.date) -> ColumnElement[bool]:
     return or_(
         SessionEvaluation.closed.is_(True),
         TrainingSession.status == SessionStatus.cancelled,
-        opening + (SessionEvaluation.open_days - 1) < today,
+        # Never NULL: no opening day yet is not closed.
+        and_(opening.is_not(None), opening + (SessionEvaluation.open_days - 1) < today),
     )
 
 
