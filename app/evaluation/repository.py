@@ -274,14 +274,14 @@ async def _titles(db_session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uu
     if not ids:
         return {}
     rows = await db_session.execute(select(Course.id, Course.title).where(any_of(Course.id, ids)))
-    return {row[0]: row[1] for row in rows}
+    return {row[0]: row[1] for row in rows.all()}
 
 
 async def _names(db_session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not ids:
         return {}
     rows = await db_session.execute(select(Teacher.id, Teacher.name).where(any_of(Teacher.id, ids)))
-    return {row[0]: row[1] for row in rows}
+    return {row[0]: row[1] for row in rows.all()}
 
 
 # --- answering: the marker, then the answer (docs/evaluation.md) -------------------------------
