@@ -275,7 +275,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         EvaluationGroupBy.year: ("按年度", "By year"),
     },
     EvaluationWithheld: {
-        EvaluationWithheld.evaluation_open: ("评估进行中，暂不显示", "Evaluation still open"),
+        EvaluationWithheld.not_closed: ("评估尚未结束", "Evaluation not closed yet"),
         EvaluationWithheld.too_few_answers: ("参评人数不足", "Too few answers"),
     },
 }

@@ -305,7 +305,7 @@ class EvaluationGroupBy(StrEnum):
 
 class EvaluationWithheld(StrEnum):
     """Why an evaluation report shows no figures (or comments) for a group (docs/rules.md,
-    rule 14): the evaluation is still open, or fewer answers than APP_EVALUATION__MIN_ANSWERS."""
+    rule 14): the evaluation is not closed yet, or fewer answers than the minimum."""
 
-    evaluation_open = "evaluation_open"
+    not_closed = "not_closed"
     too_few_answers = "too_few_answers"

@@ -146,6 +146,7 @@ async def test_sql_figures_equal_the_pure_rules(
             for _ in range(3)
         ]
         rows: dict[tuple[object, ...], list[rules.AnswerRow]] = defaultdict(list)
+        cells: dict[tuple[object, ...], list[rules.AnswerRow]] = {}
         ours = []
         for n in range(6):
             ts = await create_session(client, unit["id"], title=f"班次 {n}")
@@ -160,6 +161,9 @@ async def test_sql_figures_equal_the_pure_rules(
                     ]
                     _add_answers(db, ts["id"], form, subject, subject_id, answered)
                     rows[(subject, uuid.UUID(str(subject_id)))] += [
+                        rules.AnswerRow(form.id, scores) for scores in answered
+                    ]
+                    cells[(subject, uuid.UUID(str(subject_id)), ts["id"])] = [
                         rules.AnswerRow(form.id, scores) for scores in answered
                     ]
         await db.flush()
@@ -203,6 +207,26 @@ async def test_sql_figures_equal_the_pure_rules(
             )
             check(got, rules.tally(theirs, indicators(T)), teacher)
         assert sum(s.answers for s in sums) == sum(len(rows[k]) for k in rows if k[0] == T)
+
+        # Across sessions, only the cells (session, teacher) that show figures on their own.
+        sums, codes = await repository.tallies(
+            db,
+            [EvaluationAnswer.subject_id],
+            [EvaluationAnswer.training_session_id.in_(ours), EvaluationAnswer.subject == T],
+            cell_minimum=5,
+        )
+        for teacher in teachers:
+            shown = [
+                row
+                for (subject, subject_id, _), listed in cells.items()
+                if subject == T and subject_id == teacher and len(listed) >= 5
+                for row in listed
+            ]
+            got = service.group_tally(
+                [s for s in sums if s.key == (teacher,)], [c for c in codes if c.key == (teacher,)]
+            )
+            check(got, rules.tally(shown, indicators(T)), teacher)
+        assert 0 < sum(s.answers for s in sums) < sum(len(rows[k]) for k in rows if k[0] == T)
 
 
 WORKED_SPEC: Spec = {
@@ -324,12 +348,12 @@ async def test_an_open_evaluation_shows_counts_but_no_figures(
     assert [
         (g["subject"], g["answers"], g["figures"], g["withheld"]) for g in report["groups"]
     ] == [
-        ("session", 5, None, "evaluation_open"),
-        ("teacher", 4, None, "evaluation_open"),
+        ("session", 5, None, "not_closed"),
+        ("teacher", 4, None, "not_closed"),
     ]
     assert [(g["comments"], g["withheld"]) for g in comments["groups"]] == [
-        ([], "evaluation_open"),
-        ([], "evaluation_open"),
+        ([], "not_closed"),
+        ([], "not_closed"),
     ]
     assert ts["id"] not in [g["key"] for g in grouped["groups"]]
     # 14 days from 2025-03-03: open through 2025-03-16, closed from the 17th.

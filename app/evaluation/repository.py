@@ -392,22 +392,6 @@ def evaluation_closed(today: dt.date) -> ColumnElement[bool]:
     )
 
 
-def shown_cells(min_answers: int) -> ColumnElement[bool]:
-    """Answers whose session shows figures for their subject on its own: at least
-    `min_answers` answers rate that subject in that session. A report across sessions reads
-    only these, so reading it before and after one more evaluation closes tells the figures of
-    at least `min_answers` answers, never of one (docs/rules.md rule 14)."""
-    cell = aliased(EvaluationAnswer)
-    shown = (
-        select(cell.training_session_id, cell.subject, cell.subject_id)
-        .group_by(cell.training_session_id, cell.subject, cell.subject_id)
-        .having(func.count() >= min_answers)
-    )
-    return tuple_(
-        EvaluationAnswer.training_session_id, EvaluationAnswer.subject, EvaluationAnswer.subject_id
-    ).in_(shown)
-
-
 @dataclass(frozen=True)
 class SessionSums:
     """A group's answers in one session with one form: their count, Σ over them of Σ weight ×
@@ -438,9 +422,35 @@ async def tallies(
     db_session: AsyncSession,
     keys: Sequence[GroupKey],
     where: Sequence[ColumnElement[bool]],
+    *,
+    cell_minimum: int | None = None,
 ) -> tuple[list[SessionSums], list[CodeSums]]:
     """The answers matching `where` (over evaluation_answer, training_session and
-    session_evaluation), summed per group (`keys`) and session, and per group and code."""
+    session_evaluation), summed per group (`keys`) and session, and per group and code.
+
+    With `cell_minimum`, only the answers whose session shows figures for their subject on its
+    own: at least that many of the matching answers rate that subject in that session. A report
+    across sessions reads only these, so reading it before and after one more evaluation closes
+    tells the figures of at least that many answers, never of one (docs/rules.md rule 14)."""
+    if cell_minimum is not None:
+        cell = (
+            EvaluationAnswer.training_session_id,
+            EvaluationAnswer.subject,
+            EvaluationAnswer.subject_id,
+        )
+        shown = (
+            select(*cell)
+            .join(TrainingSession, TrainingSession.id == EvaluationAnswer.training_session_id)
+            .join(
+                SessionEvaluation,
+                SessionEvaluation.training_session_id == EvaluationAnswer.training_session_id,
+            )
+            .where(*where)
+            .group_by(*cell)
+            .having(func.count() >= cell_minimum)
+            .correlate(None)
+        )
+        where = [*where, tuple_(*cell).in_(shown)]
     scores = (
         func.unnest(EvaluationAnswer.scores)
         .table_valued("score", with_ordinality="position")

@@ -674,7 +674,7 @@ def shown(
     `min_answers` answers (an open evaluation read before and after one trainee answers would
     tell that trainee's scores)."""
     if not closed:
-        return None, EvaluationWithheld.evaluation_open
+        return None, EvaluationWithheld.not_closed
     figures = rules.figures(tally, min_answers)
     if figures is None:
         return None, EvaluationWithheld.too_few_answers
@@ -795,7 +795,7 @@ async def session_comments(
     for subject, subject_id, label in await _subjects(db_session, found.session, rated):
         key = (subject, subject_id)
         withheld = (
-            EvaluationWithheld.evaluation_open
+            EvaluationWithheld.not_closed
             if not closed
             else EvaluationWithheld.too_few_answers
             if answers[key] < settings.min_answers
@@ -836,15 +836,9 @@ async def _report_filters(
     actor: Actor,
     org_unit_id: uuid.UUID | None,
     today: dt.date,
-    min_answers: int,
 ) -> list[ColumnElement[bool]]:
-    """Reports across sessions: the sessions in scope, their closed evaluations, and in each
-    only the subjects that session shows figures for (repository.shown_cells)."""
-    where = [
-        repository.report_scope(actor),
-        repository.evaluation_closed(today),
-        repository.shown_cells(min_answers),
-    ]
+    """Reports across sessions: the sessions in scope and their closed evaluations."""
+    where = [repository.report_scope(actor), repository.evaluation_closed(today)]
     if org_unit_id is not None:
         unit = await org_units.get(db_session, org_unit_id, actor)
         if unit is None:
@@ -889,11 +883,13 @@ async def evaluation_report(
     """Rule 14 over the sessions organised in the caller's subtree (org_admin) or all (admin,
     auditor), closed evaluations only."""
     key, subject = _group_key(group_by)
-    where = await _report_filters(db_session, actor, org_unit_id, today, settings.min_answers)
+    where = await _report_filters(db_session, actor, org_unit_id, today)
     where.append(EvaluationAnswer.subject == subject)
     if year is not None:
         where.append(extract("year", TrainingSession.end_date) == year)
-    sums, codes = await repository.tallies(db_session, [key], where)
+    sums, codes = await repository.tallies(
+        db_session, [key], where, cell_minimum=settings.min_answers
+    )
     by_key_sums: dict[object, list[repository.SessionSums]] = defaultdict(list)
     by_key_codes: dict[object, list[repository.CodeSums]] = defaultdict(list)
     for s in sums:
@@ -936,9 +932,11 @@ async def teacher_reviews(
 ) -> TeacherReviewReportRead:
     """Rule 14: teachers whose weighted score was below APP_EVALUATION__REVIEW_BELOW in each of
     their latest APP_EVALUATION__REVIEW_SESSIONS sessions with figures (师资退出)."""
-    where = await _report_filters(db_session, actor, org_unit_id, today, settings.min_answers)
+    where = await _report_filters(db_session, actor, org_unit_id, today)
     where.append(EvaluationAnswer.subject == EvaluationSubject.teacher)
-    sums, _codes = await repository.tallies(db_session, [EvaluationAnswer.subject_id], where)
+    sums, _codes = await repository.tallies(
+        db_session, [EvaluationAnswer.subject_id], where, cell_minimum=settings.min_answers
+    )
     per_teacher: dict[uuid.UUID, list[rules.SessionScore]] = defaultdict(list)
     answers: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
     for s in sums:
