@@ -24,6 +24,7 @@ from tests.factories import (
 )
 
 METHODS = ("get", "post", "put", "patch", "delete")
+EVALUATION_INDICATORS = [{"subject": "session", "code": "content", "label": "内容", "weight": 1}]
 PUBLIC = {
     "/api/v1/auth/token",
     "/api/v1/auth/revoke",
@@ -73,6 +74,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "cadre_qualification_id",
             "teacher_id",
             "course_id",
+            "evaluation_form_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -186,6 +188,22 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
     course = (
         await client.post(f"{API}/courses", json={"org_unit_id": a["id"], "title": "党史"})
     ).json()
+    evaluation_form = (
+        await client.post(
+            f"{API}/evaluation-forms",
+            json={
+                "org_unit_id": a["id"],
+                "name": "评估表",
+                "allow_comments": False,
+                "indicators": EVALUATION_INDICATORS,
+            },
+        )
+    ).json()
+    r = await client.put(
+        f"{API}/training-sessions/{session['id']}/evaluation",
+        json={"form_id": evaluation_form["id"]},
+    )
+    assert r.status_code == 200, r.text
     return {
         "city": city,
         "a": a,
@@ -211,6 +229,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "cadre_qualification_id": held["id"],
             "teacher_id": teacher["id"],
             "course_id": course["id"],
+            "evaluation_form_id": evaluation_form["id"],
         },
     }
 
@@ -257,6 +276,14 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         },
         "revokeCadreQualification": {"reason": "撤销"},
         "replaceSessionCourses": {"course_ids": []},
+        "createEvaluationFormRevision": {
+            "name": "改",
+            "allow_comments": False,
+            "indicators": EVALUATION_INDICATORS,
+        },
+        "updateEvaluationForm": {"active": False},
+        "attachSessionEvaluation": {"form_id": ids["evaluation_form_id"]},
+        "answerSessionEvaluation": {"ratings": [{"subject": "session", "scores": [4]}]},
     }
     return bodies.get(op_id, {})
 

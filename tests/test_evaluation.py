@@ -682,5 +682,29 @@ async def test_attached_after_a_long_closed_session_it_opens_the_day_it_is_attac
     with pinned(date(2025, 6, 1)):
         r = await client.put(klass.url, json={"form_id": klass.form["id"]})
         assert r.status_code == 200, r.text
-        assert (r.json()["status"], r.json()["opens_on"]) == ("open", "2025-06-01")
+        assert (r.json()["status"], r.json()["opens_on"], r.json()["opened_early"]) == (
+            "open",
+            "2025-06-01",
+            False,
+        )
         assert (await _answer(klass.trainees[0], klass, klass.full_answer())).status_code == 204
+    # Attached again later (the same form): the window does not move.
+    with pinned(date(2025, 6, 3)):
+        r = await client.put(klass.url, json={"form_id": klass.form["id"]})
+        assert (r.json()["opens_on"], r.json()["closes_on"]) == ("2025-06-01", "2025-06-14")
+
+
+async def test_changing_the_form_after_the_close_does_not_move_the_window(
+    client: httpx.AsyncClient, klass: Klass, unit: dict[str, Any]
+) -> None:
+    other = await create_form(client, unit["id"], name="另一张评估表")
+    with pinned(date(2025, 3, 10)):
+        await close_session(client, klass)
+    with pinned(date(2025, 3, 12)):
+        r = await client.put(klass.url, json={"form_id": other["id"]})
+        assert r.status_code == 200, r.text
+        assert (r.json()["opens_on"], r.json()["closes_on"], r.json()["opened_early"]) == (
+            "2025-03-10",
+            "2025-03-23",
+            False,
+        )

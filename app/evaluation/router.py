@@ -82,7 +82,7 @@ def evaluation_read(view: EvaluationView) -> SessionEvaluationRead:
         training_session_id=evaluation.training_session_id,
         form=form_read(view.form),
         status=view.window.status,
-        opened_early=evaluation.opens_on is not None,
+        opened_early=view.opened_early,
         opens_on=view.window.opens_on,
         closes_on=view.window.closes_on,
         open_days=evaluation.open_days,

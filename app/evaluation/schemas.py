@@ -109,7 +109,7 @@ class SessionEvaluationRead(OutputModel):
     training_session_id: uuid.UUID
     form: EvaluationFormRead
     status: EvaluationStatus
-    opened_early: bool = Field(description="The organiser set the opening day")
+    opened_early: bool = Field(description="The organiser opened it on a day of the session")
     opens_on: date | None = Field(
         description="First day: the early opening day, else the day the session closed; null "
         "while not known"

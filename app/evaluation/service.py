@@ -265,6 +265,9 @@ class EvaluationView:
     subjects: list[tuple[EvaluationSubject, uuid.UUID, str]]
     answered_count: int
     eligible_count: int
+    # The organiser opened it on a day of the session (not: opened at the close, or on the day
+    # it was attached to a session already closed).
+    opened_early: bool
     # For a cadre: (may answer now, has answered); None for other callers.
     me: tuple[bool, bool] | None
 
@@ -286,7 +289,7 @@ def _eligible_statuses(evaluation: SessionEvaluation, ts: TrainingSession) -> se
         if rules.may_answer(
             enrollment_status=s,
             session_status=ts.status,
-            opened_early=evaluation.opens_on is not None,
+            opened_early=_opened_early(evaluation, ts),
         )
     }
 
@@ -370,8 +373,9 @@ async def attach(
         raise EvaluationClosed()
     if existing.form_id != form.id and await repository.has_answers(db_session, ts.id):
         raise EvaluationHasAnswers()
-    if ts.status == SessionStatus.closed and data.opens_on is None and existing.opens_on:
-        opens_on = existing.opens_on  # already open: re-attaching does not move the window
+    if ts.status == SessionStatus.closed and data.opens_on is None:
+        # Open since the close (or since attached): changing the form does not move the window.
+        opens_on = existing.opens_on
     existing.form_id = form.id
     existing.opens_on = opens_on
     await db_session.flush()
@@ -435,8 +439,13 @@ async def read(
         eligible_count=await repository.eligible_count(
             db_session, ts.id, _eligible_statuses(evaluation, ts)
         ),
+        opened_early=_opened_early(evaluation, ts),
         me=me,
     )
+
+
+def _opened_early(evaluation: SessionEvaluation, ts: TrainingSession) -> bool:
+    return evaluation.opens_on is not None and evaluation.opens_on <= ts.end_date
 
 
 async def _me(
