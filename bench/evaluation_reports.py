@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from app.actor import Actor
 from app.config import EvaluationSettings
 from app.enums import EvaluationGroupBy, Role
-from app.evaluation import service
+from app.evaluation import reports
 from app.ids import new_id
 from app.migrations import alembic_config
 from devtools.localpg import LocalPostgres
@@ -144,12 +144,12 @@ async def _measure(url: str, sessions: int, answers: int, repeat: int) -> None:
     cases: list[tuple[str, Callable[[AsyncSession], Awaitable[Any]]]] = [
         (
             "session report",
-            lambda db: service.session_report(db, admin, settings, session_id, TODAY),
+            lambda db: reports.session_report(db, admin, settings, session_id, TODAY),
         ),
         *(
             (
                 f"grouped by {group_by}",
-                lambda db, g=group_by: service.evaluation_report(
+                lambda db, g=group_by: reports.evaluation_report(
                     db,
                     admin,
                     settings,
@@ -164,7 +164,7 @@ async def _measure(url: str, sessions: int, answers: int, repeat: int) -> None:
         ),
         (
             "teacher reviews",
-            lambda db: service.teacher_reviews(db, admin, settings, org_unit_id=None, today=TODAY),
+            lambda db: reports.teacher_reviews(db, admin, settings, org_unit_id=None, today=TODAY),
         ),
     ]
     print(f"{'report':<24} {'median ms':>9}")

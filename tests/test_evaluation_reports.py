@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import pinned
 from app.enums import EvaluationStatus, EvaluationSubject, Role
-from app.evaluation import repository, rules, service
+from app.evaluation import reports, repository, rules, service
 from app.evaluation.models import (
     EvaluationAnswer,
     EvaluationComment,
@@ -190,7 +190,7 @@ async def test_sql_figures_equal_the_pure_rules(
         )
         assert {s.key for s in sums} == {k for k, v in rows.items() if v}
         for key, listed in rows.items():
-            got = service.group_tally(
+            got = reports.group_tally(
                 [s for s in sums if s.key == key], [c for c in codes if c.key == key]
             )
             check(got, rules.tally(listed, indicators(EvaluationSubject(str(key[0])))), key)
@@ -202,7 +202,7 @@ async def test_sql_figures_equal_the_pure_rules(
         )
         for teacher in teachers:
             theirs = rows.get((T, teacher), [])
-            got = service.group_tally(
+            got = reports.group_tally(
                 [s for s in sums if s.key == (teacher,)], [c for c in codes if c.key == (teacher,)]
             )
             check(got, rules.tally(theirs, indicators(T)), teacher)
@@ -222,7 +222,7 @@ async def test_sql_figures_equal_the_pure_rules(
                 if subject == T and subject_id == teacher and len(listed) >= 5
                 for row in listed
             ]
-            got = service.group_tally(
+            got = reports.group_tally(
                 [s for s in sums if s.key == (teacher,)], [c for c in codes if c.key == (teacher,)]
             )
             check(got, rules.tally(shown, indicators(T)), teacher)

@@ -8,7 +8,7 @@ from app.clock import local_today
 from app.db import DbSession, Sessionmaker
 from app.enums import EvaluationGroupBy
 from app.errors import PreconditionFailed
-from app.evaluation import answering, service
+from app.evaluation import answering, reports, service
 from app.evaluation.errors import (
     AlreadyAnswered,
     CommentsNotAllowed,
@@ -356,7 +356,7 @@ async def get_session_evaluation_report(
     evaluation is not closed (`withheld: not_closed`), and for a group of fewer than
     APP_EVALUATION__MIN_ANSWERS answers (`too_few_answers`). The organisers (org_admins of the
     organiser's subtree), admins and auditors; 404 otherwise."""
-    return await service.session_report(
+    return await reports.session_report(
         db_session, actor, settings.evaluation, training_session_id, local_today()
     )
 
@@ -376,7 +376,7 @@ async def list_session_evaluation_comments(
     figures beside them. Shown only where the figures would be: once the evaluation is closed
     and for a subject rated by at least APP_EVALUATION__MIN_ANSWERS answers (otherwise
     `withheld` says why). The organisers and admins only (docs/rules.md rule 14)."""
-    return await service.session_comments(
+    return await reports.session_comments(
         db_session, actor, settings.evaluation, training_session_id, local_today()
     )
 
@@ -413,7 +413,7 @@ async def get_evaluation_report(
     Course and teacher groups read the answers rating that course or teacher; session, provider
     and year groups the answers rating the session. A group of fewer than
     APP_EVALUATION__MIN_ANSWERS answers shows no figures."""
-    return await service.evaluation_report(
+    return await reports.evaluation_report(
         db_session,
         actor,
         settings.evaluation,
@@ -443,6 +443,6 @@ async def get_teacher_review_report(
     sessions with figures (closed evaluations, at least APP_EVALUATION__MIN_ANSWERS answers
     rating the teacher), in end-date order; sessions without figures are skipped. Over the
     sessions the caller may report on, as `GET /reports/evaluations`."""
-    return await service.teacher_reviews(
+    return await reports.teacher_reviews(
         db_session, actor, settings.evaluation, org_unit_id=org_unit_id, today=local_today()
     )
