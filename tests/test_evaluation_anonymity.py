@@ -357,7 +357,10 @@ async def test_answers_share_one_xmin_and_leave_no_trace(
     klass = await evaluated_class(admin, committed.make, unit["id"], 8)
     await close_session(admin, klass)
     s = klass.ts["id"]
-    # The request log at INFO (the suite runs at WARNING): what it shows is checked below.
+    # The request log at INFO (the suite runs at WARNING): what it shows is checked below. The
+    # configuration is restored as it was, not rebuilt: rebuilt here it would print to this
+    # test's captured stderr, closed once the test ends, and fail every later log line.
+    saved = structlog.get_config()
     configure_logging("INFO", json=True)
     for module in (observability, errors):  # their loggers were bound at WARNING: anew
         monkeypatch.setattr(module, "log", structlog.get_logger(module.__name__))
@@ -384,7 +387,7 @@ async def test_answers_share_one_xmin_and_leave_no_trace(
         assert_problem(r, 422, "evaluation.idempotency_key_refused")
     finally:
         logged = capfd.readouterr().err
-        configure_logging(settings.log_level, json=settings.log_json)
+        structlog.configure(**saved)
         monkeypatch.undo()
     # Each answer rewrote every row with fresh ids: no id survives from one answer to the next.
     for before, after in itertools.pairwise(ids_seen):
