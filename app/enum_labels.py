@@ -183,7 +183,6 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.cadre_qualification: ("干部资格", "Cadre qualification"),
         FeedEntity.course: ("课程", "Course"),
         FeedEntity.teacher: ("师资", "Teacher"),
-        FeedEntity.thesis: ("调研文章与学习心得", "Thesis or reflection"),
         FeedEntity.evaluation_form: ("评估表", "Evaluation form"),
         FeedEntity.evaluation_indicator: ("评估指标", "Evaluation indicator"),
         FeedEntity.session_evaluation: ("培训班评估", "Session evaluation"),

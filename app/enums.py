@@ -174,7 +174,6 @@ class FeedEntity(StrEnum):
     cadre_qualification = "cadre_qualification"
     course = "course"
     teacher = "teacher"
-    thesis = "thesis"
     evaluation_form = "evaluation_form"
     evaluation_indicator = "evaluation_indicator"
     session_evaluation = "session_evaluation"
