@@ -13,10 +13,10 @@ import httpx
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.factories import API, create_cadre, create_org_unit, create_session
 from app.enums import TrainingForm
 from app.qualification import repository
 from app.qualification.models import CadreQualification, QualificationType
+from tests.factories import API, create_cadre, create_org_unit, create_session
 from tests.test_attendance import _until_waiting_or_done
 
 LEADING = {"rank": "county_division", "post_type": "leading"}
