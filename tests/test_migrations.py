@@ -232,3 +232,65 @@ async def test_0011_marks_promoted_cadres_leading(migrated_url: str, engine: Asy
         async with engine.begin() as conn:
             await conn.execute(text("DELETE FROM cadre WHERE org_unit_id = :u"), {"u": unit})
             await conn.execute(text("DELETE FROM org_unit WHERE id = :u"), {"u": unit})
+
+
+async def test_0037_brings_earlier_qualifications_in_line_with_0029(
+    migrated_url: str, engine: AsyncEngine, committed_client: Any
+) -> None:
+    """A qualification granted before 0029 ends a day early (the old rule) and knows no
+    certificate: 0037 moves its end to the corresponding day (民法典 art. 202) and links it to
+    the trainee's certificate of that class, revoking it if that certificate is revoked."""
+    from tests.factories import create_cadre, create_org_unit, create_session
+
+    client = committed_client
+    unit = await create_org_unit(client)
+    r = await client.post(
+        "/api/v1/qualification-types",
+        json={
+            "org_unit_id": unit["id"],
+            "name": "任职资格",
+            "validity_years": 3,
+            "granting_forms": ["refresher"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    ts = await create_session(client, unit["id"])  # a refresher ending 2025-03-07
+    cadres = [await create_cadre(client, unit["id"], name=n) for n in ("张三", "李四")]
+    for cadre in cadres:
+        r = await client.post(
+            f"/api/v1/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
+        )
+        assert r.status_code == 201, r.text
+    assert (await client.post(f"/api/v1/training-sessions/{ts['id']}/close")).status_code == 200
+    ids = [uuid.UUID(c["id"]) for c in cadres]
+    async with engine.begin() as conn:
+        # as 0028 left them: no link, the day before the anniversary; one certificate revoked
+        await conn.execute(
+            text(
+                "UPDATE cadre_qualification SET certificate_id = NULL,"
+                " valid_until = '2028-03-06' WHERE cadre_id = ANY(:ids)"
+            ),
+            {"ids": ids},
+        )
+        await conn.execute(
+            text("UPDATE certificate SET revoked_at = now() WHERE cadre_id = :c"), {"c": ids[1]}
+        )
+    config = alembic_config(migrated_url)
+    await engine.dispose()
+    await asyncio.to_thread(command.downgrade, config, "0036")
+    await asyncio.to_thread(command.upgrade, config, "head")
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT q.cadre_id, q.valid_until, q.certificate_id = c.id, q.revoke_reason"
+                    " FROM cadre_qualification q JOIN certificate c ON c.cadre_id = q.cadre_id"
+                    " WHERE q.cadre_id = ANY(:ids) ORDER BY q.cadre_id = :second"
+                ),
+                {"ids": ids, "second": ids[1]},
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (ids[0], date(2028, 3, 7), True, None),
+        (ids[1], date(2028, 3, 7), True, "证书已撤销 (certificate revoked)"),
+    ]

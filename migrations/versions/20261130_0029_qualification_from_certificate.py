@@ -50,6 +50,28 @@ def upgrade() -> None:
         ),
     )
     op.alter_column("qualification_type", "granting_course_ids", server_default=None)
+    # Two active courses of one unit may already share a title: the index would then fail with
+    # a bare "could not create unique index". Stop first, naming them, so that an administrator
+    # renames or deactivates one (the previous release's API can) and runs the upgrade again.
+    op.execute(
+        """
+        DO $$
+        DECLARE
+            found text;
+        BEGIN
+            SELECT string_agg(format('%s: %s', org_unit_id, titles), '; ') INTO found
+            FROM (
+                SELECT org_unit_id, string_agg(quote_literal(title), ', ') AS titles
+                FROM course WHERE active
+                GROUP BY org_unit_id, lower(btrim(title)) HAVING count(*) > 1
+            ) AS duplicates;
+            IF found IS NOT NULL THEN
+                RAISE EXCEPTION 'active courses of one unit share a title (rename or deactivate '
+                    'one of each, then upgrade again): %', found;
+            END IF;
+        END $$
+        """
+    )
     op.create_index(
         "uq_course_title",
         "course",
