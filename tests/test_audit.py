@@ -495,6 +495,13 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": set(),
         "hidden": {"body": "body"},
     },
+    # a cadre's private calendar feed (migration 0033): the token's hash only as "<changed>",
+    # a fetch's time (last_used_at) leaves no trace
+    "calendar_feed": {
+        "audited": {"cadre_id", "issued_at"},
+        "skipped": {"last_used_at"},
+        "hidden": {"token_hash": "token"},
+    },
 }
 _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time
