@@ -374,7 +374,6 @@ async def test_only_a_cadre_has_a_feed(client: httpx.AsyncClient, client_for: Cl
         "A" * 44,
         "%00" * 20,
         "张" * 43,
-        "A" * 5000,
     ],
 )
 async def test_junk_tokens_are_404_never_500(anonymous: httpx.AsyncClient, token: str) -> None:
@@ -385,6 +384,11 @@ async def test_junk_tokens_are_404_never_500(anonymous: httpx.AsyncClient, token
 async def test_a_token_with_slashes_finds_no_route(anonymous: httpx.AsyncClient) -> None:
     r = await anonymous.get(f"{API}/calendar-feeds/..%2F..%2Fetc%2Fpasswd.ics")
     assert_problem(r, 404, "not_found")
+
+
+async def test_an_overlong_token_is_malformed_input(anonymous: httpx.AsyncClient) -> None:
+    r = await anonymous.get(f"{API}/calendar-feeds/{'A' * 5000}.ics")
+    assert_problem(r, 422, "validation_failed")
 
 
 async def test_the_feed_is_rate_limited_per_address(settings: Settings) -> None:

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from app.auth.client_address import client_address
 from app.auth.rate_limit import RateLimited, RateLimiter
@@ -30,6 +30,11 @@ LangQuery = Annotated[
         description="The language of the calendar's fixed words (授课教师, 学时, 主办 ...): zh-CN "
         "(default) or en; titles, courses and names stay as written"
     ),
+]
+# Any text up to the bound: a token of the wrong shape is 404 like an unknown one (the service
+# checks its shape before asking the database), so the answer tells nothing about the format.
+FeedToken = Annotated[
+    str, Path(max_length=100, description="The feed's secret, as `POST /me/calendar-feed` gave it")
 ]
 IfNoneMatch = Annotated[
     str | None,
@@ -160,7 +165,7 @@ async def delete_calendar_feed(db_session: DbSession, actor: CurrentActor) -> Re
     },
 )
 async def get_calendar_feed_file(
-    token: str,
+    token: FeedToken,
     request: Request,
     db_session: DbSession,
     settings: AppSettings,

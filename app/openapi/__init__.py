@@ -105,6 +105,10 @@ TAGS: list[dict[str, str]] = [
         "description": "Theses and reflections (调研文章, 学习心得), their grades, and the "
         "collection of the excellent ones (论文汇编)",
     },
+    {
+        "name": "calendars",
+        "description": "Calendar files (iCalendar) of sessions, and a cadre's private feed",
+    },
 ]
 
 
