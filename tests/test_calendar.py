@@ -338,7 +338,10 @@ async def test_rotating_stops_the_old_address_and_revoking_the_new(
 
 
 async def test_only_the_hash_is_kept_and_the_trail_hides_it(
-    client: httpx.AsyncClient, client_for: ClientFor, db_conn: AsyncConnection
+    client: httpx.AsyncClient,
+    client_for: ClientFor,
+    anonymous: httpx.AsyncClient,
+    db_conn: AsyncConnection,
 ) -> None:
     unit = await create_org_unit(client)
     me = await create_cadre(client, unit["id"])
@@ -356,6 +359,14 @@ async def test_only_the_hash_is_kept_and_the_trail_hides_it(
     changes = [e["changes"] for e in events["items"]]
     assert [c["token"] for c in changes] == ["<changed>", "<changed>"]
     assert row.token_hash not in str(changes)
+    # A fetch records when, and leaves no trace in the trail.
+    assert (await anonymous.get(f"{API}/calendar-feeds/{token}.ics")).status_code == 200
+    again = (await client.get(f"{API}/audit-events", params={"entity_id": str(row.id)})).json()
+    assert len(again["items"]) == 2
+    used = await db_conn.scalar(
+        text("SELECT last_used_at FROM calendar_feed WHERE id = :i"), {"i": row.id}
+    )
+    assert used is not None
 
 
 async def test_only_a_cadre_has_a_feed(client: httpx.AsyncClient, client_for: ClientFor) -> None:
