@@ -104,6 +104,8 @@ class RateLimitSettings(BaseModel):
         description="Per user: searches by resident ID number, and writes by a role that sees "
         "numbers masked that name a number new to the record (a taken one answers 409)",
     )
+    # The public calendar feed (GET /calendar-feeds/{token}.ics): its own count per address.
+    calendar_feed_per_minute: int = Field(default=60, ge=1)
 
 
 class BodyLimitSettings(BaseModel):
@@ -389,6 +391,27 @@ class EvaluationSettings(BaseModel):
     )
 
 
+class CalendarSettings(BaseModel):
+    """Calendar files (docs/calendars.md)."""
+
+    feed_url: str = Field(
+        default="http://localhost:8000/api/v1/calendar-feeds/{token}.ics",
+        max_length=500,
+        pattern=r"^https?://.*\{token\}",
+        description="The address of a cadre's private feed given out when it is created, "
+        "`{token}` its secret: this service's public `GET /api/v1/calendar-feeds/{token}.ics` "
+        "as the phones reach it",
+    )
+    uid_domain: str = Field(
+        default="cadre-training.invalid",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="The right-hand side of every event's UID (`<part id>@<domain>`). Keep it "
+        "fixed: a calendar takes an event with a new UID for another event",
+    )
+
+
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
 # Any other environment refuses to start with them (or without secrets).
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -479,6 +502,7 @@ class Settings(BaseSettings):
         "page that calls it",
     )
     thesis: ThesisSettings = ThesisSettings()
+    calendar: CalendarSettings = CalendarSettings()
 
     @model_validator(mode="after")
     def _metrics_token_length(self) -> Self:

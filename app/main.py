@@ -22,6 +22,8 @@ from app.attendance.router import session_router as session_attendance_router
 from app.audit.router import router as audit_router
 from app.auth.rate_limit import RateLimiter
 from app.cadre.router import router as cadre_router
+from app.calendar.router import feed_router as calendar_feed_router
+from app.calendar.router import router as calendar_router
 from app.catalogue.router import router as catalogue_router
 from app.certificate.router import router as certificate_router
 from app.certificate.router import verify_router as certificate_verify_router
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_limiter = RateLimiter(settings.rate_limit.token_per_minute)
     app.state.verify_limiter = RateLimiter(settings.rate_limit.verify_per_minute)
     app.state.write_limiter = RateLimiter(settings.rate_limit.writes_per_minute)
+    app.state.calendar_feed_limiter = RateLimiter(settings.rate_limit.calendar_feed_per_minute)
 
     app.state.extra_openapi_models = [StudyLogImport, StudyLogImportRow]
     install_error_handlers(app)
@@ -199,11 +202,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         evaluation_router,
         evaluation_answer_router,
         evaluation_report_router,
+        calendar_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)
     app.include_router(health_router)
     app.include_router(certificate_verify_router)
+    app.include_router(calendar_feed_router)
 
     _install_metrics(app, settings, metrics)
     if settings.api_docs:

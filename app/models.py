@@ -4,6 +4,7 @@ from app.assessment.models import Assessment
 from app.attendance.models import Attendance, LeaveRequest
 from app.audit.models import AuditEvent
 from app.cadre.models import Cadre
+from app.calendar.models import CalendarFeed
 from app.catalogue.models import Course, Teacher
 from app.certificate.models import Certificate, CertificateSerial
 from app.change_feed.models import ChangeEvent, ChangeFeedState
@@ -38,6 +39,7 @@ __all__ = [
     "Cadre",
     "CadreQualification",
     "CadreYearKind",
+    "CalendarFeed",
     "Certificate",
     "CertificateSerial",
     "ChangeEvent",

@@ -205,6 +205,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listSessionEvaluationComments": STAFF,
     "getEvaluationReport": EVALUATION_READERS,
     "getTeacherReviewReport": EVALUATION_READERS,
+    # calendars (docs/calendars.md): a session's file for whoever reads it; the private feed is
+    # the cadre's own (getCalendarFeedFile is public: the secret address is the key)
+    "getSessionCalendar": ALL,
+    "getCalendarFeed": frozenset({Role.cadre}),
+    "createCalendarFeed": frozenset({Role.cadre}),
+    "deleteCalendarFeed": frozenset({Role.cadre}),
 }
 
 

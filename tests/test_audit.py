@@ -518,6 +518,13 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": set(),
         "hidden": {},
     },
+    # a cadre's private calendar feed (migration 0033): the token's hash only as "<changed>",
+    # a fetch's time (last_used_at) leaves no trace
+    "calendar_feed": {
+        "audited": {"cadre_id", "issued_at"},
+        "skipped": {"last_used_at"},
+        "hidden": {"token_hash": "token"},
+    },
 }
 # The anonymous answers: the one write that is neither audited nor in the change feed, so that
 # no trail row (with its actor, request id and time) sits beside an answer (docs/evaluation.md;

@@ -31,6 +31,7 @@ PUBLIC = {
     "/health/live",
     "/health/ready",
     "/api/v1/certificates/verify/{code}",
+    "/api/v1/calendar-feeds/{token}.ics",
 }
 
 

@@ -136,6 +136,7 @@ def test_errors_are_documented_per_operation(app: FastAPI) -> None:
             "/api/v1/auth/token",
             "/api/v1/auth/revoke",
             "/api/v1/certificates/verify/{code}",
+            "/api/v1/calendar-feeds/{token}.ics",
         }:
             assert op["security"] == [], (method, path)
         else:

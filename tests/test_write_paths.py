@@ -1007,6 +1007,34 @@ async def _answer_session_evaluation(w: World) -> list[Trace]:
     return [("evaluation_answered", "create", markers[0])]
 
 
+# calendars (docs/calendars.md): the cadre's own feed, its token shown only as "<changed>"
+async def _feed_owner(w: World) -> tuple[str, httpx.AsyncClient]:
+    unit = await create_org_unit(w.client)
+    cadre = await create_cadre(w.client, unit["id"])
+    return cadre["id"], await w.cadre_client(cadre["id"])
+
+
+@path("createCalendarFeed")
+async def _create_calendar_feed(w: World) -> list[Trace]:
+    """Created, then rotated: the rotation is an update of the same row."""
+    cadre_id, c = await _feed_owner(w)
+    async with c:
+        await w.write("POST", "/me/calendar-feed", client=c)
+        await w.write("POST", "/me/calendar-feed", client=c)
+    (feed,) = await w.ids("SELECT id FROM calendar_feed WHERE cadre_id = :c", c=cadre_id)
+    return [("calendar_feed", "create", feed), ("calendar_feed", "update", feed)]
+
+
+@path("deleteCalendarFeed")
+async def _delete_calendar_feed(w: World) -> list[Trace]:
+    cadre_id, c = await _feed_owner(w)
+    async with c:
+        assert (await c.post(f"{API}/me/calendar-feed")).status_code == 201
+        (feed,) = await w.ids("SELECT id FROM calendar_feed WHERE cadre_id = :c", c=cadre_id)
+        await w.write("DELETE", "/me/calendar-feed", client=c)
+    return [("calendar_feed", "delete", feed)]
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 

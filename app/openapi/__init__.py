@@ -110,6 +110,10 @@ TAGS: list[dict[str, str]] = [
         "description": "Anonymous evaluation of sessions, courses and teachers (评课): forms, "
         "a session's evaluation, answers, figures and comments",
     },
+    {
+        "name": "calendars",
+        "description": "Calendar files (iCalendar) of sessions, and a cadre's private feed",
+    },
 ]
 
 
