@@ -188,6 +188,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateThesis": STAFF | {Role.cadre},
     "gradeThesis": STAFF,
     "getThesisCollection": STAFF | {Role.auditor},
+    # the promotion check (docs/rules.md rule 15): as the compliance read it recombines
+    "getCadrePromotionCheck": ALL,
 }
 
 
