@@ -26,7 +26,7 @@ D = Decimal
 R = Rank
 LEAD, GRADE = PostType.leading, PostType.non_leading
 M = PromotionMove
-O = PromotionOutcome
+OUT = PromotionOutcome
 ON = date(2026, 3, 2)  # the window is 2021-03-03 … 2026-03-02
 
 
@@ -80,7 +80,7 @@ CASES = [
         (R.department_bureau, LEAD),
         HOURS_550,
         M.higher_rank,
-        O.meets,
+        OUT.meets,
         D(50),
         D(0),
         None,
@@ -91,7 +91,7 @@ CASES = [
         (R.county_division, LEAD),
         DAYS_90,
         M.higher_rank,
-        O.meets,
+        OUT.meets,
         D(0),
         D(50),
         None,
@@ -102,7 +102,7 @@ CASES = [
         (R.county_division, LEAD),
         HOURS_549_99,
         M.higher_rank,
-        O.needs_catch_up,
+        OUT.needs_catch_up,
         D(10),
         D("0.01"),
         date(2027, 3, 2),
@@ -113,7 +113,7 @@ CASES = [
         (R.county_division, GRADE),
         HOURS_549_99,
         M.grade_only,
-        O.not_met,
+        OUT.not_met,
         D(10),
         D("0.01"),
         None,
@@ -124,7 +124,7 @@ CASES = [
         (R.county_division, LEAD),
         HOURS_549_99,
         M.leading_post_same_rank,
-        O.needs_catch_up,
+        OUT.needs_catch_up,
         D(10),
         D("0.01"),
         date(2027, 3, 2),
@@ -135,7 +135,7 @@ CASES = [
         (R.county_division, LEAD),
         NOTHING,
         M.post_type_classified,
-        O.not_met,
+        OUT.not_met,
         D(90),
         D(550),
         None,
@@ -146,7 +146,7 @@ CASES = [
         (R.county_division, LEAD),
         NOTHING,
         M.higher_rank,
-        O.needs_catch_up,
+        OUT.needs_catch_up,
         D(90),
         D(550),
         date(2027, 3, 2),
@@ -157,7 +157,7 @@ CASES = [
         (R.township_section, LEAD),
         HOURS_549_99,
         M.below_leading_ranks,
-        O.not_applicable,
+        OUT.not_applicable,
         D(10),
         D("0.01"),
         None,
@@ -168,7 +168,7 @@ CASES = [
         (R.county_division, LEAD),
         NOTHING,
         M.lower_rank,
-        O.not_met,
+        OUT.not_met,
         D(90),
         D(550),
         None,
@@ -179,7 +179,7 @@ CASES = [
         (R.county_division, LEAD),
         DAYS_90,
         M.same_post,
-        O.meets,
+        OUT.meets,
         D(0),
         D(50),
         None,
@@ -190,7 +190,7 @@ CASES = [
         (R.county_division, LEAD),
         HOURS_549_99,
         M.same_post,
-        O.not_met,
+        OUT.not_met,
         D(10),
         D("0.01"),
         None,
@@ -244,11 +244,11 @@ def test_pro_rata_at_the_window_edge() -> None:
     before, target = Post(R.township_section, GRADE, True), (R.county_division, LEAD)
     first = check(before, target, logs)
     assert (first.five_year.centralised_days, first.five_year.centralised_hours) == (90, 550)
-    assert first.outcome is O.meets
+    assert first.outcome is OUT.meets
     later = check(before, target, logs, on=date(2026, 3, 3))
     assert (later.five_year.centralised_days, later.five_year.centralised_hours) == (89, 543)
     assert (later.five_year.shortfall_days, later.five_year.shortfall_hours) == (1, 7)
-    assert later.outcome is O.needs_catch_up
+    assert later.outcome is OUT.needs_catch_up
     assert later.grace_deadline == date(2027, 3, 3)
 
 
@@ -258,13 +258,13 @@ def test_an_earlier_promotions_grace_still_runs() -> None:
     before = Post(R.department_bureau, LEAD, True)
     result = check(before, (R.county_division, LEAD), NOTHING, promoted_on=date(2025, 9, 1))
     assert result.move is M.lower_rank
-    assert result.outcome is O.needs_catch_up
+    assert result.outcome is OUT.needs_catch_up
     assert result.promoted_on == date(2025, 9, 1)
     assert result.grace_deadline == date(2026, 9, 1)
     assert "the grace of the promotion on 2025-09-01 still runs" in result.explanation
     # Once that grace is over, a move that is no promotion opens none.
     over = check(before, (R.county_division, LEAD), NOTHING, promoted_on=date(2025, 3, 1))
-    assert over.outcome is O.not_met
+    assert over.outcome is OUT.not_met
     assert over.grace_deadline is None
     # A new promotion replaces it: the grace runs from the day of the move.
     again = check(
@@ -273,7 +273,7 @@ def test_an_earlier_promotions_grace_still_runs() -> None:
         NOTHING,
         promoted_on=date(2025, 9, 1),
     )
-    assert (again.outcome, again.grace_deadline) == (O.needs_catch_up, date(2027, 3, 2))
+    assert (again.outcome, again.grace_deadline) == (OUT.needs_catch_up, date(2027, 3, 2))
 
 
 def test_grace_from_29_february() -> None:
@@ -294,7 +294,7 @@ def test_a_policy_without_hours_and_for_every_rank() -> None:
         HOURS_550,
         policy=CHUZHOU_2007,
     )
-    assert result.outcome is O.not_met
+    assert result.outcome is OUT.not_met
     assert (result.five_year.shortfall_days, result.five_year.shortfall_hours) == (D(50), None)
     assert "90 days" in result.steps[1]
 
