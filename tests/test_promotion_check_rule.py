@@ -310,8 +310,8 @@ def test_the_steps_name_each_decision() -> None:
         "5 years.",
         "3. Window 2021-03-03…2026-03-02: centralised training 80 days and 549.99 h (approved "
         "logs only, pro rata at the window's edge, rules 1–2); short 10 days and 0.01 h.",
-        "4. Not met: only a promotion into a leading post opens a grace year (N2); a leading "
-        "rank without a leading post has none.",
+        "4. Not met: a leading rank without a leading post has no grace year (N2: only a "
+        "promotion into a leading post opens one).",
     )
     other = check(Post(R.section_member, GRADE, True), (R.township_section, GRADE), NOTHING)
     assert (

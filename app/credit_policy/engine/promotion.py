@@ -89,7 +89,7 @@ def promotion_check(
         _move_step(rank, post_type, target_rank, target_post_type, move, promotes),
         _requirement_step(policy, on, target_rank),
         _figures_step(five),
-        _outcome_step(outcome, policy, promotes, after, deadline),
+        _outcome_step(outcome, policy, move, promotes, after, deadline),
     )
     return PromotionCheck(
         on=on,
@@ -193,6 +193,7 @@ def _shortfall_text(five: FiveYear) -> str:
 def _outcome_step(
     outcome: PromotionOutcome,
     policy: Policy,
+    move: PromotionMove,
     promotes: bool,
     promoted_on: date | None,
     deadline: date | None,
@@ -212,7 +213,11 @@ def _outcome_step(
             "4. Needs catch-up: not met, but the grace of the promotion on {promoted_on} still "
             "runs, and this move keeps it: complete the training by {deadline} (N2)."
         ).format(promoted_on=promoted_on, deadline=deadline)
+    if move is PromotionMove.grade_only:
+        return _(
+            "4. Not met: a leading rank without a leading post has no grace year (N2: only a "
+            "promotion into a leading post opens one)."
+        )
     return _(
-        "4. Not met: only a promotion into a leading post opens a grace year (N2); a leading "
-        "rank without a leading post has none."
+        "4. Not met: the move is not a promotion into a leading post and opens no grace year (N2)."
     )
