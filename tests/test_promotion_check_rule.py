@@ -243,11 +243,11 @@ def test_pro_rata_at_the_window_edge() -> None:
     ]
     before, target = Post(R.township_section, GRADE, True), (R.county_division, LEAD)
     first = check(before, target, logs)
-    assert (first.five_year.centralised_days, first.five_year.centralised_hours) == (90, 550)
+    assert (first.five_year.centralised_days, first.five_year.centralised_hours) == (D(90), D(550))
     assert first.outcome is OUT.meets
     later = check(before, target, logs, on=date(2026, 3, 3))
-    assert (later.five_year.centralised_days, later.five_year.centralised_hours) == (89, 543)
-    assert (later.five_year.shortfall_days, later.five_year.shortfall_hours) == (1, 7)
+    assert (later.five_year.centralised_days, later.five_year.centralised_hours) == (D(89), D(543))
+    assert (later.five_year.shortfall_days, later.five_year.shortfall_hours) == (D(1), D(7))
     assert later.outcome is OUT.needs_catch_up
     assert later.grace_deadline == date(2027, 3, 3)
 
