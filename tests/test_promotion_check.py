@@ -87,6 +87,16 @@ async def _check(client: httpx.AsyncClient, cadre_id: str, **params: str) -> dic
             "meets",
             "higher_rank",
         ),
+        # A 县长 on record without a post type (non_leading, never stated): naming his leading
+        # post classifies it, no promotion, no grace.
+        (
+            {"rank": "county_division"},
+            {"rank": "county_division", "post_type": "leading"},
+            "549.99",
+            "80",
+            "not_met",
+            "post_type_classified",
+        ),
         # A leading post below the leading ranks (科员 → 乡镇长): no five-year requirement.
         (
             {"rank": "section_member", "post_type": "non_leading"},
@@ -262,3 +272,42 @@ async def test_scope_follows_the_compliance_read(
     assert await status(itself, colleague["id"]) == 404
     for role in (Role.auditor, Role.hr_system):
         assert await status(await client_for(role), cadre["id"]) == 200
+
+
+async def test_an_earlier_promotions_grace_carries_over_a_move_that_is_none(
+    client: httpx.AsyncClient,
+) -> None:
+    """Promoted to 厅局级 on 2025-09-01 (grace until 2026-09-01), then moved down to a 县处级
+    post on DAY: no promotion, the stored promoted_on stays, and so does its grace."""
+    unit = await create_org_unit(client)
+    cadre = await _cadre(
+        client, unit["id"], hours="100", days="10", rank="county_division", post_type="leading"
+    )
+    with pinned(date(2025, 9, 1)):
+        r = await client.patch(f"{API}/cadres/{cadre['id']}", json={"rank": "department_bureau"})
+        assert r.json()["promoted_on"] == "2025-09-01", r.text
+    with pinned(DAY):
+        check = await _check(
+            client, cadre["id"], target_rank="county_division", post_type="leading"
+        )
+        assert (check["move"], check["outcome"]) == ("lower_rank", "needs_catch_up")
+        assert (check["promoted_on"], check["grace_deadline"]) == ("2025-09-01", "2026-09-01")
+        assert check["promotion_into_leading_post"] is False
+        r = await client.patch(f"{API}/cadres/{cadre['id']}", json={"rank": "county_division"})
+        assert r.json()["promoted_on"] == "2025-09-01", r.text
+    r = await client.get(
+        f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": DAY.isoformat()}
+    )
+    five = r.json()["five_year"]
+    assert (five["status"], five["grace_deadline"]) == ("in_grace", "2026-09-01")
+    # After that grace, the same move is not_met, as the compliance view says then.
+    after = await _check(
+        client,
+        cadre["id"],
+        target_rank="county_division",
+        post_type="leading",
+        on="2026-09-02",
+    )
+    assert (after["outcome"], after["grace_deadline"]) == ("not_met", None)
+    r = await client.get(f"{API}/cadres/{cadre['id']}/compliance", params={"as_of": "2026-09-02"})
+    assert r.json()["five_year"]["status"] == "not_met"

@@ -1,14 +1,16 @@
 """The promotion check (docs/rules.md rule 15) as a pure rule, on hand-computed cases: the move
 classified by the cadre's own promotion rule (rule 4), then rule 4 for the target post."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import product
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.cadre.rules import Post, is_promotion, promotion_move
-from app.credit_policy.engine import LogRecord
+from app.cadre.rules import NOT_NAMED, Post, after_write, is_promotion, promotion_move
+from app.credit_policy.engine import LogRecord, compliance
 from app.credit_policy.engine.promotion import PromotionCheck, promotion_check
 from app.credit_policy.policy import CHUZHOU_2007, CN_2023, Policy
 from app.enums import (
@@ -343,3 +345,69 @@ def test_one_definition_of_a_promotion(before: Post, after: Post) -> None:
     )
     assert (promotion_move(before, after) in PROMOTION_MOVES) is expected
     assert is_promotion(before, after) is expected
+
+
+_STATUS_OF = {
+    OUT.meets: "met",
+    OUT.needs_catch_up: "in_grace",
+    OUT.not_met: "not_met",
+    OUT.not_applicable: "not_applicable",
+}
+
+
+@st.composite
+def centralised_logs(draw: st.DrawFn) -> list[LogRecord]:
+    logs = []
+    for n in range(draw(st.integers(min_value=0, max_value=4))):
+        start = draw(st.dates(min_value=date(2019, 1, 1), max_value=date(2026, 12, 1)))
+        length = draw(st.integers(min_value=0, max_value=100))
+        logs.append(
+            LogRecord(
+                str(n),
+                StudyLogKind.centralised_training,
+                start,
+                start + timedelta(days=length),
+                draw(st.decimals(min_value=0, max_value=400, places=2)),
+                draw(st.decimals(min_value=0, max_value=60, places=2)),
+                StudyLogStatus.approved,
+            )
+        )
+    return logs
+
+
+@given(
+    logs=centralised_logs(),
+    before=st.builds(Post, st.sampled_from(Rank), st.sampled_from(PostType), st.booleans()),
+    target=st.tuples(st.sampled_from(Rank), st.sampled_from(PostType)),
+    promoted_on=st.none() | st.dates(min_value=date(2020, 1, 1), max_value=date(2026, 6, 1)),
+    on=st.dates(min_value=date(2021, 1, 1), max_value=date(2027, 12, 31)),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_check_is_what_compliance_says_after_the_move(
+    logs: list[LogRecord],
+    before: Post,
+    target: tuple[Rank, PostType],
+    promoted_on: date | None,
+    on: date,
+) -> None:
+    """Whatever the logs and the posts: the outcome is the compliance view's five-year status on
+    `on` once the move is written that day by the rule every write path uses (`after_write`,
+    the post type named), and the grace deadline is the one that view shows."""
+    result = check(before, target, logs, on=on, promoted_on=promoted_on)
+    post, promoted = after_write(
+        before,
+        current=promoted_on,
+        rank=target[0],
+        post_type=target[1],
+        sent=NOT_NAMED,
+        today=on,
+    )
+    view = compliance(logs, on, post.rank, promoted, [CN_2023]).five_year
+    assert _STATUS_OF[result.outcome] == view.status
+    assert result.promoted_on == promoted
+    expected_deadline = view.grace_deadline if result.outcome is OUT.needs_catch_up else None
+    assert result.grace_deadline == expected_deadline
+    assert (result.five_year.shortfall_days, result.five_year.shortfall_hours) == (
+        view.shortfall_days,
+        view.shortfall_hours,
+    )
