@@ -361,6 +361,34 @@ class ThesisSettings(BaseModel):
     )
 
 
+class EvaluationSettings(BaseModel):
+    """The anonymous evaluation (评课, docs/rules.md rule 14 and docs/evaluation.md)."""
+
+    open_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="How many days a session's evaluation stays open (copied when attached)",
+    )
+    min_answers: int = Field(
+        default=5,
+        ge=5,
+        le=1000,
+        description="A group with fewer answers shows no figures (never below 5: anonymity)",
+    )
+    review_below: Decimal = Field(
+        default=Decimal("3.50"),
+        ge=1,
+        le=5,
+        decimal_places=2,
+        description="A teacher whose weighted score is below this in each of their latest "
+        "`review_sessions` sessions with figures is flagged for review (师资退出)",
+    )
+    review_sessions: int = Field(
+        default=3, ge=1, le=50, description="How many sessions in a row flag a teacher"
+    )
+
+
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
 # Any other environment refuses to start with them (or without secrets).
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -421,6 +449,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     cors: CorsSettings = CorsSettings()
     qualification: QualificationSettings = QualificationSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
     # Production posture (issue 10): see app.observability and app.main.

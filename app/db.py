@@ -208,3 +208,13 @@ async def attribute(
             "client_request_id": client_request_id or "",
         },
     )
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """The application's sessionmaker, for the one flow that runs transactions of its own
+    instead of the request's: an evaluation answer (app/evaluation/answering.py)."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]

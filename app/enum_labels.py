@@ -21,6 +21,10 @@ from app.enums import (
     DayPeriod,
     EnrollmentOrigin,
     EnrollmentStatus,
+    EvaluationGroupBy,
+    EvaluationStatus,
+    EvaluationSubject,
+    EvaluationWithheld,
     FeedEntity,
     Gender,
     Language,
@@ -181,7 +185,10 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.cadre_qualification: ("干部资格", "Cadre qualification"),
         FeedEntity.course: ("课程", "Course"),
         FeedEntity.teacher: ("师资", "Teacher"),
-        FeedEntity.thesis: ("调研文章与学习心得", "Thesis or reflection"),
+        FeedEntity.evaluation_form: ("评估表", "Evaluation form"),
+        FeedEntity.evaluation_indicator: ("评估指标", "Evaluation indicator"),
+        FeedEntity.session_evaluation: ("培训班评估", "Session evaluation"),
+        FeedEntity.evaluation_answered: ("已参评记录", "Evaluation answered"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -261,6 +268,28 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         ThesisGrade.excellent: ("优秀", "Excellent"),
         ThesisGrade.pass_: ("合格", "Pass"),
         ThesisGrade.fail: ("不合格", "Fail"),
+    },
+    # anonymous evaluation (docs/evaluation.md)
+    EvaluationSubject: {
+        EvaluationSubject.session: ("培训班", "Session"),
+        EvaluationSubject.course: ("课程", "Course"),
+        EvaluationSubject.teacher: ("授课教师", "Teacher"),
+    },
+    EvaluationStatus: {
+        EvaluationStatus.scheduled: ("未开始", "Scheduled"),
+        EvaluationStatus.open: ("评估中", "Open"),
+        EvaluationStatus.closed: ("已结束", "Closed"),
+    },
+    EvaluationGroupBy: {
+        EvaluationGroupBy.session: ("按班次", "By session"),
+        EvaluationGroupBy.course: ("按课程", "By course"),
+        EvaluationGroupBy.teacher: ("按教师", "By teacher"),
+        EvaluationGroupBy.provider: ("按承办机构", "By provider"),
+        EvaluationGroupBy.year: ("按年度", "By year"),
+    },
+    EvaluationWithheld: {
+        EvaluationWithheld.not_closed: ("评估尚未结束", "Evaluation not closed yet"),
+        EvaluationWithheld.too_few_answers: ("参评人数不足", "Too few answers"),
     },
     # the promotion check (docs/rules.md rule 15)
     PromotionOutcome: {

@@ -174,7 +174,10 @@ class FeedEntity(StrEnum):
     cadre_qualification = "cadre_qualification"
     course = "course"
     teacher = "teacher"
-    thesis = "thesis"
+    evaluation_form = "evaluation_form"
+    evaluation_indicator = "evaluation_indicator"
+    session_evaluation = "session_evaluation"
+    evaluation_answered = "evaluation_answered"
 
 
 class DayPeriod(StrEnum):
@@ -287,6 +290,41 @@ class ThesisGrade(StrEnum):
     excellent = "excellent"
     pass_ = "pass"  # noqa: S105 (a grade, not a password)
     fail = "fail"
+
+
+class EvaluationSubject(StrEnum):
+    """What an evaluation indicator, answer or comment rates (docs/evaluation.md)."""
+
+    session = "session"
+    course = "course"
+    teacher = "teacher"
+
+
+class EvaluationStatus(StrEnum):
+    """A session's evaluation on a day (docs/rules.md, rule 14): attached but not open yet,
+    open for answers, or closed."""
+
+    scheduled = "scheduled"
+    open = "open"
+    closed = "closed"
+
+
+class EvaluationGroupBy(StrEnum):
+    """How the evaluation report groups answers (docs/rules.md, rule 14)."""
+
+    session = "session"
+    course = "course"
+    teacher = "teacher"
+    provider = "provider"
+    year = "year"
+
+
+class EvaluationWithheld(StrEnum):
+    """Why an evaluation report shows no figures (or comments) for a group (docs/rules.md,
+    rule 14): the evaluation is not closed yet, or fewer answers than the minimum."""
+
+    not_closed = "not_closed"
+    too_few_answers = "too_few_answers"
 
 
 class PromotionOutcome(StrEnum):

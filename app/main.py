@@ -35,6 +35,9 @@ from app.db import attribute, create_engine, create_sessionmaker, transaction
 from app.enrollment.router import router as enrollment_router
 from app.enrollment.router import session_router as session_enrollment_router
 from app.errors import Unauthorized, install_error_handlers
+from app.evaluation.router import answer_router as evaluation_answer_router
+from app.evaluation.router import report_router as evaluation_report_router
+from app.evaluation.router import router as evaluation_router
 from app.export.router import router as export_router
 from app.health.router import router as health_router
 from app.i18n import N_, LanguageMiddleware
@@ -193,6 +196,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         qualification_report_router,
         catalogue_router,
         thesis_router,
+        evaluation_router,
+        evaluation_answer_router,
+        evaluation_report_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

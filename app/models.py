@@ -11,6 +11,14 @@ from app.compliance.models import CadreYearKind
 from app.credit_policy.models import CreditPolicy
 from app.db import Base
 from app.enrollment.models import Enrollment
+from app.evaluation.models import (
+    EvaluationAnswer,
+    EvaluationAnswered,
+    EvaluationComment,
+    EvaluationForm,
+    EvaluationIndicator,
+    SessionEvaluation,
+)
 from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
@@ -37,6 +45,11 @@ __all__ = [
     "Course",
     "CreditPolicy",
     "Enrollment",
+    "EvaluationAnswer",
+    "EvaluationAnswered",
+    "EvaluationComment",
+    "EvaluationForm",
+    "EvaluationIndicator",
     "ExportChunk",
     "ExportJob",
     "IdempotencyRecord",
@@ -45,6 +58,7 @@ __all__ = [
     "QualificationType",
     "RefreshToken",
     "SessionAudience",
+    "SessionEvaluation",
     "SessionPart",
     "StudyLog",
     "Teacher",

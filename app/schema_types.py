@@ -283,3 +283,14 @@ Version = Annotated[
 # contract makes it a `$ref` (app/openapi/components.py). A literal `$ref` there would break
 # `model_json_schema()`, which resolves every `$ref` it meets against its own definitions.
 COMPONENT_REF = "x-component-ref"
+
+
+# Anonymous evaluation (docs/evaluation.md): an indicator's weight, 0 < w ≤ 100 with two places,
+# and a score on the 1–5 scale.
+IndicatorWeight = _decimal_input(
+    positive=True,
+    max_integer_digits=3,
+    pattern=r"^(?:100(?:\.0{1,2})?|[1-9][0-9]?(?:\.[0-9]{1,2})?|0?\.(?:[1-9][0-9]?|0[1-9]))$",
+    high=100,
+)
+EvaluationScore = Annotated[int, Field(ge=1, le=5), BeforeValidator(_integer), Strict()]

@@ -54,6 +54,7 @@ STAFF = frozenset({Role.admin, Role.org_admin})
 READERS = frozenset({Role.admin, Role.org_admin, Role.hr_system, Role.auditor})
 MASTER_DATA = frozenset({Role.admin, Role.org_admin, Role.hr_system})
 HR_INTEGRATION = frozenset({Role.admin, Role.hr_system})
+EVALUATION_READERS = frozenset({Role.admin, Role.org_admin, Role.auditor})
 
 # operationId → roles allowed to call it. Object scope is decided separately, in the repositories.
 PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -188,6 +189,22 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateThesis": STAFF | {Role.cadre},
     "gradeThesis": STAFF,
     "getThesisCollection": STAFF | {Role.auditor},
+    # anonymous evaluation (docs/evaluation.md, docs/rules.md rule 14)
+    "createEvaluationForm": STAFF,
+    "listEvaluationForms": READERS,
+    "getEvaluationForm": READERS,
+    "createEvaluationFormRevision": STAFF,
+    "updateEvaluationForm": STAFF,
+    "attachSessionEvaluation": STAFF,
+    "closeSessionEvaluation": STAFF,
+    "getSessionEvaluation": ALL,
+    "answerSessionEvaluation": frozenset({Role.cadre}),
+    # evaluation reports (docs/rules.md rule 14): figures for the organisers, admins and
+    # auditors; comments for the organisers and admins only; never cadres or the HR system
+    "getSessionEvaluationReport": EVALUATION_READERS,
+    "listSessionEvaluationComments": STAFF,
+    "getEvaluationReport": EVALUATION_READERS,
+    "getTeacherReviewReport": EVALUATION_READERS,
     # the promotion check (docs/rules.md rule 15): as the compliance read it recombines
     "getCadrePromotionCheck": ALL,
 }

@@ -180,6 +180,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
             "self_enrollment",
             "close_force_reason",
             "course_ids",
+            "closed_on",
         },
         "skipped": set(),
         "hidden": {},
@@ -495,7 +496,47 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": set(),
         "hidden": {"body": "body"},
     },
+    # anonymous evaluation (docs/evaluation.md); evaluation_answer and evaluation_comment are
+    # NOT audited, by design: see EVALUATION_UNAUDITED below
+    "evaluation_form": {
+        "audited": {"org_unit_id", "name", "lineage_id", "revision", "allow_comments", "active"},
+        "skipped": set(),
+        "hidden": {},
+    },
+    "evaluation_indicator": {
+        "audited": {"form_id", "subject", "position", "code", "label", "weight"},
+        "skipped": set(),
+        "hidden": {},
+    },
+    "session_evaluation": {
+        "audited": {"training_session_id", "form_id", "opens_on", "open_days", "closed"},
+        "skipped": set(),
+        "hidden": {},
+    },
+    "evaluation_answered": {
+        "audited": {"enrollment_id"},
+        "skipped": set(),
+        "hidden": {},
+    },
 }
+# The anonymous answers: the one write that is neither audited nor in the change feed, so that
+# no trail row (with its actor, request id and time) sits beside an answer (docs/evaluation.md;
+# tests/test_evaluation_anonymity.py proves they have no trigger at all).
+EVALUATION_UNAUDITED = {"evaluation_answer", "evaluation_comment"}
+
+
+async def test_the_anonymous_answers_are_the_declared_exemption(db_conn: Any) -> None:
+    rows = await db_conn.execute(
+        text(
+            "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' "
+            "AND c.relnamespace = 'public'::regnamespace "
+            "AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid "
+            "AND t.tgname LIKE 'audit_trail_%') AND c.relname LIKE 'evaluation%'"
+        )
+    )
+    assert {r for (r,) in rows} == EVALUATION_UNAUDITED
+
+
 _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time
 

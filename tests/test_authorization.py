@@ -24,6 +24,7 @@ from tests.factories import (
 )
 
 METHODS = ("get", "post", "put", "patch", "delete")
+EVALUATION_INDICATORS = [{"subject": "session", "code": "content", "label": "内容", "weight": 1}]
 PUBLIC = {
     "/api/v1/auth/token",
     "/api/v1/auth/revoke",
@@ -74,6 +75,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "teacher_id",
             "course_id",
             "thesis_id",
+            "evaluation_form_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -199,6 +201,22 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             },
         )
     ).json()
+    evaluation_form = (
+        await client.post(
+            f"{API}/evaluation-forms",
+            json={
+                "org_unit_id": a["id"],
+                "name": "评估表",
+                "allow_comments": False,
+                "indicators": EVALUATION_INDICATORS,
+            },
+        )
+    ).json()
+    r = await client.put(
+        f"{API}/training-sessions/{session['id']}/evaluation",
+        json={"form_id": evaluation_form["id"]},
+    )
+    assert r.status_code == 200, r.text
     return {
         "city": city,
         "a": a,
@@ -225,6 +243,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "teacher_id": teacher["id"],
             "course_id": course["id"],
             "thesis_id": thesis["id"],
+            "evaluation_form_id": evaluation_form["id"],
         },
     }
 
@@ -273,6 +292,14 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
         "replaceSessionCourses": {"course_ids": []},
         "updateThesis": {"title": "改名"},
         "gradeThesis": {"grade": "pass"},
+        "createEvaluationFormRevision": {
+            "name": "改",
+            "allow_comments": False,
+            "indicators": EVALUATION_INDICATORS,
+        },
+        "updateEvaluationForm": {"active": False},
+        "attachSessionEvaluation": {"form_id": ids["evaluation_form_id"]},
+        "answerSessionEvaluation": {"ratings": [{"subject": "session", "scores": [4]}]},
     }
     return bodies.get(op_id, {})
 

@@ -9,6 +9,8 @@ import re
 import shutil
 import subprocess
 import zipfile
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from pypdf import PdfReader
 
 from app.certificate.service import mask_name
 from app.config import RateLimitSettings, Settings
+from app.documents.certificate import CertificatePage, certificates_pdf
 from app.enums import Role
 from app.main import create_app
 from tests.conftest import ClientFor
@@ -401,3 +404,28 @@ async def test_the_certificate_prints_in_english_on_request(client: httpx.AsyncC
     assert "结业证书" in _text(chinese.content)
     bad = await client.get(f"{API}/certificates/{certificate['id']}/pdf", params={"lang": "fr"})
     assert_problem(bad, 422, "validation_failed")
+
+
+@pytest.mark.parametrize(
+    ("days", "lang", "shown"),
+    [
+        (Decimal("1"), "en", "8credithoursover1day,"),
+        (Decimal("2"), "en", "16credithoursover2days,"),
+        (Decimal("0.5"), "en", "4credithoursover0.5days,"),
+        (Decimal("1"), "zh-CN", "计8学时、1天"),
+    ],
+)
+def test_one_day_is_a_day_in_english(days: Decimal, lang: str, shown: str) -> None:
+    page = CertificatePage(
+        serial="2025-0001",
+        name="张三丰",
+        title="专题讲座",
+        start_date=date(2025, 3, 3),
+        end_date=date(2025, 3, 3),
+        hours=Decimal(8) * days,
+        days=days,
+        organiser="滁州市委组织部",
+        verify_url="https://example.test/verify/x",
+    )
+    text = _text(certificates_pdf([page], lang))
+    assert shown in text, text

@@ -3,15 +3,19 @@ certificate and revoked with it, granted by catalogue courses as by forms, and g
 whole class in a fixed number of statements."""
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import httpx
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.enums import TrainingForm
+from app.qualification import repository
+from app.qualification.models import CadreQualification, QualificationType
 from tests.factories import API, create_cadre, create_org_unit, create_session
 from tests.test_attendance import _until_waiting_or_done
 
@@ -205,3 +209,39 @@ async def test_a_grant_another_close_committed_first_is_skipped_not_a_500(
     assert r.status_code == 200, r.text
     held = await _held(client, cadre)
     assert [h["evidence"] for h in held] == ["另一期班次"]
+
+
+async def test_a_close_granting_more_rows_than_one_statement_binds(
+    client: httpx.AsyncClient, isolated_sessionmaker: Any
+) -> None:
+    """asyncpg binds at most 32,767 parameters a statement and a grant takes nine: 3,700 grants
+    (a class of 370 trainees and ten granting types, say) go in chunks, not a 500."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"], name="学员")
+    async with isolated_sessionmaker() as db_session:
+        await db_session.execute(
+            text(
+                "INSERT INTO qualification_type (id, version, org_unit_id, name, validity_years,"
+                " required_post_types, required_ranks, required_org_unit_ids, granting_forms,"
+                " granting_course_ids)"
+                " SELECT gen_random_uuid(), 1, :unit, '资格' || n, 3, '{}', '{}', '{}',"
+                " '{refresher}', '{}' FROM generate_series(1, 3700) AS n"
+            ),
+            {"unit": uuid.UUID(unit["id"])},
+        )
+        types = (await db_session.scalars(select(QualificationType))).all()
+        rows = [
+            CadreQualification(
+                cadre_id=uuid.UUID(cadre["id"]),
+                qualification_type_id=qtype.id,
+                valid_from=date(2025, 3, 7),
+                valid_until=date(2028, 3, 7),
+                evidence="班次",
+                granted_by_form=TrainingForm.refresher,
+            )
+            for qtype in types
+        ]
+        assert len(rows) * 9 > 32_767
+        inserted = await repository.insert_granted(db_session, rows)
+        assert len(inserted) == 3700
+        assert await repository.insert_granted(db_session, rows[:5]) == []

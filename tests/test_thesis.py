@@ -2,10 +2,13 @@
 with a session or alone with a `thesis` study log, edited until graded, graded by the
 organiser, read within scope."""
 
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.enums import Role
 from tests.conftest import ClientFor
@@ -98,10 +101,11 @@ async def test_a_trainee_hands_in_edits_until_graded_and_the_organiser_grades(
 
 
 async def test_the_body_is_in_the_trail_as_changed_never_as_text(
-    client: httpx.AsyncClient, client_for: ClientFor
+    client: httpx.AsyncClient, client_for: ClientFor, db_conn: AsyncConnection
 ) -> None:
-    """The text is personal writing of up to 50,000 characters: the trail and the feed record
-    that it was written or changed, never the text itself (migration 0028)."""
+    """The text is personal writing of up to 50,000 characters: the trail records that it was
+    written or changed, never the text itself (migration 0028); the change feed, which the HR
+    system reads, carries no thesis at all (migration 0036)."""
     c = await _class(client, client_for)
     r = await c["me"].post(f"{API}/theses", json=_body(training_session_id=c["ts"]["id"]))
     thesis = r.json()
@@ -111,6 +115,11 @@ async def test_the_body_is_in_the_trail_as_changed_never_as_text(
     assert create["body"] == "<changed>"
     assert create["title"] == thesis["title"]
     assert edit == {"body": "<changed>"}
+    in_feed = await db_conn.scalar(
+        text("SELECT count(*) FROM change_event WHERE entity_id = :id"),
+        {"id": uuid.UUID(thesis["id"])},
+    )
+    assert in_feed == 0
 
 
 @pytest.mark.parametrize(

@@ -365,3 +365,41 @@ async def test_a_collection_shows_only_what_the_caller_may_read(
     me = await client_for(Role.cadre, cadre_id=cadre["id"])
     r = await me.get(f"{API}/thesis-collection", params={"year": 2025})
     assert r.status_code == 403
+
+
+async def test_text_xml_cannot_hold_still_gives_a_docx(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """U+FFFE and U+FFFF pass the API's text patterns (they are printable code points) but XML
+    1.0 cannot hold them: the DOCX leaves them out instead of failing with a 500; the PDF too
+    still renders."""
+    unit = await create_org_unit(client)
+    ts = await create_session(client, unit["id"], title="进修班\uffff")
+    cadre = await create_cadre(client, unit["id"], name="张\ufffe三")
+    r = await client.post(
+        f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": cadre["id"]}
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{API}/theses",
+        json={
+            "cadre_id": cadre["id"],
+            "training_session_id": ts["id"],
+            "kind": "thesis",
+            "title": "调研\uffff报告",
+            "body": "第一段\ufffe。\n第二段\uffff。",
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = await client.put(f"{API}/theses/{r.json()['id']}/grade", json={"grade": "excellent"})
+    assert r.status_code == 200, r.text
+    params = {"training_session_id": ts["id"]}
+    r = await client.get(f"{API}/thesis-collection", params={**params, "format": "docx"})
+    assert r.status_code == 200, r.text
+    texts = [p.text for p in docx.Document(io.BytesIO(r.content)).paragraphs]
+    assert "调研报告" in texts
+    assert "第一段。" in texts
+    assert "第二段。" in texts
+    assert any("张三" in t for t in texts)
+    r = await client.get(f"{API}/thesis-collection", params={**params, "format": "pdf"})
+    assert r.status_code == 200, r.text

@@ -898,6 +898,115 @@ async def _grade_thesis(w: World) -> list[Trace]:
     return [("thesis", "update", thesis["id"])] * 2
 
 
+# anonymous evaluation (docs/evaluation.md): the answer itself leaves no trace, its marker does
+_EVAL_INDICATORS = [
+    {"subject": "session", "code": "content", "label": "内容", "weight": 2},
+    {"subject": "teacher", "code": "delivery", "label": "授课", "weight": 1},
+]
+
+
+def _form_body(org_unit_id: str) -> dict[str, Any]:
+    return {
+        "org_unit_id": org_unit_id,
+        "name": "评估表",
+        "allow_comments": True,
+        "indicators": _EVAL_INDICATORS,
+    }
+
+
+async def _indicator_traces(w: World, form_id: str) -> list[Trace]:
+    ids = await w.ids(
+        "SELECT id FROM evaluation_indicator WHERE form_id = :f", f=uuid.UUID(form_id)
+    )
+    assert len(ids) == len(_EVAL_INDICATORS)
+    return [("evaluation_indicator", "create", i) for i in ids]
+
+
+@path("createEvaluationForm")
+async def _create_evaluation_form(w: World) -> list[Trace]:
+    """The form and its indicators; replayed with its Idempotency-Key, nothing more."""
+    unit = await create_org_unit(w.client)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = _form_body(unit["id"])
+    form = (await w.write("POST", "/evaluation-forms", json=body, headers=key)).json()
+    replay = await w.write("POST", "/evaluation-forms", json=body, headers=key)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    return [("evaluation_form", "create", form["id"]), *await _indicator_traces(w, form["id"])]
+
+
+@path("createEvaluationFormRevision")
+async def _create_evaluation_form_revision(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    form = (await w.client.post(f"{API}/evaluation-forms", json=_form_body(unit["id"]))).json()
+    body = {k: v for k, v in _form_body(unit["id"]).items() if k != "org_unit_id"}
+    url = f"/evaluation-forms/{form['id']}/revisions"
+    revision = (await w.write("POST", url, json=body)).json()
+    return [
+        ("evaluation_form", "create", revision["id"]),
+        *await _indicator_traces(w, revision["id"]),
+    ]
+
+
+@path("updateEvaluationForm")
+async def _update_evaluation_form(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    form = (await w.client.post(f"{API}/evaluation-forms", json=_form_body(unit["id"]))).json()
+    await w.write("PATCH", f"/evaluation-forms/{form['id']}", json={"active": False})
+    return [("evaluation_form", "update", form["id"])]
+
+
+async def _evaluated_session(w: World) -> tuple[dict[str, Any], dict[str, Any], str]:
+    unit = await create_org_unit(w.client)
+    form = (await w.client.post(f"{API}/evaluation-forms", json=_form_body(unit["id"]))).json()
+    ts = await create_session(w.client, unit["id"])
+    return ts, form, unit["id"]
+
+
+@path("attachSessionEvaluation")
+async def _attach_session_evaluation(w: World) -> list[Trace]:
+    ts, form, _ = await _evaluated_session(w)
+    url = f"/training-sessions/{ts['id']}/evaluation"
+    await w.write("PUT", url, json={"form_id": form["id"]})
+    ids = await w.ids(
+        "SELECT id FROM session_evaluation WHERE training_session_id = :s", s=uuid.UUID(ts["id"])
+    )
+    return [("session_evaluation", "create", ids[0])]
+
+
+@path("closeSessionEvaluation")
+async def _close_session_evaluation(w: World) -> list[Trace]:
+    ts, form, _ = await _evaluated_session(w)
+    url = f"{API}/training-sessions/{ts['id']}/evaluation"
+    evaluation = await w.client.put(url, json={"form_id": form["id"]})
+    assert evaluation.status_code == 200, evaluation.text
+    await w.write("POST", f"/training-sessions/{ts['id']}/evaluation/close")
+    ids = await w.ids(
+        "SELECT id FROM session_evaluation WHERE training_session_id = :s", s=uuid.UUID(ts["id"])
+    )
+    return [("session_evaluation", "update", ids[0])]
+
+
+@path("answerSessionEvaluation")
+async def _answer_session_evaluation(w: World) -> list[Trace]:
+    """Only the marker that the enrollment has answered, as the trainee: the answer's rows
+    are neither audited nor in the feed (docs/evaluation.md)."""
+    ts, form, unit_id = await _evaluated_session(w)
+    url = f"/training-sessions/{ts['id']}"
+    assert (await w.client.put(f"{API}{url}/evaluation", json={"form_id": form["id"]})).is_success
+    cadre = await create_cadre(w.client, unit_id)
+    r = await w.client.post(f"{API}{url}/enrollments", json={"cadre_id": cadre["id"]})
+    enrollment = r.json()
+    assert (await w.client.post(f"{API}{url}/close")).is_success
+    body = {"ratings": [{"subject": "session", "scores": [4]}], "comments": []}
+    async with await w.cadre_client(cadre["id"]) as trainee:
+        await w.write("POST", f"{url}/evaluation/answers", json=body, client=trainee)
+    markers = await w.ids(
+        "SELECT id FROM evaluation_answered WHERE enrollment_id = :e",
+        e=uuid.UUID(enrollment["id"]),
+    )
+    return [("evaluation_answered", "create", markers[0])]
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 
@@ -1148,6 +1257,9 @@ UNAUDITED = {
     "cadre_year_kind",
     # the last certificate serial of an organiser's year: a counter, each certificate is audited
     "certificate_serial",
+    # the anonymous evaluation answers: not audited, not in the feed, by design (docs/evaluation.md)
+    "evaluation_answer",
+    "evaluation_comment",
 }
 
 

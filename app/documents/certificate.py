@@ -37,6 +37,7 @@ class _Words:
     heading: str
     serial: str  # {serial}
     body: str  # {name} {start} {end} {title} {hours} {days}
+    one_day: str  # {days} when the class took one day, else `body` as it is
     revoked: str
     scan: str
     body_align: str
@@ -47,6 +48,7 @@ _WORDS = {
         heading="结业证书",
         serial="编号：{serial}",
         body="{name}同志于{start}至{end}参加{title}，完成全部学习任务，计{hours}学时、{days}天，准予结业。",
+        one_day="{name}同志于{start}至{end}参加{title}，完成全部学习任务，计{hours}学时、{days}天，准予结业。",
         revoked="已撤销",
         scan="扫码验证证书真伪",
         body_align="L",
@@ -56,6 +58,8 @@ _WORDS = {
         serial="No. {serial}",
         body="This is to certify that {name} attended {title} from {start} to {end}, "
         "completed all its study, {hours} credit hours over {days} days, and has graduated.",
+        one_day="This is to certify that {name} attended {title} from {start} to {end}, "
+        "completed all its study, {hours} credit hours over {days} day, and has graduated.",
         revoked="REVOKED",
         scan="Scan to verify this certificate",
         body_align="L",
@@ -104,7 +108,8 @@ def _draw(pdf: _Pdf, page: CertificatePage, lang: str) -> None:
     pdf.cell(w=0, h=8, text=serial, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(14)
     pdf.set_font(FONT, size=15)
-    body = words.body.format(
+    template = words.one_day if page.days == 1 else words.body
+    body = template.format(
         name=pdf.printable(page.name),
         start=_day(page.start_date, lang),
         end=_day(page.end_date, lang),

@@ -15,8 +15,9 @@ text on a page of its own: its title, author, unit and kind, and its paragraphs.
 
 import io
 import math
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from docx import Document
@@ -39,6 +40,14 @@ BODY_SIZE = 11.5
 BODY_LINE = 7.0  # mm
 INDENT = "\u3000\u3000"  # two ideographic spaces: a Chinese paragraph's first-line indent
 DOCX_FONT = "SimSun"  # 宋体: what a Chinese Word installation has; others substitute
+# What XML 1.0 cannot hold (C0 controls but tab and line breaks, the noncharacters U+FFFE and
+# U+FFFF, lone surrogates): the API's text patterns let U+FFFE/U+FFFF through, and lxml refuses
+# them, so the DOCX leaves them out where the PDF shows nothing for them anyway.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_safe(text: str) -> str:
+    return _NOT_XML.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,21 @@ def _east_asian_font(document: object, name: str) -> None:
 
 
 def collection_docx(collection: Collection) -> bytes:
+    collection = Collection(
+        title=_xml_safe(collection.title),
+        entries=[
+            replace(
+                entry,
+                title=_xml_safe(entry.title),
+                author=_xml_safe(entry.author),
+                unit=_xml_safe(entry.unit),
+                kind=_xml_safe(entry.kind),
+                body=_xml_safe(entry.body),
+            )
+            for entry in collection.entries
+        ],
+        words=collection.words,
+    )
     document = Document()
     _east_asian_font(document, DOCX_FONT)
     properties = document.core_properties

@@ -105,6 +105,11 @@ TAGS: list[dict[str, str]] = [
         "description": "Theses and reflections (调研文章, 学习心得), their grades, and the "
         "collection of the excellent ones (论文汇编)",
     },
+    {
+        "name": "evaluation",
+        "description": "Anonymous evaluation of sessions, courses and teachers (评课): forms, "
+        "a session's evaluation, answers, figures and comments",
+    },
 ]
 
 

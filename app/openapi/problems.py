@@ -27,8 +27,9 @@ _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def takes_idempotency_key(method: str, op: dict[str, Any]) -> bool:
-    """A protected POST takes `Idempotency-Key` (app.idempotency)."""
-    return method == "post" and bool(op.get("security"))
+    """A protected POST takes `Idempotency-Key` (app.idempotency), unless it refuses one
+    (`x-no-idempotency-key`: an evaluation answer, docs/evaluation.md)."""
+    return method == "post" and bool(op.get("security")) and not op.get("x-no-idempotency-key")
 
 
 def declare_generic_problems(path: str, method: str, op: dict[str, Any]) -> None:

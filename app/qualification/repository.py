@@ -90,10 +90,13 @@ async def held_from(
     return {(cadre_id, type_id) for cadre_id, type_id in await db_session.execute(stmt)}
 
 
+_ROWS_PER_INSERT = 2_000
+
+
 async def insert_granted(
     db_session: AsyncSession, rows: Sequence[CadreQualification]
 ) -> Sequence[CadreQualification]:
-    """Insert granted qualifications in one statement. A row a concurrent close committed
+    """Insert granted qualifications (one statement per 2,000). A row a concurrent close committed
     first for the same cadre, type and day (the held uniqueness) is skipped, not an error:
     two classes of one form ending the same day grant the type once."""
     if not rows:
@@ -117,13 +120,18 @@ async def insert_granted(
         }
         for row in rows
     ]
-    stmt = (
-        insert(CadreQualification)
-        .values(values)
-        .on_conflict_do_nothing(constraint="uq_cadre_qualification_held")
-        .returning(CadreQualification)
-    )
-    return (await db_session.scalars(stmt)).all()
+    inserted: list[CadreQualification] = []
+    # asyncpg binds at most 32,767 parameters a statement: nine a row, so a large class's grants
+    # go in chunks (one statement for any class of up to _ROWS_PER_INSERT grants).
+    for start in range(0, len(values), _ROWS_PER_INSERT):
+        stmt = (
+            insert(CadreQualification)
+            .values(values[start : start + _ROWS_PER_INSERT])
+            .on_conflict_do_nothing(constraint="uq_cadre_qualification_held")
+            .returning(CadreQualification)
+        )
+        inserted.extend((await db_session.scalars(stmt)).all())
+    return inserted
 
 
 async def held(

@@ -46,6 +46,9 @@ class TrainingSession(IdMixin, VersionedMixin, TimestampMixin, Base):
     course_ids: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(Uuid()), default=list, server_default=text("'{}'")
     )
+    # The local day (Asia/Shanghai) the session became closed; NULL until then. A session's
+    # evaluation opens on it unless the organiser opened it early (docs/rules.md, rule 14).
+    closed_on: Mapped[date | None]
 
     __table_args__ = (
         CheckConstraint("end_date >= start_date", name="dates_ordered"),

@@ -104,6 +104,10 @@ class TrainingSessionRead(OutputModel):
     close_force_reason: str | None = Field(
         description="Why the session was closed with unmarked attendance (docs/rules.md rule 12)"
     )
+    closed_on: date | None = Field(
+        description="The local day the session was closed (its evaluation opens then, "
+        "docs/rules.md rule 14); null until closed"
+    )
     version: Version
     created_at: datetime
     updated_at: datetime

@@ -111,6 +111,8 @@ def check_closable(ts: TrainingSession) -> None:
 
 def mark_closed(ts: TrainingSession, *, force_reason: str | None = None) -> None:
     ts.status = SessionStatus.closed
+    # The day its evaluation opens unless opened early (docs/rules.md rule 14).
+    ts.closed_on = local_today()
     ts.close_force_reason = force_reason
     ts.enrolled = 0  # nobody is enrolled or confirmed any more
 

@@ -6,7 +6,7 @@ One of a kind per cadre per session, one per study log. Audited and in the chang
 migration 0013's trigger.
 
 Revision ID: 0028
-Revises: 0026
+Revises: 0027
 Create Date: 2026-11-30 09:00:00
 """
 
@@ -17,11 +17,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0028"
-down_revision: str | None = "0026"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# table: (columns skipped, hidden columns -> the name shown), as in migration 0013; both feed.
+# table: (columns skipped, hidden columns -> the name shown), as in migration 0013; both feed
+# (migration 0036 takes theses off the change feed).
 # The body is hidden, not copied: up to 50,000 characters of a person's own writing would be
 # written twice (before and after) into the audit trail at every edit, kept there after the
 # thesis is corrected, and sent to every change-feed subscriber (HR systems) that has no use for
