@@ -34,6 +34,8 @@ from app.enums import (
     OrgUnitKind,
     PlanStatus,
     PostType,
+    PromotionMove,
+    PromotionOutcome,
     QualificationStatus,
     Rank,
     RankGroup,
@@ -288,6 +290,25 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     EvaluationWithheld: {
         EvaluationWithheld.not_closed: ("评估尚未结束", "Evaluation not closed yet"),
         EvaluationWithheld.too_few_answers: ("参评人数不足", "Too few answers"),
+    },
+    # the promotion check (docs/rules.md rule 15)
+    PromotionOutcome: {
+        PromotionOutcome.meets: ("符合培训要求", "Meets"),
+        PromotionOutcome.needs_catch_up: ("提任后补训", "Needs catch-up"),
+        PromotionOutcome.not_met: ("未达培训要求", "Not met"),
+        PromotionOutcome.not_applicable: ("不适用", "Not applicable"),
+    },
+    PromotionMove: {
+        PromotionMove.higher_rank: ("提拔至更高层次领导职务", "Higher rank, leading post"),
+        PromotionMove.leading_post_same_rank: (
+            "同层次职级转任领导职务",
+            "Leading post at the same rank",
+        ),
+        PromotionMove.post_type_classified: ("职务类别补录", "Post type classified"),
+        PromotionMove.same_post: ("同职务", "Same post"),
+        PromotionMove.lower_rank: ("较低层次", "Lower rank"),
+        PromotionMove.grade_only: ("职级晋升或转任职级", "Grade only"),
+        PromotionMove.below_leading_ranks: ("非县处级以上", "Below the leading ranks"),
     },
 }
 

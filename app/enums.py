@@ -325,3 +325,30 @@ class EvaluationWithheld(StrEnum):
 
     not_closed = "not_closed"
     too_few_answers = "too_few_answers"
+
+
+class PromotionOutcome(StrEnum):
+    """The answer of the promotion check (docs/rules.md rule 15)."""
+
+    meets = "meets"
+    needs_catch_up = "needs_catch_up"
+    not_met = "not_met"
+    not_applicable = "not_applicable"
+
+
+class PromotionMove(StrEnum):
+    """What a move from a cadre's post to a target post is, by rule 4's definition of a
+    promotion into a leading post (docs/rules.md rules 4 and 15). Only `higher_rank` and
+    `leading_post_same_rank` are promotions into a leading post."""
+
+    higher_rank = "higher_rank"
+    leading_post_same_rank = "leading_post_same_rank"
+    post_type_classified = "post_type_classified"
+    same_post = "same_post"
+    lower_rank = "lower_rank"
+    grade_only = "grade_only"
+    below_leading_ranks = "below_leading_ranks"
+
+
+PROMOTION_MOVES = frozenset({PromotionMove.higher_rank, PromotionMove.leading_post_same_rank})
+"""The moves that are promotions into a leading post (提拔担任领导职务, N2, rule 4)."""

@@ -211,6 +211,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "getCalendarFeed": frozenset({Role.cadre}),
     "createCalendarFeed": frozenset({Role.cadre}),
     "deleteCalendarFeed": frozenset({Role.cadre}),
+    # the promotion check (docs/rules.md rule 15): as the compliance read it recombines
+    "getCadrePromotionCheck": ALL,
 }
 
 

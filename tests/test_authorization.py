@@ -305,6 +305,12 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
     return bodies.get(op_id, {})
 
 
+# Required query parameters, valid, so only scope can make the call fail.
+_QUERY: dict[str, dict[str, str]] = {
+    "getCadrePromotionCheck": {"target_rank": "county_division", "post_type": "leading"},
+}
+
+
 async def test_org_admin_of_another_county_finds_nothing(
     app: FastAPI, two_counties: dict[str, Any], client_for: ClientFor
 ) -> None:
@@ -315,7 +321,10 @@ async def test_org_admin_of_another_county_finds_nothing(
         if "{" not in path:
             continue
         r = await other.request(
-            method, fill(path, two_counties["ids"]), json=_body_for(op["operationId"], two_counties)
+            method,
+            fill(path, two_counties["ids"]),
+            json=_body_for(op["operationId"], two_counties),
+            params=_QUERY.get(op["operationId"]),
         )
         allowed = Role.org_admin in PERMISSIONS[op["operationId"]]
         expected = 404 if allowed else 403

@@ -292,8 +292,8 @@ def test_no_rule_is_switched_off_for_the_whole_document() -> None:
     assert ": off" not in config
     ignored = (ROOT / ".redocly.lint-ignore.yaml").read_text(encoding="utf-8")
     assert (
-        ignored.count("'#/paths/~1api~1v1~1cadres~1{cadre_id}~1") == 5
-    )  # credits, compliance, archive, certificates, qualifications
+        ignored.count("'#/paths/~1api~1v1~1cadres~1{cadre_id}~1") == 6
+    )  # credits, compliance, archive, certificates, qualifications, promotion-check
     assert ignored.count("'#/paths/~1api~1v1~1certificates~1") == 1
 
 
@@ -322,4 +322,6 @@ async def test_an_hr_id_named_like_a_cadre_subpath_finds_its_cadre(
     r = await client.get(f"{API}/cadres/by-hr-id/certificates")
     assert (r.status_code, r.json()["code"]) == (404, "cadre.not_found"), r.text
     r = await client.get(f"{API}/cadres/by-hr-id/qualifications")
+    assert (r.status_code, r.json()["code"]) == (404, "cadre.not_found"), r.text
+    r = await client.get(f"{API}/cadres/by-hr-id/promotion-check")
     assert (r.status_code, r.json()["code"]) == (404, "cadre.not_found"), r.text

@@ -11,7 +11,7 @@ from stdnum import numdb
 from stdnum.cn import ric
 
 from app.cadre.errors import PostTypeRequired
-from app.enums import LEADING_RANKS, Gender, PostType, Rank
+from app.enums import LEADING_RANKS, PROMOTION_MOVES, Gender, PostType, PromotionMove, Rank
 from app.errors import ProblemFieldError
 from app.i18n import N_
 
@@ -103,25 +103,43 @@ class Post(NamedTuple):
 
 def is_promotion(before: Post, after: Post) -> bool:
     """Is the move from `before` to `after` a promotion into a leading post (提拔担任领导职务)?
+    See `promotion_move`: only a higher rank or a grade turned into a post at the same rank."""
+    return promotion_move(before, after) in PROMOTION_MOVES
 
-    Only a leading post at a leading rank counts, reached either
-    - by a higher rank: into the leading ranks, or from one leading rank to a higher one (a
-      county head made a department head is promoted again, and owes the requirement anew); or
-    - by turning a grade into a post at the same rank (四级调研员 → 副县长), where the grade was
-      stated by a write. A `non_leading` that is only a default or migration 0011's inference
-      says nothing of the cadre's post: the first `leading` stated for it is the record's
-      classification of a post held all along (an existing 副县长 HR now describes), not a
-      promotion that day.
-    A rise of grade alone (一级主任科员 → 四级调研员) is none, nor a move to a lower rank, even
-    into a leading post (a 二级巡视员, a department_bureau grade, appointed head of a city
-    bureau, a county_division post, is not promoted).
+
+def promotion_move(before: Post, after: Post) -> PromotionMove:
+    """What the move from `before` to `after` is (docs/rules.md rule 4, and rule 15 which
+    reports it).
+
+    Only a leading post at a leading rank counts as a promotion into a leading post, reached
+    either
+    - by a higher rank (`higher_rank`): into the leading ranks, or from one leading rank to a
+      higher one (a county head made a department head is promoted again, and owes the
+      requirement anew); or
+    - by turning a grade into a post at the same rank (`leading_post_same_rank`: 四级调研员 →
+      副县长), where the grade was stated by a write. A `non_leading` that is only a default or
+      migration 0011's inference says nothing of the cadre's post: the first `leading` stated
+      for it is the record's classification of a post held all along (an existing 副县长 HR now
+      describes), not a promotion that day (`post_type_classified`).
+    A rise of grade alone (一级主任科员 → 四级调研员) is none (`grade_only`), nor a move to a lower
+    rank, even into a leading post (`lower_rank`: a 二级巡视员, a department_bureau grade,
+    appointed head of a city bureau, a county_division post, is not promoted), nor a leading post
+    below the leading ranks (`below_leading_ranks`), nor the same post (`same_post`).
     """
-    if after.post_type is not PostType.leading or after.rank not in LEADING_RANKS:
-        return False
+    if after.post_type is not PostType.leading:
+        return PromotionMove.grade_only
+    if after.rank not in LEADING_RANKS:
+        return PromotionMove.below_leading_ranks
     higher = _RANK_ORDER[after.rank] - _RANK_ORDER[before.rank]
-    if higher != 0:
-        return higher > 0
-    return before.post_type is PostType.non_leading and before.stated
+    if higher > 0:
+        return PromotionMove.higher_rank
+    if higher < 0:
+        return PromotionMove.lower_rank
+    if before.post_type is PostType.leading:
+        return PromotionMove.same_post
+    if before.stated:
+        return PromotionMove.leading_post_same_rank
+    return PromotionMove.post_type_classified
 
 
 def post_after(before: Post | None, *, rank: Rank, post_type: PostType | None) -> Post:

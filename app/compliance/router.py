@@ -11,6 +11,8 @@ from app.compliance.schemas import (
     ComplianceRead,
     ComplianceReportRead,
     CreditsRead,
+    FiveYearRead,
+    PromotionCheckRead,
     RollCallCandidateRead,
     RollCallRead,
     StatusCounts,
@@ -19,6 +21,7 @@ from app.compliance.schemas import (
 from app.credit_policy.engine import RequirementStatus
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
+from app.enums import PostType, Rank
 from app.http import API_PREFIX, AppSettings, problems
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
@@ -84,6 +87,73 @@ async def get_cadre_compliance(
         db_session, cadre_id, day, actor, settings.qualification.expiring_days
     )
     return read
+
+
+@router.get(
+    "/{cadre_id}/promotion-check",
+    operation_id="getCadrePromotionCheck",
+    responses=problems(CadreNotFound, NoPolicyForDate),
+)
+async def get_cadre_promotion_check(
+    cadre_id: uuid.UUID,
+    db_session: DbSession,
+    actor: CurrentActor,
+    target_rank: Annotated[Rank, Query(description="The rank of the post the cadre would take")],
+    post_type: Annotated[
+        PostType, Query(description="The target post: a leading post (领导职务) or a grade (职级)")
+    ],
+    on: Annotated[
+        LocalDate | None,
+        Query(description="The day of the move (local date). Default: today"),
+    ] = None,
+) -> PromotionCheckRead:
+    """培训与使用相结合: may the cadre take the target post on `on`, as far as training goes
+    (`docs/rules.md` rule 15)? For 考察 teams, before a promotion.
+
+    The five-year requirement (rule 4, N1) of the target rank is evaluated on `on`, as the
+    compliance read would show it once the move is recorded that day: `meets`; `needs_catch_up`
+    when it is not met but the move is a promotion into a leading post (N2: the training is
+    completed within the policy's grace, by `grace_deadline`; or the grace of an earlier
+    promotion still runs); `not_met` when it is not met and no grace covers the move (a leading
+    rank without a leading post has no grace year); `not_applicable` when the target rank has no
+    five-year requirement (the annual requirement is not a condition of promotion). The
+    figures, the shortfall and each step of the derivation come with it. Same roles and scope
+    as the compliance read; `on` may be any day, the figures counting the logs on file."""
+    day = on or local_today()
+    result = await service.check_promotion(
+        db_session,
+        cadre_id,
+        target_rank=target_rank,
+        target_post_type=post_type,
+        on=day,
+        actor=actor,
+    )
+    five = result.five_year
+    return PromotionCheckRead(
+        cadre_id=cadre_id,
+        on=result.on,
+        rank=result.rank,
+        post_type=result.post_type,
+        target_rank=result.target_rank,
+        target_post_type=result.target_post_type,
+        move=result.move,
+        promotion_into_leading_post=result.promotion_into_leading_post,
+        promoted_on=result.promoted_on,
+        outcome=result.outcome,
+        policy_code=five.policy_code,
+        window_start=five.window_start,
+        window_end=five.window_end,
+        centralised_days=five.centralised_days,
+        centralised_hours=five.centralised_hours,
+        required_days=five.required_days,
+        required_hours=five.required_hours,
+        shortfall_days=five.shortfall_days,
+        shortfall_hours=five.shortfall_hours,
+        grace_deadline=result.grace_deadline,
+        five_year=FiveYearRead.model_validate(five),
+        steps=list(result.steps),
+        explanation=result.explanation,
+    )
 
 
 report_router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])

@@ -7,7 +7,15 @@ from datetime import date
 from pydantic import Field
 
 from app.credit_policy.engine import RequirementStatus
-from app.enums import Rank, RankGroup, StudyLogKind, StudyLogStatus
+from app.enums import (
+    PostType,
+    PromotionMove,
+    PromotionOutcome,
+    Rank,
+    RankGroup,
+    StudyLogKind,
+    StudyLogStatus,
+)
 from app.qualification.schemas import RequiredQualificationRead
 from app.schema_types import Decimal2, OutputModel
 
@@ -234,3 +242,52 @@ class RollCallRead(OutputModel):
     candidates: list[RollCallCandidateRead] = Field(
         description="Untrained cadres in the order to call them, at most `limit`"
     )
+
+
+class PromotionCheckRead(OutputModel):
+    """The promotion check (docs/rules.md rule 15): the five-year requirement (rule 4) of the
+    target post on `on`, and whether the move may be made with the grace year of N2."""
+
+    cadre_id: uuid.UUID
+    on: date = Field(description="The day of the move checked (local date)")
+    rank: Rank = Field(description="The cadre's rank now")
+    post_type: PostType = Field(description="The cadre's post type now")
+    target_rank: Rank
+    target_post_type: PostType
+    move: PromotionMove = Field(
+        description="What the move is, by rule 4's definition (the rule that sets promoted_on)"
+    )
+    promotion_into_leading_post: bool = Field(
+        description="Whether the move is a promotion into a leading post (提拔担任领导职务, "
+        "N2): move is higher_rank or leading_post_same_rank"
+    )
+    promoted_on: date | None = Field(
+        description="The cadre's promoted_on once the move is recorded on `on`: `on` for a "
+        "promotion into a leading post, else the stored date, which the move keeps"
+    )
+    outcome: PromotionOutcome = Field(
+        description="meets; needs_catch_up (not met, within a grace: by grace_deadline); "
+        "not_met (not met, no grace: a leading rank without a leading post has none); "
+        "not_applicable (the target rank has no five-year requirement)"
+    )
+    policy_code: str
+    window_start: date
+    window_end: date
+    centralised_days: Decimal2
+    centralised_hours: Decimal2
+    required_days: Decimal2 | None
+    required_hours: Decimal2 | None = Field(description="null: the policy has no hours threshold")
+    shortfall_days: Decimal2 | None
+    shortfall_hours: Decimal2 | None
+    grace_deadline: date | None = Field(
+        description="For needs_catch_up, the last day to complete the training (N2); else null"
+    )
+    five_year: FiveYearRead = Field(
+        description="The target's five-year block on `on`, as the compliance read would give it "
+        "once the move is recorded that day"
+    )
+    steps: list[str] = Field(
+        description="The derivation, one step a line, in the answer's language (zh-CN by "
+        "default, en on Accept-Language: en); match on outcome and move, not on this text"
+    )
+    explanation: str = Field(description="The steps in one text")

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.cadre import repository as cadres
+from app.cadre import rules as cadre_rules
 from app.cadre.errors import CadreNotFound
 from app.cadre.models import Cadre
 from app.clock import local_today
@@ -22,7 +23,9 @@ from app.credit_policy import engine
 from app.credit_policy import service as policy_service
 from app.credit_policy.engine import RequirementStatus, RollCallGroup
 from app.credit_policy.engine.common import add_years
+from app.credit_policy.engine.promotion import PromotionCheck, promotion_check
 from app.credit_policy.policy import Policy
+from app.enums import PostType, Rank
 from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.org_unit.models import OrgUnit
@@ -81,6 +84,39 @@ async def compliance(
     earliest = min(add_years(as_of, -_longest_window(policies)), date(as_of.year, 1, 1))
     logs = await cadre_logs(db_session, cadre_id, ending_from=earliest)
     return engine.compliance(logs, as_of, cadre.rank, cadre.promoted_on, policies)
+
+
+async def check_promotion(
+    db_session: AsyncSession,
+    cadre_id: uuid.UUID,
+    *,
+    target_rank: Rank,
+    target_post_type: PostType,
+    on: date,
+    actor: Actor,
+) -> PromotionCheck:
+    """docs/rules.md rule 15: the cadre's move to the target post, classified by the cadre's
+    own rule (the one every write uses to set `promoted_on`), then rule 4 on `on` for the
+    target, as the compliance view computes it once the move is recorded that day."""
+    cadre = await _scoped_cadre(db_session, cadre_id, actor)
+    policy = await policy_service.policy_on(db_session, on)
+    before = cadre_rules.Post(cadre.rank, cadre.post_type, cadre.post_type_stated)
+    after = cadre_rules.Post(target_rank, target_post_type, stated=True)
+    # The window only: logs ending after `on` count as their days come (met_until).
+    logs = await cadre_logs(
+        db_session, cadre_id, ending_from=add_years(on, -policy.five_year_years)
+    )
+    return promotion_check(
+        logs,
+        on,
+        rank=cadre.rank,
+        post_type=cadre.post_type,
+        target_rank=target_rank,
+        target_post_type=target_post_type,
+        move=cadre_rules.promotion_move(before, after),
+        promoted_on=cadre.promoted_on,
+        policy=policy,
+    )
 
 
 async def qualifications(
