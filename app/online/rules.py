@@ -118,6 +118,7 @@ class ParsedRow:
     end_date: date
     ip: str | None
     device: str | None
+    end_field: str = "end_date"  # the field the log's end date comes from
 
 
 def _code(value: Any, limit: int = 64) -> str:
@@ -300,4 +301,11 @@ def parse_row(raw: Any) -> ParsedRow:
         end_date=end,
         ip=ip,
         device=device,
+        end_field="ended_at"
+        if ended_at
+        else "end_date"
+        if raw.get("end_date") not in (None, "")
+        else "started_at"
+        if started_at
+        else "start_date",
     )
