@@ -88,6 +88,9 @@ _RFC3339 = re.compile(
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 _INTEGER = re.compile(r"[1-9][0-9]{0,5}")
+# A dotted quad as ipaddress writes it (no leading zeros): taken as it is, without parsing.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _TRUE = {True, "true", "1"}
 _FALSE = {False, "false", "0"}
 
@@ -202,6 +205,8 @@ def _ip(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 45:
         raise ValueError(N_("an IPv4 or IPv6 address"))
+    if _IPV4.fullmatch(value):
+        return value
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
