@@ -189,6 +189,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.evaluation_indicator: ("评估指标", "Evaluation indicator"),
         FeedEntity.session_evaluation: ("培训班评估", "Session evaluation"),
         FeedEntity.evaluation_answered: ("已参评记录", "Evaluation answered"),
+        FeedEntity.online_platform: ("网络学院平台", "Online platform"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {

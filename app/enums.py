@@ -178,6 +178,7 @@ class FeedEntity(StrEnum):
     evaluation_indicator = "evaluation_indicator"
     session_evaluation = "session_evaluation"
     evaluation_answered = "evaluation_answered"
+    online_platform = "online_platform"
 
 
 class DayPeriod(StrEnum):

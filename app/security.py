@@ -213,6 +213,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "deleteCalendarFeed": frozenset({Role.cadre}),
     # the promotion check (docs/rules.md rule 15): as the compliance read it recombines
     "getCadrePromotionCheck": ALL,
+    # online academies (docs/rules.md, "Online academies"): platforms are the admin's; an
+    # org_admin matches its cadres' accounts and imports for them
+    "listOnlinePlatforms": READERS,
+    "getOnlinePlatform": READERS,
+    "createOnlinePlatform": frozenset({Role.admin}),
+    "updateOnlinePlatform": frozenset({Role.admin}),
+    "putOnlineLearner": STAFF,
+    "importOnlineRecords": MASTER_DATA,
 }
 
 

@@ -114,6 +114,11 @@ TAGS: list[dict[str, str]] = [
         "name": "calendars",
         "description": "Calendar files (iCalendar) of sessions, and a cadre's private feed",
     },
+    {
+        "name": "online academies",
+        "description": "Online academies (干部网络学院): their conversion to 学时, learner "
+        "accounts, and the import of their records",
+    },
 ]
 
 
