@@ -13,6 +13,7 @@ from app.db import Base
 from app.enrollment.models import Enrollment
 from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
+from app.online.models import OnlineLearner, OnlinePlatform, OnlineRecord
 from app.org_unit.models import OrgUnit
 from app.qualification.models import CadreQualification, QualificationType
 from app.study_log.models import StudyLog
@@ -41,6 +42,9 @@ __all__ = [
     "ExportJob",
     "IdempotencyRecord",
     "LeaveRequest",
+    "OnlineLearner",
+    "OnlinePlatform",
+    "OnlineRecord",
     "OrgUnit",
     "QualificationType",
     "RefreshToken",

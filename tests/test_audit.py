@@ -495,6 +495,39 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": set(),
         "hidden": {"body": "body"},
     },
+    # online academies (docs/rules.md, "Online academies"): a record's IP address and device
+    # are shown only as "<changed>" (migration 0030)
+    "online_platform": {
+        "audited": {"code", "name", "conversion", "active"},
+        "skipped": set(),
+        "hidden": {},
+    },
+    "online_learner": {
+        "audited": {"platform_id", "learner_id", "cadre_id"},
+        "skipped": set(),
+        "hidden": {},
+    },
+    "online_record": {
+        "audited": {
+            "platform_id",
+            "external_id",
+            "cadre_id",
+            "learner_id",
+            "course_code",
+            "course_title",
+            "course_minutes",
+            "minutes",
+            "completed",
+            "test_passed",
+            "started_at",
+            "ended_at",
+            "hours",
+            "study_log_id",
+            "flags",
+        },
+        "skipped": set(),
+        "hidden": {"ip": "ip", "device": "device"},
+    },
 }
 _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time

@@ -16,7 +16,7 @@ from app.online.plausibility import (
     PlausibilityRule,
     SourceKind,
     Watch,
-    flag,
+    flag_watches,
     night_minutes,
     split_by_day,
 )
@@ -69,7 +69,8 @@ def rules_of(
     context = PlausibilityContext(
         thresholds=lambda _day: thresholds, stored=stored, stored_sources=stored, classes=classes
     )
-    return {key: [f.rule.value for f in flags] for key, flags in flag(batch, context).items()}
+    found = flag_watches(batch, context)
+    return {key: [f.rule.value for f in flags] for key, flags in found.items()}
 
 
 def test_cn_2023_thresholds() -> None:
@@ -122,7 +123,7 @@ def test_daily_hours(sessions: list[tuple[int, int]], flagged: bool) -> None:
 def test_daily_hours_adds_the_stored_records_and_gives_evidence() -> None:
     stored = (watch(uuid.UUID(int=99), at(8), 420),)  # 7 h already stored
     context = PlausibilityContext(thresholds=lambda _d: DEFAULTS, stored=stored)
-    found = flag([watch(0, at(16), 61)], context)
+    found = flag_watches([watch(0, at(16), 61)], context)
     (only,) = found[0]
     assert only.rule == PlausibilityRule.daily_hours
     assert only.evidence.day == DAY
@@ -191,7 +192,7 @@ def test_shared_ip_threshold_and_evidence() -> None:
     assert rules_of(office) == {}
     office.append(watch(30, at(9), 30, cadre=uuid.UUID(int=31), ip="10.0.0.1"))
     context = PlausibilityContext(thresholds=lambda _d: DEFAULTS)
-    found = flag(office, context)
+    found = flag_watches(office, context)
     assert len(found) == 31
     evidence = found[30][0].evidence
     assert (evidence.source_kind, evidence.source, evidence.cadres, evidence.threshold) == (
@@ -259,7 +260,7 @@ def test_centralised_overlap_evidence_and_whole_days() -> None:
         study_log_id=uuid.UUID(int=8),
     )
     context = PlausibilityContext(thresholds=lambda _d: DEFAULTS, classes=(whole_day,))
-    (found,) = flag([watch(0, at(21), 50)], context)[0]
+    (found,) = flag_watches([watch(0, at(21), 50)], context)[0]
     assert found.evidence.overlap_from == at(21)
     assert found.evidence.overlap_to == at(21, 50)
     assert found.evidence.minutes == 50

@@ -21,6 +21,8 @@ from enum import StrEnum
 
 from app.clock import LOCAL_TZ
 from app.credit_policy.policy import Plausibility
+from app.i18n import _
+from app.json_types import JsonObject
 
 NIGHT_END = time(5, 0)
 """`night`: study between local midnight and this time counts."""
@@ -41,6 +43,29 @@ class SourceKind(StrEnum):
 
     ip = "ip"
     device = "device"
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    """One good row of an import batch, matched and converted, not written yet."""
+
+    row: int  # its position among the request's rows
+    external_id: str
+    cadre_id: uuid.UUID
+    learner_id: str
+    course_code: str
+    course_title: str
+    course_minutes: int | None
+    minutes: int
+    completed: bool
+    test_passed: bool
+    started_at: datetime | None
+    ended_at: datetime | None
+    ip: str | None
+    device: str | None
+    hours: Decimal
+    start_date: date  # the study log's dates (local dates of started_at..ended_at, or given)
+    end_date: date
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +135,22 @@ class Evidence:
 class Flag:
     rule: PlausibilityRule
     evidence: Evidence
+
+    def as_json(self) -> JsonObject:
+        """The stored form, in `online_record.flags`: {"rule", "evidence"} with every evidence
+        field (null where the rule has none)."""
+        evidence: JsonObject = {}
+        for name in Evidence.__dataclass_fields__:
+            value = getattr(self.evidence, name)
+            if isinstance(value, datetime | date | uuid.UUID):
+                evidence[name] = (
+                    value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
+                )
+            elif isinstance(value, Decimal):
+                evidence[name] = str(value)
+            else:
+                evidence[name] = value
+        return {"rule": self.rule.value, "evidence": evidence}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,7 +358,9 @@ def centralised_overlap(
     return flags
 
 
-def flag(batch: Sequence[Watch], context: PlausibilityContext) -> dict[int | uuid.UUID, list[Flag]]:
+def flag_watches(
+    batch: Sequence[Watch], context: PlausibilityContext
+) -> dict[int | uuid.UUID, list[Flag]]:
     """Every flag of every batch record, keyed by the record's key; records without a flag are
     absent. Flags come in the order of `PlausibilityRule`."""
     found: list[Mapping[int | uuid.UUID, list[Flag]]] = [
@@ -332,3 +375,63 @@ def flag(batch: Sequence[Watch], context: PlausibilityContext) -> dict[int | uui
         for key, flags in rule_flags.items():
             out.setdefault(key, []).extend(flags)
     return out
+
+
+def watch_of(position: int, row: Converted) -> Watch:
+    return Watch(
+        key=position,
+        cadre_id=row.cadre_id,
+        day=row.start_date,
+        minutes=row.minutes,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        ip=row.ip or None,
+        device=row.device or None,
+        course_minutes=row.course_minutes,
+        completed=row.completed,
+    )
+
+
+def flag(batch: Sequence[Converted], context: PlausibilityContext) -> dict[int, list[Flag]]:
+    """The flags of the batch's rows, keyed by position in `batch`; rows without a flag are
+    absent."""
+    found = flag_watches([watch_of(i, row) for i, row in enumerate(batch)], context)
+    return {key: flags for key, flags in found.items() if isinstance(key, int)}
+
+
+def _reason(found: Flag) -> str:
+    e = found.evidence
+    match found.rule:
+        case PlausibilityRule.daily_hours:
+            return _("{hours} h watched on {day}, more than {limit} h").format(
+                hours=e.hours, day=e.day, limit=e.threshold
+            )
+        case PlausibilityRule.centralised_overlap:
+            return _("studied during the centralised class {title} ({start}–{end})").format(
+                title=e.class_title,
+                start=e.overlap_from and local(e.overlap_from).strftime("%Y-%m-%d %H:%M"),
+                end=e.overlap_to and local(e.overlap_to).strftime("%H:%M"),
+            )
+        case PlausibilityRule.night:
+            return _(
+                "{minutes} min of study between 00:00 and 05:00 on {day}, more than {limit}"
+            ).format(minutes=e.minutes, day=e.day, limit=e.threshold)
+        case PlausibilityRule.shared_source:
+            return _("one {source} served {cadres} cadres on {day}, more than {limit}").format(
+                source=_("IP address") if e.source_kind == SourceKind.ip else _("device"),
+                cadres=e.cadres,
+                day=e.day,
+                limit=e.threshold,
+            )
+        case PlausibilityRule.too_fast:
+            return _("completed after {minutes} of the course's {course} min").format(
+                minutes=e.minutes, course=e.course_minutes
+            )
+
+
+def describe(flags: Sequence[Flag]) -> str:
+    """The review comment of a flagged record's log: why it is on hold, in the request's
+    language."""
+    return _("Plausibility check (刷课): {reasons}").format(
+        reasons="; ".join(_reason(found) for found in flags)
+    )

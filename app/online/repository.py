@@ -1,0 +1,182 @@
+"""Every query of the online academies (docs/rules.md, "Online academies")."""
+
+import uuid
+from collections.abc import Collection
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import String, and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.attendance.models import Attendance
+from app.clock import LOCAL_TZ
+from app.db import any_of
+from app.enrollment.models import Enrollment
+from app.enums import (
+    AttendanceMark,
+    EnrollmentStatus,
+    SessionStatus,
+    StudyLogKind,
+    StudyLogStatus,
+)
+from app.online.models import OnlineRecord
+from app.online.plausibility import ClassWindow, Watch
+from app.study_log.models import StudyLog
+from app.training_session.models import SessionPart, TrainingSession
+
+# --- the plausibility checks' context (docs/rules.md "Plausibility flags") --------------------
+
+ATTENDING = (EnrollmentStatus.enrolled, EnrollmentStatus.confirmed, EnrollmentStatus.completed)
+"""The enrollments whose cadre attends (or attended) the class."""
+MISSED = (AttendanceMark.absent, AttendanceMark.on_leave)
+"""A part the cadre was marked absent or on leave for is not a part it attended."""
+
+
+async def stored_watches(
+    db_session: AsyncSession,
+    first: date,
+    last: date,
+    cadre_ids: Collection[uuid.UUID],
+    ips: Collection[str],
+    devices: Collection[str],
+) -> list[Watch]:
+    """Stored online records dated `first - 1` to `last` (the day before: a record may run past
+    midnight) of these cadres, or from these IP addresses or devices; voided logs' records do not
+    count. One statement, through the (kind, start_date) index of study_log."""
+    ip = func.host(OnlineRecord.ip, type_=String)
+    source = [any_of(OnlineRecord.cadre_id, list(cadre_ids))]
+    if ips:
+        source.append(any_of(ip, list(ips)))
+    if devices:
+        source.append(any_of(OnlineRecord.device, list(devices)))
+    stmt = (
+        select(
+            OnlineRecord.id,
+            OnlineRecord.cadre_id,
+            OnlineRecord.minutes,
+            OnlineRecord.started_at,
+            OnlineRecord.ended_at,
+            ip.label("ip"),
+            OnlineRecord.device,
+            StudyLog.start_date,
+        )
+        .join(StudyLog, StudyLog.id == OnlineRecord.study_log_id)
+        .where(
+            StudyLog.kind == StudyLogKind.online_course,
+            StudyLog.start_date.between(first - timedelta(days=1), last),
+            StudyLog.status != StudyLogStatus.voided,
+            or_(*source),
+        )
+    )
+    rows = await db_session.execute(stmt)
+    return [
+        Watch(
+            key=row.id,
+            cadre_id=row.cadre_id,
+            day=row.start_date,
+            minutes=row.minutes,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            ip=row.ip,
+            device=row.device,
+        )
+        for row in rows
+    ]
+
+
+def _at(day: date, clock: time = time(0)) -> datetime:
+    return datetime.combine(day, clock, LOCAL_TZ)
+
+
+async def class_windows(
+    db_session: AsyncSession,
+    first: date,
+    last: date,
+    cadre_ids: Collection[uuid.UUID],
+    centralised_kinds: Collection[StudyLogKind],
+) -> list[ClassWindow]:
+    """The centralised classes (脱产) these cadres attend or attended between `first` and
+    `last`: the windows of the parts they did not miss where the class has parts, else its
+    whole days; and the whole days of centralised logs no session issued (a class outside the
+    service). Three statements."""
+    attending = and_(
+        Enrollment.training_session_id == TrainingSession.id,
+        any_of(Enrollment.cadre_id, list(cadre_ids)),
+        any_of(Enrollment.status, list(ATTENDING)),
+    )
+    in_range = and_(
+        TrainingSession.centralised.is_(True),
+        TrainingSession.status != SessionStatus.cancelled,
+        TrainingSession.start_date <= last,
+        TrainingSession.end_date >= first,
+    )
+    has_parts = exists().where(SessionPart.training_session_id == TrainingSession.id)
+    missed = exists().where(
+        Attendance.enrollment_id == Enrollment.id,
+        Attendance.session_part_id == SessionPart.id,
+        any_of(Attendance.mark, list(MISSED)),
+    )
+    parts = (
+        select(
+            Enrollment.cadre_id,
+            TrainingSession.id,
+            TrainingSession.title,
+            SessionPart.part_date,
+            SessionPart.start_time,
+            SessionPart.end_time,
+        )
+        .join(Enrollment, attending)
+        .join(SessionPart, SessionPart.training_session_id == TrainingSession.id)
+        .where(in_range, SessionPart.part_date.between(first, last), ~missed)
+    )
+    windows = [
+        ClassWindow(
+            cadre_id=row.cadre_id,
+            starts_at=_at(row.part_date, row.start_time),
+            ends_at=_at(row.part_date, row.end_time),
+            title=row.title,
+            training_session_id=row.id,
+        )
+        for row in await db_session.execute(parts)
+    ]
+    whole = (
+        select(
+            Enrollment.cadre_id,
+            TrainingSession.id,
+            TrainingSession.title,
+            TrainingSession.start_date,
+            TrainingSession.end_date,
+        )
+        .join(Enrollment, attending)
+        .where(in_range, ~has_parts)
+    )
+    windows += [
+        ClassWindow(
+            cadre_id=row.cadre_id,
+            starts_at=_at(row.start_date),
+            ends_at=_at(row.end_date + timedelta(days=1)),
+            title=row.title,
+            training_session_id=row.id,
+        )
+        for row in await db_session.execute(whole)
+    ]
+    logs = select(
+        StudyLog.id, StudyLog.cadre_id, StudyLog.title, StudyLog.start_date, StudyLog.end_date
+    ).where(
+        any_of(StudyLog.cadre_id, list(cadre_ids)),
+        any_of(StudyLog.kind, list(centralised_kinds)),
+        StudyLog.training_session_id.is_(None),
+        any_of(StudyLog.status, [StudyLogStatus.approved, StudyLogStatus.pending]),
+        StudyLog.start_date <= last,
+        StudyLog.end_date >= first,
+    )
+    windows += [
+        ClassWindow(
+            cadre_id=row.cadre_id,
+            starts_at=_at(row.start_date),
+            ends_at=_at(row.end_date + timedelta(days=1)),
+            title=row.title,
+            study_log_id=row.id,
+        )
+        for row in await db_session.execute(logs)
+    ]
+    return windows
