@@ -48,6 +48,7 @@ from app.observability import (
     configure_logging,
     security_headers,
 )
+from app.online.report_router import router as online_report_router
 from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
 from app.qualification.router import report_router as qualification_report_router
@@ -193,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         qualification_report_router,
         catalogue_router,
         thesis_router,
+        online_report_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

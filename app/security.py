@@ -188,6 +188,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateThesis": STAFF | {Role.cadre},
     "gradeThesis": STAFF,
     "getThesisCollection": STAFF | {Role.auditor},
+    # online academies: the 刷课 checks' report (docs/rules.md, "Plausibility flags")
+    "getOnlineAnomaliesReport": STAFF | {Role.auditor},
 }
 
 

@@ -3,11 +3,24 @@
 import uuid
 from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import String, and_, exists, func, or_, select
+from sqlalchemy import (
+    RowMapping,
+    Select,
+    String,
+    and_,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attendance.models import Attendance
+from app.cadre.models import Cadre
 from app.clock import LOCAL_TZ
 from app.db import any_of
 from app.enrollment.models import Enrollment
@@ -18,8 +31,10 @@ from app.enums import (
     StudyLogKind,
     StudyLogStatus,
 )
-from app.online.models import OnlineRecord
+from app.online.models import OnlinePlatform, OnlineRecord
 from app.online.plausibility import ClassWindow, Watch
+from app.org_unit.models import OrgUnit
+from app.org_unit.tree import in_subtree
 from app.study_log.models import StudyLog
 from app.training_session.models import SessionPart, TrainingSession
 
@@ -180,3 +195,84 @@ async def class_windows(
         for row in await db_session.execute(logs)
     ]
     return windows
+
+
+# --- the anomalies report (docs/rules.md "Plausibility flags") ----------------------------------
+
+
+def _flagged_in(root_path: str, year: int) -> Select[Any]:
+    """Flagged records of the year (their log's start date) of cadres in the subtree."""
+    return (
+        select(OnlineRecord.id)
+        .join(StudyLog, StudyLog.id == OnlineRecord.study_log_id)
+        .join(Cadre, Cadre.id == OnlineRecord.cadre_id)
+        .join(OrgUnit, OrgUnit.id == Cadre.org_unit_id)
+        .where(
+            in_subtree(root_path),
+            StudyLog.start_date.between(date(year, 1, 1), date(year, 12, 31)),
+            OnlineRecord.flags != text("'[]'::jsonb"),
+        )
+    )
+
+
+async def anomaly_counts(
+    db_session: AsyncSession, root_path: str, year: int
+) -> list[tuple[OrgUnit, int, dict[str, int]]]:
+    """Per unit of the subtree with flagged records (its own cadres'): the flagged records and
+    the flags per rule, in tree order. Two grouped statements."""
+    flagged = _flagged_in(root_path, year).add_columns(OrgUnit.id.label("org_unit_id")).subquery()
+    records = {
+        row.org_unit_id: row.n
+        for row in await db_session.execute(
+            select(flagged.c.org_unit_id, func.count().label("n")).group_by(flagged.c.org_unit_id)
+        )
+    }
+    rule = func.jsonb_array_elements(OnlineRecord.flags).table_valued("value").render_derived()
+    per_rule = (
+        _flagged_in(root_path, year)
+        .with_only_columns(OrgUnit.id, rule.c.value["rule"].astext.label("rule"), func.count())
+        .join(rule, literal_column("true"))
+        .group_by(OrgUnit.id, rule.c.value["rule"].astext)
+    )
+    rules: dict[uuid.UUID, dict[str, int]] = {}
+    for unit_id, name, n in await db_session.execute(per_rule):
+        rules.setdefault(unit_id, {})[name] = n
+    units = await db_session.scalars(
+        select(OrgUnit).where(any_of(OrgUnit.id, list(records))).order_by(OrgUnit.path)
+    )
+    return [(unit, records[unit.id], rules.get(unit.id, {})) for unit in units]
+
+
+async def flagged_records(
+    db_session: AsyncSession, root_path: str, year: int, top: int
+) -> list[RowMapping]:
+    """The first `top` flagged records of the year in the subtree, latest first."""
+    stmt = (
+        _flagged_in(root_path, year)
+        .join(OnlinePlatform, OnlinePlatform.id == OnlineRecord.platform_id)
+        .with_only_columns(
+            OnlineRecord.id,
+            OnlineRecord.external_id,
+            OnlineRecord.cadre_id,
+            Cadre.name.label("cadre_name"),
+            Cadre.org_unit_id,
+            OnlinePlatform.code.label("platform_code"),
+            OnlineRecord.course_title,
+            OnlineRecord.minutes,
+            OnlineRecord.course_minutes,
+            OnlineRecord.started_at,
+            OnlineRecord.ended_at,
+            OnlineRecord.study_log_id,
+            StudyLog.status.label("study_log_status"),
+            StudyLog.start_date,
+            OnlineRecord.flags,
+        )
+        .order_by(StudyLog.start_date.desc(), OnlineRecord.started_at.desc(), OnlineRecord.id)
+        .limit(top)
+    )
+    return list((await db_session.execute(stmt)).mappings())
+
+
+async def flagged_total(db_session: AsyncSession, root_path: str, year: int) -> int:
+    stmt = select(func.count()).select_from(_flagged_in(root_path, year).subquery())
+    return int((await db_session.scalar(stmt)) or 0)
