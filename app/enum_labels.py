@@ -180,6 +180,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.course: ("课程", "Course"),
         FeedEntity.teacher: ("师资", "Teacher"),
         FeedEntity.thesis: ("调研文章与学习心得", "Thesis or reflection"),
+        FeedEntity.online_platform: ("网络学院平台", "Online platform"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {

@@ -175,6 +175,7 @@ class FeedEntity(StrEnum):
     course = "course"
     teacher = "teacher"
     thesis = "thesis"
+    online_platform = "online_platform"
 
 
 class DayPeriod(StrEnum):

@@ -49,6 +49,9 @@ from app.observability import (
     security_headers,
 )
 from app.online.report_router import router as online_report_router
+from app.online.router import import_router as online_import_router
+from app.online.router import router as online_platform_router
+from app.online.schemas import OnlineRecordImport, OnlineRecordImportRow
 from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
 from app.qualification.router import report_router as qualification_report_router
@@ -143,7 +146,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verify_limiter = RateLimiter(settings.rate_limit.verify_per_minute)
     app.state.write_limiter = RateLimiter(settings.rate_limit.writes_per_minute)
 
-    app.state.extra_openapi_models = [StudyLogImport, StudyLogImportRow]
+    app.state.extra_openapi_models = [
+        StudyLogImport,
+        StudyLogImportRow,
+        OnlineRecordImport,
+        OnlineRecordImportRow,
+    ]
     install_error_handlers(app)
     install_openapi(app)
     # Inside the request context (its answers carry the request id and the security headers),
@@ -194,6 +202,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         qualification_report_router,
         catalogue_router,
         thesis_router,
+        online_platform_router,
+        online_import_router,
         online_report_router,
     ):
         app.include_router(router, dependencies=protected)

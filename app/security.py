@@ -188,6 +188,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateThesis": STAFF | {Role.cadre},
     "gradeThesis": STAFF,
     "getThesisCollection": STAFF | {Role.auditor},
+    # online academies (docs/rules.md, "Online academies"): platforms are the admin's; an
+    # org_admin matches its cadres' accounts and imports for them
+    "listOnlinePlatforms": READERS,
+    "getOnlinePlatform": READERS,
+    "createOnlinePlatform": frozenset({Role.admin}),
+    "updateOnlinePlatform": frozenset({Role.admin}),
+    "putOnlineLearner": STAFF,
+    "importOnlineRecords": MASTER_DATA,
     # online academies: the 刷课 checks' report (docs/rules.md, "Plausibility flags")
     "getOnlineAnomaliesReport": STAFF | {Role.auditor},
 }

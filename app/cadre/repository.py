@@ -180,3 +180,15 @@ async def by_ids(
     """The cadres with these ids, by id (no scope: for ids a scoped query found)."""
     stmt = select(Cadre).where(any_of(Cadre.id, cadre_ids))
     return {c.id: c for c in await db_session.scalars(stmt)}
+
+
+async def readable_ids_by_id_number(
+    db_session: AsyncSession, id_numbers: Collection[str], actor: Actor
+) -> dict[str, uuid.UUID]:
+    """The ids of the cadres holding these (normalised) ID numbers that the actor may see, by
+    number: the online-records import matches learners by it (admin, hr_system only)."""
+    by_hash = {cipher().lookup_hash(n): n for n in id_numbers}
+    stmt = select(Cadre.id_number_hash, Cadre.id).where(
+        any_of(Cadre.id_number_hash, list(by_hash)), readable(actor)
+    )
+    return {by_hash[row.id_number_hash]: row.id for row in await db_session.execute(stmt)}

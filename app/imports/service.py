@@ -131,7 +131,9 @@ class _Lines:
         return line.decode("utf-8")
 
 
-def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
+def rows_from_csv(
+    body: bytes, required: frozenset[str] = REQUIRED_COLUMNS
+) -> tuple[list[dict[Any, Any]], list[int]]:
     """The rows of a CSV whose header names the required columns (else IncompleteHeader), and
     the file line each starts on (blank lines are skipped; a quoted cell may span lines). Read
     incrementally: more than MAX_ROWS rows is TooManyRows at the first row past the cap, and a
@@ -142,7 +144,7 @@ def rows_from_csv(body: bytes) -> tuple[list[dict[Any, Any]], list[int]]:
         header = next(reader, [])
     except csv.Error:
         header = []
-    missing = REQUIRED_COLUMNS - set(header)
+    missing = required - set(header)
     if missing:
         raise IncompleteHeader(
             _("the header row lacks the columns {columns}").format(columns=sorted(missing))
@@ -243,20 +245,30 @@ def _unstorable(media: str, body: bytes, rows: list[Any], csv_lines: list[int] |
         raise UnstorableText(found)
 
 
-def read_rows(media: str, body: bytes) -> tuple[list[Any], list[int] | None]:
+_HEADER_TITLE = N_("The CSV's header row must name the study-log fields.")
+
+
+def read_rows(
+    media: str,
+    body: bytes,
+    required: frozenset[str] = REQUIRED_COLUMNS,
+    header_title: str = _HEADER_TITLE,
+) -> tuple[list[Any], list[int] | None]:
     """The rows of a request body of media type `media`, JSON (`{"items": [...]}`) or CSV, and
     for CSV the file line of each (else None); the body as a whole unreadable is 422, a JSON
     body nested too deeply for the parser 400 (app.limits refuses most before they get here),
     text no field takes (a NUL, a lone surrogate) anywhere 422 with a pointer to each.
-    CPU-bound: the router runs it off the event loop."""
+    CPU-bound: the router runs it off the event loop. `required`: the columns a CSV header
+    must name (`header_title` the problem's title when it does not): the study log's by
+    default, another import's (app.online) otherwise."""
     csv_lines: list[int] | None = None
     try:
         if media == "text/csv":
             try:
-                rows, csv_lines = rows_from_csv(body)
+                rows, csv_lines = rows_from_csv(body, required)
             except IncompleteHeader as exc:
                 raise UnprocessableEntity(
-                    N_("The CSV's header row must name the study-log fields."),
+                    header_title,
                     errors=[
                         ProblemFieldError(
                             pointer="/body", detail=str(exc), code="csv_header_incomplete"

@@ -105,6 +105,11 @@ TAGS: list[dict[str, str]] = [
         "description": "Theses and reflections (调研文章, 学习心得), their grades, and the "
         "collection of the excellent ones (论文汇编)",
     },
+    {
+        "name": "online academies",
+        "description": "Online academies (干部网络学院): their conversion to 学时, learner "
+        "accounts, and the import of their records",
+    },
 ]
 
 
