@@ -19,6 +19,8 @@ cadre a day, on the cadre's own device and its office's address (30 cadres an of
 """
 
 import calendar
+import csv
+import io
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from datetime import date, datetime, time, timedelta
 
 from app.clock import LOCAL_TZ
 
+Row = str | int | bool | None
 OFFICE_SIZE = 30
 MIN_LEARNERS = OFFICE_SIZE + 1
 
@@ -74,7 +77,7 @@ class ResidentialClass:
 
 @dataclass(slots=True)
 class OnlineMonth:
-    rows: list[dict[str, str]] = field(default_factory=list)
+    rows: list[dict[str, Row]] = field(default_factory=list)
     planted: dict[str, str] = field(default_factory=dict)
     """external_id → the one rule its record must fail."""
     near: dict[str, str] = field(default_factory=dict)
@@ -83,7 +86,9 @@ class OnlineMonth:
 
     @property
     def honest(self) -> list[str]:
-        return [row["external_id"] for row in self.rows if row["external_id"] not in self.planted]
+        return [
+            str(row["external_id"]) for row in self.rows if row["external_id"] not in self.planted
+        ]
 
 
 @dataclass(slots=True)
@@ -112,7 +117,6 @@ class _Builder:
         course: Course,
         *,
         minutes: int | None = None,
-        completed: bool = True,
         ip: str | None = "",
         device: str | None = "",
         planted: str | None = None,
@@ -122,19 +126,20 @@ class _Builder:
         watched = course.minutes if minutes is None else minutes
         started = datetime.combine(self.day(day), start, LOCAL_TZ)
         external_id = f"{self.prefix}-{len(self.month.rows) + 1:06d}"
-        row = {
+        row: dict[str, Row] = {
             "learner_id": learner.learner_id,
             "external_id": external_id,
             "course_code": course.code,
             "course_title": course.title,
-            "course_minutes": str(course.minutes),
-            "minutes": str(watched),
-            "completed": "true" if completed else "false",
-            "test_passed": "true" if completed and len(self.month.rows) % 3 == 0 else "false",
+            "course_minutes": course.minutes,
+            "minutes": watched,
+            # Only completed records are imported (an unfinished one is a row error).
+            "completed": True,
+            "test_passed": len(self.month.rows) % 3 == 0,
             "started_at": started.isoformat(),
             "ended_at": (started + timedelta(minutes=watched)).isoformat(),
-            "ip": self.office_ip(index) if ip == "" else (ip or ""),
-            "device": self.own_device(index) if device == "" else (device or ""),
+            "ip": self.office_ip(index) if ip == "" else ip,
+            "device": self.own_device(index) if device == "" else device,
         }
         if learner.id_number is not None:
             row["id_number"] = learner.id_number
@@ -205,16 +210,13 @@ def _honest(b: _Builder, rng: random.Random, records_per_cadre: int) -> None:
                 # Mornings (08:00–09:59) and afternoons (14:00–15:59): two courses of at most
                 # 2 hours each stay under 8 hours and never cross midnight.
                 start = time(8 + 6 * slot + rng.randrange(2), rng.randrange(60))
-                unfinished = rng.random() < 0.15
-                minutes = rng.randrange(5, course.minutes) if unfinished else None
+                # Some platforms send no address or device for some records.
                 no_source = rng.random() < 0.1
                 b.add(
                     index,
                     day,
                     start,
                     course,
-                    minutes=minutes,
-                    completed=not unfinished,
                     ip=None if no_source else "",
                     device=None if no_source else "",
                 )
@@ -238,3 +240,33 @@ def generate_month(
     _near(builder)
     _honest(builder, random.Random(seed), records_per_cadre)
     return builder.month
+
+
+CSV_COLUMNS = (
+    "learner_id",
+    "id_number",
+    "external_id",
+    "course_code",
+    "course_title",
+    "course_minutes",
+    "minutes",
+    "completed",
+    "test_passed",
+    "started_at",
+    "ended_at",
+    "ip",
+    "device",
+)
+
+
+def to_csv(rows: Sequence[dict[str, Row]]) -> str:
+    """The rows as the import's CSV (booleans `true`/`false`, absent values empty)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        values = [row.get(column) for column in CSV_COLUMNS]
+        writer.writerow(
+            ["" if v is None else str(v).lower() if isinstance(v, bool) else v for v in values]
+        )
+    return buffer.getvalue()

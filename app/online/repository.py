@@ -12,6 +12,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    column,
     exists,
     func,
     literal_column,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attendance.models import Attendance
@@ -310,12 +312,19 @@ async def anomaly_counts(
             select(flagged.c.org_unit_id, func.count().label("n")).group_by(flagged.c.org_unit_id)
         )
     }
-    rule = func.jsonb_array_elements(OnlineRecord.flags).table_valued("value").render_derived()
+    rule = (
+        func.jsonb_array_elements(OnlineRecord.flags)
+        .table_valued(column("value", JSONB))
+        .render_derived()
+    )
+    # The key as a literal: a bound parameter would be rendered twice, and GROUP BY would not
+    # recognise the select's expression.
+    rule_name = rule.c.value.op("->>")(literal_column("'rule'"))
     per_rule = (
         _flagged_in(root_path, year)
-        .with_only_columns(OrgUnit.id, rule.c.value["rule"].astext.label("rule"), func.count())
+        .with_only_columns(OrgUnit.id, rule_name, func.count())
         .join(rule, literal_column("true"))
-        .group_by(OrgUnit.id, rule.c.value["rule"].astext)
+        .group_by(OrgUnit.id, rule_name)
     )
     rules: dict[uuid.UUID, dict[str, int]] = {}
     for unit_id, name, n in await db_session.execute(per_rule):
