@@ -117,6 +117,46 @@ def test_a_bad_field_is_a_row_error(fields: dict[str, Any], field: str, code: st
     assert (caught.value.field, caught.value.code) == (field, code)
 
 
+@pytest.mark.parametrize(
+    ("ip", "kept"),
+    [
+        ("10.1.2.3", "10.1.2.3"),
+        ("255.255.255.255", "255.255.255.255"),
+        ("2001:DB8::1", "2001:db8::1"),
+        ("::ffff:10.1.2.3", "::ffff:a01:203"),
+    ],
+)
+def test_an_ip_address_is_kept_in_its_canonical_form(ip: str, kept: str) -> None:
+    raw = {
+        "learner_id": "u1",
+        "external_id": "r1",
+        "course_code": "C1",
+        "course_title": "党史",
+        "minutes": 30,
+        "completed": True,
+        "start_date": "2026-11-02",
+        "ip": ip,
+    }
+    assert rules.parse_row(raw).ip == kept
+
+
+@pytest.mark.parametrize("ip", ["256.1.1.1", "010.1.2.3", "1.2.3", "1.2.3.4.5", "::g", "x"])
+def test_a_bad_ip_address_is_a_row_error(ip: str) -> None:
+    raw = {
+        "learner_id": "u1",
+        "external_id": "r1",
+        "course_code": "C1",
+        "course_title": "党史",
+        "minutes": 30,
+        "completed": True,
+        "start_date": "2026-11-02",
+        "ip": ip,
+    }
+    with pytest.raises(rules.RowError) as caught:
+        rules.parse_row(raw)
+    assert caught.value.field == "ip"
+
+
 def test_the_log_dates_are_the_local_dates_of_the_times() -> None:
     """A record started at 23:30 Beijing time on 2 November, written in UTC, is dated 2
     November; one that runs past midnight ends on the 3rd."""

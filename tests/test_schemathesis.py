@@ -184,6 +184,7 @@ LENIENT_ROWS: dict[str, dict[str, Any]] = {
     "CadreSync": {"type": "object"},
     "OrgUnitSync": {"type": "object"},
     "StudyLogImport": {},
+    "OnlineRecordImport": {},
 }
 
 

@@ -45,6 +45,7 @@ from tests.factories import (
     unique,
 )
 from tests.test_imports import row
+from tests.test_online_import import YUNNAN, record
 from tests.test_sync import item
 from tests.test_webhooks import FAST, Receiver, receiving
 
@@ -896,6 +897,69 @@ async def _grade_thesis(w: World) -> list[Trace]:
     await w.write("PUT", f"/theses/{thesis['id']}/grade", json={"grade": "pass"})
     await w.write("PUT", f"/theses/{thesis['id']}/grade", json={"grade": "excellent"})
     return [("thesis", "update", thesis["id"])] * 2
+
+
+# online academies (docs/rules.md, "Online academies")
+async def _a_platform(w: World, *, write: bool) -> dict[str, Any]:
+    body = {"code": unique("YN"), "name": "云南干部在线学习学院", "conversion": YUNNAN}
+    if write:
+        return (await w.write("POST", "/online-platforms", json=body)).json()  # type: ignore[no-any-return]
+    r = await w.client.post(f"{API}/online-platforms", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@path("createOnlinePlatform")
+async def _create_online_platform(w: World) -> list[Trace]:
+    platform = await _a_platform(w, write=True)
+    return [("online_platform", "create", platform["id"])]
+
+
+@path("updateOnlinePlatform")
+async def _update_online_platform(w: World) -> list[Trace]:
+    platform = await _a_platform(w, write=False)
+    await w.write("PATCH", f"/online-platforms/{platform['id']}", json={"active": False})
+    return [("online_platform", "update", platform["id"])]
+
+
+@path("putOnlineLearner")
+async def _put_online_learner(w: World) -> list[Trace]:
+    """Matched, then the same again: the second changes nothing."""
+    platform = await _a_platform(w, write=False)
+    cadre = await _a_cadre(w)
+    url = f"/online-platforms/{platform['id']}/learners/u-1"
+    for _ in range(2):
+        learner = (await w.write("PUT", url, json={"cadre_id": cadre["id"]})).json()
+    return [("online_learner", "create", learner["id"])]
+
+
+@path("importOnlineRecords")
+async def _import_online_records(w: World) -> list[Trace]:
+    """Matched by ID number: the account learned, then logs and their records, by COPY and one
+    INSERT each; the re-import writes nothing."""
+    platform = await _a_platform(w, write=False)
+    cadre = await _a_cadre(w)
+    items = [
+        record("u-1", "R-1", id_number=cadre["id_number"]),
+        record("u-1", "R-2", id_number=cadre["id_number"]),
+    ]
+    for _ in range(2):
+        await w.write(
+            "POST",
+            "/imports/online-records",
+            params={"platform": platform["code"]},
+            json={"items": items},
+        )
+    c = uuid.UUID(cadre["id"])
+    logs = await w.ids("SELECT id FROM study_log WHERE cadre_id = :c", c=c)
+    records = await w.ids("SELECT id FROM online_record WHERE cadre_id = :c", c=c)
+    learners = await w.ids("SELECT id FROM online_learner WHERE cadre_id = :c", c=c)
+    assert (len(logs), len(records), len(learners)) == (2, 2, 1)
+    return [
+        *[("study_log", "create", i) for i in logs],
+        *[("online_record", "create", i) for i in records],
+        ("online_learner", "create", learners[0]),
+    ]
 
 
 # --- the tests ---------------------------------------------------------------------------------

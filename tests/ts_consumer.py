@@ -285,9 +285,12 @@ def request_bodies(
     for _, _, op in contract.operations():
         for media, content in op.get("requestBody", {}).get("content", {}).items():
             if media == "text/csv":
-                # The CSV twin of the JSON rows: a header and one full row.
-                row = contract.value({"$ref": _REF + "StudyLogImportRow"}, full=True)
-                check(models, "StudyLogImportRow", row)
+                # The CSV twin of the JSON rows (the component the JSON body's items name): a
+                # header and one full row.
+                rows = contract.resolve(op["requestBody"]["content"]["application/json"]["schema"])
+                row_name = rows["properties"]["items"]["items"]["$ref"].removeprefix(_REF)
+                row = contract.value({"$ref": _REF + row_name}, full=True)
+                check(models, row_name, row)
                 csv = ",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n"
                 yield op["operationId"], media, "Full", csv
                 continue

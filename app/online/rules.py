@@ -88,6 +88,9 @@ _RFC3339 = re.compile(
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 _INTEGER = re.compile(r"[1-9][0-9]{0,5}")
+# A dotted quad as ipaddress writes it (no leading zeros): taken as it is, without parsing.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _TRUE = {True, "true", "1"}
 _FALSE = {False, "false", "0"}
 
@@ -118,6 +121,7 @@ class ParsedRow:
     end_date: date
     ip: str | None
     device: str | None
+    end_field: str = "end_date"  # the field the log's end date comes from
 
 
 def _code(value: Any, limit: int = 64) -> str:
@@ -201,6 +205,8 @@ def _ip(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 45:
         raise ValueError(N_("an IPv4 or IPv6 address"))
+    if _IPV4.fullmatch(value):
+        return value
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -300,4 +306,11 @@ def parse_row(raw: Any) -> ParsedRow:
         end_date=end,
         ip=ip,
         device=device,
+        end_field="ended_at"
+        if ended_at
+        else "end_date"
+        if raw.get("end_date") not in (None, "")
+        else "started_at"
+        if started_at
+        else "start_date",
     )

@@ -263,11 +263,10 @@ def _convert(batch: _Batch, platform: OnlinePlatform, today: date) -> None:
                 raise rules.RowError(
                     "minutes", N_("too short for the platform's conversion"), "earns_nothing"
                 )
-            field_name = "ended_at" if row.ended_at else "end_date"
             try:
                 check_not_in_future(row.end_date, today)
             except EndsInFuture as exc:
-                raise rules.RowError(field_name, str(exc), exc.code) from None
+                raise rules.RowError(row.end_field, str(exc), exc.code) from None
         except rules.RowError as exc:
             batch.reject(n, exc)
             continue
