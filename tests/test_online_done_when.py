@@ -206,3 +206,47 @@ async def test_the_report_is_scoped_to_the_org_admins_subtree(
     cadre_user = await client_for(Role.hr_system)
     r = await cadre_user.get(REPORT, params={"org_unit_id": county["id"]})
     assert r.status_code == 403, r.text
+
+
+async def test_the_thresholds_are_the_policy_in_force_on_the_records_day(
+    client: httpx.AsyncClient,
+) -> None:
+    """A policy from 2026-03-03 lets a device serve twelve cadres and a day hold 14 hours: the
+    farm (on the 3rd) and the long day (the 5th) pass; the other cheats are still flagged. A
+    posted policy that omits the thresholds gets cn-2023's."""
+    from app.credit_policy.policy import CN_2023
+    from app.credit_policy.schemas import definition_of
+
+    policies = f"{API}/credit-policies"
+    (cn,) = [p for p in (await client.get(policies)).json()["items"] if p["code"] == "cn-2023"]
+    assert cn["definition"]["online_plausibility"] == {
+        "daily_hours": "8.00",
+        "night_minutes": 30,
+        "device_cadres": 2,
+        "ip_cadres": 30,
+        "watched_share": {"numerator": 1, "denominator": 1},
+    }
+    body = {**definition_of(CN_2023), "name": "x", "effective_from": "2026-03-03"}
+    lenient = {**body["online_plausibility"], "device_cadres": 12, "daily_hours": "14"}
+    r = await client.post(
+        policies, json={**body, "code": "lenient", "online_plausibility": lenient}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["definition"]["online_plausibility"]["device_cadres"] == 12
+    bad = {**lenient, "night_minutes": -1}
+    r = await client.post(
+        policies,
+        json={**body, "code": "bad", "effective_from": "2027-01-01", "online_plausibility": bad},
+    )
+    assert r.status_code == 422, r.text
+
+    county, platform, month = await _month(client)
+    r = await client.post(IMPORT, params={"platform": platform}, json={"items": month.rows})
+    assert r.status_code == 200, r.text
+    r = await client.get(REPORT, params={"org_unit_id": county["id"], "year": 2026, "top": 1000})
+    expected = {
+        external_id: [rule]
+        for external_id, rule in month.planted.items()
+        if rule not in {"shared_source", "daily_hours"}
+    }
+    assert _flagged(r.json()) == expected
