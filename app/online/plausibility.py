@@ -176,9 +176,11 @@ def _midnight(day: date) -> datetime:
 
 def split_by_day(start: datetime, end: datetime) -> dict[date, timedelta]:
     """The length of `[start, end)` on each local day it touches."""
-    out: dict[date, timedelta] = {}
     cursor = local(start)
     end = local(end)
+    if cursor.date() == end.date():  # the common case: one day
+        return {cursor.date(): end - cursor} if end > cursor else {}
+    out: dict[date, timedelta] = {}
     while cursor < end:
         next_midnight = _midnight(cursor.date() + timedelta(days=1))
         piece_end = min(end, next_midnight)
@@ -190,12 +192,15 @@ def split_by_day(start: datetime, end: datetime) -> dict[date, timedelta]:
 def night_minutes(start: datetime, end: datetime) -> dict[date, timedelta]:
     """The length of `[start, end)` between 00:00 and 05:00 local, per night (keyed by the date
     the night's morning belongs to)."""
+    start, end = local(start), local(end)
+    first, last = start.date(), end.date()
+    if first == last and start.time() >= NIGHT_END:  # the common case: daytime
+        return {}
     out: dict[date, timedelta] = {}
-    first, last = local(start).date(), local(end).date()
     day = first
     while day <= last:
-        lo = max(local(start), _midnight(day))
-        hi = min(local(end), datetime.combine(day, NIGHT_END, LOCAL_TZ))
+        lo = max(start, _midnight(day))
+        hi = min(end, datetime.combine(day, NIGHT_END, LOCAL_TZ))
         if hi > lo:
             out[day] = hi - lo
         day += timedelta(days=1)
