@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from app.online import rules
@@ -173,3 +175,37 @@ def test_the_log_dates_are_the_local_dates_of_the_times() -> None:
         }
     )
     assert (str(row.start_date), str(row.end_date)) == ("2026-11-02", "2026-11-03")
+
+
+_bands = st.lists(
+    st.tuples(st.integers(1, 600), st.integers(1, 800)),
+    min_size=1,
+    max_size=6,
+    unique_by=lambda b: b[0],
+)
+
+
+@given(bands=_bands, bonus=st.integers(0, 200), a=st.integers(1, 1000), b=st.integers(1, 1000))
+def test_more_minutes_never_earn_less_and_a_passed_test_adds_its_bonus(
+    bands: list[tuple[int, int]], bonus: int, a: int, b: int
+) -> None:
+    """Any table the API accepts (bands whose hours do not fall as minutes grow)."""
+    ordered = sorted(bands)
+    hours = sorted(h for _, h in ordered)
+    stored = {
+        "bands": [
+            {"min_minutes": m, "hours": str(Decimal(h) / 4)}
+            for (m, _), h in zip(ordered, hours, strict=True)
+        ],
+        "test_bonus_hours": str(Decimal(bonus) / 4),
+    }
+    Conversion.model_validate(stored)
+    table = rules.ConversionTable.of(stored)
+    low, high = sorted((a, b))
+    assert rules.convert(table, low, test_passed=False) <= rules.convert(
+        table, high, test_passed=False
+    )
+    assert (
+        rules.convert(table, a, test_passed=True) - rules.convert(table, a, test_passed=False)
+        == Decimal(bonus) / 4
+    )

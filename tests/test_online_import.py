@@ -365,3 +365,61 @@ async def test_an_unknown_cadre_reference_is_not_found(client: httpx.AsyncClient
         f"{API}/online-platforms/{uuid.uuid4()}/learners/u-1", json={"cadre_id": str(uuid.uuid4())}
     )
     assert_problem(missing, 404, "online.platform_not_found")
+
+
+async def test_a_flagged_record_is_pending_with_its_reasons_and_evidence(
+    client: httpx.AsyncClient, db_conn: AsyncConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook of the plausibility checks: what `plausibility.flag` answers for a row puts its
+    log on hold with the reasons, and its record keeps the flags with their evidence."""
+    from app.online import plausibility
+
+    def flag(
+        batch: Any, context: plausibility.PlausibilityContext
+    ) -> dict[int, list[plausibility.Flag]]:
+        return {
+            k: [plausibility.Flag("night_study", {"minutes_at_night": 45})]
+            for k, item in enumerate(batch)
+            if item.external_id == "R-night"
+        }
+
+    monkeypatch.setattr(plausibility, "flag", flag)
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    await _learner(client, platform, "u-1", cadre["id"])
+    items = [record("u-1", "R-day"), record("u-1", "R-night")]
+    r = await client.post(IMPORT, params={"platform": platform["code"]}, json={"items": items})
+    assert (r.json()["created"], r.json()["flagged"]) == (2, 1), r.text
+    logs = await _logs(client, cadre["id"])
+    assert sorted((x["status"], x["review_comment"]) for x in logs) == [
+        ("approved", None),
+        ("pending", "night_study"),
+    ]
+    flags = await db_conn.scalar(
+        text("SELECT flags FROM online_record WHERE platform_id = :p AND external_id = 'R-night'"),
+        {"p": platform["id"]},
+    )
+    assert flags == [{"rule": "night_study", "evidence": {"minutes_at_night": 45}}]
+
+
+async def test_the_trail_shows_a_records_ip_and_device_only_as_changed(
+    client: httpx.AsyncClient, db_conn: AsyncConnection
+) -> None:
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    await _learner(client, platform, "u-1", cadre["id"])
+    r = await client.post(
+        IMPORT, params={"platform": platform["code"]}, json={"items": [record("u-1", "R-1")]}
+    )
+    assert r.json()["created"] == 1, r.text
+    changes = await db_conn.scalar(
+        text(
+            "SELECT a.changes FROM audit_event a JOIN online_record r ON r.id = a.entity_id "
+            "WHERE r.platform_id = :p AND a.entity_type = 'online_record'"
+        ),
+        {"p": platform["id"]},
+    )
+    assert changes["ip"] == changes["device"] == "<changed>"
+    assert (changes["minutes"], changes["external_id"]) == (45, "R-1")
