@@ -250,3 +250,80 @@ async def test_the_thresholds_are_the_policy_in_force_on_the_records_day(
         if rule not in {"shared_source", "daily_hours"}
     }
     assert _flagged(r.json()) == expected
+
+
+async def test_a_class_without_parts_covers_its_whole_days(client: httpx.AsyncClient) -> None:
+    """docs/rules.md "Plausibility flags", `centralised_overlap`: a centralised session without
+    parts covers its whole days, as does a centralised log no session issued; a session that is
+    not centralised covers nothing."""
+    county = await create_org_unit(client, name="某县", kind="county")
+    cadres = []
+    for i in range(3):
+        r = await client.post(f"{API}/cadres", json=cadre_body(county["id"], name=f"学员{i}"))
+        assert r.status_code == 201, r.text
+        cadres.append(r.json()["id"])
+    dates = {"start_date": "2026-04-07", "end_date": "2026-04-08", "days": "2"}
+    for cadre_id, centralised in ((cadres[0], True), (cadres[2], False)):
+        form = "refresher" if centralised else "lecture"
+        body = session_body(county["id"], centralised=centralised, form=form, **dates)
+        r = await client.post(f"{API}/training-sessions", json=body)
+        assert r.status_code == 201, r.text
+        r = await client.post(
+            f"{API}/training-sessions/{r.json()['id']}/enrollments", json={"cadre_id": cadre_id}
+        )
+        assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{API}/study-logs",
+        json={
+            "cadre_id": cadres[1],
+            "kind": "centralised_training",
+            "title": "省委党校专题班",
+            "start_date": "2026-04-09",
+            "end_date": "2026-04-09",
+            "hours": "8",
+            "days": "1",
+        },
+    )
+    assert r.status_code == 201, r.text
+    platform = await _platform(client)
+    for n, cadre_id in enumerate(cadres):
+        r = await client.put(
+            f"{API}/online-platforms/{(await _platform_id(client, platform))}/learners/u{n}",
+            json={"cadre_id": cadre_id},
+        )
+        assert r.status_code == 200, r.text
+
+    def row(learner: str, external_id: str, start: str) -> dict[str, Any]:
+        return {
+            "learner_id": learner,
+            "external_id": external_id,
+            "course_code": "C1",
+            "course_title": "网络课程",
+            "course_minutes": 45,
+            "minutes": 45,
+            "completed": True,
+            "started_at": start,
+        }
+
+    items = [
+        row("u0", "in-class-evening", "2026-04-07T20:00:00+08:00"),
+        row("u0", "after-class", "2026-04-09T20:00:00+08:00"),
+        row("u1", "log-day", "2026-04-09T21:00:00+08:00"),
+        row("u2", "lecture-day", "2026-04-07T10:00:00+08:00"),
+    ]
+    r = await client.post(IMPORT, params={"platform": platform}, json={"items": items})
+    assert (r.status_code, r.json()["created"]) == (200, 4), r.text
+    r = await client.get(REPORT, params={"org_unit_id": county["id"], "year": 2026})
+    records = {rec["external_id"]: rec["flags"] for rec in r.json()["records"]}
+    assert {k: [f["rule"] for f in v] for k, v in records.items()} == {
+        "in-class-evening": ["centralised_overlap"],
+        "log-day": ["centralised_overlap"],
+    }
+    assert records["in-class-evening"][0]["evidence"]["training_session_id"] is not None
+    assert records["log-day"][0]["evidence"]["study_log_id"] is not None
+    assert records["log-day"][0]["evidence"]["class_title"] == "省委党校专题班"
+
+
+async def _platform_id(client: httpx.AsyncClient, code: str) -> str:
+    r = await client.get(f"{API}/online-platforms", params={"limit": 500})
+    return next(p["id"] for p in r.json()["items"] if p["code"] == code)  # type: ignore[no-any-return]
