@@ -5,11 +5,12 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from app.clock import LOCAL_TZ
-from app.credit_policy.policy import CN_2023, Plausibility, Ratio
+from app.credit_policy.policy import CN_2023, Plausibility, Ratio, validate_policy
 from app.online.plausibility import (
     ClassWindow,
     PlausibilityContext,
@@ -274,3 +275,17 @@ def test_centralised_overlap_evidence_and_whole_days() -> None:
 def test_several_rules_in_rule_order() -> None:
     record = watch(0, at(0), 600, device="D", course_minutes=900, completed=True)
     assert rules_of([record]) == {0: ["daily_hours", "night", "too_fast"]}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"night_minutes": -1}, "online_plausibility.night_minutes"),
+        ({"daily_hours": Decimal("-0.5")}, "online_plausibility.daily_hours"),
+        ({"watched_share": Ratio(1, 0)}, "online_plausibility.watched_share"),
+    ],
+)
+def test_a_policy_with_bad_thresholds_is_invalid(change: dict[str, Any], problem: str) -> None:
+    policy = replace(CN_2023, online_plausibility=replace(DEFAULTS, **change))
+    with pytest.raises(ValueError, match=problem):
+        validate_policy(policy)
