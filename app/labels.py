@@ -17,6 +17,7 @@ from app.credit_policy.policy import CreditMode
 from app.enum_labels import ENUM_LABELS
 from app.enums import Language
 from app.export.models import ExportStatus
+from app.online.plausibility import PlausibilityRule, SourceKind
 from app.sign_in_sheet.schemas import SheetFormat
 from app.sync.schemas import SyncMode, SyncOutcome
 from app.thesis.schemas import CollectionFormat
@@ -75,6 +76,17 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     CollectionFormat: {
         CollectionFormat.pdf: ("PDF（可打印）", "PDF (printable)"),
         CollectionFormat.docx: ("Word 文档", "Word document"),
+    },
+    PlausibilityRule: {
+        PlausibilityRule.daily_hours: ("单日学时过长", "Too many hours in a day"),
+        PlausibilityRule.centralised_overlap: ("与脱产培训时间重叠", "During a centralised class"),
+        PlausibilityRule.night: ("深夜学习", "Study at night"),
+        PlausibilityRule.shared_source: ("同一IP或设备多人使用", "Shared IP address or device"),
+        PlausibilityRule.too_fast: ("学习时长短于课程时长", "Shorter than the course"),
+    },
+    SourceKind: {
+        SourceKind.ip: ("IP 地址", "IP address"),
+        SourceKind.device: ("设备", "Device"),
     },
 }
 

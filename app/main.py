@@ -53,6 +53,7 @@ from app.observability import (
     configure_logging,
     security_headers,
 )
+from app.online.report_router import router as online_report_router
 from app.online.router import import_router as online_import_router
 from app.online.router import router as online_platform_router
 from app.online.schemas import OnlineRecordImport, OnlineRecordImportRow
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         calendar_router,
         online_platform_router,
         online_import_router,
+        online_report_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

@@ -221,6 +221,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateOnlinePlatform": frozenset({Role.admin}),
     "putOnlineLearner": STAFF,
     "importOnlineRecords": MASTER_DATA,
+    # online academies: the 刷课 checks' report (docs/rules.md, "Plausibility flags")
+    "getOnlineAnomaliesReport": STAFF | {Role.auditor},
 }
 
 

@@ -368,39 +368,39 @@ async def test_an_unknown_cadre_reference_is_not_found(client: httpx.AsyncClient
 
 
 async def test_a_flagged_record_is_pending_with_its_reasons_and_evidence(
-    client: httpx.AsyncClient, db_conn: AsyncConnection, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, db_conn: AsyncConnection
 ) -> None:
-    """The hook of the plausibility checks: what `plausibility.flag` answers for a row puts its
-    log on hold with the reasons, and its record keeps the flags with their evidence."""
-    from app.online import plausibility
-
-    def flag(
-        batch: Any, context: plausibility.PlausibilityContext
-    ) -> dict[int, list[plausibility.Flag]]:
-        return {
-            k: [plausibility.Flag("night_study", {"minutes_at_night": 45})]
-            for k, item in enumerate(batch)
-            if item.external_id == "R-night"
-        }
-
-    monkeypatch.setattr(plausibility, "flag", flag)
+    """A row the plausibility checks flag (docs/rules.md "Plausibility flags": here 45 minutes
+    after midnight) puts its log on hold with the reasons, and its record keeps the flags with
+    their evidence."""
     unit = await create_org_unit(client)
     cadre = await create_cadre(client, unit["id"])
     platform = await create_platform(client)
     await _learner(client, platform, "u-1", cadre["id"])
-    items = [record("u-1", "R-day"), record("u-1", "R-night")]
+    night = {"started_at": "2025-11-03T00:10:00+08:00", "ended_at": "2025-11-03T00:55:00+08:00"}
+    items = [record("u-1", "R-day"), record("u-1", "R-night", **night)]
     r = await client.post(IMPORT, params={"platform": platform["code"]}, json={"items": items})
     assert (r.json()["created"], r.json()["flagged"]) == (2, 1), r.text
     logs = await _logs(client, cadre["id"])
     assert sorted((x["status"], x["review_comment"]) for x in logs) == [
         ("approved", None),
-        ("pending", "night_study"),
+        (
+            "pending",
+            "Plausibility check (刷课): 45 min of study between 00:00 and 05:00 on 2025-11-03, "
+            "more than 30",
+        ),
     ]
     flags = await db_conn.scalar(
         text("SELECT flags FROM online_record WHERE platform_id = :p AND external_id = 'R-night'"),
         {"p": platform["id"]},
     )
-    assert flags == [{"rule": "night_study", "evidence": {"minutes_at_night": 45}}]
+    (found,) = flags
+    assert found["rule"] == "night"
+    assert {k: v for k, v in found["evidence"].items() if v is not None} == {
+        "day": "2025-11-03",
+        "minutes": 45,
+        "threshold": "30",
+    }
 
 
 async def test_the_trail_shows_a_records_ip_and_device_only_as_changed(

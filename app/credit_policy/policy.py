@@ -68,6 +68,26 @@ class KindRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Plausibility:
+    """The thresholds of the online-academy plausibility flags (刷课 checks, docs/rules.md
+    "Plausibility flags"). Each flag fires on MORE than its threshold: a value equal to it passes.
+    """
+
+    daily_hours: Decimal = Decimal(8)
+    """`daily_hours`: most watched clock time of one cadre on one local day, in hours."""
+    night_minutes: int = 30
+    """`night`: most minutes of one cadre's study between 00:00 and 05:00 local in one night."""
+    device_cadres: int = 2
+    """`shared_source`: most distinct cadres one device may serve on one local day."""
+    ip_cadres: int = 30
+    """`shared_source`: most distinct cadres one IP address may serve on one local day (an office
+    behind one address is normal, so it is higher than the device's)."""
+    watched_share: Ratio = Ratio(1, 1)
+    """`too_fast`: a completed record must have watched at least this share of the course's
+    length; 1/1 is the whole course."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     """One effective-dated rule set. `effective_to` is inclusive; `None` is open-ended.
 
@@ -108,6 +128,8 @@ class Policy:
     trainee."""
     roll_call: Ratio = Ratio(1, 5)
     """docs/rules.md rule 8: the share of a unit's active cadres to train each year."""
+    online_plausibility: Plausibility = Plausibility()
+    """docs/rules.md "Plausibility flags": the thresholds of the 刷课 checks on online records."""
 
     def __post_init__(self) -> None:
         # A read-only copy: a policy is shared by every computation and must not change under it.
@@ -330,6 +352,13 @@ def validate_policy(policy: Policy) -> None:
     )
     _check_ratio(errors, "leave_cap", policy.leave_cap)
     _check_ratio(errors, "roll_call", policy.roll_call)
+    _check_ratio(
+        errors, "online_plausibility.watched_share", policy.online_plausibility.watched_share
+    )
+    _check_amount(errors, "online_plausibility.daily_hours", policy.online_plausibility.daily_hours)
+    for name in ("night_minutes", "device_cadres", "ip_cadres"):
+        if getattr(policy.online_plausibility, name) < 0:
+            errors.append(f"online_plausibility.{name} must be ≥ 0")
     if errors:
         raise ValueError(f"credit policy {policy.code!r}: " + "; ".join(errors))
 

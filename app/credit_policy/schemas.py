@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from app.credit_policy.policy import (
     CreditMode,
     KindRule,
+    Plausibility,
     Policy,
     Ratio,
     annual_hours_kinds_problems,
@@ -45,6 +46,42 @@ class RatioSchema(InputModel):
     denominator: Int = Field(ge=1, le=1000)
 
 
+_DEFAULTS = Plausibility()
+
+
+class PlausibilitySchema(InputModel):
+    """The thresholds of the online-academy 刷课 checks (docs/rules.md "Plausibility flags"). A
+    flag fires on MORE than its threshold."""
+
+    daily_hours: Hours = Field(
+        default=_DEFAULTS.daily_hours,
+        description="`daily_hours`: most watched clock time of one cadre on one local day",
+    )
+    night_minutes: Int = Field(
+        default=_DEFAULTS.night_minutes,
+        ge=0,
+        le=300,
+        description="`night`: most minutes of study between 00:00 and 05:00 local in one night",
+    )
+    device_cadres: Int = Field(
+        default=_DEFAULTS.device_cadres,
+        ge=0,
+        le=100_000,
+        description="`shared_source`: most distinct cadres one device may serve in a day",
+    )
+    ip_cadres: Int = Field(
+        default=_DEFAULTS.ip_cadres,
+        ge=0,
+        le=100_000,
+        description="`shared_source`: most distinct cadres one IP address may serve in a day",
+    )
+    watched_share: RatioSchema = Field(
+        default_factory=lambda: RatioSchema(numerator=1, denominator=1),
+        description="`too_fast`: the share of a course's length a completed record must have "
+        "watched (1/1: all of it)",
+    )
+
+
 class CreditPolicyDefinition(InputModel):
     """Every threshold, factor, cap and rank group of the rules (docs/rules.md) — data, not code."""
 
@@ -70,6 +107,11 @@ class CreditPolicyDefinition(InputModel):
     online_required_hours: Hours | None
     leave_cap: RatioSchema = Field(description="Leave above this share of a class withdraws (1/7)")
     roll_call: RatioSchema = Field(description="Share of active cadres to train each year (1/5)")
+    online_plausibility: PlausibilitySchema = Field(
+        default_factory=PlausibilitySchema,
+        description='Thresholds of the online 刷课 checks (docs/rules.md "Plausibility flags"); '
+        "omitted: the defaults of cn-2023",
+    )
 
     @model_validator(mode="after")
     def _kinds_once(self) -> Self:
@@ -112,6 +154,14 @@ class RatioRead(OutputModel):
     denominator: int
 
 
+class PlausibilityRead(OutputModel):
+    daily_hours: Decimal2 = Field(description="`daily_hours` threshold, hours a day")
+    night_minutes: int = Field(description="`night` threshold, minutes a night")
+    device_cadres: int = Field(description="`shared_source` threshold, cadres per device a day")
+    ip_cadres: int = Field(description="`shared_source` threshold, cadres per IP address a day")
+    watched_share: RatioRead = Field(description="`too_fast`: share of the course to watch")
+
+
 class CreditPolicyDefinitionRead(OutputModel):
     """A policy's rules as it is applied (docs/rules.md): what `createCreditPolicy` took, with
     its defaults filled in (`annual_hours_kinds` included)."""
@@ -136,6 +186,9 @@ class CreditPolicyDefinitionRead(OutputModel):
     online_required_hours: Decimal2 | None
     leave_cap: RatioRead = Field(description="Leave above this share of a class withdraws")
     roll_call: RatioRead = Field(description="Share of active cadres to train each year")
+    online_plausibility: PlausibilityRead = Field(
+        description='Thresholds of the online 刷课 checks (docs/rules.md "Plausibility flags")'
+    )
 
 
 class CreditPolicyRead(OutputModel):
@@ -159,6 +212,18 @@ class CreditPolicyRead(OutputModel):
 
 def definition_json(definition: CreditPolicyDefinition) -> dict[str, Any]:
     return definition.model_dump(mode="json", include=set(CreditPolicyDefinition.model_fields))
+
+
+def _plausibility_schema(p: Plausibility) -> PlausibilitySchema:
+    return PlausibilitySchema(
+        daily_hours=p.daily_hours,
+        night_minutes=p.night_minutes,
+        device_cadres=p.device_cadres,
+        ip_cadres=p.ip_cadres,
+        watched_share=RatioSchema(
+            numerator=p.watched_share.numerator, denominator=p.watched_share.denominator
+        ),
+    )
 
 
 def definition_of(policy: Policy) -> dict[str, Any]:
@@ -194,6 +259,7 @@ def definition_of(policy: Policy) -> dict[str, Any]:
         roll_call=RatioSchema(
             numerator=policy.roll_call.numerator, denominator=policy.roll_call.denominator
         ),
+        online_plausibility=_plausibility_schema(policy.online_plausibility),
     )
     return definition_json(defn)
 
@@ -240,6 +306,16 @@ def to_policy(
         online_required_hours=d.online_required_hours,
         leave_cap=Ratio(d.leave_cap.numerator, d.leave_cap.denominator),
         roll_call=Ratio(d.roll_call.numerator, d.roll_call.denominator),
+        online_plausibility=Plausibility(
+            daily_hours=d.online_plausibility.daily_hours,
+            night_minutes=d.online_plausibility.night_minutes,
+            device_cadres=d.online_plausibility.device_cadres,
+            ip_cadres=d.online_plausibility.ip_cadres,
+            watched_share=Ratio(
+                d.online_plausibility.watched_share.numerator,
+                d.online_plausibility.watched_share.denominator,
+            ),
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.auth.rate_limit import RateLimited
 from app.cadre.lookups import IdNumberLookupLimit
+from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
@@ -154,7 +155,12 @@ _BODY: dict[str, Any] = {
     "/online-records",
     operation_id="importOnlineRecords",
     responses=problems(
-        UnsupportedMediaType, TooManyRows, PlatformNotFound, PlatformInactive, RateLimited
+        UnsupportedMediaType,
+        TooManyRows,
+        PlatformNotFound,
+        PlatformInactive,
+        RateLimited,
+        NoPolicyForDate,
     ),
     openapi_extra={"requestBody": _BODY},
 )

@@ -25,7 +25,7 @@ from app.errors import ProblemFieldError, json_pointer
 from app.i18n import N_, _
 from app.ids import new_id
 from app.imports.service import ImportResult, RowProblem
-from app.online import bulk, plausibility, repository, rules
+from app.online import bulk, checks, plausibility, repository, rules
 from app.online.errors import (
     NotLearnerManager,
     PlatformCodeTaken,
@@ -358,7 +358,7 @@ async def _write(
                 item.device,
                 item.hours,
                 log_id,
-                jsonb([{"rule": f.rule, "evidence": f.evidence} for f in found]),
+                jsonb([f.as_json() for f in found]),
             )
         )
     created_logs = {
@@ -399,7 +399,7 @@ async def import_online_records(
             db_session, platform.id, [c.external_id for c in batch.converted]
         )
         fresh = [c for c in batch.converted if c.external_id not in before]
-        context = await repository.plausibility_context(db_session, platform.id, fresh)
+        context = await checks.plausibility_context(db_session, platform.id, fresh)
         flags = plausibility.flag(fresh, context)
         result.created = await _write(db_session, platform, fresh, flags)
         result.already_imported = len(batch.converted) - result.created
