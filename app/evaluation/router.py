@@ -353,7 +353,8 @@ async def get_session_evaluation_report(
 ) -> SessionEvaluationReportRead:
     """The session's evaluation figures (docs/rules.md rule 14): one group for the session, one
     per course and one per teacher, each with its answer count. `figures` is null while the
-    evaluation is not closed (`withheld: not_closed`), and for a group of fewer than
+    evaluation is not closed (`withheld: not_closed`; then only the session's group has a
+    count, each course's and teacher's `answers` is null), and for a group of fewer than
     APP_EVALUATION__MIN_ANSWERS answers (`too_few_answers`). The organisers (org_admins of the
     organiser's subtree), admins and auditors; 404 otherwise."""
     return await reports.session_report(
