@@ -37,6 +37,7 @@ from app.evaluation.errors import (
     NotEligible,
     NotFormManager,
     NotTrainee,
+    OpensOnAfterClose,
     OpensOnOutsideSession,
     ReferencedFormNotFound,
     SessionCancelled,
@@ -307,7 +308,19 @@ async def _attachable_form(
 
 def _opening_day(data: SessionEvaluationPut, ts: TrainingSession, today: date) -> date | None:
     """The organiser's early opening day, within the session's days. Attached to a session
-    already closed, it opens the day it is attached (or the day the session closed)."""
+    already closed, it opens the day it is attached (NULL: the day the session closed, if
+    that is today): no opening day may be given then, since a day of the session is past and
+    would close the window at once (422)."""
+    if data.opens_on is not None and ts.status == SessionStatus.closed:
+        raise OpensOnAfterClose(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/opens_on",
+                    detail=_("the session is closed: leave the opening day out"),
+                    code="session_closed",
+                )
+            ]
+        )
     if data.opens_on is not None and not ts.start_date <= data.opens_on <= ts.end_date:
         raise OpensOnOutsideSession(
             errors=[
@@ -318,8 +331,8 @@ def _opening_day(data: SessionEvaluationPut, ts: TrainingSession, today: date) -
                 )
             ]
         )
-    if ts.status == SessionStatus.closed and data.opens_on is None:
-        return max(today, ts.closed_on or today)
+    if ts.status == SessionStatus.closed and (ts.closed_on is None or today > ts.closed_on):
+        return today
     return data.opens_on
 
 
@@ -425,7 +438,15 @@ async def read(
 
 
 def _opened_early(evaluation: SessionEvaluation, ts: TrainingSession) -> bool:
-    return evaluation.opens_on is not None and evaluation.opens_on <= ts.end_date
+    """Opened on a day of the session, before it closed: an evaluation attached after the
+    close opens after `closed_on` (or has no `opens_on`), even when the session closed before
+    its end date."""
+    opens_on = evaluation.opens_on
+    return (
+        opens_on is not None
+        and opens_on <= ts.end_date
+        and (ts.closed_on is None or opens_on <= ts.closed_on)
+    )
 
 
 async def _me(
