@@ -17,6 +17,7 @@ from app.evaluation.errors import (
     EvaluationHasAnswers,
     EvaluationNotFound,
     EvaluationNotOpen,
+    FormChanged,
     FormSuperseded,
     IdempotencyKeyRefused,
     InvalidAnswer,
@@ -303,6 +304,7 @@ async def get_session_evaluation(
         InvalidAnswer,
         CommentsNotAllowed,
         IdempotencyKeyRefused,
+        FormChanged,
     ),
 )
 async def answer_session_evaluation(
@@ -323,7 +325,10 @@ async def answer_session_evaluation(
     or confirmed while an evaluation opened early runs): exactly one rating of the session, and
     any of its courses and teachers, each with a 1–5 score per indicator in position order;
     comments only if the form takes them. The answer is stored with no trace of who gave it or
-    when (docs/evaluation.md); a second answer is 409 `evaluation.already_answered`. Takes no
+    when (docs/evaluation.md); a second answer is 409 `evaluation.already_answered`. Closed
+    while the answer was written (by the organiser, or at midnight) it is 409
+    `evaluation.not_open`, and another form attached meanwhile 409 `evaluation.form_changed`:
+    nothing is kept and the trainee may answer again where the window allows. Takes no
     `Idempotency-Key` (422 `evaluation.idempotency_key_refused`): a kept copy of the request
     would tie it to the caller, and the 409 already makes a retry safe."""
     if idempotency_key is not None:

@@ -31,6 +31,7 @@ from app.evaluation.errors import (
     EvaluationHasAnswers,
     EvaluationNotFound,
     EvaluationNotOpen,
+    FormChanged,
     FormSuperseded,
     InvalidAnswer,
     InvalidIndicators,
@@ -353,6 +354,8 @@ async def attach(
     form = await _attachable_form(db_session, data.form_id, ts)
     today = local_today()
     opens_on = _opening_day(data, ts, today)
+    # After an answer in flight (its form), and after a claim (its marker: has_answers).
+    await repository.serialise_answers(db_session, ts.id)
     existing = await repository.get_session_evaluation(db_session, ts.id, for_update=True)
     if existing is None:
         evaluation = SessionEvaluation(
@@ -381,6 +384,8 @@ async def close(
 ) -> SessionEvaluation:
     """Close the evaluation before its last day (the organiser)."""
     ts = await _managed_session(db_session, training_session_id, actor)
+    # An answer in flight commits first; one after the close reads it and is refused.
+    await repository.serialise_answers(db_session, ts.id)
     evaluation = await repository.get_session_evaluation(db_session, ts.id, for_update=True)
     if evaluation is None:
         raise EvaluationNotFound()
@@ -474,6 +479,7 @@ class Claim:
 
     marker_id: uuid.UUID
     training_session_id: uuid.UUID
+    form_id: uuid.UUID
     answers: list[dict[str, Any]] = field(default_factory=list)
     comments: list[dict[str, Any]] = field(default_factory=list)
 
@@ -488,7 +494,9 @@ async def claim(
     enrollment has answered (the marker). Runs in a transaction of its own, attributed to the
     caller; the answer is written in the next one."""
     ts = await _readable_session(db_session, training_session_id, actor)
-    evaluation = await repository.get_session_evaluation(db_session, ts.id)
+    # Shared: another form is attached (or the evaluation closed) only once this claim has
+    # committed its marker, which attach() then sees (409 evaluation.has_answers).
+    evaluation = await repository.get_session_evaluation(db_session, ts.id, for_share=True)
     if evaluation is None:
         raise EvaluationNotFound()
     enrollment = (
@@ -510,7 +518,7 @@ async def claim(
     # Two requests of one trainee at once: the marker's unique key lets one through.
     with mapping_conflicts({"uq_evaluation_answered_enrollment_id": AlreadyAnswered()}):
         marker_id = await repository.add_marker(db_session, enrollment.id)
-    return Claim(marker_id, ts.id, answers, comments)
+    return Claim(marker_id, ts.id, evaluation.form_id, answers, comments)
 
 
 def _bad(pointer: str, detail: str, code: str) -> ProblemFieldError:
@@ -627,8 +635,24 @@ def _comment_rows(
 
 async def record(db_session: AsyncSession, claim_: Claim) -> None:
     """Write the answer: its rows, then every answer row of the session again, reshuffled
-    (docs/evaluation.md). Runs in a transaction that sets no actor and leaves no trail."""
+    (docs/evaluation.md). Runs in a transaction that sets no actor and leaves no trail.
+
+    Under the answers' lock (which close() and attach() take too), the window and the form are
+    read again: closed since the claim (by the organiser, or at local midnight), the answer is
+    refused (409 evaluation.not_open); another form attached, 409 evaluation.form_changed. The
+    caller then removes the marker."""
+    await repository.quiet_statement_log(db_session)
     await repository.serialise_answers(db_session, claim_.training_session_id)
+    evaluation = await repository.get_session_evaluation(db_session, claim_.training_session_id)
+    ts = await session_repository.get(db_session, claim_.training_session_id)
+    if (
+        evaluation is None
+        or ts is None
+        or window_of(evaluation, ts, local_today()).status != EvaluationStatus.open
+    ):
+        raise EvaluationNotOpen()
+    if evaluation.form_id != claim_.form_id:
+        raise FormChanged()
     await repository.insert_answers(db_session, claim_.answers, claim_.comments)
     await repository.reshuffle(db_session, claim_.training_session_id)
 
