@@ -2,16 +2,24 @@
 shows, the answer racing a close or another form, a cancelled answer, and attaching a form to
 a session already closed."""
 
-from datetime import date
+import asyncio
+import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.clock import pinned
+from app.config import Settings
+from app.evaluation import repository
 from tests.conftest import ClientFor
-from tests.evaluation_factories import Klass, close_session, evaluated_class
+from tests.evaluation_factories import Klass, close_session, create_form, evaluated_class
 from tests.factories import create_org_unit
+from tests.test_attendance import _committed_clients
 from tests.test_platform import assert_problem
 
 
@@ -97,3 +105,178 @@ async def test_attached_the_day_the_session_closed_it_was_not_opened_early(
         assert r.status_code == 200, r.text
         got = (await client.get(klass.url)).json()
     assert (got["status"], got["closes_on"], got["opened_early"]) == ("open", "2025-03-20", False)
+
+
+# --- findings 2 and 3: an answer in flight against a close, midnight, another form -------------
+
+
+async def _committed_class(
+    committed_client: httpx.AsyncClient, app: FastAPI, settings: Settings, trainees: int
+) -> Klass:
+    unit = await create_org_unit(committed_client)
+    return await evaluated_class(
+        committed_client,
+        _committed_clients(app, settings, committed_client),
+        unit["id"],
+        trainees,
+    )
+
+
+async def _until_waiters_or_done(engine: AsyncEngine, task: "asyncio.Task[Any]", n: int) -> None:
+    """Return once `n` backends of the database wait on a lock (pg_blocking_pids), or the task
+    has finished (it did not wait). Bounded: a minute of polling, then it fails."""
+    async with engine.connect() as conn:
+        for _ in range(6_000):
+            if task.done():
+                return
+            waiting = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND cardinality(pg_blocking_pids(pid)) > 0"
+                )
+            )
+            await conn.rollback()
+            if waiting >= n:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError("fewer backends waited than expected, and the task did not finish")
+
+
+async def _hold_answers_lock(holder: AsyncConnection, training_session_id: str) -> None:
+    """Take the session's answers' lock from a test connection: an answer stops at its start."""
+    await repository.serialise_answers(AsyncSession(bind=holder), uuid.UUID(training_session_id))
+
+
+async def _answer_rows(engine: AsyncEngine, klass: Klass) -> tuple[int, int, set[str]]:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM evaluation_answer "
+                    "WHERE training_session_id = :s AND subject = 'session'), "
+                    "(SELECT count(*) FROM evaluation_answered a JOIN enrollment e "
+                    "ON e.id = a.enrollment_id WHERE e.training_session_id = :s), "
+                    "(SELECT array_agg(DISTINCT form_id::text) FROM evaluation_answer "
+                    "WHERE training_session_id = :s)"
+                ),
+                {"s": klass.ts["id"]},
+            )
+        ).one()
+    return row[0], row[1], set(row[2] or [])
+
+
+async def test_a_close_waits_for_the_answer_in_flight(
+    committed_client: httpx.AsyncClient, app: FastAPI, settings: Settings, engine: AsyncEngine
+) -> None:
+    """The answer in flight commits before the close, or is refused after it; never written
+    after the close: the figures shown once closed are final."""
+    client = committed_client
+    klass = await _committed_class(client, app, settings, 1)
+    await close_session(client, klass)
+    async with engine.connect() as holder:
+        await _hold_answers_lock(holder, klass.ts["id"])
+        answering = asyncio.create_task(
+            klass.trainees[0].post(f"{klass.url}/answers", json=klass.full_answer())
+        )
+        await _until_waiters_or_done(engine, answering, 1)
+        assert not answering.done()
+        closing = asyncio.create_task(client.post(f"{klass.url}/close"))
+        await _until_waiters_or_done(engine, closing, 2)
+        assert not closing.done(), "the close did not wait for the answer in flight"
+        await holder.commit()
+    r = await answering
+    closed = await closing
+    assert closed.status_code == 200, closed.text
+    # PostgreSQL grants the lock in turn: the answer, queued first, commits before the close.
+    assert r.status_code == 204, r.text
+    assert (await _answer_rows(engine, klass))[:2] == (1, 1)
+    for trainee in klass.trainees:
+        await trainee.aclose()
+
+
+@pytest.mark.parametrize("change", ["closed", "midnight", "form"])
+async def test_an_answer_rereads_the_window_and_the_form_before_it_is_written(
+    committed_client: httpx.AsyncClient,
+    app: FastAPI,
+    settings: Settings,
+    engine: AsyncEngine,
+    change: str,
+) -> None:
+    """Claimed while open, then the evaluation closes (the organiser; the window's last day
+    ends) or takes another form before the answer is written: the answer is refused (409),
+    nothing is written, and the marker is removed."""
+    client = committed_client
+    klass = await _committed_class(client, app, settings, 2)
+    with pinned(date(2025, 3, 7)):
+        await close_session(client, klass)
+    other = await create_form(client, klass.ts["organiser_org_unit_id"], name="另一张评估表")
+    last_day = date(2025, 3, 20)
+    with pinned(last_day):
+        async with engine.connect() as holder:
+            await _hold_answers_lock(holder, klass.ts["id"])
+            answering = asyncio.create_task(
+                klass.trainees[0].post(f"{klass.url}/answers", json=klass.full_answer())
+            )
+            await _until_waiters_or_done(engine, answering, 1)
+            assert not answering.done()
+            if change == "closed":
+                await holder.execute(
+                    text(
+                        "UPDATE session_evaluation SET closed = true WHERE training_session_id = :s"
+                    ),
+                    {"s": klass.ts["id"]},
+                )
+            elif change == "form":
+                await holder.execute(
+                    text(
+                        "UPDATE session_evaluation SET form_id = :f WHERE training_session_id = :s"
+                    ),
+                    {"s": klass.ts["id"], "f": other["id"]},
+                )
+            with pinned(last_day + timedelta(days=1 if change == "midnight" else 0)):
+                await holder.commit()
+                r = await answering
+    expected = "evaluation.form_changed" if change == "form" else "evaluation.not_open"
+    assert_problem(r, 409, expected)
+    assert await _answer_rows(engine, klass) == (0, 0, set())
+    if change == "form":
+        # Nothing kept: the trainee answers again, on the form now attached.
+        body = klass.full_answer()
+        with pinned(last_day):
+            r = await klass.trainees[0].post(f"{klass.url}/answers", json=body)
+        assert r.status_code == 204, r.text
+        assert await _answer_rows(engine, klass) == (1, 1, {other["id"]})
+    for trainee in klass.trainees:
+        await trainee.aclose()
+
+
+async def test_another_form_waits_for_the_claim_in_flight(
+    committed_client: httpx.AsyncClient, app: FastAPI, settings: Settings, engine: AsyncEngine
+) -> None:
+    """Attaching another form while a trainee's marker is being written: the attach waits for
+    it, sees it and is refused; the answer is stored under the form it was claimed for."""
+    client = committed_client
+    klass = await _committed_class(client, app, settings, 1)
+    await close_session(client, klass)
+    other = await create_form(client, klass.ts["organiser_org_unit_id"], name="另一张评估表")
+    async with engine.connect() as holder:
+        # The marker references the enrollment: its insert waits while the row is held.
+        await holder.execute(
+            text("SELECT 1 FROM enrollment WHERE id = :e FOR UPDATE"),
+            {"e": klass.enrollments[0]["id"]},
+        )
+        answering = asyncio.create_task(
+            klass.trainees[0].post(f"{klass.url}/answers", json=klass.full_answer())
+        )
+        await _until_waiters_or_done(engine, answering, 1)
+        assert not answering.done()
+        attaching = asyncio.create_task(client.put(klass.url, json={"form_id": other["id"]}))
+        await _until_waiters_or_done(engine, attaching, 2)
+        assert not attaching.done(), "the attach did not wait for the claim in flight"
+        await holder.commit()
+    assert (await answering).status_code == 204
+    assert_problem(await attaching, 409, "evaluation.has_answers")
+    assert await _answer_rows(engine, klass) == (1, 1, {klass.form["id"]})
+    assert (await client.get(klass.url)).json()["form"]["id"] == klass.form["id"]
+    for trainee in klass.trainees:
+        await trainee.aclose()

@@ -348,14 +348,15 @@ async def attach(
 ) -> SessionEvaluation:
     """Attach a form to the session, or change the form or the opening day (docs/rules.md rule
     14). Another form only while nobody has answered; never once closed."""
+    # After an answer in flight (it reads the form again), and after a claim (its marker:
+    # has_answers). Before the session's row: the answer's rows lock it (their foreign key).
+    await repository.serialise_answers(db_session, training_session_id)
     ts = await _managed_session(db_session, training_session_id, actor)
     if ts.status == SessionStatus.cancelled:
         raise SessionCancelled()
     form = await _attachable_form(db_session, data.form_id, ts)
     today = local_today()
     opens_on = _opening_day(data, ts, today)
-    # After an answer in flight (its form), and after a claim (its marker: has_answers).
-    await repository.serialise_answers(db_session, ts.id)
     existing = await repository.get_session_evaluation(db_session, ts.id, for_update=True)
     if existing is None:
         evaluation = SessionEvaluation(
@@ -383,9 +384,10 @@ async def close(
     db_session: AsyncSession, training_session_id: uuid.UUID, actor: Actor
 ) -> SessionEvaluation:
     """Close the evaluation before its last day (the organiser)."""
+    # An answer in flight commits first; one after the close reads it and is refused. Before
+    # the session's row: the answer's rows lock it (their foreign key).
+    await repository.serialise_answers(db_session, training_session_id)
     ts = await _managed_session(db_session, training_session_id, actor)
-    # An answer in flight commits first; one after the close reads it and is refused.
-    await repository.serialise_answers(db_session, ts.id)
     evaluation = await repository.get_session_evaluation(db_session, ts.id, for_update=True)
     if evaluation is None:
         raise EvaluationNotFound()
