@@ -11,11 +11,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.actor import Actor
 from app.clock import pinned
 from app.config import Settings
-from app.evaluation import repository
+from app.enums import Role
+from app.evaluation import answering, repository
 from tests.conftest import ClientFor
 from tests.evaluation_factories import Klass, close_session, create_form, evaluated_class
 from tests.factories import create_org_unit
@@ -278,5 +280,67 @@ async def test_another_form_waits_for_the_claim_in_flight(
     assert_problem(await attaching, 409, "evaluation.has_answers")
     assert await _answer_rows(engine, klass) == (1, 1, {klass.form["id"]})
     assert (await client.get(klass.url)).json()["form"]["id"] == klass.form["id"]
+    for trainee in klass.trainees:
+        await trainee.aclose()
+
+
+# --- finding 4: the marker of an answer that never committed -----------------------------------
+
+
+async def test_a_cancelled_answer_leaves_no_marker(
+    committed_client: httpx.AsyncClient, app: FastAPI, settings: Settings, engine: AsyncEngine
+) -> None:
+    """The request is cancelled (client gone, shutdown) between the marker's commit and the
+    answer's: the marker is removed all the same, so the trainee may answer again."""
+    client = committed_client
+    klass = await _committed_class(client, app, settings, 1)
+    await close_session(client, klass)
+    async with engine.connect() as holder:
+        await _hold_answers_lock(holder, klass.ts["id"])
+        answering = asyncio.create_task(
+            klass.trainees[0].post(f"{klass.url}/answers", json=klass.full_answer())
+        )
+        await _until_waiters_or_done(engine, answering, 1)
+        assert not answering.done()
+        assert (await _answer_rows(engine, klass))[1] == 1  # the marker committed
+        answering.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await answering
+        await holder.commit()
+    assert await _answer_rows(engine, klass) == (0, 0, set())
+    r = await klass.trainees[0].post(f"{klass.url}/answers", json=klass.full_answer())
+    assert r.status_code == 204, r.text
+    assert await _answer_rows(engine, klass) == (1, 1, {klass.form["id"]})
+    for trainee in klass.trainees:
+        await trainee.aclose()
+
+
+@pytest.mark.parametrize(("outcome", "markers"), [("commit", 1), ("rollback", 0)])
+async def test_a_lost_commit_acknowledgement_keeps_the_marker_of_a_committed_answer(
+    committed_client: httpx.AsyncClient,
+    app: FastAPI,
+    settings: Settings,
+    engine: AsyncEngine,
+    outcome: str,
+    markers: int,
+) -> None:
+    """Failed while its COMMIT was in flight, the answer may have committed: the marker is
+    removed only if the database says its transaction aborted (else the trainee could answer
+    twice)."""
+    client = committed_client
+    klass = await _committed_class(client, app, settings, 1)
+    await close_session(client, klass)
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    async with sessionmaker() as db_session:
+        marker_id = await repository.add_marker(db_session, uuid.UUID(klass.enrollments[0]["id"]))
+        await db_session.commit()
+    async with sessionmaker() as db_session:
+        xact = await repository.current_xact_id(db_session)
+        await (db_session.commit() if outcome == "commit" else db_session.rollback())
+    admin = Actor(user_id=uuid.uuid4(), username="admin", role=Role.admin)
+    await answering._release(
+        sessionmaker, marker_id, xact, admin, request_id=None, client_request_id=None
+    )
+    assert (await _answer_rows(engine, klass))[1] == markers
     for trainee in klass.trainees:
         await trainee.aclose()

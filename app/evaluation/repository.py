@@ -347,7 +347,7 @@ async def current_xact_id(db_session: AsyncSession) -> str:
 async def xact_status(db_session: AsyncSession, xact_id: str) -> str | None:
     """'committed', 'aborted' or 'in progress' (None: too old to tell)."""
     status = await db_session.scalar(
-        text("SELECT pg_xact_status(CAST(:x AS xid8))"), {"x": xact_id}
+        text("SELECT pg_xact_status(CAST(CAST(:x AS text) AS xid8))"), {"x": xact_id}
     )
     return None if status is None else str(status)
 
