@@ -17,7 +17,7 @@ from app.actor import Actor
 from app.clock import pinned
 from app.config import Settings
 from app.enums import Role
-from app.evaluation import answering, repository
+from app.evaluation import answering, repository, service
 from tests.conftest import ClientFor
 from tests.evaluation_factories import Klass, close_session, create_form, evaluated_class
 from tests.factories import create_org_unit
@@ -344,3 +344,52 @@ async def test_a_lost_commit_acknowledgement_keeps_the_marker_of_a_committed_ans
     assert (await _answer_rows(engine, klass))[1] == markers
     for trainee in klass.trainees:
         await trainee.aclose()
+
+
+# --- finding 5: the server's statement log -----------------------------------------------------
+
+
+async def test_the_answer_transaction_turns_statement_logging_off_where_the_role_may(
+    client: httpx.AsyncClient,
+    klass: Klass,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    db_conn: AsyncConnection,
+) -> None:
+    """log_statement = 'all' would log the marker's INSERT and then the answer's, with their
+    parameters, from one backend: the answer's transaction sets it off for itself (the tests'
+    role is a superuser, as a role that may set it)."""
+    await close_session(client, klass)
+    await db_conn.execute(text("SET LOCAL log_statement = 'all'"))
+    await db_conn.execute(text("SET LOCAL log_min_duration_statement = 0"))
+    claim = service.Claim(
+        marker_id=uuid.uuid4(),
+        training_session_id=uuid.UUID(klass.ts["id"]),
+        form_id=uuid.UUID(klass.form["id"]),
+        answers=[
+            {
+                "training_session_id": uuid.UUID(klass.ts["id"]),
+                "form_id": uuid.UUID(klass.form["id"]),
+                "subject": "session",
+                "subject_id": uuid.UUID(klass.ts["id"]),
+                "scores": [4, 4, 4],
+            }
+        ],
+    )
+    async with isolated_sessionmaker() as db_session:
+        await service.record(db_session, claim)
+        logged = [
+            await db_session.scalar(text(f"SHOW {name}"))
+            for name in ("log_statement", "log_min_duration_statement")
+        ]
+    assert logged == ["none", "-1"]
+
+
+async def test_a_role_that_may_not_set_the_log_leaves_it_alone(db_conn: AsyncConnection) -> None:
+    """Superuser-only settings: a role without the privilege is not refused, the setting is
+    left as the server has it (which the database's configuration must keep off)."""
+    await db_conn.execute(text("SET LOCAL log_statement = 'mod'"))
+    await db_conn.execute(text("CREATE ROLE evaluation_probe NOLOGIN"))
+    await db_conn.execute(text("SET LOCAL ROLE evaluation_probe"))
+    await repository.quiet_statement_log(AsyncSession(bind=db_conn))
+    assert await db_conn.scalar(text("SHOW log_statement")) == "mod"
+    await db_conn.execute(text("RESET ROLE"))
