@@ -393,3 +393,35 @@ async def test_a_role_that_may_not_set_the_log_leaves_it_alone(db_conn: AsyncCon
     await repository.quiet_statement_log(AsyncSession(bind=db_conn))
     assert await db_conn.scalar(text("SHOW log_statement")) == "mod"
     await db_conn.execute(text("RESET ROLE"))
+
+
+# --- finding 12: what may be rated is what the session teaches ---------------------------------
+
+
+async def test_the_subjects_are_the_courses_the_session_teaches(
+    client: httpx.AsyncClient, klass: Klass, db_conn: AsyncConnection
+) -> None:
+    """One definition (training_session's `courses_taught`): a course the session lists but
+    the catalogue does not hold (imported, say) is still a course it teaches, for the
+    certificate and the qualification alike, and so may be rated."""
+    unknown = uuid.uuid4()
+    await db_conn.execute(
+        text(
+            "UPDATE training_session SET course_ids = course_ids || CAST(:c AS uuid) WHERE id = :s"
+        ),
+        {"c": unknown, "s": klass.ts["id"]},
+    )
+    got = (await client.get(klass.url)).json()
+    assert [(s["subject"], s["subject_id"], s["label"]) for s in got["subjects"]] == [
+        ("session", klass.ts["id"], klass.ts["title"]),
+        ("course", klass.courses[0]["id"], "党史专题"),
+        ("course", klass.courses[1]["id"], "公文写作"),
+        ("course", str(unknown), ""),
+        ("teacher", klass.teachers[0]["id"], "李老师"),
+        ("teacher", klass.teachers[1]["id"], "王老师"),
+    ]
+    await close_session(client, klass)
+    body = klass.full_answer()
+    body["ratings"].append({"subject": "course", "subject_id": str(unknown), "scores": [4, 4]})
+    r = await klass.trainees[0].post(f"{klass.url}/answers", json=body)
+    assert r.status_code == 204, r.text

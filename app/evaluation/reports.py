@@ -42,7 +42,7 @@ from app.evaluation.schemas import (
     TeacherReviewReportRead,
     TeacherReviewSessionRead,
 )
-from app.evaluation.service import window_of
+from app.evaluation.service import session_subjects, window_of
 from app.i18n import _
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound
@@ -127,7 +127,7 @@ async def _subjects(
     """The session, then its courses and teachers as its evaluation lists them, then any
     other subject its answers rated (named by the parts when answered, since replaced)."""
     subjects = [(EvaluationSubject.session, session.id, session.title)]
-    subjects += await repository.session_subjects(db_session, session)
+    subjects += await session_subjects(db_session, session)
     known = {(s, i) for s, i, _ in subjects}
     others: list[tuple[EvaluationSubject, uuid.UUID, str]] = []
     for subject in EvaluationSubject:

@@ -41,7 +41,7 @@ from app.evaluation.models import (
 )
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import path_ids, subtree_ids
-from app.training_session.models import SessionPart, TrainingSession
+from app.training_session.models import TrainingSession
 
 # --- forms --------------------------------------------------------------------------------------
 
@@ -244,38 +244,24 @@ async def has_answered(db_session: AsyncSession, enrollment_id: uuid.UUID) -> bo
     return found is not None
 
 
-async def session_subjects(
-    db_session: AsyncSession, ts: TrainingSession
-) -> list[tuple[EvaluationSubject, uuid.UUID, str]]:
-    """The courses and teachers of the session, each once, in teaching order: named by its
-    parts; a session without parts: its `course_ids` and those courses' teachers."""
-    parts = (
+async def teachers_of_courses(
+    db_session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The catalogue teachers of `course_ids`, each once, in the courses' order."""
+    rows = (
         await db_session.execute(
-            select(SessionPart.course_id, SessionPart.teacher_id)
-            .where(SessionPart.training_session_id == ts.id)
-            .order_by(SessionPart.part_date, SessionPart.start_time)
+            select(Course.id, Course.teacher_ids).where(any_of(Course.id, list(course_ids)))
         )
     ).all()
-    if parts:
-        course_ids = list(dict.fromkeys(c for c, _ in parts if c is not None))
-        teacher_ids = list(dict.fromkeys(t for _, t in parts if t is not None))
-        courses = await _titles(db_session, course_ids)
-    else:
-        course_rows = (
-            await db_session.execute(
-                select(Course.id, Course.title, Course.teacher_ids).where(
-                    any_of(Course.id, list(ts.course_ids))
-                )
-            )
-        ).all()
-        by_id = {c: (title, teachers) for c, title, teachers in course_rows}
-        course_ids = [c for c in ts.course_ids if c in by_id]
-        courses = {c: by_id[c][0] for c in course_ids}
-        teacher_ids = list(dict.fromkeys(t for c in course_ids for t in by_id[c][1]))
-    teachers = await _names(db_session, teacher_ids)
-    return [(EvaluationSubject.course, c, courses[c]) for c in course_ids if c in courses] + [
-        (EvaluationSubject.teacher, t, teachers[t]) for t in teacher_ids if t in teachers
-    ]
+    by_id: dict[uuid.UUID, list[uuid.UUID]] = {row[0]: list(row[1]) for row in rows}
+    return list(dict.fromkeys(t for c in course_ids for t in by_id.get(c, [])))
+
+
+async def subject_names(
+    db_session: AsyncSession, course_ids: Sequence[uuid.UUID], teacher_ids: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
+    """The courses' titles and the teachers' names, from the catalogue."""
+    return await _titles(db_session, course_ids), await _names(db_session, teacher_ids)
 
 
 async def _titles(db_session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -62,6 +62,7 @@ from app.ids import new_id
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import PageParams, paginate
+from app.training_session import parts as session_parts
 from app.training_session import repository as session_repository
 from app.training_session import service as sessions
 from app.training_session.errors import TrainingSessionNotFound
@@ -433,7 +434,7 @@ async def read(
         window=window,
         subjects=[
             (EvaluationSubject.session, ts.id, ts.title),
-            *await repository.session_subjects(db_session, ts),
+            *await session_subjects(db_session, ts),
         ],
         answered_count=await repository.answered_count(db_session, ts.id),
         eligible_count=await repository.eligible_count(
@@ -442,6 +443,27 @@ async def read(
         opened_early=_opened_early(evaluation, ts),
         me=me,
     )
+
+
+async def session_subjects(
+    db_session: AsyncSession, ts: TrainingSession
+) -> list[tuple[EvaluationSubject, uuid.UUID, str]]:
+    """The courses and teachers of the session, each once, in teaching order. The courses are
+    the ones the session teaches by the training_session domain's one definition
+    (`courses_taught`: its parts' courses, or its `course_ids` without parts), so that what a
+    trainee may rate and what a certificate or qualification counts agree; the teachers are
+    its parts', or without parts those courses' catalogue teachers. A course or teacher no
+    longer in the catalogue is listed with an empty label."""
+    course_ids = await session_parts.courses_taught(db_session, ts)
+    parts = await session_parts.list_parts(db_session, ts)
+    if parts:
+        teacher_ids = list(dict.fromkeys(p.teacher_id for p in parts if p.teacher_id is not None))
+    else:
+        teacher_ids = await repository.teachers_of_courses(db_session, course_ids)
+    courses, teachers = await repository.subject_names(db_session, course_ids, teacher_ids)
+    return [(EvaluationSubject.course, c, courses.get(c, "")) for c in course_ids] + [
+        (EvaluationSubject.teacher, t, teachers.get(t, "")) for t in teacher_ids
+    ]
 
 
 def _opened_early(evaluation: SessionEvaluation, ts: TrainingSession) -> bool:
@@ -533,8 +555,7 @@ async def _rows(
     """The answer's rows, one per rated subject and one per comment, checked against the form
     and the session's subjects; 422 with a pointer per fault."""
     allowed = {(EvaluationSubject.session, ts.id)} | {
-        (kind, subject_id)
-        for kind, subject_id, _label in await repository.session_subjects(db_session, ts)
+        (kind, subject_id) for kind, subject_id, _label in await session_subjects(db_session, ts)
     }
     scale = Counter(i.subject for i in form.indicators)
     bad: list[ProblemFieldError] = []
