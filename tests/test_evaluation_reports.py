@@ -345,16 +345,14 @@ async def test_an_open_evaluation_shows_counts_but_no_figures(
         ).json()
         grouped = (await client.get(f"{API}/reports/evaluations")).json()
     assert report["status"] == "open"
+    # Only the session's count (the trainees who answered): a count per course or teacher,
+    # polled beside the audited "has answered" marker, would tell which subjects one rated.
+    # The teacher is not one the session names (no parts, no courses): only the answers name
+    # it, so while open it is not listed at all.
     assert [
         (g["subject"], g["answers"], g["figures"], g["withheld"]) for g in report["groups"]
-    ] == [
-        ("session", 5, None, "not_closed"),
-        ("teacher", 4, None, "not_closed"),
-    ]
-    assert [(g["comments"], g["withheld"]) for g in comments["groups"]] == [
-        ([], "not_closed"),
-        ([], "not_closed"),
-    ]
+    ] == [("session", 5, None, "not_closed")]
+    assert [(g["comments"], g["withheld"]) for g in comments["groups"]] == [([], "not_closed")]
     assert ts["id"] not in [g["key"] for g in grouped["groups"]]
     # 14 days from 2025-03-03: open through 2025-03-16, closed from the 17th.
     with pinned(dt.date(2025, 3, 17)):

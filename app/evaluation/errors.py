@@ -85,3 +85,16 @@ class CommentsNotAllowed(UnprocessableEntity):
 class IdempotencyKeyRefused(UnprocessableEntity):
     code = "evaluation.idempotency_key_refused"
     title = N_("An evaluation answer takes no Idempotency-Key (nothing of it may be kept)")
+
+
+class OpensOnAfterClose(UnprocessableEntity):
+    code = "evaluation.opens_on_after_close"
+    title = N_(
+        "The session is closed: its evaluation opens the day the form is attached, "
+        "give no opening day"
+    )
+
+
+class FormChanged(Conflict):
+    code = "evaluation.form_changed"
+    title = N_("The session's form changed while the answer was written: answer again")

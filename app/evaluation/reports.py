@@ -42,7 +42,7 @@ from app.evaluation.schemas import (
     TeacherReviewReportRead,
     TeacherReviewSessionRead,
 )
-from app.evaluation.service import window_of
+from app.evaluation.service import session_subjects, window_of
 from app.i18n import _
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound
@@ -127,7 +127,7 @@ async def _subjects(
     """The session, then its courses and teachers as its evaluation lists them, then any
     other subject its answers rated (named by the parts when answered, since replaced)."""
     subjects = [(EvaluationSubject.session, session.id, session.title)]
-    subjects += await repository.session_subjects(db_session, session)
+    subjects += await session_subjects(db_session, session)
     known = {(s, i) for s, i, _ in subjects}
     others: list[tuple[EvaluationSubject, uuid.UUID, str]] = []
     for subject in EvaluationSubject:
@@ -157,8 +157,16 @@ async def session_report(
         by_key_sums[s.key].append(s)
     for c in codes:
         by_key_codes[c.key].append(c)
-    rated = [(EvaluationSubject(str(k[0])), uuid.UUID(str(k[1]))) for k in by_key_sums]
     closed = found.status == EvaluationStatus.closed
+    # While open, nothing says which subjects the answers rated: neither a count per course or
+    # teacher nor a subject only an answer names. Polled beside the audited "has answered"
+    # marker (its time and enrollment), a count per subject would tell which subjects a named
+    # trainee rated. The session's own count is the number of markers, public anyway.
+    rated = (
+        [(EvaluationSubject(str(k[0])), uuid.UUID(str(k[1]))) for k in by_key_sums]
+        if closed
+        else []
+    )
     groups = []
     for subject, subject_id, label in await _subjects(db_session, found.session, rated):
         key = (subject, subject_id)
@@ -169,7 +177,7 @@ async def session_report(
                 subject=subject,
                 subject_id=subject_id,
                 label=label,
-                answers=tally.answers,
+                answers=(tally.answers if closed or subject == EvaluationSubject.session else None),
                 figures=figures,
                 withheld=withheld,
             )
@@ -206,8 +214,11 @@ async def session_comments(
     comments: dict[tuple[object, ...], list[str]] = defaultdict(list)
     for subject, subject_id, body in await repository.comments_of(db_session, training_session_id):
         comments[(subject, subject_id)].append(body)
-    rated = [(EvaluationSubject(str(k[0])), uuid.UUID(str(k[1]))) for k in answers]
     closed = found.status == EvaluationStatus.closed
+    # As in the report: while open, no subject appears that only the answers name.
+    rated = (
+        [(EvaluationSubject(str(k[0])), uuid.UUID(str(k[1]))) for k in answers] if closed else []
+    )
     groups = []
     for subject, subject_id, label in await _subjects(db_session, found.session, rated):
         key = (subject, subject_id)

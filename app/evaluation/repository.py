@@ -41,7 +41,7 @@ from app.evaluation.models import (
 )
 from app.org_unit.models import OrgUnit
 from app.org_unit.tree import path_ids, subtree_ids
-from app.training_session.models import SessionPart, TrainingSession
+from app.training_session.models import TrainingSession
 
 # --- forms --------------------------------------------------------------------------------------
 
@@ -162,13 +162,21 @@ async def unit_path(db_session: AsyncSession, org_unit_id: uuid.UUID) -> str | N
 
 
 async def get_session_evaluation(
-    db_session: AsyncSession, training_session_id: uuid.UUID, *, for_update: bool = False
+    db_session: AsyncSession,
+    training_session_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+    for_share: bool = False,
 ) -> SessionEvaluation | None:
+    """The session's evaluation; `for_share` while an answer is claimed (so that attaching
+    another form or closing, `for_update`, waits for the claim's commit and sees its marker)."""
     stmt = select(SessionEvaluation).where(
         SessionEvaluation.training_session_id == training_session_id
     )
     if for_update:
         stmt = stmt.with_for_update()
+    elif for_share:
+        stmt = stmt.with_for_update(read=True)
     return (await db_session.scalars(stmt)).one_or_none()
 
 
@@ -236,38 +244,24 @@ async def has_answered(db_session: AsyncSession, enrollment_id: uuid.UUID) -> bo
     return found is not None
 
 
-async def session_subjects(
-    db_session: AsyncSession, ts: TrainingSession
-) -> list[tuple[EvaluationSubject, uuid.UUID, str]]:
-    """The courses and teachers of the session, each once, in teaching order: named by its
-    parts; a session without parts: its `course_ids` and those courses' teachers."""
-    parts = (
+async def teachers_of_courses(
+    db_session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The catalogue teachers of `course_ids`, each once, in the courses' order."""
+    rows = (
         await db_session.execute(
-            select(SessionPart.course_id, SessionPart.teacher_id)
-            .where(SessionPart.training_session_id == ts.id)
-            .order_by(SessionPart.part_date, SessionPart.start_time)
+            select(Course.id, Course.teacher_ids).where(any_of(Course.id, list(course_ids)))
         )
     ).all()
-    if parts:
-        course_ids = list(dict.fromkeys(c for c, _ in parts if c is not None))
-        teacher_ids = list(dict.fromkeys(t for _, t in parts if t is not None))
-        courses = await _titles(db_session, course_ids)
-    else:
-        course_rows = (
-            await db_session.execute(
-                select(Course.id, Course.title, Course.teacher_ids).where(
-                    any_of(Course.id, list(ts.course_ids))
-                )
-            )
-        ).all()
-        by_id = {c: (title, teachers) for c, title, teachers in course_rows}
-        course_ids = [c for c in ts.course_ids if c in by_id]
-        courses = {c: by_id[c][0] for c in course_ids}
-        teacher_ids = list(dict.fromkeys(t for c in course_ids for t in by_id[c][1]))
-    teachers = await _names(db_session, teacher_ids)
-    return [(EvaluationSubject.course, c, courses[c]) for c in course_ids if c in courses] + [
-        (EvaluationSubject.teacher, t, teachers[t]) for t in teacher_ids if t in teachers
-    ]
+    by_id: dict[uuid.UUID, list[uuid.UUID]] = {row[0]: list(row[1]) for row in rows}
+    return list(dict.fromkeys(t for c in course_ids for t in by_id.get(c, [])))
+
+
+async def subject_names(
+    db_session: AsyncSession, course_ids: Sequence[uuid.UUID], teacher_ids: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
+    """The courses' titles and the teachers' names, from the catalogue."""
+    return await _titles(db_session, course_ids), await _names(db_session, teacher_ids)
 
 
 async def _titles(db_session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -303,11 +297,45 @@ async def serialise_answers(db_session: AsyncSession, training_session_id: uuid.
     """Answer transactions of one session run one after the other: otherwise two concurrent
     ones would each reshuffle only the rows they see, and the later one's own rows would keep
     an xmin of their own. An advisory lock, so no row records the locker (a row lock would
-    leave its xid in xmax)."""
+    leave its xid in xmax). Closing the evaluation and attaching a form take it too, before
+    the evaluation's row: they wait for an answer in flight, and an answer after them reads
+    their change once it holds the lock (app/evaluation/service.record)."""
     await db_session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended('evaluation:' || :s, 0))"),
         {"s": str(training_session_id)},
     )
+
+
+# docs/evaluation.md "What remains": the server's statement log would hold the marker's INSERT
+# and then the answer's, with their parameters, from one backend milliseconds apart. These are
+# superuser-only settings: set off for the answer's transaction where the role may (PostgreSQL
+# 15's has_parameter_privilege; a superuser may), left alone otherwise (the database's own
+# configuration must keep them off).
+_QUIET_LOG = text(
+    "SELECT set_config(name, value, true) FROM (VALUES "
+    "('log_statement', 'none'), ('log_min_duration_statement', '-1'), "
+    "('log_min_duration_sample', '-1'), ('log_duration', 'off'), "
+    "('log_transaction_sample_rate', '0')) AS v(name, value) "
+    "WHERE has_parameter_privilege(name, 'SET')"
+)
+
+
+async def quiet_statement_log(db_session: AsyncSession) -> None:
+    await db_session.execute(_QUIET_LOG)
+
+
+async def current_xact_id(db_session: AsyncSession) -> str:
+    """The transaction's id, kept in memory only: whether the answer's COMMIT took effect when
+    its acknowledgement was lost (app/evaluation/answering.py)."""
+    return str(await db_session.scalar(text("SELECT pg_current_xact_id()::text")))
+
+
+async def xact_status(db_session: AsyncSession, xact_id: str) -> str | None:
+    """'committed', 'aborted' or 'in progress' (None: too old to tell)."""
+    status = await db_session.scalar(
+        text("SELECT pg_xact_status(CAST(CAST(:x AS text) AS xid8))"), {"x": xact_id}
+    )
+    return None if status is None else str(status)
 
 
 async def insert_answers(

@@ -17,6 +17,7 @@ from app.evaluation.errors import (
     EvaluationHasAnswers,
     EvaluationNotFound,
     EvaluationNotOpen,
+    FormChanged,
     FormSuperseded,
     IdempotencyKeyRefused,
     InvalidAnswer,
@@ -24,6 +25,7 @@ from app.evaluation.errors import (
     NotEligible,
     NotFormManager,
     NotTrainee,
+    OpensOnAfterClose,
     OpensOnOutsideSession,
     ReferencedFormNotFound,
     SessionCancelled,
@@ -220,6 +222,7 @@ async def update_evaluation_form(
         NotSessionOrganiser,
         ReferencedFormNotFound,
         OpensOnOutsideSession,
+        OpensOnAfterClose,
         FormSuperseded,
         SessionCancelled,
         EvaluationClosed,
@@ -301,6 +304,7 @@ async def get_session_evaluation(
         InvalidAnswer,
         CommentsNotAllowed,
         IdempotencyKeyRefused,
+        FormChanged,
     ),
 )
 async def answer_session_evaluation(
@@ -321,7 +325,10 @@ async def answer_session_evaluation(
     or confirmed while an evaluation opened early runs): exactly one rating of the session, and
     any of its courses and teachers, each with a 1–5 score per indicator in position order;
     comments only if the form takes them. The answer is stored with no trace of who gave it or
-    when (docs/evaluation.md); a second answer is 409 `evaluation.already_answered`. Takes no
+    when (docs/evaluation.md); a second answer is 409 `evaluation.already_answered`. Closed
+    while the answer was written (by the organiser, or at midnight) it is 409
+    `evaluation.not_open`, and another form attached meanwhile 409 `evaluation.form_changed`:
+    nothing is kept and the trainee may answer again where the window allows. Takes no
     `Idempotency-Key` (422 `evaluation.idempotency_key_refused`): a kept copy of the request
     would tie it to the caller, and the 409 already makes a retry safe."""
     if idempotency_key is not None:
@@ -353,7 +360,8 @@ async def get_session_evaluation_report(
 ) -> SessionEvaluationReportRead:
     """The session's evaluation figures (docs/rules.md rule 14): one group for the session, one
     per course and one per teacher, each with its answer count. `figures` is null while the
-    evaluation is not closed (`withheld: not_closed`), and for a group of fewer than
+    evaluation is not closed (`withheld: not_closed`; then only the session's group has a
+    count, each course's and teacher's `answers` is null), and for a group of fewer than
     APP_EVALUATION__MIN_ANSWERS answers (`too_few_answers`). The organisers (org_admins of the
     organiser's subtree), admins and auditors; 404 otherwise."""
     return await reports.session_report(

@@ -206,7 +206,10 @@ class SubjectReportRead(OutputModel):
     subject: EvaluationSubject
     subject_id: uuid.UUID = Field(description="The session's, the course's or the teacher's id")
     label: str = Field(description="The session's title, the course's title, the teacher's name")
-    answers: int
+    answers: int | None = Field(
+        description="The answers rating this subject; while the evaluation is not closed, only "
+        "the session's (every answer rates it), null for each course and teacher"
+    )
     figures: EvaluationFiguresRead | None = Field(
         description="null while the evaluation is not closed, or below the minimum answers"
     )

@@ -31,12 +31,14 @@ from app.evaluation.errors import (
     EvaluationHasAnswers,
     EvaluationNotFound,
     EvaluationNotOpen,
+    FormChanged,
     FormSuperseded,
     InvalidAnswer,
     InvalidIndicators,
     NotEligible,
     NotFormManager,
     NotTrainee,
+    OpensOnAfterClose,
     OpensOnOutsideSession,
     ReferencedFormNotFound,
     SessionCancelled,
@@ -60,6 +62,7 @@ from app.ids import new_id
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import PageParams, paginate
+from app.training_session import parts as session_parts
 from app.training_session import repository as session_repository
 from app.training_session import service as sessions
 from app.training_session.errors import TrainingSessionNotFound
@@ -307,7 +310,19 @@ async def _attachable_form(
 
 def _opening_day(data: SessionEvaluationPut, ts: TrainingSession, today: date) -> date | None:
     """The organiser's early opening day, within the session's days. Attached to a session
-    already closed, it opens the day it is attached (or the day the session closed)."""
+    already closed, it opens the day it is attached (NULL: the day the session closed, if
+    that is today): no opening day may be given then, since a day of the session is past and
+    would close the window at once (422)."""
+    if data.opens_on is not None and ts.status == SessionStatus.closed:
+        raise OpensOnAfterClose(
+            errors=[
+                ProblemFieldError(
+                    pointer="/body/opens_on",
+                    detail=_("the session is closed: leave the opening day out"),
+                    code="session_closed",
+                )
+            ]
+        )
     if data.opens_on is not None and not ts.start_date <= data.opens_on <= ts.end_date:
         raise OpensOnOutsideSession(
             errors=[
@@ -318,8 +333,8 @@ def _opening_day(data: SessionEvaluationPut, ts: TrainingSession, today: date) -
                 )
             ]
         )
-    if ts.status == SessionStatus.closed and data.opens_on is None:
-        return max(today, ts.closed_on or today)
+    if ts.status == SessionStatus.closed and (ts.closed_on is None or today > ts.closed_on):
+        return today
     return data.opens_on
 
 
@@ -334,6 +349,9 @@ async def attach(
 ) -> SessionEvaluation:
     """Attach a form to the session, or change the form or the opening day (docs/rules.md rule
     14). Another form only while nobody has answered; never once closed."""
+    # After an answer in flight (it reads the form again), and after a claim (its marker:
+    # has_answers). Before the session's row: the answer's rows lock it (their foreign key).
+    await repository.serialise_answers(db_session, training_session_id)
     ts = await _managed_session(db_session, training_session_id, actor)
     if ts.status == SessionStatus.cancelled:
         raise SessionCancelled()
@@ -367,6 +385,9 @@ async def close(
     db_session: AsyncSession, training_session_id: uuid.UUID, actor: Actor
 ) -> SessionEvaluation:
     """Close the evaluation before its last day (the organiser)."""
+    # An answer in flight commits first; one after the close reads it and is refused. Before
+    # the session's row: the answer's rows lock it (their foreign key).
+    await repository.serialise_answers(db_session, training_session_id)
     ts = await _managed_session(db_session, training_session_id, actor)
     evaluation = await repository.get_session_evaluation(db_session, ts.id, for_update=True)
     if evaluation is None:
@@ -413,7 +434,7 @@ async def read(
         window=window,
         subjects=[
             (EvaluationSubject.session, ts.id, ts.title),
-            *await repository.session_subjects(db_session, ts),
+            *await session_subjects(db_session, ts),
         ],
         answered_count=await repository.answered_count(db_session, ts.id),
         eligible_count=await repository.eligible_count(
@@ -424,8 +445,37 @@ async def read(
     )
 
 
+async def session_subjects(
+    db_session: AsyncSession, ts: TrainingSession
+) -> list[tuple[EvaluationSubject, uuid.UUID, str]]:
+    """The courses and teachers of the session, each once, in teaching order. The courses are
+    the ones the session teaches by the training_session domain's one definition
+    (`courses_taught`: its parts' courses, or its `course_ids` without parts), so that what a
+    trainee may rate and what a certificate or qualification counts agree; the teachers are
+    its parts', or without parts those courses' catalogue teachers. A course or teacher no
+    longer in the catalogue is listed with an empty label."""
+    course_ids = await session_parts.courses_taught(db_session, ts)
+    parts = await session_parts.list_parts(db_session, ts)
+    if parts:
+        teacher_ids = list(dict.fromkeys(p.teacher_id for p in parts if p.teacher_id is not None))
+    else:
+        teacher_ids = await repository.teachers_of_courses(db_session, course_ids)
+    courses, teachers = await repository.subject_names(db_session, course_ids, teacher_ids)
+    return [(EvaluationSubject.course, c, courses.get(c, "")) for c in course_ids] + [
+        (EvaluationSubject.teacher, t, teachers.get(t, "")) for t in teacher_ids
+    ]
+
+
 def _opened_early(evaluation: SessionEvaluation, ts: TrainingSession) -> bool:
-    return evaluation.opens_on is not None and evaluation.opens_on <= ts.end_date
+    """Opened on a day of the session, before it closed: an evaluation attached after the
+    close opens after `closed_on` (or has no `opens_on`), even when the session closed before
+    its end date."""
+    opens_on = evaluation.opens_on
+    return (
+        opens_on is not None
+        and opens_on <= ts.end_date
+        and (ts.closed_on is None or opens_on <= ts.closed_on)
+    )
 
 
 async def _me(
@@ -453,6 +503,7 @@ class Claim:
 
     marker_id: uuid.UUID
     training_session_id: uuid.UUID
+    form_id: uuid.UUID
     answers: list[dict[str, Any]] = field(default_factory=list)
     comments: list[dict[str, Any]] = field(default_factory=list)
 
@@ -467,7 +518,9 @@ async def claim(
     enrollment has answered (the marker). Runs in a transaction of its own, attributed to the
     caller; the answer is written in the next one."""
     ts = await _readable_session(db_session, training_session_id, actor)
-    evaluation = await repository.get_session_evaluation(db_session, ts.id)
+    # Shared: another form is attached (or the evaluation closed) only once this claim has
+    # committed its marker, which attach() then sees (409 evaluation.has_answers).
+    evaluation = await repository.get_session_evaluation(db_session, ts.id, for_share=True)
     if evaluation is None:
         raise EvaluationNotFound()
     enrollment = (
@@ -489,7 +542,7 @@ async def claim(
     # Two requests of one trainee at once: the marker's unique key lets one through.
     with mapping_conflicts({"uq_evaluation_answered_enrollment_id": AlreadyAnswered()}):
         marker_id = await repository.add_marker(db_session, enrollment.id)
-    return Claim(marker_id, ts.id, answers, comments)
+    return Claim(marker_id, ts.id, evaluation.form_id, answers, comments)
 
 
 def _bad(pointer: str, detail: str, code: str) -> ProblemFieldError:
@@ -502,8 +555,7 @@ async def _rows(
     """The answer's rows, one per rated subject and one per comment, checked against the form
     and the session's subjects; 422 with a pointer per fault."""
     allowed = {(EvaluationSubject.session, ts.id)} | {
-        (kind, subject_id)
-        for kind, subject_id, _label in await repository.session_subjects(db_session, ts)
+        (kind, subject_id) for kind, subject_id, _label in await session_subjects(db_session, ts)
     }
     scale = Counter(i.subject for i in form.indicators)
     bad: list[ProblemFieldError] = []
@@ -606,8 +658,24 @@ def _comment_rows(
 
 async def record(db_session: AsyncSession, claim_: Claim) -> None:
     """Write the answer: its rows, then every answer row of the session again, reshuffled
-    (docs/evaluation.md). Runs in a transaction that sets no actor and leaves no trail."""
+    (docs/evaluation.md). Runs in a transaction that sets no actor and leaves no trail.
+
+    Under the answers' lock (which close() and attach() take too), the window and the form are
+    read again: closed since the claim (by the organiser, or at local midnight), the answer is
+    refused (409 evaluation.not_open); another form attached, 409 evaluation.form_changed. The
+    caller then removes the marker."""
+    await repository.quiet_statement_log(db_session)
     await repository.serialise_answers(db_session, claim_.training_session_id)
+    evaluation = await repository.get_session_evaluation(db_session, claim_.training_session_id)
+    ts = await session_repository.get(db_session, claim_.training_session_id)
+    if (
+        evaluation is None
+        or ts is None
+        or window_of(evaluation, ts, local_today()).status != EvaluationStatus.open
+    ):
+        raise EvaluationNotOpen()
+    if evaluation.form_id != claim_.form_id:
+        raise FormChanged()
     await repository.insert_answers(db_session, claim_.answers, claim_.comments)
     await repository.reshuffle(db_session, claim_.training_session_id)
 
