@@ -152,10 +152,16 @@ def admin_headers(settings: Settings) -> dict[str, str]:
     return asyncio.run(make())
 
 
+# Seconds a call may take before schemathesis gives up on it. Its default, 10 s, is a timing
+# assertion: on a busy CI machine a slow answer failed the run (ReadTimeout) though it was right.
+# A hung server still fails, after this long.
+REQUEST_TIMEOUT = 300
+
+
 # Module scope: what schemathesis wrote is removed before the next test module runs.
 @pytest.fixture(scope="module")
 def api_schema(settings: Settings) -> Iterator[Any]:
-    config = SchemathesisConfig.from_dict({"checks": CHECKS})
+    config = SchemathesisConfig.from_dict({"checks": CHECKS, "request-timeout": REQUEST_TIMEOUT})
     with live_server(settings) as base_url:
         published = httpx.get(f"{base_url}/openapi.json").raise_for_status().json()
         schema = schemathesis.openapi.from_dict(with_lenient_rows(published), config=config)

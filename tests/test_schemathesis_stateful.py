@@ -50,7 +50,12 @@ from tests.factories import (
     unique,
 )
 from tests.live_server import live_server
-from tests.test_schemathesis import CHECKS, fresh_idempotency_key, with_lenient_rows
+from tests.test_schemathesis import (
+    CHECKS,
+    REQUEST_TIMEOUT,
+    fresh_idempotency_key,
+    with_lenient_rows,
+)
 
 # The operations with an id in their path. Before the links, every call of every one of them
 # answered 404 (or 422 for the path's own format): none was reached with a record that exists.
@@ -304,6 +309,7 @@ def api_schema(settings: Settings) -> Iterator[Any]:
         {
             "checks": {**CHECKS, "use_after_free": {"enabled": False}},
             "phases": {"stateful": {"inference": {"algorithms": []}}},
+            "request-timeout": REQUEST_TIMEOUT,
         }
     )
     with live_server(settings) as base_url:
