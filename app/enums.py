@@ -179,6 +179,7 @@ class FeedEntity(StrEnum):
     evaluation_indicator = "evaluation_indicator"
     session_evaluation = "session_evaluation"
     evaluation_answered = "evaluation_answered"
+    notification = "notification"
 
 
 class DayPeriod(StrEnum):
@@ -326,3 +327,19 @@ class EvaluationWithheld(StrEnum):
 
     not_closed = "not_closed"
     too_few_answers = "too_few_answers"
+
+
+class NotificationKind(StrEnum):
+    """What a notification to a cadre is about (docs/notifications.md): written with its cause
+    (an enrollment's or a session's change, an evaluation opened early) or by the reminder job
+    (`python -m app.cli remind`)."""
+
+    nominated = "nominated"
+    waitlisted = "waitlisted"
+    promoted_from_waitlist = "promoted_from_waitlist"
+    session_changed = "session_changed"
+    session_cancelled = "session_cancelled"
+    session_starting = "session_starting"
+    evaluation_opened = "evaluation_opened"
+    requirement_at_risk = "requirement_at_risk"
+    qualification_expiring = "qualification_expiring"

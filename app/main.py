@@ -45,6 +45,7 @@ from app.imports.router import router as import_router
 from app.imports.schemas import StudyLogImport, StudyLogImportRow
 from app.limits import BodyLimitMiddleware
 from app.meta.router import router as meta_router
+from app.notification.router import router as notification_router
 from app.observability import (
     Metrics,
     RequestContextMiddleware,
@@ -199,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         evaluation_router,
         evaluation_answer_router,
         evaluation_report_router,
+        notification_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

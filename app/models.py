@@ -21,6 +21,7 @@ from app.evaluation.models import (
 )
 from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
+from app.notification.models import Notification
 from app.org_unit.models import OrgUnit
 from app.qualification.models import CadreQualification, QualificationType
 from app.study_log.models import StudyLog
@@ -54,6 +55,7 @@ __all__ = [
     "ExportJob",
     "IdempotencyRecord",
     "LeaveRequest",
+    "Notification",
     "OrgUnit",
     "QualificationType",
     "RefreshToken",

@@ -205,6 +205,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listSessionEvaluationComments": STAFF,
     "getEvaluationReport": EVALUATION_READERS,
     "getTeacherReviewReport": EVALUATION_READERS,
+    # a cadre's own notifications (docs/notifications.md)
+    "listMyNotifications": frozenset({Role.cadre}),
+    "markMyNotificationRead": frozenset({Role.cadre}),
+    "markAllMyNotificationsRead": frozenset({Role.cadre}),
 }
 
 
