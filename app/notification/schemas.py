@@ -41,9 +41,9 @@ class RequirementParams(OutputModel):
     evaluated_on: date = Field(description="The day the figures are taken on")
     status: RequirementStatus = Field(description="The requirement's status on `evaluated_on`")
     days_done: Decimal2
-    days_required: Decimal2
+    days_required: Decimal2 | None = Field(description="null: the policy has no days alternative")
     hours_done: Decimal2
-    hours_required: Decimal2
+    hours_required: Decimal2 | None = Field(description="null: the policy has no hours alternative")
 
 
 class QualificationParams(OutputModel):
