@@ -76,6 +76,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "course_id",
             "thesis_id",
             "evaluation_form_id",
+            "notification_id",
         )
     } | {"hr_id": "HR1"}
     for method, path, _ in operations(app):
@@ -244,6 +245,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "course_id": course["id"],
             "thesis_id": thesis["id"],
             "evaluation_form_id": evaluation_form["id"],
+            "notification_id": str(uuid.uuid4()),  # a cadre's own: org_admin has no such route
         },
     }
 

@@ -186,10 +186,14 @@ async def remind_qualification_expiring(
 # --- the caller's own ------------------------------------------------------------------------
 
 
-def of_actor(actor: Actor, *, unread_only: bool) -> Select[Notification]:
+def of_actor(
+    actor: Actor, *, unread_only: bool, kind: NotificationKind | None = None
+) -> Select[Notification]:
     stmt = select(Notification).where(readable(actor))
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
+    if kind is not None:
+        stmt = stmt.where(Notification.kind == kind)
     return stmt
 
 
@@ -198,12 +202,13 @@ async def page(
     actor: Actor,
     *,
     unread_only: bool,
+    kind: NotificationKind | None,
     after: tuple[bool, uuid.UUID] | None,
     limit: int,
 ) -> list[Notification]:
     """Unread first, then newest: keyset on (unread, id) both descending; `after` is the last
     row of the previous page (whether it was unread, its id)."""
-    stmt = of_actor(actor, unread_only=unread_only)
+    stmt = of_actor(actor, unread_only=unread_only, kind=kind)
     unread = Notification.read_at.is_(None)
     if after is not None:
         was_unread, last_id = after

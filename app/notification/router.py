@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query
 from pydantic import TypeAdapter
 
 from app.db import DbSession
+from app.enums import NotificationKind
 from app.http import API_PREFIX, problems
 from app.idempotency.route import IdempotentRoute
 from app.notification import service
@@ -46,6 +47,7 @@ async def list_my_notifications(
     db_session: DbSession,
     actor: CurrentActor,
     unread: Annotated[bool, Query(description="Only the unread ones")] = False,
+    kind: Annotated[NotificationKind | None, Query(description="Only of this kind")] = None,
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, at most {MAX_PAGE_SIZE}")
     ] = DEFAULT_PAGE_SIZE,
@@ -62,7 +64,7 @@ async def list_my_notifications(
     newest first, each with its `title` and `body` in the request's language (from its `kind`
     and `params`), and the count of unread ones."""
     found = await service.list_mine(
-        db_session, actor, unread_only=unread, limit=limit, cursor=cursor or None
+        db_session, actor, unread_only=unread, kind=kind, limit=limit, cursor=cursor or None
     )
     return NotificationPage(
         items=[_read(n) for n in found.items],

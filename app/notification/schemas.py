@@ -63,47 +63,61 @@ class _Notification(OutputModel):
     read_at: datetime | None = Field(description="When the cadre marked it read; null: unread")
 
 
-class EnrollmentNotification(_Notification):
-    kind: Literal[
-        NotificationKind.nominated,
-        NotificationKind.waitlisted,
-        NotificationKind.promoted_from_waitlist,
-    ]
+class NominatedNotification(_Notification):
+    kind: Literal[NotificationKind.nominated]
     params: EnrollmentParams
 
 
-class SessionNotification(_Notification):
-    kind: Literal[NotificationKind.session_changed, NotificationKind.session_cancelled]
+class WaitlistedNotification(_Notification):
+    kind: Literal[NotificationKind.waitlisted]
+    params: EnrollmentParams
+
+
+class PromotedFromWaitlistNotification(_Notification):
+    kind: Literal[NotificationKind.promoted_from_waitlist]
+    params: EnrollmentParams
+
+
+class SessionChangedNotification(_Notification):
+    kind: Literal[NotificationKind.session_changed]
     params: SessionParams
 
 
-class StartingNotification(_Notification):
+class SessionCancelledNotification(_Notification):
+    kind: Literal[NotificationKind.session_cancelled]
+    params: SessionParams
+
+
+class SessionStartingNotification(_Notification):
     kind: Literal[NotificationKind.session_starting]
     params: StartingParams
 
 
-class EvaluationNotification(_Notification):
+class EvaluationOpenedNotification(_Notification):
     kind: Literal[NotificationKind.evaluation_opened]
     params: EvaluationParams
 
 
-class RequirementNotification(_Notification):
+class RequirementAtRiskNotification(_Notification):
     kind: Literal[NotificationKind.requirement_at_risk]
     params: RequirementParams
 
 
-class QualificationNotification(_Notification):
+class QualificationExpiringNotification(_Notification):
     kind: Literal[NotificationKind.qualification_expiring]
     params: QualificationParams
 
 
 NotificationRead = Annotated[
-    EnrollmentNotification
-    | SessionNotification
-    | StartingNotification
-    | EvaluationNotification
-    | RequirementNotification
-    | QualificationNotification,
+    NominatedNotification
+    | WaitlistedNotification
+    | PromotedFromWaitlistNotification
+    | SessionChangedNotification
+    | SessionCancelledNotification
+    | SessionStartingNotification
+    | EvaluationOpenedNotification
+    | RequirementAtRiskNotification
+    | QualificationExpiringNotification,
     Field(discriminator="kind"),
 ]
 

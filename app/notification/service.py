@@ -149,11 +149,17 @@ class NotificationList:
 
 
 async def list_mine(
-    db_session: AsyncSession, actor: Actor, *, unread_only: bool, limit: int, cursor: str | None
+    db_session: AsyncSession,
+    actor: Actor,
+    *,
+    unread_only: bool,
+    kind: NotificationKind | None,
+    limit: int,
+    cursor: str | None,
 ) -> NotificationList:
     after = None if cursor is None else decode_cursor(cursor)
     rows = await repository.page(
-        db_session, actor, unread_only=unread_only, after=after, limit=limit + 1
+        db_session, actor, unread_only=unread_only, kind=kind, after=after, limit=limit + 1
     )
     next_cursor = None
     if len(rows) > limit:

@@ -110,6 +110,11 @@ TAGS: list[dict[str, str]] = [
         "description": "Anonymous evaluation of sessions, courses and teachers (评课): forms, "
         "a session's evaluation, answers, figures and comments",
     },
+    {
+        "name": "notifications",
+        "description": "A cadre's own notifications (nominations, the waitlist, session changes, "
+        "reminders), also delivered as webhook events",
+    },
 ]
 
 
