@@ -78,7 +78,10 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("dedupe_key <> ''", name=op.f("ck_notification_dedupe_key_not_empty")),
         sa.ForeignKeyConstraint(
-            ["cadre_id"], ["cadre.id"], name=op.f("fk_notification_cadre_id_cadre"), ondelete="RESTRICT"
+            ["cadre_id"],
+            ["cadre.id"],
+            name=op.f("fk_notification_cadre_id_cadre"),
+            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["training_session_id"],
