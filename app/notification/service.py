@@ -86,16 +86,19 @@ async def notify_enrollees(
     )
 
 
-async def notify_many(db_session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> int:
-    """Write each of `rows` (the columns of `notify`) unless its key exists, in batches."""
+async def notify_many(
+    db_session: AsyncSession, rows: Sequence[Mapping[str, object]], *, batch: int = 10_000
+) -> int:
+    """Write each of `rows` (the columns of `notify`) unless its key exists: one statement per
+    `batch` rows; how many were written."""
     written = 0
-    batch = 1000
     for start in range(0, len(rows), batch):
         chunk = [
-            {**row, "params": _params(row["params"])}  # type: ignore[arg-type]
+            {key: _json_value(value) for key, value in row.items() if key != "params"}
+            | {"params": _params(row["params"])}  # type: ignore[arg-type]
             for row in rows[start : start + batch]
         ]
-        written += await repository.insert_many(db_session, chunk)
+        written += await repository.insert_many(db_session, json.dumps(chunk, ensure_ascii=False))
     return written
 
 
