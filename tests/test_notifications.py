@@ -310,6 +310,44 @@ async def test_the_reminder_job_is_idempotent_and_daily(
     assert await kinds_of(db_conn, leader["id"]) == ["requirement_at_risk"] * 2
 
 
+async def test_an_evaluation_opened_by_the_close_is_reminded_once_to_who_has_not_answered(
+    client: httpx.AsyncClient,
+    client_for: ClientFor,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    db_conn: AsyncConnection,
+    settings: Settings,
+) -> None:
+    """Closing opens the evaluation (docs/rules.md rule 14): the job that day tells the trainee
+    who has not answered, not the one who has; the next day adds nothing (once per
+    enrollment)."""
+    unit = await create_org_unit(client)
+    day = date(2026, 11, 20)
+    with pinned(day):
+        klass = await evaluated_class(
+            client,
+            client_for,
+            unit["id"],
+            2,
+            start_date="2026-11-16",
+            end_date="2026-11-18",
+            days="3",
+        )
+        r = await client.post(f"{API}/training-sessions/{klass.ts['id']}/close")
+        assert r.status_code == 200, r.text
+        r = await klass.trainees[0].post(f"{klass.url}/answers", json=klass.full_answer())
+        assert r.status_code == 204, r.text
+    answered, waiting = (e["cadre_id"] for e in klass.enrollments)
+    first = await _run(isolated_sessionmaker, settings, day)
+    assert first[NotificationKind.evaluation_opened] == 1
+    assert "evaluation_opened" not in await kinds_of(db_conn, answered)
+    opened = [n for n in await notifications_of(db_conn, waiting) if n[0] == "evaluation_opened"]
+    assert opened == [
+        ("evaluation_opened", {"session_title": klass.ts["title"], "closes_on": "2026-12-03"})
+    ]
+    later = await _run(isolated_sessionmaker, settings, day + timedelta(days=1))
+    assert later[NotificationKind.evaluation_opened] == 0
+
+
 async def test_the_annual_rule_waits_for_the_end_of_the_year(
     client: httpx.AsyncClient,
     isolated_sessionmaker: async_sessionmaker[AsyncSession],
