@@ -1,10 +1,11 @@
 """Operator commands:
-`python -m app.cli {migrate,serve,create-admin,prune,webhook-worker,export-worker,openapi}`
+`python -m app.cli {migrate,serve,create-admin,prune,remind,webhook-worker,export-worker,openapi}`
 (`prune-changes` is the old name of `prune`). The demo data set is a developer tool:
 `python -m devtools.demo`."""
 
 import argparse
 import asyncio
+import datetime as dt
 import getpass
 import json
 import os
@@ -68,6 +69,28 @@ def prune() -> None:
     print(f"removed past their retention: {changes} change events, {keys} idempotency records")
 
 
+async def _remind(on: dt.date | None) -> str:
+    from app.clock import local_today
+    from app.reminder.job import remind
+
+    settings = configure()
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as db_session:
+            await attribute(db_session, request_id="cli:remind")
+            result = await remind(db_session, settings, on or local_today())
+    finally:
+        await engine.dispose()
+    lines = [f"reminders of {result.on}:"]
+    lines += [f"  {kind.value}: {count}" for kind, count in result.written.items()]
+    lines += [f"  skipped {r.value}: no credit policy in force" for r in result.skipped]
+    return "\n".join(lines)
+
+
+def remind(on: dt.date | None) -> None:
+    print(asyncio.run(_remind(on)))
+
+
 def serve(host: str, port: int, fd: int | None = None) -> None:
     from app import serve
 
@@ -127,6 +150,14 @@ def main(argv: list[str] | None = None) -> None:
         "export-worker",
         help="write the files of export jobs until SIGINT/SIGTERM (hands its job back then)",
     )
+    reminders = sub.add_parser(
+        "remind",
+        help="write the day's reminders to cadres (docs/notifications.md); idempotent: run it "
+        "daily, again at will",
+    )
+    reminders.add_argument(
+        "--on", type=dt.date.fromisoformat, default=None, help="the day (YYYY-MM-DD; default today)"
+    )
     sub.add_parser("openapi", help="print the OpenAPI document")
     admin = sub.add_parser(
         "create-admin", help="create the first admin (password from APP_ADMIN_PASSWORD or a prompt)"
@@ -135,6 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "create-admin":
         create_admin(args.username)
+        return
+    if args.command == "remind":
+        remind(args.on)
         return
     if args.command == "serve":
         serve(args.host, args.port, args.fd)

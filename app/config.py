@@ -412,6 +412,32 @@ class CalendarSettings(BaseModel):
     )
 
 
+class NotifySettings(BaseModel):
+    """Notifications to cadres and the reminder job (docs/notifications.md)."""
+
+    days_before_start: int = Field(
+        default=3,
+        ge=1,
+        le=60,
+        description="The reminder job reminds a session's active enrollees once, within this "
+        "many days before its start",
+    )
+    at_risk_days: int = Field(
+        default=90,
+        ge=0,
+        le=3660,
+        description="The five-year requirement is at risk when it would not be met this many "
+        'days from today on what is recorded (docs/rules.md, "Requirement at risk")',
+    )
+    annual_at_risk_days: int = Field(
+        default=60,
+        ge=0,
+        le=366,
+        description="The annual requirement is at risk when it is not met and fewer than this "
+        "many days of the year are left",
+    )
+
+
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.
 # Any other environment refuses to start with them (or without secrets).
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -473,6 +499,7 @@ class Settings(BaseSettings):
     cors: CorsSettings = CorsSettings()
     qualification: QualificationSettings = QualificationSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    notify: NotifySettings = NotifySettings()
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: SecretStr | None = None
     # Production posture (issue 10): see app.observability and app.main.

@@ -31,6 +31,7 @@ from app.enums import (
     LeaveRequestStatus,
     NominationOutcome,
     NominationReviewAction,
+    NotificationKind,
     OrgUnitKind,
     PlanStatus,
     PostType,
@@ -190,6 +191,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.session_evaluation: ("培训班评估", "Session evaluation"),
         FeedEntity.evaluation_answered: ("已参评记录", "Evaluation answered"),
         FeedEntity.online_platform: ("网络学院平台", "Online platform"),
+        FeedEntity.notification: ("通知", "Notification"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -310,6 +312,18 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         PromotionMove.lower_rank: ("较低层次", "Lower rank"),
         PromotionMove.grade_only: ("职级晋升或转任职级", "Grade only"),
         PromotionMove.below_leading_ranks: ("非县处级以上", "Below the leading ranks"),
+    },
+    # notifications to cadres (docs/notifications.md)
+    NotificationKind: {
+        NotificationKind.nominated: ("已被推荐参训", "Nominated"),
+        NotificationKind.waitlisted: ("已列入候补", "Waitlisted"),
+        NotificationKind.promoted_from_waitlist: ("候补转正", "Promoted from the waitlist"),
+        NotificationKind.session_changed: ("培训班有变更", "Session changed"),
+        NotificationKind.session_cancelled: ("培训班已取消", "Session cancelled"),
+        NotificationKind.session_starting: ("培训班即将开班", "Session starting soon"),
+        NotificationKind.evaluation_opened: ("培训评估已开放", "Evaluation open"),
+        NotificationKind.requirement_at_risk: ("学时要求存在风险", "Requirement at risk"),
+        NotificationKind.qualification_expiring: ("资格即将到期", "Qualification expiring"),
     },
 }
 

@@ -179,6 +179,7 @@ class FeedEntity(StrEnum):
     session_evaluation = "session_evaluation"
     evaluation_answered = "evaluation_answered"
     online_platform = "online_platform"
+    notification = "notification"
 
 
 class DayPeriod(StrEnum):
@@ -353,3 +354,19 @@ class PromotionMove(StrEnum):
 
 PROMOTION_MOVES = frozenset({PromotionMove.higher_rank, PromotionMove.leading_post_same_rank})
 """The moves that are promotions into a leading post (提拔担任领导职务, N2, rule 4)."""
+
+
+class NotificationKind(StrEnum):
+    """What a notification to a cadre is about (docs/notifications.md): written with its cause
+    (an enrollment's or a session's change, an evaluation opened early) or by the reminder job
+    (`python -m app.cli remind`)."""
+
+    nominated = "nominated"
+    waitlisted = "waitlisted"
+    promoted_from_waitlist = "promoted_from_waitlist"
+    session_changed = "session_changed"
+    session_cancelled = "session_cancelled"
+    session_starting = "session_starting"
+    evaluation_opened = "evaluation_opened"
+    requirement_at_risk = "requirement_at_risk"
+    qualification_expiring = "qualification_expiring"

@@ -47,6 +47,7 @@ from app.imports.router import router as import_router
 from app.imports.schemas import StudyLogImport, StudyLogImportRow
 from app.limits import BodyLimitMiddleware
 from app.meta.router import router as meta_router
+from app.notification.router import router as notification_router
 from app.observability import (
     Metrics,
     RequestContextMiddleware,
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         online_platform_router,
         online_import_router,
         online_report_router,
+        notification_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

@@ -22,6 +22,7 @@ from app.evaluation.models import (
 )
 from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
+from app.notification.models import Notification
 from app.online.models import OnlineLearner, OnlinePlatform, OnlineRecord
 from app.org_unit.models import OrgUnit
 from app.qualification.models import CadreQualification, QualificationType
@@ -57,6 +58,7 @@ __all__ = [
     "ExportJob",
     "IdempotencyRecord",
     "LeaveRequest",
+    "Notification",
     "OnlineLearner",
     "OnlinePlatform",
     "OnlineRecord",

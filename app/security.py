@@ -223,6 +223,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "importOnlineRecords": MASTER_DATA,
     # online academies: the 刷课 checks' report (docs/rules.md, "Plausibility flags")
     "getOnlineAnomaliesReport": STAFF | {Role.auditor},
+    # a cadre's own notifications (docs/notifications.md)
+    "listMyNotifications": frozenset({Role.cadre}),
+    "markMyNotificationRead": frozenset({Role.cadre}),
+    "markAllMyNotificationsRead": frozenset({Role.cadre}),
 }
 
 

@@ -558,6 +558,21 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": set(),
         "hidden": {"ip": "ip", "device": "device"},
     },
+    # notifications to cadres (docs/notifications.md): in the feed, delivered by webhooks
+    "notification": {
+        "audited": {
+            "cadre_id",
+            "kind",
+            "training_session_id",
+            "enrollment_id",
+            "cadre_qualification_id",
+            "params",
+            "dedupe_key",
+            "read_at",
+        },
+        "skipped": set(),
+        "hidden": {},
+    },
 }
 # The anonymous answers: the one write that is neither audited nor in the change feed, so that
 # no trail row (with its actor, request id and time) sits beside an answer (docs/evaluation.md;
@@ -579,6 +594,8 @@ async def test_the_anonymous_answers_are_the_declared_exemption(db_conn: Any) ->
 
 _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time
+# a notification's idempotence key (kind, subject, day): no secret (docs/notifications.md)
+_NOT_SECRET |= {"dedupe_key"}
 
 
 def _trigger_arguments(raw: bytes) -> tuple[set[str], dict[str, str]]:

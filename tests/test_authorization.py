@@ -78,6 +78,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "thesis_id",
             "evaluation_form_id",
             "online_platform_id",
+            "notification_id",
         )
     } | {"hr_id": "HR1", "learner_id": "u-1"}
     for method, path, _ in operations(app):
@@ -249,6 +250,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             # online platforms are the province's, of no unit: see below
             "online_platform_id": str(uuid.uuid4()),
             "learner_id": "u-1",
+            "notification_id": str(uuid.uuid4()),  # a cadre's own: org_admin has no such route
         },
     }
 

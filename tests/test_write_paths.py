@@ -380,7 +380,16 @@ async def _review_nomination(w: World) -> list[Trace]:
         ids.append(r.json()["id"])
     body = {"action": "reject", "reason": "不符合调训条件"}
     await w.write("POST", f"/enrollments/{ids[0]}/review", json=body)
-    return [("enrollment", "update", ids[0]), ("enrollment", "update", ids[1])]
+    # The promoted one hears of it (docs/notifications.md).
+    promoted = await w.ids(
+        "SELECT id FROM notification WHERE enrollment_id = :e AND kind = 'promoted_from_waitlist'",
+        e=uuid.UUID(ids[1]),
+    )
+    return [
+        ("enrollment", "update", ids[0]),
+        ("enrollment", "update", ids[1]),
+        ("notification", "create", promoted[0]),
+    ]
 
 
 @path("nominateCadres")
@@ -394,10 +403,16 @@ async def _nominate(w: World) -> list[Trace]:
             "POST", f"/training-sessions/{ts['id']}/nominations", json={"cadre_ids": cadres}
         )
     ).json()
-    # Row by row: each nomination takes its seat in the session's count as it is written.
-    return [("enrollment", "create", r["enrollment_id"]) for r in report["rows"]] + [
-        ("training_session", "update", ts["id"])
-    ] * len(cadres)
+    # Row by row: each nomination takes its seat in the session's count as it is written, and
+    # tells its cadre (docs/notifications.md).
+    notices = await w.ids(
+        "SELECT id FROM notification WHERE training_session_id = :s", s=uuid.UUID(ts["id"])
+    )
+    return (
+        [("enrollment", "create", r["enrollment_id"]) for r in report["rows"]]
+        + [("training_session", "update", ts["id"])] * len(cadres)
+        + [("notification", "create", i) for i in notices]
+    )
 
 
 # --- sign-in by class part (docs/rules.md rule 12) -----------------------------------------------
@@ -1202,7 +1217,44 @@ async def test_a_subtree_move_records_each_descendants_new_place(
 # --- the CLI -----------------------------------------------------------------------------------
 
 # Every command of `python -m app.cli`, and what it writes.
+# --- notifications (docs/notifications.md) ----------------------------------------------------
+
+
+async def _notified_cadre(w: World) -> tuple[str, list[str]]:
+    """A cadre with two notifications (two sessions cancelled), written outside the case."""
+    unit = await create_org_unit(w.client)
+    cadre = await create_cadre(w.client, unit["id"])
+    for _ in range(2):
+        ts = await create_session(w.client, unit["id"])
+        await _enroll(w, ts["id"], cadre["id"])
+        r = await w.client.patch(
+            f"{API}/training-sessions/{ts['id']}", json={"status": "cancelled"}
+        )
+        assert r.status_code == 200, r.text
+    ids = await w.ids(
+        "SELECT id FROM notification WHERE cadre_id = :c ORDER BY id", c=uuid.UUID(cadre["id"])
+    )
+    return cadre["id"], ids
+
+
+@path("markMyNotificationRead")
+async def _mark_notification_read(w: World) -> list[Trace]:
+    cadre_id, ids = await _notified_cadre(w)
+    async with await w.cadre_client(cadre_id) as me:
+        await w.write("POST", f"/me/notifications/{ids[0]}/read", client=me)
+    return [("notification", "update", ids[0])]
+
+
+@path("markAllMyNotificationsRead")
+async def _mark_all_notifications_read(w: World) -> list[Trace]:
+    cadre_id, ids = await _notified_cadre(w)
+    async with await w.cadre_client(cadre_id) as me:
+        await w.write("POST", "/me/notifications/read-all", client=me)
+    return [("notification", "update", i) for i in ids]
+
+
 CLI_COMMANDS = {
+    "remind": "test_remind_is_audited_as_the_cli",
     "migrate": "the schema only",
     "create-admin": "test_create_admin_is_audited_as_the_cli",
     "prune": "test_prune_leaves_no_trace",
@@ -1399,4 +1451,18 @@ async def test_the_bootstrap_admin_is_audited_as_the_bootstrap(
     mine = [r for r in rows if r.entity_id == user_id]
     assert [(r.entity_type, str(r.action), r.actor_id) for r in mine] == [
         ("app_user", "create", None)
+    ]
+
+
+async def test_remind_is_audited_as_the_cli(
+    committed_client: httpx.AsyncClient, committed: AsyncEngine
+) -> None:
+    """The reminder job's notifications are written as request `cli:remind`, by no user."""
+    unit = await create_org_unit(committed_client)
+    leader = await create_cadre(committed_client, unit["id"], rank="county_division")
+    await cli._remind(datetime(2026, 11, 20, tzinfo=UTC).date())
+    rows = await _audited(committed, AuditEvent.request_id == "cli:remind")
+    mine = [r for r in rows if r.changes["cadre_id"] == leader["id"]]
+    assert [(r.entity_type, str(r.action), r.actor_id) for r in mine] == [
+        ("notification", "create", None)
     ]

@@ -405,6 +405,30 @@ async def cadre_figures(
     """Every active cadre of the subtree at `root_path`, evaluated on `as_of` under `policy` (the
     policy in force on `as_of`, as the engine's compliance view uses for all three blocks)."""
     rows = await db_session.execute(text(_PER_CADRE_SQL), _parameters(root_path, as_of, policy))
+    return _figures_of(rows, policy)
+
+
+# The cadres short of a requirement on `as_of` (the reminder job's "at risk", docs/rules.md
+# "Requirement at risk"): the figures of those only, so a province returns its few thousand
+# rows rather than 200,000.
+_SHORT_SQL = {
+    "five_year": _PER_CADRE_SQL + "WHERE five_status IN ('not_met', 'in_grace')\n",
+    "annual": _PER_CADRE_SQL + "WHERE annual_status = 'not_met'\n",
+}
+
+
+async def short_cadre_figures(
+    db_session: AsyncSession, root_path: str, as_of: date, policy: Policy, requirement: str
+) -> list[CadreFigures]:
+    """The active cadres of the subtree whose `requirement` (five_year, annual) is not met on
+    `as_of` (in grace counts as short), with their figures."""
+    rows = await db_session.execute(
+        text(_SHORT_SQL[requirement]), _parameters(root_path, as_of, policy)
+    )
+    return _figures_of(rows, policy)
+
+
+def _figures_of(rows: Any, policy: Policy) -> list[CadreFigures]:
     out = []
     for row in rows:
         (cadre_id, unit_id, rank, promoted_on, path, fd, fh, credited, cdays, online) = row[:10]

@@ -25,7 +25,7 @@ from app.credit_policy.engine import RequirementStatus, RollCallGroup
 from app.credit_policy.engine.common import add_years
 from app.credit_policy.engine.promotion import PromotionCheck, promotion_check
 from app.credit_policy.policy import Policy
-from app.enums import PostType, Rank
+from app.enums import PostType, Rank, Requirement
 from app.i18n import N_, _
 from app.org_unit import repository as org_units
 from app.org_unit.models import OrgUnit
@@ -306,3 +306,13 @@ async def roll_call(db_session: AsyncSession, root: OrgUnit, year: int, limit: i
         untrained=active - trained,
         candidates=candidates,
     )
+
+
+async def short_of(
+    db_session: AsyncSession, requirement: Requirement, as_of: date
+) -> tuple[Policy, list[repository.CadreFigures]]:
+    """Every active cadre short of `requirement` on `as_of` (not met, or in grace), under the
+    policy in force that day, with its figures: computed in the database for the whole tree."""
+    policy = await policy_service.policy_on(db_session, as_of)
+    rows = await repository.short_cadre_figures(db_session, "/", as_of, policy, requirement.value)
+    return policy, rows

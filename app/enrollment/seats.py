@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
-from app.enrollment import repository
+from app.enrollment import notices, repository
 from app.enrollment.errors import QuotaReached
 from app.enrollment.models import Enrollment
-from app.enums import EnrollmentOrigin, EnrollmentStatus, SessionStatus
+from app.enums import EnrollmentOrigin, EnrollmentStatus, NotificationKind, SessionStatus
 from app.i18n import _
 from app.org_unit import repository as org_units
 from app.training_session import service as session_service
@@ -82,6 +82,8 @@ async def release_seat(db_session: AsyncSession, ts: TrainingSession) -> list[En
     await db_session.flush()  # the freed seat's new status, before the seats are counted
     promoted = await _promote(db_session, ts, spare=ts.capacity - ts.enrolled + 1)
     ts.enrolled += len(promoted) - 1
+    if promoted:
+        await notices.notify(db_session, ts, promoted, NotificationKind.promoted_from_waitlist)
     return promoted
 
 
@@ -92,6 +94,8 @@ async def settle(db_session: AsyncSession, ts: TrainingSession) -> list[Enrollme
     promoted = await _promote(db_session, ts, spare=ts.capacity - ts.enrolled)
     ts.enrolled += len(promoted)
     await db_session.flush()
+    if promoted:
+        await notices.notify(db_session, ts, promoted, NotificationKind.promoted_from_waitlist)
     return promoted
 
 

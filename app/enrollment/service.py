@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actor import Actor
 from app.cadre.service import referenced_cadre
 from app.db import flush_mapping_conflicts
-from app.enrollment import repository, seats
+from app.enrollment import notices, repository, seats
 from app.enrollment.errors import (
     AlreadyEnrolled,
     CadreInactive,
@@ -202,6 +202,7 @@ async def enroll(
     if existing is None:
         db_session.add(enrollment)
     await flush_mapping_conflicts(db_session, _CONFLICTS)
+    await notices.notify_status(db_session, ts, enrollment)
     return enrollment
 
 
@@ -336,6 +337,8 @@ async def update_enrollment(
     if released:
         await seats.release_seat(db_session, ts)
     await db_session.flush()
+    if changes.get("status") == EnrollmentStatus.waitlisted:
+        await notices.notify_status(db_session, ts, enrollment)
     return enrollment
 
 

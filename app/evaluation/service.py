@@ -18,6 +18,7 @@ from app.enums import (
     EnrollmentStatus,
     EvaluationStatus,
     EvaluationSubject,
+    NotificationKind,
     Role,
     SessionStatus,
 )
@@ -59,6 +60,7 @@ from app.evaluation.schemas import (
 from app.http import check_if_match
 from app.i18n import _
 from app.ids import new_id
+from app.notification import service as notifications
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.pagination import PageParams, paginate
@@ -365,6 +367,7 @@ async def attach(
         )
         db_session.add(evaluation)
         await db_session.flush()
+        await _notify_opened(db_session, evaluation, ts, today)
         return evaluation
     check_if_match(if_match, existing.version)
     if window_of(existing, ts, today).status == EvaluationStatus.closed:
@@ -378,7 +381,27 @@ async def attach(
     existing.opens_on = opens_on
     await db_session.flush()
     await db_session.refresh(existing)
+    await _notify_opened(db_session, existing, ts, today)
     return existing
+
+
+async def _notify_opened(
+    db_session: AsyncSession, evaluation: SessionEvaluation, ts: TrainingSession, today: date
+) -> None:
+    """Opened early by the organiser and open today: each trainee who may answer hears of it,
+    in this transaction (docs/notifications.md). The key is the reminder job's, so a trainee
+    hears once per evaluation, whether from here or from the job."""
+    window = window_of(evaluation, ts, today)
+    if not _opened_early(evaluation, ts) or window.status != EvaluationStatus.open:
+        return
+    await notifications.notify_enrollees(
+        db_session,
+        ts.id,
+        {s.value for s in _eligible_statuses(evaluation, ts)},
+        kind=NotificationKind.evaluation_opened,
+        params={"session_title": ts.title, "closes_on": window.closes_on},
+        key_prefix=f"evaluation_opened:{evaluation.id}",
+    )
 
 
 async def close(

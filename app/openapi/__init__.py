@@ -119,6 +119,11 @@ TAGS: list[dict[str, str]] = [
         "description": "Online academies (干部网络学院): their conversion to 学时, learner "
         "accounts, and the import of their records",
     },
+    {
+        "name": "notifications",
+        "description": "A cadre's own notifications (nominations, the waitlist, session changes, "
+        "reminders), also delivered as webhook events",
+    },
 ]
 
 

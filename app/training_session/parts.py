@@ -15,7 +15,7 @@ from app.catalogue import service as catalogue
 from app.catalogue.models import Course, Teacher
 from app.clock import LOCAL_TZ
 from app.db import mapping_conflicts
-from app.enums import DayPeriod
+from app.enums import DayPeriod, NotificationKind
 from app.errors import ProblemFieldError
 from app.i18n import _
 from app.schema_types import quantize
@@ -33,7 +33,7 @@ from app.training_session.schemas import (
     SessionPartIn,
     SessionPartsReplace,
 )
-from app.training_session.service import FINAL_STATUSES, check_manages
+from app.training_session.service import FINAL_STATUSES, check_manages, notify_enrollees
 
 # The period's class start and end when a part names none (local time, Asia/Shanghai).
 DEFAULT_WINDOWS: dict[DayPeriod, tuple[time, time]] = {
@@ -175,7 +175,9 @@ async def replace_parts(
         ts.updated_at = func.now()  # a new version of the session
     with mapping_conflicts(_CONFLICTS):
         await db_session.flush()
-    await db_session.refresh(ts, ["updated_at"])
+    await db_session.refresh(ts, ["updated_at", "version"])
+    if changed:
+        await notify_enrollees(db_session, ts, NotificationKind.session_changed)
     return await repository.parts_of(db_session, ts.id)
 
 

@@ -11,9 +11,18 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from app.actor import Actor
 from app.clock import local_today
-from app.enums import OrgUnitKind, SessionStatus, StudyLogKind, TrainingForm
+from app.enums import (
+    SEAT_HOLDING_STATUSES,
+    EnrollmentStatus,
+    NotificationKind,
+    OrgUnitKind,
+    SessionStatus,
+    StudyLogKind,
+    TrainingForm,
+)
 from app.errors import ProblemFieldError
 from app.i18n import N_, _
+from app.notification import service as notifications
 from app.org_unit import repository as org_units
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
 from app.org_unit.models import OrgUnit
@@ -54,6 +63,8 @@ _TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
 # Fields a PATCH may set to null.
 _NULLABLE = frozenset({"provider", "plan_item_id"})
 FINAL_STATUSES = frozenset({SessionStatus.closed, SessionStatus.cancelled})
+# The changes its trainees are told of (the parts' days and times: app.training_session.parts).
+_NOTIFIED_CHANGES = frozenset({"start_date", "end_date"})
 
 # The study-log kind a completed session issues, when the session is not centralised.
 _KIND_OF_FORM = {
@@ -199,6 +210,10 @@ async def update_training_session(
     for field, value in changes.items():
         setattr(ts, field, value)
     await db_session.flush()
+    if changes.get("status") == SessionStatus.cancelled:
+        await notify_enrollees(db_session, ts, NotificationKind.session_cancelled)
+    elif _NOTIFIED_CHANGES & changes.keys():
+        await notify_enrollees(db_session, ts, NotificationKind.session_changed)
     return ts
 
 
@@ -378,3 +393,28 @@ async def list_training_sessions(
         starts_to=starts_to,
     )
     return await paginate(db_session, stmt, TrainingSession.id, page)
+
+
+# Who hears of a session's change or cancellation: everyone who expects to attend (a seat held,
+# a nomination under review, a place on the waitlist). docs/notifications.md.
+_EXPECTING = frozenset(s.value for s in (*SEAT_HOLDING_STATUSES, EnrollmentStatus.waitlisted))
+
+
+async def notify_enrollees(
+    db_session: AsyncSession, ts: TrainingSession, kind: NotificationKind
+) -> int:
+    """Tell the session's expected trainees it changed (dates, times, parts) or is cancelled,
+    in the transaction of the change (`ts` flushed: its version keys the change)."""
+    key = (
+        f"session_cancelled:{ts.id}"
+        if kind == NotificationKind.session_cancelled
+        else f"session_changed:{ts.id}:{ts.version}"
+    )
+    return await notifications.notify_enrollees(
+        db_session,
+        ts.id,
+        _EXPECTING,
+        kind=kind,
+        params={"session_title": ts.title, "start_date": ts.start_date, "end_date": ts.end_date},
+        key_prefix=key,
+    )
