@@ -436,6 +436,13 @@ class NotifySettings(BaseModel):
         description="The annual requirement is at risk when it is not met and fewer than this "
         "many days of the year are left",
     )
+    at_risk_every_days: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="A cadre at risk is told at most once in each period of this many days "
+        "(periods counted from 1970-01-01, the same for every cadre); 1 tells it every day",
+    )
 
 
 # Development-only secrets: fixed, so that `make run` keeps its data readable across restarts.

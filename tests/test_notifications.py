@@ -16,7 +16,7 @@ from app.clock import pinned
 from app.config import Settings
 from app.db import attribute, transaction
 from app.enums import NotificationKind, Role, SessionStatus
-from app.reminder.job import remind
+from app.reminder.job import at_risk_period, remind
 from app.training_session import repository as sessions
 from app.training_session import service as session_service
 from app.training_session.schemas import TrainingSessionUpdate
@@ -255,8 +255,12 @@ async def test_the_reminder_job_is_idempotent_and_daily(
     """The issue's Done-when: "The reminder job is idempotent". On 2026-11-20 (41 days left in
     the year): a session starting in 2 days reminds its enrollee; a qualification valid until
     2026-12-20 is expiring; a leading cadre with no training is short of the five-year
-    requirement and a township cadre of the annual one. The same day again adds nothing; the
-    next day adds only the daily at-risk reminders, which still apply."""
+    requirement and a township cadre of the annual one. The same day again adds nothing; with
+    the at-risk reminder daily (APP_NOTIFY__AT_RISK_EVERY_DAYS=1), the next day adds only the
+    at-risk reminders, which still apply."""
+    settings = settings.model_copy(
+        update={"notify": settings.notify.model_copy(update={"at_risk_every_days": 1})}
+    )
     day = date(2026, 11, 20)
     unit = await create_org_unit(client)
     trainee = await create_cadre(client, unit["id"])
@@ -461,3 +465,39 @@ async def test_the_webhook_worker_delivers_notifications_to_subscriptions_that_l
     assert change["changes"]["kind"] == "session_cancelled"
     assert change["changes"]["cadre_id"] == cadre["id"]
     assert change["changes"]["params"]["session_title"] == ts["title"]
+
+
+@pytest.mark.parametrize(
+    ("day", "every", "first"),
+    [
+        (date(2026, 11, 19), 7, date(2026, 11, 19)),  # day 20,776 since 1970-01-01 = 7 × 2,968
+        (date(2026, 11, 20), 7, date(2026, 11, 19)),
+        (date(2026, 11, 25), 7, date(2026, 11, 19)),
+        (date(2026, 11, 26), 7, date(2026, 11, 26)),
+        (date(2026, 11, 21), 1, date(2026, 11, 21)),
+        (date(1970, 1, 1), 30, date(1970, 1, 1)),
+        (date(1970, 1, 30), 30, date(1970, 1, 1)),
+        (date(1970, 1, 31), 30, date(1970, 1, 31)),
+    ],
+)
+def test_the_at_risk_period(day: date, every: int, first: date) -> None:
+    assert at_risk_period(day, every) == first
+
+
+async def test_a_cadre_at_risk_is_told_once_a_week(
+    client: httpx.AsyncClient,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    db_conn: AsyncConnection,
+    settings: Settings,
+) -> None:
+    """With the default period of 7 days (one starts on 2026-11-19, day 20,776 = 7 × 2,968 since
+    1970-01-01, and the next on the 26th), a leading cadre short of the five-year requirement is
+    told on 2026-11-20, not again on the 21st … 25th, and again on the 26th."""
+    assert settings.notify.at_risk_every_days == 7
+    unit = await create_org_unit(client)
+    leader = await create_cadre(client, unit["id"], rank="county_division")
+    told = []
+    for offset in range(8):
+        await _run(isolated_sessionmaker, settings, date(2026, 11, 20) + timedelta(days=offset))
+        told.append(len(await notifications_of(db_conn, leader["id"])))
+    assert told == [1, 1, 1, 1, 1, 1, 2, 2]

@@ -1,7 +1,7 @@
 """The reminder job, `python -m app.cli remind [--on YYYY-MM-DD]` (docs/notifications.md): the
 reminders of a day, each rule one set-based statement (the at-risk rule one query of the
 compliance figures per requirement, computed in the database). Idempotent: every reminder has
-a `dedupe_key` of cadre (or enrollment), rule, subject — and the day, for the daily rule — and
+a `dedupe_key` of cadre (or enrollment), rule, subject — and the period, for the repeated rule — and
 a key already written adds nothing, so running the job twice on a day adds nothing."""
 
 from collections.abc import Mapping
@@ -18,6 +18,8 @@ from app.credit_policy.errors import NoPolicyForDate
 from app.credit_policy.policy import Policy
 from app.enums import NotificationKind, Requirement
 from app.notification import service as notifications
+
+_EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,19 @@ def _done(row: compliance_figures.CadreFigures, requirement: Requirement) -> tup
     return row.annual_centralised_days, row.annual_counted_hours
 
 
+def at_risk_period(today: date, every_days: int) -> date:
+    """The first day of the period of `every_days` days that holds `today`, periods counted from
+    1970-01-01: the at-risk reminder's key, so a cadre is told once a period, whichever day of
+    it the job first runs (docs/rules.md, "Requirement at risk")."""
+    since = (today - _EPOCH).days
+    return _EPOCH + timedelta(days=since - since % every_days)
+
+
 async def _at_risk(
-    db_session: AsyncSession, today: date, requirement: Requirement, as_of: date
+    db_session: AsyncSession, period: date, requirement: Requirement, as_of: date
 ) -> int:
     """Notify every cadre short of `requirement` on `as_of`, keyed by cadre, requirement and
-    today (the daily rule)."""
+    the reminder period that starts on `period`."""
     policy, rows = await compliance.short_of(db_session, requirement, as_of)
     days_required, hours_required = _required(policy, requirement)
     notices: list[Mapping[str, object]] = []
@@ -65,7 +75,7 @@ async def _at_risk(
                     "hours_done": hours_done,
                     "hours_required": hours_required,
                 },
-                "dedupe_key": f"requirement_at_risk:{row.cadre_id}:{requirement.value}:{today}",
+                "dedupe_key": f"requirement_at_risk:{row.cadre_id}:{requirement.value}:{period}",
             }
         )
     return await notifications.notify_many(db_session, notices)
@@ -95,7 +105,9 @@ async def remind(db_session: AsyncSession, settings: Settings, today: date) -> R
         checks.append((Requirement.annual, today))
     for requirement, as_of in checks:
         try:
-            at_risk += await _at_risk(db_session, today, requirement, as_of)
+            at_risk += await _at_risk(
+                db_session, at_risk_period(today, notify.at_risk_every_days), requirement, as_of
+            )
         except NoPolicyForDate:
             skipped.append(requirement)
     written[NotificationKind.requirement_at_risk] = at_risk
