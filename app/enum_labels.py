@@ -40,6 +40,7 @@ from app.enums import (
     Requirement,
     RequirementStatus,
     Role,
+    ScorecardIndicator,
     SessionStatus,
     StudyLogKind,
     StudyLogSource,
@@ -48,6 +49,7 @@ from app.enums import (
     ThesisGrade,
     ThesisKind,
     TrainingForm,
+    WeightsSource,
 )
 from app.i18n import current_language
 
@@ -188,6 +190,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.evaluation_indicator: ("评估指标", "Evaluation indicator"),
         FeedEntity.session_evaluation: ("培训班评估", "Session evaluation"),
         FeedEntity.evaluation_answered: ("已参评记录", "Evaluation answered"),
+        FeedEntity.unit_target: ("单位目标", "Unit target"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -289,6 +292,19 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     EvaluationWithheld: {
         EvaluationWithheld.not_closed: ("评估尚未结束", "Evaluation not closed yet"),
         EvaluationWithheld.too_few_answers: ("参评人数不足", "Too few answers"),
+    },
+    # the unit scorecard (目标责任制, docs/rules.md)
+    ScorecardIndicator: {
+        ScorecardIndicator.roll_call: ("点名调学完成率", "Roll-call fulfilment"),
+        ScorecardIndicator.five_year: ("五年达标率", "Five-year compliance"),
+        ScorecardIndicator.annual: ("年度达标率", "Annual compliance"),
+        ScorecardIndicator.online: ("网络学习达标率", "Online compliance"),
+        ScorecardIndicator.evaluation: ("评估参与率", "Evaluation participation"),
+        ScorecardIndicator.plan: ("计划完成率", "Plan fulfilment"),
+    },
+    WeightsSource: {
+        WeightsSource.unit_target: ("单位目标权重", "The unit's target"),
+        WeightsSource.equal: ("等权重", "Equal weights"),
     },
 }
 

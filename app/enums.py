@@ -179,6 +179,7 @@ class FeedEntity(StrEnum):
     evaluation_indicator = "evaluation_indicator"
     session_evaluation = "session_evaluation"
     evaluation_answered = "evaluation_answered"
+    unit_target = "unit_target"
 
 
 class DayPeriod(StrEnum):
@@ -326,3 +327,22 @@ class EvaluationWithheld(StrEnum):
 
     not_closed = "not_closed"
     too_few_answers = "too_few_answers"
+
+
+class ScorecardIndicator(StrEnum):
+    """The indicators of the unit scorecard (目标责任制, docs/rules.md, "Unit scorecard")."""
+
+    roll_call = "roll_call"
+    five_year = "five_year"
+    annual = "annual"
+    online = "online"
+    evaluation = "evaluation"
+    plan = "plan"
+
+
+class WeightsSource(StrEnum):
+    """Where a scorecard's weights come from: the unit's target for the year, or equal weights
+    when it has none."""
+
+    unit_target = "unit_target"
+    equal = "equal"

@@ -23,6 +23,7 @@ from app.export.models import ExportChunk, ExportJob
 from app.idempotency.models import IdempotencyRecord
 from app.org_unit.models import OrgUnit
 from app.qualification.models import CadreQualification, QualificationType
+from app.scorecard.models import UnitScorecardSnapshot, UnitTarget
 from app.study_log.models import StudyLog
 from app.thesis.models import Thesis
 from app.training_plan.models import TrainingPlan, TrainingPlanItem
@@ -66,6 +67,8 @@ __all__ = [
     "TrainingPlan",
     "TrainingPlanItem",
     "TrainingSession",
+    "UnitScorecardSnapshot",
+    "UnitTarget",
     "User",
     "WebhookDelivery",
     "WebhookSubscription",

@@ -205,6 +205,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listSessionEvaluationComments": STAFF,
     "getEvaluationReport": EVALUATION_READERS,
     "getTeacherReviewReport": EVALUATION_READERS,
+    # the unit scorecard (目标责任制, docs/rules.md, "Unit scorecard"): targets set by the unit's
+    # administrators; the scores read by them, admins and auditors, not the HR system
+    "getUnitTarget": READERS,
+    "setUnitTarget": STAFF,
+    "getUnitScorecard": EVALUATION_READERS,
+    "getUnitScorecardXlsx": EVALUATION_READERS,
 }
 
 
