@@ -73,7 +73,7 @@ async def test_children_scored_and_ranked_with_shared_ranks(
     assert (body["frozen"], body["frozen_at"], body["as_of"]) == (False, None, "2025-12-31")
     assert body["weights_source"] == "equal"
     assert {w["weight"] for w in body["weights"]} == {1}
-    assert [u["org_unit_id"] for u in body["units"]][0] == a
+    assert body["units"][0]["org_unit_id"] == a
     units = by_unit(body)
     assert [(units[x]["score"], units[x]["rank"]) for x in (a, b, c, d)] == [
         ("1.0000", 1),
@@ -164,7 +164,7 @@ async def test_a_past_year_is_frozen_at_its_first_read(
             )
     assert again.json() == first.json()
     assert snapshots == 1
-    assert audited is not None and audited >= 1
+    assert audited
     # ...while the figures computed now have moved (C is online now, and online weighs 0).
     assert live.weights_source == "unit_target"
     assert by_unit(live.model_dump(mode="json"))[str(c.id)]["score"] == "1.0000"
