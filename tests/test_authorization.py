@@ -77,7 +77,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "thesis_id",
             "evaluation_form_id",
         )
-    } | {"hr_id": "HR1"}
+    } | {"hr_id": "HR1", "year": "2025"}
     for method, path, _ in operations(app):
         r = await anonymous.request(method, fill(path, random_ids), json={})
         assert r.status_code == 401, (method, path, r.status_code)
@@ -244,6 +244,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "course_id": course["id"],
             "thesis_id": thesis["id"],
             "evaluation_form_id": evaluation_form["id"],
+            "year": "2025",
         },
     }
 
@@ -298,6 +299,10 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
             "indicators": EVALUATION_INDICATORS,
         },
         "updateEvaluationForm": {"active": False},
+        "setUnitTarget": {
+            i: {"weight": 1}
+            for i in ("roll_call", "five_year", "annual", "online", "evaluation", "plan")
+        },
         "attachSessionEvaluation": {"form_id": ids["evaluation_form_id"]},
         "answerSessionEvaluation": {"ratings": [{"subject": "session", "scores": [4]}]},
     }

@@ -57,6 +57,7 @@ def by_unit(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def indicator(unit: dict[str, Any], name: str) -> dict[str, Any]:
     (found,) = [i for i in unit["indicators"] if i["indicator"] == name]
+    assert isinstance(found, dict)
     return found
 
 
@@ -65,7 +66,7 @@ async def test_children_scored_and_ranked_with_shared_ranks(
 ) -> None:
     world = await province(isolated_sessionmaker)
     root, a, b, c, d = (str(u.id) for u in world.units)
-    params = {"org_unit_id": root, "year": YEAR}
+    params: dict[str, str | int] = {"org_unit_id": root, "year": YEAR}
     with pinned(date(YEAR, 12, 31)):
         r = await client.get(f"{API}/reports/unit-scorecard", params=params)
     assert r.status_code == 200, r.text
@@ -124,7 +125,7 @@ async def test_a_past_year_is_frozen_at_its_first_read(
 ) -> None:
     world = await province(isolated_sessionmaker)
     root, _, _, c, _ = world.units
-    params = {"org_unit_id": str(root.id), "year": YEAR}
+    params: dict[str, str | int] = {"org_unit_id": str(root.id), "year": YEAR}
     with pinned(date(YEAR + 1, 1, 5)):
         first = await client.get(f"{API}/reports/unit-scorecard", params=params)
         assert first.status_code == 200, first.text
@@ -189,7 +190,7 @@ async def test_the_workbook_reads_back_as_the_json(
     client: httpx.AsyncClient, isolated_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     world = await province(isolated_sessionmaker)
-    params = {"org_unit_id": str(world.units[0].id), "year": YEAR}
+    params: dict[str, str | int] = {"org_unit_id": str(world.units[0].id), "year": YEAR}
     with pinned(date(YEAR, 12, 31)):
         body = (await client.get(f"{API}/reports/unit-scorecard", params=params)).json()
         r = await client.get(f"{API}/reports/unit-scorecard.xlsx", params=params)
@@ -269,7 +270,7 @@ async def test_who_may_read_the_scorecard(
 ) -> None:
     world = await province(isolated_sessionmaker)
     root, a = world.units[0], world.units[1]
-    params = {"org_unit_id": str(root.id), "year": YEAR}
+    params: dict[str, str | int] = {"org_unit_id": str(root.id), "year": YEAR}
     url = f"{API}/reports/unit-scorecard"
     with pinned(date(YEAR, 12, 31)):
         own = await client_for(Role.org_admin, org_unit_id=root.id)

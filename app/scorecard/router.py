@@ -17,8 +17,8 @@ from app.scorecard.errors import NoWeight, UnitTargetNotFound
 from app.scorecard.schemas import UnitScorecardRead, UnitTargetRead, UnitTargetWrite
 from app.security import CurrentActor
 
-router = APIRouter(prefix=f"{API_PREFIX}/org-units", tags=["unit scorecard"])
-report_router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["unit scorecard"])
+router = APIRouter(prefix=f"{API_PREFIX}/org-units", tags=["org units"])
+report_router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
 
 TargetYear = Annotated[int, Path(ge=1900, le=2199, description="The year the target is for")]
 ReportYear = Annotated[int, Query(ge=1900, le=2199, description="The year scored")]
