@@ -2,7 +2,7 @@
 shared ranks, the freeze at year end, the XLSX workbook read back, and who may see it."""
 
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit.models import AuditEvent
 from app.clock import pinned
 from app.enums import Rank, Role, StudyLogKind, StudyLogSource, StudyLogStatus
-from app.scorecard import service
+from app.scorecard import repository, service
 from app.scorecard.models import UnitScorecardSnapshot
 from app.study_log.models import StudyLog
 from tests.conftest import ClientFor
@@ -220,16 +220,26 @@ async def test_the_workbook_reads_back_as_the_json(
     assert isinstance(chart, BarChart)
     (series,) = chart.series
     assert series.val.numRef.f == f"'排名'!$D$2:$D${len(body['units']) + 1}"
-    annual = list(book["年度达标率"].iter_rows(values_only=True))
-    expected = []
-    for u in body["units"]:
-        i = indicator(u, "annual")
-        rate = Decimal(i["rate"]) if i["rate"] is not None else None
-        expected.append((u["code"], i["numerator"], i["denominator"], rate, i["rank"]))
-    assert [
-        (row[0], row[2], row[3], Decimal(str(row[4])) if row[4] != "" else None, row[5])
-        for row in annual[1:]
-    ] == expected
+    sheets = dict(zip([w["indicator"] for w in body["weights"]], book.sheetnames[1:], strict=True))
+    for name, title in sheets.items():
+        rows = list(book[title].iter_rows(values_only=True))
+        assert rows[0] == ("单位代码", "单位", "分子", "分母", "比率", "排名")
+        expected = []
+        for u in body["units"]:
+            i = indicator(u, name)
+            rate = Decimal(i["rate"]) if i["rate"] is not None else None
+            expected.append((u["code"], i["numerator"], i["denominator"], rate, i["rank"]))
+        got = [
+            (
+                row[0],
+                row[2],
+                row[3],
+                None if row[4] is None else Decimal(str(row[4])),
+                row[5],
+            )
+            for row in rows[1:]
+        ]
+        assert got == expected, name
     english = load_workbook(io.BytesIO(en.content))
     assert english.sheetnames[:2] == ["Ranking", "Roll-call fulfilment"]
     assert en.headers["content-language"] == "en"
@@ -291,3 +301,18 @@ async def test_who_may_read_the_scorecard(
             f"{API}/org-units/{root.id}/targets/{YEAR}", json={**WEIGHTS, "online": {"weight": 1}}
         )
         assert_problem(child_put, 404, "org_unit.not_found")
+
+
+async def test_the_first_snapshot_stored_wins(
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two first reads at once: the second insert finds the first and answers it."""
+    async with isolated_sessionmaker() as db_session:
+        world = await seed(db_session, ProvinceSpec(parents=(0,)))
+        unit_id = world.units[0].id
+        at = datetime(2026, 1, 5, tzinfo=UTC)
+        first = await repository.store_snapshot(db_session, unit_id, YEAR, at, {"n": 1})
+        second = await repository.store_snapshot(db_session, unit_id, YEAR, at, {"n": 2})
+        assert second.id == first.id
+        assert second.scorecard == {"n": 1}
+        await db_session.rollback()
