@@ -4,7 +4,7 @@ beside the province compliance report (the yardstick), in the same run and proce
 With `--database-url`, it reads a `bench_province` database (bench/generate.py); without it, it
 starts its own throw-away PostgreSQL, applies the migrations and generates a province at
 `--scale` (default 0.05: ~50 units, 10,000 cadres, ~500,000 logs). It times, in process (no
-HTTP), `--repeat` times each, the median of:
+HTTP), the median of `--repeat` interleaved rounds after a warm-up round, of:
 - the compliance report of the root, one level down (`compliance.service.compliance_report`);
 - the scorecard of the root's children, computed live (`scorecard.service.live_scorecard`),
   for the current year and for the last one;
@@ -32,7 +32,6 @@ from typing import Any
 from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from app.clock import local_today
 from app.compliance import service as compliance
@@ -47,28 +46,31 @@ def _async_url(url: str) -> str:
     return "postgresql+asyncpg://" + url.split("://", 1)[1]
 
 
-async def _time(url: str, repeat: int, call: Callable[[AsyncSession], Awaitable[Any]]) -> float:
-    """The median of `repeat` runs, on an engine of its own: asyncpg prepares each statement
-    once per connection, and PostgreSQL may switch a prepared statement to a generic plan from
-    its sixth run on, which is slower here; a fresh connection per operation keeps every
-    operation on the same footing (at most `repeat` ≤ 5 runs of a statement per connection)."""
-    engine = create_async_engine(_async_url(url), poolclass=NullPool)
-    maker = async_sessionmaker(engine, expire_on_commit=False)
-    times = []
-    try:
-        for _ in range(repeat):
+async def _interleaved(
+    maker: async_sessionmaker[AsyncSession],
+    repeat: int,
+    cases: list[tuple[str, Callable[[AsyncSession], Awaitable[Any]]]],
+) -> dict[str, float]:
+    """The median time of each case over `repeat` rounds after one warm-up round; each round
+    runs every case once, in turn, so that a neighbour's load on the machine (shared here)
+    falls on every case alike. Each run is rolled back (a frozen read stores nothing)."""
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for round_ in range(repeat + 1):
+        for name, call in cases:
             async with maker() as db_session:
                 start = time.perf_counter()
                 await call(db_session)
-                times.append(time.perf_counter() - start)
+                elapsed = time.perf_counter() - start
                 await db_session.rollback()
-    finally:
-        await engine.dispose()
-    return statistics.median(times) * 1000
+            if round_:
+                times[name].append(elapsed)
+    return {name: statistics.median(t) * 1000 for name, t in times.items()}
 
 
-async def _measure(url: str, repeat: int) -> None:
-    engine = create_async_engine(_async_url(url))
+async def _measure(url: str, repeat: int, plan_cache_mode: str | None) -> None:
+    settings = {} if plan_cache_mode is None else {"plan_cache_mode": plan_cache_mode}
+    engine = create_async_engine(_async_url(url), connect_args={"server_settings": settings})
+    print(f"plan_cache_mode: {plan_cache_mode or 'server default (auto)'}")
     maker = async_sessionmaker(engine, expire_on_commit=False)
     async with maker() as db_session:
         root = (
@@ -105,8 +107,8 @@ async def _measure(url: str, repeat: int) -> None:
         ),
     ]
     print(f"{'operation':<56} {'median ms':>9}")
-    for name, call in cases:
-        print(f"{name:<56} {await _time(url, repeat, call):>9.0f}")
+    for name, median in (await _interleaved(maker, repeat, cases)).items():
+        print(f"{name:<56} {median:>9.0f}")
 
     async def stored_then_read(db: AsyncSession) -> float:
         await scorecard.freeze(db, root, this_year - 1)
@@ -128,14 +130,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--scale", type=float, default=0.05)
-    parser.add_argument("--repeat", type=int, default=5, choices=range(1, 6))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--plan-cache-mode",
+        choices=["auto", "force_custom_plan", "force_generic_plan"],
+        default=None,
+        help="PostgreSQL's plan_cache_mode for the measuring connections (default: the server's)",
+    )
     args = parser.parse_args()
     print(
         f"{platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
     )
     os.environ.setdefault("APP_ENV", "development")
     if args.database_url:
-        asyncio.run(_measure(args.database_url, args.repeat))
+        asyncio.run(_measure(args.database_url, args.repeat, args.plan_cache_mode))
         return
     with tempfile.TemporaryDirectory(prefix="bench-scorecard-pg-") as tmp:
         cluster = LocalPostgres(Path(tmp) / "pg", ephemeral=True)
@@ -147,7 +155,8 @@ def main() -> None:
             gen = generate.parse_args(["--database-url", plain, "--scale", str(args.scale)])
             asyncio.run(generate.run(gen))
             print(f"generated at scale {args.scale} in {time.perf_counter() - started:.0f} s")
-            asyncio.run(_measure(url, args.repeat))
+            for mode in (args.plan_cache_mode, "force_custom_plan"):
+                asyncio.run(_measure(url, args.repeat, mode))
         finally:
             cluster.stop()
 
