@@ -12,7 +12,13 @@ HTTP), the median of `--repeat` interleaved rounds after a warm-up round, of:
   inside a transaction that is rolled back, so the database is left as it was.
 
     .venv/bin/python -m bench.scorecard [--database-url postgresql://.../bench_province]
-        [--scale 0.05] [--repeat 5]
+        [--scale 0.05] [--repeat 5] [--plan-cache-mode auto|force_custom_plan|...]
+
+With its own PostgreSQL it measures twice: with the server's `plan_cache_mode`, then with
+`force_custom_plan`. The figures statement the two reports share runs, on a pooled connection,
+as an asyncpg prepared statement; after five runs PostgreSQL may plan it generically (without
+the values of its parameters), which is several times slower here. The second pass shows the
+cost of the queries themselves.
 
 Figures only: this is not a test and asserts nothing. The generator makes no evaluations and
 no plans: those two indicators' queries run over the sessions and enrollments and find none.
