@@ -119,6 +119,27 @@ def openapi() -> None:
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
+async def _freeze_scorecards(year: int) -> int:
+    from app.scorecard import service as scorecard
+
+    engine = create_engine(configure())
+    try:
+        async with transaction(create_sessionmaker(engine)) as db_session:
+            await attribute(db_session, request_id="cli:freeze-scorecards")
+            return len(list(await scorecard.freeze_all(db_session, year)))
+    finally:
+        await engine.dispose()
+
+
+def freeze_scorecards(year: int) -> None:
+    from app.clock import local_today
+
+    if year >= local_today().year:
+        sys.exit(f"{year} is not over yet: only a past year's scorecards are frozen")
+    count = asyncio.run(_freeze_scorecards(year))
+    print(f"{count} unit scorecards of {year} frozen (stored now or before)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m app.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,7 +184,16 @@ def main(argv: list[str] | None = None) -> None:
         "create-admin", help="create the first admin (password from APP_ADMIN_PASSWORD or a prompt)"
     )
     admin.add_argument("username")
+    freeze = sub.add_parser(
+        "freeze-scorecards",
+        help="store the unit scorecard of a past year for every unit with child units "
+        '(docs/rules.md, "Unit scorecard"); those stored already stay as they are',
+    )
+    freeze.add_argument("--year", type=int, required=True)
     args = parser.parse_args(argv)
+    if args.command == "freeze-scorecards":
+        freeze_scorecards(args.year)
+        return
     if args.command == "create-admin":
         create_admin(args.username)
         return

@@ -43,6 +43,7 @@ from app.enums import (
     Requirement,
     RequirementStatus,
     Role,
+    ScorecardIndicator,
     SessionStatus,
     StudyLogKind,
     StudyLogSource,
@@ -51,6 +52,7 @@ from app.enums import (
     ThesisGrade,
     ThesisKind,
     TrainingForm,
+    WeightsSource,
 )
 from app.i18n import current_language
 
@@ -192,6 +194,7 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         FeedEntity.evaluation_answered: ("已参评记录", "Evaluation answered"),
         FeedEntity.online_platform: ("网络学院平台", "Online platform"),
         FeedEntity.notification: ("通知", "Notification"),
+        FeedEntity.unit_target: ("单位目标", "Unit target"),
     },
     # requirement blocks (docs/rules.md, "Statuses")
     RequirementStatus: {
@@ -324,6 +327,19 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
         NotificationKind.evaluation_opened: ("培训评估已开放", "Evaluation open"),
         NotificationKind.requirement_at_risk: ("学时要求存在风险", "Requirement at risk"),
         NotificationKind.qualification_expiring: ("资格即将到期", "Qualification expiring"),
+    },
+    # the unit scorecard (目标责任制, docs/rules.md)
+    ScorecardIndicator: {
+        ScorecardIndicator.roll_call: ("点名调学完成率", "Roll-call fulfilment"),
+        ScorecardIndicator.five_year: ("五年达标率", "Five-year compliance"),
+        ScorecardIndicator.annual: ("年度达标率", "Annual compliance"),
+        ScorecardIndicator.online: ("网络学习达标率", "Online compliance"),
+        ScorecardIndicator.evaluation: ("评估参与率", "Evaluation participation"),
+        ScorecardIndicator.plan: ("计划完成率", "Plan fulfilment"),
+    },
+    WeightsSource: {
+        WeightsSource.unit_target: ("单位目标权重", "The unit's target"),
+        WeightsSource.equal: ("等权重", "Equal weights"),
     },
 }
 

@@ -180,6 +180,7 @@ class FeedEntity(StrEnum):
     evaluation_answered = "evaluation_answered"
     online_platform = "online_platform"
     notification = "notification"
+    unit_target = "unit_target"
 
 
 class DayPeriod(StrEnum):
@@ -370,3 +371,22 @@ class NotificationKind(StrEnum):
     evaluation_opened = "evaluation_opened"
     requirement_at_risk = "requirement_at_risk"
     qualification_expiring = "qualification_expiring"
+
+
+class ScorecardIndicator(StrEnum):
+    """The indicators of the unit scorecard (目标责任制, docs/rules.md, "Unit scorecard")."""
+
+    roll_call = "roll_call"
+    five_year = "five_year"
+    annual = "annual"
+    online = "online"
+    evaluation = "evaluation"
+    plan = "plan"
+
+
+class WeightsSource(StrEnum):
+    """Where a scorecard's weights come from: the unit's target for the year, or equal weights
+    when it has none."""
+
+    unit_target = "unit_target"
+    equal = "equal"

@@ -62,6 +62,8 @@ from app.openapi import install_openapi
 from app.org_unit.router import router as org_unit_router
 from app.qualification.router import report_router as qualification_report_router
 from app.qualification.router import router as qualification_router
+from app.scorecard.router import report_router as scorecard_report_router
+from app.scorecard.router import router as scorecard_router
 from app.security import authorize
 from app.sign_in_sheet.router import router as sign_in_sheet_router
 from app.study_log.router import router as study_log_router
@@ -217,6 +219,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         online_import_router,
         online_report_router,
         notification_router,
+        scorecard_router,
+        scorecard_report_router,
     ):
         app.include_router(router, dependencies=protected)
     app.include_router(token_router)

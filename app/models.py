@@ -26,6 +26,7 @@ from app.notification.models import Notification
 from app.online.models import OnlineLearner, OnlinePlatform, OnlineRecord
 from app.org_unit.models import OrgUnit
 from app.qualification.models import CadreQualification, QualificationType
+from app.scorecard.models import UnitScorecardSnapshot, UnitTarget
 from app.study_log.models import StudyLog
 from app.thesis.models import Thesis
 from app.training_plan.models import TrainingPlan, TrainingPlanItem
@@ -74,6 +75,8 @@ __all__ = [
     "TrainingPlan",
     "TrainingPlanItem",
     "TrainingSession",
+    "UnitScorecardSnapshot",
+    "UnitTarget",
     "User",
     "WebhookDelivery",
     "WebhookSubscription",

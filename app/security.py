@@ -227,6 +227,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listMyNotifications": frozenset({Role.cadre}),
     "markMyNotificationRead": frozenset({Role.cadre}),
     "markAllMyNotificationsRead": frozenset({Role.cadre}),
+    # the unit scorecard (目标责任制, docs/rules.md, "Unit scorecard"): targets set by the unit's
+    # administrators; the scores read by them, admins and auditors, not the HR system
+    "getUnitTarget": READERS,
+    "setUnitTarget": STAFF,
+    "getUnitScorecard": EVALUATION_READERS,
+    "getUnitScorecardXlsx": EVALUATION_READERS,
 }
 
 

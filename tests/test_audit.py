@@ -573,6 +573,21 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "skipped": set(),
         "hidden": {},
     },
+    "unit_target": {
+        "audited": {"org_unit_id", "year"}
+        | {
+            f"{i}_{what}"
+            for i in ("roll_call", "five_year", "annual", "online", "evaluation", "plan")
+            for what in ("weight", "target")
+        },
+        "skipped": set(),
+        "hidden": {},
+    },
+    "unit_scorecard_snapshot": {
+        "audited": {"org_unit_id", "year", "frozen_at", "scorecard"},
+        "skipped": set(),
+        "hidden": {},
+    },
 }
 # The anonymous answers: the one write that is neither audited nor in the change feed, so that
 # no trail row (with its actor, request id and time) sits beside an answer (docs/evaluation.md;

@@ -80,7 +80,7 @@ async def test_every_operation_needs_a_token(app: FastAPI, anonymous: httpx.Asyn
             "online_platform_id",
             "notification_id",
         )
-    } | {"hr_id": "HR1", "learner_id": "u-1"}
+    } | {"hr_id": "HR1", "learner_id": "u-1", "year": "2025"}
     for method, path, _ in operations(app):
         r = await anonymous.request(method, fill(path, random_ids), json={})
         assert r.status_code == 401, (method, path, r.status_code)
@@ -251,6 +251,7 @@ async def two_counties(client: httpx.AsyncClient) -> dict[str, Any]:
             "online_platform_id": str(uuid.uuid4()),
             "learner_id": "u-1",
             "notification_id": str(uuid.uuid4()),  # a cadre's own: org_admin has no such route
+            "year": "2025",
         },
     }
 
@@ -305,6 +306,10 @@ def _body_for(op_id: str, world: dict[str, Any]) -> dict[str, Any]:
             "indicators": EVALUATION_INDICATORS,
         },
         "updateEvaluationForm": {"active": False},
+        "setUnitTarget": {
+            i: {"weight": 1}
+            for i in ("roll_call", "five_year", "annual", "online", "evaluation", "plan")
+        },
         "attachSessionEvaluation": {"form_id": ids["evaluation_form_id"]},
         "answerSessionEvaluation": {"ratings": [{"subject": "session", "scores": [4]}]},
     }

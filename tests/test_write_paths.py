@@ -1263,6 +1263,7 @@ CLI_COMMANDS = {
     "export-worker": "test_the_export_worker_audits_the_jobs_status_and_file_never_its_bytes",
     "openapi": "nothing",
     "serve": "the API server: its writes are the routes above",
+    "freeze-scorecards": "test_freeze_scorecards_is_audited_as_the_cli",
 }
 
 
@@ -1386,6 +1387,51 @@ async def test_the_export_worker_audits_the_jobs_status_and_file_never_its_bytes
     ] * len(chunks)
     assert len(chunks) >= 1
     assert {r.actor_id for r in rows} == {None}
+
+
+@path("setUnitTarget")
+async def _set_unit_target(w: World) -> list[Trace]:
+    unit = await create_org_unit(w.client)
+    weights = {
+        i: {"weight": 1}
+        for i in ("roll_call", "five_year", "annual", "online", "evaluation", "plan")
+    }
+    r = await w.write("PUT", f"/org-units/{unit['id']}/targets/2025", json=weights)
+    return [("unit_target", "create", r.json()["id"])]
+
+
+async def test_freeze_scorecards_is_audited_as_the_cli(committed: AsyncEngine) -> None:
+    """The CLI's freeze stores a snapshot per unit with children: audited, as the CLI."""
+    async with committed.begin() as conn:
+        ids = [uuid.uuid4() for _ in range(2)]
+        paths = [f"/{ids[0].hex}/", f"/{ids[0].hex}/{ids[1].hex}/"]
+        for depth, (unit_id, unit_path) in enumerate(zip(ids, paths, strict=True)):
+            await conn.execute(
+                text(
+                    "INSERT INTO org_unit (id, version, code, name, kind, parent_id, path, depth,"
+                    " active) VALUES (:i, 1, :c, 'x', 'city', :p, :path, :d, true)"
+                ),
+                {
+                    "i": unit_id,
+                    "c": unique("FRZ"),
+                    "p": ids[0] if depth else None,
+                    "path": unit_path,
+                    "d": depth,
+                },
+            )
+    try:
+        with pinned_at(datetime(2026, 1, 5, 4, tzinfo=UTC)):
+            await cli._freeze_scorecards(2025)
+        rows = await _audited(committed, AuditEvent.request_id == "cli:freeze-scorecards")
+        mine = [r for r in rows if r.changes.get("org_unit_id") == str(ids[0])]
+        assert [(r.entity_type, str(r.action), r.actor_id) for r in mine] == [
+            ("unit_scorecard_snapshot", "create", None)
+        ]
+    finally:
+        async with committed.begin() as conn:
+            await conn.execute(text("DELETE FROM unit_scorecard_snapshot WHERE year = 2025"))
+            await conn.execute(text("DELETE FROM org_unit WHERE id = :i"), {"i": ids[1]})
+            await conn.execute(text("DELETE FROM org_unit WHERE id = :i"), {"i": ids[0]})
 
 
 # --- the tables --------------------------------------------------------------------------------
