@@ -1,6 +1,7 @@
 """Online academies: platforms, learner accounts and the online-records import (docs/rules.md,
 "Online academies")."""
 
+import threading
 import uuid
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.enums import Role
+from app.online import plausibility
 from tests.conftest import ClientFor
 from tests.factories import API, create_cadre, create_org_unit, unique
 from tests.test_platform import assert_problem
@@ -423,3 +425,57 @@ async def test_the_trail_shows_a_records_ip_and_device_only_as_changed(
     )
     assert changes["ip"] == changes["device"] == "<changed>"
     assert (changes["minutes"], changes["external_id"]) == (45, "R-1")
+
+
+async def test_a_record_spanning_126_years_is_a_row_error_and_nothing_is_written(
+    client: httpx.AsyncClient,
+) -> None:
+    """A row from 1900-01-02 to 2026-11-28 used to walk every day of 126 years in the checks
+    and create a log spanning them: it is the row error `implausible_span` (docs/rules.md
+    "Online academies")."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    await _learner(client, platform, "u-1", cadre["id"])
+    items = [
+        record(
+            "u-1",
+            "R-old",
+            started_at="1900-01-02T08:00:00+08:00",
+            ended_at="2026-11-28T08:00:00+08:00",
+        ),
+        record("u-1", "R-ok"),
+    ]
+    r = await client.post(IMPORT, params={"platform": platform["code"]}, json={"items": items})
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["rejected"]) == (1, 1)
+    assert [(p["pointer"], p["code"]) for p in r.json()["problems"]] == [
+        ("/body/items/0/ended_at", "implausible_span")
+    ]
+    assert [x["start_date"] for x in await _logs(client, cadre["id"])] == ["2025-11-02"]
+
+
+async def test_the_checks_run_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plausibility checks are CPU-bound pure Python: they run in a worker thread, so an
+    import does not stall the other requests the worker's event loop serves."""
+    loop_thread = threading.get_ident()
+    ran_in: list[int] = []
+    original = plausibility.flag
+
+    def recording(*args: Any) -> Any:
+        ran_in.append(threading.get_ident())
+        return original(*args)
+
+    monkeypatch.setattr(plausibility, "flag", recording)
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    await _learner(client, platform, "u-1", cadre["id"])
+    r = await client.post(
+        IMPORT, params={"platform": platform["code"]}, json={"items": [record("u-1", "R-1")]}
+    )
+    assert r.json()["created"] == 1, r.text
+    assert len(ran_in) == 1
+    assert ran_in[0] != loop_thread

@@ -4,7 +4,7 @@ conversion of a record to 学时, and the check of one imported row. No I/O."""
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -91,6 +91,9 @@ _INTEGER = re.compile(r"[1-9][0-9]{0,5}")
 # A dotted quad as ipaddress writes it (no leading zeros): taken as it is, without parsing.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+MAX_SPAN = timedelta(hours=24)
+"""The longest watched interval a record may give (docs/rules.md "Online academies"): one
+course watched in one sitting; a longer span is the row error `implausible_span`."""
 _TRUE = {True, "true", "1"}
 _FALSE = {False, "false", "0"}
 
@@ -237,6 +240,24 @@ def _dates(
     return "", start, end
 
 
+def _check_span(started_at: datetime | None, ended_at: datetime | None, minutes: int) -> None:
+    """A record's watched interval is at most MAX_SPAN: `ended_at - started_at`, or with one
+    end only, `minutes` (the other end is that end ± minutes). Without times, nothing to span."""
+    if started_at and ended_at:
+        if ended_at - started_at > MAX_SPAN:
+            raise RowError(
+                "ended_at",
+                N_("more than 24 hours after started_at: not one sitting"),
+                "implausible_span",
+            )
+    elif (started_at or ended_at) and timedelta(minutes=minutes) > MAX_SPAN:
+        raise RowError(
+            "minutes",
+            N_("more than 24 hours from one time: not one sitting"),
+            "implausible_span",
+        )
+
+
 def parse_row(raw: Any) -> ParsedRow:
     """One row's fields, well formed, or RowError naming the field ("" for the row). A record
     not completed earns nothing and is refused (`not_completed`): imported once completed, it
@@ -278,6 +299,7 @@ def parse_row(raw: Any) -> ParsedRow:
         ended_at = _instant(raw.get("ended_at"))
         if started_at and ended_at and ended_at < started_at:
             raise ValueError(N_("before started_at"))
+        _check_span(started_at, ended_at, minutes)
         field = "start_date"
         misordered, start, end = _dates(started_at, ended_at, raw)
         if misordered:

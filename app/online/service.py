@@ -6,6 +6,7 @@ match learners (`_match`), convert (`_convert`), flag (`plausibility.flag`, once
 write (`_write`: learned accounts, the logs through `app.study_log.bulk`, the records through
 `app.online.bulk`, each one COPY and one INSERT ... ON CONFLICT DO NOTHING)."""
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -400,7 +401,8 @@ async def import_online_records(
         )
         fresh = [c for c in batch.converted if c.external_id not in before]
         context = await checks.plausibility_context(db_session, platform.id, fresh)
-        flags = plausibility.flag(fresh, context)
+        # CPU-bound pure Python: off the event loop, so one import never stalls other requests.
+        flags = await asyncio.to_thread(plausibility.flag, fresh, context)
         result.created = await _write(db_session, platform, fresh, flags)
         result.already_imported = len(batch.converted) - result.created
         result.flagged = sum(1 for k in range(len(fresh)) if flags.get(k))
