@@ -479,3 +479,62 @@ async def test_the_checks_run_off_the_event_loop(
     assert r.json()["created"] == 1, r.text
     assert len(ran_in) == 1
     assert ran_in[0] != loop_thread
+
+
+async def test_an_id_number_match_overrides_an_org_admins_claim_of_an_account(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """An org_admin claims an account that is not matched yet for its own cadre; the real
+    owner's row with an ID number (admin or hr_system) re-points it and says so, the owner's
+    later rows without one are credited to the owner, and the org_admin may not claim it back
+    (docs/rules.md "Online academies")."""
+    mine, other = await create_org_unit(client), await create_org_unit(client)
+    claimer = await create_cadre(client, mine["id"])
+    owner = await create_cadre(client, other["id"])
+    platform = await create_platform(client)
+    params = {"platform": platform["code"]}
+    org_admin = await client_for(Role.org_admin, org_unit_id=mine["id"])
+    url = f"{API}/online-platforms/{platform['id']}/learners/u-owner"
+    assert (await org_admin.put(url, json={"cadre_id": claimer["id"]})).status_code == 200
+    hr_system = await client_for(Role.hr_system)
+    by_number = record("u-owner", "R-1", id_number=owner["id_number"])
+    report = (await hr_system.post(IMPORT, params=params, json={"items": [by_number]})).json()
+    assert (report["created"], report["rejected"]) == (1, 0), report
+    assert [(p["pointer"], p["code"]) for p in report["notices"]] == [
+        ("/body/items/0/id_number", "learner_rematched")
+    ]
+    later = await client.post(IMPORT, params=params, json={"items": [record("u-owner", "R-2")]})
+    assert later.json()["created"] == 1, later.text
+    assert len(await _logs(client, owner["id"])) == 2
+    assert await _logs(client, claimer["id"]) == []
+    # The org_admin cannot see the owner: as another unit's account, 403; an org_admin of the
+    # owner's unit may not re-point an ID-number match either (409); an admin may.
+    assert_problem(
+        await org_admin.put(url, json={"cadre_id": claimer["id"]}),
+        403,
+        "online.not_learner_manager",
+    )
+    other_admin = await client_for(Role.org_admin, org_unit_id=other["id"])
+    sibling = await create_cadre(client, other["id"])
+    assert_problem(
+        await other_admin.put(url, json={"cadre_id": sibling["id"]}),
+        409,
+        "online.learner_matched_by_id_number",
+    )
+    assert (await other_admin.put(url, json={"cadre_id": owner["id"]})).status_code == 200
+    assert (await client.put(url, json={"cadre_id": sibling["id"]})).status_code == 200
+
+
+async def test_an_id_number_match_does_not_override_another_id_number_match(
+    client: httpx.AsyncClient,
+) -> None:
+    unit = await create_org_unit(client)
+    first, second = await create_cadre(client, unit["id"]), await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    params = {"platform": platform["code"]}
+    items = [record("u-1", "R-1", id_number=first["id_number"])]
+    assert (await client.post(IMPORT, params=params, json={"items": items})).json()["created"] == 1
+    items = [record("u-1", "R-2", id_number=second["id_number"])]
+    report = (await client.post(IMPORT, params=params, json={"items": items})).json()
+    assert [p["code"] for p in report["problems"]] == ["learner_mismatch"]
+    assert report["notices"] == []
