@@ -538,3 +538,24 @@ async def test_an_id_number_match_does_not_override_another_id_number_match(
     report = (await client.post(IMPORT, params=params, json={"items": items})).json()
     assert [p["code"] for p in report["problems"]] == ["learner_mismatch"]
     assert report["notices"] == []
+
+
+async def test_a_record_below_the_lowest_band_earns_nothing_even_with_a_passed_test(
+    client: httpx.AsyncClient,
+) -> None:
+    """docs/rules.md "Online academies": a table starting at 10 minutes, a 5-minute record is
+    the row error `earns_nothing`, its passed test's bonus included; 10 minutes earns the band
+    and the bonus."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    table = {"bands": [{"min_minutes": 10, "hours": "1"}], "test_bonus_hours": "0.5"}
+    platform = await create_platform(client, conversion=table)
+    await _learner(client, platform, "u-1", cadre["id"])
+    short = {"minutes": 5, "course_minutes": 5, "test_passed": True}
+    long = {"minutes": 10, "course_minutes": 10, "test_passed": True}
+    items = [record("u-1", "R-short", **short), record("u-1", "R-long", **long)]
+    r = await client.post(IMPORT, params={"platform": platform["code"]}, json={"items": items})
+    assert [(p["pointer"], p["code"]) for p in r.json()["problems"]] == [
+        ("/body/items/0/minutes", "earns_nothing")
+    ], r.text
+    assert [x["hours"] for x in await _logs(client, cadre["id"])] == ["1.50"]

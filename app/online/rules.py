@@ -46,14 +46,20 @@ def credited_minutes(minutes: int, course_minutes: int | None) -> int:
     return minutes if course_minutes is None else min(minutes, course_minutes)
 
 
-def convert(table: ConversionTable, minutes: int, *, test_passed: bool) -> Decimal:
-    """学时 of a completed record of `minutes` (≥ 1): the highest band whose `min_minutes` it
-    reaches (none: nothing), plus the test bonus when its test was passed."""
+def band_hours(table: ConversionTable, minutes: int) -> Decimal:
+    """学时 of the highest band whose `min_minutes` the record reaches (none: nothing), before
+    the test bonus: a record earning nothing here is the row error `earns_nothing`."""
     hours = _ZERO
     for band in table.bands:
         if minutes >= band.min_minutes:
             hours = band.hours
-    return hours + (table.test_bonus_hours if test_passed else _ZERO)
+    return hours
+
+
+def convert(table: ConversionTable, minutes: int, *, test_passed: bool) -> Decimal:
+    """学时 of a completed record of `minutes` (≥ 1): its band's (`band_hours`), plus the test
+    bonus when its test was passed."""
+    return band_hours(table, minutes) + (table.test_bonus_hours if test_passed else _ZERO)
 
 
 # --- one imported row -----------------------------------------------------------------------

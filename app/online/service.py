@@ -304,7 +304,8 @@ def _convert(batch: _Batch, platform: OnlinePlatform, today: date) -> None:
         minutes = rules.credited_minutes(row.minutes, row.course_minutes)
         hours = rules.convert(table, minutes, test_passed=row.test_passed)
         try:
-            if hours <= 0:
+            # Below the lowest band earns nothing, whatever the test (docs/rules.md).
+            if rules.band_hours(table, minutes) <= 0:
                 raise rules.RowError(
                     "minutes", N_("too short for the platform's conversion"), "earns_nothing"
                 )
