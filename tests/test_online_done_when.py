@@ -327,3 +327,20 @@ async def test_a_class_without_parts_covers_its_whole_days(client: httpx.AsyncCl
 async def _platform_id(client: httpx.AsyncClient, code: str) -> str:
     r = await client.get(f"{API}/online-platforms", params={"limit": 500})
     return next(p["id"] for p in r.json()["items"] if p["code"] == code)  # type: ignore[no-any-return]
+
+
+async def test_a_watched_share_above_one_is_refused_on_write(client: httpx.AsyncClient) -> None:
+    """`watched_share` is a share of the course (docs/rules.md "Plausibility flags"): 3/2 would
+    flag every honest record; it is a problem on write, and 1/1 (all of it) passes."""
+    from app.credit_policy.policy import CN_2023
+    from app.credit_policy.schemas import definition_of
+
+    policies = f"{API}/credit-policies"
+    body = {**definition_of(CN_2023), "name": "x", "effective_from": "2031-01-01"}
+    share = {**body["online_plausibility"], "watched_share": {"numerator": 3, "denominator": 2}}
+    r = await client.post(policies, json={**body, "code": "too-much", "online_plausibility": share})
+    assert r.status_code == 422, r.text
+    assert "watched_share" in r.text
+    whole = {**share, "watched_share": {"numerator": 2, "denominator": 2}}
+    r = await client.post(policies, json={**body, "code": "whole", "online_plausibility": whole})
+    assert r.status_code == 201, r.text

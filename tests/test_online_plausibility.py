@@ -283,6 +283,7 @@ def test_several_rules_in_rule_order() -> None:
         ({"night_minutes": -1}, "online_plausibility.night_minutes"),
         ({"daily_hours": Decimal("-0.5")}, "online_plausibility.daily_hours"),
         ({"watched_share": Ratio(1, 0)}, "online_plausibility.watched_share"),
+        ({"watched_share": Ratio(3, 2)}, "online_plausibility.watched_share"),
     ],
 )
 def test_a_policy_with_bad_thresholds_is_invalid(change: dict[str, Any], problem: str) -> None:
