@@ -125,7 +125,9 @@ def test_a_bad_field_is_a_row_error(fields: dict[str, Any], field: str, code: st
         ("10.1.2.3", "10.1.2.3"),
         ("255.255.255.255", "255.255.255.255"),
         ("2001:DB8::1", "2001:db8::1"),
-        ("::ffff:10.1.2.3", "::ffff:a01:203"),
+        ("::ffff:10.1.2.3", "10.1.2.3"),
+        ("::FFFF:0a01:0203", "10.1.2.3"),
+        ("fe80::1", "fe80::1"),
     ],
 )
 def test_an_ip_address_is_kept_in_its_canonical_form(ip: str, kept: str) -> None:
@@ -142,7 +144,10 @@ def test_an_ip_address_is_kept_in_its_canonical_form(ip: str, kept: str) -> None
     assert rules.parse_row(raw).ip == kept
 
 
-@pytest.mark.parametrize("ip", ["256.1.1.1", "010.1.2.3", "1.2.3", "1.2.3.4.5", "::g", "x"])
+@pytest.mark.parametrize(
+    "ip",
+    ["256.1.1.1", "010.1.2.3", "1.2.3", "1.2.3.4.5", "::g", "x", "fe80::1%eth0", "fe80::1%1"],
+)
 def test_a_bad_ip_address_is_a_row_error(ip: str) -> None:
     raw = {
         "learner_id": "u1",

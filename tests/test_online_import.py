@@ -559,3 +559,26 @@ async def test_a_record_below_the_lowest_band_earns_nothing_even_with_a_passed_t
         ("/body/items/0/minutes", "earns_nothing")
     ], r.text
     assert [x["hours"] for x in await _logs(client, cadre["id"])] == ["1.50"]
+
+
+async def test_an_ipv4_mapped_address_is_kept_as_ipv4_and_a_zone_is_a_row_error(
+    client: httpx.AsyncClient, db_conn: AsyncConnection
+) -> None:
+    """`::ffff:10.1.2.3` is the address `10.1.2.3` (one source for `shared_source`); an address
+    with a zone (`fe80::1%eth0`) names the sender's interface: a row error."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    await _learner(client, platform, "u-1", cadre["id"])
+    items = [
+        record("u-1", "R-mapped", ip="::ffff:10.1.2.3"),
+        record("u-1", "R-zone", ip="fe80::1%eth0"),
+    ]
+    r = await client.post(IMPORT, params={"platform": platform["code"]}, json={"items": items})
+    assert [(p["pointer"], p["code"]) for p in r.json()["problems"]] == [
+        ("/body/items/1/ip", "invalid_row")
+    ], r.text
+    ips = await db_conn.scalars(
+        text("SELECT host(ip) FROM online_record WHERE platform_id = :p"), {"p": platform["id"]}
+    )
+    assert list(ips) == ["10.1.2.3"]

@@ -216,10 +216,17 @@ def _ip(value: Any) -> str | None:
         raise ValueError(N_("an IPv4 or IPv6 address"))
     if _IPV4.fullmatch(value):
         return value
+    if "%" in value:
+        # A zone (fe80::1%eth0) names an interface of the sender's machine, not an address.
+        raise ValueError(N_("an IPv4 or IPv6 address, without an interface zone after it"))
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise ValueError(N_("an IPv4 or IPv6 address")) from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # ::ffff:10.1.2.3 is 10.1.2.3: one source, grouped as one by `shared_source`.
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _id_number(value: Any) -> str | None:
