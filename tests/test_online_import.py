@@ -462,13 +462,13 @@ async def test_the_checks_run_off_the_event_loop(
     import does not stall the other requests the worker's event loop serves."""
     loop_thread = threading.get_ident()
     ran_in: list[int] = []
-    original = plausibility.flag
+    original = plausibility.flag_all
 
     def recording(*args: Any) -> Any:
         ran_in.append(threading.get_ident())
         return original(*args)
 
-    monkeypatch.setattr(plausibility, "flag", recording)
+    monkeypatch.setattr(plausibility, "flag_all", recording)
     unit = await create_org_unit(client)
     cadre = await create_cadre(client, unit["id"])
     platform = await create_platform(client)

@@ -2,7 +2,7 @@
 learner accounts are matched to cadres; a platform's records become `online_course` study logs.
 
 The import is a pipeline of named steps: read the platform, parse the rows (`rules.parse_row`),
-match learners (`_match`), convert (`_convert`), flag (`plausibility.flag`, once a batch),
+match learners (`_match`), convert (`_convert`), flag (`plausibility.flag_all`, once a batch),
 write (`_write`: learned accounts, the logs through `app.study_log.bulk`, the records through
 `app.online.bulk`, each one COPY and one INSERT ... ON CONFLICT DO NOTHING)."""
 
@@ -416,6 +416,42 @@ async def _write(
     )
 
 
+def _flag_key(flag: dict[str, Any]) -> tuple[Any, ...]:
+    """What one flag is about: the same rule on the same day (and source) is one finding, whose
+    evidence may have grown since."""
+    evidence = flag.get("evidence") or {}
+    return (
+        flag.get("rule"),
+        evidence.get("day"),
+        evidence.get("source_kind"),
+        evidence.get("source"),
+    )
+
+
+async def _flag_stored(db_session: AsyncSession, found: dict[uuid.UUID, list[Flag]]) -> None:
+    """The stored records of a group this batch pushed over a threshold (docs/rules.md
+    "Plausibility flags"): their new flags are added to `online_record.flags`, and their logs,
+    if still approved as the import wrote them, are put back to `pending` with the reasons
+    through the study-log domain (`app.study_log.bulk.hold_for_review`)."""
+    if not found:
+        return
+    stored = await bulk.stored_flags(db_session, found)
+    new_flags: dict[uuid.UUID, str] = {}
+    reasons: dict[uuid.UUID, str] = {}
+    for record_id, flags in found.items():
+        if record_id not in stored:
+            continue
+        log_id, kept = stored[record_id]
+        known = {_flag_key(f) for f in kept}
+        added = [f for f in flags if _flag_key(f.as_json()) not in known]
+        if not added:
+            continue
+        new_flags[record_id] = jsonb([*kept, *(f.as_json() for f in added)])
+        reasons[log_id] = plausibility.describe(added)
+    await bulk.set_flags(db_session, new_flags)
+    await study_logs.hold_for_review(db_session, reasons)
+
+
 async def import_online_records(
     db_session: AsyncSession,
     platform_code: str,
@@ -447,8 +483,9 @@ async def import_online_records(
         fresh = [c for c in batch.converted if c.external_id not in before]
         context = await checks.plausibility_context(db_session, platform.id, fresh)
         # CPU-bound pure Python: off the event loop, so one import never stalls other requests.
-        flags = await asyncio.to_thread(plausibility.flag, fresh, context)
+        flags, stored = await asyncio.to_thread(plausibility.flag_all, fresh, context)
         result.created = await _write(db_session, platform, fresh, flags)
+        await _flag_stored(db_session, stored)
         result.already_imported = len(batch.converted) - result.created
         result.flagged = sum(1 for k in range(len(fresh)) if flags.get(k))
     if savepoint is not None:
