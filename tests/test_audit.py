@@ -533,7 +533,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
         "hidden": {},
     },
     "online_learner": {
-        "audited": {"platform_id", "learner_id", "cadre_id"},
+        "audited": {"platform_id", "learner_id", "cadre_id", "matched_by"},
         "skipped": set(),
         "hidden": {},
     },

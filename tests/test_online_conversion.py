@@ -125,7 +125,9 @@ def test_a_bad_field_is_a_row_error(fields: dict[str, Any], field: str, code: st
         ("10.1.2.3", "10.1.2.3"),
         ("255.255.255.255", "255.255.255.255"),
         ("2001:DB8::1", "2001:db8::1"),
-        ("::ffff:10.1.2.3", "::ffff:a01:203"),
+        ("::ffff:10.1.2.3", "10.1.2.3"),
+        ("::FFFF:0a01:0203", "10.1.2.3"),
+        ("fe80::1", "fe80::1"),
     ],
 )
 def test_an_ip_address_is_kept_in_its_canonical_form(ip: str, kept: str) -> None:
@@ -142,7 +144,10 @@ def test_an_ip_address_is_kept_in_its_canonical_form(ip: str, kept: str) -> None
     assert rules.parse_row(raw).ip == kept
 
 
-@pytest.mark.parametrize("ip", ["256.1.1.1", "010.1.2.3", "1.2.3", "1.2.3.4.5", "::g", "x"])
+@pytest.mark.parametrize(
+    "ip",
+    ["256.1.1.1", "010.1.2.3", "1.2.3", "1.2.3.4.5", "::g", "x", "fe80::1%eth0", "fe80::1%1"],
+)
 def test_a_bad_ip_address_is_a_row_error(ip: str) -> None:
     raw = {
         "learner_id": "u1",
@@ -209,3 +214,51 @@ def test_more_minutes_never_earn_less_and_a_passed_test_adds_its_bonus(
         rules.convert(table, a, test_passed=True) - rules.convert(table, a, test_passed=False)
         == Decimal(bonus) / 4
     )
+
+
+_SPAN_ROW: dict[str, Any] = {
+    "learner_id": "u1",
+    "external_id": "r1",
+    "course_code": "C1",
+    "course_title": "党史",
+    "minutes": 30,
+    "completed": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        (
+            {"started_at": "1900-01-02T08:00:00+08:00", "ended_at": "2026-11-28T08:00:00+08:00"},
+            "ended_at",
+        ),
+        (
+            {"started_at": "2026-11-02T08:00:00+08:00", "ended_at": "2026-11-03T08:00:01+08:00"},
+            "ended_at",
+        ),
+        ({"started_at": "2026-11-02T08:00:00+08:00", "minutes": 1441}, "minutes"),
+        (
+            {"start_date": "2026-11-01", "ended_at": "2026-11-02T08:00:00+08:00", "minutes": 1441},
+            "minutes",
+        ),
+    ],
+)
+def test_a_span_of_more_than_24_hours_is_a_row_error(fields: dict[str, Any], field: str) -> None:
+    """docs/rules.md "Online academies": one record is one sitting of at most 24 hours."""
+    with pytest.raises(rules.RowError) as caught:
+        rules.parse_row({**_SPAN_ROW, **fields})
+    assert (caught.value.field, caught.value.code) == (field, "implausible_span")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"started_at": "2026-11-02T08:00:00+08:00", "ended_at": "2026-11-03T08:00:00+08:00"},
+        {"started_at": "2026-11-02T08:00:00+08:00", "minutes": 1440},
+        {"start_date": "2026-11-02", "ended_at": "2026-11-02T08:00:00+08:00", "minutes": 1440},
+        {"start_date": "2026-11-02", "minutes": 100_000},
+    ],
+)
+def test_a_span_of_24_hours_or_a_record_without_times_passes(fields: dict[str, Any]) -> None:
+    rules.parse_row({**_SPAN_ROW, **fields})

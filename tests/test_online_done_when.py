@@ -164,9 +164,20 @@ async def test_every_planted_cheat_is_flagged_and_no_honest_record_is(
     assert "centralised class" in r.json()["review_comment"]
 
 
+async def _farm_logs_statuses(client: httpx.AsyncClient, report: dict[str, Any]) -> set[str]:
+    statuses = set()
+    for rec in report["records"]:
+        r = await client.get(f"{API}/study-logs/{rec['study_log_id']}")
+        assert r.status_code == 200, r.text
+        statuses.add(r.json()["status"])
+        assert "device" in r.json()["review_comment"], r.json()
+    return statuses
+
+
 async def test_the_stored_records_count_toward_a_later_batch(client: httpx.AsyncClient) -> None:
     """The device farm imported in two batches: the first two cadres are within the threshold;
-    the next ten make twelve on that device that day, and the second batch is flagged."""
+    the next ten make twelve on that device that day: the second batch is flagged, and so are
+    the first two, whose logs go back to `pending` (docs/rules.md "Plausibility flags")."""
     county, platform, month = await _month(client)
     farm = [
         row for row in month.rows if month.planted.get(str(row["external_id"])) == "shared_source"
@@ -177,9 +188,33 @@ async def test_the_stored_records_count_toward_a_later_batch(client: httpx.Async
     assert (r.status_code, r.json()["flagged"]) == (200, 10), r.text
     r = await client.get(REPORT, params={"org_unit_id": county["id"], "year": 2026})
     flagged = _flagged(r.json())
-    assert set(flagged) == {str(row["external_id"]) for row in farm[2:]}
+    assert set(flagged) == {str(row["external_id"]) for row in farm}
+    assert all(rules == ["shared_source"] for rules in flagged.values()), flagged
     cadres = {rec["flags"][0]["evidence"]["cadres"] for rec in r.json()["records"]}
     assert cadres == {12}
+    assert await _farm_logs_statuses(client, r.json()) == {"pending"}
+
+
+async def test_one_record_per_request_hides_no_cheat(client: httpx.AsyncClient) -> None:
+    """The device farm and the 14-hour day sent one record a request: every record of both ends
+    flagged, once per finding, and every log `pending`."""
+    county, platform, month = await _month(client)
+    rows = [
+        row
+        for row in month.rows
+        if month.planted.get(str(row["external_id"])) in {"shared_source", "daily_hours"}
+    ]
+    for row in rows:
+        r = await client.post(IMPORT, params={"platform": platform}, json={"items": [row]})
+        assert (r.status_code, r.json()["created"]) == (200, 1), r.text
+    r = await client.get(REPORT, params={"org_unit_id": county["id"], "year": 2026})
+    flagged = _flagged(r.json())
+    assert flagged == {
+        str(row["external_id"]): [month.planted[str(row["external_id"])]] for row in rows
+    }
+    for rec in r.json()["records"]:
+        r = await client.get(f"{API}/study-logs/{rec['study_log_id']}")
+        assert r.json()["status"] == "pending", r.json()
 
 
 async def test_the_report_is_scoped_to_the_org_admins_subtree(
@@ -327,3 +362,20 @@ async def test_a_class_without_parts_covers_its_whole_days(client: httpx.AsyncCl
 async def _platform_id(client: httpx.AsyncClient, code: str) -> str:
     r = await client.get(f"{API}/online-platforms", params={"limit": 500})
     return next(p["id"] for p in r.json()["items"] if p["code"] == code)  # type: ignore[no-any-return]
+
+
+async def test_a_watched_share_above_one_is_refused_on_write(client: httpx.AsyncClient) -> None:
+    """`watched_share` is a share of the course (docs/rules.md "Plausibility flags"): 3/2 would
+    flag every honest record; it is a problem on write, and 1/1 (all of it) passes."""
+    from app.credit_policy.policy import CN_2023
+    from app.credit_policy.schemas import definition_of
+
+    policies = f"{API}/credit-policies"
+    body = {**definition_of(CN_2023), "name": "x", "effective_from": "2031-01-01"}
+    share = {**body["online_plausibility"], "watched_share": {"numerator": 3, "denominator": 2}}
+    r = await client.post(policies, json={**body, "code": "too-much", "online_plausibility": share})
+    assert r.status_code == 422, r.text
+    assert "watched_share" in r.text
+    whole = {**share, "watched_share": {"numerator": 2, "denominator": 2}}
+    r = await client.post(policies, json={**body, "code": "whole", "online_plausibility": whole})
+    assert r.status_code == 201, r.text

@@ -1,6 +1,7 @@
 """Online academies: platforms, learner accounts and the online-records import (docs/rules.md,
 "Online academies")."""
 
+import threading
 import uuid
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.enums import Role
+from app.online import plausibility
 from tests.conftest import ClientFor
 from tests.factories import API, create_cadre, create_org_unit, unique
 from tests.test_platform import assert_problem
@@ -423,3 +425,160 @@ async def test_the_trail_shows_a_records_ip_and_device_only_as_changed(
     )
     assert changes["ip"] == changes["device"] == "<changed>"
     assert (changes["minutes"], changes["external_id"]) == (45, "R-1")
+
+
+async def test_a_record_spanning_126_years_is_a_row_error_and_nothing_is_written(
+    client: httpx.AsyncClient,
+) -> None:
+    """A row from 1900-01-02 to 2026-11-28 used to walk every day of 126 years in the checks
+    and create a log spanning them: it is the row error `implausible_span` (docs/rules.md
+    "Online academies")."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    await _learner(client, platform, "u-1", cadre["id"])
+    items = [
+        record(
+            "u-1",
+            "R-old",
+            started_at="1900-01-02T08:00:00+08:00",
+            ended_at="2026-11-28T08:00:00+08:00",
+        ),
+        record("u-1", "R-ok"),
+    ]
+    r = await client.post(IMPORT, params={"platform": platform["code"]}, json={"items": items})
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["rejected"]) == (1, 1)
+    assert [(p["pointer"], p["code"]) for p in r.json()["problems"]] == [
+        ("/body/items/0/ended_at", "implausible_span")
+    ]
+    assert [x["start_date"] for x in await _logs(client, cadre["id"])] == ["2025-11-02"]
+
+
+async def test_the_checks_run_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plausibility checks are CPU-bound pure Python: they run in a worker thread, so an
+    import does not stall the other requests the worker's event loop serves."""
+    loop_thread = threading.get_ident()
+    ran_in: list[int] = []
+    original = plausibility.flag_all
+
+    def recording(*args: Any) -> Any:
+        ran_in.append(threading.get_ident())
+        return original(*args)
+
+    monkeypatch.setattr(plausibility, "flag_all", recording)
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    await _learner(client, platform, "u-1", cadre["id"])
+    r = await client.post(
+        IMPORT, params={"platform": platform["code"]}, json={"items": [record("u-1", "R-1")]}
+    )
+    assert r.json()["created"] == 1, r.text
+    assert len(ran_in) == 1
+    assert ran_in[0] != loop_thread
+
+
+async def test_an_id_number_match_overrides_an_org_admins_claim_of_an_account(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """An org_admin claims an account that is not matched yet for its own cadre; the real
+    owner's row with an ID number (admin or hr_system) re-points it and says so, the owner's
+    later rows without one are credited to the owner, and the org_admin may not claim it back
+    (docs/rules.md "Online academies")."""
+    mine, other = await create_org_unit(client), await create_org_unit(client)
+    claimer = await create_cadre(client, mine["id"])
+    owner = await create_cadre(client, other["id"])
+    platform = await create_platform(client)
+    params = {"platform": platform["code"]}
+    org_admin = await client_for(Role.org_admin, org_unit_id=mine["id"])
+    url = f"{API}/online-platforms/{platform['id']}/learners/u-owner"
+    assert (await org_admin.put(url, json={"cadre_id": claimer["id"]})).status_code == 200
+    hr_system = await client_for(Role.hr_system)
+    by_number = record("u-owner", "R-1", id_number=owner["id_number"])
+    report = (await hr_system.post(IMPORT, params=params, json={"items": [by_number]})).json()
+    assert (report["created"], report["rejected"]) == (1, 0), report
+    assert [(p["pointer"], p["code"]) for p in report["notices"]] == [
+        ("/body/items/0/id_number", "learner_rematched")
+    ]
+    later = await client.post(IMPORT, params=params, json={"items": [record("u-owner", "R-2")]})
+    assert later.json()["created"] == 1, later.text
+    assert len(await _logs(client, owner["id"])) == 2
+    assert await _logs(client, claimer["id"]) == []
+    # The org_admin cannot see the owner: as another unit's account, 403; an org_admin of the
+    # owner's unit may not re-point an ID-number match either (409); an admin may.
+    assert_problem(
+        await org_admin.put(url, json={"cadre_id": claimer["id"]}),
+        403,
+        "online.not_learner_manager",
+    )
+    other_admin = await client_for(Role.org_admin, org_unit_id=other["id"])
+    sibling = await create_cadre(client, other["id"])
+    assert_problem(
+        await other_admin.put(url, json={"cadre_id": sibling["id"]}),
+        409,
+        "online.learner_matched_by_id_number",
+    )
+    assert (await other_admin.put(url, json={"cadre_id": owner["id"]})).status_code == 200
+    assert (await client.put(url, json={"cadre_id": sibling["id"]})).status_code == 200
+
+
+async def test_an_id_number_match_does_not_override_another_id_number_match(
+    client: httpx.AsyncClient,
+) -> None:
+    unit = await create_org_unit(client)
+    first, second = await create_cadre(client, unit["id"]), await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    params = {"platform": platform["code"]}
+    items = [record("u-1", "R-1", id_number=first["id_number"])]
+    assert (await client.post(IMPORT, params=params, json={"items": items})).json()["created"] == 1
+    items = [record("u-1", "R-2", id_number=second["id_number"])]
+    report = (await client.post(IMPORT, params=params, json={"items": items})).json()
+    assert [p["code"] for p in report["problems"]] == ["learner_mismatch"]
+    assert report["notices"] == []
+
+
+async def test_a_record_below_the_lowest_band_earns_nothing_even_with_a_passed_test(
+    client: httpx.AsyncClient,
+) -> None:
+    """docs/rules.md "Online academies": a table starting at 10 minutes, a 5-minute record is
+    the row error `earns_nothing`, its passed test's bonus included; 10 minutes earns the band
+    and the bonus."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    table = {"bands": [{"min_minutes": 10, "hours": "1"}], "test_bonus_hours": "0.5"}
+    platform = await create_platform(client, conversion=table)
+    await _learner(client, platform, "u-1", cadre["id"])
+    short = {"minutes": 5, "course_minutes": 5, "test_passed": True}
+    long = {"minutes": 10, "course_minutes": 10, "test_passed": True}
+    items = [record("u-1", "R-short", **short), record("u-1", "R-long", **long)]
+    r = await client.post(IMPORT, params={"platform": platform["code"]}, json={"items": items})
+    assert [(p["pointer"], p["code"]) for p in r.json()["problems"]] == [
+        ("/body/items/0/minutes", "earns_nothing")
+    ], r.text
+    assert [x["hours"] for x in await _logs(client, cadre["id"])] == ["1.50"]
+
+
+async def test_an_ipv4_mapped_address_is_kept_as_ipv4_and_a_zone_is_a_row_error(
+    client: httpx.AsyncClient, db_conn: AsyncConnection
+) -> None:
+    """`::ffff:10.1.2.3` is the address `10.1.2.3` (one source for `shared_source`); an address
+    with a zone (`fe80::1%eth0`) names the sender's interface: a row error."""
+    unit = await create_org_unit(client)
+    cadre = await create_cadre(client, unit["id"])
+    platform = await create_platform(client)
+    await _learner(client, platform, "u-1", cadre["id"])
+    items = [
+        record("u-1", "R-mapped", ip="::ffff:10.1.2.3"),
+        record("u-1", "R-zone", ip="fe80::1%eth0"),
+    ]
+    r = await client.post(IMPORT, params={"platform": platform["code"]}, json={"items": items})
+    assert [(p["pointer"], p["code"]) for p in r.json()["problems"]] == [
+        ("/body/items/1/ip", "invalid_row")
+    ], r.text
+    ips = await db_conn.scalars(
+        text("SELECT host(ip) FROM online_record WHERE platform_id = :p"), {"p": platform["id"]}
+    )
+    assert list(ips) == ["10.1.2.3"]

@@ -131,6 +131,7 @@ def test_daily_hours_adds_the_stored_records_and_gives_evidence() -> None:
     assert only.evidence.hours == Decimal("8.02")
     assert only.evidence.threshold == Decimal(8)
     assert only.evidence.records == 2
+    assert [f.rule for f in found[uuid.UUID(int=99)]] == [PlausibilityRule.daily_hours]
     assert rules_of([watch(0, at(16), 60)], stored=stored) == {}  # 8 h exactly
 
 
@@ -168,9 +169,14 @@ def test_shared_device_edges_and_stored_cadres() -> None:
     assert rules_of(two) == {}  # two cadres on one device: not more than 2
     three = [*two, watch(2, at(10), 30, cadre=cadres[2], device="D1")]
     assert rules_of(three) == {0: ["shared_source"], 1: ["shared_source"], 2: ["shared_source"]}
-    # The third cadre was stored before: the batch's two are flagged.
+    # The third cadre was stored before: the batch's two are flagged, and the stored record
+    # of the device-day the batch pushed over the threshold too.
     stored = (watch(uuid.UUID(int=500), at(8), 30, cadre=cadres[2], device="D1"),)
-    assert rules_of(two, stored=stored) == {0: ["shared_source"], 1: ["shared_source"]}
+    assert rules_of(two, stored=stored) == {
+        0: ["shared_source"],
+        1: ["shared_source"],
+        uuid.UUID(int=500): ["shared_source"],
+    }
     # Another day does not count.
     other_day = (
         watch(
@@ -283,6 +289,7 @@ def test_several_rules_in_rule_order() -> None:
         ({"night_minutes": -1}, "online_plausibility.night_minutes"),
         ({"daily_hours": Decimal("-0.5")}, "online_plausibility.daily_hours"),
         ({"watched_share": Ratio(1, 0)}, "online_plausibility.watched_share"),
+        ({"watched_share": Ratio(3, 2)}, "online_plausibility.watched_share"),
     ],
 )
 def test_a_policy_with_bad_thresholds_is_invalid(change: dict[str, Any], problem: str) -> None:

@@ -1107,10 +1107,36 @@ async def _import_online_records(w: World) -> list[Trace]:
     records = await w.ids("SELECT id FROM online_record WHERE cadre_id = :c", c=c)
     learners = await w.ids("SELECT id FROM online_learner WHERE cadre_id = :c", c=c)
     assert (len(logs), len(records), len(learners)) == (2, 2, 1)
+    # A third record makes the day 8.5 hours: the stored two are flagged and their logs put
+    # back to pending, each one UPDATE (docs/rules.md "Plausibility flags").
+    long_day = record(
+        "u-1",
+        "R-3",
+        minutes=420,
+        course_minutes=420,
+        started_at="2025-11-02T08:00:00+08:00",
+        ended_at="2025-11-02T15:00:00+08:00",
+    )
+    await w.write(
+        "POST",
+        "/imports/online-records",
+        params={"platform": platform["code"]},
+        json={"items": [long_day]},
+    )
+    new_log = await w.ids(
+        "SELECT study_log_id FROM online_record WHERE cadre_id = :c AND external_id = 'R-3'", c=c
+    )
+    new_record = await w.ids(
+        "SELECT id FROM online_record WHERE cadre_id = :c AND external_id = 'R-3'", c=c
+    )
     return [
         *[("study_log", "create", i) for i in logs],
         *[("online_record", "create", i) for i in records],
         ("online_learner", "create", learners[0]),
+        ("study_log", "create", new_log[0]),
+        ("online_record", "create", new_record[0]),
+        *[("study_log", "update", i) for i in logs],
+        *[("online_record", "update", i) for i in records],
     ]
 
 

@@ -263,9 +263,11 @@ def _check_amount(errors: list[str], what: str, value: Decimal | None) -> None:
         errors.append(f"{what} must be a finite number ≥ 0, not {value}")
 
 
-def _check_ratio(errors: list[str], what: str, ratio: Ratio) -> None:
+def _check_ratio(errors: list[str], what: str, ratio: Ratio, *, share: bool = False) -> None:
     if ratio.numerator < 0 or ratio.denominator <= 0:
         errors.append(f"{what} must be a fraction ≥ 0 with a positive denominator, not {ratio}")
+    elif share and ratio.numerator > ratio.denominator:
+        errors.append(f"{what} is a share: at most 1, not {ratio}")
 
 
 def _check_requirement(
@@ -353,7 +355,10 @@ def validate_policy(policy: Policy) -> None:
     _check_ratio(errors, "leave_cap", policy.leave_cap)
     _check_ratio(errors, "roll_call", policy.roll_call)
     _check_ratio(
-        errors, "online_plausibility.watched_share", policy.online_plausibility.watched_share
+        errors,
+        "online_plausibility.watched_share",
+        policy.online_plausibility.watched_share,
+        share=True,
     )
     _check_amount(errors, "online_plausibility.daily_hours", policy.online_plausibility.daily_hours)
     for name in ("night_minutes", "device_cadres", "ip_cadres"):

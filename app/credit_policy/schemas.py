@@ -78,8 +78,16 @@ class PlausibilitySchema(InputModel):
     watched_share: RatioSchema = Field(
         default_factory=lambda: RatioSchema(numerator=1, denominator=1),
         description="`too_fast`: the share of a course's length a completed record must have "
-        "watched (1/1: all of it)",
+        "watched (1/1: all of it), at most 1 (numerator ≤ denominator)",
     )
+
+    @model_validator(mode="after")
+    def _share_at_most_one(self) -> Self:
+        if self.watched_share.numerator > self.watched_share.denominator:
+            raise ValueError(
+                N_("watched_share is a share: its numerator is at most its denominator")
+            )
+        return self
 
 
 class CreditPolicyDefinition(InputModel):

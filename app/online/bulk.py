@@ -3,7 +3,8 @@ temporary table and moved into `online_record` by one INSERT ... ON CONFLICT DO 
 record imported before creates nothing. Their audit rows come from the table's audit trigger
 (migration 0030), like every other write."""
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import text
@@ -60,3 +61,31 @@ async def insert_records(db_session: AsyncSession, rows: Sequence[Sequence[Any]]
     # Dropped now, not only at commit: one transaction may import several times.
     await db_session.execute(text("DROP TABLE import_online_record"))
     return int(created.rowcount)  # type: ignore[attr-defined]
+
+
+async def stored_flags(
+    db_session: AsyncSession, record_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, list[dict[str, Any]]]]:
+    """Each record's log id and its flags as stored."""
+    if not record_ids:
+        return {}
+    rows = await db_session.execute(
+        text("SELECT id, study_log_id, flags FROM online_record WHERE id = ANY(:ids)"),
+        {"ids": list(record_ids)},
+    )
+    return {row.id: (row.study_log_id, list(row.flags)) for row in rows}
+
+
+async def set_flags(db_session: AsyncSession, flags: Mapping[uuid.UUID, str]) -> None:
+    """Replace stored records' flags (JSON text of `[{rule, evidence}]`), one statement."""
+    if not flags:
+        return
+    await db_session.execute(
+        text(
+            "UPDATE online_record SET flags = CAST(r.flags AS jsonb), "
+            "version = online_record.version + 1, updated_at = now() "
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:flags AS text[])) AS r(id, flags) "
+            "WHERE online_record.id = r.id"
+        ),
+        {"ids": list(flags), "flags": list(flags.values())},
+    )

@@ -29,7 +29,7 @@ def _days(watch: Watch) -> set[date]:
 async def plausibility_context(
     db_session: AsyncSession, platform_id: uuid.UUID, batch: Sequence[Converted]
 ) -> PlausibilityContext:
-    """What `plausibility.flag` needs beyond the batch: the thresholds of the policy in force
+    """What `plausibility.flag_all` needs beyond the batch: the thresholds of the policy in force
     on each day (409 `credit_policy.none_in_force` when a day has none), the stored records of
     the batch's cadres and sources on its days (every platform's), and the centralised classes
     the cadres attended on those days."""

@@ -25,3 +25,11 @@ class ReferencedCadreNotFound(UnprocessableEntity):
 class NotLearnerManager(Forbidden):
     code = "online.not_learner_manager"
     title = N_("The learner is matched to a cadre outside your units")
+
+
+class LearnerMatchedByIdNumber(Conflict):
+    code = "online.learner_matched_by_id_number"
+    title = N_(
+        "The learner account was matched by its ID number: only an admin may match it to "
+        "another cadre"
+    )

@@ -33,9 +33,16 @@ class OnlinePlatform(IdMixin, VersionedMixin, TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+LEARNER_MATCHES = ("id_number", "org_admin", "admin")
+"""Who matched an account (`online_learner.matched_by`): an import row's ID number (admin or
+hr_system), or a person with `PUT .../learners/{learner_id}` (docs/rules.md "Online
+academies")."""
+
+
 class OnlineLearner(IdMixin, VersionedMixin, TimestampMixin, Base):
     """A platform's learner account, matched to a cadre: learned when a row is matched by ID
-    number, or set by an org admin for a cadre of its subtree."""
+    number, or set by an org admin for a cadre of its subtree (or an admin); `matched_by` says
+    which, as an ID-number match overrides an org admin's mapping and not the reverse."""
 
     __tablename__ = "online_learner"
 
@@ -47,7 +54,14 @@ class OnlineLearner(IdMixin, VersionedMixin, TimestampMixin, Base):
         ForeignKey("cadre.id", ondelete="RESTRICT"), index=True
     )
 
-    __table_args__ = (UniqueConstraint("platform_id", "learner_id"),)
+    matched_by: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (
+        UniqueConstraint("platform_id", "learner_id"),
+        CheckConstraint(
+            "matched_by IN ('id_number', 'org_admin', 'admin')", name="matched_by_known"
+        ),
+    )
 
 
 class OnlineRecord(IdMixin, VersionedMixin, TimestampMixin, Base):

@@ -1,10 +1,11 @@
 """The plausibility flags of online-academy records (刷课 checks, docs/rules.md "Plausibility
 flags"): five pure rules over plain data, each returning the evidence it found.
 
-`flag(batch, context)` is called once per import batch, before anything is written. A flag puts
-the record's study log on hold as `pending`; it never refuses a row. Only the batch's records are
-flagged; the stored records of the same cadres, days and sources count toward the totals and are
-named in the evidence.
+`flag_all(batch, context)` is called once per import batch, before anything is written. A flag
+puts the record's study log on hold as `pending`; it never refuses a row. The stored records of
+the same cadres, days and sources count toward the totals; when the batch pushes a group over its
+threshold, the group's stored records are flagged too (their logs are put back to `pending`
+through `app.study_log.bulk.hold_for_review` when no person reviewed them).
 
 Times: a record's watched interval is `[started_at, ended_at)`; with one end only, the other is
 that end ± `minutes`; with neither, the record has no interval and counts `minutes` on its `day`
@@ -222,7 +223,8 @@ def daily_hours(
     batch: Sequence[Watch], stored: Iterable[Watch], thresholds: Callable[[date], Plausibility]
 ) -> dict[int | uuid.UUID, list[Flag]]:
     """More than `daily_hours` of watched clock time by one cadre on one local day, adding up the
-    batch's records and the stored ones. Every batch record watched that day is flagged."""
+    batch's records and the stored ones. Every record watched that day is flagged, the stored
+    ones too, when the day has a batch record (`flag_all`)."""
     totals: dict[tuple[uuid.UUID, date], timedelta] = defaultdict(timedelta)
     counts: dict[tuple[uuid.UUID, date], int] = defaultdict(int)
     batch_on: dict[tuple[uuid.UUID, date], list[int | uuid.UUID]] = defaultdict(list)
@@ -231,10 +233,11 @@ def daily_hours(
         for day, span in _watched_by_day(watch).items():
             totals[watch.cadre_id, day] += span
             counts[watch.cadre_id, day] += 1
-            if watch.key in batch_keys:
-                batch_on[watch.cadre_id, day].append(watch.key)
+            batch_on[watch.cadre_id, day].append(watch.key)
     flags: dict[int | uuid.UUID, list[Flag]] = defaultdict(list)
     for (cadre_id, day), keys in sorted(batch_on.items(), key=lambda item: item[0][1]):
+        if not batch_keys.intersection(keys):
+            continue  # a group of stored records only: the batch did not change it
         limit = thresholds(day).daily_hours
         hours = _hours(totals[cadre_id, day])
         if Decimal(int(totals[cadre_id, day].total_seconds())) > limit * 3600:
@@ -260,10 +263,11 @@ def night(
             continue
         for day, span in night_minutes(*interval).items():
             totals[watch.cadre_id, day] += span
-            if watch.key in batch_keys:
-                batch_on[watch.cadre_id, day].append(watch.key)
+            batch_on[watch.cadre_id, day].append(watch.key)
     flags: dict[int | uuid.UUID, list[Flag]] = defaultdict(list)
     for (cadre_id, day), keys in batch_on.items():
+        if not batch_keys.intersection(keys):
+            continue
         limit = thresholds(day).night_minutes
         total = totals[cadre_id, day]
         if total > timedelta(minutes=limit):
@@ -289,10 +293,11 @@ def shared_source(
             if value is None or value == "":
                 continue
             cadres[kind, value, watch.day].add(watch.cadre_id)
-            if watch.key in batch_keys:
-                batch_on[kind, value, watch.day].append(watch.key)
+            batch_on[kind, value, watch.day].append(watch.key)
     flags: dict[int | uuid.UUID, list[Flag]] = defaultdict(list)
     for (kind, value, day), keys in batch_on.items():
+        if not batch_keys.intersection(keys):
+            continue
         policy = thresholds(day)
         limit = policy.ip_cadres if kind == SourceKind.ip else policy.device_cadres
         served = len(cadres[kind, value, day])
@@ -397,11 +402,24 @@ def watch_of(position: int, row: Converted) -> Watch:
     )
 
 
+def flag_all(
+    batch: Sequence[Converted], context: PlausibilityContext
+) -> tuple[dict[int, list[Flag]], dict[uuid.UUID, list[Flag]]]:
+    """The flags of the batch's rows, keyed by position in `batch`, and those of the stored
+    records of a group (cadre-day, night, address-day, device-day) the batch is part of and
+    that is over its threshold, keyed by record id: splitting the uploads does not hide the
+    first records of a group. Records without a flag are absent."""
+    found = flag_watches([watch_of(i, row) for i, row in enumerate(batch)], context)
+    return (
+        {key: flags for key, flags in found.items() if isinstance(key, int)},
+        {key: flags for key, flags in found.items() if isinstance(key, uuid.UUID)},
+    )
+
+
 def flag(batch: Sequence[Converted], context: PlausibilityContext) -> dict[int, list[Flag]]:
     """The flags of the batch's rows, keyed by position in `batch`; rows without a flag are
     absent."""
-    found = flag_watches([watch_of(i, row) for i, row in enumerate(batch)], context)
-    return {key: flags for key, flags in found.items() if isinstance(key, int)}
+    return flag_all(batch, context)[0]
 
 
 def _reason(found: Flag) -> str:

@@ -78,30 +78,36 @@ async def get_learner(
 
 async def learners(
     db_session: AsyncSession, platform_id: uuid.UUID, learner_ids: Collection[str]
-) -> dict[str, uuid.UUID]:
-    """The cadre of each of these accounts the platform knows (scope is the caller's: the
-    cadres are checked visible afterwards)."""
-    stmt = select(OnlineLearner.learner_id, OnlineLearner.cadre_id).where(
+) -> dict[str, tuple[uuid.UUID, str]]:
+    """The cadre of each of these accounts the platform knows, and who matched it
+    (`matched_by`); scope is the caller's: the cadres are checked visible afterwards."""
+    stmt = select(OnlineLearner.learner_id, OnlineLearner.cadre_id, OnlineLearner.matched_by).where(
         OnlineLearner.platform_id == platform_id,
         any_of(OnlineLearner.learner_id, list(learner_ids)),
     )
-    return {row.learner_id: row.cadre_id for row in await db_session.execute(stmt)}
+    return {
+        row.learner_id: (row.cadre_id, row.matched_by) for row in await db_session.execute(stmt)
+    }
 
 
 async def learn(
     db_session: AsyncSession, platform_id: uuid.UUID, matched: dict[str, uuid.UUID]
 ) -> None:
-    """Record accounts matched by ID number; one known already is left alone (a concurrent
-    import matched it too)."""
+    """Record accounts matched by ID number (`matched_by` `id_number`). An account an org_admin
+    matched is re-pointed (an ID-number match overrides it); one matched by ID number or by an
+    admin is left alone (a concurrent import matched it too)."""
     if not matched:
         return
     # Arrays, not one parameter a value: an import may teach tens of thousands of accounts.
     await db_session.execute(
         text(
-            "INSERT INTO online_learner (id, version, platform_id, learner_id, cadre_id) "
-            "SELECT i, 1, :platform_id, l, c FROM unnest(CAST(:ids AS uuid[]), "
+            "INSERT INTO online_learner "
+            "(id, version, platform_id, learner_id, cadre_id, matched_by) "
+            "SELECT i, 1, :platform_id, l, c, 'id_number' FROM unnest(CAST(:ids AS uuid[]), "
             "CAST(:learner_ids AS varchar[]), CAST(:cadre_ids AS uuid[])) AS t(i, l, c) "
-            "ON CONFLICT (platform_id, learner_id) DO NOTHING"
+            "ON CONFLICT (platform_id, learner_id) DO UPDATE SET cadre_id = EXCLUDED.cadre_id, "
+            "matched_by = 'id_number', version = online_learner.version + 1, updated_at = now() "
+            "WHERE online_learner.matched_by = 'org_admin'"
         ),
         {
             "platform_id": platform_id,

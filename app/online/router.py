@@ -16,6 +16,7 @@ from app.imports import service as imports
 from app.imports.errors import TooManyRows, UnsupportedMediaType
 from app.online import rules, service
 from app.online.errors import (
+    LearnerMatchedByIdNumber,
     NotLearnerManager,
     PlatformCodeTaken,
     PlatformInactive,
@@ -115,7 +116,9 @@ async def update_platform(
 @router.put(
     "/{online_platform_id}/learners/{learner_id}",
     operation_id="putOnlineLearner",
-    responses=problems(PlatformNotFound, ReferencedCadreNotFound, NotLearnerManager),
+    responses=problems(
+        PlatformNotFound, ReferencedCadreNotFound, NotLearnerManager, LearnerMatchedByIdNumber
+    ),
 )
 async def put_learner(
     online_platform_id: uuid.UUID,
@@ -126,8 +129,10 @@ async def put_learner(
 ) -> OnlineLearnerRead:
     """Match a platform's learner account to a cadre: an org_admin for the cadres of its
     subtree (an account matched to a cadre outside it stays as it is: 403
-    `online.not_learner_manager`), an admin for any. Imports then match the account's rows
-    by `learner_id`. Idempotent: the same body again changes nothing."""
+    `online.not_learner_manager`), an admin for any. An org_admin may not re-point an account
+    an import matched by ID number (409 `online.learner_matched_by_id_number`); an ID-number
+    match overrides an org_admin's mapping. Imports then match the account's rows by
+    `learner_id`. Idempotent: the same body again changes nothing."""
     learner = await service.put_learner(
         db_session, online_platform_id, learner_id, body.cadre_id, actor
     )

@@ -4,7 +4,7 @@ conversion of a record to 学时, and the check of one imported row. No I/O."""
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -46,14 +46,20 @@ def credited_minutes(minutes: int, course_minutes: int | None) -> int:
     return minutes if course_minutes is None else min(minutes, course_minutes)
 
 
-def convert(table: ConversionTable, minutes: int, *, test_passed: bool) -> Decimal:
-    """学时 of a completed record of `minutes` (≥ 1): the highest band whose `min_minutes` it
-    reaches (none: nothing), plus the test bonus when its test was passed."""
+def band_hours(table: ConversionTable, minutes: int) -> Decimal:
+    """学时 of the highest band whose `min_minutes` the record reaches (none: nothing), before
+    the test bonus: a record earning nothing here is the row error `earns_nothing`."""
     hours = _ZERO
     for band in table.bands:
         if minutes >= band.min_minutes:
             hours = band.hours
-    return hours + (table.test_bonus_hours if test_passed else _ZERO)
+    return hours
+
+
+def convert(table: ConversionTable, minutes: int, *, test_passed: bool) -> Decimal:
+    """学时 of a completed record of `minutes` (≥ 1): its band's (`band_hours`), plus the test
+    bonus when its test was passed."""
+    return band_hours(table, minutes) + (table.test_bonus_hours if test_passed else _ZERO)
 
 
 # --- one imported row -----------------------------------------------------------------------
@@ -91,6 +97,9 @@ _INTEGER = re.compile(r"[1-9][0-9]{0,5}")
 # A dotted quad as ipaddress writes it (no leading zeros): taken as it is, without parsing.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+MAX_SPAN = timedelta(hours=24)
+"""The longest watched interval a record may give (docs/rules.md "Online academies"): one
+course watched in one sitting; a longer span is the row error `implausible_span`."""
 _TRUE = {True, "true", "1"}
 _FALSE = {False, "false", "0"}
 
@@ -207,10 +216,17 @@ def _ip(value: Any) -> str | None:
         raise ValueError(N_("an IPv4 or IPv6 address"))
     if _IPV4.fullmatch(value):
         return value
+    if "%" in value:
+        # A zone (fe80::1%eth0) names an interface of the sender's machine, not an address.
+        raise ValueError(N_("an IPv4 or IPv6 address, without an interface zone after it"))
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise ValueError(N_("an IPv4 or IPv6 address")) from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # ::ffff:10.1.2.3 is 10.1.2.3: one source, grouped as one by `shared_source`.
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _id_number(value: Any) -> str | None:
@@ -235,6 +251,24 @@ def _dates(
     if end < start:
         return "end_date", start, end
     return "", start, end
+
+
+def _check_span(started_at: datetime | None, ended_at: datetime | None, minutes: int) -> None:
+    """A record's watched interval is at most MAX_SPAN: `ended_at - started_at`, or with one
+    end only, `minutes` (the other end is that end ± minutes). Without times, nothing to span."""
+    if started_at and ended_at:
+        if ended_at - started_at > MAX_SPAN:
+            raise RowError(
+                "ended_at",
+                N_("more than 24 hours after started_at: not one sitting"),
+                "implausible_span",
+            )
+    elif (started_at or ended_at) and timedelta(minutes=minutes) > MAX_SPAN:
+        raise RowError(
+            "minutes",
+            N_("more than 24 hours from one time: not one sitting"),
+            "implausible_span",
+        )
 
 
 def parse_row(raw: Any) -> ParsedRow:
@@ -278,6 +312,7 @@ def parse_row(raw: Any) -> ParsedRow:
         ended_at = _instant(raw.get("ended_at"))
         if started_at and ended_at and ended_at < started_at:
             raise ValueError(N_("before started_at"))
+        _check_span(started_at, ended_at, minutes)
         field = "start_date"
         misordered, start, end = _dates(started_at, ended_at, raw)
         if misordered:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, Strict, StringConstraints, field_validator
 
-from app.imports.schemas import MAX_ROWS, ImportReport
+from app.imports.schemas import MAX_ROWS, ImportProblem, ImportReport
 from app.pagination import Page
 from app.schema_types import (
     COMPONENT_REF,
@@ -164,3 +164,8 @@ class OnlineRecordImport(InputModel):
 
 class OnlineImportReport(ImportReport):
     flagged: int = Field(description="Rows created `pending`: a plausibility check flagged them")
+    notices: list[ImportProblem] = Field(
+        description="Rows imported with something to say, as `problems` are given: "
+        "`learner_rematched` (the row's ID number matched an account an org_admin had matched "
+        "to another cadre: the account is the ID number's cadre's now)"
+    )

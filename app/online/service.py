@@ -2,10 +2,11 @@
 learner accounts are matched to cadres; a platform's records become `online_course` study logs.
 
 The import is a pipeline of named steps: read the platform, parse the rows (`rules.parse_row`),
-match learners (`_match`), convert (`_convert`), flag (`plausibility.flag`, once a batch),
+match learners (`_match`), convert (`_convert`), flag (`plausibility.flag_all`, once a batch),
 write (`_write`: learned accounts, the logs through `app.study_log.bulk`, the records through
 `app.online.bulk`, each one COPY and one INSERT ... ON CONFLICT DO NOTHING)."""
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,13 +21,14 @@ from app.cadre.lookups import IdNumberLookups
 from app.clock import local_today
 from app.copy import jsonb
 from app.db import flush_mapping_conflicts
-from app.enums import StudyLogKind, StudyLogStatus
+from app.enums import Role, StudyLogKind, StudyLogStatus
 from app.errors import ProblemFieldError, json_pointer
 from app.i18n import N_, _
 from app.ids import new_id
 from app.imports.service import ImportResult, RowProblem
 from app.online import bulk, checks, plausibility, repository, rules
 from app.online.errors import (
+    LearnerMatchedByIdNumber,
     NotLearnerManager,
     PlatformCodeTaken,
     PlatformInactive,
@@ -104,7 +106,8 @@ async def put_learner(
     actor: Actor,
 ) -> OnlineLearner:
     """Match a platform's account to a cadre the actor may see (an org_admin: of its subtree);
-    an account matched to a cadre the actor may not see stays as it is (403)."""
+    an account matched to a cadre the actor may not see stays as it is (403), and an org_admin
+    may not re-point an account an ID number matched (409). `matched_by` records who did it."""
     await get_platform(db_session, platform_id)
     if not await cadre_repository.in_scope(db_session, [cadre_id], actor):
         raise ReferencedCadreNotFound(
@@ -114,14 +117,23 @@ async def put_learner(
                 )
             ]
         )
+    matched_by = "admin" if actor.role is Role.admin else "org_admin"
     learner = await repository.get_learner(db_session, platform_id, learner_id, for_update=True)
     if learner is None:
-        learner = OnlineLearner(platform_id=platform_id, learner_id=learner_id, cadre_id=cadre_id)
+        learner = OnlineLearner(
+            platform_id=platform_id,
+            learner_id=learner_id,
+            cadre_id=cadre_id,
+            matched_by=matched_by,
+        )
         db_session.add(learner)
     elif learner.cadre_id != cadre_id:
         if not await cadre_repository.in_scope(db_session, [learner.cadre_id], actor):
             raise NotLearnerManager()
+        if learner.matched_by == "id_number" and matched_by != "admin":
+            raise LearnerMatchedByIdNumber()
         learner.cadre_id = cadre_id
+        learner.matched_by = matched_by
     await db_session.flush()
     await db_session.refresh(learner)
     return learner
@@ -133,6 +145,7 @@ async def put_learner(
 @dataclass
 class OnlineImportResult(ImportResult):
     flagged: int = 0
+    notices: list[RowProblem] = field(default_factory=list)
 
 
 @dataclass
@@ -146,17 +159,22 @@ class _Batch:
     learned: dict[str, uuid.UUID] = field(default_factory=dict)
     converted: list[Converted] = field(default_factory=list)
 
-    def reject(self, n: int, error: rules.RowError) -> None:
+    def _problem(self, n: int, error: rules.RowError) -> RowProblem:
         where = ("rows", self.csv_lines[n]) if self.csv_lines is not None else ("body", "items", n)
-        self.result.problems.append(
-            RowProblem(
-                row=n,
-                pointer=json_pointer((*where, error.field) if error.field else where),
-                detail=_(error.detail),
-                code=error.code,
-            )
+        return RowProblem(
+            row=n,
+            pointer=json_pointer((*where, error.field) if error.field else where),
+            detail=_(error.detail),
+            code=error.code,
         )
+
+    def reject(self, n: int, error: rules.RowError) -> None:
+        self.result.problems.append(self._problem(n, error))
         self.parsed.pop(n, None)
+
+    def notice(self, n: int, note: rules.RowError) -> None:
+        """Something to say about a row that is imported all the same."""
+        self.result.notices.append(self._problem(n, note))
 
 
 def _log_id(platform_id: uuid.UUID, external_id: str) -> str:
@@ -204,7 +222,9 @@ async def _match(
     known = await repository.learners(
         db_session, platform.id, {r.learner_id for r in rows.values()}
     )
-    visible = await cadre_repository.in_scope(db_session, set(known.values()), actor)
+    visible = await cadre_repository.in_scope(
+        db_session, {cadre_id for cadre_id, _by in known.values()}, actor
+    )
     numbers = {r.id_number for r in rows.values() if r.id_number is not None}
     by_number: dict[str, uuid.UUID] = {}
     if numbers and actor.sees_id_numbers:
@@ -212,27 +232,46 @@ async def _match(
         by_number = await cadre_repository.readable_ids_by_id_number(db_session, numbers, actor)
     for n, row in list(rows.items()):
         try:
-            batch.cadres[n] = _cadre_of(row, known, visible, by_number, batch.learned, actor)
+            batch.cadres[n], rematched = _cadre_of(
+                row, known, visible, by_number, batch.learned, actor
+            )
         except rules.RowError as exc:
             batch.reject(n, exc)
+            continue
+        if rematched:
+            batch.notice(
+                n,
+                rules.RowError(
+                    "id_number",
+                    N_(
+                        "the account was matched to another cadre by an org admin: "
+                        "its ID number matches it to this cadre now"
+                    ),
+                    "learner_rematched",
+                ),
+            )
 
 
 def _cadre_of(
     row: rules.ParsedRow,
-    known: dict[str, uuid.UUID],
+    known: dict[str, tuple[uuid.UUID, str]],
     visible: set[uuid.UUID],
     by_number: dict[str, uuid.UUID],
     learned: dict[str, uuid.UUID],
     actor: Actor,
-) -> uuid.UUID:
-    # An account learned in this request was matched by the actor's own lookup.
-    account = known.get(row.learner_id) or learned.get(row.learner_id)
+) -> tuple[uuid.UUID, bool]:
+    """The row's cadre, and whether its ID number re-pointed an org_admin's mapping of the
+    account to another cadre (`learner_rematched`)."""
+    # An account learned in this request was matched by the actor's own lookup, and overrides
+    # an org_admin's mapping of it.
+    stored, matched_by = known.get(row.learner_id, (None, None))
+    account = learned.get(row.learner_id) or stored
     if row.id_number is None:
         if account is None or (account not in visible and row.learner_id not in learned):
             raise rules.RowError(
                 "learner_id", N_("no cadre of yours is matched to this account"), "unknown_learner"
             )
-        return account
+        return account, False
     if not actor.sees_id_numbers:
         raise rules.RowError(
             "id_number",
@@ -243,14 +282,20 @@ def _cadre_of(
     if cadre_id is None:
         raise rules.RowError("id_number", N_("no such cadre"), "unknown_cadre")
     if account is not None and account != cadre_id:
-        raise rules.RowError(
-            "id_number",
-            N_("the account is matched to another cadre"),
-            "learner_mismatch",
-        )
-    if account is None:
+        if row.learner_id in learned or matched_by != "org_admin":
+            raise rules.RowError(
+                "id_number",
+                N_("the account is matched to another cadre"),
+                "learner_mismatch",
+            )
+        # An ID number overrides an org_admin's mapping (`learner_rematched`).
         learned[row.learner_id] = cadre_id
-    return cadre_id
+        return cadre_id, True
+    if account is None or (row.learner_id not in learned and matched_by == "org_admin"):
+        # Learned, or an org_admin's mapping confirmed by the ID number: it is an ID-number
+        # match from now on.
+        learned[row.learner_id] = cadre_id
+    return cadre_id, False
 
 
 def _convert(batch: _Batch, platform: OnlinePlatform, today: date) -> None:
@@ -259,7 +304,8 @@ def _convert(batch: _Batch, platform: OnlinePlatform, today: date) -> None:
         minutes = rules.credited_minutes(row.minutes, row.course_minutes)
         hours = rules.convert(table, minutes, test_passed=row.test_passed)
         try:
-            if hours <= 0:
+            # Below the lowest band earns nothing, whatever the test (docs/rules.md).
+            if rules.band_hours(table, minutes) <= 0:
                 raise rules.RowError(
                     "minutes", N_("too short for the platform's conversion"), "earns_nothing"
                 )
@@ -370,6 +416,42 @@ async def _write(
     )
 
 
+def _flag_key(flag: dict[str, Any]) -> tuple[Any, ...]:
+    """What one flag is about: the same rule on the same day (and source) is one finding, whose
+    evidence may have grown since."""
+    evidence = flag.get("evidence") or {}
+    return (
+        flag.get("rule"),
+        evidence.get("day"),
+        evidence.get("source_kind"),
+        evidence.get("source"),
+    )
+
+
+async def _flag_stored(db_session: AsyncSession, found: dict[uuid.UUID, list[Flag]]) -> None:
+    """The stored records of a group this batch pushed over a threshold (docs/rules.md
+    "Plausibility flags"): their new flags are added to `online_record.flags`, and their logs,
+    if still approved as the import wrote them, are put back to `pending` with the reasons
+    through the study-log domain (`app.study_log.bulk.hold_for_review`)."""
+    if not found:
+        return
+    stored = await bulk.stored_flags(db_session, found)
+    new_flags: dict[uuid.UUID, str] = {}
+    reasons: dict[uuid.UUID, str] = {}
+    for record_id, flags in found.items():
+        if record_id not in stored:
+            continue
+        log_id, kept = stored[record_id]
+        known = {_flag_key(f) for f in kept}
+        added = [f for f in flags if _flag_key(f.as_json()) not in known]
+        if not added:
+            continue
+        new_flags[record_id] = jsonb([*kept, *(f.as_json() for f in added)])
+        reasons[log_id] = plausibility.describe(added)
+    await bulk.set_flags(db_session, new_flags)
+    await study_logs.hold_for_review(db_session, reasons)
+
+
 async def import_online_records(
     db_session: AsyncSession,
     platform_code: str,
@@ -400,8 +482,10 @@ async def import_online_records(
         )
         fresh = [c for c in batch.converted if c.external_id not in before]
         context = await checks.plausibility_context(db_session, platform.id, fresh)
-        flags = plausibility.flag(fresh, context)
+        # CPU-bound pure Python: off the event loop, so one import never stalls other requests.
+        flags, stored = await asyncio.to_thread(plausibility.flag_all, fresh, context)
         result.created = await _write(db_session, platform, fresh, flags)
+        await _flag_stored(db_session, stored)
         result.already_imported = len(batch.converted) - result.created
         result.flagged = sum(1 for k in range(len(fresh)) if flags.get(k))
     if savepoint is not None:

@@ -4,7 +4,7 @@ whose id exists already creates nothing. Their audit rows and change events are 
 database's audit trigger (migration 0013), like every other write."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,3 +51,33 @@ async def import_many(
     # Dropped now, not only at commit: one transaction may import several times.
     await db_session.execute(text("DROP TABLE import_study_log"))
     return created
+
+
+async def hold_for_review(
+    db_session: AsyncSession, reasons: Mapping[uuid.UUID, str]
+) -> list[uuid.UUID]:
+    """Put imported logs back on hold: each log of `reasons` that is `approved` as the import
+    wrote it (source `import`, version 1: approved by the import, never reviewed or changed by a
+    person) becomes `pending` with its reason as `review_comment` (at most 2,000 characters), to
+    be reviewed as any other. A log a person reviewed or changed, or not approved, is left
+    alone. One statement; returns the ids of the logs put on hold."""
+    if not reasons:
+        return []
+    held = await db_session.scalars(
+        text(
+            "UPDATE study_log SET status = :pending, review_comment = r.reason, "
+            "reviewed_at = NULL, version = study_log.version + 1, updated_at = now() "
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:reasons AS varchar[])) AS r(id, reason) "
+            "WHERE study_log.id = r.id AND study_log.status = :approved "
+            "AND study_log.source = :import_ AND study_log.version = 1 "
+            "RETURNING study_log.id"
+        ),
+        {
+            "pending": StudyLogStatus.pending.value,
+            "approved": StudyLogStatus.approved.value,
+            "import_": StudyLogSource.import_.value,
+            "ids": list(reasons),
+            "reasons": [reason[:2000] for reason in reasons.values()],
+        },
+    )
+    return list(held)
