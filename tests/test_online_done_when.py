@@ -379,3 +379,45 @@ async def test_a_watched_share_above_one_is_refused_on_write(client: httpx.Async
     whole = {**share, "watched_share": {"numerator": 2, "denominator": 2}}
     r = await client.post(policies, json={**body, "code": "whole", "online_plausibility": whole})
     assert r.status_code == 201, r.text
+
+
+async def test_an_org_admins_import_holds_no_other_units_records(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """Two cadres of another unit used the farm's device first (imported by the admin, within
+    the threshold of 2); a county administrator's import of a third cadre on that device is
+    flagged, but the other unit's stored records and logs are left alone: no unit can put
+    another's credits on hold by importing records that name its devices."""
+    county, platform, month = await _month(client)
+    farm = [
+        row for row in month.rows if month.planted.get(str(row["external_id"])) == "shared_source"
+    ]
+    other = await create_org_unit(client, name="邻县", kind="county")
+    for row in farm[:2]:
+        url = f"{API}/cadres/{CADRES[str(row['learner_id'])]}"
+        current = await client.get(url)
+        r = await client.patch(
+            url, json={"org_unit_id": other["id"]}, headers={"If-Match": current.headers["ETag"]}
+        )
+        assert r.status_code == 200, r.text
+    r = await client.post(IMPORT, params={"platform": platform}, json={"items": farm[:2]})
+    assert (r.status_code, r.json()["flagged"]) == (200, 0), r.text
+    admin = await client_for(Role.org_admin, org_unit_id=county["id"])
+    third = farm[2]
+    r = await admin.put(
+        f"{API}/online-platforms/{await _platform_id(client, platform)}/learners/"
+        f"{third['learner_id']}",
+        json={"cadre_id": CADRES[str(third["learner_id"])]},
+    )
+    assert r.status_code in (200, 201), r.text
+    row = {k: v for k, v in third.items() if k != "id_number"}
+    r = await admin.post(IMPORT, params={"platform": platform}, json={"items": [row]})
+    assert (r.status_code, r.json()["flagged"]) == (200, 1), r.text
+    r = await client.get(REPORT, params={"org_unit_id": other["id"], "year": 2026})
+    assert r.status_code == 200, r.text
+    assert r.json()["records"] == []
+    for row in farm[:2]:
+        logs = await client.get(
+            f"{API}/study-logs", params={"cadre_id": CADRES[str(row["learner_id"])]}
+        )
+        assert {log["status"] for log in logs.json()["items"]} == {"approved"}

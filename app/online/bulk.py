@@ -63,19 +63,6 @@ async def insert_records(db_session: AsyncSession, rows: Sequence[Sequence[Any]]
     return int(created.rowcount)  # type: ignore[attr-defined]
 
 
-async def stored_flags(
-    db_session: AsyncSession, record_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, tuple[uuid.UUID, list[dict[str, Any]]]]:
-    """Each record's log id and its flags as stored."""
-    if not record_ids:
-        return {}
-    rows = await db_session.execute(
-        text("SELECT id, study_log_id, flags FROM online_record WHERE id = ANY(:ids)"),
-        {"ids": list(record_ids)},
-    )
-    return {row.id: (row.study_log_id, list(row.flags)) for row in rows}
-
-
 async def set_flags(db_session: AsyncSession, flags: Mapping[uuid.UUID, str]) -> None:
     """Replace stored records' flags (JSON text of `[{rule, evidence}]`), one statement."""
     if not flags:

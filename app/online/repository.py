@@ -23,7 +23,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actor import Actor
 from app.attendance.models import Attendance
+from app.cadre import repository as cadre_repository
 from app.cadre.models import Cadre
 from app.clock import LOCAL_TZ
 from app.db import any_of
@@ -374,3 +376,16 @@ async def flagged_records(
 async def flagged_total(db_session: AsyncSession, root_path: str, year: int) -> int:
     stmt = select(func.count()).select_from(_flagged_in(root_path, year).subquery())
     return int((await db_session.scalar(stmt)) or 0)
+
+
+async def stored_flags_in_scope(
+    db_session: AsyncSession, record_ids: Collection[uuid.UUID], actor: Actor
+) -> dict[uuid.UUID, tuple[uuid.UUID, list[dict[str, Any]]]]:
+    """Each stored record's log id and flags, of the records of cadres the actor may see."""
+    if not record_ids:
+        return {}
+    stmt = select(OnlineRecord.id, OnlineRecord.study_log_id, OnlineRecord.flags).where(
+        OnlineRecord.id.in_(list(record_ids)),
+        cadre_repository.of_readable_cadre(OnlineRecord.cadre_id, actor),
+    )
+    return {row.id: (row.study_log_id, list(row.flags)) for row in await db_session.execute(stmt)}

@@ -428,14 +428,18 @@ def _flag_key(flag: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-async def _flag_stored(db_session: AsyncSession, found: dict[uuid.UUID, list[Flag]]) -> None:
+async def _flag_stored(
+    db_session: AsyncSession, found: dict[uuid.UUID, list[Flag]], actor: Actor
+) -> None:
     """The stored records of a group this batch pushed over a threshold (docs/rules.md
     "Plausibility flags"): their new flags are added to `online_record.flags`, and their logs,
     if still approved as the import wrote them, are put back to `pending` with the reasons
-    through the study-log domain (`app.study_log.bulk.hold_for_review`)."""
+    through the study-log domain (`app.study_log.bulk.hold_for_review`). Only the records of
+    cadres the importer may see: an org_admin's import counts another unit's records as
+    evidence but does not hold that unit's logs (its own import, or an admin's, does)."""
     if not found:
         return
-    stored = await bulk.stored_flags(db_session, found)
+    stored = await repository.stored_flags_in_scope(db_session, found, actor)
     new_flags: dict[uuid.UUID, str] = {}
     reasons: dict[uuid.UUID, str] = {}
     for record_id, flags in found.items():
@@ -485,7 +489,7 @@ async def import_online_records(
         # CPU-bound pure Python: off the event loop, so one import never stalls other requests.
         flags, stored = await asyncio.to_thread(plausibility.flag_all, fresh, context)
         result.created = await _write(db_session, platform, fresh, flags)
-        await _flag_stored(db_session, stored)
+        await _flag_stored(db_session, stored, actor)
         result.already_imported = len(batch.converted) - result.created
         result.flagged = sum(1 for k in range(len(fresh)) if flags.get(k))
     if savepoint is not None:
