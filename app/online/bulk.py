@@ -4,7 +4,7 @@ record imported before creates nothing. Their audit rows come from the table's a
 (migration 0030), like every other write."""
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import text
