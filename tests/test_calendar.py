@@ -422,3 +422,48 @@ async def test_the_feed_is_rate_limited_per_address(settings: Settings) -> None:
                 data={"grant_type": "password", "username": "x", "password": "y"},
             )
             assert r.status_code == 401, r.text
+
+
+# --- a feed speaks only for an active cadre (review finding 4) ----------------------------------
+
+
+async def _feed(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> tuple[dict[str, Any], httpx.AsyncClient, str]:
+    unit = await create_org_unit(client)
+    me = await create_cadre(client, unit["id"])
+    await _enrolled(client, unit["id"], me["id"])
+    cadre = await client_for(Role.cadre, cadre_id=me["id"])
+    url = (await cadre.post(FEED)).json()["url"]
+    return me, cadre, _path(url)
+
+
+async def test_a_deactivated_user_s_feed_is_404_like_an_unknown_one(
+    client: httpx.AsyncClient,
+    client_for: ClientFor,
+    anonymous: httpx.AsyncClient,
+    db_conn: AsyncConnection,
+) -> None:
+    me, _, path = await _feed(client, client_for)
+    with clock.pinned(TODAY):
+        assert len(ics_of(await anonymous.get(path)).events) == 1
+    await db_conn.execute(
+        text("UPDATE app_user SET active = false WHERE cadre_id = :c"), {"c": me["id"]}
+    )
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+    await db_conn.execute(
+        text("UPDATE app_user SET active = true WHERE cadre_id = :c"), {"c": me["id"]}
+    )
+    with clock.pinned(TODAY):
+        assert len(ics_of(await anonymous.get(path)).events) == 1
+
+
+async def test_a_cadre_who_left_has_no_feed(
+    client: httpx.AsyncClient, client_for: ClientFor, anonymous: httpx.AsyncClient
+) -> None:
+    me, _, path = await _feed(client, client_for)
+    r = await client.delete(f"{API}/cadres/{me['id']}")
+    assert r.status_code == 204
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")

@@ -10,16 +10,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.cadre.models import Cadre
 from app.calendar.ics import PartFacts, SessionFacts
 from app.calendar.models import CalendarFeed
 from app.catalogue.models import Course, Teacher
 from app.db import any_of
 from app.enrollment.models import Enrollment
-from app.enums import EnrollmentStatus, Role
+from app.enums import CadreStatus, EnrollmentStatus, Role
 from app.ids import new_id
 from app.org_unit.models import OrgUnit
 from app.training_session import repository as sessions
 from app.training_session.models import SessionPart, TrainingSession
+from app.user.models import User
 
 # The enrollments whose sessions a cadre's feed shows: a place held, or the class done.
 FEED_STATUSES = (EnrollmentStatus.enrolled, EnrollmentStatus.confirmed, EnrollmentStatus.completed)
@@ -129,8 +131,28 @@ async def feed_of(
 
 
 async def feed_by_hash(db_session: AsyncSession, token_hash: str) -> CalendarFeed | None:
+    """The feed with this hash, if it still speaks for someone: its cadre is active and an
+    active user of role cadre stands for it. A deactivated user or a cadre gone inactive makes
+    the address answer as an unknown one (docs/calendars.md)."""
+    holder = (
+        select(User.id)
+        .where(
+            User.cadre_id == CalendarFeed.cadre_id,
+            User.role == Role.cadre,
+            User.active.is_(True),
+        )
+        .exists()
+    )
     return (
-        await db_session.scalars(select(CalendarFeed).where(CalendarFeed.token_hash == token_hash))
+        await db_session.scalars(
+            select(CalendarFeed)
+            .join(Cadre, Cadre.id == CalendarFeed.cadre_id)
+            .where(
+                CalendarFeed.token_hash == token_hash,
+                Cadre.status == CadreStatus.active,
+                holder,
+            )
+        )
     ).one_or_none()
 
 
