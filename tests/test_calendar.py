@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
+from app.auth.tokens import issue
 from app.config import RateLimitSettings, Settings
 from app.enums import Role
 from app.main import create_app
@@ -467,3 +468,34 @@ async def test_a_cadre_who_left_has_no_feed(
     assert r.status_code == 204
     with clock.pinned(TODAY):
         assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+
+
+async def test_ending_every_sign_in_ends_the_feed_a_new_one_works(
+    client: httpx.AsyncClient,
+    client_for: ClientFor,
+    anonymous: httpx.AsyncClient,
+    db_conn: AsyncConnection,
+    settings: Settings,
+) -> None:
+    me, cadre, path = await _feed(client, client_for)
+    user_id = await db_conn.scalar(
+        text("SELECT id FROM app_user WHERE cadre_id = :c"), {"c": me["id"]}
+    )
+    # A password change by an admin raises the user's token version (every sign-in ends).
+    r = await client.patch(f"{API}/users/{user_id}", json={"password": "a-new-long-passphrase-9"})
+    assert r.status_code == 200, r.text
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+    # Signed in again (a token at the new version), the cadre makes a new address: it works.
+    version = await db_conn.scalar(
+        text("SELECT token_version FROM app_user WHERE id = :u"), {"u": user_id}
+    )
+    assert version == 1
+    assert (await cadre.post(FEED)).status_code == 401
+    token = issue(settings, user_id=user_id, role=Role.cadre, token_version=version)
+    cadre.headers["Authorization"] = f"Bearer {token.access_token}"
+    r = await cadre.post(FEED)
+    assert r.status_code == 201, r.text
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+        assert len(ics_of(await anonymous.get(_path(r.json()["url"]))).events) == 1

@@ -132,14 +132,16 @@ async def feed_of(
 
 async def feed_by_hash(db_session: AsyncSession, token_hash: str) -> CalendarFeed | None:
     """The feed with this hash, if it still speaks for someone: its cadre is active and an
-    active user of role cadre stands for it. A deactivated user or a cadre gone inactive makes
-    the address answer as an unknown one (docs/calendars.md)."""
+    active user of role cadre stands for it, at the token version the feed was issued under. A
+    deactivated user, a cadre gone inactive or a user whose sign-ins were all ended makes the
+    address answer as an unknown one (docs/calendars.md)."""
     holder = (
         select(User.id)
         .where(
             User.cadre_id == CalendarFeed.cadre_id,
             User.role == Role.cadre,
             User.active.is_(True),
+            User.token_version == CalendarFeed.token_version,
         )
         .exists()
     )
@@ -171,12 +173,27 @@ async def upsert_feed(
 ) -> None:
     """The cadre's feed with this token hash: created, or its token replaced. One statement,
     so two requests at once leave one feed (the later token wins)."""
+    # The cadre's user's token version now (one user per cadre: uq_app_user_cadre_id).
+    version = (
+        select(User.token_version).where(User.cadre_id == cadre_id).scalar_subquery()
+    )
     await db_session.execute(
         insert(CalendarFeed)
-        .values(id=new_id(), cadre_id=cadre_id, token_hash=token_hash, issued_at=now)
+        .values(
+            id=new_id(),
+            cadre_id=cadre_id,
+            token_hash=token_hash,
+            issued_at=now,
+            token_version=func.coalesce(version, 0),
+        )
         .on_conflict_do_update(
             index_elements=[CalendarFeed.cadre_id],
-            set_={"token_hash": token_hash, "issued_at": now, "updated_at": func.now()},
+            set_={
+                "token_hash": token_hash,
+                "issued_at": now,
+                "token_version": func.coalesce(version, 0),
+                "updated_at": func.now(),
+            },
         )
     )
 
