@@ -4,7 +4,7 @@ text is held to RFC 5545's framing (CRLF, lines folded at 75 octets)."""
 
 import hashlib
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -499,3 +499,61 @@ async def test_ending_every_sign_in_ends_the_feed_a_new_one_works(
     with clock.pinned(TODAY):
         assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
         assert len(ics_of(await anonymous.get(_path(r.json()["url"]))).events) == 1
+
+
+# --- the raw text of RFC 7986 and of the zone (review finding 5) --------------------------------
+
+
+def _zone_lines(body: bytes) -> list[str]:
+    """The VTIMEZONE's lines, unfolded."""
+    text_ = body.decode().replace("\r\n ", "")
+    lines = text_.split("\r\n")
+    return lines[lines.index("BEGIN:VTIMEZONE") : lines.index("END:VTIMEZONE") + 1]
+
+
+async def test_the_refresh_interval_names_its_value_type(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    ts, _ = await session_with_parts(client, unit["id"])
+    r = await client.get(calendar_url(ts))
+    lines = r.content.decode().split("\r\n")
+    # RFC 7986 §5.7: refresh = "REFRESH-INTERVAL" refreshparam ":" dur-value, where
+    # refreshparam is ";VALUE=DURATION" (required).
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines
+    assert not any(line.startswith("REFRESH-INTERVAL:") for line in lines)
+    assert ics_of(r)["REFRESH-INTERVAL"].dt == timedelta(hours=1)
+
+
+async def test_the_zone_covers_a_class_from_1900(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    ts = await create_session(
+        client,
+        unit["id"],
+        start_date="1900-03-05",
+        end_date="1900-03-05",
+        days="1",
+        credit_hours="4",
+    )
+    r = await client.put(
+        f"{API}/training-sessions/{ts['id']}/parts",
+        json={"parts": [{"part_date": "1900-03-05", "period": "morning", "credit_hours": "4"}]},
+        headers={"If-Match": f'"{ts["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    r = await client.get(calendar_url(ts))
+    assert b"DTSTART;TZID=Asia/Shanghai:19000305T080000" in r.content
+    zone = _zone_lines(r.content)
+    starts = [line.split(":", 1)[1] for line in zone if line.startswith("DTSTART:")]
+    # The zone's first observance begins on or before the class, with the offset then in force
+    # (local mean time, +08:05:43, until 1901).
+    assert min(starts) <= "19000305T080000"
+    assert "TZOFFSETTO:+080543" in zone
+    (event,) = ics_of(r).events
+    assert event.start == _at("1900-03-05", "08:00")
+
+
+async def test_a_recent_class_keeps_the_short_zone(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    ts, _ = await session_with_parts(client, unit["id"])
+    zone = _zone_lines((await client.get(calendar_url(ts))).content)
+    starts = [line.split(":", 1)[1] for line in zone if line.startswith("DTSTART:")]
+    assert starts == ["20000101T000000"]
