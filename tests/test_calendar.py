@@ -557,3 +557,42 @@ async def test_a_recent_class_keeps_the_short_zone(client: httpx.AsyncClient) ->
     zone = _zone_lines((await client.get(calendar_url(ts))).content)
     starts = [line.split(":", 1)[1] for line in zone if line.startswith("DTSTART:")]
     assert starts == ["20000101T000000"]
+
+
+# --- a trainee is one with a place held or the class done (review finding 11) -------------------
+
+
+async def test_only_a_place_held_or_a_class_done_makes_a_trainee(
+    client: httpx.AsyncClient, client_for: ClientFor, db_conn: AsyncConnection
+) -> None:
+    county = await create_org_unit(client, kind="county")
+    other = await create_org_unit(client)
+    # The session's audience is its county: the cadre from elsewhere reads it only as a trainee.
+    ts = await create_session(client, county["id"])
+    outsider = await create_cadre(client, other["id"])
+    r = await client.post(
+        f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": outsider["id"]}
+    )
+    assert r.status_code == 201, r.text
+    enrollment_id = r.json()["id"]
+    cadre = await client_for(Role.cadre, cadre_id=outsider["id"])
+    assert (await cadre.get(calendar_url(ts))).status_code == 200
+    r = await client.patch(f"{API}/enrollments/{enrollment_id}", json={"status": "withdrawn"})
+    assert r.status_code == 200, r.text
+    assert_problem(await cadre.get(calendar_url(ts)), 404, "training_session.not_found")
+    for status, answer in (
+        ("rejected", 404),
+        ("waitlisted", 404),
+        ("nominated", 404),
+        ("dropped_out", 404),
+        ("confirmed", 200),
+        ("completed", 200),
+        ("enrolled", 200),
+    ):
+        await db_conn.execute(
+            text(
+                "UPDATE enrollment SET status = :s, waitlist_position = :p WHERE id = :i"
+            ),
+            {"s": status, "p": 1 if status == "waitlisted" else None, "i": enrollment_id},
+        )
+        assert (await cadre.get(calendar_url(ts))).status_code == answer, status

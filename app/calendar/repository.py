@@ -28,11 +28,15 @@ FEED_STATUSES = (EnrollmentStatus.enrolled, EnrollmentStatus.confirmed, Enrollme
 
 
 def _trainee(actor: Actor) -> ColumnElement[bool]:
-    """A cadre sees the sessions it is enrolled in, whatever their audience says now."""
+    """A cadre sees the sessions it is a trainee of, whatever their audience says now: a place
+    held or the class done (FEED_STATUSES, as its feed); not a rejected, withdrawn, waitlisted
+    or merely nominated place."""
     if actor.role != Role.cadre or actor.cadre_id is None:
         return false()
     return TrainingSession.id.in_(
-        select(Enrollment.training_session_id).where(Enrollment.cadre_id == actor.cadre_id)
+        select(Enrollment.training_session_id).where(
+            Enrollment.cadre_id == actor.cadre_id, Enrollment.status.in_(FEED_STATUSES)
+        )
     )
 
 
