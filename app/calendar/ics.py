@@ -37,7 +37,6 @@ _TZ_SINCE = date(2000, 1, 1)
 _TZ_UNTIL = date(2038, 1, 1)
 
 
-
 @dataclass(frozen=True)
 class PartFacts:
     """A class part (课次) as a calendar shows it."""
@@ -106,6 +105,7 @@ def _zone_span(sessions: list[SessionFacts]) -> tuple[date, date]:
     days = [part.part_date for s in sessions for part in s.parts]
     return min([_TZ_SINCE, *days]), max([_TZ_UNTIL, *(d + timedelta(days=1) for d in days)])
 
+
 _STATUS = {
     SessionStatus.draft: STATUS.TENTATIVE,
     SessionStatus.open: STATUS.CONFIRMED,
@@ -113,6 +113,7 @@ _STATUS = {
     SessionStatus.closed: STATUS.CONFIRMED,
     SessionStatus.cancelled: STATUS.CANCELLED,
 }
+
 
 def session_events(s: SessionFacts, lang: Language, uid_domain: str) -> list[Event]:
     """One event per class part, or one all-day event over the session's days."""

@@ -178,9 +178,7 @@ async def upsert_feed(
     """The cadre's feed with this token hash: created, or its token replaced. One statement,
     so two requests at once leave one feed (the later token wins)."""
     # The cadre's user's token version now (one user per cadre: uq_app_user_cadre_id).
-    version = (
-        select(User.token_version).where(User.cadre_id == cadre_id).scalar_subquery()
-    )
+    version = select(User.token_version).where(User.cadre_id == cadre_id).scalar_subquery()
     await db_session.execute(
         insert(CalendarFeed)
         .values(
