@@ -227,6 +227,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "listMyNotifications": frozenset({Role.cadre}),
     "markMyNotificationRead": frozenset({Role.cadre}),
     "markAllMyNotificationsRead": frozenset({Role.cadre}),
+    # calendars: an administrator revokes a cadre's feed (docs/calendars.md), in its scope
+    "revokeCadreCalendarFeed": STAFF,
 }
 
 

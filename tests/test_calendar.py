@@ -594,3 +594,25 @@ async def test_only_a_place_held_or_a_class_done_makes_a_trainee(
             {"s": status, "p": 1 if status == "waitlisted" else None, "i": enrollment_id},
         )
         assert (await cadre.get(calendar_url(ts))).status_code == answer, status
+
+
+async def test_an_administrator_in_scope_revokes_a_cadre_s_feed(
+    client: httpx.AsyncClient, client_for: ClientFor, anonymous: httpx.AsyncClient
+) -> None:
+    me, cadre, path = await _feed(client, client_for)
+    unit_id = (await client.get(f"{API}/cadres/{me['id']}")).json()["org_unit_id"]
+    other = await create_org_unit(client)
+    revoke = f"{API}/cadres/{me['id']}/calendar-feed"
+    stranger = await client_for(Role.org_admin, org_unit_id=other["id"])
+    assert_problem(await stranger.delete(revoke), 404, "cadre.not_found")
+    assert_problem(await cadre.delete(revoke), 403, "forbidden")
+    with clock.pinned(TODAY):
+        assert len(ics_of(await anonymous.get(path)).events) == 1
+    admin_of_unit = await client_for(Role.org_admin, org_unit_id=unit_id)
+    assert (await admin_of_unit.delete(revoke)).status_code == 204
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+    assert_problem(await client.delete(revoke), 404, "calendar.feed_not_found")
+    assert (await cadre.get(FEED)).json()["active"] is False
+    missing = f"{API}/cadres/{uuid.uuid4()}/calendar-feed"
+    assert_problem(await client.delete(missing), 404, "cadre.not_found")
