@@ -75,9 +75,7 @@ async def revoke_feed(db_session: AsyncSession, actor: Actor) -> None:
     await repository.delete_feed(db_session, feed)
 
 
-async def revoke_cadre_feed(
-    db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor
-) -> None:
+async def revoke_cadre_feed(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor) -> None:
     """An administrator revokes a cadre's feed (a lost phone reported to the unit, a cadre who
     left): 404 `cadre.not_found` outside the actor's scope, `calendar.feed_not_found` when the
     cadre has none."""
