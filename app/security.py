@@ -233,6 +233,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "setUnitTarget": STAFF,
     "getUnitScorecard": EVALUATION_READERS,
     "getUnitScorecardXlsx": EVALUATION_READERS,
+    # calendars: an administrator revokes a cadre's feed (docs/calendars.md), in its scope
+    "revokeCadreCalendarFeed": STAFF,
 }
 
 

@@ -521,7 +521,7 @@ AUDITED_COLUMNS: dict[str, dict[str, set[str] | dict[str, str]]] = {
     # a cadre's private calendar feed (migration 0033): the token's hash only as "<changed>",
     # a fetch's time (last_used_at) leaves no trace
     "calendar_feed": {
-        "audited": {"cadre_id", "issued_at"},
+        "audited": {"cadre_id", "issued_at", "token_version"},
         "skipped": {"last_used_at"},
         "hidden": {"token_hash": "token"},
     },
@@ -611,6 +611,8 @@ _SECRET_LIKE = ("secret", "password", "cipher", "hash", "token", "key")
 _NOT_SECRET = {"previous_secret_expires_at"}  # when the old signing secret stops: a time
 # a notification's idempotence key (kind, subject, day): no secret (docs/notifications.md)
 _NOT_SECRET |= {"dedupe_key"}
+# a calendar feed's copy of its user's token_version (a counter, migration 0039): no secret
+_NOT_SECRET |= {"token_version"}
 
 
 def _trigger_arguments(raw: bytes) -> tuple[set[str], dict[str, str]]:

@@ -4,7 +4,7 @@ text is held to RFC 5545's framing (CRLF, lines folded at 75 octets)."""
 
 import hashlib
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
+from app.auth.tokens import issue
 from app.config import RateLimitSettings, Settings
 from app.enums import Role
 from app.main import create_app
@@ -422,3 +423,196 @@ async def test_the_feed_is_rate_limited_per_address(settings: Settings) -> None:
                 data={"grant_type": "password", "username": "x", "password": "y"},
             )
             assert r.status_code == 401, r.text
+
+
+# --- a feed speaks only for an active cadre (review finding 4) ----------------------------------
+
+
+async def _feed(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> tuple[dict[str, Any], httpx.AsyncClient, str]:
+    unit = await create_org_unit(client)
+    me = await create_cadre(client, unit["id"])
+    await _enrolled(client, unit["id"], me["id"])
+    cadre = await client_for(Role.cadre, cadre_id=me["id"])
+    url = (await cadre.post(FEED)).json()["url"]
+    return me, cadre, _path(url)
+
+
+async def test_a_deactivated_user_s_feed_is_404_like_an_unknown_one(
+    client: httpx.AsyncClient,
+    client_for: ClientFor,
+    anonymous: httpx.AsyncClient,
+    db_conn: AsyncConnection,
+) -> None:
+    me, _, path = await _feed(client, client_for)
+    with clock.pinned(TODAY):
+        assert len(ics_of(await anonymous.get(path)).events) == 1
+    await db_conn.execute(
+        text("UPDATE app_user SET active = false WHERE cadre_id = :c"), {"c": me["id"]}
+    )
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+    await db_conn.execute(
+        text("UPDATE app_user SET active = true WHERE cadre_id = :c"), {"c": me["id"]}
+    )
+    with clock.pinned(TODAY):
+        assert len(ics_of(await anonymous.get(path)).events) == 1
+
+
+async def test_a_cadre_who_left_has_no_feed(
+    client: httpx.AsyncClient, client_for: ClientFor, anonymous: httpx.AsyncClient
+) -> None:
+    me, _, path = await _feed(client, client_for)
+    r = await client.delete(f"{API}/cadres/{me['id']}")
+    assert r.status_code == 204
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+
+
+async def test_ending_every_sign_in_ends_the_feed_a_new_one_works(
+    client: httpx.AsyncClient,
+    client_for: ClientFor,
+    anonymous: httpx.AsyncClient,
+    db_conn: AsyncConnection,
+    settings: Settings,
+) -> None:
+    me, cadre, path = await _feed(client, client_for)
+    user_id = await db_conn.scalar(
+        text("SELECT id FROM app_user WHERE cadre_id = :c"), {"c": me["id"]}
+    )
+    # A password change by an admin raises the user's token version (every sign-in ends).
+    r = await client.patch(f"{API}/users/{user_id}", json={"password": "a-new-long-passphrase-9"})
+    assert r.status_code == 200, r.text
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+    # Signed in again (a token at the new version), the cadre makes a new address: it works.
+    version = await db_conn.scalar(
+        text("SELECT token_version FROM app_user WHERE id = :u"), {"u": user_id}
+    )
+    assert version == 1
+    assert (await cadre.post(FEED)).status_code == 401
+    token = issue(settings, user_id=user_id, role=Role.cadre, token_version=version)
+    cadre.headers["Authorization"] = f"Bearer {token.access_token}"
+    r = await cadre.post(FEED)
+    assert r.status_code == 201, r.text
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+        assert len(ics_of(await anonymous.get(_path(r.json()["url"]))).events) == 1
+
+
+# --- the raw text of RFC 7986 and of the zone (review finding 5) --------------------------------
+
+
+def _zone_lines(body: bytes) -> list[str]:
+    """The VTIMEZONE's lines, unfolded."""
+    text_ = body.decode().replace("\r\n ", "")
+    lines = text_.split("\r\n")
+    return lines[lines.index("BEGIN:VTIMEZONE") : lines.index("END:VTIMEZONE") + 1]
+
+
+async def test_the_refresh_interval_names_its_value_type(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    ts, _ = await session_with_parts(client, unit["id"])
+    r = await client.get(calendar_url(ts))
+    lines = r.content.decode().split("\r\n")
+    # RFC 7986 §5.7: refresh = "REFRESH-INTERVAL" refreshparam ":" dur-value, where
+    # refreshparam is ";VALUE=DURATION" (required).
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines
+    assert not any(line.startswith("REFRESH-INTERVAL:") for line in lines)
+    assert ics_of(r).refresh_interval == timedelta(hours=1)
+
+
+async def test_the_zone_covers_a_class_from_1900(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    ts = await create_session(
+        client,
+        unit["id"],
+        start_date="1900-03-05",
+        end_date="1900-03-05",
+        days="1",
+        credit_hours="4",
+    )
+    r = await client.put(
+        f"{API}/training-sessions/{ts['id']}/parts",
+        json={"parts": [{"part_date": "1900-03-05", "period": "morning", "credit_hours": "4"}]},
+        headers={"If-Match": f'"{ts["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    r = await client.get(calendar_url(ts))
+    assert b"DTSTART;TZID=Asia/Shanghai:19000305T080000" in r.content
+    zone = _zone_lines(r.content)
+    starts = [line.split(":", 1)[1] for line in zone if line.startswith("DTSTART:")]
+    # The zone's first observance begins on or before the class, with the offset then in force
+    # (local mean time, +08:05:43, until 1901).
+    assert min(starts) <= "19000305T080000"
+    assert "TZOFFSETTO:+080543" in zone
+    (event,) = ics_of(r).events
+    assert event.start == _at("1900-03-05", "08:00")
+
+
+async def test_a_recent_class_keeps_the_short_zone(client: httpx.AsyncClient) -> None:
+    unit = await create_org_unit(client)
+    ts, _ = await session_with_parts(client, unit["id"])
+    zone = _zone_lines((await client.get(calendar_url(ts))).content)
+    starts = [line.split(":", 1)[1] for line in zone if line.startswith("DTSTART:")]
+    assert starts == ["20000101T000000"]
+
+
+# --- a trainee is one with a place held or the class done (review finding 11) -------------------
+
+
+async def test_only_a_place_held_or_a_class_done_makes_a_trainee(
+    client: httpx.AsyncClient, client_for: ClientFor, db_conn: AsyncConnection
+) -> None:
+    county = await create_org_unit(client, kind="county")
+    other = await create_org_unit(client)
+    # The session's audience is its county: the cadre from elsewhere reads it only as a trainee.
+    ts = await create_session(client, county["id"])
+    outsider = await create_cadre(client, other["id"])
+    r = await client.post(
+        f"{API}/training-sessions/{ts['id']}/enrollments", json={"cadre_id": outsider["id"]}
+    )
+    assert r.status_code == 201, r.text
+    enrollment_id = r.json()["id"]
+    cadre = await client_for(Role.cadre, cadre_id=outsider["id"])
+    assert (await cadre.get(calendar_url(ts))).status_code == 200
+    r = await client.patch(f"{API}/enrollments/{enrollment_id}", json={"status": "withdrawn"})
+    assert r.status_code == 200, r.text
+    assert_problem(await cadre.get(calendar_url(ts)), 404, "training_session.not_found")
+    for status, answer in (
+        ("rejected", 404),
+        ("waitlisted", 404),
+        ("nominated", 404),
+        ("dropped_out", 404),
+        ("confirmed", 200),
+        ("completed", 200),
+        ("enrolled", 200),
+    ):
+        await db_conn.execute(
+            text("UPDATE enrollment SET status = :s, waitlist_position = :p WHERE id = :i"),
+            {"s": status, "p": 1 if status == "waitlisted" else None, "i": enrollment_id},
+        )
+        assert (await cadre.get(calendar_url(ts))).status_code == answer, status
+
+
+async def test_an_administrator_in_scope_revokes_a_cadre_s_feed(
+    client: httpx.AsyncClient, client_for: ClientFor, anonymous: httpx.AsyncClient
+) -> None:
+    me, cadre, path = await _feed(client, client_for)
+    unit_id = (await client.get(f"{API}/cadres/{me['id']}")).json()["org_unit_id"]
+    other = await create_org_unit(client)
+    revoke = f"{API}/cadres/{me['id']}/calendar-feed"
+    stranger = await client_for(Role.org_admin, org_unit_id=other["id"])
+    assert_problem(await stranger.delete(revoke), 404, "cadre.not_found")
+    assert_problem(await cadre.delete(revoke), 403, "forbidden")
+    with clock.pinned(TODAY):
+        assert len(ics_of(await anonymous.get(path)).events) == 1
+    admin_of_unit = await client_for(Role.org_admin, org_unit_id=unit_id)
+    assert (await admin_of_unit.delete(revoke)).status_code == 204
+    with clock.pinned(TODAY):
+        assert_problem(await anonymous.get(path), 404, "calendar.feed_not_found")
+    assert_problem(await client.delete(revoke), 404, "calendar.feed_not_found")
+    assert (await cadre.get(FEED)).json()["active"] is False
+    missing = f"{API}/cadres/{uuid.uuid4()}/calendar-feed"
+    assert_problem(await client.delete(missing), 404, "cadre.not_found")

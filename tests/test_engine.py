@@ -910,8 +910,9 @@ def test_log_record_refuses_reversed_dates_and_negative_hours() -> None:
     ("as_of", "status", "met_until"),
     [
         (date.max, MET, date.max),
-        (date(9999, 12, 30), IN_GRACE, None),
-        (date.min, IN_GRACE, None),
+        # Both days are before the promotion (promoted_on = date.max): no grace runs yet.
+        (date(9999, 12, 30), NOT_MET, None),
+        (date.min, NOT_MET, None),
     ],
     ids=["met-on-the-last-representable-day", "day-before", "first-representable-day"],
 )

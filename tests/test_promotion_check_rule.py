@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from app.cadre.rules import NOT_NAMED, Post, after_write, is_promotion, promotion_move
 from app.credit_policy.engine import LogRecord, compliance
+from app.credit_policy.engine.common import RequirementStatus
 from app.credit_policy.engine.promotion import PromotionCheck, promotion_check
 from app.credit_policy.policy import CHUZHOU_2007, CN_2023, Policy
 from app.enums import (
@@ -410,4 +411,46 @@ def test_the_check_is_what_compliance_says_after_the_move(
     assert (result.five_year.shortfall_days, result.five_year.shortfall_hours) == (
         view.shortfall_days,
         view.shortfall_hours,
+    )
+
+
+def test_no_grace_before_the_promotion_that_opens_it() -> None:
+    """Review finding 9: a grace runs from `promoted_on` to its deadline, both included. A day
+    before the stored promotion is not in it: a move that is no promotion, checked on such a
+    day, has no grace to keep (N2: 提任后1年内), and the compliance view says the same."""
+    before = Post(R.department_bureau, LEAD, True)
+    stored = date(2026, 6, 1)  # recorded ahead of the day asked about (2026-03-02)
+    early = check(before, (R.department_bureau, LEAD), NOTHING, promoted_on=stored)
+    assert early.move is M.same_post
+    assert early.outcome is OUT.not_met
+    assert early.grace_deadline is None
+    assert early.five_year.status is RequirementStatus.not_met
+    assert early.five_year.grace_deadline == date(2027, 6, 1)  # shown, as rule 4 says
+    view = compliance(NOTHING, ON, R.department_bureau, stored, [CN_2023])
+    assert view.five_year.status is RequirementStatus.not_met
+    # On the day of the promotion and on its deadline the grace runs; the day after, not.
+    for day, outcome in (
+        (stored - timedelta(days=1), OUT.not_met),
+        (stored, OUT.needs_catch_up),
+        (date(2027, 6, 1), OUT.needs_catch_up),
+        (date(2027, 6, 2), OUT.not_met),
+    ):
+        got = check(before, (R.department_bureau, LEAD), NOTHING, on=day, promoted_on=stored)
+        assert got.outcome is outcome, day
+
+
+def test_a_second_promotion_after_a_lapsed_grace_opens_a_new_year() -> None:
+    """Rule 15: N2 gives each 提拔 its year (提任后1年内). A cadre whose first grace lapsed with
+    the training still short and who is promoted again gets a new year from the new promotion,
+    and the earlier lapse is reported, not a bar."""
+    lapsed = date(2024, 1, 15)  # grace to 2025-01-15, over on 2026-03-02
+    before = Post(R.county_division, LEAD, True)
+    stay = check(before, (R.county_division, LEAD), NOTHING, promoted_on=lapsed)
+    assert stay.outcome is OUT.not_met
+    again = check(before, (R.department_bureau, LEAD), NOTHING, promoted_on=lapsed)
+    assert again.move is M.higher_rank
+    assert (again.outcome, again.promoted_on, again.grace_deadline) == (
+        OUT.needs_catch_up,
+        ON,
+        date(2027, 3, 2),
     )

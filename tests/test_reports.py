@@ -177,6 +177,10 @@ async def seed_unit(
     policy=st.just(CN_2023) | policies(),
 )
 @example(cadres=DIFFERING_FIGURES, as_of=date(2024, 12, 31), policy=WEIGHTED)
+# A day before the stored promotion: no grace runs yet, in SQL as in the engine (review 15/9).
+@example(
+    cadres=[(Rank.county_division, date(2026, 6, 1), [])], as_of=date(2026, 3, 2), policy=CN_2023
+)
 async def test_sql_figures_equal_the_engine(
     app: FastAPI,  # configures the ID-number cipher
     isolated_sessionmaker: async_sessionmaker[AsyncSession],

@@ -292,8 +292,8 @@ def test_no_rule_is_switched_off_for_the_whole_document() -> None:
     assert ": off" not in config
     ignored = (ROOT / ".redocly.lint-ignore.yaml").read_text(encoding="utf-8")
     assert (
-        ignored.count("'#/paths/~1api~1v1~1cadres~1{cadre_id}~1") == 6
-    )  # credits, compliance, archive, certificates, qualifications, promotion-check
+        ignored.count("'#/paths/~1api~1v1~1cadres~1{cadre_id}~1") == 7
+    )  # credits, compliance, archive, certificates, qualifications, promotion-check, calendar-feed
     assert ignored.count("'#/paths/~1api~1v1~1certificates~1") == 1
 
 

@@ -1051,6 +1051,17 @@ async def _delete_calendar_feed(w: World) -> list[Trace]:
     return [("calendar_feed", "delete", feed)]
 
 
+@path("revokeCadreCalendarFeed")
+async def _revoke_cadre_calendar_feed(w: World) -> list[Trace]:
+    """An administrator revokes a cadre's feed: the row goes, as the cadre's own DELETE."""
+    cadre_id, c = await _feed_owner(w)
+    async with c:
+        assert (await c.post(f"{API}/me/calendar-feed")).status_code == 201
+    (feed,) = await w.ids("SELECT id FROM calendar_feed WHERE cadre_id = :c", c=cadre_id)
+    await w.write("DELETE", f"/cadres/{cadre_id}/calendar-feed")
+    return [("calendar_feed", "delete", feed)]
+
+
 # online academies (docs/rules.md, "Online academies")
 async def _a_platform(w: World, *, write: bool) -> dict[str, Any]:
     body = {"code": unique("YN"), "name": "云南干部在线学习学院", "conversion": YUNNAN}

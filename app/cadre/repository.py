@@ -154,6 +154,12 @@ def readable(actor: Actor) -> ColumnElement[bool]:
     return Cadre.org_unit_id.in_(subtree_ids(actor.org_path))
 
 
+async def is_readable(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor) -> bool:
+    """Whether the cadre exists and the actor may see it."""
+    found = await db_session.scalar(select(Cadre.id).where(Cadre.id == cadre_id, readable(actor)))
+    return found is not None
+
+
 def readable_ids(actor: Actor) -> Select[uuid.UUID]:
     return select(Cadre.id).where(readable(actor))
 

@@ -29,16 +29,12 @@ PRODID = "-//Cadre training records service//Calendar//ZH"
 # How often a subscribed calendar should fetch the feed again (RFC 7986 REFRESH-INTERVAL and
 # the older X-PUBLISHED-TTL): changes reach phones within the hour.
 REFRESH_INTERVAL = timedelta(hours=1)  # X-PUBLISHED-TTL: PT1H
-# The zone's history since then is one offset: a short VTIMEZONE.
+# The zone's history since then is one offset: a short VTIMEZONE, unless a class is older (the
+# zone then starts on the file's first class day, with the offsets of its time: LMT before
+# 1901, the daylight time of 1919-1991); and it runs to icalendar's default end, or the last
+# class day when later.
 _TZ_SINCE = date(2000, 1, 1)
-
-_STATUS = {
-    SessionStatus.draft: STATUS.TENTATIVE,
-    SessionStatus.open: STATUS.CONFIRMED,
-    SessionStatus.running: STATUS.CONFIRMED,
-    SessionStatus.closed: STATUS.CONFIRMED,
-    SessionStatus.cancelled: STATUS.CANCELLED,
-}
+_TZ_UNTIL = date(2038, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -104,6 +100,21 @@ def _event(s: SessionFacts, uid: str, summary: str, description: str) -> Event:
     return event
 
 
+def _zone_span(sessions: list[SessionFacts]) -> tuple[date, date]:
+    """The dates the VTIMEZONE must cover: every timed event's day (parts have times)."""
+    days = [part.part_date for s in sessions for part in s.parts]
+    return min([_TZ_SINCE, *days]), max([_TZ_UNTIL, *(d + timedelta(days=1) for d in days)])
+
+
+_STATUS = {
+    SessionStatus.draft: STATUS.TENTATIVE,
+    SessionStatus.open: STATUS.CONFIRMED,
+    SessionStatus.running: STATUS.CONFIRMED,
+    SessionStatus.closed: STATUS.CONFIRMED,
+    SessionStatus.cancelled: STATUS.CANCELLED,
+}
+
+
 def session_events(s: SessionFacts, lang: Language, uid_domain: str) -> list[Event]:
     """One event per class part, or one all-day event over the session's days."""
     if not s.parts:
@@ -137,13 +148,15 @@ def render(
         name=name,
         uid=calendar_uid,
         language=lang.value,
-        refresh_interval=REFRESH_INTERVAL,
     )
+    # RFC 7986 §5.7: the value type is not the property's default, so it is named.
+    calendar.add("REFRESH-INTERVAL", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
     calendar.add("X-PUBLISHED-TTL", "PT1H")
     for s in sessions:
         for event in session_events(s, lang, uid_domain):
             calendar.add_component(event)
-    calendar.add_missing_timezones(first_date=_TZ_SINCE)
+    first_date, last_date = _zone_span(sessions)
+    calendar.add_missing_timezones(first_date=first_date, last_date=last_date)
     body: bytes = calendar.to_ical()
     return body
 

@@ -22,5 +22,8 @@ class CalendarFeed(IdMixin, TimestampMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # When the current token was given out (creation or the last rotation).
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The user's token_version when the token was given out: a password change, role change or
+    # deactivation raises the user's and so ends the address too (docs/calendars.md).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     # The last fetch of the feed: bookkeeping, skipped by the audit trail.
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,27 +10,33 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.cadre.models import Cadre
 from app.calendar.ics import PartFacts, SessionFacts
 from app.calendar.models import CalendarFeed
 from app.catalogue.models import Course, Teacher
 from app.db import any_of
 from app.enrollment.models import Enrollment
-from app.enums import EnrollmentStatus, Role
+from app.enums import CadreStatus, EnrollmentStatus, Role
 from app.ids import new_id
 from app.org_unit.models import OrgUnit
 from app.training_session import repository as sessions
 from app.training_session.models import SessionPart, TrainingSession
+from app.user.models import User
 
 # The enrollments whose sessions a cadre's feed shows: a place held, or the class done.
 FEED_STATUSES = (EnrollmentStatus.enrolled, EnrollmentStatus.confirmed, EnrollmentStatus.completed)
 
 
 def _trainee(actor: Actor) -> ColumnElement[bool]:
-    """A cadre sees the sessions it is enrolled in, whatever their audience says now."""
+    """A cadre sees the sessions it is a trainee of, whatever their audience says now: a place
+    held or the class done (FEED_STATUSES, as its feed); not a rejected, withdrawn, waitlisted
+    or merely nominated place."""
     if actor.role != Role.cadre or actor.cadre_id is None:
         return false()
     return TrainingSession.id.in_(
-        select(Enrollment.training_session_id).where(Enrollment.cadre_id == actor.cadre_id)
+        select(Enrollment.training_session_id).where(
+            Enrollment.cadre_id == actor.cadre_id, Enrollment.status.in_(FEED_STATUSES)
+        )
     )
 
 
@@ -129,8 +135,30 @@ async def feed_of(
 
 
 async def feed_by_hash(db_session: AsyncSession, token_hash: str) -> CalendarFeed | None:
+    """The feed with this hash, if it still speaks for someone: its cadre is active and an
+    active user of role cadre stands for it, at the token version the feed was issued under. A
+    deactivated user, a cadre gone inactive or a user whose sign-ins were all ended makes the
+    address answer as an unknown one (docs/calendars.md)."""
+    holder = (
+        select(User.id)
+        .where(
+            User.cadre_id == CalendarFeed.cadre_id,
+            User.role == Role.cadre,
+            User.active.is_(True),
+            User.token_version == CalendarFeed.token_version,
+        )
+        .exists()
+    )
     return (
-        await db_session.scalars(select(CalendarFeed).where(CalendarFeed.token_hash == token_hash))
+        await db_session.scalars(
+            select(CalendarFeed)
+            .join(Cadre, Cadre.id == CalendarFeed.cadre_id)
+            .where(
+                CalendarFeed.token_hash == token_hash,
+                Cadre.status == CadreStatus.active,
+                holder,
+            )
+        )
     ).one_or_none()
 
 
@@ -149,12 +177,25 @@ async def upsert_feed(
 ) -> None:
     """The cadre's feed with this token hash: created, or its token replaced. One statement,
     so two requests at once leave one feed (the later token wins)."""
+    # The cadre's user's token version now (one user per cadre: uq_app_user_cadre_id).
+    version = select(User.token_version).where(User.cadre_id == cadre_id).scalar_subquery()
     await db_session.execute(
         insert(CalendarFeed)
-        .values(id=new_id(), cadre_id=cadre_id, token_hash=token_hash, issued_at=now)
+        .values(
+            id=new_id(),
+            cadre_id=cadre_id,
+            token_hash=token_hash,
+            issued_at=now,
+            token_version=func.coalesce(version, 0),
+        )
         .on_conflict_do_update(
             index_elements=[CalendarFeed.cadre_id],
-            set_={"token_hash": token_hash, "issued_at": now, "updated_at": func.now()},
+            set_={
+                "token_hash": token_hash,
+                "issued_at": now,
+                "token_version": func.coalesce(version, 0),
+                "updated_at": func.now(),
+            },
         )
     )
 

@@ -152,6 +152,24 @@ async def delete_calendar_feed(db_session: DbSession, actor: CurrentActor) -> Re
     return Response(status_code=204)
 
 
+@router.delete(
+    "/cadres/{cadre_id}/calendar-feed",
+    operation_id="revokeCadreCalendarFeed",
+    status_code=204,
+    response_class=Response,
+    responses=problems(CadreNotFound, CalendarFeedNotFound),
+)
+async def revoke_cadre_calendar_feed(
+    cadre_id: uuid.UUID, db_session: DbSession, actor: CurrentActor
+) -> Response:
+    """Revoke a cadre's private calendar feed for it (a lost phone reported to the unit, a
+    cadre who left): its address answers 404 from now on; the cadre may make a new one. For an
+    `admin`, or an `org_admin` for the cadres of its subtree; 404 `cadre.not_found` for a cadre
+    outside the caller's scope, `calendar.feed_not_found` when the cadre has none."""
+    await service.revoke_cadre_feed(db_session, cadre_id, actor)
+    return Response(status_code=204)
+
+
 @feed_router.get(
     "/{token}.ics",
     operation_id="getCalendarFeedFile",

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.actor import Actor
+from app.cadre import repository as cadre_repository
 from app.cadre.errors import CadreNotFound
 from app.calendar import ics, repository
 from app.calendar.errors import CalendarFeedNotFound
@@ -69,6 +70,18 @@ async def issue_feed(db_session: AsyncSession, actor: Actor) -> tuple[str, datet
 
 async def revoke_feed(db_session: AsyncSession, actor: Actor) -> None:
     feed = await repository.feed_of(db_session, _own_cadre(actor), for_update=True)
+    if feed is None:
+        raise CalendarFeedNotFound()
+    await repository.delete_feed(db_session, feed)
+
+
+async def revoke_cadre_feed(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor) -> None:
+    """An administrator revokes a cadre's feed (a lost phone reported to the unit, a cadre who
+    left): 404 `cadre.not_found` outside the actor's scope, `calendar.feed_not_found` when the
+    cadre has none."""
+    if not await cadre_repository.is_readable(db_session, cadre_id, actor):
+        raise CadreNotFound()
+    feed = await repository.feed_of(db_session, cadre_id, for_update=True)
     if feed is None:
         raise CalendarFeedNotFound()
     await repository.delete_feed(db_session, feed)

@@ -150,6 +150,7 @@ figures AS (
                   OR s.five_hours >= CAST(:five_hours_required AS numeric) - :tolerance
                     THEN 'met'
                 WHEN s.promoted_on IS NOT NULL
+                 AND s.promoted_on <= CAST(:as_of AS date)
                  AND CAST(:as_of AS date) <= s.promoted_on + make_interval(years => :grace_years)
                     THEN 'in_grace'
                 ELSE 'not_met' END AS five_status,

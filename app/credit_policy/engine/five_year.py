@@ -144,7 +144,8 @@ def evaluate_five_year(
         status = RequirementStatus.not_applicable
     elif figures_met:
         status = RequirementStatus.met
-    elif deadline is not None and as_of <= deadline:
+    elif promoted_on is not None and deadline is not None and promoted_on <= as_of <= deadline:
+        # The grace follows the promotion (N2): a day before it has none to run.
         status = RequirementStatus.in_grace
     else:
         status = RequirementStatus.not_met
