@@ -77,8 +77,9 @@ async def _platform(base: str, token: str, url: str, seed: int) -> str:
     conn = await asyncpg.connect(_plain(url))
     try:
         await conn.execute(
-            "INSERT INTO online_learner (id, version, platform_id, learner_id, cadre_id) "
-            "SELECT i, 1, $1, 'L' || c.hr_id, c.id FROM (SELECT hr_id, id, "
+            "INSERT INTO online_learner (id, version, platform_id, learner_id, cadre_id,"
+            " matched_by) "
+            "SELECT i, 1, $1, 'L' || c.hr_id, c.id, 'admin' FROM (SELECT hr_id, id, "
             "row_number() OVER () AS n FROM cadre WHERE status = 'active') AS c "
             "JOIN unnest($2::uuid[]) WITH ORDINALITY AS ids(i, n) USING (n)",
             platform_id,
