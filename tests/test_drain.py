@@ -90,8 +90,9 @@ async def _ready(proc: subprocess.Popen[bytes], base: str) -> bool:
 
 
 # The listener is closing: a connection is refused, or (a race a loaded machine wins) accepted
-# by the kernel just before the close and then dropped without an answer.
-CLOSED = (httpx.ConnectError, httpx.RemoteProtocolError)
+# by the kernel just before the close and then reset or dropped without an answer. Network
+# errors only: a timeout (a server that hangs) is not a closed listener.
+CLOSED = (httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 async def _refused(base: str) -> bool:
