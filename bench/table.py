@@ -30,7 +30,7 @@ class Figure:
     def ratio(self) -> float | None:
         if self.yardstick in (None, 0):
             return None
-        return self.value / self.yardstick  # type: ignore[operator]
+        return self.value / self.yardstick
 
     @property
     def met(self) -> bool | None:
