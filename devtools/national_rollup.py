@@ -32,9 +32,11 @@ by calendar days (docs/rules.md rule 2), the same expression `cadre_year_kind` i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -52,6 +54,7 @@ MIRRORED: Mapping[str, tuple[str, ...]] = {
     "cadre": ("rank", "status"),
     "study_log": ("cadre_id", "kind", "start_date", "end_date", "hours", "status"),
 }
+FEED = f"{API}/changes"
 _LISTS = {"cadre": f"{API}/cadres", "study_log": f"{API}/study-logs"}
 
 SCHEMA = (
@@ -122,35 +125,45 @@ async def _get(province: Province, url: str, params: dict[str, str | int]) -> di
     return page
 
 
-async def _feed_page(province: Province, cursor: str | None) -> dict[str, Any]:
-    params: dict[str, str | int] = {"limit": PAGE_SIZE}
-    if cursor:
-        params["cursor"] = cursor
-    return await _get(province, f"{API}/changes", params)
+async def _pages(
+    province: Province, url: str, cursor: str | None, *, feed: bool, ahead: bool = True
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The pages of a cursor-paged read at the largest page size. With `ahead`, the next page is
+    requested while the caller works on this one (a round trip to the province hidden behind
+    the national database's write). The feed ends on an empty page (its cursor stays); a list
+    on a null `next_cursor`."""
+
+    async def fetch(after: str | None) -> dict[str, Any]:
+        params: dict[str, str | int] = {"limit": PAGE_SIZE}
+        if after:
+            params["cursor"] = after
+        return await _get(province, url, params)
+
+    pending: asyncio.Task[dict[str, Any]] | None = None
+    try:
+        page = await fetch(cursor)
+        while True:
+            last = not page["items"] if feed else not page["next_cursor"]
+            if ahead and not last:
+                pending = asyncio.ensure_future(fetch(page["next_cursor"]))
+            yield page
+            if last:
+                return
+            page = await pending if pending is not None else await fetch(page["next_cursor"])
+            pending = None
+    finally:
+        if pending is not None:
+            pending.cancel()
 
 
 async def feed_end(province: Province) -> str | None:
     """The cursor after the last settled event: the feed read to its end, nothing applied."""
     cursor: str | None = None
-    while True:
-        page = await _feed_page(province, cursor)
-        if not page["items"]:
-            return cursor
-        cursor = page["next_cursor"]
-
-
-async def _list_all(province: Province, entity_type: str) -> list[list[dict[str, Any]]]:
-    pages: list[list[dict[str, Any]]] = []
-    cursor: str | None = None
-    while True:
-        params: dict[str, str | int] = {"limit": PAGE_SIZE}
-        if cursor:
-            params["cursor"] = cursor
-        page = await _get(province, _LISTS[entity_type], params)
-        pages.append(page["items"])
-        cursor = page["next_cursor"]
-        if not cursor:
-            return pages
+    async with aclosing(_pages(province, FEED, None, feed=True)) as pages:
+        async for page in pages:
+            if page["items"]:
+                cursor = page["next_cursor"]
+    return cursor
 
 
 async def snapshot(conn: AsyncConnection, province: Province) -> int:
@@ -168,17 +181,19 @@ async def _replace(conn: AsyncConnection, province: Province, cursor: str | None
     )
     rows = 0
     for entity_type, columns in MIRRORED.items():
-        for items in await _list_all(province, entity_type):
-            await _write(
-                conn,
-                province.code,
-                entity_type,
-                [
-                    (item["id"], {c: _text(item.get(c)) for c in columns}, {}, None)
-                    for item in items
-                ],
-            )
-            rows += len(items)
+        async with aclosing(_pages(province, _LISTS[entity_type], None, feed=False)) as pages:
+            async for page in pages:
+                items = page["items"]
+                await _write(
+                    conn,
+                    province.code,
+                    entity_type,
+                    [
+                        (item["id"], {c: _text(item.get(c)) for c in columns}, {}, None)
+                        for item in items
+                    ],
+                )
+                rows += len(items)
     await conn.execute(
         text(
             "INSERT INTO national_province (province, cursor, needs_snapshot) "
@@ -279,49 +294,46 @@ async def apply_events(
     return applied
 
 
-async def catch_up(conn: AsyncConnection, province: Province) -> Progress:
+async def catch_up(conn: AsyncConnection, province: Province, *, ahead: bool = True) -> Progress:
     """Follow the province's feed from the stored cursor to its end, a page at a time, each page
     applied and the cursor moved in one transaction of the national database (so a crash
     repeats at most the page under way, which applies idempotently). A 410 marks the province
     as needing a new snapshot and raises `NeedsSnapshot`."""
     progress = Progress()
     started = time.perf_counter()
-    while True:
-        async with conn.begin():
-            state = (
-                await conn.execute(
-                    text(
-                        "SELECT cursor, needs_snapshot FROM national_province WHERE province = :p"
-                    ),
-                    {"p": province.code},
-                )
-            ).first()
-        if state is None or state[1]:
-            raise NeedsSnapshot(province.code)
-        try:
-            page = await _feed_page(province, state[0])
-        except NeedsSnapshot:
-            async with conn.begin():
-                await conn.execute(
-                    text("UPDATE national_province SET needs_snapshot = true WHERE province = :p"),
-                    {"p": province.code},
-                )
-            raise
-        items = page["items"]
-        if not items:
-            break
-        async with conn.begin():
-            applied = await apply_events(conn, province.code, items)
+    async with conn.begin():
+        state = (
             await conn.execute(
-                text(
-                    "UPDATE national_province SET cursor = :c, "
-                    "events_applied = events_applied + :n WHERE province = :p"
-                ),
-                {"p": province.code, "c": page["next_cursor"], "n": len(items)},
+                text("SELECT cursor, needs_snapshot FROM national_province WHERE province = :p"),
+                {"p": province.code},
             )
-        progress.events += len(items)
-        progress.applied += applied
-        progress.pages += 1
+        ).first()
+    if state is None or state[1]:
+        raise NeedsSnapshot(province.code)
+    try:
+        async with aclosing(_pages(province, FEED, state[0], feed=True, ahead=ahead)) as pages:
+            async for page in pages:
+                items = page["items"]
+                if not items:
+                    break
+                async with conn.begin():
+                    progress.applied += await apply_events(conn, province.code, items)
+                    await conn.execute(
+                        text(
+                            "UPDATE national_province SET cursor = :c, "
+                            "events_applied = events_applied + :n WHERE province = :p"
+                        ),
+                        {"p": province.code, "c": page["next_cursor"], "n": len(items)},
+                    )
+                progress.events += len(items)
+                progress.pages += 1
+    except NeedsSnapshot:
+        async with conn.begin():
+            await conn.execute(
+                text("UPDATE national_province SET needs_snapshot = true WHERE province = :p"),
+                {"p": province.code},
+            )
+        raise
     progress.seconds = time.perf_counter() - started
     return progress
 
