@@ -40,6 +40,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -181,7 +182,7 @@ async def _busiest_day(url: str) -> tuple[str, int]:
                         "GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
                     ),
                     # The last days hold what the generator dated past the as-of day: no peak.
-                    {"as_of": AS_OF},
+                    {"as_of": date.fromisoformat(AS_OF)},
                 )
             ).one()
             return str(row[0]), int(row[1])
@@ -310,7 +311,8 @@ def figures(result: Result) -> list[Figure]:
             target=1,
             detail=(
                 f"{result.events[True]:,} events in {result.catch_up_seconds[True]:,.1f} s; "
-                f"busiest day {result.busiest_day}: {result.busiest_day_scale_1:,.0f} logs at scale 1.0, "
+                f"busiest day {result.busiest_day}: "
+                f"{result.busiest_day_scale_1:,.0f} logs at scale 1.0, "
                 f"{result.busiest_day_scale_1 * EVENTS_PER_LOG / apply_rate:,.0f} s to apply"
             ),
         ),
