@@ -107,6 +107,7 @@ class Progress:
     applied: int = 0  # of those, events of a mirrored entity
     pages: int = 0
     seconds: float = 0.0
+    apply_seconds: float = 0.0  # of which in the national database (the rest: the province)
 
 
 async def prepare(conn: AsyncConnection) -> None:
@@ -316,6 +317,7 @@ async def catch_up(conn: AsyncConnection, province: Province, *, ahead: bool = T
                 items = page["items"]
                 if not items:
                     break
+                applying = time.perf_counter()
                 async with conn.begin():
                     progress.applied += await apply_events(conn, province.code, items)
                     await conn.execute(
@@ -325,6 +327,7 @@ async def catch_up(conn: AsyncConnection, province: Province, *, ahead: bool = T
                         ),
                         {"p": province.code, "c": page["next_cursor"], "n": len(items)},
                     )
+                progress.apply_seconds += time.perf_counter() - applying
                 progress.events += len(items)
                 progress.pages += 1
     except NeedsSnapshot:
