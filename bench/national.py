@@ -300,8 +300,9 @@ async def _check(national: AsyncConnection, code: str, url: str) -> list[str]:
 
 
 def figures(result: Result) -> list[Figure]:
-    apply_rate = result.events[True] / result.catch_up_seconds[True]
-    one_by_one = result.events[False] / result.catch_up_seconds[False]
+    # The consumer's default reads one page after the other; reading ahead is the lever.
+    apply_rate = result.events[False] / result.catch_up_seconds[False]
+    ahead = result.events[True] / result.catch_up_seconds[True]
     day_rate = result.busiest_day_scale_1 * EVENTS_PER_LOG / 86_400
     country = day_rate * PROVINCES_IN_THE_COUNTRY
     snapshot_rate = result.snapshot_rows / result.snapshot_seconds
@@ -314,8 +315,8 @@ def figures(result: Result) -> list[Figure]:
             yardstick_what=f"{PROVINCES_IN_THE_COUNTRY} scale-1.0 provinces' busiest day",
             target=1,
             detail=(
-                f"{result.events[True]:,} events in {result.catch_up_seconds[True]:,.1f} s "
-                f"({result.apply_seconds[True]:,.1f} s applying); "
+                f"{result.events[False]:,} events in {result.catch_up_seconds[False]:,.1f} s "
+                f"({result.apply_seconds[False]:,.1f} s applying); "
                 f"busiest day {result.busiest_day}: "
                 f"{result.busiest_day_scale_1:,.0f} logs at scale 1.0, "
                 f"{result.busiest_day_scale_1 * EVENTS_PER_LOG / apply_rate:,.0f} s to apply"
@@ -331,12 +332,15 @@ def figures(result: Result) -> list[Figure]:
             detail=f"{result.written:,} rows imported in {result.write_seconds:,.1f} s",
         ),
         Figure(
-            what="lever: national consumer reading the feed one page after the other",
-            value=one_by_one,
+            what="lever: national consumer reading the next feed page ahead",
+            value=ahead,
             unit="events/s",
             yardstick=apply_rate,
-            yardstick_what="the next page read ahead (kept)",
-            detail=(f"{result.events[False]:,} events in {result.catch_up_seconds[False]:,.1f} s"),
+            yardstick_what="one page after the other (the default)",
+            detail=(
+                f"{result.events[True]:,} events in {result.catch_up_seconds[True]:,.1f} s, "
+                f"{result.apply_seconds[True]:,.1f} s of it applying in the national database"
+            ),
         ),
         Figure(
             what="national snapshot through the list APIs (pages of 500)",

@@ -127,11 +127,12 @@ async def _get(province: Province, url: str, params: dict[str, str | int]) -> di
 
 
 async def _pages(
-    province: Province, url: str, cursor: str | None, *, feed: bool, ahead: bool = True
+    province: Province, url: str, cursor: str | None, *, feed: bool, ahead: bool = False
 ) -> AsyncGenerator[dict[str, Any], None]:
     """The pages of a cursor-paged read at the largest page size. With `ahead`, the next page is
     requested while the caller works on this one (a round trip to the province hidden behind
-    the national database's write). The feed ends on an empty page (its cursor stays); a list
+    the national database's write); measured slower on this 2-core machine (bench/national.py),
+    so off by default. The feed ends on an empty page (its cursor stays); a list
     on a null `next_cursor`."""
 
     async def fetch(after: str | None) -> dict[str, Any]:
@@ -214,26 +215,26 @@ Row = tuple[str, dict[str, str | None], dict[str, int], int | None]
 
 
 async def _write(conn: AsyncConnection, province: str, entity_type: str, rows: list[Row]) -> None:
+    """Upsert mirror rows: one statement a page (arrays unnested), not one per row."""
     if not rows:
         return
     await conn.execute(
         text(
             "INSERT INTO national_entity (province, entity_type, id, data, stamps, deleted_event) "
-            "VALUES (:p, :t, CAST(:id AS uuid), CAST(:data AS jsonb), CAST(:stamps AS jsonb), "
-            ":deleted) ON CONFLICT (province, entity_type, id) DO UPDATE SET "
+            "SELECT :p, :t, r.id, r.data::jsonb, r.stamps::jsonb, r.deleted FROM unnest("
+            "CAST(:ids AS uuid[]), CAST(:data AS text[]), CAST(:stamps AS text[]), "
+            "CAST(:deleted AS bigint[])) AS r(id, data, stamps, deleted) "
+            "ON CONFLICT (province, entity_type, id) DO UPDATE SET "
             "data = EXCLUDED.data, stamps = EXCLUDED.stamps, deleted_event = EXCLUDED.deleted_event"
         ),
-        [
-            {
-                "p": province,
-                "t": entity_type,
-                "id": entity_id,
-                "data": json.dumps(data),
-                "stamps": json.dumps(stamps),
-                "deleted": deleted,
-            }
-            for entity_id, data, stamps, deleted in rows
-        ],
+        {
+            "p": province,
+            "t": entity_type,
+            "ids": [entity_id for entity_id, _, _, _ in rows],
+            "data": [json.dumps(data) for _, data, _, _ in rows],
+            "stamps": [json.dumps(stamps) for _, _, stamps, _ in rows],
+            "deleted": [deleted for _, _, _, deleted in rows],
+        },
     )
 
 
@@ -295,7 +296,7 @@ async def apply_events(
     return applied
 
 
-async def catch_up(conn: AsyncConnection, province: Province, *, ahead: bool = True) -> Progress:
+async def catch_up(conn: AsyncConnection, province: Province, *, ahead: bool = False) -> Progress:
     """Follow the province's feed from the stored cursor to its end, a page at a time, each page
     applied and the cursor moved in one transaction of the national database (so a crash
     repeats at most the page under way, which applies idempotently). A 410 marks the province
