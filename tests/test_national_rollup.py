@@ -273,13 +273,6 @@ async def test_a_pruned_cursor_is_reported_as_needing_a_new_snapshot(
         await rollup.catch_up(national, p.consumer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=rollup.NeedsSnapshot,
-    reason="GET /api/v1/changes without a cursor answers 410 once the feed has ever been "
-    "pruned, so a consumer cannot take a starting cursor for a new snapshot "
-    "(app/change_feed/service.read; outside this slice: docs/scaling.md)",
-)
 async def test_a_new_snapshot_after_a_prune_resumes_following(
     provinces: list[ProvinceUnderTest], national: AsyncConnection
 ) -> None:
