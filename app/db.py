@@ -83,8 +83,56 @@ def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
         raise DatabaseConnectError(f"{type(exc).__name__}: {exc}") from exc
 
 
+# Startup parameters pgbouncer tracks per client and passes on: it refuses any other.
+_STARTUP_SETTINGS = {"application_name": "cadre-training", "timezone": "UTC"}
+
+
+def _session_settings(settings: Settings) -> dict[str, str]:
+    return {
+        # An OLTP service: JIT compiles queries whose row estimates are guesses (the sums
+        # triggers' transition tables) at a cost above the work itself.
+        "jit": "off",
+        "statement_timeout": str(settings.database.statement_timeout_ms),
+    }
+
+
+_SET_LOCAL = text(
+    "SELECT set_config('jit', :jit, true), "
+    "set_config('statement_timeout', :statement_timeout, true)"
+)
+
+
+def _set_at_begin(values: dict[str, str]) -> Any:
+    def begin(conn: Any) -> None:
+        conn.execute(_SET_LOCAL, values)
+
+    return begin
+
+
+def _no_session_jit_switch(dbapi_connection: Any, _record: Any) -> None:
+    """asyncpg turns `jit` off for the session around its type introspection and back on
+    only if it was on: inside our transactions it finds it off (transaction-local), so it
+    would leave `jit = off` on a server connection pgbouncer hands to other clients. Our
+    transactions have it off anyway, so asyncpg is told the server has no JIT to switch."""
+    driver = dbapi_connection.driver_connection
+    caps = getattr(driver, "_server_caps", None)
+    if caps is not None:
+        driver._server_caps = caps._replace(jit=False)
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
+    """The engine, direct to PostgreSQL or through pgbouncer in transaction mode
+    (`APP_DATABASE__PGBOUNCER`, docs/scaling.md). Behind pgbouncer each transaction may run on
+    another server connection, so nothing may outlive a transaction: no named prepared
+    statement (asyncpg prepares every statement unnamed, replaced by the next), and the
+    settings a direct connection sends once at startup are set, transaction-local, at every
+    BEGIN: one statement more per transaction on that path only."""
     db = settings.database
+    connect_args: dict[str, Any] = {"server_settings": dict(_STARTUP_SETTINGS)}
+    if db.pgbouncer:
+        connect_args.update(statement_cache_size=0, prepared_statement_cache_size=0)
+    else:
+        connect_args["server_settings"].update(_session_settings(settings))
     engine = create_async_engine(
         settings.async_database_url,
         pool_size=db.pool_size,
@@ -93,20 +141,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_pre_ping=True,
         # Statement parameters never reach logs or error messages (passwords, ID numbers).
         hide_parameters=True,
-        connect_args={
-            "server_settings": {
-                "application_name": "cadre-training",
-                # An OLTP service: JIT compiles queries whose row estimates are guesses (the
-                # sums triggers' transition tables) at a cost above the work itself.
-                "jit": "off",
-                "statement_timeout": str(db.statement_timeout_ms),
-                "timezone": "UTC",
-            }
-        },
+        connect_args=connect_args,
     )
     # A socket error while connecting is the database being unreachable (a 503); an OSError
     # anywhere else is not (app.errors.database_fault).
     event.listen(engine.sync_engine, "do_connect", _connect)
+    if db.pgbouncer:
+        event.listen(engine.sync_engine, "begin", _set_at_begin(_session_settings(settings)))
+        event.listen(engine.sync_engine, "connect", _no_session_jit_switch)
     return engine
 
 
