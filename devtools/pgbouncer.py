@@ -96,7 +96,7 @@ def pgbouncer(database_url: str, *, pool_size: int = 4) -> Iterator[str]:
         raise PgBouncerError("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
     parts = urlsplit(database_url)
     user = parts.username or "postgres"
-    home = Path(tempfile.mkdtemp(prefix="cadre-pgbouncer-", dir="/var/tmp"))  # noqa: S108
+    home = Path(tempfile.mkdtemp(prefix="cadre-pgbouncer-", dir="/var/tmp"))
     os_user = _server_os_user()
     ids = pwd.getpwnam(os_user) if os_user else None
     try:
@@ -115,7 +115,7 @@ def pgbouncer(database_url: str, *, pool_size: int = 4) -> Iterator[str]:
         if ids is not None:
             for path in (home, *home.iterdir()):
                 os.chown(path, ids.pw_uid, ids.pw_gid)
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [binary, "-q", str(ini)],
             user=ids.pw_uid if ids else None,
             group=ids.pw_gid if ids else None,

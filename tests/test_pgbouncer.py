@@ -83,9 +83,7 @@ async def through_pgbouncer(
     settings: Settings, engine: AsyncEngine, pooled_url: str, **database: Any
 ) -> AsyncIterator[Pooled]:
     """An admin's client of an application whose database is pgbouncer (writes commit)."""
-    db = DatabaseSettings(
-        pgbouncer=True, pool_size=CLIENT_CONNECTIONS, max_overflow=0, **database
-    )
+    db = DatabaseSettings(pgbouncer=True, pool_size=CLIENT_CONNECTIONS, max_overflow=0, **database)
     own = settings.model_copy(update={"database_url": pooled_url, "database": db})
     app = create_app(own)
     try:
@@ -201,6 +199,8 @@ async def test_concurrent_requests_share_server_connections(
                     "hours": "2",
                 },
             )
+            if log.status_code != 201:
+                return [log.status_code]
             approve = await client.post(f"{API}/study-logs/{log.json()['id']}/approve")
             reads = [
                 await client.get(f"{API}/cadres/{cadre['id']}"),
