@@ -46,6 +46,13 @@ class DatabaseSettings(BaseModel):
         description="`Retry-After` of the 503 answered while the database is unreachable, out "
         "of connections or past the statement timeout",
     )
+    pgbouncer: bool = Field(
+        default=False,
+        description="`DATABASE_URL` names a pgbouncer in `pool_mode = transaction`: no "
+        "prepared statement outlives its transaction (asyncpg's and SQLAlchemy's statement "
+        "caches off), and `jit` and the statement timeout, which pgbouncer refuses as startup "
+        "parameters, are set at the start of every transaction (docs/scaling.md, pgbouncer)",
+    )
 
 
 class AuthSettings(BaseModel):

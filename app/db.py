@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, DateTime, MetaData, any_, bindparam, event, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -83,8 +84,70 @@ def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
         raise DatabaseConnectError(f"{type(exc).__name__}: {exc}") from exc
 
 
+# Startup parameters pgbouncer tracks per client and passes on: it refuses any other.
+_STARTUP_SETTINGS = {"application_name": "cadre-training", "timezone": "UTC"}
+
+
+def _session_settings(settings: Settings) -> dict[str, str]:
+    return {
+        # An OLTP service: JIT compiles queries whose row estimates are guesses (the sums
+        # triggers' transition tables) at a cost above the work itself.
+        "jit": "off",
+        "statement_timeout": str(settings.database.statement_timeout_ms),
+    }
+
+
+class _PgBouncerConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped
+    """An asyncpg connection for pgbouncer in transaction mode, where a session outlives no
+    transaction: the settings a direct connection sends once at startup go with every BEGIN,
+    as `SET LOCAL`s in the same simple query (no round trip more)."""
+
+    set_local = ""  # " SET LOCAL name = value;" a setting, in the engine's own subclass
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # asyncpg turns `jit` off for the session around its type introspection, and back on
+        # only if it found it on: inside our transactions it finds it off (SET LOCAL), so it
+        # would leave `jit = off` on a server connection pgbouncer hands to other clients.
+        # Our transactions have it off anyway: asyncpg is told there is no JIT to switch.
+        caps: Any = self._server_caps  # type: ignore[has-type]
+        self._server_caps = caps._replace(jit=False)
+
+    async def execute(
+        self,
+        query: str,
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 - asyncpg's own signature
+    ) -> str:
+        if not args and query.startswith("BEGIN"):  # asyncpg's Transaction.start()
+            query += self.set_local
+        status: str = await super().execute(query, *args, timeout=timeout)
+        return status
+
+
+def _pgbouncer_connection(settings: Settings) -> type[asyncpg.Connection]:
+    values = _session_settings(settings)
+    set_local = "".join(f" SET LOCAL {name} = {value};" for name, value in values.items())
+    return type("PgBouncerConnection", (_PgBouncerConnection,), {"set_local": set_local})
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
+    """The engine, direct to PostgreSQL or through pgbouncer in transaction mode
+    (`APP_DATABASE__PGBOUNCER`, docs/scaling.md). Behind pgbouncer each transaction may run on
+    another server connection, so nothing may outlive a transaction: no named prepared
+    statement (asyncpg prepares every statement unnamed, replaced by the next; both statement
+    caches off), and the settings a direct connection sends at startup, which pgbouncer
+    refuses, are set at every BEGIN (`_PgBouncerConnection`)."""
     db = settings.database
+    connect_args: dict[str, Any] = {"server_settings": dict(_STARTUP_SETTINGS)}
+    if db.pgbouncer:
+        connect_args.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            connection_class=_pgbouncer_connection(settings),
+        )
+    else:
+        connect_args["server_settings"].update(_session_settings(settings))
     engine = create_async_engine(
         settings.async_database_url,
         pool_size=db.pool_size,
@@ -93,16 +156,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_pre_ping=True,
         # Statement parameters never reach logs or error messages (passwords, ID numbers).
         hide_parameters=True,
-        connect_args={
-            "server_settings": {
-                "application_name": "cadre-training",
-                # An OLTP service: JIT compiles queries whose row estimates are guesses (the
-                # sums triggers' transition tables) at a cost above the work itself.
-                "jit": "off",
-                "statement_timeout": str(db.statement_timeout_ms),
-                "timezone": "UTC",
-            }
-        },
+        connect_args=connect_args,
     )
     # A socket error while connecting is the database being unreachable (a 503); an OSError
     # anywhere else is not (app.errors.database_fault).

@@ -312,6 +312,7 @@ async def answer_session_evaluation(
     body: EvaluationAnswerCreate,
     request: Request,
     sessionmaker: Sessionmaker,
+    db_session: DbSession,
     actor: CurrentActor,
     idempotency_key: Annotated[
         str | None,
@@ -333,6 +334,11 @@ async def answer_session_evaluation(
     would tie it to the caller, and the 409 already makes a retry safe."""
     if idempotency_key is not None:
         raise IdempotencyKeyRefused()
+    # The request's own transaction (it loaded the caller) ends here, its connection back in
+    # the pool: the answer runs transactions of its own, and holding both would take two
+    # connections a request. Answers at once that outnumber half the connections (pgbouncer's
+    # few server connections) would each hold one and wait for another (docs/scaling.md).
+    await db_session.commit()
     await answering.answer(
         sessionmaker,
         training_session_id,
