@@ -70,6 +70,7 @@ def later_policies(draw: st.DrawFn) -> dict[str, Any] | None:
     }
 
 
+VOIDED = StudyLogStatus.voided
 CROSSING = (
     # Across the window's start of 2026-11-27 and across new year, both before and after as_of.
     LogSpec(C, date(2021, 11, 1), date(2021, 12, 31), Decimal("70.5"), Decimal(10)),
@@ -77,7 +78,7 @@ CROSSING = (
     LogSpec(C, date(2026, 11, 20), date(2027, 2, 1), Decimal(80), Decimal(30)),
     LogSpec(ONLINE, date(2026, 11, 1), date(2026, 12, 31), Decimal(30), Decimal(0)),
     LogSpec(ONLINE, date(2025, 12, 1), date(2026, 1, 31), Decimal(31), Decimal(0)),
-    LogSpec(C, date(2024, 3, 1), date(2024, 5, 1), Decimal(300), Decimal(60), StudyLogStatus.voided),
+    LogSpec(C, date(2024, 3, 1), date(2024, 5, 1), Decimal(300), Decimal(60), VOIDED),
     LogSpec(StudyLogKind.self_study, date(2019, 6, 1), date(2026, 6, 1), Decimal(90), Decimal(0)),
 )
 
@@ -133,9 +134,7 @@ async def test_the_read_equals_the_engine_on_every_log(
     async with isolated_sessionmaker() as db_session:
         savepoint = await db_session.begin_nested()
         if later is not None:
-            await policy_service.create_policy(
-                db_session, CreditPolicyCreate.model_validate(later)
-            )
+            await policy_service.create_policy(db_session, CreditPolicyCreate.model_validate(later))
         world = await seed(
             db_session,
             ProvinceSpec(parents=(), cadres=(CadreSpec(0, rank, promoted_on, logs=logs),)),
