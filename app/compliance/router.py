@@ -21,7 +21,7 @@ from app.compliance.schemas import (
 from app.credit_policy.engine import RequirementStatus
 from app.credit_policy.errors import NoPolicyForDate
 from app.db import DbSession
-from app.enums import PostType, Rank
+from app.enums import ComplianceInclude, PostType, Rank
 from app.http import API_PREFIX, AppSettings, problems
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
@@ -67,6 +67,13 @@ async def get_cadre_compliance(
     as_of: Annotated[
         LocalDate | None, Query(description="Evaluation day (local date). Default: today")
     ] = None,
+    include: Annotated[
+        ComplianceInclude | None,
+        Query(
+            description="`derivation`: also list the logs behind each figure (`five_year.logs`, "
+            "`five_year.ignored_logs`, `online.logs`); without it those lists are empty"
+        ),
+    ] = None,
 ) -> ComplianceRead:
     """The five-year (leading ranks), annual (other ranks) and online (everyone) requirements
     on `as_of` (`docs/rules.md` rules 4–6). A block whose rank group is not subject to it says
@@ -77,15 +84,22 @@ async def get_cadre_compliance(
     policy's `annual_hours_kinds` (`cn-2023`: centralised training only). `credited_hours`
     (every kind after caps) is shown for information and not compared.
 
+    The answer carries the figures, statuses and explanations; the logs behind them (rule 2's
+    per-log shares, rule 1's ignored logs) come with `?include=derivation` only
+    (`derivation_included` says which answer this is).
+
     `qualifications` lists each qualification the cadre's post or unit requires (持证上岗,
     rule 13) with whether it is held (`valid` or `expiring`) on `as_of`."""
     day = as_of or local_today()
-    result = await service.compliance(db_session, cadre_id, day, actor)
-    read = ComplianceRead.model_validate(result)
-    read.cadre_id = cadre_id
-    read.qualifications = await service.qualifications(
-        db_session, cadre_id, day, actor, settings.qualification.expiring_days
+    result = await service.compliance(
+        db_session, cadre_id, day, actor, expiring_days=settings.qualification.expiring_days
     )
+    with_derivation = include is ComplianceInclude.derivation
+    figures = result.figures if with_derivation else service.without_derivation(result.figures)
+    read = ComplianceRead.model_validate(figures)
+    read.cadre_id = cadre_id
+    read.derivation_included = with_derivation
+    read.qualifications = result.qualifications
     return read
 
 
