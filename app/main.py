@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.sessionmaker = create_sessionmaker(engine)
         # The read replica (APP_DATABASE__REPLICA_URL): reads that may lag go there.
         replica = create_engine(settings, replica=True) if settings.async_replica_url else None
+        app.state.replica_engine = replica
         if replica is not None and getattr(app.state, "replica_sessionmaker", None) is None:
             app.state.replica_sessionmaker = create_sessionmaker(replica)
         await _bootstrap_admin(app, settings)
