@@ -12,6 +12,7 @@ import os
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,9 +29,10 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.clock import local_today
-from app.config import Settings
+from app.config import ExportSettings, Settings
 from app.db import get_read_session
 from app.enums import Role
+from app.export import worker
 from app.main import create_app
 from devtools.localpg import LocalPostgres
 from tests.conftest import TEST_PASSWORD, EnglishTransport, add_user, bearer, empty_tables
@@ -57,6 +59,7 @@ MUST_BE_FRESH = {
     "getExport",
 }
 REPLAY_DEADLINE_S = 120
+FAST = ExportSettings(heartbeat_seconds=0.2, lease_seconds=5, poll_interval_seconds=0.1)
 # The world has no session evaluation: the read that finds so runs on the standby all the same.
 NOT_SET_UP = {"getSessionEvaluationReport": "evaluation.not_found"}
 
@@ -416,6 +419,34 @@ async def test_a_past_years_scorecard_is_frozen_on_the_primary(
     assert r.json()["frozen"] is True
 
 
+async def _export_job(replica: Replicated, world: World) -> uuid.UUID:
+    """Queue the city's 2024 export and run it with the worker reading on the replica."""
+    r = await replica.client.post(
+        f"{API}/exports", json={"org_unit_id": world.city["id"], "year": 2024}
+    )
+    assert r.status_code == 202, r.text
+    job_id = uuid.UUID(r.json()["id"])
+    state = replica.app.state
+    ran = await worker.work_once(state.sessionmaker, FAST, reader=state.replica_sessionmaker)
+    assert ran == job_id
+    done = (await replica.client.get(f"{API}/exports/{job_id}")).json()
+    assert (done["status"], done["rows_done"]) == ("succeeded", done["rows_total"])
+    assert done["rows_total"] >= 1
+    return job_id
+
+
+async def test_the_export_worker_reads_its_rows_on_the_replica(
+    replica: Replicated, world: World
+) -> None:
+    """The job (claim, lease, file) is written on the primary; its rows are read on the
+    standby."""
+    replica.statements.reset()
+    await _export_job(replica, world)
+    reads = replica.statements.seen["replica"]
+    assert any("study_log" in statement for statement in reads), reads
+    assert any("export_chunk" in s for s in replica.statements.seen["primary"])
+
+
 async def test_a_replica_lagging_past_the_bound_is_bypassed(
     settings: Settings,
     standby: LocalPostgres,
@@ -463,6 +494,9 @@ async def test_a_stopped_replica_sends_reads_to_the_primary(
         r = await client.get(f"{API}/org-units/{world.city['id']}/archive", params={"year": 2024})
         assert r.status_code == 200, r.text
         assert _fallbacks(replica.app, "unavailable") == 2
+        statements.reset()
+        await _export_job(replica, world)  # the worker reads on the primary
+        assert statements.seen["replica"] == []
     finally:
         standby.resume()
     await caught_up(engine, standby_engine)
