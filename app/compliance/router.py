@@ -20,7 +20,7 @@ from app.compliance.schemas import (
 )
 from app.credit_policy.engine import RequirementStatus
 from app.credit_policy.errors import NoPolicyForDate
-from app.db import DbSession
+from app.db import ReadSession
 from app.enums import ComplianceInclude, PostType, Rank
 from app.http import API_PREFIX, AppSettings, problems
 from app.org_unit import service as org_unit_service
@@ -39,7 +39,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["credits and compliance"
 )
 async def get_cadre_credits(
     cadre_id: uuid.UUID,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     year: Annotated[int | None, Query(ge=1900, le=2199, description="Default: this year")] = None,
 ) -> CreditsRead:
@@ -61,7 +61,7 @@ async def get_cadre_credits(
 )
 async def get_cadre_compliance(
     cadre_id: uuid.UUID,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
     as_of: Annotated[
@@ -110,7 +110,7 @@ async def get_cadre_compliance(
 )
 async def get_cadre_promotion_check(
     cadre_id: uuid.UUID,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     target_rank: Annotated[Rank, Query(description="The rank of the post the cadre would take")],
     post_type: Annotated[
@@ -190,7 +190,7 @@ def _counts(counts: dict[RequirementStatus, int]) -> StatusCounts:
     responses=problems(OrgUnitNotFound, NoPolicyForDate, FutureYear),
 )
 async def get_compliance_report(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     org_unit_id: uuid.UUID,
     year: Year = None,
@@ -233,7 +233,7 @@ async def get_compliance_report(
 )
 async def get_roll_call_report(
     request: Request,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     org_unit_id: uuid.UUID,
     year: Year = None,

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.routing import APIRoute
 
 from app.clock import local_today
-from app.db import DbSession, Sessionmaker
+from app.db import DbSession, ReadSession, Sessionmaker
 from app.enums import EvaluationGroupBy
 from app.errors import PreconditionFailed
 from app.evaluation import answering, reports, service
@@ -360,7 +360,7 @@ async def answer_session_evaluation(
 )
 async def get_session_evaluation_report(
     training_session_id: uuid.UUID,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
 ) -> SessionEvaluationReportRead:
@@ -404,7 +404,7 @@ report_router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
     responses=problems(OrgUnitNotFound),
 )
 async def get_evaluation_report(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
     group_by: Annotated[
@@ -445,7 +445,7 @@ async def get_evaluation_report(
     responses=problems(OrgUnitNotFound),
 )
 async def get_teacher_review_report(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
     org_unit_id: Annotated[
