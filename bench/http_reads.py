@@ -35,7 +35,7 @@ import httpx
 
 from app.auth.passwords import hash_password
 from app.ids import new_id
-from bench.compliance import _free_port, _plain, _wait_ready
+from bench.compliance import _free_port, _plain
 from bench.table import Figure, render
 
 BENCH_USER = "bench-reads-admin"
@@ -107,15 +107,18 @@ def _serve(target: str, database_url: str, *, factory: bool = True) -> Iterator[
         server.wait(timeout=30)
 
 
-async def _wait_up(base: str, probe: str) -> None:
-    async with httpx.AsyncClient() as c:
-        for _ in range(300):
+async def _wait_up(base: str, probe: str, seconds: float = 180) -> None:
+    """Until `probe` answers 200 (a loaded machine may take a while to import the service)."""
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(timeout=30) as c:
+        while time.monotonic() < deadline:
             try:
-                await c.get(f"{base}{probe}")
-                return
+                if (await c.get(f"{base}{probe}")).status_code == 200:
+                    return
             except httpx.TransportError:
-                await asyncio.sleep(0.1)
-    raise RuntimeError(f"{base} did not come up")
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{base}{probe} did not answer 200 within {seconds:.0f} s")
 
 
 async def _token(base: str) -> str:
@@ -204,7 +207,7 @@ def measure(
         yardstick = _wrk(base, "/cadres/", "", sample, None, **run)
 
     with _serve("app.main:create_app", service_database_url or database_url) as base:
-        asyncio.run(_wait_ready(base))
+        asyncio.run(_wait_up(base, "/health/ready"))
         token = asyncio.run(_token(base))
         prefix = "/api/v1/cadres/"
         _wrk(base, prefix, "", sample, token, **warm)
