@@ -83,6 +83,20 @@ class AuthSettings(BaseModel):
     oidc_audience: str | None = None
     # Roles an external identity may act as; admins and machine clients use the built-in issuer.
     oidc_roles: frozenset[Role] = frozenset({Role.org_admin, Role.cadre, Role.auditor})
+    principal_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="Seconds a process keeps an authenticated actor (keyed by user and token "
+        "version); a change in this process drops it at once, other processes and replicas see "
+        "it within this bound (docs/security.md); 0 turns the cache off",
+    )
+    principal_cache_size: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Actors (and, apart, verified tokens) a process keeps at most",
+    )
 
     @model_validator(mode="after")
     def _oidc_audience_required(self) -> Self:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.auth.principals import forget_scopes
 from app.cadre import repository, rules
 from app.cadre.errors import (
     CONFLICTS,
@@ -240,6 +241,8 @@ async def _apply(
         )
     if "org_unit_id" in changes:
         await _check_org_unit(db_session, changes["org_unit_id"], actor)
+        # The cadre's user, if any, now acts in another unit's path.
+        forget_scopes(db_session)
     if "id_number" in changes:
         await _check_id_number_free(db_session, id_number, cadre.id, actor, lookups)
     for field, value in changes.items():
