@@ -351,7 +351,7 @@ def _end(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_STARTED, None)
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     """The application's sessionmaker, for the one flow that runs transactions of its own
     instead of the request's: an evaluation answer (app/evaluation/answering.py)."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker

@@ -248,7 +248,7 @@ class ActorLoader(Protocol):
     async def __call__(self, db_session: AsyncSession, subject: Subject, /) -> Actor | None: ...
 
 
-def actor_loader(request: Request) -> ActorLoader:
+async def actor_loader(request: Request) -> ActorLoader:
     loader: ActorLoader = request.app.state.actor_loader
     return loader
 

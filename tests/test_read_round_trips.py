@@ -136,6 +136,7 @@ async def _terminate(engine: AsyncEngine, pids: list[int]) -> None:
             )
             if left == 0:
                 return
+            await conn.rollback()  # pg_stat_activity is read once a transaction
             await asyncio.sleep(0.02)
     raise AssertionError(f"backends {pids} did not end")
 
