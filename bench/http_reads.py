@@ -139,7 +139,9 @@ def _ms(text: str) -> float:
 def parse_wrk(output: str) -> Load:
     """req/s, p50, p99 and errors from `wrk --latency` output."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    percentile = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)$", output, re.M))
+    percentile = dict(re.findall(r"^\s*(50|99)(?:\.0+)?%\s+(\S+)\s*$", output, re.M))
+    if set(percentile) != {"50", "99"}:
+        raise RuntimeError(f"no p50/p99 in wrk's output:\n{output}")
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     return Load(rps, _ms(percentile["50"]), _ms(percentile["99"]), errors)
@@ -155,7 +157,7 @@ def _wrk(
     seconds: int,
     connections: int,
     threads: int,
-) -> Load:
+) -> str:
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
     script = _LUA % {
         "ids": ",".join(f'"{i}"' for i in ids),
@@ -166,11 +168,11 @@ def _wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
-        argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
+        argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s"]
         result = subprocess.run(
             [*argv, "--latency", "-s", lua.name, base], capture_output=True, text=True, check=True
         )
-    return parse_wrk(result.stdout)
+    return result.stdout
 
 
 def _figure(what: str, load: Load, yardstick: Load, target: float, before: str) -> Figure:
@@ -204,17 +206,17 @@ def measure(
     with _serve("bench.yardstick_app:create_app", database_url) as base:
         asyncio.run(_wait_up(base, "/docs"))
         _wrk(base, "/cadres/", "", sample, None, **warm)
-        yardstick = _wrk(base, "/cadres/", "", sample, None, **run)
+        yardstick = parse_wrk(_wrk(base, "/cadres/", "", sample, None, **run))
 
     with _serve("app.main:create_app", service_database_url or database_url) as base:
         asyncio.run(_wait_up(base, "/health/ready"))
         token = asyncio.run(_token(base))
         prefix = "/api/v1/cadres/"
         _wrk(base, prefix, "", sample, token, **warm)
-        cadre = _wrk(base, prefix, "", sample, token, **run)
+        cadre = parse_wrk(_wrk(base, prefix, "", sample, token, **run))
         suffix = f"/compliance?as_of={AS_OF}"
         _wrk(base, prefix, suffix, sample, token, **warm)
-        compliance = _wrk(base, prefix, suffix, sample, token, **run)
+        compliance = parse_wrk(_wrk(base, prefix, suffix, sample, token, **run))
 
     return [
         Figure(
