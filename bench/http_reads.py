@@ -25,9 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
@@ -61,6 +61,8 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx answers and socket errors
+    requests: int = 0
+    cpu_ms: float = 0.0  # the server process's CPU time (user + system) a request
 
     @property
     def spread(self) -> float:
@@ -88,7 +90,7 @@ async def _prepare(url: str, count: int) -> list[str]:
 
 
 @contextmanager
-def _serve(target: str, database_url: str, *, factory: bool = True) -> Iterator[str]:
+def _serve(target: str, database_url: str, *, factory: bool = True) -> Iterator[tuple[str, int]]:
     """One uvicorn worker serving `target` on a free port; stopped on leaving."""
     port = _free_port()
     env = {
@@ -101,7 +103,7 @@ def _serve(target: str, database_url: str, *, factory: bool = True) -> Iterator[
     argv += ["--no-access-log", "--log-level", "warning"] + (["--factory"] if factory else [])
     server = subprocess.Popen(argv, env=env, cwd=REPO)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -144,7 +146,23 @@ def parse_wrk(output: str) -> Load:
         raise RuntimeError(f"no p50/p99 in wrk's output:\n{output}")
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
-    return Load(rps, _ms(percentile["50"]), _ms(percentile["99"]), errors)
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    return Load(rps, _ms(percentile["50"]), _ms(percentile["99"]), errors, requests)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (clock ticks of 1/100 s on Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(pid: int, run: Callable[[], str]) -> Load:
+    """One wrk run, with the server's CPU time a request: on a machine shared with other work
+    the req/s follow the neighbours, the CPU a request costs does not."""
+    before = _cpu_seconds(pid)
+    load = parse_wrk(run())
+    spent = _cpu_seconds(pid) - before
+    return replace(load, cpu_ms=1000 * spent / load.requests if load.requests else 0.0)
 
 
 def _wrk(
@@ -168,7 +186,17 @@ def _wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
-        argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s"]
+        argv = [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "10s",
+        ]
         result = subprocess.run(
             [*argv, "--latency", "-s", lua.name, base], capture_output=True, text=True, check=True
         )
@@ -203,20 +231,20 @@ def measure(
     run = {"seconds": duration, "connections": connections, "threads": threads}
     warm = {"seconds": WARMUP_SECONDS, "connections": connections, "threads": threads}
 
-    with _serve("bench.yardstick_app:create_app", database_url) as base:
+    with _serve("bench.yardstick_app:create_app", database_url) as (base, pid):
         asyncio.run(_wait_up(base, "/docs"))
         _wrk(base, "/cadres/", "", sample, None, **warm)
-        yardstick = parse_wrk(_wrk(base, "/cadres/", "", sample, None, **run))
+        yardstick = _measured(pid, lambda: _wrk(base, "/cadres/", "", sample, None, **run))
 
-    with _serve("app.main:create_app", service_database_url or database_url) as base:
+    with _serve("app.main:create_app", service_database_url or database_url) as (base, pid):
         asyncio.run(_wait_up(base, "/health/ready"))
         token = asyncio.run(_token(base))
         prefix = "/api/v1/cadres/"
         _wrk(base, prefix, "", sample, token, **warm)
-        cadre = parse_wrk(_wrk(base, prefix, "", sample, token, **run))
+        cadre = _measured(pid, lambda: _wrk(base, prefix, "", sample, token, **run))
         suffix = f"/compliance?as_of={AS_OF}"
         _wrk(base, prefix, suffix, sample, token, **warm)
-        compliance = parse_wrk(_wrk(base, prefix, suffix, sample, token, **run))
+        compliance = _measured(pid, lambda: _wrk(base, prefix, suffix, sample, token, **run))
 
     return [
         Figure(
@@ -225,11 +253,28 @@ def measure(
             unit="req/s",
             before="1,330–1,577 req/s",
             detail=f"p50 {yardstick.p50_ms:.1f} / p99 {yardstick.p99_ms:.1f} ms; "
-            f"errors {yardstick.errors}",
+            f"server CPU {yardstick.cpu_ms:.2f} ms a request; errors {yardstick.errors}",
         ),
         _figure("`GET /api/v1/cadres/{id}`", cadre, yardstick, 0.5, "13 %"),
         _figure("`GET /api/v1/cadres/{id}/compliance`", compliance, yardstick, 0.33, "8 %"),
+        _cpu("`GET /api/v1/cadres/{id}`", cadre, yardstick, 2.0),
+        _cpu("`GET /api/v1/cadres/{id}/compliance`", compliance, yardstick, 3.0),
     ]
+
+
+def _cpu(what: str, load: Load, yardstick: Load, target: float) -> Figure:
+    """The server's CPU a request beside the yardstick's: what the req/s ratio would be on a
+    machine that ran nothing else (≤ 2× its CPU is ≥ 50 % of its req/s)."""
+    return Figure(
+        what=f"{what}: server CPU a request",
+        value=load.cpu_ms,
+        unit="ms",
+        yardstick=yardstick.cpu_ms,
+        yardstick_what="the yardstick's, same run",
+        target=target,
+        direction="lower",
+        detail=f"req/s at equal CPU: {yardstick.cpu_ms / load.cpu_ms:.0%} of the yardstick's",
+    )
 
 
 def main() -> None:
