@@ -304,6 +304,13 @@ def _defer_begin(session: Session, transaction: SessionTransaction, connection: 
 
 
 def _before_writing(session: Session) -> None:
+    # From now on the transaction is a writer's: a connection taken later is not deferred
+    # either (the write may be the transaction's first statement, before any connection).
+    session.info.pop(_READ, None)
+    _restore(session)
+
+
+def _restore(session: Session) -> None:
     driver = session.info.pop(_DEFERRED, None)
     if driver is not None:
         driver.autocommit = False  # the next statement sends BEGIN first
@@ -326,7 +333,7 @@ _LOCKS = frozenset({"pg_advisory_xact_lock", "pg_try_advisory_xact_lock"})
 @event.listens_for(Session, "do_orm_execute")
 def _begin_before_writing(state: ORMExecuteState) -> None:
     info = state.session.info
-    if (_DEFERRED not in info and _PENDING not in info) or _plain_read(state):
+    if (_READ not in info and _PENDING not in info) or _plain_read(state):
         return
     _before_writing(state.session)
     if _PENDING in info:
@@ -346,7 +353,7 @@ def _begin_before_flushing(session: Session, _context: Any, _instances: Any) -> 
 def _end(session: Session, transaction: SessionTransaction) -> None:
     # The settings are transaction-local, and the pooled connection goes back as it came.
     if transaction.parent is None:
-        _before_writing(session)
+        _restore(session)
         session.info.pop(_PENDING, None)
         session.info.pop(_STARTED, None)
 

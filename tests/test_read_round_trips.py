@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker
+from app.db import attribute, create_engine, create_sessionmaker, transaction
 from app.enums import Role
 from tests.conftest import EnglishTransport, add_user, bearer, empty_tables
 from tests.factories import API, create_cadre, create_org_unit
@@ -120,6 +120,25 @@ async def test_a_get_that_writes_is_attributed_to_its_caller(
             )
         ).all()
     assert [(str(a), str(role)) for a, role in actors] == [(me["id"], "admin")]
+
+
+async def test_a_read_whose_first_statement_writes_runs_in_a_transaction(
+    engine: AsyncEngine,
+) -> None:
+    """Deferred BEGIN: a first statement that is not a plain SELECT opens the transaction before
+    it runs, with the attribution first; transaction-local settings then last to the end."""
+    sessionmaker = create_sessionmaker(engine)
+    async with transaction(sessionmaker, read=True) as db_session:
+        await attribute(db_session, request_id="first-write", lazy=True)
+        await db_session.execute(text("SELECT set_config('app.probe', 'kept', true)"))
+        assert await db_session.scalar(text("SELECT current_setting('app.probe')")) == "kept"
+        request_id = await db_session.scalar(text("SELECT current_setting('app.request_id')"))
+        assert request_id == "first-write"
+    async with transaction(sessionmaker, read=True) as db_session:
+        await attribute(db_session, request_id="plain-read", lazy=True)
+        assert await db_session.scalar(select(func.txid_current_if_assigned())) is None
+        await db_session.execute(text("SELECT set_config('app.probe', 'late', true)"))
+        assert await db_session.scalar(text("SELECT current_setting('app.probe')")) == "late"
 
 
 async def _terminate(engine: AsyncEngine, pids: list[int]) -> None:
