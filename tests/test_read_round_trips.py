@@ -85,7 +85,7 @@ async def test_a_write_still_opens_its_transaction_and_is_attributed(
             f"{API}/org-units/{unit['id']}", json={"name": "来安县"}, headers={"If-Match": "*"}
         )
     assert r.status_code == 200, r.text
-    assert "BEGIN" in sent, sent
+    assert any(q.startswith("BEGIN") for q in sent), sent  # "BEGIN ISOLATION LEVEL ..." too
     assert "COMMIT" in sent, sent
     assert any("set_config('app.actor_id'" in q for q in sent), sent
 
@@ -106,7 +106,7 @@ async def test_a_get_that_writes_is_attributed_to_its_caller(
         )
     assert r.status_code == 200, r.text
     assert r.json()["frozen"] is True
-    assert "BEGIN" in sent, sent
+    assert any(q.startswith("BEGIN") for q in sent), sent  # "BEGIN ISOLATION LEVEL ..." too
     assert "COMMIT" in sent, sent
     async with engine.connect() as conn:
         actors = (
