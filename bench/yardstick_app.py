@@ -2,7 +2,7 @@
 
 No ORM, no authentication, no middleware: what one uvicorn worker answers when a request costs
 one round trip to the same PostgreSQL. Its pool has the service's size (`APP_DATABASE__POOL_SIZE`
-plus `APP_DATABASE__MAX_OVERFLOW`, defaults 10 + 10).
+plus `APP_DATABASE__MAX_OVERFLOW`, defaults 20 + 0).
 
     DATABASE_URL=postgresql://... uvicorn bench.yardstick_app:create_app --factory
 """
@@ -23,8 +23,8 @@ def _plain(url: str) -> str:
 
 def create_app() -> FastAPI:
     url = _plain(os.environ["DATABASE_URL"])
-    size = int(os.environ.get("APP_DATABASE__POOL_SIZE", "10"))
-    overflow = int(os.environ.get("APP_DATABASE__MAX_OVERFLOW", "10"))
+    size = int(os.environ.get("APP_DATABASE__POOL_SIZE", "20"))
+    overflow = int(os.environ.get("APP_DATABASE__MAX_OVERFLOW", "0"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
