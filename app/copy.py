@@ -9,12 +9,15 @@ import asyncpg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import attribute_pending
+
 
 async def copy_rows(
     db_session: AsyncSession, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
     if not rows:
         return
+    await attribute_pending(db_session)  # the audit trigger reads it; COPY passes no event
     connection = await db_session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection

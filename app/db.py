@@ -12,16 +12,35 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import ColumnElement, DateTime, MetaData, any_, bindparam, event, func, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Select,
+    any_,
+    bindparam,
+    event,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, declared_attr, mapped_column
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    QueryableAttribute,
+    Session,
+    SessionTransaction,
+    declared_attr,
+    mapped_column,
+)
 
 from app.actor import Actor
 from app.config import Settings
@@ -168,7 +187,9 @@ def create_engine(settings: Settings, *, replica: bool = False) -> AsyncEngine:
         pool_size=db.pool_size,
         max_overflow=db.max_overflow,
         pool_timeout=db.pool_timeout_seconds,
-        pool_pre_ping=True,
+        # No ping on every checkout (a round trip a request): a connection the server ended is
+        # found by the first statement of a transaction, which is retried once (_Session).
+        pool_pre_ping=False,
         # Statement parameters never reach logs or error messages (passwords, ID numbers).
         hide_parameters=True,
         connect_args=connect_args,
@@ -179,17 +200,53 @@ def create_engine(settings: Settings, *, replica: bool = False) -> AsyncEngine:
     return engine
 
 
+_STARTED = "app.db.transaction_started"
+
+
+class _Session(Session):
+    """Retries a transaction's first statement once when it finds its pooled connection dead
+    (the server restarted or ended the backend): nothing ran in that transaction yet, so the
+    statement runs again on a fresh connection as if the first had never been taken. SQLAlchemy
+    invalidates the whole pool on a disconnect, so the retry never gets another dead one. This
+    replaces `pool_pre_ping`, which cost a round trip on every checkout."""
+
+    def _execute_internal(self, *args: Any, **kwargs: Any) -> Any:
+        if self.info.get(_STARTED):
+            return super()._execute_internal(*args, **kwargs)
+        self.info[_STARTED] = True
+        pending = self.info.get(_PENDING)
+        try:
+            return super()._execute_internal(*args, **kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        self.rollback()  # ends the failed transaction; the next statement takes a new connection
+        if pending is not None:
+            self.info[_PENDING] = pending
+        self.info[_STARTED] = True
+        return super()._execute_internal(*args, **kwargs)
+
+
 def create_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(
+        bind=bind, expire_on_commit=False, autoflush=False, sync_session_class=_Session
+    )
 
 
 @asynccontextmanager
 async def transaction(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], *, read: bool = False
 ) -> AsyncIterator[AsyncSession]:
     """The transaction boundary for requests, the CLI and jobs: commit on success, roll back
-    on error. Services and repositories only add and flush."""
+    on error. Services and repositories only add and flush.
+
+    `read` (GET, HEAD): the statements run without BEGIN and COMMIT until the first one that
+    writes, locks or streams, which opens the transaction (`_begin_before_writing`). Under READ
+    COMMITTED every statement takes its own snapshot anyway, so a read sees what it saw inside
+    a transaction, and a plain read costs one round trip."""
     async with sessionmaker() as db_session:
+        if read:
+            db_session.info[_READ] = True
         try:
             yield db_session
             await db_session.commit()
@@ -204,7 +261,11 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     if joined is not None:
         yield joined
         return
-    async with transaction(request.app.state.sessionmaker) as db_session:
+    settings: Settings = request.app.state.settings
+    # Behind pgbouncer the statement timeout and `jit` ride on BEGIN (_PgBouncerConnection): a
+    # read there keeps its BEGIN, or its statements would run with the server's defaults.
+    read = request.method in ("GET", "HEAD") and not settings.database.pgbouncer
+    async with transaction(request.app.state.sessionmaker, read=read) as db_session:
         yield db_session
 
 
@@ -326,31 +387,121 @@ _SET = text(
 )
 
 
+_PENDING = "app.db.pending_attribution"
+
+
 async def attribute(
     db_session: AsyncSession,
     *,
     request_id: str | None,
     actor: Actor | None = None,
     client_request_id: str | None = None,
+    lazy: bool = False,
 ) -> None:
     """Every write of this transaction from now on is recorded as `actor`'s (none: a system
     write) from `request_id`, the server's own id of the request (or a job's name), with the
     `X-Request-ID` the client sent beside it as `client_request_id` (migration 0015). Every
     call overwrites all the settings, so nothing of an earlier caller lingers; they end with
-    the transaction."""
-    await db_session.execute(
-        _SET,
-        {
-            "actor_id": str(actor.user_id) if actor else "",
-            "actor_username": actor.username if actor else "",
-            "actor_role": actor.role.value if actor else "",
-            "request_id": request_id or "",
-            "client_request_id": client_request_id or "",
-        },
-    )
+    the transaction.
+
+    `lazy` (reads): nothing is sent now; the settings go out just before the transaction's
+    first statement that is not a SELECT (a flush, a Core write, any text statement) or its
+    first COPY (`attribute_pending`). A read that never writes saves the round trip, and a
+    GET that does write (a scorecard frozen on first read) is still attributed."""
+    params = {
+        "actor_id": str(actor.user_id) if actor else "",
+        "actor_username": actor.username if actor else "",
+        "actor_role": actor.role.value if actor else "",
+        "request_id": request_id or "",
+        "client_request_id": client_request_id or "",
+    }
+    if lazy:
+        db_session.info[_PENDING] = params
+        return
+    db_session.info.pop(_PENDING, None)
+    await db_session.execute(_SET, params)
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def attribute_pending(db_session: AsyncSession) -> None:
+    """Before a write the session's events do not see (COPY on the driver's connection): open
+    a deferred transaction and send a lazy attribution now."""
+    _before_writing(db_session.sync_session)
+    if _PENDING in db_session.info:
+        await db_session.execute(_SET, db_session.info.pop(_PENDING))
+
+
+# A read transaction (`transaction(read=True)`) leaves its driver connection in autocommit
+# until it writes: these keys of `Session.info` hold the state.
+_READ = "app.db.read"
+_DEFERRED = "app.db.deferred_begin"  # the driver connection left in autocommit
+
+
+@event.listens_for(Session, "after_begin")
+def _defer_begin(session: Session, transaction: SessionTransaction, connection: Any) -> None:
+    if not session.info.get(_READ) or transaction.parent is not None:
+        return
+    driver = connection.connection.dbapi_connection
+    if getattr(driver, "autocommit", None) is False:
+        driver.autocommit = True  # asyncpg's adapter then sends no BEGIN (nor COMMIT)
+        session.info[_DEFERRED] = driver
+
+
+def _before_writing(session: Session) -> None:
+    # From now on the transaction is a writer's: a connection taken later is not deferred
+    # either (the write may be the transaction's first statement, before any connection).
+    session.info.pop(_READ, None)
+    _restore(session)
+
+
+def _restore(session: Session) -> None:
+    driver = session.info.pop(_DEFERRED, None)
+    if driver is not None:
+        driver.autocommit = False  # the next statement sends BEGIN first
+
+
+def _plain_read(state: ORMExecuteState) -> bool:
+    """A SELECT that needs no transaction: no row lock, no advisory lock, no cursor."""
+    statement = state.statement
+    if not isinstance(statement, Select) or statement._for_update_arg is not None:
+        return False
+    options = state.execution_options
+    if options.get("yield_per") or options.get("stream_results"):
+        return False
+    return not any(getattr(column, "name", None) in _LOCKS for column in statement.selected_columns)
+
+
+_LOCKS = frozenset({"pg_advisory_xact_lock", "pg_try_advisory_xact_lock"})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _begin_before_writing(state: ORMExecuteState) -> None:
+    info = state.session.info
+    if (_READ not in info and _PENDING not in info) or _plain_read(state):
+        return
+    _before_writing(state.session)
+    if _PENDING in info:
+        # A retried first statement (_Session) puts it back and sends it again.
+        state.session.execute(_SET, info.pop(_PENDING))
+
+
+@event.listens_for(Session, "before_flush")
+def _begin_before_flushing(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        _before_writing(session)
+        if _PENDING in session.info:
+            session.execute(_SET, session.info.pop(_PENDING))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end(session: Session, transaction: SessionTransaction) -> None:
+    # The settings are transaction-local, and the pooled connection goes back as it came.
+    if transaction.parent is None:
+        _restore(session)
+        session.info.pop(_PENDING, None)
+        session.info.pop(_STARTED, None)
+
+
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     """The application's sessionmaker, for the one flow that runs transactions of its own
     instead of the request's: an evaluation answer (app/evaluation/answering.py)."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker

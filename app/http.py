@@ -16,10 +16,16 @@ from app.i18n import _
 API_PREFIX = "/api/v1"
 
 
-def app_settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     """The settings the application was created with (`create_app(settings)`)."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+# Dependencies are `async def` even when they await nothing: FastAPI runs a plain `def`
+# dependency in a worker thread, two thread hops a request (issue 16's profile).
+async def app_settings(request: Request) -> Settings:
+    return settings_of(request)
 
 
 AppSettings = Annotated[Settings, Depends(app_settings)]

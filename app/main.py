@@ -20,6 +20,7 @@ from app.attendance.router import closing_router as session_closing_router
 from app.attendance.router import router as attendance_router
 from app.attendance.router import session_router as session_attendance_router
 from app.audit.router import router as audit_router
+from app.auth.principals import PrincipalCache
 from app.auth.rate_limit import RateLimiter
 from app.cadre.router import router as cadre_router
 from app.calendar.router import feed_router as calendar_feed_router
@@ -150,6 +151,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Authentication asks the user domain who a token speaks for (app.security.ActorLoader).
     app.state.actor_loader = user_repository.active_actor
+    app.state.principals = PrincipalCache(
+        settings.auth.principal_cache_seconds, settings.auth.principal_cache_size
+    )
     app.state.sessionmaker = None
     app.state.replica_sessionmaker = None
     # Set by the server on SIGTERM (app/serve.py): readiness answers 503 while it drains.

@@ -56,7 +56,7 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         ) from exc
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, at most {MAX_PAGE_SIZE}")
     ] = DEFAULT_PAGE_SIZE,

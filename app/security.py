@@ -17,6 +17,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.auth.principals import PrincipalCache
 from app.auth.rate_limit import RateLimiter
 from app.auth.tokens import InvalidToken, Subject, verify
 from app.config import Settings
@@ -247,7 +248,7 @@ class ActorLoader(Protocol):
     async def __call__(self, db_session: AsyncSession, subject: Subject, /) -> Actor | None: ...
 
 
-def actor_loader(request: Request) -> ActorLoader:
+async def actor_loader(request: Request) -> ActorLoader:
     loader: ActorLoader = request.app.state.actor_loader
     return loader
 
@@ -256,9 +257,10 @@ def _challenge(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer realm="cadre-training"'})
 
 
-async def _load_actor(
-    db_session: DbSession, settings: Settings, loader: ActorLoader, token: str
-) -> Actor:
+async def _subject(settings: Settings, cache: PrincipalCache, token: str) -> Subject:
+    subject = cache.subject(token)
+    if subject is not None:
+        return subject
     try:
         if settings.auth.oidc_jwks_url:
             # The JWKS may have to be fetched (blocking I/O): not on the event loop.
@@ -267,11 +269,27 @@ async def _load_actor(
             subject = verify(settings, token)
     except InvalidToken as exc:
         raise _challenge(N_("The access token is invalid or has expired.")) from exc
-    actor = await loader(db_session, subject)
+    cache.keep_subject(token, subject, subject.expires_at)
+    return subject
+
+
+async def _load_actor(
+    db_session: DbSession,
+    settings: Settings,
+    loader: ActorLoader,
+    cache: PrincipalCache,
+    token: str,
+) -> Actor:
+    subject = await _subject(settings, cache, token)
+    actor = cache.actor(subject)
     if actor is None:
-        raise _challenge(
-            N_("The access token's user is unknown or deactivated, or it was revoked.")
-        )
+        generation = cache.generation
+        actor = await loader(db_session, subject)
+        if actor is None:
+            raise _challenge(
+                N_("The access token's user is unknown or deactivated, or it was revoked.")
+            )
+        cache.keep_actor(subject, actor, generation)
     if subject.user_id is None and actor.role not in settings.auth.oidc_roles:
         raise _challenge(N_("This role signs in with the service's own tokens only."))
     return actor
@@ -286,7 +304,8 @@ async def authorize(
 ) -> Actor:
     if not token:
         raise _challenge(N_("Send `Authorization: Bearer <token>`."))
-    actor = await _load_actor(db_session, settings, loader, token)
+    cache: PrincipalCache = request.app.state.principals
+    actor = await _load_actor(db_session, settings, loader, cache, token)
     route = request.scope.get("route")
     operation_id = getattr(route, "operation_id", None)
     allowed = PERMISSIONS.get(operation_id or "", frozenset())
@@ -302,6 +321,8 @@ async def authorize(
         request_id=getattr(request.state, "request_id", None),
         client_request_id=getattr(request.state, "client_request_id", None),
         actor=actor,
+        # A read sends it only if it comes to write (app.db.attribute).
+        lazy=request.method in ("GET", "HEAD"),
     )
     request.state.actor = actor
     return actor

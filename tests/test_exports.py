@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.archive import unit_export
+from app.auth.principals import forget_user
 from app.config import ExportSettings, Settings
 from app.db import create_sessionmaker
 from app.enums import Role
@@ -523,6 +524,7 @@ async def test_a_job_is_its_requesters_and_runs_with_the_requesters_rights(
             text("UPDATE app_user SET org_unit_id = :o WHERE id = :i"),
             {"o": other["id"], "i": admin_of_mine.id},
         )
+    forget_user(None, admin_of_mine.id)  # SQL, not the user service: drop the cached actor
     await worker.work_once(maker, FAST)
     failed = (await client.get(f"{API}/exports/{job['id']}", headers=headers)).json()
     assert (failed["status"], failed["error_code"]) == ("failed", "export.out_of_scope")
@@ -536,6 +538,7 @@ async def test_a_job_is_its_requesters_and_runs_with_the_requesters_rights(
             text("UPDATE app_user SET org_unit_id = :o WHERE id = :i"),
             {"o": mine["id"], "i": admin_of_mine.id},
         )
+    forget_user(None, admin_of_mine.id)  # SQL, not the user service: drop the cached actor
     r = await client.post(
         f"{API}/exports", json={"org_unit_id": mine["id"], "year": 2024}, headers=headers
     )
@@ -549,6 +552,7 @@ async def test_a_job_is_its_requesters_and_runs_with_the_requesters_rights(
             text("UPDATE app_user SET org_unit_id = :o WHERE id = :i"),
             {"o": other["id"], "i": admin_of_mine.id},
         )
+    forget_user(None, admin_of_mine.id)  # SQL, not the user service: drop the cached actor
     r = await client.get(f"{API}/exports/{again['id']}/file", headers=headers)
     assert r.status_code == 404
 
@@ -558,6 +562,7 @@ async def test_a_job_is_its_requesters_and_runs_with_the_requesters_rights(
             text("UPDATE app_user SET org_unit_id = :o WHERE id = :i"),
             {"o": mine["id"], "i": admin_of_mine.id},
         )
+    forget_user(None, admin_of_mine.id)  # SQL, not the user service: drop the cached actor
     r = await client.post(
         f"{API}/exports", json={"org_unit_id": mine["id"], "year": 2024}, headers=headers
     )
@@ -566,6 +571,7 @@ async def test_a_job_is_its_requesters_and_runs_with_the_requesters_rights(
         await conn.execute(
             text("UPDATE app_user SET active = false WHERE id = :i"), {"i": admin_of_mine.id}
         )
+    forget_user(None, admin_of_mine.id)  # SQL, not the user service: drop the cached actor
     await worker.work_once(maker, FAST)
     assert (await _job(engine, third["id"])).error_code == "export.requester_inactive"
 

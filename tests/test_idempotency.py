@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.principals import forget_user
 from app.config import Settings
 from app.enums import Role
 from app.idempotency import service as idempotency
@@ -203,6 +204,7 @@ async def _set_user(
 ) -> None:
     async with sessionmaker() as db_session, db_session.begin():
         await db_session.execute(update(User).where(User.id == user.id).values(**values))
+    forget_user(None, user.id)  # SQL, not the user service: drop the cached actor
 
 
 @pytest.mark.parametrize(

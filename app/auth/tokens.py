@@ -4,7 +4,7 @@ opaque refresh tokens of the password grant."""
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -80,6 +80,8 @@ class Subject:
     user_id: uuid.UUID | None = None
     token_version: int | None = None
     external: ExternalIdentity | None = None
+    # The token's `exp` (seconds since the epoch): a verified token is remembered no longer.
+    expires_at: float | None = field(default=None, compare=False)
 
 
 class InvalidToken(Exception):
@@ -89,6 +91,11 @@ class InvalidToken(Exception):
 @lru_cache(maxsize=4)
 def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=300)
+
+
+def _expiry(claims: dict[str, Any]) -> float | None:
+    exp = claims.get("exp")
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
 def verify(settings: Settings, token: str) -> Subject:
@@ -113,7 +120,10 @@ def verify(settings: Settings, token: str) -> Subject:
             sub = claims["sub"]
             if not isinstance(sub, str) or not sub:
                 raise InvalidToken("the identity provider's token names no subject")
-            return Subject(external=ExternalIdentity(issuer=auth.oidc_issuer, subject=sub))
+            return Subject(
+                external=ExternalIdentity(issuer=auth.oidc_issuer, subject=sub),
+                expires_at=_expiry(claims),
+            )
         claims = jwt.decode(
             token,
             settings.secret_key_value,
@@ -125,6 +135,10 @@ def verify(settings: Settings, token: str) -> Subject:
         version = claims["ver"]
         if not isinstance(version, int) or isinstance(version, bool):
             raise InvalidToken("the token version is not a number")
-        return Subject(user_id=uuid.UUID(str(claims["sub"])), token_version=version)
+        return Subject(
+            user_id=uuid.UUID(str(claims["sub"])),
+            token_version=version,
+            expires_at=_expiry(claims),
+        )
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken(str(exc)) from exc

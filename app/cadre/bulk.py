@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principals import forget_scopes
 from app.cadre import rules
 from app.cadre.models import Cadre
 from app.copy import copy_rows
@@ -167,6 +168,8 @@ async def update_many(
             current.id_number_hash if number is None else box.lookup_hash(number)
         )
     await db_session.execute(_UPDATE_MANY, columns)
+    if any("org_unit_id" in changed for _, changed in updates):
+        forget_scopes(db_session)  # a moved cadre's user acts in another unit's path
 
 
 async def deactivate_many(

@@ -21,7 +21,7 @@ from app.i18n import _
 _HOUR = 3600.0
 
 
-def _limiter(request: Request, settings: AppSettings) -> RateLimiter:
+async def _limiter(request: Request, settings: AppSettings) -> RateLimiter:
     """One limiter per application, made on first use (each process counts on its own, as the
     other limits do)."""
     state = request.app.state
@@ -56,7 +56,7 @@ class IdNumberLookups:
         self.limiter.check(f"user:{actor.user_id}")
 
 
-def _lookups(limiter: Annotated[RateLimiter, Depends(_limiter)]) -> IdNumberLookups:
+async def _lookups(limiter: Annotated[RateLimiter, Depends(_limiter)]) -> IdNumberLookups:
     return IdNumberLookups(limiter)
 
 

@@ -1,7 +1,7 @@
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import ColumnElement, Select, false, func, select, true
+from sqlalchemy import ColumnElement, RowMapping, Select, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -24,6 +24,14 @@ async def get(
         return await db_session.get(Cadre, cadre_id)
     stmt = select(Cadre).where(Cadre.id == cadre_id, readable(actor))
     return (await db_session.scalars(stmt)).one_or_none()
+
+
+async def read_row(
+    db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor
+) -> RowMapping | None:
+    """The cadre's columns, if it lies in the actor's scope: a Core read, no ORM instance."""
+    stmt = select(Cadre.__table__).where(Cadre.id == cadre_id, readable(actor))
+    return (await db_session.execute(stmt)).mappings().one_or_none()
 
 
 async def get_by_hr_id(

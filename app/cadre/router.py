@@ -172,9 +172,9 @@ async def get_cadre(
 ) -> CadreRead:
     """One cadre of the caller's scope, personal data shown as the caller's role may see it, with
     its `ETag` for `If-Match`; 404 outside the scope."""
-    cadre = await service.get_cadre(db_session, cadre_id, actor)
-    set_etag(response, cadre.version)
-    return to_read(cadre, actor)
+    read, version = await service.read_cadre(db_session, cadre_id, actor)
+    set_etag(response, version)
+    return read
 
 
 @router.patch(

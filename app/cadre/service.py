@@ -3,11 +3,13 @@ and the post type and promotion date of docs/rules.md rule 4 (`rules.after_write
 paths apply it)."""
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.auth.principals import forget_scopes
 from app.cadre import repository, rules
 from app.cadre.errors import (
     CONFLICTS,
@@ -36,12 +38,17 @@ from app.i18n import N_
 from app.org_unit import repository as org_units
 from app.org_unit import service as org_unit_service
 from app.pagination import PageParams
+from app.personal_data import cipher
 
 
 def to_read(cadre: Cadre, actor: Actor, *, in_list: bool = False) -> CadreRead:
     """ID numbers are masked in every list, and in reads for roles that do not see them whole
     (`rules.mask`). Every answer that shows a cadre goes through here (the archive too)."""
-    read = CadreRead.model_validate({**_columns(cadre), "birth_month": f"{cadre.birth_date:%Y-%m}"})
+    return _read(_columns(cadre), actor, in_list=in_list)
+
+
+def _read(values: Mapping[str, Any], actor: Actor, *, in_list: bool) -> CadreRead:
+    read = CadreRead.model_validate({**values, "birth_month": f"{values['birth_date']:%Y-%m}"})
     if in_list or not actor.sees_id_numbers:
         read.id_number = rules.mask(read.id_number)
     if not actor.sees_id_numbers:
@@ -94,6 +101,19 @@ async def get_cadre(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor)
     if cadre is None:
         raise CadreNotFound()
     return cadre
+
+
+async def read_cadre(
+    db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor
+) -> tuple[CadreRead, int]:
+    """`getCadre`'s answer and version, from the row's columns: no ORM instance is built for a
+    read that changes nothing (the ORM load was 13 % of a cadre read, issue 16)."""
+    row = await repository.read_row(db_session, cadre_id, actor)
+    if row is None:
+        raise CadreNotFound()
+    values = {field: row[field] for field in CadreRead.model_fields if field in row}
+    values["id_number"] = cipher().decrypt(row["id_number_ciphertext"])
+    return _read(values, actor, in_list=False), row["version"]
 
 
 async def referenced_cadre(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor) -> Cadre:
@@ -240,6 +260,8 @@ async def _apply(
         )
     if "org_unit_id" in changes:
         await _check_org_unit(db_session, changes["org_unit_id"], actor)
+        # The cadre's user, if any, now acts in another unit's path.
+        forget_scopes(db_session)
     if "id_number" in changes:
         await _check_id_number_free(db_session, id_number, cadre.id, actor, lookups)
     for field, value in changes.items():

@@ -34,7 +34,7 @@ from app.actor import Actor
 from app.auth.tokens import InvalidToken, verify
 from app.db import transaction
 from app.errors import ProblemFieldError
-from app.http import app_settings
+from app.http import settings_of
 from app.i18n import N_, current_language
 from app.idempotency import repository
 from app.idempotency.errors import (
@@ -55,7 +55,7 @@ async def _principal(request: Request) -> Any:
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer "):
         return None
-    settings = app_settings(request)
+    settings = settings_of(request)
     try:
         if settings.auth.oidc_jwks_url:
             # The identity provider's keys may have to be fetched: not on the event loop.
@@ -163,7 +163,7 @@ class IdempotentRoute(APIRoute):
                 if not await repository.try_lock(db_session, principal, key):
                     raise StillRunning()
                 stored = await repository.get(db_session, principal, key)
-                retention = timedelta(hours=app_settings(request).idempotency_retention_hours)
+                retention = timedelta(hours=settings_of(request).idempotency_retention_hours)
                 if stored is not None and stored.created_at < datetime.now(UTC) - retention:
                     await repository.forget(db_session, stored)  # expired: the key starts afresh
                     stored = None

@@ -5,6 +5,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
+from app.auth.principals import forget_scopes
 from app.db import flush_mapping_conflicts
 from app.errors import ProblemFieldError
 from app.i18n import N_
@@ -121,6 +122,7 @@ async def _move(
     new_path = tree.path_of(parent.path if parent else None, unit.id)
     new_depth = parent.depth + 1 if parent else 0
     await repository.move_subtree(db_session, old_path, new_path, new_depth - unit.depth)
+    forget_scopes(db_session)  # actors of the subtree now act under another path
     unit.parent_id = parent_id
     unit.path = new_path
     unit.depth = new_depth

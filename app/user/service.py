@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import PasswordHashing, hash_password
+from app.auth.principals import forget_user
 from app.auth.tokens import RefreshSecret, new_refresh_secret, refresh_digest
 from app.config import AuthSettings
 from app.db import attribute, flush_mapping_conflicts
@@ -128,6 +129,9 @@ async def update_user(
         user.failed_logins = 0
         user.locked_until = None
     await flush_mapping_conflicts(db_session, _CONFLICTS)
+    # This process stops answering for the old actor at once (others within the cache's
+    # lifetime: docs/security.md).
+    forget_user(db_session, user.id)
     return user
 
 
