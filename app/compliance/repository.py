@@ -36,111 +36,109 @@ WITH rules AS (
     SELECT * FROM jsonb_to_recordset(CAST(:rules AS jsonb))
         AS r(kind text, mode text, factor numeric, credit numeric, cap numeric)
 ),
-cadres AS (
+-- Read once; every part below joins it, so a county's report reads its own cadres' rows through
+-- the indexes and a province's hashes its cadres once per table read.
+cadres AS MATERIALIZED (
     SELECT c.id, c.org_unit_id, c.rank, c.promoted_on, u.path
     FROM cadre c JOIN org_unit u ON u.id = c.org_unit_id
     WHERE c.status = 'active' AND u.path >= :lo AND u.path < :hi
 ),
--- Parts of logs that the whole-year sums hold but the period does not: centralised days before
--- the window's first day in its first year...
-window_cut AS (
+-- The window's first year is only partly in it. Either its whole-year sums count and the part
+-- before the window's first day is taken off (edge_sign -1, edge [Jan 1, first day)), or the year
+-- is left out and the part from the first day on is added (edge_sign 1, edge [first day, Dec 31]):
+-- whichever edge is shorter, as each log across it is read one by one.
+edge AS (
     SELECT l.cadre_id,
            SUM(l.days * s.overlap / s.total) AS days,
            SUM(l.hours * s.overlap / s.total) AS hours
     FROM (
         -- Two index ranges instead of all earlier history: the logs that started within a year
-        -- before that first year (ix_study_log_kind_start_date), and the few longer than a
-        -- year (ix_study_log_long).
+        -- before the edge (ix_study_log_kind_start_date), and the few longer than a year
+        -- (ix_study_log_long).
         SELECT cadre_id, start_date, end_date, hours, days, status FROM study_log
-        WHERE kind = ANY(:centralised) AND start_date >= :long_bound AND start_date < :ws
-          AND end_date >= :ws_year_start
+        WHERE kind = ANY(:centralised) AND start_date >= :long_bound AND start_date <= :edge_hi
+          AND end_date >= :edge_lo
         UNION ALL
         SELECT cadre_id, start_date, end_date, hours, days, status FROM study_log
-        WHERE end_date - start_date > 366 AND end_date >= :ws_year_start
+        WHERE end_date - start_date > 366 AND end_date >= :edge_lo
           AND start_date < :long_bound AND kind = ANY(:centralised)
     ) AS l
-    JOIN cadre c ON c.id = l.cadre_id
-    JOIN org_unit u ON u.id = c.org_unit_id
+    JOIN cadres c ON c.id = l.cadre_id
     CROSS JOIN LATERAL (
-        SELECT LEAST(l.end_date, :before_ws) - GREATEST(l.start_date, :ws_year_start) + 1
-                   AS overlap,
+        SELECT LEAST(l.end_date, :edge_hi) - GREATEST(l.start_date, :edge_lo) + 1 AS overlap,
                l.end_date - l.start_date + 1 AS total
     ) AS s
-    WHERE :window_cut AND l.status = 'approved'
-      AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
+    WHERE :edge AND l.status = 'approved'
     GROUP BY l.cadre_id
 ),
--- ...and everything after the evaluation day in its year (classes recorded ahead of time).
+-- Everything after the evaluation day in its year (classes recorded ahead of time).
 later AS (
     SELECT l.cadre_id, l.kind,
            SUM(l.hours * s.overlap / s.total) AS hours,
            SUM(l.days * s.overlap / s.total) AS days,
            SUM(s.overlap::numeric / s.total) AS items
     FROM study_log l
-    JOIN cadre c ON c.id = l.cadre_id
-    JOIN org_unit u ON u.id = c.org_unit_id
+    JOIN cadres c ON c.id = l.cadre_id
     CROSS JOIN LATERAL (
         SELECT LEAST(l.end_date, :year_end) - GREATEST(l.start_date, :after_as_of) + 1
                    AS overlap,
                l.end_date - l.start_date + 1 AS total
     ) AS s
     WHERE :year_cut AND l.end_date > :as_of AND l.start_date <= :year_end
-      AND l.status = 'approved' AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
+      AND l.status = 'approved'
     GROUP BY l.cadre_id, l.kind
 ),
-five AS (
-    SELECT cadre_id, SUM(days) AS days, SUM(hours) AS hours
+-- The evaluation year per kind: its sums up to the evaluation day, and the credit of the kind.
+this_year AS (
+    SELECT a.cadre_id, a.kind,
+           a.days - COALESCE(x.days, 0) AS days,
+           a.hours - COALESCE(x.hours, 0) AS hours,
+           -- LEAST skips a NULL cap (no annual cap).
+           LEAST(CASE WHEN r.mode = 'per_hour' THEN (a.hours - COALESCE(x.hours, 0)) * r.factor
+                      WHEN r.mode = 'per_item' THEN (a.items - COALESCE(x.items, 0)) * r.credit
+                      ELSE 0 END, r.cap) AS credited
+    FROM cadre_year_kind a
+    JOIN cadres c ON c.id = a.cadre_id
+    LEFT JOIN later x ON x.cadre_id = a.cadre_id AND x.kind = a.kind
+    LEFT JOIN rules r ON r.kind = a.kind
+    WHERE a.year = :y
+),
+-- One row per part, summed per cadre in one pass: the window's whole earlier years (centralised
+-- kinds), its edge, and the evaluation year.
+sums AS (
+    SELECT cadre_id, SUM(five_days) AS five_days, SUM(five_hours) AS five_hours,
+           SUM(credited) AS credited, SUM(cdays) AS cdays, SUM(chours) AS chours,
+           SUM(counted) AS counted, SUM(online) AS online
     FROM (
-        SELECT a.cadre_id, a.days, a.hours
+        SELECT a.cadre_id, a.days AS five_days, a.hours AS five_hours, 0 AS credited,
+               0 AS cdays, 0 AS chours, 0 AS counted, 0 AS online
         FROM cadre_year_kind a
-        JOIN cadre c ON c.id = a.cadre_id
-        JOIN org_unit u ON u.id = c.org_unit_id
-        WHERE a.kind = ANY(:centralised) AND a.year BETWEEN :ws_year AND :y
-          AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
+        JOIN cadres c ON c.id = a.cadre_id
+        WHERE a.kind = ANY(:centralised) AND a.year >= :five_from AND a.year < :y
         UNION ALL
-        SELECT cadre_id, -days, -hours FROM window_cut
+        SELECT cadre_id, :edge_sign * days, :edge_sign * hours, 0, 0, 0, 0, 0 FROM edge
         UNION ALL
-        SELECT cadre_id, -days, -hours FROM later WHERE kind = ANY(:centralised)
+        SELECT t.cadre_id,
+               CASE WHEN t.kind = ANY(:centralised) THEN t.days ELSE 0 END,
+               CASE WHEN t.kind = ANY(:centralised) THEN t.hours ELSE 0 END,
+               t.credited,
+               CASE WHEN t.kind = ANY(:centralised) THEN t.days ELSE 0 END,
+               CASE WHEN t.kind = ANY(:centralised) THEN t.hours ELSE 0 END,
+               -- docs/rules.md rule 5: the annual hours alternative counts these kinds only.
+               CASE WHEN t.kind = ANY(:annual_kinds) THEN t.credited ELSE 0 END,
+               CASE WHEN t.kind = ANY(:online) THEN t.credited ELSE 0 END
+        FROM this_year t
     ) AS parts
     GROUP BY cadre_id
 ),
-per_kind AS (
-    SELECT a.cadre_id, a.kind, r.cap,
-           a.days - COALESCE(x.days, 0) AS days,
-           a.hours - COALESCE(x.hours, 0) AS hours,
-           CASE WHEN r.mode = 'per_hour' THEN (a.hours - COALESCE(x.hours, 0)) * r.factor
-                WHEN r.mode = 'per_item' THEN (a.items - COALESCE(x.items, 0)) * r.credit
-                ELSE 0 END AS credit
-    FROM cadre_year_kind a
-    JOIN cadre c ON c.id = a.cadre_id
-    JOIN org_unit u ON u.id = c.org_unit_id
-    LEFT JOIN later x ON x.cadre_id = a.cadre_id AND x.kind = a.kind
-    LEFT JOIN rules r ON r.kind = a.kind
-    WHERE a.year = :y AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
-),
-year AS (
-    SELECT cadre_id,
-           SUM(CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END) AS credited,
-           SUM(CASE WHEN kind = ANY(:centralised) THEN days ELSE 0 END) AS centralised_days,
-           SUM(CASE WHEN kind = ANY(:centralised) THEN hours ELSE 0 END) AS centralised_hours,
-           -- docs/rules.md rule 5: the annual hours alternative counts these kinds only.
-           SUM(CASE WHEN kind = ANY(:annual_kinds)
-                    THEN (CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END)
-                    ELSE 0 END) AS counted,
-           SUM(CASE WHEN kind = ANY(:online)
-                    THEN (CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END)
-                    ELSE 0 END) AS online
-    FROM per_kind GROUP BY cadre_id
-),
 sums_of_cadre AS (
     SELECT c.id, c.org_unit_id, c.rank, c.promoted_on, c.path,
-           COALESCE(f.days, 0) AS five_days, COALESCE(f.hours, 0) AS five_hours,
-           COALESCE(y.credited, 0) AS credited, COALESCE(y.centralised_days, 0) AS cdays,
-           COALESCE(y.centralised_hours, 0) AS chours, COALESCE(y.counted, 0) AS counted,
-           COALESCE(y.online, 0) AS online
+           COALESCE(s.five_days, 0) AS five_days, COALESCE(s.five_hours, 0) AS five_hours,
+           COALESCE(s.credited, 0) AS credited, COALESCE(s.cdays, 0) AS cdays,
+           COALESCE(s.chours, 0) AS chours, COALESCE(s.counted, 0) AS counted,
+           COALESCE(s.online, 0) AS online
     FROM cadres c
-    LEFT JOIN five f ON f.cadre_id = c.id
-    LEFT JOIN year y ON y.cadre_id = c.id
+    LEFT JOIN sums s ON s.cadre_id = c.id
 ),
 -- docs/rules.md rules 4-6 on the sums, with the policy's thresholds (either alternative meets).
 figures AS (
@@ -270,10 +268,8 @@ _ROLL_CALL_SQL = (  # constant text only: every value is a bound parameter
 last_trained AS (
     SELECT l.cadre_id, MAX(LEAST(l.end_date, :as_of)) AS last_day
     FROM study_log l
-    JOIN cadre c ON c.id = l.cadre_id
-    JOIN org_unit u ON u.id = c.org_unit_id
+    JOIN cadres c ON c.id = l.cadre_id
     WHERE l.kind = ANY(:centralised) AND l.status = 'approved' AND l.start_date <= :as_of
-      AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
     GROUP BY l.cadre_id
 ),
 ranked AS (
@@ -362,9 +358,13 @@ def subtree_bounds(path: str) -> tuple[str, str]:
 
 def _parameters(root_path: str, as_of: date, policy: Policy) -> dict[str, object]:
     ws = window_start(as_of, policy.five_year_years)
-    ws_year_start = date(ws.year, 1, 1)
+    ws_year_start, ws_year_end = date(ws.year, 1, 1), date(ws.year, 12, 31)
     year_end = date(as_of.year, 12, 31)
     lo, hi = subtree_bounds(root_path)
+    # The shorter edge of the window's first year (see `edge` in _FIGURES_SQL): the part before
+    # the first day, taken off that year's sums, or the part from it on, added without them.
+    tail = ws.year < as_of.year and ws_year_end - ws < ws - ws_year_start
+    edge_lo, edge_hi = (ws, ws_year_end) if tail else (ws_year_start, ws - timedelta(days=1))
 
     def ranks(group: frozenset[Rank]) -> list[str]:
         return sorted(rank.value for rank in group)
@@ -375,12 +375,12 @@ def _parameters(root_path: str, as_of: date, policy: Policy) -> dict[str, object
         "hi": hi,
         "as_of": as_of,
         "y": as_of.year,
-        "ws": ws,
-        "ws_year": ws.year,
-        "ws_year_start": ws_year_start,
-        "before_ws": ws - timedelta(days=1),
-        "long_bound": ws_year_start - timedelta(days=366),
-        "window_cut": ws > ws_year_start,
+        "five_from": ws.year + 1 if tail else ws.year,
+        "edge": ws > ws_year_start,
+        "edge_sign": 1 if tail else -1,
+        "edge_lo": edge_lo,
+        "edge_hi": edge_hi,
+        "long_bound": edge_lo - timedelta(days=366),
         "year_end": year_end,
         "after_as_of": as_of + timedelta(days=1),
         "year_cut": as_of < year_end,
