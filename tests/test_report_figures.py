@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cadre.models import Cadre
@@ -236,3 +237,22 @@ async def test_unit_counts_equal_the_figures_counted_in_python(
             )
         await savepoint.rollback()
     assert len(figures) > 0
+
+
+async def test_the_figures_statements_are_planned_with_their_values(
+    app: FastAPI, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A pooled connection keeps asyncpg's prepared statements; PostgreSQL would plan a figures
+    statement generically after five runs. The reports' transactions plan it with its values."""
+    async with isolated_sessionmaker() as db_session:
+        savepoint = await db_session.begin_nested()
+        unit = await _unit(db_session)
+        await _cadre(db_session, unit, Rank.county_division, None, LOGS)
+        modes = []
+        for _ in range(7):  # past the five runs after which a generic plan may be chosen
+            await unit_counts(db_session, unit.path, date(2026, 11, 30), CN_2023)
+            await roll_call_rows(db_session, unit.path, date(2026, 11, 30), CN_2023, 10)
+            await cadre_figures(db_session, unit.path, date(2026, 11, 30), CN_2023)
+            modes.append(await db_session.scalar(text("SELECT current_setting('plan_cache_mode')")))
+        await savepoint.rollback()
+    assert modes == ["force_custom_plan"] * 7

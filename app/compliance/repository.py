@@ -219,6 +219,20 @@ ORDER BY u.path, c.hr_id, l.start_date, l.id
 )
 
 
+# asyncpg prepares each statement once per connection; after five runs PostgreSQL may switch a
+# prepared statement to a generic plan, made without its parameters' values. For this one the
+# values decide the plan (a county reads its cadres through the indexes, a province hashes
+# them; the window's edge is on or off), and a pooled connection's generic plan ran it 1.6-7x
+# slower (bench/README.md). Planning it anew costs a few milliseconds, so every figures statement
+# runs with custom plans, set for its transaction only: the service's other statements keep
+# their cached plans, and a pgbouncer in transaction mode sees no session state.
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+async def _custom_plans(db_session: AsyncSession) -> None:
+    await db_session.execute(_CUSTOM_PLANS)
+
+
 def export_statement(
     root_path: str, year: int, as_of: date, policy: Policy
 ) -> tuple[TextClause, dict[str, object]]:
@@ -240,6 +254,7 @@ async def export_rows(
     """The rows of a unit's year export (`_EXPORT_SQL`), through a server-side cursor fetching
     `yield_per` rows at a time."""
     statement, params = export_statement(root_path, year, as_of, policy)
+    await _custom_plans(db_session)
     stream = await db_session.stream(statement.execution_options(yield_per=yield_per), params)
     async for record in stream:
         yield record
@@ -253,6 +268,7 @@ async def export_row_count(
     params["export_year_start"] = date(year, 1, 1)
     params["export_year_end"] = date(year, 12, 31)
     sql = "SELECT count(*) FROM (" + _EXPORT_SQL + ") AS export_rows"  # noqa: S608 (constant)
+    await _custom_plans(db_session)
     return int(await db_session.scalar(text(sql), params) or 0)
 
 
@@ -405,6 +421,7 @@ async def cadre_figures(
 ) -> list[CadreFigures]:
     """Every active cadre of the subtree at `root_path`, evaluated on `as_of` under `policy` (the
     policy in force on `as_of`, as the engine's compliance view uses for all three blocks)."""
+    await _custom_plans(db_session)
     rows = await db_session.execute(text(_PER_CADRE_SQL), _parameters(root_path, as_of, policy))
     return _figures_of(rows, policy)
 
@@ -423,6 +440,7 @@ async def short_cadre_figures(
 ) -> list[CadreFigures]:
     """The active cadres of the subtree whose `requirement` (five_year, annual) is not met on
     `as_of` (in grace counts as short), with their figures."""
+    await _custom_plans(db_session)
     rows = await db_session.execute(
         text(_SHORT_SQL[requirement]), _parameters(root_path, as_of, policy)
     )
@@ -477,6 +495,7 @@ async def unit_counts(
     db_session: AsyncSession, root_path: str, as_of: date, policy: Policy
 ) -> list[UnitCounts]:
     """The same figures counted per unit inside the database: one row per unit comes back."""
+    await _custom_plans(db_session)
     rows = await db_session.execute(text(_PER_UNIT_SQL), _parameters(root_path, as_of, policy))
     s = RequirementStatus
     return [
@@ -510,6 +529,7 @@ async def roll_call_rows(
     db_session: AsyncSession, root_path: str, as_of: date, policy: Policy, limit: int
 ) -> tuple[int, int, list[RollCallRow]]:
     """(active cadres, trained cadres, the first `limit` untrained ones in roll-call order)."""
+    await _custom_plans(db_session)
     rows = (
         await db_session.execute(
             text(_ROLL_CALL_SQL), {**_parameters(root_path, as_of, policy), "limit": limit}
