@@ -256,3 +256,45 @@ async def test_the_figures_statements_are_planned_with_their_values(
             modes.append(await db_session.scalar(text("SELECT current_setting('plan_cache_mode')")))
         await savepoint.rollback()
     assert modes == ["force_custom_plan"] * 7
+
+
+async def test_a_short_roll_call_is_the_head_of_the_long_one(
+    app: FastAPI, isolated_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The last training day is looked up only for the candidates that can make the list; cut
+    anywhere, through ties of the other keys too, the list is the engine's order (rule 8)."""
+    rng = random.Random(8)
+    as_of = date(2026, 11, 30)
+    async with isolated_sessionmaker() as db_session:
+        savepoint = await db_session.begin_nested()
+        unit = await _unit(db_session)
+        seeded = []
+        for i in range(24):
+            if i % 3 == 0:  # never trained: every key ties but the id
+                specs: list[dict[str, Any]] = []
+            elif i % 3 == 1:  # trained before the window only: ties but the last day
+                start = date(2014, 1, 1) + timedelta(days=rng.randint(0, 2000))
+                specs = [log(start, start + timedelta(days=4), "5", "35")]
+            else:
+                specs = _random_logs(rng)
+            rank = rng.choice((Rank.county_division, Rank.section_member))
+            promoted = rng.choice((None, date(2025, 3, 1), date(2024, 7, 1)))
+            seeded.append(await _cadre(db_session, unit, rank, promoted, specs))
+        candidates = [
+            engine.roll_call_candidate(
+                str(cadre.id), records, as_of, cadre.rank, cadre.promoted_on, [CN_2023]
+            )
+            for cadre, records in seeded
+            if not engine.trained_in_year(records, as_of.year, [CN_2023])
+        ]
+        expected = [c.cadre_id for c in engine.rank_candidates(candidates)]
+        heads = {}
+        for limit in range(1, len(seeded) + 2):
+            _active, _trained, rows = await roll_call_rows(
+                db_session, unit.path, as_of, CN_2023, limit
+            )
+            heads[limit] = [str(r.cadre_id) for r in rows]
+        await savepoint.rollback()
+    assert len(expected) > 10
+    for limit, head in heads.items():
+        assert head == expected[:limit], limit

@@ -281,37 +281,59 @@ async def export_row_count(
 _ROLL_CALL_SQL = (  # constant text only: every value is a bound parameter
     _FIGURES_SQL  # noqa: S608
     + """,
-last_trained AS (
-    SELECT l.cadre_id, MAX(LEAST(l.end_date, :as_of)) AS last_day
-    FROM study_log l
-    JOIN cadres c ON c.id = l.cadre_id
-    WHERE l.kind = ANY(:centralised) AND l.status = 'approved' AND l.start_date <= :as_of
-    GROUP BY l.cadre_id
-),
-ranked AS (
-    SELECT f.*, t.last_day,
+ranked AS MATERIALIZED (
+    SELECT f.id, f.org_unit_id, f.rank, f.promoted_on, f.five_status, f.measured, f.outstanding,
            CASE f.five_status WHEN 'not_met' THEN 0 WHEN 'in_grace' THEN 1 ELSE 2 END AS grp,
-           CASE WHEN f.five_status <> 'not_applicable' THEN 'five_year'
-                WHEN f.annual_status <> 'not_applicable' THEN 'annual'
-                ELSE 'none' END AS measured,
-           -- The missing share of each alternative; LEAST skips an alternative that is NULL.
-           COALESCE(CASE
-               WHEN f.five_status <> 'not_applicable' THEN LEAST(
-                   CASE WHEN q.fd = 0 THEN 0 ELSE GREATEST(q.fd - f.five_days, 0) / q.fd END,
-                   CASE WHEN q.fh = 0 THEN 0 ELSE GREATEST(q.fh - f.five_hours, 0) / q.fh END)
-               WHEN f.annual_status <> 'not_applicable' THEN LEAST(
-                   CASE WHEN q.ad = 0 THEN 0 ELSE GREATEST(q.ad - f.cdays, 0) / q.ad END,
-                   CASE WHEN q.ah = 0 THEN 0 ELSE GREATEST(q.ah - f.counted, 0) / q.ah END)
-           END, 0) AS outstanding
-    FROM figures f
-    LEFT JOIN last_trained t ON t.cadre_id = f.id
-    CROSS JOIN (
-        SELECT CAST(:five_days_required AS numeric) AS fd,
-               CAST(:five_hours_required AS numeric) AS fh,
-               CAST(:annual_days_required AS numeric) AS ad,
-               CAST(:annual_hours_required AS numeric) AS ah
-    ) AS q
-    WHERE f.cdays <= 0
+           -- The second key, never NULL: the grace deadline's order in group 1 (where
+           -- promoted_on is set), the same value for everyone elsewhere.
+           CASE WHEN f.five_status = 'in_grace' THEN f.promoted_on
+                ELSE DATE '-infinity' END AS by_deadline
+    FROM (
+        SELECT f.*,
+               CASE WHEN f.five_status <> 'not_applicable' THEN 'five_year'
+                    WHEN f.annual_status <> 'not_applicable' THEN 'annual'
+                    ELSE 'none' END AS measured,
+               -- The missing share of each alternative; LEAST skips an alternative that is NULL.
+               COALESCE(CASE
+                   WHEN f.five_status <> 'not_applicable' THEN LEAST(
+                       CASE WHEN q.fd = 0 THEN 0 ELSE GREATEST(q.fd - f.five_days, 0) / q.fd END,
+                       CASE WHEN q.fh = 0 THEN 0 ELSE GREATEST(q.fh - f.five_hours, 0) / q.fh END)
+                   WHEN f.annual_status <> 'not_applicable' THEN LEAST(
+                       CASE WHEN q.ad = 0 THEN 0 ELSE GREATEST(q.ad - f.cdays, 0) / q.ad END,
+                       CASE WHEN q.ah = 0 THEN 0 ELSE GREATEST(q.ah - f.counted, 0) / q.ah END)
+               END, 0) AS outstanding
+        FROM figures f
+        CROSS JOIN (
+            SELECT CAST(:five_days_required AS numeric) AS fd,
+                   CAST(:five_hours_required AS numeric) AS fh,
+                   CAST(:annual_days_required AS numeric) AS ad,
+                   CAST(:annual_hours_required AS numeric) AS ah
+        ) AS q
+        WHERE f.cdays <= 0
+    ) AS f
+),
+-- The last day of centralised training only breaks ties of the first three keys: the `limit`-th
+-- candidate by those keys bounds the ones that can make the list (its ties included), and only
+-- theirs is looked up, newest log first (ix_study_log_cadre_id_end_date).
+cut AS (
+    SELECT grp, by_deadline, outstanding FROM ranked
+    ORDER BY grp, by_deadline, outstanding DESC
+    OFFSET :limit - 1 LIMIT 1
+),
+contenders AS (
+    SELECT r.*, t.last_day
+    FROM ranked r
+    LEFT JOIN LATERAL (
+        SELECT LEAST(l.end_date, :as_of) AS last_day
+        FROM study_log l
+        WHERE l.cadre_id = r.id AND l.kind = ANY(:centralised) AND l.status = 'approved'
+          AND l.start_date <= :as_of
+        ORDER BY l.end_date DESC
+        LIMIT 1
+    ) AS t ON true
+    WHERE NOT EXISTS (SELECT FROM cut)
+       OR (r.grp, r.by_deadline, -r.outstanding)
+          <= (SELECT c.grp, c.by_deadline, -c.outstanding FROM cut c)
 ),
 counts AS (
     SELECT COUNT(*) AS active, COUNT(*) FILTER (WHERE cdays > 0) AS trained FROM figures
@@ -320,12 +342,8 @@ SELECT k.active, k.trained, r.id, r.org_unit_id, r.rank, r.promoted_on, r.five_s
        r.grp, r.measured, r.outstanding, r.last_day
 FROM counts k
 LEFT JOIN LATERAL (
-    SELECT * FROM ranked
-    ORDER BY grp,
-             CASE WHEN grp = 1 THEN promoted_on END NULLS FIRST,
-             outstanding DESC,
-             last_day NULLS FIRST,
-             CAST(id AS text)
+    SELECT * FROM contenders
+    ORDER BY grp, by_deadline, outstanding DESC, last_day NULLS FIRST, CAST(id AS text)
     LIMIT :limit
 ) AS r ON true
 """
