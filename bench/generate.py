@@ -12,7 +12,8 @@ The target database must be migrated to head (`python -m app.cli migrate`); the 
 otherwise, and refuses a database that already holds cadres unless `--force-append` (which adds a
 second, independent province with its own codes and HR ids). Nothing of the schema is changed:
 rows go through `COPY ... FROM STDIN (FORMAT binary)` with every constraint, index and foreign key
-in force, in one transaction (all or nothing), then `VACUUM (ANALYZE)`. One exception, inside
+in force, in one transaction (all or nothing), then `VACUUM (ANALYZE)` (of the loaded tables and
+the `cadre_year_kind` sums their triggers filled). One exception, inside
 that transaction only: the audit trigger of each loaded table (`audit_trail_insert`, migration
 0013) is disabled for the load and enabled again before the commit, so a fixture of millions of
 rows writes no audit rows and no change events. Every other trigger fires, in particular the ones
@@ -1678,7 +1679,10 @@ async def run(args: argparse.Namespace) -> int:
             gc.enable()
         loaded = time.perf_counter()
         print(f"  {loaded - started:7.1f}s  committed ({loaded - commit_t:.1f}s)", flush=True)
-        tables = ", ".join(TABLE_COLUMNS)
+        # And the per-cadre-year sums the triggers filled (migration 0004): never vacuumed nor
+        # analyzed otherwise, the reports' plans guessed their rows 10-40x short and read them
+        # from the heap (no visibility map for index-only scans).
+        tables = ", ".join([*TABLE_COLUMNS, "cadre_year_kind"])
         if args.no_vacuum:
             await conn.execute(f"ANALYZE {tables}")
         else:
