@@ -253,9 +253,17 @@ async def test_the_figures_statements_are_planned_with_their_values(
             await unit_counts(db_session, unit.path, date(2026, 11, 30), CN_2023)
             await roll_call_rows(db_session, unit.path, date(2026, 11, 30), CN_2023, 10)
             await cadre_figures(db_session, unit.path, date(2026, 11, 30), CN_2023)
-            modes.append(await db_session.scalar(text("SELECT current_setting('plan_cache_mode')")))
+            modes.append(
+                await db_session.scalar(
+                    text(
+                        "SELECT current_setting('plan_cache_mode') || ' '"
+                        " || current_setting('work_mem')"
+                    )
+                )
+            )
         await savepoint.rollback()
-    assert modes == ["force_custom_plan"] * 7
+    # And room to hash a province's 200,000 cadres without spilling to disk.
+    assert modes == ["force_custom_plan 64MB"] * 7
 
 
 async def test_a_short_roll_call_is_the_head_of_the_long_one(

@@ -54,21 +54,23 @@ edge AS (
     FROM (
         -- Two index ranges instead of all earlier history: the logs that started within a year
         -- before the edge (ix_study_log_kind_start_date), and the few longer than a year
-        -- (ix_study_log_long).
-        SELECT cadre_id, start_date, end_date, hours, days, status FROM study_log
-        WHERE kind = ANY(:centralised) AND start_date >= :long_bound AND start_date <= :edge_hi
-          AND end_date >= :edge_lo
+        -- (ix_study_log_long); each joined to the cadres on its own, so that a county's cadres
+        -- read theirs from the end date on instead (ix_study_log_cadre_id_end_date).
+        SELECT l.cadre_id, l.start_date, l.end_date, l.hours, l.days
+        FROM study_log l JOIN cadres c ON c.id = l.cadre_id
+        WHERE l.kind = ANY(:centralised) AND l.start_date >= :long_bound
+          AND l.start_date <= :edge_hi AND l.end_date >= :edge_lo AND l.status = 'approved'
         UNION ALL
-        SELECT cadre_id, start_date, end_date, hours, days, status FROM study_log
-        WHERE end_date - start_date > 366 AND end_date >= :edge_lo
-          AND start_date < :long_bound AND kind = ANY(:centralised)
+        SELECT l.cadre_id, l.start_date, l.end_date, l.hours, l.days
+        FROM study_log l JOIN cadres c ON c.id = l.cadre_id
+        WHERE l.end_date - l.start_date > 366 AND l.end_date >= :edge_lo
+          AND l.start_date < :long_bound AND l.kind = ANY(:centralised) AND l.status = 'approved'
     ) AS l
-    JOIN cadres c ON c.id = l.cadre_id
     CROSS JOIN LATERAL (
         SELECT LEAST(l.end_date, :edge_hi) - GREATEST(l.start_date, :edge_lo) + 1 AS overlap,
                l.end_date - l.start_date + 1 AS total
     ) AS s
-    WHERE :edge AND l.status = 'approved'
+    WHERE :edge
     GROUP BY l.cadre_id
 ),
 -- Everything after the evaluation day in its year (classes recorded ahead of time).
@@ -220,17 +222,24 @@ ORDER BY u.path, c.hr_id, l.start_date, l.id
 
 
 # asyncpg prepares each statement once per connection; after five runs PostgreSQL may switch a
-# prepared statement to a generic plan, made without its parameters' values. For this one the
+# prepared statement to a generic plan, made without its parameters' values. For these the
 # values decide the plan (a county reads its cadres through the indexes, a province hashes
-# them; the window's edge is on or off), and a pooled connection's generic plan ran it 1.6-7x
-# slower (bench/README.md). Planning it anew costs a few milliseconds, so every figures statement
-# runs with custom plans, set for its transaction only: the service's other statements keep
-# their cached plans, and a pgbouncer in transaction mode sees no session state.
-_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+# them; the window's edge is on or off), and a pooled connection's generic plan ran them 1.6-7x
+# slower (bench/README.md). Planning anew costs a few milliseconds, so every figures statement
+# runs with custom plans. And a province's sums group 200,000 cadres: with the server's default
+# work_mem (4 MB) its hashes and sorts spill to disk in a hundred batches. Both are set for the
+# statement's transaction only (SET LOCAL): the service's other statements keep their cached
+# plans and the server's memory budget, and a pgbouncer in transaction mode sees no session
+# state.
+_REPORT_SETTINGS = (
+    text("SET LOCAL plan_cache_mode = force_custom_plan"),
+    text("SET LOCAL work_mem = '64MB'"),
+)
 
 
-async def _custom_plans(db_session: AsyncSession) -> None:
-    await db_session.execute(_CUSTOM_PLANS)
+async def _report_settings(db_session: AsyncSession) -> None:
+    for statement in _REPORT_SETTINGS:
+        await db_session.execute(statement)
 
 
 def export_statement(
@@ -254,7 +263,7 @@ async def export_rows(
     """The rows of a unit's year export (`_EXPORT_SQL`), through a server-side cursor fetching
     `yield_per` rows at a time."""
     statement, params = export_statement(root_path, year, as_of, policy)
-    await _custom_plans(db_session)
+    await _report_settings(db_session)
     stream = await db_session.stream(statement.execution_options(yield_per=yield_per), params)
     async for record in stream:
         yield record
@@ -268,7 +277,7 @@ async def export_row_count(
     params["export_year_start"] = date(year, 1, 1)
     params["export_year_end"] = date(year, 12, 31)
     sql = "SELECT count(*) FROM (" + _EXPORT_SQL + ") AS export_rows"  # noqa: S608 (constant)
-    await _custom_plans(db_session)
+    await _report_settings(db_session)
     return int(await db_session.scalar(text(sql), params) or 0)
 
 
@@ -439,7 +448,7 @@ async def cadre_figures(
 ) -> list[CadreFigures]:
     """Every active cadre of the subtree at `root_path`, evaluated on `as_of` under `policy` (the
     policy in force on `as_of`, as the engine's compliance view uses for all three blocks)."""
-    await _custom_plans(db_session)
+    await _report_settings(db_session)
     rows = await db_session.execute(text(_PER_CADRE_SQL), _parameters(root_path, as_of, policy))
     return _figures_of(rows, policy)
 
@@ -458,7 +467,7 @@ async def short_cadre_figures(
 ) -> list[CadreFigures]:
     """The active cadres of the subtree whose `requirement` (five_year, annual) is not met on
     `as_of` (in grace counts as short), with their figures."""
-    await _custom_plans(db_session)
+    await _report_settings(db_session)
     rows = await db_session.execute(
         text(_SHORT_SQL[requirement]), _parameters(root_path, as_of, policy)
     )
@@ -513,7 +522,7 @@ async def unit_counts(
     db_session: AsyncSession, root_path: str, as_of: date, policy: Policy
 ) -> list[UnitCounts]:
     """The same figures counted per unit inside the database: one row per unit comes back."""
-    await _custom_plans(db_session)
+    await _report_settings(db_session)
     rows = await db_session.execute(text(_PER_UNIT_SQL), _parameters(root_path, as_of, policy))
     s = RequirementStatus
     return [
@@ -547,7 +556,7 @@ async def roll_call_rows(
     db_session: AsyncSession, root_path: str, as_of: date, policy: Policy, limit: int
 ) -> tuple[int, int, list[RollCallRow]]:
     """(active cadres, trained cadres, the first `limit` untrained ones in roll-call order)."""
-    await _custom_plans(db_session)
+    await _report_settings(db_session)
     rows = (
         await db_session.execute(
             text(_ROLL_CALL_SQL), {**_parameters(root_path, as_of, policy), "limit": limit}
