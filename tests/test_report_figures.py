@@ -5,6 +5,7 @@ per-cadre figures counted in Python, on a generated tree."""
 import random
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.cadre.models import Cadre
 from app.compliance.repository import cadre_figures, roll_call_rows, unit_counts
 from app.credit_policy import engine
-from app.credit_policy.policy import CN_2023
+from app.credit_policy.engine import RequirementStatus
+from app.credit_policy.policy import CHUZHOU_2007, CN_2023, Policy
 from app.enums import CadreStatus, Gender, Rank, StudyLogKind, StudyLogSource, StudyLogStatus
 from app.ids import new_id
 from app.org_unit.models import OrgUnit
@@ -174,11 +176,23 @@ def _random_logs(rng: random.Random) -> list[dict[str, Any]]:
     return specs
 
 
-@pytest.mark.parametrize("as_of", [date(2026, 11, 30), date(2026, 3, 31), date(2025, 12, 31)])
+# The per-unit counts and the roll-call skip the evaluation year's kinds that no status counts
+# (`_status_only`); chuzhou-2007 counts every kind's hours for the annual alternative (which it
+# does not require).
+@pytest.mark.parametrize(
+    ("as_of", "policy"),
+    [
+        (date(2026, 11, 30), CN_2023),
+        (date(2026, 3, 31), CN_2023),
+        (date(2025, 12, 31), CN_2023),
+        (date(2026, 11, 30), CHUZHOU_2007),
+    ],
+)
 async def test_unit_counts_equal_the_figures_counted_in_python(
     app: FastAPI,
     isolated_sessionmaker: async_sessionmaker[AsyncSession],
     as_of: date,
+    policy: Policy,
 ) -> None:
     rng = random.Random(16)
     async with isolated_sessionmaker() as db_session:
@@ -199,11 +213,9 @@ async def test_unit_counts_equal_the_figures_counted_in_python(
         # A subtree without the root and its first unit: the report of one unit down.
         inner = units[1]
         for top in (root, inner):
-            figures = await cadre_figures(db_session, top.path, as_of, CN_2023)
-            counts = await unit_counts(db_session, top.path, as_of, CN_2023)
-            active, trained, _rows = await roll_call_rows(
-                db_session, top.path, as_of, CN_2023, 1000
-            )
+            figures = await cadre_figures(db_session, top.path, as_of, policy)
+            counts = await unit_counts(db_session, top.path, as_of, policy)
+            active, trained, _rows = await roll_call_rows(db_session, top.path, as_of, policy, 1000)
             expected: dict[uuid.UUID, tuple[int, Counter[str], Counter[str], Counter[str], int]]
             expected = {}
             for f in figures:
@@ -306,3 +318,34 @@ async def test_a_short_roll_call_is_the_head_of_the_long_one(
     assert len(expected) > 10
     for limit, head in heads.items():
         assert head == expected[:limit], limit
+
+
+# docs/rules.md rule 5 with every kind's hours counted for the annual alternative (90 hours).
+EVERY_KIND_COUNTED = replace(CN_2023, code="every-kind", annual_hours_kinds=frozenset(StudyLogKind))
+
+
+@pytest.mark.parametrize(
+    ("policy", "annual"),
+    [
+        # 95 lecture hours in 2026 and no centralised training: cn-2023 counts none of them.
+        (CN_2023, {RequirementStatus.met: 0, RequirementStatus.not_met: 1}),
+        (EVERY_KIND_COUNTED, {RequirementStatus.met: 1, RequirementStatus.not_met: 0}),
+    ],
+)
+async def test_unit_counts_count_the_policys_annual_kinds(
+    app: FastAPI,
+    isolated_sessionmaker: async_sessionmaker[AsyncSession],
+    policy: Policy,
+    annual: dict[RequirementStatus, int],
+) -> None:
+    lectures = [
+        log(date(2026, 3, 2), date(2026, 3, 2), "0", "50", kind=StudyLogKind.lecture),
+        log(date(2026, 5, 4), date(2026, 5, 4), "0", "45", kind=StudyLogKind.lecture),
+    ]
+    async with isolated_sessionmaker() as db_session:
+        savepoint = await db_session.begin_nested()
+        unit = await _unit(db_session)
+        await _cadre(db_session, unit, Rank.section_member, None, lectures)
+        (counts,) = await unit_counts(db_session, unit.path, date(2026, 11, 30), policy)
+        await savepoint.rollback()
+    assert {s: counts.annual[s] for s in annual} == annual

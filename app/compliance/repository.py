@@ -103,7 +103,8 @@ this_year AS (
     JOIN cadres c ON c.id = a.cadre_id
     LEFT JOIN later x ON x.cadre_id = a.cadre_id AND x.kind = a.kind
     LEFT JOIN rules r ON r.kind = a.kind
-    WHERE a.year = :y
+    -- Statuses and counts need the kinds they count only; the credited hours, every kind.
+    WHERE a.year = :y AND (:every_kind OR a.kind = ANY(:status_kinds))
 ),
 -- One row per part, summed per cadre in one pass: the window's whole earlier years (centralised
 -- kinds), its edge, and the evaluation year.
@@ -440,7 +441,21 @@ def _parameters(root_path: str, as_of: date, policy: Policy) -> dict[str, object
         "online_ranks": ranks(policy.online_applies_to),
         "online_hours_required": policy.online_required_hours,
         "tolerance": TOLERANCE,
+        # The per-cadre figures (and exports) carry the credited hours of every kind; the
+        # per-unit counts and the roll-call, only statuses (see `status_only`).
+        "every_kind": True,
+        "status_kinds": sorted(
+            k.value
+            for k in policy.centralised_kinds | policy.annual_hours_kinds | policy.online_kinds
+        ),
     }
+
+
+def _status_only(params: dict[str, object]) -> dict[str, object]:
+    """The parameters of a statement that reads the statuses and the centralised, counted and
+    online sums of the figures, not `credited`: the evaluation year's rows of the other kinds
+    are skipped (under cn-2023 ten of the twelve kinds, half the rows)."""
+    return {**params, "every_kind": False}
 
 
 async def cadre_figures(
@@ -523,7 +538,9 @@ async def unit_counts(
 ) -> list[UnitCounts]:
     """The same figures counted per unit inside the database: one row per unit comes back."""
     await _report_settings(db_session)
-    rows = await db_session.execute(text(_PER_UNIT_SQL), _parameters(root_path, as_of, policy))
+    rows = await db_session.execute(
+        text(_PER_UNIT_SQL), _status_only(_parameters(root_path, as_of, policy))
+    )
     s = RequirementStatus
     return [
         UnitCounts(
@@ -559,7 +576,8 @@ async def roll_call_rows(
     await _report_settings(db_session)
     rows = (
         await db_session.execute(
-            text(_ROLL_CALL_SQL), {**_parameters(root_path, as_of, policy), "limit": limit}
+            text(_ROLL_CALL_SQL),
+            {**_status_only(_parameters(root_path, as_of, policy)), "limit": limit},
         )
     ).all()
     active, trained = (rows[0][0], rows[0][1]) if rows else (0, 0)
