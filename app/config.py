@@ -46,6 +46,31 @@ class DatabaseSettings(BaseModel):
         description="`Retry-After` of the 503 answered while the database is unreachable, out "
         "of connections or past the statement timeout",
     )
+    pgbouncer: bool = Field(
+        default=False,
+        description="`DATABASE_URL` names a pgbouncer in `pool_mode = transaction`: no "
+        "prepared statement outlives its transaction (asyncpg's and SQLAlchemy's statement "
+        "caches off), and `jit` and the statement timeout, which pgbouncer refuses as startup "
+        "parameters, are set at the start of every transaction (docs/scaling.md, pgbouncer)",
+    )
+    replica_url: PostgresDsn | None = Field(
+        default=None,
+        description="A streaming replica (hot standby) of the database: reports, exports, "
+        'collections and per-cadre compliance reads go to it (docs/scaling.md, "Read '
+        'replica"); unset, they read on the primary',
+    )
+    replica_max_lag_seconds: float | None = Field(
+        default=30.0,
+        ge=0,
+        description="A replica whose replay is behind by more than this is bypassed: the read "
+        "goes to the primary (null: any lag is accepted)",
+    )
+    replica_connect_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="A replica that has not answered a connection attempt by then is taken "
+        "for down: the read goes to the primary",
+    )
 
 
 class AuthSettings(BaseModel):
@@ -601,6 +626,15 @@ class Settings(BaseSettings):
     def async_database_url(self) -> str:
         """The URL with the asyncpg driver, whatever scheme the operator wrote."""
         url = str(self.database_url)
+        scheme, rest = url.split("://", 1)
+        return f"postgresql+asyncpg://{rest}" if scheme in {"postgres", "postgresql"} else url
+
+    @property
+    def async_replica_url(self) -> str | None:
+        """The replica's URL with the asyncpg driver; None without a replica."""
+        if self.database.replica_url is None:
+            return None
+        url = str(self.database.replica_url)
         scheme, rest = url.split("://", 1)
         return f"postgresql+asyncpg://{rest}" if scheme in {"postgres", "postgresql"} else url
 

@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, DateTime, MetaData, any_, bindparam, event, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +27,8 @@ from app.actor import Actor
 from app.config import Settings
 from app.errors import AppError, DatabaseConnectError
 from app.ids import new_id
+
+log = structlog.get_logger(__name__)
 
 # Constraint names are stable so integrity errors map to domain errors by name.
 NAMING_CONVENTION = {
@@ -83,26 +87,91 @@ def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
         raise DatabaseConnectError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+# Startup parameters pgbouncer tracks per client and passes on: it refuses any other.
+_STARTUP_SETTINGS = {"application_name": "cadre-training", "timezone": "UTC"}
+
+
+def _session_settings(settings: Settings) -> dict[str, str]:
+    return {
+        # An OLTP service: JIT compiles queries whose row estimates are guesses (the sums
+        # triggers' transition tables) at a cost above the work itself.
+        "jit": "off",
+        "statement_timeout": str(settings.database.statement_timeout_ms),
+    }
+
+
+class _PgBouncerConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped
+    """An asyncpg connection for pgbouncer in transaction mode, where a session outlives no
+    transaction: the settings a direct connection sends once at startup go with every BEGIN,
+    as `SET LOCAL`s in the same simple query (no round trip more)."""
+
+    set_local = ""  # " SET LOCAL name = value;" a setting, in the engine's own subclass
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # asyncpg turns `jit` off for the session around its type introspection, and back on
+        # only if it found it on: inside our transactions it finds it off (SET LOCAL), so it
+        # would leave `jit = off` on a server connection pgbouncer hands to other clients.
+        # Our transactions have it off anyway: asyncpg is told there is no JIT to switch.
+        caps: Any = self._server_caps  # type: ignore[has-type]
+        self._server_caps = caps._replace(jit=False)
+
+    async def execute(
+        self,
+        query: str,
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 - asyncpg's own signature
+    ) -> str:
+        if not args and query.startswith("BEGIN"):  # asyncpg's Transaction.start()
+            query += self.set_local
+        status: str = await super().execute(query, *args, timeout=timeout)
+        return status
+
+
+def _pgbouncer_connection(settings: Settings) -> type[asyncpg.Connection]:
+    values = _session_settings(settings)
+    set_local = "".join(f" SET LOCAL {name} = {value};" for name, value in values.items())
+    return type("PgBouncerConnection", (_PgBouncerConnection,), {"set_local": set_local})
+
+
+def create_engine(settings: Settings, *, replica: bool = False) -> AsyncEngine:
+    """The primary's engine, direct to PostgreSQL or through pgbouncer in transaction mode
+    (`APP_DATABASE__PGBOUNCER`, docs/scaling.md), or with `replica` the read replica's
+    (APP_DATABASE__REPLICA_URL, direct).
+
+    Behind pgbouncer each transaction may run on another server connection, so nothing may
+    outlive a transaction: no named prepared statement (asyncpg prepares every statement
+    unnamed, replaced by the next; both statement caches off), and the settings a direct
+    connection sends at startup, which pgbouncer refuses, are set at every BEGIN
+    (`_PgBouncerConnection`). The replica's engine has the same pool settings, every
+    transaction read-only, and a short connection timeout so a replica that does not answer
+    sends the read to the primary instead of holding it."""
     db = settings.database
+    url = settings.async_replica_url if replica else settings.async_database_url
+    assert url is not None, "create_engine(replica=True) without APP_DATABASE__REPLICA_URL"
+    server_settings = dict(_STARTUP_SETTINGS)
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    if db.pgbouncer and not replica:
+        connect_args.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            connection_class=_pgbouncer_connection(settings),
+        )
+    else:
+        server_settings.update(_session_settings(settings))
+    if replica:
+        # A replica given the primary's address by mistake still never takes a write.
+        server_settings["default_transaction_read_only"] = "on"
+        connect_args["timeout"] = db.replica_connect_timeout_seconds
     engine = create_async_engine(
-        settings.async_database_url,
+        url,
         pool_size=db.pool_size,
         max_overflow=db.max_overflow,
         pool_timeout=db.pool_timeout_seconds,
         pool_pre_ping=True,
         # Statement parameters never reach logs or error messages (passwords, ID numbers).
         hide_parameters=True,
-        connect_args={
-            "server_settings": {
-                "application_name": "cadre-training",
-                # An OLTP service: JIT compiles queries whose row estimates are guesses (the
-                # sums triggers' transition tables) at a cost above the work itself.
-                "jit": "off",
-                "statement_timeout": str(db.statement_timeout_ms),
-                "timezone": "UTC",
-            }
-        },
+        connect_args=connect_args,
     )
     # A socket error while connecting is the database being unreachable (a 503); an OSError
     # anywhere else is not (app.errors.database_fault).
@@ -141,6 +210,77 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.
 DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+# How far the replica's replay is behind: none when it has replayed all it received (an idle
+# primary sends nothing, so the last replayed commit's age alone would read as a growing lag),
+# else the age of the last commit it replayed. NULL on a server that is not a standby.
+_REPLICA_LAG = text(
+    "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END"
+)
+
+
+async def _open_replica(request: Request) -> AsyncSession | None:
+    """A read-only transaction on the replica; None (the read goes to the primary) when no
+    replica is configured, or it is down, refuses, or lags past
+    APP_DATABASE__REPLICA_MAX_LAG_SECONDS. A fallback is logged and counted
+    (`replica_fallbacks_total` on /metrics), never an error."""
+    reader: async_sessionmaker[AsyncSession] | None = getattr(
+        request.app.state, "replica_sessionmaker", None
+    )
+    if reader is None:
+        return None
+    settings: Settings = request.app.state.settings
+    max_lag = settings.database.replica_max_lag_seconds
+    replica = reader()
+    try:
+        if max_lag is None:
+            await replica.connection()
+        else:
+            lag = (await replica.execute(_REPLICA_LAG)).scalar_one()
+            if lag is not None and lag > max_lag:
+                await replica.close()
+                _fell_back(request, "lag", lag_seconds=round(lag, 3))
+                return None
+    except (DatabaseConnectError, SQLAlchemyError, OSError) as exc:
+        await replica.close()
+        _fell_back(request, "unavailable", error=type(exc).__name__)
+        return None
+    return replica
+
+
+def _fell_back(request: Request, reason: str, **details: Any) -> None:
+    log.warning("replica_fallback", reason=reason, **details)
+    request.app.state.metrics.replica_fallbacks.labels(reason=reason).inc()
+
+
+async def get_read_session(request: Request, db_session: DbSession) -> AsyncIterator[AsyncSession]:
+    """The session of a read that may lag (docs/scaling.md, "Read replica"): on the replica
+    when one is configured and current enough, else the request's own transaction on the
+    primary (the one `authorize` opened: no second connection)."""
+    replica = await _open_replica(request)
+    if replica is None:
+        request.state.read_sessionmaker = request.app.state.sessionmaker
+        yield db_session
+        return
+    request.state.read_sessionmaker = request.app.state.replica_sessionmaker
+    try:
+        yield replica
+    finally:
+        # Read-only: nothing to commit; ending it returns the connection at once.
+        await replica.close()
+
+
+# Function scope, as DbSession's: the replica's connection goes back before the answer is sent.
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+def read_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """The sessionmaker of the database `ReadSession` chose for this request, for a read that
+    outlives the endpoint (a streamed export)."""
+    chosen: async_sessionmaker[AsyncSession] = request.state.read_sessionmaker
+    return chosen
 
 
 def constraint_name(exc: IntegrityError) -> str | None:

@@ -18,6 +18,7 @@ from app.enums import (
     AuditAction,
     CadreStatus,
     CertificateStatus,
+    ComplianceInclude,
     DayPeriod,
     EnrollmentOrigin,
     EnrollmentStatus,
@@ -340,6 +341,9 @@ ENUM_LABELS: Mapping[type[StrEnum], Mapping[StrEnum, tuple[str, str]]] = {
     WeightsSource: {
         WeightsSource.unit_target: ("单位目标权重", "The unit's target"),
         WeightsSource.equal: ("等权重", "Equal weights"),
+    },
+    ComplianceInclude: {
+        ComplianceInclude.derivation: ("计算过程", "Derivation"),
     },
 }
 

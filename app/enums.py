@@ -390,3 +390,9 @@ class WeightsSource(StrEnum):
 
     unit_target = "unit_target"
     equal = "equal"
+
+
+class ComplianceInclude(StrEnum):
+    """What the compliance read adds to its figures on request (`?include=`)."""
+
+    derivation = "derivation"

@@ -122,11 +122,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Tests replace the sessionmaker with one bound to a rolled-back connection.
         if getattr(app.state, "sessionmaker", None) is None:
             app.state.sessionmaker = create_sessionmaker(engine)
+        # The read replica (APP_DATABASE__REPLICA_URL): reads that may lag go there.
+        replica = create_engine(settings, replica=True) if settings.async_replica_url else None
+        app.state.replica_engine = replica
+        if replica is not None and getattr(app.state, "replica_sessionmaker", None) is None:
+            app.state.replica_sessionmaker = create_sessionmaker(replica)
         await _bootstrap_admin(app, settings)
         try:
             yield
         finally:
             await engine.dispose()
+            if replica is not None:
+                await replica.dispose()
 
     app = FastAPI(
         title="Cadre training records service",
@@ -144,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Authentication asks the user domain who a token speaks for (app.security.ActorLoader).
     app.state.actor_loader = user_repository.active_actor
     app.state.sessionmaker = None
+    app.state.replica_sessionmaker = None
     # Set by the server on SIGTERM (app/serve.py): readiness answers 503 while it drains.
     app.state.draining = False
     metrics = Metrics()

@@ -69,6 +69,13 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        self.replica_fallbacks = Counter(
+            "replica_fallbacks_total",
+            "Reads meant for the read replica served by the primary, by reason (the replica "
+            "unavailable, or lagging past APP_DATABASE__REPLICA_MAX_LAG_SECONDS)",
+            ["reason"],
+            registry=self.registry,
+        )
 
 
 def _route_template(scope: Scope, status: int) -> str:

@@ -21,11 +21,9 @@ import asyncio
 import hashlib
 import os
 import signal
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,14 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from app.archive.formats import UnitExportFormat
 from app.enums import Role
 from app.export.models import ExportChunk, ExportJob, ExportStatus
-from devtools.localpg import LocalPostgres
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _async_url(url: str) -> str:
-    scheme, rest = url.split("://", 1)
-    return f"postgresql+asyncpg://{rest}" if scheme in {"postgres", "postgresql"} else url
+from bench.province import REPO, async_url, development_env, province
+from bench.table import Figure
 
 
 def _memory_kib(pid: int) -> dict[str, int]:
@@ -112,15 +104,24 @@ async def _stored_sha256(engine: AsyncEngine, job_id: uuid.UUID) -> str:
     return digest.hexdigest()
 
 
-async def run(database_url: str, year: int, format: UnitExportFormat) -> None:
-    engine = create_async_engine(_async_url(database_url))
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "APP_ENV": os.environ.get("APP_ENV", "development"),
-        "APP_LOG_LEVEL": "WARNING",
-        "APP_EXPORTS__POLL_INTERVAL_SECONDS": "0.2",
-    }
+@dataclass(frozen=True)
+class ExportRun:
+    job_id: uuid.UUID
+    format: UnitExportFormat
+    year: int
+    rows: int
+    size_bytes: int
+    sha256: str
+    stored_matches: bool
+    seconds: float
+    idle_kib: int
+    peak_kib: int
+    rss_at: dict[float, int]  # share of rows done → RSS KiB
+
+
+async def run(database_url: str, year: int, format: UnitExportFormat) -> ExportRun:
+    engine = create_async_engine(async_url(database_url))
+    env = {**development_env(database_url), "APP_EXPORTS__POLL_INTERVAL_SECONDS": "0.2"}
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app.cli", "export-worker", cwd=REPO, env=env
     )
@@ -143,21 +144,65 @@ async def run(database_url: str, year: int, format: UnitExportFormat) -> None:
         await asyncio.wait_for(worker.wait(), 30)
     if job.status != ExportStatus.succeeded:
         raise SystemExit(f"the job failed: {job.error_code}")
-    seconds = (job.finished_at - job.started_at).total_seconds()
     stored = await _stored_sha256(engine, job_id)
     await engine.dispose()
-    print(f"export job {job_id} ({format.value}, year {year}, the province's root unit)")
-    print(f"  rows                 {job.rows_total:,}")
-    print(f"  file                 {job.size_bytes / 1e6:,.1f} MB, sha256 {job.sha256}")
-    print(f"  stored file's sha256 {'matches' if stored == job.sha256 else 'DIFFERS'}")
-    print(f"  time                 {seconds:,.1f} s (job start to finish)")
-    print(f"  throughput           {job.rows_total / seconds:,.0f} rows/s")
-    print(f"  worker RSS idle      {idle['VmRSS'] / 1024:,.1f} MiB")
+    rss_at: dict[float, int] = {}
     for share in (0.1, 0.25, 0.5, 0.75, 0.9):
         at = next((rss for done, total, rss in samples if total and done >= share * total), None)
         if at is not None:
-            print(f"  worker RSS at {share:>4.0%}   {at / 1024:,.1f} MiB")
-    print(f"  worker RSS peak      {peak / 1024:,.1f} MiB (VmHWM)")
+            rss_at[share] = at
+    return ExportRun(
+        job_id=job_id,
+        format=format,
+        year=year,
+        rows=job.rows_total,
+        size_bytes=job.size_bytes,
+        sha256=job.sha256,
+        stored_matches=stored == job.sha256,
+        seconds=(job.finished_at - job.started_at).total_seconds(),
+        idle_kib=idle["VmRSS"],
+        peak_kib=peak,
+        rss_at=rss_at,
+    )
+
+
+def report(result: ExportRun) -> None:
+    print(f"export job {result.job_id} ({result.format.value}, year {result.year}, the root unit)")
+    print(f"  rows                 {result.rows:,}")
+    print(f"  file                 {result.size_bytes / 1e6:,.1f} MB, sha256 {result.sha256}")
+    print(f"  stored file's sha256 {'matches' if result.stored_matches else 'DIFFERS'}")
+    print(f"  time                 {result.seconds:,.1f} s (job start to finish)")
+    print(f"  throughput           {result.rows / result.seconds:,.0f} rows/s")
+    print(f"  worker RSS idle      {result.idle_kib / 1024:,.1f} MiB")
+    for share, rss in result.rss_at.items():
+        print(f"  worker RSS at {share:>4.0%}   {rss / 1024:,.1f} MiB")
+    print(f"  worker RSS peak      {result.peak_kib / 1024:,.1f} MiB (VmHWM)")
+
+
+RSS_BOUND_MB = 200  # issue 16: a province's year in constant memory, under 200 MB resident
+
+
+def measure(
+    database_url: str, *, year: int = 2025, format: UnitExportFormat = UnitExportFormat.csv
+) -> list[Figure]:
+    """The export worker's peak resident memory while it writes a province's year, against the
+    absolute bound; the idle worker's beside it (constant memory: the peak stays near it)."""
+    result = asyncio.run(run(database_url, year, format))
+    if not result.stored_matches:
+        raise SystemExit("the stored export's sha256 differs from the job's")
+    return [
+        Figure(
+            what=f"export of the province's {year} ({format.value}), worker peak RSS",
+            value=result.peak_kib / 1024,
+            unit="MiB",
+            target=RSS_BOUND_MB,
+            direction="lower",
+            detail=(
+                f"{result.rows:,} rows in {result.seconds:,.0f} s; "
+                f"idle {result.idle_kib / 1024:,.0f} MiB"
+            ),
+        )
+    ]
 
 
 def main() -> None:
@@ -172,39 +217,8 @@ def main() -> None:
         help="without --database-url: keep the generated cluster here (reused when it has data)",
     )
     args = parser.parse_args()
-    if args.database_url:
-        asyncio.run(run(args.database_url, args.year, args.format))
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-exports-pg-") as tmp:
-        kept = args.data_dir is not None
-        cluster = LocalPostgres(args.data_dir or Path(tmp) / "pg", ephemeral=not kept)
-        url = cluster.start()
-        try:
-            if not (kept and asyncio.run(_has_cadres(url))):
-                _generate(url, args.scale)
-            asyncio.run(run(url, args.year, args.format))
-        finally:
-            cluster.stop()
-
-
-async def _has_cadres(url: str) -> bool:
-    engine = create_async_engine(_async_url(url))
-    try:
-        async with engine.connect() as conn:
-            return bool(
-                await conn.scalar(text("SELECT to_regclass('cadre') IS NOT NULL"))
-            ) and bool(await conn.scalar(text("SELECT EXISTS (SELECT FROM cadre)")))
-    finally:
-        await engine.dispose()
-
-
-def _generate(url: str, scale: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development"}
-    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)
-    started = time.monotonic()
-    generate = [sys.executable, "-m", "bench.generate", "--database-url", url, "--scale", scale]
-    subprocess.run([*generate, "--as-of", "2026-11-27"], env=env, check=True, cwd=REPO)
-    print(f"generated at scale {scale} in {time.monotonic() - started:,.0f} s")
+    with province(args.database_url, scale=args.scale, data_dir=args.data_dir) as url:
+        report(asyncio.run(run(url, args.year, args.format)))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,7 @@ The target database must be migrated to head (`python -m app.cli migrate`); the 
 otherwise, and refuses a database that already holds cadres unless `--force-append` (which adds a
 second, independent province with its own codes and HR ids). Nothing of the schema is changed:
 rows go through `COPY ... FROM STDIN (FORMAT binary)` with every constraint, index and foreign key
-in force, in one transaction (all or nothing), then `VACUUM (ANALYZE)` (of the loaded tables and
-the `cadre_year_kind` sums their triggers filled). One exception, inside
+in force, in one transaction (all or nothing), then `VACUUM (ANALYZE)`. One exception, inside
 that transaction only: the audit trigger of each loaded table (`audit_trail_insert`, migration
 0013) is disabled for the load and enabled again before the commit, so a fixture of millions of
 rows writes no audit rows and no change events. Every other trigger fires, in particular the ones
@@ -1592,10 +1591,27 @@ class Stats:
     rows: dict[str, int] = field(default_factory=dict)
     copy_s: dict[str, float] = field(default_factory=dict)
     generate_s: float = 0.0
+    # (rows, COPY seconds) of each study_log chunk, in load order: the rate as the table grows.
+    log_chunks: list[tuple[int, float]] = field(default_factory=list)
 
     def add(self, table: str, rows: int, seconds: float) -> None:
         self.rows[table] = self.rows.get(table, 0) + rows
         self.copy_s[table] = self.copy_s.get(table, 0.0) + seconds
+        if table == "study_log":
+            self.log_chunks.append((rows, seconds))
+
+    def log_rate(self, first: int, last: int) -> float:
+        """study_log rows/s over chunks[first:last] (COPY time only)."""
+        part = self.log_chunks[first:last]
+        seconds = sum(s for _, s in part)
+        return sum(r for r, _ in part) / seconds if seconds else 0.0
+
+    def log_tenths(self) -> tuple[float, float]:
+        """study_log rows/s over the first and the last tenth of its chunks (at least one each):
+        a load that slows as the table grows shows it here."""
+        n = len(self.log_chunks)
+        tenth = max(n // 10, 1)
+        return self.log_rate(0, tenth), self.log_rate(n - tenth, n)
 
 
 def _timed_next(chunks: Iterator[Chunk]) -> tuple[Chunk | None, float]:
@@ -1608,8 +1624,6 @@ async def load(conn: Any, chunks: Iterator[Chunk], total_logs: int, started: flo
     """COPY every chunk, building the next one in a worker thread meanwhile."""
     stats = Stats()
     loop = asyncio.get_running_loop()
-    step = max(total_logs // 10, 1)
-    next_report = step
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate") as pool:
         pending = loop.run_in_executor(pool, _timed_next, chunks)
         while True:
@@ -1621,14 +1635,18 @@ async def load(conn: Any, chunks: Iterator[Chunk], total_logs: int, started: flo
             table, rows = chunk
             t = time.perf_counter()
             await conn.copy_records_to_table(table, records=rows, columns=TABLE_COLUMNS[table])
-            stats.add(table, len(rows), time.perf_counter() - t)
+            copy_s = time.perf_counter() - t
+            stats.add(table, len(rows), copy_s)
             elapsed = time.perf_counter() - started
             if table in ("org_unit", "cadre"):
                 print(f"  {elapsed:7.1f}s  {table} {stats.rows[table]:,}", flush=True)
-            elif (logs := stats.rows.get("study_log", 0)) >= next_report:
-                next_report = (logs // step + 1) * step
+            elif table == "study_log":
+                # Every chunk's own rate, so a load that slows as the table grows shows it.
+                logs = stats.rows[table]
                 print(
-                    f"  {elapsed:7.1f}s  study_log {logs:,} ({100 * logs / total_logs:.0f}%), "
+                    f"  {elapsed:7.1f}s  study_log {logs:,} ({100 * logs / total_logs:.0f}%): "
+                    f"chunk {len(stats.log_chunks)} {len(rows):,} rows in {copy_s:.2f}s, "
+                    f"{len(rows) / copy_s if copy_s else 0:,.0f} logs/s; "
                     f"training_session {stats.rows.get('training_session', 0):,}, "
                     f"enrollment {stats.rows.get('enrollment', 0):,}",
                     flush=True,
@@ -1679,9 +1697,10 @@ async def run(args: argparse.Namespace) -> int:
             gc.enable()
         loaded = time.perf_counter()
         print(f"  {loaded - started:7.1f}s  committed ({loaded - commit_t:.1f}s)", flush=True)
-        # And the per-cadre-year sums the triggers filled (migration 0004): never vacuumed nor
-        # analyzed otherwise, the reports' plans guessed their rows 10-40x short and read them
-        # from the heap (no visibility map for index-only scans).
+        # cadre_year_kind too: the sums triggers filled it (every chunk's upsert updated rows,
+        # so it is full of dead tuples), and the reports read it by index-only scans, which
+        # need its visibility map. Left to autovacuum, the first benchmark met a table with no
+        # statistics and no all-visible page.
         tables = ", ".join([*TABLE_COLUMNS, "cadre_year_kind"])
         if args.no_vacuum:
             await conn.execute(f"ANALYZE {tables}")
@@ -1704,6 +1723,12 @@ async def run(args: argparse.Namespace) -> int:
         f"  {'all':<17} {total:>11,} {load_s:>8.1f} {total / load_s:>10,.0f}"
         f"   (load wall time, generation overlapped: {stats.generate_s:.1f}s of it)"
     )
+    if stats.log_chunks:
+        start, end = stats.log_tenths()
+        print(
+            f"  study_log COPY rate: first tenth of the chunks {start:,.0f} logs/s, "
+            f"last tenth {end:,.0f} logs/s (end/start {end / start if start else 0:.2f})"
+        )
     print(f"  elapsed {finished - started:.1f}s including {what}")
     return 0
 

@@ -476,6 +476,28 @@ class LocalPostgres:
         self._lock_fd: int | None = None
         #: True once start() launched the server (not when it already ran).
         self.started = False
+        #: The cluster this one is a streaming standby of (`standby_of`), else None.
+        self.primary: LocalPostgres | None = None
+
+    @classmethod
+    def standby_of(
+        cls,
+        primary: LocalPostgres,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        conf: Mapping[str, str] | None = None,
+    ) -> LocalPostgres:
+        """An ephemeral hot standby of the running cluster `primary`: ``start()`` copies it with
+        ``pg_basebackup -R`` (as the server's OS user; loopback replication connections are
+        trusted, as every other) and starts it on its own port, streaming the primary's WAL.
+        Hot standby feedback is on, so a read on the standby is not cancelled by the
+        primary's vacuum. Test with ``SELECT pg_wal_replay_pause()`` / ``_resume()``."""
+        standby = cls(
+            data_dir, port, ephemeral=True, conf={"hot_standby_feedback": "on", **(conf or {})}
+        )
+        standby.primary = primary
+        return standby
 
     # -- public API --------------------------------------------------------
 
@@ -524,7 +546,10 @@ class LocalPostgres:
             self._wipe()
         self._prepare_dir(data)
         if not (data / "PG_VERSION").exists():
-            self._initdb()
+            if self.primary is not None:
+                self._basebackup(self.primary)
+            else:
+                self._initdb()
         # Set before launching so that an interrupt during the start still
         # leads to a stop of what may already be running.
         self.started = True
@@ -730,6 +755,25 @@ class LocalPostgres:
             )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write(f"\n# devtools/localpg.py settings\ninclude '{CONF_FILE}'\n")
+
+    def _basebackup(self, primary: LocalPostgres) -> None:
+        port = primary.port
+        if port is None or not primary.is_running():
+            raise LocalPostgresError(f"the primary in {primary.data_dir} does not run")
+        tool = self._bin("pg_basebackup")
+        if not Path(tool).exists():
+            raise LocalPostgresError(
+                f"pg_basebackup is not beside the server binaries in {self._bindir} "
+                "(Debian: the postgresql-client package of the server's version)"
+            )
+        argv = [tool, "-h", HOST, "-p", str(port), "-U", DB_USER, "-D", str(self.data_dir)]
+        # -R: standby.signal and primary_conninfo; the WAL of the copy streamed alongside.
+        argv += ["-R", "-X", "stream", "-c", "fast", "--no-sync"]
+        result = self._run(argv)
+        if result.returncode != 0:
+            raise LocalPostgresError(
+                f"pg_basebackup of {primary.data_dir} failed:\n{result.stdout}{result.stderr}"
+            )
 
     def _write_conf(self, port: int) -> None:
         # Rewritten at every start so that changes here reach existing clusters.

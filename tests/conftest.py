@@ -51,17 +51,28 @@ def _async_url(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    given = os.environ.get("TEST_DATABASE_URL")
-    if given:
-        yield _async_url(given)
+def local_cluster() -> Iterator[LocalPostgres | None]:
+    """The throw-away cluster the suite runs on (tests/test_replica.py starts a standby of it);
+    None with TEST_DATABASE_URL."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield None
         return
     with tempfile.TemporaryDirectory(prefix="cadre-test-pg-") as tmp:
         cluster = LocalPostgres(Path(tmp) / "pg", ephemeral=True)
         try:
-            yield cluster.start()
+            cluster.start()
+            yield cluster
         finally:
             cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(local_cluster: LocalPostgres | None) -> str:
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        return _async_url(given)
+    assert local_cluster is not None
+    return local_cluster.url
 
 
 @pytest.fixture(scope="session")

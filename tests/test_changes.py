@@ -120,9 +120,17 @@ async def test_a_pruned_cursor_is_gone(committed: AsyncEngine) -> None:
         await db_session.commit()
     async with maker() as db_session:
         with pytest.raises(CursorExpired):
-            await service.read(db_session, None, 100)
-        with pytest.raises(CursorExpired):
             await service.read(db_session, old_cursor, 100)
+        # A new follower (no cursor) starts at the oldest event kept, and keeps its place.
+        events, start = await service.read(db_session, None, 100)
+        assert events == []
+        assert start is not None
+    async with maker() as db_session:
+        third = _add_unit(db_session)
+        await db_session.commit()
+    async with maker() as db_session:
+        events, _ = await service.read(db_session, start, 100)
+        assert [str(e.entity_id) for e in events] == [third]
 
 
 async def test_the_feed_is_for_the_hr_system(client_for: ClientFor) -> None:

@@ -13,7 +13,7 @@ from app.cadre.service import to_read
 from app.clock import local_today
 from app.compliance.errors import FutureYear
 from app.credit_policy.errors import NoPolicyForDate
-from app.db import DbSession
+from app.db import DbSession, ReadSession, read_sessionmaker
 from app.enrollment.schemas import EnrollmentRead
 from app.enums import Language
 from app.http import API_PREFIX, PrimedStreamingResponse, problems
@@ -122,7 +122,7 @@ _UNIT_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def export_org_unit_archive(
     org_unit_id: uuid.UUID,
     request: Request,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     year: Annotated[int | None, Query(ge=1900, le=2199, description="Default: this year")] = None,
     format: Annotated[UnitExportFormat, Query(description="csv (default) or xlsx")] = (
@@ -137,7 +137,7 @@ async def export_org_unit_archive(
     root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
     year = year or local_today().year
     chunks = await service.export_unit(
-        db_session, request.app.state.sessionmaker, root, year, format, lang
+        db_session, read_sessionmaker(request), root, year, format, lang
     )
     filename = f"培训档案-{root.name}-{year}.{format.value}"
     return PrimedStreamingResponse(

@@ -19,7 +19,7 @@ from app.assessment.schemas import (
 )
 from app.cadre.errors import ReferencedCadreNotFound
 from app.credit_policy.errors import NoPolicyForDate
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.enums import AssessmentRating
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
@@ -35,7 +35,7 @@ router = APIRouter(
 
 @router.get("", operation_id="listAssessments", responses=problems(OrgUnitNotFound))
 async def list_assessments(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     page: PageQuery,
     cadre_id: uuid.UUID | None = None,

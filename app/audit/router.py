@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query
 
 from app.audit import service
 from app.audit.schemas import AuditEventPage, AuditFilter
-from app.db import DbSession
+from app.db import ReadSession
 from app.enums import AuditAction
 from app.http import API_PREFIX
 from app.pagination import PageQuery
@@ -17,7 +17,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/audit-events", tags=["audit"])
 
 @router.get("", operation_id="listAuditEvents")
 async def list_audit_events(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     page: PageQuery,
     entity_type: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_]+$")] = None,

@@ -27,7 +27,7 @@ from app.cadre.schemas import (
     IdNumber,
 )
 from app.cadre.service import to_read
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.enums import CadreStatus, Rank
 from app.errors import PreconditionFailed, StaleWrite, UnprocessableEntity
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
@@ -49,7 +49,7 @@ HrIdPath = Annotated[Code, Path(description="The HR system's key for the cadre")
     responses=problems(OrgUnitNotFound, IdNumberSearchForbidden, RateLimited),
 )
 async def list_cadres(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     lookups: IdNumberLookupLimit,
     page: PageQuery,

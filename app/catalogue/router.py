@@ -22,7 +22,7 @@ from app.catalogue.schemas import (
     TeacherRead,
     TeacherUpdate,
 )
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
 from app.idempotency.route import IdempotentRoute
@@ -38,7 +38,7 @@ ActiveQuery = Annotated[bool | None, Query(description="Only active (true) or de
 
 @router.get("/teachers", operation_id="listTeachers", responses=problems(OrgUnitNotFound))
 async def list_teachers(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     page: PageQuery,
     org_unit_id: UnitQuery = None,
@@ -107,7 +107,7 @@ async def update_teacher(
 
 @router.get("/courses", operation_id="listCourses", responses=problems(OrgUnitNotFound))
 async def list_courses(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     page: PageQuery,
     org_unit_id: UnitQuery = None,

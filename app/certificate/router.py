@@ -11,7 +11,7 @@ from app.certificate import service
 from app.certificate.errors import CertificateNotFound
 from app.certificate.repository import CertificateView
 from app.certificate.schemas import CertificateList, CertificateRead, CertificateVerification
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.documents.spreadsheet import content_disposition
 from app.enums import CertificateStatus, Language
 from app.http import API_PREFIX, AppSettings, problems
@@ -110,7 +110,7 @@ async def list_session_certificates(
     responses=problems(CadreNotFound),
 )
 async def list_cadre_certificates(
-    cadre_id: uuid.UUID, db_session: DbSession, actor: CurrentActor
+    cadre_id: uuid.UUID, db_session: ReadSession, actor: CurrentActor
 ) -> CertificateList:
     """A cadre's certificates, oldest first, revoked ones included (`status`). A cadre outside
     the actor's scope is 404."""

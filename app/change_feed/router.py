@@ -27,8 +27,8 @@ async def list_changes(
     """Every committed change to org units, cadres, sessions, enrollments, study logs,
     assessments and credit policies, written in the same transaction as the change. Follow
     `next_cursor`: a change is never skipped, even when transactions commit out of order (an
-    event appears once every transaction that began before it has finished). A cursor older
-    than the retention answers 410."""
+    event appears once every transaction that began before it has finished). Without a cursor,
+    from the oldest change still kept; a cursor older than the retention answers 410."""
     events, next_cursor = await service.read(db_session, cursor or None, limit)
     # An auditor reads a cadre's birth date as year and month, as everywhere else.
     masked = not actor.sees_id_numbers

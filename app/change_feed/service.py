@@ -64,12 +64,17 @@ async def read_after(
 async def read(
     db_session: AsyncSession, cursor: str | None, limit: int
 ) -> tuple[Sequence[ChangeEvent], str | None]:
-    """A page of events after `cursor` (see `read_after`). The next cursor is returned even on
-    an empty page, so a poller keeps its place."""
-    events = await read_after(db_session, decode_cursor(cursor) if cursor else START, limit)
+    """A page of events after `cursor` (see `read_after`); without one, from the oldest event
+    the feed still keeps, so a new follower can start after a prune (an old cursor is still
+    410). The next cursor is returned even on an empty page, so a poller keeps its place."""
+    if cursor:
+        position = decode_cursor(cursor)
+    else:
+        position = await repository.pruned_through(db_session) or START
+    events = await read_after(db_session, position, limit)
     if events:
         return events, encode_cursor(events[-1].xid, events[-1].id)
-    return events, cursor
+    return events, cursor or encode_cursor(*position)
 
 
 async def end_position(db_session: AsyncSession) -> Position:

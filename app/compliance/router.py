@@ -20,8 +20,8 @@ from app.compliance.schemas import (
 )
 from app.credit_policy.engine import RequirementStatus
 from app.credit_policy.errors import NoPolicyForDate
-from app.db import DbSession
-from app.enums import PostType, Rank
+from app.db import ReadSession
+from app.enums import ComplianceInclude, PostType, Rank
 from app.http import API_PREFIX, AppSettings, problems
 from app.org_unit import service as org_unit_service
 from app.org_unit.errors import OrgUnitNotFound
@@ -39,7 +39,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/cadres", tags=["credits and compliance"
 )
 async def get_cadre_credits(
     cadre_id: uuid.UUID,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     year: Annotated[int | None, Query(ge=1900, le=2199, description="Default: this year")] = None,
 ) -> CreditsRead:
@@ -61,11 +61,18 @@ async def get_cadre_credits(
 )
 async def get_cadre_compliance(
     cadre_id: uuid.UUID,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
     as_of: Annotated[
         LocalDate | None, Query(description="Evaluation day (local date). Default: today")
+    ] = None,
+    include: Annotated[
+        ComplianceInclude | None,
+        Query(
+            description="`derivation`: also list the logs behind each figure (`five_year.logs`, "
+            "`five_year.ignored_logs`, `online.logs`); without it those lists are empty"
+        ),
     ] = None,
 ) -> ComplianceRead:
     """The five-year (leading ranks), annual (other ranks) and online (everyone) requirements
@@ -77,15 +84,22 @@ async def get_cadre_compliance(
     policy's `annual_hours_kinds` (`cn-2023`: centralised training only). `credited_hours`
     (every kind after caps) is shown for information and not compared.
 
+    The answer carries the figures, statuses and explanations; the logs behind them (rule 2's
+    per-log shares, rule 1's ignored logs) come with `?include=derivation` only
+    (`derivation_included` says which answer this is).
+
     `qualifications` lists each qualification the cadre's post or unit requires (持证上岗,
     rule 13) with whether it is held (`valid` or `expiring`) on `as_of`."""
     day = as_of or local_today()
-    result = await service.compliance(db_session, cadre_id, day, actor)
-    read = ComplianceRead.model_validate(result)
-    read.cadre_id = cadre_id
-    read.qualifications = await service.qualifications(
-        db_session, cadre_id, day, actor, settings.qualification.expiring_days
+    result = await service.compliance(
+        db_session, cadre_id, day, actor, expiring_days=settings.qualification.expiring_days
     )
+    with_derivation = include is ComplianceInclude.derivation
+    figures = result.figures if with_derivation else service.without_derivation(result.figures)
+    read = ComplianceRead.model_validate(figures)
+    read.cadre_id = cadre_id
+    read.derivation_included = with_derivation
+    read.qualifications = result.qualifications
     return read
 
 
@@ -96,7 +110,7 @@ async def get_cadre_compliance(
 )
 async def get_cadre_promotion_check(
     cadre_id: uuid.UUID,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     target_rank: Annotated[Rank, Query(description="The rank of the post the cadre would take")],
     post_type: Annotated[
@@ -176,7 +190,7 @@ def _counts(counts: dict[RequirementStatus, int]) -> StatusCounts:
     responses=problems(OrgUnitNotFound, NoPolicyForDate, FutureYear),
 )
 async def get_compliance_report(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     org_unit_id: uuid.UUID,
     year: Year = None,
@@ -219,7 +233,7 @@ async def get_compliance_report(
 )
 async def get_roll_call_report(
     request: Request,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     org_unit_id: uuid.UUID,
     year: Year = None,

@@ -173,6 +173,11 @@ class ComplianceRead(OutputModel):
     five_year: FiveYearRead
     annual: AnnualRead
     online: OnlineRead
+    derivation_included: bool = Field(
+        default=False,
+        description="Whether the logs behind the figures are listed (`?include=derivation`): "
+        "without it `five_year.logs`, `five_year.ignored_logs` and `online.logs` are empty",
+    )
     qualifications: list[RequiredQualificationRead] = Field(
         default_factory=list,
         description="Each qualification the cadre's post or unit requires, on `as_of` "

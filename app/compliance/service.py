@@ -4,7 +4,8 @@ repository computes in the database (docs/rules.md)."""
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
@@ -24,7 +25,7 @@ from app.credit_policy import service as policy_service
 from app.credit_policy.engine import RequirementStatus, RollCallGroup
 from app.credit_policy.engine.common import add_years
 from app.credit_policy.engine.promotion import PromotionCheck, promotion_check
-from app.credit_policy.policy import Policy
+from app.credit_policy.policy import Policy, policy_in_force
 from app.enums import PostType, Rank, Requirement
 from app.i18n import N_, _
 from app.org_unit import repository as org_units
@@ -34,12 +35,7 @@ from app.qualification.schemas import RequiredQualificationRead
 from app.study_log import repository as study_logs
 
 
-async def cadre_logs(
-    db_session: AsyncSession, cadre_id: uuid.UUID, *, ending_from: date
-) -> list[engine.LogRecord]:
-    """Every log of the cadre that ends on or after `ending_from`, whatever its status: the
-    engine counts approved ones and lists the others as ignored, to explain the figures."""
-    rows = await study_logs.engine_rows(db_session, cadre_id, ending_from=ending_from)
+def _records(rows: Sequence[study_logs.EngineRow]) -> list[engine.LogRecord]:
     return [
         engine.LogRecord(
             id=str(log_id),
@@ -54,15 +50,19 @@ async def cadre_logs(
     ]
 
 
+async def cadre_logs(
+    db_session: AsyncSession, cadre_id: uuid.UUID, *, ending_from: date
+) -> list[engine.LogRecord]:
+    """Every log of the cadre that ends on or after `ending_from`, whatever its status: the
+    engine counts approved ones and lists the others as ignored, to explain the figures."""
+    return _records(await study_logs.engine_rows(db_session, cadre_id, ending_from=ending_from))
+
+
 async def _scoped_cadre(db_session: AsyncSession, cadre_id: uuid.UUID, actor: Actor) -> Cadre:
     cadre = await cadres.get(db_session, cadre_id, actor)
     if cadre is None:
         raise CadreNotFound()
     return cadre
-
-
-def _longest_window(policies: tuple[Policy, ...]) -> int:
-    return max((p.five_year_years for p in policies), default=5)
 
 
 async def credits(
@@ -74,16 +74,50 @@ async def credits(
     return engine.credits_view(logs, year, policies)
 
 
+@dataclass(frozen=True)
+class CadreCompliance:
+    """The compliance read of one cadre: the engine's three blocks and the qualifications."""
+
+    figures: engine.Compliance
+    qualifications: list[RequiredQualificationRead]
+
+
+def without_derivation(figures: engine.Compliance) -> engine.Compliance:
+    """The figures without the logs behind them (`?include=derivation` asks for those): the
+    per-log lines of the five-year window and of the online hours, and the ignored logs."""
+    return replace(
+        figures,
+        five_year=replace(figures.five_year, logs=(), ignored_logs=()),
+        online=replace(figures.online, logs=()),
+    )
+
+
 async def compliance(
-    db_session: AsyncSession, cadre_id: uuid.UUID, as_of: date, actor: Actor
-) -> engine.Compliance:
+    db_session: AsyncSession,
+    cadre_id: uuid.UUID,
+    as_of: date,
+    actor: Actor,
+    *,
+    expiring_days: int,
+) -> CadreCompliance:
+    """docs/rules.md rules 4–6 and 13 on `as_of`. The engine reads only the logs its figures
+    count or list: the calendar year's (rules 5–6: every kind ending on or after 1 January) and
+    the five-year window's centralised ones (rule 4, with those ending after `as_of`, which
+    `met_until` counts as their days come). Its answer is the same as on all of the cadre's logs
+    (a property test holds the two equal)."""
     cadre = await _scoped_cadre(db_session, cadre_id, actor)
     policies = await policy_service.load_policies(db_session)
-    # The window (as_of − N years, as_of] and the calendar year of as_of; later logs count for
-    # met_until, so there is no upper bound.
-    earliest = min(add_years(as_of, -_longest_window(policies)), date(as_of.year, 1, 1))
-    logs = await cadre_logs(db_session, cadre_id, ending_from=earliest)
-    return engine.compliance(logs, as_of, cadre.rank, cadre.promoted_on, policies)
+    policy = policy_in_force(policies, as_of)
+    rows = await study_logs.figure_rows(
+        db_session,
+        cadre_id,
+        ending_from=date(as_of.year, 1, 1),
+        window_from=add_years(as_of, -policy.five_year_years),
+        window_kinds=sorted(policy.centralised_kinds),
+    )
+    figures = engine.compliance(_records(rows), as_of, cadre.rank, cadre.promoted_on, policies)
+    required = await qualification_service.required_of(db_session, cadre, as_of, expiring_days)
+    return CadreCompliance(figures, qualification_service.required_read(required))
 
 
 async def check_promotion(
@@ -117,15 +151,6 @@ async def check_promotion(
         promoted_on=cadre.promoted_on,
         policy=policy,
     )
-
-
-async def qualifications(
-    db_session: AsyncSession, cadre_id: uuid.UUID, as_of: date, actor: Actor, expiring_days: int
-) -> list[RequiredQualificationRead]:
-    """The compliance view's `qualifications` block (docs/rules.md rule 13)."""
-    cadre = await _scoped_cadre(db_session, cadre_id, actor)
-    required = await qualification_service.required_of(db_session, cadre, as_of, expiring_days)
-    return qualification_service.required_read(required)
 
 
 def evaluation_day(year: int) -> date:

@@ -26,12 +26,21 @@ def _engine_policy(row: CreditPolicy) -> Policy:
 
 
 # Parsed policies of this process, keyed by the (id, version) of every row: policies change
-# rarely, and parsing their definitions on every request would dominate a compliance read.
+# rarely, and parsing their definitions on every request would dominate a compliance read. Each
+# read checks the key with one small query (the ids and versions of a handful of rows), so every
+# process sees a policy another one created at its next read, and a rolled-back policy is never
+# served; the process that creates one also drops its copy at once.
 _parsed: tuple[tuple[tuple[uuid.UUID, int], ...], tuple[Policy, ...]] | None = None
 
 
+def forget_parsed() -> None:
+    global _parsed
+    _parsed = None
+
+
 async def load_policies(db_session: AsyncSession) -> tuple[Policy, ...]:
-    """Every policy, oldest first: the engine picks the one in force for each period."""
+    """Every policy, oldest first, parsed once per set in force: the engine picks the one in
+    force for each period."""
     global _parsed
     signature = await repository.versions(db_session)
     if _parsed is not None and _parsed[0] == signature:
@@ -84,6 +93,7 @@ async def create_policy(db_session: AsyncSession, data: CreditPolicyCreate) -> C
         superseded.effective_to = data.effective_from - timedelta(days=1)
     db_session.add(new)
     await flush_mapping_conflicts(db_session, {"uq_credit_policy_code": PolicyCodeTaken()})
+    forget_parsed()
     return new
 
 

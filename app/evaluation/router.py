@@ -5,7 +5,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.routing import APIRoute
 
 from app.clock import local_today
-from app.db import DbSession, Sessionmaker
+from app.db import DbSession, ReadSession, Sessionmaker
 from app.enums import EvaluationGroupBy
 from app.errors import PreconditionFailed
 from app.evaluation import answering, reports, service
@@ -312,6 +312,7 @@ async def answer_session_evaluation(
     body: EvaluationAnswerCreate,
     request: Request,
     sessionmaker: Sessionmaker,
+    db_session: DbSession,
     actor: CurrentActor,
     idempotency_key: Annotated[
         str | None,
@@ -333,6 +334,11 @@ async def answer_session_evaluation(
     would tie it to the caller, and the 409 already makes a retry safe."""
     if idempotency_key is not None:
         raise IdempotencyKeyRefused()
+    # The request's own transaction (it loaded the caller) ends here, its connection back in
+    # the pool: the answer runs transactions of its own, and holding both would take two
+    # connections a request. Answers at once that outnumber half the connections (pgbouncer's
+    # few server connections) would each hold one and wait for another (docs/scaling.md).
+    await db_session.commit()
     await answering.answer(
         sessionmaker,
         training_session_id,
@@ -354,7 +360,7 @@ async def answer_session_evaluation(
 )
 async def get_session_evaluation_report(
     training_session_id: uuid.UUID,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
 ) -> SessionEvaluationReportRead:
@@ -398,7 +404,7 @@ report_router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
     responses=problems(OrgUnitNotFound),
 )
 async def get_evaluation_report(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
     group_by: Annotated[
@@ -439,7 +445,7 @@ async def get_evaluation_report(
     responses=problems(OrgUnitNotFound),
 )
 async def get_teacher_review_report(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
     org_unit_id: Annotated[

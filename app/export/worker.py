@@ -26,14 +26,14 @@ from typing import Any
 
 import structlog
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.archive import service as archive_service
 from app.archive import unit_export
 from app.config import ExportSettings, Settings
 from app.db import attribute, create_engine, create_sessionmaker, transaction
-from app.errors import AppError
+from app.errors import AppError, DatabaseConnectError
 from app.export import repository
 from app.export.models import ExportStatus
 from app.observability import configure_logging
@@ -204,18 +204,37 @@ async def _counted(
                 await progress(job.rows_done)
 
 
+_READING = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
+
+async def _reading_source(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    reader: async_sessionmaker[AsyncSession] | None,
+) -> async_sessionmaker[AsyncSession]:
+    """Where the rows are read: the read replica (APP_DATABASE__REPLICA_URL) when there is one
+    and it answers, else the primary (docs/scaling.md, "Read replica")."""
+    if reader is None:
+        return sessionmaker
+    try:
+        async with reader() as probe:
+            await probe.connection()
+    except (DatabaseConnectError, SQLAlchemyError, OSError) as exc:
+        log.warning("replica_fallback", reason="unavailable", error=type(exc).__name__)
+        return sessionmaker
+    return reader
+
+
 async def _export(
     sessionmaker: async_sessionmaker[AsyncSession],
     job: _Job,
     settings: ExportSettings,
     progress: Progress | None,
+    reader: async_sessionmaker[AsyncSession] | None = None,
 ) -> None:
     row, plan = await _plan(sessionmaker, job)
     file = _File(sessionmaker, job, settings)
-    async with transaction(sessionmaker) as reading:
-        await reading.connection(
-            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        )
+    async with transaction(await _reading_source(sessionmaker, reader)) as reading:
+        await reading.connection(execution_options=_READING)
         await reading.execute(
             text("SELECT set_config('statement_timeout', :ms, true)"),
             {"ms": str(settings.statement_timeout_ms)},
@@ -279,12 +298,15 @@ async def run_job(
     settings: ExportSettings,
     *,
     progress: Progress | None = None,
+    reader: async_sessionmaker[AsyncSession] | None = None,
 ) -> None:
     """Write the claimed job's file, renewing the lease meanwhile. `progress` is called after
-    each progress report, with the rows done (tests watch the job through it)."""
+    each progress report, with the rows done (tests watch the job through it). The rows are
+    read on `reader` (the read replica) when given and reachable; everything else, on the
+    primary."""
     beat = asyncio.create_task(_heartbeat(sessionmaker, job, settings))
     try:
-        await _export(sessionmaker, job, settings, progress)
+        await _export(sessionmaker, job, settings, progress, reader)
         log.info("export_succeeded", export_id=str(job.id), rows=job.rows_done)
     except LeaseLost:
         job.lost = True
@@ -310,12 +332,13 @@ async def work_once(
     now: datetime | None = None,
     *,
     progress: Progress | None = None,
+    reader: async_sessionmaker[AsyncSession] | None = None,
 ) -> uuid.UUID | None:
     """Take one job and run it; the job's id, or None when there was nothing to do."""
     job = await claim(sessionmaker, settings, now or datetime.now(UTC))
     if job is None:
         return None
-    await run_job(sessionmaker, job, settings, progress=progress)
+    await run_job(sessionmaker, job, settings, progress=progress, reader=reader)
     return job.id
 
 
@@ -343,7 +366,10 @@ STOP_GRACE_SECONDS = 3.0
 
 
 async def _run_until_stopped(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: ExportSettings, stop: asyncio.Event
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: ExportSettings,
+    stop: asyncio.Event,
+    reader: async_sessionmaker[AsyncSession] | None = None,
 ) -> None:
     next_prune = 0.0
     while not stop.is_set():
@@ -355,7 +381,7 @@ async def _run_until_stopped(
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             job = await claim(sessionmaker, settings, datetime.now(UTC))
             if job is not None:
-                await _run_stoppable(sessionmaker, job, settings, stop)
+                await _run_stoppable(sessionmaker, job, settings, stop, reader)
                 continue
         except (OperationalError, InterfaceError, OSError) as exc:
             log.warning("export_worker_database_unavailable", error=type(exc).__name__)
@@ -370,10 +396,11 @@ async def _run_stoppable(
     job: _Job,
     settings: ExportSettings,
     stop: asyncio.Event,
+    reader: async_sessionmaker[AsyncSession] | None = None,
 ) -> None:
     """Run the job until it ends or the worker is told to stop: then it is cancelled and
     handed back, so another worker starts it at once instead of after the lease."""
-    task = asyncio.create_task(run_job(sessionmaker, job, settings))
+    task = asyncio.create_task(run_job(sessionmaker, job, settings, reader=reader))
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -396,6 +423,8 @@ async def run(settings: Settings) -> None:
     configure_logging(settings.log_level, json=settings.log_json)
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
+    replica = create_engine(settings, replica=True) if settings.async_replica_url else None
+    reader = create_sessionmaker(replica) if replica is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -409,7 +438,9 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, request_stop)
     log.info("export_worker_started")
     try:
-        await _run_until_stopped(sessionmaker, settings.exports, stop)
+        await _run_until_stopped(sessionmaker, settings.exports, stop, reader)
     finally:
         await engine.dispose()
+        if replica is not None:
+            await replica.dispose()
         log.info("export_worker_stopped")

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.clock import local_today
-from app.db import DbSession
+from app.db import ReadSession
 from app.http import API_PREFIX, problems
 from app.online import report
 from app.online.report_schemas import OnlineAnomaliesRead
@@ -21,7 +21,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
     responses=problems(OrgUnitNotFound),
 )
 async def get_online_anomalies_report(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     org_unit_id: uuid.UUID,
     year: Annotated[int | None, Query(ge=1900, le=2199, description="Default: this year")] = None,

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.enums import OrgUnitKind
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
@@ -40,7 +40,7 @@ router = APIRouter(
     responses=problems(OrgUnitNotFound),
 )
 async def list_org_units(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     page: PageQuery,
     parent_id: Annotated[

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ARRAY, ColumnElement, Uuid, any_, cast, false, func, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,14 +40,39 @@ async def list_types(db_session: AsyncSession, actor: Actor) -> Sequence[Qualifi
     return (await db_session.scalars(stmt)).all()
 
 
-async def types_in_force_at(db_session: AsyncSession, org_path: str) -> Sequence[QualificationType]:
-    """Types owned by the unit at `org_path` or one of its ancestors: those in force there."""
+async def in_force_with_held(
+    db_session: AsyncSession, org_unit_id: uuid.UUID, cadre_id: uuid.UUID
+) -> tuple[str, list[tuple[QualificationType, list[CadreQualification]]]]:
+    """In one round trip: the path of the unit at `org_unit_id`, the types in force there (owned
+    by it or an ancestor) and, per type, what the cadre holds of it (the latest `valid_until`
+    first)."""
+    ancestors = cast(func.string_to_array(func.btrim(OrgUnit.path, "/"), "/"), ARRAY(Uuid))
     stmt = (
-        select(QualificationType)
-        .where(QualificationType.org_unit_id.in_(path_ids(org_path)))
-        .order_by(QualificationType.name, QualificationType.id)
+        select(OrgUnit.path, QualificationType, CadreQualification)
+        .select_from(OrgUnit)
+        .outerjoin(QualificationType, QualificationType.org_unit_id == any_(ancestors))
+        .outerjoin(
+            CadreQualification,
+            (CadreQualification.qualification_type_id == QualificationType.id)
+            & (CadreQualification.cadre_id == cadre_id),
+        )
+        .where(OrgUnit.id == org_unit_id)
+        .order_by(
+            QualificationType.name,
+            QualificationType.id,
+            CadreQualification.valid_until.desc(),
+            CadreQualification.id,
+        )
     )
-    return (await db_session.scalars(stmt)).all()
+    rows = (await db_session.execute(stmt)).all()
+    types: dict[uuid.UUID, tuple[QualificationType, list[CadreQualification]]] = {}
+    for _path, qtype, held in rows:
+        if qtype is None:
+            continue
+        entry = types.setdefault(qtype.id, (qtype, []))
+        if held is not None:
+            entry[1].append(held)
+    return rows[0][0], list(types.values())
 
 
 async def types_granting(

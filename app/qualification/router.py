@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.cadre.errors import CadreNotFound
 from app.catalogue.errors import ReferencedCourseNotFound
 from app.clock import local_today
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.http import API_PREFIX, AppSettings, problems, set_etag
 from app.idempotency.route import IdempotentRoute
 from app.org_unit.errors import OrgUnitNotFound, ReferencedOrgUnitNotFound
@@ -91,7 +91,7 @@ async def list_qualification_types(
 )
 async def list_cadre_qualifications(
     cadre_id: uuid.UUID,
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
     on: Annotated[LocalDate | None, Query(description="Status on this day; default today")] = None,
@@ -170,7 +170,7 @@ def _row(row: service.ReportRow) -> QualificationReportRow:
     responses=problems(OrgUnitNotFound),
 )
 async def get_qualification_report(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     settings: AppSettings,
     org_unit_id: Annotated[uuid.UUID, Query(description="The unit; its whole subtree is read")],

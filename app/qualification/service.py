@@ -217,20 +217,14 @@ async def required_of(
 ) -> list[RequiredQualification]:
     """Each qualification the cadre's post or unit requires, with the one held and its status
     on `day` (the compliance view's `qualifications` block)."""
-    path = await _cadre_path(db_session, cadre)
+    # One round trip: the compliance read runs this on every request.
+    path, in_force = await repository.in_force_with_held(db_session, cadre.org_unit_id, cadre.id)
     unit_ids = path_ids(path)
-    required = [
-        t
-        for t in await repository.types_in_force_at(db_session, path)
-        if _requires(t, cadre, unit_ids)
-    ]
-    held = await repository.held(db_session, [cadre.id])
     answer = []
-    for qtype in required:
-        best, status = _best(
-            [h for h in held if h.qualification_type_id == qtype.id], day, expiring_days
-        )
-        answer.append(RequiredQualification(qtype, best, status))
+    for qtype, held in in_force:
+        if _requires(qtype, cadre, unit_ids):
+            best, status = _best(held, day, expiring_days)
+            answer.append(RequiredQualification(qtype, best, status))
     return answer
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.compliance.errors import FutureYear
 from app.credit_policy.errors import NoPolicyForDate
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.documents.spreadsheet import content_disposition
 from app.enums import Language
 from app.errors import PreconditionFailed
@@ -72,7 +72,11 @@ _ERRORS = problems(OrgUnitNotFound, NoPolicyForDate, FutureYear)
 
 @report_router.get("/unit-scorecard", operation_id="getUnitScorecard", responses=_ERRORS)
 async def get_unit_scorecard(
-    db_session: DbSession, actor: CurrentActor, org_unit_id: uuid.UUID, year: ReportYear
+    db_session: DbSession,
+    read_session: ReadSession,
+    actor: CurrentActor,
+    org_unit_id: uuid.UUID,
+    year: ReportYear,
 ) -> UnitScorecardRead:
     """目标责任制: the direct child units of `org_unit_id`, each with its six indicators
     (numerator, denominator, rate), its weighted score and its rank (1 = best; equal scores
@@ -83,7 +87,7 @@ async def get_unit_scorecard(
     that snapshot unchanged (`frozen: true`, `frozen_at`), whatever is recorded afterwards.
     The current year is computed live (`frozen: false`). For an `org_admin` of the unit or of a
     unit above it, an `admin` or an `auditor`."""
-    return await service.scorecard(db_session, org_unit_id, year, actor)
+    return await service.scorecard(db_session, org_unit_id, year, actor, read_session)
 
 
 _XLSX_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -115,6 +119,7 @@ _XLSX_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def get_unit_scorecard_xlsx(
     db_session: DbSession,
+    read_session: ReadSession,
     actor: CurrentActor,
     org_unit_id: uuid.UUID,
     year: ReportYear,
@@ -126,7 +131,7 @@ async def get_unit_scorecard_xlsx(
     ranking with a bar chart of the weighted scores, then one sheet per indicator (unit,
     numerator, denominator, rate, rank on that indicator). Cells are typed (numbers as
     numbers)."""
-    card = await service.scorecard(db_session, org_unit_id, year, actor)
+    card = await service.scorecard(db_session, org_unit_id, year, actor, read_session)
     body = await asyncio.to_thread(xlsx.render, card, lang)
     headers = {
         "Content-Disposition": content_disposition(xlsx.filename(card, lang)),

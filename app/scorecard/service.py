@@ -276,14 +276,22 @@ async def freeze(db_session: AsyncSession, root: OrgUnit, year: int) -> UnitScor
 
 
 async def scorecard(
-    db_session: AsyncSession, org_unit_id: uuid.UUID, year: int, actor: Actor
+    db_session: AsyncSession,
+    org_unit_id: uuid.UUID,
+    year: int,
+    actor: Actor,
+    read_session: AsyncSession | None = None,
 ) -> UnitScorecardRead:
-    """A past year's scorecard is frozen at its first read; the current year's is live."""
-    root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
-    evaluation_day(year)  # a future year: 422
+    """A past year's scorecard is frozen at its first read; the current year's is live. The
+    live one may be computed on `read_session` (the read replica); the frozen one is read, and
+    stored at its first read, on `db_session` (the primary: freezing is a write)."""
+    live_session = read_session or db_session
     if _year_over(year):
+        root = await org_unit_service.get_org_unit(db_session, org_unit_id, actor)
         return await freeze(db_session, root, year)
-    return await live_scorecard(db_session, root, year)
+    root = await org_unit_service.get_org_unit(live_session, org_unit_id, actor)
+    evaluation_day(year)  # a future year: 422
+    return await live_scorecard(live_session, root, year)
 
 
 async def freeze_all(db_session: AsyncSession, year: int) -> Iterable[UnitScorecardSnapshot]:

@@ -112,6 +112,36 @@ async def engine_rows(
     return rows.all()
 
 
+async def figure_rows(
+    db_session: AsyncSession,
+    cadre_id: uuid.UUID,
+    *,
+    ending_from: date,
+    window_from: date,
+    window_kinds: Sequence[StudyLogKind],
+) -> Sequence[EngineRow]:
+    """`engine_rows` narrowed to what one day's compliance figures read: every log ending on or
+    after `ending_from` (the calendar year's logs) and, from `window_from` on, only the logs of
+    `window_kinds` (the five-year window counts the centralised kinds alone). One range of the
+    covering index `ix_study_log_cadre_id_end_date`, filtered inside the scan."""
+    rows = await db_session.execute(
+        select(
+            StudyLog.id,
+            StudyLog.kind,
+            StudyLog.start_date,
+            StudyLog.end_date,
+            StudyLog.hours,
+            StudyLog.days,
+            StudyLog.status,
+        ).where(
+            StudyLog.cadre_id == cadre_id,
+            StudyLog.end_date >= min(ending_from, window_from),
+            (StudyLog.end_date >= ending_from) | any_of(StudyLog.kind, list(window_kinds)),
+        )
+    )
+    return rows.all()
+
+
 async def existing_ids(db_session: AsyncSession, ids: list[str]) -> list[uuid.UUID]:
     """Which of these log ids exist (one array parameter, whatever their number)."""
     stmt = select(StudyLog.id).where(any_of(StudyLog.id, [uuid.UUID(i) for i in ids]))

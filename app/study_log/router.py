@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from app.cadre.errors import ReferencedCadreNotFound
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.enums import StudyLogKind, StudyLogStatus
 from app.errors import FieldNotAllowed, PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
@@ -28,7 +28,7 @@ router = APIRouter(
 
 @router.get("", operation_id="listStudyLogs", responses=problems(OrgUnitNotFound))
 async def list_study_logs(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     page: PageQuery,
     cadre_id: uuid.UUID | None = None,

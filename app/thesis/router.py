@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from app.cadre.errors import ReferencedCadreNotFound
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.documents.spreadsheet import content_disposition
 from app.documents.thesis_collection import collection_docx, collection_pdf
 from app.enums import Language, ThesisGrade, ThesisKind
@@ -156,7 +156,7 @@ async def submit_thesis(
 
 @router.get("/theses", operation_id="listTheses", responses=problems(OrgUnitNotFound))
 async def list_theses(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     page: PageQuery,
     training_session_id: SessionQuery = None,

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.clock import local_today
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.enums import PlanStatus
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
@@ -47,7 +47,7 @@ YearQuery = Annotated[int | None, Query(ge=1900, le=2199)]
 
 @router.get("", operation_id="listTrainingPlans", responses=problems(OrgUnitNotFound))
 async def list_training_plans(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     page: PageQuery,
     org_unit_id: Annotated[
@@ -262,7 +262,7 @@ async def return_training_plan(
     responses=problems(OrgUnitNotFound, TrainingPlanNotFound),
 )
 async def get_plan_fulfilment_report(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     org_unit_id: uuid.UUID,
     year: Annotated[int | None, Query(ge=1900, le=2199, description="Default: this year")] = None,

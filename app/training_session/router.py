@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.catalogue.errors import ReferencedCourseNotFound, ReferencedTeacherNotFound
-from app.db import DbSession
+from app.db import DbSession, ReadSession
 from app.enums import SessionStatus, TrainingForm
 from app.errors import PreconditionFailed
 from app.http import API_PREFIX, IfMatch, check_if_match, problems, set_etag
@@ -55,7 +55,7 @@ class TrainingSessionPage(Page[TrainingSessionRead]):
 
 @router.get("", operation_id="listTrainingSessions", responses=problems(OrgUnitNotFound))
 async def list_training_sessions(
-    db_session: DbSession,
+    db_session: ReadSession,
     actor: CurrentActor,
     page: PageQuery,
     org_unit_id: Annotated[
