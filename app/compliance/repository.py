@@ -36,111 +36,112 @@ WITH rules AS (
     SELECT * FROM jsonb_to_recordset(CAST(:rules AS jsonb))
         AS r(kind text, mode text, factor numeric, credit numeric, cap numeric)
 ),
-cadres AS (
+-- Read once; every part below joins it, so a county's report reads its own cadres' rows through
+-- the indexes and a province's hashes its cadres once per table read.
+cadres AS MATERIALIZED (
     SELECT c.id, c.org_unit_id, c.rank, c.promoted_on, u.path
     FROM cadre c JOIN org_unit u ON u.id = c.org_unit_id
     WHERE c.status = 'active' AND u.path >= :lo AND u.path < :hi
 ),
--- Parts of logs that the whole-year sums hold but the period does not: centralised days before
--- the window's first day in its first year...
-window_cut AS (
+-- The window's first year is only partly in it. Either its whole-year sums count and the part
+-- before the window's first day is taken off (edge_sign -1, edge [Jan 1, first day)), or the year
+-- is left out and the part from the first day on is added (edge_sign 1, edge [first day, Dec 31]):
+-- whichever edge is shorter, as each log across it is read one by one.
+edge AS (
     SELECT l.cadre_id,
            SUM(l.days * s.overlap / s.total) AS days,
            SUM(l.hours * s.overlap / s.total) AS hours
     FROM (
         -- Two index ranges instead of all earlier history: the logs that started within a year
-        -- before that first year (ix_study_log_kind_start_date), and the few longer than a
-        -- year (ix_study_log_long).
-        SELECT cadre_id, start_date, end_date, hours, days, status FROM study_log
-        WHERE kind = ANY(:centralised) AND start_date >= :long_bound AND start_date < :ws
-          AND end_date >= :ws_year_start
+        -- before the edge (ix_study_log_kind_start_date), and the few longer than a year
+        -- (ix_study_log_long); each joined to the cadres on its own, so that a county's cadres
+        -- read theirs from the end date on instead (ix_study_log_cadre_id_end_date).
+        SELECT l.cadre_id, l.start_date, l.end_date, l.hours, l.days
+        FROM study_log l JOIN cadres c ON c.id = l.cadre_id
+        WHERE l.kind = ANY(:centralised) AND l.start_date >= :long_bound
+          AND l.start_date <= :edge_hi AND l.end_date >= :edge_lo AND l.status = 'approved'
         UNION ALL
-        SELECT cadre_id, start_date, end_date, hours, days, status FROM study_log
-        WHERE end_date - start_date > 366 AND end_date >= :ws_year_start
-          AND start_date < :long_bound AND kind = ANY(:centralised)
+        SELECT l.cadre_id, l.start_date, l.end_date, l.hours, l.days
+        FROM study_log l JOIN cadres c ON c.id = l.cadre_id
+        WHERE l.end_date - l.start_date > 366 AND l.end_date >= :edge_lo
+          AND l.start_date < :long_bound AND l.kind = ANY(:centralised) AND l.status = 'approved'
     ) AS l
-    JOIN cadre c ON c.id = l.cadre_id
-    JOIN org_unit u ON u.id = c.org_unit_id
     CROSS JOIN LATERAL (
-        SELECT LEAST(l.end_date, :before_ws) - GREATEST(l.start_date, :ws_year_start) + 1
-                   AS overlap,
+        SELECT LEAST(l.end_date, :edge_hi) - GREATEST(l.start_date, :edge_lo) + 1 AS overlap,
                l.end_date - l.start_date + 1 AS total
     ) AS s
-    WHERE :window_cut AND l.status = 'approved'
-      AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
+    WHERE :edge
     GROUP BY l.cadre_id
 ),
--- ...and everything after the evaluation day in its year (classes recorded ahead of time).
+-- Everything after the evaluation day in its year (classes recorded ahead of time).
 later AS (
     SELECT l.cadre_id, l.kind,
            SUM(l.hours * s.overlap / s.total) AS hours,
            SUM(l.days * s.overlap / s.total) AS days,
            SUM(s.overlap::numeric / s.total) AS items
     FROM study_log l
-    JOIN cadre c ON c.id = l.cadre_id
-    JOIN org_unit u ON u.id = c.org_unit_id
+    JOIN cadres c ON c.id = l.cadre_id
     CROSS JOIN LATERAL (
         SELECT LEAST(l.end_date, :year_end) - GREATEST(l.start_date, :after_as_of) + 1
                    AS overlap,
                l.end_date - l.start_date + 1 AS total
     ) AS s
     WHERE :year_cut AND l.end_date > :as_of AND l.start_date <= :year_end
-      AND l.status = 'approved' AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
+      AND l.status = 'approved'
     GROUP BY l.cadre_id, l.kind
 ),
-five AS (
-    SELECT cadre_id, SUM(days) AS days, SUM(hours) AS hours
+-- The evaluation year per kind: its sums up to the evaluation day, and the credit of the kind.
+this_year AS (
+    SELECT a.cadre_id, a.kind,
+           a.days - COALESCE(x.days, 0) AS days,
+           a.hours - COALESCE(x.hours, 0) AS hours,
+           -- LEAST skips a NULL cap (no annual cap).
+           LEAST(CASE WHEN r.mode = 'per_hour' THEN (a.hours - COALESCE(x.hours, 0)) * r.factor
+                      WHEN r.mode = 'per_item' THEN (a.items - COALESCE(x.items, 0)) * r.credit
+                      ELSE 0 END, r.cap) AS credited
+    FROM cadre_year_kind a
+    JOIN cadres c ON c.id = a.cadre_id
+    LEFT JOIN later x ON x.cadre_id = a.cadre_id AND x.kind = a.kind
+    LEFT JOIN rules r ON r.kind = a.kind
+    -- Statuses and counts need the kinds they count only; the credited hours, every kind.
+    WHERE a.year = :y AND (:every_kind OR a.kind = ANY(:status_kinds))
+),
+-- One row per part, summed per cadre in one pass: the window's whole earlier years (centralised
+-- kinds), its edge, and the evaluation year.
+sums AS (
+    SELECT cadre_id, SUM(five_days) AS five_days, SUM(five_hours) AS five_hours,
+           SUM(credited) AS credited, SUM(cdays) AS cdays, SUM(chours) AS chours,
+           SUM(counted) AS counted, SUM(online) AS online
     FROM (
-        SELECT a.cadre_id, a.days, a.hours
+        SELECT a.cadre_id, a.days AS five_days, a.hours AS five_hours, 0 AS credited,
+               0 AS cdays, 0 AS chours, 0 AS counted, 0 AS online
         FROM cadre_year_kind a
-        JOIN cadre c ON c.id = a.cadre_id
-        JOIN org_unit u ON u.id = c.org_unit_id
-        WHERE a.kind = ANY(:centralised) AND a.year BETWEEN :ws_year AND :y
-          AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
+        JOIN cadres c ON c.id = a.cadre_id
+        WHERE a.kind = ANY(:centralised) AND a.year >= :five_from AND a.year < :y
         UNION ALL
-        SELECT cadre_id, -days, -hours FROM window_cut
+        SELECT cadre_id, :edge_sign * days, :edge_sign * hours, 0, 0, 0, 0, 0 FROM edge
         UNION ALL
-        SELECT cadre_id, -days, -hours FROM later WHERE kind = ANY(:centralised)
+        SELECT t.cadre_id,
+               CASE WHEN t.kind = ANY(:centralised) THEN t.days ELSE 0 END,
+               CASE WHEN t.kind = ANY(:centralised) THEN t.hours ELSE 0 END,
+               t.credited,
+               CASE WHEN t.kind = ANY(:centralised) THEN t.days ELSE 0 END,
+               CASE WHEN t.kind = ANY(:centralised) THEN t.hours ELSE 0 END,
+               -- docs/rules.md rule 5: the annual hours alternative counts these kinds only.
+               CASE WHEN t.kind = ANY(:annual_kinds) THEN t.credited ELSE 0 END,
+               CASE WHEN t.kind = ANY(:online) THEN t.credited ELSE 0 END
+        FROM this_year t
     ) AS parts
     GROUP BY cadre_id
 ),
-per_kind AS (
-    SELECT a.cadre_id, a.kind, r.cap,
-           a.days - COALESCE(x.days, 0) AS days,
-           a.hours - COALESCE(x.hours, 0) AS hours,
-           CASE WHEN r.mode = 'per_hour' THEN (a.hours - COALESCE(x.hours, 0)) * r.factor
-                WHEN r.mode = 'per_item' THEN (a.items - COALESCE(x.items, 0)) * r.credit
-                ELSE 0 END AS credit
-    FROM cadre_year_kind a
-    JOIN cadre c ON c.id = a.cadre_id
-    JOIN org_unit u ON u.id = c.org_unit_id
-    LEFT JOIN later x ON x.cadre_id = a.cadre_id AND x.kind = a.kind
-    LEFT JOIN rules r ON r.kind = a.kind
-    WHERE a.year = :y AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
-),
-year AS (
-    SELECT cadre_id,
-           SUM(CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END) AS credited,
-           SUM(CASE WHEN kind = ANY(:centralised) THEN days ELSE 0 END) AS centralised_days,
-           SUM(CASE WHEN kind = ANY(:centralised) THEN hours ELSE 0 END) AS centralised_hours,
-           -- docs/rules.md rule 5: the annual hours alternative counts these kinds only.
-           SUM(CASE WHEN kind = ANY(:annual_kinds)
-                    THEN (CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END)
-                    ELSE 0 END) AS counted,
-           SUM(CASE WHEN kind = ANY(:online)
-                    THEN (CASE WHEN cap IS NULL THEN credit ELSE LEAST(credit, cap) END)
-                    ELSE 0 END) AS online
-    FROM per_kind GROUP BY cadre_id
-),
 sums_of_cadre AS (
     SELECT c.id, c.org_unit_id, c.rank, c.promoted_on, c.path,
-           COALESCE(f.days, 0) AS five_days, COALESCE(f.hours, 0) AS five_hours,
-           COALESCE(y.credited, 0) AS credited, COALESCE(y.centralised_days, 0) AS cdays,
-           COALESCE(y.centralised_hours, 0) AS chours, COALESCE(y.counted, 0) AS counted,
-           COALESCE(y.online, 0) AS online
+           COALESCE(s.five_days, 0) AS five_days, COALESCE(s.five_hours, 0) AS five_hours,
+           COALESCE(s.credited, 0) AS credited, COALESCE(s.cdays, 0) AS cdays,
+           COALESCE(s.chours, 0) AS chours, COALESCE(s.counted, 0) AS counted,
+           COALESCE(s.online, 0) AS online
     FROM cadres c
-    LEFT JOIN five f ON f.cadre_id = c.id
-    LEFT JOIN year y ON y.cadre_id = c.id
+    LEFT JOIN sums s ON s.cadre_id = c.id
 ),
 -- docs/rules.md rules 4-6 on the sums, with the policy's thresholds (either alternative meets).
 figures AS (
@@ -221,6 +222,27 @@ ORDER BY u.path, c.hr_id, l.start_date, l.id
 )
 
 
+# asyncpg prepares each statement once per connection; after five runs PostgreSQL may switch a
+# prepared statement to a generic plan, made without its parameters' values. For these the
+# values decide the plan (a county reads its cadres through the indexes, a province hashes
+# them; the window's edge is on or off), and a pooled connection's generic plan ran them 1.6-7x
+# slower (bench/README.md). Planning anew costs a few milliseconds, so every figures statement
+# runs with custom plans. And a province's sums group 200,000 cadres: with the server's default
+# work_mem (4 MB) its hashes and sorts spill to disk in a hundred batches. Both are set for the
+# statement's transaction only (SET LOCAL): the service's other statements keep their cached
+# plans and the server's memory budget, and a pgbouncer in transaction mode sees no session
+# state.
+_REPORT_SETTINGS = (
+    text("SET LOCAL plan_cache_mode = force_custom_plan"),
+    text("SET LOCAL work_mem = '64MB'"),
+)
+
+
+async def _report_settings(db_session: AsyncSession) -> None:
+    for statement in _REPORT_SETTINGS:
+        await db_session.execute(statement)
+
+
 def export_statement(
     root_path: str, year: int, as_of: date, policy: Policy
 ) -> tuple[TextClause, dict[str, object]]:
@@ -242,6 +264,7 @@ async def export_rows(
     """The rows of a unit's year export (`_EXPORT_SQL`), through a server-side cursor fetching
     `yield_per` rows at a time."""
     statement, params = export_statement(root_path, year, as_of, policy)
+    await _report_settings(db_session)
     stream = await db_session.stream(statement.execution_options(yield_per=yield_per), params)
     async for record in stream:
         yield record
@@ -255,6 +278,7 @@ async def export_row_count(
     params["export_year_start"] = date(year, 1, 1)
     params["export_year_end"] = date(year, 12, 31)
     sql = "SELECT count(*) FROM (" + _EXPORT_SQL + ") AS export_rows"  # noqa: S608 (constant)
+    await _report_settings(db_session)
     return int(await db_session.scalar(text(sql), params) or 0)
 
 
@@ -267,39 +291,59 @@ async def export_row_count(
 _ROLL_CALL_SQL = (  # constant text only: every value is a bound parameter
     _FIGURES_SQL  # noqa: S608
     + """,
-last_trained AS (
-    SELECT l.cadre_id, MAX(LEAST(l.end_date, :as_of)) AS last_day
-    FROM study_log l
-    JOIN cadre c ON c.id = l.cadre_id
-    JOIN org_unit u ON u.id = c.org_unit_id
-    WHERE l.kind = ANY(:centralised) AND l.status = 'approved' AND l.start_date <= :as_of
-      AND c.status = 'active' AND u.path >= :lo AND u.path < :hi
-    GROUP BY l.cadre_id
-),
-ranked AS (
-    SELECT f.*, t.last_day,
+ranked AS MATERIALIZED (
+    SELECT f.id, f.org_unit_id, f.rank, f.promoted_on, f.five_status, f.measured, f.outstanding,
            CASE f.five_status WHEN 'not_met' THEN 0 WHEN 'in_grace' THEN 1 ELSE 2 END AS grp,
-           CASE WHEN f.five_status <> 'not_applicable' THEN 'five_year'
-                WHEN f.annual_status <> 'not_applicable' THEN 'annual'
-                ELSE 'none' END AS measured,
-           -- The missing share of each alternative; LEAST skips an alternative that is NULL.
-           COALESCE(CASE
-               WHEN f.five_status <> 'not_applicable' THEN LEAST(
-                   CASE WHEN q.fd = 0 THEN 0 ELSE GREATEST(q.fd - f.five_days, 0) / q.fd END,
-                   CASE WHEN q.fh = 0 THEN 0 ELSE GREATEST(q.fh - f.five_hours, 0) / q.fh END)
-               WHEN f.annual_status <> 'not_applicable' THEN LEAST(
-                   CASE WHEN q.ad = 0 THEN 0 ELSE GREATEST(q.ad - f.cdays, 0) / q.ad END,
-                   CASE WHEN q.ah = 0 THEN 0 ELSE GREATEST(q.ah - f.counted, 0) / q.ah END)
-           END, 0) AS outstanding
-    FROM figures f
-    LEFT JOIN last_trained t ON t.cadre_id = f.id
-    CROSS JOIN (
-        SELECT CAST(:five_days_required AS numeric) AS fd,
-               CAST(:five_hours_required AS numeric) AS fh,
-               CAST(:annual_days_required AS numeric) AS ad,
-               CAST(:annual_hours_required AS numeric) AS ah
-    ) AS q
-    WHERE f.cdays <= 0
+           -- The second key, never NULL: the grace deadline's order in group 1 (where
+           -- promoted_on is set), the same value for everyone elsewhere.
+           CASE WHEN f.five_status = 'in_grace' THEN f.promoted_on
+                ELSE DATE '-infinity' END AS by_deadline
+    FROM (
+        SELECT f.*,
+               CASE WHEN f.five_status <> 'not_applicable' THEN 'five_year'
+                    WHEN f.annual_status <> 'not_applicable' THEN 'annual'
+                    ELSE 'none' END AS measured,
+               -- The missing share of each alternative; LEAST skips an alternative that is NULL.
+               COALESCE(CASE
+                   WHEN f.five_status <> 'not_applicable' THEN LEAST(
+                       CASE WHEN q.fd = 0 THEN 0 ELSE GREATEST(q.fd - f.five_days, 0) / q.fd END,
+                       CASE WHEN q.fh = 0 THEN 0 ELSE GREATEST(q.fh - f.five_hours, 0) / q.fh END)
+                   WHEN f.annual_status <> 'not_applicable' THEN LEAST(
+                       CASE WHEN q.ad = 0 THEN 0 ELSE GREATEST(q.ad - f.cdays, 0) / q.ad END,
+                       CASE WHEN q.ah = 0 THEN 0 ELSE GREATEST(q.ah - f.counted, 0) / q.ah END)
+               END, 0) AS outstanding
+        FROM figures f
+        CROSS JOIN (
+            SELECT CAST(:five_days_required AS numeric) AS fd,
+                   CAST(:five_hours_required AS numeric) AS fh,
+                   CAST(:annual_days_required AS numeric) AS ad,
+                   CAST(:annual_hours_required AS numeric) AS ah
+        ) AS q
+        WHERE f.cdays <= 0
+    ) AS f
+),
+-- The last day of centralised training only breaks ties of the first three keys: the `limit`-th
+-- candidate by those keys bounds the ones that can make the list (its ties included), and only
+-- theirs is looked up, newest log first (ix_study_log_cadre_id_end_date).
+cut AS (
+    SELECT grp, by_deadline, outstanding FROM ranked
+    ORDER BY grp, by_deadline, outstanding DESC
+    OFFSET :limit - 1 LIMIT 1
+),
+contenders AS (
+    SELECT r.*, t.last_day
+    FROM ranked r
+    LEFT JOIN LATERAL (
+        SELECT LEAST(l.end_date, :as_of) AS last_day
+        FROM study_log l
+        WHERE l.cadre_id = r.id AND l.kind = ANY(:centralised) AND l.status = 'approved'
+          AND l.start_date <= :as_of
+        ORDER BY l.end_date DESC
+        LIMIT 1
+    ) AS t ON true
+    WHERE NOT EXISTS (SELECT FROM cut)
+       OR (r.grp, r.by_deadline, -r.outstanding)
+          <= (SELECT c.grp, c.by_deadline, -c.outstanding FROM cut c)
 ),
 counts AS (
     SELECT COUNT(*) AS active, COUNT(*) FILTER (WHERE cdays > 0) AS trained FROM figures
@@ -308,12 +352,8 @@ SELECT k.active, k.trained, r.id, r.org_unit_id, r.rank, r.promoted_on, r.five_s
        r.grp, r.measured, r.outstanding, r.last_day
 FROM counts k
 LEFT JOIN LATERAL (
-    SELECT * FROM ranked
-    ORDER BY grp,
-             CASE WHEN grp = 1 THEN promoted_on END NULLS FIRST,
-             outstanding DESC,
-             last_day NULLS FIRST,
-             CAST(id AS text)
+    SELECT * FROM contenders
+    ORDER BY grp, by_deadline, outstanding DESC, last_day NULLS FIRST, CAST(id AS text)
     LIMIT :limit
 ) AS r ON true
 """
@@ -362,9 +402,13 @@ def subtree_bounds(path: str) -> tuple[str, str]:
 
 def _parameters(root_path: str, as_of: date, policy: Policy) -> dict[str, object]:
     ws = window_start(as_of, policy.five_year_years)
-    ws_year_start = date(ws.year, 1, 1)
+    ws_year_start, ws_year_end = date(ws.year, 1, 1), date(ws.year, 12, 31)
     year_end = date(as_of.year, 12, 31)
     lo, hi = subtree_bounds(root_path)
+    # The shorter edge of the window's first year (see `edge` in _FIGURES_SQL): the part before
+    # the first day, taken off that year's sums, or the part from it on, added without them.
+    tail = ws.year < as_of.year and ws_year_end - ws < ws - ws_year_start
+    edge_lo, edge_hi = (ws, ws_year_end) if tail else (ws_year_start, ws - timedelta(days=1))
 
     def ranks(group: frozenset[Rank]) -> list[str]:
         return sorted(rank.value for rank in group)
@@ -375,12 +419,12 @@ def _parameters(root_path: str, as_of: date, policy: Policy) -> dict[str, object
         "hi": hi,
         "as_of": as_of,
         "y": as_of.year,
-        "ws": ws,
-        "ws_year": ws.year,
-        "ws_year_start": ws_year_start,
-        "before_ws": ws - timedelta(days=1),
-        "long_bound": ws_year_start - timedelta(days=366),
-        "window_cut": ws > ws_year_start,
+        "five_from": ws.year + 1 if tail else ws.year,
+        "edge": ws > ws_year_start,
+        "edge_sign": 1 if tail else -1,
+        "edge_lo": edge_lo,
+        "edge_hi": edge_hi,
+        "long_bound": edge_lo - timedelta(days=366),
         "year_end": year_end,
         "after_as_of": as_of + timedelta(days=1),
         "year_cut": as_of < year_end,
@@ -397,7 +441,21 @@ def _parameters(root_path: str, as_of: date, policy: Policy) -> dict[str, object
         "online_ranks": ranks(policy.online_applies_to),
         "online_hours_required": policy.online_required_hours,
         "tolerance": TOLERANCE,
+        # The per-cadre figures (and exports) carry the credited hours of every kind; the
+        # per-unit counts and the roll-call, only statuses (see `status_only`).
+        "every_kind": True,
+        "status_kinds": sorted(
+            k.value
+            for k in policy.centralised_kinds | policy.annual_hours_kinds | policy.online_kinds
+        ),
     }
+
+
+def _status_only(params: dict[str, object]) -> dict[str, object]:
+    """The parameters of a statement that reads the statuses and the centralised, counted and
+    online sums of the figures, not `credited`: the evaluation year's rows of the other kinds
+    are skipped (under cn-2023 ten of the twelve kinds, half the rows)."""
+    return {**params, "every_kind": False}
 
 
 async def cadre_figures(
@@ -405,6 +463,7 @@ async def cadre_figures(
 ) -> list[CadreFigures]:
     """Every active cadre of the subtree at `root_path`, evaluated on `as_of` under `policy` (the
     policy in force on `as_of`, as the engine's compliance view uses for all three blocks)."""
+    await _report_settings(db_session)
     rows = await db_session.execute(text(_PER_CADRE_SQL), _parameters(root_path, as_of, policy))
     return _figures_of(rows, policy)
 
@@ -423,6 +482,7 @@ async def short_cadre_figures(
 ) -> list[CadreFigures]:
     """The active cadres of the subtree whose `requirement` (five_year, annual) is not met on
     `as_of` (in grace counts as short), with their figures."""
+    await _report_settings(db_session)
     rows = await db_session.execute(
         text(_SHORT_SQL[requirement]), _parameters(root_path, as_of, policy)
     )
@@ -477,7 +537,10 @@ async def unit_counts(
     db_session: AsyncSession, root_path: str, as_of: date, policy: Policy
 ) -> list[UnitCounts]:
     """The same figures counted per unit inside the database: one row per unit comes back."""
-    rows = await db_session.execute(text(_PER_UNIT_SQL), _parameters(root_path, as_of, policy))
+    await _report_settings(db_session)
+    rows = await db_session.execute(
+        text(_PER_UNIT_SQL), _status_only(_parameters(root_path, as_of, policy))
+    )
     s = RequirementStatus
     return [
         UnitCounts(
@@ -510,9 +573,11 @@ async def roll_call_rows(
     db_session: AsyncSession, root_path: str, as_of: date, policy: Policy, limit: int
 ) -> tuple[int, int, list[RollCallRow]]:
     """(active cadres, trained cadres, the first `limit` untrained ones in roll-call order)."""
+    await _report_settings(db_session)
     rows = (
         await db_session.execute(
-            text(_ROLL_CALL_SQL), {**_parameters(root_path, as_of, policy), "limit": limit}
+            text(_ROLL_CALL_SQL),
+            {**_status_only(_parameters(root_path, as_of, policy)), "limit": limit},
         )
     ).all()
     active, trained = (rows[0][0], rows[0][1]) if rows else (0, 0)
