@@ -25,7 +25,7 @@ LOCALPG_EXTRA := $(shell \
 	$(PYTHON) -m devtools.localpg server-bindir >/dev/null 2>&1 || echo "--extra localpg")
 SYNC := $(strip $(UV) sync --frozen $(LOCALPG_EXTRA))
 
-.PHONY: help venv ts-tools run webhooks exports test lint format openapi messages clean-data FORCE
+.PHONY: help venv ts-tools run webhooks exports bench test lint format openapi messages clean-data FORCE
 
 help:
 	@echo "make run         start PostgreSQL (local, unless DATABASE_URL is set), migrate,"
@@ -33,6 +33,8 @@ help:
 	@echo "make webhooks    run the webhook delivery worker against the same database"
 	@echo "make exports     run the export worker (export jobs) against the same database"
 	@echo "make test        lint, then the test suite (own throw-away PostgreSQL)"
+	@echo "make bench       issue 16's figures beside their yardsticks, in one run (a scale-1"
+	@echo "                 province generated once into .data/bench; needs wrk and pgbouncer)"
 	@echo "make lint        ruff check, ruff format --check, mypy --strict"
 	@echo "make format      ruff format + ruff check --fix"
 	@echo "make openapi     write openapi/openapi.json"
@@ -80,6 +82,14 @@ webhooks: venv
 # The export worker (python -m app.cli export-worker), on the database `make run` uses.
 exports: venv
 	$(VENV)/bin/python -m devtools.worker export-worker
+
+# Issue 16's table (bench/all.py): every figure beside a yardstick measured in the same run. The
+# province is generated once (about 15 minutes at scale 1.0 here) into .data/bench and reused;
+# BENCH_DATABASE_URL names one instead, BENCH_SCALE another scale, BENCH_ONLY some sections.
+# wrk and pgbouncer are Debian packages (apt-get install wrk pgbouncer).
+bench: venv
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install wrk)"; exit 2; }
+	$(VENV)/bin/python -m bench.all $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 # Each phase says what it does before it starts: a quiet minute looks like a hang.
 test: venv lint

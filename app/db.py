@@ -296,14 +296,14 @@ async def _open_replica(request: Request) -> AsyncSession | None:
     max_lag = settings.database.replica_max_lag_seconds
     replica = reader()
     try:
-        if max_lag is None:
-            await replica.connection()
-        else:
-            lag = (await replica.execute(_REPLICA_LAG)).scalar_one()
-            if lag is not None and lag > max_lag:
-                await replica.close()
-                _fell_back(request, "lag", lag_seconds=round(lag, 3))
-                return None
+        # Always one statement here, even with no lag bound: the pool is not pre-pinged, so a
+        # connection the replica ended is found (and retried once, _Session) now, while the read
+        # can still go to the primary, not by the report's first statement.
+        lag = (await replica.execute(_REPLICA_LAG)).scalar_one()
+        if max_lag is not None and lag is not None and lag > max_lag:
+            await replica.close()
+            _fell_back(request, "lag", lag_seconds=round(lag, 3))
+            return None
     except (DatabaseConnectError, SQLAlchemyError, OSError) as exc:
         await replica.close()
         _fell_back(request, "unavailable", error=type(exc).__name__)
