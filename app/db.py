@@ -200,20 +200,23 @@ def create_engine(settings: Settings, *, replica: bool = False) -> AsyncEngine:
     return engine
 
 
-_STARTED = "app.db.transaction_started"
+_BOUND = "app.db.connection_bound"  # the transaction holds its connection (after_begin)
 
 
 class _Session(Session):
-    """Retries a transaction's first statement once when it finds its pooled connection dead
-    (the server restarted or ended the backend): nothing ran in that transaction yet, so the
-    statement runs again on a fresh connection as if the first had never been taken. SQLAlchemy
-    invalidates the whole pool on a disconnect, so the retry never gets another dead one. This
-    replaces `pool_pre_ping`, which cost a round trip on every checkout."""
+    """Retries a statement once when it finds its pooled connection dead (the server restarted
+    or ended the backend) — only when that very statement took the transaction's connection:
+    nothing ran on it yet (no flush, no COPY, no earlier statement, no `connection()` with its
+    options), so the statement runs again on a fresh connection as if the first had never been
+    taken. A statement on a connection the transaction already used is never retried: what ran
+    before it is lost with the connection, and the error must reach the caller (a 503), never a
+    commit of half a transaction. SQLAlchemy invalidates the whole pool on a disconnect, so the
+    retry never gets another dead one. This replaces `pool_pre_ping`, which cost a round trip
+    on every checkout."""
 
     def _execute_internal(self, *args: Any, **kwargs: Any) -> Any:
-        if self.info.get(_STARTED):
+        if self.info.get(_BOUND):
             return super()._execute_internal(*args, **kwargs)
-        self.info[_STARTED] = True
         pending = self.info.get(_PENDING)
         try:
             return super()._execute_internal(*args, **kwargs)
@@ -223,8 +226,13 @@ class _Session(Session):
         self.rollback()  # ends the failed transaction; the next statement takes a new connection
         if pending is not None:
             self.info[_PENDING] = pending
-        self.info[_STARTED] = True
         return super()._execute_internal(*args, **kwargs)
+
+
+@event.listens_for(Session, "after_begin")
+def _bound(session: Session, transaction: SessionTransaction, _connection: Any) -> None:
+    if transaction.parent is None:
+        session.info[_BOUND] = True
 
 
 def create_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:
@@ -273,13 +281,26 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
-# How far the replica's replay is behind: none when it has replayed all it received (an idle
-# primary sends nothing, so the last replayed commit's age alone would read as a growing lag),
-# else the age of the last commit it replayed. NULL on a server that is not a standby.
+# How far the replica's replay is behind: none when it streams from its primary and has replayed
+# all it received (an idle primary sends nothing, so the last replayed commit's age alone would
+# read as a growing lag); else — replay behind, or the standby cut off from its primary, when
+# "all it received" says nothing — the age of the last commit it replayed (infinite if none).
+# NULL on a server that is not a standby.
 _REPLICA_LAG = text(
-    "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
-    "ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END"
+    "SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL "
+    "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() "
+    "AND EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 0 "
+    "ELSE COALESCE(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, "
+    "'Infinity') END"
 )
+
+
+async def replica_lag(replica: AsyncSession) -> float | None:
+    """How far the replica's replay is behind, in seconds (None: not a standby). Every user of
+    the replica asks this first: with no pre-ping, it is also what finds a pooled connection
+    the replica ended (retried once, `_Session`), while the read can still go elsewhere."""
+    lag: float | None = (await replica.execute(_REPLICA_LAG)).scalar_one()
+    return lag
 
 
 async def _open_replica(request: Request) -> AsyncSession | None:
@@ -299,7 +320,7 @@ async def _open_replica(request: Request) -> AsyncSession | None:
         # Always one statement here, even with no lag bound: the pool is not pre-pinged, so a
         # connection the replica ended is found (and retried once, _Session) now, while the read
         # can still go to the primary, not by the report's first statement.
-        lag = (await replica.execute(_REPLICA_LAG)).scalar_one()
+        lag = await replica_lag(replica)
         if max_lag is not None and lag is not None and lag > max_lag:
             await replica.close()
             _fell_back(request, "lag", lag_seconds=round(lag, 3))
@@ -498,7 +519,7 @@ def _end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         _restore(session)
         session.info.pop(_PENDING, None)
-        session.info.pop(_STARTED, None)
+        session.info.pop(_BOUND, None)
 
 
 async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:

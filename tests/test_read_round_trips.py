@@ -13,13 +13,18 @@ from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.db import attribute, create_engine, create_sessionmaker, transaction
-from app.enums import Role
+from app.enums import OrgUnitKind, Role
+from app.ids import new_id
+from app.org_unit.models import OrgUnit
+from app.org_unit.tree import path_of
 from tests.conftest import EnglishTransport, add_user, bearer, empty_tables
 from tests.factories import API, create_cadre, create_org_unit
 
@@ -192,5 +197,47 @@ async def test_requests_survive_the_server_ending_the_pooled_connections(
             assert (await c.get(url)).json()["name"] == "凤阳县"
     finally:
         app.state.sessionmaker = previous
+        await own.dispose()
+        await empty_tables(engine)
+
+
+async def test_a_connection_lost_after_a_flush_is_an_error_never_half_a_commit(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """The retry-once is for a transaction's first use of its connection only: once a flush
+    wrote on it, a lost connection lost that write, and the next statement must fail rather
+    than run again on a fresh connection and let the transaction commit without it."""
+    own = create_engine(settings)
+    pids: list[int] = []
+
+    def connected(dbapi_connection: Any, _record: Any) -> None:
+        pids.append(dbapi_connection.driver_connection.get_server_pid())
+
+    event.listen(own.sync_engine, "connect", connected)
+    unit_id = new_id()
+    try:
+        async with create_sessionmaker(own)() as db_session:
+            db_session.add(
+                OrgUnit(
+                    id=unit_id,
+                    code=f"lost-{unit_id.hex[-12:]}",
+                    name="单位",
+                    kind=OrgUnitKind.department,
+                    path=path_of(None, unit_id),
+                    depth=0,
+                    active=True,
+                )
+            )
+            await db_session.flush()
+            await _terminate(engine, pids)
+            with pytest.raises(DBAPIError) as raised:
+                await db_session.execute(select(func.count()).select_from(OrgUnit))
+            assert raised.value.connection_invalidated
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                select(func.count()).select_from(OrgUnit).where(OrgUnit.id == unit_id)
+            )
+        assert found == 0
+    finally:
         await own.dispose()
         await empty_tables(engine)

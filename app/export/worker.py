@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.archive import service as archive_service
 from app.archive import unit_export
 from app.config import ExportSettings, Settings
-from app.db import attribute, create_engine, create_sessionmaker, transaction
+from app.db import attribute, create_engine, create_sessionmaker, replica_lag, transaction
 from app.errors import AppError, DatabaseConnectError
 from app.export import repository
 from app.export.models import ExportStatus
@@ -212,12 +212,15 @@ async def _reading_source(
     reader: async_sessionmaker[AsyncSession] | None,
 ) -> async_sessionmaker[AsyncSession]:
     """Where the rows are read: the read replica (APP_DATABASE__REPLICA_URL) when there is one
-    and it answers, else the primary (docs/scaling.md, "Read replica")."""
+    and it answers, else the primary (docs/scaling.md, "Read replica"). The probe is a
+    statement, not a checkout: the pool is not pre-pinged, and a connection the replica ended
+    must be found here, not by the export's first read. (The lag bound is the API's: an export
+    job may read a lagging replica, its file dated by the job.)"""
     if reader is None:
         return sessionmaker
     try:
         async with reader() as probe:
-            await probe.connection()
+            await replica_lag(probe)
     except (DatabaseConnectError, SQLAlchemyError, OSError) as exc:
         log.warning("replica_fallback", reason="unavailable", error=type(exc).__name__)
         return sessionmaker
