@@ -117,7 +117,7 @@ class AuthSettings(BaseModel):
         le=60,
         description="Seconds a process keeps an authenticated actor (keyed by user and token "
         "version); a change in this process drops it at once, other processes and replicas see "
-        "it within this bound (docs/security.md); 0 turns the cache off",
+        'it within this bound (README, "Refresh tokens and logout"); 0 turns the cache off',
     )
     principal_cache_size: int = Field(
         default=10_000,

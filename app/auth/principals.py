@@ -12,7 +12,7 @@ A change that alters what an actor may do (a password, a role, a deactivation, a
 the user's unit or cadre) or where its scope lies (a cadre moved to another unit, an org unit
 moved in the tree) drops the affected entries in this process at once, and again when its
 transaction commits (a request that read the old row in between cannot keep it).
-Other processes and replicas lag by at most the lifetime: docs/security.md.
+Other processes and replicas lag by at most the lifetime: README, "Refresh tokens and logout".
 """
 
 import hashlib

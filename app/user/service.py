@@ -130,7 +130,7 @@ async def update_user(
         user.locked_until = None
     await flush_mapping_conflicts(db_session, _CONFLICTS)
     # This process stops answering for the old actor at once (others within the cache's
-    # lifetime: docs/security.md).
+    # lifetime: README, "Refresh tokens and logout").
     forget_user(db_session, user.id)
     return user
 
