@@ -63,7 +63,7 @@ def render(figures: Iterable[Figure]) -> str:
             target = ""
         else:
             sign = "≥" if f.direction == "higher" else "≤"
-            target = f"{sign} {f.target:g}" + ("×" if f.yardstick is not None else f" {f.unit}")
+            target = f"{sign} {f.target:.3g}" + ("×" if f.yardstick is not None else f" {f.unit}")
         met = {True: "yes", False: "**no**", None: ""}[f.met]
         lines.append(
             f"| {f.what} | {_number(f.value)} {f.unit} | {yardstick} | "
