@@ -8,6 +8,7 @@ past the bound sends the read to the primary, counted on /metrics, never an erro
 awaited by polling the standby's `pg_last_wal_replay_lsn()` against the primary's WAL position,
 never by sleeping."""
 
+import asyncio
 import os
 import re
 import tempfile
@@ -469,6 +470,60 @@ async def test_a_replica_lagging_past_the_bound_is_bypassed(
         finally:
             await _on_standby(standby_engine, "SELECT pg_wal_replay_resume()")
         await caught_up(engine, standby_engine)
+
+
+async def _standby_settings(standby: AsyncEngine, *statements: str) -> None:
+    """ALTER SYSTEM on the standby (outside a transaction block), then reload."""
+    async with standby.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for statement in statements:
+            await conn.execute(text(statement))
+        await conn.execute(text("SELECT pg_reload_conf()"))
+
+
+async def _streaming(standby: AsyncEngine, expected: bool) -> None:
+    for _ in range(3000):
+        async with standby.connect() as conn:
+            streams = await conn.scalar(
+                text("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")
+            )
+        if bool(streams) == expected:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the standby's streaming never became {expected}")
+
+
+async def test_a_standby_cut_off_from_its_primary_is_bypassed(
+    settings: Settings,
+    standby: LocalPostgres,
+    world: World,
+    engine: AsyncEngine,
+    standby_engine: AsyncEngine,
+) -> None:
+    """A standby that no longer streams has replayed all it received, yet may be any time
+    behind: its lag is the age of its last replayed commit, not 0, so with the bound at 0
+    reports go to the primary; streaming again, they return to it."""
+    async with standby_engine.connect() as conn:
+        conninfo = await conn.scalar(text("SHOW primary_conninfo"))
+    assert conninfo
+    async with replicated_app(settings, standby.url, max_lag=0) as lagging:
+        await caught_up(engine, standby_engine)
+        before = await _trained(lagging.client, world)
+        assert _fallbacks(lagging.app, "lag") == 0
+        await _standby_settings(standby_engine, "ALTER SYSTEM SET primary_conninfo = ''")
+        try:
+            await _streaming(standby_engine, False)
+            assert await _trained(lagging.client, world) == before
+            assert _fallbacks(lagging.app, "lag") == 1
+        finally:
+            quoted = conninfo.replace("'", "''")
+            await _standby_settings(
+                standby_engine, f"ALTER SYSTEM SET primary_conninfo = '{quoted}'"
+            )
+            await _streaming(standby_engine, True)
+        await caught_up(engine, standby_engine)
+        assert await _trained(lagging.client, world) == before
+        assert _fallbacks(lagging.app, "lag") == 1
 
 
 async def test_a_stopped_replica_sends_reads_to_the_primary(
