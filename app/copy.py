@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,10 @@ async def copy_rows(
     connection = await db_session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # A COPY that is a read's first statement would run outside BEGIN (the adapter sends
+        # BEGIN at its next execute, and COPY is not one) and survive a rollback: begin now.
+        await db_session.execute(text("SELECT 1"))
     try:
         await driver.copy_records_to_table(table, columns=list(columns), records=rows)
     except asyncpg.IntegrityConstraintViolationError as exc:

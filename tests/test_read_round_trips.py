@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.copy import copy_rows
 from app.db import attribute, create_engine, create_sessionmaker, transaction
 from app.enums import OrgUnitKind, Role
 from app.ids import new_id
@@ -240,4 +241,30 @@ async def test_a_connection_lost_after_a_flush_is_an_error_never_half_a_commit(
         assert found == 0
     finally:
         await own.dispose()
+        await empty_tables(engine)
+
+
+async def _copy_then_fail(engine: AsyncEngine, row: tuple[Any, ...]) -> None:
+    async with transaction(create_sessionmaker(engine), read=True) as db_session:
+        columns = ("id", "code", "name", "kind", "path", "depth", "active", "version")
+        await copy_rows(db_session, "org_unit", columns, [row])
+        raise RuntimeError("rolled back")
+
+
+async def test_a_copy_first_in_a_read_runs_inside_its_transaction(
+    engine: AsyncEngine,
+) -> None:
+    """A read sends no BEGIN until it writes; COPY goes to the driver, not through an execute,
+    so `copy_rows` opens the transaction first: a COPY rolled back leaves nothing."""
+    unit_id = new_id()
+    row = (unit_id, f"copy-{unit_id.hex[-12:]}", "单位", "department", path_of(None, unit_id), 0)
+    try:
+        with pytest.raises(RuntimeError):
+            await _copy_then_fail(engine, (*row, True, 1))
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                select(func.count()).select_from(OrgUnit).where(OrgUnit.id == unit_id)
+            )
+        assert found == 0
+    finally:
         await empty_tables(engine)
