@@ -19,10 +19,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import imports as study_log_import
-from bench.compliance import _free_port, _plain, _prepare, _start_server, _token, _wait_ready
+from bench.compliance import _free_port, _plain, _start_server, _token, _wait_ready
 from bench.generate_online import Learner, generate_month, to_csv
-from bench.online_import import BATCH, _csv, _platform
+from bench.online_import import _platform, files
 
 
 async def _post_all(
@@ -81,21 +80,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
-    await _prepare(args.database_url)
-    conn = await asyncpg.connect(_plain(args.database_url))
-    try:
-        hr_ids = [
-            r["hr_id"]
-            for r in await conn.fetch(
-                "SELECT hr_id FROM cadre WHERE status = 'active' ORDER BY hr_id LIMIT 50000"
-            )
-        ]
-    finally:
-        await conn.close()
-    learners = [f"L{h}" for h in hr_ids]
-    spans = [(s, min(BATCH, args.count - s)) for s in range(0, args.count, BATCH)]
-    online = [_csv(learners, s, n, args.seed) for s, n in spans]
-    logs = [study_log_import._csv(hr_ids, s, n, args.seed) for s, n in spans]
+    online, logs = await files(args.database_url, args.count, args.seed)
     county = await _county_learners(args.database_url)
     month = generate_month(county, year=2026, month=3, seed=args.seed, prefix=f"M{args.seed}")
     port = _free_port()

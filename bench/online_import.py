@@ -125,16 +125,11 @@ def _line(label: str, count: int, result: tuple[float, int, int, int]) -> None:
     )
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--count", type=int, default=50_000)
-    parser.add_argument("--seed", type=int, default=int(time.time()))
-    parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    args = parser.parse_args()
-    await _prepare(args.database_url)
-    conn = await asyncpg.connect(_plain(args.database_url))
+async def files(database_url: str, count: int, seed: int) -> tuple[list[bytes], list[bytes]]:
+    """The database prepared, then `count` online records of its active cadres' learner
+    accounts and as many study-log rows, as CSV requests of BATCH rows: (online, logs)."""
+    await _prepare(database_url)
+    conn = await asyncpg.connect(_plain(database_url))
     try:
         hr_ids = [
             r["hr_id"]
@@ -145,9 +140,21 @@ async def main() -> None:
     finally:
         await conn.close()
     learners = [f"L{h}" for h in hr_ids]
-    spans = [(s, min(BATCH, args.count - s)) for s in range(0, args.count, BATCH)]
-    online = [_csv(learners, s, n, args.seed) for s, n in spans]
-    logs = [study_log_import._csv(hr_ids, s, n, args.seed) for s, n in spans]
+    spans = [(s, min(BATCH, count - s)) for s in range(0, count, BATCH)]
+    online = [_csv(learners, s, n, seed) for s, n in spans]
+    logs = [study_log_import._csv(hr_ids, s, n, seed) for s, n in spans]
+    return online, logs
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--count", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    args = parser.parse_args()
+    online, logs = await files(args.database_url, args.count, args.seed)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = _start_server(args.database_url, port, args.workers)
