@@ -281,6 +281,15 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
+async def end_early(db_session: AsyncSession) -> None:
+    """Commit the request's transaction now and give its connection back to the pool, for a
+    request that then runs transactions of its own (an evaluation answer): holding both would
+    take two connections a request, and requests at once that outnumber half the connections
+    (pgbouncer's few server connections) would each hold one and wait for another. The session
+    stays usable; the boundary at the request's end then commits nothing more."""
+    await db_session.commit()
+
+
 # How far the replica's replay is behind: none when it streams from its primary and has replayed
 # all it received (an idle primary sends nothing, so the last replayed commit's age alone would
 # read as a growing lag); else — replay behind, or the standby cut off from its primary, when

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.routing import APIRoute
 
 from app.clock import local_today
-from app.db import DbSession, ReadSession, Sessionmaker
+from app.db import DbSession, ReadSession, Sessionmaker, end_early
 from app.enums import EvaluationGroupBy
 from app.errors import PreconditionFailed
 from app.evaluation import answering, reports, service
@@ -334,11 +334,8 @@ async def answer_session_evaluation(
     would tie it to the caller, and the 409 already makes a retry safe."""
     if idempotency_key is not None:
         raise IdempotencyKeyRefused()
-    # The request's own transaction (it loaded the caller) ends here, its connection back in
-    # the pool: the answer runs transactions of its own, and holding both would take two
-    # connections a request. Answers at once that outnumber half the connections (pgbouncer's
-    # few server connections) would each hold one and wait for another (docs/scaling.md).
-    await db_session.commit()
+    # The answer runs transactions of its own: the request's ends first (docs/scaling.md).
+    await end_early(db_session)
     await answering.answer(
         sessionmaker,
         training_session_id,
