@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from bench.partition_trial import _cadre_reads, _copy, _rows
+from bench.province import plain_url
 
 CADRE = "(SELECT id FROM cadre WHERE status = 'active' ORDER BY id LIMIT 1 OFFSET 777)"
 SESSION = (
@@ -114,10 +115,6 @@ QUERIES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 def _scans(node: dict[str, Any], out: list[str]) -> None:
     kind = node["Node Type"]
     if "Index Name" in node:
@@ -129,7 +126,7 @@ def _scans(node: dict[str, Any], out: list[str]) -> None:
 
 
 async def run(url: str) -> None:
-    conn = await asyncpg.connect(_plain(url), server_settings={"jit": "off"})
+    conn = await asyncpg.connect(plain_url(url), server_settings={"jit": "off"})
     try:
         print("| index | size | definition |")
         print("|---|---:|---|")
@@ -163,7 +160,9 @@ SLIM = "CREATE INDEX {name} ON study_log (cadre_id, end_date)"
 
 
 async def slim_trial(url: str, rows: int, repeat: int) -> None:
-    conn = await asyncpg.connect(_plain(url), server_settings={"jit": "off"}, command_timeout=None)
+    conn = await asyncpg.connect(
+        plain_url(url), server_settings={"jit": "off"}, command_timeout=None
+    )
     try:
         cadres = [
             r["id"] for r in await conn.fetch("SELECT id FROM cadre ORDER BY random() LIMIT 300")

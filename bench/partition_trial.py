@@ -37,6 +37,7 @@ from typing import Any
 import asyncpg
 
 from app.enums import StudyLogKind, StudyLogStatus
+from bench.province import plain_url
 
 PART = "study_log_part"
 # The indexes of study_log (migrations 0001, 0004, 0007) on the partitioned copy. A unique
@@ -76,10 +77,6 @@ CADRE_READ = (
 )
 COLUMNS = ("id", "cadre_id", "kind", "title", "start_date", "end_date", "hours", "days")
 COLUMNS_ALL = (*COLUMNS, "status", "source", "version", "reviewed_at")
-
-
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 async def _build(conn: asyncpg.Connection) -> dict[str, float]:
@@ -198,7 +195,7 @@ async def _sizes(conn: asyncpg.Connection) -> dict[str, str]:
 
 async def run(args: argparse.Namespace) -> None:
     conn = await asyncpg.connect(
-        _plain(args.database_url), server_settings={"jit": "off"}, command_timeout=None
+        plain_url(args.database_url), server_settings={"jit": "off"}, command_timeout=None
     )
     try:
         exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", PART)

@@ -45,11 +45,8 @@ from app.migrations import alembic_config
 from app.org_unit.models import OrgUnit
 from app.scorecard import service as scorecard
 from bench import generate
+from bench.province import async_url
 from devtools.localpg import LocalPostgres
-
-
-def _async_url(url: str) -> str:
-    return "postgresql+asyncpg://" + url.split("://", 1)[1]
 
 
 async def _interleaved(
@@ -75,7 +72,7 @@ async def _interleaved(
 
 async def _measure(url: str, repeat: int, plan_cache_mode: str | None) -> None:
     settings = {} if plan_cache_mode is None else {"plan_cache_mode": plan_cache_mode}
-    engine = create_async_engine(_async_url(url), connect_args={"server_settings": settings})
+    engine = create_async_engine(async_url(url), connect_args={"server_settings": settings})
     print(f"plan_cache_mode: {plan_cache_mode or 'server default (auto)'}")
     maker = async_sessionmaker(engine, expire_on_commit=False)
     async with maker() as db_session:

@@ -16,13 +16,11 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, HTTPException, Request
 
-
-def _plain(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
+from bench.province import plain_url
 
 
 def create_app() -> FastAPI:
-    url = _plain(os.environ["DATABASE_URL"])
+    url = plain_url(os.environ["DATABASE_URL"])
     size = int(os.environ.get("APP_DATABASE__POOL_SIZE", "20"))
     overflow = int(os.environ.get("APP_DATABASE__MAX_OVERFLOW", "0"))
 
